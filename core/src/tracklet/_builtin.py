@@ -1,0 +1,43 @@
+"""The core's own hook implementations, registered like any plugin.
+
+They run last, so a third-party plugin's first-result hook can take over any URI.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tracklet.plugins import Scheme, declared_scheme, hookimpl, load_target
+from tracklet.uri import get_scheme
+
+if TYPE_CHECKING:
+    from tracklet.stores import ArtifactRepository, RegistryStore, TrackingStore
+
+
+@hookimpl
+def tracklet_schemes() -> list[Scheme]:
+    return [Scheme("artifacts", "runs", "tracklet._runs_artifacts:RunsArtifactRepository")]
+
+
+@hookimpl(trylast=True)
+def tracklet_tracking_store(uri: str, artifact_uri: str | None) -> TrackingStore | None:
+    declared = declared_scheme("tracking", get_scheme(uri))
+    if declared is None:
+        return None
+    return load_target(declared.target)(store_uri=uri, artifact_uri=artifact_uri)  # type: ignore[no-any-return]
+
+
+@hookimpl(trylast=True)
+def tracklet_artifact_repository(uri: str) -> ArtifactRepository | None:
+    declared = declared_scheme("artifacts", get_scheme(uri))
+    if declared is None:
+        return None
+    return load_target(declared.target)(uri)  # type: ignore[no-any-return]
+
+
+@hookimpl(trylast=True)
+def tracklet_registry_store(uri: str, tracking_uri: str | None) -> RegistryStore | None:
+    declared = declared_scheme("registry", get_scheme(uri))
+    if declared is None:
+        return None
+    return load_target(declared.target)(store_uri=uri)  # type: ignore[no-any-return]

@@ -1,0 +1,62 @@
+"""Where tracking and registry calls go: the configured URIs.
+
+Order of precedence: :func:`set_tracking_uri`, then ``TRACKLET_TRACKING_URI``, then
+``MLFLOW_TRACKING_URI``, then the default an installed plugin proposes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tracklet.exceptions import FEATURE_DISABLED, TrackletException
+
+_tracking_uri: str | None = None
+_registry_uri: str | None = None
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(f"TRACKLET_{name}") or os.environ.get(f"MLFLOW_{name}") or None
+
+
+def set_tracking_uri(uri: str | Path | None) -> None:
+    """Send later calls to ``uri``: a path, ``file:``, ``sqlite:``, ``http(s):``, …
+
+    An empty string or None goes back to the environment or the default.
+    """
+    global _tracking_uri
+    _tracking_uri = str(uri) if uri not in (None, "") else None
+
+
+def get_tracking_uri() -> str:
+    """The tracking URI in force now."""
+    uri = _tracking_uri or _env("TRACKING_URI")
+    if uri:
+        return uri
+    from tracklet import plugins
+
+    default = plugins.default_tracking_uri()
+    if default is None:
+        raise TrackletException(
+            "No tracking backend is installed and no tracking URI is set. Install one, e.g. "
+            "'pip install tracklet-file' (a local ./mlruns folder) or 'pip install tracklet-sql' "
+            "(sqlite, PostgreSQL, MySQL), or set TRACKLET_TRACKING_URI.",
+            FEATURE_DISABLED,
+        )
+    return default
+
+
+def is_tracking_uri_set() -> bool:
+    """True when the user chose a tracking URI (call or environment)."""
+    return bool(_tracking_uri or _env("TRACKING_URI"))
+
+
+def set_registry_uri(uri: str | Path | None) -> None:
+    """Send registry calls to ``uri`` (default: the tracking URI)."""
+    global _registry_uri
+    _registry_uri = str(uri) if uri not in (None, "") else None
+
+
+def get_registry_uri() -> str:
+    """The registry URI in force now (falls back to the tracking URI)."""
+    return _registry_uri or _env("REGISTRY_URI") or get_tracking_uri()

@@ -1,0 +1,110 @@
+"""Hook specifications: the contract between tracklet and its plugins.
+
+A plugin is a module (or object) registered under the entry-point group
+``tracklet`` whose functions carry :data:`hookimpl`::
+
+    # pyproject.toml
+    [project.entry-points.tracklet]
+    mystore = "tracklet_mystore.plugin"
+
+    # tracklet_mystore/plugin.py
+    from tracklet.plugins import Scheme, hookimpl
+
+    @hookimpl
+    def tracklet_schemes():
+        return [Scheme("tracking", "mystore", "tracklet_mystore.store:MyStore")]
+
+That is all most store plugins need: the core builds the class named by the
+scheme lazily (``MyStore(store_uri=..., artifact_uri=...)`` for tracking stores,
+``MyRepo(artifact_uri)`` for artifact repositories, ``MyRegistry(store_uri=...)``
+for registries). The first-result hooks below exist to take over resolution
+entirely, for example to wrap another plugin's store.
+
+Plugins must be cheap to import: import SDKs inside the store class, not here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from tracklet.plugins import Scheme
+    from tracklet.stores import ArtifactRepository, RegistryStore, TrackingStore
+
+PROJECT_NAME = "tracklet"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+
+@hookspec
+def tracklet_schemes() -> list[Scheme]:
+    """Declare the URI schemes this plugin serves, as lazy ``"module:Class"`` targets.
+
+    Called once when plugins load; nothing is imported until a URI with the scheme is
+    used. Two plugins declaring the same kind and scheme is an error at resolution
+    time unless one of them sets ``Scheme(..., override=True)``.
+
+    :returns: a list of :class:`tracklet.plugins.Scheme`.
+    """
+
+
+@hookspec(firstresult=True)
+def tracklet_tracking_store(uri: str, artifact_uri: str | None) -> TrackingStore | None:
+    """Build the tracking store for ``uri``, or return None to pass.
+
+    Stops at the first non-None result. The core's own implementation runs last and
+    builds the class a :func:`tracklet_schemes` declaration names.
+
+    :param uri: the tracking URI, as the user gave it.
+    :param artifact_uri: the default artifact root the user asked for, if any.
+    """
+
+
+@hookspec(firstresult=True)
+def tracklet_artifact_repository(uri: str) -> ArtifactRepository | None:
+    """Build the artifact repository rooted at ``uri``, or return None to pass.
+
+    Stops at the first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def tracklet_registry_store(uri: str, tracking_uri: str | None) -> RegistryStore | None:
+    """Build the model registry store for ``uri``, or return None to pass.
+
+    Stops at the first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def tracklet_default_tracking_uri() -> str | None:
+    """The tracking URI to use when none is configured (e.g. ``./mlruns``).
+
+    Stops at the first non-None result; mark an implementation ``trylast=True`` to let
+    other plugins take precedence.
+    """
+
+
+@hookspec
+def tracklet_cli_commands() -> list[Any]:
+    """Extra ``tracklet`` CLI commands: a list of ``click.Command`` or ``click.Group``.
+
+    Called only when the CLI starts, so importing click here is fine.
+    """
+
+
+@hookspec
+def tracklet_request_headers(uri: str) -> dict[str, str] | None:
+    """Headers to add to every request a remote store sends to ``uri``.
+
+    All results are merged, later plugins winning on conflicts.
+    """
+
+
+@hookspec
+def tracklet_run_context_tags() -> dict[str, str] | None:
+    """Tags to set on every run the fluent API starts (e.g. git commit, user, source).
+
+    All results are merged; tags the user passes explicitly win.
+    """

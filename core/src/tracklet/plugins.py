@@ -1,0 +1,305 @@
+"""The plugin manager: loads ``tracklet`` entry points on first use and resolves URIs.
+
+Nothing here runs at ``import tracklet``: the manager is built by
+:func:`get_plugin_manager` the first time a store is needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, Literal
+
+import pluggy
+
+from tracklet import hookspecs
+from tracklet.exceptions import FEATURE_DISABLED, INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.uri import get_scheme
+
+if TYPE_CHECKING:
+    from tracklet.stores import ArtifactRepository, RegistryStore, TrackingStore
+
+__all__ = [
+    "KNOWN_PACKAGES",
+    "PluginInfo",
+    "Scheme",
+    "get_artifact_repository",
+    "get_plugin_manager",
+    "get_registry_store",
+    "get_tracking_store",
+    "hookimpl",
+    "installed_schemes",
+    "list_plugins",
+    "reset",
+]
+
+_logger = logging.getLogger(__name__)
+
+hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT_NAME)
+ENTRY_POINT_GROUP = "tracklet"
+Kind = Literal["tracking", "artifacts", "registry"]
+KINDS: tuple[Kind, ...] = ("tracking", "artifacts", "registry")
+
+#: Which distribution serves a well-known scheme, for "pip install …" hints.
+KNOWN_PACKAGES: dict[tuple[str, str], str] = {
+    **{("tracking", s): "tracklet-file" for s in ("", "file")},
+    **{("artifacts", s): "tracklet-file" for s in ("", "file")},
+    **{("tracking", s): "tracklet-sql" for s in ("sqlite", "postgresql", "mysql", "mssql")},
+    **{("tracking", s): "tracklet-http" for s in ("http", "https")},
+    **{("artifacts", s): "tracklet-http" for s in ("http", "https", "mlflow-artifacts")},
+    ("artifacts", "s3"): "tracklet-s3",
+    ("artifacts", "gs"): "tracklet-gcs",
+    ("artifacts", "wasbs"): "tracklet-azure",
+    ("artifacts", "abfss"): "tracklet-azure",
+    ("artifacts", "models"): "tracklet-registry",
+    **{
+        ("registry", s): "tracklet-registry"
+        for s in ("", "file", "sqlite", "postgresql", "mysql", "http", "https")
+    },
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Scheme:
+    """A URI scheme a plugin serves.
+
+    :param kind: ``"tracking"``, ``"artifacts"`` or ``"registry"``.
+    :param scheme: the scheme without ``:`` (``""`` means plain local paths).
+    :param target: ``"package.module:ClassName"``, imported on first use.
+    :param override: replace another plugin's declaration of the same scheme.
+    """
+
+    kind: Kind
+    scheme: str
+    target: str
+    override: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Scheme kind must be one of {KINDS}, got {self.kind!r}")
+        if ":" not in self.target:
+            raise ValueError(f"Scheme target must look like 'module:Class', got {self.target!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginInfo:
+    """What ``tracklet plugins`` shows about one registered plugin."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    schemes: tuple[Scheme, ...]
+
+
+_lock = threading.RLock()
+_manager: pluggy.PluginManager | None = None
+_scheme_table: dict[tuple[str, str], list[tuple[str, Scheme]]] | None = None
+_store_cache: dict[tuple[Any, ...], Any] = {}
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The plugin manager, built (and entry points loaded) on first call."""
+    global _manager
+    if _manager is not None:
+        return _manager
+    with _lock:
+        if _manager is None:
+            pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+            pm.add_hookspecs(hookspecs)
+            from tracklet import _builtin
+
+            pm.register(_builtin, name="tracklet.builtin")
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            pm.check_pending()
+            _manager = pm
+    return _manager
+
+
+def register(plugin: object, name: str | None = None) -> None:
+    """Register a plugin object at run time (tests, notebooks); clears resolution caches."""
+    get_plugin_manager().register(plugin, name=name)
+    _clear_caches()
+
+
+def unregister(plugin: object) -> None:
+    """Undo :func:`register`."""
+    get_plugin_manager().unregister(plugin)
+    _clear_caches()
+
+
+def reset() -> None:
+    """Forget the manager and every cached store (the next use reloads entry points)."""
+    global _manager
+    with _lock:
+        for store in _store_cache.values():
+            close = getattr(store, "close", None)
+            if callable(close):
+                close()
+        _manager = None
+        _clear_caches()
+
+
+def _clear_caches() -> None:
+    global _scheme_table
+    _scheme_table = None
+    _store_cache.clear()
+
+
+def _plugin_label(pm: pluggy.PluginManager, plugin: object) -> str:
+    return pm.get_name(plugin) or repr(plugin)
+
+
+def _schemes() -> dict[tuple[str, str], list[tuple[str, Scheme]]]:
+    global _scheme_table
+    if _scheme_table is not None:
+        return _scheme_table
+    pm = get_plugin_manager()
+    table: dict[tuple[str, str], list[tuple[str, Scheme]]] = {}
+    for impl in pm.hook.tracklet_schemes.get_hookimpls():
+        for scheme in impl.function() or []:
+            table.setdefault((scheme.kind, scheme.scheme), []).append(
+                (_plugin_label(pm, impl.plugin), scheme)
+            )
+    _scheme_table = table
+    return table
+
+
+def installed_schemes(kind: Kind) -> list[str]:
+    """Schemes of one kind that installed plugins declare, sorted."""
+    return sorted({scheme for (k, scheme) in _schemes() if k == kind})
+
+
+def declared_scheme(kind: Kind, scheme: str) -> Scheme | None:
+    """The declaration that wins for (kind, scheme), or None when nothing serves it."""
+    entries = _schemes().get((kind, scheme), [])
+    if not entries:
+        return None
+    overriding = [e for e in entries if e[1].override]
+    candidates = overriding or entries
+    if len(candidates) > 1:
+        names = ", ".join(name for name, _ in candidates)
+        raise TrackletException(
+            f"Plugins {names} all serve the {kind} scheme '{scheme}'. Uninstall all but one, "
+            "or have one declare Scheme(..., override=True).",
+            INVALID_PARAMETER_VALUE,
+        )
+    return candidates[0][1]
+
+
+def load_target(target: str) -> Any:
+    """Import ``"module:attr"`` and return the attribute."""
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)
+
+
+def _missing(kind: Kind, uri: str) -> TrackletException:
+    scheme = get_scheme(uri)
+    shown = f"'{scheme}'" if scheme else "plain paths"
+    installed = ", ".join(repr(s) for s in installed_schemes(kind)) or "none"
+    message = f"No {kind} plugin is installed for {shown} (URI {uri!r}). Installed {kind} schemes: {installed}."
+    package = KNOWN_PACKAGES.get((kind, scheme))
+    if package:
+        message += f" Install the plugin with: pip install {package}"
+    else:
+        message += " Install a plugin that serves this scheme, or check the URI for typos."
+    code = FEATURE_DISABLED if kind == "registry" else INVALID_PARAMETER_VALUE
+    return TrackletException(message, code)
+
+
+def _cached(key: tuple[Any, ...], build: Any) -> Any:
+    store = _store_cache.get(key)
+    if store is None:
+        with _lock:
+            store = _store_cache.get(key)
+            if store is None:
+                store = build()
+                _store_cache[key] = store
+    return store
+
+
+def get_tracking_store(uri: str, artifact_uri: str | None = None) -> TrackingStore:
+    """The tracking store for ``uri`` (cached per URI for the life of the process)."""
+
+    def build() -> TrackingStore:
+        store = get_plugin_manager().hook.tracklet_tracking_store(uri=uri, artifact_uri=artifact_uri)
+        if store is None:
+            raise _missing("tracking", uri)
+        return store
+
+    return _cached(("tracking", uri, artifact_uri), build)
+
+
+def get_artifact_repository(uri: str) -> ArtifactRepository:
+    """A new artifact repository rooted at ``uri`` (cheap: repositories hold no connections
+    of their own beyond what their SDK caches)."""
+    repo = get_plugin_manager().hook.tracklet_artifact_repository(uri=uri)
+    if repo is None:
+        raise _missing("artifacts", uri)
+    return repo  # type: ignore[no-any-return]
+
+
+def get_registry_store(uri: str, tracking_uri: str | None = None) -> RegistryStore:
+    """The registry store for ``uri`` (cached per URI)."""
+
+    def build() -> RegistryStore:
+        store = get_plugin_manager().hook.tracklet_registry_store(uri=uri, tracking_uri=tracking_uri)
+        if store is None:
+            raise _missing("registry", uri)
+        return store
+
+    return _cached(("registry", uri, tracking_uri), build)
+
+
+def default_tracking_uri() -> str | None:
+    """The URI the installed plugins propose when the user configured none."""
+    return get_plugin_manager().hook.tracklet_default_tracking_uri()  # type: ignore[no-any-return]
+
+
+def run_context_tags() -> dict[str, str]:
+    """Tags every plugin contributes to a new run, merged."""
+    merged: dict[str, str] = {}
+    for tags in reversed(get_plugin_manager().hook.tracklet_run_context_tags()):
+        merged.update(tags or {})
+    return merged
+
+
+def request_headers(uri: str) -> dict[str, str]:
+    """Headers every plugin contributes for requests to ``uri``, merged."""
+    merged: dict[str, str] = {}
+    for headers in reversed(get_plugin_manager().hook.tracklet_request_headers(uri=uri)):
+        merged.update(headers or {})
+    return merged
+
+
+def cli_commands() -> list[Any]:
+    """CLI commands contributed by plugins."""
+    out: list[Any] = []
+    for commands in get_plugin_manager().hook.tracklet_cli_commands():
+        out.extend(commands or [])
+    return out
+
+
+def list_plugins() -> list[PluginInfo]:
+    """Every registered plugin with its distribution, version and schemes."""
+    pm = get_plugin_manager()
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    table = _schemes()
+    out = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:
+            continue
+        dist = dists.get(id(plugin))
+        label = _plugin_label(pm, plugin)
+        schemes = tuple(s for entries in table.values() for (n, s) in entries if n == label)
+        out.append(
+            PluginInfo(
+                name=name,
+                distribution=dist.metadata["Name"] if dist is not None else None,
+                version=dist.version if dist is not None else None,
+                schemes=schemes,
+            )
+        )
+    return out

@@ -1,0 +1,7 @@
+"""Store contracts: the whole surface a backend plugin implements."""
+
+from tracklet.stores.artifacts import ArtifactRepository
+from tracklet.stores.registry import RegistryStore
+from tracklet.stores.tracking import CAPABILITIES, TrackingStore
+
+__all__ = ["ArtifactRepository", "CAPABILITIES", "RegistryStore", "TrackingStore"]

@@ -1,0 +1,219 @@
+"""The tracking store contract: what a backend implements to hold experiments and runs.
+
+A plugin author subclasses :class:`TrackingStore` and writes the abstract methods
+(the *primitives*). The conveniences below them (``log_metric``, ``log_param``,
+``set_tag``, ``get_experiment_by_name``, …) have working defaults built on the
+primitives; override one only to make it faster. The conformance suite in
+:mod:`tracklet.testing` checks a store against this contract.
+
+Rules every implementation follows:
+
+* ids are strings; run ids are 32 lowercase hex characters (``uuid4().hex``);
+* a rejected call changes nothing already stored (validate first, then write);
+* unknown ids raise ``RESOURCE_DOES_NOT_EXIST``; writes to a deleted run raise
+  ``INVALID_STATE``; bad input raises ``INVALID_PARAMETER_VALUE``
+  (:mod:`tracklet.validation` has every rule);
+* params are immutable: logging the same key with the same value again is fine,
+  another value is ``INVALID_PARAMETER_VALUE``;
+* ``RunData.metrics`` holds, for each key, the value with the largest step, then the
+  largest timestamp, then the largest value;
+* NaN and ±inf metric values are stored and returned as such.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar, Sequence
+
+from tracklet.entities import (
+    DatasetInput,
+    Experiment,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunTag,
+    ViewType,
+)
+from tracklet.exceptions import FEATURE_DISABLED, TrackletException
+from tracklet.validation import SEARCH_MAX_RESULTS_DEFAULT
+
+__all__ = ["TrackingStore", "CAPABILITIES"]
+
+#: Optional features a store may declare in :attr:`TrackingStore.capabilities`.
+#: The conformance suite skips the tests of a feature a store does not declare.
+CAPABILITIES = frozenset({"datasets", "concurrent_processes"})
+
+
+class TrackingStore(abc.ABC):
+    """Abstract tracking store. Built by a plugin from a tracking URI.
+
+    :param store_uri: the tracking URI the store was resolved from.
+    :param artifact_uri: default artifact root for new experiments, if the user gave one.
+    """
+
+    #: Features beyond the required surface (see :data:`CAPABILITIES`).
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, store_uri: str | None = None, artifact_uri: str | None = None) -> None:
+        self.store_uri = store_uri
+        self.artifact_uri = artifact_uri
+
+    # -- experiments -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Sequence[RunTag] | None = None
+    ) -> str:
+        """Create an experiment and return its id.
+
+        :raises: ``RESOURCE_ALREADY_EXISTS`` if an experiment (active or deleted) has the name.
+        """
+
+    @abc.abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment with this id, deleted or not; ``RESOURCE_DOES_NOT_EXIST`` if none."""
+
+    @abc.abstractmethod
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        """Experiments matching the filter, ordered (default: creation time desc, then id),
+        one page at a time. :mod:`tracklet.search` has a ready in-memory implementation."""
+
+    @abc.abstractmethod
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft-delete: lifecycle stage becomes ``deleted``, and so do its runs' views."""
+
+    @abc.abstractmethod
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Undo :meth:`delete_experiment`."""
+
+    @abc.abstractmethod
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename; the new name must be unused (``RESOURCE_ALREADY_EXISTS``)."""
+
+    @abc.abstractmethod
+    def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
+        """Set (or overwrite) one experiment tag."""
+
+    # -- runs --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str | None,
+        start_time: int | None,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        """Create a RUNNING run. A missing ``run_name`` gets a generated one; the name is
+        also stored as the ``mlflow.runName`` tag. The experiment must be active."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """The run with its latest metrics, params, tags and inputs."""
+
+    @abc.abstractmethod
+    def update_run_info(
+        self, run_id: str, run_status: str | None, end_time: int | None, run_name: str | None
+    ) -> RunInfo:
+        """Change status, end time and/or name (None leaves a field as it is)."""
+
+    @abc.abstractmethod
+    def delete_run(self, run_id: str) -> None:
+        """Soft-delete a run."""
+
+    @abc.abstractmethod
+    def restore_run(self, run_id: str) -> None:
+        """Undo :meth:`delete_run`."""
+
+    @abc.abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric],
+        params: Sequence[Param],
+        tags: Sequence[RunTag],
+    ) -> None:
+        """Log metrics, params and tags together: all of them or, on error, none."""
+
+    @abc.abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag; ``RESOURCE_DOES_NOT_EXIST`` if the run has no such tag."""
+
+    @abc.abstractmethod
+    def get_metric_history(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Metric]:
+        """Every logged value of one metric, in logging order (step, then timestamp)."""
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        """Runs of the given experiments matching the filter, ordered (default: start time
+        desc, then run id), one page at a time."""
+
+    # -- optional features ---------------------------------------------------------
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
+        """Record datasets a run used (capability ``datasets``)."""
+        raise TrackletException(
+            f"{type(self).__name__} does not record dataset inputs (capability 'datasets').",
+            FEATURE_DISABLED,
+        )
+
+    # -- conveniences with defaults --------------------------------------------------
+
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        """Log one metric value (default: a one-item :meth:`log_batch`)."""
+        self.log_batch(run_id, [metric], [], [])
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        """Log one param (default: a one-item :meth:`log_batch`)."""
+        self.log_batch(run_id, [], [param], [])
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        """Set one run tag (default: a one-item :meth:`log_batch`)."""
+        self.log_batch(run_id, [], [], [tag])
+
+    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+        """The experiment with this name (active or deleted), or None."""
+        token = None
+        while True:
+            page = self.search_experiments(ViewType.ALL, SEARCH_MAX_RESULTS_DEFAULT, None, None, token)
+            for experiment in page:
+                if experiment.name == experiment_name:
+                    return experiment
+            token = page.token
+            if not token:
+                return None
+
+    def get_metric_history_bulk(self, run_ids: Sequence[str], metric_key: str) -> list[Metric]:
+        """History of one metric across runs, each :class:`Metric` carrying its ``run_id``."""
+        out: list[Metric] = []
+        for run_id in run_ids:
+            for m in self.get_metric_history(run_id, metric_key):
+                out.append(Metric(m.key, m.value, m.timestamp, m.step, run_id=run_id))
+        return out
+
+    def close(self) -> None:
+        """Release connections and handles (default: nothing to release)."""

@@ -1,0 +1,72 @@
+"""Small URI helpers shared by the client, the plugin manager and the stores."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import urllib.parse
+import urllib.request
+
+_WINDOWS_DRIVE = 2  # "C:" looks like a one-letter scheme
+
+
+def get_scheme(uri: str) -> str:
+    """The scheme of a URI in lower case, ``""`` for a plain path.
+
+    ``postgresql+psycopg://…`` -> ``postgresql`` (the driver suffix is dropped).
+    """
+    scheme = urllib.parse.urlparse(uri).scheme
+    if len(scheme) == 1:  # a Windows drive letter, not a scheme
+        return ""
+    return scheme.split("+", 1)[0].lower()
+
+
+def is_local_uri(uri: str) -> bool:
+    """True for plain paths and ``file:`` URIs."""
+    return get_scheme(uri) in ("", "file")
+
+
+def local_path_from_uri(uri: str) -> str:
+    """``file:///a/b`` or ``/a/b`` or ``a/b`` -> an absolute local path."""
+    if get_scheme(uri) == "file":
+        parsed = urllib.parse.urlparse(uri)
+        path = urllib.request.url2pathname(parsed.path)
+        if parsed.netloc and parsed.netloc not in ("", "localhost"):
+            path = f"//{parsed.netloc}{path}"
+        return os.path.abspath(path)
+    return os.path.abspath(uri)
+
+
+def path_to_file_uri(path: str) -> str:
+    """An absolute ``file://`` URI for a local path."""
+    return "file://" + urllib.request.pathname2url(os.path.abspath(path))
+
+
+def append_to_uri_path(uri: str, *paths: str) -> str:
+    """Join path parts onto a URI's path, keeping scheme, netloc and query."""
+    parsed = urllib.parse.urlparse(uri)
+    parts = [p.strip("/") for p in paths if p and p.strip("/")]
+    if not parts:
+        return uri
+    joined = posixpath.join(parsed.path or "", *parts) if parsed.path else "/".join(parts)
+    if parsed.path and not parsed.path.endswith("/"):
+        joined = parsed.path.rstrip("/") + "/" + "/".join(parts)
+    if not parsed.scheme:
+        return joined
+    return urllib.parse.urlunparse(parsed._replace(path=joined))
+
+
+def parse_runs_uri(uri: str) -> tuple[str, str]:
+    """``runs:/<run_id>/<path>`` -> (run_id, path)."""
+    from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme != "runs":
+        raise TrackletException(f"Not a runs:/ URI: {uri!r}", INVALID_PARAMETER_VALUE)
+    full = (parsed.netloc + parsed.path).strip("/") if parsed.netloc else parsed.path.strip("/")
+    if not full:
+        raise TrackletException(
+            f"Invalid runs URI {uri!r}: expected 'runs:/<run_id>/<path>'.", INVALID_PARAMETER_VALUE
+        )
+    run_id, _, path = full.partition("/")
+    return run_id, path

@@ -1,0 +1,246 @@
+"""MLflow's input rules, checked before anything is stored.
+
+Every check raises :class:`~tracklet.exceptions.TrackletException` with
+``INVALID_PARAMETER_VALUE`` and a message naming the field, the value and the rule.
+Stores call these before writing so that a rejected call changes nothing.
+"""
+
+from __future__ import annotations
+
+import numbers
+import posixpath
+import re
+from typing import Iterable, Sequence
+
+from tracklet.entities import Metric, Param, RunTag
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+
+MAX_ENTITY_KEY_LENGTH = 250
+MAX_PARAM_VAL_LENGTH = 6000
+MAX_TAG_VAL_LENGTH = 8000
+MAX_EXPERIMENT_TAG_VAL_LENGTH = 20000
+MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_RUN_NAME_LENGTH = 250
+MAX_DATASET_NAME_SIZE = 500
+MAX_DATASET_DIGEST_SIZE = 36
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
+SEARCH_MAX_RESULTS_DEFAULT = 1000
+SEARCH_MAX_RESULTS_THRESHOLD = 50000
+
+_VALID_KEY = re.compile(r"^[/\w.\- :]*$")
+_RUN_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
+_EXPERIMENT_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
+
+
+def _bad(message: str) -> TrackletException:
+    return TrackletException(message, INVALID_PARAMETER_VALUE)
+
+
+def _path_not_unique(name: str) -> bool:
+    norm = posixpath.normpath(name)
+    return norm != name or norm == "." or norm.startswith("..") or norm.startswith("/")
+
+
+def validate_key(kind: str, key: object) -> None:
+    """A metric, param or tag key: ``[/\\w.\\- :]``, at most 250 chars, a clean relative path."""
+    if not isinstance(key, str) or key == "":
+        raise _bad(f"Invalid {kind} name: {key!r}. Names must be non-empty strings.")
+    if not _VALID_KEY.match(key):
+        raise _bad(
+            f"Invalid {kind} name: '{key}'. Names may only contain alphanumerics, "
+            "underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)."
+        )
+    if _path_not_unique(key):
+        raise _bad(
+            f"Invalid {kind} name: '{key}'. Names cannot be a path that resolves elsewhere "
+            "('..', '.', a leading '/', doubled or trailing slashes)."
+        )
+    if len(key) > MAX_ENTITY_KEY_LENGTH:
+        raise _bad(
+            f"{kind.capitalize()} name '{key[:40]}…' has length {len(key)}, "
+            f"which exceeds the limit of {MAX_ENTITY_KEY_LENGTH}."
+        )
+
+
+def _check_length(kind: str, key: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise _bad(
+            f"{kind} '{key}' had length {len(value)}, which exceeded length limit of {limit}. "
+            f"Shorten the value to at most {limit} characters."
+        )
+
+
+def validate_metric(key: object, value: object, timestamp: object, step: object) -> None:
+    """Key rules, a real number value (NaN and ±inf allowed), integer timestamp and step."""
+    validate_key("metric", key)
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        raise _bad(
+            f"Got invalid value {value!r} for metric '{key}' (timestamp={timestamp}). "
+            "Please specify value as a valid double (64-bit floating point)"
+        )
+    if isinstance(value, complex):
+        raise _bad(f"Got invalid value {value!r} for metric '{key}': complex numbers are not allowed")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Integral) or timestamp < 0:
+        raise _bad(
+            f"Got invalid timestamp {timestamp!r} for metric '{key}' (value={value}). "
+            "Timestamp must be a nonnegative long (64-bit integer)"
+        )
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise _bad(
+            f"Got invalid step {step!r} for metric '{key}' (value={value}). "
+            "Step must be a valid long (64-bit integer)."
+        )
+
+
+def validate_param(key: object, value: object) -> None:
+    """Key rules and a string value of at most 6000 characters."""
+    validate_key("param", key)
+    assert isinstance(key, str)
+    _check_length("Param value", key, str(value), MAX_PARAM_VAL_LENGTH)
+
+
+def validate_tag(key: object, value: object) -> None:
+    """Key rules and a string value of at most 8000 characters."""
+    validate_key("tag", key)
+    assert isinstance(key, str)
+    _check_length("Tag value", key, "" if value is None else str(value), MAX_TAG_VAL_LENGTH)
+
+
+def validate_experiment_tag(key: object, value: object) -> None:
+    """Key rules and a string value of at most 20000 characters."""
+    validate_key("tag", key)
+    assert isinstance(key, str)
+    _check_length("Tag value", key, "" if value is None else str(value), MAX_EXPERIMENT_TAG_VAL_LENGTH)
+
+
+def validate_batch(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
+    """Batch limits (1000 metrics, 100 params, 100 tags, 1000 in all), then each entry, then
+    duplicate param keys with different values inside the batch."""
+    if len(metrics) > MAX_METRICS_PER_BATCH:
+        raise _bad(
+            f"A batch logging request can contain at most {MAX_METRICS_PER_BATCH} metrics. "
+            f"Got {len(metrics)} metrics. Split the batch."
+        )
+    if len(params) > MAX_PARAMS_TAGS_PER_BATCH:
+        raise _bad(
+            f"A batch logging request can contain at most {MAX_PARAMS_TAGS_PER_BATCH} params. "
+            f"Got {len(params)} params. Split the batch."
+        )
+    if len(tags) > MAX_PARAMS_TAGS_PER_BATCH:
+        raise _bad(
+            f"A batch logging request can contain at most {MAX_PARAMS_TAGS_PER_BATCH} tags. "
+            f"Got {len(tags)} tags. Split the batch."
+        )
+    total = len(metrics) + len(params) + len(tags)
+    if total > MAX_ENTITIES_PER_BATCH:
+        raise _bad(
+            f"A batch logging request can contain at most {MAX_ENTITIES_PER_BATCH} entities "
+            f"in all. Got {total}. Split the batch."
+        )
+    for m in metrics:
+        validate_metric(m.key, m.value, m.timestamp, m.step)
+    seen: dict[str, str] = {}
+    for p in params:
+        validate_param(p.key, p.value)
+        if p.key in seen and seen[p.key] != str(p.value):
+            raise _bad(
+                f"Duplicate parameter keys have been submitted: '{p.key}' with values "
+                f"'{seen[p.key]}' and '{p.value}'. A param can have only one value."
+            )
+        seen[p.key] = str(p.value)
+    for t in tags:
+        validate_tag(t.key, t.value)
+
+
+def validate_experiment_name(name: object) -> None:
+    """A non-empty string of at most 500 characters."""
+    if not isinstance(name, str) or name.strip() == "":
+        raise _bad(f"Invalid experiment name: {name!r}. The name must be a non-empty string.")
+    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
+        raise _bad(
+            f"Experiment name has length {len(name)}, which exceeds the limit of "
+            f"{MAX_EXPERIMENT_NAME_LENGTH}."
+        )
+
+
+def validate_run_name(name: object) -> None:
+    """None, or a string of at most 250 characters."""
+    if name is None:
+        return
+    if not isinstance(name, str):
+        raise _bad(f"Invalid run name {name!r}: it must be a string.")
+    if len(name) > MAX_RUN_NAME_LENGTH:
+        raise _bad(f"Run name has length {len(name)}, which exceeds the limit of {MAX_RUN_NAME_LENGTH}.")
+
+
+def validate_run_id(run_id: object) -> None:
+    """Letters, digits, ``_`` and ``-``; no path separators."""
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        raise _bad(f"Invalid run ID: {run_id!r}. Run IDs are letters, digits, '_' and '-'.")
+
+
+def validate_experiment_id(experiment_id: object) -> None:
+    """Letters, digits, ``_`` and ``-``; no path separators."""
+    if not isinstance(experiment_id, str) or not _EXPERIMENT_ID.match(experiment_id):
+        raise _bad(
+            f"Invalid experiment ID: {experiment_id!r}. Experiment IDs are letters, digits, '_' and '-'."
+        )
+
+
+def validate_max_results(max_results: object, limit: int = SEARCH_MAX_RESULTS_THRESHOLD) -> None:
+    """A positive integer no larger than ``limit``."""
+    if max_results is None:
+        return
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results <= 0:
+        raise _bad(f"Invalid value {max_results!r} for parameter 'max_results': it must be a positive integer.")
+    if max_results > limit:
+        raise _bad(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. It must be at most {limit}."
+        )
+
+
+def validate_dataset(name: str, digest: str) -> None:
+    """Dataset name and digest lengths."""
+    if not name or len(name) > MAX_DATASET_NAME_SIZE:
+        raise _bad(f"Dataset name must be 1 to {MAX_DATASET_NAME_SIZE} characters, got {len(name or '')}.")
+    if not digest or len(digest) > MAX_DATASET_DIGEST_SIZE:
+        raise _bad(f"Dataset digest must be 1 to {MAX_DATASET_DIGEST_SIZE} characters, got {len(digest or '')}.")
+
+
+_DRIVE = re.compile(r"^[a-zA-Z]:")
+
+
+def validate_artifact_path(path: str | None) -> str:
+    """Return ``path`` as a clean relative POSIX path ('' for the root), or raise.
+
+    Refused: absolute paths, ``..`` components, backslashes, drive letters, NUL bytes,
+    and percent-encoded forms of those (``%2e%2e``, ``%2f``, ``%5c``).
+    """
+    if path is None or path in ("", "."):
+        return ""
+    if not isinstance(path, str):
+        raise _bad(f"Invalid artifact path {path!r}: it must be a string.")
+    lowered = path.lower()
+    if (
+        "\\" in path
+        or "\x00" in path
+        or path.startswith("/")
+        or _DRIVE.match(path)
+        or "%2e" in lowered
+        or "%2f" in lowered
+        or "%5c" in lowered
+        or "://" in path
+    ):
+        raise _bad(
+            f"Invalid artifact path: '{path}'. Artifact paths must be relative, use '/', "
+            "and stay inside the artifact root (no '..', absolute paths, drive letters or backslashes)."
+        )
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise _bad(
+            f"Invalid artifact path: '{path}'. '..' is not allowed: artifact paths must stay "
+            "inside the artifact root."
+        )
+    return "/".join(parts)
