@@ -41,3 +41,17 @@ def tracklet_registry_store(uri: str, tracking_uri: str | None) -> RegistryStore
     if declared is None:
         return None
     return load_target(declared.target)(store_uri=uri)  # type: ignore[no-any-return]
+
+
+@hookimpl(trylast=True)
+def tracklet_run_context_tags() -> dict[str, str]:
+    import getpass
+    import os
+    import sys
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in some containers
+        user = "unknown"
+    source = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "<console>"
+    return {"mlflow.user": user, "mlflow.source.name": source, "mlflow.source.type": "LOCAL"}

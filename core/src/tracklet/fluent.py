@@ -1,0 +1,481 @@
+"""The fluent API: ``start_run``, ``log_metric``, … acting on the active run.
+
+The active run stack is per thread, as in MLflow: a run started in one thread is not
+the active run of another. Runs still active when the interpreter exits are ended
+(status FINISHED) by an ``atexit`` hook.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Sequence
+
+from tracklet import _config
+from tracklet._tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
+from tracklet._time import now_ms
+from tracklet.client import MlflowClient
+from tracklet.entities import (
+    DatasetInput,
+    Experiment,
+    InputTag,
+    Metric,
+    Param,
+    Run,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
+
+if TYPE_CHECKING:
+    from tracklet.entities import FileInfo, PagedList
+
+_DEFAULT_EXPERIMENT_ID = "0"
+_local = threading.local()
+_clients: dict[str, MlflowClient] = {}
+_active_experiment_id: str | None = None
+_last_active_run_id: str | None = None
+_atexit_registered = False
+
+
+class ActiveRun(Run):
+    """The run returned by :func:`start_run`; a context manager that ends the run on exit
+    (FINISHED, or FAILED if the block raised, KILLED on KeyboardInterrupt)."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(run.info, run.data, run.inputs)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc_type is None:
+            status = "FINISHED"
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = "KILLED"
+        else:
+            status = "FAILED"
+        end_run(status)
+        return False
+
+
+def _stack() -> list[ActiveRun]:
+    stack = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    return stack  # type: ignore[no-any-return]
+
+
+def _client() -> MlflowClient:
+    uri = _config.get_tracking_uri()
+    client = _clients.get(uri)
+    if client is None:
+        client = _clients[uri] = MlflowClient(uri)
+    return client
+
+
+# -- experiments ------------------------------------------------------------------------
+
+
+def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+    """Make an experiment the active one (creating it by name if needed) and return it."""
+    global _active_experiment_id
+    if (experiment_name is None) == (experiment_id is None):
+        raise TrackletException(
+            "Must specify exactly one of 'experiment_id' or 'experiment_name'.", INVALID_PARAMETER_VALUE
+        )
+    client = _client()
+    if experiment_id is not None:
+        experiment = client.get_experiment(str(experiment_id))
+    else:
+        assert experiment_name is not None
+        found = client.get_experiment_by_name(experiment_name)
+        experiment = found or client.get_experiment(client.create_experiment(experiment_name))
+    if experiment.lifecycle_stage != "active":
+        raise TrackletException(
+            f"Cannot set a deleted experiment {experiment.name!r} as the active experiment. "
+            "Restore it with restore_experiment(), or permanently delete it to reuse the name.",
+            INVALID_PARAMETER_VALUE,
+        )
+    _active_experiment_id = experiment.experiment_id
+    return experiment
+
+
+def _current_experiment_id() -> str:
+    if _active_experiment_id is not None:
+        return _active_experiment_id
+    if os.environ.get("MLFLOW_EXPERIMENT_ID") or os.environ.get("TRACKLET_EXPERIMENT_ID"):
+        return os.environ.get("TRACKLET_EXPERIMENT_ID") or os.environ["MLFLOW_EXPERIMENT_ID"]
+    name = os.environ.get("TRACKLET_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    if name:
+        return set_experiment(experiment_name=name).experiment_id
+    return _DEFAULT_EXPERIMENT_ID
+
+
+def create_experiment(
+    name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
+) -> str:
+    """Create an experiment; return its id."""
+    return _client().create_experiment(name, artifact_location, tags)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    """The experiment with this id."""
+    return _client().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    """The experiment with this name, or None."""
+    return _client().get_experiment_by_name(name)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    """Soft-delete an experiment."""
+    _client().delete_experiment(experiment_id)
+
+
+def search_experiments(
+    view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: list[str] | None = None,
+) -> list[Experiment]:
+    """All experiments matching the filter (every page), or the first ``max_results``."""
+    client = _client()
+    out: list[Experiment] = []
+    token = None
+    while True:
+        page = client.search_experiments(view_type, 1000, filter_string, order_by, token)
+        out.extend(page)
+        token = page.token
+        if not token or (max_results is not None and len(out) >= max_results):
+            return out[:max_results] if max_results is not None else out
+
+
+def set_experiment_tag(key: str, value: Any) -> None:
+    """Set a tag on the active experiment."""
+    _client().set_experiment_tag(_current_experiment_id(), key, value)
+
+
+def set_experiment_tags(tags: dict[str, Any]) -> None:
+    """Set several tags on the active experiment."""
+    for key, value in tags.items():
+        set_experiment_tag(key, value)
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+
+def _context_tags() -> dict[str, str]:
+    from tracklet import plugins
+
+    return plugins.run_context_tags()
+
+
+def start_run(
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+    nested: bool = False,
+    parent_run_id: str | None = None,
+    tags: dict[str, Any] | None = None,
+    description: str | None = None,
+    log_system_metrics: bool | None = None,
+) -> ActiveRun:
+    """Start a new run (or resume ``run_id``) and make it the active run.
+
+    Use it as a context manager to end the run automatically. A run already active in
+    this thread must be ended first unless ``nested=True``.
+    """
+    global _last_active_run_id
+    stack = _stack()
+    if stack and not nested:
+        raise TrackletException(
+            f"Run with UUID {stack[-1].info.run_id} is already active. To start a new run, first end "
+            "the current run with end_run(). To start a nested run, call start_run with nested=True.",
+            INVALID_PARAMETER_VALUE,
+        )
+    client = _client()
+    if run_id is not None:
+        run = _resume_run(client, run_id, run_name, tags)
+    else:
+        parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
+        all_tags = {**_context_tags(), **{k: str(v) for k, v in (tags or {}).items()}}
+        if parent:
+            all_tags[MLFLOW_PARENT_RUN_ID] = parent
+        if description:
+            all_tags[MLFLOW_RUN_NOTE] = description
+        exp_id = str(experiment_id) if experiment_id is not None else _current_experiment_id()
+        run = client.create_run(exp_id, tags=all_tags, run_name=run_name)
+    active = ActiveRun(run)
+    stack.append(active)
+    _last_active_run_id = run.info.run_id
+    _register_atexit()
+    return active
+
+
+def _resume_run(client: MlflowClient, run_id: str, run_name: str | None, tags: dict[str, Any] | None) -> Run:
+    run = client.get_run(run_id)
+    if run.info.lifecycle_stage == "deleted":
+        raise TrackletException(
+            f"Cannot start run with ID {run_id} because it is in the deleted state. Restore it first.",
+            INVALID_PARAMETER_VALUE,
+        )
+    client.store.update_run_info(run_id, "RUNNING", None, run_name)
+    if tags:
+        client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+    return client.get_run(run_id)
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(_end_all_runs)
+        _atexit_registered = True
+
+
+def _end_all_runs() -> None:
+    while _stack():
+        end_run()
+
+
+def end_run(status: str = "FINISHED") -> None:
+    """End the active run (if any) with ``status``."""
+    stack = _stack()
+    if not stack:
+        return
+    RunStatus.from_string(status)
+    run = stack.pop()
+    _client().set_terminated(run.info.run_id, status)
+
+
+def active_run() -> ActiveRun | None:
+    """The active run of this thread, or None."""
+    stack = _stack()
+    return stack[-1] if stack else None
+
+
+def last_active_run() -> Run | None:
+    """The active run, or else the most recently ended one (fetched fresh)."""
+    run = active_run()
+    if run is not None:
+        return _client().get_run(run.info.run_id)
+    return _client().get_run(_last_active_run_id) if _last_active_run_id else None
+
+
+def get_run(run_id: str) -> Run:
+    """A run by id."""
+    return _client().get_run(run_id)
+
+
+def get_parent_run(run_id: str) -> Run | None:
+    """The parent of a nested run, or None."""
+    return _client().get_parent_run(run_id)
+
+
+def delete_run(run_id: str) -> None:
+    """Soft-delete a run."""
+    _client().delete_run(run_id)
+
+
+def _run_id(run_id: str | None = None) -> str:
+    if run_id is not None:
+        return run_id
+    stack = _stack()
+    if stack:
+        return stack[-1].info.run_id
+    return start_run().info.run_id
+
+
+# -- logging -----------------------------------------------------------------------------------
+
+
+def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
+    """Log a param on the active run (starting one if needed); return ``value``."""
+    return _client().log_param(_run_id(), key, value)
+
+
+def log_params(params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
+    """Log several params at once."""
+    _client().log_batch(_run_id(run_id), params=[Param(k, str(v)) for k, v in params.items()])
+
+
+def log_metric(
+    key: str,
+    value: float,
+    step: int | None = None,
+    synchronous: bool | None = None,
+    timestamp: int | None = None,
+    run_id: str | None = None,
+    **_: Any,
+) -> None:
+    """Log a metric value on the active run (starting one if needed)."""
+    _client().log_metric(_run_id(run_id), key, value, timestamp, step)
+
+
+def log_metrics(
+    metrics: dict[str, float],
+    step: int | None = None,
+    synchronous: bool | None = None,
+    run_id: str | None = None,
+    timestamp: int | None = None,
+    **_: Any,
+) -> None:
+    """Log several metrics at once, with one timestamp and step."""
+    ts = timestamp if timestamp is not None else now_ms()
+    batch = [Metric(k, v, ts, step or 0) for k, v in metrics.items()]
+    _client().log_batch(_run_id(run_id), metrics=batch)
+
+
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
+    """Set a tag on the active run."""
+    _client().set_tag(_run_id(), key, value)
+
+
+def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> None:
+    """Set several tags on the active run."""
+    _client().log_batch(_run_id(), tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+def delete_tag(key: str) -> None:
+    """Delete a tag from the active run."""
+    _client().delete_tag(_run_id(), key)
+
+
+def log_artifact(local_path: str, artifact_path: str | None = None, run_id: str | None = None) -> None:
+    """Upload a local file or directory to the active run's artifacts."""
+    _client().log_artifact(_run_id(run_id), local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str, artifact_path: str | None = None, run_id: str | None = None) -> None:
+    """Upload a directory's contents to the active run's artifacts."""
+    _client().log_artifacts(_run_id(run_id), local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+    """Save text as an artifact of the active run."""
+    _client().log_text(_run_id(run_id), text, artifact_file)
+
+
+def log_dict(dictionary: dict[str, Any], artifact_file: str, run_id: str | None = None) -> None:
+    """Save a dict as a JSON/YAML artifact of the active run."""
+    _client().log_dict(_run_id(run_id), dictionary, artifact_file)
+
+
+def log_image(
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = None,
+) -> None:
+    """Log an image on the active run (see :meth:`MlflowClient.log_image`)."""
+    _client().log_image(_run_id(), image, artifact_file, key, step, timestamp)
+
+
+def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None) -> None:
+    """Log a matplotlib/plotly figure on the active run."""
+    _client().log_figure(_run_id(), figure, artifact_file, save_kwargs=save_kwargs)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Log a table on the active run."""
+    _client().log_table(_run_id(run_id), data, artifact_file)
+
+
+def load_table(
+    artifact_file: str,
+    run_ids: list[str] | None = None,
+    extra_columns: list[str] | None = None,
+) -> Any:
+    """Load a table logged with :func:`log_table` across runs of the active experiment."""
+    return _client().load_table(_current_experiment_id(), artifact_file, run_ids, extra_columns)
+
+
+def log_input(
+    dataset: Any, context: str | None = None, tags: dict[str, str] | None = None, model: Any = None
+) -> None:
+    """Record a dataset the active run used (a :class:`tracklet.entities.Dataset`, or an object
+    with MLflow's ``_to_mlflow_entity()``)."""
+    entity = dataset._to_mlflow_entity() if hasattr(dataset, "_to_mlflow_entity") else dataset
+    input_tags = [InputTag(k, str(v)) for k, v in (tags or {}).items()]
+    if context:
+        input_tags.append(InputTag(MLFLOW_DATASET_CONTEXT, context))
+    _client().log_inputs(_run_id(), [DatasetInput(entity, input_tags)])
+
+
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    """URI of the active run's artifact root (or of a path under it)."""
+    from tracklet.uri import append_to_uri_path
+
+    run = _client().get_run(_run_id())
+    root = run.info.artifact_uri or ""
+    return append_to_uri_path(root, artifact_path) if artifact_path else root
+
+
+def search_runs(
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str = "",
+    run_view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int = 100000,
+    order_by: Sequence[str] | None = None,
+    output_format: str = "pandas",
+    search_all_experiments: bool = False,
+    experiment_names: Sequence[str] | None = None,
+) -> Any:
+    """Runs matching the filter, as a pandas DataFrame (``output_format="pandas"``, when pandas is
+    installed) or a list of :class:`Run` (``output_format="list"``)."""
+    client = _client()
+    ids = _search_experiment_ids(client, experiment_ids, experiment_names, search_all_experiments)
+    runs: list[Run] = []
+    token = None
+    while len(runs) < max_results:
+        page: PagedList[Run] = client.search_runs(
+            ids, filter_string, run_view_type, min(1000, max_results - len(runs)), order_by, token
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    if output_format == "list":
+        return runs
+    if output_format != "pandas":
+        raise TrackletException(
+            f"Unsupported output format {output_format!r}: use 'pandas' or 'list'.", INVALID_PARAMETER_VALUE
+        )
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return runs
+    from tracklet._dataframe import runs_to_dataframe
+
+    return runs_to_dataframe(runs)
+
+
+def _search_experiment_ids(
+    client: MlflowClient,
+    experiment_ids: Sequence[str] | None,
+    experiment_names: Sequence[str] | None,
+    search_all: bool,
+) -> list[str]:
+    if experiment_ids:
+        return [str(e) for e in ([experiment_ids] if isinstance(experiment_ids, str) else experiment_ids)]
+    if experiment_names:
+        ids = []
+        for name in experiment_names:
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                raise TrackletException(f"Experiment {name!r} does not exist.", RESOURCE_DOES_NOT_EXIST)
+            ids.append(found.experiment_id)
+        return ids
+    if search_all:
+        return [e.experiment_id for e in search_experiments(view_type=ViewType.ALL)]
+    return [_current_experiment_id()]
+
+
+def list_artifacts(run_id: str, path: str | None = None) -> list[FileInfo]:
+    """Artifacts of a run directly under ``path``."""
+    return _client().list_artifacts(run_id, path)

@@ -1,0 +1,124 @@
+import pytest
+
+from tracklet import plugins
+from tracklet.exceptions import TrackletException
+from tracklet.plugins import Scheme, hookimpl
+from tracklet.stores import TrackingStore
+
+
+class _Dummy(TrackingStore):
+    """A store that only records how it was built (the abstract methods are not used here)."""
+
+
+_Dummy.__abstractmethods__ = frozenset()
+
+
+class DummyPlugin:
+    @hookimpl
+    def tracklet_schemes(self):
+        return [Scheme("tracking", "dummy", f"{__name__}:_Dummy")]
+
+
+@pytest.fixture
+def dummy_plugin():
+    plugin = DummyPlugin()
+    plugins.register(plugin, name="dummy-plugin")
+    yield plugin
+    plugins.unregister(plugin)
+
+
+def test_unknown_known_scheme_names_the_package():
+    with pytest.raises(TrackletException) as e:
+        plugins.get_tracking_store("postgresql://u@h/db")
+    message = str(e.value)
+    assert "'postgresql'" in message and "pip install tracklet-sql" in message
+    assert "Installed tracking schemes" in message
+    assert e.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_unknown_scheme_without_package_hint():
+    with pytest.raises(TrackletException) as e:
+        plugins.get_artifact_repository("weird://x/y")
+    assert "'weird'" in str(e.value) and "pip install" not in str(e.value)
+
+
+def test_registry_missing_is_feature_disabled():
+    with pytest.raises(TrackletException) as e:
+        plugins.get_registry_store("sqlite:///x.db")
+    assert e.value.error_code == "FEATURE_DISABLED"
+    assert "tracklet-registry" in str(e.value)
+
+
+def test_declared_scheme_is_built_lazily(dummy_plugin):
+    store = plugins.get_tracking_store("dummy://here", "file:///art")
+    assert isinstance(store, _Dummy)
+    assert store.store_uri == "dummy://here" and store.artifact_uri == "file:///art"
+    assert plugins.get_tracking_store("dummy://here", "file:///art") is store  # cached
+    assert "dummy" in plugins.installed_schemes("tracking")
+    names = {p.name: p for p in plugins.list_plugins()}
+    assert [s.scheme for s in names["dummy-plugin"].schemes] == ["dummy"]
+
+
+def test_conflicting_declarations_are_an_error(dummy_plugin):
+    other = DummyPlugin()
+    plugins.register(other, name="dummy-2")
+    try:
+        with pytest.raises(TrackletException) as e:
+            plugins.get_tracking_store("dummy://x")
+        assert "dummy-plugin" in str(e.value) and "dummy-2" in str(e.value)
+        assert "override=True" in str(e.value)
+    finally:
+        plugins.unregister(other)
+
+
+def test_override_wins(dummy_plugin):
+    class Overrider:
+        @hookimpl
+        def tracklet_schemes(self):
+            return [Scheme("tracking", "dummy", f"{__name__}:_Other", override=True)]
+
+    plugin = Overrider()
+    plugins.register(plugin, name="overrider")
+    try:
+        assert isinstance(plugins.get_tracking_store("dummy://y"), _Other)
+    finally:
+        plugins.unregister(plugin)
+
+
+class _Other(_Dummy):
+    pass
+
+
+def test_first_result_hook_takes_over_any_uri():
+    built = _Dummy("custom")
+
+    class Wrapper:
+        @hookimpl(tryfirst=True)
+        def tracklet_tracking_store(self, uri, artifact_uri):
+            return built if uri.startswith("wrapped:") else None
+
+    plugin = Wrapper()
+    plugins.register(plugin, name="wrapper")
+    try:
+        assert plugins.get_tracking_store("wrapped:abc") is built
+    finally:
+        plugins.unregister(plugin)
+
+
+def test_scheme_declaration_is_checked():
+    with pytest.raises(ValueError):
+        Scheme("tracking", "x", "no_colon")
+    with pytest.raises(ValueError):
+        Scheme("nope", "x", "a:b")  # type: ignore[arg-type]
+
+
+def test_import_tracklet_loads_no_plugin_and_no_pluggy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tracklet; "
+        "print(sorted(m for m in sys.modules if m.startswith(('pluggy', 'tracklet_', 'tracklet.'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
