@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from tracklet.entities import Run
 
@@ -18,14 +19,20 @@ def runs_to_dataframe(runs: Sequence[Run]) -> Any:
     metrics: dict[str, list[Any]] = {}
     params: dict[str, list[Any]] = {}
     tags: dict[str, list[Any]] = {}
+    groups: tuple[tuple[dict[str, list[Any]], str, Any], ...] = (
+        (metrics, "metrics", float("nan")),
+        (params, "params", None),
+        (tags, "tags", None),
+    )
     for i, run in enumerate(runs):
-        for column in _INFO_COLUMNS:
-            info[column].append(getattr(run.info, column))
-        for store, values, fill in ((metrics, run.data.metrics, float("nan")), (params, run.data.params, None), (tags, run.data.tags, None)):
+        for name in _INFO_COLUMNS:
+            info[name].append(getattr(run.info, name))
+        for store, attr, fill in groups:
+            values: dict[str, Any] = getattr(run.data, attr)
             for key in values:
                 store.setdefault(key, [fill] * i)
-            for key, column in store.items():
-                column.append(values.get(key, fill))
+            for key, cells in store.items():
+                cells.append(values.get(key, fill))
     frame: dict[str, Any] = dict(info)
     frame["start_time"] = pd.to_datetime(info["start_time"], unit="ms", utc=True)
     frame["end_time"] = pd.to_datetime(info["end_time"], unit="ms", utc=True)

@@ -9,7 +9,8 @@ import posixpath
 import re
 import tempfile
 import uuid
-from typing import TYPE_CHECKING, Any, ContextManager
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from tracklet._tags import MLFLOW_LOGGED_ARTIFACTS, MLFLOW_LOGGED_IMAGES
 from tracklet._time import now_ms
@@ -28,7 +29,7 @@ class MediaMixin:
 
     if TYPE_CHECKING:  # provided by MlflowClient
 
-        def _log_artifact_helper(self, run_id: str, artifact_file: str) -> ContextManager[str]: ...
+        def _log_artifact_helper(self, run_id: str, artifact_file: str) -> AbstractContextManager[str]: ...
         def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]: ...
         def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str: ...
         def get_run(self, run_id: str) -> Run: ...

@@ -7,7 +7,8 @@ Tracing has no store contract yet: its methods raise a clear ``NOT_IMPLEMENTED``
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tracklet import _config, plugins
 from tracklet.exceptions import NOT_IMPLEMENTED, TrackletException
@@ -31,7 +32,7 @@ TRACE_METHODS = (
 def _registry_method(name: str) -> Callable[..., Any]:
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         registry_uri = self._registry_uri or _config.get_registry_uri()
-        store = plugins.get_registry_store(registry_uri, self.tracking_uri)
+        store = plugins.get_registry_store(registry_uri, self._tracking_uri)
         return getattr(store, name)(*args, **kwargs)
 
     method.__name__ = name
@@ -57,7 +58,6 @@ class RegistryAndTracingMixin:
     """Adds the registry and tracing methods of ``MlflowClient``."""
 
     _registry_uri: str | None
-    tracking_uri: str
 
 
 for _name in REGISTRY_METHODS:

@@ -15,7 +15,8 @@ import logging
 import os
 import posixpath
 import tempfile
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tracklet import _config, plugins
 from tracklet._media import MediaMixin

@@ -10,7 +10,8 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from tracklet import _config
 from tracklet._tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
@@ -50,7 +51,7 @@ class ActiveRun(Run):
     def __enter__(self) -> ActiveRun:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
         if exc_type is None:
             status = "FINISHED"
         elif issubclass(exc_type, KeyboardInterrupt):
@@ -62,10 +63,10 @@ class ActiveRun(Run):
 
 
 def _stack() -> list[ActiveRun]:
-    stack = getattr(_local, "stack", None)
+    stack: list[ActiveRun] | None = getattr(_local, "stack", None)
     if stack is None:
         stack = _local.stack = []
-    return stack  # type: ignore[no-any-return]
+    return stack
 
 
 def _client() -> MlflowClient:

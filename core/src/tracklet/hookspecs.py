@@ -47,6 +47,7 @@ def tracklet_schemes() -> list[Scheme]:
 
     :returns: a list of :class:`tracklet.plugins.Scheme`.
     """
+    raise NotImplementedError
 
 
 @hookspec(firstresult=True)
@@ -92,6 +93,7 @@ def tracklet_cli_commands() -> list[Any]:
 
     Called only when the CLI starts, so importing click here is fine.
     """
+    raise NotImplementedError
 
 
 @hookspec

@@ -158,7 +158,8 @@ def _schemes() -> dict[tuple[str, str], list[tuple[str, Scheme]]]:
     pm = get_plugin_manager()
     table: dict[tuple[str, str], list[tuple[str, Scheme]]] = {}
     for impl in pm.hook.tracklet_schemes.get_hookimpls():
-        for scheme in impl.function() or []:
+        declared: list[Scheme] = impl.function() or []  # type: ignore[assignment]
+        for scheme in declared:
             table.setdefault((scheme.kind, scheme.scheme), []).append(
                 (_plugin_label(pm, impl.plugin), scheme)
             )
@@ -224,12 +225,14 @@ def get_tracking_store(uri: str, artifact_uri: str | None = None) -> TrackingSto
     """The tracking store for ``uri`` (cached per URI for the life of the process)."""
 
     def build() -> TrackingStore:
-        store = get_plugin_manager().hook.tracklet_tracking_store(uri=uri, artifact_uri=artifact_uri)
+        store: TrackingStore | None = get_plugin_manager().hook.tracklet_tracking_store(
+            uri=uri, artifact_uri=artifact_uri
+        )
         if store is None:
             raise _missing("tracking", uri)
         return store
 
-    return _cached(("tracking", uri, artifact_uri), build)
+    return _cached(("tracking", uri, artifact_uri), build)  # type: ignore[no-any-return]
 
 
 def get_artifact_repository(uri: str) -> ArtifactRepository:
@@ -245,12 +248,14 @@ def get_registry_store(uri: str, tracking_uri: str | None = None) -> RegistrySto
     """The registry store for ``uri`` (cached per URI)."""
 
     def build() -> RegistryStore:
-        store = get_plugin_manager().hook.tracklet_registry_store(uri=uri, tracking_uri=tracking_uri)
+        store: RegistryStore | None = get_plugin_manager().hook.tracklet_registry_store(
+            uri=uri, tracking_uri=tracking_uri
+        )
         if store is None:
             raise _missing("registry", uri)
         return store
 
-    return _cached(("registry", uri, tracking_uri), build)
+    return _cached(("registry", uri, tracking_uri), build)  # type: ignore[no-any-return]
 
 
 def default_tracking_uri() -> str | None:

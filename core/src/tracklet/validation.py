@@ -10,7 +10,7 @@ from __future__ import annotations
 import numbers
 import posixpath
 import re
-from typing import Iterable, Sequence
+from collections.abc import Sequence
 
 from tracklet.entities import Metric, Param, RunTag
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException

@@ -17,14 +17,17 @@ import abc
 import os
 import posixpath
 import tempfile
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from tracklet.entities import FileInfo
 from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.validation import validate_artifact_path
 
 __all__ = ["ArtifactRepository"]
+
+_Job = TypeVar("_Job")
 
 
 class ArtifactRepository(abc.ABC):
@@ -117,11 +120,11 @@ class ArtifactRepository(abc.ABC):
     def _local_target(dst: str, rel: str) -> str:
         return os.path.join(dst, *rel.split("/")) if rel else dst
 
-    def _run_parallel(self, fn: object, jobs: list) -> None:  # type: ignore[type-arg]
+    def _run_parallel(self, fn: Callable[[_Job], object], jobs: Sequence[_Job]) -> None:
         if len(jobs) <= 1:
             for job in jobs:
-                fn(job)  # type: ignore[operator]
+                fn(job)
             return
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
-            for future in [pool.submit(fn, job) for job in jobs]:  # type: ignore[arg-type]
+            for future in [pool.submit(fn, job) for job in jobs]:
                 future.result()

@@ -8,7 +8,8 @@ and aliases. Names and aliases follow MLflow's rules. Every method raises
 from __future__ import annotations
 
 import abc
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["RegistryStore"]
 

@@ -23,7 +23,8 @@ Rules every implementation follows:
 from __future__ import annotations
 
 import abc
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 from tracklet.entities import (
     DatasetInput,
@@ -215,5 +216,5 @@ class TrackingStore(abc.ABC):
                 out.append(Metric(m.key, m.value, m.timestamp, m.step, run_id=run_id))
         return out
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook with a do-nothing default
         """Release connections and handles (default: nothing to release)."""
