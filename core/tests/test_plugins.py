@@ -122,3 +122,49 @@ def test_import_tracklet_loads_no_plugin_and_no_pluggy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_no_backend_installed_says_what_to_install(monkeypatch):
+    """`pip install tracklet` alone: importing works, the first call names the packages."""
+    from tracklet import _config
+
+    for name in ("TRACKLET_TRACKING_URI", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(_config, "_tracking_uri", None)
+    pm = plugins.get_plugin_manager()
+    removed = [(name, pm.unregister(name=name)) for name, _ in list(pm.list_name_plugin()) if name != "tracklet.builtin"]
+    plugins._clear_caches()
+    try:
+        with pytest.raises(TrackletException) as e:
+            _config.get_tracking_uri()
+        assert e.value.error_code == "FEATURE_DISABLED"
+        assert "pip install tracklet-file" in str(e.value) and "pip install tracklet-sql" in str(e.value)
+        with pytest.raises(TrackletException) as e:
+            plugins.get_tracking_store("/some/folder")
+        assert "pip install tracklet-file" in str(e.value)
+    finally:
+        for name, plugin in removed:
+            pm.register(plugin, name=name)
+        plugins._clear_caches()
+
+
+def test_run_context_tags_and_request_headers_merge():
+    class Extra:
+        @hookimpl
+        def tracklet_run_context_tags(self):
+            return {"mlflow.source.type": "JOB", "team": "ml"}
+
+        @hookimpl
+        def tracklet_request_headers(self, uri):
+            return {"X-Team": "ml"} if uri.startswith("http") else None
+
+    plugin = Extra()
+    plugins.register(plugin, name="extra")
+    try:
+        tags = plugins.run_context_tags()
+        assert tags["team"] == "ml" and tags["mlflow.source.type"] == "JOB"  # plugin beats the default
+        assert "mlflow.user" in tags
+        assert plugins.request_headers("http://x") == {"X-Team": "ml"}
+        assert plugins.request_headers("file:///x") == {}
+    finally:
+        plugins.unregister(plugin)
