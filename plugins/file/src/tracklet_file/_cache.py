@@ -1,0 +1,210 @@
+"""In-memory copies of files, kept valid by ``os.stat`` instead of re-reading.
+
+A cached value is reused while the file's stat key ``(mtime_ns, size, inode)`` is the
+one it was read under, so a change made by another process (tracklet or MLflow) is seen
+on the next call. File times advance in clock ticks, so a file read within
+:data:`~tracklet_file._fsio.RACY_NS` of its last change is not yet *settled*: it is
+checked again next time even if its stat looks the same.
+
+Folders (``params/``, ``tags/``, ``metrics/``, nested for keys with ``/``) are re-listed
+only when one of their directories' mtime moved: creating, renaming or deleting an entry
+changes its directory's mtime, which a stat of each directory reveals.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, ClassVar, Generic, TypeVar
+
+from ._fsio import is_settled, read_bytes
+from ._layout import load_yaml
+from ._metrics import Latest, update_latest
+
+__all__ = ["FileState", "MetaFile", "MetricTree", "ParamTree", "TagTree", "dir_mtime", "stat_key"]
+
+V = TypeVar("V")
+StatKey = tuple[int, int, int]
+_MISSING = -1
+
+
+def stat_key(st: os.stat_result) -> StatKey:
+    """What identifies one version of a file."""
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def dir_mtime(path: str) -> int:
+    """A directory's mtime in ns, or -1 when it does not exist."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except (FileNotFoundError, NotADirectoryError):
+        return _MISSING
+
+
+class MetaFile:
+    """A parsed ``meta.yaml``; :meth:`refresh` costs one stat when nothing changed."""
+
+    __slots__ = ("path", "key", "settled", "raw", "data", "version")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.key: StatKey | None = None
+        self.settled = False
+        self.raw = b""
+        self.data: dict[str, Any] | None = None
+        self.version = 0
+
+    def refresh(self) -> bool:
+        """Re-read if the file changed; return whether the content changed.
+
+        :raises FileNotFoundError: the file is gone (the run or experiment moved).
+        """
+        now = time.time_ns()
+        st = os.stat(self.path)
+        key = stat_key(st)
+        if key == self.key and self.settled:
+            return False
+        raw = read_bytes(self.path)
+        self.key, self.settled = key, is_settled(st.st_mtime_ns, now)
+        if raw == self.raw and self.data is not None:
+            return False
+        self.raw, self.data = raw, load_yaml(raw)
+        self.version += 1
+        return True
+
+
+class FileState(Generic[V]):
+    """One cached file of a folder: its stat key, whether it settled, its parsed value."""
+
+    __slots__ = ("key", "settled", "value")
+
+    def __init__(self, key: StatKey, settled: bool, value: V) -> None:
+        self.key = key
+        self.settled = settled
+        self.value = value
+
+
+def _scan(top: str) -> tuple[dict[str, int], list[str]]:
+    """Directory mtimes and relative file paths under ``top`` (POSIX separators).
+
+    Each directory is stat'ed before it is listed, so an entry added after the listing
+    shows as a newer mtime next time rather than being missed.
+    """
+    dirs: dict[str, int] = {top: dir_mtime(top)}
+    files: list[str] = []
+    if dirs[top] == _MISSING:
+        return dirs, files
+    pending = [(top, "")]
+    while pending:
+        path, prefix = pending.pop()
+        try:
+            entries = list(os.scandir(path))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                dirs[entry.path] = entry.stat(follow_symlinks=False).st_mtime_ns
+                pending.append((entry.path, rel + "/"))
+            elif not entry.name.startswith(".tmp-"):
+                files.append(rel)
+    return dirs, files
+
+
+class _Tree(Generic[V]):
+    """A folder of key files kept in memory: ``values()`` maps each key to its value."""
+
+    #: Whether every file is stat'ed on refresh (values that change in place), or only
+    #: the ones not yet settled (values written once).
+    stat_every_file: ClassVar[bool] = True
+
+    def __init__(self, top: str) -> None:
+        self.top = top
+        self.dirs: dict[str, int] | None = None
+        self.dirs_settled = False
+        self.files: dict[str, FileState[V]] = {}
+        self.version = 0
+
+    def refresh(self) -> None:
+        """Bring the copy up to date with the disk; bumps :attr:`version` on a change."""
+        if self.dirs is None or not self._dirs_unchanged():
+            self._rescan()
+            return
+        changed = False
+        for rel, old in list(self.files.items()):
+            if self.stat_every_file or not old.settled:
+                changed |= self._update(rel, old)
+        if changed:
+            self.version += 1
+
+    def _dirs_unchanged(self) -> bool:
+        if not self.dirs_settled:
+            return False
+        assert self.dirs is not None
+        return all(dir_mtime(path) == mtime for path, mtime in self.dirs.items())
+
+    def _rescan(self) -> None:
+        now = time.time_ns()
+        dirs, rels = _scan(self.top)
+        old_files, self.files = self.files, {}
+        for rel in rels:
+            old = old_files.get(rel)
+            if old is not None:
+                self.files[rel] = old
+            self._update(rel, old)
+        self.dirs = dirs
+        self.dirs_settled = all(m == _MISSING or is_settled(m, now) for m in dirs.values())
+        self.version += 1
+
+    def _update(self, rel: str, old: FileState[V] | None) -> bool:
+        path = os.path.join(self.top, rel)
+        now = time.time_ns()
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            self.files.pop(rel, None)
+            return old is not None
+        key = stat_key(st)
+        if old is not None and old.key == key and old.settled:
+            return False
+        value = self._read(rel, path, st, old)
+        self.files[rel] = FileState(key, self._settled(st, now), value)
+        return True
+
+    def _settled(self, st: os.stat_result, now: int) -> bool:
+        return is_settled(st.st_mtime_ns, now)
+
+    def _read(self, rel: str, path: str, st: os.stat_result, old: FileState[V] | None) -> V:
+        raise NotImplementedError
+
+    def values(self) -> dict[str, V]:
+        """Each key (relative path with ``/``) and its value."""
+        return {rel: state.value for rel, state in self.files.items()}
+
+
+class ParamTree(_Tree[str]):
+    """``params/``: values are written once, so settled files are never stat'ed again."""
+
+    stat_every_file = False
+
+    def _read(self, rel: str, path: str, st: os.stat_result, old: FileState[str] | None) -> str:
+        return read_bytes(path).decode("utf-8")
+
+
+class TagTree(_Tree[str]):
+    """``tags/``: MLflow overwrites a tag in place, so every file is stat'ed."""
+
+    def _read(self, rel: str, path: str, st: os.stat_result, old: FileState[str] | None) -> str:
+        return read_bytes(path).decode("utf-8")
+
+
+class MetricTree(_Tree[Latest]):
+    """``metrics/``: append-only files; growth is read from where the last read stopped."""
+
+    def _settled(self, st: os.stat_result, now: int) -> bool:
+        return True  # appends always grow the size, which the stat key includes
+
+    def _read(self, rel: str, path: str, st: os.stat_result, old: FileState[Latest] | None) -> Latest:
+        if old is not None and old.key[2] == st.st_ino and old.key[1] <= st.st_size:
+            return update_latest(rel, old.value, read_bytes(path, old.value.consumed))
+        return update_latest(rel, Latest(), read_bytes(path))

@@ -1,0 +1,255 @@
+"""Crash-safe file primitives: atomic replace, exclusive create, one-write appends, a lock.
+
+Everything the store writes goes through here, so the guarantees live in one place:
+
+* a whole file (``meta.yaml``, a param, a tag) is written to a temporary file and
+  renamed over its target, so a reader or a ``kill -9`` never sees half of it;
+* a metric point is one ``os.write`` on an ``O_APPEND`` descriptor, which the kernel
+  applies atomically for one small buffer, even with several writer processes;
+* experiment creation is serialised across processes with an OS lock that is released
+  when its holder dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator
+
+__all__ = [
+    "Appender",
+    "RACY_NS",
+    "create_exclusive",
+    "file_lock",
+    "is_settled",
+    "list_dir",
+    "read_bytes",
+    "subdirs",
+    "temp_path",
+    "write_atomic",
+]
+
+#: A file changed less than this long before we looked at it may change again with the
+#: same mtime (file timestamps advance in clock ticks), so a cache entry built from it is
+#: re-checked by content instead of trusted on its stat alone.
+RACY_NS = 50_000_000
+
+_BINARY = getattr(os, "O_BINARY", 0)
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY
+_APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND | _BINARY
+# Errors meaning "this filesystem has no hard links", not "the target exists".
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV, errno.EMLINK}
+
+
+def is_settled(mtime_ns: int, seen_at_ns: int) -> bool:
+    """Whether a stat taken at ``seen_at_ns`` can be trusted to reveal any later change."""
+    return mtime_ns + RACY_NS < seen_at_ns
+
+
+def temp_path(staging_dir: str, name: str) -> str:
+    """A fresh hidden file name in ``staging_dir`` for building ``name`` before publishing.
+
+    Temporary files never go into ``params/``, ``tags/`` or ``metrics/``, where MLflow
+    would list an orphan (left by a crash) as a key.
+    """
+    base = os.path.basename(name) or "file"
+    return os.path.join(staging_dir, f".tmp-{base[:40]}-{os.getpid()}-{os.urandom(6).hex()}")
+
+
+def _write_new(path: str, data: bytes) -> None:
+    fd = os.open(path, _NEW_FILE, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _ensure_parent(path: str) -> None:
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+
+
+def write_atomic(path: str, data: bytes, staging_dir: str) -> None:
+    """Replace ``path`` with ``data`` in one rename; ``staging_dir`` is on the same filesystem."""
+    tmp = temp_path(staging_dir, path)
+    _write_new(tmp, data)
+    try:
+        _ensure_parent(path)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def create_exclusive(path: str, data: bytes, staging_dir: str) -> bool:
+    """Create ``path`` holding ``data`` unless it exists; return whether we created it.
+
+    The content is complete before the name appears (a hard link of a finished temp file),
+    and two processes racing for the same name cannot both win.
+    """
+    tmp = temp_path(staging_dir, path)
+    _write_new(tmp, data)
+    try:
+        _ensure_parent(path)
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in _NO_LINKS:
+                raise
+            if os.path.exists(path):
+                return False
+            os.replace(tmp, path)
+            return True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def list_dir(path: str) -> list[os.DirEntry[str]]:
+    """The entries of a directory, ``[]`` if it does not exist."""
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def subdirs(path: str) -> list[str]:
+    """Names of the subdirectories of ``path``, hidden ones (``.trash``, temps) left out."""
+    return [e.name for e in list_dir(path) if not e.name.startswith(".") and e.is_dir()]
+
+
+def read_bytes(path: str, offset: int = 0) -> bytes:
+    """The content of ``path`` from ``offset`` on, read with as few system calls as possible."""
+    fd = os.open(path, os.O_RDONLY | _BINARY)
+    try:
+        if offset:
+            os.lseek(fd, offset, os.SEEK_SET)
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+class Appender:
+    """Appends to files through cached ``O_APPEND`` descriptors (a bounded LRU).
+
+    Keeping the descriptor open makes a metric point cost one ``os.write``; a lock keeps a
+    descriptor from being closed by one thread while another writes through it.
+    """
+
+    def __init__(self, max_open: int = 64) -> None:
+        self._max_open = max_open
+        self._fds: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+        _track_for_fork(self)
+
+    def append(self, path: str, data: bytes) -> None:
+        """Append ``data`` (whole lines) to ``path``, creating it and its parents if needed."""
+        with self._lock:
+            fd = self._fds.get(path)
+            if fd is None:
+                fd = self._open(path)
+            else:
+                self._fds.move_to_end(path)
+            written = os.write(fd, data)
+            if written != len(data):  # only on a full disk or a signal: finish the rest
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(fd, view) :]
+
+    def _open(self, path: str) -> int:
+        try:
+            fd = os.open(path, _APPEND, 0o666)
+        except FileNotFoundError:
+            _ensure_parent(path)
+            fd = os.open(path, _APPEND, 0o666)
+        self._fds[path] = fd
+        while len(self._fds) > self._max_open:
+            _, old = self._fds.popitem(last=False)
+            os.close(old)
+        return fd
+
+    def forget(self, prefix: str) -> None:
+        """Close the descriptors of files under ``prefix`` (a directory that is moving)."""
+        with self._lock:
+            for path in [p for p in self._fds if p.startswith(prefix)]:
+                os.close(self._fds.pop(path))
+
+    def close(self) -> None:
+        """Close every cached descriptor."""
+        with self._lock:
+            while self._fds:
+                os.close(self._fds.popitem()[1])
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: a fresh lock (the parent's may have been held mid-fork)."""
+        self._lock = threading.Lock()
+
+
+_live_appenders: weakref.WeakSet[Appender] = weakref.WeakSet()
+_fork_hook_installed = False
+
+
+def _track_for_fork(appender: Appender) -> None:
+    # A child forked while another thread held an appender's lock would deadlock on its
+    # first metric; one process-wide hook gives every live appender a fresh lock.
+    global _fork_hook_installed
+    _live_appenders.add(appender)
+    if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_reset_all_after_fork)
+        _fork_hook_installed = True
+
+
+def _reset_all_after_fork() -> None:
+    for appender in list(_live_appenders):
+        appender.reset_after_fork()
+
+
+@contextlib.contextmanager
+def file_lock(path: str) -> Iterator[None]:
+    """Hold an exclusive inter-process lock on ``path`` (created if missing).
+
+    The OS drops the lock when the holder exits, even on ``kill -9``, so no stale lock
+    needs breaking.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | _BINARY, 0o666)
+    try:
+        _lock_fd(fd)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+if os.name == "nt":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _lock_fd(fd: int) -> None:
+        while True:
+            try:
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                return
+            except OSError:
+                time.sleep(0.01)
+
+else:
+    import fcntl
+
+    def _lock_fd(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)

@@ -1,0 +1,223 @@
+"""Writing into a run folder: params, tags, metric points, dataset inputs, ``meta.yaml``.
+
+The store validates a whole call first (:func:`validate_batch`, :func:`validate_inputs`,
+:func:`check_params_unchanged`) and only then calls the writers here.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from tracklet.entities import DatasetInput, Metric, PagedList, Param
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.validation import validate_dataset
+
+from ._fsio import Appender, create_exclusive, read_bytes, temp_path, write_atomic
+from ._layout import (
+    DATASETS,
+    INPUTS,
+    META,
+    METRICS,
+    PARAMS,
+    TAGS,
+    dataset_id,
+    dataset_meta,
+    dump_yaml,
+    input_id,
+    input_meta,
+)
+from ._metrics import format_lines, parse_history
+
+__all__ = [
+    "append_metrics",
+    "check_params_unchanged",
+    "page",
+    "read_history",
+    "check_key_paths",
+    "validate_inputs",
+    "write_inputs",
+    "write_params",
+    "write_run_meta",
+    "write_tag",
+]
+
+
+def _text(value: Any) -> str:
+    """A param or tag value as MLflow stores it: None is the empty string."""
+    return "" if value is None else str(value)
+
+
+def _key_path(run_dir: str, folder: str, key: str) -> str:
+    # Keys are validated clean relative paths; '/' nests, as in MLflow.
+    return os.path.join(run_dir, folder, *key.split("/"))
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+def check_key_paths(run_dir: str, folder: str, keys: Iterable[str]) -> None:
+    """:raises: ``INVALID_PARAMETER_VALUE`` if a key cannot be a file of ``folder``: it names
+    the folder of nested keys (``a`` when ``a/b`` exists) or nests under a key (``a/b``
+    when ``a`` exists). Checked before writing so the whole call is refused."""
+    top = os.path.join(run_dir, folder)
+    for key in set(keys):
+        path = _key_path(run_dir, folder, key)
+        parent = os.path.dirname(path)
+        while parent != top and not os.path.isdir(parent):
+            if os.path.exists(parent):
+                raise _path_clash(folder, key, os.path.relpath(parent, top))
+            parent = os.path.dirname(parent)
+        if os.path.isdir(path):
+            raise _path_clash(folder, key, key)
+
+
+def _path_clash(folder: str, key: str, other: str) -> TrackletException:
+    kind = {METRICS: "metric", PARAMS: "param", TAGS: "tag"}[folder]
+    return TrackletException(
+        f"Invalid {kind} name '{key}': it clashes with the {kind} '{other.replace(os.sep, '/')}' "
+        "already logged (a name cannot be both a key and a prefix of keys with '/').",
+        INVALID_PARAMETER_VALUE,
+    )
+
+
+def check_params_unchanged(run_dir: str, run_id: str, params: Sequence[Param]) -> None:
+    """:raises: ``INVALID_PARAMETER_VALUE`` if a param was logged before with another value."""
+    for param in params:
+        path = _key_path(run_dir, PARAMS, param.key)
+        try:
+            current = read_bytes(path).decode("utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except IsADirectoryError:
+            current = None
+        _check_same(param.key, run_id, current, _text(param.value))
+
+
+def _check_same(key: str, run_id: str, current: str | None, new: str) -> None:
+    if current != new:
+        raise TrackletException(
+            f"Changing param values is not allowed. Param with key='{key}' was already logged "
+            f"with value='{current}' for run ID='{run_id}'. Attempted logging new value '{new}'.",
+            INVALID_PARAMETER_VALUE,
+        )
+
+
+def validate_inputs(datasets: Sequence[DatasetInput]) -> None:
+    """Each dataset's name and digest, and string input tags."""
+    for item in datasets:
+        if not isinstance(item, DatasetInput):
+            raise TrackletException(
+                f"Invalid dataset input {item!r}: expected a DatasetInput.", INVALID_PARAMETER_VALUE
+            )
+        validate_dataset(item.dataset.name, item.dataset.digest)
+        for tag in item.tags:
+            if not isinstance(tag.key, str) or not tag.key:
+                raise TrackletException(
+                    f"Invalid input tag key {tag.key!r}: it must be a non-empty string.",
+                    INVALID_PARAMETER_VALUE,
+                )
+
+
+# -- writers ---------------------------------------------------------------------------------
+
+
+def write_run_meta(run_dir: str, data: dict[str, Any]) -> None:
+    """Replace a run's ``meta.yaml`` atomically."""
+    write_atomic(os.path.join(run_dir, META), dump_yaml(data), run_dir)
+
+
+def write_tag(run_dir: str, key: str, value: Any) -> None:
+    """Set (replace) one run tag."""
+    write_atomic(_key_path(run_dir, TAGS, key), _text(value).encode("utf-8"), run_dir)
+
+
+def write_params(run_dir: str, run_id: str, params: Sequence[Param]) -> None:
+    """Create each param file once; a racing writer with another value loses."""
+    for param in params:
+        path = _key_path(run_dir, PARAMS, param.key)
+        value = _text(param.value)
+        if not create_exclusive(path, value.encode("utf-8"), run_dir):
+            _check_same(param.key, run_id, read_bytes(path).decode("utf-8"), value)
+
+
+def append_metrics(appender: Appender, run_dir: str, metrics: Sequence[Metric]) -> None:
+    """Append the points, one write per metric key."""
+    for key, data in format_lines(metrics).items():
+        try:
+            appender.append(_key_path(run_dir, METRICS, key), data)
+        except (IsADirectoryError, NotADirectoryError):
+            check_key_paths(run_dir, METRICS, [key])
+            raise
+
+
+def write_inputs(run_dir: str, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+    """Record each dataset once per experiment and link it to the run once."""
+    experiment_dir = os.path.dirname(run_dir)
+    for item in datasets:
+        ds_id = dataset_id(item.dataset.name, item.dataset.digest)
+        ds_dir = os.path.join(experiment_dir, DATASETS, ds_id)
+        if not os.path.isfile(os.path.join(ds_dir, META)):
+            os.makedirs(ds_dir, exist_ok=True)
+            write_atomic(os.path.join(ds_dir, META), dump_yaml(dataset_meta(item.dataset)), ds_dir)
+        link_dir = os.path.join(run_dir, INPUTS, input_id(ds_id, run_id))
+        if not os.path.isdir(link_dir):
+            tags = {t.key: _text(t.value) for t in item.tags}
+            _publish_dir(link_dir, {META: dump_yaml(input_meta(ds_id, run_id, tags))}, run_dir)
+
+
+def _publish_dir(target: str, files: dict[str, bytes], staging_dir: str) -> None:
+    """Build a directory aside, then rename it into place: MLflow fails on an input folder
+    without its ``meta.yaml``, so none may ever be visible."""
+    staging = temp_path(staging_dir, os.path.basename(target))
+    os.mkdir(staging)
+    try:
+        for name, data in files.items():
+            with open(os.path.join(staging, name), "wb") as f:
+                f.write(data)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with contextlib.suppress(FileExistsError, OSError):
+            os.rename(staging, target)  # fails if another process published it first
+    finally:
+        if os.path.isdir(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+# -- reading history ---------------------------------------------------------------------------
+
+
+def read_history(run_dir: str, run_id: str, key: str) -> list[Metric]:
+    """Every point of one metric, ``[]`` if it was never logged."""
+    try:
+        data = read_bytes(_key_path(run_dir, METRICS, key))
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return []
+    return parse_history(key, data, run_id)
+
+
+def _decode_offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.b64decode(token))["offset"]
+        if isinstance(offset, int) and offset >= 0:
+            return offset
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise TrackletException(f"Invalid page token {token!r}.", INVALID_PARAMETER_VALUE)
+
+
+def page(points: list[Metric], max_results: int | None, token: str | None) -> PagedList[Metric]:
+    """One page of a metric history (everything from the token on when unbounded)."""
+    start = _decode_offset(token)
+    if max_results is None:
+        return PagedList(points[start:], None)
+    end = start + max_results
+    more = end < len(points)
+    next_token = base64.b64encode(json.dumps({"offset": end}).encode()).decode() if more else None
+    return PagedList(points[start:end], next_token)

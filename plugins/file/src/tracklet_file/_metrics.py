@@ -1,0 +1,103 @@
+"""Metric files: one line per point, ``"<timestamp> <value> <step>\\n"``, appended.
+
+MLflow writes the value with Python's ``str(float)``, so NaN and infinities are the words
+``nan``, ``inf`` and ``-inf``, which ``float()`` reads back. Older files may have two fields
+(no step) and newer ones five (dataset name and digest); both are read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tracklet.entities import Metric
+from tracklet.exceptions import INTERNAL_ERROR, TrackletException
+
+__all__ = ["Latest", "format_lines", "parse_history", "update_latest"]
+
+
+def format_line(metric: Metric) -> str:
+    """One metric point as a line of its metric file."""
+    return f"{metric.timestamp} {float(metric.value)!r} {metric.step}\n"
+
+
+def format_lines(metrics: Sequence[Metric]) -> dict[str, bytes]:
+    """The lines to append for each key of a batch, in the order given."""
+    by_key: dict[str, list[str]] = {}
+    for metric in metrics:
+        by_key.setdefault(metric.key, []).append(format_line(metric))
+    return {key: "".join(lines).encode("ascii") for key, lines in by_key.items()}
+
+
+def _complete_lines(data: bytes) -> list[str]:
+    """The complete lines of ``data``; a final line without newline is a write in
+    progress in another process, left for the next read."""
+    lines = data.decode("utf-8").split("\n")
+    lines.pop()  # '' after the last newline, or the unfinished line
+    return lines
+
+
+def _malformed(key: str, line: str) -> TrackletException:
+    return TrackletException(
+        f"Metric '{key}' is malformed: the line {line!r} does not have 2, 3 or 5 "
+        "space-separated fields '<timestamp> <value> [<step>]'.",
+        INTERNAL_ERROR,
+    )
+
+
+def _parse(key: str, line: str, run_id: str | None) -> Metric:
+    parts = line.split(" ")
+    if len(parts) == 3 or len(parts) == 5:
+        return Metric(key, float(parts[1]), int(parts[0]), int(parts[2]), run_id)
+    if len(parts) == 2:
+        return Metric(key, float(parts[1]), int(parts[0]), 0, run_id)
+    raise _malformed(key, line)
+
+
+def parse_history(key: str, data: bytes, run_id: str | None = None) -> list[Metric]:
+    """Every point of a metric file, in the order logged."""
+    out: list[Metric] = []
+    append = out.append
+    for line in _complete_lines(data):
+        parts = line.split(" ")
+        if len(parts) == 3:  # the usual case, inlined for speed
+            append(Metric(key, float(parts[1]), int(parts[0]), int(parts[2]), run_id))
+        elif line.strip():
+            append(_parse(key, line.strip(), run_id))
+    return out
+
+
+@dataclass
+class Latest:
+    """What a metric file showed so far: bytes consumed and the latest point among them."""
+
+    consumed: int = 0
+    metric: Metric | None = None
+
+
+def _newer(candidate: Metric, best: Metric) -> bool:
+    # Exactly max() over (step, timestamp, value) tuples, as MLflow picks the latest value:
+    # the first of equal keys wins, and a NaN value never beats a number at the same
+    # step and timestamp.
+    a = (candidate.step, candidate.timestamp, candidate.value)
+    b = (best.step, best.timestamp, best.value)
+    return a > b
+
+
+def update_latest(key: str, latest: Latest, data: bytes) -> Latest:
+    """Fold the bytes appended since ``latest.consumed`` into a new :class:`Latest`."""
+    end = data.rfind(b"\n") + 1
+    best = latest.metric
+    for line in _complete_lines(data[:end]):
+        if not line.strip():
+            continue
+        metric = _parse(key, line.strip(), None)
+        if best is None or _newer(metric, best):
+            best = metric
+    return Latest(latest.consumed + end, best)
+
+
+def is_nan(value: float) -> bool:
+    """NaN test that accepts any real number."""
+    return isinstance(value, float) and math.isnan(value)

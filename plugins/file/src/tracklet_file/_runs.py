@@ -1,0 +1,227 @@
+"""Run directories: finding a run by id, and a cached, stat-validated copy of each run.
+
+A repeat ``get_run`` or ``search_runs`` re-reads only what changed since the last call:
+``meta.yaml`` by its stat key, ``params/``, ``tags/`` and ``metrics/`` through
+:mod:`tracklet_file._cache`, ``inputs/`` by its directory mtime.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from tracklet.entities import (
+    DatasetInput,
+    InputTag,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunTag,
+)
+from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
+
+from ._cache import MetaFile, MetricTree, ParamTree, TagTree, dir_mtime
+from ._fsio import is_settled, list_dir, read_bytes, subdirs
+from ._layout import (
+    DATASETS,
+    INPUTS,
+    META,
+    METRICS,
+    NOT_EXPERIMENTS,
+    NOT_RUNS,
+    PARAMS,
+    TAGS,
+    TRASH,
+    dataset_from_meta,
+    load_yaml,
+    run_info_from_meta,
+)
+
+__all__ = ["RunIndex", "RunState"]
+
+_logger = logging.getLogger(__name__)
+_MAX_CACHED_RUNS = 100_000
+_RUN_NAME_TAG = "mlflow.runName"
+
+
+class RunState:
+    """One run directory held in memory; :meth:`refresh` then :meth:`run`."""
+
+    def __init__(self, run_dir: str) -> None:
+        self.run_dir = run_dir
+        self.meta = MetaFile(os.path.join(run_dir, META))
+        self.params = ParamTree(os.path.join(run_dir, PARAMS))
+        self.tags = TagTree(os.path.join(run_dir, TAGS))
+        self.metrics = MetricTree(os.path.join(run_dir, METRICS))
+        self._inputs_mtime: int | None = None
+        self._inputs: list[DatasetInput] = []
+        self._inputs_version = 0
+        self._built: tuple[int, ...] | None = None
+        self._parts: tuple[RunInfo, list[Metric], list[Param], list[RunTag]] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The parsed ``meta.yaml`` (after a refresh)."""
+        return self.meta.data or {}
+
+    def refresh(self) -> None:
+        """Bring every part up to date. :raises FileNotFoundError: the run is gone."""
+        self.meta.refresh()
+        self.params.refresh()
+        self.tags.refresh()
+        self.metrics.refresh()
+        self._refresh_inputs()
+
+    def run(self) -> Run:
+        """A new :class:`Run` built from the cached parts (rebuilt only when they changed)."""
+        signature = (
+            self.meta.version, self.params.version, self.tags.version,
+            self.metrics.version, self._inputs_version,
+        )
+        if signature != self._built or self._parts is None:
+            self._parts = self._build()
+            self._built = signature
+        info, metrics, params, tags = self._parts
+        return Run(info, RunData(metrics, params, tags), RunInputs(list(self._inputs)))
+
+    def info(self) -> RunInfo:
+        """The run's :class:`RunInfo` from ``meta.yaml`` alone (after ``meta.refresh()``)."""
+        info = run_info_from_meta(self.data)
+        if info.run_name is None:
+            name = self.tags.values().get(_RUN_NAME_TAG) if self.tags.dirs is not None else None
+            if name:
+                info = info._copy_with(run_name=name)
+        return info
+
+    def _build(self) -> tuple[RunInfo, list[Metric], list[Param], list[RunTag]]:
+        tags = self.tags.values()
+        info = run_info_from_meta(self.data)
+        if info.run_name is None and tags.get(_RUN_NAME_TAG):
+            info = info._copy_with(run_name=tags[_RUN_NAME_TAG])
+        metrics = [s.value.metric for s in self.metrics.files.values() if s.value.metric is not None]
+        params = [Param(k, v) for k, v in self.params.values().items()]
+        return info, metrics, params, [RunTag(k, v) for k, v in tags.items()]
+
+    def _refresh_inputs(self) -> None:
+        now = time.time_ns()
+        path = os.path.join(self.run_dir, INPUTS)
+        mtime = dir_mtime(path)
+        if mtime == self._inputs_mtime:
+            return
+        self._inputs = _read_inputs(path, os.path.dirname(self.run_dir)) if mtime != -1 else []
+        # An unsettled mtime is forgotten, so the next refresh lists the folder again.
+        self._inputs_mtime = mtime if mtime == -1 or is_settled(mtime, now) else None
+        self._inputs_version += 1
+
+
+def _read_inputs(inputs_dir: str, experiment_dir: str) -> list[DatasetInput]:
+    out = []
+    for name in sorted(os.listdir(inputs_dir)):
+        if name.startswith("."):
+            continue
+        try:
+            edge = load_yaml(read_bytes(os.path.join(inputs_dir, name, META)))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if not edge or edge.get("source_type") != "DATASET":
+            continue  # model inputs are not tracked by tracklet
+        try:
+            meta = load_yaml(read_bytes(os.path.join(experiment_dir, DATASETS, edge["source_id"], META)))
+        except FileNotFoundError:
+            _logger.warning("Dataset %s used by %s is missing; skipped.", edge["source_id"], inputs_dir)
+            continue
+        if meta:
+            tags = [InputTag(k, v) for k, v in (edge.get("tags") or {}).items()]
+            out.append(DatasetInput(dataset_from_meta(meta), tags))
+    return out
+
+
+def _consistent(state: RunState, run_id: str, experiment_id: str) -> bool:
+    """Whether ``meta.yaml`` agrees with the folders it is in (as MLflow checks)."""
+    data = state.meta.data
+    if not data:
+        return False
+    stored_id = str(data.get("run_id") or data.get("run_uuid") or "")
+    return stored_id == run_id and str(data.get("experiment_id")) == experiment_id
+
+
+class RunIndex:
+    """Finds run directories by id and keeps a :class:`RunState` for each."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.trash = os.path.join(root, TRASH)
+        self._where: dict[str, str] = {}
+        self._states: dict[str, RunState] = {}
+
+    def state(self, run_dir: str) -> RunState:
+        """The cached state of a run directory (created empty on first use)."""
+        state = self._states.get(run_dir)
+        if state is None:
+            if len(self._states) >= _MAX_CACHED_RUNS:
+                self._states.pop(next(iter(self._states)))
+            state = self._states[run_dir] = RunState(run_dir)
+        return state
+
+    def meta(self, run_id: str) -> RunState:
+        """The run's state with a fresh ``meta.yaml`` (one stat when nothing changed).
+
+        :raises TrackletException: ``RESOURCE_DOES_NOT_EXIST`` if no run has this id.
+        """
+        run_dir = self._where.get(run_id)
+        if run_dir is not None:
+            state = self.state(run_dir)
+            try:
+                state.meta.refresh()
+                return state
+            except FileNotFoundError:  # moved with its experiment, or removed
+                self._where.pop(run_id, None)
+        return self._locate(run_id)
+
+    def _locate(self, run_id: str) -> RunState:
+        for parent in (self.root, self.trash):
+            for experiment_id in subdirs(parent):
+                if parent == self.root and experiment_id in NOT_EXPERIMENTS:
+                    continue
+                run_dir = os.path.join(parent, experiment_id, run_id)
+                state = self.state(run_dir)
+                try:
+                    state.meta.refresh()
+                except (FileNotFoundError, NotADirectoryError):
+                    self._states.pop(run_dir, None)
+                    continue
+                if _consistent(state, run_id, experiment_id):
+                    self._where[run_id] = run_dir
+                    return state
+        raise TrackletException(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
+
+    def runs_in(self, experiment_dir: str) -> list[RunState]:
+        """Every readable run of an experiment directory, refreshed."""
+        experiment_id = os.path.basename(experiment_dir)
+        out = []
+        for entry in list_dir(experiment_dir):
+            if entry.name in NOT_RUNS or entry.name.startswith(".") or not entry.is_dir():
+                continue
+            state = self.state(entry.path)
+            try:
+                state.refresh()
+            except (FileNotFoundError, NotADirectoryError):
+                self._states.pop(entry.path, None)  # being created, or not a run
+                continue
+            if _consistent(state, entry.name, experiment_id):
+                out.append(state)
+            else:
+                _logger.debug("Skipping %s: its meta.yaml does not match its folder.", entry.path)
+        return out
+
+    def forget(self, prefix: str) -> None:
+        """Drop what is cached under ``prefix`` (a directory that moved)."""
+        for path in [p for p in self._states if p.startswith(prefix)]:
+            del self._states[path]
+        for run_id in [r for r, p in self._where.items() if p.startswith(prefix)]:
+            del self._where[run_id]
