@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tracklet.cli._common import CliState, echo_json, json_option, pass_state, print_table
+from tracklet.cli._common import CliState, json_option, pass_state, print_listing
 
 _run_id_option = click.option("--run-id", required=True, metavar="ID", help="The run whose artifacts to use.")
 _artifact_path_option = click.option(
@@ -24,17 +24,13 @@ def artifacts() -> None:
 @pass_state
 def list_artifacts(state: CliState, run_id: str, artifact_path: str | None, as_json: bool) -> None:
     """List the artifacts directly under a run's artifact path."""
-    files = state.client.list_artifacts(run_id, artifact_path)
-    if as_json:
-        echo_json([f.to_dictionary() for f in files])
-        return
-    if not files:
-        click.echo("No artifacts.")
-        return
-    rows = [
-        (f.path, "dir" if f.is_dir else "file", "" if f.file_size is None else f.file_size) for f in files
-    ]
-    print_table(("Path", "Type", "Size (bytes)"), rows)
+    print_listing(
+        state.client.list_artifacts(run_id, artifact_path),
+        as_json,
+        ("Path", "Type", "Size (bytes)"),
+        lambda f: (f.path, "dir" if f.is_dir else "file", "" if f.file_size is None else f.file_size),
+        empty="No artifacts.",
+    )
 
 
 @artifacts.command("download")

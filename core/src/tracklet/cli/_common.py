@@ -17,8 +17,10 @@ import click
 if TYPE_CHECKING:
     from tracklet.client import MlflowClient
     from tracklet.entities import PagedList
+    from tracklet.entities._base import TrackletObject
 
 T = TypeVar("T")
+E = TypeVar("E", bound="TrackletObject")
 
 VIEWS = ("active_only", "deleted_only", "all")
 
@@ -91,6 +93,23 @@ def format_ms(ms: int | None) -> str:
 def echo_json(value: Any) -> None:
     """Print ``value`` as indented JSON on stdout."""
     click.echo(json.dumps(value, indent=2, default=str))
+
+
+def print_listing(
+    items: Sequence[E],
+    as_json: bool,
+    columns: Sequence[str],
+    row: Callable[[E], Sequence[object]],
+    empty: str,
+) -> None:
+    """Print entities as a JSON list of their dictionaries, or as a table of one ``row`` each
+    (``empty`` when there are none)."""
+    if as_json:
+        echo_json([item.to_dictionary() for item in items])
+    elif not items:
+        click.echo(empty)
+    else:
+        print_table(columns, [row(item) for item in items])
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[object]], title: str | None = None) -> None:

@@ -7,11 +7,10 @@ import click
 from tracklet.cli._common import (
     CliState,
     collect_pages,
-    echo_json,
     format_ms,
     json_option,
     pass_state,
-    print_table,
+    print_listing,
     view_option,
 )
 
@@ -44,17 +43,19 @@ def list_experiments(state: CliState, view_type: int, as_json: bool) -> None:
     found = collect_pages(
         lambda token: state.client.search_experiments(view_type=view_type, page_token=token)
     )
-    if as_json:
-        echo_json([e.to_dictionary() for e in found])
-        return
-    if not found:
-        click.echo("No experiments.")
-        return
-    rows = [
-        (e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, format_ms(e.creation_time))
-        for e in found
-    ]
-    print_table(("ID", "Name", "Artifact location", "Stage", "Created"), rows)
+    print_listing(
+        found,
+        as_json,
+        ("ID", "Name", "Artifact location", "Stage", "Created"),
+        lambda e: (
+            e.experiment_id,
+            e.name,
+            e.artifact_location,
+            e.lifecycle_stage,
+            format_ms(e.creation_time),
+        ),
+        empty="No experiments.",
+    )
 
 
 @experiments.command("delete")

@@ -13,6 +13,7 @@ from tracklet.cli._common import (
     format_ms,
     json_option,
     pass_state,
+    print_listing,
     print_table,
     view_option,
 )
@@ -73,24 +74,22 @@ def list_runs(
         ),
         limit=max_results,
     )
-    if as_json:
-        echo_json([r.to_dictionary() for r in found])
-        return
-    if not found:
-        click.echo("No runs.")
-        return
-    rows = [
-        (
-            r.info.run_id,
-            r.info.run_name,
-            r.info.experiment_id,
-            r.info.status,
-            format_ms(r.info.start_time),
-            r.info.lifecycle_stage,
-        )
-        for r in found
-    ]
-    print_table(("Run ID", "Name", "Experiment", "Status", "Started", "Stage"), rows)
+    print_listing(found, as_json, _RUN_COLUMNS, _run_row, empty="No runs.")
+
+
+_RUN_COLUMNS = ("Run ID", "Name", "Experiment", "Status", "Started", "Stage")
+
+
+def _run_row(run: Run) -> tuple[object, ...]:
+    info = run.info
+    return (
+        info.run_id,
+        info.run_name,
+        info.experiment_id,
+        info.status,
+        format_ms(info.start_time),
+        info.lifecycle_stage,
+    )
 
 
 @runs.command("describe")
