@@ -1,0 +1,282 @@
+"""Recursive-descent parser: filter strings and order-by entries to the AST.
+
+Filter grammar (keywords in any case; AND binds tighter than OR)::
+
+    filter     := or_expr EOF
+    or_expr    := and_expr ("OR" and_expr)*
+    and_expr   := primary ("AND" primary)*
+    primary    := "(" or_expr ")" | comparison
+    comparison := IDENT ( OP value
+                        | ["NOT"] "IN" "(" STRING ("," STRING)* [","] ")"
+                        | ("LIKE" | "ILIKE") STRING
+                        | "IS" ["NOT"] "NULL" )
+    value      := NUMBER | STRING
+
+Order-by entry: ``IDENT ["ASC" | "DESC"] EOF``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import NoReturn
+
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.search._ast import METRIC, And, Comparison, Expr, Op, Or, OrderKey, Value
+from tracklet.search._fields import Field, FieldError, Kind, check_op, check_orderable, resolve_field
+from tracklet.search._lexer import LexError, Token, tokenize
+
+_KINDS = ("run", "experiment")
+
+
+class _Parser:
+    """Parses one source string; every error names the string, the token and its position."""
+
+    def __init__(self, source: str, kind: Kind, what: str) -> None:
+        self.source = source
+        self.kind = kind
+        self.what = what  # "filter" or "order_by clause", for messages
+        try:
+            self.tokens = tokenize(source)
+        except LexError as exc:
+            raise self._error(str(exc)) from None
+        self.index = 0
+
+    # -- token helpers -----------------------------------------------------------
+
+    @property
+    def current(self) -> Token:
+        return self.tokens[self.index]
+
+    def _advance(self) -> Token:
+        token = self.tokens[self.index]
+        if token.kind != "EOF":
+            self.index += 1
+        return token
+
+    def _at(self, kind: str) -> bool:
+        return self.current.kind == kind
+
+    def _accept_keyword(self, *words: str) -> str | None:
+        token = self.current
+        if token.kind == "KEYWORD" and token.value in words:
+            self._advance()
+            return str(token.value)
+        return None
+
+    def _expect_keyword(self, word: str) -> None:
+        if self._accept_keyword(word) is None:
+            self._unexpected(f"expected {word}")
+
+    def _expect(self, kind: str, expected: str) -> Token:
+        if self.current.kind != kind:
+            self._unexpected(f"expected {expected}")
+        return self._advance()
+
+    def _error(self, detail: str) -> TrackletException:
+        return TrackletException(f"Invalid {self.what} {self.source!r}: {detail}", INVALID_PARAMETER_VALUE)
+
+    def _unexpected(self, expected: str, token: Token | None = None) -> NoReturn:
+        token = token or self.current
+        if token.kind == "EOF":
+            raise self._error(f"unexpected end of input at position {token.pos}; {expected}")
+        raise self._error(f"unexpected token {token.text!r} at position {token.pos}; {expected}")
+
+    def _field_error(self, exc: FieldError, token: Token) -> TrackletException:
+        return self._error(f"{exc.problem} at position {token.pos} (valid: {exc.valid})")
+
+    def _field(self, expected: str) -> tuple[Field, Token]:
+        """Read a field reference: an IDENT, or a double-quoted name such as "Run name"."""
+        token = self.current
+        if token.kind == "IDENT":
+            prefix, key = token.prefix, token.value
+        elif token.kind == "STRING" and token.text.startswith('"'):
+            prefix, key = None, token.value
+        else:
+            self._unexpected(expected)
+        self._advance()
+        try:
+            return resolve_field(prefix, key, self.kind), token
+        except FieldError as exc:
+            raise self._field_error(exc, token) from None
+
+    # -- filter ------------------------------------------------------------------
+
+    def parse_filter(self) -> Expr:
+        expr = self._or_expr()
+        if self.current.kind != "EOF":
+            self._unexpected("expected AND, OR or the end of the filter")
+        return expr
+
+    def _or_expr(self) -> Expr:
+        items = [self._and_expr()]
+        while self._accept_keyword("OR"):
+            items.append(self._and_expr())
+        return _flatten(Or, items)
+
+    def _and_expr(self) -> Expr:
+        items = [self._primary()]
+        while self._accept_keyword("AND"):
+            items.append(self._primary())
+        return _flatten(And, items)
+
+    def _primary(self) -> Expr:
+        if self.current.kind == "LPAREN":
+            self._advance()
+            expr = self._or_expr()
+            self._expect("RPAREN", "')'")
+            return expr
+        return self._comparison()
+
+    def _comparison(self) -> Comparison:
+        field, _ = self._field("expected a field such as metrics.<key>, params.<key>, tags.<key> or an attribute")
+        op_token = self.current
+        op = self._operator()
+        try:
+            check_op(field, op)
+        except FieldError as exc:
+            raise self._field_error(exc, op_token) from None
+        if op in ("IS NULL", "IS NOT NULL"):
+            return Comparison(field.entity_type, field.key, op, None)
+        if op in ("IN", "NOT IN"):
+            return Comparison(field.entity_type, field.key, op, self._string_list(field))
+        return Comparison(field.entity_type, field.key, op, self._scalar(field))
+
+    def _operator(self) -> Op:
+        token = self.current
+        if token.kind == "OP":
+            self._advance()
+            return token.text  # type: ignore[return-value]
+        if self._accept_keyword("IS"):
+            negated = self._accept_keyword("NOT") is not None
+            self._expect_keyword("NULL")
+            return "IS NOT NULL" if negated else "IS NULL"
+        if self._accept_keyword("NOT"):
+            self._expect_keyword("IN")
+            return "NOT IN"
+        word = self._accept_keyword("IN", "LIKE", "ILIKE")
+        if word is None:
+            self._unexpected("expected a comparator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL)")
+        return word  # type: ignore[return-value]
+
+    def _scalar(self, field: Field) -> Value:
+        if not field.numeric:
+            return self._string(field)
+        token = self.current
+        if token.kind != "NUMBER":
+            self._unexpected(f"expected a number for {field.label}")
+        self._advance()
+        return _number(token.text, as_float=field.entity_type == METRIC)
+
+    def _string(self, field: Field) -> str:
+        token = self.current
+        if token.kind != "STRING":
+            self._unexpected(f"expected a quoted string for {field.label}, e.g. 'my-value'")
+        self._advance()
+        return str(token.value)
+
+    def _string_list(self, field: Field) -> tuple[str, ...]:
+        self._expect("LPAREN", f"expected '(' and a list of quoted strings for {field.label}")
+        items = [self._string(field)]
+        while self._at("COMMA"):
+            self._advance()
+            if self._at("RPAREN"):  # a trailing comma, as in Python's ('a',)
+                break
+            items.append(self._string(field))
+        self._expect("RPAREN", "expected ',' or ')'")
+        return tuple(items)
+
+    # -- order by ----------------------------------------------------------------
+
+    def parse_order_key(self) -> OrderKey:
+        field, token = self._field("expected a field such as metrics.<key> or an attribute")
+        try:
+            check_orderable(field, self.kind)
+        except FieldError as exc:
+            raise self._field_error(exc, token) from None
+        direction = self._accept_keyword("ASC", "DESC")
+        if self.current.kind != "EOF":
+            self._unexpected("expected the end of the clause" if direction else "expected ASC or DESC")
+        return OrderKey(field.entity_type, field.key, direction != "DESC")
+
+
+def _flatten(node: type[And] | type[Or], items: list[Expr]) -> Expr:
+    if len(items) == 1:
+        return items[0]
+    flat: list[Expr] = []
+    for item in items:
+        flat.extend(item.items if isinstance(item, node) else (item,))
+    return node(tuple(flat))
+
+
+def _number(text: str, as_float: bool) -> float | int:
+    if not as_float and text.lstrip("-").isdigit():
+        return int(text)
+    return float(text)
+
+
+def _check_kind(kind: str) -> Kind:
+    if kind not in _KINDS:
+        raise TrackletException(
+            f"Invalid search kind {kind!r}: expected 'run' or 'experiment'", INVALID_PARAMETER_VALUE
+        )
+    return kind  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=256)
+def parse_filter_cached(filter_string: str, kind: Kind) -> Expr | None:
+    """:func:`parse_filter` for a non-empty string, memoised (the AST is immutable)."""
+    if not filter_string.strip():
+        return None
+    return _Parser(filter_string, kind, "filter").parse_filter()
+
+
+@lru_cache(maxsize=256)
+def parse_order_key_cached(clause: str, kind: Kind) -> OrderKey:
+    """One order-by entry, memoised."""
+    return _Parser(clause, kind, "order_by clause").parse_order_key()
+
+
+def parse_filter(filter_string: str | None, kind: Kind = "run") -> Expr | None:
+    """Parse a search filter into an :data:`Expr`, or None when there is nothing to filter.
+
+    :param filter_string: e.g. ``"metrics.loss < 0.5 AND params.model = 'cnn'"``;
+        None, ``""`` and blanks mean "no filter".
+    :param kind: ``"run"`` (search_runs) or ``"experiment"`` (search_experiments).
+    :raises TrackletException: ``INVALID_PARAMETER_VALUE`` naming the offending token
+        and its 0-based position.
+    """
+    kind = _check_kind(kind)
+    if filter_string is None:
+        return None
+    if not isinstance(filter_string, str):
+        raise TrackletException(
+            f"Invalid filter {filter_string!r}: expected a string", INVALID_PARAMETER_VALUE
+        )
+    return parse_filter_cached(filter_string, kind)
+
+
+def parse_order_by(order_by: Sequence[str] | None, kind: Kind = "run") -> list[OrderKey]:
+    """Parse order-by entries such as ``["metrics.m2 DESC", "params.p1"]``.
+
+    :param order_by: a sequence of strings, or None for the default order.
+    :param kind: ``"run"`` or ``"experiment"``.
+    :raises TrackletException: ``INVALID_PARAMETER_VALUE`` naming the entry, the token
+        and its position.
+    """
+    kind = _check_kind(kind)
+    if order_by is None:
+        return []
+    if isinstance(order_by, (str, bytes)) or not hasattr(order_by, "__iter__"):
+        raise TrackletException(
+            f"Invalid order_by {order_by!r}: expected a list of strings such as ['metrics.loss DESC']",
+            INVALID_PARAMETER_VALUE,
+        )
+    keys = []
+    for clause in order_by:
+        if not isinstance(clause, str):
+            raise TrackletException(
+                f"Invalid order_by clause {clause!r}: expected a string", INVALID_PARAMETER_VALUE
+            )
+        keys.append(parse_order_key_cached(clause, kind))
+    return keys
