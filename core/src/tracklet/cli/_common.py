@@ -117,10 +117,14 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[object]], title:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(*columns, title=title, title_justify="left", highlight=False)
+    table = Table(*columns, highlight=False)
     for row in rows:
         table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
-    _console().print(table)
+    console = _console()
+    if title:
+        # A heading line of its own: rich's table titles are padded to the table's width.
+        console.print(Text(title, style="bold"))
+    console.print(table)
 
 
 def _console() -> Any:
