@@ -441,3 +441,23 @@ def test_import_tracklet_loads_neither_click_nor_rich() -> None:
     assert _run([sys.executable, "-c", probe]).stdout.split() == ["False", "False"]
     # the CLI itself imports click, but rich only when it prints a table
     assert _run([sys.executable, "-c", code]).stdout.split() == ["True", "False"]
+
+
+def test_runs_list_by_experiment_name(tmp_path):
+    from click.testing import CliRunner
+
+    import tracklet
+    from tracklet.cli import build_cli
+
+    uri = str(tmp_path / "mlruns")
+    client = tracklet.MlflowClient(uri)
+    exp_id = client.create_experiment("named")
+    run = client.create_run(exp_id, run_name="by-name")
+    runner = CliRunner()
+    result = runner.invoke(build_cli(), ["--tracking-uri", uri, "runs", "list", "--experiment-name", "named"])
+    assert result.exit_code == 0, result.output
+    assert run.info.run_id in result.output
+    result = runner.invoke(build_cli(), ["--tracking-uri", uri, "runs", "list", "--experiment-name", "nope"])
+    assert result.exit_code == 1 and "No experiment named 'nope'" in result.output
+    result = runner.invoke(build_cli(), ["--tracking-uri", uri, "runs", "list"])
+    assert result.exit_code == 2

@@ -1,7 +1,7 @@
 """Artifacts through the client, the fluent API and tracklet.artifacts."""
 
 import json
-import os
+from pathlib import Path
 
 import pytest
 
@@ -36,9 +36,9 @@ def test_log_artifact_list_download(tracking_uri, tmp_path):
     assert [f.path for f in client.list_artifacts(run_id, "tree/nested")] == ["tree/nested/b.txt"]
     dst = tmp_path / "dst"
     local = client.download_artifacts(run_id, "tree", str(dst))
-    assert open(os.path.join(local, "nested", "b.txt")).read() == "bb"
+    assert Path(local, "nested", "b.txt").read_text() == "bb"
     local_file = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="dir/a.txt", dst_path=str(dst))
-    assert open(local_file).read() == "a"
+    assert Path(local_file).read_text() == "a"
     listed = mlflow.artifacts.list_artifacts(run_id=run_id, artifact_path="tree")
     assert sorted(f.path for f in listed) == ["tree/a.txt", "tree/nested"]
 

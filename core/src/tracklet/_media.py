@@ -142,7 +142,8 @@ class MediaMixin:
                 compress_image_size(pil).save(path)
             return {"type": "image", "filepath": stem + ".png", "compressed_filepath": stem + ".webp"}
 
-        for column in data.select_dtypes(include=["object"]).columns:
+        # images can only sit in object columns (pandas 3 gives strings their own dtype)
+        for column in [c for c in data.columns if data[c].dtype == object]:
             flags = data[column].map(is_image)
             if flags.any() and not flags.all():
                 raise ValueError(

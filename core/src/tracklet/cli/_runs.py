@@ -35,9 +35,15 @@ def runs() -> None:
     "--experiment-id",
     "experiment_ids",
     metavar="ID",
-    required=True,
     multiple=True,
     help="Experiment whose runs to list (repeat for several).",
+)
+@click.option(
+    "--experiment-name",
+    "experiment_names",
+    metavar="NAME",
+    multiple=True,
+    help="Experiment to list, by name (repeatable; combines with --experiment-id).",
 )
 @view_option("Which runs to list.")
 @click.option(
@@ -56,6 +62,7 @@ def runs() -> None:
 def list_runs(
     state: CliState,
     experiment_ids: tuple[str, ...],
+    experiment_names: tuple[str, ...],
     view_type: int,
     filter_string: str,
     order_by: tuple[str, ...],
@@ -63,9 +70,17 @@ def list_runs(
     as_json: bool,
 ) -> None:
     """List the runs of one or more experiments, optionally filtered and ordered."""
+    if not experiment_ids and not experiment_names:
+        raise click.UsageError("Give --experiment-id or --experiment-name (or both).")
+    ids = list(experiment_ids)
+    for name in experiment_names:
+        experiment = state.client.get_experiment_by_name(name)
+        if experiment is None:
+            raise click.ClickException(f"No experiment named {name!r}. See: tracklet experiments list")
+        ids.append(experiment.experiment_id)
     found = collect_pages(
         lambda token: state.client.search_runs(
-            list(experiment_ids),
+            ids,
             filter_string,
             view_type,
             max_results or _PAGE_SIZE,
