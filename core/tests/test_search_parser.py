@@ -85,8 +85,9 @@ def test_in_and_not_in() -> None:
         ("run_id IN ()", "unexpected token ')' at position 11"),
         ("run_id IN (1, 2)", "unexpected token '1' at position 11"),
         ("run_id IN ('a' 'b')", "unexpected token \"'b'\" at position 15"),
-        ("run_id IN 'a'", "unexpected token \"'a'\" at position 10"),
-        ("run_id IN ('a'", "unexpected end of input at position 14"),
+        ("run_id IN 'a'", "unexpected token \"'a'\" at position 10; expected '(' and a list of quoted "
+                          "strings for attribute 'run_id'"),
+        ("run_id IN ('a'", "unexpected end of input at position 14; expected ',' or ')'"),
         ("metrics.m IN (1)", "comparator 'IN' is not valid for metric 'm'"),
     ],
 )
@@ -243,8 +244,14 @@ def test_syntax_errors_name_token_and_position(filter_string: str, message: str)
     assert message in _bad_filter(filter_string)
 
 
+def test_deep_nesting_is_an_error_not_a_crash() -> None:
+    assert parse_filter("(" * 50 + "metrics.a > 1" + ")" * 50) == Comparison("metric", "a", ">", 1.0)
+    assert "nested deeper than 50 at position 50" in _bad_filter("(" * 5000 + "metrics.a > 1" + ")" * 5000)
+
+
 def test_special_characters_in_keys_get_a_hint() -> None:
     assert "metrics.`my-metric`" in _bad_filter("metrics.my-metric > 1")
+    assert "backquotes" not in _bad_filter("metrics.a > 1;")
 
 
 @pytest.mark.parametrize(

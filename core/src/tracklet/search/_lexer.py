@@ -111,7 +111,7 @@ def tokenize(source: str) -> list[Token]:
     while pos < len(source):
         match = _TOKEN.match(source, pos)
         if match is None:
-            raise LexError(_lex_problem(source, pos), pos)
+            raise LexError(_lex_problem(source, pos, tokens[-1] if tokens else None), pos)
         kind = match.lastgroup
         assert kind is not None
         if kind != "space":
@@ -121,14 +121,16 @@ def tokenize(source: str) -> list[Token]:
     return tokens
 
 
-def _lex_problem(source: str, pos: int) -> str:
+def _lex_problem(source: str, pos: int, previous: Token | None) -> str:
     if source[pos] == "." and source[pos + 1 : pos + 2] in ("'", '"', "`"):
         pos += 1  # metrics.`open: report the quote, not the dot
     char = source[pos]
     if char in "'\"`":
         return f"unterminated quote {char} starting at position {pos}"
     hint = ""
-    if pos > 0 and not source[pos - 1].isspace():
-        hint = " (quote keys containing other characters than letters, digits, '_' and '.' " \
-               "with backquotes, e.g. metrics.`my-metric`)"
+    if previous is not None and previous.kind == "IDENT" and previous.pos + len(previous.text) == pos:
+        hint = (
+            " (quote keys containing other characters than letters, digits, '_' and '.' "
+            "with backquotes, e.g. metrics.`my-metric`)"
+        )
     return f"unexpected character {char!r} at position {pos}{hint}"

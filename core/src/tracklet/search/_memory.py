@@ -58,9 +58,8 @@ def search_runs_in_memory(
     size = _page_size(max_results)
     predicate = compile_run_filter(parse_filter(filter_string, "run"))
     order_keys = parse_order_by(order_by, "run")
-    decode_page_token(page_token)
-    matching = sort_runs_by((run for run in runs if predicate(run)), order_keys)
-    return paginate(matching, page_token, size)
+    decode_page_token(page_token)  # a bad token fails before any work
+    return paginate(sort_runs_by(filter(predicate, runs), order_keys), page_token, size)
 
 
 def search_experiments_in_memory(
@@ -75,5 +74,4 @@ def search_experiments_in_memory(
     predicate = compile_experiment_filter(parse_filter(filter_string, "experiment"))
     order_keys = parse_order_by(order_by, "experiment")
     decode_page_token(page_token)
-    matching = sort_experiments_by((e for e in experiments if predicate(e)), order_keys)
-    return paginate(matching, page_token, size)
+    return paginate(sort_experiments_by(filter(predicate, experiments), order_keys), page_token, size)

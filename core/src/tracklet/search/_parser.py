@@ -27,6 +27,7 @@ from tracklet.search._fields import Field, FieldError, Kind, check_op, check_ord
 from tracklet.search._lexer import LexError, Token, tokenize
 
 _KINDS = ("run", "experiment")
+_MAX_DEPTH = 50
 
 
 class _Parser:
@@ -41,6 +42,7 @@ class _Parser:
         except LexError as exc:
             raise self._error(str(exc)) from None
         self.index = 0
+        self.depth = 0  # open parentheses
 
     # -- token helpers -----------------------------------------------------------
 
@@ -76,8 +78,8 @@ class _Parser:
     def _error(self, detail: str) -> TrackletException:
         return TrackletException(f"Invalid {self.what} {self.source!r}: {detail}", INVALID_PARAMETER_VALUE)
 
-    def _unexpected(self, expected: str, token: Token | None = None) -> NoReturn:
-        token = token or self.current
+    def _unexpected(self, expected: str) -> NoReturn:
+        token = self.current
         if token.kind == "EOF":
             raise self._error(f"unexpected end of input at position {token.pos}; {expected}")
         raise self._error(f"unexpected token {token.text!r} at position {token.pos}; {expected}")
@@ -121,12 +123,16 @@ class _Parser:
         return _flatten(And, items)
 
     def _primary(self) -> Expr:
-        if self.current.kind == "LPAREN":
-            self._advance()
-            expr = self._or_expr()
-            self._expect("RPAREN", "')'")
-            return expr
-        return self._comparison()
+        if self.current.kind != "LPAREN":
+            return self._comparison()
+        if self.depth >= _MAX_DEPTH:  # keep hostile input from exhausting the stack
+            raise self._error(f"parentheses nested deeper than {_MAX_DEPTH} at position {self.current.pos}")
+        self._advance()
+        self.depth += 1
+        expr = self._or_expr()
+        self.depth -= 1
+        self._expect("RPAREN", "')'")
+        return expr
 
     def _comparison(self) -> Comparison:
         field, _ = self._field("expected a field such as metrics.<key>, params.<key>, tags.<key> or an attribute")
@@ -176,14 +182,14 @@ class _Parser:
         return str(token.value)
 
     def _string_list(self, field: Field) -> tuple[str, ...]:
-        self._expect("LPAREN", f"expected '(' and a list of quoted strings for {field.label}")
+        self._expect("LPAREN", f"'(' and a list of quoted strings for {field.label}")
         items = [self._string(field)]
         while self._at("COMMA"):
             self._advance()
             if self._at("RPAREN"):  # a trailing comma, as in Python's ('a',)
                 break
             items.append(self._string(field))
-        self._expect("RPAREN", "expected ',' or ')'")
+        self._expect("RPAREN", "',' or ')'")
         return tuple(items)
 
     # -- order by ----------------------------------------------------------------

@@ -30,27 +30,18 @@ _DEFAULT_EXPERIMENT_ORDER = (
 )
 
 
-def _ascending_key(get: Callable[[T], Any]) -> Callable[[T], tuple[int, Any]]:
+def _null_last_key(get: Callable[[T], Any], ascending: bool) -> Callable[[T], tuple[int, Any]]:
+    """Sort key putting values first, then NaN, then None; descending sorts use reverse=True,
+    so there the ranks are flipped."""
+    value_rank, nan_rank, none_rank = (0, 1, 2) if ascending else (2, 1, 0)
+
     def key(item: T) -> tuple[int, Any]:
         value = get(item)
         if value is None:
-            return (2, 0)
+            return (none_rank, 0)
         if value != value:  # NaN
-            return (1, 0)
-        return (0, value)
-
-    return key
-
-
-def _descending_key(get: Callable[[T], Any]) -> Callable[[T], tuple[int, Any]]:
-    # Used with reverse=True, so the largest rank (a real value) comes first.
-    def key(item: T) -> tuple[int, Any]:
-        value = get(item)
-        if value is None:
-            return (0, 0)
-        if value != value:  # NaN
-            return (1, 0)
-        return (2, value)
+            return (nan_rank, 0)
+        return (value_rank, value)
 
     return key
 
@@ -58,11 +49,8 @@ def _descending_key(get: Callable[[T], Any]) -> Callable[[T], tuple[int, Any]]:
 def _sort_by(items: list[T], keys: Sequence[tuple[Callable[[T], Any], bool]]) -> list[T]:
     """Stable multi-key sort: one pass per key, last key first."""
     for get, ascending in reversed(keys):
-        if ascending:
-            items = sorted(items, key=_ascending_key(get))
-        else:
-            # Python keeps equal items in their original order even with reverse=True.
-            items = sorted(items, key=_descending_key(get), reverse=True)
+        # Python keeps equal items in their original order even with reverse=True.
+        items = sorted(items, key=_null_last_key(get, ascending), reverse=not ascending)
     return items
 
 
