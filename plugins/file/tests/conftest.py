@@ -7,6 +7,7 @@ import pathlib
 from collections.abc import Iterator
 
 import pytest
+
 from tracklet_file.store import FileStore
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import yaml
+
 from tracklet.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from tracklet_file.store import FileStore
 
@@ -73,8 +74,13 @@ def test_metric_param_tag_files(store: FileStore, root: str) -> None:
     run_id = store.create_run("0", "u", 0, [], None).info.run_id
     store.log_batch(
         run_id,
-        [Metric("loss/train", 0.5, 10, 1), Metric("loss/train", float("nan"), 11, 2),
-         Metric("up", float("inf"), 12, 0), Metric("down", float("-inf"), 13, 0), Metric("i", 3, 14, 5)],
+        [
+            Metric("loss/train", 0.5, 10, 1),
+            Metric("loss/train", float("nan"), 11, 2),
+            Metric("up", float("inf"), 12, 0),
+            Metric("down", float("-inf"), 13, 0),
+            Metric("i", 3, 14, 5),
+        ],
         [Param("lr/base", "0.1"), Param("multi", "a\nb")],
         [RunTag("note", "x y")],
     )
@@ -118,8 +124,12 @@ def test_dataset_inputs_layout(store: FileStore, root: str) -> None:
     assert len(datasets) == 1 and len(datasets[0]) == 32
     ds_meta = _yaml(root, "0", "datasets", datasets[0], "meta.yaml")
     assert ds_meta == {
-        "name": "iris", "digest": "abc123", "source_type": "local", "source": '{"uri": "/data"}',
-        "schema": '{"cols": []}', "profile": None,
+        "name": "iris",
+        "digest": "abc123",
+        "source_type": "local",
+        "source": '{"uri": "/data"}',
+        "schema": '{"cols": []}',
+        "profile": None,
     }
     inputs = os.listdir(os.path.join(root, "0", run_id, "inputs"))
     edge = _yaml(root, "0", run_id, "inputs", inputs[0], "meta.yaml")

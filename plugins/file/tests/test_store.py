@@ -6,6 +6,7 @@ import math
 import os
 
 import pytest
+
 from tracklet.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from tracklet.exceptions import TrackletException
 from tracklet_file.store import FileStore
@@ -37,7 +38,10 @@ def test_batch_with_one_bad_metric_writes_nothing(store: FileStore, root: str, r
     before = _snapshot(root)
     with pytest.raises(TrackletException) as exc:
         store.log_batch(
-            run_id, [Metric("good", 1.0, 1, 0), Metric("bad", "x", 1, 0)], [Param("p", "1")], [RunTag("t", "1")]
+            run_id,
+            [Metric("good", 1.0, 1, 0), Metric("bad", "x", 1, 0)],
+            [Param("p", "1")],
+            [RunTag("t", "1")],
         )
     assert _code(exc) == "INVALID_PARAMETER_VALUE"
     assert "bad" in exc.value.message
@@ -51,7 +55,9 @@ def test_changing_a_param_is_refused_and_the_batch_writes_nothing(
     store.log_param(run_id, Param("lr", "0.1"))  # the same value again is fine
     before = _snapshot(root)
     with pytest.raises(TrackletException) as exc:
-        store.log_batch(run_id, [Metric("m", 1.0, 1, 0)], [Param("new", "1"), Param("lr", "0.2")], [RunTag("t", "1")])
+        store.log_batch(
+            run_id, [Metric("m", 1.0, 1, 0)], [Param("new", "1"), Param("lr", "0.2")], [RunTag("t", "1")]
+        )
     assert _code(exc) == "INVALID_PARAMETER_VALUE"
     assert "lr" in exc.value.message and "0.2" in exc.value.message
     assert _snapshot(root) == before
@@ -167,8 +173,16 @@ def test_deleted_experiment_rules(store: FileStore) -> None:
 
 
 def test_nan_and_infinities_round_trip(store: FileStore, run_id: str) -> None:
-    store.log_batch(run_id, [Metric("nan", float("nan"), 1, 0), Metric("inf", float("inf"), 1, 0),
-                             Metric("ninf", float("-inf"), 1, 0)], [], [])
+    store.log_batch(
+        run_id,
+        [
+            Metric("nan", float("nan"), 1, 0),
+            Metric("inf", float("inf"), 1, 0),
+            Metric("ninf", float("-inf"), 1, 0),
+        ],
+        [],
+        [],
+    )
     metrics = store.get_run(run_id).data.metrics
     assert math.isnan(metrics["nan"]) and metrics["inf"] == math.inf and metrics["ninf"] == -math.inf
     (point,) = store.get_metric_history(run_id, "nan")
@@ -176,7 +190,9 @@ def test_nan_and_infinities_round_trip(store: FileStore, run_id: str) -> None:
 
 
 def test_latest_metric_is_largest_step_then_timestamp_then_value(store: FileStore, run_id: str) -> None:
-    store.log_batch(run_id, [Metric("m", 5.0, 100, 3), Metric("m", 1.0, 50, 7), Metric("m", 9.0, 10, 2)], [], [])
+    store.log_batch(
+        run_id, [Metric("m", 5.0, 100, 3), Metric("m", 1.0, 50, 7), Metric("m", 9.0, 10, 2)], [], []
+    )
     assert store.get_run(run_id).data.metrics["m"] == 1.0
     store.log_metric(run_id, Metric("m", 0.5, 60, 7))
     latest = store.get_run(run_id).data.metric_objs

@@ -21,11 +21,40 @@ from ._fsio import is_settled, read_bytes
 from ._layout import load_yaml
 from ._metrics import Latest, update_latest
 
-__all__ = ["FileState", "MetaFile", "MetricTree", "ParamTree", "TagTree", "dir_mtime", "stat_key"]
+__all__ = [
+    "Check",
+    "FileState",
+    "MetaFile",
+    "MetricTree",
+    "ParamTree",
+    "TagTree",
+    "dir_mtime",
+    "stat_key",
+    "unchanged",
+]
 
 V = TypeVar("V")
 StatKey = tuple[int, int, int]
+#: (path, mtime_ns, size): a stat that must match for a cached copy to be current;
+#: size -1 means "a directory, compare the mtime only", mtime -1 "must not exist".
+Check = tuple[str, int, int]
 _MISSING = -1
+
+
+def unchanged(checks: list[Check]) -> bool:
+    """Whether every path still has its recorded stat: one ``os.stat`` per entry, in a
+    tight loop, because a repeat search runs this for thousands of runs."""
+    stat = os.stat
+    for path, mtime, size in checks:
+        try:
+            st = stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            if mtime != _MISSING:
+                return False
+            continue
+        if st.st_mtime_ns != mtime or (size >= 0 and st.st_size != size):
+            return False
+    return True
 
 
 def stat_key(st: os.stat_result) -> StatKey:
@@ -64,7 +93,7 @@ class MetaFile:
         key = stat_key(st)
         if key == self.key and self.settled:
             return False
-        raw = read_bytes(self.path)
+        raw = read_bytes(self.path, 0, st.st_size)
         self.key, self.settled = key, is_settled(st.st_mtime_ns, now)
         if raw == self.raw and self.data is not None:
             return False
@@ -174,6 +203,19 @@ class _Tree(Generic[V]):
     def _settled(self, st: os.stat_result, now: int) -> bool:
         return is_settled(st.st_mtime_ns, now)
 
+    def checks(self) -> list[Check] | None:
+        """What :func:`unchanged` must stat to prove this folder did not change, or None
+        while something in it is too recent to be trusted on its stat."""
+        if self.dirs is None or not self.dirs_settled:
+            return None
+        out: list[Check] = [(path, mtime, -1) for path, mtime in self.dirs.items()]
+        for rel, state in self.files.items():
+            if not state.settled:
+                return None
+            if self.stat_every_file:
+                out.append((os.path.join(self.top, rel), state.key[0], state.key[1]))
+        return out
+
     def _read(self, rel: str, path: str, st: os.stat_result, old: FileState[V] | None) -> V:
         raise NotImplementedError
 
@@ -188,14 +230,14 @@ class ParamTree(_Tree[str]):
     stat_every_file = False
 
     def _read(self, rel: str, path: str, st: os.stat_result, old: FileState[str] | None) -> str:
-        return read_bytes(path).decode("utf-8")
+        return read_bytes(path, 0, st.st_size).decode("utf-8")
 
 
 class TagTree(_Tree[str]):
     """``tags/``: MLflow overwrites a tag in place, so every file is stat'ed."""
 
     def _read(self, rel: str, path: str, st: os.stat_result, old: FileState[str] | None) -> str:
-        return read_bytes(path).decode("utf-8")
+        return read_bytes(path, 0, st.st_size).decode("utf-8")
 
 
 class MetricTree(_Tree[Latest]):
@@ -206,5 +248,5 @@ class MetricTree(_Tree[Latest]):
 
     def _read(self, rel: str, path: str, st: os.stat_result, old: FileState[Latest] | None) -> Latest:
         if old is not None and old.key[2] == st.st_ino and old.key[1] <= st.st_size:
-            return update_latest(rel, old.value, read_bytes(path, old.value.consumed))
-        return update_latest(rel, Latest(), read_bytes(path))
+            return update_latest(rel, old.value, read_bytes(path, old.value.consumed, st.st_size))
+        return update_latest(rel, Latest(), read_bytes(path, 0, st.st_size))

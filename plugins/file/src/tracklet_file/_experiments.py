@@ -82,7 +82,10 @@ class ExperimentFiles:
         """The experiment stored in ``path``, or None if it is not a readable experiment."""
         entry = self._cache.get(path)
         if entry is None:
-            entry = self._cache[path] = (MetaFile(os.path.join(path, META)), TagTree(os.path.join(path, TAGS)))
+            entry = self._cache[path] = (
+                MetaFile(os.path.join(path, META)),
+                TagTree(os.path.join(path, TAGS)),
+            )
         meta, tags = entry
         try:
             meta.refresh()
@@ -123,11 +126,11 @@ class ExperimentFiles:
                 deleted = experiment.lifecycle_stage == LifecycleStage.DELETED
                 hint = (
                     " in deleted state. Restore it, or remove it from the .trash folder, to "
-                    "use this name again" if deleted else ""
+                    "use this name again"
+                    if deleted
+                    else ""
                 )
-                raise TrackletException(
-                    f"Experiment '{name}' already exists{hint}.", RESOURCE_ALREADY_EXISTS
-                )
+                raise TrackletException(f"Experiment '{name}' already exists{hint}.", RESOURCE_ALREADY_EXISTS)
 
     def create(
         self,

@@ -43,6 +43,8 @@ _BINARY = getattr(os, "O_BINARY", 0)
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND | _BINARY
 # Errors meaning "this filesystem has no hard links", not "the target exists".
+# Large enough for any param, tag or meta.yaml; small enough to allocate cheaply.
+_CHUNK = 1 << 16
 _NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV, errno.EMLINK}
 
 
@@ -131,18 +133,25 @@ def subdirs(path: str) -> list[str]:
     return [e.name for e in list_dir(path) if not e.name.startswith(".") and e.is_dir()]
 
 
-def read_bytes(path: str, offset: int = 0) -> bytes:
-    """The content of ``path`` from ``offset`` on, read with as few system calls as possible."""
+def read_bytes(path: str, offset: int = 0, size_hint: int = -1) -> bytes:
+    """The content of ``path`` from ``offset`` on, in as few system calls as possible.
+
+    ``size_hint`` (the size a recent stat showed) sizes the first read; the read goes on
+    if the file has grown since.
+    """
     fd = os.open(path, os.O_RDONLY | _BINARY)
     try:
         if offset:
             os.lseek(fd, offset, os.SEEK_SET)
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return b"".join(chunks)
+        want = size_hint - offset + 1 if size_hint >= offset else _CHUNK
+        chunk = os.read(fd, want)
+        if len(chunk) < want:  # a short read of a regular file means end of file
+            return chunk
+        chunks = [chunk]
+        while chunk:
+            chunk = os.read(fd, _CHUNK)
             chunks.append(chunk)
+        return b"".join(chunks)
     finally:
         os.close(fd)
 

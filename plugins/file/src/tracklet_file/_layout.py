@@ -30,6 +30,8 @@ from tracklet.entities import (
     SourceType,
 )
 
+from ._flatyaml import parse_flat
+
 META = "meta.yaml"
 TRASH = ".trash"
 METRICS = "metrics"
@@ -50,6 +52,12 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 def load_yaml(data: bytes) -> dict[str, Any] | None:
     """Parse a ``meta.yaml``; None when it is empty or not a mapping."""
+    try:
+        flat = parse_flat(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        flat = None
+    if flat is not None:
+        return flat
     loaded = yaml.load(data, Loader=_Loader)  # noqa: S506 - a safe loader
     return loaded if isinstance(loaded, dict) else None
 

@@ -6,9 +6,7 @@ The store validates a whole call first (:func:`validate_batch`, :func:`validate_
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -16,6 +14,7 @@ from typing import Any
 
 from tracklet.entities import DatasetInput, Metric, PagedList, Param
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.search import decode_page_token, paginate
 from tracklet.validation import validate_dataset
 
 from ._fsio import Appender, create_exclusive, read_bytes, temp_path, write_atomic
@@ -200,24 +199,8 @@ def read_history(run_dir: str, run_id: str, key: str) -> list[Metric]:
     return parse_history(key, data, run_id)
 
 
-def _decode_offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.b64decode(token))["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise TrackletException(f"Invalid page token {token!r}.", INVALID_PARAMETER_VALUE)
-
-
 def page(points: list[Metric], max_results: int | None, token: str | None) -> PagedList[Metric]:
     """One page of a metric history (everything from the token on when unbounded)."""
-    start = _decode_offset(token)
     if max_results is None:
-        return PagedList(points[start:], None)
-    end = start + max_results
-    more = end < len(points)
-    next_token = base64.b64encode(json.dumps({"offset": end}).encode()).decode() if more else None
-    return PagedList(points[start:end], next_token)
+        return PagedList(points[decode_page_token(token) :], None)
+    return paginate(points, token, max_results)

@@ -25,7 +25,7 @@ from tracklet.entities import (
 )
 from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
 
-from ._cache import MetaFile, MetricTree, ParamTree, TagTree, dir_mtime
+from ._cache import Check, MetaFile, MetricTree, ParamTree, TagTree, dir_mtime, unchanged
 from ._fsio import is_settled, list_dir, read_bytes, subdirs
 from ._layout import (
     DATASETS,
@@ -63,6 +63,8 @@ class RunState:
         self._inputs_version = 0
         self._built: tuple[int, ...] | None = None
         self._parts: tuple[RunInfo, list[Metric], list[Param], list[RunTag]] | None = None
+        self._checks: list[Check] | None = None
+        self._inputs_path = os.path.join(run_dir, INPUTS)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -70,18 +72,48 @@ class RunState:
         return self.meta.data or {}
 
     def refresh(self) -> None:
-        """Bring every part up to date. :raises FileNotFoundError: the run is gone."""
+        """Bring every part up to date. :raises FileNotFoundError: the run is gone.
+
+        When everything was settled at the last refresh, one stat per recorded path
+        (:func:`~tracklet_file._cache.unchanged`) proves nothing changed."""
+        if self._checks is not None and unchanged(self._checks):
+            return
+        self._checks = None
         self.meta.refresh()
         self.params.refresh()
         self.tags.refresh()
         self.metrics.refresh()
         self._refresh_inputs()
+        self._checks = self._collect_checks()
+
+    def _collect_checks(self) -> list[Check] | None:
+        meta = self.meta
+        if not meta.settled or meta.key is None or self._inputs_mtime is None:
+            return None
+        checks: list[Check] = [(meta.path, meta.key[0], meta.key[1])]
+        for tree in (self.params, self.tags, self.metrics):
+            part = tree.checks()
+            if part is None:
+                return None
+            checks += part
+        if self._inputs_mtime == -1:
+            # Creating inputs/ changes the run folder's mtime: one stat that cannot fail.
+            run_dir_mtime = dir_mtime(self.run_dir)
+            if not is_settled(run_dir_mtime, time.time_ns()) or os.path.isdir(self._inputs_path):
+                return None
+            checks.append((self.run_dir, run_dir_mtime, -1))
+        else:
+            checks.append((self._inputs_path, self._inputs_mtime, -1))
+        return checks
 
     def run(self) -> Run:
         """A new :class:`Run` built from the cached parts (rebuilt only when they changed)."""
         signature = (
-            self.meta.version, self.params.version, self.tags.version,
-            self.metrics.version, self._inputs_version,
+            self.meta.version,
+            self.params.version,
+            self.tags.version,
+            self.metrics.version,
+            self._inputs_version,
         )
         if signature != self._built or self._parts is None:
             self._parts = self._build()
@@ -109,7 +141,7 @@ class RunState:
 
     def _refresh_inputs(self) -> None:
         now = time.time_ns()
-        path = os.path.join(self.run_dir, INPUTS)
+        path = self._inputs_path
         mtime = dir_mtime(path)
         if mtime == self._inputs_mtime:
             return
