@@ -145,5 +145,10 @@ def test_symlinks_inside_the_root_work(repo: LocalArtifactRepository, src: pathl
 
 def test_staging_files_are_never_listed(repo: LocalArtifactRepository, src: pathlib.Path) -> None:
     repo.log_artifact(str(src / "a.txt"))
-    pathlib.Path(repo.artifact_dir, ".tmp-a.txt-1-abc").write_text("partial")
+    pathlib.Path(repo.artifact_dir, ".artifact.uploading.abc").write_text("partial")
     assert [f.path for f in repo.list_artifacts()] == ["a.txt"]
+    reserved = src / ".artifact.uploading.x"
+    reserved.write_text("x")
+    with pytest.raises(TrackletException) as exc:
+        repo.log_artifact(str(reserved))
+    assert exc.value.error_code == "INVALID_PARAMETER_VALUE"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 import pathlib
+import threading
 import types
 
 import pytest
 
+from tracklet.entities import Metric, RunTag
 from tracklet_file.store import FileStore
 
 
@@ -60,3 +62,34 @@ def test_concurrent_experiment_creation_gives_unique_ids_and_one_winner(
     names = [store.get_experiment(i).name for i in ids]
     assert len(set(names)) == len(names)
     assert store.get_experiment_by_name("shared") is not None
+
+
+def test_threads_sharing_one_store_lose_nothing(store: FileStore) -> None:
+    run_id = store.create_run("0", "u", 0, [], None).info.run_id
+    errors: list[BaseException] = []
+
+    def log(worker: int) -> None:
+        try:
+            for i in range(300):
+                store.log_metric(run_id, Metric(f"k{i % 3}", float(worker), i, i))
+                if i % 50 == 0:
+                    store.set_tag(run_id, RunTag(f"w{worker}", str(i)))
+        except BaseException as exc:  # reported below; a thread cannot fail the test itself
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            for _ in range(100):
+                store.get_run(run_id)
+                store.search_runs(["0"], "")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=log, args=(w,)) for w in range(4)] + [threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(len(store.get_metric_history(run_id, f"k{j}")) for j in range(3)) == 4 * 300
+    assert {f"w{w}" for w in range(4)} <= set(store.get_run(run_id).data.tags)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,6 +54,7 @@ class ExperimentFiles:
         self.trash = os.path.join(root, TRASH)
         self.artifact_root = artifact_root
         self._cache: dict[str, tuple[MetaFile, TagTree]] = {}
+        self._read_lock = threading.RLock()  # threads share the cached copies
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -80,6 +82,10 @@ class ExperimentFiles:
 
     def read(self, path: str) -> Experiment | None:
         """The experiment stored in ``path``, or None if it is not a readable experiment."""
+        with self._read_lock:
+            return self._read(path)
+
+    def _read(self, path: str) -> Experiment | None:
         entry = self._cache.get(path)
         if entry is None:
             entry = self._cache[path] = (

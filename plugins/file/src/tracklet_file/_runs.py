@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from typing import Any
 
@@ -50,10 +51,15 @@ _RUN_NAME_TAG = "mlflow.runName"
 
 
 class RunState:
-    """One run directory held in memory; :meth:`refresh` then :meth:`run`."""
+    """One run directory held in memory; :meth:`refresh` then :meth:`run`.
+
+    A lock per run keeps a thread from reading a half-updated copy while another
+    thread refreshes it (stores are shared by logging threads).
+    """
 
     def __init__(self, run_dir: str) -> None:
         self.run_dir = run_dir
+        self.lock = threading.RLock()
         self.meta = MetaFile(os.path.join(run_dir, META))
         self.params = ParamTree(os.path.join(run_dir, PARAMS))
         self.tags = TagTree(os.path.join(run_dir, TAGS))
@@ -76,15 +82,21 @@ class RunState:
 
         When everything was settled at the last refresh, one stat per recorded path
         (:func:`~tracklet_file._cache.unchanged`) proves nothing changed."""
-        if self._checks is not None and unchanged(self._checks):
-            return
-        self._checks = None
-        self.meta.refresh()
-        self.params.refresh()
-        self.tags.refresh()
-        self.metrics.refresh()
-        self._refresh_inputs()
-        self._checks = self._collect_checks()
+        with self.lock:
+            if self._checks is not None and unchanged(self._checks):
+                return
+            self._checks = None
+            self.meta.refresh()
+            self.params.refresh()
+            self.tags.refresh()
+            self.metrics.refresh()
+            self._refresh_inputs()
+            self._checks = self._collect_checks()
+
+    def refresh_meta(self) -> None:
+        """Bring ``meta.yaml`` alone up to date (the logging path's one stat)."""
+        with self.lock:
+            self.meta.refresh()
 
     def _collect_checks(self) -> list[Check] | None:
         meta = self.meta
@@ -108,6 +120,10 @@ class RunState:
 
     def run(self) -> Run:
         """A new :class:`Run` built from the cached parts (rebuilt only when they changed)."""
+        with self.lock:
+            return self._run()
+
+    def _run(self) -> Run:
         signature = (
             self.meta.version,
             self.params.version,
@@ -122,13 +138,16 @@ class RunState:
         return Run(info, RunData(metrics, params, tags), RunInputs(list(self._inputs)))
 
     def info(self) -> RunInfo:
-        """The run's :class:`RunInfo` from ``meta.yaml`` alone (after ``meta.refresh()``)."""
-        info = run_info_from_meta(self.data)
-        if info.run_name is None:
-            name = self.tags.values().get(_RUN_NAME_TAG) if self.tags.dirs is not None else None
-            if name:
-                info = info._copy_with(run_name=name)
-        return info
+        """The run's :class:`RunInfo` from ``meta.yaml`` alone (after :meth:`refresh_meta`);
+        an old run without ``run_name`` in it is named by its ``mlflow.runName`` tag."""
+        with self.lock:
+            info = run_info_from_meta(self.data)
+            if info.run_name is None:
+                self.tags.refresh()
+                name = self.tags.values().get(_RUN_NAME_TAG)
+                if name:
+                    info = info._copy_with(run_name=name)
+            return info
 
     def _build(self) -> tuple[RunInfo, list[Metric], list[Param], list[RunTag]]:
         tags = self.tags.values()
@@ -209,7 +228,7 @@ class RunIndex:
         if run_dir is not None:
             state = self.state(run_dir)
             try:
-                state.meta.refresh()
+                state.refresh_meta()
                 return state
             except FileNotFoundError:  # moved with its experiment, or removed
                 self._where.pop(run_id, None)
@@ -223,7 +242,7 @@ class RunIndex:
                 run_dir = os.path.join(parent, experiment_id, run_id)
                 state = self.state(run_dir)
                 try:
-                    state.meta.refresh()
+                    state.refresh_meta()
                 except (FileNotFoundError, NotADirectoryError):
                     self._states.pop(run_dir, None)
                     continue

@@ -18,12 +18,11 @@ from tracklet.stores import ArtifactRepository
 from tracklet.uri import local_path_from_uri
 from tracklet.validation import validate_artifact_path
 
-from ._fsio import temp_path
-
 __all__ = ["LocalArtifactRepository"]
 
-# A file being published by log_artifact; never listed.
-_STAGING_PREFIX = ".tmp-"
+# A file being published by log_artifact; never listed. MLflow's own prefix, so MLflow
+# hides our half-copied files too, and refuses artifacts named like them.
+_STAGING_PREFIX = ".artifact.uploading."
 
 
 class LocalArtifactRepository(ArtifactRepository):
@@ -53,14 +52,21 @@ class LocalArtifactRepository(ArtifactRepository):
 
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
         """Copy one file into ``artifact_path``; readers see the whole file or none of it."""
+        name = os.path.basename(local_file)
+        if name.startswith(_STAGING_PREFIX):
+            raise TrackletException(
+                f"Invalid artifact file name '{name}': names starting with '{_STAGING_PREFIX}' "
+                "are reserved for files being uploaded.",
+                INVALID_PARAMETER_VALUE,
+            )
         _, directory = self._local(artifact_path)
         os.makedirs(directory, exist_ok=True)
-        target = os.path.join(directory, os.path.basename(local_file))
+        target = os.path.join(directory, name)
         self._local(os.path.relpath(target, self.artifact_dir).replace(os.sep, "/"))
         with contextlib.suppress(FileNotFoundError):
             if os.path.samefile(local_file, target):
                 return
-        staging = temp_path(directory, target)
+        staging = os.path.join(directory, _STAGING_PREFIX + os.urandom(8).hex())
         try:
             shutil.copyfile(local_file, staging)
             os.replace(staging, target)

@@ -310,7 +310,7 @@ class FileStore(TrackingStore):
 
     def _write_run_meta(self, state: RunState, **changes: Any) -> None:
         _logging.write_run_meta(state.run_dir, {**state.data, **changes})
-        state.meta.refresh()
+        state.refresh_meta()
 
     # -- logging -----------------------------------------------------------------------------------
 
