@@ -1,9 +1,22 @@
-"""Extract the code examples (and their printed output) of seed 003 into examples/.
+"""Extract the code examples (and their printed output) of the seeds into examples/.
 
 Run from the repository root: ``python tests/seed_examples/extract.py`` writes
-``tests/seed_examples/examples/NN_<method>.py`` (and ``.out`` where the seed shows the
-output); ``--check`` exits 1 when the files differ from the seed (for CI).
-The seed lives in ../shared/seeds beside the checkout.
+
+- ``examples/NN_<method>.py`` (and ``.out`` where the seed shows the output) from seed 003,
+  MlflowClient's source;
+- ``examples/aN_<function>.py`` and ``.out`` from seed 000, ``mlflow.artifacts``'s page
+  (seed 001, its Chinese translation, must hold the very same examples).
+
+Seed 003 lost its indentation, so the committed ``NN_*.py`` files are re-indented by hand
+into the runnable code the original doc had. Hence:
+
+- ``--check`` compares each line *ignoring leading whitespace*: it fails only when the
+  seed's text itself changed (or an example is missing), never for the re-indentation;
+- writing refuses to overwrite an existing file whose text differs from the seed's only
+  by indentation (that would throw the re-indentation away) unless ``--force``.
+
+The ``bNN_*.py`` scripts exercising the older API of seed 002 are written by hand; this
+script does not touch them. The seeds live in ../shared/seeds beside the checkout.
 """
 
 from __future__ import annotations
@@ -14,12 +27,33 @@ import re
 import sys
 
 HERE = pathlib.Path(__file__).parent
-SEED = HERE.parents[2] / "shared" / "seeds" / "003_mlflow.tracking.client_source.txt"
+SEEDS = HERE.parents[2] / "shared" / "seeds"
+SEED = SEEDS / "003_mlflow.tracking.client_source.txt"
+ARTIFACTS_SEED = SEEDS / "000_mlflow.artifacts.txt"
+ARTIFACTS_SEED_ZH = SEEDS / "001_mlflow.artifacts_newer_zh.txt"
 _DEF = re.compile(r"^(?:\[docs\]\s*)?(?:@\w+.*)?\s*def (\w+)\(")
+# With the indentation gone, the docstring text that follows a code block in seed 003 looks
+# like code. A block therefore also ends at a Google-style section header ("Args:") or at a
+# prose sentence ("However, **the opposite ..."): a capitalised word, then a plain word,
+# which no Python statement starts with.
+_SECTION = re.compile(r"^(?:Args|Arguments|Returns|Raises|Yields|Examples?|Notes?|See Also):$")
+_PROSE = re.compile(r"^[A-Z][a-z]+,? (?:\*\*)?[a-z]+\b")
+# Seed 000 (rendered HTML) keeps indentation: "Example" / "Output" headings around blocks,
+# each function introduced by its signature line.
+_ARTIFACTS_DEF = re.compile(r"^mlflow\.artifacts\.(\w+)\(")
+_EXAMPLE_HEADINGS = frozenset({"Example", "示例"})
+
+
+def _ends_block(line: str, kind: str) -> bool:
+    stripped = line.strip()
+    if stripped.startswith(".. code-block::") or stripped == '"""':
+        return True
+    # printed output ("Run tags: {...}") looks like prose: only code blocks end at prose
+    return kind == "python" and bool(_SECTION.match(stripped) or _PROSE.match(stripped))
 
 
 def _blocks(lines: list[str]) -> list[tuple[str, str, str]]:
-    """(method, kind, text) for every code block; kind is 'python' or 'text'."""
+    """(method, kind, text) for every code block of seed 003; kind is 'python' or 'text'."""
     out, method, i = [], "", 0
     while i < len(lines):
         m = _DEF.match(lines[i])
@@ -31,7 +65,7 @@ def _blocks(lines: list[str]) -> list[tuple[str, str, str]]:
             while j < len(lines) and lines[j].strip().startswith(":"):
                 j += 1
             body = []
-            while j < len(lines) and not lines[j].strip().startswith(".. code-block::") and lines[j].strip() != '"""':
+            while j < len(lines) and not _ends_block(lines[j], kind):
                 body.append(lines[j])
                 j += 1
             out.append((method, kind, "\n".join(body).strip() + "\n"))
@@ -42,7 +76,7 @@ def _blocks(lines: list[str]) -> list[tuple[str, str, str]]:
 
 
 def render() -> dict[str, str]:
-    """File name -> contents of every extracted example."""
+    """File name -> contents of every example extracted from seed 003."""
     files: dict[str, str] = {}
     n = 0
     previous_py = None
@@ -58,23 +92,112 @@ def render() -> dict[str, str]:
     return files
 
 
+def _artifact_blocks(lines: list[str]) -> list[tuple[str, str, str]]:
+    """(function, code, output) for every "Example ... Output ..." pair of seed 000/001."""
+    out, function, i = [], "", 0
+    while i < len(lines):
+        m = _ARTIFACTS_DEF.match(lines[i])
+        if m:
+            function = m.group(1)
+        if lines[i].strip() in _EXAMPLE_HEADINGS:
+            j = lines.index("Output", i)
+            k = j + 1
+            while k < len(lines) and not _ARTIFACTS_DEF.match(lines[k]):
+                k += 1
+            code = "\n".join(lines[i + 1 : j]).strip("\n") + "\n"
+            output = "\n".join(lines[j + 1 : k]).strip() + "\n"
+            out.append((function, code, output))
+            i = k
+            continue
+        i += 1
+    return out
+
+
+def _read_lines(path: pathlib.Path) -> list[str]:
+    # seed 000 ends without a newline, glued to the next page's title: cut at that title
+    text = path.read_text(encoding="utf-8")
+    return [line.removesuffix("mlflow.artifacts").rstrip() for line in text.splitlines()]
+
+
+def render_artifacts(path: pathlib.Path = ARTIFACTS_SEED) -> dict[str, str]:
+    """File name -> contents of every example of the ``mlflow.artifacts`` page."""
+    files: dict[str, str] = {}
+    for n, (function, code, output) in enumerate(_artifact_blocks(_read_lines(path))):
+        files[f"a{n}_{function}.py"] = code
+        files[f"a{n}_{function}.out"] = output
+    return files
+
+
+def _unindented(text: str) -> list[str]:
+    return [line.lstrip() for line in text.splitlines()]
+
+
+def _problems(target: pathlib.Path, files: dict[str, str]) -> list[str]:
+    """What --check reports: missing files, changed seed text, a translation out of step."""
+    problems = [
+        name
+        for name, text in files.items()
+        if not (target / name).exists() or _unindented((target / name).read_text()) != _unindented(text)
+    ]
+    if render_artifacts(ARTIFACTS_SEED_ZH) != render_artifacts(ARTIFACTS_SEED):
+        problems.append(f"{ARTIFACTS_SEED_ZH.name}: examples differ from {ARTIFACTS_SEED.name}")
+    return problems
+
+
+def _is_indented(text: str) -> bool:
+    return any(line[:1].isspace() for line in text.splitlines())
+
+
+def _write(target: pathlib.Path, files: dict[str, str], force: bool) -> int:
+    """Write the examples, keeping re-indented ones; returns an exit code.
+
+    A file that differs from the seed's text only by indentation is the re-indented
+    version of the same example: it is kept. One that is indented *and* has other
+    changes is refused (nothing is written) unless ``force``: the seed changed, and
+    overwriting would throw the re-indentation away.
+    """
+    writes, kept, refused = {}, [], []
+    for name, text in files.items():
+        path = target / name
+        old = path.read_text() if path.exists() else None
+        if old == text:
+            continue
+        if old is None or force or not _is_indented(old):
+            writes[name] = text
+        elif _unindented(old) == _unindented(text):
+            kept.append(name)
+        else:
+            refused.append(name)
+    if refused:
+        print(
+            "refusing to overwrite re-indented examples whose seed text changed (use --force,",
+            "then re-indent them again):",
+            *refused,
+            sep="\n  ",
+        )
+        return 1
+    target.mkdir(exist_ok=True)
+    for name, text in writes.items():
+        (target / name).write_text(text)
+    print(f"wrote {len(writes)} files to {target}; kept {len(kept)} re-indented ones")
+    return 0
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--check", action="store_true")
+    """Command line: write the examples, or ``--check`` them against the seeds."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the seeds' text changed")
+    parser.add_argument("--force", action="store_true", help="overwrite re-indented examples")
     args = parser.parse_args()
     target = HERE / "examples"
-    files = render()
+    files = {**render(), **render_artifacts()}
     if args.check:
-        stale = [n for n, t in files.items() if not (target / n).exists() or (target / n).read_text() != t]
+        stale = _problems(target, files)
         if stale:
             print("seed examples are stale; run tests/seed_examples/extract.py:", *stale, sep="\n  ")
             return 1
         return 0
-    target.mkdir(exist_ok=True)
-    for name, text in files.items():
-        (target / name).write_text(text)
-    print(f"wrote {len(files)} files to {target}")
-    return 0
+    return _write(target, files, args.force)
 
 
 if __name__ == "__main__":
