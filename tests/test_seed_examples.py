@@ -5,7 +5,10 @@ The examples live in ``tests/seed_examples/examples`` (see ``extract.py`` there)
 - ``NN_*.py``: MlflowClient's docstrings (seed 003). 00-03 and 11-44 are tracking and
   artifacts, 04-10 tracing, 45-63 the model registry;
 - ``aN_*.py``: ``mlflow.artifacts`` (seeds 000 and 001);
-- ``bNN_*.py``: hand-written scripts calling the older API of seed 002 as documented there.
+- ``bNN_*.py``: hand-written scripts calling the older API of seed 002 as documented there;
+- ``cN_*.py``: hand-written scripts calling what seeds 000/001 document without an example
+  (``mlflow.artifacts.download_artifacts`` and ``list_artifacts``); their ``.out`` is what
+  MLflow prints.
 
 Each runs in a subprocess with a fresh working directory and no ``TRACKLET_*``/``MLFLOW_*``
 variables, so the default store (``./mlruns``, the file plugin) is used. For tracklet the
@@ -28,6 +31,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -464,3 +468,56 @@ def test_unavailable_feature_fails_clearly(path: Path, tmp_path: Path) -> None:
     """Registry and tracing examples fail, and stderr says what to install / that tracing is
     unavailable (a traceback may come with it)."""
     assert_failed_saying(run_tracklet(path, tmp_path), UNAVAILABLE_MESSAGE[_kind(path)])
+
+
+# -- extract.py -----------------------------------------------------------------------------------
+
+EXTRACT = EXAMPLES.parent / "extract.py"
+
+
+@pytest.fixture(scope="module")
+def extract() -> Any:
+    """tests/seed_examples/extract.py as a module (it needs the seeds beside the checkout)."""
+    spec = importlib.util.spec_from_file_location("seed_extract", EXTRACT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not module.SEED.exists():
+        pytest.skip(f"the seeds are not beside the checkout ({module.SEEDS})")
+    return module
+
+
+def test_examples_match_the_seeds(extract: Any) -> None:
+    """What CI runs: the committed examples hold the seeds' text, indentation aside."""
+    check = subprocess.run([sys.executable, str(EXTRACT), "--check"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_extract_check_ignores_indentation_only(extract: Any, tmp_path: Path) -> None:
+    """--check fails when the seed's text changed, not when an example was re-indented."""
+    seed_text = {"x.py": "if a:\nb()\n", "y.py": "c()\n"}
+    (tmp_path / "x.py").write_text("if a:\n    b()\n")
+    (tmp_path / "y.py").write_text("c()\n")
+    assert extract._problems(tmp_path, seed_text) == []
+    (tmp_path / "y.py").write_text("d()\n")
+    assert extract._problems(tmp_path, seed_text) == ["y.py"]
+    (tmp_path / "y.py").unlink()
+    assert extract._problems(tmp_path, seed_text) == ["y.py"]
+
+
+def test_extract_keeps_reindented_examples_unless_forced(extract: Any, tmp_path: Path) -> None:
+    """Writing keeps a re-indented example; refuses (writing nothing) to replace one whose
+    seed text changed; --force overwrites; an example never re-indented is simply updated."""
+    (tmp_path / "x.py").write_text("if a:\n    b()\n")
+    (tmp_path / "flat.py").write_text("old()\n")
+    assert extract._write(tmp_path, {"x.py": "if a:\nb()\n", "flat.py": "new()\n"}, force=False) == 0
+    assert (tmp_path / "x.py").read_text() == "if a:\n    b()\n"
+    assert (tmp_path / "flat.py").read_text() == "new()\n"
+
+    changed = {"x.py": "if a:\nc()\n", "flat.py": "newer()\n"}
+    assert extract._write(tmp_path, changed, force=False) == 1
+    assert (tmp_path / "x.py").read_text() == "if a:\n    b()\n"
+    assert (tmp_path / "flat.py").read_text() == "new()\n"  # refused: nothing written
+
+    assert extract._write(tmp_path, changed, force=True) == 0
+    assert (tmp_path / "x.py").read_text() == "if a:\nc()\n"

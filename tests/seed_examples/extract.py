@@ -15,8 +15,8 @@ into the runnable code the original doc had. Hence:
 - writing refuses to overwrite an existing file whose text differs from the seed's only
   by indentation (that would throw the re-indentation away) unless ``--force``.
 
-The ``bNN_*.py`` scripts exercising the older API of seed 002 are written by hand; this
-script does not touch them. The seeds live in ../shared/seeds beside the checkout.
+The ``bNN_*.py`` scripts (the older API of seed 002) and ``cN_*.py`` scripts (the calls of
+seeds 000/001 that have no example) are written by hand; this script does not touch them. The seeds live in ../shared/seeds beside the checkout.
 """
 
 from __future__ import annotations
