@@ -1,0 +1,297 @@
+"""Benchmark workloads, run in a child process against ``tracklet`` or ``mlflow``.
+
+The same code drives both sides: ``module`` is the name of the package whose
+``MlflowClient`` and ``entities`` are used. Nothing heavy is imported at module
+level, so ``bench/run.py`` can read the figure specs below without loading either
+tracker.
+
+Child usage (``bench/run.py`` does this for you, in a fresh temporary folder)::
+
+    python bench/workloads.py MODULE WORKLOAD TRACKING_URI [--scale 0.1]
+
+It prints one JSON object: ``{"figures": {key: value}, "peak_rss_mb": float}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One reported number: how to label it, which way is better, and its bar if any."""
+
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool
+    bar: float | None = None  # minimum tracklet advantage (ratio), e.g. 5.0 for "≥5x"
+    limit: float | None = None  # absolute ceiling for tracklet's own value (lower is better)
+
+
+FIGURES: dict[str, list[Figure]] = {
+    "log_metric": [Figure("calls_per_s", "log_metric, single calls", "calls/s", True, bar=5.0)],
+    "log_batch": [Figure("points_per_s", "log_batch, 1,000 metrics/batch", "points/s", True, bar=10.0)],
+    "populate": [
+        Figure("populate_s", "create runs + 1 log_batch each", "s", False),
+        Figure("search_ms", "search_runs filter+order, 100 (median)", "ms", False, bar=10.0),
+        Figure("search_cold_ms", "search_runs, first call", "ms", False),
+        Figure("paging_ms", "page through all runs, 100/page", "ms", False),
+    ],
+    "metric_history": [
+        Figure("log_points_per_s", "log history in batches of 1,000", "points/s", True),
+        Figure("history_ms", "get_metric_history", "ms", False, bar=5.0),
+    ],
+    "artifacts": [
+        Figure("log_artifacts_ms", "log_artifacts, 1 KiB files", "ms", False),
+        Figure("list_ms", "list_artifacts", "ms", False),
+        Figure("download_ms", "download_artifacts", "ms", False),
+    ],
+    "import": [
+        Figure("import_ms", "import (fresh interpreter, median)", "ms", False, limit=150.0),
+        Figure("first_call_ms", "import + client + search_experiments", "ms", False),
+        Figure("bare_ms", "python -c pass (reference)", "ms", False),
+    ],
+}
+
+
+class Tracker:
+    """The client and entity classes of one tracker package, plus a clock."""
+
+    def __init__(self, module: str, uri: str) -> None:
+        self.module = importlib.import_module(module)
+        entities: ModuleType = importlib.import_module(f"{module}.entities")
+        self.Metric = entities.Metric
+        self.Param = entities.Param
+        self.RunTag = entities.RunTag
+        self.client: Any = self.module.MlflowClient(uri)
+        self.experiment_id: str = self.client.create_experiment(f"bench-{time.time_ns()}")
+
+    def new_run(self) -> str:
+        """Create a run in the benchmark experiment and return its id."""
+        return str(self.client.create_run(self.experiment_id).info.run_id)
+
+    def metrics(self, keys_steps: list[tuple[str, int]], rng: random.Random) -> list[Any]:
+        """Build Metric entities with random values and the current timestamp."""
+        now = int(time.time() * 1000)
+        return [self.Metric(key, rng.random(), now, step) for key, step in keys_steps]
+
+
+def _scaled(n: int, scale: float, floor: int = 1) -> int:
+    return max(floor, int(n * scale))
+
+
+def _median_time(fn: Callable[[], object], repeats: int, budget_s: float = 20.0) -> float:
+    """Median wall time of up to ``repeats`` calls of ``fn``, in seconds.
+
+    Stops early once ``budget_s`` is spent (after at least one call): a slow side's
+    figure is then the median of fewer, long calls, where repeats matter less.
+    """
+    times: list[float] = []
+    while len(times) < repeats and sum(times) < budget_s:
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def log_metric(t: Tracker, scale: float) -> dict[str, float]:
+    """Single ``log_metric`` calls into a fresh run; median rate of 5 rounds."""
+    calls = _scaled(3000, scale, 10)
+    rng = random.Random(1)
+
+    def one_round() -> None:
+        run_id = t.new_run()
+        for i in range(calls):
+            t.client.log_metric(run_id, "m", rng.random(), step=i)
+
+    return {"calls_per_s": calls / _median_time(one_round, 5)}
+
+
+def log_batch(t: Tracker, scale: float) -> dict[str, float]:
+    """``log_batch`` of 1,000 distinct keys per call, one new step per call; median rate."""
+    batches = _scaled(20, scale, 3)
+    rng = random.Random(2)
+    run_id = t.new_run()
+    times = []
+    for step in range(batches):
+        metrics = t.metrics([(f"m{k}", step) for k in range(1000)], rng)
+        start = time.perf_counter()
+        t.client.log_batch(run_id, metrics=metrics)
+        times.append(time.perf_counter() - start)
+    return {"points_per_s": 1000 / statistics.median(times)}
+
+
+def _populate_runs(t: Tracker, runs: int) -> None:
+    """Runs with 10 params (p1 'a' on even runs), 10 metrics and 3 tags, one log_batch each."""
+    rng = random.Random(3)
+    for i in range(runs):
+        run_id = t.new_run()
+        params = [t.Param(f"p{k}", ("a" if i % 2 == 0 else "b") if k == 1 else str(rng.randint(0, 9)))
+                  for k in range(10)]
+        tags = [t.RunTag(f"t{k}", f"v{i % (k + 2)}") for k in range(3)]
+        metrics = t.metrics([(f"m{k}", 0) for k in range(10)], rng)
+        t.client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+
+
+def populate(t: Tracker, scale: float) -> dict[str, float]:
+    """Create runs, then time a filtered, ordered search and a full paging pass."""
+    runs = _scaled(2000, scale, 20)
+    start = time.perf_counter()
+    _populate_runs(t, runs)
+    populate_s = time.perf_counter() - start
+
+    def search() -> list[Any]:
+        return list(t.client.search_runs(
+            [t.experiment_id], "metrics.m1 > 0.5 and params.p1 = 'a'",
+            order_by=["metrics.m2 DESC"], max_results=100,
+        ))
+
+    start = time.perf_counter()
+    found = search()
+    cold_s = time.perf_counter() - start
+    if not 0 < len(found) <= 100:
+        raise AssertionError(f"search_runs returned {len(found)} runs")
+
+    def page_all() -> None:
+        seen, token = 0, None
+        while True:
+            page = t.client.search_runs([t.experiment_id], max_results=100, page_token=token)
+            seen += len(page)
+            token = page.token
+            if not token:
+                break
+        if seen != runs:
+            raise AssertionError(f"paging saw {seen} of {runs} runs")
+
+    return {
+        "populate_s": populate_s,
+        "search_ms": 1000 * _median_time(search, 5),
+        "search_cold_ms": 1000 * cold_s,
+        "paging_ms": 1000 * _median_time(page_all, 3),
+    }
+
+
+def metric_history(t: Tracker, scale: float) -> dict[str, float]:
+    """Log one key's history in batches of 1,000 points, then read it back whole."""
+    points = _scaled(100_000, scale, 1000)
+    rng = random.Random(4)
+    run_id = t.new_run()
+    start = time.perf_counter()
+    for first in range(0, points, 1000):
+        t.client.log_batch(run_id, metrics=t.metrics([("loss", s) for s in range(first, first + 1000)], rng))
+    log_s = time.perf_counter() - start
+
+    def read() -> None:
+        got = len(t.client.get_metric_history(run_id, "loss"))
+        if got != points:
+            raise AssertionError(f"history has {got} of {points} points")
+
+    return {"log_points_per_s": points / log_s, "history_ms": 1000 * _median_time(read, 3)}
+
+
+def artifacts(t: Tracker, scale: float) -> dict[str, float]:
+    """``log_artifacts`` of a folder of 1 KiB files, then list and download them."""
+    files = _scaled(1000, scale, 10)
+    work = tempfile.mkdtemp(prefix="bench-artifacts-")
+    source = os.path.join(work, "source")
+    os.makedirs(source)
+    payload = os.urandom(1024)
+    for i in range(files):
+        with open(os.path.join(source, f"f{i:05d}.bin"), "wb") as fh:
+            fh.write(payload)
+    run_id = t.new_run()
+    start = time.perf_counter()
+    t.client.log_artifacts(run_id, source, "data")
+    log_s = time.perf_counter() - start
+
+    def listing() -> None:
+        got = len(t.client.list_artifacts(run_id, "data"))
+        if got != files:
+            raise AssertionError(f"listed {got} of {files} artifacts")
+
+    list_s = _median_time(listing, 5)
+    start = time.perf_counter()
+    local = t.client.download_artifacts(run_id, "data", os.path.join(work, "download"))
+    download_s = time.perf_counter() - start
+    if len(os.listdir(local)) != files:
+        raise AssertionError(f"downloaded {len(os.listdir(local))} of {files} artifacts")
+    return {"log_artifacts_ms": 1000 * log_s, "list_ms": 1000 * list_s, "download_ms": 1000 * download_s}
+
+
+def _interpreter_ms(code: str, repeats: int) -> float:
+    """Median wall time of fresh ``python -c code`` interpreters, in milliseconds."""
+    def once() -> None:
+        subprocess.run([sys.executable, "-c", code], check=True)
+
+    once()  # warm the OS file cache and compile any missing .pyc files
+    return 1000 * _median_time(once, repeats)
+
+
+def import_time(module: str, uri: str, scale: float) -> dict[str, float]:
+    """Wall time of fresh interpreters: ``import MODULE``, a first client call, and bare.
+
+    A first call that fails (no store for the URI's scheme) leaves its figure out.
+    """
+    repeats = _scaled(11, scale, 3)
+    figures = {"import_ms": _interpreter_ms(f"import {module}", repeats),
+               "bare_ms": _interpreter_ms("pass", repeats)}
+    # tracklet imports lazily, so also time the first real call, which loads what it needs
+    first_call = f"import {module}; {module}.MlflowClient({uri!r}).search_experiments()"
+    try:
+        figures["first_call_ms"] = _interpreter_ms(first_call, repeats)
+    except subprocess.CalledProcessError:
+        pass  # the child's traceback is already on stderr
+    return figures
+
+
+WORKLOADS: dict[str, Callable[[Tracker, float], dict[str, float]]] = {
+    "log_metric": log_metric,
+    "log_batch": log_batch,
+    "populate": populate,
+    "metric_history": metric_history,
+    "artifacts": artifacts,
+}
+
+
+def run_child(module: str, workload: str, uri: str, scale: float) -> dict[str, Any]:
+    """Run one workload in this process and return its figures and peak memory."""
+    if workload == "import":
+        figures = import_time(module, uri, scale)
+        who = resource.RUSAGE_CHILDREN  # the largest of the interpreters it started
+    else:
+        figures = WORKLOADS[workload](Tracker(module, uri), scale)
+        who = resource.RUSAGE_SELF  # includes the tracker's own import
+    # ru_maxrss is in KiB on Linux, in bytes on macOS.
+    peak = resource.getrusage(who).ru_maxrss
+    peak_mb = peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+    return {"figures": figures, "peak_rss_mb": peak_mb}
+
+
+def main() -> None:
+    """Child entry point: run one workload and print its result as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("module", choices=["tracklet", "mlflow"])
+    parser.add_argument("workload", choices=sorted(FIGURES))
+    parser.add_argument("uri")
+    parser.add_argument("--scale", type=float, default=1.0)
+    args = parser.parse_args()
+    print(json.dumps(run_child(args.module, args.workload, args.uri, args.scale)))
+
+
+if __name__ == "__main__":
+    main()
