@@ -366,10 +366,64 @@ def artifact_manifest(workdir: Path, pixels: bool = True) -> list[str]:
 
 # Examples that fail because of a bug in tracklet, per test: marked xfail(strict) so the suite
 # stays green while the owners fix them; strict, so that a fix is noticed and the entry removed.
+_IMAGE_FROM_PATH = (
+    "tracklet.Image('image.png') refuses a file path (TrackletException: Invalid image shape ()); "
+    "MLflow's Image opens a str with PIL. core/src/tracklet/multimedia.py: Image / convert_to_pil_image"
+)
+_PREVIEW_SIZE = (
+    "the compressed .webp preview keeps the image's size ({got}); MLflow scales it so that its longer "
+    "side is 256 ({want}), enlarging small images too. core/src/tracklet/multimedia.py: "
+    "compress_image_size uses PIL's thumbnail(), which only shrinks"
+)
+_LIST_BY_URI = (
+    "mlflow.artifacts.list_artifacts(artifact_uri=run.info.artifact_uri) gives paths relative to the URI "
+    "('sub'); MLflow's are relative to the URI's parent ('artifacts/sub'), as it lists the last path "
+    "component inside its parent. core/src/tracklet/artifacts.py: list_artifacts"
+)
+_NO_FLAVORS = (
+    "`import mlflow.sklearn` -> ModuleNotFoundError: No module named 'tracklet.sklearn': nothing says "
+    "that model flavors (mlflow.sklearn, mlflow.models) are not part of tracklet, nor what to install"
+)
 BUGS: dict[str, dict[str, str]] = {
-    "test_tracking_example": {},
-    "test_tracking_example_matches_mlflow": {},
-    "test_unavailable_feature_fails_clearly": {},
+    "test_tracking_example": {
+        "31_log_image": _IMAGE_FROM_PATH,
+        "b01_create_run": (
+            "MlflowClient.create_run takes no user_id (seed 002: create_run(experiment_id, user_id=None, "
+            "run_name=None, start_time=None, tags=None)) -> TypeError. core/src/tracklet/client.py: "
+            "MlflowClient.create_run (the store's create_run already takes a user_id)"
+        ),
+        "c1_list_artifacts": _LIST_BY_URI,
+    },
+    "test_tracking_example_matches_mlflow": {
+        "29_log_image": _PREVIEW_SIZE.format(got="100x100", want="256x256"),
+        "30_log_image": _PREVIEW_SIZE.format(got="100x100", want="256x256"),
+        "31_log_image": _IMAGE_FROM_PATH,
+        "36_log_table": _PREVIEW_SIZE.format(got="3x1", want="256x85") + " (table_images/*.webp)",
+        "c1_list_artifacts": _LIST_BY_URI,
+    },
+    "test_unavailable_feature_fails_clearly": {
+        "07_start_span": (
+            "fluent mlflow.start_span -> AttributeError: module 'tracklet' has no attribute 'start_span', "
+            "where MlflowClient's tracing methods say 'tracing is not available'. "
+            "core/src/tracklet/__init__.py: no fluent tracing names (start_span, trace, ...) in _LAZY"
+        ),
+        **{
+            stem: _NO_FLAVORS
+            for stem in (
+                "51_get_latest_versions",
+                "53_create_model_version",
+                "54_copy_model_version",
+                "55_update_model_version",
+                "56_transition_model_version_stage",
+                "57_delete_model_version",
+                "58_get_model_version",
+                "59_get_model_version_download_uri",
+                "61_get_model_version_stages",
+                "62_set_model_version_tag",
+                "63_delete_model_version_tag",
+            )
+        },
+    },
 }
 
 
@@ -456,9 +510,10 @@ def test_sqlite_uri_names_the_missing_plugin(tmp_path: Path) -> None:
 
 
 # What a failing registry or tracing example must say. Registry examples run with the sqlite
-# rewrite too, so that the message is about the registry rather than the SQL plugin.
+# rewrite too, so that the message is about the registry (tracklet-registry) rather than the
+# SQL plugin; whatever is missing, the message must name a package to install.
 UNAVAILABLE_MESSAGE = {
-    "registry": re.compile(r"pip install tracklet-registry"),
+    "registry": re.compile(r"pip install [\w.-]+"),
     "trace": re.compile(r"tracing is not available"),
 }
 
