@@ -21,6 +21,10 @@ _FLUENT = (
 )
 _LAZY: dict[str, tuple[str, str]] = {
     **{name: ("tracklet.fluent", name) for name in _FLUENT},
+    **{name: ("tracklet._tracing", name) for name in (
+        "start_span", "trace", "get_trace", "search_traces", "get_current_active_span",
+        "get_last_active_trace_id", "update_current_trace", "log_trace",
+    )},
     "MlflowClient": ("tracklet.client", "MlflowClient"),
     "Client": ("tracklet.client", "MlflowClient"),
     "MlflowException": ("tracklet.exceptions", "MlflowException"),

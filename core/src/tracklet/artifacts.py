@@ -80,9 +80,8 @@ def list_artifacts(
     artifact_path: str | None = None,
     tracking_uri: str | None = None,
 ) -> list[FileInfo]:
-    """Artifacts directly under a URI (or a run's path)."""
-    if artifact_uri is not None and get_scheme(artifact_uri) != "runs":
-        return plugins.get_artifact_repository(artifact_uri).list_artifacts()
+    """Artifacts directly under a URI (or a run's path); as in MLflow, paths are relative to
+    the URI's parent (listing ``…/artifacts`` gives ``artifacts/<name>``)."""
     repo, path = _locate(artifact_uri, run_id, artifact_path, tracking_uri)
     return repo.list_artifacts(path or None)
 

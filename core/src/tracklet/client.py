@@ -158,10 +158,15 @@ class MlflowClient(MediaMixin, RegistryAndTracingMixin):
         start_time: int | None = None,
         tags: dict[str, Any] | None = None,
         run_name: str | None = None,
+        user_id: str | None = None,
     ) -> Run:
-        """Create a RUNNING run in an experiment (does not make it the active run)."""
+        """Create a RUNNING run in an experiment (does not make it the active run).
+
+        ``user_id`` is the older API's argument (MLflow 1.x); by default the ``mlflow.user``
+        tag, else the current user.
+        """
         tags = dict(tags or {})
-        user_id = str(tags.get(MLFLOW_USER) or _user())
+        user_id = str(user_id or tags.get(MLFLOW_USER) or _user())
         return self._store.create_run(
             experiment_id=str(experiment_id),
             user_id=user_id,

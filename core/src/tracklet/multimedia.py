@@ -6,11 +6,12 @@ when an image is logged.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 
-_THUMBNAIL = (256, 256)
+_PREVIEW_SIZE = 256
 
 
 def _pil() -> Any:
@@ -24,7 +25,7 @@ def _pil() -> Any:
 
 
 def convert_to_pil_image(image: Any) -> Any:
-    """A PIL image from a PIL image, a :class:`Image`, a numpy array or nested lists.
+    """A PIL image from a PIL image, a :class:`Image`, a file path, a numpy array or nested lists.
 
     Arrays may be HxW, HxWx1, HxWx3 or HxWx4; bool, integers in [0, 255] or floats in [0, 1].
     """
@@ -33,6 +34,10 @@ def convert_to_pil_image(image: Any) -> Any:
         return image.to_pil()
     if isinstance(image, PILImage.Image):
         return image
+    if isinstance(image, (str, os.PathLike)):
+        with PILImage.open(image) as opened:
+            opened.load()
+            return opened.copy()
     import numpy as np
 
     array = np.asarray(image)
@@ -62,15 +67,19 @@ def convert_to_pil_image(image: Any) -> Any:
     return PILImage.fromarray(array)
 
 
-def compress_image_size(image: Any) -> Any:
-    """A small copy of a PIL image for previews (at most 256x256, aspect kept)."""
-    copy = image.copy()
-    copy.thumbnail(_THUMBNAIL)
-    return copy
+def compress_image_size(image: Any, max_size: int = _PREVIEW_SIZE) -> Any:
+    """A preview copy of a PIL image whose longer side is ``max_size`` (aspect kept; small
+    images are enlarged, as MLflow does, so previews line up in the UI)."""
+    width, height = image.size
+    if width > height:
+        size = (max_size, max(1, int(height * max_size / width)))
+    else:
+        size = (max(1, int(width * max_size / height)), max_size)
+    return image.resize(size)
 
 
 class Image:
-    """An image to log, from a PIL image, a numpy array or nested lists (``mlflow.Image``)."""
+    """An image to log, from a PIL image, a file path, a numpy array or nested lists (``mlflow.Image``)."""
 
     def __init__(self, image: Any) -> None:
         self._image = convert_to_pil_image(image)

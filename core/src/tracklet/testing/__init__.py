@@ -1,0 +1,77 @@
+"""The conformance suite: the tests every tracking store and artifact repository passes.
+
+A store "works" when it passes this suite. It ships inside the ``tracklet`` wheel, so
+a third-party plugin runs exactly the tests the built-in stores run: inherit a suite
+class and supply one fixture that builds your store (pytest is the only requirement;
+``pip install "tracklet[testing]"`` brings it)::
+
+    # tests/test_conformance.py of your plugin
+    import pytest
+    from tracklet.testing import ArtifactRepositorySuite, TrackingStoreSuite
+
+    from tracklet_mystore.store import MyStore
+    from tracklet_mystore.artifacts import MyRepo
+
+
+    class TestMyStore(TrackingStoreSuite):
+        @pytest.fixture
+        def store(self, tmp_path):
+            return MyStore(str(tmp_path))
+
+
+    class TestMyArtifacts(ArtifactRepositorySuite):
+        @pytest.fixture
+        def repo(self, tmp_path):
+            return MyRepo(str(tmp_path / "artifacts"))
+
+Then ``pytest tests/test_conformance.py -ra`` runs some 400 tests. What the fixtures
+must give:
+
+* ``store``: a **new, empty** store for each test, holding only the Default experiment
+  ``"0"`` (a fixture may ``yield`` the store and clean up afterwards; ``close()`` is
+  not called for you). Build it the way the core does, ``MyStore(store_uri=...,
+  artifact_uri=...)``: the multi-process tests rebuild it in child processes from
+  ``store.store_uri`` (override ``reopen_spec`` when that cannot work);
+* ``repo``: a **new, empty** repository for each test. Nothing else may write under
+  its root while the test runs.
+
+**Capabilities.** Optional features are declared on the store class, in the manner
+of SQLAlchemy's dialect requirements::
+
+    class MyStore(TrackingStore):
+        capabilities = frozenset({"datasets"})
+
+The names are :data:`tracklet.stores.CAPABILITIES`: ``"datasets"`` (``log_inputs``
+and ``datasets.*`` search) and ``"concurrent_processes"`` (several processes may write
+through their own instances of the same store). Tests of an undeclared feature are
+skipped and ``-ra`` prints why, e.g. ``SKIPPED ... MyStore does not declare capability
+'datasets'``. A store without ``"datasets"`` must refuse ``log_inputs`` with
+``FEATURE_DISABLED`` (the :class:`~tracklet.stores.TrackingStore` default does).
+
+**What is checked** is the contract in :mod:`tracklet.stores`, with MLflow's
+semantics and error codes: experiments (the Default one, names, delete, restore,
+rename, tags), runs (names, status, deletion with their experiment), ``log_batch``
+(all or nothing, params immutable, key and value rules, batch limits), metric values
+(NaN and ±inf, which value is latest, history order and paging), search (filters,
+``OR`` and parentheses, order-by, view types, page tokens), dataset inputs, several
+processes at once, and for artifacts: upload, listing, download, deletion, odd names
+and paths that try to leave the root. Every refused call is checked for its error
+code *and* for having changed nothing.
+
+To run part of the suite, select by name as usual (``-k "not Process"``); to skip a
+test your backend cannot pass yet, override it in your class with a
+``pytest.mark.skip(reason=...)``-decorated method of the same name, and say why.
+"""
+
+from tracklet.testing._artifacts import ArtifactRepositorySuite
+from tracklet.testing._support import raises_code, requires, run_state, store_state
+from tracklet.testing._tracking import TrackingStoreSuite
+
+__all__ = [
+    "ArtifactRepositorySuite",
+    "TrackingStoreSuite",
+    "raises_code",
+    "requires",
+    "run_state",
+    "store_state",
+]
