@@ -12,13 +12,14 @@ import shutil
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tracklet.entities import DatasetInput, Metric, PagedList, Param
+from tracklet.entities import DatasetInput, Metric, PagedList, Param, RunTag
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.search import decode_page_token, paginate
 from tracklet.validation import validate_dataset
 
 from ._fsio import Appender, create_exclusive, read_bytes, temp_path, write_atomic
 from ._layout import (
+    ARTIFACTS,
     DATASETS,
     INPUTS,
     META,
@@ -36,6 +37,7 @@ from ._metrics import format_lines, parse_history
 __all__ = [
     "append_metrics",
     "check_params_unchanged",
+    "create_run_dir",
     "page",
     "read_history",
     "check_key_paths",
@@ -124,6 +126,17 @@ def validate_inputs(datasets: Sequence[DatasetInput]) -> None:
 
 
 # -- writers ---------------------------------------------------------------------------------
+
+
+def create_run_dir(run_dir: str, meta: dict[str, Any], tags: Sequence[RunTag]) -> None:
+    """Make a run's folders and tags, then its ``meta.yaml``: until that last rename the
+    run is invisible, so a crash midway leaves a folder every reader skips."""
+    os.mkdir(run_dir)
+    for folder in (METRICS, PARAMS, ARTIFACTS, TAGS):
+        os.mkdir(os.path.join(run_dir, folder))
+    for tag in tags:
+        write_tag(run_dir, tag.key, tag.value)
+    write_run_meta(run_dir, meta)
 
 
 def write_run_meta(run_dir: str, data: dict[str, Any]) -> None:

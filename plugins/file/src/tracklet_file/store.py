@@ -11,7 +11,6 @@ re-read what changed.
 
 from __future__ import annotations
 
-import logging
 import os
 import uuid
 from collections.abc import Sequence
@@ -39,6 +38,7 @@ from tracklet.exceptions import (
     RESOURCE_DOES_NOT_EXIST,
     TrackletException,
 )
+from tracklet.search import search_experiments_in_memory, search_runs_in_memory
 from tracklet.stores import TrackingStore
 from tracklet.uri import append_to_uri_path, local_path_from_uri
 from tracklet.validation import (
@@ -63,8 +63,6 @@ from ._names import random_run_name
 from ._runs import RunIndex, RunState
 
 __all__ = ["FileStore"]
-
-_logger = logging.getLogger(__name__)
 
 
 class FileStore(TrackingStore):
@@ -133,8 +131,6 @@ class FileStore(TrackingStore):
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
         """Experiments matching the filter, one page at a time."""
-        from tracklet.search import search_experiments_in_memory
-
         validate_max_results(max_results)
         experiments: list[Experiment] = []
         if view_type in (ViewType.ACTIVE_ONLY, ViewType.ALL):
@@ -237,12 +233,6 @@ class FileStore(TrackingStore):
                 f"Could not create run under non-active experiment with ID {experiment_id}.", INVALID_STATE
             )
         run_id = uuid.uuid4().hex
-        run_dir = os.path.join(self.root, experiment_id, run_id)
-        os.mkdir(run_dir)
-        for folder in (METRICS, PARAMS, ARTIFACTS, TAGS):
-            os.mkdir(os.path.join(run_dir, folder))
-        for tag in tags:
-            _logging.write_tag(run_dir, tag.key, tag.value)
         info = RunInfo(
             run_id=run_id,
             experiment_id=experiment_id,
@@ -254,7 +244,7 @@ class FileStore(TrackingStore):
             artifact_uri=append_to_uri_path(experiment.artifact_location, run_id, ARTIFACTS),
             run_name=run_name,
         )
-        _logging.write_run_meta(run_dir, run_meta(info, None))
+        _logging.create_run_dir(os.path.join(self.root, experiment_id, run_id), run_meta(info, None), tags)
         return self.get_run(run_id)
 
     def get_run(self, run_id: str) -> Run:
@@ -386,8 +376,6 @@ class FileStore(TrackingStore):
         page_token: str | None = None,
     ) -> PagedList[Run]:
         """Runs of the experiments matching the filter; unknown experiments have no runs."""
-        from tracklet.search import search_runs_in_memory
-
         validate_max_results(max_results)
         stages = LifecycleStage.view_type_to_stages(run_view_type)
         runs: list[Run] = []
