@@ -30,8 +30,16 @@ _ESCAPES = [
     "..%2fescape",
 ]
 _ESCAPE_IDS = [
-    "dot-dot", "dot-dot-slash", "inner-dot-dot", "absolute", "drive-backslash", "drive-relative",
-    "backslashes", "percent-dots", "percent-dots-upper", "percent-slash",
+    "dot-dot",
+    "dot-dot-slash",
+    "inner-dot-dot",
+    "absolute",
+    "drive-backslash",
+    "drive-relative",
+    "backslashes",
+    "percent-dots",
+    "percent-dots-upper",
+    "percent-slash",
 ]
 
 
@@ -69,7 +77,9 @@ class ArtifactRepositorySuite:
     @pytest.fixture
     def repo(self) -> ArtifactRepository:
         """Override: a fresh, empty repository for each test."""
-        pytest.fail(f"{type(self).__name__} must define a `repo` fixture returning a new, empty ArtifactRepository")
+        pytest.fail(
+            f"{type(self).__name__} must define a `repo` fixture returning a new, empty ArtifactRepository"
+        )
 
     @pytest.fixture
     def local(self, tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
@@ -108,7 +118,9 @@ class ArtifactRepositorySuite:
             FileInfo("z.txt", False, 5),
         ]
 
-    def test_listing_a_file_or_a_missing_path_is_empty(self, repo: ArtifactRepository, local: pathlib.Path) -> None:
+    def test_listing_a_file_or_a_missing_path_is_empty(
+        self, repo: ArtifactRepository, local: pathlib.Path
+    ) -> None:
         repo.log_artifact(_write(local / "f.txt", b"x"), "d")
         assert repo.list_artifacts("d/f.txt") == []
         assert repo.list_artifacts("missing") == []
@@ -120,8 +132,13 @@ class ArtifactRepositorySuite:
             _write(local / "src" / rel, content)
         repo.log_artifacts(str(local / "src"), "tree")
         repo.log_artifacts(str(local / "src"))
-        expected = [("sub", True, None), ("sub/deeper", True, None), ("sub/deeper/two.txt", False, 3),
-                    ("sub/one.bin", False, 2), ("top.txt", False, 3)]
+        expected = [
+            ("sub", True, None),
+            ("sub/deeper", True, None),
+            ("sub/deeper/two.txt", False, 3),
+            ("sub/one.bin", False, 2),
+            ("top.txt", False, 3),
+        ]
         assert tree(repo, "tree") == [("tree/" + p, d, s) for p, d, s in expected]
         assert [entry for entry in tree(repo) if not entry[0].startswith("tree")] == expected
 
@@ -221,7 +238,9 @@ class ArtifactRepositorySuite:
         repo.log_artifact(_write(local / "again.txt", b"3"))  # still usable afterwards
         assert repo.list_artifacts() == [FileInfo("again.txt", False, 1)]
 
-    def test_deleting_something_missing_changes_nothing(self, repo: ArtifactRepository, local: pathlib.Path) -> None:
+    def test_deleting_something_missing_changes_nothing(
+        self, repo: ArtifactRepository, local: pathlib.Path
+    ) -> None:
         repo.log_artifact(_write(local / "f.txt", b"1"), "d")
         before = tree(repo)
         repo.delete_artifacts("missing")
@@ -249,7 +268,11 @@ class ArtifactRepositorySuite:
         with raises_code("INVALID_PARAMETER_VALUE"):
             _ESCAPE_OPERATIONS[operation](repo, path, source, str(local / "dl"))
         assert (tree(repo), _paths(tmp_path)) == before
-        leaked = [p for p in _copies(tmp_path, tmp_path_factory.getbasetemp(), sentinel) if p != source]
+        leaked = [
+            p
+            for p in _copies(tmp_path, tmp_path_factory.getbasetemp(), sentinel)
+            if p != str(pathlib.Path(source).resolve())
+        ]
         assert leaked == [], f"{operation} with {path!r} wrote outside the root: {leaked}"
 
 
@@ -274,7 +297,8 @@ def _copies(tmp_path: pathlib.Path, basetemp: pathlib.Path, name: str) -> list[s
     found = set(tmp_path.rglob(name))
     for pattern in (name, f"*/{name}", f"*/*/{name}"):
         found.update(basetemp.glob(pattern))
-    return sorted(str(p) for p in found)
+    # resolved: pytest keeps "<name>current" symlinks to the latest temporary folders
+    return sorted({str(p.resolve()) for p in found})
 
 
 _ESCAPE_OPERATIONS: dict[str, Callable[[ArtifactRepository, str, str, str], Any]] = {

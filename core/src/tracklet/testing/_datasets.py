@@ -43,7 +43,9 @@ class DatasetTests:
 
     @requires("datasets")
     def test_several_datasets_in_one_call(self, store: TrackingStore, run_id: str) -> None:
-        store.log_inputs(run_id, [_input(_dataset("train", "aa")), _input(_dataset("test", "bb"), "evaluation")])
+        store.log_inputs(
+            run_id, [_input(_dataset("train", "aa")), _input(_dataset("test", "bb"), "evaluation")]
+        )
         assert _inputs(store, run_id) == [
             ("test", "bb", {_CONTEXT: "evaluation"}),
             ("train", "aa", {_CONTEXT: "training"}),
@@ -100,12 +102,16 @@ class DatasetTests:
 
     @requires("datasets")
     def test_search_on_datasets(self, store: TrackingStore, experiment_id: str) -> None:
-        runs = {name: store.create_run(experiment_id, "u", T0, [], name).info.run_id for name in ("a", "b", "c")}
+        runs = {
+            name: store.create_run(experiment_id, "u", T0, [], name).info.run_id for name in ("a", "b", "c")
+        }
         store.log_inputs(runs["a"], [_input(_dataset("wine", "w1"))])
         store.log_inputs(runs["b"], [_input(_dataset("iris", "i1"), "evaluation")])
 
         def found(filter_string: str) -> set[str]:
-            return {r.info.run_name or "" for r in store.search_runs([experiment_id], filter_string, ViewType.ALL)}
+            return {
+                r.info.run_name or "" for r in store.search_runs([experiment_id], filter_string, ViewType.ALL)
+            }
 
         assert found("datasets.name = 'wine'") == {"a"}
         assert found("datasets.digest IN ('w1', 'i1')") == {"a", "b"}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tracklet.entities import ExperimentTag, LifecycleStage, ViewType
+from tracklet.entities import LifecycleStage, RunTag, ViewType
 from tracklet.stores import TrackingStore
 from tracklet.testing._support import UNKNOWN_EXPERIMENT_ID, raises_code, store_state
 
@@ -34,7 +34,7 @@ class ExperimentTests:
     # -- create and get ------------------------------------------------------------------
 
     def test_create_experiment_stores_name_tags_and_times(self, store: TrackingStore) -> None:
-        experiment_id = store.create_experiment("exp-a", tags=[ExperimentTag("team", "vision")])
+        experiment_id = store.create_experiment("exp-a", tags=[RunTag("team", "vision")])
         assert isinstance(experiment_id, str) and experiment_id != "0"
         experiment = store.get_experiment(experiment_id)
         assert experiment.experiment_id == experiment_id
@@ -81,7 +81,7 @@ class ExperimentTests:
     def test_invalid_tag_refuses_the_whole_experiment(self, store: TrackingStore) -> None:
         before = store_state(store)
         with raises_code("INVALID_PARAMETER_VALUE"):
-            store.create_experiment("bad-tag", tags=[ExperimentTag("ok", "1"), ExperimentTag("a!b", "v")])
+            store.create_experiment("bad-tag", tags=[RunTag("ok", "1"), RunTag("a!b", "v")])
         assert store_state(store) == before
         assert store.get_experiment_by_name("bad-tag") is None
 
@@ -180,15 +180,15 @@ class ExperimentTests:
     # -- tags ------------------------------------------------------------------------------
 
     def test_set_experiment_tag_adds_and_overwrites(self, store: TrackingStore) -> None:
-        experiment_id = store.create_experiment("tagged", tags=[ExperimentTag("keep", "me")])
-        store.set_experiment_tag(experiment_id, ExperimentTag("k", "v1"))
-        store.set_experiment_tag(experiment_id, ExperimentTag("k", "v2"))
-        store.set_experiment_tag(experiment_id, ExperimentTag("empty", ""))
+        experiment_id = store.create_experiment("tagged", tags=[RunTag("keep", "me")])
+        store.set_experiment_tag(experiment_id, RunTag("k", "v1"))
+        store.set_experiment_tag(experiment_id, RunTag("k", "v2"))
+        store.set_experiment_tag(experiment_id, RunTag("empty", ""))
         assert store.get_experiment(experiment_id).tags == {"keep": "me", "k": "v2", "empty": ""}
 
     def test_experiment_tag_value_of_20000_characters_is_accepted(self, store: TrackingStore) -> None:
         experiment_id = store.create_experiment("long-tag")
-        store.set_experiment_tag(experiment_id, ExperimentTag("long", "v" * 20000))
+        store.set_experiment_tag(experiment_id, RunTag("long", "v" * 20000))
         assert store.get_experiment(experiment_id).tags["long"] == "v" * 20000
 
     @pytest.mark.parametrize(
@@ -197,22 +197,22 @@ class ExperimentTests:
         ids=["bad-character", "dot-dot", "empty-key", "key-too-long", "value-too-long"],
     )
     def test_invalid_experiment_tag_is_refused(self, store: TrackingStore, key: str, value: str) -> None:
-        experiment_id = store.create_experiment("tag-rules", tags=[ExperimentTag("kept", "1")])
+        experiment_id = store.create_experiment("tag-rules", tags=[RunTag("kept", "1")])
         before = store_state(store)
         with raises_code("INVALID_PARAMETER_VALUE"):
-            store.set_experiment_tag(experiment_id, ExperimentTag(key, value))
+            store.set_experiment_tag(experiment_id, RunTag(key, value))
         assert store_state(store) == before
 
     def test_set_tag_on_deleted_experiment_is_refused(self, store: TrackingStore) -> None:
         experiment_id = store.create_experiment("deleted-tags")
         store.delete_experiment(experiment_id)
         with raises_code("INVALID_PARAMETER_VALUE"):
-            store.set_experiment_tag(experiment_id, ExperimentTag("k", "v"))
+            store.set_experiment_tag(experiment_id, RunTag("k", "v"))
         assert store.get_experiment(experiment_id).tags == {}
 
     def test_set_tag_on_unknown_experiment(self, store: TrackingStore) -> None:
         with raises_code("RESOURCE_DOES_NOT_EXIST"):
-            store.set_experiment_tag(UNKNOWN_EXPERIMENT_ID, ExperimentTag("k", "v"))
+            store.set_experiment_tag(UNKNOWN_EXPERIMENT_ID, RunTag("k", "v"))
 
 
 def _ids(store: TrackingStore, view_type: int) -> list[str]:

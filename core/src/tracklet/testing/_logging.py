@@ -19,8 +19,16 @@ from tracklet.testing._support import T0, UNKNOWN_RUN_ID, raises_code, run_state
 _GOOD_KEYS = ["a b:c/d-e.f_g", "k" * 250, "nested/deeper/key", "UPPER.lower"]
 _BAD_KEYS = ["", "a!b", "semi;colon", "../up", "a/../b", "/leading", "trailing/", "a//b", ".", "k" * 251]
 _BAD_KEY_IDS = [
-    "empty", "bang", "semicolon", "dot-dot", "inner-dot-dot", "leading-slash", "trailing-slash",
-    "double-slash", "dot", "too-long",
+    "empty",
+    "bang",
+    "semicolon",
+    "dot-dot",
+    "inner-dot-dot",
+    "leading-slash",
+    "trailing-slash",
+    "double-slash",
+    "dot",
+    "too-long",
 ]
 
 
@@ -102,7 +110,9 @@ class LoggingTests:
 
     # -- params are immutable ------------------------------------------------------------------
 
-    def test_logging_a_param_again_with_the_same_value_is_fine(self, store: TrackingStore, run_id: str) -> None:
+    def test_logging_a_param_again_with_the_same_value_is_fine(
+        self, store: TrackingStore, run_id: str
+    ) -> None:
         store.log_param(run_id, Param("lr", "0.1"))
         store.log_param(run_id, Param("lr", "0.1"))
         store.log_batch(run_id, [], [Param("lr", "0.1")], [])
@@ -160,13 +170,26 @@ class LoggingTests:
     @pytest.mark.parametrize(
         "metric",
         [
-            _metric(value="1.0"), _metric(value=None), _metric(value=True), _metric(value=1j),
-            _metric(timestamp=None), _metric(timestamp=-1), _metric(timestamp=1.5),
-            _metric(step=None), _metric(step=1.5),
+            _metric(value="1.0"),
+            _metric(value=None),
+            _metric(value=True),
+            _metric(value=1j),
+            _metric(timestamp=None),
+            _metric(timestamp=-1),
+            _metric(timestamp=1.5),
+            _metric(step=None),
+            _metric(step=1.5),
         ],
         ids=[
-            "string-value", "none-value", "bool-value", "complex-value", "none-timestamp",
-            "negative-timestamp", "float-timestamp", "none-step", "float-step",
+            "string-value",
+            "none-value",
+            "bool-value",
+            "complex-value",
+            "none-timestamp",
+            "negative-timestamp",
+            "float-timestamp",
+            "none-step",
+            "float-step",
         ],
     )
     def test_invalid_metric_is_refused(self, store: TrackingStore, run_id: str, metric: Metric) -> None:
@@ -227,7 +250,9 @@ class LoggingTests:
 
     # -- deleted and unknown runs ----------------------------------------------------------------
 
-    @pytest.mark.parametrize("write", ["log_metric", "log_param", "set_tag", "log_batch", "delete_tag", "update"])
+    @pytest.mark.parametrize(
+        "write", ["log_metric", "log_param", "set_tag", "log_batch", "delete_tag", "update"]
+    )
     def test_writes_to_a_deleted_run_are_refused(self, store: TrackingStore, run_id: str, write: str) -> None:
         _seed(store, run_id)
         store.delete_run(run_id)
@@ -236,7 +261,9 @@ class LoggingTests:
             _WRITES[write](store, run_id)
         assert run_state(store, run_id) == before
 
-    @pytest.mark.parametrize("write", ["log_metric", "log_param", "set_tag", "log_batch", "delete_tag", "update"])
+    @pytest.mark.parametrize(
+        "write", ["log_metric", "log_param", "set_tag", "log_batch", "delete_tag", "update"]
+    )
     def test_writes_to_an_unknown_run(self, store: TrackingStore, write: str) -> None:
         with raises_code("RESOURCE_DOES_NOT_EXIST"):
             _WRITES[write](store, UNKNOWN_RUN_ID)

@@ -37,7 +37,10 @@ class MetricTests:
     def test_latest_value_has_the_largest_step(self, store: TrackingStore, run_id: str) -> None:
         # later timestamps and larger values at smaller steps do not win
         store.log_batch(
-            run_id, [Metric("m", 1.0, T0 + 50, 2), Metric("m", 9.0, T0 + 100, 1), Metric("m", 8.0, T0 + 900, 0)], [], []
+            run_id,
+            [Metric("m", 1.0, T0 + 50, 2), Metric("m", 9.0, T0 + 100, 1), Metric("m", 8.0, T0 + 900, 0)],
+            [],
+            [],
         )
         store.log_metric(run_id, Metric("m", 7.0, T0 + 999, 1))  # logged last, still an older step
         latest = store.get_run(run_id).data
@@ -73,7 +76,9 @@ class MetricTests:
         assert _history(store, run_id, "m") == [(1.0, T0, 0)] * 3
 
     def test_history_only_holds_its_own_key(self, store: TrackingStore, run_id: str) -> None:
-        store.log_batch(run_id, [Metric("a", 1.0, T0, 0), Metric("ab", 2.0, T0, 0), Metric("a.b", 3.0, T0, 0)], [], [])
+        store.log_batch(
+            run_id, [Metric("a", 1.0, T0, 0), Metric("ab", 2.0, T0, 0), Metric("a.b", 3.0, T0, 0)], [], []
+        )
         assert _history(store, run_id, "a") == [(1.0, T0, 0)]
         assert _history(store, run_id, "a.b") == [(3.0, T0, 0)]
 

@@ -73,7 +73,8 @@ class ProcessTests:
     def test_processes_creating_runs_get_unique_ids(self, store: TrackingStore, experiment_id: str) -> None:
         count = 5
         results = _in_processes(
-            _workers.create_runs, [(self.reopen_spec(store), experiment_id, w, count) for w in range(_WORKERS)]
+            _workers.create_runs,
+            [(self.reopen_spec(store), experiment_id, w, count) for w in range(_WORKERS)],
         )
         ids = {run_id for result in results for run_id in result}
         assert len(ids) == _WORKERS * count

@@ -60,7 +60,9 @@ class RunTests:
         assert isinstance(run.info.run_name, str) and run.info.run_name
         assert run.data.tags[_RUN_NAME_TAG] == run.info.run_name
 
-    def test_run_name_and_tag_that_disagree_are_refused(self, store: TrackingStore, experiment_id: str) -> None:
+    def test_run_name_and_tag_that_disagree_are_refused(
+        self, store: TrackingStore, experiment_id: str
+    ) -> None:
         before = store_state(store)
         with raises_code("INVALID_PARAMETER_VALUE"):
             store.create_run(experiment_id, "u", T0, [RunTag(_RUN_NAME_TAG, "x")], "y")
@@ -115,7 +117,11 @@ class RunTests:
         info = store.update_run_info(run_id, None, None, None)
         assert (info.status, info.end_time, info.run_name) == ("FAILED", T0 + 1, "renamed")
         stored = store.get_run(run_id)
-        assert (stored.info.status, stored.info.end_time, stored.info.run_name) == ("FAILED", T0 + 1, "renamed")
+        assert (stored.info.status, stored.info.end_time, stored.info.run_name) == (
+            "FAILED",
+            T0 + 1,
+            "renamed",
+        )
 
     @pytest.mark.parametrize("status", ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"])
     def test_every_run_status_is_accepted(self, store: TrackingStore, run_id: str, status: str) -> None:

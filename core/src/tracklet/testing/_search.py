@@ -9,15 +9,21 @@ from typing import Any
 
 import pytest
 
-from tracklet.entities import ExperimentTag, Metric, Param, RunTag, ViewType
+from tracklet.entities import Metric, Param, RunTag, ViewType
 from tracklet.stores import TrackingStore
 from tracklet.testing._support import T0, UNKNOWN_EXPERIMENT_ID, raises_code
 
 # name: (start offset, user, status, metrics, params, tags). "gamma" logged acc=0.99 at
 # step 0 and 0.5 at step 1: filters see only the latest value.
 _RUNS: dict[str, tuple[int, str, str, dict[str, float], dict[str, str], dict[str, str]]] = {
-    "alpha": (1, "alice", "FINISHED", {"acc": 0.9, "loss": 0.3}, {"model": "cnn", "lr": "0.1"},
-              {"team": "vision", "data set": "v2-big"}),
+    "alpha": (
+        1,
+        "alice",
+        "FINISHED",
+        {"acc": 0.9, "loss": 0.3},
+        {"model": "cnn", "lr": "0.1"},
+        {"team": "vision", "data set": "v2-big"},
+    ),
     "beta": (2, "bob", "RUNNING", {"acc": 0.7, "loss": 0.5}, {"model": "rnn", "lr": "0.01"}, {"team": "nlp"}),
     "gamma": (3, "alice", "FAILED", {"acc": 0.5}, {"model": "cnn"}, {"team": "vision", "baseline": "true"}),
     "delta-test": (4, "bob", "FINISHED", {}, {"model": "transformer"}, {}),
@@ -118,7 +124,9 @@ class RunSearchTests:
         ids["other_experiment"] = other
         return ids
 
-    @pytest.mark.parametrize(("filter_string", "expected"), _FILTERS, ids=[f or "no-filter" for f, _ in _FILTERS])
+    @pytest.mark.parametrize(
+        ("filter_string", "expected"), _FILTERS, ids=[f or "no-filter" for f, _ in _FILTERS]
+    )
     def test_filter(
         self, store: TrackingStore, searchable: dict[str, str], filter_string: str, expected: set[str]
     ) -> None:
@@ -139,7 +147,9 @@ class RunSearchTests:
         assert run.data.tags["team"] == "vision"
         assert run.info.status == "FINISHED" and run.info.end_time == T0 + 100
 
-    @pytest.mark.parametrize(("order_by", "expected"), _ORDERS, ids=[" ".join(o) or "default" for o, _ in _ORDERS])
+    @pytest.mark.parametrize(
+        ("order_by", "expected"), _ORDERS, ids=[" ".join(o) or "default" for o, _ in _ORDERS]
+    )
     def test_order_by(
         self, store: TrackingStore, searchable: dict[str, str], order_by: list[str], expected: list[str]
     ) -> None:
@@ -153,7 +163,9 @@ class RunSearchTests:
         assert [name for page in pages for name in page] == ["alpha", "beta", "gamma", "delta-test"]
 
     def test_paging_with_a_filter(self, store: TrackingStore, searchable: dict[str, str]) -> None:
-        pages = _pages(store, [searchable["experiment"]], 1, None, "params.model = 'cnn' OR tags.team = 'nlp'")
+        pages = _pages(
+            store, [searchable["experiment"]], 1, None, "params.model = 'cnn' OR tags.team = 'nlp'"
+        )
         assert pages == [["gamma"], ["beta"], ["alpha"]]
 
     def test_view_types(self, store: TrackingStore, searchable: dict[str, str]) -> None:
@@ -200,7 +212,9 @@ def _pages(
     pages: list[list[str | None]] = []
     token = None
     for _ in range(20):  # a store that never ends its tokens fails instead of hanging
-        page = store.search_runs(experiment_ids, filter_string, ViewType.ACTIVE_ONLY, page_size, order_by, token)
+        page = store.search_runs(
+            experiment_ids, filter_string, ViewType.ACTIVE_ONLY, page_size, order_by, token
+        )
         pages.append([r.info.run_name for r in page])
         token = page.token
         if not token:
@@ -215,10 +229,10 @@ class ExperimentSearchTests:
     def named(self, store: TrackingStore) -> dict[str, str]:
         """Experiments ``search-a``, ``search-b``, ``other-c`` and the deleted ``search-d``."""
         ids = {
-            "search-a": store.create_experiment("search-a", tags=[ExperimentTag("owner", "ann")]),
-            "search-b": store.create_experiment("search-b", tags=[ExperimentTag("owner", "bo")]),
+            "search-a": store.create_experiment("search-a", tags=[RunTag("owner", "ann")]),
+            "search-b": store.create_experiment("search-b", tags=[RunTag("owner", "bo")]),
             "other-c": store.create_experiment("other-c"),
-            "search-d": store.create_experiment("search-d", tags=[ExperimentTag("owner", "ann")]),
+            "search-d": store.create_experiment("search-d", tags=[RunTag("owner", "ann")]),
         }
         store.delete_experiment(ids["search-d"])
         return ids
@@ -288,10 +302,15 @@ class ExperimentSearchTests:
         ],
         ids=repr,
     )
-    def test_invalid_search_is_refused(self, store: TrackingStore, named: dict[str, str], bad: dict[str, Any]) -> None:
+    def test_invalid_search_is_refused(
+        self, store: TrackingStore, named: dict[str, str], bad: dict[str, Any]
+    ) -> None:
         order_by: Sequence[str] | None = bad.get("order_by")
         with raises_code("INVALID_PARAMETER_VALUE"):
             store.search_experiments(
-                ViewType.ACTIVE_ONLY, bad.get("max_results", 10), bad.get("filter_string"), order_by,
+                ViewType.ACTIVE_ONLY,
+                bad.get("max_results", 10),
+                bad.get("filter_string"),
+                order_by,
                 bad.get("page_token"),
             )

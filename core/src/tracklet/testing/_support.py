@@ -71,9 +71,7 @@ def raises_code(code: str) -> Iterator[pytest.ExceptionInfo[TrackletException]]:
     with pytest.raises(TrackletException) as excinfo:
         yield excinfo
     error = excinfo.value
-    assert error.error_code == code, (
-        f"expected error code {code}, got {error.error_code}: {error.message}"
-    )
+    assert error.error_code == code, f"expected error code {code}, got {error.error_code}: {error.message}"
     assert error.message.strip(), f"the {code} error has an empty message"
 
 
@@ -107,9 +105,7 @@ def store_state(store: TrackingStore) -> dict[str, Any]:
     """Every experiment (with tags and stage) and every run id (with stage and name)."""
     experiments = _all_pages(lambda token: store.search_experiments(ViewType.ALL, 1000, None, None, token))
     ids = [e.experiment_id for e in experiments]
-    runs: list[Run] = _all_pages(
-        lambda token: store.search_runs(ids, "", ViewType.ALL, 1000, None, token)
-    )
+    runs: list[Run] = _all_pages(lambda token: store.search_runs(ids, "", ViewType.ALL, 1000, None, token))
     return {
         "experiments": sorted(
             (e.experiment_id, e.name, e.lifecycle_stage, tuple(sorted(e.tags.items()))) for e in experiments

@@ -34,7 +34,9 @@ class TrackingStoreSuite(
     @pytest.fixture
     def store(self) -> TrackingStore:
         """Override: a fresh, empty store for each test."""
-        pytest.fail(f"{type(self).__name__} must define a `store` fixture returning a new, empty TrackingStore")
+        pytest.fail(
+            f"{type(self).__name__} must define a `store` fixture returning a new, empty TrackingStore"
+        )
 
     @pytest.fixture(autouse=True)
     def _tracklet_capabilities(self, request: pytest.FixtureRequest) -> None:

@@ -38,7 +38,10 @@ def log_points(spec: StoreSpec, run_id: str, worker: int, points: int) -> None:
         for i in range(points):
             store.log_batch(
                 run_id,
-                [Metric("shared", float(worker * 1000 + i), T0 + i, i), Metric(f"own_{worker}", float(i), T0 + i, i)],
+                [
+                    Metric("shared", float(worker * 1000 + i), T0 + i, i),
+                    Metric(f"own_{worker}", float(i), T0 + i, i),
+                ],
                 [Param(f"p{worker}_{i}", str(i))] if i % 10 == 0 else [],
                 [RunTag(f"t{worker}", str(i))],
             )
