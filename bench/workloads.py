@@ -15,6 +15,7 @@ It prints one JSON object: ``{"figures": {key: value}, "peak_rss_mb": float}``.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import os
@@ -95,6 +96,13 @@ def _scaled(n: int, scale: float, floor: int = 1) -> int:
     return max(floor, int(n * scale))
 
 
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """``fn()``'s result and its wall time in seconds."""
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
 def _median_time(fn: Callable[[], object], repeats: int, budget_s: float = 20.0) -> float:
     """Median wall time of up to ``repeats`` calls of ``fn``, in seconds.
 
@@ -103,9 +111,7 @@ def _median_time(fn: Callable[[], object], repeats: int, budget_s: float = 20.0)
     """
     times: list[float] = []
     while len(times) < repeats and sum(times) < budget_s:
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        times.append(_timed(fn)[1])
     return statistics.median(times)
 
 
@@ -130,9 +136,7 @@ def log_batch(t: Tracker, scale: float) -> dict[str, float]:
     times = []
     for step in range(batches):
         metrics = t.metrics([(f"m{k}", step) for k in range(1000)], rng)
-        start = time.perf_counter()
-        t.client.log_batch(run_id, metrics=metrics)
-        times.append(time.perf_counter() - start)
+        times.append(_timed(functools.partial(t.client.log_batch, run_id, metrics=metrics))[1])
     return {"points_per_s": 1000 / statistics.median(times)}
 
 
@@ -151,9 +155,7 @@ def _populate_runs(t: Tracker, runs: int) -> None:
 def populate(t: Tracker, scale: float) -> dict[str, float]:
     """Create runs, then time a filtered, ordered search and a full paging pass."""
     runs = _scaled(2000, scale, 20)
-    start = time.perf_counter()
-    _populate_runs(t, runs)
-    populate_s = time.perf_counter() - start
+    _, populate_s = _timed(lambda: _populate_runs(t, runs))
 
     def search() -> list[Any]:
         return list(t.client.search_runs(
@@ -161,9 +163,7 @@ def populate(t: Tracker, scale: float) -> dict[str, float]:
             order_by=["metrics.m2 DESC"], max_results=100,
         ))
 
-    start = time.perf_counter()
-    found = search()
-    cold_s = time.perf_counter() - start
+    found, cold_s = _timed(search)
     if not 0 < len(found) <= 100:
         raise AssertionError(f"search_runs returned {len(found)} runs")
 
@@ -191,10 +191,12 @@ def metric_history(t: Tracker, scale: float) -> dict[str, float]:
     points = _scaled(100_000, scale, 1000)
     rng = random.Random(4)
     run_id = t.new_run()
-    start = time.perf_counter()
-    for first in range(0, points, 1000):
-        t.client.log_batch(run_id, metrics=t.metrics([("loss", s) for s in range(first, first + 1000)], rng))
-    log_s = time.perf_counter() - start
+    def log_all() -> None:
+        for first in range(0, points, 1000):
+            batch = t.metrics([("loss", step) for step in range(first, first + 1000)], rng)
+            t.client.log_batch(run_id, metrics=batch)
+
+    _, log_s = _timed(log_all)
 
     def read() -> None:
         got = len(t.client.get_metric_history(run_id, "loss"))
@@ -204,32 +206,28 @@ def metric_history(t: Tracker, scale: float) -> dict[str, float]:
     return {"log_points_per_s": points / log_s, "history_ms": 1000 * _median_time(read, 3)}
 
 
+def _artifact_round(t: Tracker, source: str, files: int) -> tuple[float, float, float]:
+    """Log ``source`` into a fresh run, list it, download it: the three times in seconds."""
+    run_id = t.new_run()
+    _, log_s = _timed(lambda: t.client.log_artifacts(run_id, source, "data"))
+    listed, list_s = _timed(lambda: t.client.list_artifacts(run_id, "data"))
+    target = tempfile.mkdtemp(dir=os.getcwd())
+    local, download_s = _timed(lambda: t.client.download_artifacts(run_id, "data", target))
+    if len(listed) != files or len(os.listdir(local)) != files:
+        raise AssertionError(f"listed {len(listed)}, downloaded {len(os.listdir(local))} of {files}")
+    return log_s, list_s, download_s
+
+
 def artifacts(t: Tracker, scale: float) -> dict[str, float]:
-    """``log_artifacts`` of a folder of 1 KiB files, then list and download them."""
+    """``log_artifacts`` of a folder of 1 KiB files, then list and download; median of 5 rounds."""
     files = _scaled(1000, scale, 10)
-    work = tempfile.mkdtemp(prefix="bench-artifacts-")
-    source = os.path.join(work, "source")
-    os.makedirs(source)
+    source = tempfile.mkdtemp(dir=os.getcwd())  # the child's own temporary folder
     payload = os.urandom(1024)
     for i in range(files):
         with open(os.path.join(source, f"f{i:05d}.bin"), "wb") as fh:
             fh.write(payload)
-    run_id = t.new_run()
-    start = time.perf_counter()
-    t.client.log_artifacts(run_id, source, "data")
-    log_s = time.perf_counter() - start
-
-    def listing() -> None:
-        got = len(t.client.list_artifacts(run_id, "data"))
-        if got != files:
-            raise AssertionError(f"listed {got} of {files} artifacts")
-
-    list_s = _median_time(listing, 5)
-    start = time.perf_counter()
-    local = t.client.download_artifacts(run_id, "data", os.path.join(work, "download"))
-    download_s = time.perf_counter() - start
-    if len(os.listdir(local)) != files:
-        raise AssertionError(f"downloaded {len(os.listdir(local))} of {files} artifacts")
+    rounds = [_artifact_round(t, source, files) for _ in range(5)]
+    log_s, list_s, download_s = (statistics.median(times) for times in zip(*rounds, strict=True))
     return {"log_artifacts_ms": 1000 * log_s, "list_ms": 1000 * list_s, "download_ms": 1000 * download_s}
 
 
