@@ -70,7 +70,13 @@ def test_key_that_clashes_with_nested_keys_is_refused_before_writing(
     store.log_metric(run_id, Metric("a/b", 1.0, 1, 0))
     store.log_param(run_id, Param("x", "1"))
     before = _snapshot(root)
-    for batch in ([Metric("ok", 1.0, 1, 0), Metric("a", 2.0, 1, 0)], [Metric("a/b/c", 2.0, 1, 0)]):
+    many = [Metric(f"ok{i}", 1.0, 1, 0) for i in range(6)]  # enough keys to check by listing
+    for batch in (
+        [Metric("ok", 1.0, 1, 0), Metric("a", 2.0, 1, 0)],
+        [Metric("a/b/c", 2.0, 1, 0)],
+        [*many, Metric("a", 2.0, 1, 0)],
+        [*many, Metric("a/b/c", 2.0, 1, 0)],
+    ):
         with pytest.raises(TrackletException) as exc:
             store.log_batch(run_id, batch, [], [])
         assert _code(exc) == "INVALID_PARAMETER_VALUE"

@@ -19,7 +19,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 __all__ = [
     "Appender",
@@ -156,6 +156,20 @@ def read_bytes(path: str, offset: int = 0, size_hint: int = -1) -> bytes:
         os.close(fd)
 
 
+def _default_max_open() -> int:
+    # One descriptor per metric key keeps a point at one write; take at most an eighth of
+    # the process's descriptor limit, leaving the rest to the application.
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, ValueError, OSError):
+        return 64
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 16
+    return max(16, min(4096, soft // 8))
+
+
 class Appender:
     """Appends to files through cached ``O_APPEND`` descriptors (a bounded LRU).
 
@@ -163,25 +177,35 @@ class Appender:
     descriptor from being closed by one thread while another writes through it.
     """
 
-    def __init__(self, max_open: int = 64) -> None:
-        self._max_open = max_open
+    def __init__(self, max_open: int | None = None) -> None:
+        self._max_open = max_open or _default_max_open()
         self._fds: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         _track_for_fork(self)
 
     def append(self, path: str, data: bytes) -> None:
         """Append ``data`` (whole lines) to ``path``, creating it and its parents if needed."""
+        self.append_many(((path, data),))
+
+    def append_many(self, items: Iterable[tuple[str, bytes]]) -> None:
+        """:meth:`append` for several files, under one acquisition of the lock."""
         with self._lock:
-            fd = self._fds.get(path)
-            if fd is None:
-                fd = self._open(path)
-            else:
-                self._fds.move_to_end(path)
-            written = os.write(fd, data)
-            if written != len(data):  # only on a full disk or a signal: finish the rest
-                view = memoryview(data)[written:]
-                while view:
-                    view = view[os.write(fd, view) :]
+            fds = self._fds
+            for path, data in items:
+                fd = fds.get(path)
+                if fd is None:
+                    fd = self._open(path)
+                else:
+                    fds.move_to_end(path)
+                written = os.write(fd, data)
+                if written != len(data):  # only on a full disk or a signal: finish the rest
+                    view = memoryview(data)[written:]
+                    while view:
+                        view = view[os.write(fd, view) :]
+
+    def knows(self, path: str) -> bool:
+        """Whether ``path`` is open here, so it is known to be a regular file."""
+        return path in self._fds
 
     def _open(self, path: str) -> int:
         try:

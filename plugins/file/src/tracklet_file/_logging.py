@@ -17,7 +17,7 @@ from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.search import decode_page_token, paginate
 from tracklet.validation import validate_dataset
 
-from ._fsio import Appender, create_exclusive, read_bytes, temp_path, write_atomic
+from ._fsio import Appender, create_exclusive, list_dir, read_bytes, temp_path, write_atomic
 from ._layout import (
     ARTIFACTS,
     DATASETS,
@@ -37,6 +37,7 @@ from ._metrics import format_lines, parse_history
 __all__ = [
     "append_metrics",
     "check_params_unchanged",
+    "metric_lines",
     "create_run_dir",
     "page",
     "read_history",
@@ -67,21 +68,46 @@ def check_key_paths(run_dir: str, folder: str, keys: Iterable[str]) -> None:
     the folder of nested keys (``a`` when ``a/b`` exists) or nests under a key (``a/b``
     when ``a`` exists). Checked before writing so the whole call is refused."""
     top = os.path.join(run_dir, folder)
-    for key in set(keys):
-        path = _key_path(run_dir, folder, key)
+    unique = set(keys)
+    # A few keys cost a stat or two each; many (a big batch) one listing per folder.
+    clash = _clash_by_stat(top, unique) if len(unique) <= 4 else _clash_by_listing(top, unique)
+    if clash is not None:
+        raise _path_clash(folder, *clash)
+
+
+def _clash_by_stat(top: str, keys: Iterable[str]) -> tuple[str, str] | None:
+    for key in keys:
+        path = os.path.join(top, *key.split("/"))
         parent = os.path.dirname(path)
         while parent != top and not os.path.isdir(parent):
             if os.path.exists(parent):
-                raise _path_clash(folder, key, os.path.relpath(parent, top))
+                return key, os.path.relpath(parent, top).replace(os.sep, "/")
             parent = os.path.dirname(parent)
         if os.path.isdir(path):
-            raise _path_clash(folder, key, key)
+            return key, key
+    return None
+
+
+def _clash_by_listing(top: str, keys: Iterable[str]) -> tuple[str, str] | None:
+    listings: dict[str, dict[str, bool]] = {}
+    for key in keys:
+        parts = key.split("/")
+        for depth, name in enumerate(parts):
+            folder = "/".join(parts[:depth])
+            if folder not in listings:
+                listings[folder] = {e.name: e.is_dir() for e in list_dir(os.path.join(top, folder))}
+            is_dir = listings[folder].get(name)
+            if is_dir is None:
+                break  # nothing there: the rest of the path is free
+            if is_dir == (depth == len(parts) - 1):  # a folder where the file goes, or the reverse
+                return key, "/".join(parts[: depth + 1])
+    return None
 
 
 def _path_clash(folder: str, key: str, other: str) -> TrackletException:
     kind = {METRICS: "metric", PARAMS: "param", TAGS: "tag"}[folder]
     return TrackletException(
-        f"Invalid {kind} name '{key}': it clashes with the {kind} '{other.replace(os.sep, '/')}' "
+        f"Invalid {kind} name '{key}': it clashes with the {kind} '{other}' "
         "already logged (a name cannot be both a key and a prefix of keys with '/').",
         INVALID_PARAMETER_VALUE,
     )
@@ -158,14 +184,22 @@ def write_params(run_dir: str, run_id: str, params: Sequence[Param]) -> None:
             _check_same(param.key, run_id, read_bytes(path).decode("utf-8"), value)
 
 
-def append_metrics(appender: Appender, run_dir: str, metrics: Sequence[Metric]) -> None:
-    """Append the points, one write per metric key."""
-    for key, data in format_lines(metrics).items():
-        try:
-            appender.append(_key_path(run_dir, METRICS, key), data)
-        except (IsADirectoryError, NotADirectoryError):
-            check_key_paths(run_dir, METRICS, [key])
-            raise
+def metric_lines(appender: Appender, run_dir: str, metrics: Sequence[Metric]) -> list[tuple[str, bytes]]:
+    """The (file, lines) to append for a batch, after checking that every file can be
+    appended to (a descriptor the appender holds open is a file already)."""
+    base = os.path.join(run_dir, METRICS)
+    lines = [(os.path.join(base, *key.split("/")), data) for key, data in format_lines(metrics).items()]
+    unknown = [
+        os.path.relpath(path, base).replace(os.sep, "/") for path, _ in lines if not appender.knows(path)
+    ]
+    if unknown:
+        check_key_paths(run_dir, METRICS, unknown)
+    return lines
+
+
+def append_metrics(appender: Appender, lines: Sequence[tuple[str, bytes]]) -> None:
+    """Append what :func:`metric_lines` prepared: one write per metric key."""
+    appender.append_many(lines)
 
 
 def write_inputs(run_dir: str, run_id: str, datasets: Sequence[DatasetInput]) -> None:

@@ -59,6 +59,7 @@ from . import _logging
 from ._experiments import DEFAULT_ID, ExperimentFiles, resolve_local_uri
 from ._fsio import Appender
 from ._layout import ARTIFACTS, METRICS, PARAMS, TAGS, TRASH, run_meta
+from ._metrics import format_line
 from ._names import random_run_name
 from ._runs import RunIndex, RunState
 
@@ -309,7 +310,10 @@ class FileStore(TrackingStore):
         validate_run_id(run_id)
         validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
         state = self._active_run(run_id)
-        _logging.append_metrics(self._appender, state.run_dir, [metric])
+        path = os.path.join(state.run_dir, METRICS, *metric.key.split("/"))
+        if not self._appender.knows(path):
+            _logging.check_key_paths(state.run_dir, METRICS, [metric.key])
+        self._appender.append(path, format_line(metric).encode("ascii"))
 
     def log_batch(
         self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
@@ -318,11 +322,12 @@ class FileStore(TrackingStore):
         validate_run_id(run_id)
         validate_batch(metrics, params, tags)
         state = self._active_run(run_id)
-        for folder, items in ((METRICS, metrics), (PARAMS, params), (TAGS, tags)):
+        lines = _logging.metric_lines(self._appender, state.run_dir, metrics)
+        for folder, items in ((PARAMS, params), (TAGS, tags)):
             _logging.check_key_paths(state.run_dir, folder, (item.key for item in items))
         _logging.check_params_unchanged(state.run_dir, run_id, params)
         _logging.write_params(state.run_dir, run_id, params)
-        _logging.append_metrics(self._appender, state.run_dir, metrics)
+        _logging.append_metrics(self._appender, lines)
         for tag in tags:
             _logging.write_tag(state.run_dir, tag.key, tag.value)
             if tag.key == MLFLOW_RUN_NAME and tag.value:
