@@ -93,10 +93,7 @@ class _ExperimentRecord:
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def entity(self) -> Experiment:
-        return Experiment(
-            self.experiment_id, self.name, self.artifact_location, self.lifecycle_stage,
-            dict(self.tags), self.creation_time, self.last_update_time,
-        )  # fmt: skip
+        return Experiment(**dataclasses.asdict(self))  # asdict copies: callers get no references
 
 
 @dataclasses.dataclass
@@ -117,9 +114,16 @@ class _RunRecord:
 
     def info(self) -> RunInfo:
         return RunInfo(
-            self.run_id, self.experiment_id, self.user_id, self.status, self.start_time,
-            self.end_time, self.lifecycle_stage, self.artifact_uri, self.run_name,
-        )  # fmt: skip
+            run_id=self.run_id,
+            experiment_id=self.experiment_id,
+            user_id=self.user_id,
+            status=self.status,
+            start_time=self.start_time,
+            end_time=self.end_time,
+            lifecycle_stage=self.lifecycle_stage,
+            artifact_uri=self.artifact_uri,
+            run_name=self.run_name,
+        )
 
     def entity(self) -> Run:
         # Entities are fresh copies: callers can never reach into the store's records.
@@ -206,9 +210,13 @@ class MemoryTrackingStore(TrackingStore):
         experiment_id = str(self._last_experiment_id)
         now = _now()
         self._experiments[experiment_id] = _ExperimentRecord(
-            experiment_id, name, artifact_location or f"{self._artifact_root}/{experiment_id}",
-            now, now, tags={t.key: str(t.value) for t in tags},
-        )  # fmt: skip
+            experiment_id=experiment_id,
+            name=name,
+            artifact_location=artifact_location or f"{self._artifact_root}/{experiment_id}",
+            creation_time=now,
+            last_update_time=now,
+            tags={t.key: str(t.value) for t in tags},
+        )
         return experiment_id
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -314,10 +322,15 @@ class MemoryTrackingStore(TrackingStore):
             run_id = uuid.uuid4().hex
             name = run_name or tag_name or _random_run_name()
             record = _RunRecord(
-                run_id, experiment.experiment_id, user_id or "", start_time if start_time is not None else _now(),
-                f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts", name,
+                run_id=run_id,
+                experiment_id=experiment.experiment_id,
+                user_id=user_id or "",
+                start_time=start_time if start_time is not None else _now(),
+                # MLflow's layout: <experiment location>/<run id>/artifacts
+                artifact_uri=f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts",
+                run_name=name,
                 tags={**{t.key: str(t.value) for t in tags}, RUN_NAME_TAG: name},
-            )  # fmt: skip
+            )
             self._runs[run_id] = record
             return record.entity()
 

@@ -24,7 +24,7 @@ class and supply one fixture that builds your store (pytest is the only requirem
         def repo(self, tmp_path):
             return MyRepo(str(tmp_path / "artifacts"))
 
-Then ``pytest tests/test_conformance.py -ra`` runs some 400 tests. What the fixtures
+Then ``pytest tests/test_conformance.py -ra`` runs some 320 tests. What the fixtures
 must give:
 
 * ``store``: a **new, empty** store for each test, holding only the Default experiment

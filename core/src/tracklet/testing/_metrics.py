@@ -9,7 +9,7 @@ import pytest
 
 from tracklet.entities import Metric
 from tracklet.stores import TrackingStore
-from tracklet.testing._support import T0, UNKNOWN_RUN_ID, raises_code
+from tracklet.testing._support import T0, UNKNOWN_RUN_ID, pages, raises_code
 
 
 def _history(store: TrackingStore, run_id: str, key: str) -> list[tuple[float, int, int]]:
@@ -85,15 +85,11 @@ class MetricTests:
     @pytest.mark.parametrize("page_size", [1, 3, 7, 10])
     def test_history_pages(self, store: TrackingStore, run_id: str, page_size: int) -> None:
         store.log_batch(run_id, [Metric("m", float(i), T0 + i, i) for i in range(7)], [], [])
-        seen: list[float] = []
-        token = None
-        for _ in range(10):
-            page = store.get_metric_history(run_id, "m", max_results=page_size, page_token=token)
-            assert len(page) <= page_size
-            seen.extend(m.value for m in page)
-            token = page.token
-            if not token:
-                break
+        got = pages(
+            lambda token: store.get_metric_history(run_id, "m", max_results=page_size, page_token=token)
+        )
+        assert all(len(page) <= page_size for page in got)
+        seen = [m.value for page in got for m in page]
         assert seen == [float(i) for i in range(7)]
 
     def test_history_without_max_results_is_one_page(self, store: TrackingStore, run_id: str) -> None:

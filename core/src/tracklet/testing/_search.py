@@ -11,7 +11,7 @@ import pytest
 
 from tracklet.entities import Metric, Param, RunTag, ViewType
 from tracklet.stores import TrackingStore
-from tracklet.testing._support import T0, UNKNOWN_EXPERIMENT_ID, raises_code
+from tracklet.testing._support import T0, UNKNOWN_EXPERIMENT_ID, pages, raises_code
 
 # name: (start offset, user, status, metrics, params, tags). "gamma" logged acc=0.99 at
 # step 0 and 0.5 at step 1: filters see only the latest value.
@@ -48,6 +48,7 @@ _FILTERS: list[tuple[str, set[str]]] = [
     ("params.lr = '0.1'", {"alpha"}),
     ("param.lr IS NULL", {"gamma", "delta-test"}),
     ("tags.team = 'vision'", {"alpha", "gamma"}),
+    ("tags.team ILIKE 'VISION'", {"alpha", "gamma"}),
     ("tags.`data set` LIKE 'v2%'", {"alpha"}),
     ("tags.team IS NULL", {"delta-test"}),
     ("tags.team IS NOT NULL", {"alpha", "beta", "gamma"}),
@@ -59,6 +60,7 @@ _FILTERS: list[tuple[str, set[str]]] = [
     ("attributes.user_id = 'alice'", {"alpha", "gamma"}),
     (f"attributes.start_time > {T0 + 2}", {"gamma", "delta-test"}),
     (f"attributes.start_time <= {T0 + 1}", {"alpha"}),
+    (f"attributes.end_time = {T0 + 100}", {"alpha", "gamma", "delta-test"}),
     ("params.model = 'cnn' AND metrics.acc > 0.6", {"alpha"}),
     ("params.model = 'cnn' and tags.team = 'vision' and status = 'FAILED'", {"gamma"}),
     ("params.model = 'rnn' OR tags.baseline = 'true'", {"beta", "gamma"}),
@@ -209,17 +211,14 @@ def _pages(
     order_by: list[str] | None,
     filter_string: str = "",
 ) -> list[list[str | None]]:
-    pages: list[list[str | None]] = []
-    token = None
-    for _ in range(20):  # a store that never ends its tokens fails instead of hanging
-        page = store.search_runs(
+    """Run names, page by page, of a search_runs followed to its last page."""
+    got = pages(
+        lambda token: store.search_runs(
             experiment_ids, filter_string, ViewType.ACTIVE_ONLY, page_size, order_by, token
-        )
-        pages.append([r.info.run_name for r in page])
-        token = page.token
-        if not token:
-            return pages
-    raise AssertionError(f"search_runs still returns a page token after {len(pages)} pages")
+        ),
+        limit=20,
+    )
+    return [[r.info.run_name for r in page] for page in got]
 
 
 class ExperimentSearchTests:
@@ -245,6 +244,7 @@ class ExperimentSearchTests:
             ("name LIKE 'search-%'", {"search-a", "search-b"}),
             ("name ILIKE 'SEARCH-A'", {"search-a"}),
             ("name != 'Default'", {"search-a", "search-b", "other-c"}),
+            ("creation_time > 0 AND name LIKE '%-%'", {"search-a", "search-b", "other-c"}),
             ("tags.owner = 'ann'", {"search-a"}),
             ("tags.owner != 'ann'", {"search-b"}),
             ("tags.owner LIKE '%o%'", {"search-b"}),
@@ -277,15 +277,11 @@ class ExperimentSearchTests:
 
     @pytest.mark.parametrize("page_size", [1, 2, 4, 5])
     def test_paging(self, store: TrackingStore, named: dict[str, str], page_size: int) -> None:
-        seen: list[str] = []
-        token = None
-        for _ in range(20):
-            page = store.search_experiments(ViewType.ALL, page_size, None, ["name ASC"], token)
-            assert 0 < len(page) <= page_size
-            seen.extend(e.name for e in page)
-            token = page.token
-            if not token:
-                break
+        got = pages(
+            lambda token: store.search_experiments(ViewType.ALL, page_size, None, ["name ASC"], token)
+        )
+        assert all(0 < len(page) <= page_size for page in got)
+        seen = [e.name for page in got for e in page]
         assert seen == ["Default", "other-c", "search-a", "search-b", "search-d"]
 
     @pytest.mark.parametrize(

@@ -8,11 +8,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tracklet.entities import Run, ViewType
+from tracklet.entities import PagedList, Run, ViewType
 from tracklet.exceptions import TrackletException
 from tracklet.stores import CAPABILITIES, TrackingStore
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 #: A start time far from "now", so ordering by start time never depends on the clock.
 T0 = 1_600_000_000_000
@@ -114,12 +115,22 @@ def store_state(store: TrackingStore) -> dict[str, Any]:
     }
 
 
-def _all_pages(fetch: Callable[[str | None], Any]) -> list[Any]:
-    items: list[Any] = []
+def pages(fetch: Callable[[str | None], PagedList[_T]], limit: int = 100) -> list[list[_T]]:
+    """Every page ``fetch(page_token)`` returns, following tokens from None to the end.
+
+    :raises AssertionError: if the store still hands out a token after ``limit`` pages
+        (a store whose tokens never end fails instead of hanging the suite).
+    """
+    out: list[list[_T]] = []
     token: str | None = None
-    while True:
+    while len(out) < limit:
         page = fetch(token)
-        items.extend(page)
+        out.append(list(page))
         token = page.token
         if not token:
-            return items
+            return out
+    raise AssertionError(f"still a page token after {limit} pages")
+
+
+def _all_pages(fetch: Callable[[str | None], PagedList[_T]]) -> list[_T]:
+    return [item for page in pages(fetch, limit=10_000) for item in page]
