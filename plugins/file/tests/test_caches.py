@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
 from tracklet.entities import Metric, Param, RunTag
 from tracklet.exceptions import TrackletException
+from tracklet_file import _runs
 from tracklet_file.store import FileStore
 
 
@@ -120,3 +122,33 @@ def test_returned_runs_do_not_share_mutable_state(store: FileStore) -> None:
     second = store.get_run(run_id)
     assert second.data.params == {"p": "1"} and "mlflow.runName" in second.data.tags
     assert second.inputs.dataset_inputs == []
+
+
+def _age_everything(folder: str) -> None:
+    """Date every file and folder 10 s back, as if written long ago (settled)."""
+    past = time.time_ns() - 10_000_000_000
+    for path, _dirs, files in os.walk(folder):
+        for name in files:
+            os.utime(os.path.join(path, name), ns=(past, past))
+        os.utime(path, ns=(past, past))
+
+
+def test_tag_rewritten_in_place_long_after_is_seen(
+    store: FileStore, root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tag file MLflow rewrites in place leaves its folder's mtime alone: get_run
+    stats the tag files every time, a repeat search every IN_PLACE_CHECK_S seconds."""
+    run_id = store.create_run("0", "u", 0, [RunTag("t", "aaa")], None).info.run_id
+    run_dir = os.path.join(root, "0", run_id)
+    _age_everything(run_dir)
+    assert len(store.search_runs(["0"], "tags.t = 'aaa'")) == 1  # cached, all settled
+    monkeypatch.setattr(_runs, "IN_PLACE_CHECK_S", 0.0)
+    with open(os.path.join(run_dir, "tags", "t"), "w") as f:
+        f.write("bbb")
+    assert len(store.search_runs(["0"], "tags.t = 'bbb'")) == 1
+    _age_everything(run_dir)
+    store.search_runs(["0"], "")
+    monkeypatch.setattr(_runs, "IN_PLACE_CHECK_S", 3600.0)
+    with open(os.path.join(run_dir, "tags", "t"), "w") as f:
+        f.write("ccc")
+    assert store.get_run(run_id).data.tags["t"] == "ccc"

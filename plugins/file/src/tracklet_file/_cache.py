@@ -143,9 +143,10 @@ def _scan(top: str) -> tuple[dict[str, int], list[str]]:
 class _Tree(Generic[V]):
     """A folder of key files kept in memory: ``values()`` maps each key to its value."""
 
-    #: Whether every file is stat'ed on refresh (values that change in place), or only
-    #: the ones not yet settled (values written once).
-    stat_every_file: ClassVar[bool] = True
+    #: How a settled file is checked for changes: ``"every"`` refresh (its size grows),
+    #: ``"periodic"`` (other programs may rewrite it in place, keeping the folder's
+    #: mtime: see :meth:`checks`), or ``"never"`` (written once).
+    file_checks: ClassVar[str] = "every"
 
     def __init__(self, top: str) -> None:
         self.top = top
@@ -161,7 +162,7 @@ class _Tree(Generic[V]):
             return
         changed = False
         for rel, old in list(self.files.items()):
-            if self.stat_every_file or not old.settled:
+            if self.file_checks != "never" or not old.settled:
                 changed |= self._update(rel, old)
         if changed:
             self.version += 1
@@ -203,18 +204,21 @@ class _Tree(Generic[V]):
     def _settled(self, st: os.stat_result, now: int) -> bool:
         return is_settled(st.st_mtime_ns, now)
 
-    def checks(self) -> list[Check] | None:
-        """What :func:`unchanged` must stat to prove this folder did not change, or None
-        while something in it is too recent to be trusted on its stat."""
+    def checks(self) -> tuple[list[Check], list[Check]] | None:
+        """What :func:`unchanged` must stat to prove this folder did not change: the checks
+        for every time, and those that may run only now and then (``"periodic"`` files);
+        None while something in it is too recent to be trusted on its stat."""
         if self.dirs is None or not self.dirs_settled:
             return None
-        out: list[Check] = [(path, mtime, -1) for path, mtime in self.dirs.items()]
+        always: list[Check] = [(path, mtime, -1) for path, mtime in self.dirs.items()]
+        periodic: list[Check] = []
         for rel, state in self.files.items():
             if not state.settled:
                 return None
-            if self.stat_every_file:
-                out.append((os.path.join(self.top, rel), state.key[0], state.key[1]))
-        return out
+            if self.file_checks != "never":
+                check = (os.path.join(self.top, rel), state.key[0], state.key[1])
+                (always if self.file_checks == "every" else periodic).append(check)
+        return always, periodic
 
     def _read(self, rel: str, path: str, st: os.stat_result, old: FileState[V] | None) -> V:
         raise NotImplementedError
@@ -227,14 +231,17 @@ class _Tree(Generic[V]):
 class ParamTree(_Tree[str]):
     """``params/``: values are written once, so settled files are never stat'ed again."""
 
-    stat_every_file = False
+    file_checks = "never"
 
     def _read(self, rel: str, path: str, st: os.stat_result, old: FileState[str] | None) -> str:
         return read_bytes(path, 0, st.st_size).decode("utf-8")
 
 
 class TagTree(_Tree[str]):
-    """``tags/``: MLflow overwrites a tag in place, so every file is stat'ed."""
+    """``tags/``: tracklet replaces a tag file (the folder's mtime moves) but MLflow
+    rewrites it in place (only the file's does), so the files are checked periodically."""
+
+    file_checks = "periodic"
 
     def _read(self, rel: str, path: str, st: os.stat_result, old: FileState[str] | None) -> str:
         return read_bytes(path, 0, st.st_size).decode("utf-8")

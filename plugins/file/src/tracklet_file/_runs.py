@@ -47,6 +47,11 @@ __all__ = ["RunIndex", "RunState"]
 
 _logger = logging.getLogger(__name__)
 _MAX_CACHED_RUNS = 100_000
+#: Seconds a repeat search may go without stat'ing each tag file. Within that time a tag
+#: rewritten in place by another program (MLflow does that; tracklet replaces the file,
+#: which its folder's mtime shows at once) may still show its old value; get_run always
+#: checks them.
+IN_PLACE_CHECK_S = 2.0
 _RUN_NAME_TAG = "mlflow.runName"
 
 
@@ -70,6 +75,8 @@ class RunState:
         self._built: tuple[int, ...] | None = None
         self._parts: tuple[RunInfo, list[Metric], list[Param], list[RunTag]] | None = None
         self._checks: list[Check] | None = None
+        self._periodic: list[Check] = []
+        self._periodic_at = 0.0
         self._inputs_path = os.path.join(run_dir, INPUTS)
 
     @property
@@ -77,46 +84,55 @@ class RunState:
         """The parsed ``meta.yaml`` (after a refresh)."""
         return self.meta.data or {}
 
-    def refresh(self) -> None:
+    def refresh(self, thorough: bool = False) -> None:
         """Bring every part up to date. :raises FileNotFoundError: the run is gone.
 
         When everything was settled at the last refresh, one stat per recorded path
-        (:func:`~tracklet_file._cache.unchanged`) proves nothing changed."""
+        (:func:`~tracklet_file._cache.unchanged`) proves nothing changed; tag files are
+        included when ``thorough`` or every :data:`IN_PLACE_CHECK_S` seconds."""
         with self.lock:
             if self._checks is not None and unchanged(self._checks):
-                return
+                now = time.monotonic()
+                if not thorough and now - self._periodic_at < IN_PLACE_CHECK_S:
+                    return
+                if unchanged(self._periodic):
+                    self._periodic_at = now
+                    return
             self._checks = None
             self.meta.refresh()
             self.params.refresh()
             self.tags.refresh()
             self.metrics.refresh()
             self._refresh_inputs()
-            self._checks = self._collect_checks()
+            self._collect_checks()
+            self._periodic_at = time.monotonic()
 
     def refresh_meta(self) -> None:
         """Bring ``meta.yaml`` alone up to date (the logging path's one stat)."""
         with self.lock:
             self.meta.refresh()
 
-    def _collect_checks(self) -> list[Check] | None:
+    def _collect_checks(self) -> None:
         meta = self.meta
         if not meta.settled or meta.key is None or self._inputs_mtime is None:
-            return None
+            return
         checks: list[Check] = [(meta.path, meta.key[0], meta.key[1])]
+        periodic: list[Check] = []
         for tree in (self.params, self.tags, self.metrics):
             part = tree.checks()
             if part is None:
-                return None
-            checks += part
+                return
+            checks += part[0]
+            periodic += part[1]
         if self._inputs_mtime == -1:
             # Creating inputs/ changes the run folder's mtime: one stat that cannot fail.
             run_dir_mtime = dir_mtime(self.run_dir)
             if not is_settled(run_dir_mtime, time.time_ns()) or os.path.isdir(self._inputs_path):
-                return None
+                return
             checks.append((self.run_dir, run_dir_mtime, -1))
         else:
             checks.append((self._inputs_path, self._inputs_mtime, -1))
-        return checks
+        self._checks, self._periodic = checks, periodic
 
     def run(self) -> Run:
         """A new :class:`Run` built from the cached parts (rebuilt only when they changed)."""

@@ -252,7 +252,7 @@ class FileStore(TrackingStore):
         """The run with its latest metrics, params, tags and dataset inputs."""
         validate_run_id(run_id)
         state = self._runs.meta(run_id)
-        state.refresh()
+        state.refresh(thorough=True)
         return state.run()
 
     def update_run_info(
