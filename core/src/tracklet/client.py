@@ -90,7 +90,7 @@ class MlflowClient(MediaMixin, RegistryAndTracingMixin):
     ) -> str:
         """Create an experiment; return its id."""
         tag_list = [ExperimentTag(k, str(v)) for k, v in (tags or {}).items()]
-        return self._store.create_experiment(name, artifact_location, tag_list)  # type: ignore[arg-type]
+        return self._store.create_experiment(name, artifact_location, tag_list)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with this id (``RESOURCE_DOES_NOT_EXIST`` if none)."""
@@ -148,7 +148,7 @@ class MlflowClient(MediaMixin, RegistryAndTracingMixin):
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         """Set a tag on an experiment."""
-        self._store.set_experiment_tag(str(experiment_id), ExperimentTag(key, str(value)))  # type: ignore[arg-type]
+        self._store.set_experiment_tag(str(experiment_id), ExperimentTag(key, str(value)))
 
     # -- runs ---------------------------------------------------------------------------
 

@@ -19,13 +19,6 @@ class TestFileStore(TrackingStoreSuite):
         yield store
         store.close()
 
-    @pytest.mark.skip(
-        reason="MLflow's mlruns layout keeps a key as a file and 'a/b' as the file b in the "
-        "folder a, so one run cannot hold both metric 'a' and metric 'a/b' (MLflow's own "
-        "FileStore fails the same way); FileStore refuses the clash with INVALID_PARAMETER_VALUE "
-        "before writing anything"
-    )
-    def test_history_only_holds_its_own_key(self) -> None: ...
 
 
 class TestLocalArtifactRepository(ArtifactRepositorySuite):

@@ -29,6 +29,7 @@ from typing import ClassVar
 from tracklet.entities import (
     DatasetInput,
     Experiment,
+    ExperimentTag,
     Metric,
     PagedList,
     Param,
@@ -65,7 +66,10 @@ class TrackingStore(abc.ABC):
 
     @abc.abstractmethod
     def create_experiment(
-        self, name: str, artifact_location: str | None = None, tags: Sequence[RunTag] | None = None
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Sequence[ExperimentTag | RunTag] | None = None,
     ) -> str:
         """Create an experiment and return its id.
 
@@ -101,7 +105,7 @@ class TrackingStore(abc.ABC):
         """Rename; the new name must be unused (``RESOURCE_ALREADY_EXISTS``)."""
 
     @abc.abstractmethod
-    def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
+    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
         """Set (or overwrite) one experiment tag."""
 
     # -- runs --------------------------------------------------------------------
