@@ -168,3 +168,31 @@ def test_run_context_tags_and_request_headers_merge():
         assert plugins.request_headers("file:///x") == {}
     finally:
         plugins.unregister(plugin)
+
+
+def test_default_tracking_uri_comes_from_plugins(monkeypatch):
+    from tracklet import _config
+
+    for name in ("TRACKLET_TRACKING_URI", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(_config, "_tracking_uri", None)
+    assert _config.get_tracking_uri().endswith("/mlruns")  # tracklet-file's proposal
+
+    class Preferred:
+        @hookimpl
+        def tracklet_default_tracking_uri(self):
+            return "dummy:///preferred"
+
+    plugin = Preferred()
+    plugins.register(plugin, name="preferred")
+    try:
+        assert _config.get_tracking_uri() == "dummy:///preferred"  # tracklet-file's is trylast
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", "/from/mlflow/env")
+        assert _config.get_tracking_uri() == "/from/mlflow/env"
+        monkeypatch.setenv("TRACKLET_TRACKING_URI", "/from/tracklet/env")
+        assert _config.get_tracking_uri() == "/from/tracklet/env"
+        _config.set_tracking_uri("/explicit")
+        assert _config.get_tracking_uri() == "/explicit"
+    finally:
+        _config.set_tracking_uri(None)
+        plugins.unregister(plugin)
