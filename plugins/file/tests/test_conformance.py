@@ -20,7 +20,6 @@ class TestFileStore(TrackingStoreSuite):
         store.close()
 
 
-
 class TestLocalArtifactRepository(ArtifactRepositorySuite):
     @pytest.fixture
     def repo(self, tmp_path: pathlib.Path) -> LocalArtifactRepository:

@@ -108,7 +108,7 @@ class ExperimentFiles:
         stage = LifecycleStage.DELETED if os.path.dirname(path) == self.trash else LifecycleStage.ACTIVE
         return experiment_from_meta({**data, "lifecycle_stage": stage}, tags.values())
 
-    def list(self, deleted: bool) -> list[Experiment]:
+    def scan(self, deleted: bool) -> list[Experiment]:
         """Active (or deleted) experiments, in directory order."""
         parent = self.trash if deleted else self.root
         out = []
@@ -121,7 +121,7 @@ class ExperimentFiles:
 
     def all(self) -> list[Experiment]:
         """Every experiment, active and deleted."""
-        return self.list(False) + self.list(True)
+        return self.scan(False) + self.scan(True)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -65,7 +65,7 @@ def load_yaml(data: bytes) -> dict[str, Any] | None:
 def dump_yaml(data: dict[str, Any]) -> bytes:
     """Serialise as MLflow does: block style, sorted keys, unicode kept."""
     text = yaml.dump(data, Dumper=_Dumper, default_flow_style=False, allow_unicode=True, sort_keys=True)
-    return text.encode("utf-8")
+    return str(text).encode("utf-8")
 
 
 # -- experiments -----------------------------------------------------------------------

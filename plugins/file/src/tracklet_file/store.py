@@ -21,6 +21,7 @@ from tracklet._time import now_ms
 from tracklet.entities import (
     DatasetInput,
     Experiment,
+    ExperimentTag,
     LifecycleStage,
     Metric,
     PagedList,
@@ -97,7 +98,10 @@ class FileStore(TrackingStore):
     # -- experiments ---------------------------------------------------------------------------
 
     def create_experiment(
-        self, name: str, artifact_location: str | None = None, tags: Sequence[RunTag] | None = None
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Sequence[ExperimentTag | RunTag] | None = None,
     ) -> str:
         """Create an experiment with the next free integer id."""
         validate_experiment_name(name)
@@ -135,9 +139,9 @@ class FileStore(TrackingStore):
         validate_max_results(max_results)
         experiments: list[Experiment] = []
         if view_type in (ViewType.ACTIVE_ONLY, ViewType.ALL):
-            experiments += self._experiments.list(deleted=False)
+            experiments += self._experiments.scan(deleted=False)
         if view_type in (ViewType.DELETED_ONLY, ViewType.ALL):
-            experiments += self._experiments.list(deleted=True)
+            experiments += self._experiments.scan(deleted=True)
         return search_experiments_in_memory(experiments, filter_string, order_by, max_results, page_token)
 
     def delete_experiment(self, experiment_id: str) -> None:
@@ -186,7 +190,7 @@ class FileStore(TrackingStore):
             self._experiments.check_name_free(new_name, ignore_id=experiment_id)
             self._experiments.update_meta(path, name=new_name)
 
-    def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
+    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
         """Set one tag of an active experiment."""
         validate_experiment_id(experiment_id)
         validate_experiment_tag(tag.key, tag.value)
