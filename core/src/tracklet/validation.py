@@ -29,6 +29,7 @@ MAX_ENTITIES_PER_BATCH = 1000
 SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_THRESHOLD = 50000
 
+_PLAIN_NUMBERS = (float, int)
 _VALID_KEY = re.compile(r"^[/\w.\- :]*$")
 _RUN_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
 _EXPERIMENT_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
@@ -43,8 +44,23 @@ def _path_not_unique(name: str) -> bool:
     return norm != name or norm == "." or norm.startswith("..") or norm.startswith("/")
 
 
+# Keys already found valid: training loops log the same few keys many times, and this check
+# sits on every logging call. Bounded; cleared when full.
+_KNOWN_GOOD_KEYS: set[str] = set()
+_KNOWN_GOOD_LIMIT = 10_000
+
+
 def validate_key(kind: str, key: object) -> None:
     """A metric, param or tag key: ``[/\\w.\\- :]``, at most 250 chars, a clean relative path."""
+    if key in _KNOWN_GOOD_KEYS:
+        return
+    _check_key(kind, key)
+    if len(_KNOWN_GOOD_KEYS) >= _KNOWN_GOOD_LIMIT:
+        _KNOWN_GOOD_KEYS.clear()
+    _KNOWN_GOOD_KEYS.add(key)  # type: ignore[arg-type]
+
+
+def _check_key(kind: str, key: object) -> None:
     if not isinstance(key, str) or key == "":
         raise _bad(f"Invalid {kind} name: {key!r}. Names must be non-empty strings.")
     if not _VALID_KEY.match(key):
@@ -75,6 +91,9 @@ def _check_length(kind: str, key: str, value: str, limit: int) -> None:
 def validate_metric(key: object, value: object, timestamp: object, step: object) -> None:
     """Key rules, a real number value (NaN and ±inf allowed), integer timestamp and step."""
     validate_key("metric", key)
+    # fast path for the common case; the general checks below handle numpy scalars and errors
+    if type(value) in _PLAIN_NUMBERS and type(timestamp) is int and timestamp >= 0 and type(step) is int:
+        return
     if isinstance(value, bool) or not isinstance(value, numbers.Number):
         raise _bad(
             f"Got invalid value {value!r} for metric '{key}' (timestamp={timestamp}). "
