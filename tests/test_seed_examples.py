@@ -380,31 +380,10 @@ _LIST_BY_URI = (
     "('sub'); MLflow's are relative to the URI's parent ('artifacts/sub'), as it lists the last path "
     "component inside its parent. core/src/tracklet/artifacts.py: list_artifacts"
 )
-_NO_FLAVORS = (
-    "`import mlflow.sklearn` -> ModuleNotFoundError: No module named 'tracklet.sklearn': nothing says "
-    "that model flavors (mlflow.sklearn, mlflow.models) are not part of tracklet, nor what to install"
-)
 BUGS: dict[str, dict[str, str]] = {
     "test_tracking_example": {},
     "test_tracking_example_matches_mlflow": {},
-    "test_unavailable_feature_fails_clearly": {
-        **{
-            stem: _NO_FLAVORS
-            for stem in (
-                "51_get_latest_versions",
-                "53_create_model_version",
-                "54_copy_model_version",
-                "55_update_model_version",
-                "56_transition_model_version_stage",
-                "57_delete_model_version",
-                "58_get_model_version",
-                "59_get_model_version_download_uri",
-                "61_get_model_version_stages",
-                "62_set_model_version_tag",
-                "63_delete_model_version_tag",
-            )
-        },
-    },
+    "test_unavailable_feature_fails_clearly": {},
 }
 
 

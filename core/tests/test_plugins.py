@@ -196,3 +196,12 @@ def test_default_tracking_uri_comes_from_plugins(monkeypatch):
     finally:
         _config.set_tracking_uri(None)
         plugins.unregister(plugin)
+
+
+@pytest.mark.parametrize("flavor", ["sklearn", "pyfunc", "models"])
+def test_model_flavors_fail_with_a_clear_message(flavor):
+    import importlib
+
+    with pytest.raises(ImportError) as e:
+        importlib.import_module(f"tracklet.{flavor}")
+    assert f"mlflow.{flavor}" in str(e.value) and "log_artifact" in str(e.value)
