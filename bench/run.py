@@ -37,6 +37,8 @@ CHILD_ENV = {
 
 def run_side(module: str, workload: str, backend: str, scale: float) -> dict[str, Any]:
     """Run one workload for one tracker in a child process, in a fresh temporary folder."""
+    # flush the previous workload's dirty pages, so their writeback does not land in this one's figures
+    os.sync()
     tmp = tempfile.mkdtemp(prefix=f"bench-{module}-")
     command = [sys.executable, str(BENCH / "workloads.py"), module, workload,
                URIS[backend].format(tmp=tmp), "--scale", str(scale)]
