@@ -152,3 +152,28 @@ def test_tag_rewritten_in_place_long_after_is_seen(
     with open(os.path.join(run_dir, "tags", "t"), "w") as f:
         f.write("ccc")
     assert store.get_run(run_id).data.tags["t"] == "ccc"
+
+
+def test_metric_appends_are_seen_by_repeat_searches(
+    store: FileStore, other: FileStore, root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tracklet's writers bump metrics/ after appending, so a repeat search sees their points
+    at once with one stat of the folder; an append by another program (MLflow appends without
+    bumping the folder) is seen by get_run at once and by searches every IN_PLACE_CHECK_S."""
+    run_id = store.create_run("0", "u", 0, [], None).info.run_id
+    run_dir = os.path.join(root, "0", run_id)
+    store.log_metric(run_id, Metric("m", 1.0, 1, 0))
+    _age_everything(run_dir)
+    monkeypatch.setattr(_runs, "IN_PLACE_CHECK_S", 3600.0)
+    assert len(store.search_runs(["0"], "metrics.m = 1")) == 1  # cached, all settled
+    other.log_metric(run_id, Metric("m", 2.0, 2, 1))
+    assert len(store.search_runs(["0"], "metrics.m = 2")) == 1
+    _age_everything(run_dir)
+    store.search_runs(["0"], "")
+    with open(os.path.join(run_dir, "metrics", "m"), "a") as f:
+        f.write("3 3.0 2\n")  # MLflow's FileStore: an append, the folder's mtime unchanged
+    assert store.get_run(run_id).data.metrics == {"m": 3.0}
+    monkeypatch.setattr(_runs, "IN_PLACE_CHECK_S", 0.0)
+    with open(os.path.join(run_dir, "metrics", "m"), "a") as f:
+        f.write("4 4.0 3\n")
+    assert [r.data.metrics["m"] for r in store.search_runs(["0"], "")] == [4.0]

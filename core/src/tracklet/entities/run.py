@@ -135,6 +135,24 @@ class RunData(TrackletObject):
         self._params = {p.key: p.value for p in params or []}
         self._tags = {t.key: t.value for t in tags or []}
 
+    @classmethod
+    def from_dicts(
+        cls,
+        metric_objs: list[Metric],
+        metrics: dict[str, float],
+        params: dict[str, str],
+        tags: dict[str, str],
+    ) -> RunData:
+        """Build from ready dicts (copied, so stores may keep theirs cached); ``metrics`` must
+        map each of ``metric_objs``' keys to its value. Faster than the constructor for
+        stores that return many runs."""
+        data = cls.__new__(cls)
+        data._metric_objs = list(metric_objs)
+        data._metrics = dict(metrics)
+        data._params = dict(params)
+        data._tags = dict(tags)
+        return data
+
     @property
     def metrics(self) -> dict[str, float]:
         """Latest value of each metric (largest step, then latest timestamp)."""

@@ -248,7 +248,15 @@ class TagTree(_Tree[str]):
 
 
 class MetricTree(_Tree[Latest]):
-    """``metrics/``: append-only files; growth is read from where the last read stopped."""
+    """``metrics/``: append-only files; growth is read from where the last read stopped.
+
+    An append changes only the file, not its folder, so tracklet's writers also bump the
+    mtime of ``metrics/`` after appending (:func:`~tracklet_file._logging.signal_metrics`):
+    a repeat search then proves a run's metrics unchanged with one stat of that folder
+    instead of one per metric file. Files are still stat'ed periodically, for appends by
+    other programs (MLflow) that do not bump the folder."""
+
+    file_checks = "periodic"
 
     def _settled(self, st: os.stat_result, now: int) -> bool:
         return True  # appends always grow the size, which the stat key includes

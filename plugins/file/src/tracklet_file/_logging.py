@@ -197,9 +197,19 @@ def metric_lines(appender: Appender, run_dir: str, metrics: Sequence[Metric]) ->
     return lines
 
 
-def append_metrics(appender: Appender, lines: Sequence[tuple[str, bytes]]) -> None:
-    """Append what :func:`metric_lines` prepared: one write per metric key."""
+def append_metrics(appender: Appender, run_dir: str, lines: Sequence[tuple[str, bytes]]) -> None:
+    """Append what :func:`metric_lines` prepared: one write per metric key, then
+    :func:`signal_metrics`."""
     appender.append_many(lines)
+    signal_metrics(run_dir)
+
+
+def signal_metrics(run_dir: str) -> None:
+    """Bump the mtime of the run's ``metrics/`` folder after an append, so readers' caches
+    (:class:`~tracklet_file._cache.MetricTree`) see the change with one stat of the folder.
+    Best effort: without it, readers still notice within their periodic file checks."""
+    with contextlib.suppress(OSError):
+        os.utime(os.path.join(run_dir, METRICS))
 
 
 def write_inputs(run_dir: str, run_id: str, datasets: Sequence[DatasetInput]) -> None:

@@ -17,12 +17,10 @@ from tracklet.entities import (
     DatasetInput,
     InputTag,
     Metric,
-    Param,
     Run,
     RunData,
     RunInfo,
     RunInputs,
-    RunTag,
 )
 from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
 
@@ -47,6 +45,8 @@ __all__ = ["RunIndex", "RunState"]
 
 _logger = logging.getLogger(__name__)
 _MAX_CACHED_RUNS = 100_000
+#: What a run is built from: info, latest metrics (objects and key -> value), params, tags.
+_Parts = tuple[RunInfo, list[Metric], dict[str, float], dict[str, str], dict[str, str]]
 #: Seconds a repeat search may go without stat'ing each tag file. Within that time a tag
 #: rewritten in place by another program (MLflow does that; tracklet replaces the file,
 #: which its folder's mtime shows at once) may still show its old value; get_run always
@@ -73,7 +73,8 @@ class RunState:
         self._inputs: list[DatasetInput] = []
         self._inputs_version = 0
         self._built: tuple[int, ...] | None = None
-        self._parts: tuple[RunInfo, list[Metric], list[Param], list[RunTag]] | None = None
+        self._parts: _Parts | None = None
+        self._snapshot: Run | None = None
         self._checks: list[Check] | None = None
         self._periodic: list[Check] = []
         self._periodic_at = 0.0
@@ -137,9 +138,21 @@ class RunState:
     def run(self) -> Run:
         """A new :class:`Run` built from the cached parts (rebuilt only when they changed)."""
         with self.lock:
-            return self._run()
+            self._rebuild_if_changed()
+            assert self._parts is not None
+            info, metric_objs, metrics, params, tags = self._parts
+            data = RunData.from_dicts(metric_objs, metrics, params, tags)
+            return Run(info, data, RunInputs(list(self._inputs)))
 
-    def _run(self) -> Run:
+    def snapshot(self) -> Run:
+        """A cached :class:`Run` shared between calls, for searches to filter and sort without
+        building thousands of objects; it must not be handed to callers (use :meth:`run`)."""
+        with self.lock:
+            if self._rebuild_if_changed() or self._snapshot is None:
+                self._snapshot = self.run()
+            return self._snapshot
+
+    def _rebuild_if_changed(self) -> bool:
         signature = (
             self.meta.version,
             self.params.version,
@@ -147,11 +160,11 @@ class RunState:
             self.metrics.version,
             self._inputs_version,
         )
-        if signature != self._built or self._parts is None:
-            self._parts = self._build()
-            self._built = signature
-        info, metrics, params, tags = self._parts
-        return Run(info, RunData(metrics, params, tags), RunInputs(list(self._inputs)))
+        if signature == self._built and self._parts is not None:
+            return False
+        self._parts = self._build()
+        self._built = signature
+        return True
 
     def info(self) -> RunInfo:
         """The run's :class:`RunInfo` from ``meta.yaml`` alone (after :meth:`refresh_meta`);
@@ -165,14 +178,14 @@ class RunState:
                     info = info._copy_with(run_name=name)
             return info
 
-    def _build(self) -> tuple[RunInfo, list[Metric], list[Param], list[RunTag]]:
+    def _build(self) -> _Parts:
         tags = self.tags.values()
         info = run_info_from_meta(self.data)
         if info.run_name is None and tags.get(_RUN_NAME_TAG):
             info = info._copy_with(run_name=tags[_RUN_NAME_TAG])
-        metrics = [s.value.metric for s in self.metrics.files.values() if s.value.metric is not None]
-        params = [Param(k, v) for k, v in self.params.values().items()]
-        return info, metrics, params, [RunTag(k, v) for k, v in tags.items()]
+        metric_objs = [s.value.metric for s in self.metrics.files.values() if s.value.metric is not None]
+        metrics = {m.key: m.value for m in metric_objs}
+        return info, metric_objs, metrics, self.params.values(), tags
 
     def _refresh_inputs(self) -> None:
         now = time.time_ns()

@@ -318,6 +318,7 @@ class FileStore(TrackingStore):
         if not self._appender.knows(path):
             _logging.check_key_paths(state.run_dir, METRICS, [metric.key])
         self._appender.append(path, format_line(metric).encode("ascii"))
+        _logging.signal_metrics(state.run_dir)
 
     def log_batch(
         self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
@@ -331,7 +332,8 @@ class FileStore(TrackingStore):
             _logging.check_key_paths(state.run_dir, folder, (item.key for item in items))
         _logging.check_params_unchanged(state.run_dir, run_id, params)
         _logging.write_params(state.run_dir, run_id, params)
-        _logging.append_metrics(self._appender, lines)
+        if lines:
+            _logging.append_metrics(self._appender, state.run_dir, lines)
         for tag in tags:
             _logging.write_tag(state.run_dir, tag.key, tag.value)
             if tag.key == MLFLOW_RUN_NAME and tag.value:
@@ -387,7 +389,9 @@ class FileStore(TrackingStore):
         """Runs of the experiments matching the filter; unknown experiments have no runs."""
         validate_max_results(max_results)
         stages = LifecycleStage.view_type_to_stages(run_view_type)
-        runs: list[Run] = []
+        # Filter and sort cached snapshots; only the page returned is copied for the caller.
+        snapshots: list[Run] = []
+        states: dict[str, RunState] = {}
         for experiment_id in experiment_ids:
             validate_experiment_id(str(experiment_id))
             path = self._experiments.find(str(experiment_id))
@@ -395,8 +399,11 @@ class FileStore(TrackingStore):
                 continue
             for state in self._runs.runs_in(path):
                 if state.data.get("lifecycle_stage", LifecycleStage.ACTIVE) in stages:
-                    runs.append(state.run())
-        return search_runs_in_memory(runs, filter_string, order_by, max_results, page_token)
+                    snapshot = state.snapshot()
+                    snapshots.append(snapshot)
+                    states[snapshot.info.run_id] = state
+        page = search_runs_in_memory(snapshots, filter_string, order_by, max_results, page_token)
+        return PagedList([states[run.info.run_id].run() for run in page], page.token)
 
 
 def _resolve_run_name(run_name: str | None, tags: list[RunTag]) -> str:
