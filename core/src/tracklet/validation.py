@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 import posixpath
 import re
+import urllib.parse
 from collections.abc import Sequence
 
 from tracklet.entities import Metric, Param, RunTag
@@ -234,32 +235,25 @@ _DRIVE = re.compile(r"^[a-zA-Z]:")
 def validate_artifact_path(path: str | None) -> str:
     """Return ``path`` as a clean relative POSIX path ('' for the root), or raise.
 
-    Refused: absolute paths, ``..`` components, backslashes, drive letters, NUL bytes,
-    and percent-encoded forms of those (``%2e%2e``, ``%2f``, ``%5c``).
+    Refused: absolute paths, ``..`` components, backslashes, drive letters, NUL bytes and
+    URLs — in the path as given and in its percent-decoded form (``%2e%2e/x``,
+    ``%2Fetc``, ``a%5c..``), since a server may decode it once more. A ``%`` that decodes
+    to nothing dangerous is an ordinary character (MLflow names image files ``a%step%2…``).
     """
     if path is None or path in ("", "."):
         return ""
     if not isinstance(path, str):
         raise _bad(f"Invalid artifact path {path!r}: it must be a string.")
-    lowered = path.lower()
-    if (
-        "\\" in path
-        or "\x00" in path
-        or path.startswith("/")
-        or _DRIVE.match(path)
-        or "%2e" in lowered
-        or "%2f" in lowered
-        or "%5c" in lowered
-        or "://" in path
-    ):
-        raise _bad(
-            f"Invalid artifact path: '{path}'. Artifact paths must be relative, use '/', "
-            "and stay inside the artifact root (no '..', absolute paths, drive letters or backslashes)."
-        )
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if any(p == ".." for p in parts):
-        raise _bad(
-            f"Invalid artifact path: '{path}'. '..' is not allowed: artifact paths must stay "
-            "inside the artifact root."
-        )
-    return "/".join(parts)
+    decoded = urllib.parse.unquote(path) if "%" in path else path
+    for form in {path, decoded}:
+        if "\\" in form or "\x00" in form or form.startswith("/") or _DRIVE.match(form) or "://" in form:
+            raise _bad(
+                f"Invalid artifact path: '{path}'. Artifact paths must be relative, use '/', and stay "
+                "inside the artifact root (no '..', absolute paths, drive letters or backslashes)."
+            )
+        if ".." in form.split("/"):
+            raise _bad(
+                f"Invalid artifact path: '{path}'. '..' is not allowed: artifact paths must stay "
+                "inside the artifact root."
+            )
+    return "/".join(p for p in path.split("/") if p not in ("", "."))

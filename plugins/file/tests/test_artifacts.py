@@ -88,7 +88,7 @@ def test_delete(repo: LocalArtifactRepository, src: pathlib.Path) -> None:
     assert repo.list_artifacts() == []
 
 
-@pytest.mark.parametrize("bad", ["../x", "a/../../x", "/etc", "..\\x", "%2e%2e/x", "C:/x", "a/%2F/b"])
+@pytest.mark.parametrize("bad", ["../x", "a/../../x", "/etc", "..\\x", "%2e%2e/x", "C:/x", "%2F..%2Fetc"])
 def test_traversal_is_refused_everywhere(
     repo: LocalArtifactRepository, src: pathlib.Path, tmp_path: pathlib.Path, bad: str
 ) -> None:
