@@ -7,8 +7,8 @@ have working defaults (a bounded thread pool); override them for bulk transfers.
 
 Every ``artifact_path`` a caller passes is relative to the repository's root and
 goes through :func:`tracklet.validation.validate_artifact_path` first: paths that
-could escape the root (``..``, absolute, drive letters, backslashes, percent-encoded
-dots) are refused with ``INVALID_PARAMETER_VALUE``.
+could escape the root (``..``, absolute, drive letters, backslashes, as given or once
+percent-decoded) are refused with ``INVALID_PARAMETER_VALUE``.
 """
 
 from __future__ import annotations
