@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import posixpath
 import urllib.parse
 import urllib.request
-
-_WINDOWS_DRIVE = 2  # "C:" looks like a one-letter scheme
 
 
 def get_scheme(uri: str) -> str:
@@ -43,17 +40,17 @@ def path_to_file_uri(path: str) -> str:
 
 
 def append_to_uri_path(uri: str, *paths: str) -> str:
-    """Join path parts onto a URI's path, keeping scheme, netloc and query."""
+    """Join path parts onto a URI's path, keeping scheme, netloc and query
+    (``s3://b/p`` + ``c`` -> ``s3://b/p/c``; ``http://h/api?x=1`` + ``z`` -> ``http://h/api/z?x=1``)."""
     parsed = urllib.parse.urlparse(uri)
     parts = [p.strip("/") for p in paths if p and p.strip("/")]
     if not parts:
         return uri
-    joined = posixpath.join(parsed.path or "", *parts) if parsed.path else "/".join(parts)
-    if parsed.path and not parsed.path.endswith("/"):
-        joined = parsed.path.rstrip("/") + "/" + "/".join(parts)
+    joined = "/".join(parts)
+    path = f"{parsed.path.rstrip('/')}/{joined}" if parsed.path else joined
     if not parsed.scheme:
-        return joined
-    return urllib.parse.urlunparse(parsed._replace(path=joined))
+        return path
+    return urllib.parse.urlunparse(parsed._replace(path=path))
 
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:
