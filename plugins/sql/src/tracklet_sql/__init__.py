@@ -1,0 +1,1 @@
+"""tracklet-sql: the tracking store for ``sqlite:``, ``postgresql:`` and ``mysql:`` URIs."""
