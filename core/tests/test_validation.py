@@ -66,7 +66,8 @@ def test_artifact_paths_that_escape_are_refused(path):
     "path,clean",
     [(None, ""), ("", ""), (".", ""), ("a/b", "a/b"), ("./a//b/", "a/b"),
      # a % that decodes to nothing dangerous is an ordinary character (MLflow's image names)
-     ("images/dogs%step%3%2e347104.png", "images/dogs%step%3%2e347104.png"), ("100%.txt", "100%.txt")],
+     ("images/dogs%step%3%2e347104.png", "images/dogs%step%3%2e347104.png"), ("100%.txt", "100%.txt"),
+     ("x%2f1.png", "x%2f1.png"), ("x%5c1.png", "x%5c1.png"), ("x%001.png", "x%001.png")],
 )
 def test_artifact_paths_normalised(path, clean):
     assert v.validate_artifact_path(path) == clean

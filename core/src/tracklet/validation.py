@@ -236,24 +236,29 @@ def validate_artifact_path(path: str | None) -> str:
     """Return ``path`` as a clean relative POSIX path ('' for the root), or raise.
 
     Refused: absolute paths, ``..`` components, backslashes, drive letters, NUL bytes and
-    URLs — in the path as given and in its percent-decoded form (``%2e%2e/x``,
-    ``%2Fetc``, ``a%5c..``), since a server may decode it once more. A ``%`` that decodes
-    to nothing dangerous is an ordinary character (MLflow names image files ``a%step%2…``).
+    URLs; and, since a server may decode a path once more, anything whose percent-decoded
+    form is absolute or climbs with ``..`` (``%2e%2e/x``, ``%2Fetc``, ``a%5c..%5cb``). A ``%``
+    that decodes to nothing dangerous is an ordinary character (MLflow names image files
+    ``dogs%step%3%timestamp%…%<uuid>.png``, and a uuid may start with ``2e``, ``2f`` or ``5c``).
     """
     if path is None or path in ("", "."):
         return ""
     if not isinstance(path, str):
         raise _bad(f"Invalid artifact path {path!r}: it must be a string.")
-    decoded = urllib.parse.unquote(path) if "%" in path else path
-    for form in {path, decoded}:
-        if "\\" in form or "\x00" in form or form.startswith("/") or _DRIVE.match(form) or "://" in form:
+    if "\\" in path or "\x00" in path or "://" in path or _escapes(path.split("/"), path):
+        raise _bad(
+            f"Invalid artifact path: '{path}'. Artifact paths must be relative, use '/', and stay "
+            "inside the artifact root (no '..', absolute paths, drive letters or backslashes)."
+        )
+    if "%" in path:
+        decoded = urllib.parse.unquote(path)
+        if _escapes(re.split(r"[/\\]", decoded), decoded.replace("\\", "/")):
             raise _bad(
-                f"Invalid artifact path: '{path}'. Artifact paths must be relative, use '/', and stay "
-                "inside the artifact root (no '..', absolute paths, drive letters or backslashes)."
-            )
-        if ".." in form.split("/"):
-            raise _bad(
-                f"Invalid artifact path: '{path}'. '..' is not allowed: artifact paths must stay "
-                "inside the artifact root."
+                f"Invalid artifact path: '{path}'. Once percent-decoded it would leave the artifact "
+                "root ('..', or an absolute path)."
             )
     return "/".join(p for p in path.split("/") if p not in ("", "."))
+
+
+def _escapes(parts: list[str], path: str) -> bool:
+    return ".." in parts or path.startswith("/") or bool(_DRIVE.match(path))
