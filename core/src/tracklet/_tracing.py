@@ -17,13 +17,18 @@ TRACING_NAMES = (
 )
 
 
+def tracing_unavailable(qualname: str) -> TrackletException:
+    """The error every tracing name raises (fluent functions and client methods alike)."""
+    return TrackletException(
+        f"{qualname}: tracing is not available in this tracklet release (no installed plugin "
+        "stores traces). Use MLflow for tracing until a tracklet tracing plugin ships.",
+        NOT_IMPLEMENTED,
+    )
+
+
 def _unavailable(name: str) -> Callable[..., Any]:
     def function(*args: Any, **kwargs: Any) -> Any:
-        raise TrackletException(
-            f"tracklet.{name}: tracing is not available in this tracklet release (no installed plugin "
-            "stores traces). Use MLflow for tracing until a tracklet tracing plugin ships.",
-            NOT_IMPLEMENTED,
-        )
+        raise tracing_unavailable(f"tracklet.{name}")
 
     function.__name__ = name
     function.__doc__ = f"Tracing: ``{name}`` (not available yet; raises NOT_IMPLEMENTED)."

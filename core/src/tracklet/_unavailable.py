@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tracklet import _config, plugins
-from tracklet.exceptions import NOT_IMPLEMENTED, TrackletException
+from tracklet._tracing import tracing_unavailable
 
 REGISTRY_METHODS = (
     "create_registered_model", "rename_registered_model", "update_registered_model",
@@ -42,12 +42,7 @@ def _registry_method(name: str) -> Callable[..., Any]:
 
 def _trace_method(name: str) -> Callable[..., Any]:
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        raise TrackletException(
-            f"MlflowClient.{name}: tracing is not available in this tracklet release — no installed "
-            f"plugin stores traces for {self.tracking_uri!r}. Use MLflow for tracing until a tracklet "
-            "tracing plugin ships.",
-            NOT_IMPLEMENTED,
-        )
+        raise tracing_unavailable(f"MlflowClient.{name}")
 
     method.__name__ = name
     method.__doc__ = f"Tracing: ``{name}`` (not available yet; raises NOT_IMPLEMENTED)."
