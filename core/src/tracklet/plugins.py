@@ -279,14 +279,6 @@ def request_headers(uri: str) -> dict[str, str]:
     return merged
 
 
-def cli_commands() -> list[Any]:
-    """CLI commands contributed by plugins."""
-    out: list[Any] = []
-    for commands in get_plugin_manager().hook.tracklet_cli_commands():
-        out.extend(commands or [])
-    return out
-
-
 def list_plugins() -> list[PluginInfo]:
     """Every registered plugin with its distribution, version and schemes."""
     pm = get_plugin_manager()

@@ -78,8 +78,7 @@ def _version() -> str:
 def _plugin_commands() -> Iterator[tuple[str, object]]:
     """(plugin name, command) for each command a plugin contributes, in hook call order.
 
-    Goes hook implementation by implementation (rather than through
-    ``tracklet.plugins.cli_commands()``) so that a refused command can name its plugin.
+    Goes hook implementation by implementation so that a refused command can name its plugin.
     """
     from tracklet import plugins as tracklet_plugins
 
