@@ -13,7 +13,7 @@ import re
 import urllib.parse
 from collections.abc import Sequence
 
-from tracklet.entities import Metric, Param, RunTag
+from tracklet.entities import DatasetInput, Metric, Param, RunTag
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 
 MAX_ENTITY_KEY_LENGTH = 250
@@ -227,6 +227,17 @@ def validate_dataset(name: str, digest: str) -> None:
         raise _bad(f"Dataset name must be 1 to {MAX_DATASET_NAME_SIZE} characters, got {len(name or '')}.")
     if not digest or len(digest) > MAX_DATASET_DIGEST_SIZE:
         raise _bad(f"Dataset digest must be 1 to {MAX_DATASET_DIGEST_SIZE} characters, got {len(digest or '')}.")
+
+
+def validate_dataset_inputs(datasets: Sequence[DatasetInput]) -> None:
+    """Each item is a DatasetInput with a valid name and digest and non-empty string tag keys."""
+    for item in datasets:
+        if not isinstance(item, DatasetInput):
+            raise _bad(f"Invalid dataset input {item!r}: expected a DatasetInput.")
+        validate_dataset(item.dataset.name, item.dataset.digest)
+        for tag in item.tags:
+            if not isinstance(tag.key, str) or not tag.key:
+                raise _bad(f"Invalid input tag key {tag.key!r}: it must be a non-empty string.")
 
 
 _DRIVE = re.compile(r"^[a-zA-Z]:")

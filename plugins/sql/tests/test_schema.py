@@ -35,7 +35,7 @@ def test_metric_history_refuses_an_exact_duplicate(tmp_path: pathlib.Path):
                 run_uuid="r", experiment_id=1, status="RUNNING", lifecycle_stage="active"
             )
         )
-    row = {"run_uuid": "r", "key": "m", "value": 1.0, "is_nan": False, "timestamp": 5, "step": 0}
+    row = {"run_uuid": "r", "key": "m", "value": 1.0, "nonfinite": s.FINITE, "timestamp": 5, "step": 0}
     with engine.begin() as conn:
         conn.execute(s.metrics.insert(), [row])
     with pytest.raises(IntegrityError), engine.begin() as conn:

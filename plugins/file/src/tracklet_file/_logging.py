@@ -1,6 +1,6 @@
 """Writing into a run folder: params, tags, metric points, dataset inputs, ``meta.yaml``.
 
-The store validates a whole call first (:func:`validate_batch`, :func:`validate_inputs`,
+The store validates a whole call first (:func:`validate_batch`, :func:`tracklet.validation.validate_dataset_inputs`,
 :func:`check_params_unchanged`) and only then calls the writers here.
 """
 
@@ -15,7 +15,6 @@ from typing import Any
 from tracklet.entities import DatasetInput, Metric, PagedList, Param, RunTag
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.search import decode_page_token, paginate
-from tracklet.validation import validate_dataset
 
 from ._fsio import Appender, create_exclusive, list_dir, read_bytes, temp_path, write_atomic
 from ._layout import (
@@ -42,7 +41,6 @@ __all__ = [
     "page",
     "read_history",
     "check_key_paths",
-    "validate_inputs",
     "write_inputs",
     "write_params",
     "write_run_meta",
@@ -133,22 +131,6 @@ def _check_same(key: str, run_id: str, current: str | None, new: str) -> None:
             f"with value='{current}' for run ID='{run_id}'. Attempted logging new value '{new}'.",
             INVALID_PARAMETER_VALUE,
         )
-
-
-def validate_inputs(datasets: Sequence[DatasetInput]) -> None:
-    """Each dataset's name and digest, and string input tags."""
-    for item in datasets:
-        if not isinstance(item, DatasetInput):
-            raise TrackletException(
-                f"Invalid dataset input {item!r}: expected a DatasetInput.", INVALID_PARAMETER_VALUE
-            )
-        validate_dataset(item.dataset.name, item.dataset.digest)
-        for tag in item.tags:
-            if not isinstance(tag.key, str) or not tag.key:
-                raise TrackletException(
-                    f"Invalid input tag key {tag.key!r}: it must be a non-empty string.",
-                    INVALID_PARAMETER_VALUE,
-                )
 
 
 # -- writers ---------------------------------------------------------------------------------

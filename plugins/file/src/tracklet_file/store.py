@@ -28,7 +28,6 @@ from tracklet.entities import (
     Param,
     Run,
     RunInfo,
-    RunStatus,
     RunTag,
     ViewType,
 )
@@ -41,10 +40,12 @@ from tracklet.exceptions import (
 )
 from tracklet.search import search_experiments_in_memory, search_runs_in_memory
 from tracklet.stores import TrackingStore
+from tracklet.stores.helpers import resolve_run_name, status_number
 from tracklet.uri import append_to_uri_path, local_path_from_uri
 from tracklet.validation import (
     SEARCH_MAX_RESULTS_DEFAULT,
     validate_batch,
+    validate_dataset_inputs,
     validate_experiment_id,
     validate_experiment_name,
     validate_experiment_tag,
@@ -61,7 +62,6 @@ from ._experiments import DEFAULT_ID, ExperimentFiles, resolve_local_uri
 from ._fsio import Appender
 from ._layout import ARTIFACTS, METRICS, PARAMS, TAGS, TRASH, run_meta
 from ._metrics import format_line
-from ._names import random_run_name
 from ._runs import RunIndex, RunState
 
 __all__ = ["FileStore"]
@@ -231,7 +231,7 @@ class FileStore(TrackingStore):
         tags = list(tags or [])
         for tag in tags:
             validate_tag(tag.key, tag.value)
-        run_name = _resolve_run_name(run_name, tags)
+        run_name, tags = resolve_run_name(run_name, tags)
         experiment = self._experiments.get(experiment_id)
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
             raise TrackletException(
@@ -264,7 +264,7 @@ class FileStore(TrackingStore):
     ) -> RunInfo:
         """Change status, end time and/or name of an active run."""
         validate_run_id(run_id)
-        status = _status_number(run_status)
+        status = status_number(run_status)
         if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, int)):
             raise TrackletException(
                 f"Invalid end_time {end_time!r}: it must be an integer (ms since the epoch).",
@@ -355,7 +355,7 @@ class FileStore(TrackingStore):
         """Record datasets the run used (``datasets/`` of the experiment, ``inputs/`` of the run)."""
         validate_run_id(run_id)
         datasets = list(datasets or [])
-        _logging.validate_inputs(datasets)
+        validate_dataset_inputs(datasets)
         state = self._active_run(run_id)
         _logging.write_inputs(state.run_dir, run_id, datasets)
 
@@ -404,28 +404,3 @@ class FileStore(TrackingStore):
                     states[snapshot.info.run_id] = state
         page = search_runs_in_memory(snapshots, filter_string, order_by, max_results, page_token)
         return PagedList([states[run.info.run_id].run() for run in page], page.token)
-
-
-def _resolve_run_name(run_name: str | None, tags: list[RunTag]) -> str:
-    """The run's name from the argument or the ``mlflow.runName`` tag (which must agree),
-    or a generated one; the tag is added when missing."""
-    tag_name = next((str(t.value) for t in tags if t.key == MLFLOW_RUN_NAME), None)
-    if run_name and tag_name and run_name != tag_name:
-        raise TrackletException(
-            "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different "
-            f"values (run_name='{run_name}', mlflow.runName='{tag_name}').",
-            INVALID_PARAMETER_VALUE,
-        )
-    name = run_name or tag_name or random_run_name()
-    if not tag_name:
-        tags.append(RunTag(MLFLOW_RUN_NAME, name))
-    return name
-
-
-def _status_number(status: str | int | None) -> int | None:
-    if status is None:
-        return None
-    if isinstance(status, int) and not isinstance(status, bool):
-        RunStatus.to_string(status)
-        return status
-    return RunStatus.from_string(str(status))

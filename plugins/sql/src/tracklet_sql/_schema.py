@@ -1,35 +1,75 @@
-"""The tables of tracklet-sql, on SQLAlchemy Core (column sizes follow MLflow's limits)."""
+"""The tables of tracklet-sql, on SQLAlchemy Core (column sizes follow tracklet.validation's limits).
+
+Metric values: every dialect stores a float in ``value`` and the kind of number in
+``nonfinite`` (:data:`FINITE`, :data:`NAN`, :data:`POS_INF`, :data:`NEG_INF`).
+MySQL/MariaDB cannot hold NaN or infinities, so non-finite values are kept as a
+stand-in that sorts right (0 for NaN, the largest double with its sign for ±inf)
+and read back from ``nonfinite``; one encoding for all dialects keeps search and
+history free of dialect branches.
+""" 
 
 from __future__ import annotations
 
+import math
+import sys
+
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 
 metadata = MetaData()
 
+#: Values of the ``nonfinite`` column of ``metrics`` and ``latest_metrics``.
+FINITE, NAN, POS_INF, NEG_INF = 0, 1, 2, 3
+_MAX = sys.float_info.max
+
+# Long text: TEXT holds 65,535 bytes on MySQL, too few for 20,000 utf8mb4 characters.
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+
+def encode_value(value: float) -> tuple[float, int]:
+    """``(stored value, nonfinite)`` for a metric value."""
+    if math.isfinite(value):
+        return value, FINITE
+    if math.isnan(value):
+        return 0.0, NAN
+    return (_MAX, POS_INF) if value > 0 else (-_MAX, NEG_INF)
+
+
+_DECODED = {NAN: math.nan, POS_INF: math.inf, NEG_INF: -math.inf}
+
+
+def decode_value(value: float, nonfinite: int) -> float:
+    """The metric value a stored ``(value, nonfinite)`` pair stands for."""
+    return value if not nonfinite else _DECODED[nonfinite]
+
 _CASCADE = {"ondelete": "CASCADE"}
+# MySQL/MariaDB: full Unicode, and a binary collation so `=`, LIKE and ORDER BY behave as on
+# the other dialects (case-sensitive, code-point order) instead of utf8mb4_general_ci's.
+_MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
 
 experiments = Table(
     "experiments",
     metadata,
     Column("experiment_id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(256), nullable=False, unique=True),
-    Column("artifact_location", String(256)),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("artifact_location", Text),
     Column("lifecycle_stage", String(32), nullable=False),
     Column("creation_time", BigInteger),
     Column("last_update_time", BigInteger),
+    **_MYSQL,
 )
 
 experiment_tags = Table(
@@ -37,8 +77,9 @@ experiment_tags = Table(
     metadata,
     Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", **_CASCADE)),
     Column("key", String(250), nullable=False),
-    Column("value", Text),
+    Column("value", LongText),
     PrimaryKeyConstraint("experiment_id", "key"),
+    **_MYSQL,
 )
 
 runs = Table(
@@ -52,8 +93,10 @@ runs = Table(
     Column("start_time", BigInteger),
     Column("end_time", BigInteger),
     Column("lifecycle_stage", String(20), nullable=False),
-    Column("artifact_uri", String(200)),
+    Column("artifact_uri", Text),
     Column("deleted_time", BigInteger),
+    Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
+    **_MYSQL,
 )
 
 params = Table(
@@ -63,6 +106,7 @@ params = Table(
     Column("key", String(250), nullable=False),
     Column("value", String(8000), nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
+    **_MYSQL,
 )
 
 tags = Table(
@@ -70,35 +114,42 @@ tags = Table(
     metadata,
     Column("run_uuid", String(32), ForeignKey("runs.run_uuid", **_CASCADE)),
     Column("key", String(250), nullable=False),
-    Column("value", Text),
+    Column("value", LongText),
     PrimaryKeyConstraint("run_uuid", "key"),
+    **_MYSQL,
 )
 
-# History: the unique key makes a re-sent batch an insert-if-absent, not a duplicate.
+# History. The primary key is the whole point, in reading order: a history read is one
+# range scan (clustered on sqlite, where the table has no rowid, and on InnoDB), and a
+# re-sent point is an insert-if-absent, not a duplicate.
 metrics = Table(
     "metrics",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("run_uuid", String(32), ForeignKey("runs.run_uuid", **_CASCADE), nullable=False),
     Column("key", String(250), nullable=False),
-    Column("value", Float(precision=53), nullable=False),
-    Column("is_nan", Boolean, nullable=False, default=False),
-    Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
-    UniqueConstraint("run_uuid", "key", "timestamp", "step", "value", "is_nan", name="uq_metric"),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("nonfinite", SmallInteger, nullable=False, default=FINITE),
+    PrimaryKeyConstraint("run_uuid", "key", "step", "timestamp", "value", "nonfinite", name="pk_metrics"),
+    sqlite_with_rowid=False,
+    **_MYSQL,
 )
 
-# One row per (run, key), kept in the write's transaction by MLflow's rule.
+# One row per (run, key), kept in the write's transaction: the point with the largest
+# step, then timestamp, then value.
 latest_metrics = Table(
     "latest_metrics",
     metadata,
     Column("run_uuid", String(32), ForeignKey("runs.run_uuid", **_CASCADE)),
     Column("key", String(250), nullable=False),
-    Column("value", Float(precision=53), nullable=False),
-    Column("is_nan", Boolean, nullable=False, default=False),
-    Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("nonfinite", SmallInteger, nullable=False, default=FINITE),
     PrimaryKeyConstraint("run_uuid", "key"),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+    **_MYSQL,
 )
 
 datasets = Table(
@@ -109,10 +160,11 @@ datasets = Table(
     Column("name", String(500), nullable=False),
     Column("digest", String(36), nullable=False),
     Column("dataset_source_type", String(36), nullable=False),
-    Column("dataset_source", Text, nullable=False),
-    Column("dataset_schema", Text),
-    Column("dataset_profile", Text),
+    Column("dataset_source", LongText, nullable=False),
+    Column("dataset_schema", LongText),
+    Column("dataset_profile", LongText),
     PrimaryKeyConstraint("experiment_id", "name", "digest"),
+    **_MYSQL,
 )
 
 inputs = Table(
@@ -124,6 +176,8 @@ inputs = Table(
     Column("destination_type", String(36), nullable=False),
     Column("destination_id", String(36), nullable=False),
     PrimaryKeyConstraint("source_type", "source_id", "destination_type", "destination_id"),
+    Index("ix_inputs_destination", "destination_type", "destination_id"),
+    **_MYSQL,
 )
 
 input_tags = Table(
@@ -133,4 +187,5 @@ input_tags = Table(
     Column("name", String(255), nullable=False),
     Column("value", String(500), nullable=False),
     PrimaryKeyConstraint("input_uuid", "name"),
+    **_MYSQL,
 )

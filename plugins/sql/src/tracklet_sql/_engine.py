@@ -1,0 +1,172 @@
+"""Engines for tracking URIs: driver defaults, sqlite tuning, fork safety, retried writes.
+
+* ``postgresql://`` uses psycopg 3 and ``mysql://`` PyMySQL unless the URI names a
+  driver (``postgresql+psycopg2://``, ``mysql+mysqldb://``).
+* sqlite runs in WAL mode (readers never block the writer), with a 60 s busy timeout,
+  ``synchronous=NORMAL`` (a killed process loses nothing it committed; a power cut
+  may lose the last commits), foreign keys on and case-sensitive ``LIKE``. Write
+  transactions start with ``BEGIN IMMEDIATE`` so two writers queue on the busy
+  timeout instead of failing with "database is locked" when a read turns into a write.
+* A process forked after using an engine drops the inherited pooled connections
+  (their sockets and sqlite handles belong to the parent) and opens its own.
+* :func:`write` runs a function in a write transaction and retries it when the
+  database reports a deadlock, a serialization failure or a lock timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sqlite3
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+
+__all__ = ["dialect_name", "make_engine", "write"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}
+_SQLITE_BUSY_TIMEOUT_S = 60.0
+_ENGINES: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+_WRITE = {"sqlite_begin": "BEGIN IMMEDIATE"}
+_RETRIES = 8
+
+
+def _url(uri: str) -> URL:
+    try:
+        url = make_url(uri)
+    except ArgumentError as exc:
+        raise TrackletException(f"Invalid database URI {uri!r}: {exc}", INVALID_PARAMETER_VALUE) from None
+    backend = url.get_backend_name()
+    if backend == "mariadb":
+        backend = "mysql"
+    if url.drivername in _DEFAULT_DRIVERS:
+        url = url.set(drivername=_DEFAULT_DRIVERS[url.drivername])
+    if backend == "mysql" and "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return url
+
+
+def dialect_name(engine: sa.Engine | sa.Connection) -> str:
+    """``"sqlite"``, ``"postgresql"`` or ``"mysql"`` (MariaDB included)."""
+    name = engine.dialect.name
+    return "mysql" if name == "mariadb" else name
+
+
+def make_engine(uri: str) -> sa.Engine:
+    """An engine for a tracking URI, tuned for its dialect."""
+    url = _url(uri)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        engine = _sqlite_engine(url)
+    elif backend in ("postgresql", "mysql", "mariadb"):
+        options: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 3600}
+        if backend != "postgresql":
+            # MySQL's REPEATABLE READ takes gap locks that deadlock concurrent batch writers.
+            options["isolation_level"] = "READ COMMITTED"
+        try:
+            engine = sa.create_engine(url, **options)
+        except ModuleNotFoundError as exc:
+            extra = "postgres" if backend == "postgresql" else "mysql"
+            raise TrackletException(
+                f"The database driver for {url.drivername!r} is not installed ({exc.name}). "
+                f'Install it with: pip install "tracklet-sql[{extra}]"',
+                INVALID_PARAMETER_VALUE,
+            ) from None
+    else:
+        raise TrackletException(
+            f"tracklet-sql does not serve {backend!r} databases; use sqlite, postgresql or mysql.",
+            INVALID_PARAMETER_VALUE,
+        )
+    _ENGINES.add(engine)
+    return engine
+
+
+def _sqlite_engine(url: URL) -> sa.Engine:
+    database = url.database or ""
+    memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    options: dict[str, Any] = {"connect_args": {"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}}
+    if memory:
+        # one shared connection, or every checkout would see its own empty database
+        options["poolclass"] = StaticPool
+    else:
+        folder = os.path.dirname(os.path.abspath(database))
+        if not os.path.isdir(folder):
+            raise TrackletException(
+                f"Cannot open sqlite database {database!r}: folder {folder!r} does not exist. "
+                "Create it first, or point the tracking URI at an existing folder.",
+                INVALID_PARAMETER_VALUE,
+            )
+    engine = sa.create_engine(url, **options)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Take transaction control from the driver: _on_begin emits BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA case_sensitive_like=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+    return engine
+
+
+def _after_fork_in_child() -> None:
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    """Deadlocks, serialization failures and lock timeouts: the transaction can simply run again."""
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in ("40001", "40P01", "55P03"):
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] in (1205, 1213):  # MySQL lock wait timeout, deadlock
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(orig)
+
+
+def write(engine: sa.Engine, fn: Callable[[sa.Connection], T]) -> T:
+    """Run ``fn(connection)`` in one write transaction, retrying on deadlocks and lock timeouts.
+
+    ``fn`` must be safe to run again (it is, when it only reads and writes through the
+    connection it is given): a retried attempt starts from a rolled-back transaction.
+    """
+    for attempt in range(_RETRIES):
+        try:
+            with engine.connect().execution_options(**_WRITE) as connection, connection.begin():
+                return fn(connection)
+        except DBAPIError as exc:
+            if attempt == _RETRIES - 1 or not _retryable(exc):
+                raise
+            delay = min(2.0, 0.01 * 2**attempt) * (0.5 + random.random())
+            log.debug("retrying a write after %s (attempt %d, sleeping %.3f s)", exc.orig, attempt + 1, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
