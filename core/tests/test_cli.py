@@ -89,8 +89,8 @@ def test_unknown_command_is_a_usage_error() -> None:
 
 
 def test_unserved_scheme_names_what_to_install() -> None:
-    stderr = _user_error(run_cli("--tracking-uri", "postgresql://db/runs", "experiments", "list"))
-    assert "pip install tracklet-sql" in stderr
+    stderr = _user_error(run_cli("--tracking-uri", "https://tracking.example.com", "experiments", "list"))
+    assert "pip install tracklet-http" in stderr
 
 
 def test_plugins_shows_the_file_plugin_and_plain_paths() -> None:

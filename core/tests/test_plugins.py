@@ -29,9 +29,9 @@ def dummy_plugin():
 
 def test_unknown_known_scheme_names_the_package():
     with pytest.raises(TrackletException) as e:
-        plugins.get_tracking_store("postgresql://u@h/db")
+        plugins.get_tracking_store("https://tracking.example.com")
     message = str(e.value)
-    assert "'postgresql'" in message and "pip install tracklet-sql" in message
+    assert "'https'" in message and "pip install tracklet-http" in message
     assert "Installed tracking schemes" in message
     assert e.value.error_code == "INVALID_PARAMETER_VALUE"
 
@@ -176,7 +176,9 @@ def test_default_tracking_uri_comes_from_plugins(monkeypatch):
     for name in ("TRACKLET_TRACKING_URI", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(_config, "_tracking_uri", None)
-    assert _config.get_tracking_uri().endswith("/mlruns")  # tracklet-file's proposal
+    # an installed backend's proposal: tracklet-sql's mlflow.db, else tracklet-file's ./mlruns
+    assert _config.get_tracking_uri() == plugins.default_tracking_uri()
+    assert _config.get_tracking_uri().endswith(("/mlruns", "/mlflow.db"))
 
     class Preferred:
         @hookimpl

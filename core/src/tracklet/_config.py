@@ -22,15 +22,18 @@ def _env(name: str) -> str | None:
 def set_tracking_uri(uri: str | Path | None) -> None:
     """Send later calls to ``uri``: a path, ``file:``, ``sqlite:``, ``http(s):``, …
 
-    An empty string or None goes back to the environment or the default.
+    None goes back to the environment or the default. An empty string means the
+    ``./mlruns`` folder (the file store), as in MLflow.
     """
     global _tracking_uri
-    _tracking_uri = str(uri) if uri not in (None, "") else None
+    _tracking_uri = None if uri is None else str(uri)
 
 
 def get_tracking_uri() -> str:
     """The tracking URI in force now."""
-    uri = _tracking_uri or _env("TRACKING_URI")
+    if _tracking_uri is not None:
+        return _tracking_uri
+    uri = _env("TRACKING_URI")
     if uri:
         return uri
     from tracklet import plugins
@@ -48,7 +51,7 @@ def get_tracking_uri() -> str:
 
 def is_tracking_uri_set() -> bool:
     """True when the user chose a tracking URI (call or environment)."""
-    return bool(_tracking_uri or _env("TRACKING_URI"))
+    return _tracking_uri is not None or bool(_env("TRACKING_URI"))
 
 
 def set_registry_uri(uri: str | Path | None) -> None:

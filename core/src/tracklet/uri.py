@@ -39,6 +39,17 @@ def path_to_file_uri(path: str) -> str:
     return "file://" + urllib.request.pathname2url(os.path.abspath(path))
 
 
+def resolve_local_uri(uri: str) -> str:
+    """Make a local path or ``file:`` URI absolute, keeping its form (as MLflow does);
+    any other URI is returned unchanged."""
+    scheme = get_scheme(uri)
+    if scheme == "":
+        return os.path.abspath(uri)
+    if scheme == "file":
+        return path_to_file_uri(local_path_from_uri(uri))
+    return uri
+
+
 def append_to_uri_path(uri: str, *paths: str) -> str:
     """Join path parts onto a URI's path, keeping scheme, netloc and query
     (``s3://b/p`` + ``c`` -> ``s3://b/p/c``; ``http://h/api?x=1`` + ``z`` -> ``http://h/api/z?x=1``)."""

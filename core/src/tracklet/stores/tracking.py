@@ -45,7 +45,14 @@ __all__ = ["TrackingStore", "CAPABILITIES"]
 
 #: Optional features a store may declare in :attr:`TrackingStore.capabilities`.
 #: The conformance suite skips the tests of a feature a store does not declare.
-CAPABILITIES = frozenset({"datasets", "concurrent_processes"})
+#:
+#: * ``datasets``: ``log_inputs`` and ``datasets.*`` search;
+#: * ``concurrent_processes``: several processes may write through their own instances;
+#: * ``idempotent_metrics``: a metric point identical to a stored one (same key, value,
+#:   timestamp and step) is stored once, so re-sending a batch after a timeout is
+#:   harmless. Without it, every logged point is kept, repeats included (MLflow's file
+#:   store behaviour; its SQL store behaves as with the capability).
+CAPABILITIES = frozenset({"datasets", "concurrent_processes", "idempotent_metrics"})
 
 
 class TrackingStore(abc.ABC):

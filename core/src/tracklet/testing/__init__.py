@@ -42,8 +42,9 @@ of SQLAlchemy's dialect requirements::
         capabilities = frozenset({"datasets"})
 
 The names are :data:`tracklet.stores.CAPABILITIES`: ``"datasets"`` (``log_inputs``
-and ``datasets.*`` search) and ``"concurrent_processes"`` (several processes may write
-through their own instances of the same store). Tests of an undeclared feature are
+and ``datasets.*`` search), ``"concurrent_processes"`` (several processes may write
+through their own instances of the same store) and ``"idempotent_metrics"`` (a metric
+point identical to a stored one is stored once; without it, repeats are kept). Tests of an undeclared feature are
 skipped and ``-ra`` prints why, e.g. ``SKIPPED ... MyStore does not declare capability
 'datasets'``. A store without ``"datasets"`` must refuse ``log_inputs`` with
 ``FEATURE_DISABLED`` (the :class:`~tracklet.stores.TrackingStore` default does).

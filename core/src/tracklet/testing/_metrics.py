@@ -9,7 +9,7 @@ import pytest
 
 from tracklet.entities import Metric
 from tracklet.stores import TrackingStore
-from tracklet.testing._support import T0, UNKNOWN_RUN_ID, pages, raises_code
+from tracklet.testing._support import T0, UNKNOWN_RUN_ID, lacks, pages, raises_code, requires
 
 
 def _history(store: TrackingStore, run_id: str, key: str) -> list[tuple[float, int, int]]:
@@ -70,10 +70,27 @@ class MetricTests:
         assert _history(store, run_id, "m") == points
         assert all(m.key == "m" for m in store.get_metric_history(run_id, "m"))
 
+    @lacks("idempotent_metrics")
     def test_history_keeps_repeated_points(self, store: TrackingStore, run_id: str) -> None:
         store.log_batch(run_id, [Metric("m", 1.0, T0, 0), Metric("m", 1.0, T0, 0)], [], [])
         store.log_metric(run_id, Metric("m", 1.0, T0, 0))
         assert _history(store, run_id, "m") == [(1.0, T0, 0)] * 3
+
+    @requires("idempotent_metrics")
+    def test_history_stores_a_repeated_point_once(self, store: TrackingStore, run_id: str) -> None:
+        batch = [Metric("m", 1.0, T0, 0), Metric("m", 1.0, T0, 0), Metric("m", 2.0, T0, 0)]
+        store.log_batch(run_id, batch, [], [])
+        store.log_batch(run_id, batch, [], [])  # a client re-sending after a timeout
+        store.log_metric(run_id, Metric("m", 1.0, T0, 0))
+        assert _history(store, run_id, "m") == [(1.0, T0, 0), (2.0, T0, 0)]
+        assert store.get_run(run_id).data.metrics["m"] == 2.0
+
+    @requires("idempotent_metrics")
+    def test_history_keeps_points_differing_in_one_field(self, store: TrackingStore, run_id: str) -> None:
+        points = [Metric("m", 1.0, T0, 0), Metric("m", 1.0, T0 + 1, 0), Metric("m", 1.0, T0, 1),
+                  Metric("m", 1.5, T0, 0), Metric("m", math.nan, T0, 0), Metric("m", math.inf, T0, 0)]
+        store.log_batch(run_id, points, [], [])
+        assert len(store.get_metric_history(run_id, "m")) == len(points)
 
     def test_history_only_holds_its_own_key(self, store: TrackingStore, run_id: str) -> None:
         store.log_batch(

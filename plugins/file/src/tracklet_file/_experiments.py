@@ -15,7 +15,7 @@ from tracklet.exceptions import (
     RESOURCE_DOES_NOT_EXIST,
     TrackletException,
 )
-from tracklet.uri import append_to_uri_path, get_scheme, local_path_from_uri, path_to_file_uri
+from tracklet.uri import append_to_uri_path, resolve_local_uri
 
 from ._cache import MetaFile, TagTree
 from ._fsio import file_lock, subdirs, write_atomic
@@ -30,20 +30,10 @@ from ._layout import (
     experiment_meta,
 )
 
-__all__ = ["ExperimentFiles", "resolve_local_uri"]
+__all__ = ["ExperimentFiles"]
 
 _logger = logging.getLogger(__name__)
 DEFAULT_ID = Experiment.DEFAULT_EXPERIMENT_ID
-
-
-def resolve_local_uri(uri: str) -> str:
-    """Make a local path or ``file:`` URI absolute, keeping its form (as MLflow does)."""
-    scheme = get_scheme(uri)
-    if scheme == "":
-        return os.path.abspath(uri)
-    if scheme == "file":
-        return path_to_file_uri(local_path_from_uri(uri))
-    return uri
 
 
 class ExperimentFiles:

@@ -41,7 +41,7 @@ from tracklet.exceptions import (
 from tracklet.search import search_experiments_in_memory, search_runs_in_memory
 from tracklet.stores import TrackingStore
 from tracklet.stores.helpers import resolve_run_name, status_number
-from tracklet.uri import append_to_uri_path, local_path_from_uri
+from tracklet.uri import append_to_uri_path, local_path_from_uri, resolve_local_uri
 from tracklet.validation import (
     SEARCH_MAX_RESULTS_DEFAULT,
     validate_batch,
@@ -58,7 +58,7 @@ from tracklet.validation import (
 )
 
 from . import _logging
-from ._experiments import DEFAULT_ID, ExperimentFiles, resolve_local_uri
+from ._experiments import DEFAULT_ID, ExperimentFiles
 from ._fsio import Appender
 from ._layout import ARTIFACTS, METRICS, PARAMS, TAGS, TRASH, run_meta
 from ._metrics import format_line

@@ -1,0 +1,173 @@
+"""search_runs / search_experiments compiled to one SQL query per page.
+
+The store calls :func:`search_run_ids` / :func:`search_experiment_ids` and loads the
+full rows of the ids returned. Filters compile to correlated lookups on the
+(run_uuid, key) primary keys (:mod:`tracklet_sql._search_filter`), order-by keys to
+outer joins on the same keys (:mod:`tracklet_sql._search_order`); the database
+filters, sorts and cuts the page, so Python never sees the rest of the experiment.
+Statements are built once per (dialect, filter, order-by) and cached; everything that
+varies between calls (experiment ids, stages, the cursor, limit) is a bound parameter.
+
+Paging is keyset paging: a token carries the sort values of the last row returned
+and the next page starts strictly after them, which stays correct while runs are
+being added. The token format (MLflow's ``{"offset": N}`` plus the cursor) is in
+:mod:`tracklet_sql._search_token`; a plain MLflow offset token still works, through
+``OFFSET``. Results are exactly those of the in-memory reference,
+``tracklet.search.search_runs_in_memory`` / ``search_experiments_in_memory``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from tracklet.search import Expr, OrderKey, parse_filter, parse_order_by
+from tracklet_sql._engine import dialect_name
+from tracklet_sql._schema import experiments, runs
+from tracklet_sql._search_filter import experiment_filter, run_filter, uses_ilike
+from tracklet_sql._search_order import SortColumn, experiment_sort, run_sort
+from tracklet_sql._search_text import TextOps, register_sqlite_functions
+from tracklet_sql._search_token import Cursor, decode_cursor, encode_cursor, query_hash
+
+__all__ = ["search_experiment_ids", "search_run_ids"]
+
+_CONVERT = {"int": int, "float": float, "str": str}
+_BIND_TYPES = {"int": sa.BigInteger, "float": sa.Float, "str": sa.String}
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A search's statement without its page bounds, and what paging needs to know."""
+
+    select: sa.Select[Any]
+    columns: tuple[SortColumn, ...]  # the sort columns; the last one is the row id
+    after: ColumnElement[bool]  # "sorts after the cursor", with parameters after_0, after_1, ...
+    fingerprint: str  # ties tokens to the filter and order-by
+
+    @property
+    def kinds(self) -> list[str]:
+        return [column.kind for column in self.columns]
+
+
+def _after(columns: Sequence[SortColumn]) -> ColumnElement[bool]:
+    """Rows sorting strictly after the cursor: (c0, c1, ...) > (after_0, after_1, ...) in sort order."""
+    values = [sa.bindparam(f"after_{i}", type_=_BIND_TYPES[c.kind]()) for i, c in enumerate(columns)]
+    alternatives = []
+    for index, (column, value) in enumerate(zip(columns, values, strict=True)):
+        beyond = column.expr > value if column.ascending else column.expr < value
+        ties = [c.expr == v for c, v in zip(columns[:index], values[:index], strict=True)]
+        alternatives.append(sa.and_(*ties, beyond))
+    return sa.or_(*alternatives)
+
+
+def _query(source: Any, columns: Sequence[SortColumn], where: list[ColumnElement[bool]], fingerprint: str) -> _Query:
+    selected = [column.value.label(f"sort_{i}") for i, column in enumerate(columns)]
+    order = [column.expr.asc() if column.ascending else column.expr.desc() for column in columns]
+    select = sa.select(*selected).select_from(source).where(*where).order_by(*order)
+    return _Query(select, tuple(columns), _after(columns), fingerprint)
+
+
+@lru_cache(maxsize=256)
+def _run_query(dialect: str, expr: Expr | None, order_keys: tuple[OrderKey, ...]) -> _Query:
+    text = TextOps(dialect)
+    columns, source = run_sort(order_keys, text)
+    where = [
+        runs.c.experiment_id.in_(sa.bindparam("experiment_ids", expanding=True)),
+        runs.c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True)),
+    ]
+    if expr is not None:
+        where.append(run_filter(expr, text))
+    return _query(source, columns, where, query_hash("run", expr, order_keys))
+
+
+@lru_cache(maxsize=256)
+def _experiment_query(dialect: str, expr: Expr | None, order_keys: tuple[OrderKey, ...]) -> _Query:
+    text = TextOps(dialect)
+    where = [experiments.c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True))]
+    if expr is not None:
+        where.append(experiment_filter(expr, text))
+    columns = experiment_sort(order_keys, text)
+    return _query(experiments, columns, where, query_hash("experiment", expr, order_keys))
+
+
+def _page(
+    conn: sa.Connection, query: _Query, cursor: Cursor, max_results: int, parameters: dict[str, Any]
+) -> tuple[list[Any], str | None]:
+    """Run the page query: the ids of the page and the next page's token."""
+    statement = query.select
+    if cursor.after is not None:
+        statement = statement.where(query.after)
+        parameters.update({f"after_{i}": value for i, value in enumerate(cursor.after)})
+    elif cursor.offset:
+        statement = statement.offset(cursor.offset)
+    # one row more than the page tells whether another page follows
+    rows = conn.execute(statement.limit(max_results + 1), parameters).all()
+    page = rows[:max_results]
+    ids = [row[-1] for row in page]
+    if len(rows) <= max_results:
+        return ids, None
+    last = [_CONVERT[column.kind](value) for column, value in zip(query.columns, page[-1], strict=True)]
+    return ids, encode_cursor(cursor.offset + len(page), last, query.fingerprint)
+
+
+def _prepare(conn: sa.Connection, dialect: str, expr: Expr | None) -> None:
+    if dialect == "sqlite" and uses_ilike(expr):
+        register_sqlite_functions(conn)
+
+
+def search_run_ids(
+    conn: sa.Connection,
+    experiment_ids: Sequence[int],
+    stages: Sequence[str],
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    max_results: int,
+    page_token: str | None,
+) -> tuple[list[str], str | None]:
+    """One page of run ids (``run_uuid``) matching the search, and the next page's token.
+
+    :param experiment_ids: experiments to search (ints; the store converted them).
+    :param stages: lifecycle stages to include, e.g. ``["active"]``.
+    :raises TrackletException: ``INVALID_PARAMETER_VALUE`` for a bad filter, order-by or
+        page token, before any query runs.
+    """
+    expr = parse_filter(filter_string, "run")
+    order_keys = tuple(parse_order_by(order_by, "run"))
+    dialect = dialect_name(conn)
+    query = _run_query(dialect, expr, order_keys)
+    cursor = decode_cursor(page_token, query.fingerprint, query.kinds)
+    if not experiment_ids or not stages:
+        return [], None
+    _prepare(conn, dialect, expr)
+    parameters = {"experiment_ids": list(experiment_ids), "stages": list(stages)}
+    return _page(conn, query, cursor, max_results, parameters)
+
+
+def search_experiment_ids(
+    conn: sa.Connection,
+    stages: Sequence[str],
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    max_results: int,
+    page_token: str | None,
+) -> tuple[list[int], str | None]:
+    """One page of experiment ids matching the search, and the next page's token.
+
+    :param stages: lifecycle stages to include, e.g. ``["active", "deleted"]``.
+    :raises TrackletException: ``INVALID_PARAMETER_VALUE`` for a bad filter, order-by or
+        page token, before any query runs.
+    """
+    expr = parse_filter(filter_string, "experiment")
+    order_keys = tuple(parse_order_by(order_by, "experiment"))
+    dialect = dialect_name(conn)
+    query = _experiment_query(dialect, expr, order_keys)
+    cursor = decode_cursor(page_token, query.fingerprint, query.kinds)
+    if not stages:
+        return [], None
+    _prepare(conn, dialect, expr)
+    return _page(conn, query, cursor, max_results, {"stages": list(stages)})

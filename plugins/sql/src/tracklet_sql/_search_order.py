@@ -1,0 +1,140 @@
+"""Order-by keys as SQL sort columns, in the reference order (``tracklet.search._sort``).
+
+Every order key becomes two sort columns: a small integer *bucket* (always
+ascending) that sends NaN metrics and missing values last whatever the direction,
+then the value itself (never NULL, so keyset comparisons need no NULL logic) in the
+requested direction. Metric buckets also place the infinities, whose stored stand-ins
+(±DBL_MAX) would otherwise tie with the largest finite doubles::
+
+    ascending:  -inf 0, finite 1, +inf 2, NaN 3, missing 4
+    descending: +inf 0, finite 1, -inf 2, NaN 3, missing 4
+
+The user's keys come first, then the default order, then the row's id, so the
+order is total and a page can resume right after its last row (keyset paging).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
+
+from tracklet.search import ATTRIBUTE, METRIC, PARAM, OrderKey
+from tracklet_sql._schema import (
+    FINITE,
+    NAN,
+    NEG_INF,
+    POS_INF,
+    experiments,
+    latest_metrics,
+    params,
+    runs,
+    tags,
+)
+from tracklet_sql._search_filter import RUN_COLUMNS
+from tracklet_sql._search_text import TextOps
+
+__all__ = ["SortColumn", "experiment_sort", "run_sort"]
+
+ValueKind = Literal["int", "float", "str"]
+
+
+@dataclass(frozen=True)
+class SortColumn:
+    """One ORDER BY term: ``expr`` is sorted and compared, ``value`` selected into tokens."""
+
+    expr: ColumnElement[Any]
+    value: ColumnElement[Any]
+    ascending: bool
+    kind: ValueKind
+
+
+def _int_column(column: ColumnElement[Any], ascending: bool) -> list[SortColumn]:
+    """A nullable integer column (times): present values first, then NULL."""
+    bucket = sa.case((column.is_(None), 1), else_=0)
+    value = sa.func.coalesce(column, 0)
+    return [SortColumn(bucket, bucket, True, "int"), SortColumn(value, value, ascending, "int")]
+
+
+def _text_column(column: ColumnElement[Any], ascending: bool, text: TextOps) -> list[SortColumn]:
+    """A nullable string column: present values in code-point order, then NULL."""
+    bucket = sa.case((column.is_(None), 1), else_=0)
+    value = sa.func.coalesce(column, "")
+    return [SortColumn(bucket, bucket, True, "int"), SortColumn(text.exact(value), value, ascending, "str")]
+
+
+def _metric_columns(metric: FromClause, ascending: bool) -> list[SortColumn]:
+    low, high = (NEG_INF, POS_INF) if ascending else (POS_INF, NEG_INF)
+    nonfinite = metric.c.nonfinite
+    bucket = sa.case(
+        (metric.c.run_uuid.is_(None), 4),
+        (nonfinite == NAN, 3),
+        (nonfinite == high, 2),
+        (nonfinite == low, 0),
+        else_=1,
+    )
+    value = sa.case((nonfinite == FINITE, metric.c.value), else_=0.0)
+    return [SortColumn(bucket, bucket, True, "int"), SortColumn(value, value, ascending, "float")]
+
+
+def _key_columns(key: OrderKey, index: int, source: FromClause, text: TextOps) -> tuple[list[SortColumn], FromClause]:
+    """Sort columns for a metric/param/tag key, joining its (run_uuid, key) row."""
+    table = {METRIC: latest_metrics, PARAM: params}.get(key.entity_type, tags)
+    row = table.alias(f"order_{index}")
+    source = source.outerjoin(row, sa.and_(row.c.run_uuid == runs.c.run_uuid, text.compare(row.c.key, "=", key.key)))
+    if key.entity_type == METRIC:
+        return _metric_columns(row, key.ascending), source
+    return _text_column(row.c.value, key.ascending, text), source
+
+
+def _run_attribute(key: str, ascending: bool, text: TextOps) -> list[SortColumn]:
+    column = runs.c[RUN_COLUMNS.get(key, key)]
+    if key in ("start_time", "end_time"):
+        return _int_column(column, ascending)
+    return _text_column(column, ascending, text)
+
+
+def run_sort(order_keys: Sequence[OrderKey], text: TextOps) -> tuple[list[SortColumn], FromClause]:
+    """The sort columns of a run search and the FROM clause they need (runs + joins)."""
+    columns: list[SortColumn] = []
+    source: FromClause = runs
+    for index, key in enumerate(order_keys):
+        if key.entity_type == ATTRIBUTE:
+            columns += _run_attribute(key.key, key.ascending, text)
+        else:
+            key_columns, source = _key_columns(key, index, source, text)
+            columns += key_columns
+    # the default order: start_time DESC (NULL last), then run_id ASC, which is unique
+    columns += _int_column(runs.c.start_time, ascending=False)
+    run_id = runs.c.run_uuid
+    columns.append(SortColumn(text.exact(run_id), run_id, True, "str"))
+    return columns, source
+
+
+_DEFAULT_EXPERIMENT_ORDER = (
+    OrderKey(ATTRIBUTE, "creation_time", ascending=False),
+    OrderKey(ATTRIBUTE, "experiment_id", ascending=True),
+)
+
+
+def experiment_sort(order_keys: Sequence[OrderKey], text: TextOps) -> list[SortColumn]:
+    """The sort columns of an experiment search; the last one is ``experiment_id``."""
+    keys = list(order_keys) or list(_DEFAULT_EXPERIMENT_ORDER)
+    id_key = next((k for k in keys if k.key == "experiment_id"), None)
+    if id_key is None:
+        id_key = OrderKey(ATTRIBUTE, "experiment_id", ascending=False)
+    columns: list[SortColumn] = []
+    for key in keys:
+        if key.key == "experiment_id":
+            break  # ids are unique: nothing after the first id key can matter
+        if key.key == "name":
+            columns += _text_column(experiments.c.name, key.ascending, text)
+        else:
+            columns += _int_column(experiments.c[key.key], key.ascending)
+    experiment_id = experiments.c.experiment_id
+    columns.append(SortColumn(experiment_id, experiment_id, id_key.ascending, "int"))
+    return columns

@@ -1,0 +1,106 @@
+"""The three kinds of bulk write the store needs, in each dialect's own words.
+
+* :func:`insert_ignore`: insert rows, skipping any whose key exists (metric history
+  points, dataset links): a re-sent batch neither fails nor duplicates.
+* :func:`upsert`: insert rows, overwriting the non-key columns of existing ones (tags).
+* :func:`raise_latest`: fold points into ``latest_metrics``, replacing a row only by a
+  point with a larger ``(step, timestamp, value)``, MLflow's rule for the latest value.
+
+Each is one executemany statement (two for ``raise_latest`` on MySQL, which has no
+conditional upsert), built once per dialect and table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from . import _schema as s
+from ._engine import dialect_name
+
+__all__ = ["insert_ignore", "raise_latest", "upsert"]
+
+Rows = Sequence[Mapping[str, Any]]
+_NATIVE_UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def _key_columns(table: sa.Table) -> list[str]:
+    return [c.name for c in table.primary_key.columns]
+
+
+@lru_cache(maxsize=64)
+def _insert_ignore(dialect: str, table: sa.Table) -> sa.Executable:
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return table.insert().prefix_with("OR IGNORE")
+    return table.insert().prefix_with("IGNORE")
+
+
+def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
+    """Insert ``rows``, skipping those whose primary or unique key is already stored."""
+    if rows:
+        conn.execute(_insert_ignore(dialect_name(conn), table), list(rows))
+
+
+@lru_cache(maxsize=64)
+def _upsert(dialect: str, table: sa.Table, columns: tuple[str, ...]) -> sa.Executable:
+    if dialect == "mysql":
+        statement = mysql.insert(table)
+        return statement.on_duplicate_key_update({c: statement.inserted[c] for c in columns})
+    native = _NATIVE_UPSERT[dialect](table)
+    return native.on_conflict_do_update(
+        index_elements=_key_columns(table), set_={c: native.excluded[c] for c in columns}
+    )
+
+
+def upsert(conn: sa.Connection, table: sa.Table, rows: Rows, columns: Sequence[str]) -> None:
+    """Insert ``rows``; where the primary key exists, overwrite ``columns`` instead."""
+    if rows:
+        conn.execute(_upsert(dialect_name(conn), table, tuple(columns)), list(rows))
+
+
+_POINT = ("step", "timestamp", "value", "nonfinite")
+
+
+@lru_cache(maxsize=8)
+def _raise_latest(dialect: str) -> tuple[sa.Executable, ...]:
+    latest = s.latest_metrics
+    if dialect in _NATIVE_UPSERT:
+        native = _NATIVE_UPSERT[dialect](latest)
+        new, old = native.excluded, latest.c
+        larger = sa.tuple_(new.step, new.timestamp, new.value) > sa.tuple_(old.step, old.timestamp, old.value)
+        return (
+            native.on_conflict_do_update(
+                index_elements=["run_uuid", "key"], set_={c: new[c] for c in _POINT}, where=larger
+            ),
+        )
+    # MySQL evaluates ON DUPLICATE KEY UPDATE assignments left to right, each seeing the
+    # previous ones, so a conditional upsert of four columns cannot be written there.
+    b = {c: sa.bindparam(f"b_{c}") for c in ("run_uuid", "key", *_POINT)}
+    c = latest.c
+    larger = sa.or_(
+        c.step < b["step"],
+        sa.and_(c.step == b["step"], c.timestamp < b["timestamp"]),
+        sa.and_(c.step == b["step"], c.timestamp == b["timestamp"], c.value < b["value"]),
+    )
+    update = (
+        latest.update()
+        .where(c.run_uuid == b["run_uuid"], c.key == b["key"], larger)
+        .values({name: b[name] for name in _POINT})
+    )
+    return (_insert_ignore(dialect, latest), update)
+
+
+def raise_latest(conn: sa.Connection, rows: Rows) -> None:
+    """Fold points (at most one per run and key) into ``latest_metrics``."""
+    if not rows:
+        return
+    statements = _raise_latest(dialect_name(conn))
+    conn.execute(statements[0], list(rows))
+    if len(statements) > 1:
+        conn.execute(statements[1], [{f"b_{k}": v for k, v in row.items()} for row in rows])

@@ -1,0 +1,728 @@
+"""SqlStore: the tracking store on sqlite, PostgreSQL and MySQL/MariaDB.
+
+Every call validates all of its input first, then runs as one transaction
+(:func:`tracklet_sql._engine.write`), so a rejected or interrupted call changes
+nothing. Metric points go to ``metrics`` (history, insert-if-absent, so a re-sent
+batch is harmless) and ``latest_metrics`` (one row per run and key) in the same
+transaction. Searches are compiled to SQL (:mod:`tracklet_sql._search`) and the
+page's runs are loaded in five bulk queries (:mod:`tracklet_sql._read`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from tracklet._tags import MLFLOW_RUN_NAME
+from tracklet._time import now_ms
+from tracklet.entities import (
+    DatasetInput,
+    Experiment,
+    ExperimentTag,
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from tracklet.exceptions import (
+    INVALID_PARAMETER_VALUE,
+    INVALID_STATE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    TrackletException,
+)
+from tracklet.search import decode_page_token, encode_page_token
+from tracklet.stores import TrackingStore
+from tracklet.stores.helpers import resolve_run_name, status_number
+from tracklet.uri import append_to_uri_path, resolve_local_uri
+from tracklet.validation import (
+    SEARCH_MAX_RESULTS_DEFAULT,
+    validate_batch,
+    validate_dataset_inputs,
+    validate_experiment_id,
+    validate_experiment_name,
+    validate_experiment_tag,
+    validate_key,
+    validate_max_results,
+    validate_metric,
+    validate_param,
+    validate_run_id,
+    validate_run_name,
+    validate_tag,
+)
+
+from . import _schema as s
+from ._engine import dialect_name, make_engine, write
+from ._migrations import prepare_database
+from ._read import load_experiments, load_runs, run_info
+from ._schema import decode_value, encode_value
+from ._search import search_experiment_ids, search_run_ids
+from ._write import insert_ignore, raise_latest, upsert
+
+__all__ = ["SqlStore"]
+
+DEFAULT_EXPERIMENT_ID = 0
+_ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
+_INT_MAX = 2**31 - 1  # experiment ids are INTEGER columns
+
+_RUN_STAGE = sa.select(s.runs.c.lifecycle_stage, s.runs.c.experiment_id).where(
+    s.runs.c.run_uuid == sa.bindparam("run_uuid")
+)
+_HISTORY = (
+    sa.select(s.metrics.c.value, s.metrics.c.nonfinite, s.metrics.c.timestamp, s.metrics.c.step)
+    .where(s.metrics.c.run_uuid == sa.bindparam("run_uuid"), s.metrics.c.key == sa.bindparam("key"))
+    .order_by(s.metrics.c.step, s.metrics.c.timestamp, s.metrics.c.value, s.metrics.c.nonfinite)
+)
+
+
+def _experiment_key(experiment_id: Any) -> int | None:
+    """The integer id for a user's experiment id; None if it cannot name a stored one."""
+    text = str(experiment_id)
+    if text.isascii() and text.isdecimal() and int(text) <= _INT_MAX:
+        return int(text)
+    return None
+
+
+def _no_experiment(experiment_id: Any) -> TrackletException:
+    return TrackletException(f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST)
+
+
+def _no_run(run_id: str) -> TrackletException:
+    return TrackletException(f"Run with id={run_id} not found", RESOURCE_DOES_NOT_EXIST)
+
+
+def _name_taken(name: str) -> TrackletException:
+    return TrackletException(
+        f"Experiment '{name}' already exists (active or deleted). Choose another name, or restore "
+        "the deleted experiment.",
+        RESOURCE_ALREADY_EXISTS,
+    )
+
+
+class SqlStore(TrackingStore):
+    """Tracking store on a SQL database named by a SQLAlchemy URL.
+
+    :param store_uri: ``sqlite:///path.db``, ``postgresql://…`` or ``mysql://…`` (a
+        ``+driver`` suffix is honoured). A new sqlite file is created with the schema; a
+        server database must be empty or at this version's schema (``tracklet db upgrade``).
+    :param artifact_uri: root under which new experiments keep artifacts
+        (``<root>/<experiment_id>``); ``./mlruns`` of the working directory when None,
+        as MLflow does for its database stores.
+    """
+
+    capabilities = frozenset({"datasets", "concurrent_processes", "idempotent_metrics"})
+
+    def __init__(self, store_uri: str | None = None, artifact_uri: str | None = None) -> None:
+        if not store_uri:
+            raise TrackletException(
+                "SqlStore needs a database URI such as sqlite:///mlflow.db.", INVALID_PARAMETER_VALUE
+            )
+        super().__init__(store_uri, artifact_uri)
+        self.engine = make_engine(store_uri)
+        self.dialect = dialect_name(self.engine)
+        prepare_database(self.engine)
+        self.artifact_root_uri = resolve_local_uri(artifact_uri or "mlruns")
+        self._ensure_default_experiment()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def _ensure_default_experiment(self) -> None:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(s.experiments.c.experiment_id).where(
+                    s.experiments.c.experiment_id == DEFAULT_EXPERIMENT_ID
+                )
+            ).first()
+        if found is None:
+            write(self.engine, self._create_default_experiment)
+
+    def _create_default_experiment(self, conn: sa.Connection) -> None:
+        now = now_ms()
+        row = {
+            "experiment_id": DEFAULT_EXPERIMENT_ID,
+            "name": "Default",
+            "artifact_location": append_to_uri_path(self.artifact_root_uri, str(DEFAULT_EXPERIMENT_ID)),
+            "lifecycle_stage": _ACTIVE,
+            "creation_time": now,
+            "last_update_time": now,
+        }
+        if self.dialect == "mysql":
+            # an explicit 0 in an AUTO_INCREMENT column means "next value" unless told otherwise
+            mode = conn.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar()
+            conn.exec_driver_sql("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
+            try:
+                insert_ignore(conn, s.experiments, [row])
+            finally:
+                conn.execute(sa.text("SET SESSION sql_mode = :mode"), {"mode": mode})
+        else:
+            insert_ignore(conn, s.experiments, [row])
+
+    # -- experiments ---------------------------------------------------------------------------
+
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Sequence[ExperimentTag | RunTag] | None = None,
+    ) -> str:
+        """Create an experiment; its artifacts go to ``artifact_location`` or ``<root>/<id>``."""
+        validate_experiment_name(name)
+        if artifact_location is not None and not isinstance(artifact_location, str):
+            raise TrackletException(
+                f"Invalid artifact_location {artifact_location!r}: it must be a string.",
+                INVALID_PARAMETER_VALUE,
+            )
+        tags = list(tags or [])
+        for tag in tags:
+            validate_experiment_tag(tag.key, tag.value)
+        now = now_ms()
+
+        def create(conn: sa.Connection) -> str:
+            if self._experiment_id_by_name(conn, name) is not None:
+                raise _name_taken(name)
+            location = resolve_local_uri(artifact_location) if artifact_location else None
+            result = conn.execute(
+                s.experiments.insert().values(
+                    name=name,
+                    artifact_location=location,
+                    lifecycle_stage=_ACTIVE,
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+            key = int(result.inserted_primary_key[0])
+            if location is None:
+                conn.execute(
+                    s.experiments.update()
+                    .where(s.experiments.c.experiment_id == key)
+                    .values(artifact_location=append_to_uri_path(self.artifact_root_uri, str(key)))
+                )
+            rows = {t.key: {"experiment_id": key, "key": t.key, "value": str(t.value)} for t in tags}
+            upsert(conn, s.experiment_tags, list(rows.values()), ["value"])
+            return str(key)
+
+        try:
+            return write(self.engine, create)
+        except IntegrityError:
+            # another process took the name between our check and our insert
+            raise _name_taken(name) from None
+
+    @staticmethod
+    def _experiment_id_by_name(conn: sa.Connection, name: str) -> int | None:
+        found = conn.execute(
+            sa.select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)
+        ).first()
+        return None if found is None else int(found[0])
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment, active or deleted."""
+        experiment_id = str(DEFAULT_EXPERIMENT_ID) if experiment_id is None else str(experiment_id)
+        validate_experiment_id(experiment_id)
+        key = _experiment_key(experiment_id)
+        if key is not None:
+            with self.engine.connect() as conn:
+                found = load_experiments(conn, [key]).get(key)
+            if found is not None:
+                return found
+        raise _no_experiment(experiment_id)
+
+    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+        """The experiment with this name (active or deleted), or None."""
+        with self.engine.connect() as conn:
+            key = self._experiment_id_by_name(conn, experiment_name)
+            return None if key is None else load_experiments(conn, [key]).get(key)
+
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        """Experiments matching the filter, ordered and paged in the database."""
+        validate_max_results(max_results)
+        stages = LifecycleStage.view_type_to_stages(view_type)
+        size = SEARCH_MAX_RESULTS_DEFAULT if max_results is None else max_results
+        with self.engine.connect() as conn:
+            ids, token = search_experiment_ids(conn, stages, filter_string, order_by, size, page_token)
+            found = load_experiments(conn, ids)
+        return PagedList([found[i] for i in ids if i in found], token)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Mark the experiment and its active runs deleted."""
+        validate_experiment_id(experiment_id)
+        key = _experiment_key(experiment_id)
+        if key == DEFAULT_EXPERIMENT_ID:
+            raise TrackletException(
+                "Cannot delete the Default experiment '0': it is reserved.", INVALID_PARAMETER_VALUE
+            )
+        now = now_ms()
+
+        def delete(conn: sa.Connection) -> None:
+            self._experiment_stage(conn, key, experiment_id, _ACTIVE, RESOURCE_DOES_NOT_EXIST)
+            self._set_experiment(conn, key, lifecycle_stage=_DELETED, last_update_time=now)
+            conn.execute(
+                s.runs.update()
+                .where(s.runs.c.experiment_id == key, s.runs.c.lifecycle_stage == _ACTIVE)
+                .values(lifecycle_stage=_DELETED, deleted_time=now)
+            )
+
+        write(self.engine, delete)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Mark a deleted experiment and its deleted runs active again."""
+        validate_experiment_id(experiment_id)
+        key = _experiment_key(experiment_id)
+
+        def restore(conn: sa.Connection) -> None:
+            stage = self._experiment_stage(conn, key, experiment_id)
+            if stage != _DELETED:
+                raise TrackletException(
+                    f"Could not find deleted experiment with ID {experiment_id}", RESOURCE_DOES_NOT_EXIST
+                )
+            self._set_experiment(conn, key, lifecycle_stage=_ACTIVE, last_update_time=now_ms())
+            conn.execute(
+                s.runs.update()
+                .where(s.runs.c.experiment_id == key, s.runs.c.lifecycle_stage == _DELETED)
+                .values(lifecycle_stage=_ACTIVE, deleted_time=None)
+            )
+
+        write(self.engine, restore)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename an active experiment; the new name must be unused."""
+        validate_experiment_id(experiment_id)
+        validate_experiment_name(new_name)
+        key = _experiment_key(experiment_id)
+
+        def rename(conn: sa.Connection) -> None:
+            self._experiment_stage(conn, key, experiment_id, _ACTIVE, INVALID_STATE)
+            holder = self._experiment_id_by_name(conn, new_name)
+            if holder is not None and holder != key:
+                raise _name_taken(new_name)
+            self._set_experiment(conn, key, name=new_name, last_update_time=now_ms())
+
+        try:
+            write(self.engine, rename)
+        except IntegrityError:
+            raise _name_taken(new_name) from None
+
+    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
+        """Set one tag of an active experiment."""
+        validate_experiment_id(experiment_id)
+        validate_experiment_tag(tag.key, tag.value)
+        key = _experiment_key(experiment_id)
+        row = {"experiment_id": key, "key": tag.key, "value": "" if tag.value is None else str(tag.value)}
+
+        def set_tag(conn: sa.Connection) -> None:
+            self._experiment_stage(conn, key, experiment_id, _ACTIVE, INVALID_PARAMETER_VALUE)
+            upsert(conn, s.experiment_tags, [row], ["value"])
+
+        write(self.engine, set_tag)
+
+    @staticmethod
+    def _experiment_stage(
+        conn: sa.Connection,
+        key: int | None,
+        experiment_id: str,
+        required: str | None = None,
+        code: str = RESOURCE_DOES_NOT_EXIST,
+    ) -> str:
+        """The experiment's lifecycle stage; raises ``code`` if it is not ``required``."""
+        stage = None
+        if key is not None:
+            stage = conn.execute(
+                sa.select(s.experiments.c.lifecycle_stage).where(s.experiments.c.experiment_id == key)
+            ).scalar()
+        if stage is None:
+            raise _no_experiment(experiment_id)
+        if required is not None and stage != required:
+            raise TrackletException(
+                f"Experiment {experiment_id} is {stage}; it must be {required}"
+                + (" (restore it first)." if stage == _DELETED else "."),
+                code,
+            )
+        return str(stage)
+
+    @staticmethod
+    def _set_experiment(conn: sa.Connection, key: int | None, **values: Any) -> None:
+        conn.execute(s.experiments.update().where(s.experiments.c.experiment_id == key).values(**values))
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str | None,
+        start_time: int | None,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        """Create a RUNNING run in an active experiment."""
+        experiment_id = str(DEFAULT_EXPERIMENT_ID) if experiment_id is None else str(experiment_id)
+        validate_experiment_id(experiment_id)
+        validate_run_name(run_name)
+        for tag in tags or []:
+            validate_tag(tag.key, tag.value)
+        run_name, tags = resolve_run_name(run_name, tags or [])
+        key = _experiment_key(experiment_id)
+        run_id = uuid.uuid4().hex
+        tag_values = {t.key: "" if t.value is None else str(t.value) for t in tags}
+        info_values = {
+            "run_uuid": run_id,
+            "name": run_name,
+            "experiment_id": key,
+            "user_id": user_id or "",
+            "status": RunStatus.to_string(RunStatus.RUNNING),
+            "start_time": start_time if start_time is not None else now_ms(),
+            "end_time": None,
+            "lifecycle_stage": _ACTIVE,
+        }
+
+        def create(conn: sa.Connection) -> RunInfo:
+            row = conn.execute(
+                sa.select(s.experiments.c.lifecycle_stage, s.experiments.c.artifact_location).where(
+                    s.experiments.c.experiment_id == key
+                )
+            ).first()
+            if row is None:
+                raise _no_experiment(experiment_id)
+            if row.lifecycle_stage != _ACTIVE:
+                raise TrackletException(
+                    f"Could not create run under non-active experiment with ID {experiment_id}.",
+                    INVALID_STATE,
+                )
+            values = {**info_values, "artifact_uri": append_to_uri_path(row.artifact_location, run_id, "artifacts")}
+            conn.execute(s.runs.insert().values(values))
+            tag_rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_values.items()]
+            if tag_rows:
+                conn.execute(s.tags.insert(), tag_rows)
+            return run_info(_RowLike(values))
+
+        info = write(self.engine, create)
+        return Run(info, RunData(tags=[RunTag(k, v) for k, v in tag_values.items()]))
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with its latest metrics, params, tags and dataset inputs."""
+        validate_run_id(run_id)
+        with self.engine.connect() as conn:
+            found = load_runs(conn, [run_id]).get(run_id)
+        if found is None:
+            raise _no_run(run_id)
+        return found
+
+    def update_run_info(
+        self, run_id: str, run_status: str | None, end_time: int | None, run_name: str | None
+    ) -> RunInfo:
+        """Change status, end time and/or name of an active run."""
+        validate_run_id(run_id)
+        status = status_number(run_status)
+        if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, int)):
+            raise TrackletException(
+                f"Invalid end_time {end_time!r}: it must be an integer (ms since the epoch).",
+                INVALID_PARAMETER_VALUE,
+            )
+        validate_run_name(run_name)
+        values: dict[str, Any] = {}
+        if status is not None:
+            values["status"] = RunStatus.to_string(status)
+        if end_time is not None:
+            values["end_time"] = end_time
+        if run_name:
+            values["name"] = run_name
+
+        def update(conn: sa.Connection) -> RunInfo:
+            self._active_run(conn, run_id)
+            if values:
+                conn.execute(s.runs.update().where(s.runs.c.run_uuid == run_id).values(values))
+            if run_name:
+                upsert(conn, s.tags, [{"run_uuid": run_id, "key": MLFLOW_RUN_NAME, "value": run_name}], ["value"])
+            return run_info(conn.execute(sa.select(s.runs).where(s.runs.c.run_uuid == run_id)).one())
+
+        return write(self.engine, update)
+
+    def delete_run(self, run_id: str) -> None:
+        """Mark a run deleted."""
+        self._set_run_stage(run_id, _DELETED, now_ms())
+
+    def restore_run(self, run_id: str) -> None:
+        """Mark a deleted run active again."""
+        self._set_run_stage(run_id, _ACTIVE, None)
+
+    def _set_run_stage(self, run_id: str, stage: str, deleted_time: int | None) -> None:
+        validate_run_id(run_id)
+
+        def set_stage(conn: sa.Connection) -> None:
+            result = conn.execute(
+                s.runs.update()
+                .where(s.runs.c.run_uuid == run_id)
+                .values(lifecycle_stage=stage, deleted_time=deleted_time)
+            )
+            if result.rowcount == 0:
+                raise _no_run(run_id)
+
+        write(self.engine, set_stage)
+
+    @staticmethod
+    def _active_run(conn: sa.Connection, run_id: str) -> int:
+        """The run's experiment id; raises unless the run exists and is active."""
+        row = conn.execute(_RUN_STAGE, {"run_uuid": run_id}).first()
+        if row is None:
+            raise _no_run(run_id)
+        if row.lifecycle_stage != _ACTIVE:
+            raise TrackletException(
+                f"The run {run_id} must be in the 'active' state. Current state is {row.lifecycle_stage}.",
+                INVALID_STATE,
+            )
+        return int(row.experiment_id)
+
+    # -- logging -----------------------------------------------------------------------------------
+
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        """Log one point (one transaction of three statements)."""
+        validate_run_id(run_id)
+        validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
+        self._log(run_id, [metric], [], [])
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        """Log one param; the same key with another value is refused."""
+        validate_run_id(run_id)
+        validate_param(param.key, param.value)
+        self._log(run_id, [], [param], [])
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        """Set one run tag (``mlflow.runName`` also renames the run)."""
+        validate_run_id(run_id)
+        validate_tag(tag.key, tag.value)
+        self._log(run_id, [], [], [tag])
+
+    def log_batch(
+        self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
+    ) -> None:
+        """Log metrics, params and tags in one transaction: all of them or none."""
+        validate_run_id(run_id)
+        validate_batch(metrics, params, tags)
+        self._log(run_id, metrics, params, tags)
+
+    def _log(
+        self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
+    ) -> None:
+        """Write validated metrics, params and tags of one run in one transaction."""
+        history: dict[tuple[Any, ...], dict[str, Any]] = {}
+        latest: dict[str, tuple[Any, ...]] = {}
+        for m in metrics:
+            value, nonfinite = encode_value(float(m.value))
+            step, timestamp = int(m.step), int(m.timestamp)
+            history[(m.key, step, timestamp, value, nonfinite)] = {
+                "run_uuid": run_id,
+                "key": m.key,
+                "step": step,
+                "timestamp": timestamp,
+                "value": value,
+                "nonfinite": nonfinite,
+            }
+            point = (step, timestamp, value, nonfinite)
+            if m.key not in latest or point[:3] > latest[m.key][:3]:
+                latest[m.key] = point
+        latest_rows = [
+            {"run_uuid": run_id, "key": k, "step": p[0], "timestamp": p[1], "value": p[2], "nonfinite": p[3]}
+            for k, p in latest.items()
+        ]
+        param_rows = {p.key: {"run_uuid": run_id, "key": p.key, "value": str(p.value)} for p in params}
+        tag_rows = {
+            t.key: {"run_uuid": run_id, "key": t.key, "value": "" if t.value is None else str(t.value)}
+            for t in tags
+        }
+        new_name = tag_rows[MLFLOW_RUN_NAME]["value"] if MLFLOW_RUN_NAME in tag_rows else None
+
+        def log(conn: sa.Connection) -> None:
+            self._active_run(conn, run_id)
+            if param_rows:
+                insert_ignore(conn, s.params, list(param_rows.values()))
+                self._check_params(conn, run_id, params)
+            insert_ignore(conn, s.metrics, list(history.values()))
+            raise_latest(conn, latest_rows)
+            upsert(conn, s.tags, list(tag_rows.values()), ["value"])
+            if new_name:
+                conn.execute(s.runs.update().where(s.runs.c.run_uuid == run_id).values(name=new_name))
+
+        write(self.engine, log)
+
+    @staticmethod
+    def _check_params(conn: sa.Connection, run_id: str, params: Sequence[Param]) -> None:
+        """After an insert-if-absent: every param of the call must now hold the call's value."""
+        stored = dict(
+            conn.execute(
+                sa.select(s.params.c.key, s.params.c.value).where(
+                    s.params.c.run_uuid == run_id, s.params.c.key.in_({p.key for p in params})
+                )
+            ).all()
+        )
+        for p in params:
+            if stored.get(p.key) != str(p.value):
+                raise TrackletException(
+                    f"Changing param values is not allowed. Param with key='{p.key}' was already logged "
+                    f"with value='{stored.get(p.key)}' for run ID='{run_id}'. Attempted logging new value "
+                    f"'{p.value}'. Log the new value under another key.",
+                    INVALID_PARAMETER_VALUE,
+                )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag of an active run."""
+        validate_run_id(run_id)
+        validate_key("tag", key)
+
+        def delete(conn: sa.Connection) -> None:
+            self._active_run(conn, run_id)
+            result = conn.execute(s.tags.delete().where(s.tags.c.run_uuid == run_id, s.tags.c.key == key))
+            if result.rowcount == 0:
+                raise TrackletException(
+                    f"No tag with name: {key} in run with id {run_id}", RESOURCE_DOES_NOT_EXIST
+                )
+
+        write(self.engine, delete)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
+        """Record datasets the run used: a dataset is stored once per experiment."""
+        validate_run_id(run_id)
+        datasets = list(datasets or [])
+        validate_dataset_inputs(datasets)
+
+        def log(conn: sa.Connection) -> None:
+            experiment_key = self._active_run(conn, run_id)
+            for item in datasets:
+                self._link_dataset(conn, run_id, experiment_key, item)
+
+        write(self.engine, log)
+
+    @staticmethod
+    def _link_dataset(conn: sa.Connection, run_id: str, experiment_key: int, item: DatasetInput) -> None:
+        d = item.dataset
+        insert_ignore(
+            conn,
+            s.datasets,
+            [
+                {
+                    "dataset_uuid": uuid.uuid4().hex,
+                    "experiment_id": experiment_key,
+                    "name": d.name,
+                    "digest": d.digest,
+                    "dataset_source_type": d.source_type,
+                    "dataset_source": d.source,
+                    "dataset_schema": d.schema,
+                    "dataset_profile": d.profile,
+                }
+            ],
+        )
+        dataset_uuid = conn.execute(
+            sa.select(s.datasets.c.dataset_uuid).where(
+                s.datasets.c.experiment_id == experiment_key,
+                s.datasets.c.name == d.name,
+                s.datasets.c.digest == d.digest,
+            )
+        ).scalar_one()
+        link = {"source_type": "DATASET", "source_id": dataset_uuid, "destination_type": "RUN", "destination_id": run_id}
+        insert_ignore(conn, s.inputs, [{"input_uuid": uuid.uuid4().hex, **link}])
+        input_uuid = conn.execute(
+            sa.select(s.inputs.c.input_uuid).where(*(s.inputs.c[k] == v for k, v in link.items()))
+        ).scalar_one()
+        tag_rows = {t.key: {"input_uuid": input_uuid, "name": t.key, "value": str(t.value)} for t in item.tags}
+        insert_ignore(conn, s.input_tags, list(tag_rows.values()))
+
+    # -- metric history ------------------------------------------------------------------------------
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Metric]:
+        """Every point of one metric, by step then timestamp; pages when ``max_results`` is set."""
+        validate_run_id(run_id)
+        validate_key("metric", metric_key)
+        if max_results is not None:
+            validate_max_results(max_results, limit=2**62)
+        offset = decode_page_token(page_token)
+        statement = _HISTORY
+        if max_results is not None:
+            statement = statement.limit(max_results + 1)
+        if offset:
+            statement = statement.offset(offset)
+        with self.engine.connect() as conn:
+            if conn.execute(_RUN_STAGE, {"run_uuid": run_id}).first() is None:
+                raise _no_run(run_id)
+            rows = conn.execute(statement, {"run_uuid": run_id, "key": metric_key}).all()
+        token = None
+        if max_results is not None and len(rows) > max_results:
+            rows = rows[:max_results]
+            token = encode_page_token(offset + max_results)
+        points = [
+            Metric(metric_key, value if not nonfinite else decode_value(value, nonfinite), timestamp, step)
+            for value, nonfinite, timestamp, step in rows
+        ]
+        return PagedList(points, token)
+
+    def get_metric_history_bulk(self, run_ids: Sequence[str], metric_key: str) -> list[Metric]:
+        """History of one metric across runs in one query, each point carrying its run id."""
+        for run_id in run_ids:
+            validate_run_id(run_id)
+        validate_key("metric", metric_key)
+        m = s.metrics.c
+        statement = (
+            sa.select(m.run_uuid, m.value, m.nonfinite, m.timestamp, m.step)
+            .where(m.run_uuid.in_(sa.bindparam("ids", expanding=True)), m.key == metric_key)
+            .order_by(m.run_uuid, m.step, m.timestamp, m.value)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(statement, {"ids": list(run_ids)}).all() if run_ids else []
+        return [
+            Metric(metric_key, decode_value(value, nonfinite), timestamp, step, run_id=run_uuid)
+            for run_uuid, value, nonfinite, timestamp, step in rows
+        ]
+
+    # -- search ------------------------------------------------------------------------------------
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        """Runs of the experiments matching the filter, filtered, ordered and paged in SQL."""
+        validate_max_results(max_results)
+        keys = []
+        for experiment_id in experiment_ids:
+            validate_experiment_id(str(experiment_id))
+            key = _experiment_key(experiment_id)
+            if key is not None:
+                keys.append(key)
+        stages = LifecycleStage.view_type_to_stages(run_view_type)
+        size = SEARCH_MAX_RESULTS_DEFAULT if max_results is None else max_results
+        with self.engine.connect() as conn:
+            ids, token = search_run_ids(conn, keys, stages, filter_string, order_by, size, page_token)
+            found = load_runs(conn, ids)
+        return PagedList([found[i] for i in ids if i in found], token)
+
+
+class _RowLike:
+    """Attribute access over a dict, so :func:`run_info` reads a row we just wrote."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)

@@ -1,0 +1,290 @@
+"""Schema creation, revision checks and the Alembic migrations of tracklet-sql.
+
+Each test runs on a new sqlite file, and on a new PostgreSQL / MariaDB database
+(created for the test, dropped afterwards) when the server is reachable.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("tracklet_sql")
+
+import sqlalchemy as sa  # noqa: E402
+from alembic import command  # noqa: E402
+from alembic.autogenerate import compare_metadata  # noqa: E402
+from alembic.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+
+from tracklet.exceptions import INVALID_STATE, TrackletException  # noqa: E402
+from tracklet_sql import _migrations as migrations  # noqa: E402
+from tracklet_sql._engine import dialect_name, make_engine  # noqa: E402
+from tracklet_sql._schema import metadata  # noqa: E402
+
+SERVERS = {
+    "postgresql": ("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test"),
+    "mysql": ("TRACKLET_TEST_MYSQL_URI", "mysql://root@127.0.0.1:3306/test"),
+}
+PROCESSES = 8
+
+
+def server_database(kind: str) -> Iterator[str]:
+    """The URI of a new, empty database on the ``kind`` server; skips when it is unreachable."""
+    variable, default = SERVERS[kind]
+    base = os.environ.get(variable) or default
+    name = f"tracklet_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except (TrackletException, sa.exc.DBAPIError, ModuleNotFoundError) as exc:
+        pytest.skip(f"{kind} unavailable at {base} ({type(exc).__name__}); start it or set {variable}")
+    try:
+        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        force = " WITH (FORCE)" if kind == "postgresql" else ""
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {name}{force}")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def uri(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
+    """A new, empty database of each dialect."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tracklet.db'}"
+    else:
+        yield from server_database(request.param)
+
+
+@pytest.fixture
+def engine(uri: str) -> Iterator[sa.Engine]:
+    engine = make_engine(uri)
+    yield engine
+    engine.dispose()
+
+
+def differences(engine: sa.Engine) -> list[object]:
+    """What Alembic's autogenerate finds between the database and ``_schema.metadata``."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"version_table": migrations.VERSION_TABLE, "compare_type": True}
+        )
+        found = compare_metadata(context, metadata)
+    return [d for d in found if not _reflection_artefact(d)]
+
+
+def _reflection_artefact(difference: object) -> bool:
+    # MySQL stores FLOAT(53) as DOUBLE and reflects it so: the same type, spelled otherwise.
+    if isinstance(difference, list) and len(difference) == 1:
+        op, *_, reflected, wanted = difference[0]
+        return (
+            op == "modify_type"
+            and type(reflected).__name__ == "DOUBLE"
+            and isinstance(wanted, sa.Float)
+            and wanted.precision == 53
+        )
+    return False
+
+
+def tables(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def set_revision(engine: sa.Engine, revision: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {migrations.VERSION_TABLE} SET version_num = :r"), {"r": revision})
+
+
+def test_head_is_the_newest_script():
+    scripts = ScriptDirectory.from_config(migrations.alembic_config())
+    assert scripts.get_current_head() == migrations.HEAD
+    assert tuple(s.revision for s in reversed(list(scripts.walk_revisions()))) == migrations.REVISIONS
+
+
+def test_first_prepare_creates_the_schema_at_head(engine: sa.Engine):
+    assert migrations.current_revision(engine) is None
+    migrations.prepare_database(engine)
+    assert migrations.current_revision(engine) == migrations.HEAD
+    assert tables(engine) == set(metadata.tables) | {migrations.VERSION_TABLE}
+    with engine.connect() as conn:
+        # the store creates the Default experiment, not the migration
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM experiments")).scalar() == 0
+    migrations.prepare_database(engine)  # at head: nothing to do
+    assert migrations.current_revision(engine) == migrations.HEAD
+
+
+def test_migration_builds_exactly_the_metadata(engine: sa.Engine):
+    migrations.prepare_database(engine)
+    assert differences(engine) == []
+
+
+def test_migration_keeps_the_dialect_options(engine: sa.Engine):
+    migrations.prepare_database(engine)
+    dialect = dialect_name(engine)
+    with engine.connect() as conn:
+        if dialect == "sqlite":
+            sql = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = 'metrics'")).scalar()
+            assert "WITHOUT ROWID" in sql
+        elif dialect == "mysql":
+            rows = conn.execute(
+                sa.text(
+                    "SELECT table_name, table_collation FROM information_schema.tables "
+                    "WHERE table_schema = DATABASE()"
+                )
+            ).all()
+            collations = {name: collation for name, collation in rows if name in metadata.tables}
+            assert collations == dict.fromkeys(metadata.tables, "utf8mb4_bin")
+            text_type = conn.execute(
+                sa.text(
+                    "SELECT data_type FROM information_schema.columns "
+                    "WHERE table_schema = DATABASE() AND table_name = 'tags' AND column_name = 'value'"
+                )
+            ).scalar()
+            assert text_type.lower() == "mediumtext"
+
+
+def test_upgrade_creates_then_has_nothing_to_do(engine: sa.Engine):
+    assert migrations.upgrade(engine) == (None, migrations.HEAD)
+    assert migrations.upgrade(engine) == (migrations.HEAD, migrations.HEAD)
+    assert differences(engine) == []
+
+
+def test_downgrade_to_base_then_upgrade_again(engine: sa.Engine):
+    migrations.prepare_database(engine)
+    with engine.begin() as conn:
+        command.downgrade(migrations.alembic_config(conn), "base")
+    assert tables(engine) == {migrations.VERSION_TABLE}
+    assert migrations.current_revision(engine) is None
+    assert migrations.upgrade(engine) == (None, migrations.HEAD)
+    assert differences(engine) == []
+
+
+def test_an_older_schema_is_refused_with_the_upgrade_command(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+):
+    migrations.prepare_database(engine)
+    # what a newer tracklet-sql, with one more revision, sees in this database
+    monkeypatch.setattr(migrations, "REVISIONS", (*migrations.REVISIONS, "9999"))
+    monkeypatch.setattr(migrations, "HEAD", "9999")
+    with pytest.raises(TrackletException) as info:
+        migrations.prepare_database(engine)
+    assert info.value.error_code == INVALID_STATE
+    message = info.value.message
+    assert "revision 0001" in message and "needs revision 9999" in message
+    assert "tracklet db upgrade" in message and "Back the database up" in message
+
+
+def test_a_newer_schema_is_refused_with_pip_upgrade(engine: sa.Engine):
+    migrations.prepare_database(engine)
+    set_revision(engine, "f00dcafe")
+    for call in (migrations.prepare_database, migrations.upgrade):
+        with pytest.raises(TrackletException, match=r"pip install -U tracklet-sql") as info:
+            call(engine)
+        assert info.value.error_code == INVALID_STATE
+        assert "f00dcafe" in info.value.message
+    assert migrations.current_revision(engine) == "f00dcafe"
+
+
+def test_an_mlflow_version_table_is_refused(engine: sa.Engine):
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('1b5f0d9ad7c1')"))
+    for call in (migrations.prepare_database, migrations.upgrade):
+        with pytest.raises(TrackletException, match="MLflow's schema") as info:
+            call(engine)
+        assert info.value.error_code == INVALID_STATE
+        assert "separate" in info.value.message
+    assert tables(engine) == {"alembic_version"}
+
+
+def test_tables_named_like_ours_without_a_revision_are_refused(engine: sa.Engine):
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE experiments (experiment_id INTEGER PRIMARY KEY)"))
+    with pytest.raises(TrackletException, match="experiments") as info:
+        migrations.prepare_database(engine)
+    assert info.value.error_code == INVALID_STATE
+    assert migrations.VERSION_TABLE in info.value.message
+
+
+def test_other_tables_in_the_database_are_left_alone(engine: sa.Engine):
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE someone_elses (id INTEGER PRIMARY KEY)"))
+    migrations.prepare_database(engine)
+    assert "someone_elses" in tables(engine)
+    assert migrations.current_revision(engine) == migrations.HEAD
+
+
+@pytest.mark.interop
+def test_a_real_mlflow_database_is_refused(tmp_path: pathlib.Path):
+    pytest.importorskip("mlflow")
+    path = tmp_path / "mlflow.db"
+    script = (
+        "from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore; "
+        f"SqlAlchemyStore({f'sqlite:///{path}'!r}, {str(tmp_path / 'artifacts')!r})"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    engine = make_engine(f"sqlite:///{path}")
+    before = tables(engine)
+    assert "alembic_version" in before and "experiments" in before
+    with pytest.raises(TrackletException, match="MLflow's schema") as info:
+        migrations.prepare_database(engine)
+    assert info.value.error_code == INVALID_STATE
+    assert tables(engine) == before
+    engine.dispose()
+
+
+_PREPARE = textwrap.dedent(
+    """
+    from tracklet_sql._engine import make_engine
+    from tracklet_sql._migrations import prepare_database
+
+    engine = make_engine(uri)
+    barrier.wait()
+    prepare_database(engine)
+    """
+)
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(uri: str):
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(PROCESSES)
+    # exec is a builtin, so spawned children can run it without importing this test module
+    processes = [
+        context.Process(target=exec, args=(_PREPARE, {"uri": uri, "barrier": barrier}))
+        for _ in range(PROCESSES)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    assert [p.exitcode for p in processes] == [0] * PROCESSES
+    engine = make_engine(uri)
+    with engine.connect() as conn:
+        versions = conn.execute(sa.text(f"SELECT version_num FROM {migrations.VERSION_TABLE}")).all()
+    assert versions == [(migrations.HEAD,)]
+    assert differences(engine) == []
+    engine.dispose()
+
+
+def test_the_open_path_does_not_import_alembic(tmp_path: pathlib.Path):
+    uri = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    engine = make_engine(uri)
+    migrations.prepare_database(engine)
+    engine.dispose()
+    script = (
+        "import sys; from tracklet_sql._engine import make_engine; "
+        "from tracklet_sql._migrations import prepare_database; "
+        f"prepare_database(make_engine({uri!r})); "
+        "assert 'alembic' not in sys.modules, 'alembic was imported'"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
