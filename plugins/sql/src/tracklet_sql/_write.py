@@ -22,7 +22,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from . import _schema as s
 from ._engine import dialect_name
 
-__all__ = ["insert_ignore", "raise_latest", "upsert"]
+__all__ = ["insert_ignore", "insert_ignore_tuples", "raise_latest", "upsert"]
 
 Rows = Sequence[Mapping[str, Any]]
 _NATIVE_UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -45,6 +45,35 @@ def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
     """Insert ``rows``, skipping those whose primary or unique key is already stored."""
     if rows:
         conn.execute(_insert_ignore(dialect_name(conn), table), list(rows))
+
+
+@lru_cache(maxsize=64)
+def _compiled_insert_ignore(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> tuple[str, bool]:
+    """The driver-level SQL of an insert-if-absent of ``columns``, and whether it takes
+    positional parameters (in ``columns`` order) rather than named ones."""
+    name = "mysql" if dialect.name == "mariadb" else dialect.name
+    compiled = _insert_ignore(name, table).compile(dialect=dialect, column_keys=list(columns))
+    if compiled.positional:
+        assert tuple(compiled.positiontup or ()) == columns, "unexpected parameter order"
+    return compiled.string, compiled.positional
+
+
+def insert_ignore_tuples(
+    conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """:func:`insert_ignore` for many rows given as tuples of ``columns``.
+
+    The hot path of ``log_batch``: the statement is compiled once per dialect and the rows
+    go straight to the driver's ``executemany``, skipping SQLAlchemy's per-row parameter
+    processing (a third of a 1,000-point batch's time otherwise).
+    """
+    if not rows:
+        return
+    sql, positional = _compiled_insert_ignore(conn.dialect, table, columns)
+    if positional:
+        conn.exec_driver_sql(sql, list(rows))
+    else:
+        conn.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 @lru_cache(maxsize=64)

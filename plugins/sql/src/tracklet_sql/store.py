@@ -67,7 +67,7 @@ from ._migrations import prepare_database
 from ._read import load_experiments, load_runs, run_info
 from ._schema import decode_value, encode_value
 from ._search import search_experiment_ids, search_run_ids
-from ._write import insert_ignore, raise_latest, upsert
+from ._write import insert_ignore, insert_ignore_tuples, raise_latest, upsert
 
 __all__ = ["SqlStore"]
 
@@ -75,6 +75,7 @@ DEFAULT_EXPERIMENT_ID = 0
 _ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
 _INT_MAX = 2**31 - 1  # experiment ids are INTEGER columns
 
+_METRIC_COLUMNS = ("run_uuid", "key", "step", "timestamp", "value", "nonfinite")
 _RUN_STAGE = sa.select(s.runs.c.lifecycle_stage, s.runs.c.experiment_id).where(
     s.runs.c.run_uuid == sa.bindparam("run_uuid")
 )
@@ -521,26 +522,15 @@ class SqlStore(TrackingStore):
         self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
     ) -> None:
         """Write validated metrics, params and tags of one run in one transaction."""
-        history: dict[tuple[Any, ...], dict[str, Any]] = {}
+        history: dict[tuple[Any, ...], None] = {}  # an ordered set: a repeat in one call is stored once
         latest: dict[str, tuple[Any, ...]] = {}
         for m in metrics:
             value, nonfinite = encode_value(float(m.value))
-            step, timestamp = int(m.step), int(m.timestamp)
-            history[(m.key, step, timestamp, value, nonfinite)] = {
-                "run_uuid": run_id,
-                "key": m.key,
-                "step": step,
-                "timestamp": timestamp,
-                "value": value,
-                "nonfinite": nonfinite,
-            }
-            point = (step, timestamp, value, nonfinite)
-            if m.key not in latest or point[:3] > latest[m.key][:3]:
-                latest[m.key] = point
-        latest_rows = [
-            {"run_uuid": run_id, "key": k, "step": p[0], "timestamp": p[1], "value": p[2], "nonfinite": p[3]}
-            for k, p in latest.items()
-        ]
+            row = (run_id, m.key, int(m.step), int(m.timestamp), value, nonfinite)
+            history[row] = None
+            if m.key not in latest or row[2:5] > latest[m.key][2:5]:
+                latest[m.key] = row
+        latest_rows = [dict(zip(_METRIC_COLUMNS, row, strict=True)) for row in latest.values()]
         param_rows = {p.key: {"run_uuid": run_id, "key": p.key, "value": str(p.value)} for p in params}
         tag_rows = {
             t.key: {"run_uuid": run_id, "key": t.key, "value": "" if t.value is None else str(t.value)}
@@ -553,7 +543,7 @@ class SqlStore(TrackingStore):
             if param_rows:
                 insert_ignore(conn, s.params, list(param_rows.values()))
                 self._check_params(conn, run_id, params)
-            insert_ignore(conn, s.metrics, list(history.values()))
+            insert_ignore_tuples(conn, s.metrics, _METRIC_COLUMNS, list(history))
             raise_latest(conn, latest_rows)
             upsert(conn, s.tags, list(tag_rows.values()), ["value"])
             if new_name:
