@@ -1,6 +1,7 @@
 """Log a small training run with tracklet's MLflow-compatible API, then print it back.
 
-Run: python examples/quickstart.py   (tracks into ./mlruns unless TRACKLET_TRACKING_URI is set)
+Run: python examples/quickstart.py   (tracks into ./mlflow.db with tracklet-sql, ./mlruns with only
+tracklet-file, unless TRACKLET_TRACKING_URI is set; artifacts go to ./mlruns)
 """
 
 import math

@@ -3,7 +3,8 @@ and one fresh MariaDB/MySQL database per session when those servers are reachabl
 
 The server URIs come from ``TRACKLET_TEST_POSTGRES_URI`` and ``TRACKLET_TEST_MYSQL_URI``
 (defaults: the local servers of the development machines and CI). A test needing a
-server that is down is skipped with a message saying how to enable it.
+server that is down is skipped with a message saying how to enable it, or fails when
+``TRACKLET_TEST_REQUIRE_SERVERS`` is set (``.ci/run`` sets it).
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ def server_database(kind: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except Exception as exc:  # noqa: BLE001 - any failure to connect means "not available here"
-        pytest.skip(f"{kind} is not available ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
-                    f"{_HOW[kind]}")
+        reason = f"{kind} is not available ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); {_HOW[kind]}"
+        if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
+            pytest.fail(f"{reason} (TRACKLET_TEST_REQUIRE_SERVERS is set: the server tests must run)")
+        pytest.skip(reason)
     name = f"tracklet_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
