@@ -530,7 +530,7 @@ class SqlStore(TrackingStore):
             history[row] = None
             if m.key not in latest or row[2:5] > latest[m.key][2:5]:
                 latest[m.key] = row
-        latest_rows = [dict(zip(_METRIC_COLUMNS, row, strict=True)) for row in latest.values()]
+        latest_rows = list(latest.values())
         param_rows = {p.key: {"run_uuid": run_id, "key": p.key, "value": str(p.value)} for p in params}
         tag_rows = {
             t.key: {"run_uuid": run_id, "key": t.key, "value": "" if t.value is None else str(t.value)}
