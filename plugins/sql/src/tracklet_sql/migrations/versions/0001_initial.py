@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("value", _LONG_TEXT, nullable=True),
         sa.ForeignKeyConstraint(["experiment_id"], ["experiments.experiment_id"], **_CASCADE),
         sa.PrimaryKeyConstraint("experiment_id", "key"),
+        sqlite_with_rowid=False,
         **_MYSQL,
     )
     op.create_table(
@@ -65,9 +66,9 @@ def upgrade() -> None:
         sa.Column("deleted_time", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(["experiment_id"], ["experiments.experiment_id"]),
         sa.PrimaryKeyConstraint("run_uuid"),
+        sqlite_with_rowid=False,
         **_MYSQL,
     )
-    op.create_index("ix_runs_experiment_id", "runs", ["experiment_id"])
     op.create_index(
         "ix_runs_experiment_stage_start", "runs", ["experiment_id", "lifecycle_stage", "start_time"]
     )
@@ -78,6 +79,7 @@ def upgrade() -> None:
         sa.Column("value", sa.String(length=8000), nullable=False),
         _run_uuid_fk(),
         sa.PrimaryKeyConstraint("run_uuid", "key"),
+        sqlite_with_rowid=False,
         **_MYSQL,
     )
     op.create_table(
@@ -87,6 +89,7 @@ def upgrade() -> None:
         sa.Column("value", _LONG_TEXT, nullable=True),
         _run_uuid_fk(),
         sa.PrimaryKeyConstraint("run_uuid", "key"),
+        sqlite_with_rowid=False,
         **_MYSQL,
     )
     op.create_table(
@@ -114,9 +117,9 @@ def upgrade() -> None:
         sa.Column("nonfinite", sa.SmallInteger(), nullable=False),
         _run_uuid_fk(),
         sa.PrimaryKeyConstraint("run_uuid", "key"),
+        sqlite_with_rowid=False,
         **_MYSQL,
     )
-    op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
     op.create_table(
         "datasets",
         sa.Column("dataset_uuid", sa.String(length=36), nullable=False),
@@ -151,6 +154,7 @@ def upgrade() -> None:
         sa.Column("value", sa.String(length=500), nullable=False),
         sa.ForeignKeyConstraint(["input_uuid"], ["inputs.input_uuid"], **_CASCADE),
         sa.PrimaryKeyConstraint("input_uuid", "name"),
+        sqlite_with_rowid=False,
         **_MYSQL,
     )
 
