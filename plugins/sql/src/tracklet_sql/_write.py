@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from . import _schema as s
 from ._engine import dialect_name
@@ -25,7 +24,23 @@ from ._engine import dialect_name
 __all__ = ["LATEST_COLUMNS", "insert_ignore", "insert_ignore_tuples", "raise_latest", "upsert"]
 
 Rows = Sequence[Mapping[str, Any]]
-_NATIVE_UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_NATIVE_UPSERT = ("sqlite", "postgresql")
+
+
+def _native_insert(dialect: str, table: sa.Table) -> Any:
+    """The dialect's own ``insert()`` (with ``on_conflict_*``), imported on first use: a
+    sqlite user never pays for importing the PostgreSQL and MySQL dialects."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    if dialect == "mysql":
+        from sqlalchemy.dialects import mysql
+
+        return mysql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def _key_columns(table: sa.Table) -> list[str]:
@@ -35,7 +50,7 @@ def _key_columns(table: sa.Table) -> list[str]:
 @lru_cache(maxsize=64)
 def _insert_ignore(dialect: str, table: sa.Table) -> sa.Executable:
     if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
+        return _native_insert(dialect, table).on_conflict_do_nothing()
     if dialect == "sqlite":
         return table.insert().prefix_with("OR IGNORE")
     return table.insert().prefix_with("IGNORE")
@@ -107,9 +122,9 @@ def _unnest_sql(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) 
 @lru_cache(maxsize=64)
 def _upsert(dialect: str, table: sa.Table, columns: tuple[str, ...]) -> sa.Executable:
     if dialect == "mysql":
-        statement = mysql.insert(table)
+        statement = _native_insert(dialect, table)
         return statement.on_duplicate_key_update({c: statement.inserted[c] for c in columns})
-    native = _NATIVE_UPSERT[dialect](table)
+    native = _native_insert(dialect, table)
     return native.on_conflict_do_update(
         index_elements=_key_columns(table), set_={c: native.excluded[c] for c in columns}
     )
@@ -128,7 +143,7 @@ _POINT = ("step", "timestamp", "value", "nonfinite")
 def _raise_latest(dialect: str) -> tuple[sa.Executable, ...]:
     latest = s.latest_metrics
     if dialect in _NATIVE_UPSERT:
-        native = _NATIVE_UPSERT[dialect](latest)
+        native = _native_insert(dialect, latest)
         new, old = native.excluded, latest.c
         larger = sa.tuple_(new.step, new.timestamp, new.value) > sa.tuple_(old.step, old.timestamp, old.value)
         return (
