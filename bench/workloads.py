@@ -42,16 +42,29 @@ class Figure:
     higher_is_better: bool
     bar: float | None = None  # minimum tracklet advantage (ratio), e.g. 5.0 for "≥5x"
     limit: float | None = None  # absolute ceiling for tracklet's own value (lower is better)
+    sql_bar: float | None = None  # the bar on the SQL backends (sqlite, postgresql), if it differs
+
+    def bar_on(self, backend: str) -> float | None:
+        """The minimum advantage this figure must show on ``backend`` (None: no ratio bar)."""
+        if backend != "file" and self.sql_bar is not None:
+            return self.sql_bar
+        return self.bar
+
+
+#: Peak resident memory of a workload's child: tracklet's must be no higher than MLflow's
+#: (an advantage of at least 1x), on every backend.
+PEAK_MEMORY = Figure("peak_rss_mb", "peak RSS", "MB", False, bar=1.0)
 
 
 FIGURES: dict[str, list[Figure]] = {
-    "log_metric": [Figure("calls_per_s", "log_metric, single calls", "calls/s", True, bar=5.0)],
+    # the file-store issue asks 5x for single calls; the SQL issue (#3) asks 10x on sqlite/PostgreSQL
+    "log_metric": [Figure("calls_per_s", "log_metric, single calls", "calls/s", True, bar=5.0, sql_bar=10.0)],
     "log_batch": [Figure("points_per_s", "log_batch, 1,000 metrics/batch", "points/s", True, bar=10.0)],
     "populate": [
         Figure("populate_s", "create runs + 1 log_batch each", "s", False),
         Figure("search_ms", "search_runs filter+order, 100 (median)", "ms", False, bar=10.0),
         Figure("search_cold_ms", "search_runs, first call", "ms", False),
-        Figure("paging_ms", "page through all runs, 100/page", "ms", False),
+        Figure("paging_ms", "page through all runs, 100/page", "ms", False, sql_bar=10.0),
     ],
     "metric_history": [
         Figure("log_points_per_s", "log history in batches of 1,000", "points/s", True),
@@ -140,9 +153,13 @@ def log_batch(t: Tracker, scale: float) -> dict[str, float]:
     return {"points_per_s": 1000 / statistics.median(times)}
 
 
-def _populate_runs(t: Tracker, runs: int) -> None:
-    """Runs with 10 params (p1 'a' on even runs), 10 metrics and 3 tags, one log_batch each."""
+def _populate_runs(t: Tracker, runs: int) -> int:
+    """Runs with 10 params (p1 'a' on even runs), 10 metrics and 3 tags, one log_batch each.
+
+    Returns how many runs match the benchmark's filter (``metrics.m1 > 0.5 and params.p1 = 'a'``).
+    """
     rng = random.Random(3)
+    matching = 0
     for i in range(runs):
         run_id = t.new_run()
         params = [t.Param(f"p{k}", ("a" if i % 2 == 0 else "b") if k == 1 else str(rng.randint(0, 9)))
@@ -150,12 +167,14 @@ def _populate_runs(t: Tracker, runs: int) -> None:
         tags = [t.RunTag(f"t{k}", f"v{i % (k + 2)}") for k in range(3)]
         metrics = t.metrics([(f"m{k}", 0) for k in range(10)], rng)
         t.client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+        matching += i % 2 == 0 and metrics[1].value > 0.5
+    return matching
 
 
 def populate(t: Tracker, scale: float) -> dict[str, float]:
     """Create runs, then time a filtered, ordered search and a full paging pass."""
     runs = _scaled(2000, scale, 20)
-    _, populate_s = _timed(lambda: _populate_runs(t, runs))
+    matching, populate_s = _timed(lambda: _populate_runs(t, runs))
 
     def search() -> list[Any]:
         return list(t.client.search_runs(
@@ -164,8 +183,11 @@ def populate(t: Tracker, scale: float) -> dict[str, float]:
         ))
 
     found, cold_s = _timed(search)
-    if not 0 < len(found) <= 100:
-        raise AssertionError(f"search_runs returned {len(found)} runs")
+    if len(found) != min(100, matching):
+        raise AssertionError(f"search_runs returned {len(found)} runs, expected {min(100, matching)}")
+    m2 = [run.data.metrics["m2"] for run in found]
+    if m2 != sorted(m2, reverse=True) or any(run.data.params["p1"] != "a" for run in found):
+        raise AssertionError("search_runs returned runs out of order or not matching the filter")
 
     def page_all() -> None:
         seen, token = 0, None
