@@ -9,9 +9,10 @@ server that is down is skipped with a message saying how to enable it, or fails 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -56,6 +57,13 @@ def server_database(kind: str) -> Iterator[str]:
             force = " WITH (FORCE)" if kind == "postgresql" else ""
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def new_server_database() -> Callable[[str], contextlib.AbstractContextManager[str]]:
+    """``with new_server_database("postgresql") as uri:`` a fresh database of its own,
+    dropped on exit (``"mysql"`` for MariaDB/MySQL). Usable from fixtures of any scope."""
+    return contextlib.contextmanager(server_database)
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
-import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -15,11 +14,8 @@ import sqlalchemy as sa  # noqa: E402
 from click.testing import CliRunner, Result  # noqa: E402
 
 from tracklet.cli import build_cli  # noqa: E402
-from tracklet.exceptions import TrackletException  # noqa: E402
 from tracklet_sql import _migrations as migrations  # noqa: E402
 from tracklet_sql._engine import make_engine  # noqa: E402
-
-POSTGRES = ("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def run(*args: str) -> Result:
@@ -30,31 +26,13 @@ def run(*args: str) -> Result:
     return runner.invoke(build_cli(), list(args), catch_exceptions=False)
 
 
-def postgres_database() -> Iterator[str]:
-    """A new PostgreSQL database, dropped afterwards; skips when the server is unreachable."""
-    variable, default = POSTGRES
-    base = os.environ.get(variable) or default
-    name = f"tracklet_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    except (TrackletException, sa.exc.DBAPIError, ModuleNotFoundError) as exc:
-        pytest.skip(f"postgresql unavailable at {base} ({type(exc).__name__}); start it or set {variable}")
-    try:
-        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
-def uri(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
+def uri(request: pytest.FixtureRequest, tmp_path: pathlib.Path, new_server_database: Any) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'tracklet.db'}"
     else:
-        yield from postgres_database()
+        with new_server_database(request.param) as uri:
+            yield uri
 
 
 def revision(uri: str) -> str | None:

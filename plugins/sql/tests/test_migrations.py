@@ -7,13 +7,12 @@ Each test runs on a new sqlite file, and on a new PostgreSQL / MariaDB database
 from __future__ import annotations
 
 import multiprocessing
-import os
 import pathlib
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -30,40 +29,17 @@ from tracklet_sql import _migrations as migrations  # noqa: E402
 from tracklet_sql._engine import dialect_name, make_engine  # noqa: E402
 from tracklet_sql._schema import metadata  # noqa: E402
 
-SERVERS = {
-    "postgresql": ("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test"),
-    "mysql": ("TRACKLET_TEST_MYSQL_URI", "mysql://root@127.0.0.1:3306/test"),
-}
 PROCESSES = 8
 
 
-def server_database(kind: str) -> Iterator[str]:
-    """The URI of a new, empty database on the ``kind`` server; skips when it is unreachable."""
-    variable, default = SERVERS[kind]
-    base = os.environ.get(variable) or default
-    name = f"tracklet_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    except (TrackletException, sa.exc.DBAPIError, ModuleNotFoundError) as exc:
-        pytest.skip(f"{kind} unavailable at {base} ({type(exc).__name__}); start it or set {variable}")
-    try:
-        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        force = " WITH (FORCE)" if kind == "postgresql" else ""
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE {name}{force}")
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def uri(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
+def uri(request: pytest.FixtureRequest, tmp_path: pathlib.Path, new_server_database: Any) -> Iterator[str]:
     """A new, empty database of each dialect."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'tracklet.db'}"
     else:
-        yield from server_database(request.param)
+        with new_server_database(request.param) as uri:
+            yield uri
 
 
 @pytest.fixture

@@ -46,7 +46,6 @@ from tracklet.exceptions import (  # noqa: E402
 )
 from tracklet.testing import raises_code, run_state  # noqa: E402
 from tracklet_sql import _schema  # noqa: E402
-from tracklet_sql._engine import make_engine  # noqa: E402
 from tracklet_sql.store import SqlStore  # noqa: E402
 
 POSTGRES = os.environ.get("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
@@ -56,31 +55,11 @@ T0 = 1_700_000_000_000
 # -- databases --------------------------------------------------------------------------------------
 
 
-def _fresh_postgres() -> Iterator[str]:
-    """A new PostgreSQL database for one test, dropped afterwards (skip when there is no server)."""
-    try:
-        admin = make_engine(POSTGRES).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not available here"
-        pytest.skip(f"PostgreSQL is not available ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
-                    "start it on 127.0.0.1:5432 (user postgres, trust auth, database test) or set "
-                    "TRACKLET_TEST_POSTGRES_URI")
-    name = f"tracklet_rel_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield sa.engine.make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
-
-
 @pytest.fixture
-def postgres_db() -> Iterator[str]:
+def postgres_db(new_server_database: Any) -> Iterator[str]:
     """A fresh PostgreSQL database for this test."""
-    yield from _fresh_postgres()
+    with new_server_database("postgresql") as uri:
+        yield uri
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import random
 import sys
 import uuid
@@ -29,7 +28,6 @@ pytest.importorskip("tracklet_sql")
 
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
-from sqlalchemy.exc import DBAPIError  # noqa: E402
 
 from tracklet.entities import (  # noqa: E402
     Dataset,
@@ -49,47 +47,23 @@ from tracklet.search import (  # noqa: E402
     search_experiments_in_memory,
     search_runs_in_memory,
 )
-from tracklet_sql._engine import make_engine  # noqa: E402
 from tracklet_sql._search import search_experiment_ids, search_run_ids  # noqa: E402
 from tracklet_sql.store import SqlStore  # noqa: E402
 
 DBL_MAX = sys.float_info.max
 ALL = 50000  # max_results that fetches everything at once
-_SERVERS = {
-    "postgresql": ("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test"),
-    "mysql": ("TRACKLET_TEST_MYSQL_URI", "mysql://root@127.0.0.1:3306/test"),
-}
-
 # -- databases -----------------------------------------------------------------------------------
 
 
-def _server_database(backend: str) -> Iterator[str]:
-    """A fresh database on the server (skips when it is unreachable), dropped afterwards."""
-    env, default = _SERVERS[backend]
-    base = os.environ.get(env, default)
-    hint = f"set {env} to a reachable {backend} URI to run these tests"
-    try:
-        admin = make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
-        name = f"tracklet_search_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    except (TrackletException, DBAPIError) as exc:
-        pytest.skip(f"{backend} unavailable at {base} ({str(exc).splitlines()[0]}); {hint}")
-    try:
-        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        force = " WITH (FORCE)" if backend == "postgresql" else ""
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE {name}{force}")
-        admin.dispose()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql", "mysql"])
-def database_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_uri(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, new_server_database: Any
+) -> Iterator[str]:
     if request.param == "sqlite":
         yield "sqlite:///" + str(tmp_path_factory.mktemp("search") / "search.db")
     else:
-        yield from _server_database(request.param)
+        with new_server_database(request.param) as uri:
+            yield uri
 
 
 # -- the data set ----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from tracklet.entities import (
 from . import _schema as s
 from ._schema import decode_value
 
-__all__ = ["load_experiments", "load_runs", "run_info", "CHUNK"]
+__all__ = ["load_experiments", "load_run_infos", "load_runs", "CHUNK"]
 
 #: Ids per ``IN (...)`` list; sqlite allows 32,766 parameters, MySQL and psycopg 65,535.
 CHUNK = 500
@@ -127,11 +127,6 @@ def _rows(conn: sa.Connection, statement: sa.Select[Any], ids: Sequence[Any]) ->
     return out
 
 
-def run_info(row: Any) -> RunInfo:
-    """A :class:`RunInfo` from a ``runs`` row (or anything with its column names as attributes)."""
-    return _run_info(tuple(getattr(row, name) for name in _RUN_COLUMNS))
-
-
 def _run_info(row: tuple[Any, ...]) -> RunInfo:
     run_uuid, name, experiment_id, user_id, status, start_time, end_time, stage, artifact_uri = row
     return RunInfo(
@@ -147,11 +142,16 @@ def _run_info(row: tuple[Any, ...]) -> RunInfo:
     )
 
 
+def load_run_infos(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, RunInfo]:
+    """The :class:`RunInfo` of each of these runs (unknown ids are left out), by id."""
+    return {row[0]: _run_info(row) for row in _rows(conn, _RUNS, run_ids)}
+
+
 def load_runs(conn: sa.Connection, run_ids: Sequence[str], with_inputs: bool = True) -> dict[str, Run]:
     """The runs with these ids (unknown ids are left out), by id."""
     if not run_ids:
         return {}
-    infos = {row[0]: _run_info(row) for row in _rows(conn, _RUNS, run_ids)}
+    infos = load_run_infos(conn, run_ids)
     ids = list(infos)
     params: dict[str, dict[str, str]] = defaultdict(dict)
     for run_uuid, key, value in _rows(conn, _PARAMS, ids):

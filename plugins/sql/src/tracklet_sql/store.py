@@ -64,7 +64,7 @@ from tracklet.validation import (
 from . import _schema as s
 from ._engine import dialect_name, make_engine, write
 from ._migrations import prepare_database
-from ._read import load_experiments, load_runs, run_info
+from ._read import load_experiments, load_run_infos, load_runs
 from ._schema import decode_value, encode_value
 from ._search import search_experiment_ids, search_run_ids
 from ._write import insert_ignore, insert_ignore_tuples, raise_latest, upsert
@@ -411,7 +411,10 @@ class SqlStore(TrackingStore):
             tag_rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_values.items()]
             if tag_rows:
                 conn.execute(s.tags.insert(), tag_rows)
-            return run_info(_RowLike(values))
+            return RunInfo(
+                run_id, experiment_id, values["user_id"], values["status"], values["start_time"], None,
+                _ACTIVE, values["artifact_uri"], run_name,
+            )
 
         info = write(self.engine, create)
         return Run(info, RunData(tags=[RunTag(k, v) for k, v in tag_values.items()]))
@@ -451,7 +454,7 @@ class SqlStore(TrackingStore):
                 conn.execute(s.runs.update().where(s.runs.c.run_uuid == run_id).values(values))
             if run_name:
                 upsert(conn, s.tags, [{"run_uuid": run_id, "key": MLFLOW_RUN_NAME, "value": run_name}], ["value"])
-            return run_info(conn.execute(sa.select(s.runs).where(s.runs.c.run_uuid == run_id)).one())
+            return load_run_infos(conn, [run_id])[run_id]
 
         return write(self.engine, update)
 
@@ -661,7 +664,7 @@ class SqlStore(TrackingStore):
             rows = rows[:max_results]
             token = encode_page_token(offset + max_results)
         points = [
-            Metric(metric_key, value if not nonfinite else decode_value(value, nonfinite), timestamp, step)
+            Metric(metric_key, decode_value(value, nonfinite), timestamp, step)
             for value, nonfinite, timestamp, step in rows
         ]
         return PagedList(points, token)
@@ -710,9 +713,3 @@ class SqlStore(TrackingStore):
             found = load_runs(conn, ids)
         return PagedList([found[i] for i in ids if i in found], token)
 
-
-class _RowLike:
-    """Attribute access over a dict, so :func:`run_info` reads a row we just wrote."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
