@@ -1,0 +1,223 @@
+"""The server's authorizer: who is calling, and may they make this call.
+
+The rules follow MLflow's basic-auth app (``BEFORE_REQUEST_HANDLERS`` in
+``mlflow/server/auth/__init__.py``): admins may do anything; anyone signed in may create
+an experiment (and then holds MANAGE on it) and search (results are filtered to what they
+may read); otherwise the caller's permission on the experiment concerned — for a run, the
+run's experiment — must allow the action:
+
+========================================================================  ===========
+calls                                                                     needs
+========================================================================  ===========
+get experiment (by id or name), get run, metric history, list artifacts   READ
+create run, update run, log metric/param/batch/inputs, set/delete tag,
+rename experiment, set experiment tag                                     EDIT
+delete/restore experiment, delete/restore run                             MANAGE
+========================================================================  ===========
+
+A call to a run that does not exist is let through (the server answers 404) only when
+the default permission would allow it on any experiment, so the answer reveals nothing
+the caller could not see anyway; otherwise it is refused like any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from collections.abc import Mapping
+from typing import Any
+
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, PERMISSION_DENIED, TrackletException
+
+from .service import AuthService, Caller, service_for
+
+__all__ = ["ENDPOINT_RULES", "Authorizer", "authorization_header"]
+
+logger = logging.getLogger("tracklet_http.server.auth")
+
+# What a rule's scope names: where the experiment comes from.
+ANY = "any"  # any signed-in user; search results are filtered by the server
+EXPERIMENT = "experiment"  # params["experiment_id"]
+EXPERIMENT_NAME = "experiment_name"  # params["experiment_name"], looked up
+CREATE_RUN = "create_run"  # params["experiment_id"], MLflow's default experiment "0" if absent
+RUN = "run"  # params["run_id"]'s experiment
+RUNS = "runs"  # every params["run_ids"]'s experiment
+
+#: Endpoint name -> (scope, capability needed). An endpoint missing here is refused to
+#: everyone but admins (fail closed), so a new endpoint cannot slip through unguarded.
+ENDPOINT_RULES: dict[str, tuple[str, str | None]] = {
+    "create_experiment": (ANY, None),
+    "search_experiments": (ANY, None),
+    "get_experiment": (EXPERIMENT, "can_read"),
+    "get_experiment_by_name": (EXPERIMENT_NAME, "can_read"),
+    "delete_experiment": (EXPERIMENT, "can_delete"),
+    "restore_experiment": (EXPERIMENT, "can_delete"),
+    "update_experiment": (EXPERIMENT, "can_update"),
+    "set_experiment_tag": (EXPERIMENT, "can_update"),
+    "delete_experiment_tag": (EXPERIMENT, "can_update"),
+    "create_run": (CREATE_RUN, "can_update"),
+    "update_run": (RUN, "can_update"),
+    "delete_run": (RUN, "can_delete"),
+    "restore_run": (RUN, "can_delete"),
+    "get_run": (RUN, "can_read"),
+    "log_metric": (RUN, "can_update"),
+    "log_param": (RUN, "can_update"),
+    "set_tag": (RUN, "can_update"),
+    "delete_tag": (RUN, "can_update"),
+    "log_batch": (RUN, "can_update"),
+    "log_inputs": (RUN, "can_update"),
+    "log_model": (RUN, "can_update"),
+    "log_outputs": (RUN, "can_update"),
+    "search_runs": (ANY, None),
+    "get_metric_history": (RUN, "can_read"),
+    "get_metric_history_bulk": (RUNS, "can_read"),
+    "get_metric_history_bulk_interval": (RUNS, "can_read"),
+    "list_artifacts": (RUN, "can_read"),
+    "search_logged_models": (ANY, None),
+}
+
+#: The level named in refusals for each capability.
+_LEVEL = {"can_read": "READ", "can_use": "USE", "can_update": "EDIT", "can_delete": "MANAGE", "can_manage": "MANAGE"}
+#: Most runs one call may name (MLflow's limit for the bulk metric endpoints).
+MAX_RUNS = 100
+
+
+def _denied(message: str) -> TrackletException:
+    return TrackletException(f"Permission denied: {message}", PERMISSION_DENIED)
+
+
+def authorization_header(request: Any) -> str | None:
+    """The ``Authorization`` header of a Starlette request (or anything with ``headers``),
+    or of a raw ASGI scope."""
+    headers = getattr(request, "headers", None)
+    if headers is not None:
+        value = headers.get("authorization")
+        return None if value is None else str(value)
+    if isinstance(request, Mapping):
+        for key, value in request.get("headers") or ():
+            if key == b"authorization":
+                return bytes(value).decode("latin-1")
+    return None
+
+
+class Authorizer:
+    """What the server consults on every call when ``--auth`` is on (see
+    ``tracklet_http.server.app``): :meth:`authenticate`, :meth:`authorize`, the store
+    call, :meth:`after`; searches filter with :meth:`visible_experiment_ids`; the
+    artifact proxy calls :meth:`authorize_artifact`."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.service: AuthService = service_for(settings)
+
+    def authenticate(self, request: Any) -> str:
+        """The caller's user name, from HTTP basic authentication; UNAUTHENTICATED (401)
+        without credentials or with wrong ones."""
+        return self.service.authenticate_header(authorization_header(request)).username
+
+    def caller(self, username: str) -> Caller:
+        return self.service.caller(username)
+
+    # -- the tracking API ------------------------------------------------------------------
+
+    def authorize(self, username: str, endpoint_name: str, params: Mapping[str, Any], store: Any) -> None:
+        """Refuse (PERMISSION_DENIED, 403) a call ``username`` may not make."""
+        caller = self.service.caller(username)
+        if caller.is_admin:
+            return
+        rule = ENDPOINT_RULES.get(endpoint_name)
+        if rule is None:
+            logger.warning("No authorization rule for endpoint %r: only admins may call it.", endpoint_name)
+            raise _denied(f"only admins may call {endpoint_name}.")
+        scope, capability = rule
+        if scope == ANY or capability is None:
+            return
+        if scope in (EXPERIMENT, CREATE_RUN):
+            experiment_id = params.get("experiment_id")
+            if experiment_id is None or experiment_id == "":
+                if scope == EXPERIMENT:
+                    return  # the server refuses the call for the missing field
+                experiment_id = "0"
+            self._require(caller, str(experiment_id), capability, endpoint_name)
+        elif scope == EXPERIMENT_NAME:
+            name = params.get("experiment_name")
+            experiment = store.get_experiment_by_name(name) if isinstance(name, str) and name else None
+            if experiment is None:
+                return  # the server answers RESOURCE_DOES_NOT_EXIST, as MLflow's auth app does
+            self._require(caller, str(experiment.experiment_id), capability, endpoint_name)
+        elif scope == RUN:
+            run_id = params.get("run_id")
+            if run_id:
+                self._require_run(caller, store, str(run_id), capability, endpoint_name)
+        elif scope == RUNS:
+            run_ids = list(dict.fromkeys(str(r) for r in params.get("run_ids") or ()))
+            if len(run_ids) > MAX_RUNS:
+                raise TrackletException(
+                    f"Invalid value for parameter 'run_ids': at most {MAX_RUNS} runs per call, got {len(run_ids)}.",
+                    INVALID_PARAMETER_VALUE,
+                )
+            for run_id in run_ids:
+                self._require_run(caller, store, run_id, capability, endpoint_name)
+
+    def _require(self, caller: Caller, experiment_id: str, capability: str, endpoint_name: str) -> None:
+        permission = self.service.permission(caller, experiment_id)
+        if not getattr(permission, capability):
+            raise _denied(
+                f"{endpoint_name} needs {_LEVEL[capability]} permission on experiment {experiment_id}; "
+                f"user '{caller.username}' has {permission.name}."
+            )
+
+    def _require_run(self, caller: Caller, store: Any, run_id: str, capability: str, endpoint_name: str) -> None:
+        experiment_id = self.service.experiment_of_run(store, run_id)
+        if experiment_id is None:
+            if getattr(self.service.default, capability):
+                return  # no such run: the server answers 404, which tells nothing new
+            raise _denied(f"{endpoint_name} needs {_LEVEL[capability]} permission on the run's experiment.")
+        permission = self.service.permission(caller, experiment_id)
+        if not getattr(permission, capability):
+            raise _denied(
+                f"{endpoint_name} needs {_LEVEL[capability]} permission on the run's experiment; "
+                f"user '{caller.username}' has {permission.name}."
+            )
+
+    def after(self, username: str, endpoint_name: str, params: Mapping[str, Any], result: Any) -> None:
+        """After a successful call: the creator of an experiment gets MANAGE on it; a new
+        run's experiment is remembered (saves a lookup on the run's first write)."""
+        if endpoint_name == "create_experiment":
+            if result is None:
+                logger.warning("create_experiment returned no id: the creator was not granted MANAGE.")
+                return
+            self.service.grant_creator(self.service.caller(username), str(result))
+        elif endpoint_name == "create_run" and result is not None:
+            info = getattr(result, "info", None)
+            if info is not None and info.run_id:
+                self.service.remember_run(str(info.run_id), str(info.experiment_id))
+
+    def visible_experiment_ids(self, username: str) -> set[str] | None:
+        """The experiments ``username`` may read: None means all of them (an admin, or a
+        default permission that allows reading)."""
+        return self.service.visible_experiment_ids(self.service.caller(username))
+
+    # -- the artifact proxy ----------------------------------------------------------------
+
+    def authorize_artifact(self, username: str, path: str, write: bool, delete: bool = False) -> None:
+        """Refuse an artifact proxy call ``username`` may not make. ``path`` is relative to
+        the proxy's root, ``<experiment id>/<run id>/artifacts/…``: its first segment names
+        the experiment (a path that names none — the root, or a folder that is no
+        experiment — is judged by the default permission, as in MLflow). Reading needs
+        READ, writing EDIT, deleting (``delete=True``) MANAGE."""
+        caller = self.service.caller(username)
+        if caller.is_admin:
+            return
+        normalized = posixpath.normpath("/" + (path or "").replace("\\", "/")).lstrip("/")
+        if ".." in (path or "").replace("\\", "/").split("/"):
+            raise _denied("artifact paths may not contain '..'.")
+        experiment_id = normalized.split("/", 1)[0]
+        capability = "can_delete" if delete else "can_update" if write else "can_read"
+        permission = self.service.permission(caller, experiment_id) if experiment_id else self.service.default
+        if not getattr(permission, capability):
+            where = f"experiment {experiment_id}" if experiment_id else "the artifact root"
+            raise _denied(
+                f"{'deleting' if delete else 'writing' if write else 'reading'} artifacts needs "
+                f"{_LEVEL[capability]} permission on {where}; user '{caller.username}' has {permission.name}."
+            )

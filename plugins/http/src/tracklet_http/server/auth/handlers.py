@@ -1,0 +1,236 @@
+"""The users and permissions API's calls: checked fields in, MLflow's JSON out.
+
+Each handler takes the process's :class:`~tracklet_http.server.auth.service.AuthService`,
+the authenticated caller and the request's fields (query parameters or JSON body), checks
+that the caller may make the call, and returns the answer as a dict. Who may call what is
+listed in :mod:`tracklet_http.server.auth.routes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tracklet.exceptions import BAD_REQUEST, INVALID_PARAMETER_VALUE, PERMISSION_DENIED, TrackletException
+
+from .passwords import hash_password, verify_password
+from .permissions import grantable
+from .service import AuthService, Caller, check_name, check_password
+from .store import User
+
+Data = dict[str, Any]
+Handler = Callable[[AuthService, Caller, Data], Data]
+
+
+# -- request fields -----------------------------------------------------------------------------
+
+
+def _bad(message: str) -> TrackletException:
+    return TrackletException(message, INVALID_PARAMETER_VALUE)
+
+
+def _required(data: Data, name: str) -> Any:
+    value = data.get(name)
+    if value is None or value == "":
+        raise _bad(f"Missing value for required parameter '{name}'.")
+    return value
+
+
+def _username(data: Data, name: str = "username") -> str:
+    return check_name(_required(data, name), name, username=True)
+
+
+def _experiment_id(data: Data, name: str = "experiment_id") -> str:
+    return check_name(_required(data, name), name)
+
+
+def _bool(data: Data, name: str) -> bool:
+    value = _required(data, name)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise _bad(f"Invalid value for parameter '{name}': expected true or false.")
+
+
+def _denied(message: str) -> TrackletException:
+    return TrackletException(f"Permission denied: {message}", PERMISSION_DENIED)
+
+
+def _admin_only(caller: Caller, what: str) -> None:
+    if not caller.is_admin:
+        raise _denied(f"only admins may {what}.")
+
+
+def _user_json(user: User, service: AuthService) -> Data:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "is_admin": user.is_admin,
+        # MLflow 2's client reads these two lists; MLflow 3's ignores them.
+        "experiment_permissions": [g.to_json() for g in service.store.grants_of(user.id)],
+        "registered_model_permissions": [],
+    }
+
+
+def _require_manage(service: AuthService, caller: Caller, experiment_id: str) -> None:
+    if not service.permission(caller, experiment_id).can_manage:
+        raise _denied(f"managing permissions needs MANAGE permission on experiment {experiment_id}.")
+
+
+# -- users --------------------------------------------------------------------------------------
+
+
+def create_user(service: AuthService, caller: Caller, data: Data) -> Data:
+    _admin_only(caller, "create users")
+    username = _username(data)
+    password = check_password(_required(data, "password"))
+    user = service.store.create_user(username, hash_password(password))
+    return {"user": _user_json(user, service)}
+
+
+def get_user(service: AuthService, caller: Caller, data: Data) -> Data:
+    username = _username(data)
+    if not caller.is_admin and username != caller.username:
+        raise _denied("only admins may read other users.")
+    return {"user": _user_json(service.store.get_user(username), service)}
+
+
+def list_users(service: AuthService, caller: Caller, data: Data) -> Data:
+    _admin_only(caller, "list users")
+    return {"users": [{"id": u.id, "username": u.username, "is_admin": u.is_admin} for u in service.store.list_users()]}
+
+
+def current_user(service: AuthService, caller: Caller, data: Data) -> Data:
+    return {
+        "user": {"id": caller.id, "username": caller.username, "is_admin": caller.is_admin},
+        "is_basic_auth": True,
+    }
+
+
+def update_password(service: AuthService, caller: Caller, data: Data) -> Data:
+    username = _username(data)
+    own = username == caller.username
+    if not own and not caller.is_admin:
+        raise _denied("only admins may change other users' passwords.")
+    password = check_password(_required(data, "password"))
+    current = data.get("current_password")
+    if current is not None and (not isinstance(current, str) or len(current) > 4096):
+        raise _bad("Invalid value for parameter 'current_password': expected a string of at most 4096 characters.")
+    if own:
+        # As MLflow 3: changing one's own password re-asserts the current one, so a
+        # hijacked session cannot silently take the account over.
+        if not current:
+            raise _bad("Current password is required when changing your own password ('current_password').")
+        user = service.store.get_user(username)
+        if not verify_password(current, user.password_hash):
+            raise _bad("Current password does not match.")
+        if password == current:
+            raise _bad("New password must differ from the current password.")
+    service.store.update_password(username, hash_password(password))
+    service.forget_user(username)
+    return {}
+
+
+def update_admin(service: AuthService, caller: Caller, data: Data) -> Data:
+    _admin_only(caller, "change who is an admin")
+    username = _username(data)
+    is_admin = _bool(data, "is_admin")
+    if not is_admin and username == caller.username and service.store.count_admins() <= 1:
+        raise TrackletException(
+            f"User '{username}' is the only admin: make another user an admin first.", BAD_REQUEST
+        )
+    service.store.update_admin(username, is_admin)
+    service.forget_user(username)
+    return {}
+
+
+def delete_user(service: AuthService, caller: Caller, data: Data) -> Data:
+    _admin_only(caller, "delete users")
+    username = _username(data)
+    if username == caller.username:
+        raise TrackletException(
+            "Users cannot delete their own account. Ask another admin to delete this user instead.", BAD_REQUEST
+        )
+    service.store.delete_user(username)
+    service.forget_user(username)
+    return {}
+
+
+# -- experiment permissions ---------------------------------------------------------------------
+
+
+def create_experiment_permission(service: AuthService, caller: Caller, data: Data) -> Data:
+    experiment_id = _experiment_id(data)
+    _require_manage(service, caller, experiment_id)
+    username = _username(data)
+    permission = grantable(_required(data, "permission"))
+    grant = service.store.create_grant(experiment_id, username, permission)
+    service.grants_changed(grant.user_id)
+    return {"experiment_permission": grant.to_json()}
+
+
+def get_experiment_permission(service: AuthService, caller: Caller, data: Data) -> Data:
+    experiment_id = _experiment_id(data)
+    _require_manage(service, caller, experiment_id)
+    return {"experiment_permission": service.store.get_grant(experiment_id, _username(data)).to_json()}
+
+
+def update_experiment_permission(service: AuthService, caller: Caller, data: Data) -> Data:
+    experiment_id = _experiment_id(data)
+    _require_manage(service, caller, experiment_id)
+    username = _username(data)
+    permission = grantable(_required(data, "permission"))
+    service.store.update_grant(experiment_id, username, permission)
+    service.grants_changed()
+    return {}
+
+
+def delete_experiment_permission(service: AuthService, caller: Caller, data: Data) -> Data:
+    experiment_id = _experiment_id(data)
+    _require_manage(service, caller, experiment_id)
+    service.store.delete_grant(experiment_id, _username(data))
+    service.grants_changed()
+    return {}
+
+
+# -- MLflow 3's per-user grants -----------------------------------------------------------------
+
+
+def _resource(data: Data) -> str:
+    resource_type = _required(data, "resource_type")
+    if resource_type != "experiment":
+        raise _bad(
+            f"Invalid value for parameter 'resource_type': tracklet keeps permissions on experiments only "
+            f"('experiment'), not {str(resource_type)[:60]!r}."
+        )
+    resource_id = _experiment_id(data, "resource_id")
+    if resource_id == "*":
+        raise _bad("Invalid value for parameter 'resource_id': wildcard grants are not supported; name one experiment.")
+    return resource_id
+
+
+def grant_user_permission(service: AuthService, caller: Caller, data: Data) -> Data:
+    experiment_id = _resource(data)
+    _require_manage(service, caller, experiment_id)
+    grant = service.store.create_grant(experiment_id, _username(data), grantable(_required(data, "permission")))
+    service.grants_changed(grant.user_id)
+    return {}
+
+
+def revoke_user_permission(service: AuthService, caller: Caller, data: Data) -> Data:
+    experiment_id = _resource(data)
+    _require_manage(service, caller, experiment_id)
+    service.store.delete_grant(experiment_id, _username(data))
+    service.grants_changed()
+    return {}
+
+
+def get_user_permission(service: AuthService, caller: Caller, data: Data) -> Data:
+    experiment_id = _resource(data)
+    username = _username(data)
+    if not caller.is_admin and username != caller.username:
+        _require_manage(service, caller, experiment_id)
+    user = service.store.get_user(username)
+    permission = service.permission(Caller(user.id, user.username, user.is_admin), experiment_id)
+    return {"allowed": permission.can_use, "permission": permission.name}

@@ -1,0 +1,399 @@
+"""One function per REST endpoint: checked request fields in, MLflow's response JSON out.
+
+Each handler takes the :class:`ServerState` (the process's store and settings), the
+fields :func:`tracklet_http.protocol.parse_request` returned and a :class:`Call` (the
+caller's user name with ``--auth``), calls the tracking store and returns the response as a dict
+shaped as MLflow's server answers it (empty lists and unset fields left out, as proto3
+JSON does). Handlers are plain blocking functions; the app runs them off the event loop.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tracklet.entities import FileInfo, Metric, Param, RunTag, ViewType
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
+from tracklet.stores.tracking import TrackingStore
+from tracklet.uri import append_to_uri_path, get_scheme
+from tracklet.validation import SEARCH_MAX_RESULTS_DEFAULT, validate_artifact_path
+from tracklet_http import protocol as p
+from tracklet_http.protocol import ARTIFACTS_PREFIX, Endpoint
+from tracklet_http.server.settings import ServerSettings
+
+__all__ = [
+    "HANDLERS",
+    "MAX_RESULTS_PER_RUN",
+    "MAX_RUNS_BULK",
+    "Call",
+    "ServerState",
+    "check_ranges",
+    "proxied_artifact_path",
+    "sample_bulk_interval",
+]
+
+#: MLflow's limits for ``metrics/get-history-bulk-interval``.
+MAX_RUNS_BULK = 100
+MAX_RESULTS_PER_RUN = 2500
+#: What ``runs/search`` returns when ``max_results`` is absent (MLflow's proto default).
+SEARCH_RUNS_DEFAULT = 1000
+
+_INT_BOUNDS = {"int64": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1)}
+
+
+@dataclass
+class ServerState:
+    """What every handler may use: the settings, the store and the authorizer."""
+
+    settings: ServerSettings
+    store: TrackingStore
+    authorizer: Any = None
+
+
+class Call:
+    """One request as a handler sees it beyond its fields: the caller's user name (None
+    without ``--auth``), and ``result``, where the handler leaves the store method's
+    return value for the authorizer's ``after`` hook."""
+
+    __slots__ = ("result", "user")
+
+    def __init__(self, user: str | None = None) -> None:
+        self.user = user
+        self.result: Any = None
+
+
+Handler = Callable[[ServerState, dict[str, Any], Call], dict[str, Any]]
+
+
+def _bad(message: str) -> TrackletException:
+    return TrackletException(message, INVALID_PARAMETER_VALUE)
+
+
+# -- range checks the wire format cannot express --------------------------------------------------
+
+
+def _check_int(value: int, name: str, kind: str) -> None:
+    low, high = _INT_BOUNDS[kind]
+    if not low <= value <= high:
+        raise _bad(
+            f"Invalid value {value} for parameter '{name}' supplied: it must fit in a "
+            f"{kind} ({low} to {high})."
+        )
+
+
+def check_ranges(endpoint: Endpoint, params: dict[str, Any]) -> None:
+    """Refuse integers that do not fit their 64/32-bit field (a database would fail on
+    them with an internal error instead), including each metric's timestamp and step."""
+    for f in endpoint.request:
+        value = params.get(f.name)
+        if value is None:
+            continue
+        if f.type in _INT_BOUNDS:
+            for v in value if f.repeated else (value,):
+                _check_int(v, f.name, f.type)
+        elif f.type == "Metric":
+            low, high = _INT_BOUNDS["int64"]
+            for m in value:
+                timestamp, step = m.timestamp, m.step
+                if not (low <= timestamp <= high and low <= step <= high):
+                    _check_int(timestamp, f"{f.name}.timestamp", "int64")
+                    _check_int(step, f"{f.name}.step", "int64")
+
+
+# -- small helpers ----------------------------------------------------------------------------------
+
+
+def _page(key: str, items: list[dict[str, Any]], token: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if items:
+        out[key] = items
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
+def _visible(state: ServerState, call: Call) -> set[str] | None:
+    if state.authorizer is None or call.user is None:
+        return None
+    visible = state.authorizer.visible_experiment_ids(call.user)
+    return None if visible is None else {str(e) for e in visible}
+
+
+# -- experiments ------------------------------------------------------------------------------------
+
+
+def create_experiment(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    experiment_id = state.store.create_experiment(a["name"], a.get("artifact_location") or None, a.get("tags"))
+    call.result = experiment_id
+    return {"experiment_id": str(experiment_id)}
+
+
+def search_experiments(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    page = state.store.search_experiments(
+        a.get("view_type", ViewType.ACTIVE_ONLY),
+        a.get("max_results", SEARCH_MAX_RESULTS_DEFAULT),
+        a.get("filter") or None,
+        a.get("order_by") or None,
+        a.get("page_token") or None,
+    )
+    visible = _visible(state, call)
+    experiments = page if visible is None else [e for e in page if e.experiment_id in visible]
+    return _page("experiments", [p.experiment_to_json(e) for e in experiments], page.token)
+
+
+def get_experiment(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    return {"experiment": p.experiment_to_json(state.store.get_experiment(a["experiment_id"]))}
+
+
+def get_experiment_by_name(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    name = a["experiment_name"]
+    experiment = state.store.get_experiment_by_name(name)
+    if experiment is None:
+        raise TrackletException(f"Could not find experiment with name '{name}'", RESOURCE_DOES_NOT_EXIST)
+    return {"experiment": p.experiment_to_json(experiment)}
+
+
+def delete_experiment(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    state.store.delete_experiment(a["experiment_id"])
+    return {}
+
+
+def restore_experiment(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    state.store.restore_experiment(a["experiment_id"])
+    return {}
+
+
+def update_experiment(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    state.store.rename_experiment(a["experiment_id"], a["new_name"])
+    return {}
+
+
+def set_experiment_tag(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    from tracklet.entities import ExperimentTag
+
+    state.store.set_experiment_tag(a["experiment_id"], ExperimentTag(a["key"], a["value"]))
+    return {}
+
+
+# -- runs -------------------------------------------------------------------------------------------
+
+
+def create_run(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    run = state.store.create_run(
+        a.get("experiment_id") or "0",
+        a.get("user_id") or call.user or "",
+        a.get("start_time"),
+        a.get("tags") or [],
+        a.get("run_name") or None,
+    )
+    call.result = run
+    return {"run": p.run_to_json(run)}
+
+
+def update_run(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    info = call.result = state.store.update_run_info(
+        a["run_id"], a.get("status"), a.get("end_time"), a.get("run_name")
+    )
+    return {"run_info": p.run_info_to_json(info)}
+
+
+def delete_run(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    state.store.delete_run(a["run_id"])
+    return {}
+
+
+def restore_run(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    state.store.restore_run(a["run_id"])
+    return {}
+
+
+def get_run(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    return {"run": p.run_to_json(state.store.get_run(a["run_id"]))}
+
+
+def log_metric(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    step = a.get("step", 0)
+    _check_int(a["timestamp"], "timestamp", "int64")
+    _check_int(step, "step", "int64")
+    state.store.log_metric(a["run_id"], Metric(a["key"], a["value"], a["timestamp"], step))
+    return {}
+
+
+def log_param(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    state.store.log_param(a["run_id"], Param(a["key"], a["value"]))
+    return {}
+
+
+def set_tag(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    state.store.set_tag(a["run_id"], RunTag(a["key"], a["value"]))
+    return {}
+
+
+def delete_tag(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    state.store.delete_tag(a["run_id"], a["key"])
+    return {}
+
+
+def log_batch(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    state.store.log_batch(a["run_id"], a.get("metrics") or [], a.get("params") or [], a.get("tags") or [])
+    return {}
+
+
+def log_inputs(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    state.store.log_inputs(a["run_id"], a.get("datasets") or [])
+    return {}
+
+
+def search_runs(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    experiment_ids = a.get("experiment_ids") or []
+    visible = _visible(state, call)
+    if visible is not None:
+        experiment_ids = [e for e in experiment_ids if e in visible]
+    if not experiment_ids:
+        # MLflow's answer to a search over no experiments: no runs (not an error).
+        return {}
+    page = state.store.search_runs(
+        experiment_ids,
+        a.get("filter") or "",
+        a.get("run_view_type", ViewType.ACTIVE_ONLY),
+        a.get("max_results", SEARCH_RUNS_DEFAULT),
+        a.get("order_by") or None,
+        a.get("page_token") or None,
+    )
+    return _page("runs", [p.run_to_json(r) for r in page], page.token)
+
+
+# -- metrics ----------------------------------------------------------------------------------------
+
+
+def get_metric_history(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    max_results = a.get("max_results")
+    if max_results is not None and max_results <= 0:
+        raise _bad(f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer.")
+    page = state.store.get_metric_history(
+        a["run_id"], a["metric_key"], max_results=max_results, page_token=a.get("page_token") or None
+    )
+    return _page("metrics", [p.metric_to_json(m) for m in page], page.token)
+
+
+def _evenly_spaced(count: int, limit: int) -> Iterable[int]:
+    """Up to ``limit`` indices into ``range(count)``, spread evenly, first and last kept."""
+    if count <= limit:
+        return range(count)
+    if limit == 1:
+        return (count - 1,)
+    return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)})
+
+
+def sample_bulk_interval(
+    points: Sequence[Metric],
+    run_ids: Sequence[str],
+    start_step: int | None,
+    end_step: int | None,
+    max_results: int,
+) -> list[Metric]:
+    """Down-sample one metric's history over several runs for plotting.
+
+    Points outside ``[start_step, end_step]`` are dropped. If more than ``max_results``
+    distinct steps remain (over all runs), ``max_results`` of them are chosen evenly
+    spread, plus each run's first and last step, so every curve keeps its ends. Each run
+    then returns its points at the chosen steps, in step then timestamp order, at most
+    ``max(max_results, chosen steps)`` of them (evenly spread when a step holds many
+    points). Runs come in the order asked for.
+    """
+    by_run: dict[str, list[Metric]] = {run_id: [] for run_id in run_ids}
+    for m in points:
+        if (start_step is None or m.step >= start_step) and (end_step is None or m.step <= end_step):
+            bucket = by_run.get(m.run_id or "")
+            if bucket is not None:
+                bucket.append(m)
+    all_steps = sorted({m.step for ms in by_run.values() for m in ms})
+    chosen = {all_steps[i] for i in _evenly_spaced(len(all_steps), max_results)}
+    for ms in by_run.values():
+        if ms:
+            steps = [m.step for m in ms]
+            chosen.update((min(steps), max(steps)))
+    per_run = max(max_results, len(chosen))
+    out: list[Metric] = []
+    for ms in by_run.values():
+        kept = sorted((m for m in ms if m.step in chosen), key=lambda m: (m.step, m.timestamp))
+        out.extend(kept[i] for i in _evenly_spaced(len(kept), per_run))
+    return out
+
+
+def get_metric_history_bulk_interval(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    run_ids = list(dict.fromkeys(a["run_ids"]))
+    if len(run_ids) > MAX_RUNS_BULK:
+        raise _bad(
+            f"GetMetricHistoryBulkInterval request must specify at most {MAX_RUNS_BULK} run_ids. "
+            f"Received {len(run_ids)} run_ids."
+        )
+    max_results = a.get("max_results", MAX_RESULTS_PER_RUN)
+    if not 1 <= max_results <= MAX_RESULTS_PER_RUN:
+        raise _bad(f"max_results must be between 1 and {MAX_RESULTS_PER_RUN}.")
+    start, end = a.get("start_step"), a.get("end_step")
+    if (start is None) != (end is None):
+        raise _bad("If either start step or end step are specified, both must be specified.")
+    if start is not None and end is not None and start > end:
+        raise _bad(f"end_step must be greater than start_step. Found start_step={start} and end_step={end}.")
+    points = state.store.get_metric_history_bulk(run_ids, a["metric_key"])
+    sampled = sample_bulk_interval(points, run_ids, start, end, max_results)
+    return _page("metrics", [p.metric_to_json(m, with_run_id=True) for m in sampled], None)
+
+
+# -- artifacts --------------------------------------------------------------------------------------
+
+
+def proxied_artifact_path(artifact_uri: str) -> str | None:
+    """The path under the proxy's destination that a proxied artifact URI names, or None
+    when the URI is not served by a proxy.
+
+    ``mlflow-artifacts:/1/abc/artifacts`` and ``mlflow-artifacts://host:5000/1/abc/artifacts``
+    -> ``1/abc/artifacts``; ``http(s)://host/…/api/2.0/mlflow-artifacts/artifacts/1/abc`` ->
+    ``1/abc``. The path is checked: it may not climb out of the destination.
+    """
+    scheme = get_scheme(artifact_uri)
+    parsed = urllib.parse.urlparse(artifact_uri)
+    if scheme == "mlflow-artifacts":
+        rel = parsed.path
+    elif scheme in ("http", "https"):
+        marker = ARTIFACTS_PREFIX + "/artifacts"
+        at = parsed.path.find(marker)
+        if at < 0:
+            return None
+        rel = parsed.path[at + len(marker) :]
+    else:
+        return None
+    return validate_artifact_path(rel.strip("/"))
+
+
+def list_artifacts(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    from tracklet.plugins import get_artifact_repository
+
+    path = validate_artifact_path(a.get("path")) or None
+    run = state.store.get_run(a["run_id"])
+    root = run.info.artifact_uri or ""
+    proxied = proxied_artifact_path(root) if state.settings.serve_artifacts else None
+    if proxied is not None:
+        destination = state.settings.artifacts_destination
+        repo = get_artifact_repository(append_to_uri_path(destination, proxied) if proxied else destination)
+    else:
+        repo = get_artifact_repository(root)
+    files: list[FileInfo] = repo.list_artifacts(path)
+    out: dict[str, Any] = {"root_uri": root}
+    if files:
+        out["files"] = [p.file_info_to_json(f) for f in files]
+    return out
+
+
+def search_logged_models(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    # tracklet keeps no MLflow 3 logged models: an empty page, not an error, so MLflow 3's
+    # client (which asks on every run page) keeps working.
+    return {"models": []}
+
+
+#: Endpoint name -> handler; an endpoint in the protocol without a handler here fails at
+#: import (KeyError), not at the first request.
+HANDLERS: dict[str, Handler] = {name: globals()[name] for name in p.ENDPOINTS_BY_NAME}

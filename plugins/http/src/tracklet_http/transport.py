@@ -1,0 +1,297 @@
+"""HTTP to one tracking server: pooled connections, credentials, TLS, retries, errors.
+
+Both clients of tracklet-http go through :class:`HttpTransport`: the tracking store
+(JSON calls, :meth:`HttpTransport.call_json`) and the artifact repository (streamed
+bodies, :meth:`HttpTransport.request`). What it reads from the environment (each
+``TRACKLET_*`` name falls back to the ``MLFLOW_*`` one, so MLflow set-ups keep working):
+
+==================================  ==============================================
+``TRACKLET_TRACKING_TOKEN``          sent as ``Authorization: Bearer <token>``
+``TRACKLET_TRACKING_USERNAME`` /     HTTP basic auth (also taken from
+``TRACKLET_TRACKING_PASSWORD``       ``http://user:password@host`` in the URI)
+``TRACKLET_TRACKING_INSECURE_TLS``   ``true``: do not verify the server's certificate
+``TRACKLET_TRACKING_SERVER_CERT_PATH``  CA bundle to verify the server with
+``TRACKLET_TRACKING_CLIENT_CERT_PATH``  client certificate (PEM) for mutual TLS
+``TRACKLET_HTTP_REQUEST_TIMEOUT``    seconds to wait for an answer (default 120)
+``TRACKLET_HTTP_REQUEST_MAX_RETRIES``   tries after the first (default 5)
+``TRACKLET_HTTP_REQUEST_BACKOFF_FACTOR``  first back-off in seconds, doubled each try
+                                        up to 10 s, with jitter (default 0.5)
+==================================  ==============================================
+
+Retries: a call that could not reach the server (connection refused, DNS, connect
+timeout) is retried whatever it is, since the server never saw it. A call the server
+may have carried out (a broken connection, a 500, 502 or 504) is retried only when
+repeating it is harmless (``idempotent=True``). 429 and 503 mean "not done, come back
+later" and are retried for every call, waiting at least ``Retry-After`` when the server
+sends one. Plugins add headers through the ``tracklet_request_headers`` hook.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import random
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from tracklet.exceptions import (
+    INTERNAL_ERROR,
+    INVALID_PARAMETER_VALUE,
+    PERMISSION_DENIED,
+    RESOURCE_DOES_NOT_EXIST,
+    TEMPORARILY_UNAVAILABLE,
+    RestException,
+    TrackletException,
+)
+
+__all__ = ["HttpTransport", "env_setting", "redacted"]
+
+logger = logging.getLogger("tracklet_http")
+
+#: Statuses that mean "not done": retried for every call.
+NOT_DONE_STATUSES = frozenset({429, 503})
+#: Statuses after which the call may or may not have happened: retried when idempotent.
+MAYBE_DONE_STATUSES = frozenset({500, 502, 504})
+#: Longest single back-off, seconds.
+MAX_BACKOFF = 10.0
+#: Connections kept open per server (enough for the default artifact thread pool twice).
+POOL_SIZE = 16
+
+_STATUS_CODES = {
+    400: INVALID_PARAMETER_VALUE,
+    401: "UNAUTHENTICATED",
+    403: PERMISSION_DENIED,
+    404: RESOURCE_DOES_NOT_EXIST,
+    429: "REQUEST_LIMIT_EXCEEDED",
+    501: "NOT_IMPLEMENTED",
+    503: TEMPORARILY_UNAVAILABLE,
+}
+
+_pools: dict[tuple[Any, ...], Any] = {}
+_pools_lock = threading.Lock()
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def env_setting(name: str) -> str | None:
+    """``TRACKLET_<name>``, else ``MLFLOW_<name>``, else None (empty counts as unset)."""
+    return os.environ.get(f"TRACKLET_{name}") or os.environ.get(f"MLFLOW_{name}") or None
+
+
+def _float_setting(name: str, default: float) -> float:
+    raw = env_setting(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise TrackletException(
+            f"TRACKLET_{name} must be a number, got {raw!r}.", INVALID_PARAMETER_VALUE
+        ) from None
+
+
+def redacted(uri: str) -> str:
+    """A URI without credentials (user info, query), safe to show in a message or log."""
+    parts = urllib.parse.urlsplit(uri)
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query=""))
+
+
+def _pool_manager(insecure: bool, ca: str | None, cert: str | None) -> Any:
+    """One urllib3 pool manager per TLS configuration, shared by every transport, so
+    connections to a server are reused across stores and repositories."""
+    import urllib3
+
+    key = (insecure, ca, cert)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            kwargs: dict[str, Any] = {"maxsize": POOL_SIZE, "retries": False, "blocksize": 1024 * 1024}
+            if insecure:
+                kwargs["cert_reqs"] = "CERT_NONE"
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            elif ca:
+                kwargs["ca_certs"] = ca
+            if cert:
+                kwargs["cert_file"] = cert
+            pool = _pools[key] = urllib3.PoolManager(**kwargs)
+    return pool
+
+
+class HttpTransport:
+    """Requests to the server at ``base_url`` (``http(s)://host[:port][/prefix]``).
+
+    Settings are read from the environment when the transport is built.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        import urllib3
+
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TrackletException(
+                f"Not a server URL: {redacted(base_url)!r}. Expected http(s)://host[:port][/path].",
+                INVALID_PARAMETER_VALUE,
+            )
+        netloc = parts.netloc.rpartition("@")[2]
+        self.base_url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+        self._auth = self._auth_header(parts)
+        insecure = (env_setting("TRACKING_INSECURE_TLS") or "").lower() in ("1", "true", "yes")
+        self.pool = _pool_manager(
+            insecure, env_setting("TRACKING_SERVER_CERT_PATH"), env_setting("TRACKING_CLIENT_CERT_PATH")
+        )
+        timeout = _float_setting("HTTP_REQUEST_TIMEOUT", 120.0)
+        self.timeout = urllib3.Timeout(connect=min(timeout, 30.0), read=timeout)
+        self.max_retries = int(_float_setting("HTTP_REQUEST_MAX_RETRIES", 5))
+        self.backoff = _float_setting("HTTP_REQUEST_BACKOFF_FACTOR", 0.5)
+
+    @staticmethod
+    def _auth_header(parts: urllib.parse.SplitResult) -> dict[str, str]:
+        token = env_setting("TRACKING_TOKEN")
+        if token:
+            return {"Authorization": f"Bearer {token}"}
+        user = env_setting("TRACKING_USERNAME") or (urllib.parse.unquote(parts.username or "") or None)
+        password = env_setting("TRACKING_PASSWORD") or (urllib.parse.unquote(parts.password or "") or None)
+        if user and password:
+            credentials = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            return {"Authorization": f"Basic {credentials}"}
+        return {}
+
+    def headers(self) -> dict[str, str]:
+        """Headers of every request: the plugins' (``tracklet_request_headers``), then auth."""
+        from tracklet.plugins import request_headers
+
+        return {**request_headers(self.base_url), **self._auth}
+
+    def url(self, path: str, query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> str:
+        """``base_url + path``, with ``query`` encoded (lists repeat the name)."""
+        url = self.base_url + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query, doseq=True)
+        return url
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | Callable[[], Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool = True,
+    ) -> Any:
+        """The streamed urllib3 response (2xx) of ``method url``; release it when done.
+
+        ``body`` is bytes or a callable returning a fresh body (an iterator of chunks) for
+        each try. A status that is not 2xx raises :class:`~tracklet.exceptions.RestException`
+        with the server's error code; an unreachable server raises
+        ``TEMPORARILY_UNAVAILABLE`` once the retries are spent.
+        """
+        import urllib3
+
+        all_headers = {**self.headers(), **(headers or {})}
+        attempt = 0
+        while True:
+            try:
+                response = self.pool.request(
+                    method,
+                    url,
+                    body=body() if callable(body) else body,
+                    headers=all_headers,
+                    preload_content=False,
+                    decode_content=False,
+                    timeout=self.timeout,
+                    redirect=False,
+                )
+            except urllib3.exceptions.HTTPError as exc:
+                # NewConnectionError (refused, DNS) and connect timeouts happen before
+                # anything is sent; anything else may have reached the server.
+                unsent = isinstance(exc, urllib3.exceptions.ConnectTimeoutError)
+                if attempt >= self.max_retries or not (unsent or idempotent):
+                    raise TrackletException(
+                        f"{method} {redacted(url)} failed after {attempt + 1} tries: {exc}",
+                        TEMPORARILY_UNAVAILABLE,
+                    ) from exc
+                wait = self._backoff(attempt, None)
+                logger.info("%s %s: %s; retrying in %.2fs", method, redacted(url), exc, wait)
+            else:
+                status = response.status
+                if status < 300:
+                    return response
+                retry = status in NOT_DONE_STATUSES or (idempotent and status in MAYBE_DONE_STATUSES)
+                if not retry or attempt >= self.max_retries:
+                    raise error_from(method, url, response)
+                wait = self._backoff(attempt, response.headers.get("retry-after"))
+                response.drain_conn()
+                response.release_conn()
+                logger.info("%s %s: HTTP %s; retrying in %.2fs", method, redacted(url), status, wait)
+            time.sleep(wait)
+            attempt += 1
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> float:
+        wait = min(MAX_BACKOFF, self.backoff * 2**attempt) * random.uniform(0.5, 1.5)
+        if retry_after:
+            try:
+                wait = max(wait, min(float(retry_after), 60.0))
+            except ValueError:
+                pass  # an HTTP date: the exponential back-off will do
+        return wait
+
+    def call_json(
+        self,
+        method: str,
+        path: str,
+        payload: Mapping[str, Any] | None = None,
+        idempotent: bool = True,
+    ) -> dict[str, Any]:
+        """One JSON API call: ``payload`` goes in the query string of a GET, as the JSON
+        body otherwise; the answer's JSON object is returned."""
+        if method == "GET":
+            url, body, headers = self.url(path, payload), None, None
+        else:
+            url = self.base_url + path
+            body = _encode(payload or {}).encode()
+            headers = {"Content-Type": "application/json"}
+        response = self.request(method, url, body, headers, idempotent)
+        try:
+            data = response.read()
+        finally:
+            response.release_conn()
+        if not data.strip():
+            return {}
+        try:
+            answer = json.loads(data)
+        except ValueError:
+            raise TrackletException(
+                f"{method} {redacted(url)}: the server's answer is not JSON: {data[:200]!r}", INTERNAL_ERROR
+            ) from None
+        return answer if isinstance(answer, dict) else {}
+
+
+def error_from(method: str, url: str, response: Any) -> TrackletException:
+    """The exception for a non-2xx answer: MLflow's ``{"error_code", "message"}`` body as a
+    :class:`RestException`, or a code chosen from the status when the body is not that."""
+    try:
+        text = response.read(64 * 1024)
+    finally:
+        response.release_conn()
+    try:
+        payload = json.loads(text)
+        if isinstance(payload, dict) and "error_code" in payload:
+            payload.setdefault("message", "")
+            return RestException(payload)
+    except ValueError:
+        pass
+    code = _STATUS_CODES.get(response.status, INTERNAL_ERROR)
+    snippet = text[:300].decode("utf-8", "replace").strip()
+    hint = ""
+    if response.status == 401:
+        hint = " Set TRACKLET_TRACKING_USERNAME and TRACKLET_TRACKING_PASSWORD, or TRACKLET_TRACKING_TOKEN."
+    elif response.status == 404:
+        hint = " Is the tracking URI a tracking server's address?"
+    return TrackletException(
+        f"{method} {redacted(url)} failed with HTTP {response.status}: {snippet or '(no body)'}.{hint}", code
+    )

@@ -1,0 +1,203 @@
+"""Scale-out: two ``tracklet server`` replicas on one PostgreSQL database and one
+artifact root, behind a round-robin TCP balancer, as ops deploy them.
+
+* clients spread over both replicas lose and duplicate nothing, and what one replica
+  wrote (runs, metrics, artifacts) the other serves;
+* one replica killed with SIGKILL in the middle of the load: the clients' retries land on
+  the other replica and every acknowledged write is there, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("tracklet_http.server.app")
+pytest.importorskip("tracklet_sql")
+psycopg = pytest.importorskip("psycopg")
+
+from tracklet.entities import Metric, Param, RunTag  # noqa: E402
+from tracklet_http.client import RestStore  # noqa: E402
+from tracklet_http.testing import ServerProcess, free_port, start_server, tracklet_server_args  # noqa: E402
+
+POSTGRES = os.environ.get("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
+CLIENTS = 4
+BATCHES = 30
+POINTS = 50
+
+
+@pytest.fixture
+def postgres_uri() -> Iterator[str]:
+    """A fresh PostgreSQL database for the replicas, dropped afterwards."""
+    try:
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
+        reason = f"PostgreSQL is not available at {POSTGRES}: {exc}"
+        if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    name = f"tracklet_scale_{secrets.token_hex(6)}"
+    with admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield POSTGRES.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+class Balancer:
+    """A round-robin TCP balancer on 127.0.0.1: each new client connection goes to the
+    next backend that accepts it (a dead one is skipped), like haproxy in TCP mode."""
+
+    def __init__(self, backends: list[int]) -> None:
+        self.backends = backends
+        self.port = free_port()
+        self.connections = {port: 0 for port in backends}
+        self._next = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Balancer:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", self.port))
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream = None
+        for _ in range(len(self.backends)):
+            port = self.backends[self._next % len(self.backends)]
+            self._next += 1
+            with contextlib.suppress(OSError):
+                upstream = await asyncio.open_connection("127.0.0.1", port)
+                self.connections[port] += 1
+                break
+        if upstream is None:
+            writer.close()
+            return
+        up_reader, up_writer = upstream
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except OSError:
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+def _replica(pg: str, artifacts: Path, log: Path) -> ServerProcess:
+    port = free_port()
+    return start_server(tracklet_server_args(port, pg, str(artifacts)), port, log)
+
+
+def _new_run(store: RestStore, experiment_id: str, client: int) -> str:
+    return store.create_run(experiment_id, "scale", int(time.time() * 1000), [], f"client-{client}").info.run_id
+
+
+def _log_run(store: RestStore, run_id: str) -> tuple[str, int]:
+    """Log BATCHES batches of POINTS points to a run; return (run id, points acknowledged)."""
+    acked = 0
+    for b in range(BATCHES):
+        now = int(time.time() * 1000)
+        metrics = [Metric("loss", float(b * POINTS + i), now, b * POINTS + i) for i in range(POINTS)]
+        store.log_batch(run_id, metrics, [Param(f"p{b}", str(b))], [RunTag("last", str(b))])
+        acked += POINTS
+    return run_id, acked
+
+
+def test_two_replicas_share_everything_and_survive_a_kill(postgres_uri: str, tmp_path: Path) -> None:
+    artifacts = tmp_path / "artifacts"
+    first = _replica(postgres_uri, artifacts, tmp_path / "a.log")
+    second = _replica(postgres_uri, artifacts, tmp_path / "b.log")
+    try:
+        with Balancer([int(first.url.rsplit(":", 1)[1]), int(second.url.rsplit(":", 1)[1])]) as lb:
+            store = RestStore(lb.url)
+            experiment_id = store.create_experiment("scale-out")
+
+            # 1. clients spread over both replicas: nothing lost, nothing duplicated
+            with ThreadPoolExecutor(CLIENTS) as pool:
+                results = list(pool.map(
+                    lambda c: _log_run(RestStore(lb.url), _new_run(store, experiment_id, c)), range(CLIENTS)
+                ))
+            assert all(n > 0 for n in lb.connections.values()), lb.connections
+            for replica in (first, second):
+                direct = RestStore(replica.url)
+                for run_id, acked in results:
+                    history = direct.get_metric_history(run_id, "loss")
+                    assert len(history) == acked == BATCHES * POINTS
+                    assert sorted(m.step for m in history) == list(range(acked))
+                    run = direct.get_run(run_id)
+                    assert run.data.tags["last"] == str(BATCHES - 1)
+                    assert len([k for k in run.data.params if k.startswith("p")]) == BATCHES
+
+            # artifacts written through one replica are served by the other
+            src = tmp_path / "model.txt"
+            src.write_text("weights")
+            run_id = results[0][0]
+            from tracklet_http.artifacts import HttpArtifactRepository
+
+            artifact_uri = RestStore(first.url).get_run(run_id).info.artifact_uri
+            path = artifact_uri.split(":", 1)[1].lstrip("/")
+            HttpArtifactRepository(f"{first.url}/api/2.0/mlflow-artifacts/artifacts/{path}").log_artifact(str(src))
+            out = HttpArtifactRepository(f"{second.url}/api/2.0/mlflow-artifacts/artifacts/{path}").download_artifacts(
+                "model.txt", str(tmp_path / "down")
+            )
+            assert Path(out).read_text() == "weights"
+
+            # 2. one replica killed mid-load: retries go to the other, nothing is lost.
+            # (Runs are created first: creating one is not idempotent, so a client does not
+            # repeat it after a lost answer; logging is, and is retried.)
+            run_ids = [_new_run(store, experiment_id, 100 + c) for c in range(CLIENTS)]
+            started = threading.Event()
+
+            def load(run_id: str) -> tuple[str, int]:
+                started.set()
+                return _log_run(RestStore(lb.url), run_id)
+
+            with ThreadPoolExecutor(CLIENTS) as pool:
+                futures = [pool.submit(load, run_id) for run_id in run_ids]
+                started.wait(10)
+                time.sleep(0.5)
+                first.kill()
+                survived = [f.result(timeout=300) for f in futures]
+            direct = RestStore(second.url)
+            for run_id, acked in survived:
+                history = direct.get_metric_history(run_id, "loss")
+                assert acked == BATCHES * POINTS
+                assert sorted(m.step for m in history) == list(range(acked)), "lost or duplicated points"
+    finally:
+        first.stop()
+        second.stop()
