@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 pytest.importorskip("starlette")
@@ -37,3 +39,24 @@ def test_origins() -> None:
     assert origin_allowed("https://ui.corp.example", ["https://ui.corp.example"])
     assert origin_allowed("https://x.corp.example", ["https://*.corp.example"])
     assert not origin_allowed("https://x.corp.example.evil", ["https://*.corp.example"])
+
+
+def test_the_command_line_lists_reach_a_running_server(start_tracklet_server: Any) -> None:
+    from tracklet_http.testing import raw_request
+
+    server = start_tracklet_server(
+        None, None, "--allowed-hosts", "tracking.example.com", "--cors-allowed-origins", "https://ui.example.com"
+    )
+    path = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+    def get(host: str) -> int:
+        return raw_request(server.url, "GET", path, headers={"Host": host}).status
+
+    assert get("tracking.example.com:5000") == 200
+    assert get("evil.example") == 403
+    body = b'{"name": "from-the-ui"}'
+    create = "/api/2.0/mlflow/experiments/create"
+    headers = {"Content-Type": "application/json", "Origin": "https://ui.example.com"}
+    assert raw_request(server.url, "POST", create, body, headers).status == 200
+    headers["Origin"] = "https://evil.example"
+    assert raw_request(server.url, "POST", create, body.replace(b"ui", b"evil"), headers).status == 403

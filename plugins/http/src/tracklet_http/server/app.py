@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import logging
 import os
@@ -280,40 +279,25 @@ async def _openapi_route(request: Request) -> Response:
     return Response(state.openapi, media_type="application/json")
 
 
-def _optional_module(name: str) -> Any:
-    """Import a part another helper provides, or None while it does not exist yet. An
-    error inside an existing module is not hidden."""
-    try:
-        if importlib.util.find_spec(name) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module(name)
-
-
 def _extra_routes(settings: ServerSettings) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     if settings.serve_artifacts:
-        artifacts = _optional_module("tracklet_http.server.artifacts")
-        if artifacts is None:
-            logger.warning("The artifact proxy is not available in this build: --serve-artifacts ignored.")
-        else:
-            routes.extend(artifacts.artifact_routes(settings))
+        from tracklet_http.server.artifacts import artifact_routes
+
+        routes.extend(artifact_routes(settings))
     if settings.auth:
-        auth = _optional_module("tracklet_http.server.auth")
-        if auth is None:
-            raise RuntimeError("--auth was asked for but tracklet_http.server.auth is not available.")
-        routes.extend(auth.auth_routes(settings))
+        from tracklet_http.server.auth import auth_routes
+
+        routes.extend(auth_routes(settings))
     return routes
 
 
 def _make_authorizer(settings: ServerSettings) -> Any:
     if not settings.auth:
         return None
-    auth = _optional_module("tracklet_http.server.auth")
-    if auth is None:
-        raise RuntimeError("--auth was asked for but tracklet_http.server.auth is not available.")
-    return auth.Authorizer(settings)
+    from tracklet_http.server.auth import Authorizer
+
+    return Authorizer(settings)
 
 
 def _direct_calls(settings: ServerSettings) -> bool:

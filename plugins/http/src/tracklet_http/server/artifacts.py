@@ -75,7 +75,7 @@ from tracklet.validation import validate_artifact_path
 from tracklet_http.server.errors import error_body, status_for
 from tracklet_http.server.settings import ServerSettings
 
-__all__ = ["OPENAPI_PATHS", "STAGING_PREFIX", "artifact_routes", "clean_artifact_path"]
+__all__ = ["OPENAPI_PATHS", "OPENAPI_SCHEMAS", "STAGING_PREFIX", "artifact_routes", "clean_artifact_path"]
 
 logger = logging.getLogger("tracklet_http.server.artifacts")
 
@@ -731,6 +731,9 @@ _FILE_INFO = {
     },
     "required": ["path", "is_dir"],
 }
+
+#: The proxy's schemas are inlined in its paths; the Error schema is the tracking API's.
+OPENAPI_SCHEMAS: dict[str, Any] = {}
 
 OPENAPI_PATHS: dict[str, Any] = {
     PREFIXES[0] + "/artifacts": {

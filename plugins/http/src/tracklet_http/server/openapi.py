@@ -14,8 +14,6 @@ they are served.
 from __future__ import annotations
 
 import copy
-import importlib
-import importlib.util
 from typing import Any
 
 from tracklet_http.protocol import API_PREFIX, ENDPOINTS, SCALAR_SCHEMAS, SCHEMAS, Endpoint, Field
@@ -122,15 +120,6 @@ def _text_operation(operation_id: str, summary: str, content_type: str = "text/p
     }
 
 
-def _optional(name: str) -> Any:
-    try:
-        if importlib.util.find_spec(name) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module(name)
-
-
 def build_openapi(settings: ServerSettings) -> dict[str, Any]:
     """The whole document for a server started with ``settings``."""
     from tracklet import __version__
@@ -144,15 +133,18 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
     paths["/version"] = _text_operation("version", "The server's tracklet version.")
     paths["/metrics"] = _text_operation("metrics", "Prometheus metrics.")
     schemas = copy.deepcopy(SCHEMAS)
-    for module_name, wanted in (
-        ("tracklet_http.server.artifacts", settings.serve_artifacts),
-        ("tracklet_http.server.auth", settings.auth),
-    ):
-        module = _optional(module_name) if wanted else None
-        if module is None:
-            continue
-        paths.update(copy.deepcopy(getattr(module, "OPENAPI_PATHS", {})))
-        schemas.update(copy.deepcopy(getattr(module, "OPENAPI_SCHEMAS", {})))
+    parts = []
+    if settings.serve_artifacts:
+        from tracklet_http.server import artifacts
+
+        parts.append((artifacts.OPENAPI_PATHS, artifacts.OPENAPI_SCHEMAS))
+    if settings.auth:
+        from tracklet_http.server import auth
+
+        parts.append((auth.OPENAPI_PATHS, auth.OPENAPI_SCHEMAS))
+    for part_paths, part_schemas in parts:
+        paths.update(copy.deepcopy(part_paths))
+        schemas.update(copy.deepcopy(part_schemas))
     document: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
