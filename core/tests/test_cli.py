@@ -88,7 +88,7 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert "No such command" in result.stderr
 
 
-def test_unserved_scheme_names_what_to_install() -> None:
+def test_unserved_scheme_names_what_to_install(without_the_https_plugin: None) -> None:
     stderr = _user_error(run_cli("--tracking-uri", "https://tracking.example.com", "experiments", "list"))
     assert "pip install tracklet-http" in stderr
 

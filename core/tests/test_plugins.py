@@ -27,7 +27,7 @@ def dummy_plugin():
     plugins.unregister(plugin)
 
 
-def test_unknown_known_scheme_names_the_package():
+def test_unknown_known_scheme_names_the_package(without_the_https_plugin):
     with pytest.raises(TrackletException) as e:
         plugins.get_tracking_store("https://tracking.example.com")
     message = str(e.value)

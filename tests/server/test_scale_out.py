@@ -66,6 +66,7 @@ class Balancer:
         self._next = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
+        self._writers: set[asyncio.StreamWriter] = set()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> Balancer:
@@ -74,8 +75,23 @@ class Balancer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Close every connection and finish every task before the loop stops: a task or
+        # stream left for the garbage collector is an unraisable warning that pytest
+        # (filterwarnings = error) reports at exit.
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
+
+    async def _shutdown(self) -> None:
+        self._server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
 
     @property
     def url(self) -> str:
@@ -83,14 +99,12 @@ class Balancer:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", self.port))
+        self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", self.port))
         self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            server.close()
+        self._loop.run_forever()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         upstream = None
         for _ in range(len(self.backends)):
             port = self.backends[self._next % len(self.backends)]
@@ -103,6 +117,7 @@ class Balancer:
             writer.close()
             return
         up_reader, up_writer = upstream
+        self._writers.add(up_writer)
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:

@@ -5,6 +5,8 @@ They run last, so a third-party plugin's first-result hook can take over any URI
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import TYPE_CHECKING
 
 from tracklet.plugins import Scheme, declared_scheme, hookimpl, load_target
@@ -28,11 +30,23 @@ def tracklet_tracking_store(uri: str, artifact_uri: str | None) -> TrackingStore
 
 
 @hookimpl(trylast=True)
-def tracklet_artifact_repository(uri: str) -> ArtifactRepository | None:
+def tracklet_artifact_repository(uri: str, tracking_uri: str | None) -> ArtifactRepository | None:
     declared = declared_scheme("artifacts", get_scheme(uri))
     if declared is None:
         return None
-    return load_target(declared.target)(uri)  # type: ignore[no-any-return]
+    cls = load_target(declared.target)
+    if tracking_uri is not None and _takes_tracking_uri(cls):
+        return cls(uri, tracking_uri=tracking_uri)  # type: ignore[no-any-return]
+    return cls(uri)  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _takes_tracking_uri(cls: type) -> bool:
+    """Whether a repository class's constructor has a ``tracking_uri`` parameter."""
+    try:
+        return "tracking_uri" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 @hookimpl(trylast=True)

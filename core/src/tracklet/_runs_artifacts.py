@@ -14,17 +14,18 @@ from tracklet.validation import validate_artifact_path
 def resolve_runs_uri(uri: str, tracking_uri: str | None = None) -> tuple[ArtifactRepository, str]:
     """(repository of the run's artifact root, path under it) for a ``runs:/`` URI."""
     run_id, path = parse_runs_uri(uri)
-    store = plugins.get_tracking_store(tracking_uri or _config.get_tracking_uri())
+    tracking_uri = tracking_uri or _config.get_tracking_uri()
+    store = plugins.get_tracking_store(tracking_uri)
     root = store.get_run(run_id).info.artifact_uri or ""
-    return plugins.get_artifact_repository(root), validate_artifact_path(path)
+    return plugins.get_artifact_repository(root, tracking_uri), validate_artifact_path(path)
 
 
 class RunsArtifactRepository(ArtifactRepository):
     """A view of a run's artifacts rooted at ``runs:/<run_id>/<path>``."""
 
-    def __init__(self, artifact_uri: str) -> None:
+    def __init__(self, artifact_uri: str, tracking_uri: str | None = None) -> None:
         super().__init__(artifact_uri)
-        self._repo, self._base = resolve_runs_uri(artifact_uri)
+        self._repo, self._base = resolve_runs_uri(artifact_uri, tracking_uri)
 
     def _full(self, path: str | None) -> str:
         rel = validate_artifact_path(path)

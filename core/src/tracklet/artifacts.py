@@ -51,7 +51,7 @@ def _locate(
     if get_scheme(artifact_uri) == "runs":
         return resolve_runs_uri(artifact_uri, tracking_uri)
     parent, name = _split_uri(artifact_uri)
-    return plugins.get_artifact_repository(parent), name
+    return plugins.get_artifact_repository(parent, tracking_uri), name
 
 
 def download_artifacts(

@@ -311,7 +311,7 @@ class MlflowClient(MediaMixin, RegistryAndTracingMixin):
         if uri is None:
             uri = self._store.get_run(run_id).info.artifact_uri or ""
             self._artifact_uris[run_id] = uri
-        return plugins.get_artifact_repository(uri)
+        return plugins.get_artifact_repository(uri, self._tracking_uri)
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
         """Upload a local file (or a directory, as a subdirectory) into the run's artifacts."""

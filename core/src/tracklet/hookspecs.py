@@ -63,10 +63,15 @@ def tracklet_tracking_store(uri: str, artifact_uri: str | None) -> TrackingStore
 
 
 @hookspec(firstresult=True)
-def tracklet_artifact_repository(uri: str) -> ArtifactRepository | None:
+def tracklet_artifact_repository(uri: str, tracking_uri: str | None) -> ArtifactRepository | None:
     """Build the artifact repository rooted at ``uri``, or return None to pass.
 
     Stops at the first non-None result.
+
+    :param uri: the artifact URI.
+    :param tracking_uri: the tracking URI of the client asking, or None for the current
+        one. Repositories that live on a tracking server (``mlflow-artifacts:/…``) need it
+        to find the server; others ignore it (an implementation may leave it out).
     """
 
 

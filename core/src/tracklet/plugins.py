@@ -235,10 +235,11 @@ def get_tracking_store(uri: str, artifact_uri: str | None = None) -> TrackingSto
     return _cached(("tracking", uri, artifact_uri), build)  # type: ignore[no-any-return]
 
 
-def get_artifact_repository(uri: str) -> ArtifactRepository:
+def get_artifact_repository(uri: str, tracking_uri: str | None = None) -> ArtifactRepository:
     """A new artifact repository rooted at ``uri`` (cheap: repositories hold no connections
-    of their own beyond what their SDK caches)."""
-    repo = get_plugin_manager().hook.tracklet_artifact_repository(uri=uri)
+    of their own beyond what their SDK caches). ``tracking_uri`` is the caller's tracking
+    URI (None: the current one), for repositories on a tracking server."""
+    repo = get_plugin_manager().hook.tracklet_artifact_repository(uri=uri, tracking_uri=tracking_uri)
     if repo is None:
         raise _missing("artifacts", uri)
     return repo  # type: ignore[no-any-return]

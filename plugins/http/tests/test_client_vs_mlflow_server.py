@@ -128,3 +128,24 @@ def test_client_and_fluent_api_log_to_an_mlflow_server(mlflow_server: ServerProc
         assert Path(local).read_text().replace(" ", "").replace("\n", "") == '{"layers":[64,10]}'
     finally:
         tracklet.set_tracking_uri(None)
+
+
+@pytest.mark.parametrize("which", ["tracklet", "mlflow"])
+def test_a_client_with_its_own_tracking_uri_reaches_that_servers_proxy(
+    which: str, mlflow_server: ServerProcess, tracklet_server: ServerProcess, tmp_path: Path
+) -> None:
+    # The process-wide tracking URI stays the local default: mlflow-artifacts:/ URIs must
+    # be resolved against the client's server, not the current tracking URI.
+    server = tracklet_server if which == "tracklet" else mlflow_server
+    client = MlflowClient(tracking_uri=server.url)
+    run = client.create_run(client.create_experiment(_name("own-uri")))
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:")
+    client.log_text(run.info.run_id, "hello", "notes/hello.txt")
+    assert [f.path for f in client.list_artifacts(run.info.run_id, "notes")] == ["notes/hello.txt"]
+    local = client.download_artifacts(run.info.run_id, "notes/hello.txt", str(tmp_path))
+    assert Path(local).read_text() == "hello"
+    downloaded = tracklet.artifacts.download_artifacts(
+        artifact_uri=f"runs:/{run.info.run_id}/notes", dst_path=str(tmp_path / "via-runs"),
+        tracking_uri=server.url,
+    )
+    assert (Path(downloaded) / "hello.txt").read_text() == "hello"
