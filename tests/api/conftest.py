@@ -23,6 +23,7 @@ def tracking_uri(request, tmp_path, monkeypatch):
             pytest.skip("tracklet-example (memory://) is not installed")
         uri = f"memory://{uuid.uuid4().hex}"
     monkeypatch.chdir(tmp_path)
+    fluent._active_experiment_id = None  # whatever a test elsewhere in the process left
     tracklet.set_tracking_uri(uri)
     yield uri
     fluent._end_all_runs()

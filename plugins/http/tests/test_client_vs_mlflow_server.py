@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import tracklet
-from tracklet import MlflowClient
+from tracklet import MlflowClient, fluent
 from tracklet.entities import Metric, Param, RunTag, ViewType
 from tracklet.testing import raises_code
 from tracklet_http.client import RestStore
@@ -127,6 +127,9 @@ def test_client_and_fluent_api_log_to_an_mlflow_server(mlflow_server: ServerProc
         local = client.download_artifacts(run.info.run_id, "config/model.json", str(tmp_path))
         assert Path(local).read_text().replace(" ", "").replace("\n", "") == '{"layers":[64,10]}'
     finally:
+        # the active experiment is process state, like MLflow's: leave none behind
+        fluent._end_all_runs()
+        fluent._active_experiment_id = None
         tracklet.set_tracking_uri(None)
 
 
