@@ -104,19 +104,50 @@ def _driver_statement(
     return state.statement, positions, names, params
 
 
+@lru_cache(maxsize=64)
+def _array_statement(dialect: sa.Dialect, statement: sa.Select[Any]) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL: ``statement`` with ``col IN (:ids…)`` as ``col = ANY(:ids)``, one
+    array parameter, rendered once: the SQL text is the same for any number of ids, so
+    psycopg's query cache and server-side prepared statements apply to every load
+    (an ``IN`` list of 100 placeholders is re-parsed by the driver on every call)."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+    from sqlalchemy.sql import operators
+    from sqlalchemy.sql.elements import BinaryExpression
+
+    def swap(element: Any) -> Any:
+        if (
+            isinstance(element, BinaryExpression)
+            and element.operator is operators.in_op
+            and getattr(element.right, "key", None) == "ids"
+        ):
+            array = sa.bindparam("ids", type_=ARRAY(element.left.type))
+            return element.left == sa.any_(array)
+        return None
+
+    rewritten = sa.sql.visitors.replacement_traverse(statement, {}, swap)
+    compiled = rewritten.compile(dialect=dialect)
+    constants = {k: v for k, v in compiled.params.items() if k != "ids"}
+    return compiled.string, constants
+
+
 def _rows(conn: sa.Connection, statement: sa.Select[Any], ids: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Every row for ``ids`` as plain tuples, straight from the driver's cursor.
 
     The hot path of ``get_run`` and of every search page (some 2,500 rows for 100 runs):
     SQLAlchemy's statement rendering and Row objects cost more than the queries, so the
-    statement is rendered once per id count and the rows come from the DBAPI cursor,
-    inside the connection's transaction.
+    statement is rendered once per id count (once in all on PostgreSQL, which takes the
+    ids as one array) and the rows come from the DBAPI cursor, inside the connection's
+    transaction.
     """
     if not conn.in_transaction():
         conn.begin()  # one snapshot for all the queries of a load (rolled back on close)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     out: list[tuple[Any, ...]] = []
     try:
+        if conn.dialect.name == "postgresql":
+            sql, constants = _array_statement(conn.dialect, statement)
+            cursor.execute(sql, {**constants, "ids": list(ids)})
+            return list(cursor.fetchall())
         for chunk in _chunks(ids):
             sql, positions, names, constants = _driver_statement(conn.dialect, statement, len(chunk))
             bound = {**constants, **dict(zip(names, chunk, strict=True))}
