@@ -1,8 +1,9 @@
 """Reading rows back as entities: whole runs and experiments, in bulk.
 
 Loading N runs costs five queries whatever N is (runs, params, tags, latest metrics,
-dataset inputs), each on the ``(run_uuid, key)`` primary keys; ids go in chunks so
-no statement exceeds a driver's parameter limit.
+dataset inputs), each on the ``(run_uuid, key)`` primary keys. On PostgreSQL the ids
+go as one array parameter; elsewhere in ``IN`` lists of at most :data:`CHUNK`, so no
+statement exceeds a driver's parameter limit.
 """
 
 from __future__ import annotations
