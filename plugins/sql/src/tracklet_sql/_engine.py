@@ -119,7 +119,7 @@ def _sqlite_engine(url: URL) -> sa.Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA case_sensitive_like=ON")
@@ -175,3 +175,24 @@ def write(engine: sa.Engine, fn: Callable[[sa.Connection], T]) -> T:
             log.debug("retrying a write after %s (attempt %d, sleeping %.3f s)", exc.orig, attempt + 1, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the file to WAL, waiting for other connections as a write would.
+
+    Changing the journal mode needs the file to itself, and sqlite answers "database is
+    locked" at once, without its busy timeout, when another process holds it (seen with
+    8 processes opening a new file together). WAL is persistent: once any connection
+    has switched, the others find it set and the pragma returns at once.
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay * random.uniform(0.5, 1.5))
+        delay = min(delay * 2, 0.2)
