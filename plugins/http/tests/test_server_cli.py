@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -114,6 +115,10 @@ def test_two_workers_serve_one_database(start_tracklet_server: Any) -> None:
     status, body = _call(server.url, "POST", API + "/experiments/create", {"name": "x" * 3000})
     assert status == 400 and body["error_code"] == "BAD_REQUEST" and "2048" in body["message"]
 
+    # /health answers once one worker is up; the second may still be starting
+    deadline = time.monotonic() + 60
+    while server.output().count("Started server process") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     output = server.output()
     assert output.count("Started server process") == 2
     # the metrics of both workers add up (prometheus multiprocess mode)
