@@ -102,13 +102,8 @@ class RestStore(TrackingStore):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
-        payload: dict[str, Any] = {"view_type": ViewType.to_string(view_type), "max_results": max_results}
-        if filter_string:
-            payload["filter"] = filter_string
-        if order_by:
-            payload["order_by"] = list(order_by)
-        if page_token:
-            payload["page_token"] = page_token
+        payload = _search_payload(filter_string, order_by, page_token)
+        payload.update(view_type=ViewType.to_string(view_type), max_results=max_results)
         answer = self._call("search_experiments", payload)
         experiments = [p.experiment_from_json(e) for e in answer.get("experiments") or []]
         return PagedList(experiments, answer.get("next_page_token") or None)
@@ -253,18 +248,26 @@ class RestStore(TrackingStore):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        payload: dict[str, Any] = {
-            "experiment_ids": [str(e) for e in experiment_ids],
-            "run_view_type": ViewType.to_string(run_view_type),
-            "max_results": max_results,
-        }
-        if filter_string:
-            payload["filter"] = filter_string
-        if order_by:
-            payload["order_by"] = list(order_by)
-        if page_token:
-            payload["page_token"] = page_token
+        payload = _search_payload(filter_string, order_by, page_token)
+        payload.update(
+            experiment_ids=[str(e) for e in experiment_ids],
+            run_view_type=ViewType.to_string(run_view_type),
+            max_results=max_results,
+        )
         answer = self._call("search_runs", payload)
         runs = [p.run_from_json(r) for r in answer.get("runs") or []]
         return PagedList(runs, answer.get("next_page_token") or None)
 
+
+def _search_payload(
+    filter_string: str | None, order_by: Sequence[str] | None, page_token: str | None
+) -> dict[str, Any]:
+    """The fields both searches share, each left out when empty (as MLflow's client does)."""
+    payload: dict[str, Any] = {}
+    if filter_string:
+        payload["filter"] = filter_string
+    if order_by:
+        payload["order_by"] = list(order_by)
+    if page_token:
+        payload["page_token"] = page_token
+    return payload

@@ -92,16 +92,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "step": SCALAR_SCHEMAS["int64"],
         },
     },
-    "MetricWithRunId": {
-        "type": "object",
-        "properties": {
-            "key": {"type": "string"},
-            "value": SCALAR_SCHEMAS["double"],
-            "timestamp": SCALAR_SCHEMAS["int64"],
-            "step": SCALAR_SCHEMAS["int64"],
-            "run_id": {"type": "string"},
-        },
-    },
     "Dataset": {
         "type": "object",
         "properties": {
@@ -419,6 +409,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 SCHEMAS["LoggedModel"] = {"type": "object"}
+SCHEMAS["MetricWithRunId"] = {
+    "type": "object",
+    "properties": {**SCHEMAS["Metric"]["properties"], "run_id": {"type": "string"}},
+}
 
 ENDPOINTS_BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
 
