@@ -1,7 +1,15 @@
 """Store contracts: the whole surface a backend plugin implements."""
 
 from tracklet.stores.artifacts import ArtifactRepository
+from tracklet.stores.objects import ListedObject, ObjectStoreRepository
 from tracklet.stores.registry import RegistryStore
 from tracklet.stores.tracking import CAPABILITIES, TrackingStore
 
-__all__ = ["ArtifactRepository", "CAPABILITIES", "RegistryStore", "TrackingStore"]
+__all__ = [
+    "ArtifactRepository",
+    "CAPABILITIES",
+    "ListedObject",
+    "ObjectStoreRepository",
+    "RegistryStore",
+    "TrackingStore",
+]

@@ -14,7 +14,7 @@ Files stream both ways in 1 MiB chunks (an upload is one ``PUT`` with a
 ``Content-Length``; a download is written to disk as it arrives), so memory stays flat
 whatever the size. Directory uploads and downloads run on the core's bounded thread
 pool. A transfer of :data:`PROGRESS_MIN_BYTES` or more shows a progress bar on a
-terminal (``TRACKLET_DISABLE_PROGRESS=1`` turns it off).
+terminal (``TRACKLET_DISABLE_PROGRESS=1`` turns it off; see :mod:`tracklet.stores.progress`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import contextlib
 import mimetypes
 import os
 import posixpath
-import sys
 import tempfile
 import urllib.parse
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from typing import Any
 from tracklet.entities import FileInfo
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.stores import ArtifactRepository
+from tracklet.stores.progress import PROGRESS_MIN_BYTES, transfer_progress
 from tracklet.uri import get_scheme
 from tracklet.validation import validate_artifact_path
 from tracklet_http.transport import HttpTransport, redacted
@@ -42,8 +42,6 @@ __all__ = ["API_PATH", "HttpArtifactRepository", "PROGRESS_MIN_BYTES", "resolve_
 API_PATH = "/api/2.0/mlflow-artifacts/artifacts"
 #: Bytes per read from disk or network.
 CHUNK = 1024 * 1024
-#: Transfers at least this big show a progress bar (on a terminal).
-PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 
 def _bad(message: str) -> TrackletException:
@@ -133,7 +131,7 @@ class HttpArtifactRepository(ArtifactRepository):
         }
 
         def body() -> Iterator[bytes]:
-            with open(local_file, "rb") as f, _progress(size, f"Uploading {name}") as bar:
+            with open(local_file, "rb") as f, transfer_progress(size, f"Uploading {name}") as bar:
                 while chunk := f.read(CHUNK):
                     bar(len(chunk))
                     yield chunk
@@ -174,7 +172,7 @@ class HttpArtifactRepository(ArtifactRepository):
         try:
             size = int(response.headers.get("content-length") or 0)
             with _removed_on_error(local_path), open(local_path, "wb") as f:
-                with _progress(size, f"Downloading {posixpath.basename(rel)}") as bar:
+                with transfer_progress(size, f"Downloading {posixpath.basename(rel)}") as bar:
                     received = _copy_body(response, f, bar)
             if size and received != size:
                 with contextlib.suppress(OSError):
@@ -229,27 +227,6 @@ def _removed_on_error(path: str) -> Iterator[None]:
         with contextlib.suppress(OSError):
             os.unlink(path)
         raise
-
-
-@contextlib.contextmanager
-def _progress(total: int, label: str) -> Iterator[Any]:
-    """A callable advancing a tqdm bar by n bytes, or doing nothing: bars are shown for
-    big transfers, on a terminal, unless TRACKLET_DISABLE_PROGRESS is set."""
-    show = (
-        total >= PROGRESS_MIN_BYTES
-        and not os.environ.get("TRACKLET_DISABLE_PROGRESS")
-        and getattr(sys.stderr, "isatty", lambda: False)()
-    )
-    if not show:
-        yield lambda n: None
-        return
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        yield lambda n: None
-        return
-    with tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024, leave=False) as bar:
-        yield bar.update
 
 
 def _copy_body(response: Any, f: Any, advance: Any) -> int:
