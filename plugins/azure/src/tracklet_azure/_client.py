@@ -84,7 +84,10 @@ class AzureSettings(NamedTuple):
     def from_environment(cls) -> AzureSettings:
         default = cls._field_defaults
         transfer = _number(
-            ("TRACKLET_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT", "MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT"), 0, 1, int
+            ("TRACKLET_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT", "MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT"),
+            0,
+            1,
+            int,
         )
         return cls(
             max_concurrency=_number(("TRACKLET_AZURE_MAX_CONCURRENCY",), default["max_concurrency"], 1, int),
