@@ -4,13 +4,13 @@
 storage account and a path in it; ``abfss://<container>@<account>.dfs.core.windows.net/<path>``
 names the same thing on an ADLS Gen2 account's Data Lake endpoint, which we reach through
 the account's Blob endpoint (``<account>.blob.core.windows.net``): Gen2 accounts serve
-the Blob API on the same data. Other Azure clouds keep the ``<account>.blob.core.`` /
-``<account>.dfs.core.`` shape with their own suffix (``core.chinacloudapi.cn``,
-``core.usgovcloudapi.net``); any such suffix is accepted.
+the Blob API on the same data. Other Azure clouds keep the ``<account>.blob.`` /
+``<account>.dfs.`` shape with their own suffix (``core.chinacloudapi.cn``,
+``core.usgovcloudapi.net``): :data:`CLOUD_SUFFIXES` lists the accepted ones.
 
 With a connection string (the way to point at Azurite or a private endpoint), the
-connection string says where the account is, so any host is accepted and its first
-label is only the account's name in messages.
+connection string says where the account is, so any host is accepted; the account's
+name in messages is then the connection string's.
 """
 
 from __future__ import annotations
@@ -27,9 +27,15 @@ ENDPOINT_LABELS = {"wasbs": "blob", "wasb": "blob", "abfss": "dfs"}
 # Azure's rules: 3-63 characters, lowercase letters, digits and single hyphens, starting
 # and ending with a letter or digit; ``$root`` and ``$web`` are the special containers.
 _CONTAINER = re.compile(r"^(?:[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}|\$root|\$web)$")
+#: The storage endpoint suffixes of Azure's clouds (public, China, US Government, and
+#: the retired Germany one). A fixed list, not a pattern: a host such as
+#: ``acct.blob.core.windows.net.example.com`` must not receive the account's key.
+CLOUD_SUFFIXES = ("core.windows.net", "core.chinacloudapi.cn", "core.usgovcloudapi.net", "core.cloudapi.de")
 # Account names are 3-24 lowercase letters and digits.
 _HOST = re.compile(
-    r"^(?P<account>[a-z0-9]{3,24})\.(?P<label>blob|dfs)\.(?P<suffix>core\.[a-z0-9-]+(?:\.[a-z0-9-]+)+)$"
+    r"^(?P<account>[a-z0-9]{3,24})\.(?P<label>blob|dfs)\.(?P<suffix>"
+    + "|".join(re.escape(suffix) for suffix in CLOUD_SUFFIXES)
+    + r")$"
 )
 
 
@@ -78,12 +84,12 @@ def parse_azure_uri(uri: str, *, any_host: bool = False) -> AzureLocation:
         account_url = f"https://{match['account']}.blob.{match['suffix']}"
         account = match["account"]
     elif any_host and host:
-        account_url, account = None, host.split(".", 1)[0].split(":", 1)[0]
+        account_url, account = None, host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     else:
         raise _invalid(
             uri,
-            f"the host must be <account>.{label}.core.windows.net (or another Azure cloud's "
-            f"<account>.{label}.core.<suffix>); set AZURE_STORAGE_CONNECTION_STRING to reach "
+            f"the host must be <account>.{label}.core.windows.net (or another Azure cloud's: "
+            f"{', '.join(CLOUD_SUFFIXES[1:])}); set AZURE_STORAGE_CONNECTION_STRING to reach "
             f"another endpoint; expected {expected}",
         )
     return AzureLocation(scheme, container, account, account_url, parsed.path.strip("/"))

@@ -99,6 +99,8 @@ class AzureBlobArtifactRepository(ObjectStoreRepository):
         self.settings = AzureSettings.from_environment()
         self.credential = credential_source(self.location)
         client = service_client(self.location, self.credential, self.settings)
+        if client.account_name:  # a connection string's AccountName, when it names one
+            self.location = self.location._replace(account=client.account_name)
         self._container = client.get_container_client(self.location.container)
         #: False once the service refused a blob batch; deletes then go one by one.
         self.batch_delete = True
