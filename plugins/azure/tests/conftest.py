@@ -79,10 +79,15 @@ class Azurite:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+_install_failure: list[str] = []  # one failed `npm ci` a session is enough
+
+
 def install_azurite() -> None:
     """``npm ci`` in tests/azurite unless azurite-blob is already there."""
     if AZURITE_BLOB.exists():
         return
+    if _install_failure:
+        pytest.fail(_install_failure[0], pytrace=False)
     npm = shutil.which("npm")
     if npm is None:
         pytest.fail(
@@ -104,12 +109,12 @@ def install_azurite() -> None:
             check=False,
         )
         if done.returncode != 0 or not AZURITE_BLOB.exists():
-            pytest.fail(
+            _install_failure.append(
                 f"`npm ci` in {AZURITE_DIR} failed (exit {done.returncode}), so the tracklet-azure "
                 "tests have no Azurite to run against. Is the npm registry reachable?\n"
-                f"{(done.stdout + done.stderr)[-3000:]}",
-                pytrace=False,
+                f"{(done.stdout + done.stderr)[-3000:]}"
             )
+            pytest.fail(_install_failure[0], pytrace=False)
         print(f"installed Azurite in {time.monotonic() - started:.0f}s")
 
 
