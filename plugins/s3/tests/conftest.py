@@ -11,6 +11,8 @@ import pytest
 
 from tracklet_s3.testing import MotoServer
 
+MiB = 1024 * 1024
+
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
@@ -64,3 +66,11 @@ def s3(s3_env: MotoServer) -> Iterator[object]:
     client = boto3.client("s3", endpoint_url=s3_env.url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Multipart from 5 MiB (S3's smallest part) so that big-file paths run on small files."""
+    monkeypatch.setenv("TRACKLET_S3_MULTIPART_THRESHOLD", str(5 * MiB))
+    monkeypatch.setenv("TRACKLET_S3_MULTIPART_CHUNKSIZE", str(5 * MiB))
+    return 5 * MiB

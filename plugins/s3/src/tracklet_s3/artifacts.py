@@ -157,8 +157,10 @@ class S3ArtifactRepository(ObjectStoreRepository):
         from boto3.s3.transfer import create_transfer_manager
 
         with create_transfer_manager(self._client, transfer_config(self.settings)) as manager:
-            transfer = getattr(manager, direction)
-            future = transfer(local, self.bucket, key, extra_args=extra, subscribers=[subscriber])
+            if direction == "upload":
+                future = manager.upload(local, self.bucket, key, extra_args=extra, subscribers=[subscriber])
+            else:
+                future = manager.download(self.bucket, key, local, extra_args=extra, subscribers=[subscriber])
             future.result()
 
 

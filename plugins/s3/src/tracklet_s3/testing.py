@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,13 @@ def free_port() -> int:
 class MotoServer:
     """``python -m moto.server`` on 127.0.0.1, started on enter, stopped on exit."""
 
-    def __init__(self, log_path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, log_path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """``env`` adds to the server's environment (``INITIAL_NO_AUTH_ACTION_COUNT=0``
+        turns on moto's authentication, for instance)."""
         self.port = free_port()
+        self.env = env or {}
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path) if log_path else None
         self._process: subprocess.Popen[bytes] | None = None
@@ -64,6 +70,7 @@ class MotoServer:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
         )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
@@ -113,16 +120,27 @@ _SLOW_DOWN = (
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client hanging up mid-request (a killed upload, a retry racing a reply) is part
+    of what the fault tests do, not an error worth a traceback on stderr."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class SlowDownProxy:
     """A loopback HTTP proxy to ``upstream`` that answers every ``every``-th request
     with ``503 SlowDown`` (after reading its body, as S3 does) and forwards the rest.
 
+    ``only(method, path)`` narrows the requests that may be throttled (all by default);
     ``counts`` tells how many requests were throttled and forwarded, by method.
     """
 
-    def __init__(self, upstream: str, every: int = 3) -> None:
+    def __init__(self, upstream: str, every: int = 3, only: Callable[[str, str], bool] | None = None) -> None:
         self.upstream = upstream.removeprefix("http://").rstrip("/")
         self.every = every
+        self.only = only
         self.counts: dict[str, int] = {}
         self._seen = 0
         self._lock = threading.Lock()
@@ -141,7 +159,7 @@ class SlowDownProxy:
 
             def _handle(self) -> None:
                 body = self._body()
-                if proxy._throttle(self.command):
+                if proxy._throttle(self.command, self.path):
                     self.send_response(503)
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(_SLOW_DOWN)))
@@ -168,12 +186,14 @@ class SlowDownProxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def _throttle(self, method: str) -> bool:
+    def _throttle(self, method: str, path: str) -> bool:
+        if self.only is not None and not self.only(method, path):
+            return False
         with self._lock:
             self._seen += 1
             throttled = self._seen % self.every == 0

@@ -1,0 +1,159 @@
+"""Faults, against moto's real server behind a loopback proxy: S3 throttling a share of
+requests with ``503 SlowDown``, uploads that fail part way and uploads whose process is
+killed part way. Transfers must complete byte for byte, or leave nothing under the key."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tracklet.testing import raises_code
+from tracklet_s3.artifacts import S3ArtifactRepository
+from tracklet_s3.testing import MotoServer, SlowDownProxy
+
+MiB = 1024 * 1024
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_transfers_ride_out_slowdown(
+    bucket: str, s3_env: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_parts: int
+) -> None:
+    src = tmp_path / "src"
+    files = {f"d{i % 4}/f{i}.bin": os.urandom(1000 + i) for i in range(40)}
+    files["big/model.bin"] = os.urandom(3 * small_parts + 7)
+    for rel, content in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(content)
+    with SlowDownProxy(s3_env.url, every=3) as proxy:
+        monkeypatch.setenv("TRACKLET_S3_ENDPOINT_URL", proxy.url)
+        repo = S3ArtifactRepository(f"s3://{bucket}/run/artifacts")
+        repo.log_artifacts(str(src), "out")
+        listed = {i.path for i in repo.list_artifacts("out")}
+        got = repo.download_artifacts("out", str(tmp_path / "dl"))
+        single = repo.download_artifacts("out/big/model.bin", str(tmp_path / "one"))
+    assert listed == {"out/big", "out/d0", "out/d1", "out/d2", "out/d3"}
+    assert _tree(Path(got)) == files
+    assert Path(single).read_bytes() == files["big/model.bin"]
+    assert proxy.counts.get("throttled PUT", 0) >= 10 and proxy.counts.get("throttled GET", 0) >= 10
+
+
+def test_an_upload_failing_part_way_leaves_no_object(
+    bucket: str,
+    s3: Any,
+    s3_env: MotoServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    small_parts: int,
+) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(4 * small_parts))
+
+    def later_parts(method: str, path: str) -> bool:
+        return method == "PUT" and "partNumber=" in path and "partNumber=1&" not in path + "&"
+
+    monkeypatch.setenv("TRACKLET_S3_MAX_ATTEMPTS", "2")
+    with SlowDownProxy(s3_env.url, every=1, only=later_parts) as proxy:
+        monkeypatch.setenv("TRACKLET_S3_ENDPOINT_URL", proxy.url)
+        repo = S3ArtifactRepository(f"s3://{bucket}/p")
+        with pytest.raises(Exception) as info:
+            repo.log_artifact(str(big))
+    assert getattr(info.value, "error_code", None) == "INTERNAL_ERROR" and "SlowDown" in str(info.value)
+    assert proxy.counts.get("throttled PUT", 0) >= 2
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []  # aborted
+
+
+_UPLOADER = """
+import sys
+from tracklet_s3.artifacts import S3ArtifactRepository
+S3ArtifactRepository(sys.argv[1]).log_artifact(sys.argv[2])
+"""
+
+
+def test_an_upload_killed_part_way_leaves_no_object(
+    bucket: str, s3: Any, s3_env: MotoServer, tmp_path: Path, small_parts: int
+) -> None:
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        for _ in range(60):
+            f.write(os.urandom(MiB))
+    # parts go through a proxy that lets one part in three through at first try, so that
+    # the upload is certainly under way, and unfinished, when the process is killed
+    with SlowDownProxy(s3_env.url, every=2, only=lambda method, path: "partNumber=" in path) as proxy:
+        env = {**os.environ, "TRACKLET_S3_ENDPOINT_URL": proxy.url, "TRACKLET_S3_MAX_CONCURRENCY": "2"}
+        child = subprocess.Popen([sys.executable, "-c", _UPLOADER, f"s3://{bucket}/p", str(big)], env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while proxy.counts.get("forwarded PUT", 0) < 2:
+                assert child.poll() is None, "the upload finished before it could be interrupted"
+                assert time.monotonic() < deadline, "the upload never started"
+                time.sleep(0.05)
+            child.send_signal(signal.SIGKILL)
+        finally:
+            child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    assert S3ArtifactRepository(f"s3://{bucket}/p").list_artifacts() == []
+    with raises_code("RESOURCE_DOES_NOT_EXIST"):
+        S3ArtifactRepository(f"s3://{bucket}/p").download_artifacts("big.bin", str(tmp_path / "dl"))
+    # what it left is an unfinished multipart upload, which S3's lifecycle rules expire
+    assert [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])] == ["p/big.bin"]
+
+
+_ROUND_TRIP = """
+import hashlib, json, os, resource, sys, time
+from tracklet_s3.artifacts import S3ArtifactRepository
+
+def sha(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+uri, src, dst = sys.argv[1:4]
+repo = S3ArtifactRepository(uri)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter(); repo.log_artifact(src); t1 = time.perf_counter()
+got = repo.download_artifacts(os.path.basename(src), dst); t2 = time.perf_counter()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"sha": sha(got), "base_kb": base, "peak_kb": peak, "up_s": t1 - t0, "down_s": t2 - t1}))
+"""
+
+
+@pytest.mark.slow
+def test_a_1_gib_file_round_trips_with_flat_memory(bucket: str, s3_env: MotoServer, tmp_path: Path) -> None:
+    import json
+
+    src = tmp_path / "1gib.bin"
+    digest = hashlib.sha256()
+    block = os.urandom(MiB)
+    with open(src, "wb") as f:
+        for i in range(1024):
+            chunk = bytes([i % 256]) + block[1:]
+            digest.update(chunk)
+            f.write(chunk)
+    done = subprocess.run(
+        [sys.executable, "-c", _ROUND_TRIP, f"s3://{bucket}/p", str(src), str(tmp_path / "dl")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=os.environ.copy(),
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["sha"] == digest.hexdigest()
+    grown_mb = (result["peak_kb"] - result["base_kb"]) / 1024
+    print(f"1 GiB: up {result['up_s']:.1f} s, down {result['down_s']:.1f} s, memory +{grown_mb:.0f} MB")
+    assert grown_mb < 200
