@@ -52,6 +52,7 @@ KNOWN_PACKAGES: dict[tuple[str, str], str] = {
     ("artifacts", "s3"): "tracklet-s3",
     ("artifacts", "gs"): "tracklet-gcs",
     ("artifacts", "wasbs"): "tracklet-azure",
+    ("artifacts", "wasb"): "tracklet-azure",
     ("artifacts", "abfss"): "tracklet-azure",
     ("artifacts", "models"): "tracklet-registry",
     **{
