@@ -170,23 +170,25 @@ def new_bucket(admin: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def object_names(admin: Any) -> Any:
-    """``object_names(bucket)``: every object name in it, sorted (seen by the tests' own client)."""
-
-    def names(bucket: str) -> list[str]:
-        return sorted(blob.name for blob in admin.list_blobs(bucket))
-
-    return names
+def object_names(admin: Any, new_bucket: str) -> Callable[[], list[str]]:
+    """``object_names()``: every object name in this test's bucket, sorted (seen by the
+    tests' own client)."""
+    return lambda: sorted(blob.name for blob in admin.list_blobs(new_bucket))
 
 
 @pytest.fixture
-def gs() -> Any:
+def gs() -> Callable[..., str]:
     """``gs(bucket, path="")``: the artifact URI of a path in a bucket."""
+    return lambda bucket, path="": f"gs://{bucket}/{path}"
 
-    def uri(bucket: str, path: str = "") -> str:
-        return f"gs://{bucket}/{path}"
 
-    return uri
+@pytest.fixture
+def repo_at(gcs_env: Emulator, new_bucket: str) -> Callable[..., Any]:
+    """``repo_at(path="")``: a repository at that path of this test's bucket, built when
+    called (so after the variables the test sets)."""
+    from tracklet_gcs.artifacts import GCSArtifactRepository
+
+    return lambda path="": GCSArtifactRepository(f"gs://{new_bucket}/{path}")
 
 
 # -- servers that misbehave on purpose ----------------------------------------------------------
@@ -248,6 +250,19 @@ def refusing_server() -> Iterator[str]:
 
     with serve(refuse) as url:
         yield url
+
+
+@pytest.fixture
+def unavailable_server() -> Iterator[str]:
+    """A server that answers every request 503."""
+    with serve(lambda handler, body: gcs_error(handler, 503, "backend unavailable")) as url:
+        yield url
+
+
+@pytest.fixture
+def nobody_listening() -> str:
+    """An address where connections are refused."""
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @dataclass

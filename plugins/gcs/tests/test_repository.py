@@ -27,25 +27,23 @@ def _file(folder: pathlib.Path, name: str, content: bytes) -> str:
 
 class TestGCSConformance(ArtifactRepositorySuite):
     @pytest.fixture(params=["", "exp/run/artifacts"], ids=["bucket-root", "prefix"])
-    def repo(
-        self, request: pytest.FixtureRequest, gcs_env: Any, new_bucket: str, gs: Any
-    ) -> GCSArtifactRepository:
-        return GCSArtifactRepository(gs(new_bucket, request.param))
+    def repo(self, request: pytest.FixtureRequest, repo_at: Any) -> GCSArtifactRepository:
+        return repo_at(request.param)
 
 
 @PREFIXES
 def test_objects_land_under_the_uris_path(
-    prefix: str, gcs_env: Any, new_bucket: str, gs: Any, object_names: Any, tmp_path: pathlib.Path
+    prefix: str, repo_at: Any, object_names: Any, tmp_path: pathlib.Path
 ) -> None:
-    repo = GCSArtifactRepository(gs(new_bucket, prefix))
+    repo = repo_at(prefix)
     repo.log_artifact(_file(tmp_path, "f ü.txt", b"x"), "a/b")
-    assert object_names(new_bucket) == [f"{prefix}/a/b/f ü.txt".lstrip("/")]
+    assert object_names() == [f"{prefix}/a/b/f ü.txt".lstrip("/")]
 
 
 def test_content_types_come_from_the_file_names(
-    gcs_env: Any, admin: Any, new_bucket: str, gs: Any, tmp_path: pathlib.Path
+    repo_at: Any, admin: Any, new_bucket: str, tmp_path: pathlib.Path
 ) -> None:
-    repo = GCSArtifactRepository(gs(new_bucket))
+    repo = repo_at()
     for name in ("model.json", "notes.txt", "weights.bin", "data.tar.gz", "no-extension"):
         repo.log_artifact(_file(tmp_path, name, b"{}"))
     types = {blob.name: blob.content_type for blob in admin.list_blobs(new_bucket)}
@@ -61,9 +59,9 @@ def test_content_types_come_from_the_file_names(
 @pytest.mark.parametrize("chunked_download", [False, True], ids=["streamed-get", "ranged-gets"])
 def test_a_file_over_the_chunk_size_goes_up_resumable_and_comes_back_whole(
     chunked_download: bool,
-    gcs_env: Any,
+    repo_at: Any,
+    emulator: Any,
     new_bucket: str,
-    gs: Any,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: pathlib.Path,
 ) -> None:
@@ -71,12 +69,12 @@ def test_a_file_over_the_chunk_size_goes_up_resumable_and_comes_back_whole(
     if chunked_download:
         monkeypatch.setenv("TRACKLET_GCS_DOWNLOAD_CHUNK_SIZE", str(MiB))
     content = bytes(range(256)) * (10 * MiB // 256 + 3)  # 10 MiB and a bit: over 8 MiB, 11 chunks
-    repo = GCSArtifactRepository(gs(new_bucket, "p"))
-    before = len(gcs_env.output())
+    repo = repo_at("p")
+    before = len(emulator.output())
     repo.log_artifact(_file(tmp_path, "big.bin", content))
     got = repo.download_artifacts("big.bin", str(tmp_path / "dl"))
     assert pathlib.Path(got).read_bytes() == content
-    requests = gcs_env.output()[before:]  # the emulator logs each request line
+    requests = emulator.output()[before:]  # the emulator logs each request line
     assert requests.count(f"POST /upload/storage/v1/b/{new_bucket}/o?uploadType=resumable") == 1
     assert requests.count(f"PUT /upload/storage/v1/b/{new_bucket}/o?uploadType=resumable&upload_id=") == 11
     assert requests.count(f"GET /download/storage/v1/b/{new_bucket}/o/p%2Fbig.bin") == (
@@ -86,39 +84,39 @@ def test_a_file_over_the_chunk_size_goes_up_resumable_and_comes_back_whole(
 
 
 def test_deletes_take_every_object_under_the_path_and_nothing_else(
-    gcs_env: Any, new_bucket: str, gs: Any, object_names: Any, tmp_path: pathlib.Path
+    repo_at: Any, object_names: Any, tmp_path: pathlib.Path
 ) -> None:
-    repo = GCSArtifactRepository(gs(new_bucket, "p"))
+    repo = repo_at("p")
     count = 60
     for i in range(count):
         repo.log_artifact(_file(tmp_path, f"f{i}.txt", b"x"), f"gone/{i % 7}")
     repo.log_artifact(_file(tmp_path, "kept ü.txt", b"k"))
     repo.log_artifact(_file(tmp_path, "gone.txt", b"k"))  # shares the prefix "gone", not the folder
-    assert len(object_names(new_bucket)) == count + 2
+    assert len(object_names()) == count + 2
     repo.delete_artifacts("gone")
-    assert object_names(new_bucket) == ["p/gone.txt", "p/kept ü.txt"]
+    assert object_names() == ["p/gone.txt", "p/kept ü.txt"]
 
 
 def test_deleting_missing_keys_is_not_an_error(
-    gcs_env: Any, new_bucket: str, gs: Any, object_names: Any, tmp_path: pathlib.Path
+    repo_at: Any, object_names: Any, tmp_path: pathlib.Path
 ) -> None:
-    repo = GCSArtifactRepository(gs(new_bucket))
+    repo = repo_at()
     repo.log_artifact(_file(tmp_path, "f.txt", b"x"))
     repo._delete_objects(["missing", "also/missing.txt"])
-    assert object_names(new_bucket) == ["f.txt"]
+    assert object_names() == ["f.txt"]
     repo._delete_objects(["missing", "f.txt"])
-    assert object_names(new_bucket) == []
+    assert object_names() == []
 
 
 def test_folder_placeholder_objects_are_not_files(
-    gcs_env: Any, admin: Any, new_bucket: str, gs: Any, tmp_path: pathlib.Path
+    repo_at: Any, admin: Any, new_bucket: str, tmp_path: pathlib.Path
 ) -> None:
     # What the Cloud Console's "Create folder" writes: an empty object named like the folder.
     bucket = admin.bucket(new_bucket)
     bucket.blob("p/d/").upload_from_string(b"")
     bucket.blob("p/d/sub/").upload_from_string(b"")
     bucket.blob("p/d/sub/f.txt").upload_from_string(b"abc")
-    repo = GCSArtifactRepository(gs(new_bucket, "p"))
+    repo = repo_at("p")
     assert repo.list_artifacts() == [FileInfo("d", True, None)]
     assert repo.list_artifacts("d") == [FileInfo("d/sub", True, None)]
     got = repo.download_artifacts("", str(tmp_path / "dl"))
@@ -153,9 +151,9 @@ def test_a_missing_bucket_is_named_with_what_to_do(
 
 
 def test_a_missing_object_in_a_bucket_is_not_a_missing_bucket(
-    gcs_env: Any, new_bucket: str, gs: Any, tmp_path: pathlib.Path
+    repo_at: Any, new_bucket: str, tmp_path: pathlib.Path
 ) -> None:
-    repo = GCSArtifactRepository(gs(new_bucket, "p"))
+    repo = repo_at("p")
     with raises_code("RESOURCE_DOES_NOT_EXIST") as info:
         repo._get_object("p/nothing.txt", str(tmp_path / "x"), None)
     assert str(info.value) == f"No object gs://{new_bucket}/p/nothing.txt"
@@ -181,16 +179,11 @@ def test_refused_credentials_name_the_bucket_and_the_credentials(
 
 
 def test_every_kind_of_call_is_retried_after_a_503(
-    emulator: Any,
-    flaky_proxy: Any,
-    new_bucket: str,
-    gs: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: pathlib.Path,
+    repo_at: Any, flaky_proxy: Any, new_bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
 ) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", flaky_proxy.url)
     monkeypatch.setenv("TRACKLET_GCS_UPLOAD_CHUNK_SIZE", str(MiB))
-    repo = GCSArtifactRepository(gs(new_bucket, "p"))
+    repo = repo_at("p")
     big = bytes(range(256)) * (9 * MiB // 256)
     repo.log_artifact(_file(tmp_path, "small.txt", b"small"))
     repo.log_artifact(_file(tmp_path, "big.bin", big))  # resumable: the session and a chunk fail once
@@ -208,3 +201,20 @@ def test_every_kind_of_call_is_retried_after_a_503(
         f"GET /download/storage/v1/b/{new_bucket}/o/p%2Fbig.bin",
         f"DELETE /storage/v1/b/{new_bucket}/o/p%2Fsmall.txt",
     } <= kinds
+
+
+@pytest.mark.parametrize("server", ["unavailable_server", "nobody_listening"])
+def test_a_server_that_stays_away_is_temporarily_unavailable(
+    server: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    gs: Any,
+    tmp_path: pathlib.Path,
+) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", request.getfixturevalue(server))
+    monkeypatch.setenv("TRACKLET_GCS_RETRY_TIMEOUT", "0.5")
+    repo = GCSArtifactRepository(gs("bucket", "p"))
+    for operation in (repo.list_artifacts, lambda: repo.log_artifact(_file(tmp_path, "f.txt", b"x"))):
+        with raises_code("TEMPORARILY_UNAVAILABLE") as info:
+            operation()
+        assert "retried for up to 0.5s (TRACKLET_GCS_RETRY_TIMEOUT)" in str(info.value)
