@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -265,6 +266,21 @@ def nobody_listening() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
+def ask_upstream(
+    upstream: str, handler: http.server.BaseHTTPRequestHandler, body: bytes, path: str | None = None
+) -> tuple[int, bytes, dict[str, str]]:
+    """Send the request ``handler`` got (to ``path`` instead, if given) on to ``upstream``
+    (``host:port``): (status, body, headers) of its answer."""
+    connection = http.client.HTTPConnection(upstream, timeout=60)
+    try:
+        headers = dict(handler.headers.items())  # Host too: the emulator builds upload URLs from it
+        connection.request(handler.command, path or handler.path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read(), dict(response.getheaders())
+    finally:
+        connection.close()
+
+
 @dataclass
 class FlakyProxy:
     """The address of a proxy to the emulator, and the requests it failed with a 503."""
@@ -280,7 +296,6 @@ def flaky_proxy(emulator: Emulator) -> Iterator[FlakyProxy]:
     seen: set[str] = set()
     failed: list[str] = []
     lock = threading.Lock()
-    upstream = emulator.host.removeprefix("http://")
 
     def forward(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
         request = f"{handler.command} {handler.path}"
@@ -291,14 +306,49 @@ def flaky_proxy(emulator: Emulator) -> Iterator[FlakyProxy]:
             failed.append(request)
             gcs_error(handler, 503, "try again")
             return
-        connection = http.client.HTTPConnection(upstream, timeout=60)
-        try:
-            headers = dict(handler.headers.items())  # Host too: the emulator builds upload URLs from it
-            connection.request(handler.command, handler.path, body=body, headers=headers)
-            response = connection.getresponse()
-            send(handler, response.status, response.read(), dict(response.getheaders()))
-        finally:
-            connection.close()
+        send(handler, *ask_upstream(emulator.host.removeprefix("http://"), handler, body))
 
     with serve(forward) as url:
         yield FlakyProxy(url, failed)
+
+
+#: Entries (objects and sub-prefixes together) per listing page of the paging proxy.
+PAGE_SIZE = 3
+
+
+@pytest.fixture
+def paging_proxy(emulator: Emulator) -> Iterator[str]:
+    """A proxy to the emulator whose listings come in pages of PAGE_SIZE entries, objects
+    and sub-prefixes mixed in name order, as GCS pages them: the emulator answers every
+    listing in one page, so the plugin's paging would otherwise go untested."""
+
+    def forward(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+        url = urllib.parse.urlsplit(handler.path)
+        query = urllib.parse.parse_qs(url.query)
+        if handler.command != "GET" or not url.path.endswith("/o"):
+            send(handler, *ask_upstream(emulator.host.removeprefix("http://"), handler, body))
+            return
+        offset = int(query.pop("pageToken", ["0"])[0])
+        path = f"{url.path}?{urllib.parse.urlencode(query, doseq=True)}"
+        status, answer, headers = ask_upstream(emulator.host.removeprefix("http://"), handler, body, path)
+        if status != 200:
+            send(handler, status, answer, headers)
+            return
+        listing = json.loads(answer)
+        entries = sorted(
+            [(item["name"], item) for item in listing.get("items") or []]
+            + [(prefix, None) for prefix in listing.get("prefixes") or []],
+            key=lambda entry: entry[0],
+        )
+        page = entries[offset : offset + PAGE_SIZE]
+        out: dict[str, Any] = {
+            "kind": "storage#objects",
+            "items": [item for _, item in page if item is not None],
+            "prefixes": [name for name, item in page if item is None],
+        }
+        if offset + PAGE_SIZE < len(entries):
+            out["nextPageToken"] = str(offset + PAGE_SIZE)
+        send(handler, 200, json.dumps(out).encode(), {"Content-Type": "application/json"})
+
+    with serve(forward) as url:
+        yield url

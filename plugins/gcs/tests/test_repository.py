@@ -5,7 +5,9 @@ placeholder objects, and the errors for a missing bucket or refused credentials.
 
 from __future__ import annotations
 
+import gc
 import pathlib
+import warnings
 from typing import Any
 
 import pytest
@@ -185,14 +187,19 @@ def test_every_kind_of_call_is_retried_after_a_503(
     monkeypatch.setenv("TRACKLET_GCS_UPLOAD_CHUNK_SIZE", str(MiB))
     repo = repo_at("p")
     big = bytes(range(256)) * (9 * MiB // 256)
-    repo.log_artifact(_file(tmp_path, "small.txt", b"small"))
-    repo.log_artifact(_file(tmp_path, "big.bin", big))  # resumable: the session and a chunk fail once
-    assert [info.path for info in repo.list_artifacts()] == ["big.bin", "small.txt"]
-    got = repo.download_artifacts("", str(tmp_path / "dl"))
-    assert pathlib.Path(got, "big.bin").read_bytes() == big
-    assert pathlib.Path(got, "small.txt").read_bytes() == b"small"
-    repo.delete_artifacts()
-    assert repo.list_artifacts() == []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        repo.log_artifact(_file(tmp_path, "small.txt", b"small"))
+        repo.log_artifact(_file(tmp_path, "big.bin", big))  # resumable: the session and a chunk fail once
+        assert [info.path for info in repo.list_artifacts()] == ["big.bin", "small.txt"]
+        got = repo.download_artifacts("", str(tmp_path / "dl"))
+        assert pathlib.Path(got, "big.bin").read_bytes() == big
+        assert pathlib.Path(got, "small.txt").read_bytes() == b"small"
+        repo.delete_artifacts()
+        assert repo.list_artifacts() == []
+        gc.collect()
+    # a failed attempt's connection went back to the pool, not to the garbage collector
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
     kinds = {request.split("?")[0] for request in flaky_proxy.failed}
     assert {
         f"POST /upload/storage/v1/b/{new_bucket}/o",  # the multipart upload and the resumable session
@@ -218,3 +225,31 @@ def test_a_server_that_stays_away_is_temporarily_unavailable(
         with raises_code("TEMPORARILY_UNAVAILABLE") as info:
             operation()
         assert "retried for up to 0.5s (TRACKLET_GCS_RETRY_TIMEOUT)" in str(info.value)
+
+
+def test_listings_of_many_pages_are_read_to_the_end(
+    repo_at: Any,
+    paging_proxy: str,
+    admin: Any,
+    new_bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: pathlib.Path,
+) -> None:
+    bucket = admin.bucket(new_bucket)
+    names = [f"f{i:02d}.txt" for i in range(8)] + [f"d{i}/x.txt" for i in range(4)] + ["d0/y/z.txt"]
+    for name in names:
+        bucket.blob(f"p/{name}").upload_from_string(name.encode())
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", paging_proxy)
+    repo = repo_at("p")
+    # one level: 12 entries, sub-prefixes and objects mixed, over 4 pages
+    assert repo.list_artifacts() == sorted(
+        [FileInfo(f"d{i}", True, None) for i in range(4)]
+        + [FileInfo(f"f{i:02d}.txt", False, 7) for i in range(8)],
+        key=lambda info: info.path,
+    )
+    got = repo.download_artifacts("", str(tmp_path / "dl"))  # a tree: 13 objects over 5 pages
+    assert sorted(str(p.relative_to(got)) for p in pathlib.Path(got).rglob("*") if p.is_file()) == sorted(
+        names
+    )
+    repo.delete_artifacts()
+    assert repo.list_artifacts() == []

@@ -235,6 +235,16 @@ def _describe(credentials: Any) -> str:
     return " ".join(part for part in (kind, account if isinstance(account, str) else None, source) if part)
 
 
+def _read_error_bodies(response: Any, *args: Any, **kwargs: Any) -> Any:
+    """Read an error answer's (small) body at once, which hands its connection back to
+    the pool: google-cloud-storage raises on a streamed download's error status (a 503
+    it then retries) without reading or closing the response, and the connection would
+    stay out of the pool, unclosed, until the garbage collector finds it."""
+    if response.status_code >= 400:
+        response.content  # noqa: B018
+    return response
+
+
 def _build(settings: GCSSettings, bucket: str) -> GCSClient:
     import requests.adapters
     from google.auth.transport.requests import AuthorizedSession
@@ -247,6 +257,7 @@ def _build(settings: GCSSettings, bucket: str) -> GCSClient:
     for prefix in ("http://", "https://"):
         session.mount(prefix, adapter)
     session.configure_mtls_channel()  # GOOGLE_API_USE_CLIENT_CERTIFICATE, as the library does
+    session.hooks["response"].append(_read_error_bodies)
     client = storage.Client(project=project, credentials=credentials, _http=session)
     return GCSClient(client, description)
 
