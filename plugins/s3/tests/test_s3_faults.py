@@ -157,3 +157,57 @@ def test_a_1_gib_file_round_trips_with_flat_memory(bucket: str, s3_env: MotoServ
     grown_mb = (result["peak_kb"] - result["base_kb"]) / 1024
     print(f"1 GiB: up {result['up_s']:.1f} s, down {result['down_s']:.1f} s, memory +{grown_mb:.0f} MB")
     assert grown_mb < 200
+
+
+def test_a_ranged_download_resumes_where_a_broken_body_stopped(
+    bucket: str, s3_env: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_parts: int
+) -> None:
+    content = os.urandom(3 * small_parts + 4321)
+    (tmp_path / "big.bin").write_bytes(content)
+    S3ArtifactRepository(f"s3://{bucket}/p").log_artifact(str(tmp_path / "big.bin"))
+    seen = {"GET": 0}
+
+    def every_other_get(method: str, path: str) -> bool:
+        if method != "GET" or not path.split("?")[0].endswith("/p/big.bin"):
+            return False
+        seen["GET"] += 1
+        return seen["GET"] % 2 == 1
+
+    with SlowDownProxy(s3_env.url, every=10**9, cut=every_other_get) as proxy:
+        monkeypatch.setenv("TRACKLET_S3_ENDPOINT_URL", proxy.url)
+        got = S3ArtifactRepository(f"s3://{bucket}/p").download_artifacts("big.bin", str(tmp_path / "dl"))
+    assert Path(got).read_bytes() == content
+    assert proxy.counts.get("cut GET", 0) >= 3
+    assert [p.name for p in (tmp_path / "dl").iterdir()] == ["big.bin"]  # no .part left behind
+
+
+def test_an_object_replaced_mid_download_fails_the_download(
+    bucket: str,
+    s3: Any,
+    s3_env: MotoServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    small_parts: int,
+) -> None:
+    (tmp_path / "big.bin").write_bytes(os.urandom(2 * small_parts))
+    S3ArtifactRepository(f"s3://{bucket}/p").log_artifact(str(tmp_path / "big.bin"))
+    gets: list[str] = []
+
+    def replace_before_the_ranges(method: str, path: str) -> bool:
+        # called before each request is forwarded: the first GET is answered with the
+        # old object's size and ETag; before the first ranged GET goes on, a new object
+        # takes the key
+        if method == "GET" and path.split("?")[0].endswith("/p/big.bin"):
+            gets.append(path)
+            if len(gets) == 2:
+                s3.put_object(Bucket=bucket, Key="p/big.bin", Body=os.urandom(2 * small_parts))
+        return False
+
+    with SlowDownProxy(s3_env.url, every=1, only=replace_before_the_ranges) as proxy:
+        monkeypatch.setenv("TRACKLET_S3_ENDPOINT_URL", proxy.url)
+        with pytest.raises(Exception) as info:
+            S3ArtifactRepository(f"s3://{bucket}/p").download_artifacts("big.bin", str(tmp_path / "dl"))
+    assert len(gets) >= 2
+    assert getattr(info.value, "error_code", None) == "RESOURCE_CONFLICT"
+    assert "replaced while it was being downloaded" in str(info.value)
+    assert list((tmp_path / "dl").iterdir()) == []  # neither the file nor a .part

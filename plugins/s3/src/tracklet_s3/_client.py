@@ -157,13 +157,38 @@ def _make_client(settings: S3Settings) -> Any:
         max_pool_connections=settings.max_pool_connections,
         tcp_keepalive=True,
     )
-    return boto3.session.Session().client(
+    session = boto3.session.Session()
+    # botocore parses every timestamp (each listed object's LastModified, each answer's
+    # headers) with dateutil's general parser, a third of a listing's CPU time; S3 sends
+    # only two formats, which the standard library reads far faster
+    session._session.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=_parse_timestamp
+    )
+    return session.client(
         "s3",
         endpoint_url=settings.endpoint_url,
         region_name=settings.region,
         verify=None if settings.verify else False,
         config=config,
     )
+
+
+def _parse_timestamp(value: Any) -> Any:
+    """S3's ISO 8601 (listings) and RFC 1123 (headers) timestamps as aware datetimes;
+    anything else through botocore's own parser."""
+    import datetime
+    import email.utils
+
+    from botocore.utils import parse_timestamp
+
+    if isinstance(value, str):
+        try:
+            if value[:4].isdigit():
+                return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            pass
+    return parse_timestamp(value)
 
 
 @functools.lru_cache(maxsize=32)
@@ -223,6 +248,11 @@ def _from_client_error(exc: Any, bucket: str, what: str) -> TrackletException:
             f"{what} was refused by S3 ({code}) for bucket '{bucket}': check the credentials and "
             "that they may read and write this bucket.",
             PERMISSION_DENIED,
+        )
+    if code == "PreconditionFailed":
+        return TrackletException(
+            f"{what} failed: the object was replaced while it was being downloaded; download it again.",
+            "RESOURCE_CONFLICT",
         )
     message = error.get("Message") or str(exc)
     return TrackletException(f"{what} failed ({code or status}): {message}", INTERNAL_ERROR)

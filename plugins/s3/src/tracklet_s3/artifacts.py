@@ -17,13 +17,15 @@ this module writes its four primitives with boto3:
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import mimetypes
 import os
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE, TrackletException
 from tracklet.stores import ListedObject, ObjectStoreRepository
 from tracklet.stores.progress import transfer_progress
 from tracklet_s3._client import S3Settings, client_for, transfer_config, translated_errors
@@ -81,19 +83,19 @@ class S3ArtifactRepository(ObjectStoreRepository):
                     self._client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
                 return
             with transfer_progress(size, f"Uploading {os.path.basename(local_file)}") as advance:
-                self._managed("upload", local_file, key, extra, _Subscriber(size, advance))
+                self._managed(local_file, key, extra, _Subscriber(size, advance))
 
     def _get_object(self, key: str, local_path: str, size: int | None) -> None:
         where = self._where(key)
         with translated_errors(self.bucket, f"Downloading {where}"):
+            big = None
             if size is None or size < self.settings.multipart_threshold:
-                size = self._get_small(key, local_path)
-                if size is None:
+                big = self._get_small(key, local_path)
+                if big is None:
                     return
+            size, etag = big if big is not None else (size, None)
             with transfer_progress(size, f"Downloading {key.rpartition('/')[2]}") as advance:
-                self._managed(
-                    "download", local_path, key, dict(self.settings.owner_args), _Subscriber(size, advance)
-                )
+                self._get_ranges(key, local_path, size, etag, advance)
 
     def _list_objects(self, prefix: str, recursive: bool) -> Iterator[ListedObject]:
         args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, **self.settings.owner_args}
@@ -124,44 +126,127 @@ class S3ArtifactRepository(ObjectStoreRepository):
 
     # -- transfers ---------------------------------------------------------------------------
 
-    def _get_small(self, key: str, local_path: str) -> int | None:
-        """One streamed ``GetObject``; None when done, or the object's size when it turned
-        out big enough for a ranged parallel download instead."""
-        from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
-        from urllib3.exceptions import ProtocolError
-
-        attempts = self.settings.max_attempts
-        for attempt in range(1, attempts + 1):
-            answer = self._client.get_object(Bucket=self.bucket, Key=key, **self.settings.owner_args)
-            body = answer["Body"]
-            try:
-                length = int(answer.get("ContentLength") or 0)
-                if length >= self.settings.multipart_threshold:
-                    return length
-                with open(local_path, "wb") as f:
-                    for chunk in body.iter_chunks(_CHUNK):
-                        f.write(chunk)
-                return None
-            except (IncompleteReadError, ReadTimeoutError, ResponseStreamingError, ProtocolError) as exc:
-                if attempt == attempts:
-                    raise TrackletException(
-                        f"Downloading {self._where(key)} broke off {attempts} times: {exc}",
-                        "TEMPORARILY_UNAVAILABLE",
-                    ) from exc
-            finally:
-                body.close()
+    def _get_small(self, key: str, local_path: str) -> tuple[int, str | None] | None:
+        """One streamed ``GetObject``; None when done, or the object's size and ETag when
+        it turned out big enough for a ranged parallel download instead."""
+        with open(local_path, "wb") as f:
+            fd = f.fileno()
+            for attempt in self._attempts(key):
+                with attempt:
+                    answer = self._client.get_object(Bucket=self.bucket, Key=key, **self.settings.owner_args)
+                    with contextlib.closing(answer["Body"]) as body:
+                        length = int(answer.get("ContentLength") or 0)
+                        if length >= self.settings.multipart_threshold:
+                            return length, answer.get("ETag")
+                        os.ftruncate(fd, 0)
+                        _copy(body, fd, [0], length, bytearray(min(length, _CHUNK)), None)
+                        return None
         raise AssertionError("unreachable")
 
-    def _managed(self, direction: str, local: str, key: str, extra: dict[str, Any], subscriber: Any) -> None:
-        """One multipart upload or ranged download through boto3's transfer manager."""
+    def _get_ranges(self, key: str, local_path: str, size: int, etag: str | None, advance: Any) -> None:
+        """A big object as parallel ranged ``GetObject`` calls, each written in place with
+        ``pwrite`` from one reused buffer per range: memory is the buffers' (1 MiB per
+        range in flight), whatever the size. ``If-Match`` on the first ETag seen makes an
+        object replaced mid-download fail the download rather than mix two versions."""
+        span = self.settings.multipart_chunksize
+        ranges = [(start, min(start + span, size)) for start in range(0, size, span)]
+        condition = {"IfMatch": etag} if etag else {}
+        with open(local_path, "wb") as f:
+            fd = f.fileno()
+            os.ftruncate(fd, size)
+
+            def fetch(bounds: tuple[int, int]) -> None:
+                position, end = [bounds[0]], bounds[1]
+                buffer = bytearray(_CHUNK)
+                for attempt in self._attempts(key):
+                    with attempt:
+                        answer = self._client.get_object(
+                            Bucket=self.bucket,
+                            Key=key,
+                            Range=f"bytes={position[0]}-{end - 1}",
+                            **condition,
+                            **self.settings.owner_args,
+                        )
+                        with contextlib.closing(answer["Body"]) as body:
+                            _copy(body, fd, position, end, buffer, advance)
+                        return
+
+            with concurrent.futures.ThreadPoolExecutor(self.settings.max_concurrency) as pool:
+                futures = [pool.submit(fetch, bounds) for bounds in ranges]
+                try:
+                    for future in concurrent.futures.as_completed(futures):
+                        future.result()
+                finally:
+                    for future in futures:
+                        future.cancel()
+
+    def _attempts(self, key: str) -> Iterator[_Attempt]:
+        """Context managers, one per try, swallowing a body that broke off mid-stream
+        until the last (requests themselves are retried by botocore)."""
+        attempts = self.settings.max_attempts
+        for number in range(1, attempts + 1):
+            attempt = _Attempt(last=number == attempts, where=self._where(key), attempts=attempts)
+            yield attempt
+            if attempt.done:
+                return
+
+    def _managed(self, local: str, key: str, extra: dict[str, Any], subscriber: Any) -> None:
+        """One multipart upload through boto3's transfer manager."""
         from boto3.s3.transfer import create_transfer_manager
 
         with create_transfer_manager(self._client, transfer_config(self.settings)) as manager:
-            if direction == "upload":
-                future = manager.upload(local, self.bucket, key, extra_args=extra, subscribers=[subscriber])
-            else:
-                future = manager.download(self.bucket, key, local, extra_args=extra, subscribers=[subscriber])
-            future.result()
+            manager.upload(local, self.bucket, key, extra_args=extra, subscribers=[subscriber]).result()
+
+
+class _Attempt:
+    """One try at streaming a body: on exit, a broken-off stream is swallowed (so the
+    caller tries again) unless this is the last try; anything else propagates."""
+
+    def __init__(self, last: bool, where: str, attempts: int) -> None:
+        self.last, self.where, self.attempts = last, where, attempts
+        self.done = False
+
+    def __enter__(self) -> _Attempt:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if kind is None:
+            self.done = True
+            return False
+        if not _broken_stream(exc):
+            return False
+        if self.last:
+            raise TrackletException(
+                f"Downloading {self.where} broke off {self.attempts} times: {exc}", TEMPORARILY_UNAVAILABLE
+            ) from exc
+        return True
+
+
+def _broken_stream(exc: BaseException | None) -> bool:
+    from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+    from urllib3.exceptions import ProtocolError
+
+    return isinstance(exc, (IncompleteReadError, ReadTimeoutError, ResponseStreamingError, ProtocolError))
+
+
+def _copy(body: Any, fd: int, position: list[int], end: int, buffer: bytearray, advance: Any) -> None:
+    """Stream ``body`` into ``fd`` from ``position[0]`` up to ``end``, moving
+    ``position[0]`` along as bytes land, so that a retry after the stream broke off asks
+    only for the rest."""
+    from botocore.exceptions import IncompleteReadError
+
+    view = memoryview(buffer)
+    while position[0] < end:
+        n = body.readinto(view[: min(len(view), end - position[0])])
+        if not n:
+            raise IncompleteReadError(actual_bytes=position[0], expected_bytes=end)
+        os.pwrite(fd, view[:n], position[0])
+        position[0] += n
+        if advance is not None:
+            advance(n)
+    # reading the end is what makes botocore check the checksum S3 sent, if it sent one
+    if body.read(1):
+        raise IncompleteReadError(actual_bytes=position[0] + 1, expected_bytes=end)
 
 
 class _Subscriber:

@@ -134,13 +134,22 @@ class SlowDownProxy:
     with ``503 SlowDown`` (after reading its body, as S3 does) and forwards the rest.
 
     ``only(method, path)`` narrows the requests that may be throttled (all by default);
-    ``counts`` tells how many requests were throttled and forwarded, by method.
+    ``cut(method, path)`` picks forwarded requests whose answer breaks off half way
+    through its body (the connection is closed); ``counts`` tells how many requests
+    were throttled, forwarded and cut, by method.
     """
 
-    def __init__(self, upstream: str, every: int = 3, only: Callable[[str, str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        every: int = 3,
+        only: Callable[[str, str], bool] | None = None,
+        cut: Callable[[str, str], bool] | None = None,
+    ) -> None:
         self.upstream = upstream.removeprefix("http://").rstrip("/")
         self.every = every
         self.only = only
+        self.cut = cut
         self.counts: dict[str, int] = {}
         self._seen = 0
         self._lock = threading.Lock()
@@ -179,7 +188,10 @@ class SlowDownProxy:
                             self.send_header(key, value)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    if self.command != "HEAD":
+                    if self.command != "HEAD" and proxy._cut(self.command, self.path):
+                        self.wfile.write(payload[: len(payload) // 2])
+                        self.close_connection = True
+                    elif self.command != "HEAD":
                         self.wfile.write(payload)
                 finally:
                     upstream.close()
@@ -190,6 +202,16 @@ class SlowDownProxy:
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _cut(self, method: str, path: str) -> bool:
+        if self.cut is None or not self.cut(method, path):
+            return False
+        self._count(f"cut {method}")
+        return True
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def _throttle(self, method: str, path: str) -> bool:
         if self.only is not None and not self.only(method, path):
