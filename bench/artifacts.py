@@ -28,6 +28,7 @@ ratios (MLflow's time over tracklet's: above 1 is tracklet faster) and to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -280,6 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file-kib", type=int, default=4)
     parser.add_argument("--big-mib", type=int, default=1024)
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of the small workload")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="add this round-trip time to every request (a loopback proxy in front of moto), "
+        "to see the workloads as against a distant S3",
+    )
     parser.add_argument("--only", nargs="+", choices=["small", "big"], default=["small", "big"])
     parser.add_argument(
         "--quick", action="store_true", help="200 small files, a 64 MiB big file, 1 repetition"
@@ -294,15 +302,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.files, args.big_mib, args.repeat = 200, 64, 1
 
-    from tracklet_s3.testing import MotoServer
+    from tracklet_s3.testing import MotoServer, SlowDownProxy
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-artifacts-"))
     rows: list[dict[str, Any]] = []
     raw: dict[str, Any] = {}
     try:
         sources = make_sources(scratch / "src", args.files, args.file_kib, args.big_mib, args.only)
-        with MotoServer(scratch / "moto.log") as server:
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(MotoServer(scratch / "moto.log"))
             os.environ.update(server.environment())  # this process makes the buckets
+            if args.latency_ms:
+                # both sides' requests go through a loopback proxy that holds each one back
+                proxy = stack.enter_context(
+                    SlowDownProxy(server.url, every=10**9, delay=args.latency_ms / 1000)
+                )
+                for key, value in server.environment(proxy.url).items():
+                    CHILD_ENV[key] = value
             for workload in args.only:
                 repeat = args.repeat if workload == "small" else 1
                 runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
@@ -318,12 +334,16 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"S3 artifacts on one moto server: {args.files} x {args.file_kib} KiB (median of {args.repeat}), "
-        f"{args.big_mib} MiB; ratio = MLflow's over tracklet's (above 1: tracklet better)"
+        f"{args.big_mib} MiB, {args.latency_ms:g} ms added per request; "
+        "ratio = MLflow's over tracklet's (above 1: tracklet better)"
     )
     print(render(rows))
     results = BENCH / "results"
     results.mkdir(exist_ok=True)
-    out = results / f"{time.strftime('%Y%m%d-%H%M%S')}-artifacts{'-quick' if args.quick else ''}.json"
+    out = (
+        results
+        / f"{time.strftime('%Y%m%d-%H%M%S')}-artifacts{'-quick' if args.quick else ''}{f'-{args.latency_ms:g}ms' if args.latency_ms else ''}.json"
+    )
     versions = {name: metadata.version(name) for name in ("tracklet-s3", "mlflow", "boto3", "moto")}
     out.write_text(
         json.dumps(

@@ -136,7 +136,8 @@ class SlowDownProxy:
     ``only(method, path)`` narrows the requests that may be throttled (all by default);
     ``cut(method, path)`` picks forwarded requests whose answer breaks off half way
     through its body (the connection is closed); ``counts`` tells how many requests
-    were throttled, forwarded and cut, by method.
+    were throttled, forwarded and cut, by method. ``delay`` (seconds) holds every request
+    back that long before it goes on, as a distant server's round trip would.
     """
 
     def __init__(
@@ -145,8 +146,10 @@ class SlowDownProxy:
         every: int = 3,
         only: Callable[[str, str], bool] | None = None,
         cut: Callable[[str, str], bool] | None = None,
+        delay: float = 0.0,
     ) -> None:
         self.upstream = upstream.removeprefix("http://").rstrip("/")
+        self.delay = delay
         self.every = every
         self.only = only
         self.cut = cut
@@ -168,6 +171,8 @@ class SlowDownProxy:
 
             def _handle(self) -> None:
                 body = self._body()
+                if proxy.delay:
+                    time.sleep(proxy.delay)
                 if proxy._throttle(self.command, self.path):
                     self.send_response(503)
                     self.send_header("Content-Type", "application/xml")
