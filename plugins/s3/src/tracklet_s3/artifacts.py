@@ -88,12 +88,14 @@ class S3ArtifactRepository(ObjectStoreRepository):
     def _get_object(self, key: str, local_path: str, size: int | None) -> None:
         where = self._where(key)
         with translated_errors(self.bucket, f"Downloading {where}"):
-            big = None
             if size is None or size < self.settings.multipart_threshold:
                 big = self._get_small(key, local_path)
                 if big is None:
                     return
-            size, etag = big if big is not None else (size, None)
+            else:  # a listing said big: the ETag that pins the ranges to one version
+                head = self._client.head_object(Bucket=self.bucket, Key=key, **self.settings.owner_args)
+                big = int(head["ContentLength"]), head.get("ETag")
+            size, etag = big
             with transfer_progress(size, f"Downloading {key.rpartition('/')[2]}") as advance:
                 self._get_ranges(key, local_path, size, etag, advance)
 
