@@ -45,7 +45,8 @@ def test_a_1_gib_file_round_trips_with_flat_memory(
     added = report["peak_rss"] - report["baseline_rss"]
     print(
         f"1 GiB: upload {report['upload_seconds']:.1f}s, download {report['download_seconds']:.1f}s, "
-        f"peak RSS {report['peak_rss'] / MiB:.0f} MiB ({added / MiB:+.0f} MiB over the baseline)"
+        f"peak RSS {report['peak_rss'] / MiB:.0f} MiB ({added / MiB:+.0f} MiB over the RSS before; "
+        f"{'peak reset before the transfers' if report['peak_since_reset'] else 'peak since start'})"
     )
     assert report["size"] == GiB
     assert report["sha256"] == digest.hexdigest()

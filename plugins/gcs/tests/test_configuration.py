@@ -256,7 +256,9 @@ import json, sys
 import tracklet, tracklet_gcs, tracklet_gcs.plugin, tracklet_gcs.artifacts
 from tracklet import plugins
 plugins.get_plugin_manager()
-before = sorted(m for m in sys.modules if m.startswith(("google", "gcp_storage")))
+# the bare namespace packages may come with the interpreter (old google packages' .pth files)
+namespaces = ("google", "google.cloud")
+before = sorted(m for m in sys.modules if m.startswith(("google", "gcp_storage")) and m not in namespaces)
 repo = plugins.get_artifact_repository("gs://bucket/p")
 print(json.dumps({"before": before, "after": "google.cloud.storage" in sys.modules, "type": type(repo).__name__}))
 """

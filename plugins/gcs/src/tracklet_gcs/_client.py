@@ -161,6 +161,8 @@ class GCSSettings(NamedTuple):
         but an artifact upload replaces the key with the same bytes, so a repeat is safe."""
         from google.cloud.storage.retry import DEFAULT_RETRY
 
+        if not hasattr(DEFAULT_RETRY, "with_timeout"):  # google-api-core before 2.16
+            return DEFAULT_RETRY.with_deadline(self.retry_timeout)
         return DEFAULT_RETRY.with_timeout(self.retry_timeout)
 
 

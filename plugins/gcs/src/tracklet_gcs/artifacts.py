@@ -151,7 +151,11 @@ class GCSArtifactRepository(ObjectStoreRepository):
         import requests
         from google.api_core import exceptions as api
         from google.auth.exceptions import RefreshError, TransportError
-        from google.cloud.storage.exceptions import DataCorruption
+
+        try:
+            from google.cloud.storage.exceptions import DataCorruption
+        except ImportError:  # google-cloud-storage 2.x: google-resumable-media's
+            from google.resumable_media import DataCorruption
 
         try:
             yield
@@ -240,7 +244,7 @@ class GCSArtifactRepository(ObjectStoreRepository):
                 open(local_path, "wb") as f,
                 transfer_progress(size or 0, f"Downloading {posixpath.basename(key)}") as advance,
             ):
-                blob.download_to_file(_Tracked(f, advance), checksum="auto", **self._call_options())
+                blob.download_to_file(_Tracked(f, advance), **self._call_options())
 
     def _list_objects(self, prefix: str, recursive: bool) -> Iterable[ListedObject]:
         with self._gcs_errors(f"Listing {self._where(prefix)}"):
