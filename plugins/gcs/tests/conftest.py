@@ -352,3 +352,18 @@ def paging_proxy(emulator: Emulator) -> Iterator[str]:
 
     with serve(forward) as url:
         yield url
+
+
+@pytest.fixture
+def corrupting_proxy(emulator: Emulator) -> Iterator[str]:
+    """A proxy to the emulator that flips the first byte of every download's body and
+    keeps the emulator's hash header, as a bad network or disk would."""
+
+    def forward(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+        status, answer, headers = ask_upstream(emulator.host.removeprefix("http://"), handler, body)
+        if handler.path.startswith("/download/") and status == 200 and answer:
+            answer = bytes([answer[0] ^ 0xFF]) + answer[1:]
+        send(handler, status, answer, headers)
+
+    with serve(forward) as url:
+        yield url

@@ -253,3 +253,14 @@ def test_listings_of_many_pages_are_read_to_the_end(
     )
     repo.delete_artifacts()
     assert repo.list_artifacts() == []
+
+
+def test_a_download_that_fails_its_checksum_leaves_no_file(
+    repo_at: Any, corrupting_proxy: str, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    repo_at("p").log_artifact(_file(tmp_path, "model.bin", b"weights" * 1000))
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", corrupting_proxy)
+    with raises_code("INTERNAL_ERROR") as info:
+        repo_at("p").download_artifacts("model.bin", str(tmp_path / "dl"))
+    assert "model.bin failed its checksum" in str(info.value)
+    assert list((tmp_path / "dl").iterdir()) == []  # neither the file nor its .part

@@ -84,6 +84,30 @@ def _content_type(key: str) -> str:
     return kind if kind and not encoding else "application/octet-stream"
 
 
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    """What a call raises when GCS stayed unreachable or overloaded through the retries."""
+    import requests
+    from google.api_core import exceptions as api
+    from google.auth.exceptions import TransportError
+
+    return (
+        api.RetryError,
+        api.TooManyRequests,
+        api.ServerError,
+        requests.ConnectionError,
+        requests.Timeout,
+        TransportError,
+    )
+
+
+def _data_corruption() -> type[BaseException]:
+    try:
+        from google.cloud.storage.exceptions import DataCorruption
+    except ImportError:  # google-cloud-storage 2.x: google-resumable-media's
+        from google.resumable_media import DataCorruption
+    return DataCorruption  # type: ignore[no-any-return]
+
+
 class _Tracked:
     """A file whose reads or writes advance a progress bar. Counted by position, so what
     a retry reads (or writes) again after seeking back is not counted twice."""
@@ -148,14 +172,8 @@ class GCSArtifactRepository(ObjectStoreRepository):
     def _gcs_errors(self, action: str, key: str | None = None) -> Iterator[None]:
         """google-cloud-storage's errors as TrackletExceptions naming the bucket, the
         credentials and what to do; ``key`` is the object the call is about, if one."""
-        import requests
         from google.api_core import exceptions as api
-        from google.auth.exceptions import RefreshError, TransportError
-
-        try:
-            from google.cloud.storage.exceptions import DataCorruption
-        except ImportError:  # google-cloud-storage 2.x: google-resumable-media's
-            from google.resumable_media import DataCorruption
+        from google.auth.exceptions import RefreshError
 
         try:
             yield
@@ -169,20 +187,13 @@ class GCSArtifactRepository(ObjectStoreRepository):
                 "again (`gcloud auth application-default login`) or fix GOOGLE_APPLICATION_CREDENTIALS.",
                 "UNAUTHENTICATED",
             ) from None
-        except (
-            api.RetryError,
-            api.TooManyRequests,
-            api.ServerError,
-            requests.ConnectionError,
-            requests.Timeout,
-            TransportError,
-        ) as exc:
+        except _unavailable_errors() as exc:
             raise TrackletException(
                 f"{action} failed, retried for up to {self.settings.retry_timeout:g}s "
                 f"(TRACKLET_GCS_RETRY_TIMEOUT): {exc}",
                 TEMPORARILY_UNAVAILABLE,
             ) from exc
-        except DataCorruption as exc:
+        except _data_corruption() as exc:
             raise TrackletException(f"{action} failed its checksum: {exc}", INTERNAL_ERROR) from exc
         except api.GoogleAPICallError as exc:
             raise TrackletException(f"{action} failed: {exc}", INTERNAL_ERROR) from exc
