@@ -302,7 +302,6 @@ def test_big_transfers_show_a_bar_on_a_terminal(
     if disabled:
         monkeypatch.setenv("TRACKLET_DISABLE_PROGRESS", "1")
     monkeypatch.setattr(tracklet.stores.progress, "PROGRESS_MIN_BYTES", 1024)
-    monkeypatch.setenv("TQDM_MININTERVAL", "0")  # draw every update: the transfer takes milliseconds
     terminal = _FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     source = tmp_path / "big.bin"

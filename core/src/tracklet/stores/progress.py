@@ -48,3 +48,4 @@ def transfer_progress(total: int, label: str) -> Iterator[Advance]:
                 bar.update(n)
 
         yield advance
+        bar.refresh()  # the last frame, whatever tqdm's redraw interval skipped
