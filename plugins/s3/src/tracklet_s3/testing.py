@@ -178,7 +178,8 @@ class SlowDownProxy:
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(_SLOW_DOWN)))
                     self.end_headers()
-                    self.wfile.write(_SLOW_DOWN)
+                    if self.command != "HEAD":  # an answer to HEAD has no body
+                        self.wfile.write(_SLOW_DOWN)
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 headers["Content-Length"] = str(len(body))
@@ -191,7 +192,9 @@ class SlowDownProxy:
                     for key, value in answer.getheaders():
                         if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
                             self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(payload)))
+                    # HEAD tells the size of the body it does not send: pass it on as it is
+                    length = answer.getheader("Content-Length") if self.command == "HEAD" else None
+                    self.send_header("Content-Length", length or str(len(payload)))
                     self.end_headers()
                     if self.command != "HEAD" and proxy._cut(self.command, self.path):
                         self.wfile.write(payload[: len(payload) // 2])
