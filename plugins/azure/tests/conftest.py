@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from tracklet.testing.objects import tracking_uri  # noqa: F401  (a fixture: file store, then sqlite)
 from tracklet_azure._client import close_clients
 
 AZURITE_DIR = Path(__file__).parent / "azurite"

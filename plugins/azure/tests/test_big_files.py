@@ -3,15 +3,12 @@ flat memory: the round trip runs in a subprocess that reports its peak RSS."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import pathlib
-import subprocess
-import sys
 from typing import Any
 
 import pytest
+
+from tracklet.testing.objects import round_trip
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -24,28 +21,10 @@ RSS_ALLOWANCE = 200 * MiB
 def test_a_1_gib_file_round_trips_with_flat_memory(
     azure_env: Any, new_container: str, wasbs: Any, tmp_path: pathlib.Path
 ) -> None:
-    source = tmp_path / "big.bin"
-    digest = hashlib.sha256()
-    with open(source, "wb") as f:
-        for _ in range(GiB // MiB):
-            chunk = os.urandom(MiB)  # every MiB different: a misplaced block would show
-            digest.update(chunk)
-            f.write(chunk)
-    script = pathlib.Path(__file__).with_name("_roundtrip.py")
-    done = subprocess.run(
-        [sys.executable, str(script), wasbs(new_container, "big"), str(source), str(tmp_path / "dl")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    report = round_trip(wasbs(new_container, "big"), tmp_path, GiB)
+    print(report)
+    assert report.size == GiB
+    assert report.same
+    assert report.added_rss < RSS_ALLOWANCE, (
+        f"the transfer added {report.added_rss / MiB:.0f} MiB to the peak RSS"
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout)
-    added = report["peak_rss"] - report["baseline_rss"]
-    print(
-        f"1 GiB: upload {report['upload_seconds']:.1f}s, download {report['download_seconds']:.1f}s, "
-        f"peak RSS {report['peak_rss'] / MiB:.0f} MiB ({added / MiB:+.0f} MiB over the baseline)"
-    )
-    assert report["size"] == GiB
-    assert report["sha256"] == digest.hexdigest()
-    assert added < RSS_ALLOWANCE, f"the transfer added {added / MiB:.0f} MiB to the peak RSS"

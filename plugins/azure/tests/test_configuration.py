@@ -4,7 +4,6 @@ bars. The few that transfer do so against Azurite."""
 
 from __future__ import annotations
 
-import io
 import json
 import pathlib
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 import tracklet.stores.progress
 from tracklet import plugins
 from tracklet.testing import raises_code
+from tracklet.testing.objects import FakeTerminal
 from tracklet_azure import _client
 from tracklet_azure._uri import parse_azure_uri
 from tracklet_azure.artifacts import AzureBlobArtifactRepository
@@ -284,11 +284,6 @@ print(json.dumps({"before": before, "after": "azure.storage.blob" in sys.modules
 # -- progress bars -----------------------------------------------------------------------------------
 
 
-class _FakeTerminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 @pytest.mark.parametrize("disabled", [False, True], ids=["terminal", "TRACKLET_DISABLE_PROGRESS"])
 def test_big_transfers_show_a_bar_on_a_terminal(
     disabled: bool,
@@ -302,7 +297,7 @@ def test_big_transfers_show_a_bar_on_a_terminal(
     if disabled:
         monkeypatch.setenv("TRACKLET_DISABLE_PROGRESS", "1")
     monkeypatch.setattr(tracklet.stores.progress, "PROGRESS_MIN_BYTES", 1024)
-    terminal = _FakeTerminal()
+    terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     source = tmp_path / "big.bin"
     source.write_bytes(b"\x07" * (3 << 20))
@@ -322,7 +317,7 @@ def test_big_transfers_show_a_bar_on_a_terminal(
 def test_small_transfers_show_no_bar(
     azure_env: Any, new_container: str, wasbs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
 ) -> None:
-    terminal = _FakeTerminal()
+    terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     (tmp_path / "small.txt").write_text("small")
     AzureBlobArtifactRepository(wasbs(new_container)).log_artifact(str(tmp_path / "small.txt"))

@@ -5,32 +5,10 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 import tracklet
-from tracklet import fluent
-
-
-@pytest.fixture(params=["file", "sqlite"])
-def tracking_uri(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
-    uri = str(tmp_path / "mlruns") if request.param == "file" else f"sqlite:///{tmp_path / 'tracking.db'}"
-    yield uri
-    # the tracking URI, the active run and the active experiment are process state: leave none
-    fluent._end_all_runs()
-    fluent._active_experiment_id = None
-    tracklet.set_tracking_uri(None)
-
-
-def _tree(root: str) -> dict[str, bytes]:
-    out = {}
-    for folder, _dirs, files in os.walk(root):
-        for name in files:
-            path = os.path.join(folder, name)
-            out[os.path.relpath(path, root)] = pathlib.Path(path).read_bytes()
-    return out
+from tracklet.testing.objects import local_tree
 
 
 def test_the_client_logs_lists_and_downloads_artifacts_in_azure(
@@ -64,7 +42,7 @@ def test_the_client_logs_lists_and_downloads_artifacts_in_azure(
         f"{run_prefix}/model.json",
     ]
     got = client.download_artifacts(run_id, "data", str(tmp_path / "dl"))
-    assert _tree(got) == {"a.txt": b"a", os.path.join("sub", "b.bin"): b"\x00b"}
+    assert local_tree(got) == {"a.txt": b"a", os.path.join("sub", "b.bin"): b"\x00b"}
     got = client.download_artifacts(run_id, "model.json", str(tmp_path / "dl2"))
     assert pathlib.Path(got).read_text() == '{"layers": 2}'
 
@@ -88,7 +66,7 @@ def test_the_fluent_api_logs_to_azure(
     got = tracklet.artifacts.download_artifacts(
         run_id=run_id, artifact_path="docs", dst_path=str(tmp_path / "dl")
     )
-    assert _tree(got) == {"hello.txt": b"hello azure", "notes.txt": b"notes"}
+    assert local_tree(got) == {"hello.txt": b"hello azure", "notes.txt": b"notes"}
     one = tracklet.artifacts.download_artifacts(
         run_id=run_id, artifact_path="docs/hello.txt", dst_path=str(tmp_path / "dl1")
     )

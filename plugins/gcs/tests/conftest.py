@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from tracklet.testing.objects import tracking_uri  # noqa: F401  (a fixture: file store, then sqlite)
 from tracklet_gcs._client import close_clients
 
 STARTUP_TIMEOUT = 60.0

@@ -5,7 +5,6 @@ emulator."""
 
 from __future__ import annotations
 
-import io
 import json
 import pathlib
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 import tracklet.stores.progress
 from tracklet import plugins
 from tracklet.testing import raises_code
+from tracklet.testing.objects import FakeTerminal
 from tracklet_gcs import _client
 from tracklet_gcs.artifacts import GCSArtifactRepository, parse_gcs_uri
 
@@ -272,11 +272,6 @@ print(json.dumps({"before": before, "after": "google.cloud.storage" in sys.modul
 # -- progress bars -----------------------------------------------------------------------------------
 
 
-class _FakeTerminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 @pytest.mark.parametrize("disabled", [False, True], ids=["terminal", "TRACKLET_DISABLE_PROGRESS"])
 def test_big_transfers_show_a_bar_on_a_terminal(
     disabled: bool, repo_at: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
@@ -285,7 +280,7 @@ def test_big_transfers_show_a_bar_on_a_terminal(
     if disabled:
         monkeypatch.setenv("TRACKLET_DISABLE_PROGRESS", "1")
     monkeypatch.setattr(tracklet.stores.progress, "PROGRESS_MIN_BYTES", 1024)
-    terminal = _FakeTerminal()
+    terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     source = tmp_path / "big.bin"
     source.write_bytes(b"\x07" * (9 * MiB))
@@ -309,7 +304,7 @@ def test_big_transfers_show_a_bar_on_a_terminal(
 def test_small_transfers_show_no_bar(
     repo_at: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
 ) -> None:
-    terminal = _FakeTerminal()
+    terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     (tmp_path / "small.txt").write_text("small")
     repo = repo_at()

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tracklet.testing.objects import tracking_uri  # noqa: F401  (a fixture: file store, then sqlite)
 from tracklet_s3.testing import MotoServer
 
 MiB = 1024 * 1024

@@ -9,35 +9,19 @@ import os
 import pathlib
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import tracklet
-from tracklet import fluent
-
-
-@pytest.fixture(params=["file", "sqlite"])
-def tracking_uri(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
-    uri = str(tmp_path / "mlruns") if request.param == "file" else f"sqlite:///{tmp_path / 'tracking.db'}"
-    yield uri
-    # the tracking URI, the active run and the active experiment are process state: leave none
-    fluent._end_all_runs()
-    fluent._active_experiment_id = None
-    tracklet.set_tracking_uri(None)
-
-
-def _tree(root: str | pathlib.Path) -> dict[str, bytes]:
-    root = pathlib.Path(root)
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+from tracklet.testing.objects import local_tree
 
 
 def _keys(s3: Any, bucket: str) -> list[str]:
     return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
 
 
-def _source_tree(root: pathlib.Path) -> dict[str, bytes]:
+def _sourcelocal_tree(root: pathlib.Path) -> dict[str, bytes]:
     files = {"a.txt": b"a", "sub/b.bin": b"\x00b", "sub/deeper/é c.txt": "ü".encode(), "empty": b""}
     for rel, content in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +38,7 @@ def test_the_client_logs_lists_and_downloads_artifacts_in_s3(
     run_id = run.info.run_id
     assert run.info.artifact_uri == f"s3://{bucket}/some/prefix/{run_id}/artifacts"
     (tmp_path / "model.json").write_text('{"layers": 2}')
-    files = _source_tree(tmp_path / "tree")
+    files = _sourcelocal_tree(tmp_path / "tree")
 
     client.log_artifact(run_id, str(tmp_path / "model.json"))
     client.log_artifacts(run_id, str(tmp_path / "tree"), "data")
@@ -70,7 +54,7 @@ def test_the_client_logs_lists_and_downloads_artifacts_in_s3(
     prefix = f"some/prefix/{run_id}/artifacts"
     assert _keys(s3, bucket) == sorted([f"{prefix}/model.json"] + [f"{prefix}/data/{k}" for k in files])
     got = client.download_artifacts(run_id, "data", str(tmp_path / "dl"))
-    assert _tree(got) == files
+    assert local_tree(got) == files
     got = client.download_artifacts(run_id, "model.json", str(tmp_path / "dl2"))
     assert pathlib.Path(got).read_text() == '{"layers": 2}'
 
@@ -99,7 +83,7 @@ def test_the_fluent_api_logs_to_s3(tracking_uri: str, bucket: str, s3: Any, tmp_
     got = tracklet.artifacts.download_artifacts(
         run_id=run_id, artifact_path="docs", dst_path=str(tmp_path / "dl")
     )
-    assert _tree(got) == {"hello.txt": b"hello s3", "notes.txt": b"notes"}
+    assert local_tree(got) == {"hello.txt": b"hello s3", "notes.txt": b"notes"}
     assert tracklet.artifacts.load_dict(f"runs:/{run_id}/config.json") == {"k": 1}
     assert (
         tracklet.artifacts.load_text(f"s3://{bucket}/fluent/{run_id}/artifacts/docs/hello.txt") == "hello s3"
@@ -159,7 +143,7 @@ def test_mlflow_reads_what_tracklet_wrote_to_s3(bucket: str, tmp_path: pathlib.P
     from tracklet_s3.artifacts import S3ArtifactRepository
 
     uri = f"s3://{bucket}/exp/run/artifacts"
-    files = _source_tree(tmp_path / "tree")
+    files = _sourcelocal_tree(tmp_path / "tree")
     (tmp_path / "model.json").write_text("{}")
     ours = S3ArtifactRepository(uri)
     ours.log_artifacts(str(tmp_path / "tree"), "data")
@@ -168,7 +152,7 @@ def test_mlflow_reads_what_tracklet_wrote_to_s3(bucket: str, tmp_path: pathlib.P
     (tmp_path / "mlflow-dl").mkdir()  # MLflow wants the destination to exist
     seen = json.loads(_mlflow(_MLFLOW_READS, uri, str(tmp_path / "mlflow-dl")))
     assert seen["listing"] == _walk(ours)
-    assert _tree(seen["root"]) == {"model.json": b"{}", **{f"data/{k}": v for k, v in files.items()}}
+    assert local_tree(seen["root"]) == {"model.json": b"{}", **{f"data/{k}": v for k, v in files.items()}}
 
 
 @pytest.mark.interop
@@ -176,11 +160,11 @@ def test_tracklet_reads_what_mlflow_wrote_to_s3(bucket: str, tmp_path: pathlib.P
     from tracklet_s3.artifacts import S3ArtifactRepository
 
     uri = f"s3://{bucket}/exp/run/artifacts"
-    files = _source_tree(tmp_path / "tree")
+    files = _sourcelocal_tree(tmp_path / "tree")
     (tmp_path / "model.json").write_text("{}")
     _mlflow(_MLFLOW_WRITES, uri, str(tmp_path / "tree"), str(tmp_path / "model.json"))
 
     ours = S3ArtifactRepository(uri)
     assert [(i.path, i.is_dir) for i in ours.list_artifacts()] == [("data", True), ("model.json", False)]
     got = ours.download_artifacts("", str(tmp_path / "dl"))
-    assert _tree(got) == {"model.json": b"{}", **{f"data/{k}": v for k, v in files.items()}}
+    assert local_tree(got) == {"model.json": b"{}", **{f"data/{k}": v for k, v in files.items()}}

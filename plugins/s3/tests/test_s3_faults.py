@@ -4,7 +4,6 @@ killed part way. Transfers must complete byte for byte, or leave nothing under t
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -16,14 +15,11 @@ from typing import Any
 import pytest
 
 from tracklet.testing import raises_code
+from tracklet.testing.objects import local_tree, round_trip
 from tracklet_s3.artifacts import S3ArtifactRepository
 from tracklet_s3.testing import MotoServer, SlowDownProxy
 
 MiB = 1024 * 1024
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_transfers_ride_out_slowdown(
@@ -43,7 +39,7 @@ def test_transfers_ride_out_slowdown(
         got = repo.download_artifacts("out", str(tmp_path / "dl"))
         single = repo.download_artifacts("out/big/model.bin", str(tmp_path / "one"))
     assert listed == {"out/big", "out/d0", "out/d1", "out/d2", "out/d3"}
-    assert _tree(Path(got)) == files
+    assert local_tree(Path(got)) == files
     assert Path(single).read_bytes() == files["big/model.bin"]
     assert proxy.counts.get("throttled PUT", 0) >= 10 and proxy.counts.get("throttled GET", 0) >= 10
 
@@ -111,52 +107,12 @@ def test_an_upload_killed_part_way_leaves_no_object(
     assert [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])] == ["p/big.bin"]
 
 
-_ROUND_TRIP = """
-import hashlib, json, os, resource, sys, time
-from tracklet_s3.artifacts import S3ArtifactRepository
-
-def sha(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-uri, src, dst = sys.argv[1:4]
-repo = S3ArtifactRepository(uri)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t0 = time.perf_counter(); repo.log_artifact(src); t1 = time.perf_counter()
-got = repo.download_artifacts(os.path.basename(src), dst); t2 = time.perf_counter()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"sha": sha(got), "base_kb": base, "peak_kb": peak, "up_s": t1 - t0, "down_s": t2 - t1}))
-"""
-
-
 @pytest.mark.slow
 def test_a_1_gib_file_round_trips_with_flat_memory(bucket: str, s3_env: MotoServer, tmp_path: Path) -> None:
-    import json
-
-    src = tmp_path / "1gib.bin"
-    digest = hashlib.sha256()
-    block = os.urandom(MiB)
-    with open(src, "wb") as f:
-        for i in range(1024):
-            chunk = bytes([i % 256]) + block[1:]
-            digest.update(chunk)
-            f.write(chunk)
-    done = subprocess.run(
-        [sys.executable, "-c", _ROUND_TRIP, f"s3://{bucket}/p", str(src), str(tmp_path / "dl")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=os.environ.copy(),
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
-    assert result["sha"] == digest.hexdigest()
-    grown_mb = (result["peak_kb"] - result["base_kb"]) / 1024
-    print(f"1 GiB: up {result['up_s']:.1f} s, down {result['down_s']:.1f} s, memory +{grown_mb:.0f} MB")
-    assert grown_mb < 200
+    report = round_trip(f"s3://{bucket}/p", tmp_path, 1024 * MiB)
+    print(report)
+    assert report.same
+    assert report.added_rss < 200 * MiB
 
 
 def test_a_ranged_download_resumes_where_a_broken_body_stopped(

@@ -5,7 +5,6 @@ name the bucket, progress bars, and not importing boto3 until it is needed."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 
 from tracklet.stores import progress
 from tracklet.testing import raises_code
+from tracklet.testing.objects import FakeTerminal
 from tracklet_s3.artifacts import S3ArtifactRepository, parse_s3_uri
 
 MiB = 1024 * 1024
@@ -235,16 +235,11 @@ def test_a_file_logged_by_someone_else_downloads_whatever_its_size(
 # -- progress --------------------------------------------------------------------------------
 
 
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 @pytest.mark.parametrize("disabled", [False, True])
 def test_big_transfers_show_a_bar_on_a_terminal(
     bucket: str, tmp_path: Path, small_parts: int, monkeypatch: pytest.MonkeyPatch, disabled: bool
 ) -> None:
-    terminal = _Terminal()
+    terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     monkeypatch.setattr(progress, "PROGRESS_MIN_BYTES", small_parts)
     if disabled:
@@ -260,7 +255,7 @@ def test_big_transfers_show_a_bar_on_a_terminal(
 
 
 def test_small_transfers_stay_quiet(bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    terminal = _Terminal()
+    terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     repo = S3ArtifactRepository(f"s3://{bucket}/p")
     repo.log_artifact(_file(tmp_path / "small.bin", b"x" * 1000))

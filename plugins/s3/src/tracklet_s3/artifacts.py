@@ -22,8 +22,8 @@ import contextlib
 import mimetypes
 import os
 import urllib.parse
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE, TrackletException
 from tracklet.stores import ListedObject, ObjectStoreRepository
@@ -33,6 +33,7 @@ from tracklet_s3._client import S3Settings, client_for, transfer_config, transla
 __all__ = ["S3ArtifactRepository", "parse_s3_uri"]
 
 _CHUNK = 1024 * 1024
+_T = TypeVar("_T")
 #: DeleteObjects takes at most this many keys.
 _DELETE_BATCH = 1000
 
@@ -131,19 +132,20 @@ class S3ArtifactRepository(ObjectStoreRepository):
     def _get_small(self, key: str, local_path: str) -> tuple[int, str | None] | None:
         """One streamed ``GetObject``; None when done, or the object's size and ETag when
         it turned out big enough for a ranged parallel download instead."""
+
+        def once() -> tuple[int, str | None] | None:
+            answer = self._client.get_object(Bucket=self.bucket, Key=key, **self.settings.owner_args)
+            with contextlib.closing(answer["Body"]) as body:
+                length = int(answer.get("ContentLength") or 0)
+                if length >= self.settings.multipart_threshold:
+                    return length, answer.get("ETag")
+                os.ftruncate(fd, 0)
+                _copy(body, fd, [0], length, bytearray(min(length, _CHUNK)), None)
+                return None
+
         with open(local_path, "wb") as f:
             fd = f.fileno()
-            for attempt in self._attempts(key):
-                with attempt:
-                    answer = self._client.get_object(Bucket=self.bucket, Key=key, **self.settings.owner_args)
-                    with contextlib.closing(answer["Body"]) as body:
-                        length = int(answer.get("ContentLength") or 0)
-                        if length >= self.settings.multipart_threshold:
-                            return length, answer.get("ETag")
-                        os.ftruncate(fd, 0)
-                        _copy(body, fd, [0], length, bytearray(min(length, _CHUNK)), None)
-                        return None
-        raise AssertionError("unreachable")
+            return self._streaming(key, once)
 
     def _get_ranges(self, key: str, local_path: str, size: int, etag: str | None, advance: Any) -> None:
         """A big object as parallel ranged ``GetObject`` calls, each written in place with
@@ -151,30 +153,29 @@ class S3ArtifactRepository(ObjectStoreRepository):
         range in flight), whatever the size. ``If-Match`` on the first ETag seen makes an
         object replaced mid-download fail the download rather than mix two versions."""
         span = self.settings.multipart_chunksize
-        ranges = [(start, min(start + span, size)) for start in range(0, size, span)]
         condition = {"IfMatch": etag} if etag else {}
+
+        def fetch(start: int) -> None:
+            position, end, buffer = [start], min(start + span, size), bytearray(_CHUNK)
+
+            def once() -> None:  # a retry asks only for what has not landed yet
+                answer = self._client.get_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Range=f"bytes={position[0]}-{end - 1}",
+                    **condition,
+                    **self.settings.owner_args,
+                )
+                with contextlib.closing(answer["Body"]) as body:
+                    _copy(body, fd, position, end, buffer, advance)
+
+            self._streaming(key, once)
+
         with open(local_path, "wb") as f:
             fd = f.fileno()
             os.ftruncate(fd, size)
-
-            def fetch(bounds: tuple[int, int]) -> None:
-                position, end = [bounds[0]], bounds[1]
-                buffer = bytearray(_CHUNK)
-                for attempt in self._attempts(key):
-                    with attempt:
-                        answer = self._client.get_object(
-                            Bucket=self.bucket,
-                            Key=key,
-                            Range=f"bytes={position[0]}-{end - 1}",
-                            **condition,
-                            **self.settings.owner_args,
-                        )
-                        with contextlib.closing(answer["Body"]) as body:
-                            _copy(body, fd, position, end, buffer, advance)
-                        return
-
             with concurrent.futures.ThreadPoolExecutor(self.settings.max_concurrency) as pool:
-                futures = [pool.submit(fetch, bounds) for bounds in ranges]
+                futures = [pool.submit(fetch, start) for start in range(0, size, span)]
                 try:
                     for future in concurrent.futures.as_completed(futures):
                         future.result()
@@ -182,15 +183,23 @@ class S3ArtifactRepository(ObjectStoreRepository):
                     for future in futures:
                         future.cancel()
 
-    def _attempts(self, key: str) -> Iterator[_Attempt]:
-        """Context managers, one per try, swallowing a body that broke off mid-stream
-        until the last (requests themselves are retried by botocore)."""
+    def _streaming(self, key: str, once: Callable[[], _T]) -> _T:
+        """``once()``, tried again when the body it reads breaks off mid-stream (the
+        requests themselves are retried by botocore), up to the attempts setting."""
+        from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+        from urllib3.exceptions import ProtocolError
+
         attempts = self.settings.max_attempts
         for number in range(1, attempts + 1):
-            attempt = _Attempt(last=number == attempts, where=self._where(key), attempts=attempts)
-            yield attempt
-            if attempt.done:
-                return
+            try:
+                return once()
+            except (IncompleteReadError, ReadTimeoutError, ResponseStreamingError, ProtocolError) as exc:
+                if number == attempts:
+                    raise TrackletException(
+                        f"Downloading {self._where(key)} broke off {attempts} times: {exc}",
+                        TEMPORARILY_UNAVAILABLE,
+                    ) from exc
+        raise AssertionError("unreachable")
 
     def _managed(self, local: str, key: str, extra: dict[str, Any], subscriber: Any) -> None:
         """One multipart upload through boto3's transfer manager."""
@@ -198,37 +207,6 @@ class S3ArtifactRepository(ObjectStoreRepository):
 
         with create_transfer_manager(self._client, transfer_config(self.settings)) as manager:
             manager.upload(local, self.bucket, key, extra_args=extra, subscribers=[subscriber]).result()
-
-
-class _Attempt:
-    """One try at streaming a body: on exit, a broken-off stream is swallowed (so the
-    caller tries again) unless this is the last try; anything else propagates."""
-
-    def __init__(self, last: bool, where: str, attempts: int) -> None:
-        self.last, self.where, self.attempts = last, where, attempts
-        self.done = False
-
-    def __enter__(self) -> _Attempt:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
-        if kind is None:
-            self.done = True
-            return False
-        if not _broken_stream(exc):
-            return False
-        if self.last:
-            raise TrackletException(
-                f"Downloading {self.where} broke off {self.attempts} times: {exc}", TEMPORARILY_UNAVAILABLE
-            ) from exc
-        return True
-
-
-def _broken_stream(exc: BaseException | None) -> bool:
-    from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
-    from urllib3.exceptions import ProtocolError
-
-    return isinstance(exc, (IncompleteReadError, ReadTimeoutError, ResponseStreamingError, ProtocolError))
 
 
 def _copy(body: Any, fd: int, position: list[int], end: int, buffer: bytearray, advance: Any) -> None:

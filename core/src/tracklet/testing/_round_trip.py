@@ -1,10 +1,11 @@
-"""Run by test_big_files.py in a fresh interpreter: upload one file to an artifact URI,
-download it again, and print as JSON the times, the RSS before and the peak RSS during
-the transfers, and the downloaded file's sha256.
+"""The child of :func:`tracklet.testing.objects.round_trip`: ``python -m
+tracklet.testing._round_trip URI SOURCE DEST`` logs SOURCE to the artifact repository of
+URI, downloads it into DEST, and prints as JSON the times, the RSS before and the peak
+RSS during the transfers, and the downloaded file's size and sha256.
 
-On Linux the peak is reset just before the transfers (``/proc/self/clear_refs``), so it
-is the transfers' own and not the import's; elsewhere it is the process's peak so far
-(``resource.getrusage``), which can only hide growth below the import's peak."""
+On Linux the kernel's peak is reset just before the transfers (``/proc/self/clear_refs``),
+so it is the transfers' own and not the imports'; elsewhere it is the process's peak so
+far (``resource.getrusage``), which can only hide growth below the imports' peak."""
 
 from __future__ import annotations
 
@@ -46,10 +47,10 @@ def _peak_rss(reset: bool) -> int:
 
 
 def main(uri: str, source: str, dst: str) -> None:
-    from tracklet_gcs.artifacts import GCSArtifactRepository
+    from tracklet import plugins
 
-    repo = GCSArtifactRepository(uri)
-    repo.list_artifacts()  # the library loaded and a connection open: the baseline
+    repo = plugins.get_artifact_repository(uri)
+    repo.list_artifacts()  # the SDK loaded and a connection open: the baseline
     reset = _reset_peak()
     baseline = (_status_kib("VmRSS") or 0) * 1024 if reset else _peak_rss(reset)
     started = time.monotonic()
