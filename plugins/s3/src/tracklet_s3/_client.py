@@ -9,6 +9,8 @@ and is thread-safe, so every repository with the same settings shares one.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import email.utils
 import functools
 import json
 import os
@@ -176,11 +178,6 @@ def _make_client(settings: S3Settings) -> Any:
 def _parse_timestamp(value: Any) -> Any:
     """S3's ISO 8601 (listings) and RFC 1123 (headers) timestamps as aware datetimes;
     anything else through botocore's own parser."""
-    import datetime
-    import email.utils
-
-    from botocore.utils import parse_timestamp
-
     if isinstance(value, str):
         try:
             if value[:4].isdigit():
@@ -188,6 +185,8 @@ def _parse_timestamp(value: Any) -> Any:
             return email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
             pass
+    from botocore.utils import parse_timestamp
+
     return parse_timestamp(value)
 
 
