@@ -515,12 +515,13 @@ def test_unexpected_errors_are_500_internal_error_without_details(
     assert "secret internal detail" in caplog.text
 
 
-def test_direct_and_threaded_store_calls_answer_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The two ways of running store calls (see app._direct_calls) give the same answers."""
+def test_store_thread_count_answers_alike_and_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One store thread or the default pool (see app._store_threads) give the same answers;
+    a bad TRACKLET_SERVER_STORE_THREADS is refused naming the variable and the rule."""
     answers = []
-    for direct in ("1", "0"):
-        monkeypatch.setenv("TRACKLET_SERVER_DIRECT_CALLS", direct)
-        settings = ServerSettings(backend_store_uri=f"sqlite:///{tmp_path / f'd{direct}.db'}",
+    for threads in ("1", ""):
+        monkeypatch.setenv("TRACKLET_SERVER_STORE_THREADS", threads)
+        settings = ServerSettings(backend_store_uri=f"sqlite:///{tmp_path / f'd{threads}.db'}",
                                   artifacts_destination=str(tmp_path / "a"))
         with ThreadServer(create_app(settings)) as server:
             http = Http(server.url)
@@ -530,6 +531,9 @@ def test_direct_and_threaded_store_calls_answer_alike(tmp_path: Path, monkeypatc
             data = http.ok("GET", "/metrics/get-history", run_id=run_id, metric_key="m")
             answers.append((data, http.get("/runs/get", run_id="nope")[:2]))
     assert answers[0] == answers[1]
+    monkeypatch.setenv("TRACKLET_SERVER_STORE_THREADS", "0")
+    with pytest.raises(ValueError, match="TRACKLET_SERVER_STORE_THREADS='0': expected a whole number from 1 to 256"):
+        create_app(ServerSettings(backend_store_uri=f"sqlite:///{tmp_path / 'e.db'}"))
 
 
 def test_metric_entities_round_trip_unchanged() -> None:

@@ -5,8 +5,8 @@ Starlette's router. Every endpoint of :data:`tracklet_http.protocol.ENDPOINTS` (
 ``/api/2.0/mlflow/…`` and MLflow's ``/ajax-api/2.0/mlflow/…`` alias) is found with one
 dict lookup by :class:`TrackingApi`, a plain ASGI layer in front of the router, which
 reads the body, checks the fields (:func:`~tracklet_http.protocol.parse_request`), runs
-the handler and its store call (in a thread pool, or on the event loop for sqlite: see
-:func:`_direct_calls`), and writes MLflow's JSON. The
+the handler and its store call in a thread pool (never on the event loop: see
+:func:`_store_threads`), and writes MLflow's JSON. The
 router serves the rest: ``/health``, ``/version``, ``/metrics``, ``/openapi.json``, the
 artifact proxy and the auth API, and answers 404/405 as JSON.
 
@@ -61,8 +61,10 @@ logger = logging.getLogger("tracklet_http.server")
 AJAX_PREFIX = "/ajax-api/2.0/mlflow"
 #: Most query fields one GET may carry.
 MAX_QUERY_FIELDS = 1000
-#: Worker threads for blocking store calls, per process.
+#: Worker threads for blocking store calls, per process (network databases).
 STORE_THREADS = 16
+#: The same for sqlite (see :func:`_store_threads`).
+SQLITE_STORE_THREADS = 2
 
 _UNAUTHENTICATED_HEADERS = ((b"www-authenticate", b'Basic realm="tracklet"'),)
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -300,20 +302,30 @@ def _make_authorizer(settings: ServerSettings) -> Any:
     return Authorizer(settings)
 
 
-def _direct_calls(settings: ServerSettings) -> bool:
-    """Whether store calls run on the event loop itself instead of a worker thread.
+def _store_threads(settings: ServerSettings) -> int:
+    """How many threads run this worker's blocking store calls.
 
-    Measured (bench/server.py, 4 clients, one worker, 2 CPUs): on sqlite, direct calls
-    answer ~20% more log-batch and ~40% more search requests with a 5x lower p99 than a
-    thread hop (a local file and the GIL leave threads nothing to overlap, and they
-    contend for sqlite's write lock); on PostgreSQL, threads answer ~40% more log-batch
-    and ~2x the search requests (network round trips overlap). So: direct for sqlite,
-    threads for everything else. ``TRACKLET_SERVER_DIRECT_CALLS=1``/``0`` overrides.
+    Store calls never run on the event loop: a sqlite writer waiting out another
+    process's write lock (up to its busy timeout), a slow query or a database that stopped
+    answering must not hold ``/health``, artifact streams and every other request of the
+    worker. sqlite takes one writer at a time per file and a local file leaves threads
+    little to overlap, so it gets a small pool (measured in ``plugins/http/docs/server.md``:
+    many threads there only contend for the GIL and the write lock); network databases
+    get :data:`STORE_THREADS`, whose round trips overlap. ``TRACKLET_SERVER_STORE_THREADS``
+    overrides both.
     """
-    forced = os.environ.get("TRACKLET_SERVER_DIRECT_CALLS")
-    if forced is not None:
-        return forced.strip().lower() in ("1", "true", "yes")
-    return get_scheme(settings.backend_store_uri) == "sqlite"
+    forced = os.environ.get("TRACKLET_SERVER_STORE_THREADS")
+    if forced is not None and forced.strip():
+        try:
+            count = int(forced)
+        except ValueError:
+            count = 0
+        if not 1 <= count <= 256:
+            raise ValueError(
+                f"TRACKLET_SERVER_STORE_THREADS={forced!r}: expected a whole number from 1 to 256."
+            )
+        return count
+    return SQLITE_STORE_THREADS if get_scheme(settings.backend_store_uri) == "sqlite" else STORE_THREADS
 
 
 def create_app(settings: ServerSettings) -> Starlette:
@@ -325,13 +337,12 @@ def create_app(settings: ServerSettings) -> Starlette:
     """
     from tracklet.plugins import get_tracking_store
 
+    threads = _store_threads(settings)
     store = get_tracking_store(settings.backend_store_uri, settings.default_artifact_root)
     authorizer = _make_authorizer(settings)
     state = ServerState(settings, store, authorizer)
     metrics = RequestMetrics()
-    executor = None if _direct_calls(settings) else ThreadPoolExecutor(
-        STORE_THREADS, thread_name_prefix="tracklet-store"
-    )
+    executor = ThreadPoolExecutor(threads, thread_name_prefix="tracklet-store")
 
     routes: list[BaseRoute] = [
         Route("/health", _health, methods=["GET"]),
@@ -344,8 +355,7 @@ def create_app(settings: ServerSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        if executor is not None:
-            executor.shutdown(wait=True)
+        executor.shutdown(wait=True)
         store.close()  # pooled database connections; the store reconnects if used again
 
     app = Starlette(
