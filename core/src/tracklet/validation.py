@@ -273,3 +273,12 @@ def validate_artifact_path(path: str | None) -> str:
 
 def _escapes(parts: list[str], path: str) -> bool:
     return ".." in parts or path.startswith("/") or bool(_DRIVE.match(path))
+
+
+def validate_experiment_artifact_location(location: object) -> None:
+    """An experiment's artifact location may not be a ``runs:/`` URI (MLflow's rule: a
+    run's artifacts cannot be the root of an experiment's)."""
+    if isinstance(location, str) and location[:5].lower() == "runs:":
+        raise TrackletException(
+            f"Artifact location cannot be a runs:/ URI. Given: '{location}'", INVALID_PARAMETER_VALUE
+        )

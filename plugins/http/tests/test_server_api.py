@@ -335,7 +335,9 @@ def test_list_artifacts_of_a_proxied_run(served: tuple[Http, Path]) -> None:
     assert status == 400 and data["error_code"] == "INVALID_PARAMETER_VALUE"
 
 
-def test_list_artifacts_of_a_run_with_a_plain_artifact_root(http: Http, tmp_path: Path) -> None:
+def test_list_artifacts_refuses_a_client_chosen_plain_location(http: Http, tmp_path: Path) -> None:
+    """A folder a client named as its experiment's location is not the server's to list
+    (test_server_locations.py covers the rest of the rule)."""
     root = tmp_path / "elsewhere"
     experiment_id = str(http.ok("POST", "/experiments/create",
                                 {"name": "plain-root", "artifact_location": str(root)})["experiment_id"])
@@ -343,9 +345,9 @@ def test_list_artifacts_of_a_run_with_a_plain_artifact_root(http: Http, tmp_path
     artifact_dir = Path(run["info"]["artifact_uri"].removeprefix("file://"))
     artifact_dir.mkdir(parents=True)
     (artifact_dir / "a.txt").write_text("abc")
-    assert http.ok("GET", "/artifacts/list", run_id=run["info"]["run_id"])["files"] == [
-        {"path": "a.txt", "is_dir": False, "file_size": 3}
-    ]
+    status, data, _ = http.get("/artifacts/list", run_id=run["info"]["run_id"])
+    assert status == 400 and data["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "a.txt" not in str(data)
 
 
 def test_logged_models_search_is_an_empty_page(http: Http) -> None:

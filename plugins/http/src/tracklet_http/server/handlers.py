@@ -18,9 +18,14 @@ from tracklet.entities import FileInfo, Metric, Param, RunTag, ViewType
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.stores.tracking import TrackingStore
 from tracklet.uri import append_to_uri_path, get_scheme
-from tracklet.validation import SEARCH_MAX_RESULTS_DEFAULT, validate_artifact_path
+from tracklet.validation import (
+    SEARCH_MAX_RESULTS_DEFAULT,
+    validate_artifact_path,
+    validate_experiment_artifact_location,
+)
 from tracklet_http import protocol as p
 from tracklet_http.protocol import ARTIFACTS_PREFIX, Endpoint
+from tracklet_http.server.locations import check_readable_location
 from tracklet_http.server.settings import ServerSettings
 
 __all__ = [
@@ -125,6 +130,7 @@ def _visible(state: ServerState, call: Call) -> set[str] | None:
 
 
 def create_experiment(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    validate_experiment_artifact_location(a.get("artifact_location"))
     experiment_id = state.store.create_experiment(a["name"], a.get("artifact_location") or None, a.get("tags"))
     call.result = experiment_id
     return {"experiment_id": str(experiment_id)}
@@ -369,19 +375,26 @@ def proxied_artifact_path(artifact_uri: str) -> str | None:
     return validate_artifact_path(rel.strip("/"))
 
 
-def list_artifacts(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+def _listing_repository(state: ServerState, root: str) -> Any:
+    """The repository ``artifacts/list`` reads a run's artifacts from: the proxy's
+    destination for a proxied URI, else the run's own location when it lies under an
+    artifact root the operator configured (see :mod:`tracklet_http.server.locations`)."""
     from tracklet.plugins import get_artifact_repository
 
+    settings = state.settings
+    proxied = proxied_artifact_path(root) if settings.serve_artifacts else None
+    if proxied is not None:
+        destination = settings.artifacts_destination
+        return get_artifact_repository(append_to_uri_path(destination, proxied) if proxied else destination)
+    check_readable_location(root, (settings.default_artifact_root,))
+    return get_artifact_repository(root)
+
+
+def list_artifacts(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
     path = validate_artifact_path(a.get("path")) or None
     run = state.store.get_run(a["run_id"])
     root = run.info.artifact_uri or ""
-    proxied = proxied_artifact_path(root) if state.settings.serve_artifacts else None
-    if proxied is not None:
-        destination = state.settings.artifacts_destination
-        repo = get_artifact_repository(append_to_uri_path(destination, proxied) if proxied else destination)
-    else:
-        repo = get_artifact_repository(root)
-    files: list[FileInfo] = repo.list_artifacts(path)
+    files: list[FileInfo] = _listing_repository(state, root).list_artifacts(path)
     out: dict[str, Any] = {"root_uri": root}
     if files:
         out["files"] = [p.file_info_to_json(f) for f in files]
