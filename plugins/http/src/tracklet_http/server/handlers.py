@@ -4,7 +4,11 @@ Each handler takes the :class:`ServerState` (the process's store and settings), 
 fields :func:`tracklet_http.protocol.parse_request` returned and a :class:`Call` (the
 caller's user name with ``--auth``), calls the tracking store and returns the response as a dict
 shaped as MLflow's server answers it (empty lists and unset fields left out, as proto3
-JSON does). Handlers are plain blocking functions; the app runs them off the event loop.
+JSON does). Handlers are plain blocking functions: the app runs every one of them, with
+its store call, in a store thread, never on the event loop
+(:func:`tracklet_http.server.app._store_threads`). ``artifacts/list`` is the only handler
+that reads artifacts, and only where the operator pointed the server
+(:mod:`tracklet_http.server.locations`): never a location a client chose.
 """
 
 from __future__ import annotations
