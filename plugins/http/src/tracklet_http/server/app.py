@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -268,16 +269,21 @@ async def _version_route(request: Request) -> Response:
 
 
 async def _metrics_route(request: Request) -> Response:
-    body, content_type = request.app.state.metrics.render()
+    # with --workers N the figures are read from every worker's files: disk, off the loop
+    body, content_type = await run_in_threadpool(request.app.state.metrics.render)
     return Response(body, media_type=content_type)
+
+
+def _build_openapi(settings: ServerSettings) -> bytes:
+    from tracklet_http.server.openapi import build_openapi
+
+    return json.dumps(build_openapi(settings)).encode()
 
 
 async def _openapi_route(request: Request) -> Response:
     state = request.app.state
     if getattr(state, "openapi", None) is None:
-        from tracklet_http.server.openapi import build_openapi
-
-        state.openapi = json.dumps(build_openapi(state.settings)).encode()
+        state.openapi = await run_in_threadpool(_build_openapi, state.settings)
     return Response(state.openapi, media_type="application/json")
 
 
