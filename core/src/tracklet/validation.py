@@ -29,11 +29,22 @@ MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_ENTITIES_PER_BATCH = 1000
 SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_THRESHOLD = 50000
+#: What a database's BIGINT holds: metric timestamps and steps, run times, page offsets.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+#: Artifact paths: Linux's PATH_MAX, and a depth a folder tree can be created at.
+MAX_ARTIFACT_PATH_LENGTH = 4096
+MAX_ARTIFACT_PATH_DEPTH = 256
 
 _PLAIN_NUMBERS = (float, int)
 _VALID_KEY = re.compile(r"^[/\w.\- :]*$")
-_RUN_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
-_EXPERIMENT_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
+# MLflow's id rules, but ASCII and matched whole: ``$`` alone lets "1<newline>" through, and
+# ``\w`` takes ARABIC-INDIC DIGIT ONE, which int() reads as 1.
+_RUN_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_\-]{0,255}")
+_EXPERIMENT_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_\-]{0,63}")
+# What PostgreSQL (NUL) or UTF-8 itself (lone surrogates, which only a JSON escape such as
+# "\ud800" can produce) cannot store.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _bad(message: str) -> TrackletException:
@@ -81,7 +92,26 @@ def _check_key(kind: str, key: object) -> None:
         )
 
 
+def validate_text(what: str, value: object) -> None:
+    """Text every backend can store: no NUL (PostgreSQL refuses it) and no lone surrogate
+    (U+D800 to U+DFFF, which has no UTF-8 form). Non-strings are left to other checks.
+
+    :param what: how messages name the value, e.g. ``"param 'lr'"`` or ``"filter"``.
+    """
+    if not isinstance(value, str):
+        return
+    found = _UNSTORABLE.search(value)
+    if found is not None:
+        char = found.group()
+        name = "NUL" if char == "\x00" else "a lone surrogate"
+        raise _bad(
+            f"Invalid {what}: it contains U+{ord(char):04X} ({name}) at position {found.start()}, "
+            "which cannot be stored. Send text without NUL characters and as valid UTF-8."
+        )
+
+
 def _check_length(kind: str, key: str, value: str, limit: int) -> None:
+    validate_text(f"{kind.lower()} of '{key}'", value)
     if len(value) > limit:
         raise _bad(
             f"{kind} '{key}' had length {len(value)}, which exceeded length limit of {limit}. "
@@ -93,7 +123,13 @@ def validate_metric(key: object, value: object, timestamp: object, step: object)
     """Key rules, a real number value (NaN and ±inf allowed), integer timestamp and step."""
     validate_key("metric", key)
     # fast path for the common case; the general checks below handle numpy scalars and errors
-    if type(value) in _PLAIN_NUMBERS and type(timestamp) is int and timestamp >= 0 and type(step) is int:
+    if (
+        type(value) in _PLAIN_NUMBERS
+        and type(timestamp) is int
+        and 0 <= timestamp <= INT64_MAX
+        and type(step) is int
+        and INT64_MIN <= step <= INT64_MAX
+    ):
         return
     if isinstance(value, bool) or not isinstance(value, numbers.Number):
         raise _bad(
@@ -102,15 +138,19 @@ def validate_metric(key: object, value: object, timestamp: object, step: object)
         )
     if isinstance(value, complex):
         raise _bad(f"Got invalid value {value!r} for metric '{key}': complex numbers are not allowed")
-    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Integral) or timestamp < 0:
+    if (
+        isinstance(timestamp, bool)
+        or not isinstance(timestamp, numbers.Integral)
+        or not 0 <= timestamp <= INT64_MAX
+    ):
         raise _bad(
             f"Got invalid timestamp {timestamp!r} for metric '{key}' (value={value}). "
-            "Timestamp must be a nonnegative long (64-bit integer)"
+            f"Timestamp must be a nonnegative long (64-bit integer, at most {INT64_MAX})"
         )
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not INT64_MIN <= step <= INT64_MAX:
         raise _bad(
             f"Got invalid step {step!r} for metric '{key}' (value={value}). "
-            "Step must be a valid long (64-bit integer)."
+            f"Step must be a valid long (64-bit integer, {INT64_MIN} to {INT64_MAX})."
         )
 
 
@@ -178,6 +218,7 @@ def validate_experiment_name(name: object) -> None:
     """A non-empty string of at most 500 characters."""
     if not isinstance(name, str) or name.strip() == "":
         raise _bad(f"Invalid experiment name: {name!r}. The name must be a non-empty string.")
+    validate_text("experiment name", name)
     if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
         raise _bad(
             f"Experiment name has length {len(name)}, which exceeds the limit of "
@@ -191,22 +232,73 @@ def validate_run_name(name: object) -> None:
         return
     if not isinstance(name, str):
         raise _bad(f"Invalid run name {name!r}: it must be a string.")
+    validate_text("run name", name)
     if len(name) > MAX_RUN_NAME_LENGTH:
         raise _bad(f"Run name has length {len(name)}, which exceeds the limit of {MAX_RUN_NAME_LENGTH}.")
 
 
-def validate_run_id(run_id: object) -> None:
-    """Letters, digits, ``_`` and ``-``; no path separators."""
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
-        raise _bad(f"Invalid run ID: {run_id!r}. Run IDs are letters, digits, '_' and '-'.")
-
-
-def validate_experiment_id(experiment_id: object) -> None:
-    """Letters, digits, ``_`` and ``-``; no path separators."""
-    if not isinstance(experiment_id, str) or not _EXPERIMENT_ID.match(experiment_id):
+def validate_run_id(run_id: object, field: str = "run_id") -> None:
+    """ASCII letters, digits, ``_`` and ``-`` (a letter or digit first), at most 256."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
         raise _bad(
-            f"Invalid experiment ID: {experiment_id!r}. Experiment IDs are letters, digits, '_' and '-'."
+            f"Invalid run ID {_shown(run_id)} for parameter '{field}': run IDs are 1 to 256 ASCII "
+            "letters, digits, '_' and '-', starting with a letter or digit."
         )
+
+
+def _read_as_number(text: str) -> int | None:
+    """What Python's int() makes of ``text`` (it takes " 1", "+1", "1_0", "01" and non-ASCII
+    digits), or None."""
+    if len(text) > 100:  # no id is this long; keeps int() off huge strings
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def validate_experiment_id(experiment_id: object, field: str = "experiment_id") -> None:
+    """ASCII letters, digits, ``_`` and ``-`` (a letter or digit first), at most 64; an id
+    that reads as a number must be that number's one spelling ("1", not "01", " 1", "+1",
+    "1_0" or non-ASCII digits), so no other spelling can reach a store that keys
+    experiments by integer, or a permission check that compares ids as text."""
+    if isinstance(experiment_id, str):
+        number = _read_as_number(experiment_id)
+        if number is not None and number >= 0 and str(number) != experiment_id:
+            raise _bad(
+                f"Invalid experiment ID {_shown(experiment_id)} for parameter '{field}': it reads as "
+                f"the number {number}, whose only spelling is '{number}'. Send '{number}'."
+            )
+        if _EXPERIMENT_ID.fullmatch(experiment_id):
+            return
+    raise _bad(
+        f"Invalid experiment ID {_shown(experiment_id)} for parameter '{field}': experiment IDs are "
+        "1 to 64 ASCII letters, digits, '_' and '-', starting with a letter or digit."
+    )
+
+
+def canonical_experiment_id(value: object, field: str = "experiment_id") -> str:
+    """An experiment id from a request: a valid id string (see :func:`validate_experiment_id`)
+    as it is, or a non-negative JSON integer (older clients send one) as its decimal string.
+
+    :raises TrackletException: ``INVALID_PARAMETER_VALUE`` naming ``field``, the rule and,
+        for another spelling of a number, its canonical form.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    validate_experiment_id(value, field)
+    return value  # type: ignore[return-value]
+
+
+def canonical_run_id(value: object, field: str = "run_id") -> str:
+    """A run id from a request, checked (see :func:`validate_run_id`)."""
+    validate_run_id(value, field)
+    return value  # type: ignore[return-value]
+
+
+def _shown(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:80] + "…"
 
 
 def validate_max_results(max_results: object, limit: int = SEARCH_MAX_RESULTS_THRESHOLD) -> None:
@@ -223,6 +315,8 @@ def validate_max_results(max_results: object, limit: int = SEARCH_MAX_RESULTS_TH
 
 def validate_dataset(name: str, digest: str) -> None:
     """Dataset name and digest lengths."""
+    validate_text("dataset name", name)
+    validate_text("dataset digest", digest)
     if not name or len(name) > MAX_DATASET_NAME_SIZE:
         raise _bad(f"Dataset name must be 1 to {MAX_DATASET_NAME_SIZE} characters, got {len(name or '')}.")
     if not digest or len(digest) > MAX_DATASET_DIGEST_SIZE:
@@ -234,10 +328,15 @@ def validate_dataset_inputs(datasets: Sequence[DatasetInput]) -> None:
     for item in datasets:
         if not isinstance(item, DatasetInput):
             raise _bad(f"Invalid dataset input {item!r}: expected a DatasetInput.")
-        validate_dataset(item.dataset.name, item.dataset.digest)
+        dataset = item.dataset
+        validate_dataset(dataset.name, dataset.digest)
+        for what in ("source_type", "source", "schema", "profile"):
+            validate_text(f"dataset {what}", getattr(dataset, what))
         for tag in item.tags:
             if not isinstance(tag.key, str) or not tag.key:
                 raise _bad(f"Invalid input tag key {tag.key!r}: it must be a non-empty string.")
+            validate_text(f"input tag '{tag.key}'", tag.key)
+            validate_text(f"value of input tag '{tag.key}'", tag.value)
 
 
 _DRIVE = re.compile(r"^[a-zA-Z]:")
@@ -256,6 +355,7 @@ def validate_artifact_path(path: str | None) -> str:
         return ""
     if not isinstance(path, str):
         raise _bad(f"Invalid artifact path {path!r}: it must be a string.")
+    _check_path_size(path)
     if "\\" in path or "\x00" in path or "://" in path or _escapes(path.split("/"), path):
         raise _bad(
             f"Invalid artifact path: '{path}'. Artifact paths must be relative, use '/', and stay "
@@ -269,6 +369,20 @@ def validate_artifact_path(path: str | None) -> str:
                 "root ('..', or an absolute path)."
             )
     return "/".join(p for p in path.split("/") if p not in ("", "."))
+
+
+def _check_path_size(path: str) -> None:
+    if len(path) > MAX_ARTIFACT_PATH_LENGTH:
+        raise _bad(
+            f"Invalid artifact path '{path[:60]}…': it has {len(path)} characters; artifact paths "
+            f"have at most {MAX_ARTIFACT_PATH_LENGTH} characters."
+        )
+    depth = path.count("/") + 1
+    if depth > MAX_ARTIFACT_PATH_DEPTH:
+        raise _bad(
+            f"Invalid artifact path '{path[:60]}…': it is {depth} levels deep; artifact paths have "
+            f"at most {MAX_ARTIFACT_PATH_DEPTH} levels."
+        )
 
 
 def _escapes(parts: list[str], path: str) -> bool:

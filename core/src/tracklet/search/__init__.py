@@ -6,8 +6,9 @@ order-by list such as ``["metrics.loss ASC", "start_time DESC"]`` into
 :class:`OrderKey` entries. Stores that filter in memory use
 :func:`search_runs_in_memory` / :func:`search_experiments_in_memory`; SQL stores
 compile the same AST to SQL. Beyond MLflow, filters accept ``OR`` and parentheses
-(``AND`` binds tighter) and ``IN`` on any string field. The user reference is
-``docs/search.md``.
+(``AND`` binds tighter) and ``IN`` on any string field. A search's size is bounded
+(``MAX_FILTER_*``, ``MAX_ORDER_BY_*``, ``MAX_PAGE_OFFSET``): a bigger one is refused with
+``INVALID_PARAMETER_VALUE`` naming the limit. The user reference is ``docs/search.md``.
 """
 
 from tracklet.search._ast import (
@@ -34,12 +35,34 @@ from tracklet.search._memory import (
     sort_experiments,
     sort_runs,
 )
-from tracklet.search._paging import decode_page_token, encode_page_token, paginate
-from tracklet.search._parser import parse_filter, parse_order_by
+from tracklet.search._paging import (
+    MAX_PAGE_OFFSET,
+    decode_page_token,
+    encode_page_token,
+    paginate,
+    read_page_token,
+)
+from tracklet.search._parser import (
+    MAX_FILTER_COMPARISONS,
+    MAX_FILTER_DEPTH,
+    MAX_FILTER_LENGTH,
+    MAX_FILTER_VALUES,
+    MAX_ORDER_BY_CLAUSE_LENGTH,
+    MAX_ORDER_BY_CLAUSES,
+    parse_filter,
+    parse_order_by,
+)
 
 __all__ = [
     "ATTRIBUTE",
     "DATASET",
+    "MAX_FILTER_COMPARISONS",
+    "MAX_FILTER_DEPTH",
+    "MAX_FILTER_LENGTH",
+    "MAX_FILTER_VALUES",
+    "MAX_ORDER_BY_CLAUSES",
+    "MAX_ORDER_BY_CLAUSE_LENGTH",
+    "MAX_PAGE_OFFSET",
     "METRIC",
     "PARAM",
     "TAG",
@@ -61,6 +84,7 @@ __all__ = [
     "paginate",
     "parse_filter",
     "parse_order_by",
+    "read_page_token",
     "search_experiments_in_memory",
     "search_runs_in_memory",
     "sort_experiments",

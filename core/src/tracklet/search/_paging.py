@@ -10,36 +10,35 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tracklet.entities import PagedList
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.validation import INT64_MAX
 
 T = TypeVar("T")
+
+#: The largest offset a token may hold: what an SQL ``OFFSET`` (a BIGINT) takes.
+MAX_PAGE_OFFSET = INT64_MAX
 
 
 def encode_page_token(offset: int) -> str:
     """The token that resumes a search at ``offset`` (0-based index of the next item)."""
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise ValueError(f"page offset must be a non-negative int, got {offset!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_PAGE_OFFSET:
+        raise ValueError(f"page offset must be an int from 0 to {MAX_PAGE_OFFSET}, got {offset!r}")
     return base64.b64encode(json.dumps({"offset": offset}).encode("utf-8")).decode("ascii")
 
 
 def _invalid(page_token: object, reason: str) -> TrackletException:
+    shown = repr(page_token)
+    shown = shown if len(shown) <= 100 else shown[:100] + "…"
     return TrackletException(
-        f"Invalid page token {page_token!r}: {reason}. Pass the token returned with the previous page.",
+        f"Invalid page token {shown}: {reason}. Pass the token returned with the previous page.",
         INVALID_PARAMETER_VALUE,
     )
 
 
-def decode_page_token(page_token: str | bytes | None) -> int:
-    """The offset a token stands for; 0 for None or ``""`` (the first page).
-
-    :raises TrackletException: ``INVALID_PARAMETER_VALUE`` for anything that is not a
-        token this format produces.
-    """
-    if not page_token:
-        return 0
+def _load(page_token: str | bytes) -> dict[str, Any]:
     if not isinstance(page_token, (str, bytes)):
         raise _invalid(page_token, "expected a string")
     try:
@@ -48,15 +47,45 @@ def decode_page_token(page_token: str | bytes | None) -> int:
         raise _invalid(page_token, "not base64") from None
     try:
         parsed = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: also ints over 4,300 digits
         raise _invalid(page_token, "not JSON once decoded") from None
-    offset = parsed.get("offset") if isinstance(parsed, dict) else None
-    # MLflow writes an int; accept its string form too, as MLflow does.
-    if isinstance(offset, str) and offset.isascii() and offset.isdigit():
-        offset = int(offset)
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+    if not isinstance(parsed, dict):
         raise _invalid(page_token, 'expected {"offset": <non-negative integer>}')
+    return parsed
+
+
+def _offset(page_token: object, body: dict[str, Any]) -> int:
+    offset = body.get("offset")
+    # MLflow writes an int; accept its string form too, as MLflow does (a short one: int()
+    # of thousands of digits is slow, and refused above 4,300 digits).
+    if isinstance(offset, str) and offset.isascii() and offset.isdigit() and len(offset) <= 19:
+        offset = int(offset)
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_PAGE_OFFSET:
+        raise _invalid(page_token, f'expected {{"offset": <an integer from 0 to {MAX_PAGE_OFFSET}>}}')
     return offset
+
+
+def read_page_token(page_token: str | bytes) -> tuple[int, dict[str, Any]]:
+    """A token's offset and its whole JSON object, for stores that put more in their tokens
+    (a keyset cursor, say) on top of MLflow's ``offset``.
+
+    :raises TrackletException: ``INVALID_PARAMETER_VALUE`` for anything that is not
+        base64 of a JSON object whose ``offset`` is an integer from 0 to
+        :data:`MAX_PAGE_OFFSET` (or its decimal string, as MLflow accepts).
+    """
+    body = _load(page_token)
+    return _offset(page_token, body), body
+
+
+def decode_page_token(page_token: str | bytes | None) -> int:
+    """The offset a token stands for; 0 for None or ``""`` (the first page).
+
+    :raises TrackletException: ``INVALID_PARAMETER_VALUE`` for anything that is not a
+        token this format produces (see :func:`read_page_token`).
+    """
+    if not page_token:
+        return 0
+    return read_page_token(page_token)[0]
 
 
 def paginate(items: Sequence[T], page_token: str | None, max_results: int) -> PagedList[T]:

@@ -25,9 +25,28 @@ from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.search._ast import METRIC, And, Comparison, Expr, Op, Or, OrderKey, Value
 from tracklet.search._fields import Field, FieldError, Kind, check_op, check_orderable, resolve_field
 from tracklet.search._lexer import LexError, Token, tokenize
+from tracklet.validation import validate_text
 
 _KINDS = ("run", "experiment")
-_MAX_DEPTH = 50
+
+# Limits on one search. MLflow documents none: these keep a hostile request from holding a
+# worker and a database connection for seconds (each comparison and order-by key becomes a
+# subquery or a join: MariaDB refuses more than 61 tables in a join, PostgreSQL's planner
+# takes seconds over some fifty semi-joins) and from filling the parse caches below.
+#: Longest filter string, in characters.
+MAX_FILTER_LENGTH = 500_000
+#: Most comparisons (``<field> <op> <value>``) in one filter.
+MAX_FILTER_COMPARISONS = 50
+#: Most values in one filter's ``IN``/``NOT IN`` lists together.
+MAX_FILTER_VALUES = 10_000
+#: Deepest nesting of parentheses in a filter.
+MAX_FILTER_DEPTH = 50
+#: Most order-by clauses in one search.
+MAX_ORDER_BY_CLAUSES = 20
+#: Longest order-by clause, in characters (a key has at most 250).
+MAX_ORDER_BY_CLAUSE_LENGTH = 1_000
+# Filters up to this length are memoised; longer ones are parsed each time.
+_CACHED_FILTER_LENGTH = 10_000
 
 
 class _Parser:
@@ -43,6 +62,8 @@ class _Parser:
             raise self._error(str(exc)) from None
         self.index = 0
         self.depth = 0  # open parentheses
+        self.comparisons = 0
+        self.values = 0  # in IN lists
 
     # -- token helpers -----------------------------------------------------------
 
@@ -125,8 +146,11 @@ class _Parser:
     def _primary(self) -> Expr:
         if self.current.kind != "LPAREN":
             return self._comparison()
-        if self.depth >= _MAX_DEPTH:  # keep hostile input from exhausting the stack
-            raise self._error(f"parentheses nested deeper than {_MAX_DEPTH} at position {self.current.pos}")
+        if self.depth >= MAX_FILTER_DEPTH:  # keep hostile input from exhausting the stack
+            raise self._error(
+                f"parentheses nested deeper than {MAX_FILTER_DEPTH} at position {self.current.pos}; "
+                f"a filter may nest at most {MAX_FILTER_DEPTH} levels"
+            )
         self._advance()
         self.depth += 1
         expr = self._or_expr()
@@ -135,6 +159,12 @@ class _Parser:
         return expr
 
     def _comparison(self) -> Comparison:
+        self.comparisons += 1
+        if self.comparisons > MAX_FILTER_COMPARISONS:
+            raise self._error(
+                f"comparison number {self.comparisons} at position {self.current.pos}; a filter may "
+                f"hold at most {MAX_FILTER_COMPARISONS} comparisons (use IN for many values of one field)"
+            )
         field, _ = self._field("expected a field such as metrics.<key>, params.<key>, tags.<key> or an attribute")
         op_token = self.current
         op = self._operator()
@@ -181,14 +211,23 @@ class _Parser:
         self._advance()
         return str(token.value)
 
+    def _list_item(self, field: Field) -> str:
+        self.values += 1
+        if self.values > MAX_FILTER_VALUES:
+            raise self._error(
+                f"too many values at position {self.current.pos}; the IN lists of a filter may hold "
+                f"at most {MAX_FILTER_VALUES} values in all"
+            )
+        return self._string(field)
+
     def _string_list(self, field: Field) -> tuple[str, ...]:
         self._expect("LPAREN", f"'(' and a list of quoted strings for {field.label}")
-        items = [self._string(field)]
+        items = [self._list_item(field)]
         while self._at("COMMA"):
             self._advance()
             if self._at("RPAREN"):  # a trailing comma, as in Python's ('a',)
                 break
-            items.append(self._string(field))
+            items.append(self._list_item(field))
         self._expect("RPAREN", "',' or ')'")
         return tuple(items)
 
@@ -229,12 +268,32 @@ def _check_kind(kind: str) -> Kind:
     return kind  # type: ignore[return-value]
 
 
-@lru_cache(maxsize=256)
-def parse_filter_cached(filter_string: str, kind: Kind) -> Expr | None:
-    """:func:`parse_filter` for a non-empty string, memoised (the AST is immutable)."""
+def _parse_filter(filter_string: str, kind: Kind) -> Expr | None:
     if not filter_string.strip():
         return None
     return _Parser(filter_string, kind, "filter").parse_filter()
+
+
+@lru_cache(maxsize=256)
+def parse_filter_cached(filter_string: str, kind: Kind) -> Expr | None:
+    """:func:`parse_filter` for a non-empty string, memoised (the AST is immutable)."""
+    return _parse_filter(filter_string, kind)
+
+
+def _too_long(what: str, text: str, limit: int) -> TrackletException:
+    return TrackletException(
+        f"Invalid {what} {text[:60]!r}…: it has {len(text)} characters; a search {what} may have "
+        f"at most {limit} characters.",
+        INVALID_PARAMETER_VALUE,
+    )
+
+
+def check_search_text(what: str, text: str, limit: int) -> None:
+    """Refuse a filter or order-by clause over ``limit`` characters, or holding text no
+    backend can store (NUL, lone surrogates), before any parsing."""
+    if len(text) > limit:
+        raise _too_long(what, text, limit)
+    validate_text(what, text)
 
 
 @lru_cache(maxsize=256)
@@ -250,7 +309,9 @@ def parse_filter(filter_string: str | None, kind: Kind = "run") -> Expr | None:
         None, ``""`` and blanks mean "no filter".
     :param kind: ``"run"`` (search_runs) or ``"experiment"`` (search_experiments).
     :raises TrackletException: ``INVALID_PARAMETER_VALUE`` naming the offending token
-        and its 0-based position.
+        and its 0-based position, or the limit exceeded (:data:`MAX_FILTER_LENGTH`
+        characters, :data:`MAX_FILTER_COMPARISONS` comparisons, :data:`MAX_FILTER_VALUES`
+        values in IN lists, :data:`MAX_FILTER_DEPTH` levels of parentheses).
     """
     kind = _check_kind(kind)
     if filter_string is None:
@@ -259,6 +320,9 @@ def parse_filter(filter_string: str | None, kind: Kind = "run") -> Expr | None:
         raise TrackletException(
             f"Invalid filter {filter_string!r}: expected a string", INVALID_PARAMETER_VALUE
         )
+    check_search_text("filter", filter_string, MAX_FILTER_LENGTH)
+    if len(filter_string) > _CACHED_FILTER_LENGTH:
+        return _parse_filter(filter_string, kind)
     return parse_filter_cached(filter_string, kind)
 
 
@@ -268,7 +332,8 @@ def parse_order_by(order_by: Sequence[str] | None, kind: Kind = "run") -> list[O
     :param order_by: a sequence of strings, or None for the default order.
     :param kind: ``"run"`` or ``"experiment"``.
     :raises TrackletException: ``INVALID_PARAMETER_VALUE`` naming the entry, the token
-        and its position.
+        and its position, or the limit exceeded (:data:`MAX_ORDER_BY_CLAUSES` clauses of
+        at most :data:`MAX_ORDER_BY_CLAUSE_LENGTH` characters).
     """
     kind = _check_kind(kind)
     if order_by is None:
@@ -278,11 +343,19 @@ def parse_order_by(order_by: Sequence[str] | None, kind: Kind = "run") -> list[O
             f"Invalid order_by {order_by!r}: expected a list of strings such as ['metrics.loss DESC']",
             INVALID_PARAMETER_VALUE,
         )
+    clauses = list(order_by)
+    if len(clauses) > MAX_ORDER_BY_CLAUSES:
+        raise TrackletException(
+            f"Invalid order_by: {len(clauses)} clauses; a search may be ordered by at most "
+            f"{MAX_ORDER_BY_CLAUSES}.",
+            INVALID_PARAMETER_VALUE,
+        )
     keys = []
-    for clause in order_by:
+    for clause in clauses:
         if not isinstance(clause, str):
             raise TrackletException(
                 f"Invalid order_by clause {clause!r}: expected a string", INVALID_PARAMETER_VALUE
             )
+        check_search_text("order_by clause", clause, MAX_ORDER_BY_CLAUSE_LENGTH)
         keys.append(parse_order_key_cached(clause, kind))
     return keys

@@ -16,14 +16,16 @@ and resumes with ``OFFSET N``; stores that only know offsets read our tokens as 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.search import read_page_token
+from tracklet.validation import INT64_MAX, INT64_MIN, validate_text
 
 __all__ = ["Cursor", "decode_cursor", "encode_cursor", "query_hash"]
 
@@ -50,34 +52,29 @@ def encode_cursor(offset: int, after: Sequence[Any], query: str) -> str:
 
 
 def _invalid(token: object, reason: str) -> TrackletException:
+    shown = repr(token)
+    shown = shown if len(shown) <= 100 else shown[:100] + "…"
     return TrackletException(
-        f"Invalid page token {token!r}: {reason}. Pass the token returned with the previous page, "
+        f"Invalid page token {shown}: {reason}. Pass the token returned with the previous page, "
         "with the same filter and order_by, or no token to start from the first page.",
         INVALID_PARAMETER_VALUE,
     )
 
 
-def _load(token: str | bytes) -> dict[str, Any]:
-    try:
-        parsed = json.loads(base64.b64decode(token, validate=True))
-    except (binascii.Error, ValueError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise _invalid(token, "not base64-encoded JSON") from None
-    if not isinstance(parsed, dict):
-        raise _invalid(token, "expected a JSON object")
-    return parsed
-
-
-def _offset(token: object, body: dict[str, Any]) -> int:
-    offset = body.get("offset")
-    if isinstance(offset, str) and offset.isascii() and offset.isdigit():
-        offset = int(offset)  # MLflow accepts the string form too
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise _invalid(token, 'expected {"offset": <non-negative integer>}')
-    return offset
-
-
 def _matches(value: Any, kind: str) -> bool:
-    return not isinstance(value, bool) and isinstance(value, _TYPES[kind])
+    """Whether a sort value from a token is one this kind of column can hold: int64 for
+    integers, a finite number for metric values, storable text for strings."""
+    if isinstance(value, bool) or not isinstance(value, _TYPES[kind]):
+        return False
+    if isinstance(value, int):
+        return INT64_MIN <= value <= INT64_MAX
+    if isinstance(value, float):
+        return math.isfinite(value)
+    try:
+        validate_text("sort value", value)
+    except TrackletException:
+        return False
+    return True
 
 
 def decode_cursor(token: str | bytes | None, query: str, kinds: Sequence[str]) -> Cursor:
@@ -88,10 +85,7 @@ def decode_cursor(token: str | bytes | None, query: str, kinds: Sequence[str]) -
     """
     if not token:
         return Cursor()
-    if not isinstance(token, (str, bytes)):
-        raise _invalid(token, "expected a string")
-    body = _load(token)
-    offset = _offset(token, body)
+    offset, body = read_page_token(token)
     if "after" not in body and "id" not in body:
         return Cursor(offset)
     if body.get("query") != query:

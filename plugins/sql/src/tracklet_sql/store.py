@@ -87,10 +87,13 @@ _HISTORY = (
 
 
 def _experiment_key(experiment_id: Any) -> int | None:
-    """The integer id for a user's experiment id; None if it cannot name a stored one."""
+    """The integer id for a user's experiment id; None if it cannot name a stored one. Only
+    the canonical spelling names one: "01" is not experiment 1."""
     text = str(experiment_id)
-    if text.isascii() and text.isdecimal() and int(text) <= _INT_MAX:
-        return int(text)
+    if text.isascii() and text.isdecimal() and len(text) <= 10:
+        number = int(text)
+        if str(number) == text and number <= _INT_MAX:
+            return number
     return None
 
 
