@@ -207,3 +207,20 @@ def test_good_run_ids_pass() -> None:
     for good in ("0123456789abcdef0123456789abcdef", "01", "run-1_x"):
         v.validate_run_id(good)
         assert v.canonical_run_id(good) == good
+
+
+def test_user_id_and_dataset_fields_fit_their_columns() -> None:
+    from tracklet.entities import Dataset, DatasetInput, InputTag
+
+    v.validate_user_id(None)
+    v.validate_user_id("u" * v.MAX_USER_ID_LENGTH)
+    assert "user_id" in _refused(v.validate_user_id, "u" * (v.MAX_USER_ID_LENGTH + 1))
+    assert "user_id" in _refused(v.validate_user_id, "a\x00")
+
+    def dataset_input(source_type: str = "local", key: str = "k", value: str = "v") -> DatasetInput:
+        return DatasetInput(Dataset("d", "x", source_type, "src"), [InputTag(key, value)])
+
+    v.validate_dataset_inputs([dataset_input()])
+    assert "source_type" in _refused(v.validate_dataset_inputs, [dataset_input(source_type="s" * 37)])
+    assert "input tag key" in _refused(v.validate_dataset_inputs, [dataset_input(key="k" * 256)])
+    assert "value of input tag" in _refused(v.validate_dataset_inputs, [dataset_input(value="v" * 501)])

@@ -24,6 +24,13 @@ MAX_EXPERIMENT_NAME_LENGTH = 500
 MAX_RUN_NAME_LENGTH = 250
 MAX_DATASET_NAME_SIZE = 500
 MAX_DATASET_DIGEST_SIZE = 36
+MAX_DATASET_SOURCE_TYPE_SIZE = 36
+MAX_DATASET_SOURCE_SIZE = 65535
+MAX_DATASET_SCHEMA_SIZE = 1048575
+MAX_DATASET_PROFILE_SIZE = 16777215
+MAX_INPUT_TAG_KEY_SIZE = 255
+MAX_INPUT_TAG_VALUE_SIZE = 500
+MAX_USER_ID_LENGTH = 256
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_ENTITIES_PER_BATCH = 1000
@@ -323,20 +330,45 @@ def validate_dataset(name: str, digest: str) -> None:
         raise _bad(f"Dataset digest must be 1 to {MAX_DATASET_DIGEST_SIZE} characters, got {len(digest or '')}.")
 
 
+_DATASET_FIELD_SIZES = (
+    ("source_type", MAX_DATASET_SOURCE_TYPE_SIZE),
+    ("source", MAX_DATASET_SOURCE_SIZE),
+    ("schema", MAX_DATASET_SCHEMA_SIZE),
+    ("profile", MAX_DATASET_PROFILE_SIZE),
+)
+
+
+def _check_size(what: str, value: object, limit: int) -> None:
+    validate_text(what, value)
+    if isinstance(value, str) and len(value) > limit:
+        raise _bad(f"Invalid {what}: it has {len(value)} characters; the limit is {limit}.")
+
+
 def validate_dataset_inputs(datasets: Sequence[DatasetInput]) -> None:
-    """Each item is a DatasetInput with a valid name and digest and non-empty string tag keys."""
+    """Each item is a DatasetInput with a valid name and digest, and fields and input tags
+    within MLflow's sizes (source 65,535, schema 1,048,575, profile 16,777,215 characters;
+    tag keys 1 to 255, values up to 500) and its database's (source type 36)."""
     for item in datasets:
         if not isinstance(item, DatasetInput):
             raise _bad(f"Invalid dataset input {item!r}: expected a DatasetInput.")
         dataset = item.dataset
         validate_dataset(dataset.name, dataset.digest)
-        for what in ("source_type", "source", "schema", "profile"):
-            validate_text(f"dataset {what}", getattr(dataset, what))
+        for what, limit in _DATASET_FIELD_SIZES:
+            _check_size(f"dataset {what}", getattr(dataset, what), limit)
         for tag in item.tags:
             if not isinstance(tag.key, str) or not tag.key:
                 raise _bad(f"Invalid input tag key {tag.key!r}: it must be a non-empty string.")
-            validate_text(f"input tag '{tag.key}'", tag.key)
-            validate_text(f"value of input tag '{tag.key}'", tag.value)
+            _check_size(f"input tag key '{tag.key[:40]}'", tag.key, MAX_INPUT_TAG_KEY_SIZE)
+            _check_size(f"value of input tag '{tag.key}'", tag.value, MAX_INPUT_TAG_VALUE_SIZE)
+
+
+def validate_user_id(user_id: object) -> None:
+    """None, or text of at most 256 characters (the size of the runs table's column)."""
+    if user_id is None:
+        return
+    if not isinstance(user_id, str):
+        raise _bad(f"Invalid user_id {_shown(user_id)}: it must be a string.")
+    _check_size("user_id", user_id, MAX_USER_ID_LENGTH)
 
 
 _DRIVE = re.compile(r"^[a-zA-Z]:")

@@ -172,3 +172,16 @@ def test_one_more_order_by_clause_is_refused(store: SqlStore, world: dict[str, s
     assert f"at most {MAX_ORDER_BY_CLAUSES}" in _refused(
         store.search_experiments, ViewType.ALL, 10, None, ["name"] * (MAX_ORDER_BY_CLAUSES + 1)
     )
+
+
+def test_text_longer_than_its_column_is_refused(store: SqlStore, world: dict[str, str]) -> None:
+    """PostgreSQL and MariaDB refuse a value longer than its column with a driver error."""
+    from tracklet.entities import Dataset, DatasetInput, InputTag
+
+    assert "user_id" in _refused(store.create_run, world["experiment_id"], "u" * 257, 0, [], None)
+    for dataset_input in (
+        DatasetInput(Dataset("d", "x", "s" * 37, "src"), []),
+        DatasetInput(Dataset("d", "x", "local", "src"), [InputTag("k" * 256, "v")]),
+        DatasetInput(Dataset("d", "x", "local", "src"), [InputTag("k", "v" * 501)]),
+    ):
+        _refused(store.log_inputs, world["run_id"], [dataset_input])

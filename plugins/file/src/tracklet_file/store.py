@@ -55,6 +55,7 @@ from tracklet.validation import (
     validate_run_id,
     validate_run_name,
     validate_tag,
+    validate_user_id,
 )
 
 from . import _logging
@@ -228,6 +229,7 @@ class FileStore(TrackingStore):
         experiment_id = DEFAULT_ID if experiment_id is None else str(experiment_id)
         validate_experiment_id(experiment_id)
         validate_run_name(run_name)
+        validate_user_id(user_id)
         tags = list(tags or [])
         for tag in tags:
             validate_tag(tag.key, tag.value)

@@ -39,6 +39,7 @@ from tracklet.entities import (
     ViewType,
 )
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.validation import canonical_experiment_id, canonical_run_id, validate_text
 
 __all__ = [
     "API_PREFIX",
@@ -68,6 +69,11 @@ SCALAR_SCHEMAS: dict[str, dict[str, Any]] = {
         "oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]
     },
     "bool": {"type": "boolean"},
+    # Ids in their one spelling: an experiment id that reads as a number is that number's
+    # decimal form ("1", never "01", " 1", "+1" or "1_0"); older clients' JSON integers are
+    # taken too. Checked once, here, before authorization looks the id up.
+    "ExperimentId": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"},
+    "RunId": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,255}$"},
     "ViewType": {"type": "string", "enum": ["ACTIVE_ONLY", "DELETED_ONLY", "ALL"]},
     "RunStatus": {"type": "string", "enum": ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"]},
 }
@@ -221,7 +227,18 @@ class Endpoint:
 
 def _run_id_fields() -> tuple[Field, ...]:
     # MLflow sends both; run_uuid is the deprecated spelling. One of them is required.
-    return (Field("run_id", doc="the run's id"), Field("run_uuid", doc="deprecated spelling of run_id"))
+    return (
+        Field("run_id", "RunId", doc="the run's id"),
+        Field("run_uuid", "RunId", doc="deprecated spelling of run_id"),
+    )
+
+
+def _experiment_id(required: bool = True) -> Field:
+    return Field("experiment_id", "ExperimentId", required=required)
+
+
+def _run_id() -> Field:
+    return Field("run_id", "RunId", required=True)
 
 
 _TOKEN = Field("page_token", doc="token from a previous page's next_page_token")
@@ -252,7 +269,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "get_experiment", "GET", "/experiments/get",
-        (Field("experiment_id", required=True),),
+        (_experiment_id(),),
         {"experiment": "Experiment"}, summary="Get an experiment by id.",
     ),
     Endpoint(
@@ -262,21 +279,21 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "delete_experiment", "POST", "/experiments/delete",
-        (Field("experiment_id", required=True),), summary="Soft-delete an experiment.",
+        (_experiment_id(),), summary="Soft-delete an experiment.",
     ),
     Endpoint(
         "restore_experiment", "POST", "/experiments/restore",
-        (Field("experiment_id", required=True),), summary="Restore a deleted experiment.",
+        (_experiment_id(),), summary="Restore a deleted experiment.",
     ),
     Endpoint(
         "update_experiment", "POST", "/experiments/update",
-        (Field("experiment_id", required=True), Field("new_name", required=True)),
+        (_experiment_id(), Field("new_name", required=True)),
         summary="Rename an experiment.",
     ),
     Endpoint(
         "set_experiment_tag", "POST", "/experiments/set-experiment-tag",
         (
-            Field("experiment_id", required=True),
+            _experiment_id(),
             Field("key", required=True),
             Field("value", required=True),
         ),
@@ -286,7 +303,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "create_run", "POST", "/runs/create",
         (
-            Field("experiment_id"),
+            _experiment_id(required=False),
             Field("user_id"),
             Field("run_name"),
             Field("start_time", "int64"),
@@ -304,9 +321,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ),
         {"run_info": "RunInfo"}, summary="Update a run's status, end time or name.",
     ),
-    Endpoint("delete_run", "POST", "/runs/delete", (Field("run_id", required=True),),
+    Endpoint("delete_run", "POST", "/runs/delete", (_run_id(),),
              summary="Soft-delete a run."),
-    Endpoint("restore_run", "POST", "/runs/restore", (Field("run_id", required=True),),
+    Endpoint("restore_run", "POST", "/runs/restore", (_run_id(),),
              summary="Restore a deleted run."),
     Endpoint(
         "get_run", "GET", "/runs/get", _run_id_fields(), {"run": "Run"},
@@ -335,13 +352,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "delete_tag", "POST", "/runs/delete-tag",
-        (Field("run_id", required=True), Field("key", required=True)),
+        (_run_id(), Field("key", required=True)),
         summary="Delete a run tag.",
     ),
     Endpoint(
         "log_batch", "POST", "/runs/log-batch",
         (
-            Field("run_id", required=True),
+            _run_id(),
             Field("metrics", "Metric", repeated=True),
             Field("params", "Param", repeated=True),
             Field("tags", "RunTag", repeated=True),
@@ -350,13 +367,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "log_inputs", "POST", "/runs/log-inputs",
-        (Field("run_id", required=True), Field("datasets", "DatasetInput", repeated=True)),
+        (_run_id(), Field("datasets", "DatasetInput", repeated=True)),
         summary="Record datasets a run used.",
     ),
     Endpoint(
         "search_runs", "POST", "/runs/search",
         (
-            Field("experiment_ids", repeated=True),
+            Field("experiment_ids", "ExperimentId", repeated=True),
             Field("filter"),
             Field("run_view_type", "ViewType"),
             Field("max_results", "int32"),
@@ -380,7 +397,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "get_metric_history_bulk_interval", "GET", "/metrics/get-history-bulk-interval",
         (
-            Field("run_ids", repeated=True, required=True),
+            Field("run_ids", "RunId", repeated=True, required=True),
             Field("metric_key", required=True),
             Field("start_step", "int32"),
             Field("end_step", "int32"),
@@ -398,7 +415,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "search_logged_models", "POST", "/logged-models/search",
         (
-            Field("experiment_ids", repeated=True),
+            Field("experiment_ids", "ExperimentId", repeated=True),
             Field("filter"),
             Field("max_results", "int32"),
             _TOKEN,
@@ -438,7 +455,9 @@ def parse_int(value: Any, name: str) -> int:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit() and text.isascii():
+        # 20 characters hold any int64; longer digit strings are refused by the range check
+        # anyway, and int() of thousands of digits is slow (and refused past 4,300).
+        if text.lstrip("-").isdigit() and text.isascii() and len(text) <= 40:
             return int(text)
     raise _bad(name, "expected an integer.", value)
 
@@ -451,8 +470,13 @@ def parse_double(value: Any, name: str) -> float:
     """A ``double``: a JSON number, or ``"NaN"``/``"Infinity"``/``"-Infinity"``."""
     if isinstance(value, bool):
         raise _bad(name, "expected a number.", value)
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            raise _bad(name, "the number is beyond the range of a double (about 1.8e308).", value) from None
     if isinstance(value, str):
         special = _NONFINITE_IN.get(value.strip().lower())
         if special is not None:
@@ -506,6 +530,7 @@ def _parse_status(value: Any, name: str) -> str:
 
 def _parse_string(value: Any, name: str) -> str:
     if isinstance(value, str):
+        validate_text(f"value for parameter '{name}'", value)
         return value
     # proto3 JSON parsers accept numbers for string fields (MLflow's client sends an
     # int experiment_id from older code); anything structured is refused.
@@ -572,6 +597,10 @@ def _as_list(value: Any, name: str) -> list[Any]:
 def _parse_scalar(type_: str, value: Any, name: str) -> Any:
     if type_ == "string":
         return _parse_string(value, name)
+    if type_ == "ExperimentId":
+        return canonical_experiment_id(value, name)
+    if type_ == "RunId":
+        return canonical_run_id(value, name)
     if type_ in ("int64", "int32"):
         return parse_int(value, name)
     if type_ == "double":
@@ -595,13 +624,19 @@ def _parse_scalar(type_: str, value: Any, name: str) -> Any:
     raise AssertionError(f"unknown field type {type_}")  # a bug in ENDPOINTS
 
 
+_ID_TYPES = ("ExperimentId", "RunId")
+
+
 def parse_request(endpoint: Endpoint, data: Mapping[str, Any] | Iterable[tuple[str, str]]) -> dict[str, Any]:
     """Check and convert a request: a parsed JSON body (a dict), or a query string as
     ``(name, value)`` pairs (repeated names give lists).
 
     Returns ``{field name: value}`` for the fields present (unknown fields are dropped,
     as MLflow's server does). Missing required fields and ill-typed values raise
-    ``INVALID_PARAMETER_VALUE`` naming the field.
+    ``INVALID_PARAMETER_VALUE`` naming the field; so do text no backend can store (NUL,
+    lone surrogates from a JSON ``\\ud800`` escape) and ids not in their one spelling
+    (experiment ``"01"`` for ``"1"``: see :func:`tracklet.validation.canonical_experiment_id`),
+    so authorization and the store see each object under one id.
     """
     if isinstance(data, Mapping):
         body: Mapping[str, Any] = data
@@ -617,6 +652,8 @@ def parse_request(endpoint: Endpoint, data: Mapping[str, Any] | Iterable[tuple[s
     out: dict[str, Any] = {}
     for f in endpoint.request:
         value = body.get(f.name)
+        if value == "" and f.type in _ID_TYPES:
+            value = None  # proto3's "unset"
         if value is None:
             if f.required:
                 raise TrackletException(

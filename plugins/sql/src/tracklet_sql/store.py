@@ -59,6 +59,7 @@ from tracklet.validation import (
     validate_run_id,
     validate_run_name,
     validate_tag,
+    validate_user_id,
 )
 
 from . import _schema as s
@@ -379,6 +380,7 @@ class SqlStore(TrackingStore):
         experiment_id = str(DEFAULT_EXPERIMENT_ID) if experiment_id is None else str(experiment_id)
         validate_experiment_id(experiment_id)
         validate_run_name(run_name)
+        validate_user_id(user_id)
         for tag in tags or []:
             validate_tag(tag.key, tag.value)
         run_name, tags = resolve_run_name(run_name, tags or [])

@@ -20,12 +20,14 @@ from typing import Any
 
 from tracklet.entities import FileInfo, Metric, Param, RunTag, ViewType
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
+from tracklet.search import parse_filter, parse_order_by
 from tracklet.stores.tracking import TrackingStore
 from tracklet.uri import append_to_uri_path, get_scheme
 from tracklet.validation import (
     SEARCH_MAX_RESULTS_DEFAULT,
     validate_artifact_path,
     validate_experiment_artifact_location,
+    validate_max_results,
 )
 from tracklet_http import protocol as p
 from tracklet_http.protocol import ARTIFACTS_PREFIX, Endpoint
@@ -92,9 +94,16 @@ def _check_int(value: int, name: str, kind: str) -> None:
         )
 
 
+#: Searches whose filter and order-by are parsed (and their size limits checked) with the
+#: request's fields, before authorization and any store work.
+_SEARCH_KINDS = {"search_runs": "run", "search_experiments": "experiment"}
+
+
 def check_ranges(endpoint: Endpoint, params: dict[str, Any]) -> None:
     """Refuse integers that do not fit their 64/32-bit field (a database would fail on
-    them with an internal error instead), including each metric's timestamp and step."""
+    them with an internal error instead), including each metric's timestamp and step;
+    and a search over the core's limits (:mod:`tracklet.search`'s ``MAX_*``, MLflow's
+    ``max_results`` of 50,000) or with a bad filter or order-by."""
     for f in endpoint.request:
         value = params.get(f.name)
         if value is None:
@@ -109,6 +118,11 @@ def check_ranges(endpoint: Endpoint, params: dict[str, Any]) -> None:
                 if not (low <= timestamp <= high and low <= step <= high):
                     _check_int(timestamp, f"{f.name}.timestamp", "int64")
                     _check_int(step, f"{f.name}.step", "int64")
+    kind = _SEARCH_KINDS.get(endpoint.name)
+    if kind is not None:
+        validate_max_results(params.get("max_results"))
+        parse_filter(params.get("filter") or None, kind)  # type: ignore[arg-type]
+        parse_order_by(params.get("order_by") or None, kind)  # type: ignore[arg-type]
 
 
 # -- small helpers ----------------------------------------------------------------------------------
