@@ -20,7 +20,7 @@ from tracklet.exceptions import TrackletException
 from tracklet.plugins import get_tracking_store
 from tracklet_http.server.auth import ENDPOINT_RULES, Authorizer
 from tracklet_http.server.auth.config import AuthConfig, database_uri, load_config, sqlalchemy_uri
-from tracklet_http.server.auth.passwords import hash_password, random_password, verify_password
+from tracklet_http.server.auth.passwords import hash_password, needs_rehash, random_password, verify_password
 from tracklet_http.server.auth.permissions import grantable
 from tracklet_http.server.auth.service import AuthService, TTLCache, check_name, check_password
 from tracklet_http.server.auth.store import AuthStore
@@ -41,7 +41,7 @@ def _basic(user: str, password: str) -> str:
 def test_password_hash_round_trip_and_format() -> None:
     stored = hash_password("correct horse battery")
     scheme, n, r, p, salt, digest = stored.split("$")
-    assert (scheme, n, r, p) == ("scrypt", str(2**15), "8", "1")
+    assert (scheme, n, r, p) == ("scrypt-hmac", str(2**15), "8", "1")
     assert salt and digest
     assert verify_password("correct horse battery", stored)
     assert not verify_password("correct horse batterY", stored)
@@ -57,6 +57,38 @@ def test_malformed_hashes_never_verify(stored: str) -> None:
 def test_random_passwords_are_long_and_distinct() -> None:
     a, b = random_password(), random_password()
     assert a != b and len(a) >= 20
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("", "\x00" * 12), ("secret-password", "secret-password\x00"), ("x" * 12, "x" * 12 + "\x00" * 40)],
+)
+def test_passwords_differing_in_trailing_nuls_hash_apart(a: str, b: str) -> None:
+    """Issue 12: an account whose password was twelve NULs accepted an empty password.
+    Plain scrypt keys HMAC with the password, and HMAC zero-pads short keys."""
+    assert not verify_password(a, hash_password(b))
+    assert not verify_password(b, hash_password(a))
+    assert verify_password(b, hash_password(b))
+
+
+def _legacy_hash(password: str) -> str:
+    """A hash as tracklet stored them before issue 12: scrypt over the password itself."""
+    import base64
+    import hashlib
+
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**15, r=8, p=1, dklen=32, maxmem=2**28)
+    return f"scrypt${2**15}$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def test_older_hashes_verify_only_passwords_they_cannot_confuse() -> None:
+    assert verify_password("alice-password-1", _legacy_hash("alice-password-1"))
+    assert not verify_password("alice-password-2", _legacy_hash("alice-password-1"))
+    nuls = _legacy_hash("\x00" * 12)
+    assert not verify_password("", nuls) and not verify_password("\x00" * 12, nuls)
+    assert not verify_password("alice-password-1\x00", _legacy_hash("alice-password-1"))
+    assert needs_rehash(_legacy_hash("alice-password-1"))
+    assert not needs_rehash(hash_password("alice-password-1"))
 
 
 # -- checks on names, passwords and permissions ---------------------------------------------------
@@ -82,6 +114,27 @@ def test_short_passwords_are_refused() -> None:
     with pytest.raises(TrackletException, match="at least 12"):
         check_password("short")
     assert check_password("long-enough-pw") == "long-enough-pw"
+
+
+@pytest.mark.parametrize(
+    ("password", "found"),
+    [("\x00" * 12, "U+0000 at character 1"), ("tab\tpassword-12", "U+0009 at character 4"),
+     ("new-password\n", "U+000A"), ("del-password\x7f", "U+007F"), ("c1-password-\x85", "U+0085")],
+)
+def test_new_passwords_cannot_contain_control_characters(password: str, found: str) -> None:
+    with pytest.raises(TrackletException) as info:
+        check_password(password, "password")
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "'password'" in info.value.message and "control characters" in info.value.message
+    assert found in info.value.message
+
+
+def test_new_passwords_must_have_utf8_bytes_and_may_be_any_text() -> None:
+    with pytest.raises(TrackletException, match="lone surrogates"):
+        check_password("\ud800" + "x" * 12)
+    family = "family: \U0001f468\u200d\U0001f469\u200d\U0001f467!!"  # ZWJ (format) characters are fine
+    for text in ("pässwörd-lång-1", "パスワードパスワードパスワード", family):
+        assert check_password(text) == text
 
 
 def test_grants_must_allow_something() -> None:
@@ -141,6 +194,7 @@ def test_config_reads_mlflows_config_file(tmp_path: Path) -> None:
         ({"TRACKLET_AUTH_DEFAULT_PERMISSION": "OWNER"}, "TRACKLET_AUTH_DEFAULT_PERMISSION"),
         ({"TRACKLET_AUTH_ADMIN_PASSWORD": "password1234"}, "publicly known default"),
         ({"TRACKLET_AUTH_ADMIN_PASSWORD": "short"}, "at least 12"),
+        ({"TRACKLET_AUTH_ADMIN_PASSWORD": "admin\tpassword-123"}, "control characters"),
         ({"TRACKLET_AUTH_CACHE_SECONDS": "-1"}, "TRACKLET_AUTH_CACHE_SECONDS"),
     ],
 )
@@ -293,6 +347,42 @@ def test_authentication_failures_are_401(tmp_path: Path) -> None:
             service.authenticate_header(header)
         assert info.value.error_code == "UNAUTHENTICATED"
     service.store.close()
+
+
+def test_passwords_are_compared_on_the_exact_bytes_sent(tmp_path: Path) -> None:
+    """The header's password bytes reach scrypt unchanged: the Latin-1 bytes of a
+    non-ASCII password are not the password (they used to be decoded as Latin-1 and
+    re-encoded as UTF-8, so two byte strings opened one account)."""
+    import base64
+
+    service = _service(tmp_path, admin_password=ADMIN_PASSWORD)
+    try:
+        service.store.create_user("jose", hash_password("pässwörd-lång-1"))
+        as_utf8 = "Basic " + base64.b64encode("jose:pässwörd-lång-1".encode()).decode()
+        as_latin1 = "Basic " + base64.b64encode("jose:pässwörd-lång-1".encode("latin-1")).decode()
+        assert service.authenticate_header(as_utf8).username == "jose"
+        with pytest.raises(TrackletException, match="Invalid username or password"):
+            service.authenticate_header(as_latin1)
+        bad_name = "Basic " + base64.b64encode(b"jos\xe9:p\xe4ssw\xf6rd-long-1").decode()
+        with pytest.raises(TrackletException, match="UTF-8") as info:
+            service.authenticate_header(bad_name)
+        assert info.value.error_code == "UNAUTHENTICATED"
+    finally:
+        service.store.close()
+
+
+def test_an_older_hash_is_replaced_after_a_successful_login(tmp_path: Path) -> None:
+    service = _service(tmp_path, admin_password=ADMIN_PASSWORD)
+    try:
+        service.store.create_user("old", _legacy_hash("old-password-12"))
+        assert service.authenticate_header(_basic("old", "old-password-12")).username == "old"
+        stored = service.store.get_user("old").password_hash
+        assert stored.startswith("scrypt-hmac$") and verify_password("old-password-12", stored)
+        # a password changed meanwhile is never undone by the upgrade
+        assert not service.store.replace_password_hash("old", _legacy_hash("x" * 12), hash_password("y" * 12))
+        assert service.store.get_user("old").password_hash == stored
+    finally:
+        service.store.close()
 
 
 def test_credential_cache_is_dropped_on_password_change(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ import http.client
 import http.server
 import json
 import pathlib
+import socket
 import threading
 import urllib.parse
 import uuid
@@ -469,6 +470,72 @@ def test_edit_permission_does_not_delete_artifacts(auth_site: ServerProcess) -> 
         anonymous = raw(auth_site, "GET", target)
         assert anonymous.status == 401 and anonymous.headers["www-authenticate"].startswith("Basic")
         assert raw(auth_site, "DELETE", target, None, as_admin).status == 200
+
+
+def _basic(user: tuple[str, str]) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(":".join(user).encode()).decode()}
+
+
+def _experiment_with(auth_site: ServerProcess, grants: dict[tuple[str, str], str]) -> str:
+    """A new experiment (the admin's) on which each user holds the given permission."""
+    created = api(auth_site, "POST", "experiments/create", {"name": uuid.uuid4().hex}, user=ADMIN)
+    exp = created.json["experiment_id"]
+    for user, permission in grants.items():
+        account = {"username": user[0], "password": user[1]}
+        made = api(auth_site, "POST", "users/create", account, user=ADMIN)
+        assert made.status in (200, 400), made.body  # 400: made by an earlier test
+        grant = {"experiment_id": exp, "username": user[0], "permission": permission}
+        assert api(auth_site, "POST", "experiments/permissions/create", grant, user=ADMIN).status == 200
+    return str(exp)
+
+
+def test_edit_permission_does_not_overwrite_artifacts(auth_site: ServerProcess) -> None:
+    """Issue 12: an EDIT user blanked an existing artifact with an empty PUT, while deleting
+    it needs MANAGE. Creating a file needs EDIT; replacing one needs MANAGE."""
+    writer, manager = ("writer", "writer-password-1"), ("manager", "manager-password-1")
+    exp = _experiment_with(auth_site, {writer: "EDIT", manager: "MANAGE"})
+    for prefix in (API, "/ajax-api/2.0/mlflow-artifacts/artifacts"):
+        target = f"{prefix}/{exp}/run/artifacts/model-{uuid.uuid4().hex[:8]}.pkl"
+        assert raw(auth_site, "PUT", target, b"weights", _basic(writer)).status == 200
+        for body in (b"", b"tampered"):
+            refused = raw(auth_site, "PUT", target, body, _basic(writer))
+            assert refused.status == 403 and refused.json["error_code"] == "PERMISSION_DENIED"
+            assert "MANAGE" in refused.json["message"]
+            assert raw(auth_site, "GET", target, None, _basic(writer)).body == b"weights"
+        assert raw(auth_site, "PUT", target, b"v2", _basic(manager)).status == 200
+        assert raw(auth_site, "PUT", target, b"v3", _basic(ADMIN)).status == 200
+        assert raw(auth_site, "GET", target, None, _basic(writer)).body == b"v3"
+        # a new name is still the writer's to create
+        assert raw(auth_site, "PUT", target + ".new", b"fresh", _basic(writer)).status == 200
+
+
+def test_an_edit_upload_racing_another_never_replaces_it(auth_site: ServerProcess) -> None:
+    """The writer's upload starts while the name is free; the admin's lands first. Whether
+    the server notices before or after the writer's body arrives, the admin's file stays."""
+    writer = ("racer", "racer-password-12")
+    exp = _experiment_with(auth_site, {writer: "EDIT"})
+    target = f"{API}/{exp}/run/artifacts/raced.bin"
+    host, port = auth_site.url.split("://", 1)[1].split(":")
+    assert raw(auth_site, "GET", f"{API}?path={exp}", None, _basic(writer)).status == 200  # credential cached
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    try:
+        head = f"PUT {target} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 10\r\n"
+        auth = "".join(f"{k}: {v}\r\n" for k, v in _basic(writer).items())
+        sock.sendall((head + auth + "\r\n").encode() + b"first")
+        assert raw(auth_site, "PUT", target, b"the admin's", _basic(ADMIN)).status == 200
+        try:
+            sock.sendall(b"-half")
+        except OSError:
+            pass  # refused before the body: the server closed the connection
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        answer = json.loads(response.read())
+    finally:
+        sock.close()
+    assert response.status == 403 and answer["error_code"] == "PERMISSION_DENIED", answer
+    assert raw(auth_site, "GET", target, None, _basic(ADMIN)).body == b"the admin's"
+    listing = raw(auth_site, "GET", f"{API}?path={exp}/run/artifacts", None, _basic(ADMIN)).json
+    assert [f["path"] for f in listing["files"]] == ["raced.bin"]
 
 
 # -- the client facing a hostile or broken server ---------------------------------------------------------

@@ -4,11 +4,14 @@
 Starlette's router. Every endpoint of :data:`tracklet_http.protocol.ENDPOINTS` (at
 ``/api/2.0/mlflow/…`` and MLflow's ``/ajax-api/2.0/mlflow/…`` alias) is found with one
 dict lookup by :class:`TrackingApi`, a plain ASGI layer in front of the router, which
-reads the body, checks the fields (:func:`~tracklet_http.protocol.parse_request`), runs
-the handler and its store call in a thread pool (never on the event loop: see
-:func:`_store_threads`), and writes MLflow's JSON. The
-router serves the rest: ``/health``, ``/version``, ``/metrics``, ``/openapi.json``, the
-artifact proxy and the auth API, and answers 404/405 as JSON.
+(with ``--auth``) first authenticates the caller from the headers alone — a stranger's
+body is never read, and passwords are checked on the auth hashing pool, never on the
+event loop (:mod:`tracklet_http.server.auth.service`) — then reads the body, checks
+the fields (:func:`~tracklet_http.protocol.parse_request`), runs the handler and its
+store call in a thread pool (never on the event loop: see :func:`_store_threads`), and
+writes MLflow's JSON. The router serves the rest: ``/health``, ``/version``,
+``/metrics``, ``/openapi.json``, the artifact proxy and the auth API, and answers
+404/405 as JSON.
 
 The stack, outside in: Starlette's error guard -> :class:`RequestTimer` (Prometheus)
 -> :class:`~tracklet_http.server.security.SecurityMiddleware` (Host, Origin,
@@ -91,8 +94,9 @@ def _content_length(scope: dict[str, Any]) -> int | None:
 
 
 class TrackingApi:
-    """The REST API's dispatcher: path -> endpoint by dict lookup, then body, fields,
-    handler, JSON. Paths it does not know go on to ``app`` (the router)."""
+    """The REST API's dispatcher: path -> endpoint by dict lookup, then (with ``--auth``)
+    the caller from the headers, then body, fields, authorization, handler, JSON. Paths
+    it does not know go on to ``app`` (the router)."""
 
     def __init__(self, app: Any, state: ServerState, executor: ThreadPoolExecutor | None = None) -> None:
         """:param executor: where blocking work runs; None runs it on the event loop."""
@@ -117,6 +121,11 @@ class TrackingApi:
                 ((b"allow", allowed.encode()),),
             )
             return
+        user = None
+        if self.state.authorizer is not None:  # who first, from the headers alone
+            user = await self._authenticate(scope, send)
+            if user is None:
+                return
         if method == "GET":
             data: Any = scope["query_string"]
         else:
@@ -127,13 +136,27 @@ class TrackingApi:
                 await send_bytes(send, status, body, extra_headers=((b"connection", b"close"),))
                 return
         if self.executor is None:
-            status, body, headers = self._work(endpoint, handler, method, data, scope)
+            status, body, headers = self._work(endpoint, handler, method, data, user)
         else:
             loop = asyncio.get_running_loop()
             status, body, headers = await loop.run_in_executor(
-                self.executor, self._work, endpoint, handler, method, data, scope
+                self.executor, self._work, endpoint, handler, method, data, user
             )
         await send_bytes(send, status, body, extra_headers=headers)
+
+    async def _authenticate(self, scope: dict[str, Any], send: Any) -> str | None:
+        """The caller's user name, before any of the body is read (a stranger's 32 MiB is
+        never buffered); None once a refusal (401, or 429 over the failed-login limit) has
+        been sent. Password checks run on the auth hashing pool, never on this loop."""
+        try:
+            return str(await self.state.authorizer.authenticate_scope(scope))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an MLflow error answer
+            from tracklet_http.server.auth.authorizer import refusal_headers
+
+            status, body = exception_answer(exc, "authentication")
+            headers = tuple((k.lower().encode(), v.encode()) for k, v in refusal_headers(exc, scope).items())
+            await send_bytes(send, status, body, extra_headers=headers)
+            return None
 
     async def _read_body(self, scope: dict[str, Any], receive: Any) -> bytes:
         """The whole request body, refused (400) as soon as it is known to exceed the
@@ -158,14 +181,14 @@ class TrackingApi:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _work(self, endpoint: Endpoint, handler: Handler, method: str, data: Any, scope: dict[str, Any]) -> _Answer:
+    def _work(
+        self, endpoint: Endpoint, handler: Handler, method: str, data: Any, user: str | None
+    ) -> _Answer:
         """Everything blocking for one call, in one go (one thread hop per request):
-        decode, check, authorize, call the store, encode."""
-        call = Call()
+        decode, check, authorize ``user`` (already authenticated), call the store, encode."""
+        call = Call(user)
         try:
             authorizer = self.state.authorizer
-            if authorizer is not None:  # who first: no validation details for strangers
-                call.user = authorizer.authenticate(Request(scope))
             params = _parse(endpoint, _decode(method, data))
             if authorizer is not None:
                 authorizer.authorize(call.user, endpoint.name, params, self.state.store)

@@ -32,8 +32,14 @@ or names a staging file. On a local destination the real path (symbolic links re
 must then lie inside the destination's real path, for every operation, before anything
 is opened, created, listed or removed.
 
-**Auth.** With ``--auth`` each call is authenticated and then authorized on its path
-(``<experiment id>/…``): reading needs READ, uploading EDIT, deleting MANAGE.
+**Auth.** With ``--auth`` each call is authenticated from its headers before any of its
+body is read (a stranger's upload is refused, 401 — or 429 over the failed-login limit —
+with ``Connection: close``, never received), then authorized on its path
+(``<experiment id>/…``): reading needs READ, uploading a new file EDIT, deleting MANAGE,
+and uploading over a file that exists MANAGE too, since it destroys the old content as
+deleting does (checked before the body is read, and again atomically when the file is
+put in place on a local destination; on other destinations the check before the upload
+is all there is).
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ from tracklet.exceptions import (
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     NOT_IMPLEMENTED,
+    PERMISSION_DENIED,
     RESOURCE_DOES_NOT_EXIST,
     TrackletException,
 )
@@ -230,6 +237,10 @@ class LocalDestination:
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
 
+    def exists(self, rel: str) -> bool:
+        """Whether something (a file, folder or link) is at ``rel``."""
+        return os.path.lexists(os.path.join(os.path.realpath(self.root), *rel.split("/")))
+
     def resolve(self, rel: str) -> str:
         """The real local path of ``rel``; refused when it resolves outside the root."""
         root = os.path.realpath(self.root)
@@ -333,6 +344,11 @@ class RepositoryDestination:
             files.append(entry)
         return sorted(files, key=lambda f: f["path"])
 
+    def exists(self, rel: str) -> bool:
+        """Whether the repository lists something at ``rel``."""
+        parent = posixpath.dirname(rel)
+        return any(f.path == rel for f in self.repo().list_artifacts(parent or None))
+
     def fetch(self, rel: str, folder: str) -> str:
         """Download ``rel`` into ``folder``; the local file's path."""
         repo = self.repo()
@@ -379,10 +395,14 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload, separators=(",", ":")), status, media_type=_JSON)
 
 
-def _error(exc: BaseException) -> Response:
+def _error(exc: BaseException, scope: Any = None) -> Response:
     if isinstance(exc, TrackletException):
         status = status_for(exc.error_code)
-        headers = {"WWW-Authenticate": 'Basic realm="tracklet"'} if status == 401 else None
+        headers = None
+        if status in (401, 429):  # refused before the body was read
+            from tracklet_http.server.auth.authorizer import refusal_headers
+
+            headers = refusal_headers(exc, scope or {})
         return Response(error_body(exc.error_code, exc.message), status, headers, media_type=_JSON)
     if isinstance(exc, OSError) and exc.errno in _PATH_ERRNOS:
         message = f"The artifact path cannot be used: {os.strerror(exc.errno or 0)}."
@@ -399,26 +419,39 @@ def _guarded(endpoint: Endpoint) -> Endpoint:
         try:
             return await endpoint(request)
         except Exception as exc:  # noqa: BLE001 - each becomes its JSON error
-            return _error(exc)
+            return _error(exc, request.scope)
 
     guarded.__name__ = endpoint.__name__
     guarded.__doc__ = endpoint.__doc__
     return guarded
 
 
-async def _authorize(request: Request, rel: str, write: bool = False, delete: bool = False) -> None:
+async def _authorize(request: Request, rel: str, write: bool = False, delete: bool = False) -> str | None:
+    """The caller (None without ``--auth``), authenticated from the headers before any of
+    the body is read, and allowed to read, write or delete ``rel``."""
     authorizer = getattr(request.app.state, "authorizer", None)
     if authorizer is None:
-        return
+        return None
+    user = await authorizer.authenticate_scope(request.scope)
+    await run_in_threadpool(authorizer.authorize_artifact, user, rel, write, delete)
+    return str(user)
 
-    def check() -> None:
-        user = authorizer.authenticate(request)
-        if delete:
-            authorizer.authorize_artifact(user, rel, True, delete=True)
-        else:
-            authorizer.authorize_artifact(user, rel, write)
 
-    await run_in_threadpool(check)
+async def _may_replace(request: Request, user: str | None, rel: str) -> bool:
+    """Whether this upload may overwrite a file at ``rel``: overwriting destroys the old
+    content as deleting does, so with ``--auth`` it needs what deleting needs (MANAGE)."""
+    authorizer = getattr(request.app.state, "authorizer", None)
+    if authorizer is None or user is None:
+        return True
+    return bool(await run_in_threadpool(authorizer.may_replace_artifact, user, rel))
+
+
+def _no_overwrite(rel: str) -> TrackletException:
+    return TrackletException(
+        f"Permission denied: artifact '{rel}' exists, and replacing it needs MANAGE permission on its "
+        "experiment, as deleting it does. Upload under a new path, or ask for MANAGE.",
+        PERMISSION_DENIED,
+    )
 
 
 def guess_content_type(name: str) -> str:
@@ -612,7 +645,10 @@ def artifact_routes(settings: ServerSettings) -> list[BaseRoute]:
 
     async def upload(request: Request) -> Response:
         rel = _upload_path(request.path_params["artifact_path"])
-        await _authorize(request, rel, write=True)
+        user = await _authorize(request, rel, write=True)
+        replace = await _may_replace(request, user, rel)
+        if not replace and await run_in_threadpool(dest.exists, rel):
+            raise _no_overwrite(rel)  # before the body is read; _publish checks again
         if isinstance(dest, LocalDestination):
             fd, staging, final = await run_in_threadpool(dest.staging_file, rel)
             try:
@@ -620,7 +656,7 @@ def artifact_routes(settings: ServerSettings) -> list[BaseRoute]:
                     await _receive_into(request, fd)
                 finally:
                     os.close(fd)
-                await run_in_threadpool(_publish, dest, rel, staging, final)
+                await run_in_threadpool(_publish, dest, rel, staging, final, replace)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(staging)
@@ -682,12 +718,26 @@ def artifact_routes(settings: ServerSettings) -> list[BaseRoute]:
     return routes
 
 
-def _publish(dest: LocalDestination, rel: str, staging: str, final: str) -> None:
-    """Rename the finished staging file onto its name (checked once more)."""
+def _publish(dest: LocalDestination, rel: str, staging: str, final: str, replace: bool = True) -> None:
+    """Rename the finished staging file onto its name (checked once more). Without
+    ``replace`` the file must not exist: a hard link fails atomically if it does (where
+    the file system has none, a check right before the rename)."""
     dest.resolve(rel)
     if os.path.isdir(final) and not os.path.islink(final):
         raise _bad(f"Cannot upload '{rel}': a folder of that name exists.")
-    os.replace(staging, final)
+    if replace:
+        os.replace(staging, final)
+        return
+    try:
+        os.link(staging, final)
+    except FileExistsError:
+        raise _no_overwrite(rel) from None
+    except OSError:
+        if os.path.lexists(final):
+            raise _no_overwrite(rel) from None
+        os.replace(staging, final)
+    else:
+        os.unlink(staging)
 
 
 # -- OpenAPI ------------------------------------------------------------------------------------------------

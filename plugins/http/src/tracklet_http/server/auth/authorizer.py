@@ -18,6 +18,18 @@ delete/restore experiment, delete/restore run                             MANAGE
 A call to a run that does not exist is let through (the server answers 404) only when
 the default permission would allow it on any experiment, so the answer reveals nothing
 the caller could not see anyway; otherwise it is refused like any other.
+
+Who is calling comes first, from the headers alone: the tracking API, the artifact proxy
+and the users/permissions API each await :meth:`Authorizer.authenticate_scope` before
+reading a byte of the body, so a stranger's upload is refused (401, or 429 when its
+address is over the failed-login limit, see :mod:`~tracklet_http.server.auth.limits`)
+without the server buffering it; :func:`refusal_headers` gives such an answer its
+``WWW-Authenticate`` or ``Retry-After`` header, and ``Connection: close`` when a body is
+left unread. Password checks never run on the event loop.
+
+The artifact proxy: reading needs READ, uploading a new file EDIT, and replacing a file
+that exists MANAGE — overwriting destroys its content as surely as deleting it, which
+needs MANAGE (:meth:`Authorizer.authorize_artifact` with ``delete=True``).
 """
 
 from __future__ import annotations
@@ -27,11 +39,16 @@ import posixpath
 from collections.abc import Mapping
 from typing import Any
 
-from tracklet.exceptions import INVALID_PARAMETER_VALUE, PERMISSION_DENIED, TrackletException
+from tracklet.exceptions import (
+    INVALID_PARAMETER_VALUE,
+    PERMISSION_DENIED,
+    REQUEST_LIMIT_EXCEEDED,
+    TrackletException,
+)
 
 from .service import AuthService, Caller, service_for
 
-__all__ = ["ENDPOINT_RULES", "Authorizer", "authorization_header"]
+__all__ = ["ENDPOINT_RULES", "Authorizer", "authorization_header", "client_address", "refusal_headers"]
 
 logger = logging.getLogger("tracklet_http.server.auth")
 
@@ -100,20 +117,60 @@ def authorization_header(request: Any) -> str | None:
     return None
 
 
+def client_address(request: Any) -> str:
+    """The client's address (the TCP peer) of an ASGI scope or a Starlette request; "" if unknown."""
+    scope = getattr(request, "scope", request)
+    client = scope.get("client") if isinstance(scope, Mapping) else None
+    return str(client[0]) if client else ""
+
+
+def _body_pending(scope: Mapping[str, Any]) -> bool:
+    for key, value in scope.get("headers") or ():
+        if key == b"transfer-encoding" or (key == b"content-length" and value.strip() not in (b"", b"0")):
+            return True
+    return False
+
+
+def refusal_headers(exc: BaseException, scope: Mapping[str, Any]) -> dict[str, str]:
+    """Headers for an answer refusing a call before its body was read: the challenge on a
+    401, ``Retry-After`` on a 429 from the login limits, and ``Connection: close`` when the
+    request has a body nobody will read (so the server does not go on receiving it)."""
+    headers: dict[str, str] = {}
+    code = getattr(exc, "error_code", None)
+    if code == "UNAUTHENTICATED":
+        headers["WWW-Authenticate"] = 'Basic realm="tracklet"'
+    retry_after = getattr(exc, "retry_after", None)
+    if code == REQUEST_LIMIT_EXCEEDED and retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if _body_pending(scope):
+        headers["Connection"] = "close"
+    return headers
+
+
 class Authorizer:
     """What the server consults on every call when ``--auth`` is on (see
-    ``tracklet_http.server.app``): :meth:`authenticate`, :meth:`authorize`, the store
-    call, :meth:`after`; searches filter with :meth:`visible_experiment_ids`; the
-    artifact proxy calls :meth:`authorize_artifact`."""
+    ``tracklet_http.server.app``): :meth:`authenticate_scope` (before the body is read),
+    :meth:`authorize`, the store call, :meth:`after`; searches filter with
+    :meth:`visible_experiment_ids`; the artifact proxy calls :meth:`authorize_artifact`."""
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
         self.service: AuthService = service_for(settings)
 
+    async def authenticate_scope(self, scope: Mapping[str, Any]) -> str:
+        """The caller's user name, from the HTTP basic authentication header of an ASGI
+        scope; UNAUTHENTICATED (401) without credentials or with wrong ones,
+        REQUEST_LIMIT_EXCEEDED (429) over a failed-login limit. A recently verified
+        credential costs one HMAC on the event loop; a password check runs on the
+        hashing pool."""
+        caller = await self.service.authenticate_async(authorization_header(scope), client_address(scope))
+        return caller.username
+
     def authenticate(self, request: Any) -> str:
-        """The caller's user name, from HTTP basic authentication; UNAUTHENTICATED (401)
-        without credentials or with wrong ones."""
-        return self.service.authenticate_header(authorization_header(request)).username
+        """:meth:`authenticate_scope` for code on a worker thread (blocks while a password
+        is checked): the caller's user name from a Starlette request or an ASGI scope."""
+        header, address = authorization_header(request), client_address(request)
+        return self.service.authenticate_header(header, address).username
 
     def caller(self, username: str) -> Caller:
         return self.service.caller(username)
@@ -199,6 +256,17 @@ class Authorizer:
         return self.service.visible_experiment_ids(self.service.caller(username))
 
     # -- the artifact proxy ----------------------------------------------------------------
+
+    def may_replace_artifact(self, username: str, path: str) -> bool:
+        """Whether ``username`` may overwrite the artifact at ``path``: that needs what
+        deleting it needs (MANAGE), since it destroys the old content just the same."""
+        try:
+            self.authorize_artifact(username, path, True, delete=True)
+        except TrackletException as exc:
+            if exc.error_code != PERMISSION_DENIED:
+                raise
+            return False
+        return True
 
     def authorize_artifact(self, username: str, path: str, write: bool, delete: bool = False) -> None:
         """Refuse an artifact proxy call ``username`` may not make. ``path`` is relative to

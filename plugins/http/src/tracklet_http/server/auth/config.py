@@ -13,7 +13,15 @@ Each value is looked up in this order (first found wins):
 * default permission: ``TRACKLET_AUTH_DEFAULT_PERMISSION``, then ``default_permission``
   in the config file, then READ;
 * cache lifetimes: ``TRACKLET_AUTH_CACHE_SECONDS`` (verified credentials, default 60)
-  and ``TRACKLET_AUTH_PERMISSION_CACHE_SECONDS`` (grants, default 5); 0 turns a cache off.
+  and ``TRACKLET_AUTH_PERMISSION_CACHE_SECONDS`` (grants, default 5); 0 turns a cache off;
+* failed-login limits (see :mod:`tracklet_http.server.auth.limits`):
+  ``TRACKLET_AUTH_MAX_FAILURES`` (per user name and client address, default 10) and
+  ``TRACKLET_AUTH_MAX_ADDRESS_FAILURES`` (per client address, whatever the user name,
+  default 100) within ``TRACKLET_AUTH_FAILURE_WINDOW_SECONDS`` (default 300); 0 turns a
+  limit off;
+* password checks at once per worker process: ``TRACKLET_AUTH_HASH_THREADS`` (default half
+  the CPUs this process may use, at least 1, at most 4) with at most
+  ``TRACKLET_AUTH_HASH_QUEUE`` more waiting (default 32).
 """
 
 from __future__ import annotations
@@ -28,12 +36,17 @@ from sqlalchemy.engine import make_url
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.uri import get_scheme
 
+from .passwords import MIN_PASSWORD_LENGTH, password_problem
 from .permissions import ALL_PERMISSIONS
 
-__all__ = ["AuthConfig", "MIN_PASSWORD_LENGTH", "database_uri", "load_config", "sqlalchemy_uri"]
-
-#: MLflow's password policy: at least 12 characters.
-MIN_PASSWORD_LENGTH = 12
+__all__ = [
+    "AuthConfig",
+    "MIN_PASSWORD_LENGTH",
+    "database_uri",
+    "default_hash_threads",
+    "load_config",
+    "sqlalchemy_uri",
+]
 #: The admin password older MLflow versions shipped in basic_auth.ini (GHSA-gq3w-7jj3-x7gr);
 #: refused as a configured password.
 LEGACY_DEFAULT_PASSWORD = "password1234"
@@ -52,6 +65,21 @@ class AuthConfig:
     admin_password: str | None = None
     credential_ttl: float = 60.0
     permission_ttl: float = 5.0
+    max_failures: int = 10
+    max_address_failures: int = 100
+    failure_window: float = 300.0
+    hash_threads: int = 1
+    hash_queue: int = 32
+
+
+def default_hash_threads() -> int:
+    """Half the CPUs this process may run on, at least 1 and at most 4: scrypt never holds
+    every core, whatever arrives."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus // 2))
 
 
 def sqlalchemy_uri(uri: str) -> str:
@@ -95,17 +123,29 @@ def _config_file(env: Mapping[str, str]) -> dict[str, str]:
     return dict(parser["mlflow"]) if parser.has_section("mlflow") else {}
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(
+    env: Mapping[str, str], name: str, default: float, whole: bool = False, minimum: int = 0
+) -> float:
+    """``env[name]`` as a number >= ``minimum`` (``whole``: an integer), ``default`` when unset."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = float(raw)
+        value = int(raw) if whole else float(raw)
     except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise TrackletException(f"{name}={raw!r}: expected a number of seconds >= 0.", INVALID_PARAMETER_VALUE)
+        value = float("nan")
+    if not value >= minimum:  # also NaN
+        expected = "a whole number" if whole else "a number of seconds"
+        raise TrackletException(f"{name}={raw!r}: expected {expected} >= {minimum}.", INVALID_PARAMETER_VALUE)
     return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    return _number(env, name, default)
+
+
+def _count(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    return int(_number(env, name, default, whole=True, minimum=minimum))
 
 
 def load_config(backend_store_uri: str, auth_db_uri: str | None, environ: Mapping[str, str] | None = None) -> AuthConfig:
@@ -138,10 +178,10 @@ def load_config(backend_store_uri: str, auth_db_uri: str | None, environ: Mappin
                 "another password.",
                 INVALID_PARAMETER_VALUE,
             )
-        if len(password) < MIN_PASSWORD_LENGTH:
+        problem = password_problem(password)
+        if problem is not None:
             raise TrackletException(
-                f"The configured admin password (TRACKLET_AUTH_ADMIN_PASSWORD) is too short: "
-                f"passwords need at least {MIN_PASSWORD_LENGTH} characters.",
+                f"The configured admin password (TRACKLET_AUTH_ADMIN_PASSWORD) cannot be used: {problem}.",
                 INVALID_PARAMETER_VALUE,
             )
     return AuthConfig(
@@ -153,4 +193,9 @@ def load_config(backend_store_uri: str, auth_db_uri: str | None, environ: Mappin
         admin_password=password,
         credential_ttl=_seconds(env, "TRACKLET_AUTH_CACHE_SECONDS", 60.0),
         permission_ttl=_seconds(env, "TRACKLET_AUTH_PERMISSION_CACHE_SECONDS", 5.0),
+        max_failures=_count(env, "TRACKLET_AUTH_MAX_FAILURES", 10),
+        max_address_failures=_count(env, "TRACKLET_AUTH_MAX_ADDRESS_FAILURES", 100),
+        failure_window=_seconds(env, "TRACKLET_AUTH_FAILURE_WINDOW_SECONDS", 300.0),
+        hash_threads=_count(env, "TRACKLET_AUTH_HASH_THREADS", default_hash_threads(), minimum=1),
+        hash_queue=_count(env, "TRACKLET_AUTH_HASH_QUEUE", 32),
     )

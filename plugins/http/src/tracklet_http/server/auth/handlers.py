@@ -11,9 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tracklet.exceptions import BAD_REQUEST, INVALID_PARAMETER_VALUE, PERMISSION_DENIED, TrackletException
+from tracklet.exceptions import (
+    BAD_REQUEST,
+    INVALID_PARAMETER_VALUE,
+    PERMISSION_DENIED,
+    RESOURCE_DOES_NOT_EXIST,
+    TrackletException,
+)
 
-from .passwords import hash_password, verify_password
 from .permissions import grantable
 from .service import AuthService, Caller, check_name, check_password
 from .store import User
@@ -85,7 +90,7 @@ def create_user(service: AuthService, caller: Caller, data: Data) -> Data:
     _admin_only(caller, "create users")
     username = _username(data)
     password = check_password(_required(data, "password"))
-    user = service.store.create_user(username, hash_password(password))
+    user = service.store.create_user(username, service.hash_password(password))
     return {"user": _user_json(user, service)}
 
 
@@ -122,12 +127,11 @@ def update_password(service: AuthService, caller: Caller, data: Data) -> Data:
         # hijacked session cannot silently take the account over.
         if not current:
             raise _bad("Current password is required when changing your own password ('current_password').")
-        user = service.store.get_user(username)
-        if not verify_password(current, user.password_hash):
+        if not service.password_matches(username, current):
             raise _bad("Current password does not match.")
         if password == current:
             raise _bad("New password must differ from the current password.")
-    service.store.update_password(username, hash_password(password))
+    service.store.update_password(username, service.hash_password(password))
     service.forget_user(username)
     return {}
 
@@ -173,7 +177,18 @@ def create_experiment_permission(service: AuthService, caller: Caller, data: Dat
 def get_experiment_permission(service: AuthService, caller: Caller, data: Data) -> Data:
     experiment_id = _experiment_id(data)
     _require_manage(service, caller, experiment_id)
-    return {"experiment_permission": service.store.get_grant(experiment_id, _username(data)).to_json()}
+    username = _username(data)
+    try:
+        grant = service.store.get_grant(experiment_id, username)
+    except TrackletException as exc:
+        if caller.is_admin or exc.error_code != RESOURCE_DOES_NOT_EXIST:
+            raise
+        # one answer whether the user or only the grant is missing: a MANAGE holder (anyone
+        # who created an experiment) must not learn which user names exist
+        raise TrackletException(
+            f"No permission of user '{username}' on experiment {experiment_id}.", RESOURCE_DOES_NOT_EXIST
+        ) from None
+    return {"experiment_permission": grant.to_json()}
 
 
 def update_experiment_permission(service: AuthService, caller: Caller, data: Data) -> Data:
@@ -229,8 +244,11 @@ def revoke_user_permission(service: AuthService, caller: Caller, data: Data) -> 
 def get_user_permission(service: AuthService, caller: Caller, data: Data) -> Data:
     experiment_id = _resource(data)
     username = _username(data)
+    # Admins, and a user about themselves (MLflow adds workspace admins, which tracklet has
+    # not): answering MANAGE holders too let anyone who created an experiment learn which
+    # user names exist and which are admins (their permission is MANAGE everywhere).
     if not caller.is_admin and username != caller.username:
-        _require_manage(service, caller, experiment_id)
+        raise _denied("only admins may read other users' permissions; ask about yourself ('username').")
     user = service.store.get_user(username)
     permission = service.permission(Caller(user.id, user.username, user.is_admin), experiment_id)
     return {"allowed": permission.can_use, "permission": permission.name}

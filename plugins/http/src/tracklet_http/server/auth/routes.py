@@ -22,12 +22,19 @@ experiments/permissions/delete     DELETE  same
 and MLflow 3's per-user grant API under ``/api/3.0/mlflow`` (what ``mlflow``'s own
 ``AuthServiceClient.grant_user_permission`` & co. call; ``resource_type`` must be
 ``experiment``): ``users/permissions/grant`` (POST), ``users/permissions/revoke`` (POST),
-``users/permissions/get`` (GET; admins, the user themselves, or MANAGE holders).
+``users/permissions/get`` (GET; admins and the user themselves, as in MLflow without
+workspaces: answering MANAGE holders too told anyone who had created an experiment which
+user names exist and which are admins). For a non-admin, ``experiments/permissions/get``
+answers alike whether the user or only the grant is missing.
 
 GET takes query parameters; POST and PATCH a JSON body (``Content-Type:
 application/json``); DELETE a JSON body or query parameters. Answers are JSON, errors
 MLflow's ``{"error_code", "message"}``. MLflow's HTML sign-up page (``/signup``) is not
 served: admins create users through ``users/create``.
+
+Every call is authenticated from its headers (:meth:`Authorizer.authenticate_scope`)
+before its body is read: a stranger gets 401 (or 429 over the failed-login limit, with
+``Retry-After``) and ``Connection: close``, and the server reads nothing more.
 """
 
 from __future__ import annotations
@@ -51,7 +58,7 @@ from tracklet.exceptions import (
     http_status_for,
 )
 
-from .authorizer import authorization_header
+from .authorizer import Authorizer, refusal_headers
 from .handlers import (
     Data,
     Handler,
@@ -71,7 +78,7 @@ from .handlers import (
     update_password,
 )
 from .permissions import GRANTABLE
-from .service import AuthService, service_for
+from .service import AuthService
 
 __all__ = ["AUTH_ROUTES", "OPENAPI_PATHS", "OPENAPI_SCHEMAS", "auth_routes"]
 
@@ -79,8 +86,6 @@ logger = logging.getLogger("tracklet_http.server.auth")
 
 #: Largest request body the auth API reads.
 MAX_BODY = 64 * 1024
-_WWW_AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="tracklet"'}
-
 
 
 # -- the route table ----------------------------------------------------------------------------
@@ -188,14 +193,11 @@ def _answer(status: int, body: Data, headers: dict[str, str] | None = None) -> R
     return Response(json.dumps(body), status_code=status, headers=headers, media_type="application/json")
 
 
-def _error(exc: BaseException) -> Response:
+def _error(exc: BaseException, scope: Any) -> Response:
     if isinstance(exc, TrackletException):
         status = http_status_for(exc.error_code)
-        return _answer(
-            status,
-            {"error_code": exc.error_code, "message": exc.message},
-            _WWW_AUTHENTICATE if status == 401 else None,
-        )
+        headers = refusal_headers(exc, scope) if status in (401, 429) else None  # before the body was read
+        return _answer(status, {"error_code": exc.error_code, "message": exc.message}, headers)
     logger.error("Unexpected error in the auth API", exc_info=exc)
     return _answer(500, {"error_code": INTERNAL_ERROR, "message": "Internal server error: see the server's log."})
 
@@ -237,20 +239,26 @@ async def _data(request: Request) -> Data:
     return data
 
 
+def _call(route: AuthRoute, service: AuthService, username: str, data: Data) -> Data:
+    return route.handler(service, service.caller(username), data)
+
+
 def _endpoint(route: AuthRoute, settings: Any) -> Callable[[Request], Any]:
+    own: list[Authorizer] = []  # made on first use when the app has no authorizer of its own
+
     async def endpoint(request: Request) -> Response:
         try:
             authorizer = getattr(request.app.state, "authorizer", None)
-            service = getattr(authorizer, "service", None)
-            if not isinstance(service, AuthService):
-                service = service_for(settings)
-            header = authorization_header(request)
-            caller = await run_in_threadpool(service.authenticate_header, header)
+            if not isinstance(authorizer, Authorizer):
+                if not own:
+                    own.append(await run_in_threadpool(Authorizer, settings))
+                authorizer = own[0]
+            username = await authorizer.authenticate_scope(request.scope)  # before the body
             data = await _data(request)
-            result = await run_in_threadpool(route.handler, service, caller, data)
+            result = await run_in_threadpool(_call, route, authorizer.service, username, data)
             return _answer(200, result)
         except Exception as exc:  # noqa: BLE001 - every failure is an MLflow error answer
-            return _error(exc)
+            return _error(exc, request.scope)
 
     endpoint.__name__ = route.name
     return endpoint

@@ -16,10 +16,28 @@ Caches (all in-process, bounded, thread-safe):
 Another replica (or worker process) does not see this process's invalidations: there a
 changed password, a deleted user or a changed admin flag takes effect within
 ``credential_ttl``, and a changed grant within ``permission_ttl``.
+
+Authentication, cheapest first (:meth:`AuthService.authenticate_async` on the event loop,
+:meth:`AuthService.authenticate_header` on a thread):
+
+1. the header is decoded: the user name must be UTF-8, the password is kept as the exact
+   bytes sent (no decoding, truncation or normalisation up to the hash);
+2. a credential verified within ``credential_ttl`` is answered from the cache: one HMAC;
+3. otherwise a client address over a failed-login limit is answered 429 (Retry-After),
+   and a password no account can have (under 12 bytes, over 16 KiB, or with a NUL) 401,
+   both without hashing (:class:`~tracklet_http.server.auth.limits.FailureLimiter`);
+4. otherwise the users-table lookup and scrypt run on the process's few hashing threads
+   (:class:`~tracklet_http.server.auth.limits.HashingPool`, a bounded queue: 429 beyond
+   it), never on the event loop; a failure is counted, a success clears the user's count
+   from that address and, for a hash in the older format, stores a new one.
+
+Hashes for new passwords (``users/create``, ``users/update-password``) are made on the
+same pool, so no more scrypt runs at once than it allows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -40,8 +58,18 @@ from tracklet.exceptions import (
     TrackletException,
 )
 
-from .config import MIN_PASSWORD_LENGTH, AuthConfig, load_config
-from .passwords import dummy_hash, hash_password, random_password, verify_password
+from .config import AuthConfig, load_config
+from .limits import THROTTLED_ANSWER_DELAY, FailureLimiter, HashingPool, LoginThrottled
+from .passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    dummy_hash,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    random_password,
+    verify_password,
+)
 from .permissions import MANAGE, Permission, get_permission
 from .store import MAX_NAME, AuthStore
 
@@ -56,7 +84,9 @@ _NOT_AUTHENTICATED = (
     "TRACKLET_TRACKING_USERNAME and TRACKLET_TRACKING_PASSWORD)."
 )
 _BAD_CREDENTIALS = "Invalid username or password."
-_MAX_PASSWORD = 4096
+_NOT_UTF8 = "Invalid username or password: send the user name and password encoded as UTF-8."
+# the most bytes a password of MAX_PASSWORD_LENGTH characters has in UTF-8
+_MAX_PASSWORD_BYTES = 4 * MAX_PASSWORD_LENGTH
 _MISSING = object()
 
 
@@ -133,14 +163,31 @@ def check_name(value: Any, field: str, *, username: bool = False) -> str:
 
 
 def check_password(value: Any, field: str = "password") -> str:
-    """A new password: a string of 12 to 4096 characters."""
-    if not isinstance(value, str):
-        raise _bad(f"Invalid value for parameter '{field}': expected a string.")
-    if len(value) < MIN_PASSWORD_LENGTH:
-        raise _bad(f"Invalid value for parameter '{field}': a password needs at least {MIN_PASSWORD_LENGTH} characters.")
-    if len(value) > _MAX_PASSWORD:
-        raise _bad(f"Invalid value for parameter '{field}': at most {_MAX_PASSWORD} characters.")
-    return value
+    """A new password: a string of 12 to 4096 characters without control characters
+    (:func:`~tracklet_http.server.auth.passwords.password_problem`)."""
+    problem = password_problem(value)
+    if problem is not None:
+        raise _bad(f"Invalid value for parameter '{field}': {problem}.")
+    return value  # type: ignore[no-any-return]
+
+
+def _basic_credentials(header: str | None) -> tuple[str, bytes]:
+    """(user name, password bytes) from an ``Authorization: Basic …`` header. The password
+    is kept as the exact bytes sent; the name must be UTF-8, as MLflow's server requires."""
+    if not header or header[:6].lower() != "basic ":
+        raise TrackletException(_NOT_AUTHENTICATED, UNAUTHENTICATED)
+    try:
+        raw = base64.b64decode(header[6:].strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise TrackletException(_NOT_AUTHENTICATED, UNAUTHENTICATED) from None
+    name, sep, password = raw.partition(b":")
+    try:
+        username = name.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TrackletException(_NOT_UTF8, UNAUTHENTICATED) from None
+    if not sep or not _valid_id(username):
+        raise TrackletException(_BAD_CREDENTIALS, UNAUTHENTICATED)
+    return username, password
 
 
 def _valid_id(value: str) -> bool:
@@ -161,6 +208,8 @@ class AuthService:
         self._visible = TTLCache(config.permission_ttl)
         self._runs: dict[str, str] = {}
         self._runs_lock = threading.Lock()
+        self.limiter = FailureLimiter(config.max_failures, config.max_address_failures, config.failure_window)
+        self.hashing = HashingPool(config.hash_threads, config.hash_queue)
         self.bootstrap_admin()
 
     # -- start-up ------------------------------------------------------------------------
@@ -211,41 +260,84 @@ class AuthService:
 
     # -- authentication ------------------------------------------------------------------
 
-    def _digest(self, password: str) -> bytes:
-        return hmac.new(self._key, password.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+    def _digest(self, password: bytes) -> bytes:
+        return hmac.new(self._key, password, hashlib.sha256).digest()
 
-    def authenticate_header(self, header: str | None) -> Caller:
+    def authenticate_header(self, header: str | None, address: str = "") -> Caller:
         """The user an ``Authorization: Basic …`` header names, if the password is right;
-        UNAUTHENTICATED otherwise."""
-        if not header or header[:6].lower() != "basic ":
-            raise TrackletException(_NOT_AUTHENTICATED, UNAUTHENTICATED)
-        try:
-            raw = base64.b64decode(header[6:].strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise TrackletException(_NOT_AUTHENTICATED, UNAUTHENTICATED) from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
-        username, sep, password = text.partition(":")
-        if not sep or not _valid_id(username) or len(password) > _MAX_PASSWORD:
-            raise TrackletException(_BAD_CREDENTIALS, UNAUTHENTICATED)
-        return self.verify(username, password)
+        UNAUTHENTICATED (401) otherwise, REQUEST_LIMIT_EXCEEDED (429) when ``address`` (the
+        client's) is over a failed-login limit. Blocks this thread while a password is
+        checked: event-loop code awaits :meth:`authenticate_async` instead."""
+        return self.verify(*_basic_credentials(header), address=address)
 
-    def verify(self, username: str, password: str) -> Caller:
-        """The user, if ``password`` is theirs (from the cache when verified recently)."""
-        key = (username, self._digest(password))
-        cached = self._credentials.get(key)
+    async def authenticate_async(self, header: str | None, address: str = "") -> Caller:
+        """:meth:`authenticate_header` for the event loop: a recently verified credential is
+        answered at once (one HMAC); anything else is checked on the hashing pool."""
+        username, password = _basic_credentials(header)
+        try:
+            key, cached = self._fast_path(username, password, address)
+            if cached is not None:
+                return cached
+            return await self.hashing.run_async(self._check, username, password, address, key)
+        except LoginThrottled:
+            # a client ignoring Retry-After gets about one answer a second per connection,
+            # instead of keeping the event loop busy with refusals
+            await asyncio.sleep(THROTTLED_ANSWER_DELAY)
+            raise
+
+    def verify(self, username: str, password: str | bytes, address: str = "") -> Caller:
+        """The user, if ``password`` (a str is taken as its UTF-8 bytes) is theirs."""
+        secret = password.encode("utf-8") if isinstance(password, str) else password
+        key, cached = self._fast_path(username, secret, address)
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
+            return cached
+        return self.hashing.run(self._check, username, secret, address, key)
+
+    def _fast_path(
+        self, username: str, password: bytes, address: str
+    ) -> tuple[tuple[str, bytes], Caller | None]:
+        """(cache key, the caller if this credential was verified recently). On a miss,
+        before any hashing: refuse a login over a limit (429), and one whose password no
+        account can have (401, counted as a failure)."""
+        key = (username, self._digest(password))
+        cached: Caller | None = self._credentials.get(key)
+        if cached is None:
+            self.limiter.check(username, address)
+            if not MIN_PASSWORD_LENGTH <= len(password) <= _MAX_PASSWORD_BYTES or b"\0" in password:
+                self.limiter.failed(username, address)
+                raise TrackletException(_BAD_CREDENTIALS, UNAUTHENTICATED)
+        return key, cached
+
+    def _check(self, username: str, password: bytes, address: str, key: tuple[str, bytes]) -> Caller:
+        """The slow path, on the hashing pool: look the user up and run scrypt."""
         user = self.store.find_user(username)
         ok = verify_password(password, user.password_hash if user is not None else dummy_hash())
         if user is None or not ok:
+            self.limiter.failed(username, address)
             raise TrackletException(_BAD_CREDENTIALS, UNAUTHENTICATED)
+        self.limiter.succeeded(username, address)
+        if needs_rehash(user.password_hash):
+            self._rehash(username, password, user.password_hash)
         caller = Caller(user.id, user.username, user.is_admin)
         self._credentials.put(key, caller)
         self._callers.put(username, caller)
         return caller
+
+    def _rehash(self, username: str, password: bytes, old_hash: str) -> None:
+        try:
+            self.store.replace_password_hash(username, old_hash, hash_password(password))
+        except Exception as exc:  # noqa: BLE001 - the login stands; the next one tries again
+            logger.warning("Could not store user %r's password in the current hash format: %r", username, exc)
+
+    def hash_password(self, password: str) -> str:
+        """A new hash of ``password``, made on the hashing pool (never more scrypt at once
+        than the pool allows, whoever asks)."""
+        return self.hashing.run(hash_password, password)
+
+    def password_matches(self, username: str, password: str) -> bool:
+        """Whether ``password`` is ``username``'s, checked on the hashing pool."""
+        user = self.store.get_user(username)
+        return self.hashing.run(verify_password, password, user.password_hash)
 
     def caller(self, username: str) -> Caller:
         """The authenticated user called ``username`` (recently verified, or read back)."""

@@ -242,6 +242,16 @@ class AuthStore:
     def update_password(self, username: str, password_hash: str) -> None:
         self._update_user(username, password_hash=password_hash)
 
+    def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> bool:
+        """Store ``new_hash`` only while the stored hash is still ``old_hash`` (a password
+        changed meanwhile is never undone); whether it was stored."""
+
+        def update(conn: sa.Connection) -> bool:
+            condition = sa.and_(users.c.username == username, users.c.password_hash == old_hash)
+            return bool(conn.execute(users.update().where(condition).values(password_hash=new_hash)).rowcount)
+
+        return self._write(update)
+
     def update_admin(self, username: str, is_admin: bool) -> None:
         self._update_user(username, is_admin=is_admin)
 
