@@ -306,6 +306,8 @@ def _operation(route: AuthRoute) -> Data:
         "401": _error_response("No or wrong credentials (UNAUTHENTICATED)."),
         "403": _error_response("The caller may not do this (PERMISSION_DENIED)."),
         "404": _error_response("No such user or permission (RESOURCE_DOES_NOT_EXIST)."),
+        "429": _error_response("Too many failed logins from this address, or too many being checked "
+                               "(REQUEST_LIMIT_EXCEEDED); wait for the Retry-After header's seconds."),
     }
     return op
 
