@@ -224,3 +224,8 @@ def test_user_id_and_dataset_fields_fit_their_columns() -> None:
     assert "source_type" in _refused(v.validate_dataset_inputs, [dataset_input(source_type="s" * 37)])
     assert "input tag key" in _refused(v.validate_dataset_inputs, [dataset_input(key="k" * 256)])
     assert "value of input tag" in _refused(v.validate_dataset_inputs, [dataset_input(value="v" * 501)])
+
+
+def test_errors_do_not_echo_a_huge_filter() -> None:
+    message = _refused(parse_filter, "params.p ~ '" + "x" * 100_000 + "'")
+    assert len(message) < 500 and "…" in message

@@ -97,7 +97,8 @@ class _Parser:
         return self._advance()
 
     def _error(self, detail: str) -> TrackletException:
-        return TrackletException(f"Invalid {self.what} {self.source!r}: {detail}", INVALID_PARAMETER_VALUE)
+        shown = repr(self.source) if len(self.source) <= 200 else repr(self.source[:200]) + "…"
+        return TrackletException(f"Invalid {self.what} {shown}: {detail}", INVALID_PARAMETER_VALUE)
 
     def _unexpected(self, expected: str) -> NoReturn:
         token = self.current

@@ -17,13 +17,17 @@ import os
 import re
 import shutil
 import tempfile
+import urllib.parse
 from typing import Any
 
 import click
 
-__all__ = ["exposure_warning", "is_loopback_host", "parse_size", "server"]
+from tracklet_http.server.settings import DEFAULT_HEADER_TIMEOUT
+
+__all__ = ["exposure_warning", "is_loopback_host", "masked_uri", "parse_size", "server"]
 
 APP_FACTORY = "tracklet_http.server.app:app_factory"
+PROTOCOLS = "tracklet_http.server.connection"
 MISSING_EXTRA = (
     "`tracklet server` needs the server extra (Starlette, uvicorn, prometheus_client): "
     "pip install 'tracklet-http[server]'"
@@ -39,6 +43,55 @@ def parse_size(text: str) -> int:
         raise click.BadParameter(f"{text!r} is not a size: use bytes, or a number with K, M or G (32M).")
     unit = (match.group(2) or "").lower()[:1]
     return int(match.group(1)) * _UNITS[unit]
+
+
+_SECRET_PARAMS = re.compile(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
+
+
+def masked_uri(uri: str) -> str:
+    """``uri`` fit for a banner, a log line or an error message: its password, and the
+    value of any query parameter that looks like a secret, shown as ``***``
+    (``postgresql://user:***@host/db``)."""
+    parts = urllib.parse.urlsplit(uri)
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
+    query = parts.query
+    if query:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        query = "&".join(
+            f"{urllib.parse.quote(k)}={'***' if _SECRET_PARAMS.search(k) else urllib.parse.quote(v)}"
+            for k, v in pairs
+        )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return uri  # nothing to hide (and urlunsplit would turn sqlite://// into sqlite://)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _secrets(uri: str | None) -> list[str]:
+    """The password and secret-looking query values in ``uri``, as written and decoded."""
+    if not uri:
+        return []
+    parts = urllib.parse.urlsplit(uri)
+    found = []
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at and ":" in userinfo:
+        found.append(userinfo.partition(":")[2])
+    found += [v for k, v in urllib.parse.parse_qsl(parts.query) if _SECRET_PARAMS.search(k)]
+    return [text for secret in found if secret for text in {secret, urllib.parse.unquote(secret)}]
+
+
+def scrubbed(text: str, *uris: str | None) -> str:
+    """``text`` with each of ``uris`` masked (:func:`masked_uri`) and any of their
+    secrets that still appear on their own replaced by ``***``."""
+    for uri in uris:
+        if uri:
+            text = text.replace(uri, masked_uri(uri))
+    for uri in uris:
+        for secret in sorted(_secrets(uri), key=len, reverse=True):
+            text = text.replace(secret, "***")
+    return text
 
 
 def is_loopback_host(host: str) -> bool:
@@ -105,11 +158,17 @@ def _open_store_once(settings: Any) -> None:
     and a bad auth configuration stops the command here)."""
     from tracklet.plugins import get_tracking_store
 
-    store = get_tracking_store(settings.backend_store_uri, settings.default_artifact_root)
-    if settings.auth:
-        from tracklet_http.server.auth import Authorizer
+    try:
+        store = get_tracking_store(settings.backend_store_uri, settings.default_artifact_root)
+        if settings.auth:
+            from tracklet_http.server.auth import Authorizer
 
-        Authorizer(settings)
+            Authorizer(settings)
+    except Exception as exc:  # noqa: BLE001 - any failure stops the command, its message scrubbed
+        uris = (settings.backend_store_uri, settings.auth_db_uri)
+        raise click.ClickException(
+            scrubbed(f"Cannot open the backend store {settings.backend_store_uri}: {type(exc).__name__}: {exc}", *uris)
+        ) from None
     if settings.workers > 1:
         store.close()  # workers open their own connections
 
@@ -150,6 +209,13 @@ def _multiprocess_metrics_dir() -> None:
 @click.option("--max-body-size", default="32M", show_default=True, metavar="SIZE",
               help="Largest JSON request body accepted (bytes, or 512K, 32M, 1G); artifact uploads "
                    "are streamed and not limited by it.")
+@click.option("--header-timeout", default=DEFAULT_HEADER_TIMEOUT, show_default=True, metavar="SECONDS",
+              type=click.FloatRange(0.1, 3600),
+              help="Longest a client may take to send a request's line and headers; slower clients "
+                   "get 408 and are disconnected.")
+@click.option("--max-header-size", default="64K", show_default=True, metavar="SIZE",
+              help="Largest request line and headers (a GET's query string included); bigger "
+                   "requests get 431.")
 @click.option("--allowed-hosts", multiple=True, metavar="HOSTS",
               help="Extra Host header values the server answers to (comma-separated, * patterns); "
                    "loopback and private addresses are always allowed.")
@@ -181,6 +247,8 @@ def server(ctx: click.Context, **options: Any) -> None:
         "auth": options["auth"],
         "auth_db_uri": options["auth_db_uri"],
         "max_body_bytes": parse_size(options["max_body_size"]),
+        "header_timeout": options["header_timeout"],
+        "max_header_bytes": parse_size(options["max_header_size"]),
         "allowed_hosts": _split_list(options["allowed_hosts"]),
         "cors_allowed_origins": _split_list(options["cors_allowed_origins"]),
     }
@@ -195,7 +263,7 @@ def server(ctx: click.Context, **options: Any) -> None:
     os.environ.update(settings.to_env())
 
     click.echo(
-        f"tracklet server: {backend} on http://{settings.host}:{settings.port} "
+        f"tracklet server: {masked_uri(backend)} on http://{settings.host}:{settings.port} "
         f"({settings.workers} worker{'s' if settings.workers > 1 else ''})",
         err=True,
     )
@@ -205,7 +273,10 @@ def server(ctx: click.Context, **options: Any) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        http="httptools" if _available("httptools") else "h11",
+        # uvicorn's protocols with a time and size limit on each request's head
+        # (tracklet_http.server.connection); h11 is told the size limit too.
+        http=f"{PROTOCOLS}:{'GuardedHttpToolsProtocol' if _available('httptools') else 'GuardedH11Protocol'}",
+        h11_max_incomplete_event_size=2 * settings.max_header_bytes,
         loop="uvloop" if _available("uvloop") else "asyncio",
         access_log=options["access_log"],
         log_level="info",

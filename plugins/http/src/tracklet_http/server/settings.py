@@ -13,6 +13,10 @@ _ENV = "TRACKLET_SERVER_SETTINGS"
 #: The default cap on a request body (JSON calls); artifact uploads are streamed and
 #: not subject to it.
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+#: How long a client may take to send a request's line and headers (seconds), and how
+#: many bytes they may take (a GET's query string included).
+DEFAULT_HEADER_TIMEOUT = 30.0
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class ServerSettings:
     :param auth_db_uri: SQLAlchemy URI of the users/permissions database (None: the
         backend store's database when it is SQL, else ``sqlite:///basic_auth.db``).
     :param max_body_bytes: largest JSON request body accepted (bigger: 400).
+    :param header_timeout: seconds a client has to send a request's line and headers
+        (slower: 408 and the connection closed).
+    :param max_header_bytes: largest request line and headers accepted (bigger: 431).
     :param allowed_hosts: Host header values answered besides loopback and private
         addresses (``*`` patterns).
     :param cors_allowed_origins: browser origins allowed to change state (``*`` patterns).
@@ -43,6 +50,8 @@ class ServerSettings:
     auth: bool = False
     auth_db_uri: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     allowed_hosts: tuple[str, ...] = ()
     cors_allowed_origins: tuple[str, ...] = ()
 
