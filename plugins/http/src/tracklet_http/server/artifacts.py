@@ -752,6 +752,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         401: "Not authenticated",
         403: "Permission denied",
         404: "No such artifact",
+        429: "Too many failed logins (REQUEST_LIMIT_EXCEEDED); retry after Retry-After seconds",
         416: "Range not satisfiable",
         500: "Server error",
         501: "Not supported by this server",
@@ -804,7 +805,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                         }
                     },
                 },
-                **_errors(400, 401, 403, 500),
+                **_errors(400, 401, 403, 429, 500),
             },
         },
     },
@@ -817,7 +818,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "The file", "content": {"*/*": {"schema": _BINARY_SCHEMA}}},
                 "206": {"description": "Part of the file", "content": {"*/*": {"schema": _BINARY_SCHEMA}}},
-                **_errors(400, 401, 403, 404, 416, 500),
+                **_errors(400, 401, 403, 429, 404, 416, 500),
             },
         },
         "put": {
@@ -828,13 +829,13 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "required": False,
                 "content": {"application/octet-stream": {"schema": _BINARY_SCHEMA}},
             },
-            "responses": {"200": _EMPTY_OK, **_errors(400, 401, 403, 500)},
+            "responses": {"200": _EMPTY_OK, **_errors(400, 401, 403, 429, 500)},
         },
         "delete": {
             "operationId": "delete_proxied_artifact",
             "summary": "Delete a file or a folder tree (nothing there is not an error).",
             "tags": ["mlflow-artifacts"],
-            "responses": {"200": _EMPTY_OK, **_errors(400, 401, 403, 500)},
+            "responses": {"200": _EMPTY_OK, **_errors(400, 401, 403, 429, 500)},
         },
     },
 }

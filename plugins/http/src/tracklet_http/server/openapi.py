@@ -5,7 +5,7 @@ schema from :data:`tracklet_http.protocol.SCHEMAS`, the same tables the server p
 requests with, so the document cannot describe a field the server does not read. A
 POST takes a JSON body (``requestBody``), a GET query parameters (a repeated field is
 a repeated parameter). Answers: 200 with the endpoint's response fields; 400, 404 and
-500 (and 501) with ``#/components/schemas/Error`` (401 and 403 too when auth is on). The artifact
+500 (and 501) with ``#/components/schemas/Error`` (401, 403 and 429 too when auth is on). The artifact
 proxy and the auth API add their own path items (``OPENAPI_PATHS`` of
 :mod:`tracklet_http.server.artifacts` and :mod:`tracklet_http.server.auth`) when
 they are served.
@@ -105,6 +105,10 @@ def _operation(endpoint: Endpoint, method: str, auth: bool) -> dict[str, Any]:
     if auth:
         responses["401"] = _error("No or wrong credentials (UNAUTHENTICATED).")
         responses["403"] = _error("The user may not do this (PERMISSION_DENIED).")
+        responses["429"] = _error(
+            "Too many failed logins from this address, or for this user from it "
+            "(REQUEST_LIMIT_EXCEEDED); retry after the Retry-After header's seconds."
+        )
     op["responses"] = responses
     return op
 
