@@ -2,7 +2,8 @@
 
 The active run stack is per thread, as in MLflow: a run started in one thread is not
 the active run of another. Runs still active when the interpreter exits are ended
-(status FINISHED) by an ``atexit`` hook.
+(status FINISHED) by an ``atexit`` hook, in the process that started them only: a
+forked child that exits leaves its parent's active run running.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class ActiveRun(Run):
 
     def __init__(self, run: Run) -> None:
         super().__init__(run.info, run.data, run.inputs)
+        self._started_by = os.getpid()
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -238,8 +240,12 @@ def _register_atexit() -> None:
 
 
 def _end_all_runs() -> None:
-    while _stack():
-        end_run()
+    stack = _stack()
+    while stack:
+        if stack[-1]._started_by == os.getpid():
+            end_run()
+        else:  # a forked child exiting: the run is its parent's, which may still be logging to it
+            stack.pop()
 
 
 def end_run(status: str = "FINISHED") -> None:

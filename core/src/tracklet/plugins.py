@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
+import os
 import threading
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -98,6 +99,18 @@ _lock = threading.RLock()
 _manager: pluggy.PluginManager | None = None
 _scheme_table: dict[tuple[str, str], list[tuple[str, Scheme]]] | None = None
 _store_cache: dict[tuple[Any, ...], Any] = {}
+
+
+def _new_lock_after_fork() -> None:
+    # Another thread may have held the lock (building a store) when the process forked;
+    # the child's copy would stay locked forever. The cached stores stay: each rebuilds
+    # its own pools and clients in the child.
+    global _lock
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def get_plugin_manager() -> pluggy.PluginManager:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import ssl
 import threading
 import time
@@ -18,7 +19,7 @@ import pytest
 from tracklet import plugins
 from tracklet.entities import Metric
 from tracklet.plugins import hookimpl
-from tracklet.testing import raises_code
+from tracklet.testing import in_forked_child, raises_code
 from tracklet_http.client import RestStore
 from tracklet_http.testing import free_port
 from tracklet_http.transport import HttpTransport
@@ -33,12 +34,21 @@ class ScriptedServer:
     """A real HTTP server on 127.0.0.1 that answers from a script (one answer per request,
     the last one repeated) and records every request it got."""
 
-    def __init__(self, script: list[Answer], tls: ssl.SSLContext | None = None, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        script: list[Answer],
+        tls: ssl.SSLContext | None = None,
+        delay: float = 0.0,
+        keep_alive: bool = False,
+    ) -> None:
         self.script = list(script)
         self.requests: list[dict[str, Any]] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1 keeps the connection open between requests, as real servers do
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -46,7 +56,13 @@ class ScriptedServer:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 owner.requests.append(
-                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                        "client_port": self.client_address[1],
+                    }
                 )
                 if delay:
                     time.sleep(delay)
@@ -95,7 +111,9 @@ def _error(code: str, message: str) -> dict[str, str]:
 
 
 def test_503_is_retried_until_the_server_answers() -> None:
-    script: list[Answer] = [(503, _error("TEMPORARILY_UNAVAILABLE", "busy"), {})] * 2 + [(200, {"run": RUN}, {})]
+    script: list[Answer] = [(503, _error("TEMPORARILY_UNAVAILABLE", "busy"), {})] * 2 + [
+        (200, {"run": RUN}, {})
+    ]
     with ScriptedServer(script) as server:
         run = RestStore(server.url).get_run("a" * 32)
     assert run.info.run_id == "a" * 32
@@ -112,7 +130,10 @@ def test_a_500_is_retried_for_an_idempotent_call() -> None:
 
 def test_a_500_is_not_retried_for_a_call_that_may_have_happened() -> None:
     # create_run is not idempotent: repeating it could make two runs.
-    script: list[Answer] = [(500, _error("INTERNAL_ERROR", "the database went away"), {}), (200, {"run": RUN}, {})]
+    script: list[Answer] = [
+        (500, _error("INTERNAL_ERROR", "the database went away"), {}),
+        (200, {"run": RUN}, {}),
+    ]
     with ScriptedServer(script) as server:
         with raises_code("INTERNAL_ERROR") as error:
             RestStore(server.url).create_run("0", "me", 1, [], "r")
@@ -121,8 +142,10 @@ def test_a_500_is_not_retried_for_a_call_that_may_have_happened() -> None:
 
 
 def test_429_is_retried_even_when_not_idempotent_and_retry_after_is_honoured() -> None:
-    script: list[Answer] = [(429, _error("REQUEST_LIMIT_EXCEEDED", "slow down"), {"Retry-After": "0.3"}),
-                            (200, {"experiment_id": "7"}, {})]
+    script: list[Answer] = [
+        (429, _error("REQUEST_LIMIT_EXCEEDED", "slow down"), {"Retry-After": "0.3"}),
+        (200, {"experiment_id": "7"}, {}),
+    ]
     with ScriptedServer(script) as server:
         started = time.monotonic()
         assert RestStore(server.url).create_experiment("e") == "7"
@@ -272,8 +295,10 @@ def test_plugins_add_headers_through_the_hook() -> None:
 
 
 def test_get_fields_go_in_the_query_string_and_post_fields_in_a_json_body() -> None:
-    script: list[Answer] = [(200, {"metrics": [{"key": "m", "value": "NaN", "timestamp": 5, "step": 2}]}, {}),
-                            (200, {}, {})]
+    script: list[Answer] = [
+        (200, {"metrics": [{"key": "m", "value": "NaN", "timestamp": 5, "step": 2}]}, {}),
+        (200, {}, {}),
+    ]
     with ScriptedServer(script) as server:
         store = RestStore(server.url)
         (metric,) = store.get_metric_history("a" * 32, "m")
@@ -332,3 +357,23 @@ def test_tls_with_an_unknown_ca_fails_unless_told_to_skip_checks(
 def test_a_bad_url_is_refused_up_front() -> None:
     with raises_code("INVALID_PARAMETER_VALUE"):
         HttpTransport("ftp://example.com")
+
+
+# -- fork safety ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() does not exist on this platform")
+def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents_alone() -> None:
+    # Sharing the parent's pooled keep-alive socket, parent and child read each other's
+    # answers (seen: a child got the experiment its parent asked for).
+    experiment = {"experiment": {"experiment_id": "1", "name": "e", "lifecycle_stage": "active"}}
+    with ScriptedServer([(200, experiment, {})], keep_alive=True) as server:
+        store = RestStore(server.url)
+        store.get_experiment("1")
+        store.get_experiment("1")
+        assert in_forked_child(lambda: store.get_experiment("1").name) == "e"
+        store.get_experiment("1")
+    parent, parent_reused, child, parent_again = (r["client_port"] for r in server.requests)
+    assert parent_reused == parent, "the server did not keep the connection alive"
+    assert child != parent, "the forked child sent its request on its parent's pooled connection"
+    assert parent_again == parent

@@ -65,12 +65,15 @@ test your backend cannot pass yet, override it in your class with a
 """
 
 from tracklet.testing._artifacts import ArtifactRepositorySuite
+from tracklet.testing._fork import held_by_another_thread, in_forked_child
 from tracklet.testing._support import raises_code, requires, run_state, store_state
 from tracklet.testing._tracking import TrackingStoreSuite
 
 __all__ = [
     "ArtifactRepositorySuite",
     "TrackingStoreSuite",
+    "held_by_another_thread",
+    "in_forked_child",
     "raises_code",
     "requires",
     "run_state",

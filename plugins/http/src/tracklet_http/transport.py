@@ -24,6 +24,10 @@ may have carried out (a broken connection, a 500, 502 or 504) is retried only wh
 repeating it is harmless (``idempotent=True``). 429 and 503 mean "not done, come back
 later" and are retried for every call, waiting at least ``Retry-After`` when the server
 sends one. Plugins add headers through the ``tracklet_request_headers`` hook.
+
+Fork safety: connections are pooled per process. A process forked after using a
+transport opens its own; two processes reading one keep-alive socket would get each
+other's answers.
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ import json
 import logging
 import os
 import random
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -48,6 +51,7 @@ from tracklet.exceptions import (
     RestException,
     TrackletException,
 )
+from tracklet.stores.forking import ProcessCache
 
 __all__ = ["HttpTransport", "env_setting", "redacted"]
 
@@ -72,8 +76,9 @@ _STATUS_CODES = {
     503: TEMPORARILY_UNAVAILABLE,
 }
 
-_pools: dict[tuple[Any, ...], Any] = {}
-_pools_lock = threading.Lock()
+#: urllib3 pool managers by TLS settings, per process: a forked child opens its own
+#: connections instead of reading the answers to its parent's requests.
+_pools: ProcessCache[tuple[bool, str | None, str | None], Any] = ProcessCache()
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
@@ -101,24 +106,18 @@ def redacted(uri: str) -> str:
 
 
 def _pool_manager(insecure: bool, ca: str | None, cert: str | None) -> Any:
-    """One urllib3 pool manager per TLS configuration, shared by every transport, so
-    connections to a server are reused across stores and repositories."""
+    """A new urllib3 pool manager for one TLS configuration."""
     import urllib3
 
-    key = (insecure, ca, cert)
-    with _pools_lock:
-        pool = _pools.get(key)
-        if pool is None:
-            kwargs: dict[str, Any] = {"maxsize": POOL_SIZE, "retries": False, "blocksize": 1024 * 1024}
-            if insecure:
-                kwargs["cert_reqs"] = "CERT_NONE"
-                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-            elif ca:
-                kwargs["ca_certs"] = ca
-            if cert:
-                kwargs["cert_file"] = cert
-            pool = _pools[key] = urllib3.PoolManager(**kwargs)
-    return pool
+    kwargs: dict[str, Any] = {"maxsize": POOL_SIZE, "retries": False, "blocksize": 1024 * 1024}
+    if insecure:
+        kwargs["cert_reqs"] = "CERT_NONE"
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    elif ca:
+        kwargs["ca_certs"] = ca
+    if cert:
+        kwargs["cert_file"] = cert
+    return urllib3.PoolManager(**kwargs)
 
 
 class HttpTransport:
@@ -140,13 +139,22 @@ class HttpTransport:
         self.base_url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
         self._auth = self._auth_header(parts)
         insecure = (env_setting("TRACKING_INSECURE_TLS") or "").lower() in ("1", "true", "yes")
-        self.pool = _pool_manager(
-            insecure, env_setting("TRACKING_SERVER_CERT_PATH"), env_setting("TRACKING_CLIENT_CERT_PATH")
+        self._tls = (
+            insecure,
+            env_setting("TRACKING_SERVER_CERT_PATH"),
+            env_setting("TRACKING_CLIENT_CERT_PATH"),
         )
         timeout = _float_setting("HTTP_REQUEST_TIMEOUT", 120.0)
         self.timeout = urllib3.Timeout(connect=min(timeout, 30.0), read=timeout)
         self.max_retries = int(_float_setting("HTTP_REQUEST_MAX_RETRIES", 5))
         self.backoff = _float_setting("HTTP_REQUEST_BACKOFF_FACTOR", 0.5)
+
+    @property
+    def pool(self) -> Any:
+        """This process's urllib3 pool manager for the transport's TLS settings, shared by
+        every transport with the same settings (so connections to a server are reused
+        across stores and repositories) and built anew in a forked child."""
+        return _pools.get(self._tls, lambda: _pool_manager(*self._tls))
 
     @staticmethod
     def _auth_header(parts: urllib.parse.SplitResult) -> dict[str, str]:

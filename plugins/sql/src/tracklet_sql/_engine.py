@@ -9,7 +9,10 @@
   transactions start with ``BEGIN IMMEDIATE`` so two writers queue on the busy
   timeout instead of failing with "database is locked" when a read turns into a write.
 * A process forked after using an engine drops the inherited pooled connections
-  (their sockets and sqlite handles belong to the parent) and opens its own.
+  (their sockets and sqlite handles belong to the parent; they are kept referenced,
+  never closed or finalised in the child) and opens its own. A fork also waits until no
+  thread is inside sqlite: a thread holding one of SQLite's library-wide mutexes at the
+  moment of the fork would leave it locked forever in the child (see :class:`_ForkGate`).
 * :func:`write` runs a function in a write transaction and retries it when the
   database reports a deadlock, a serialization failure or a lock timeout.
 """
@@ -20,6 +23,7 @@ import logging
 import os
 import random
 import sqlite3
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -29,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 
@@ -42,6 +46,10 @@ _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"
 _SQLITE_BUSY_TIMEOUT_S = 60.0
 _SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 _ENGINES: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+#: In a forked child: the parent's pools, kept so that nothing finalises its connections.
+_INHERITED_POOLS: list[Any] = []
+#: Seconds a fork waits for threads to leave sqlite before it goes ahead regardless.
+_FORK_WAIT_S = 10.0
 _WRITE = {"sqlite_begin": "BEGIN IMMEDIATE"}
 _RETRIES = 8
 
@@ -99,7 +107,9 @@ def make_engine(uri: str) -> sa.Engine:
 def _sqlite_engine(url: URL) -> sa.Engine:
     database = url.database or ""
     memory = database in ("", ":memory:") or database.startswith("file::memory:")
-    options: dict[str, Any] = {"connect_args": {"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}}
+    options: dict[str, Any] = {
+        "connect_args": {"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+    }
     if memory:
         # one shared connection, or every checkout would see its own empty database
         options["poolclass"] = StaticPool
@@ -111,6 +121,7 @@ def _sqlite_engine(url: URL) -> sa.Engine:
                 "Create it first, or point the tracking URI at an existing folder.",
                 INVALID_PARAMETER_VALUE,
             )
+        options["poolclass"] = _ForkGatedPool
     engine = sa.create_engine(url, **options)
 
     @event.listens_for(engine, "connect")
@@ -135,13 +146,93 @@ def _sqlite_engine(url: URL) -> sa.Engine:
     return engine
 
 
+class _ForkGate:
+    """Keeps ``os.fork()`` out of sqlite.
+
+    SQLite's library-wide mutexes (the unix VFS's, the shared-memory index's) are held
+    for microseconds inside each call, with the GIL released; a fork in that instant
+    copies one locked into the child, which then hangs on its first connect. Threads are
+    *inside* from taking a pooled connection until they give it back (creating and
+    closing connections included); a fork waits until none is, for at most
+    :data:`_FORK_WAIT_S` (a thread holding a connection that long is not expected), and
+    holds new ones back until it is done.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._inside = 0
+        self._forking = False
+
+    def enter(self) -> None:
+        with self._cond:
+            while self._forking:
+                self._cond.wait()
+            self._inside += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._inside -= 1
+            if not self._inside:
+                self._cond.notify_all()
+
+    def before_fork(self) -> None:
+        self._cond.acquire()  # held through the fork: released in the parent, replaced in the child
+        self._forking = True
+        self._cond.wait_for(lambda: not self._inside, _FORK_WAIT_S)
+
+    def after_fork_in_parent(self) -> None:
+        self._forking = False
+        self._cond.notify_all()
+        self._cond.release()
+
+    def after_fork_in_child(self) -> None:
+        # the child's only thread is the one that forked, outside sqlite
+        self._cond = threading.Condition()
+        self._inside = 0
+        self._forking = False
+
+
+_SQLITE_GATE = _ForkGate()
+
+
+class _ForkGatedPool(QueuePool):
+    """QueuePool whose connections are inside :data:`_SQLITE_GATE` while checked out."""
+
+    _getting = threading.local()  # QueuePool._do_get calls itself when it must retry
+
+    def _do_get(self) -> Any:
+        if getattr(self._getting, "active", False):
+            return super()._do_get()
+        _SQLITE_GATE.enter()
+        self._getting.active = True
+        try:
+            return super()._do_get()
+        except BaseException:
+            _SQLITE_GATE.leave()
+            raise
+        finally:
+            self._getting.active = False
+
+    def _do_return_conn(self, record: Any) -> None:
+        try:
+            super()._do_return_conn(record)
+        finally:
+            _SQLITE_GATE.leave()
+
+
 def _after_fork_in_child() -> None:
+    _SQLITE_GATE.after_fork_in_child()
     for engine in list(_ENGINES):
+        _INHERITED_POOLS.append(engine.pool)
         engine.dispose(close=False)
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=_SQLITE_GATE.before_fork,
+        after_in_parent=_SQLITE_GATE.after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
 
 
 def _retryable(exc: DBAPIError) -> bool:
