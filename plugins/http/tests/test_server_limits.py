@@ -134,6 +134,19 @@ def test_a_one_mebibyte_header_gets_431_and_the_server_stays_up(tracklet_server:
     assert "Traceback" not in tracklet_server.output()
 
 
+def test_a_body_after_an_early_answer_is_not_taken_for_headers(tracklet_server: ServerProcess) -> None:
+    """The router answers 404 before reading a body: the rest of that body, bigger than
+    any head may be, is drained as a body and the connection serves the next request."""
+    body = b"x" * (512 * 1024)
+    first = b"POST /no/such/path HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(body)
+    second = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    with _connect(tracklet_server) as conn:
+        conn.sendall(first + body + second)
+        answers = _closed_by_server(conn)
+    assert answers.startswith(b"HTTP/1.1 404 "), answers[:200]
+    assert b"HTTP/1.1 200 " in answers and answers.endswith(b"OK"), answers[-200:]
+
+
 def test_headers_under_the_limit_are_served(start_tracklet_server: Callable[..., ServerProcess]) -> None:
     server = start_tracklet_server(None, None, "--max-header-size", "128K")
     answer = raw_request(server.url, "GET", "/health", None, {"X-Large": "a" * 100_000})

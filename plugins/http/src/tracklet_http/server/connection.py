@@ -28,6 +28,7 @@ import json
 import logging
 from typing import Any
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from tracklet_http.server.settings import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_HEADER_BYTES, ServerSettings
@@ -83,15 +84,19 @@ class _HeadGuard:
         super().connection_lost(exc)  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
-        awaiting_head = self.cycle is None or self.cycle.response_complete
-        if awaiting_head:
+        if self._awaiting_head():
             if self._head_timer is None:
-                self._arm()
+                self._arm()  # the first byte of a kept-alive connection's next request
             if self._head_too_big(data):
                 return
         super().data_received(data)  # type: ignore[misc]
-        if self.cycle is not None and not self.cycle.response_complete:
-            self._disarm()  # a request's head is in: the app has the connection
+        if self._head_timer is not None and not self._awaiting_head():
+            self._disarm()  # the head is in: the app has the request
+
+    def _awaiting_head(self) -> bool:
+        """Whether the bytes that arrive now belong to a request's line and headers (not to
+        a body, whose size and pace the app bounds)."""
+        raise NotImplementedError
 
     # -- the two limits ----------------------------------------------------------------
 
@@ -144,13 +149,19 @@ class _HeadGuard:
 
     def _refuse(self, status: int, reason: str, message: str) -> None:
         self._disarm()
-        if self.cycle is None:  # no answer yet on this connection: this one cannot be misread
+        if self.cycle is None or self.cycle.response_complete:  # no answer is being written
             self.transport.write(_answer(status, reason, message))
         self.transport.close()
 
 
 class GuardedH11Protocol(_HeadGuard, H11Protocol):
     """uvicorn's h11 protocol with the head limits."""
+
+    conn: h11.Connection
+
+    def _awaiting_head(self) -> bool:
+        # h11 says IDLE until a request's head is parsed, and again once both sides are done
+        return self.conn.their_state is h11.IDLE
 
 
 try:
@@ -160,4 +171,23 @@ except ImportError:  # httptools is optional
 else:
 
     class GuardedHttpToolsProtocol(_HeadGuard, HttpToolsProtocol):  # type: ignore[no-redef]
-        """uvicorn's httptools protocol with the head limits."""
+        """uvicorn's httptools protocol with the head limits (its parser's callbacks say
+        where a head starts and ends)."""
+
+        _between_messages = True
+        _in_head = False
+
+        def _awaiting_head(self) -> bool:
+            return self._between_messages or self._in_head
+
+        def on_message_begin(self) -> None:
+            self._between_messages, self._in_head = False, True
+            super().on_message_begin()
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._between_messages = True
+            super().on_message_complete()
