@@ -209,6 +209,12 @@ def test_bad_requests_to_the_auth_api(auth_server: ServerProcess) -> None:
     grant = {"experiment_id": "0", "username": "bob", "permission": "NO_PERMISSIONS"}
     answer = call(auth_server, "POST", "experiments/permissions/create", ADMIN, grant)
     assert (answer.status, answer.code) == (400, "INVALID_PARAMETER_VALUE")
+    # one spelling per experiment: a grant on "00" would never apply to experiment 0
+    for spelling in ("00", " 0", "+0", "\u0660"):
+        grant = {"experiment_id": spelling, "username": "bob", "permission": "EDIT"}
+        answer = call(auth_server, "POST", "experiments/permissions/create", ADMIN, grant)
+        assert (answer.status, answer.code) == (400, "INVALID_PARAMETER_VALUE"), spelling
+        assert "experiment_id" in answer.json["message"]
 
 
 # -- permissions ------------------------------------------------------------------------------------

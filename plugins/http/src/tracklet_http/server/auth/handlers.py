@@ -18,6 +18,7 @@ from tracklet.exceptions import (
     RESOURCE_DOES_NOT_EXIST,
     TrackletException,
 )
+from tracklet.validation import canonical_experiment_id
 
 from .permissions import grantable
 from .service import AuthService, Caller, check_name, check_password
@@ -46,7 +47,9 @@ def _username(data: Data, name: str = "username") -> str:
 
 
 def _experiment_id(data: Data, name: str = "experiment_id") -> str:
-    return check_name(_required(data, name), name)
+    # the tracking API's rule: one spelling per experiment, so a grant on "01" cannot be
+    # made for (or mistaken for) experiment 1
+    return canonical_experiment_id(_required(data, name), name)
 
 
 def _bool(data: Data, name: str) -> bool:
