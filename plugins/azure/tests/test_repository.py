@@ -26,6 +26,8 @@ def _file(folder: pathlib.Path, name: str, content: bytes) -> str:
 
 
 class TestAzureConformance(ArtifactRepositorySuite):
+    fork_reads = 100  # Azurite keeps connections open, so 100 reads show a shared one
+
     @pytest.fixture(params=["", "exp/run/artifacts"], ids=["container-root", "prefix"])
     def repo(
         self, request: pytest.FixtureRequest, azure_env: Any, new_container: str, wasbs: Any
@@ -36,6 +38,8 @@ class TestAzureConformance(ArtifactRepositorySuite):
 class TestAzureConformanceThroughAbfss(ArtifactRepositorySuite):
     """abfss:// goes to the same account's Blob endpoint; with a connection string, to its
     BlobEndpoint (Azurite has no Data Lake endpoint, so this is the Blob API throughout)."""
+
+    fork_reads = 100
 
     @pytest.fixture
     def repo(self, azure_env: Any, new_container: str) -> AzureBlobArtifactRepository:

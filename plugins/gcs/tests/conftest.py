@@ -13,6 +13,7 @@ import contextlib
 import http.client
 import http.server
 import json
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -22,6 +23,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,6 +205,9 @@ def serve(answer: Callable[[http.server.BaseHTTPRequestHandler, bytes], None]) -
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body go out in two writes: without this, each answer on a kept-alive
+        # connection waits out the client's delayed ACK (40 ms)
+        disable_nagle_algorithm = True
 
         def _any(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -311,6 +316,35 @@ def flaky_proxy(emulator: Emulator) -> Iterator[FlakyProxy]:
 
     with serve(forward) as url:
         yield FlakyProxy(url, failed)
+
+
+def _proxy_process(upstream: str, report: Any) -> None:
+    with serve(lambda handler, body: send(handler, *ask_upstream(upstream, handler, body))) as url:
+        report.send(url)
+        report.recv()  # until the test is done
+
+
+@pytest.fixture
+def keep_alive_proxy(emulator: Emulator) -> Iterator[str]:
+    """A proxy to the emulator that keeps client connections open between requests, as
+    GCS does (the emulator closes each one after its answer). It runs in a process of its
+    own: in this one its threads would queue for the GIL behind the test's."""
+    context = multiprocessing.get_context("fork")
+    here, there = context.Pipe()
+    proxy = context.Process(target=_proxy_process, args=(emulator.host.removeprefix("http://"), there))
+    with warnings.catch_warnings():  # Python 3.12+ warns of forking while threads run
+        warnings.simplefilter("ignore", DeprecationWarning)
+        proxy.start()
+    try:
+        if not here.poll(30):
+            pytest.fail("the keep-alive proxy did not start within 30s")
+        yield here.recv()
+    finally:
+        here.send("stop")
+        proxy.join(30)
+        if proxy.is_alive():
+            proxy.kill()
+            proxy.join()
 
 
 #: Entries (objects and sub-prefixes together) per listing page of the paging proxy.

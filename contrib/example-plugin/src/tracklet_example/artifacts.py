@@ -29,6 +29,17 @@ _bucket: dict[str, bytes] = {}  # full key -> content, shared by every repositor
 _bucket_lock = threading.Lock()
 
 
+def _new_lock_after_fork() -> None:
+    # A forked child gets a copy of the bucket, and of the lock in whatever state another
+    # thread of the parent left it: locked forever, if it was held at the fork.
+    global _bucket_lock
+    _bucket_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
 class MemoryArtifactRepository(ArtifactRepository):
     """Artifact repository rooted at ``memory://<name>/<path>``."""
 

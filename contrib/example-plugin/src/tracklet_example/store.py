@@ -48,6 +48,7 @@ from tracklet.exceptions import (
 )
 from tracklet.search import decode_page_token, paginate, search_experiments_in_memory, search_runs_in_memory
 from tracklet.stores import TrackingStore
+from tracklet.stores.forking import after_fork_in_child
 from tracklet.validation import (
     SEARCH_MAX_RESULTS_DEFAULT,
     validate_batch,
@@ -155,6 +156,12 @@ class MemoryTrackingStore(TrackingStore):
         self._runs: dict[str, _RunRecord] = {}
         self._last_experiment_id = -1
         self._add_experiment(Experiment.DEFAULT_EXPERIMENT_NAME, None, [])  # gets id "0"
+        # A process that forks gives its child a copy of this store; the lock must not be
+        # one another thread held at that moment (it would never be released there).
+        after_fork_in_child(self, MemoryTrackingStore._new_lock)
+
+    def _new_lock(self) -> None:
+        self._lock = threading.RLock()
 
     # -- lookups shared by the methods below ---------------------------------------------------
 

@@ -87,6 +87,9 @@ class ProcessCache(Generic[_K, _V]):
                 self._values[key] = build()
             return self._values[key]
 
+    def __len__(self) -> int:
+        return len(self._values)
+
     def pop_all(self) -> list[_V]:
         """Empty the cache and return what it held (for the caller to close)."""
         with self._lock:

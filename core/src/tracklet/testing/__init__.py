@@ -55,9 +55,18 @@ rename, tags), runs (names, status, deletion with their experiment), ``log_batch
 (all or nothing, params immutable, key and value rules, batch limits), metric values
 (NaN and ±inf, which value is latest, history order and paging), search (filters,
 ``OR`` and parentheses, order-by, view types, page tokens), dataset inputs, several
-processes at once, and for artifacts: upload, listing, download, deletion, odd names
-and paths that try to leave the root. Every refused call is checked for its error
+processes at once, use across ``os.fork()`` (see :mod:`tracklet.stores.forking`), and
+for artifacts: upload, listing, download, deletion, odd names and paths that try to
+leave the root. Every refused call is checked for its error
 code *and* for having changed nothing.
+
+**Fork.** ``test_forked_processes_each_read_their_own_objects`` (and ``..._files``)
+forks 4 children from the test process after it used the store; the parent and every
+child then read their own objects :data:`~tracklet.testing._fork.READS` times at once,
+and any answer that is not the process's own, any error, or a child stuck for
+``fork_timeout`` seconds fails it. Every store runs it, in-memory ones included (the
+child works on its copy); set ``fork_reads`` lower in your class for a slow emulator.
+:func:`in_forked_child` and :func:`held_by_another_thread` help with your own fork tests.
 
 To run part of the suite, select by name as usual (``-k "not Process"``); to skip a
 test your backend cannot pass yet, override it in your class with a

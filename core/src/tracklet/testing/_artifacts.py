@@ -13,6 +13,7 @@ import pytest
 
 from tracklet.entities import FileInfo
 from tracklet.stores import ArtifactRepository
+from tracklet.testing._fork import ArtifactForkTests
 from tracklet.testing._support import raises_code
 
 _Tree = list[tuple[str, bool, int | None]]
@@ -70,7 +71,7 @@ def _local_tree(root: str) -> dict[str, bytes]:
     return out
 
 
-class ArtifactRepositorySuite:
+class ArtifactRepositorySuite(ArtifactForkTests):
     """Inherit this and define a ``repo`` fixture returning a new, empty
     :class:`~tracklet.stores.ArtifactRepository`; every test below then runs on it."""
 

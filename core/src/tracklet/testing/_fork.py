@@ -336,11 +336,11 @@ class ArtifactForkTests:
         self, repo: ArtifactRepository, tmp_path: pathlib.Path
     ) -> None:
         assert_no_wrong_answers(
-            forked_reads(lambda who: _artifact_files(repo, who, tmp_path), self.fork_reads, self.fork_timeout)
+            forked_reads(lambda who: artifact_files(repo, who, tmp_path), self.fork_reads, self.fork_timeout)
         )
 
 
-def _artifact_files(repo: ArtifactRepository, who: str, scratch: pathlib.Path) -> list[Check]:
+def artifact_files(repo: ArtifactRepository, who: str, scratch: pathlib.Path) -> list[Check]:
     """One file under ``<who>/``, with content unique to this process."""
     source = scratch / who / "upload" / "own.txt"
     source.parent.mkdir(parents=True)

@@ -8,6 +8,7 @@ from tracklet.entities import ViewType
 from tracklet.stores import CAPABILITIES, TrackingStore
 from tracklet.testing._datasets import DatasetTests
 from tracklet.testing._experiments import ExperimentTests
+from tracklet.testing._fork import ForkTests
 from tracklet.testing._logging import LoggingTests
 from tracklet.testing._metrics import MetricTests
 from tracklet.testing._processes import ProcessTests
@@ -25,6 +26,7 @@ class TrackingStoreSuite(
     ExperimentSearchTests,
     DatasetTests,
     ProcessTests,
+    ForkTests,
 ):
     """Inherit this and define a ``store`` fixture returning a new, empty
     :class:`~tracklet.stores.TrackingStore` (only the Default experiment ``"0"``);

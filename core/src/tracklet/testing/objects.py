@@ -13,7 +13,12 @@ terminal. The pieces::
   ``conftest.py``), parametrized over a file store and a sqlite file, that leaves no
   tracking URI, active run or active experiment behind;
 * :func:`local_tree` is a downloaded folder as ``{relative posix path: bytes}``;
-* :class:`FakeTerminal` is a stderr that says it is a terminal, for progress bars.
+* :class:`FakeTerminal` is a stderr that says it is a terminal, for progress bars;
+* :func:`check_forked_reads` is the conformance suite's fork test on one repository,
+  for a server reached through a keep-alive proxy (emulators that close every
+  connection hide a pooled socket shared with a forked child);
+  :func:`check_client_after_fork` checks that a forked child uses an SDK client of its
+  own.
 """
 
 from __future__ import annotations
@@ -25,12 +30,23 @@ import os
 import pathlib
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 
-__all__ = ["FakeTerminal", "RoundTrip", "local_tree", "round_trip", "tracking_uri"]
+from tracklet.stores import ArtifactRepository
+from tracklet.testing._fork import artifact_files, assert_no_wrong_answers, forked_reads, in_forked_child
+
+__all__ = [
+    "FakeTerminal",
+    "RoundTrip",
+    "check_client_after_fork",
+    "check_forked_reads",
+    "local_tree",
+    "round_trip",
+    "tracking_uri",
+]
 
 MiB = 1 << 20
 
@@ -62,6 +78,34 @@ def tracking_uri(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iter
     fluent._end_all_runs()
     fluent._active_experiment_id = None
     tracklet.set_tracking_uri(None)
+
+
+def check_forked_reads(repo: ArtifactRepository, scratch: pathlib.Path, reads: int = 100) -> None:
+    """The suite's ``test_forked_processes_each_read_their_own_files`` on ``repo``, with
+    ``reads`` reads per process: the parent and 4 forked children each write a file and
+    read it back at once; every answer must be that process's own."""
+    assert_no_wrong_answers(forked_reads(lambda who: artifact_files(repo, who, scratch), reads))
+
+
+def check_client_after_fork(
+    repo: ArtifactRepository, client: Callable[[], object], scratch: pathlib.Path
+) -> None:
+    """Use the new, empty ``repo`` here, then in a forked child: there ``client()`` (the SDK
+    client the repository uses) must be another object than here, and the child's upload
+    must work; back here, the repository keeps this process's client and sees the file."""
+    assert repo.list_artifacts() == []
+    parent = id(client())
+
+    def in_child() -> tuple[bool, list[str]]:
+        (scratch / "f.txt").write_text("child")
+        repo.log_artifact(str(scratch / "f.txt"))
+        return id(client()) != parent, [f.path for f in repo.list_artifacts()]
+
+    own, listed = in_forked_child(in_child)
+    assert own, "the forked child used its parent's client (and its pooled connections)"
+    assert listed == ["f.txt"]
+    assert id(client()) == parent
+    assert [f.path for f in repo.list_artifacts()] == ["f.txt"]
 
 
 @dataclass(frozen=True)

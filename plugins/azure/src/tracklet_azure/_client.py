@@ -13,7 +13,8 @@ for pointing tracklet elsewhere than the other Azure tools of the same shell.
 
 A client holds a pool of connections and, with azure-identity, a token cache, so there
 is one per (endpoint, credential, settings) per process, built under a lock, and all are
-closed at interpreter exit (or by :func:`close_clients`).
+closed at interpreter exit (or by :func:`close_clients`). A process forked after using
+one builds its own: its parent's connections stay its parent's.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
-import threading
 from typing import Any, NamedTuple
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.stores.forking import ProcessCache
 from tracklet_azure._uri import AzureLocation
 
 __all__ = [
@@ -153,8 +154,9 @@ def describe(source: CredentialSource) -> str:
     return f"the {source.kind} from {source.variable}" if source.variable else source.kind
 
 
-_lock = threading.Lock()
-_clients: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+#: (client, credential) per process: a forked child builds its own (the parent's holds
+#: pooled keep-alive connections the parent goes on using).
+_clients: ProcessCache[tuple[Any, ...], tuple[Any, Any]] = ProcessCache()
 
 
 def service_client(location: AzureLocation, source: CredentialSource, settings: AzureSettings) -> Any:
@@ -168,10 +170,7 @@ def service_client(location: AzureLocation, source: CredentialSource, settings: 
             INVALID_PARAMETER_VALUE,
         )
     key = (source.kind, secret, endpoint, location.account if source.kind == "access key" else None, settings)
-    with _lock:
-        if key not in _clients:
-            _clients[key] = _build(location, source, settings)
-        return _clients[key][0]
+    return _clients.get(key, lambda: _build(location, source, settings))[0]
 
 
 def _transport(settings: AzureSettings) -> Any:
@@ -240,10 +239,7 @@ def _build(location: AzureLocation, source: CredentialSource, settings: AzureSet
 
 def close_clients() -> None:
     """Close every cached client (and credential); the next repository builds new ones."""
-    with _lock:
-        built = list(_clients.values())
-        _clients.clear()
-    for client, credential in built:
+    for client, credential in _clients.pop_all():
         client.close()
         if credential is not None:
             credential.close()

@@ -101,9 +101,17 @@ class AzureBlobArtifactRepository(ObjectStoreRepository):
         client = service_client(self.location, self.credential, self.settings)
         if client.account_name:  # a connection string's AccountName, when it names one
             self.location = self.location._replace(account=client.account_name)
-        self._container = client.get_container_client(self.location.container)
+        self._container_of: tuple[Any, Any] = (None, None)
         #: False once the service refused a blob batch; deletes then go one by one.
         self.batch_delete = True
+
+    @property
+    def _container(self) -> Any:
+        # the client is looked up on each use, so that a forked child uses one of its own
+        client = service_client(self.location, self.credential, self.settings)
+        if self._container_of[0] is not client:
+            self._container_of = (client, client.get_container_client(self.location.container))
+        return self._container_of[1]
 
     # -- errors ------------------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ Everything the store writes goes through here, so the guarantees live in one pla
 * a metric point is one ``os.write`` on an ``O_APPEND`` descriptor, which the kernel
   applies atomically for one small buffer, even with several writer processes;
 * experiment creation is serialised across processes with an OS lock that is released
-  when its holder dies.
+  when its holder dies;
+* a process forked while another thread is in here gets fresh locks, and no copy of a
+  held folder lock.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import os
 import sys
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+
+from tracklet.stores.forking import after_fork_in_child
 
 __all__ = [
     "Appender",
@@ -182,7 +185,7 @@ class Appender:
         self._max_open = max_open or _default_max_open()
         self._fds: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
-        _track_for_fork(self)
+        after_fork_in_child(self, Appender.reset_after_fork)
 
     def append(self, path: str, data: bytes) -> None:
         """Append ``data`` (whole lines) to ``path``, creating it and its parents if needed."""
@@ -237,23 +240,28 @@ class Appender:
         self._lock = threading.Lock()
 
 
-_live_appenders: weakref.WeakSet[Appender] = weakref.WeakSet()
-_fork_hook_installed = False
+#: Descriptors of the folder locks this process holds or is taking. A forked child closes
+#: its copies: an ``flock`` belongs to the open file, which the child's copy would keep
+#: locked after the parent's thread let go.
+_lock_fds: set[int] = set()
+#: Guards opening and closing those descriptors, and is held across a fork, so that a
+#: child never gets a lock descriptor the set does not list.
+_lock_fds_guard = threading.Lock()
 
 
-def _track_for_fork(appender: Appender) -> None:
-    # A child forked while another thread held an appender's lock would deadlock on its
-    # first metric; one process-wide hook gives every live appender a fresh lock.
-    global _fork_hook_installed
-    _live_appenders.add(appender)
-    if not _fork_hook_installed and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_reset_all_after_fork)
-        _fork_hook_installed = True
+def _close_inherited_lock_fds() -> None:
+    for fd in _lock_fds:
+        os.close(fd)
+    _lock_fds.clear()
+    _lock_fds_guard.release()
 
 
-def _reset_all_after_fork() -> None:
-    for appender in list(_live_appenders):
-        appender.reset_after_fork()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_lock_fds_guard.acquire,
+        after_in_parent=_lock_fds_guard.release,
+        after_in_child=_close_inherited_lock_fds,
+    )
 
 
 @contextlib.contextmanager
@@ -261,14 +269,18 @@ def file_lock(path: str) -> Iterator[None]:
     """Hold an exclusive inter-process lock on ``path`` (created if missing).
 
     The OS drops the lock when the holder exits, even on ``kill -9``, so no stale lock
-    needs breaking.
+    needs breaking; a child forked while a thread holds it does not keep it.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | _BINARY, 0o666)
+    with _lock_fds_guard:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _BINARY, 0o666)
+        _lock_fds.add(fd)
     try:
         _lock_fd(fd)
         yield
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        with _lock_fds_guard:
+            _lock_fds.discard(fd)
+            os.close(fd)  # closing the descriptor releases the lock
 
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only

@@ -40,6 +40,7 @@ from tracklet.exceptions import (
 )
 from tracklet.search import search_experiments_in_memory, search_runs_in_memory
 from tracklet.stores import TrackingStore
+from tracklet.stores.forking import after_fork_in_child
 from tracklet.stores.helpers import resolve_run_name, status_number
 from tracklet.uri import append_to_uri_path, local_path_from_uri, resolve_local_uri
 from tracklet.validation import (
@@ -91,6 +92,13 @@ class FileStore(TrackingStore):
         self._runs = RunIndex(self.root)
         self._appender = Appender()
         self._experiments.ensure_default()
+        after_fork_in_child(self, FileStore._after_fork)
+
+    def _after_fork(self) -> None:
+        # In a forked child: another thread of the parent may have been inside a cache,
+        # holding its lock or halfway through refreshing it. Start both afresh.
+        self._experiments = ExperimentFiles(self.root, self.artifact_root_uri)
+        self._runs = RunIndex(self.root)
 
     def close(self) -> None:
         """Close the cached append descriptors."""

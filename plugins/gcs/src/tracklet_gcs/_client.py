@@ -11,19 +11,21 @@ Credentials come from one of two places:
 
 A client holds a pool of connections and a token that it refreshes, so there is one per
 (emulator, project, credentials file, pool size) per process, built under a lock, and
-all are closed at interpreter exit (or by :func:`close_clients`). google-cloud-storage
-is imported here, inside functions, so that importing the plugin stays cheap.
+all are closed at interpreter exit (or by :func:`close_clients`). A process forked
+after using one builds its own: its parent's connections stay its parent's.
+google-cloud-storage is imported here, inside functions, so that importing the plugin
+stays cheap.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
-import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.stores.forking import ProcessCache
 
 __all__ = ["GCSClient", "GCSSettings", "close_clients", "storage_client"]
 
@@ -176,8 +178,9 @@ class GCSClient(NamedTuple):
     credentials: str
 
 
-_lock = threading.Lock()
-_clients: dict[tuple[Any, ...], GCSClient] = {}
+#: Per process: a forked child builds its own (the parent's session holds pooled
+#: keep-alive connections the parent goes on using).
+_clients: ProcessCache[tuple[Any, ...], GCSClient] = ProcessCache()
 
 
 def storage_client(settings: GCSSettings, bucket: str) -> GCSClient:
@@ -189,10 +192,7 @@ def storage_client(settings: GCSSettings, bucket: str) -> GCSClient:
         os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"),
         settings.max_workers,
     )
-    with _lock:
-        if key not in _clients:
-            _clients[key] = _build(settings, bucket)
-        return _clients[key]
+    return _clients.get(key, lambda: _build(settings, bucket))
 
 
 def _credentials(settings: GCSSettings, bucket: str) -> tuple[Any, str | None, str]:
@@ -266,10 +266,7 @@ def _build(settings: GCSSettings, bucket: str) -> GCSClient:
 
 def close_clients() -> None:
     """Close every cached client; the next repository builds new ones."""
-    with _lock:
-        built = list(_clients.values())
-        _clients.clear()
-    for entry in built:
+    for entry in _clients.pop_all():
         entry.client.close()
 
 

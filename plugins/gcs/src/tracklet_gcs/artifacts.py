@@ -14,7 +14,8 @@ on google-cloud-storage:
 * listings are ``list_blobs`` with delimiter ``/`` (one level) or without (a tree);
 * deletes are one request per object, ``max_workers`` at a time;
 * every request is retried with the library's ``DEFAULT_RETRY`` (uploads too: an
-  artifact upload replaces its key, so a repeat is harmless).
+  artifact upload replaces its key, so a repeat is harmless);
+* a process forked after using a repository builds its own client.
 
 Nothing here imports google-cloud-storage until a repository is built.
 """
@@ -153,12 +154,22 @@ class GCSArtifactRepository(ObjectStoreRepository):
         super().__init__(artifact_uri, path)
         self.settings = GCSSettings.from_environment()
         self.max_workers = self.settings.max_workers
-        client = storage_client(self.settings, self.bucket_name)
         #: what the client signs requests with, for messages
-        self.credentials = client.credentials
-        self._client = client.client
-        self._bucket = self._client.bucket(self.bucket_name)
+        self.credentials = storage_client(self.settings, self.bucket_name).credentials
+        self._bucket_of: tuple[Any, Any] = (None, None)
         self._retry = self.settings.retry()
+
+    @property
+    def _client(self) -> Any:
+        # looked up on each use, so that a forked child uses a client of its own
+        return storage_client(self.settings, self.bucket_name).client
+
+    @property
+    def _bucket(self) -> Any:
+        client = self._client
+        if self._bucket_of[0] is not client:
+            self._bucket_of = (client, client.bucket(self.bucket_name))
+        return self._bucket_of[1]
 
     def _where(self, key: str) -> str:
         return f"gs://{self.bucket_name}/{key}"

@@ -3,7 +3,8 @@ botocore's errors turned into tracklet's.
 
 boto3 is imported here, inside functions, so that importing the plugin stays cheap; the
 first repository built pays for it. A boto3 client costs tens of milliseconds to make
-and is thread-safe, so every repository with the same settings shares one.
+and is thread-safe, so every repository with the same settings shares one, per process:
+a child forked after using it makes its own.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import email.utils
 import functools
 import json
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +27,7 @@ from tracklet.exceptions import (
     TEMPORARILY_UNAVAILABLE,
     TrackletException,
 )
+from tracklet.stores.forking import ProcessCache
 
 __all__ = ["S3Settings", "client_for", "translated_errors"]
 
@@ -129,16 +130,17 @@ def _extra_args() -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(value.items(), key=lambda kv: kv[0]))
 
 
-_lock = threading.Lock()
+#: boto3 clients by settings, per process: a forked child builds its own (the parent's
+#: holds pooled keep-alive connections the parent goes on using). Built under the
+#: cache's lock, since boto3's session setup is not thread-safe.
+_clients: ProcessCache[S3Settings, Any] = ProcessCache()
 
 
 def client_for(settings: S3Settings) -> Any:
-    """The shared boto3 S3 client for these settings (made on first use)."""
-    with _lock:  # boto3's session setup is not thread-safe
-        return _make_client(settings)
+    """This process's shared boto3 S3 client for these settings (made on first use)."""
+    return _clients.get(settings, lambda: _make_client(settings))
 
 
-@functools.lru_cache(maxsize=32)
 def _make_client(settings: S3Settings) -> Any:
     import boto3.session
     from botocore.config import Config

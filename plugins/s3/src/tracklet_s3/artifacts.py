@@ -12,7 +12,9 @@ this module writes its four primitives with boto3:
 * throttling (``503 SlowDown``), 5xx and connection errors are retried with jittered
   backoff (botocore's "standard" mode, 10 attempts), and a body that breaks off
   mid-download is fetched again;
-* transfers of 64 MiB or more show a progress bar on a terminal.
+* transfers of 64 MiB or more show a progress bar on a terminal;
+* a process forked after using a repository makes its own client (its parent's pooled
+  connections are its parent's).
 """
 
 from __future__ import annotations
@@ -65,7 +67,12 @@ class S3ArtifactRepository(ObjectStoreRepository):
         super().__init__(artifact_uri, prefix)
         self.bucket = bucket
         self.settings = S3Settings.from_environment()
-        self._client = client_for(self.settings)
+        client_for(self.settings)  # make the client now: a bad setting fails here
+
+    @property
+    def _client(self) -> Any:
+        # looked up on each use, so that a forked child uses a client of its own
+        return client_for(self.settings)
 
     def _where(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
