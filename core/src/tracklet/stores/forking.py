@@ -49,7 +49,7 @@ def after_fork_in_child(owner: _O, reset: Callable[[_O], None]) -> None:
     """
     global _hook_installed
     key = next(_keys)
-    _resets[key] = (weakref.ref(owner, lambda _ref: _resets.pop(key, None)), reset)  # type: ignore[arg-type]
+    _resets[key] = (weakref.ref(owner, lambda _ref: _resets.pop(key, None)), reset)
     if not _hook_installed and hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_run_resets)
         _hook_installed = True
