@@ -518,7 +518,7 @@ def test_unexpected_errors_are_500_internal_error_without_details(
 
 
 def test_store_thread_count_answers_alike_and_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One store thread or the default pool (see app._store_threads) give the same answers;
+    """One store thread or the default pools (see app._store_executors) give the same answers;
     a bad TRACKLET_SERVER_STORE_THREADS is refused naming the variable and the rule."""
     answers = []
     for threads in ("1", ""):

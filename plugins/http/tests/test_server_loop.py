@@ -109,7 +109,14 @@ def test_health_stays_responsive_while_sqlite_is_write_locked(start_tracklet_ser
         for thread in writers:
             thread.start()
         time.sleep(0.2)  # the writers are now waiting on the lock inside the server
-        loaded = _health_latencies(health, None, until=lock_ends)
+        loaded = _health_latencies(health, None, until=lock_ends - 0.5)
+        # reads go on too (WAL): answered while the other process still holds the lock
+        reader = Client(server.url)
+        status, body = reader.call("GET", f"{api}/runs/get?run_id={run_id}")
+        read_during_lock = holder.poll() is None
+        reader.close()
+        assert status == 200, body
+        assert read_during_lock, "runs/get waited for the write lock"
         for thread in writers:
             thread.join(60)
     finally:

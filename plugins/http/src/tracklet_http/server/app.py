@@ -8,7 +8,7 @@ dict lookup by :class:`TrackingApi`, a plain ASGI layer in front of the router, 
 body is never read, and passwords are checked on the auth hashing pool, never on the
 event loop (:mod:`tracklet_http.server.auth.service`) — then reads the body, checks
 the fields (:func:`~tracklet_http.protocol.parse_request`), runs the handler and its
-store call in a thread pool (never on the event loop: see :func:`_store_threads`), and
+store call in a thread pool (never on the event loop: see :func:`_store_executors`), and
 writes MLflow's JSON. The router serves the rest: ``/health``, ``/version``,
 ``/metrics``, ``/openapi.json``, the artifact proxy and the auth API, and answers
 404/405 as JSON.
@@ -41,7 +41,7 @@ from starlette.routing import BaseRoute, Route
 
 from tracklet.exceptions import TrackletException
 from tracklet.uri import get_scheme
-from tracklet_http.protocol import API_PREFIX, ENDPOINTS, Endpoint, parse_request
+from tracklet_http.protocol import API_PREFIX, ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint, parse_request
 from tracklet_http.server.errors import (
     bad_parameter,
     bad_request,
@@ -67,8 +67,9 @@ AJAX_PREFIX = "/ajax-api/2.0/mlflow"
 MAX_QUERY_FIELDS = 1000
 #: Worker threads for blocking store calls, per process (network databases).
 STORE_THREADS = 16
-#: The same for sqlite (see :func:`_store_threads`).
-SQLITE_STORE_THREADS = 2
+#: Tracking calls that only read: on sqlite they run on their own thread (see
+#: :func:`_store_executors`).
+READ_ONLY = frozenset(name for name in ENDPOINTS_BY_NAME if name.startswith(("get_", "search_", "list_")))
 
 _UNAUTHENTICATED_HEADERS = ((b"www-authenticate", b'Basic realm="tracklet"'),)
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -98,13 +99,21 @@ class TrackingApi:
     the caller from the headers, then body, fields, authorization, handler, JSON. Paths
     it does not know go on to ``app`` (the router)."""
 
-    def __init__(self, app: Any, state: ServerState, executor: ThreadPoolExecutor | None = None) -> None:
-        """:param executor: where blocking work runs; None runs it on the event loop."""
+    def __init__(
+        self,
+        app: Any,
+        state: ServerState,
+        executor: ThreadPoolExecutor | None = None,
+        read_executor: ThreadPoolExecutor | None = None,
+    ) -> None:
+        """:param executor: where blocking work runs; None runs it on the event loop.
+        :param read_executor: where calls that only read run, if not on ``executor``."""
         self.app = app
         self.state = state
         self.routes = _route_table()
         self.max_body = state.settings.max_body_bytes
         self.executor = executor
+        self.read_executor = read_executor or executor
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
@@ -135,12 +144,13 @@ class TrackingApi:
                 status, body = exception_answer(exc)
                 await send_bytes(send, status, body, extra_headers=((b"connection", b"close"),))
                 return
-        if self.executor is None:
+        executor = self.read_executor if endpoint.name in READ_ONLY else self.executor
+        if executor is None:
             status, body, headers = self._work(endpoint, handler, method, data, user)
         else:
             loop = asyncio.get_running_loop()
             status, body, headers = await loop.run_in_executor(
-                self.executor, self._work, endpoint, handler, method, data, user
+                executor, self._work, endpoint, handler, method, data, user
             )
         await send_bytes(send, status, body, extra_headers=headers)
 
@@ -331,17 +341,19 @@ def _make_authorizer(settings: ServerSettings) -> Any:
     return Authorizer(settings)
 
 
-def _store_threads(settings: ServerSettings) -> int:
-    """How many threads run this worker's blocking store calls.
+def _store_executors(settings: ServerSettings) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+    """The thread pools that run this worker's blocking store calls: (for every call, for
+    calls that only read), one pool or two.
 
     Store calls never run on the event loop: a sqlite writer waiting out another
     process's write lock (up to its busy timeout), a slow query or a database that stopped
     answering must not hold ``/health``, artifact streams and every other request of the
-    worker. sqlite takes one writer at a time per file and a local file leaves threads
-    little to overlap, so it gets a small pool (measured in ``plugins/http/docs/server.md``:
-    many threads there only contend for the GIL and the write lock); network databases
-    get :data:`STORE_THREADS`, whose round trips overlap. ``TRACKLET_SERVER_STORE_THREADS``
-    overrides both.
+    worker. sqlite takes one writer at a time per file, and a local file leaves threads
+    little to overlap, so it gets one thread for writes (threads of one process never
+    queue on sqlite's lock, whose busy handler sleeps) and one for reads (in WAL mode they
+    go on while a write waits); measured in ``plugins/http/docs/server.md``. Network
+    databases get one pool of :data:`STORE_THREADS`, whose round trips overlap.
+    ``TRACKLET_SERVER_STORE_THREADS=N`` makes it one pool of N threads for any backend.
     """
     forced = os.environ.get("TRACKLET_SERVER_STORE_THREADS")
     if forced is not None and forced.strip():
@@ -353,8 +365,15 @@ def _store_threads(settings: ServerSettings) -> int:
             raise ValueError(
                 f"TRACKLET_SERVER_STORE_THREADS={forced!r}: expected a whole number from 1 to 256."
             )
-        return count
-    return SQLITE_STORE_THREADS if get_scheme(settings.backend_store_uri) == "sqlite" else STORE_THREADS
+    elif get_scheme(settings.backend_store_uri) == "sqlite":
+        return (
+            ThreadPoolExecutor(1, thread_name_prefix="tracklet-store-write"),
+            ThreadPoolExecutor(1, thread_name_prefix="tracklet-store-read"),
+        )
+    else:
+        count = STORE_THREADS
+    pool = ThreadPoolExecutor(count, thread_name_prefix="tracklet-store")
+    return pool, pool
 
 
 def create_app(settings: ServerSettings) -> Starlette:
@@ -366,12 +385,11 @@ def create_app(settings: ServerSettings) -> Starlette:
     """
     from tracklet.plugins import get_tracking_store
 
-    threads = _store_threads(settings)
+    executor, read_executor = _store_executors(settings)
     store = get_tracking_store(settings.backend_store_uri, settings.default_artifact_root)
     authorizer = _make_authorizer(settings)
     state = ServerState(settings, store, authorizer)
     metrics = RequestMetrics()
-    executor = ThreadPoolExecutor(threads, thread_name_prefix="tracklet-store")
 
     routes: list[BaseRoute] = [
         Route("/health", _health, methods=["GET"]),
@@ -385,6 +403,7 @@ def create_app(settings: ServerSettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         executor.shutdown(wait=True)
+        read_executor.shutdown(wait=True)
         store.close()  # pooled database connections; the store reconnects if used again
 
     app = Starlette(
@@ -396,7 +415,7 @@ def create_app(settings: ServerSettings) -> Starlette:
                 allowed_hosts=settings.allowed_hosts,
                 allowed_origins=settings.cors_allowed_origins,
             ),
-            Middleware(TrackingApi, state=state, executor=executor),
+            Middleware(TrackingApi, state=state, executor=executor, read_executor=read_executor),
         ],
         exception_handlers={
             HTTPException: http_exception_handler,

@@ -6,7 +6,7 @@ caller's user name with ``--auth``), calls the tracking store and returns the re
 shaped as MLflow's server answers it (empty lists and unset fields left out, as proto3
 JSON does). Handlers are plain blocking functions: the app runs every one of them, with
 its store call, in a store thread, never on the event loop
-(:func:`tracklet_http.server.app._store_threads`). ``artifacts/list`` is the only handler
+(:func:`tracklet_http.server.app._store_executors`). ``artifacts/list`` is the only handler
 that reads artifacts, and only where the operator pointed the server
 (:mod:`tracklet_http.server.locations`): never a location a client chose.
 """
