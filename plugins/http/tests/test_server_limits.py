@@ -84,10 +84,15 @@ def _closed_by_server(conn: socket.socket) -> bytes:
         received += chunk
 
 
+#: uvicorn's two HTTP/1.1 parsers, each with the head limits (server/connection.py).
+PARSERS = pytest.mark.parametrize("parser", ["httptools", "h11"])
+
+
+@PARSERS
 def test_a_client_sending_headers_a_byte_at_a_time_is_disconnected(
-    start_tracklet_server: Callable[..., ServerProcess],
+    start_tracklet_server: Callable[..., ServerProcess], parser: str
 ) -> None:
-    server = start_tracklet_server(None, None, "--header-timeout", "1")
+    server = start_tracklet_server(None, None, "--header-timeout", "1", env={"TRACKLET_SERVER_HTTP": parser})
     head = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"a" * 200 + b"\r\n\r\n"
     with _connect(server) as conn:
         sent = 0
@@ -114,7 +119,11 @@ def test_an_idle_connection_is_closed(start_tracklet_server: Callable[..., Serve
     assert raw_request(server.url, "GET", "/health").status == 200
 
 
-def test_a_one_mebibyte_header_gets_431_and_the_server_stays_up(tracklet_server: ServerProcess) -> None:
+@PARSERS
+def test_a_one_mebibyte_header_gets_431_and_the_server_stays_up(
+    start_tracklet_server: Callable[..., ServerProcess], parser: str
+) -> None:
+    tracklet_server = start_tracklet_server(env={"TRACKLET_SERVER_HTTP": parser})
     head = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * (1024 * 1024) + b"\r\n\r\n"
     answer = b""
     with _connect(tracklet_server) as conn:
@@ -134,9 +143,13 @@ def test_a_one_mebibyte_header_gets_431_and_the_server_stays_up(tracklet_server:
     assert "Traceback" not in tracklet_server.output()
 
 
-def test_a_body_after_an_early_answer_is_not_taken_for_headers(tracklet_server: ServerProcess) -> None:
+@PARSERS
+def test_a_body_after_an_early_answer_is_not_taken_for_headers(
+    start_tracklet_server: Callable[..., ServerProcess], parser: str
+) -> None:
     """The router answers 404 before reading a body: the rest of that body, bigger than
     any head may be, is drained as a body and the connection serves the next request."""
+    tracklet_server = start_tracklet_server(env={"TRACKLET_SERVER_HTTP": parser})
     body = b"x" * (512 * 1024)
     first = b"POST /no/such/path HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(body)
     second = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"

@@ -141,6 +141,19 @@ def _check_extra() -> None:
         raise click.ClickException(f"{MISSING_EXTRA} ({exc})") from None
 
 
+def _http_protocol() -> str:
+    """uvicorn's HTTP/1.1 protocol, with the head limits: httptools when installed (the
+    faster parser), else h11; ``TRACKLET_SERVER_HTTP=h11|httptools`` chooses."""
+    choice = os.environ.get("TRACKLET_SERVER_HTTP", "").strip().lower() or "auto"
+    if choice not in ("auto", "h11", "httptools"):
+        raise click.UsageError(f"TRACKLET_SERVER_HTTP={choice!r}: expected auto, h11 or httptools.")
+    if choice == "httptools" and not _available("httptools"):
+        raise click.UsageError("TRACKLET_SERVER_HTTP=httptools, but httptools is not installed: pip install httptools.")
+    if choice == "auto":
+        choice = "httptools" if _available("httptools") else "h11"
+    return f"{PROTOCOLS}:{'GuardedHttpToolsProtocol' if choice == 'httptools' else 'GuardedH11Protocol'}"
+
+
 def _available(module: str) -> bool:
     import importlib.util
 
@@ -275,7 +288,7 @@ def server(ctx: click.Context, **options: Any) -> None:
         workers=settings.workers,
         # uvicorn's protocols with a time and size limit on each request's head
         # (tracklet_http.server.connection); h11 is told the size limit too.
-        http=f"{PROTOCOLS}:{'GuardedHttpToolsProtocol' if _available('httptools') else 'GuardedH11Protocol'}",
+        http=_http_protocol(),
         h11_max_incomplete_event_size=2 * settings.max_header_bytes,
         loop="uvloop" if _available("uvloop") else "asyncio",
         access_log=options["access_log"],
