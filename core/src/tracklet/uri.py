@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import urllib.parse
 
 
@@ -81,3 +82,28 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
         )
     run_id, _, path = full.partition("/")
     return run_id, path
+
+
+#: Query parameters whose values :func:`masked_uri` hides.
+SECRET_QUERY_PARAMETER = re.compile(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
+
+
+def masked_uri(uri: str) -> str:
+    """``uri`` fit for a banner, a log line or an error message: its password, and the
+    value of any query parameter that looks like a secret, shown as ``***``
+    (``postgresql://user:***@host/db``)."""
+    parts = urllib.parse.urlsplit(uri)
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
+    query = parts.query
+    if query:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        query = "&".join(
+            f"{urllib.parse.quote(k)}={'***' if SECRET_QUERY_PARAMETER.search(k) else urllib.parse.quote(v)}"
+            for k, v in pairs
+        )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return uri  # nothing to hide (and urlunsplit would turn sqlite://// into sqlite://)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -248,7 +248,7 @@ def validate_run_id(run_id: object, field: str = "run_id") -> None:
     """ASCII letters, digits, ``_`` and ``-`` (a letter or digit first), at most 256."""
     if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
         raise _bad(
-            f"Invalid run ID {_shown(run_id)} for parameter '{field}': run IDs are 1 to 256 ASCII "
+            f"Invalid run ID {short_repr(run_id)} for parameter '{field}': run IDs are 1 to 256 ASCII "
             "letters, digits, '_' and '-', starting with a letter or digit."
         )
 
@@ -273,13 +273,13 @@ def validate_experiment_id(experiment_id: object, field: str = "experiment_id") 
         number = _read_as_number(experiment_id)
         if number is not None and number >= 0 and str(number) != experiment_id:
             raise _bad(
-                f"Invalid experiment ID {_shown(experiment_id)} for parameter '{field}': it reads as "
+                f"Invalid experiment ID {short_repr(experiment_id)} for parameter '{field}': it reads as "
                 f"the number {number}, whose only spelling is '{number}'. Send '{number}'."
             )
         if _EXPERIMENT_ID.fullmatch(experiment_id):
             return
     raise _bad(
-        f"Invalid experiment ID {_shown(experiment_id)} for parameter '{field}': experiment IDs are "
+        f"Invalid experiment ID {short_repr(experiment_id)} for parameter '{field}': experiment IDs are "
         "1 to 64 ASCII letters, digits, '_' and '-', starting with a letter or digit."
     )
 
@@ -303,9 +303,11 @@ def canonical_run_id(value: object, field: str = "run_id") -> str:
     return value  # type: ignore[return-value]
 
 
-def _shown(value: object) -> str:
+def short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (and an ellipsis), for error messages that
+    quote what a client sent."""
     shown = repr(value)
-    return shown if len(shown) <= 80 else shown[:80] + "…"
+    return shown if len(shown) <= limit else shown[:limit] + "…"
 
 
 def validate_max_results(max_results: object, limit: int = SEARCH_MAX_RESULTS_THRESHOLD) -> None:
@@ -367,7 +369,7 @@ def validate_user_id(user_id: object) -> None:
     if user_id is None:
         return
     if not isinstance(user_id, str):
-        raise _bad(f"Invalid user_id {_shown(user_id)}: it must be a string.")
+        raise _bad(f"Invalid user_id {short_repr(user_id)}: it must be a string.")
     _check_size("user_id", user_id, MAX_USER_ID_LENGTH)
 
 

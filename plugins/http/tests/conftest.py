@@ -10,6 +10,7 @@ import pytest
 from tracklet_http.testing import (
     ServerProcess,
     free_port,
+    launch_tracklet_server,
     mlflow_server_args,
     start_server,
     tracklet_server_args,
@@ -33,12 +34,7 @@ def start_tracklet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         env: dict[str, str] | None = None,
     ) -> ServerProcess:
         root = tmp_path_factory.mktemp("tracklet-server")
-        backend = backend_store_uri or f"sqlite:///{root / 'tracklet.db'}"
-        artifacts = artifacts_destination or str(root / "artifacts")
-        port = free_port()
-        server = start_server(
-            tracklet_server_args(port, backend, artifacts, *extra), port, root / "server.log", env
-        )
+        server = launch_tracklet_server(root, backend_store_uri, artifacts_destination, *extra, env=env)
         started.append(server)
         return server
 

@@ -22,10 +22,8 @@ from tracklet_http.artifacts import API_PATH, HttpArtifactRepository
 from tracklet_http.testing import (
     RawAnswer,
     ServerProcess,
-    free_port,
+    launch_tracklet_server,
     raw_request,
-    start_server,
-    tracklet_server_args,
 )
 
 pytest.importorskip("starlette")
@@ -66,9 +64,7 @@ class Proxy:
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     root = tmp_path_factory.mktemp("proxy-server")
-    port = free_port()
-    args = tracklet_server_args(port, f"sqlite:///{root / 'db.sqlite'}", str(root / "artifacts"))
-    server = start_server(args, port, root / "server.log")
+    server = launch_tracklet_server(root, f"sqlite:///{root / 'db.sqlite'}")
     yield Proxy(server, root / "artifacts")
     server.stop()
 
@@ -314,11 +310,8 @@ def chained(proxy: Proxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """A second server whose destination is a folder of the first server's proxy: every
     file passes through the repository path (temporary files), not the local fast path."""
     root = tmp_path_factory.mktemp("chained-server")
-    port = free_port()
     destination = f"{proxy.server.url}{API_PATH}/chained-destination"
-    server = start_server(
-        tracklet_server_args(port, f"sqlite:///{root / 'db.sqlite'}", destination), port, root / "server.log"
-    )
+    server = launch_tracklet_server(root, f"sqlite:///{root / 'db.sqlite'}", destination)
     yield server
     server.stop()
 

@@ -42,10 +42,8 @@ from tracklet_http.artifacts import HttpArtifactRepository
 from tracklet_http.testing import (
     RawAnswer,
     ServerProcess,
-    free_port,
+    launch_tracklet_server,
     raw_request,
-    start_server,
-    tracklet_server_args,
 )
 
 pytest.importorskip("starlette")
@@ -120,9 +118,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     (base / "secret.txt").write_bytes(SECRET)
     (base / "canary_dir").mkdir()
     (base / "canary_dir" / "inside.txt").write_bytes(SECRET)
-    port = free_port()
-    args = tracklet_server_args(port, f"sqlite:///{base / 'db.sqlite'}", str(base / "artifacts"))
-    server = start_server(args, port, base / "server.log")
+    server = launch_tracklet_server(base, f"sqlite:///{base / 'db.sqlite'}")
     yield Site(server, base)
     server.stop()
 
@@ -439,10 +435,8 @@ EDITOR = ("editor", "editor-password-1")
 @pytest.fixture(scope="module")
 def auth_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     base = tmp_path_factory.mktemp("auth-attacked")
-    port = free_port()
-    args = tracklet_server_args(port, f"sqlite:///{base / 'db.sqlite'}", str(base / "artifacts"), "--auth")
     env = {"TRACKLET_AUTH_ADMIN_USERNAME": ADMIN[0], "TRACKLET_AUTH_ADMIN_PASSWORD": ADMIN[1]}
-    server = start_server(args, port, base / "server.log", env)
+    server = launch_tracklet_server(base, f"sqlite:///{base / 'db.sqlite'}", None, "--auth", env=env)
     yield server
     server.stop()
 

@@ -24,10 +24,8 @@ from tracklet_http.protocol import API_PREFIX, ARTIFACTS_PREFIX, ENDPOINTS, Endp
 from tracklet_http.testing import (  # noqa: E402
     RawAnswer,
     ServerProcess,
-    free_port,
+    launch_tracklet_server,
     raw_request,
-    start_server,
-    tracklet_server_args,
 )
 
 DEEP_PATH = "/".join(["a"] * 3000)
@@ -78,10 +76,7 @@ def server(
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("hostile")
     backend = f"sqlite:///{root / 'tracklet.db'}" if request.param == "sqlite" else str(root / "mlruns")
-    port = free_port()
-    started = start_server(
-        tracklet_server_args(port, backend, str(root / "artifacts")), port, root / "server.log"
-    )
+    started = launch_tracklet_server(root, backend)
     yield started
     started.stop()
 

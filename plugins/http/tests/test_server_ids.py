@@ -22,10 +22,8 @@ from tracklet_http.protocol import API_PREFIX  # noqa: E402
 from tracklet_http.testing import (  # noqa: E402
     RawAnswer,
     ServerProcess,
-    free_port,
+    launch_tracklet_server,
     raw_request,
-    start_server,
-    tracklet_server_args,
 )
 
 ADMIN = ("admin", "admin-password-123")
@@ -73,11 +71,9 @@ def server(
     READ there."""
     root = tmp_path_factory.mktemp("ids")
     backend = f"sqlite:///{root / 'tracklet.db'}" if request.param == "sqlite" else str(root / "mlruns")
-    port = free_port()
-    args = tracklet_server_args(
-        port, backend, str(root / "artifacts"), "--auth", "--auth-db-uri", f"sqlite:///{root / 'auth.db'}"
+    started = launch_tracklet_server(
+        root, backend, None, "--auth", "--auth-db-uri", f"sqlite:///{root / 'auth.db'}", env=ENV
     )
-    started = start_server(args, port, root / "server.log", ENV)
     try:
         for user in (ALICE, BOB):
             _ok(_call(started, ADMIN, "POST", "users/create", {"username": user[0], "password": user[1]}))

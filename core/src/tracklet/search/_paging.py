@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from tracklet.entities import PagedList
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
-from tracklet.validation import INT64_MAX
+from tracklet.validation import INT64_MAX, short_repr
 
 T = TypeVar("T")
 
@@ -30,10 +30,8 @@ def encode_page_token(offset: int) -> str:
 
 
 def _invalid(page_token: object, reason: str) -> TrackletException:
-    shown = repr(page_token)
-    shown = shown if len(shown) <= 100 else shown[:100] + "…"
     return TrackletException(
-        f"Invalid page token {shown}: {reason}. Pass the token returned with the previous page.",
+        f"Invalid page token {short_repr(page_token, 100)}: {reason}. Pass the token returned with the previous page.",
         INVALID_PARAMETER_VALUE,
     )
 

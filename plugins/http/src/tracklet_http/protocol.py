@@ -39,7 +39,7 @@ from tracklet.entities import (
     ViewType,
 )
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
-from tracklet.validation import canonical_experiment_id, canonical_run_id, validate_text
+from tracklet.validation import canonical_experiment_id, canonical_run_id, short_repr, validate_text
 
 __all__ = [
     "API_PREFIX",
@@ -437,11 +437,8 @@ ENDPOINTS_BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
 
 
 def _bad(name: str, rule: str, value: Any) -> TrackletException:
-    shown = repr(value)
-    if len(shown) > 100:
-        shown = shown[:100] + "…"
     return TrackletException(
-        f"Invalid value {shown} for parameter '{name}' supplied: {rule}", INVALID_PARAMETER_VALUE
+        f"Invalid value {short_repr(value, 100)} for parameter '{name}' supplied: {rule}", INVALID_PARAMETER_VALUE
     )
 
 

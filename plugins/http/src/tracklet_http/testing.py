@@ -106,6 +106,22 @@ def tracklet_server_args(
     ]
 
 
+def launch_tracklet_server(
+    root: Path,
+    backend_store_uri: str | None = None,
+    artifacts_destination: str | None = None,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> ServerProcess:
+    """``tracklet server`` in a subprocess on a free loopback port, started and healthy;
+    by default on a sqlite file and an artifact folder under ``root``, its log in
+    ``root/server.log``. The caller stops it."""
+    backend = backend_store_uri or f"sqlite:///{root / 'tracklet.db'}"
+    artifacts = artifacts_destination or str(root / "artifacts")
+    port = free_port()
+    return start_server(tracklet_server_args(port, backend, artifacts, *extra), port, root / "server.log", env)
+
+
 def mlflow_server_args(port: int, backend_store_uri: str, artifacts_destination: str, *extra: str) -> list[str]:
     mlflow = str(Path(sys.executable).with_name("mlflow"))
     return [
@@ -190,6 +206,7 @@ __all__ = [
     "ServerProcess",
     "ThreadServer",
     "free_port",
+    "launch_tracklet_server",
     "mlflow_server_args",
     "raw_request",
     "start_server",

@@ -25,7 +25,7 @@ from typing import Any
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.search import read_page_token
-from tracklet.validation import INT64_MAX, INT64_MIN, validate_text
+from tracklet.validation import INT64_MAX, INT64_MIN, short_repr, validate_text
 
 __all__ = ["Cursor", "decode_cursor", "encode_cursor", "query_hash"]
 
@@ -52,10 +52,8 @@ def encode_cursor(offset: int, after: Sequence[Any], query: str) -> str:
 
 
 def _invalid(token: object, reason: str) -> TrackletException:
-    shown = repr(token)
-    shown = shown if len(shown) <= 100 else shown[:100] + "…"
     return TrackletException(
-        f"Invalid page token {shown}: {reason}. Pass the token returned with the previous page, "
+        f"Invalid page token {short_repr(token, 100)}: {reason}. Pass the token returned with the previous page, "
         "with the same filter and order_by, or no token to start from the first page.",
         INVALID_PARAMETER_VALUE,
     )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.uri import masked_uri
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -35,7 +36,7 @@ def _engine(uri: str) -> Iterator[sa.Engine]:
     try:
         yield engine
     except DBAPIError as exc:
-        raise click.ClickException(f"Database error on {_shown(uri)}: {exc.orig}".strip()) from exc
+        raise click.ClickException(f"Database error on {masked_uri(uri)}: {exc.orig}".strip()) from exc
     finally:
         engine.dispose()
 
@@ -49,12 +50,6 @@ def _url(uri: str) -> sa.URL | None:
         return make_url(uri)
     except ArgumentError:
         return None
-
-
-def _shown(uri: str) -> str:
-    """The URI without its password."""
-    url = _url(uri)
-    return uri if url is None else url.render_as_string(hide_password=True)
 
 
 def _sqlite_file(uri: str) -> str | None:
@@ -82,7 +77,7 @@ def upgrade(uri: str) -> None:
 
     with _engine(uri) as engine:
         before, after = _migrations.upgrade(engine)
-    where = _shown(uri)
+    where = masked_uri(uri)
     if before == after:
         click.echo(f"The schema of {where} is already at revision {after} (current); nothing to do.")
     elif before is None:
@@ -109,7 +104,7 @@ def current(uri: str) -> None:
     with _engine(uri) as engine:
         revision = _migrations.current_revision(engine)
         mlflow = revision is None and _migrations.is_mlflow_database(engine)
-    where = _shown(uri)
+    where = masked_uri(uri)
     head = _migrations.HEAD
     if mlflow:
         state = "an MLflow database, not tracklet's: use a separate database for tracklet"

@@ -22,6 +22,7 @@ from typing import Any
 
 import click
 
+from tracklet.uri import SECRET_QUERY_PARAMETER, masked_uri
 from tracklet_http.server.settings import DEFAULT_HEADER_TIMEOUT
 
 __all__ = ["exposure_warning", "is_loopback_host", "masked_uri", "parse_size", "server"]
@@ -45,30 +46,6 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * _UNITS[unit]
 
 
-_SECRET_PARAMS = re.compile(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
-
-
-def masked_uri(uri: str) -> str:
-    """``uri`` fit for a banner, a log line or an error message: its password, and the
-    value of any query parameter that looks like a secret, shown as ``***``
-    (``postgresql://user:***@host/db``)."""
-    parts = urllib.parse.urlsplit(uri)
-    netloc = parts.netloc
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
-    query = parts.query
-    if query:
-        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-        query = "&".join(
-            f"{urllib.parse.quote(k)}={'***' if _SECRET_PARAMS.search(k) else urllib.parse.quote(v)}"
-            for k, v in pairs
-        )
-    if (netloc, query) == (parts.netloc, parts.query):
-        return uri  # nothing to hide (and urlunsplit would turn sqlite://// into sqlite://)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
 def _secrets(uri: str | None) -> list[str]:
     """The password and secret-looking query values in ``uri``, as written and decoded."""
     if not uri:
@@ -78,7 +55,7 @@ def _secrets(uri: str | None) -> list[str]:
     userinfo, at, _ = parts.netloc.rpartition("@")
     if at and ":" in userinfo:
         found.append(userinfo.partition(":")[2])
-    found += [v for k, v in urllib.parse.parse_qsl(parts.query) if _SECRET_PARAMS.search(k)]
+    found += [v for k, v in urllib.parse.parse_qsl(parts.query) if SECRET_QUERY_PARAMETER.search(k)]
     return [text for secret in found if secret for text in {secret, urllib.parse.unquote(secret)}]
 
 
