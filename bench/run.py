@@ -35,7 +35,9 @@ SIDES = ("tracklet", "mlflow")
 BACKENDS = ("file", "sqlite", "postgresql")
 URIS = {"file": "file://{tmp}/mlruns", "sqlite": "sqlite:///{tmp}/bench.db"}
 #: The server database the bench connects to, to create and drop one database per workload and side.
-POSTGRES_ADMIN_URI = os.environ.get("TRACKLET_BENCH_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URI = os.environ.get(
+    "TRACKLET_BENCH_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test"
+)
 CHILD_ENV = {
     "MLFLOW_ALLOW_FILE_STORE": "true",  # MLflow 3.13+ refuses its file store without it
     "MLFLOW_DISABLE_TELEMETRY": "true",  # keep the network out of MLflow's figures
@@ -96,10 +98,18 @@ def run_side(module: str, workload: str, backend: str, scale: float, admin_uri: 
     start = time.perf_counter()
     try:
         with tracking_uri(backend, tmp, admin_uri) as uri:
-            command = [sys.executable, str(BENCH / "workloads.py"), module, workload, uri,
-                       "--scale", str(scale)]
-            proc = subprocess.run(command, cwd=tmp, env={**os.environ, **CHILD_ENV},
-                                  capture_output=True, text=True)
+            command = [
+                sys.executable,
+                str(BENCH / "workloads.py"),
+                module,
+                workload,
+                uri,
+                "--scale",
+                str(scale),
+            ]
+            proc = subprocess.run(
+                command, cwd=tmp, env={**os.environ, **CHILD_ENV}, capture_output=True, text=True
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     elapsed = time.perf_counter() - start
@@ -118,8 +128,7 @@ def advantage(figure: Figure, ours: float, theirs: float) -> float:
     return theirs / ours if ours else float("inf")
 
 
-def verdict(figure: Figure, backend: str, ours: float | None,
-            ratio: float | None) -> tuple[str, bool | None]:
+def verdict(figure: Figure, backend: str, ours: float | None, ratio: float | None) -> tuple[str, bool | None]:
     """The bar's text and whether tracklet meets it on ``backend`` (None: no bar, or a side failed)."""
     bar = figure.bar_on(backend)
     if figure is PEAK_MEMORY:
@@ -144,9 +153,20 @@ def build_rows(workload: str, backend: str, sides: dict[str, dict[str, Any]]) ->
         ratio = None if ours is None or theirs is None else advantage(figure, ours, theirs)
         bar, passed = verdict(figure, backend, ours, ratio)
         label = f"{workload}: {figure.label}" if figure is PEAK_MEMORY else figure.label
-        rows.append({"backend": backend, "workload": workload, "figure": figure.key, "label": label,
-                     "unit": figure.unit, "tracklet": ours, "mlflow": theirs, "ratio": ratio,
-                     "bar": bar, "pass": passed})
+        rows.append(
+            {
+                "backend": backend,
+                "workload": workload,
+                "figure": figure.key,
+                "label": label,
+                "unit": figure.unit,
+                "tracklet": ours,
+                "mlflow": theirs,
+                "ratio": ratio,
+                "bar": bar,
+                "pass": passed,
+            }
+        )
     return rows
 
 
@@ -184,16 +204,22 @@ def render(rows: list[dict[str, Any]], backends: list[str]) -> str:
             if r is None:
                 line += [""] * len(per_backend)
                 continue
-            cells = {"tracklet": fmt(r["tracklet"]), "mlflow": fmt(r["mlflow"]),
-                     "ratio": "-" if r["ratio"] is None else f"{r['ratio']:.1f}x", "bar": r["bar"],
-                     "result": {True: "pass", False: "FAIL", None: ""}[r["pass"]]}
+            cells = {
+                "tracklet": fmt(r["tracklet"]),
+                "mlflow": fmt(r["mlflow"]),
+                "ratio": "-" if r["ratio"] is None else f"{r['ratio']:.1f}x",
+                "bar": r["bar"],
+                "result": {True: "pass", False: "FAIL", None: ""}[r["pass"]],
+            }
             line += [cells[c] for c in per_backend]
         body.append(line)
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
 
     def fit(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
 
     # a title over each backend's group of columns, starting where the group starts
     title = ""
@@ -206,6 +232,7 @@ def render(rows: list[dict[str, Any]], backends: list[str]) -> str:
 
 def describe_machine() -> dict[str, Any]:
     """Versions and hardware, so a result file can be compared with another."""
+
     def version(dist: str) -> str | None:
         try:
             return metadata.version(dist)
@@ -213,32 +240,54 @@ def describe_machine() -> dict[str, Any]:
             return None
 
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH, capture_output=True, text=True)
-    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "mlflow": version("mlflow"), "tracklet": version("tracklet"), "sqlalchemy": version("sqlalchemy"),
-            "psycopg": version("psycopg"), "tracklet_commit": git.stdout.strip() or None}
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "mlflow": version("mlflow"),
+        "tracklet": version("tracklet"),
+        "sqlalchemy": version("sqlalchemy"),
+        "psycopg": version("psycopg"),
+        "tracklet_commit": git.stdout.strip() or None,
+    }
 
 
 def _backends(text: str) -> list[str]:
     chosen = [b.strip() for b in text.split(",") if b.strip()]
     unknown = [b for b in chosen if b not in BACKENDS]
     if unknown or not chosen:
-        raise argparse.ArgumentTypeError(f"unknown backend(s) {unknown or text!r}; choose from "
-                                         f"{', '.join(BACKENDS)} (comma-separated for several)")
+        raise argparse.ArgumentTypeError(
+            f"unknown backend(s) {unknown or text!r}; choose from "
+            f"{', '.join(BACKENDS)} (comma-separated for several)"
+        )
     return list(dict.fromkeys(chosen))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description="tracklet vs MLflow, side by side.")
-    parser.add_argument("--backend", type=_backends, default=["file"], metavar="NAME[,NAME...]",
-                        help=f"store(s) both trackers use: {', '.join(BACKENDS)}; several, comma-separated, "
-                        "are printed beside each other (default: file)")
+    parser.add_argument(
+        "--backend",
+        type=_backends,
+        default=["file"],
+        metavar="NAME[,NAME...]",
+        help=f"store(s) both trackers use: {', '.join(BACKENDS)}; several, comma-separated, "
+        "are printed beside each other (default: file)",
+    )
     parser.add_argument("--quick", action="store_true", help="about 10x smaller sizes, for a smoke run")
-    parser.add_argument("--only", nargs="+", choices=list(FIGURES), metavar="NAME",
-                        help=f"run only these workloads: {', '.join(FIGURES)}")
-    parser.add_argument("--postgres-uri", default=POSTGRES_ADMIN_URI,
-                        help="server database to create the benchmark databases from "
-                        "(default: $TRACKLET_BENCH_POSTGRES_URI or %(default)s)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(FIGURES),
+        metavar="NAME",
+        help=f"run only these workloads: {', '.join(FIGURES)}",
+    )
+    parser.add_argument(
+        "--postgres-uri",
+        default=POSTGRES_ADMIN_URI,
+        help="server database to create the benchmark databases from "
+        "(default: $TRACKLET_BENCH_POSTGRES_URI or %(default)s)",
+    )
     return parser.parse_args(argv)
 
 
@@ -246,8 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen workloads on both trackers; print the table and save the JSON result."""
     args = parse_args(argv)
     if "postgresql" in args.backend and (why := check_postgres(args.postgres_uri)):
-        print(f"cannot run the postgresql backend: {why}\nstart PostgreSQL (see bench/README.md) "
-              f"or pass --postgres-uri", file=sys.stderr)
+        print(
+            f"cannot run the postgresql backend: {why}\nstart PostgreSQL (see bench/README.md) "
+            f"or pass --postgres-uri",
+            file=sys.stderr,
+        )
         return 2
     load_before = os.getloadavg()
     scale = 0.1 if args.quick else 1.0
@@ -265,25 +317,39 @@ def main(argv: list[str] | None = None) -> int:
                 print(f" {outcome['wall_s']:6.1f} s  {status}", file=sys.stderr, flush=True)
             rows.extend(build_rows(workload, backend, sides))
     load = ", ".join(f"{x:.1f}" for x in load_before)
-    print(f"\nbackend: {', '.join(args.backend)}{'  (quick)' if args.quick else ''}   "
-          f"cpus: {os.cpu_count()}   load average before: {load}\n\n{render(rows, args.backend)}")
+    print(
+        f"\nbackend: {', '.join(args.backend)}{'  (quick)' if args.quick else ''}   "
+        f"cpus: {os.cpu_count()}   load average before: {load}\n\n{render(rows, args.backend)}"
+    )
     path = save(args, rows, results, load_before)
     print(f"\nsaved {path.relative_to(BENCH.parent)}")
     failed = any("error" in side for per in results.values() for r in per.values() for side in r.values())
     return 1 if failed else 0
 
 
-def save(args: argparse.Namespace, rows: list[dict[str, Any]], results: dict[str, Any],
-         load_before: tuple[float, float, float]) -> Path:
+def save(
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    results: dict[str, Any],
+    load_before: tuple[float, float, float],
+) -> Path:
     """Write the result file under bench/results/ and return its path."""
     out = BENCH / "results"
     out.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = out / f"{stamp}-{'-'.join(args.backend)}{'-quick' if args.quick else ''}.json"
-    document = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "backends": args.backend, "quick": args.quick,
-                "machine": {**describe_machine(), "load_average_before": load_before,
-                            "load_average_after": os.getloadavg()},
-                "rows": rows, "raw": results}
+    document = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "backends": args.backend,
+        "quick": args.quick,
+        "machine": {
+            **describe_machine(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
+        "rows": rows,
+        "raw": results,
+    }
     path.write_text(json.dumps(document, indent=2) + "\n")
     return path
 

@@ -52,7 +52,9 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 SIDES = ("tracklet", "mlflow")
-POSTGRES_ADMIN_URI = os.environ.get("TRACKLET_BENCH_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URI = os.environ.get(
+    "TRACKLET_BENCH_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test"
+)
 SERVER_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
@@ -78,8 +80,18 @@ def free_port() -> int:
 
 
 def server_command(side: str, port: int, backend_uri: str, artifacts: str, workers: int) -> list[str]:
-    common = ["--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", backend_uri,
-              "--artifacts-destination", artifacts, "--workers", str(workers)]
+    common = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        backend_uri,
+        "--artifacts-destination",
+        artifacts,
+        "--workers",
+        str(workers),
+    ]
     if side == "tracklet":
         return [sys.executable, "-m", "tracklet", "server", *common]
     return [str(Path(sys.executable).with_name("mlflow")), "server", *common]
@@ -97,7 +109,11 @@ def backend_uri(backend: str, tmp: str) -> Iterator[str]:
     with psycopg.connect(POSTGRES_ADMIN_URI, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     try:
-        yield POSTGRES_ADMIN_URI.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+        yield (
+            POSTGRES_ADMIN_URI.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+            + "/"
+            + name
+        )
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URI, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -114,8 +130,12 @@ def running_server(side: str, backend: str, workers: int) -> Iterator[tuple[str,
         with backend_uri(backend, tmp) as uri:
             port = free_port()
             proc = subprocess.Popen(
-                server_command(side, port, uri, artifacts, workers), cwd=tmp, stdout=log,
-                stderr=subprocess.STDOUT, env={**os.environ, **SERVER_ENV}, start_new_session=True,
+                server_command(side, port, uri, artifacts, workers),
+                cwd=tmp,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **SERVER_ENV},
+                start_new_session=True,
             )
             url = f"http://127.0.0.1:{port}"
             try:
@@ -175,8 +195,13 @@ def tree_rss_bytes(pid: int) -> int:
 
 
 def post(pool: Any, url: str, body: dict[str, Any]) -> dict[str, Any]:
-    resp = pool.request("POST", url, body=json.dumps(body).encode(),
-                        headers={"Content-Type": "application/json"}, retries=False)
+    resp = pool.request(
+        "POST",
+        url,
+        body=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        retries=False,
+    )
     if resp.status != 200:
         raise RuntimeError(f"{url}: {resp.status} {resp.data[:300]!r}")
     return json.loads(resp.data) if resp.data else {}
@@ -198,8 +223,10 @@ def client_main(args: argparse.Namespace) -> None:
         bodies = []
         now = int(time.time() * 1000)
         for i in range(64):  # prebuilt bodies, so building JSON is not part of the figure
-            metrics = [{"key": f"m{k}", "value": 0.5 + k, "timestamp": now, "step": (i * 100 + k)}
-                       for k in range(100)]
+            metrics = [
+                {"key": f"m{k}", "value": 0.5 + k, "timestamp": now, "step": (i * 100 + k)}
+                for k in range(100)
+            ]
             bodies.append(json.dumps({"run_id": run_id, "metrics": metrics}).encode())
         _barrier(spec["start_at"])
         end = time.perf_counter() + spec["duration"]
@@ -213,12 +240,14 @@ def client_main(args: argparse.Namespace) -> None:
             step += 1
     elif args.client == "search":
         url = base + API + "/runs/search"
-        body = json.dumps({
-            "experiment_ids": [spec["experiment_id"]],
-            "filter": "metrics.loss < 0.5 and params.lr = '0.01'",
-            "order_by": ["metrics.loss ASC"],
-            "max_results": 100,
-        }).encode()
+        body = json.dumps(
+            {
+                "experiment_ids": [spec["experiment_id"]],
+                "filter": "metrics.loss < 0.5 and params.lr = '0.01'",
+                "order_by": ["metrics.loss ASC"],
+                "max_results": 100,
+            }
+        ).encode()
         headers = {"Content-Type": "application/json"}
         _barrier(spec["start_at"])
         end = time.perf_counter() + spec["duration"]
@@ -240,16 +269,25 @@ def client_main(args: argparse.Namespace) -> None:
         _barrier(spec["start_at"])
         for i in range(spec["first"], spec["first"] + spec["count"]):
             t = time.perf_counter()
-            run = post(pool, url_create, {"experiment_id": spec["experiment_id"], "start_time": now + i,
-                                          "run_name": f"run-{i}"})
+            run = post(
+                pool,
+                url_create,
+                {"experiment_id": spec["experiment_id"], "start_time": now + i, "run_name": f"run-{i}"},
+            )
             run_id = run["run"]["info"]["run_id"]
-            post(pool, url_batch, {
-                "run_id": run_id,
-                "params": [{"key": "lr", "value": "0.01" if i % 2 else "0.1"}],
-                "tags": [{"key": "team", "value": f"t{i % 7}"}, {"key": "seed", "value": str(i)}],
-                "metrics": [{"key": "loss", "value": (i % 1000) / 1000, "timestamp": now, "step": 0},
-                            {"key": "acc", "value": 1 - (i % 1000) / 1000, "timestamp": now, "step": 0}],
-            })
+            post(
+                pool,
+                url_batch,
+                {
+                    "run_id": run_id,
+                    "params": [{"key": "lr", "value": "0.01" if i % 2 else "0.1"}],
+                    "tags": [{"key": "team", "value": f"t{i % 7}"}, {"key": "seed", "value": str(i)}],
+                    "metrics": [
+                        {"key": "loss", "value": (i % 1000) / 1000, "timestamp": now, "step": 0},
+                        {"key": "acc", "value": 1 - (i % 1000) / 1000, "timestamp": now, "step": 0},
+                    ],
+                },
+            )
             latencies.append(time.perf_counter() - t)
     print(json.dumps({"latencies": latencies}))
 
@@ -263,7 +301,9 @@ def _barrier(start_at: float) -> None:
 def _shift_steps(bodies: list[bytes], step: int, run_id: str) -> bytes:
     """A body whose steps were never sent before (prebuilt ones are reused only once)."""
     now = int(time.time() * 1000)
-    metrics = [{"key": f"m{k}", "value": 0.5 + k, "timestamp": now, "step": step * 100 + k} for k in range(100)]
+    metrics = [
+        {"key": f"m{k}", "value": 0.5 + k, "timestamp": now, "step": step * 100 + k} for k in range(100)
+    ]
     return json.dumps({"run_id": run_id, "metrics": metrics}).encode()
 
 
@@ -274,15 +314,21 @@ def run_clients(kind: str, url: str, specs: list[dict[str, Any]]) -> tuple[float
     procs = []
     for spec in specs:
         spec = {**spec, "start_at": start_at}
-        procs.append(subprocess.Popen(
-            [sys.executable, __file__, "--client", kind, "--url", url, "--spec", json.dumps(spec)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, __file__, "--client", kind, "--url", url, "--spec", json.dumps(spec)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     latencies: list[float] = []
     for proc in procs:
         out, err = proc.communicate()
         if proc.returncode != 0:
-            raise RuntimeError(f"{kind} client failed: {err.strip().splitlines()[-1] if err.strip() else '?'}")
+            raise RuntimeError(
+                f"{kind} client failed: {err.strip().splitlines()[-1] if err.strip() else '?'}"
+            )
         latencies.extend(json.loads(out.strip().splitlines()[-1])["latencies"])
     wall = time.time() - start_at
     return wall, latencies
@@ -302,8 +348,11 @@ def new_experiment(url: str) -> str:
     import urllib3
 
     pool = urllib3.PoolManager()
-    return str(post(pool, url + API + "/experiments/create", {"name": f"bench-{uuid.uuid4().hex[:8]}"})[
-        "experiment_id"])
+    return str(
+        post(pool, url + API + "/experiments/create", {"name": f"bench-{uuid.uuid4().hex[:8]}"})[
+            "experiment_id"
+        ]
+    )
 
 
 def workload_log_batch(url: str, pid: int, opts: argparse.Namespace) -> dict[str, float]:
@@ -313,7 +362,9 @@ def workload_log_batch(url: str, pid: int, opts: argparse.Namespace) -> dict[str
     exp = new_experiment(url)
     specs = []
     for _ in range(opts.clients):
-        run = post(pool, url + API + "/runs/create", {"experiment_id": exp, "start_time": int(time.time() * 1000)})
+        run = post(
+            pool, url + API + "/runs/create", {"experiment_id": exp, "start_time": int(time.time() * 1000)}
+        )
         specs.append({"run_id": run["run"]["info"]["run_id"], "duration": opts.duration})
     _wall, lat = run_clients("log_batch", url, specs)
     return {
@@ -344,7 +395,9 @@ def workload_search(url: str, pid: int, opts: argparse.Namespace) -> dict[str, f
     wall, _ = run_clients("populate", url, specs)
     populate_runs_s = per * opts.clients / wall
     analyze(opts.backend_uri)
-    _wall, lat = run_clients("search", url, [{"experiment_id": exp, "duration": opts.duration}] * opts.clients)
+    _wall, lat = run_clients(
+        "search", url, [{"experiment_id": exp, "duration": opts.duration}] * opts.clients
+    )
     return {
         "populate_runs_s": populate_runs_s,
         "search_rps": len(lat) / opts.duration,
@@ -381,8 +434,14 @@ def workload_artifacts(url: str, pid: int, opts: argparse.Namespace) -> dict[str
         try:
             with open(src, "rb") as f:
                 t = time.perf_counter()
-                resp = pool.request("PUT", url + path, body=f, headers={"Content-Length": str(size)},
-                                    retries=False, preload_content=True)
+                resp = pool.request(
+                    "PUT",
+                    url + path,
+                    body=f,
+                    headers={"Content-Length": str(size)},
+                    retries=False,
+                    preload_content=True,
+                )
                 up = time.perf_counter() - t
             if resp.status != 200:
                 raise RuntimeError(f"upload: {resp.status} {resp.data[:300]!r}")
@@ -440,7 +499,9 @@ def bar_for(key: str) -> tuple[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=4)
@@ -486,27 +547,52 @@ def main() -> int:
             bar, check = bar_for(key)
             passed = None if check is None else check(ours, ratio)
             failed |= passed is False
-            rows.append([label.format(**vars(opts)), unit, _fmt(ours), _fmt(theirs),
-                         "-" if ratio is None else f"{ratio:.1f}x", bar,
-                         {True: "pass", False: "FAIL", None: ""}[passed]])
+            rows.append(
+                [
+                    label.format(**vars(opts)),
+                    unit,
+                    _fmt(ours),
+                    _fmt(theirs),
+                    "-" if ratio is None else f"{ratio:.1f}x",
+                    bar,
+                    {True: "pass", False: "FAIL", None: ""}[passed],
+                ]
+            )
         for side, r in by_side.items():
             if "error" in r:
                 rows.append([f"{name}: {side} failed", "", "", "", "", "", r["error"][:80]])
     header = ["figure", "unit", "tracklet", "mlflow", "ratio", "bar", "result"]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print(f"tracklet server vs mlflow server — backend {opts.backend}, --workers {opts.workers}, "
-          f"{opts.clients} client processes, {opts.duration:g} s per load, {os.cpu_count()} CPUs")
+    print(
+        f"tracklet server vs mlflow server — backend {opts.backend}, --workers {opts.workers}, "
+        f"{opts.clients} client processes, {opts.duration:g} s per load, {os.cpu_count()} CPUs"
+    )
     for r in [header, *rows]:
-        print("  ".join(str(c).rjust(w) if 2 <= i <= 4 else str(c).ljust(w)
-                        for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip())
+        print(
+            "  ".join(
+                str(c).rjust(w) if 2 <= i <= 4 else str(c).ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+        )
     out = BENCH / "results" / f"{time.strftime('%Y%m%d-%H%M%S')}-server-{opts.backend}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({
-        "options": {k: v for k, v in vars(opts).items() if k not in ("client", "url", "spec")},
-        "results": results,
-        "versions": {d: _version(d) for d in ("tracklet", "tracklet-http", "mlflow", "uvicorn", "starlette")},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
-    }, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "options": {k: v for k, v in vars(opts).items() if k not in ("client", "url", "spec")},
+                "results": results,
+                "versions": {
+                    d: _version(d) for d in ("tracklet", "tracklet-http", "mlflow", "uvicorn", "starlette")
+                },
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "load": os.getloadavg(),
+                },
+            },
+            indent=2,
+        )
+    )
     print(f"(full results: {out.relative_to(BENCH.parent)})", file=sys.stderr)
     return 1 if failed else 0
 

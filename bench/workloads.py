@@ -162,8 +162,10 @@ def _populate_runs(t: Tracker, runs: int) -> int:
     matching = 0
     for i in range(runs):
         run_id = t.new_run()
-        params = [t.Param(f"p{k}", ("a" if i % 2 == 0 else "b") if k == 1 else str(rng.randint(0, 9)))
-                  for k in range(10)]
+        params = [
+            t.Param(f"p{k}", ("a" if i % 2 == 0 else "b") if k == 1 else str(rng.randint(0, 9)))
+            for k in range(10)
+        ]
         tags = [t.RunTag(f"t{k}", f"v{i % (k + 2)}") for k in range(3)]
         metrics = t.metrics([(f"m{k}", 0) for k in range(10)], rng)
         t.client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
@@ -177,10 +179,14 @@ def populate(t: Tracker, scale: float) -> dict[str, float]:
     matching, populate_s = _timed(lambda: _populate_runs(t, runs))
 
     def search() -> list[Any]:
-        return list(t.client.search_runs(
-            [t.experiment_id], "metrics.m1 > 0.5 and params.p1 = 'a'",
-            order_by=["metrics.m2 DESC"], max_results=100,
-        ))
+        return list(
+            t.client.search_runs(
+                [t.experiment_id],
+                "metrics.m1 > 0.5 and params.p1 = 'a'",
+                order_by=["metrics.m2 DESC"],
+                max_results=100,
+            )
+        )
 
     found, cold_s = _timed(search)
     if len(found) != min(100, matching):
@@ -213,6 +219,7 @@ def metric_history(t: Tracker, scale: float) -> dict[str, float]:
     points = _scaled(100_000, scale, 1000)
     rng = random.Random(4)
     run_id = t.new_run()
+
     def log_all() -> None:
         for first in range(0, points, 1000):
             batch = t.metrics([("loss", step) for step in range(first, first + 1000)], rng)
@@ -255,6 +262,7 @@ def artifacts(t: Tracker, scale: float) -> dict[str, float]:
 
 def _interpreter_ms(code: str, repeats: int) -> float:
     """Median wall time of fresh ``python -c code`` interpreters, in milliseconds."""
+
     def once() -> None:
         subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -268,8 +276,10 @@ def import_time(module: str, uri: str, scale: float) -> dict[str, float]:
     A first call that fails (no store for the URI's scheme) leaves its figure out.
     """
     repeats = _scaled(11, scale, 3)
-    figures = {"import_ms": _interpreter_ms(f"import {module}", repeats),
-               "bare_ms": _interpreter_ms("pass", repeats)}
+    figures = {
+        "import_ms": _interpreter_ms(f"import {module}", repeats),
+        "bare_ms": _interpreter_ms("pass", repeats),
+    }
     # tracklet imports lazily, so also time the first real call, which loads what it needs
     first_call = f"import {module}; {module}.MlflowClient({uri!r}).search_experiments()"
     try:

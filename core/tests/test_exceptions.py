@@ -26,7 +26,10 @@ def test_http_status_matches_mlflow(code, status):
 def test_error_code_by_number_and_serialization():
     e = MlflowException("bad thing", 1000)
     assert e.error_code == "INVALID_PARAMETER_VALUE"
-    assert json.loads(e.serialize_as_json()) == {"error_code": "INVALID_PARAMETER_VALUE", "message": "bad thing"}
+    assert json.loads(e.serialize_as_json()) == {
+        "error_code": "INVALID_PARAMETER_VALUE",
+        "message": "bad thing",
+    }
     assert str(e) == "bad thing"
     assert MlflowException is TrackletException
 

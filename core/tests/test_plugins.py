@@ -132,7 +132,11 @@ def test_no_backend_installed_says_what_to_install(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(_config, "_tracking_uri", None)
     pm = plugins.get_plugin_manager()
-    removed = [(name, pm.unregister(name=name)) for name, _ in list(pm.list_name_plugin()) if name != "tracklet.builtin"]
+    removed = [
+        (name, pm.unregister(name=name))
+        for name, _ in list(pm.list_name_plugin())
+        if name != "tracklet.builtin"
+    ]
     plugins._clear_caches()
     try:
         with pytest.raises(TrackletException) as e:

@@ -71,16 +71,24 @@ def _run_spec(rng: random.Random) -> RunSpec:
             "artifact_uri": rng.choice(["s3://bucket/a", "file:///tmp/x", "gs://g/y"]),
         },
     )
-    spec.metrics = _pick(rng, {
-        "m1": [0.0, 0.5, 1.0, 1.0, -2.5, math.nan],
-        "m2": [1e-3, 3.0, 7.0, 7.0],
-        "my metric": [1.0, 2.0],
-    })
+    spec.metrics = _pick(
+        rng,
+        {
+            "m1": [0.0, 0.5, 1.0, 1.0, -2.5, math.nan],
+            "m2": [1e-3, 3.0, 7.0, 7.0],
+            "my metric": [1.0, 2.0],
+        },
+    )
     spec.params = _pick(rng, {"p1": ["a", "b", "B", "a_b", "abc"], "p2": ["1", "10", "2"]})
     spec.tags = _pick(rng, {"t1": ["x", "X", "yes", "50%"], "mlflow.note": ["n1", "n2"], "a b": ["v"]}, 0.6)
     for _ in range(rng.choice([0, 0, 1, 2])):
-        spec.datasets.append((rng.choice(["train", "eval"]), rng.choice(["d1", "d2", "d3"]),
-                              rng.choice(["training", "validation"])))
+        spec.datasets.append(
+            (
+                rng.choice(["train", "eval"]),
+                rng.choice(["d1", "d2", "d3"]),
+                rng.choice(["training", "validation"]),
+            )
+        )
     return spec
 
 
@@ -98,26 +106,39 @@ def _tracklet_run(spec: RunSpec) -> tl.Run:
             [tl.Param(k, v) for k, v in spec.params.items()],
             [tl.RunTag(k, v) for k, v in spec.tags.items()],
         ),
-        tl.RunInputs([
-            tl.DatasetInput(tl.Dataset(name, digest, "local", "{}"), [tl.InputTag("mlflow.data.context", ctx)])
-            for name, digest, ctx in spec.datasets
-        ]),
+        tl.RunInputs(
+            [
+                tl.DatasetInput(
+                    tl.Dataset(name, digest, "local", "{}"), [tl.InputTag("mlflow.data.context", ctx)]
+                )
+                for name, digest, ctx in spec.datasets
+            ]
+        ),
     )
 
 
 def _mlflow_run(spec: RunSpec, me: ModuleType) -> Any:
     return me.Run(
-        me.RunInfo(run_id=spec.run_id, experiment_id="1", lifecycle_stage="active",
-                   start_time=spec.start_time, **spec.info),
+        me.RunInfo(
+            run_id=spec.run_id,
+            experiment_id="1",
+            lifecycle_stage="active",
+            start_time=spec.start_time,
+            **spec.info,
+        ),
         me.RunData(
             metrics=[me.Metric(k, v, 0, 0) for k, v in spec.metrics.items()],
             params=[me.Param(k, v) for k, v in spec.params.items()],
             tags=[me.RunTag(k, v) for k, v in spec.tags.items()],
         ),
-        me.RunInputs(dataset_inputs=[
-            me.DatasetInput(me.Dataset(name, digest, "local", "{}"), [me.InputTag("mlflow.data.context", ctx)])
-            for name, digest, ctx in spec.datasets
-        ]),
+        me.RunInputs(
+            dataset_inputs=[
+                me.DatasetInput(
+                    me.Dataset(name, digest, "local", "{}"), [me.InputTag("mlflow.data.context", ctx)]
+                )
+                for name, digest, ctx in spec.datasets
+            ]
+        ),
     )
 
 
@@ -174,9 +195,12 @@ RUN_FILTERS = [
 def test_filters_select_the_same_runs(
     filter_string: str, specs: list[RunSpec], mlflow_search: ModuleType, mlflow_entities: ModuleType
 ) -> None:
-    expected = [r.info.run_id for r in mlflow_search.SearchUtils.filter(
-        [_mlflow_run(s, mlflow_entities) for s in specs], filter_string
-    )]
+    expected = [
+        r.info.run_id
+        for r in mlflow_search.SearchUtils.filter(
+            [_mlflow_run(s, mlflow_entities) for s in specs], filter_string
+        )
+    ]
     got = [r.info.run_id for r in filter_runs([_tracklet_run(s) for s in specs], filter_string)]
     assert got == expected
 
@@ -184,10 +208,15 @@ def test_filters_select_the_same_runs(
 def test_run_id_in_list(specs: list[RunSpec], mlflow_search: ModuleType, mlflow_entities: ModuleType) -> None:
     chosen = ", ".join(f"'{s.run_id}'" for s in specs[::7])
     for filter_string in (f"run_id IN ({chosen})", f"attributes.run_id NOT IN ({chosen})"):
-        expected = [r.info.run_id for r in mlflow_search.SearchUtils.filter(
-            [_mlflow_run(s, mlflow_entities) for s in specs], filter_string
-        )]
-        assert [r.info.run_id for r in filter_runs([_tracklet_run(s) for s in specs], filter_string)] == expected
+        expected = [
+            r.info.run_id
+            for r in mlflow_search.SearchUtils.filter(
+                [_mlflow_run(s, mlflow_entities) for s in specs], filter_string
+            )
+        ]
+        assert [
+            r.info.run_id for r in filter_runs([_tracklet_run(s) for s in specs], filter_string)
+        ] == expected
         assert expected
 
 
@@ -218,9 +247,10 @@ RUN_ORDER_BYS: list[list[str] | None] = [
 def test_order_bys_give_the_same_order(
     order_by: list[str] | None, specs: list[RunSpec], mlflow_search: ModuleType, mlflow_entities: ModuleType
 ) -> None:
-    expected = [r.info.run_id for r in mlflow_search.SearchUtils.sort(
-        [_mlflow_run(s, mlflow_entities) for s in specs], order_by
-    )]
+    expected = [
+        r.info.run_id
+        for r in mlflow_search.SearchUtils.sort([_mlflow_run(s, mlflow_entities) for s in specs], order_by)
+    ]
     assert [r.info.run_id for r in sort_runs([_tracklet_run(s) for s in specs], order_by)] == expected
 
 
@@ -240,14 +270,16 @@ def _experiment_specs() -> list[dict[str, Any]]:
     specs = []
     for number in range(101, 141):  # same-length ids: MLflow compares them as strings
         tags = {"team": rng.choice(["ml", "ML", "vision"])} if rng.random() < 0.6 else {}
-        specs.append({
-            "experiment_id": str(number),
-            "name": rng.choice(["exp", "Exp", "vision"]) + f"-{number % 7}",
-            "artifact_location": f"file:///e/{number}",
-            "tags": tags,
-            "creation_time": rng.choice([10, 20, 20, 30]),
-            "last_update_time": rng.choice([40, 50]),
-        })
+        specs.append(
+            {
+                "experiment_id": str(number),
+                "name": rng.choice(["exp", "Exp", "vision"]) + f"-{number % 7}",
+                "artifact_location": f"file:///e/{number}",
+                "tags": tags,
+                "creation_time": rng.choice([10, 20, 20, 30]),
+                "last_update_time": rng.choice([40, 50]),
+            }
+        )
     return specs
 
 
@@ -285,10 +317,16 @@ def test_experiment_filters_match(
 ) -> None:
     specs = _experiment_specs()
     ours = [tl.Experiment(**s) for s in specs]
-    theirs = [mlflow_entities.Experiment(
-        **{**s, "lifecycle_stage": "active",
-           "tags": [mlflow_entities.ExperimentTag(k, v) for k, v in s["tags"].items()]}
-    ) for s in specs]
+    theirs = [
+        mlflow_entities.Experiment(
+            **{
+                **s,
+                "lifecycle_stage": "active",
+                "tags": [mlflow_entities.ExperimentTag(k, v) for k, v in s["tags"].items()],
+            }
+        )
+        for s in specs
+    ]
     expected = [e.experiment_id for e in mlflow_search.SearchExperimentsUtils.filter(theirs, filter_string)]
     assert [e.experiment_id for e in filter_experiments(ours, filter_string)] == expected
 

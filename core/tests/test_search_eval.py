@@ -49,10 +49,14 @@ def make_run(
         [Param(k, v) for k, v in (params or {}).items()],
         [RunTag(k, v) for k, v in (tags or {}).items()],
     )
-    inputs = RunInputs([
-        DatasetInput(Dataset(name, digest, "local", "{}"), [InputTag("mlflow.data.context", ctx)] if ctx else [])
-        for name, digest, ctx in datasets or []
-    ])
+    inputs = RunInputs(
+        [
+            DatasetInput(
+                Dataset(name, digest, "local", "{}"), [InputTag("mlflow.data.context", ctx)] if ctx else []
+            )
+            for name, digest, ctx in datasets or []
+        ]
+    )
     return Run(RunInfo(run_id=run_id, start_time=start_time, **info), data, inputs)  # type: ignore[arg-type]
 
 
@@ -63,12 +67,41 @@ def ids(runs: list[Run]) -> list[str]:
 @pytest.fixture
 def runs() -> list[Run]:
     return [
-        make_run("a", 10, {"loss": 0.5, "acc": 0.9}, {"model": "cnn", "lr": "0.1"}, {"team": "vision"},
-                 status="FINISHED", run_name="alpha", user_id="ann", end_time=20, artifact_uri="s3://b/a"),
-        make_run("b", 30, {"loss": 0.2}, {"model": "rnn"}, {"team": "Vision", "note": "50% done"},
-                 status="RUNNING", run_name="beta", user_id="bob", artifact_uri="file:///tmp/b"),
-        make_run("c", 20, {"loss": math.nan, "acc": 0.7}, {"model": "c_n"}, {},
-                 status="FAILED", run_name="gamma", user_id="ann", end_time=25, artifact_uri="s3://b/c"),
+        make_run(
+            "a",
+            10,
+            {"loss": 0.5, "acc": 0.9},
+            {"model": "cnn", "lr": "0.1"},
+            {"team": "vision"},
+            status="FINISHED",
+            run_name="alpha",
+            user_id="ann",
+            end_time=20,
+            artifact_uri="s3://b/a",
+        ),
+        make_run(
+            "b",
+            30,
+            {"loss": 0.2},
+            {"model": "rnn"},
+            {"team": "Vision", "note": "50% done"},
+            status="RUNNING",
+            run_name="beta",
+            user_id="bob",
+            artifact_uri="file:///tmp/b",
+        ),
+        make_run(
+            "c",
+            20,
+            {"loss": math.nan, "acc": 0.7},
+            {"model": "c_n"},
+            {},
+            status="FAILED",
+            run_name="gamma",
+            user_id="ann",
+            end_time=25,
+            artifact_uri="s3://b/c",
+        ),
         make_run("d", 20, {}, {}, {"team": "nlp"}, status="FINISHED", run_name=None, user_id="cy"),
     ]
 
@@ -278,7 +311,9 @@ def test_search_filters_sorts_then_pages(runs: list[Run]) -> None:
     first = search_runs_in_memory(runs, "metrics.loss >= 0 OR tags.team = 'nlp'", ["start_time"], 2, None)
     assert ids(first) == ["a", "d"]  # c's loss is NaN
     assert decode_page_token(first.token) == 2
-    second = search_runs_in_memory(runs, "metrics.loss >= 0 OR tags.team = 'nlp'", ["start_time"], 2, first.token)
+    second = search_runs_in_memory(
+        runs, "metrics.loss >= 0 OR tags.team = 'nlp'", ["start_time"], 2, first.token
+    )
     assert ids(second) == ["b"]
     assert second.token is None
 
@@ -313,12 +348,12 @@ def test_no_token_means_the_first_page(empty: str | None) -> None:
         ("abc", "not base64"),
         (base64.b64encode(b"not json").decode(), "not JSON"),
         (base64.b64encode(b"\xff\xfe").decode(), "not JSON"),
-        (base64.b64encode(b"[1, 2]").decode(), "expected {\"offset\""),
-        (base64.b64encode(b'{"page": 3}').decode(), "expected {\"offset\""),
-        (base64.b64encode(b'{"offset": -1}').decode(), "expected {\"offset\""),
-        (base64.b64encode(b'{"offset": 1.5}').decode(), "expected {\"offset\""),
-        (base64.b64encode(b'{"offset": true}').decode(), "expected {\"offset\""),
-        (base64.b64encode(b'{"offset": "x"}').decode(), "expected {\"offset\""),
+        (base64.b64encode(b"[1, 2]").decode(), 'expected {"offset"'),
+        (base64.b64encode(b'{"page": 3}').decode(), 'expected {"offset"'),
+        (base64.b64encode(b'{"offset": -1}').decode(), 'expected {"offset"'),
+        (base64.b64encode(b'{"offset": 1.5}').decode(), 'expected {"offset"'),
+        (base64.b64encode(b'{"offset": true}').decode(), 'expected {"offset"'),
+        (base64.b64encode(b'{"offset": "x"}').decode(), 'expected {"offset"'),
     ],
 )
 def test_malformed_tokens(runs: list[Run], token: str, reason: str) -> None:
@@ -353,8 +388,12 @@ def test_bad_order_by_fails_even_with_no_runs() -> None:
 @pytest.fixture
 def experiments() -> list[Experiment]:
     return [
-        Experiment("1", "Default", "file:///e/1", tags={"team": "ml"}, creation_time=100, last_update_time=150),
-        Experiment("2", "vision-cnn", "file:///e/2", tags={"team": "vision"}, creation_time=300, last_update_time=300),
+        Experiment(
+            "1", "Default", "file:///e/1", tags={"team": "ml"}, creation_time=100, last_update_time=150
+        ),
+        Experiment(
+            "2", "vision-cnn", "file:///e/2", tags={"team": "vision"}, creation_time=300, last_update_time=300
+        ),
         Experiment("10", "vision-rnn", "file:///e/10", creation_time=300, last_update_time=400),
         Experiment("3", "nlp", "file:///e/3", tags={"note": "x"}, creation_time=None, last_update_time=None),
     ]

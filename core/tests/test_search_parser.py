@@ -64,7 +64,10 @@ def test_string_comparators(op: str, entity: str) -> None:
 def test_is_null_and_is_not_null(entity: str) -> None:
     assert parse_filter(f"{entity}.k IS NULL") == Comparison(entity[:-1], "k", "IS NULL", None)  # type: ignore[arg-type]
     assert parse_filter(f"{entity}.k is not null") == Comparison(
-        entity[:-1], "k", "IS NOT NULL", None  # type: ignore[arg-type]
+        entity[:-1],
+        "k",
+        "IS NOT NULL",
+        None,  # type: ignore[arg-type]
     )
 
 
@@ -85,8 +88,11 @@ def test_in_and_not_in() -> None:
         ("run_id IN ()", "unexpected token ')' at position 11"),
         ("run_id IN (1, 2)", "unexpected token '1' at position 11"),
         ("run_id IN ('a' 'b')", "unexpected token \"'b'\" at position 15"),
-        ("run_id IN 'a'", "unexpected token \"'a'\" at position 10; expected '(' and a list of quoted "
-                          "strings for attribute 'run_id'"),
+        (
+            "run_id IN 'a'",
+            "unexpected token \"'a'\" at position 10; expected '(' and a list of quoted "
+            "strings for attribute 'run_id'",
+        ),
         ("run_id IN ('a'", "unexpected end of input at position 14; expected ',' or ')'"),
         ("metrics.m IN (1)", "comparator 'IN' is not valid for metric 'm'"),
     ],
@@ -106,7 +112,7 @@ def test_bad_lists(filter_string: str, message: str) -> None:
         ("artifact_uri LIKE 's3://%'", ("artifact_uri", "s3://%")),
         ("`run name` = 'x'", ("run_name", "x")),
         ("`Run Name` = 'x'", ("run_name", "x")),
-        ('"Run name" = \'x\'', ("run_name", "x")),
+        ("\"Run name\" = 'x'", ("run_name", "x")),
         ("created > 5", ("start_time", 5)),
         ("Created > 5", ("start_time", 5)),
         ("end_time <= 1.5", ("end_time", 1.5)),
@@ -128,9 +134,14 @@ def test_numeric_attribute_keeps_integers() -> None:
 @pytest.mark.parametrize(
     ("prefix", "entity_type"),
     [
-        ("metric", "metric"), ("metrics", "metric"),
-        ("param", "param"), ("params", "param"), ("parameter", "param"), ("parameters", "param"),
-        ("tag", "tag"), ("tags", "tag"),
+        ("metric", "metric"),
+        ("metrics", "metric"),
+        ("param", "param"),
+        ("params", "param"),
+        ("parameter", "param"),
+        ("parameters", "param"),
+        ("tag", "tag"),
+        ("tags", "tag"),
         ("`metrics`", "metric"),
     ],
 )
@@ -153,7 +164,7 @@ def test_entity_prefix_aliases(prefix: str, entity_type: str) -> None:
         ("metrics.0_loss", "0_loss"),
         ("metrics.Loss", "Loss"),
         ("metrics.损失", "损失"),
-        ("metrics.`p\"q`", 'p"q'),
+        ('metrics.`p"q`', 'p"q'),
     ],
 )
 def test_quoted_and_dotted_keys(lhs: str, key: str) -> None:
@@ -169,7 +180,7 @@ def test_quoted_and_dotted_keys(lhs: str, key: str) -> None:
         ("'it''s'", "it's"),
         ("'it\\'s'", "it's"),
         ('"say ""hi"""', 'say "hi"'),
-        ("\"it's\"", "it's"),
+        ('"it\'s"', "it's"),
         ("'a AND b = 1'", "a AND b = 1"),
         ("'ünï'", "ünï"),
         ("'C:\\data'", "C:\\data"),
@@ -182,7 +193,9 @@ def test_string_literals(literal: str, value: str) -> None:
 def test_datasets() -> None:
     assert parse_filter("datasets.name = 'd'") == Comparison("dataset", "name", "=", "d")
     assert parse_filter("dataset.digest IN ('a','b')") == Comparison("dataset", "digest", "IN", ("a", "b"))
-    assert parse_filter("datasets.context LIKE 'train%'") == Comparison("dataset", "context", "LIKE", "train%")
+    assert parse_filter("datasets.context LIKE 'train%'") == Comparison(
+        "dataset", "context", "LIKE", "train%"
+    )
 
 
 # -- AND / OR / parentheses -------------------------------------------------------------
@@ -265,8 +278,10 @@ def test_special_characters_in_keys_get_a_hint() -> None:
         ("start_time > '5'", "expected a number for attribute 'start_time'"),
         ("status = 1", "expected a quoted string for attribute 'status'"),
         ("datasets.name = 1", "expected a quoted string for dataset 'name'"),
-        ("metrics.a LIKE 'x%'", "comparator 'LIKE' is not valid for metric 'a' at position 10 "
-                                "(valid: =, !=, <, <=, >, >=)"),
+        (
+            "metrics.a LIKE 'x%'",
+            "comparator 'LIKE' is not valid for metric 'a' at position 10 (valid: =, !=, <, <=, >, >=)",
+        ),
         ("params.p < 'x'", "comparator '<' is not valid for param 'p'"),
         ("tags.t >= 'x'", "comparator '>=' is not valid for tag 't'"),
         ("status > 'x'", "comparator '>' is not valid for attribute 'status'"),
@@ -289,7 +304,10 @@ def test_type_errors(filter_string: str, message: str) -> None:
         ("lifecycle_stage = 'active'", "invalid attribute key 'lifecycle_stage'"),
         ("attributes.name = 'x'", "invalid attribute key 'name'"),
         ("datasets.schema = 'x'", "invalid dataset key 'schema'"),
-        ("metrics.a > 1 AND bogus.b = 'x'", "unknown entity type 'bogus' at position 18 (valid: attr, attribute,"),
+        (
+            "metrics.a > 1 AND bogus.b = 'x'",
+            "unknown entity type 'bogus' at position 18 (valid: attr, attribute,",
+        ),
     ],
 )
 def test_unknown_fields(filter_string: str, message: str) -> None:
@@ -333,7 +351,10 @@ def test_experiment_filters(filter_string: str, expected: Comparison) -> None:
 @pytest.mark.parametrize(
     ("filter_string", "message"),
     [
-        ("metrics.a > 1", "unknown entity type 'metrics' at position 0 (valid: attr, attribute, attributes, tag, tags)"),
+        (
+            "metrics.a > 1",
+            "unknown entity type 'metrics' at position 0 (valid: attr, attribute, attributes, tag, tags)",
+        ),
         ("params.p = 'x'", "unknown entity type 'params'"),
         ("run_id = 'x'", "invalid attribute key 'run_id'"),
         ("artifact_location = 'x'", "invalid attribute key 'artifact_location'"),

@@ -55,8 +55,20 @@ def test_batch_limits():
 
 @pytest.mark.parametrize(
     "path",
-    ["../x", "a/../../x", "/etc/passwd", "C:\\x", "c:/x", "a\\b", "%2e%2e/x", "a/%2E%2e/b", "%2Fetc/passwd",
-     "a%5c..%5cb", "x\x00", "s3://b/k"],
+    [
+        "../x",
+        "a/../../x",
+        "/etc/passwd",
+        "C:\\x",
+        "c:/x",
+        "a\\b",
+        "%2e%2e/x",
+        "a/%2E%2e/b",
+        "%2Fetc/passwd",
+        "a%5c..%5cb",
+        "x\x00",
+        "s3://b/k",
+    ],
 )
 def test_artifact_paths_that_escape_are_refused(path):
     assert "artifact path" in code_of(v.validate_artifact_path, path).lower()
@@ -64,10 +76,19 @@ def test_artifact_paths_that_escape_are_refused(path):
 
 @pytest.mark.parametrize(
     "path,clean",
-    [(None, ""), ("", ""), (".", ""), ("a/b", "a/b"), ("./a//b/", "a/b"),
-     # a % that decodes to nothing dangerous is an ordinary character (MLflow's image names)
-     ("images/dogs%step%3%2e347104.png", "images/dogs%step%3%2e347104.png"), ("100%.txt", "100%.txt"),
-     ("x%2f1.png", "x%2f1.png"), ("x%5c1.png", "x%5c1.png"), ("x%001.png", "x%001.png")],
+    [
+        (None, ""),
+        ("", ""),
+        (".", ""),
+        ("a/b", "a/b"),
+        ("./a//b/", "a/b"),
+        # a % that decodes to nothing dangerous is an ordinary character (MLflow's image names)
+        ("images/dogs%step%3%2e347104.png", "images/dogs%step%3%2e347104.png"),
+        ("100%.txt", "100%.txt"),
+        ("x%2f1.png", "x%2f1.png"),
+        ("x%5c1.png", "x%5c1.png"),
+        ("x%001.png", "x%001.png"),
+    ],
 )
 def test_artifact_paths_normalised(path, clean):
     assert v.validate_artifact_path(path) == clean

@@ -13,8 +13,14 @@ BACKENDS = ["file", "memory"]
 @pytest.fixture(params=BACKENDS)
 def tracking_uri(request, tmp_path, monkeypatch):
     """A fresh tracking URI on each backend, set as the current one; fluent state reset after."""
-    for name in ("TRACKLET_TRACKING_URI", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME",
-                 "MLFLOW_EXPERIMENT_ID", "TRACKLET_EXPERIMENT_NAME", "TRACKLET_EXPERIMENT_ID"):
+    for name in (
+        "TRACKLET_TRACKING_URI",
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_EXPERIMENT_NAME",
+        "MLFLOW_EXPERIMENT_ID",
+        "TRACKLET_EXPERIMENT_NAME",
+        "TRACKLET_EXPERIMENT_ID",
+    ):
         monkeypatch.delenv(name, raising=False)
     if request.param == "file":
         uri = str(tmp_path / "mlruns")

@@ -16,7 +16,10 @@ def test_log_and_load_text_dict(tracking_uri, tmp_path):
         mlflow.log_dict({"mlflow-version": "0.28", "n_cores": "10"}, "config.json")
         mlflow.log_dict({"a": [1, 2]}, "sub/config.yaml")
     assert mlflow.artifacts.load_text(artifact_uri + "/file.txt") == "This is a sentence"
-    assert mlflow.artifacts.load_dict(artifact_uri + "/config.json") == {"mlflow-version": "0.28", "n_cores": "10"}
+    assert mlflow.artifacts.load_dict(artifact_uri + "/config.json") == {
+        "mlflow-version": "0.28",
+        "n_cores": "10",
+    }
     assert mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/sub/config.yaml") == {"a": [1, 2]}
 
 
@@ -37,7 +40,9 @@ def test_log_artifact_list_download(tracking_uri, tmp_path):
     dst = tmp_path / "dst"
     local = client.download_artifacts(run_id, "tree", str(dst))
     assert Path(local, "nested", "b.txt").read_text() == "bb"
-    local_file = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="dir/a.txt", dst_path=str(dst))
+    local_file = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path="dir/a.txt", dst_path=str(dst)
+    )
     assert Path(local_file).read_text() == "a"
     listed = mlflow.artifacts.list_artifacts(run_id=run_id, artifact_path="tree")
     assert sorted(f.path for f in listed) == ["tree/a.txt", "tree/nested"]

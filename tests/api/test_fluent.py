@@ -70,7 +70,9 @@ def test_set_experiment_and_search(tracking_uri):
     for value in (1.0, 2.0, 3.0):
         with mlflow.start_run():
             mlflow.log_metric("m", value)
-    runs = mlflow.search_runs(filter_string="metrics.m >= 2", order_by=["metrics.m ASC"], output_format="list")
+    runs = mlflow.search_runs(
+        filter_string="metrics.m >= 2", order_by=["metrics.m ASC"], output_format="list"
+    )
     assert [r.data.metrics["m"] for r in runs] == [2.0, 3.0]
     frame = mlflow.search_runs(experiment_names=["fluent-exp"], order_by=["metrics.m DESC"])
     assert list(frame["metrics.m"]) == [3.0, 2.0, 1.0]

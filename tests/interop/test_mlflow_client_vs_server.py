@@ -29,7 +29,7 @@ from tracklet_http.testing import (  # noqa: E402
 
 pytestmark = pytest.mark.interop
 
-SCRIPT = r'''
+SCRIPT = r"""
 import json, math, os, sys, tempfile, warnings
 warnings.simplefilter("ignore")
 import mlflow
@@ -153,19 +153,28 @@ for label, call in {
     except MlflowException as e:
         out["error_" + label] = e.error_code
 print("RESULT " + json.dumps(out, sort_keys=True))
-'''
+"""
 
 
 def _observe(url: str, tmp: Path) -> dict[str, object]:
     script = tmp / "interop_script.py"
     script.write_text(SCRIPT)
     proc = subprocess.run(
-        [sys.executable, str(script), url], capture_output=True, text=True, timeout=600, cwd=tmp,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp), "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+        [sys.executable, str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp),
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DO_NOT_TRACK": "true",
+        },
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-4000:]
-    return json.loads(lines[-1][len("RESULT "):])  # type: ignore[no-any-return]
+    return json.loads(lines[-1][len("RESULT ") :])  # type: ignore[no-any-return]
 
 
 def _serve(args_for: object, tmp: Path, name: str) -> ServerProcess:

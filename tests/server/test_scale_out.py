@@ -99,7 +99,9 @@ class Balancer:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", self.port))
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        )
         self._ready.set()
         self._loop.run_forever()
 
@@ -139,7 +141,9 @@ def _replica(pg: str, artifacts: Path, log: Path) -> ServerProcess:
 
 
 def _new_run(store: RestStore, experiment_id: str, client: int) -> str:
-    return store.create_run(experiment_id, "scale", int(time.time() * 1000), [], f"client-{client}").info.run_id
+    return store.create_run(
+        experiment_id, "scale", int(time.time() * 1000), [], f"client-{client}"
+    ).info.run_id
 
 
 def _log_run(store: RestStore, run_id: str) -> tuple[str, int]:
@@ -164,9 +168,12 @@ def test_two_replicas_share_everything_and_survive_a_kill(postgres_uri: str, tmp
 
             # 1. clients spread over both replicas: nothing lost, nothing duplicated
             with ThreadPoolExecutor(CLIENTS) as pool:
-                results = list(pool.map(
-                    lambda c: _log_run(RestStore(lb.url), _new_run(store, experiment_id, c)), range(CLIENTS)
-                ))
+                results = list(
+                    pool.map(
+                        lambda c: _log_run(RestStore(lb.url), _new_run(store, experiment_id, c)),
+                        range(CLIENTS),
+                    )
+                )
             assert all(n > 0 for n in lb.connections.values()), lb.connections
             for replica in (first, second):
                 direct = RestStore(replica.url)
@@ -186,10 +193,12 @@ def test_two_replicas_share_everything_and_survive_a_kill(postgres_uri: str, tmp
 
             artifact_uri = RestStore(first.url).get_run(run_id).info.artifact_uri
             path = artifact_uri.split(":", 1)[1].lstrip("/")
-            HttpArtifactRepository(f"{first.url}/api/2.0/mlflow-artifacts/artifacts/{path}").log_artifact(str(src))
-            out = HttpArtifactRepository(f"{second.url}/api/2.0/mlflow-artifacts/artifacts/{path}").download_artifacts(
-                "model.txt", str(tmp_path / "down")
+            HttpArtifactRepository(f"{first.url}/api/2.0/mlflow-artifacts/artifacts/{path}").log_artifact(
+                str(src)
             )
+            out = HttpArtifactRepository(
+                f"{second.url}/api/2.0/mlflow-artifacts/artifacts/{path}"
+            ).download_artifacts("model.txt", str(tmp_path / "down"))
             assert Path(out).read_text() == "weights"
 
             # 2. one replica killed mid-load: retries go to the other, nothing is lost.

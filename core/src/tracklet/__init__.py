@@ -12,19 +12,57 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _FLUENT = (
-    "ActiveRun", "active_run", "create_experiment", "delete_experiment", "delete_run", "delete_tag",
-    "end_run", "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_parent_run",
-    "get_run", "last_active_run", "list_artifacts", "load_table", "log_artifact", "log_artifacts",
-    "log_dict", "log_figure", "log_image", "log_input", "log_metric", "log_metrics", "log_param",
-    "log_params", "log_table", "log_text", "search_experiments", "search_runs", "set_experiment",
-    "set_experiment_tag", "set_experiment_tags", "set_tag", "set_tags", "start_run",
+    "ActiveRun",
+    "active_run",
+    "create_experiment",
+    "delete_experiment",
+    "delete_run",
+    "delete_tag",
+    "end_run",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_parent_run",
+    "get_run",
+    "last_active_run",
+    "list_artifacts",
+    "load_table",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_image",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_table",
+    "log_text",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
+    "set_tag",
+    "set_tags",
+    "start_run",
 )
 _LAZY: dict[str, tuple[str, str]] = {
     **{name: ("tracklet.fluent", name) for name in _FLUENT},
-    **{name: ("tracklet._tracing", name) for name in (
-        "start_span", "trace", "get_trace", "search_traces", "get_current_active_span",
-        "get_last_active_trace_id", "update_current_trace", "log_trace",
-    )},
+    **{
+        name: ("tracklet._tracing", name)
+        for name in (
+            "start_span",
+            "trace",
+            "get_trace",
+            "search_traces",
+            "get_current_active_span",
+            "get_last_active_trace_id",
+            "update_current_trace",
+            "log_trace",
+        )
+    },
     "MlflowClient": ("tracklet.client", "MlflowClient"),
     "Client": ("tracklet.client", "MlflowClient"),
     "MlflowException": ("tracklet.exceptions", "MlflowException"),
@@ -37,8 +75,22 @@ _LAZY: dict[str, tuple[str, str]] = {
     "get_registry_uri": ("tracklet._config", "get_registry_uri"),
 }
 _SUBMODULES = frozenset(
-    {"artifacts", "client", "entities", "exceptions", "fluent", "plugins", "search", "stores",
-     "testing", "tracking", "validation", "hookspecs", "uri", "multimedia"}
+    {
+        "artifacts",
+        "client",
+        "entities",
+        "exceptions",
+        "fluent",
+        "plugins",
+        "search",
+        "stores",
+        "testing",
+        "tracking",
+        "validation",
+        "hookspecs",
+        "uri",
+        "multimedia",
+    }
 )
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])

@@ -104,7 +104,9 @@ class MediaMixin:
 
         _check_table_file(artifact_file)
         if not isinstance(data, (pd.DataFrame, dict)):
-            raise TrackletException("data must be a pandas.DataFrame or a dictionary", INVALID_PARAMETER_VALUE)
+            raise TrackletException(
+                "data must be a pandas.DataFrame or a dictionary", INVALID_PARAMETER_VALUE
+            )
         if isinstance(data, dict):
             try:
                 data = pd.DataFrame(data)
@@ -181,7 +183,9 @@ class MediaMixin:
         if run_ids and len(run_ids) != len(runs):
             _logger.warning("Not all runs have the specified table artifact. Some runs will be skipped.")
         if not runs:
-            raise TrackletException("No runs found with the corresponding table artifact.", RESOURCE_DOES_NOT_EXIST)
+            raise TrackletException(
+                "No runs found with the corresponding table artifact.", RESOURCE_DOES_NOT_EXIST
+            )
         frames = []
         for run in runs:
             table = self._read_table(run.info.run_id, artifact_file)

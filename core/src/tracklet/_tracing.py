@@ -12,8 +12,14 @@ from typing import Any
 from tracklet.exceptions import NOT_IMPLEMENTED, TrackletException
 
 TRACING_NAMES = (
-    "start_span", "trace", "get_trace", "search_traces", "get_current_active_span",
-    "get_last_active_trace_id", "update_current_trace", "log_trace",
+    "start_span",
+    "trace",
+    "get_trace",
+    "search_traces",
+    "get_current_active_span",
+    "get_last_active_trace_id",
+    "update_current_trace",
+    "log_trace",
 )
 
 

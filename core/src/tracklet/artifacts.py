@@ -107,7 +107,9 @@ def load_dict(artifact_uri: str) -> dict[str, Any]:
     try:
         return json.loads(text)  # type: ignore[no-any-return]
     except json.JSONDecodeError as e:
-        raise TrackletException(f"Unable to form a JSON object from {artifact_uri}: {e}", INVALID_PARAMETER_VALUE) from e
+        raise TrackletException(
+            f"Unable to form a JSON object from {artifact_uri}: {e}", INVALID_PARAMETER_VALUE
+        ) from e
 
 
 def load_image(artifact_uri: str) -> Any:

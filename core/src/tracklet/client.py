@@ -220,8 +220,12 @@ class MlflowClient(MediaMixin, RegistryAndTracingMixin):
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [str(experiment_ids)]
         return self._store.search_runs(
-            [str(e) for e in experiment_ids], filter_string or "", run_view_type, max_results,
-            order_by, page_token,
+            [str(e) for e in experiment_ids],
+            filter_string or "",
+            run_view_type,
+            max_results,
+            order_by,
+            page_token,
         )
 
     def list_run_infos(
@@ -328,7 +332,9 @@ class MlflowClient(MediaMixin, RegistryAndTracingMixin):
 
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
         """Upload a directory's contents into the run's artifacts."""
-        self._artifact_repo(run_id).log_artifacts(os.fspath(local_dir), validate_artifact_path(artifact_path) or None)
+        self._artifact_repo(run_id).log_artifacts(
+            os.fspath(local_dir), validate_artifact_path(artifact_path) or None
+        )
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """Artifacts directly under ``path`` (the root when None)."""

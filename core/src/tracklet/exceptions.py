@@ -125,9 +125,7 @@ class TrackletException(Exception):
         or by number (``1000``); defaults to ``INTERNAL_ERROR``.
     """
 
-    def __init__(
-        self, message: object, error_code: str | int = INTERNAL_ERROR, **kwargs: Any
-    ) -> None:
+    def __init__(self, message: object, error_code: str | int = INTERNAL_ERROR, **kwargs: Any) -> None:
         self.message = str(message)
         self.error_code = _code_name(error_code)
         self.json_kwargs = kwargs

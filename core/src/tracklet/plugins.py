@@ -214,7 +214,9 @@ def _missing(kind: Kind, uri: str) -> TrackletException:
     scheme = get_scheme(uri)
     shown = f"'{scheme}'" if scheme else "plain paths"
     installed = ", ".join(repr(s) for s in installed_schemes(kind)) or "none"
-    message = f"No {kind} plugin is installed for {shown} (URI {uri!r}). Installed {kind} schemes: {installed}."
+    message = (
+        f"No {kind} plugin is installed for {shown} (URI {uri!r}). Installed {kind} schemes: {installed}."
+    )
     package = KNOWN_PACKAGES.get((kind, scheme))
     if package:
         message += f" Install the plugin with: pip install {package}"

@@ -315,7 +315,9 @@ def validate_max_results(max_results: object, limit: int = SEARCH_MAX_RESULTS_TH
     if max_results is None:
         return
     if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results <= 0:
-        raise _bad(f"Invalid value {max_results!r} for parameter 'max_results': it must be a positive integer.")
+        raise _bad(
+            f"Invalid value {max_results!r} for parameter 'max_results': it must be a positive integer."
+        )
     if max_results > limit:
         raise _bad(
             f"Invalid value {max_results} for parameter 'max_results' supplied. It must be at most {limit}."
@@ -329,7 +331,9 @@ def validate_dataset(name: str, digest: str) -> None:
     if not name or len(name) > MAX_DATASET_NAME_SIZE:
         raise _bad(f"Dataset name must be 1 to {MAX_DATASET_NAME_SIZE} characters, got {len(name or '')}.")
     if not digest or len(digest) > MAX_DATASET_DIGEST_SIZE:
-        raise _bad(f"Dataset digest must be 1 to {MAX_DATASET_DIGEST_SIZE} characters, got {len(digest or '')}.")
+        raise _bad(
+            f"Dataset digest must be 1 to {MAX_DATASET_DIGEST_SIZE} characters, got {len(digest or '')}."
+        )
 
 
 _DATASET_FIELD_SIZES = (

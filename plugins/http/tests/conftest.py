@@ -55,7 +55,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     server = start_server(
-        mlflow_server_args(port, f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts"), "--workers", "1"),
+        mlflow_server_args(
+            port, f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts"), "--workers", "1"
+        ),
         port,
         root / "server.log",
         {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},

@@ -273,17 +273,26 @@ def test_async_authentication_keeps_the_loop_free(tmp_path: Path) -> None:
 
 
 def test_rate_limit_settings_from_the_environment() -> None:
-    config = load_config("sqlite:///t.db", None, {
-        "TRACKLET_AUTH_MAX_FAILURES": "5", "TRACKLET_AUTH_MAX_ADDRESS_FAILURES": "0",
-        "TRACKLET_AUTH_FAILURE_WINDOW_SECONDS": "30", "TRACKLET_AUTH_HASH_THREADS": "2",
-        "TRACKLET_AUTH_HASH_QUEUE": "8",
-    })
+    config = load_config(
+        "sqlite:///t.db",
+        None,
+        {
+            "TRACKLET_AUTH_MAX_FAILURES": "5",
+            "TRACKLET_AUTH_MAX_ADDRESS_FAILURES": "0",
+            "TRACKLET_AUTH_FAILURE_WINDOW_SECONDS": "30",
+            "TRACKLET_AUTH_HASH_THREADS": "2",
+            "TRACKLET_AUTH_HASH_QUEUE": "8",
+        },
+    )
     assert (config.max_failures, config.max_address_failures, config.failure_window) == (5, 0, 30.0)
     assert (config.hash_threads, config.hash_queue) == (2, 8)
     defaults = load_config("sqlite:///t.db", None, {})
     assert (defaults.max_failures, defaults.max_address_failures, defaults.failure_window) == (10, 100, 300.0)
     assert 1 <= defaults.hash_threads <= 4 and defaults.hash_queue == 32
-    for name, value in (("TRACKLET_AUTH_MAX_FAILURES", "-1"), ("TRACKLET_AUTH_HASH_THREADS", "0"),
-                        ("TRACKLET_AUTH_HASH_QUEUE", "many")):
+    for name, value in (
+        ("TRACKLET_AUTH_MAX_FAILURES", "-1"),
+        ("TRACKLET_AUTH_HASH_THREADS", "0"),
+        ("TRACKLET_AUTH_HASH_QUEUE", "many"),
+    ):
         with pytest.raises(TrackletException, match=name):
             load_config("sqlite:///t.db", None, {name: value})

@@ -199,9 +199,13 @@ def test_wrong_passwords_do_not_stall_the_event_loop(
     failures = []
     for probe, quiet, busy in zip(probes, unloaded, loaded, strict=True):
         bound = max(5 * _p99(quiet), _p99(quiet) + 0.005)
-        print(f"{probe.target}: p50 / p90 / p99 unloaded {_quantiles(quiet)}, loaded {_quantiles(busy)} "
-              f"({len(busy)} samples)")
+        print(
+            f"{probe.target}: p50 / p90 / p99 unloaded {_quantiles(quiet)}, loaded {_quantiles(busy)} "
+            f"({len(busy)} samples)"
+        )
         if _p99(busy) > bound:
-            failures.append(f"{probe.target} p99 went from {_p99(quiet) * 1000:.2f} ms to "
-                            f"{_p99(busy) * 1000:.2f} ms (bound {bound * 1000:.2f} ms)")
+            failures.append(
+                f"{probe.target} p99 went from {_p99(quiet) * 1000:.2f} ms to "
+                f"{_p99(busy) * 1000:.2f} ms (bound {bound * 1000:.2f} ms)"
+            )
     assert not failures, "under wrong-password traffic: " + "; ".join(failures)

@@ -62,7 +62,9 @@ def call(
     if data is not None:
         request.add_header("Content-Type", "application/json")
     if user is not None:
-        request.add_header("Authorization", "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode())
+        request.add_header(
+            "Authorization", "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+        )
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
             return Answer(resp.status, resp.read(), resp.headers)
@@ -108,7 +110,9 @@ def test_unauthenticated_calls_get_401_with_a_challenge(auth_server: ServerProce
         ("GET", "users/current", None),
         ("POST", "users/create", {"username": "x", "password": "y" * 12}),
     ):
-        answer = call(auth_server, method, path, None, body, {"experiment_id": "0"} if method == "GET" else None)
+        answer = call(
+            auth_server, method, path, None, body, {"experiment_id": "0"} if method == "GET" else None
+        )
         assert answer.status == 401, path
         assert answer.code == "UNAUTHENTICATED"
         assert answer.headers["WWW-Authenticate"] == 'Basic realm="tracklet"'
@@ -148,15 +152,25 @@ def test_admin_manages_users(auth_server: ServerProcess) -> None:
     dup = call(auth_server, "POST", "users/create", ADMIN, {"username": "alice", "password": "x" * 12})
     assert (dup.status, dup.code) == (400, "RESOURCE_ALREADY_EXISTS")
     short = call(auth_server, "POST", "users/create", ADMIN, {"username": "carol", "password": "short"})
-    assert (short.status, short.code) == (400, "INVALID_PARAMETER_VALUE") and "password" in short.json["message"]
+    assert (short.status, short.code) == (400, "INVALID_PARAMETER_VALUE") and "password" in short.json[
+        "message"
+    ]
     missing = call(auth_server, "GET", "users/get", ADMIN, query={"username": "nobody"})
     assert (missing.status, missing.code) == (404, "RESOURCE_DOES_NOT_EXIST")
 
     # non-admins: no user management; reading themselves is fine
-    assert call(auth_server, "POST", "users/create", ALICE, {"username": "eve", "password": "e" * 12}).status == 403
+    assert (
+        call(auth_server, "POST", "users/create", ALICE, {"username": "eve", "password": "e" * 12}).status
+        == 403
+    )
     assert call(auth_server, "GET", "users/get", ALICE, query={"username": "bob"}).status == 403
     assert call(auth_server, "GET", "users/get", ALICE, query={"username": "alice"}).status == 200
-    assert call(auth_server, "PATCH", "users/update-admin", ALICE, {"username": "alice", "is_admin": True}).status == 403
+    assert (
+        call(
+            auth_server, "PATCH", "users/update-admin", ALICE, {"username": "alice", "is_admin": True}
+        ).status
+        == 403
+    )
     assert call(auth_server, "DELETE", "users/delete", ALICE, {"username": "bob"}).status == 403
 
     ok(call(auth_server, "PATCH", "users/update-admin", ADMIN, {"username": "bob", "is_admin": True}))
@@ -176,19 +190,49 @@ def test_last_admin_cannot_step_down(auth_server: ServerProcess) -> None:
 def test_password_changes(auth_server: ServerProcess) -> None:
     new = "alice-password-2"
     # her own: needs the current password, which must match and differ from the new one
-    answer = call(auth_server, "PATCH", "users/update-password", ALICE, {"username": "alice", "password": new})
+    answer = call(
+        auth_server, "PATCH", "users/update-password", ALICE, {"username": "alice", "password": new}
+    )
     assert answer.status == 400 and "current_password" in answer.json["message"]
-    answer = call(auth_server, "PATCH", "users/update-password", ALICE,
-                  {"username": "alice", "password": new, "current_password": "wrong-password"})
+    answer = call(
+        auth_server,
+        "PATCH",
+        "users/update-password",
+        ALICE,
+        {"username": "alice", "password": new, "current_password": "wrong-password"},
+    )
     assert answer.status == 400 and "does not match" in answer.json["message"]
-    ok(call(auth_server, "PATCH", "users/update-password", ALICE,
-            {"username": "alice", "password": new, "current_password": ALICE[1]}))
+    ok(
+        call(
+            auth_server,
+            "PATCH",
+            "users/update-password",
+            ALICE,
+            {"username": "alice", "password": new, "current_password": ALICE[1]},
+        )
+    )
     assert call(auth_server, "POST", "experiments/search", ALICE, {}).status == 401
     assert call(auth_server, "POST", "experiments/search", ("alice", new), {}).status == 200
     # someone else's: admins only, no current password needed
-    assert call(auth_server, "PATCH", "users/update-password", ("alice", new),
-                {"username": "bob", "password": "bob-password-99"}).status == 403
-    ok(call(auth_server, "PATCH", "users/update-password", ADMIN, {"username": "bob", "password": "bob-password-99"}))
+    assert (
+        call(
+            auth_server,
+            "PATCH",
+            "users/update-password",
+            ("alice", new),
+            {"username": "bob", "password": "bob-password-99"},
+        ).status
+        == 403
+    )
+    ok(
+        call(
+            auth_server,
+            "PATCH",
+            "users/update-password",
+            ADMIN,
+            {"username": "bob", "password": "bob-password-99"},
+        )
+    )
     assert call(auth_server, "POST", "experiments/search", ("bob", "bob-password-99"), {}).status == 200
 
 
@@ -202,9 +246,22 @@ def test_bad_requests_to_the_auth_api(auth_server: ServerProcess) -> None:
     info.value.close()
     assert info.value.code == 400
     assert call(auth_server, "POST", "users/create", ADMIN, ["a", "list"]).status == 400
-    assert call(auth_server, "POST", "users/create", ADMIN, {"username": "x" * 300, "password": "p" * 12}).status == 400
-    assert call(auth_server, "POST", "users/create", ADMIN, {"username": "a\u0000b", "password": "p" * 12}).status == 400
-    assert call(auth_server, "PATCH", "users/update-admin", ADMIN, {"username": "bob", "is_admin": "maybe"}).status == 400
+    assert (
+        call(auth_server, "POST", "users/create", ADMIN, {"username": "x" * 300, "password": "p" * 12}).status
+        == 400
+    )
+    assert (
+        call(
+            auth_server, "POST", "users/create", ADMIN, {"username": "a\u0000b", "password": "p" * 12}
+        ).status
+        == 400
+    )
+    assert (
+        call(
+            auth_server, "PATCH", "users/update-admin", ADMIN, {"username": "bob", "is_admin": "maybe"}
+        ).status
+        == 400
+    )
     assert call(auth_server, "GET", "users/create", ADMIN).status == 405
     grant = {"experiment_id": "0", "username": "bob", "permission": "NO_PERMISSIONS"}
     answer = call(auth_server, "POST", "experiments/permissions/create", ADMIN, grant)
@@ -223,14 +280,24 @@ def test_bad_requests_to_the_auth_api(auth_server: ServerProcess) -> None:
 def test_creator_manages_others_read_until_granted(auth_server: ServerProcess) -> None:
     exp = create_experiment(auth_server, ALICE, "alices")
     user = ok(call(auth_server, "GET", "users/get", ALICE, query={"username": "alice"}))["user"]
-    assert user["experiment_permissions"] == [{"experiment_id": exp, "user_id": user["id"], "permission": "MANAGE"}]
+    assert user["experiment_permissions"] == [
+        {"experiment_id": exp, "user_id": user["id"], "permission": "MANAGE"}
+    ]
     run_id = create_run(auth_server, ALICE, exp)
     metric = {"run_id": run_id, "metrics": [{"key": "m", "value": 1.0, "timestamp": 0, "step": 0}]}
     ok(call(auth_server, "POST", "runs/log-batch", ALICE, metric))
 
     # bob (default READ) reads ...
-    assert ok(call(auth_server, "GET", "experiments/get", BOB, query={"experiment_id": exp}))["experiment"]["name"] == "alices"
-    assert ok(call(auth_server, "GET", "runs/get", BOB, query={"run_id": run_id}))["run"]["info"]["run_id"] == run_id
+    assert (
+        ok(call(auth_server, "GET", "experiments/get", BOB, query={"experiment_id": exp}))["experiment"][
+            "name"
+        ]
+        == "alices"
+    )
+    assert (
+        ok(call(auth_server, "GET", "runs/get", BOB, query={"run_id": run_id}))["run"]["info"]["run_id"]
+        == run_id
+    )
     found = ok(call(auth_server, "POST", "runs/search", BOB, {"experiment_ids": [exp]}))
     assert [r["info"]["run_id"] for r in found["runs"]] == [run_id]
     # ... but cannot write
@@ -240,7 +307,11 @@ def test_creator_manages_others_read_until_granted(auth_server: ServerProcess) -
         ("POST", "runs/set-tag", {"run_id": run_id, "key": "k", "value": "v"}),
         ("POST", "experiments/update", {"experiment_id": exp, "new_name": "bobs now"}),
         ("POST", "experiments/delete", {"experiment_id": exp}),
-        ("POST", "experiments/permissions/create", {"experiment_id": exp, "username": "bob", "permission": "EDIT"}),
+        (
+            "POST",
+            "experiments/permissions/create",
+            {"experiment_id": exp, "username": "bob", "permission": "EDIT"},
+        ),
     ):
         answer = call(auth_server, method, path, BOB, body)
         assert (answer.status, answer.code) == (403, "PERMISSION_DENIED"), path
@@ -249,27 +320,65 @@ def test_creator_manages_others_read_until_granted(auth_server: ServerProcess) -
     assert "tags" not in run["data"] or all(t["key"] != "k" for t in run["data"]["tags"])
 
     # alice grants bob EDIT: he can log to runs, still not delete
-    grant = ok(call(auth_server, "POST", "experiments/permissions/create", ALICE,
-                    {"experiment_id": exp, "username": "bob", "permission": "EDIT"}))
+    grant = ok(
+        call(
+            auth_server,
+            "POST",
+            "experiments/permissions/create",
+            ALICE,
+            {"experiment_id": exp, "username": "bob", "permission": "EDIT"},
+        )
+    )
     assert grant["experiment_permission"]["permission"] == "EDIT"
     ok(call(auth_server, "POST", "runs/log-batch", BOB, metric))
     ok(call(auth_server, "POST", "runs/create", BOB, {"experiment_id": exp}))
     assert call(auth_server, "POST", "runs/delete", BOB, {"run_id": run_id}).status == 403
-    got = ok(call(auth_server, "GET", "experiments/permissions/get", ALICE, query={"experiment_id": exp, "username": "bob"}))
+    got = ok(
+        call(
+            auth_server,
+            "GET",
+            "experiments/permissions/get",
+            ALICE,
+            query={"experiment_id": exp, "username": "bob"},
+        )
+    )
     assert got["experiment_permission"]["permission"] == "EDIT"
 
     # MANAGE lets bob delete; taking the grant away puts him back on the default
-    ok(call(auth_server, "PATCH", "experiments/permissions/update", ALICE,
-            {"experiment_id": exp, "username": "bob", "permission": "MANAGE"}))
+    ok(
+        call(
+            auth_server,
+            "PATCH",
+            "experiments/permissions/update",
+            ALICE,
+            {"experiment_id": exp, "username": "bob", "permission": "MANAGE"},
+        )
+    )
     ok(call(auth_server, "POST", "runs/delete", BOB, {"run_id": run_id}))
     ok(call(auth_server, "POST", "runs/restore", BOB, {"run_id": run_id}))
-    ok(call(auth_server, "DELETE", "experiments/permissions/delete", ALICE, {"experiment_id": exp, "username": "bob"}))
+    ok(
+        call(
+            auth_server,
+            "DELETE",
+            "experiments/permissions/delete",
+            ALICE,
+            {"experiment_id": exp, "username": "bob"},
+        )
+    )
     assert call(auth_server, "POST", "runs/log-batch", BOB, metric).status == 403
-    gone = call(auth_server, "GET", "experiments/permissions/get", ALICE, query={"experiment_id": exp, "username": "bob"})
+    gone = call(
+        auth_server,
+        "GET",
+        "experiments/permissions/get",
+        ALICE,
+        query={"experiment_id": exp, "username": "bob"},
+    )
     assert (gone.status, gone.code) == (404, "RESOURCE_DOES_NOT_EXIST")
 
 
-def test_default_no_permissions_hides_experiments(start_tracklet_server: Callable[..., ServerProcess]) -> None:
+def test_default_no_permissions_hides_experiments(
+    start_tracklet_server: Callable[..., ServerProcess],
+) -> None:
     server = start_tracklet_server(
         None, None, "--auth", env={**ADMIN_ENV, "TRACKLET_AUTH_DEFAULT_PERMISSION": "NO_PERMISSIONS"}
     )
@@ -290,12 +399,21 @@ def test_default_no_permissions_hides_experiments(start_tracklet_server: Callabl
     assert {r["info"]["experiment_id"] for r in runs["runs"]} == {bobs}
     assert call(server, "GET", "experiments/get", BOB, query={"experiment_id": alices}).status == 403
     assert call(server, "GET", "runs/get", BOB, query={"run_id": alice_run}).status == 403
-    assert call(server, "GET", "experiments/get-by-name", BOB, query={"experiment_name": "alices"}).status == 403
+    assert (
+        call(server, "GET", "experiments/get-by-name", BOB, query={"experiment_name": "alices"}).status == 403
+    )
     # a missing run is refused too, so "forbidden" and "missing" look the same to bob
     assert call(server, "GET", "runs/get", BOB, query={"run_id": "f" * 32}).status == 403
 
-    ok(call(server, "POST", "experiments/permissions/create", ALICE,
-            {"experiment_id": alices, "username": "bob", "permission": "READ"}))
+    ok(
+        call(
+            server,
+            "POST",
+            "experiments/permissions/create",
+            ALICE,
+            {"experiment_id": alices, "username": "bob", "permission": "READ"},
+        )
+    )
     assert names(BOB) == ["alices", "bobs"]
 
 
@@ -307,9 +425,15 @@ def test_mlflow3_grant_api(auth_server: ServerProcess) -> None:
     ok(call(auth_server, "POST", v3 + "grant", ALICE, body))
     assert call(auth_server, "POST", v3 + "grant", ALICE, body).code == "RESOURCE_ALREADY_EXISTS"
     query = {"username": "bob", "resource_type": "experiment", "resource_id": exp}
-    assert ok(call(auth_server, "GET", v3 + "get", BOB, query=query)) == {"allowed": True, "permission": "EDIT"}
+    assert ok(call(auth_server, "GET", v3 + "get", BOB, query=query)) == {
+        "allowed": True,
+        "permission": "EDIT",
+    }
     ok(call(auth_server, "POST", v3 + "revoke", ALICE, {k: v for k, v in body.items() if k != "permission"}))
-    assert ok(call(auth_server, "GET", v3 + "get", BOB, query=query)) == {"allowed": False, "permission": "READ"}
+    assert ok(call(auth_server, "GET", v3 + "get", BOB, query=query)) == {
+        "allowed": False,
+        "permission": "READ",
+    }
     model = call(auth_server, "POST", v3 + "grant", ADMIN, {**body, "resource_type": "registered_model"})
     assert (model.status, model.code) == (400, "INVALID_PARAMETER_VALUE")
 
@@ -340,7 +464,9 @@ def test_artifact_proxy_needs_read_and_edit(auth_server: ServerProcess) -> None:
 
     def send(method: str, user: tuple[str, str], data: bytes | None = None) -> tuple[int, bytes]:
         request = urllib.request.Request(url, data=data, method=method)
-        request.add_header("Authorization", "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode())
+        request.add_header(
+            "Authorization", "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as resp:
                 return resp.status, resp.read()
@@ -352,7 +478,9 @@ def test_artifact_proxy_needs_read_and_edit(auth_server: ServerProcess) -> None:
     assert send("PUT", ALICE, b"hello")[0] == 200
     assert send("GET", BOB) == (200, b"hello")
     assert send("DELETE", BOB)[0] == 403
-    listing = call(auth_server, "GET", "/api/2.0/mlflow-artifacts/artifacts", BOB, query={"path": f"{exp}/{run_id}"})
+    listing = call(
+        auth_server, "GET", "/api/2.0/mlflow-artifacts/artifacts", BOB, query={"path": f"{exp}/{run_id}"}
+    )
     assert listing.status == 200
     assert send("GET", ("bob", "wrong-password-x"))[0] == 401
 
@@ -502,13 +630,20 @@ def test_postgres_backed_servers_share_users(start_tracklet_server: Callable[...
         # the grant made through the second replica holds on the first
         run_id = create_run(first, ALICE, exp)
         make_user(second, BOB)
-        assert call(first, "POST", "runs/set-tag", BOB, {"run_id": run_id, "key": "k", "value": "v"}).status == 403
+        assert (
+            call(first, "POST", "runs/set-tag", BOB, {"run_id": run_id, "key": "k", "value": "v"}).status
+            == 403
+        )
 
         engine = sa.create_engine(uri.replace("postgresql://", "postgresql+psycopg://", 1))
         try:
             with engine.connect() as conn:
-                users = conn.execute(sa.text("SELECT username, is_admin FROM tracklet_auth_users ORDER BY id")).all()
-                grants = conn.execute(sa.text("SELECT experiment_id, permission FROM tracklet_auth_experiment_permissions")).all()
+                users = conn.execute(
+                    sa.text("SELECT username, is_admin FROM tracklet_auth_users ORDER BY id")
+                ).all()
+                grants = conn.execute(
+                    sa.text("SELECT experiment_id, permission FROM tracklet_auth_experiment_permissions")
+                ).all()
         finally:
             engine.dispose()
         assert [tuple(u) for u in users] == [("admin", True), ("alice", False), ("bob", False)]

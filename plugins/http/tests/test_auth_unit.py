@@ -49,7 +49,9 @@ def test_password_hash_round_trip_and_format() -> None:
     assert hash_password("correct horse battery") != stored
 
 
-@pytest.mark.parametrize("stored", ["", "scrypt$1$2", "bcrypt$x$y$z$a$b", "scrypt$x$8$1$AA==$AA==", "scrypt$2$8$1$!!$??"])
+@pytest.mark.parametrize(
+    "stored", ["", "scrypt$1$2", "bcrypt$x$y$z$a$b", "scrypt$x$8$1$AA==$AA==", "scrypt$2$8$1$!!$??"]
+)
 def test_malformed_hashes_never_verify(stored: str) -> None:
     assert not verify_password("anything", stored)
 
@@ -96,8 +98,14 @@ def test_older_hashes_verify_only_passwords_they_cannot_confuse() -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("", "cannot be empty"), ("a:b", "cannot contain ':'"), ("x" * 256, "at most 255"), ("a\x00", "NUL"),
-     (5, "expected a string"), (None, "expected a string")],
+    [
+        ("", "cannot be empty"),
+        ("a:b", "cannot contain ':'"),
+        ("x" * 256, "at most 255"),
+        ("a\x00", "NUL"),
+        (5, "expected a string"),
+        (None, "expected a string"),
+    ],
 )
 def test_bad_user_names_are_refused_naming_the_rule(value: Any, message: str) -> None:
     with pytest.raises(TrackletException, match=message) as info:
@@ -118,8 +126,13 @@ def test_short_passwords_are_refused() -> None:
 
 @pytest.mark.parametrize(
     ("password", "found"),
-    [("\x00" * 12, "U+0000 at character 1"), ("tab\tpassword-12", "U+0009 at character 4"),
-     ("new-password\n", "U+000A"), ("del-password\x7f", "U+007F"), ("c1-password-\x85", "U+0085")],
+    [
+        ("\x00" * 12, "U+0000 at character 1"),
+        ("tab\tpassword-12", "U+0009 at character 4"),
+        ("new-password\n", "U+000A"),
+        ("del-password\x7f", "U+007F"),
+        ("c1-password-\x85", "U+0085"),
+    ],
 )
 def test_new_passwords_cannot_contain_control_characters(password: str, found: str) -> None:
     with pytest.raises(TrackletException) as info:
@@ -148,7 +161,9 @@ def test_grants_must_allow_something() -> None:
 # -- configuration -------------------------------------------------------------------------------
 
 
-def test_users_database_follows_the_backend_when_it_is_sql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_users_database_follows_the_backend_when_it_is_sql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert database_uri("sqlite:////data/t.db", None) == "sqlite:////data/t.db"
     assert database_uri("postgresql://u@h/db", None) == "postgresql+psycopg://u@h/db"
@@ -156,7 +171,9 @@ def test_users_database_follows_the_backend_when_it_is_sql(tmp_path: Path, monke
     assert database_uri("mysql://u@h/db", None) == "mysql+pymysql://u@h/db"
     assert database_uri(str(tmp_path / "mlruns"), None) == f"sqlite:///{tmp_path / 'basic_auth.db'}"
     assert database_uri("file:///x/mlruns", None) == f"sqlite:///{tmp_path / 'basic_auth.db'}"
-    assert database_uri("sqlite://", None) == f"sqlite:///{tmp_path / 'basic_auth.db'}"  # in-memory: per process
+    assert (
+        database_uri("sqlite://", None) == f"sqlite:///{tmp_path / 'basic_auth.db'}"
+    )  # in-memory: per process
     assert database_uri("sqlite:////data/t.db", "postgresql://u@h/auth") == "postgresql+psycopg://u@h/auth"
     assert sqlalchemy_uri("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
 
@@ -165,7 +182,9 @@ def test_config_from_environment_with_mlflow_fallbacks(tmp_path: Path) -> None:
     env = {"MLFLOW_AUTH_ADMIN_USERNAME": "root", "MLFLOW_AUTH_ADMIN_PASSWORD": "from-mlflow-env-1"}
     config = load_config("sqlite:///t.db", None, env)
     assert (config.admin_username, config.admin_password, config.default_permission) == (
-        "root", "from-mlflow-env-1", "READ",
+        "root",
+        "from-mlflow-env-1",
+        "READ",
     )
     env["TRACKLET_AUTH_ADMIN_PASSWORD"] = "from-tracklet-env"
     env["TRACKLET_AUTH_DEFAULT_PERMISSION"] = "no_permissions"
@@ -266,7 +285,10 @@ def test_store_users_and_grants(auth_db_uri: str) -> None:
         assert store.permission_of(alice.id, "1") == "EDIT"
         store.set_grant("2", alice.id, "MANAGE")
         store.set_grant("2", alice.id, "MANAGE")  # an upsert: twice is fine
-        assert [(g.experiment_id, g.permission) for g in store.grants_of(alice.id)] == [("1", "EDIT"), ("2", "MANAGE")]
+        assert [(g.experiment_id, g.permission) for g in store.grants_of(alice.id)] == [
+            ("1", "EDIT"),
+            ("2", "MANAGE"),
+        ]
         with pytest.raises(TrackletException, match="not found"):
             store.update_grant("3", "alice", "READ")
         store.delete_grant("1", "alice")
@@ -279,7 +301,10 @@ def test_store_users_and_grants(auth_db_uri: str) -> None:
         assert store.find_user("alice") is None
         # grants go with the user
         with store.engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT COUNT(*) FROM tracklet_auth_experiment_permissions")).scalar() == 0
+            assert (
+                conn.execute(sa.text("SELECT COUNT(*) FROM tracklet_auth_experiment_permissions")).scalar()
+                == 0
+            )
     finally:
         store.close()
 
@@ -341,8 +366,15 @@ def test_bootstrap_with_configured_credentials(tmp_path: Path) -> None:
 
 def test_authentication_failures_are_401(tmp_path: Path) -> None:
     service = _service(tmp_path, admin_password=ADMIN_PASSWORD)
-    for header in (None, "Bearer abc", "Basic !!!", "Basic " + "bm9jb2xvbg==", _basic("admin", "wrong-password"),
-                   _basic("nobody", ADMIN_PASSWORD), _basic("", "x")):
+    for header in (
+        None,
+        "Bearer abc",
+        "Basic !!!",
+        "Basic " + "bm9jb2xvbg==",
+        _basic("admin", "wrong-password"),
+        _basic("nobody", ADMIN_PASSWORD),
+        _basic("", "x"),
+    ):
         with pytest.raises(TrackletException) as info:
             service.authenticate_header(header)
         assert info.value.error_code == "UNAUTHENTICATED"
@@ -497,7 +529,9 @@ def test_unknown_endpoints_are_for_admins_only(world: Any) -> None:
     assert _allowed(world, "admin", "some_future_endpoint", {})
 
 
-def test_visible_experiments_with_default_no_permissions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_visible_experiments_with_default_no_permissions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRACKLET_AUTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
     monkeypatch.setenv("TRACKLET_AUTH_DEFAULT_PERMISSION", "NO_PERMISSIONS")
     uri = f"sqlite:///{tmp_path / 'tracking.db'}"

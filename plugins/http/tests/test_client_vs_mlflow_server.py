@@ -34,7 +34,11 @@ def test_experiments_round_trip(store: RestStore) -> None:
     name = _name("exp")
     experiment_id = store.create_experiment(name, tags=[RunTag("team", "vision")])
     experiment = store.get_experiment(experiment_id)
-    assert (experiment.name, experiment.tags["team"], experiment.lifecycle_stage) == (name, "vision", "active")
+    assert (experiment.name, experiment.tags["team"], experiment.lifecycle_stage) == (
+        name,
+        "vision",
+        "active",
+    )
     assert store.get_experiment_by_name(name).experiment_id == experiment_id  # type: ignore[union-attr]
     assert store.get_experiment_by_name(_name("missing")) is None
 
@@ -85,8 +89,9 @@ def test_runs_batches_history_and_search(store: RestStore) -> None:
     assert [r.info.run_id for r in found] == [runs[4], runs[2]]
     first = store.search_runs([experiment_id], max_results=2, order_by=["attributes.start_time DESC"])
     assert [r.info.run_id for r in first] == [runs[4], runs[3]] and first.token
-    rest = store.search_runs([experiment_id], max_results=10, order_by=["attributes.start_time DESC"],
-                             page_token=first.token)
+    rest = store.search_runs(
+        [experiment_id], max_results=10, order_by=["attributes.start_time DESC"], page_token=first.token
+    )
     assert [r.info.run_id for r in rest] == [runs[2], runs[1], runs[0]]
 
     info = store.update_run_info(runs[1], "FINISHED", 1_700_000_100_000, "renamed")
@@ -148,7 +153,8 @@ def test_a_client_with_its_own_tracking_uri_reaches_that_servers_proxy(
     local = client.download_artifacts(run.info.run_id, "notes/hello.txt", str(tmp_path))
     assert Path(local).read_text() == "hello"
     downloaded = tracklet.artifacts.download_artifacts(
-        artifact_uri=f"runs:/{run.info.run_id}/notes", dst_path=str(tmp_path / "via-runs"),
+        artifact_uri=f"runs:/{run.info.run_id}/notes",
+        dst_path=str(tmp_path / "via-runs"),
         tracking_uri=server.url,
     )
     assert (Path(downloaded) / "hello.txt").read_text() == "hello"

@@ -13,8 +13,15 @@ from tracklet_http.server.security import host_allowed, origin_allowed  # noqa: 
 
 @pytest.mark.parametrize(
     "host",
-    ["localhost", "localhost:5000", "127.0.0.1:5000", "[::1]:80", "10.1.2.3:5000", "192.168.0.7",
-     "172.20.0.1:5000"],
+    [
+        "localhost",
+        "localhost:5000",
+        "127.0.0.1:5000",
+        "[::1]:80",
+        "10.1.2.3:5000",
+        "192.168.0.7",
+        "172.20.0.1:5000",
+    ],
 )
 def test_local_and_private_hosts_are_allowed_by_default(host: str) -> None:
     assert host_allowed(host)
@@ -45,7 +52,12 @@ def test_the_command_line_lists_reach_a_running_server(start_tracklet_server: An
     from tracklet_http.testing import raw_request
 
     server = start_tracklet_server(
-        None, None, "--allowed-hosts", "tracking.example.com", "--cors-allowed-origins", "https://ui.example.com"
+        None,
+        None,
+        "--allowed-hosts",
+        "tracking.example.com",
+        "--cors-allowed-origins",
+        "https://ui.example.com",
     )
     path = "/api/2.0/mlflow/experiments/search?max_results=1"
 

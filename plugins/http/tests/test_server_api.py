@@ -39,7 +39,12 @@ class Http:
         self.headers = urllib3.make_headers(basic_auth=basic_auth) if basic_auth else {}
 
     def request(
-        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any, Any]:
         hdrs = {"Content-Type": "application/json"} if method in ("POST", "PUT") else {}
@@ -108,7 +113,10 @@ def test_health_version_and_metrics(http: Http) -> None:
     assert status == 200 and headers["content-type"].startswith("text/plain")
     assert 'tracklet_http_requests_total{endpoint="get_experiment",status="200"}' in text
     assert 'tracklet_http_requests_total{endpoint="get_run",status="404"}' in text
-    assert 'tracklet_http_request_duration_seconds_bucket{endpoint="get_experiment",le="0.005",status="200"}' in text
+    assert (
+        'tracklet_http_request_duration_seconds_bucket{endpoint="get_experiment",le="0.005",status="200"}'
+        in text
+    )
 
 
 # -- experiments --------------------------------------------------------------------------------
@@ -132,9 +140,17 @@ def test_experiment_lifecycle(http: Http) -> None:
     by_name = http.ok("GET", "/experiments/get-by-name", experiment_name="lifecycle")["experiment"]
     assert by_name["experiment_id"] == experiment_id
 
-    assert http.ok("POST", "/experiments/update", {"experiment_id": experiment_id, "new_name": "renamed"}) == {}
-    assert http.ok("POST", "/experiments/set-experiment-tag",
-                   {"experiment_id": experiment_id, "key": "k", "value": "v"}) == {}
+    assert (
+        http.ok("POST", "/experiments/update", {"experiment_id": experiment_id, "new_name": "renamed"}) == {}
+    )
+    assert (
+        http.ok(
+            "POST",
+            "/experiments/set-experiment-tag",
+            {"experiment_id": experiment_id, "key": "k", "value": "v"},
+        )
+        == {}
+    )
     experiment = http.ok("GET", "/experiments/get", experiment_id=experiment_id)["experiment"]
     assert experiment["name"] == "renamed"
     assert {"key": "k", "value": "v"} in experiment["tags"]
@@ -147,21 +163,36 @@ def test_experiment_lifecycle(http: Http) -> None:
     everything = http.ok("POST", "/experiments/search", {"view_type": "ALL"})["experiments"]
     assert experiment_id in {e["experiment_id"] for e in everything}
     assert http.ok("POST", "/experiments/restore", {"experiment_id": experiment_id}) == {}
-    assert http.ok("GET", "/experiments/get", experiment_id=experiment_id)["experiment"]["lifecycle_stage"] == "active"
+    assert (
+        http.ok("GET", "/experiments/get", experiment_id=experiment_id)["experiment"]["lifecycle_stage"]
+        == "active"
+    )
 
 
 def test_search_experiments_by_post_and_get_with_paging(http: Http) -> None:
     for i in range(3):
         _new_experiment(http, f"paged-{i}")
-    first = http.ok("POST", "/experiments/search",
-                    {"filter": "name LIKE 'paged-%'", "max_results": 2, "order_by": ["name ASC"]})
+    first = http.ok(
+        "POST",
+        "/experiments/search",
+        {"filter": "name LIKE 'paged-%'", "max_results": 2, "order_by": ["name ASC"]},
+    )
     assert [e["name"] for e in first["experiments"]] == ["paged-0", "paged-1"]
-    second = http.ok("POST", "/experiments/search", {"filter": "name LIKE 'paged-%'", "max_results": 2,
-                                                     "order_by": ["name ASC"], "page_token": first["next_page_token"]})
+    second = http.ok(
+        "POST",
+        "/experiments/search",
+        {
+            "filter": "name LIKE 'paged-%'",
+            "max_results": 2,
+            "order_by": ["name ASC"],
+            "page_token": first["next_page_token"],
+        },
+    )
     assert [e["name"] for e in second["experiments"]] == ["paged-2"]
     assert "next_page_token" not in second
-    by_get = http.ok("GET", "/experiments/search", filter="name LIKE 'paged-%'", max_results="2",
-                     order_by="name DESC")
+    by_get = http.ok(
+        "GET", "/experiments/search", filter="name LIKE 'paged-%'", max_results="2", order_by="name DESC"
+    )
     assert [e["name"] for e in by_get["experiments"]] == ["paged-2", "paged-1"]
 
 
@@ -179,33 +210,80 @@ def test_get_experiment_by_name_unknown_is_mlflows_404(http: Http) -> None:
 
 def test_run_lifecycle_and_logging(http: Http) -> None:
     experiment_id = _new_experiment(http, "runs")
-    run = _new_run(http, experiment_id, run_name="first", user_id="ann", start_time=1000,
-                   tags=[{"key": "t0", "value": "v0"}])
+    run = _new_run(
+        http,
+        experiment_id,
+        run_name="first",
+        user_id="ann",
+        start_time=1000,
+        tags=[{"key": "t0", "value": "v0"}],
+    )
     info = run["info"]
     run_id = info["run_id"]
     assert info["run_uuid"] == run_id and len(run_id) == 32
-    assert (info["run_name"], info["user_id"], info["status"], info["start_time"]) == ("first", "ann", "RUNNING", 1000)
+    assert (info["run_name"], info["user_id"], info["status"], info["start_time"]) == (
+        "first",
+        "ann",
+        "RUNNING",
+        1000,
+    )
     assert info["artifact_uri"] == f"mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"
     assert {"key": "t0", "value": "v0"} in run["data"]["tags"]
     assert run["inputs"] == {}
 
-    assert http.ok("POST", "/runs/log-metric",
-                   {"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 10, "step": 1}) == {}
-    http.ok("POST", "/runs/log-metric", {"run_uuid": run_id, "key": "loss", "value": "NaN", "timestamp": "11", "step": "2"})
+    assert (
+        http.ok(
+            "POST",
+            "/runs/log-metric",
+            {"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 10, "step": 1},
+        )
+        == {}
+    )
+    http.ok(
+        "POST",
+        "/runs/log-metric",
+        {"run_uuid": run_id, "key": "loss", "value": "NaN", "timestamp": "11", "step": "2"},
+    )
     assert http.ok("POST", "/runs/log-parameter", {"run_id": run_id, "key": "lr", "value": "0.1"}) == {}
     assert http.ok("POST", "/runs/set-tag", {"run_id": run_id, "key": "t1", "value": "v1"}) == {}
     assert http.ok("POST", "/runs/delete-tag", {"run_id": run_id, "key": "t0"}) == {}
-    assert http.ok("POST", "/runs/log-batch", {
-        "run_id": run_id,
-        "metrics": [{"key": "acc", "value": 0.9, "timestamp": 12, "step": 3},
-                    {"key": "inf", "value": "Infinity", "timestamp": 12}],
-        "params": [{"key": "layers", "value": "3"}],
-        "tags": [{"key": "t2", "value": "v2"}],
-    }) == {}
-    assert http.ok("POST", "/runs/log-inputs", {"run_id": run_id, "datasets": [{
-        "tags": [{"key": "mlflow.data.context", "value": "train"}],
-        "dataset": {"name": "ds", "digest": "abc123", "source_type": "local", "source": "/data"},
-    }]}) == {}
+    assert (
+        http.ok(
+            "POST",
+            "/runs/log-batch",
+            {
+                "run_id": run_id,
+                "metrics": [
+                    {"key": "acc", "value": 0.9, "timestamp": 12, "step": 3},
+                    {"key": "inf", "value": "Infinity", "timestamp": 12},
+                ],
+                "params": [{"key": "layers", "value": "3"}],
+                "tags": [{"key": "t2", "value": "v2"}],
+            },
+        )
+        == {}
+    )
+    assert (
+        http.ok(
+            "POST",
+            "/runs/log-inputs",
+            {
+                "run_id": run_id,
+                "datasets": [
+                    {
+                        "tags": [{"key": "mlflow.data.context", "value": "train"}],
+                        "dataset": {
+                            "name": "ds",
+                            "digest": "abc123",
+                            "source_type": "local",
+                            "source": "/data",
+                        },
+                    }
+                ],
+            },
+        )
+        == {}
+    )
 
     run = http.ok("GET", "/runs/get", run_id=run_id)["run"]
     metrics = {m["key"]: m for m in run["data"]["metrics"]}
@@ -221,15 +299,20 @@ def test_run_lifecycle_and_logging(http: Http) -> None:
     # run_uuid is accepted for reads too
     assert http.ok("GET", "/runs/get", run_uuid=run_id)["run"]["info"]["run_id"] == run_id
 
-    updated = http.ok("POST", "/runs/update", {"run_id": run_id, "status": "FINISHED", "end_time": 2000,
-                                               "run_name": "renamed"})
+    updated = http.ok(
+        "POST",
+        "/runs/update",
+        {"run_id": run_id, "status": "FINISHED", "end_time": 2000, "run_name": "renamed"},
+    )
     assert set(updated) == {"run_info"}
     assert updated["run_info"]["status"] == "FINISHED"
     assert updated["run_info"]["end_time"] == 2000 and updated["run_info"]["run_name"] == "renamed"
 
     assert http.ok("POST", "/runs/delete", {"run_id": run_id}) == {}
     assert http.ok("GET", "/runs/get", run_id=run_id)["run"]["info"]["lifecycle_stage"] == "deleted"
-    status, data, _ = http.post("/runs/log-metric", {"run_id": run_id, "key": "x", "value": 1, "timestamp": 1})
+    status, data, _ = http.post(
+        "/runs/log-metric", {"run_id": run_id, "key": "x", "value": 1, "timestamp": 1}
+    )
     assert status == 400 and data["error_code"] == "INVALID_STATE"
     assert http.ok("POST", "/runs/restore", {"run_id": run_id}) == {}
     assert http.ok("GET", "/runs/get", run_id=run_id)["run"]["info"]["lifecycle_stage"] == "active"
@@ -239,11 +322,21 @@ def test_search_runs_filter_order_and_paging(http: Http) -> None:
     experiment_id = _new_experiment(http, "search")
     for i in range(5):
         run_id = _new_run(http, experiment_id, run_name=f"r{i}")["info"]["run_id"]
-        http.ok("POST", "/runs/log-batch", {"run_id": run_id,
-                                            "metrics": [{"key": "m", "value": i, "timestamp": 1, "step": 0}],
-                                            "params": [{"key": "p", "value": str(i % 2)}]})
-    body = {"experiment_ids": [experiment_id], "filter": "metrics.m >= 1 and params.p = '1'",
-            "order_by": ["metrics.m DESC"], "max_results": 1}
+        http.ok(
+            "POST",
+            "/runs/log-batch",
+            {
+                "run_id": run_id,
+                "metrics": [{"key": "m", "value": i, "timestamp": 1, "step": 0}],
+                "params": [{"key": "p", "value": str(i % 2)}],
+            },
+        )
+    body = {
+        "experiment_ids": [experiment_id],
+        "filter": "metrics.m >= 1 and params.p = '1'",
+        "order_by": ["metrics.m DESC"],
+        "max_results": 1,
+    }
     first = http.ok("POST", "/runs/search", body)
     assert [r["info"]["run_name"] for r in first["runs"]] == ["r3"]
     second = http.ok("POST", "/runs/search", {**body, "page_token": first["next_page_token"]})
@@ -299,7 +392,14 @@ def test_bulk_interval_ranges_samples_and_orders(http: Http) -> None:
     assert len(whole) == 110 and {m["run_id"] for m in whole} == {a, b}
     assert [m["run_id"] for m in whole] == [a] * 100 + [b] * 10  # runs in the order asked
     ranged = http.ok("GET", query, run_ids=[b, a], metric_key="h", start_step="55", end_step="57")["metrics"]
-    assert [(m["run_id"], m["step"]) for m in ranged] == [(b, 55), (b, 56), (b, 57), (a, 55), (a, 56), (a, 57)]
+    assert [(m["run_id"], m["step"]) for m in ranged] == [
+        (b, 55),
+        (b, 56),
+        (b, 57),
+        (a, 55),
+        (a, 56),
+        (a, 57),
+    ]
     sampled = http.ok("GET", query, run_ids=[a], metric_key="h", max_results="10")["metrics"]
     steps = [m["step"] for m in sampled]
     assert steps[0] == 0 and steps[-1] == 99 and len(steps) <= 11 and steps == sorted(steps)
@@ -326,7 +426,10 @@ def test_list_artifacts_of_a_proxied_run(served: tuple[Http, Path]) -> None:
     (folder / "notes.txt").write_text("hello")
     top = http.ok("GET", "/artifacts/list", run_id=run_id)
     assert top["root_uri"] == f"mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"
-    assert top["files"] == [{"path": "model", "is_dir": True}, {"path": "notes.txt", "is_dir": False, "file_size": 5}]
+    assert top["files"] == [
+        {"path": "model", "is_dir": True},
+        {"path": "notes.txt", "is_dir": False, "file_size": 5},
+    ]
     inner = http.ok("GET", "/artifacts/list", run_id=run_id, path="model")
     assert inner["files"] == [{"path": "model/weights.bin", "is_dir": False, "file_size": 10}]
     empty_run = _new_run(http, experiment_id)["info"]["run_id"]
@@ -339,8 +442,11 @@ def test_list_artifacts_refuses_a_client_chosen_plain_location(http: Http, tmp_p
     """A folder a client named as its experiment's location is not the server's to list
     (test_server_locations.py covers the rest of the rule)."""
     root = tmp_path / "elsewhere"
-    experiment_id = str(http.ok("POST", "/experiments/create",
-                                {"name": "plain-root", "artifact_location": str(root)})["experiment_id"])
+    experiment_id = str(
+        http.ok("POST", "/experiments/create", {"name": "plain-root", "artifact_location": str(root)})[
+            "experiment_id"
+        ]
+    )
     run = _new_run(http, experiment_id)
     artifact_dir = Path(run["info"]["artifact_uri"].removeprefix("file://"))
     artifact_dir.mkdir(parents=True)
@@ -373,28 +479,50 @@ def _error(result: tuple[int, Any, Any], status: int, code: str) -> str:
 def test_missing_and_ill_typed_fields_name_the_field(http: Http) -> None:
     message = _error(http.post("/experiments/create", {}), 400, "INVALID_PARAMETER_VALUE")
     assert "'name'" in message
-    message = _error(http.post("/experiments/search", {"max_results": "many"}), 400, "INVALID_PARAMETER_VALUE")
+    message = _error(
+        http.post("/experiments/search", {"max_results": "many"}), 400, "INVALID_PARAMETER_VALUE"
+    )
     assert "'max_results'" in message
-    message = _error(http.post("/runs/log-metric", {"run_id": "a" * 32, "key": "k", "value": [1], "timestamp": 1}),
-                     400, "INVALID_PARAMETER_VALUE")
+    message = _error(
+        http.post("/runs/log-metric", {"run_id": "a" * 32, "key": "k", "value": [1], "timestamp": 1}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
     assert "'value'" in message
     message = _error(http.get("/runs/get"), 400, "INVALID_PARAMETER_VALUE")
     assert "run_id" in message
-    _error(http.post("/runs/log-batch", {"run_id": "a" * 32, "metrics": "nope"}), 400, "INVALID_PARAMETER_VALUE")
-    _error(http.post("/runs/search", {"experiment_ids": ["0"], "filter": "metrics.m >>> 1"}), 400,
-           "INVALID_PARAMETER_VALUE")
+    _error(
+        http.post("/runs/log-batch", {"run_id": "a" * 32, "metrics": "nope"}), 400, "INVALID_PARAMETER_VALUE"
+    )
+    _error(
+        http.post("/runs/search", {"experiment_ids": ["0"], "filter": "metrics.m >>> 1"}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
 
 
 def test_integers_that_do_not_fit_are_refused(http: Http) -> None:
     run_id = _new_run(http, "0")["info"]["run_id"]
     big = 2**63
-    message = _error(http.post("/runs/log-metric", {"run_id": run_id, "key": "k", "value": 1, "timestamp": big}),
-                     400, "INVALID_PARAMETER_VALUE")
+    message = _error(
+        http.post("/runs/log-metric", {"run_id": run_id, "key": "k", "value": 1, "timestamp": big}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
     assert "timestamp" in message
-    _error(http.post("/runs/log-batch", {"run_id": run_id, "metrics": [{"key": "k", "value": 1, "timestamp": 1,
-                                                                          "step": -big - 1}]}),
-           400, "INVALID_PARAMETER_VALUE")
-    _error(http.post("/runs/search", {"experiment_ids": ["0"], "max_results": 2**31}), 400, "INVALID_PARAMETER_VALUE")
+    _error(
+        http.post(
+            "/runs/log-batch",
+            {"run_id": run_id, "metrics": [{"key": "k", "value": 1, "timestamp": 1, "step": -big - 1}]},
+        ),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    _error(
+        http.post("/runs/search", {"experiment_ids": ["0"], "max_results": 2**31}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
     assert "metrics" not in http.ok("GET", "/runs/get", run_id=run_id)["run"]["data"]  # nothing was stored
 
 
@@ -421,8 +549,12 @@ def test_malformed_bodies_are_400(http: Http, raw: bytes, rule: str) -> None:
 
 
 def test_wrong_content_type_is_400(http: Http) -> None:
-    status, data, _ = http.request("POST", API + "/experiments/create", raw=b"name=x",
-                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    status, data, _ = http.request(
+        "POST",
+        API + "/experiments/create",
+        raw=b"name=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 400 and data["error_code"] == "INVALID_PARAMETER_VALUE"
 
 
@@ -505,8 +637,10 @@ def test_unexpected_errors_are_500_internal_error_without_details(
     plugin = _BrokenPlugin()
     plugins.register(plugin, "broken-test-store")
     try:
-        settings = ServerSettings(backend_store_uri=f"broken-sqlite:///{tmp_path / 'b.db'}",
-                                  artifacts_destination=str(tmp_path / "a"))
+        settings = ServerSettings(
+            backend_store_uri=f"broken-sqlite:///{tmp_path / 'b.db'}",
+            artifacts_destination=str(tmp_path / "a"),
+        )
         with ThreadServer(create_app(settings)) as server:
             caplog.set_level("ERROR", logger="tracklet_http.server")
             status, data, _ = Http(server.url).get("/runs/get", run_id="a" * 32)
@@ -517,24 +651,33 @@ def test_unexpected_errors_are_500_internal_error_without_details(
     assert "secret internal detail" in caplog.text
 
 
-def test_store_thread_count_answers_alike_and_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_thread_count_answers_alike_and_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One store thread or the default pools (see app._store_executors) give the same answers;
     a bad TRACKLET_SERVER_STORE_THREADS is refused naming the variable and the rule."""
     answers = []
     for threads in ("1", ""):
         monkeypatch.setenv("TRACKLET_SERVER_STORE_THREADS", threads)
-        settings = ServerSettings(backend_store_uri=f"sqlite:///{tmp_path / f'd{threads}.db'}",
-                                  artifacts_destination=str(tmp_path / "a"))
+        settings = ServerSettings(
+            backend_store_uri=f"sqlite:///{tmp_path / f'd{threads}.db'}",
+            artifacts_destination=str(tmp_path / "a"),
+        )
         with ThreadServer(create_app(settings)) as server:
             http = Http(server.url)
             run_id = _new_run(http, "0")["info"]["run_id"]
-            http.ok("POST", "/runs/log-batch", {"run_id": run_id, "metrics": [
-                {"key": "m", "value": 1.5, "timestamp": 5, "step": 1}]})
+            http.ok(
+                "POST",
+                "/runs/log-batch",
+                {"run_id": run_id, "metrics": [{"key": "m", "value": 1.5, "timestamp": 5, "step": 1}]},
+            )
             data = http.ok("GET", "/metrics/get-history", run_id=run_id, metric_key="m")
             answers.append((data, http.get("/runs/get", run_id="nope")[:2]))
     assert answers[0] == answers[1]
     monkeypatch.setenv("TRACKLET_SERVER_STORE_THREADS", "0")
-    with pytest.raises(ValueError, match="TRACKLET_SERVER_STORE_THREADS='0': expected a whole number from 1 to 256"):
+    with pytest.raises(
+        ValueError, match="TRACKLET_SERVER_STORE_THREADS='0': expected a whole number from 1 to 256"
+    ):
         create_app(ServerSettings(backend_store_uri=f"sqlite:///{tmp_path / 'e.db'}"))
 
 
@@ -553,8 +696,11 @@ def test_auth_is_consulted_on_every_call(tmp_path: Path, monkeypatch: pytest.Mon
     pytest.importorskip("tracklet_http.server.auth")
     monkeypatch.setenv("TRACKLET_AUTH_ADMIN_PASSWORD", "admin-password-123")
     monkeypatch.setenv("TRACKLET_AUTH_DEFAULT_PERMISSION", "NO_PERMISSIONS")
-    settings = ServerSettings(backend_store_uri=f"sqlite:///{tmp_path / 'auth.db'}",
-                              artifacts_destination=str(tmp_path / "a"), auth=True)
+    settings = ServerSettings(
+        backend_store_uri=f"sqlite:///{tmp_path / 'auth.db'}",
+        artifacts_destination=str(tmp_path / "a"),
+        auth=True,
+    )
     with ThreadServer(create_app(settings)) as server:
         anonymous = Http(server.url)
         status, data, headers = anonymous.get("/experiments/get", experiment_id="0")
@@ -565,8 +711,9 @@ def test_auth_is_consulted_on_every_call(tmp_path: Path, monkeypatch: pytest.Mon
 
         admin = Http(server.url, "admin:admin-password-123")
         bob = Http(server.url, "bob:bob-password-123")
-        status, _, _ = admin.request("POST", API + "/users/create",
-                                     {"username": "bob", "password": "bob-password-123"})
+        status, _, _ = admin.request(
+            "POST", API + "/users/create", {"username": "bob", "password": "bob-password-123"}
+        )
         assert status == 200
         theirs = _new_experiment(admin, "admins-only")
         mine = _new_experiment(bob, "bobs")  # the creator may manage it

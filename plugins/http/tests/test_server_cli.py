@@ -24,8 +24,14 @@ API = "/api/2.0/mlflow"
 
 @pytest.mark.parametrize(
     "text, size",
-    [("1024", 1024), ("512K", 512 * 1024), ("32M", 32 * 1024**2), ("32mb", 32 * 1024**2), ("1GiB", 1024**3),
-     (" 7 b ", 7)],
+    [
+        ("1024", 1024),
+        ("512K", 512 * 1024),
+        ("32M", 32 * 1024**2),
+        ("32mb", 32 * 1024**2),
+        ("1GiB", 1024**3),
+        (" 7 b ", 7),
+    ],
 )
 def test_parse_size(text: str, size: int) -> None:
     assert cli.parse_size(text) == size
@@ -73,7 +79,9 @@ def test_missing_server_extra_says_what_to_install(tmp_path: Path) -> None:
         "from tracklet.cli import main\n"
         "main(['server', '--backend-store-uri', 'sqlite:///x.db'])\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
     assert result.returncode != 0
     assert "pip install 'tracklet-http[server]'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -82,8 +90,9 @@ def test_missing_server_extra_says_what_to_install(tmp_path: Path) -> None:
 
 def _call(url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    request = urllib.request.Request(url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
             payload = resp.read()
@@ -103,7 +112,9 @@ def test_two_workers_serve_one_database(start_tracklet_server: Any) -> None:
     )
     names = [f"w{i}" for i in range(40)]
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda n: _call(server.url, "POST", API + "/experiments/create", {"name": n}), names))
+        results = list(
+            pool.map(lambda n: _call(server.url, "POST", API + "/experiments/create", {"name": n}), names)
+        )
     assert all(status == 200 for status, _ in results), results
     ids = {body["experiment_id"] for _, body in results}
     assert len(ids) == len(names)
@@ -124,6 +135,9 @@ def test_two_workers_serve_one_database(start_tracklet_server: Any) -> None:
     # the metrics of both workers add up (prometheus multiprocess mode)
     status, text = _call(server.url, "GET", "/metrics")
     assert status == 200
-    line = next(x for x in text.splitlines()
-                if x.startswith('tracklet_http_requests_total{endpoint="create_experiment",status="200"}'))
+    line = next(
+        x
+        for x in text.splitlines()
+        if x.startswith('tracklet_http_requests_total{endpoint="create_experiment",status="200"}')
+    )
     assert float(line.split()[-1]) == len(names)

@@ -12,7 +12,9 @@ from tracklet_http.server.handlers import check_ranges, proxied_artifact_path, s
 
 
 def _history(run_id: str, steps: range, per_step: int = 1) -> list[Metric]:
-    return [Metric("m", float(s), 1000 + s * 10 + i, s, run_id=run_id) for s in steps for i in range(per_step)]
+    return [
+        Metric("m", float(s), 1000 + s * 10 + i, s, run_id=run_id) for s in steps for i in range(per_step)
+    ]
 
 
 def test_everything_comes_back_when_under_the_cap() -> None:
@@ -68,8 +70,12 @@ def test_proxied_artifact_path(uri: str, path: str | None) -> None:
 
 @pytest.mark.parametrize(
     "uri",
-    ["mlflow-artifacts:/1/../../etc", "mlflow-artifacts:/1/%2e%2e/%2e%2e/etc", "mlflow-artifacts:/a\\..\\b",
-     "http://h/api/2.0/mlflow-artifacts/artifacts/../x"],
+    [
+        "mlflow-artifacts:/1/../../etc",
+        "mlflow-artifacts:/1/%2e%2e/%2e%2e/etc",
+        "mlflow-artifacts:/a\\..\\b",
+        "http://h/api/2.0/mlflow-artifacts/artifacts/../x",
+    ],
 )
 def test_proxied_artifact_path_refuses_escapes(uri: str) -> None:
     with pytest.raises(TrackletException) as info:

@@ -38,7 +38,9 @@ class Canary:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 canary.requests.append((self.path, dict(self.headers)))
-                body = json.dumps({"files": [{"path": "stolen.txt", "is_dir": False, "file_size": 1}]}).encode()
+                body = json.dumps(
+                    {"files": [{"path": "stolen.txt", "is_dir": False, "file_size": 1}]}
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -66,8 +68,9 @@ def canary() -> Iterator[Canary]:
 
 
 def _post(server: ServerProcess, path: str, body: dict[str, Any]) -> Any:
-    answer = raw_request(server.url, "POST", API + path, json.dumps(body).encode(),
-                         {"Content-Type": "application/json"})
+    answer = raw_request(
+        server.url, "POST", API + path, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
     return answer
 
 
@@ -94,8 +97,10 @@ def test_client_chosen_locations_are_never_read(
     (outside / "secret.txt").write_text("not yours")
     extra = ["--default-artifact-root", str(root)] if not serve_artifacts else []
     server = start_tracklet_server(
-        f"sqlite:///{tmp_path / 'db.sqlite'}", str(tmp_path / "dest"),
-        *(["--no-serve-artifacts"] if not serve_artifacts else []), *extra,
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        str(tmp_path / "dest"),
+        *(["--no-serve-artifacts"] if not serve_artifacts else []),
+        *extra,
         env={"TRACKLET_TRACKING_TOKEN": TOKEN, "MLFLOW_TRACKING_TOKEN": TOKEN},
     )
     hostile = {
@@ -123,8 +128,13 @@ def test_client_chosen_locations_are_never_read(
 
 def test_locations_under_the_operators_root_are_listed(start_tracklet_server: Any, tmp_path: Path) -> None:
     root = tmp_path / "root"
-    server = start_tracklet_server(f"sqlite:///{tmp_path / 'db.sqlite'}", str(tmp_path / "dest"),
-                                   "--no-serve-artifacts", "--default-artifact-root", str(root))
+    server = start_tracklet_server(
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        str(tmp_path / "dest"),
+        "--no-serve-artifacts",
+        "--default-artifact-root",
+        str(root),
+    )
     # the server's own default location
     answer = _post(server, "/runs/create", {"experiment_id": "0"})
     run_id = answer.json["run"]["info"]["run_id"]
@@ -144,8 +154,13 @@ def test_locations_under_the_operators_root_are_listed(start_tracklet_server: An
 
 def test_runs_uri_locations_are_refused(start_tracklet_server: Any, tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite"
-    server = start_tracklet_server(f"sqlite:///{db}", str(tmp_path / "dest"), "--no-serve-artifacts",
-                                   "--default-artifact-root", str(tmp_path / "root"))
+    server = start_tracklet_server(
+        f"sqlite:///{db}",
+        str(tmp_path / "dest"),
+        "--no-serve-artifacts",
+        "--default-artifact-root",
+        str(tmp_path / "root"),
+    )
     # through the API: refused at creation, as MLflow does
     answer = _post(server, "/experiments/create", {"name": "r", "artifact_location": "runs:/abc/artifacts"})
     assert answer.status == 400 and "cannot be a runs:/ URI" in answer.json["message"]

@@ -69,7 +69,9 @@ def _health_latencies(client: Client, count: int | None, until: float | None = N
     return samples
 
 
-def test_health_stays_responsive_while_sqlite_is_write_locked(start_tracklet_server: Any, tmp_path: Path) -> None:
+def test_health_stays_responsive_while_sqlite_is_write_locked(
+    start_tracklet_server: Any, tmp_path: Path
+) -> None:
     db = tmp_path / "locked.db"
     server: ServerProcess = start_tracklet_server(f"sqlite:///{db}")
     api = "/api/2.0/mlflow"
@@ -82,8 +84,9 @@ def test_health_stays_responsive_while_sqlite_is_write_locked(start_tracklet_ser
     _health_latencies(health, 50)  # warm-up
     baseline = _health_latencies(health, 200)
 
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(db), str(HOLD_SECONDS)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(db), str(HOLD_SECONDS)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         lock_ends = time.monotonic() + HOLD_SECONDS - 0.3
@@ -95,8 +98,11 @@ def test_health_stays_responsive_while_sqlite_is_write_locked(start_tracklet_ser
             step = worker * 1000
             try:
                 while time.monotonic() < lock_ends:
-                    status, body = client.call("POST", f"{api}/runs/log-metric", {
-                        "run_id": run_id, "key": "m", "value": 1.0, "timestamp": 1, "step": step})
+                    status, body = client.call(
+                        "POST",
+                        f"{api}/runs/log-metric",
+                        {"run_id": run_id, "key": "m", "value": 1.0, "timestamp": 1, "step": step},
+                    )
                     if status != 200:
                         errors.append(body.decode())
                         return
@@ -137,7 +143,7 @@ def test_health_stays_responsive_while_sqlite_is_write_locked(start_tracklet_ser
     # noisy CI machine from failing it, while a loop that waited on the lock would take
     # seconds (the length of the hold).
     limit = max(5 * base_p99, base_p99 + 0.02)
-    print(f"health p99 unloaded {base_p99*1000:.2f} ms, locked {loaded_p99*1000:.2f} ms, n={len(loaded)}")
+    print(f"health p99 unloaded {base_p99 * 1000:.2f} ms, locked {loaded_p99 * 1000:.2f} ms, n={len(loaded)}")
     assert len(loaded) > 50, f"only {len(loaded)} /health answers in {HOLD_SECONDS} s: the loop was held"
     assert loaded_p99 <= limit, (
         f"/health p99 {loaded_p99 * 1000:.1f} ms while sqlite was locked, "

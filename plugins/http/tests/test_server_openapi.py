@@ -103,13 +103,28 @@ def _schemathesis(url: str, cwd: Path, *extra: str) -> None:
         pytest.skip("schemathesis is not installed")
     result = subprocess.run(
         [
-            str(st), "run", url + "/openapi.json",
-            "--checks", "not_a_server_error,status_code_conformance,response_schema_conformance,"
-                        "content_type_conformance",
-            "--max-examples", "25", "--seed", "20261124", "--generation-database", "none",
-            "--no-color", "--request-timeout", "30", "--max-failures", "20", *extra,
+            str(st),
+            "run",
+            url + "/openapi.json",
+            "--checks",
+            "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance",
+            "--max-examples",
+            "25",
+            "--seed",
+            "20261124",
+            "--generation-database",
+            "none",
+            "--no-color",
+            "--request-timeout",
+            "30",
+            "--max-failures",
+            "20",
+            *extra,
         ],
-        capture_output=True, text=True, timeout=300, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
     )
     tail = result.stdout[-6000:] + result.stderr[-2000:]
     assert result.returncode == 0, tail

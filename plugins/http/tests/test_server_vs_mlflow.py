@@ -26,7 +26,9 @@ IGNORED_KEYS = {"workspace", "outputs", "sqlstate", "error_class"}
 def _call(base: str, method: str, path: str, body: Any = None, **query: Any) -> tuple[int, Any]:
     url = base + path + ("?" + urllib.parse.urlencode(query, doseq=True) if query else "")
     data = json.dumps(body).encode() if method == "POST" else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as resp:
             status, payload = resp.status, resp.read()
@@ -61,42 +63,88 @@ def _scenario(base: str) -> dict[str, Any]:
         out[label] = (status, shape(data))
         return data
 
-    experiment_id = record("create_experiment", "POST", "/experiments/create",
-                           {"name": name, "tags": [{"key": "k", "value": "v"}]})["experiment_id"]
+    experiment_id = record(
+        "create_experiment",
+        "POST",
+        "/experiments/create",
+        {"name": name, "tags": [{"key": "k", "value": "v"}]},
+    )["experiment_id"]
     record("get_experiment", "GET", "/experiments/get", experiment_id=experiment_id)
     record("get_experiment_by_name", "GET", "/experiments/get-by-name", experiment_name=name)
     record("search_experiments_page", "POST", "/experiments/search", {"max_results": 1})
-    run = record("create_run", "POST", "/runs/create", {
-        "experiment_id": experiment_id, "start_time": 1000, "run_name": "r", "user_id": "u",
-        "tags": [{"key": "t", "value": "1"}],
-    })["run"]
+    run = record(
+        "create_run",
+        "POST",
+        "/runs/create",
+        {
+            "experiment_id": experiment_id,
+            "start_time": 1000,
+            "run_name": "r",
+            "user_id": "u",
+            "tags": [{"key": "t", "value": "1"}],
+        },
+    )["run"]
     run_id = run["info"]["run_id"]
-    record("log_batch", "POST", "/runs/log-batch", {
-        "run_id": run_id,
-        "metrics": [{"key": "m", "value": 1.5, "timestamp": 10, "step": s} for s in range(3)],
-        "params": [{"key": "p", "value": "1"}],
-        "tags": [{"key": "t2", "value": "2"}],
-    })
-    record("log_metric", "POST", "/runs/log-metric", {"run_id": run_id, "key": "x", "value": 2, "timestamp": 3})
+    record(
+        "log_batch",
+        "POST",
+        "/runs/log-batch",
+        {
+            "run_id": run_id,
+            "metrics": [{"key": "m", "value": 1.5, "timestamp": 10, "step": s} for s in range(3)],
+            "params": [{"key": "p", "value": "1"}],
+            "tags": [{"key": "t2", "value": "2"}],
+        },
+    )
+    record(
+        "log_metric", "POST", "/runs/log-metric", {"run_id": run_id, "key": "x", "value": 2, "timestamp": 3}
+    )
     record("log_param", "POST", "/runs/log-parameter", {"run_id": run_id, "key": "q", "value": "v"})
     record("set_tag", "POST", "/runs/set-tag", {"run_id": run_id, "key": "t3", "value": "v"})
     record("delete_tag", "POST", "/runs/delete-tag", {"run_id": run_id, "key": "t3"})
     record("get_run", "GET", "/runs/get", run_id=run_id)
     record("update_run", "POST", "/runs/update", {"run_id": run_id, "status": "FINISHED", "end_time": 2000})
     record("get_metric_history", "GET", "/metrics/get-history", run_id=run_id, metric_key="m")
-    record("get_metric_history_page", "GET", "/metrics/get-history", run_id=run_id, metric_key="m", max_results=2)
-    record("bulk_interval", "GET", "/metrics/get-history-bulk-interval", run_ids=[run_id], metric_key="m",
-           start_step=0, end_step=1)
+    record(
+        "get_metric_history_page", "GET", "/metrics/get-history", run_id=run_id, metric_key="m", max_results=2
+    )
+    record(
+        "bulk_interval",
+        "GET",
+        "/metrics/get-history-bulk-interval",
+        run_ids=[run_id],
+        metric_key="m",
+        start_step=0,
+        end_step=1,
+    )
     record("list_artifacts_empty", "GET", "/artifacts/list", run_id=run_id)
-    record("search_runs", "POST", "/runs/search", {"experiment_ids": [experiment_id], "filter": "metrics.m > 1",
-                                                   "order_by": ["metrics.m DESC"]})
-    record("search_runs_none", "POST", "/runs/search", {"experiment_ids": [experiment_id], "filter": "metrics.m > 9"})
+    record(
+        "search_runs",
+        "POST",
+        "/runs/search",
+        {"experiment_ids": [experiment_id], "filter": "metrics.m > 1", "order_by": ["metrics.m DESC"]},
+    )
+    record(
+        "search_runs_none",
+        "POST",
+        "/runs/search",
+        {"experiment_ids": [experiment_id], "filter": "metrics.m > 9"},
+    )
     record("search_runs_no_experiments", "POST", "/runs/search", {})
     record("delete_run", "POST", "/runs/delete", {"run_id": run_id})
     record("restore_run", "POST", "/runs/restore", {"run_id": run_id})
-    record("update_experiment", "POST", "/experiments/update", {"experiment_id": experiment_id, "new_name": name + "x"})
-    record("set_experiment_tag", "POST", "/experiments/set-experiment-tag",
-           {"experiment_id": experiment_id, "key": "a", "value": "b"})
+    record(
+        "update_experiment",
+        "POST",
+        "/experiments/update",
+        {"experiment_id": experiment_id, "new_name": name + "x"},
+    )
+    record(
+        "set_experiment_tag",
+        "POST",
+        "/experiments/set-experiment-tag",
+        {"experiment_id": experiment_id, "key": "a", "value": "b"},
+    )
     record("delete_experiment", "POST", "/experiments/delete", {"experiment_id": experiment_id})
     record("restore_experiment", "POST", "/experiments/restore", {"experiment_id": experiment_id})
     # errors: status and error code
@@ -104,11 +152,29 @@ def _scenario(base: str) -> dict[str, Any]:
     record("err_duplicate_name", "POST", "/experiments/create", {"name": name + "x"})
     record("err_unknown_run", "GET", "/runs/get", run_id="0" * 32)
     record("err_unknown_experiment_name", "GET", "/experiments/get-by-name", experiment_name="no-" + name)
-    record("err_bad_filter", "POST", "/runs/search", {"experiment_ids": [experiment_id], "filter": "metrics.m >>> 1"})
-    record("err_bad_max_results", "POST", "/runs/search", {"experiment_ids": [experiment_id], "max_results": 60000})
-    record("err_param_overwrite", "POST", "/runs/log-parameter", {"run_id": run_id, "key": "q", "value": "other"})
-    record("err_bulk_half_range", "GET", "/metrics/get-history-bulk-interval", run_ids=[run_id], metric_key="m",
-           start_step=0)
+    record(
+        "err_bad_filter",
+        "POST",
+        "/runs/search",
+        {"experiment_ids": [experiment_id], "filter": "metrics.m >>> 1"},
+    )
+    record(
+        "err_bad_max_results",
+        "POST",
+        "/runs/search",
+        {"experiment_ids": [experiment_id], "max_results": 60000},
+    )
+    record(
+        "err_param_overwrite", "POST", "/runs/log-parameter", {"run_id": run_id, "key": "q", "value": "other"}
+    )
+    record(
+        "err_bulk_half_range",
+        "GET",
+        "/metrics/get-history-bulk-interval",
+        run_ids=[run_id],
+        metric_key="m",
+        start_step=0,
+    )
     status, _ = _call(base, "GET", API + "/runs/no-such-endpoint")
     out["err_unknown_endpoint_status"] = status
     status, _ = _call(base, "GET", API + "/runs/log-batch")

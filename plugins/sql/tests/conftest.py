@@ -43,7 +43,9 @@ def server_database(kind: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except Exception as exc:  # noqa: BLE001 - any failure to connect means "not available here"
-        reason = f"{kind} is not available ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); {_HOW[kind]}"
+        reason = (
+            f"{kind} is not available ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); {_HOW[kind]}"
+        )
         if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
             pytest.fail(f"{reason} (TRACKLET_TEST_REQUIRE_SERVERS is set: the server tests must run)")
         pytest.skip(reason)

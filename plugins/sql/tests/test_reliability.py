@@ -99,17 +99,23 @@ def _run_children(context: str, uri: str, run_id: str, workers: int, points: int
         script = tmp_path / "logger.py"
         script.write_text(_LOGGER_SCRIPT)
         ctx = multiprocessing.get_context("spawn")
-        children = [ctx.Process(target=runpy.run_path, args=(str(script), {
-            "URI": uri, "RUN_ID": run_id, "WORKER": w, "POINTS": points, "T0": T0}))
-            for w in range(workers)]
+        children = [
+            ctx.Process(
+                target=runpy.run_path,
+                args=(str(script), {"URI": uri, "RUN_ID": run_id, "WORKER": w, "POINTS": points, "T0": T0}),
+            )
+            for w in range(workers)
+        ]
     else:
         # The parent uses the store first, so its engine holds pooled connections when it forks.
         client = tracklet.MlflowClient(uri)
         client.log_metric(run_id, "parent", 1.0, timestamp=T0, step=0)
         assert client.get_run(run_id).data.metrics["parent"] == 1.0
         ctx = multiprocessing.get_context("fork")
-        children = [ctx.Process(target=_log_with_inherited_client, args=(client, run_id, w, points))
-                    for w in range(workers)]
+        children = [
+            ctx.Process(target=_log_with_inherited_client, args=(client, run_id, w, points))
+            for w in range(workers)
+        ]
     for child in children:
         child.start()
     for child in children:
@@ -173,8 +179,12 @@ _WRITER_SCRIPT = textwrap.dedent("""
 
 def _kill_one_writer(uri: str, run_id: str, first_batch: int, rng: random.Random) -> list[int]:
     """Start a writer, SIGKILL it 50-400 ms after its first acknowledgement; the batches it acknowledged."""
-    writer = subprocess.Popen([sys.executable, "-c", _WRITER_SCRIPT, uri, run_id, str(first_batch)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER_SCRIPT, uri, run_id, str(first_batch)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
     try:
         assert writer.stdout is not None
         # unbuffered: readline takes just the first line, communicate() gets every later byte
@@ -258,8 +268,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
 def _rows(store: SqlStore) -> dict[str, list[tuple[str, ...]]]:
     """Every row of every tracklet table, as text (NaN-safe), sorted."""
     with store.engine.connect() as conn:
-        return {table.name: sorted(tuple(map(repr, row)) for row in conn.execute(sa.select(table)))
-                for table in _schema.metadata.sorted_tables}
+        return {
+            table.name: sorted(tuple(map(repr, row)) for row in conn.execute(sa.select(table)))
+            for table in _schema.metadata.sorted_tables
+        }
 
 
 _NONFINITE = [("nan", math.nan), ("pos_inf", math.inf), ("neg_inf", -math.inf)]
@@ -279,23 +291,38 @@ def seeded(store: SqlStore) -> str:
 
 
 _REFUSED: dict[str, tuple[Callable[[SqlStore, str], object], str]] = {
-    "oversized-param": (lambda s, r: s.log_batch(
-        r, _nonfinite_metrics(1), [Param("new", "1"), Param("big", "v" * 6001)], []), INVALID_PARAMETER_VALUE),
-    "oversized-tag": (lambda s, r: s.log_batch(
-        r, _nonfinite_metrics(1), [Param("new", "1")], [RunTag("big", "v" * 8001)]), INVALID_PARAMETER_VALUE),
-    "bad-metric-key": (lambda s, r: s.log_batch(
-        r, [*_nonfinite_metrics(1), Metric("../up", 1.0, T0, 1)], [], []), INVALID_PARAMETER_VALUE),
-    "bad-param-key": (lambda s, r: s.log_batch(
-        r, _nonfinite_metrics(1), [Param("a!b", "1")], []), INVALID_PARAMETER_VALUE),
+    "oversized-param": (
+        lambda s, r: s.log_batch(r, _nonfinite_metrics(1), [Param("new", "1"), Param("big", "v" * 6001)], []),
+        INVALID_PARAMETER_VALUE,
+    ),
+    "oversized-tag": (
+        lambda s, r: s.log_batch(r, _nonfinite_metrics(1), [Param("new", "1")], [RunTag("big", "v" * 8001)]),
+        INVALID_PARAMETER_VALUE,
+    ),
+    "bad-metric-key": (
+        lambda s, r: s.log_batch(r, [*_nonfinite_metrics(1), Metric("../up", 1.0, T0, 1)], [], []),
+        INVALID_PARAMETER_VALUE,
+    ),
+    "bad-param-key": (
+        lambda s, r: s.log_batch(r, _nonfinite_metrics(1), [Param("a!b", "1")], []),
+        INVALID_PARAMETER_VALUE,
+    ),
     # refused inside the transaction, after the new param was inserted: the rollback must undo it
-    "changed-param": (lambda s, r: s.log_batch(
-        r, _nonfinite_metrics(1), [Param("new", "1"), Param("lr", "0.2")], [RunTag("t2", "x")]),
-        INVALID_PARAMETER_VALUE),
+    "changed-param": (
+        lambda s, r: s.log_batch(
+            r, _nonfinite_metrics(1), [Param("new", "1"), Param("lr", "0.2")], [RunTag("t2", "x")]
+        ),
+        INVALID_PARAMETER_VALUE,
+    ),
     "changed-param-alone": (lambda s, r: s.log_param(r, Param("lr", "0.3")), INVALID_PARAMETER_VALUE),
-    "unknown-run": (lambda s, r: s.log_batch(
-        uuid.uuid4().hex, _nonfinite_metrics(1), [Param("new", "1")], []), RESOURCE_DOES_NOT_EXIST),
-    "unknown-run-single-metric": (lambda s, r: s.log_metric(
-        uuid.uuid4().hex, Metric("nan", math.nan, T0, 1)), RESOURCE_DOES_NOT_EXIST),
+    "unknown-run": (
+        lambda s, r: s.log_batch(uuid.uuid4().hex, _nonfinite_metrics(1), [Param("new", "1")], []),
+        RESOURCE_DOES_NOT_EXIST,
+    ),
+    "unknown-run-single-metric": (
+        lambda s, r: s.log_metric(uuid.uuid4().hex, Metric("nan", math.nan, T0, 1)),
+        RESOURCE_DOES_NOT_EXIST,
+    ),
 }
 
 

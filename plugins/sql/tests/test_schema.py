@@ -31,9 +31,7 @@ def test_metric_history_refuses_an_exact_duplicate(tmp_path: pathlib.Path):
     with engine.begin() as conn:
         conn.execute(s.experiments.insert().values(name="e", lifecycle_stage="active"))
         conn.execute(
-            s.runs.insert().values(
-                run_uuid="r", experiment_id=1, status="RUNNING", lifecycle_stage="active"
-            )
+            s.runs.insert().values(run_uuid="r", experiment_id=1, status="RUNNING", lifecycle_stage="active")
         )
     row = {"run_uuid": "r", "key": "m", "value": 1.0, "nonfinite": s.FINITE, "timestamp": 5, "step": 0}
     with engine.begin() as conn:

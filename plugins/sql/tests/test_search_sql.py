@@ -69,8 +69,34 @@ def database_uri(
 # -- the data set ----------------------------------------------------------------------------------
 
 STRINGS = [
-    "a", "A", "b", "a ", "a%", "a_b", "axb", "a\\b", "a\\\\b", "100%", "é", "É", "Élan", "élan", "ß",
-    "x_y%z", "abc", "a\tb", "日本語", "a!b", "a!!", "!", "%", "_", "O'Brien", 'say "hi"', "a\nb", "",
+    "a",
+    "A",
+    "b",
+    "a ",
+    "a%",
+    "a_b",
+    "axb",
+    "a\\b",
+    "a\\\\b",
+    "100%",
+    "é",
+    "É",
+    "Élan",
+    "élan",
+    "ß",
+    "x_y%z",
+    "abc",
+    "a\tb",
+    "日本語",
+    "a!b",
+    "a!!",
+    "!",
+    "%",
+    "_",
+    "O'Brien",
+    'say "hi"',
+    "a\nb",
+    "",
 ]
 FLOATS = [0.0, -0.0, 0.5, 0.5, 1.0, -1.0, 2.5, 1e300, DBL_MAX, -DBL_MAX, math.nan, math.inf, -math.inf, 3.0]
 DATASETS = [("train", "d1"), ("Train", "d2"), ("test%", "d3"), ("日本", "abc_def"), ("test!x", "d4")]
@@ -90,7 +116,9 @@ class World:
 
 def _add_run(store: SqlStore, experiment_id: str, rng: random.Random, index: int) -> str:
     name = rng.choice(STRINGS[:-1] + [f"run-{index}", f"run-1{index}"])
-    run_id = store.create_run(experiment_id, rng.choice(["alice", "Bob", "bob"]), 1000 + rng.randrange(20), [], name)
+    run_id = store.create_run(
+        experiment_id, rng.choice(["alice", "Bob", "bob"]), 1000 + rng.randrange(20), [], name
+    )
     run_id = run_id.info.run_id
     metrics = []
     for key in METRIC_KEYS:
@@ -123,7 +151,9 @@ def _add_experiments(store: SqlStore, rng: random.Random) -> None:
     for name in names:
         experiment_id = store.create_experiment(name)
         if rng.random() < 0.6:
-            store.set_experiment_tag(experiment_id, ExperimentTag("owner", rng.choice(["alice", "Bob", "bob"])))
+            store.set_experiment_tag(
+                experiment_id, ExperimentTag("owner", rng.choice(["alice", "Bob", "bob"]))
+            )
         if rng.random() < 0.4:
             store.set_experiment_tag(experiment_id, ExperimentTag("k-2", rng.choice(STRINGS[:4])))
         if name == "exp%":
@@ -154,7 +184,9 @@ def test_the_data_set_has_the_edge_cases(world: World):
     latest = [value for run in runs for value in run.data.metrics.values()]
     assert any(math.isnan(v) for v in latest) and math.inf in latest and -math.inf in latest
     assert DBL_MAX in latest and -DBL_MAX in latest
-    assert any("m1" not in run.data.metrics for run in runs) and any("p1" not in run.data.params for run in runs)
+    assert any("m1" not in run.data.metrics for run in runs) and any(
+        "p1" not in run.data.params for run in runs
+    )
     assert any(run.info.end_time is None for run in runs) and any(run.info.end_time for run in runs)
     assert {run.info.lifecycle_stage for run in runs} == {"active", "deleted"}
     assert any(run.inputs.dataset_inputs for run in runs)
@@ -175,29 +207,45 @@ def _all_experiments(store: SqlStore) -> list[Experiment]:
 # -- searching both ways -------------------------------------------------------------------------------
 
 
-def _sql_runs(world: World, stages: Sequence[str], filter_string: str | None, order_by: Any, size: int,
-              token: str | None = None) -> tuple[list[str], str | None]:
+def _sql_runs(
+    world: World,
+    stages: Sequence[str],
+    filter_string: str | None,
+    order_by: Any,
+    size: int,
+    token: str | None = None,
+) -> tuple[list[str], str | None]:
     with world.store.engine.connect() as conn:
         keys = [int(e) for e in world.searched]
         return search_run_ids(conn, keys, stages, filter_string, order_by, size, token)
 
 
-def _reference_runs(world: World, stages: Sequence[str], filter_string: str | None, order_by: Any) -> list[str]:
+def _reference_runs(
+    world: World, stages: Sequence[str], filter_string: str | None, order_by: Any
+) -> list[str]:
     candidates = [
-        run for run in world.runs.values()
+        run
+        for run in world.runs.values()
         if run.info.experiment_id in world.searched and run.info.lifecycle_stage in stages
     ]
     return [run.info.run_id for run in search_runs_in_memory(candidates, filter_string, order_by, ALL, None)]
 
 
-def _sql_experiments(world: World, stages: Sequence[str], filter_string: str | None, order_by: Any, size: int,
-                     token: str | None = None) -> tuple[list[int], str | None]:
+def _sql_experiments(
+    world: World,
+    stages: Sequence[str],
+    filter_string: str | None,
+    order_by: Any,
+    size: int,
+    token: str | None = None,
+) -> tuple[list[int], str | None]:
     with world.store.engine.connect() as conn:
         return search_experiment_ids(conn, stages, filter_string, order_by, size, token)
 
 
-def _reference_experiments(world: World, stages: Sequence[str], filter_string: str | None,
-                           order_by: Any) -> list[int]:
+def _reference_experiments(
+    world: World, stages: Sequence[str], filter_string: str | None, order_by: Any
+) -> list[int]:
     candidates = [e for e in world.experiments if e.lifecycle_stage in stages]
     found = search_experiments_in_memory(candidates, filter_string, order_by, ALL, None)
     return [int(e.experiment_id) for e in found]
@@ -234,38 +282,106 @@ def _with_times(world: World, filter_string: str) -> str:
 METRIC_FILTERS = [
     f"metrics.m1 {op} {value}"
     for op in ("=", "!=", "<", "<=", ">", ">=")
-    for value in ("0.5", "0", "-0.0", "-1", "1e300", "1.7976931348623157e308", "-1.7976931348623157e308",
-                  "1e400", "-1e400")
+    for value in (
+        "0.5",
+        "0",
+        "-0.0",
+        "-1",
+        "1e300",
+        "1.7976931348623157e308",
+        "-1.7976931348623157e308",
+        "1e400",
+        "-1e400",
+    )
 ]
 RUN_FILTERS = METRIC_FILTERS + [
     "",
     "metrics.`weird key` > 0",
     "metrics.loss <= 1 and metrics.m2 > 0",
     "metrics.m2 != 0.5 and metrics.m1 = 0.5",
-    "params.p1 = 'a'", "params.p1 != 'a'", "params.p1 = 'a '", "params.p1 = ''", "params.p1 != ''",
-    "params.p1 = 'É'", "params.p1 = 'a\\b'", "params.p1 = 'a\tb'", "params.p1 = 'O''Brien'",
-    "params.p1 IN ('a', 'b', 'É')", "params.p1 NOT IN ('a', 'b')", "params.p2 IN ('a ', '日本語')",
-    "params.p1 LIKE 'a%'", "params.p1 LIKE 'a_b'", "params.p1 LIKE 'a\\b'", "params.p1 LIKE 'a\\%'",
-    "params.p1 LIKE 'a\\\\b'", "params.p1 LIKE '%!%'", "params.p1 LIKE '!'", "params.p1 LIKE 'a!_'",
-    "params.p1 LIKE '%'", "params.p1 LIKE '_'", "params.p1 LIKE '__'", "params.p1 LIKE '%\\%'",
-    "params.p1 LIKE 'a %'", "params.p1 LIKE '%é%'", "params.p1 LIKE '%\n%'", "params.p1 LIKE '100!%'",
-    "params.p1 ILIKE 'a%'", "params.p1 ILIKE 'élan'", "params.p1 ILIKE 'É%'", "params.p1 ILIKE '%B'",
-    "params.p1 ILIKE 'A!%'", "params.p1 ILIKE '_'",
-    "params.p1 IS NULL", "params.p1 IS NOT NULL", "params.alpha IS NULL and params.p1 IS NOT NULL",
-    "tags.t1 = 'A'", "tags.t1 LIKE '%a%'", "tags.t1 ILIKE '%a%'", "tags.t1 IS NULL", "tags.t2 NOT IN ('a ', '')",
+    "params.p1 = 'a'",
+    "params.p1 != 'a'",
+    "params.p1 = 'a '",
+    "params.p1 = ''",
+    "params.p1 != ''",
+    "params.p1 = 'É'",
+    "params.p1 = 'a\\b'",
+    "params.p1 = 'a\tb'",
+    "params.p1 = 'O''Brien'",
+    "params.p1 IN ('a', 'b', 'É')",
+    "params.p1 NOT IN ('a', 'b')",
+    "params.p2 IN ('a ', '日本語')",
+    "params.p1 LIKE 'a%'",
+    "params.p1 LIKE 'a_b'",
+    "params.p1 LIKE 'a\\b'",
+    "params.p1 LIKE 'a\\%'",
+    "params.p1 LIKE 'a\\\\b'",
+    "params.p1 LIKE '%!%'",
+    "params.p1 LIKE '!'",
+    "params.p1 LIKE 'a!_'",
+    "params.p1 LIKE '%'",
+    "params.p1 LIKE '_'",
+    "params.p1 LIKE '__'",
+    "params.p1 LIKE '%\\%'",
+    "params.p1 LIKE 'a %'",
+    "params.p1 LIKE '%é%'",
+    "params.p1 LIKE '%\n%'",
+    "params.p1 LIKE '100!%'",
+    "params.p1 ILIKE 'a%'",
+    "params.p1 ILIKE 'élan'",
+    "params.p1 ILIKE 'É%'",
+    "params.p1 ILIKE '%B'",
+    "params.p1 ILIKE 'A!%'",
+    "params.p1 ILIKE '_'",
+    "params.p1 IS NULL",
+    "params.p1 IS NOT NULL",
+    "params.alpha IS NULL and params.p1 IS NOT NULL",
+    "tags.t1 = 'A'",
+    "tags.t1 LIKE '%a%'",
+    "tags.t1 ILIKE '%a%'",
+    "tags.t1 IS NULL",
+    "tags.t2 NOT IN ('a ', '')",
     "tags.mlflow.runName LIKE 'run-%'",
-    "attributes.run_name LIKE 'run-1%'", "run_name = 'a'", "`Run name` ILIKE 'É%'", "run_name != 'a'",
-    "run_id = '{run0}'", "run_id IN ('{run0}', '{run1}', 'nope')", "run_id NOT IN ('{run0}')",
-    "run_id LIKE '{pre}%'", "attributes.run_id != '{run1}'",
-    "attributes.user_id = 'bob'", "user_id ILIKE 'BOB'", "user_id != 'alice'",
-    "status = 'FINISHED'", "status != 'RUNNING'", "status IN ('FAILED', 'KILLED')", "status LIKE '%ED'",
-    "start_time > 1010", "start_time <= 1005", "created >= 1005.5", "start_time = 1003", "start_time != 1003",
-    "end_time != 1003", "end_time > 0", "end_time = 1010", "end_time < 1010.5",
-    "attributes.artifact_uri LIKE '%artifacts'", "artifact_uri LIKE '%{run0}%'", "artifact_uri ILIKE '%ARTIFACTS'",
-    "datasets.name = 'train'", "datasets.name IN ('train', 'test%')", "datasets.name LIKE 'test!%'",
-    "datasets.name LIKE 'test%'", "datasets.name ILIKE 'TRAIN'", "datasets.digest = 'd1'",
-    "datasets.digest != 'd1'", "datasets.digest LIKE 'abc_%'", "datasets.context = 'training'",
-    "datasets.context ILIKE 'TRAINING'", "datasets.context NOT IN ('eval')", "datasets.name != 'train'",
+    "attributes.run_name LIKE 'run-1%'",
+    "run_name = 'a'",
+    "`Run name` ILIKE 'É%'",
+    "run_name != 'a'",
+    "run_id = '{run0}'",
+    "run_id IN ('{run0}', '{run1}', 'nope')",
+    "run_id NOT IN ('{run0}')",
+    "run_id LIKE '{pre}%'",
+    "attributes.run_id != '{run1}'",
+    "attributes.user_id = 'bob'",
+    "user_id ILIKE 'BOB'",
+    "user_id != 'alice'",
+    "status = 'FINISHED'",
+    "status != 'RUNNING'",
+    "status IN ('FAILED', 'KILLED')",
+    "status LIKE '%ED'",
+    "start_time > 1010",
+    "start_time <= 1005",
+    "created >= 1005.5",
+    "start_time = 1003",
+    "start_time != 1003",
+    "end_time != 1003",
+    "end_time > 0",
+    "end_time = 1010",
+    "end_time < 1010.5",
+    "attributes.artifact_uri LIKE '%artifacts'",
+    "artifact_uri LIKE '%{run0}%'",
+    "artifact_uri ILIKE '%ARTIFACTS'",
+    "datasets.name = 'train'",
+    "datasets.name IN ('train', 'test%')",
+    "datasets.name LIKE 'test!%'",
+    "datasets.name LIKE 'test%'",
+    "datasets.name ILIKE 'TRAIN'",
+    "datasets.digest = 'd1'",
+    "datasets.digest != 'd1'",
+    "datasets.digest LIKE 'abc_%'",
+    "datasets.context = 'training'",
+    "datasets.context ILIKE 'TRAINING'",
+    "datasets.context NOT IN ('eval')",
+    "datasets.name != 'train'",
     "metrics.m1 > 0 or params.p1 = 'a'",
     "(metrics.m1 > 0 or params.p1 = 'a') and tags.t1 IS NOT NULL",
     "metrics.m1 > 0.5 and params.p1 = 'a'",
@@ -291,11 +407,29 @@ def test_run_filter_matches_the_reference(world: World, filter_string: str):
 # -- runs: order-by ---------------------------------------------------------------------------------
 
 RUN_ORDERS = [
-    None, [], ["metrics.m1"], ["metrics.m1 DESC"], ["metrics.m2 ASC", "params.p1 DESC"], ["params.p1"],
-    ["params.p1 DESC"], ["tags.t1"], ["tags.t1 DESC", "metrics.loss"], ["start_time"], ["start_time DESC"],
-    ["end_time"], ["end_time DESC"], ["attributes.run_name"], ["run_name DESC"], ["run_id"], ["run_id DESC"],
-    ["status", "user_id DESC"], ["artifact_uri DESC"], ["metrics.`weird key` DESC"],
-    ["params.alpha", "metrics.m1 DESC", "tags.t2"], ["created DESC", "params.p2"], ["metrics.m1", "metrics.m1 DESC"],
+    None,
+    [],
+    ["metrics.m1"],
+    ["metrics.m1 DESC"],
+    ["metrics.m2 ASC", "params.p1 DESC"],
+    ["params.p1"],
+    ["params.p1 DESC"],
+    ["tags.t1"],
+    ["tags.t1 DESC", "metrics.loss"],
+    ["start_time"],
+    ["start_time DESC"],
+    ["end_time"],
+    ["end_time DESC"],
+    ["attributes.run_name"],
+    ["run_name DESC"],
+    ["run_id"],
+    ["run_id DESC"],
+    ["status", "user_id DESC"],
+    ["artifact_uri DESC"],
+    ["metrics.`weird key` DESC"],
+    ["params.alpha", "metrics.m1 DESC", "tags.t2"],
+    ["created DESC", "params.p2"],
+    ["metrics.m1", "metrics.m1 DESC"],
 ]
 
 
@@ -312,21 +446,56 @@ def test_run_order_matches_the_reference(world: World, order_by: list[str] | Non
 # -- experiments ----------------------------------------------------------------------------------------
 
 EXPERIMENT_FILTERS = [
-    "", "name = 'Exp A'", "name != 'Exp A'", "name = 'a'", "name LIKE 'exp%'", "name ILIKE 'EXP%'",
-    "name LIKE 'exp!%'", "name LIKE 'exp_1'", "name IN ('Élan', 'x', 'a ')", "name NOT IN ('a')",
-    "name ILIKE 'élan'", "attributes.name LIKE '%a'",
-    "tags.owner = 'alice'", "tags.owner != 'alice'", "tags.owner IS NULL", "tags.owner IS NOT NULL",
-    "tags.owner ILIKE 'BOB'", "tags.`k-2` LIKE '%'", "tags.`k-2` IN ('a', 'b')",
-    "experiment_id = '1'", "experiment_id = '01'", "experiment_id = 'x'", "experiment_id != '1'",
-    "experiment_id != 'x'", "experiment_id IN ('0', '2', 'x', '02')", "experiment_id NOT IN ('0', '2')",
-    "experiment_id NOT IN ('x')", "experiment_id LIKE '1%'", "experiment_id ILIKE '%0'",
-    "creation_time > 0", "creation_time < 0", "last_update_time >= 1", "last_update_time < 1e20",
-    "creation_time >= {t}", "creation_time != {t}", "last_update_time < {t}", "last_update_time = {t}",
-    "name LIKE 'exp%' or tags.owner = 'bob'", "(name ILIKE 'e%' or experiment_id = '0') and tags.owner IS NULL",
+    "",
+    "name = 'Exp A'",
+    "name != 'Exp A'",
+    "name = 'a'",
+    "name LIKE 'exp%'",
+    "name ILIKE 'EXP%'",
+    "name LIKE 'exp!%'",
+    "name LIKE 'exp_1'",
+    "name IN ('Élan', 'x', 'a ')",
+    "name NOT IN ('a')",
+    "name ILIKE 'élan'",
+    "attributes.name LIKE '%a'",
+    "tags.owner = 'alice'",
+    "tags.owner != 'alice'",
+    "tags.owner IS NULL",
+    "tags.owner IS NOT NULL",
+    "tags.owner ILIKE 'BOB'",
+    "tags.`k-2` LIKE '%'",
+    "tags.`k-2` IN ('a', 'b')",
+    "experiment_id = '1'",
+    "experiment_id = '01'",
+    "experiment_id = 'x'",
+    "experiment_id != '1'",
+    "experiment_id != 'x'",
+    "experiment_id IN ('0', '2', 'x', '02')",
+    "experiment_id NOT IN ('0', '2')",
+    "experiment_id NOT IN ('x')",
+    "experiment_id LIKE '1%'",
+    "experiment_id ILIKE '%0'",
+    "creation_time > 0",
+    "creation_time < 0",
+    "last_update_time >= 1",
+    "last_update_time < 1e20",
+    "creation_time >= {t}",
+    "creation_time != {t}",
+    "last_update_time < {t}",
+    "last_update_time = {t}",
+    "name LIKE 'exp%' or tags.owner = 'bob'",
+    "(name ILIKE 'e%' or experiment_id = '0') and tags.owner IS NULL",
 ]
 EXPERIMENT_ORDERS = [
-    None, ["name"], ["name DESC"], ["experiment_id"], ["experiment_id DESC"], ["creation_time"],
-    ["creation_time DESC", "name"], ["last_update_time DESC"], ["name", "experiment_id DESC"],
+    None,
+    ["name"],
+    ["name DESC"],
+    ["experiment_id"],
+    ["experiment_id DESC"],
+    ["creation_time"],
+    ["creation_time DESC", "name"],
+    ["last_update_time DESC"],
+    ["name", "experiment_id DESC"],
     ["attributes.name DESC", "creation_time"],
 ]
 
@@ -348,7 +517,10 @@ def test_experiment_filter_matches_the_reference(world: World, filter_string: st
 def test_experiment_order_matches_the_reference(world: World, order_by: list[str] | None):
     for filter_string in ("", "name LIKE '%a%'"):
         expected = _reference_experiments(world, ["active", "deleted"], filter_string, order_by)
-        assert _sql_experiments(world, ["active", "deleted"], filter_string, order_by, ALL) == (expected, None)
+        assert _sql_experiments(world, ["active", "deleted"], filter_string, order_by, ALL) == (
+            expected,
+            None,
+        )
         pages = _pages(_sql_experiments, world, ["active", "deleted"], filter_string, order_by, 3)
         assert pages == _chunks(expected, 3)
 
@@ -403,9 +575,16 @@ def test_bad_tokens_fail_before_any_query(world: World, search: str):
 
     _, good = call(None)  # type: ignore[arg-type]
     bad = [
-        "not a token!", _encode([1]), _encode({"offset": -1}), _encode({"offset": True}), _encode({"after": []}),
-        _tampered(good, query="0" * 16), _tampered(good, after=[]), _tampered(good, after=["x", 1, 2]),
-        _tampered(good, id=None), _tampered(good, after=json.loads(base64.b64decode(good))["after"][:-1]),
+        "not a token!",
+        _encode([1]),
+        _encode({"offset": -1}),
+        _encode({"offset": True}),
+        _encode({"after": []}),
+        _tampered(good, query="0" * 16),
+        _tampered(good, after=[]),
+        _tampered(good, after=["x", 1, 2]),
+        _tampered(good, id=None),
+        _tampered(good, after=json.loads(base64.b64decode(good))["after"][:-1]),
     ]
     statements = _record_statements(world.store.engine)
     for token in bad:

@@ -149,9 +149,7 @@ class LifecycleStage:
     def matches_view_type(cls, view_type: int, lifecycle_stage: str) -> bool:
         """Whether a stage is selected by a view type."""
         if not cls.is_valid(lifecycle_stage):
-            raise TrackletException(
-                f"Invalid lifecycle stage {lifecycle_stage!r}", INVALID_PARAMETER_VALUE
-            )
+            raise TrackletException(f"Invalid lifecycle stage {lifecycle_stage!r}", INVALID_PARAMETER_VALUE)
         if view_type == ViewType.ALL:
             return True
         if view_type == ViewType.ACTIVE_ONLY:

@@ -18,12 +18,22 @@ class Experiment(TrackletObject):
     DELETED_LIFECYCLE = LifecycleStage.DELETED
 
     __slots__ = (
-        "_experiment_id", "_name", "_artifact_location", "_lifecycle_stage",
-        "_tags", "_creation_time", "_last_update_time",
+        "_experiment_id",
+        "_name",
+        "_artifact_location",
+        "_lifecycle_stage",
+        "_tags",
+        "_creation_time",
+        "_last_update_time",
     )
     _fields = (
-        "experiment_id", "name", "artifact_location", "lifecycle_stage",
-        "tags", "creation_time", "last_update_time",
+        "experiment_id",
+        "name",
+        "artifact_location",
+        "lifecycle_stage",
+        "tags",
+        "creation_time",
+        "last_update_time",
     )
 
     def __init__(

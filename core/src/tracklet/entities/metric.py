@@ -52,7 +52,11 @@ class Metric(TrackletObject):
             return NotImplemented
         # NaN == NaN here: a stored NaN must compare equal to the NaN that was logged.
         same_value = self.value == other.value or (self.value != self.value and other.value != other.value)
-        return (self.key, self.timestamp, self.step) == (other.key, other.timestamp, other.step) and same_value
+        return (self.key, self.timestamp, self.step) == (
+            other.key,
+            other.timestamp,
+            other.step,
+        ) and same_value
 
     def __hash__(self) -> int:
         return hash((self.key, self.timestamp, self.step))

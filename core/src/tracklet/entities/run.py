@@ -17,12 +17,27 @@ class RunInfo(TrackletObject):
     DELETED_LIFECYCLE = LifecycleStage.DELETED
 
     __slots__ = (
-        "_run_id", "_experiment_id", "_user_id", "_status", "_start_time",
-        "_end_time", "_lifecycle_stage", "_artifact_uri", "_run_name",
+        "_run_id",
+        "_experiment_id",
+        "_user_id",
+        "_status",
+        "_start_time",
+        "_end_time",
+        "_lifecycle_stage",
+        "_artifact_uri",
+        "_run_name",
     )
     _fields = (
-        "run_id", "run_uuid", "experiment_id", "run_name", "user_id", "status",
-        "start_time", "end_time", "artifact_uri", "lifecycle_stage",
+        "run_id",
+        "run_uuid",
+        "experiment_id",
+        "run_name",
+        "user_id",
+        "status",
+        "start_time",
+        "end_time",
+        "artifact_uri",
+        "lifecycle_stage",
     )
 
     def __init__(

@@ -77,6 +77,7 @@ def _clause(get: Callable[[T], Any], comparison: Comparison) -> Predicate[T]:
 def _dataset_clause(comparison: Comparison) -> Predicate[Run]:
     test = _value_test(comparison.op, comparison.value)
     if comparison.key == "context":
+
         def context_matches(run: Run) -> bool:
             return any(
                 test(tag.value)
@@ -167,4 +168,3 @@ def compile_experiment_filter(expr: Expr | None) -> Predicate[Experiment]:
     if expr is None:
         return lambda experiment: True
     return _compile(expr, _experiment_leaf)
-

@@ -42,9 +42,10 @@ _PREFIXES: dict[Kind, dict[str, EntityType]] = {
 # attribute name (as written) -> canonical name
 _ATTRIBUTES: dict[Kind, dict[str, str]] = {
     "run": {
-        **{name: name for name in (
-            "run_id", "run_name", "user_id", "status", "start_time", "end_time", "artifact_uri"
-        )},
+        **{
+            name: name
+            for name in ("run_id", "run_name", "user_id", "status", "start_time", "end_time", "artifact_uri")
+        },
         "created": "start_time",
         "Created": "start_time",
         "run name": "run_name",

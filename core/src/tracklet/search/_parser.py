@@ -166,7 +166,9 @@ class _Parser:
                 f"comparison number {self.comparisons} at position {self.current.pos}; a filter may "
                 f"hold at most {MAX_FILTER_COMPARISONS} comparisons (use IN for many values of one field)"
             )
-        field, _ = self._field("expected a field such as metrics.<key>, params.<key>, tags.<key> or an attribute")
+        field, _ = self._field(
+            "expected a field such as metrics.<key>, params.<key>, tags.<key> or an attribute"
+        )
         op_token = self.current
         op = self._operator()
         try:

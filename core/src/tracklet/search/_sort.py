@@ -79,7 +79,9 @@ def _experiment_field(order_key: OrderKey) -> Callable[[Experiment], Any]:
     return experiment_getter(order_key.entity_type, order_key.key)
 
 
-def sort_experiments_by(experiments: Iterable[Experiment], order_keys: Sequence[OrderKey]) -> list[Experiment]:
+def sort_experiments_by(
+    experiments: Iterable[Experiment], order_keys: Sequence[OrderKey]
+) -> list[Experiment]:
     """Experiments ordered by ``order_keys`` (default: newest first), ids breaking ties."""
     keys = list(order_keys) or list(_DEFAULT_EXPERIMENT_ORDER)
     if not any(k.entity_type == ATTRIBUTE and k.key == "experiment_id" for k in keys):

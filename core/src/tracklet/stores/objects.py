@@ -115,7 +115,9 @@ class ObjectStoreRepository(ArtifactRepository):
         except TrackletException:
             clean = ""
         if not clean or clean != rest.rstrip("/"):
-            _logger.warning("Skipping the object %r under %s: not a safe artifact path", key, self.artifact_uri)
+            _logger.warning(
+                "Skipping the object %r under %s: not a safe artifact path", key, self.artifact_uri
+            )
             return None
         return clean
 

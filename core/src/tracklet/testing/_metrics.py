@@ -87,8 +87,14 @@ class MetricTests:
 
     @requires("idempotent_metrics")
     def test_history_keeps_points_differing_in_one_field(self, store: TrackingStore, run_id: str) -> None:
-        points = [Metric("m", 1.0, T0, 0), Metric("m", 1.0, T0 + 1, 0), Metric("m", 1.0, T0, 1),
-                  Metric("m", 1.5, T0, 0), Metric("m", math.nan, T0, 0), Metric("m", math.inf, T0, 0)]
+        points = [
+            Metric("m", 1.0, T0, 0),
+            Metric("m", 1.0, T0 + 1, 0),
+            Metric("m", 1.0, T0, 1),
+            Metric("m", 1.5, T0, 0),
+            Metric("m", math.nan, T0, 0),
+            Metric("m", math.inf, T0, 0),
+        ]
         store.log_batch(run_id, points, [], [])
         assert len(store.get_metric_history(run_id, "m")) == len(points)
 

@@ -65,9 +65,7 @@ SCALAR_SCHEMAS: dict[str, dict[str, Any]] = {
     # proto3 JSON allows int64 as a number or a decimal string; both are accepted.
     "int64": {"oneOf": [{"type": "integer"}, {"type": "string", "pattern": r"^-?[0-9]+$"}]},
     "int32": {"oneOf": [{"type": "integer"}, {"type": "string", "pattern": r"^-?[0-9]+$"}]},
-    "double": {
-        "oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]
-    },
+    "double": {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]},
     "bool": {"type": "boolean"},
     # Ids in their one spelling: an experiment id that reads as a number is that number's
     # decimal form ("1", never "01", " 1", "+1" or "1_0"); older clients' JSON integers are
@@ -246,17 +244,22 @@ _TOKEN = Field("page_token", doc="token from a previous page's next_page_token")
 ENDPOINTS: tuple[Endpoint, ...] = (
     # -- experiments -------------------------------------------------------------------
     Endpoint(
-        "create_experiment", "POST", "/experiments/create",
+        "create_experiment",
+        "POST",
+        "/experiments/create",
         (
             Field("name", required=True),
             Field("artifact_location"),
             Field("tags", "ExperimentTag", repeated=True),
         ),
-        {"experiment_id": "string"}, idempotent=False,
+        {"experiment_id": "string"},
+        idempotent=False,
         summary="Create an experiment.",
     ),
     Endpoint(
-        "search_experiments", "POST", "/experiments/search",
+        "search_experiments",
+        "POST",
+        "/experiments/search",
         (
             Field("max_results", "int64"),
             _TOKEN,
@@ -264,34 +267,51 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Field("order_by", repeated=True),
             Field("view_type", "ViewType"),
         ),
-        {"experiments": "Experiment[]", "next_page_token": "string"}, also=("GET",),
+        {"experiments": "Experiment[]", "next_page_token": "string"},
+        also=("GET",),
         summary="Search experiments.",
     ),
     Endpoint(
-        "get_experiment", "GET", "/experiments/get",
+        "get_experiment",
+        "GET",
+        "/experiments/get",
         (_experiment_id(),),
-        {"experiment": "Experiment"}, summary="Get an experiment by id.",
+        {"experiment": "Experiment"},
+        summary="Get an experiment by id.",
     ),
     Endpoint(
-        "get_experiment_by_name", "GET", "/experiments/get-by-name",
+        "get_experiment_by_name",
+        "GET",
+        "/experiments/get-by-name",
         (Field("experiment_name", required=True),),
-        {"experiment": "Experiment"}, summary="Get an experiment by name.",
+        {"experiment": "Experiment"},
+        summary="Get an experiment by name.",
     ),
     Endpoint(
-        "delete_experiment", "POST", "/experiments/delete",
-        (_experiment_id(),), summary="Soft-delete an experiment.",
+        "delete_experiment",
+        "POST",
+        "/experiments/delete",
+        (_experiment_id(),),
+        summary="Soft-delete an experiment.",
     ),
     Endpoint(
-        "restore_experiment", "POST", "/experiments/restore",
-        (_experiment_id(),), summary="Restore a deleted experiment.",
+        "restore_experiment",
+        "POST",
+        "/experiments/restore",
+        (_experiment_id(),),
+        summary="Restore a deleted experiment.",
     ),
     Endpoint(
-        "update_experiment", "POST", "/experiments/update",
+        "update_experiment",
+        "POST",
+        "/experiments/update",
         (_experiment_id(), Field("new_name", required=True)),
         summary="Rename an experiment.",
     ),
     Endpoint(
-        "set_experiment_tag", "POST", "/experiments/set-experiment-tag",
+        "set_experiment_tag",
+        "POST",
+        "/experiments/set-experiment-tag",
         (
             _experiment_id(),
             Field("key", required=True),
@@ -301,7 +321,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     # -- runs ----------------------------------------------------------------------------
     Endpoint(
-        "create_run", "POST", "/runs/create",
+        "create_run",
+        "POST",
+        "/runs/create",
         (
             _experiment_id(required=False),
             Field("user_id"),
@@ -309,28 +331,37 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Field("start_time", "int64"),
             Field("tags", "RunTag", repeated=True),
         ),
-        {"run": "Run"}, idempotent=False, summary="Create a run.",
+        {"run": "Run"},
+        idempotent=False,
+        summary="Create a run.",
     ),
     Endpoint(
-        "update_run", "POST", "/runs/update",
+        "update_run",
+        "POST",
+        "/runs/update",
         (
             *_run_id_fields(),
             Field("status", "RunStatus"),
             Field("end_time", "int64"),
             Field("run_name"),
         ),
-        {"run_info": "RunInfo"}, summary="Update a run's status, end time or name.",
+        {"run_info": "RunInfo"},
+        summary="Update a run's status, end time or name.",
     ),
-    Endpoint("delete_run", "POST", "/runs/delete", (_run_id(),),
-             summary="Soft-delete a run."),
-    Endpoint("restore_run", "POST", "/runs/restore", (_run_id(),),
-             summary="Restore a deleted run."),
+    Endpoint("delete_run", "POST", "/runs/delete", (_run_id(),), summary="Soft-delete a run."),
+    Endpoint("restore_run", "POST", "/runs/restore", (_run_id(),), summary="Restore a deleted run."),
     Endpoint(
-        "get_run", "GET", "/runs/get", _run_id_fields(), {"run": "Run"},
+        "get_run",
+        "GET",
+        "/runs/get",
+        _run_id_fields(),
+        {"run": "Run"},
         summary="Get a run with its latest metrics, params, tags and inputs.",
     ),
     Endpoint(
-        "log_metric", "POST", "/runs/log-metric",
+        "log_metric",
+        "POST",
+        "/runs/log-metric",
         (
             *_run_id_fields(),
             Field("key", required=True),
@@ -341,22 +372,30 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="Log one metric value.",
     ),
     Endpoint(
-        "log_param", "POST", "/runs/log-parameter",
+        "log_param",
+        "POST",
+        "/runs/log-parameter",
         (*_run_id_fields(), Field("key", required=True), Field("value", required=True)),
         summary="Log a param.",
     ),
     Endpoint(
-        "set_tag", "POST", "/runs/set-tag",
+        "set_tag",
+        "POST",
+        "/runs/set-tag",
         (*_run_id_fields(), Field("key", required=True), Field("value", required=True)),
         summary="Set a run tag.",
     ),
     Endpoint(
-        "delete_tag", "POST", "/runs/delete-tag",
+        "delete_tag",
+        "POST",
+        "/runs/delete-tag",
         (_run_id(), Field("key", required=True)),
         summary="Delete a run tag.",
     ),
     Endpoint(
-        "log_batch", "POST", "/runs/log-batch",
+        "log_batch",
+        "POST",
+        "/runs/log-batch",
         (
             _run_id(),
             Field("metrics", "Metric", repeated=True),
@@ -366,12 +405,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="Log metrics, params and tags in one call: all or none.",
     ),
     Endpoint(
-        "log_inputs", "POST", "/runs/log-inputs",
+        "log_inputs",
+        "POST",
+        "/runs/log-inputs",
         (_run_id(), Field("datasets", "DatasetInput", repeated=True)),
         summary="Record datasets a run used.",
     ),
     Endpoint(
-        "search_runs", "POST", "/runs/search",
+        "search_runs",
+        "POST",
+        "/runs/search",
         (
             Field("experiment_ids", "ExperimentId", repeated=True),
             Field("filter"),
@@ -380,11 +423,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Field("order_by", repeated=True),
             _TOKEN,
         ),
-        {"runs": "Run[]", "next_page_token": "string"}, summary="Search runs.",
+        {"runs": "Run[]", "next_page_token": "string"},
+        summary="Search runs.",
     ),
     # -- metrics and artifacts -----------------------------------------------------------
     Endpoint(
-        "get_metric_history", "GET", "/metrics/get-history",
+        "get_metric_history",
+        "GET",
+        "/metrics/get-history",
         (
             *_run_id_fields(),
             Field("metric_key", required=True),
@@ -395,7 +441,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="Every logged value of one metric of a run.",
     ),
     Endpoint(
-        "get_metric_history_bulk_interval", "GET", "/metrics/get-history-bulk-interval",
+        "get_metric_history_bulk_interval",
+        "GET",
+        "/metrics/get-history-bulk-interval",
         (
             Field("run_ids", "RunId", repeated=True, required=True),
             Field("metric_key", required=True),
@@ -407,13 +455,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="One metric's history across runs, within a step range.",
     ),
     Endpoint(
-        "list_artifacts", "GET", "/artifacts/list",
+        "list_artifacts",
+        "GET",
+        "/artifacts/list",
         (*_run_id_fields(), Field("path"), _TOKEN),
         {"root_uri": "string", "files": "FileInfo[]", "next_page_token": "string"},
         summary="List a run's artifacts (one level).",
     ),
     Endpoint(
-        "search_logged_models", "POST", "/logged-models/search",
+        "search_logged_models",
+        "POST",
+        "/logged-models/search",
         (
             Field("experiment_ids", "ExperimentId", repeated=True),
             Field("filter"),
@@ -438,7 +490,8 @@ ENDPOINTS_BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
 
 def _bad(name: str, rule: str, value: Any) -> TrackletException:
     return TrackletException(
-        f"Invalid value {short_repr(value, 100)} for parameter '{name}' supplied: {rule}", INVALID_PARAMETER_VALUE
+        f"Invalid value {short_repr(value, 100)} for parameter '{name}' supplied: {rule}",
+        INVALID_PARAMETER_VALUE,
     )
 
 
@@ -459,8 +512,13 @@ def parse_int(value: Any, name: str) -> int:
     raise _bad(name, "expected an integer.", value)
 
 
-_NONFINITE_IN = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf,
-                 "-inf": -math.inf}
+_NONFINITE_IN = {
+    "nan": math.nan,
+    "infinity": math.inf,
+    "-infinity": -math.inf,
+    "inf": math.inf,
+    "-inf": -math.inf,
+}
 
 
 def parse_double(value: Any, name: str) -> float:
@@ -577,8 +635,12 @@ def dataset_input_from_json(value: Any, name: str = "datasets") -> DatasetInput:
         fields[key] = None if raw is None else _parse_string(raw, f"{name}.dataset.{key}")
     tags = [InputTag(*_parse_kv(t, f"{name}.tags")) for t in _as_list(value.get("tags"), f"{name}.tags")]
     dataset = Dataset(
-        fields["name"] or "", fields["digest"] or "", fields["source_type"] or "",
-        fields["source"] or "", fields["schema"], fields["profile"],
+        fields["name"] or "",
+        fields["digest"] or "",
+        fields["source_type"] or "",
+        fields["source"] or "",
+        fields["schema"],
+        fields["profile"],
     )
     return DatasetInput(dataset, tags)
 
@@ -675,9 +737,7 @@ def parse_request(endpoint: Endpoint, data: Mapping[str, Any] | Iterable[tuple[s
         if "run_uuid" in out:
             out["run_id"] = out["run_uuid"]
         else:
-            raise TrackletException(
-                "Missing value for required parameter 'run_id'.", INVALID_PARAMETER_VALUE
-            )
+            raise TrackletException("Missing value for required parameter 'run_id'.", INVALID_PARAMETER_VALUE)
     out.pop("run_uuid", None)
     return out
 

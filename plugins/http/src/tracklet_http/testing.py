@@ -98,10 +98,18 @@ def tracklet_server_args(
     port: int, backend_store_uri: str, artifacts_destination: str, *extra: str
 ) -> list[str]:
     return [
-        sys.executable, "-m", "tracklet", "server",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--backend-store-uri", backend_store_uri,
-        "--artifacts-destination", artifacts_destination,
+        sys.executable,
+        "-m",
+        "tracklet",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        backend_store_uri,
+        "--artifacts-destination",
+        artifacts_destination,
         *extra,
     ]
 
@@ -119,16 +127,26 @@ def launch_tracklet_server(
     backend = backend_store_uri or f"sqlite:///{root / 'tracklet.db'}"
     artifacts = artifacts_destination or str(root / "artifacts")
     port = free_port()
-    return start_server(tracklet_server_args(port, backend, artifacts, *extra), port, root / "server.log", env)
+    return start_server(
+        tracklet_server_args(port, backend, artifacts, *extra), port, root / "server.log", env
+    )
 
 
-def mlflow_server_args(port: int, backend_store_uri: str, artifacts_destination: str, *extra: str) -> list[str]:
+def mlflow_server_args(
+    port: int, backend_store_uri: str, artifacts_destination: str, *extra: str
+) -> list[str]:
     mlflow = str(Path(sys.executable).with_name("mlflow"))
     return [
-        mlflow, "server",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--backend-store-uri", backend_store_uri,
-        "--artifacts-destination", artifacts_destination,
+        mlflow,
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        backend_store_uri,
+        "--artifacts-destination",
+        artifacts_destination,
         *extra,
     ]
 

@@ -38,7 +38,14 @@ CHUNK = 500
 
 _IDS = sa.bindparam("ids", expanding=True)
 _RUN_COLUMNS = (
-    "run_uuid", "name", "experiment_id", "user_id", "status", "start_time", "end_time", "lifecycle_stage",
+    "run_uuid",
+    "name",
+    "experiment_id",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "lifecycle_stage",
     "artifact_uri",
 )
 _RUNS = sa.select(*(s.runs.c[name] for name in _RUN_COLUMNS)).where(s.runs.c.run_uuid.in_(_IDS))
@@ -245,6 +252,7 @@ def load_experiments(conn: sa.Connection, experiment_ids: Sequence[int]) -> dict
             creation_time=created,
             last_update_time=updated,
         )
-        for experiment_id, name, location, stage, created, updated in _rows(conn, _EXPERIMENTS, experiment_ids)
+        for experiment_id, name, location, stage, created, updated in _rows(
+            conn, _EXPERIMENTS, experiment_ids
+        )
     }
-

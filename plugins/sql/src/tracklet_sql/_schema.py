@@ -10,7 +10,7 @@ history free of dialect branches.
 On sqlite every table keyed by a run (or experiment) and a key is ``WITHOUT ROWID``:
 clustered on its primary key, a lookup is one b-tree descent instead of an index
 probe and a row fetch, which makes searches about 30% faster.
-""" 
+"""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ _DECODED = {NAN: math.nan, POS_INF: math.inf, NEG_INF: -math.inf}
 def decode_value(value: float, nonfinite: int) -> float:
     """The metric value a stored ``(value, nonfinite)`` pair stands for."""
     return value if not nonfinite else _DECODED[nonfinite]
+
 
 _CASCADE = {"ondelete": "CASCADE"}
 # MySQL/MariaDB: full Unicode, and a binary collation so `=`, LIKE and ORDER BY behave as on

@@ -65,7 +65,9 @@ def _after(columns: Sequence[SortColumn]) -> ColumnElement[bool]:
     return sa.or_(*alternatives)
 
 
-def _query(source: Any, columns: Sequence[SortColumn], where: list[ColumnElement[bool]], fingerprint: str) -> _Query:
+def _query(
+    source: Any, columns: Sequence[SortColumn], where: list[ColumnElement[bool]], fingerprint: str
+) -> _Query:
     selected = [column.value.label(f"sort_{i}") for i, column in enumerate(columns)]
     order = [column.expr.asc() if column.ascending else column.expr.desc() for column in columns]
     select = sa.select(*selected).select_from(source).where(*where).order_by(*order)

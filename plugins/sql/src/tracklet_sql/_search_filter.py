@@ -83,7 +83,9 @@ def _ordered(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[b
     raise AssertionError(f"no numeric comparison for {op!r}")
 
 
-def metric_test(value: ColumnElement[Any], nonfinite: ColumnElement[Any], op: str, x: float) -> ColumnElement[bool]:
+def metric_test(
+    value: ColumnElement[Any], nonfinite: ColumnElement[Any], op: str, x: float
+) -> ColumnElement[bool]:
     """A stored ``(value, nonfinite)`` metric compared with ``x`` as Python compares floats."""
     if math.isnan(x):
         return sa.true() if op == "!=" else sa.false()
@@ -125,8 +127,9 @@ def _exists(select: sa.Select[Any], owner: sa.Table) -> ColumnElement[bool]:
     return sa.exists(select.correlate(owner))
 
 
-def _key_value(table: sa.Table, owner: sa.Table, owner_key: str, comparison: Comparison,
-               text: TextOps) -> ColumnElement[bool]:
+def _key_value(
+    table: sa.Table, owner: sa.Table, owner_key: str, comparison: Comparison, text: TextOps
+) -> ColumnElement[bool]:
     """A param/tag clause: the (owner, key) row exists and its value passes."""
     lookup = sa.select(sa.literal(1)).where(
         table.c[owner_key] == owner.c[owner_key], text.compare(table.c.key, "=", comparison.key)
@@ -143,7 +146,9 @@ def _metric(comparison: Comparison, text: TextOps) -> ColumnElement[bool]:
     assert isinstance(value, (int, float))
     test = metric_test(latest_metrics.c.value, latest_metrics.c.nonfinite, comparison.op, float(value))
     lookup = sa.select(sa.literal(1)).where(
-        latest_metrics.c.run_uuid == runs.c.run_uuid, text.compare(latest_metrics.c.key, "=", comparison.key), test
+        latest_metrics.c.run_uuid == runs.c.run_uuid,
+        text.compare(latest_metrics.c.key, "=", comparison.key),
+        test,
     )
     return _exists(lookup, runs)
 

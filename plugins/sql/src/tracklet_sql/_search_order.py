@@ -81,11 +81,15 @@ def _metric_columns(metric: FromClause, ascending: bool) -> list[SortColumn]:
     return [SortColumn(bucket, bucket, True, "int"), SortColumn(value, value, ascending, "float")]
 
 
-def _key_columns(key: OrderKey, index: int, source: FromClause, text: TextOps) -> tuple[list[SortColumn], FromClause]:
+def _key_columns(
+    key: OrderKey, index: int, source: FromClause, text: TextOps
+) -> tuple[list[SortColumn], FromClause]:
     """Sort columns for a metric/param/tag key, joining its (run_uuid, key) row."""
     table = {METRIC: latest_metrics, PARAM: params}.get(key.entity_type, tags)
     row = table.alias(f"order_{index}")
-    source = source.outerjoin(row, sa.and_(row.c.run_uuid == runs.c.run_uuid, text.compare(row.c.key, "=", key.key)))
+    source = source.outerjoin(
+        row, sa.and_(row.c.run_uuid == runs.c.run_uuid, text.compare(row.c.key, "=", key.key))
+    )
     if key.entity_type == METRIC:
         return _metric_columns(row, key.ascending), source
     return _text_column(row.c.value, key.ascending, text), source

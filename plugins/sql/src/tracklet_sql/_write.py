@@ -63,7 +63,9 @@ def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
 
 
 @lru_cache(maxsize=64)
-def _compiled_insert_ignore(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> tuple[str, bool]:
+def _compiled_insert_ignore(
+    dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
+) -> tuple[str, bool]:
     """The driver-level SQL of an insert-if-absent of ``columns``, and whether it takes
     positional parameters (in ``columns`` order) rather than named ones."""
     name = "mysql" if dialect.name == "mariadb" else dialect.name
@@ -102,7 +104,11 @@ def _executemany(
 
 
 def _unnest_insert(
-    conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]], conflict: str
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    conflict: str,
 ) -> None:
     arrays = {f"c{i}": [row[i] for row in rows] for i in range(len(columns))}
     conn.exec_driver_sql(_unnest_sql(conn.dialect, table, columns) + " " + conflict, arrays)

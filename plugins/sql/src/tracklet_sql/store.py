@@ -166,7 +166,9 @@ class SqlStore(TrackingStore):
         if self.dialect == "mysql":
             # an explicit 0 in an AUTO_INCREMENT column means "next value" unless told otherwise
             mode = conn.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar()
-            conn.exec_driver_sql("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
+            conn.exec_driver_sql(
+                "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
+            )
             try:
                 insert_ignore(conn, s.experiments, [row])
             finally:
@@ -411,14 +413,24 @@ class SqlStore(TrackingStore):
                     f"Could not create run under non-active experiment with ID {experiment_id}.",
                     INVALID_STATE,
                 )
-            values = {**info_values, "artifact_uri": append_to_uri_path(row.artifact_location, run_id, "artifacts")}
+            values = {
+                **info_values,
+                "artifact_uri": append_to_uri_path(row.artifact_location, run_id, "artifacts"),
+            }
             conn.execute(s.runs.insert().values(values))
             tag_rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_values.items()]
             if tag_rows:
                 conn.execute(s.tags.insert(), tag_rows)
             return RunInfo(
-                run_id, experiment_id, values["user_id"], values["status"], values["start_time"], None,
-                _ACTIVE, values["artifact_uri"], run_name,
+                run_id,
+                experiment_id,
+                values["user_id"],
+                values["status"],
+                values["start_time"],
+                None,
+                _ACTIVE,
+                values["artifact_uri"],
+                run_name,
             )
 
         info = write(self.engine, create)
@@ -458,7 +470,9 @@ class SqlStore(TrackingStore):
             if values:
                 conn.execute(s.runs.update().where(s.runs.c.run_uuid == run_id).values(values))
             if run_name:
-                upsert(conn, s.tags, [{"run_uuid": run_id, "key": MLFLOW_RUN_NAME, "value": run_name}], ["value"])
+                upsert(
+                    conn, s.tags, [{"run_uuid": run_id, "key": MLFLOW_RUN_NAME, "value": run_name}], ["value"]
+                )
             return load_run_infos(conn, [run_id])[run_id]
 
         return write(self.engine, update)
@@ -632,12 +646,19 @@ class SqlStore(TrackingStore):
                 s.datasets.c.digest == d.digest,
             )
         ).scalar_one()
-        link = {"source_type": "DATASET", "source_id": dataset_uuid, "destination_type": "RUN", "destination_id": run_id}
+        link = {
+            "source_type": "DATASET",
+            "source_id": dataset_uuid,
+            "destination_type": "RUN",
+            "destination_id": run_id,
+        }
         insert_ignore(conn, s.inputs, [{"input_uuid": uuid.uuid4().hex, **link}])
         input_uuid = conn.execute(
             sa.select(s.inputs.c.input_uuid).where(*(s.inputs.c[k] == v for k, v in link.items()))
         ).scalar_one()
-        tag_rows = {t.key: {"input_uuid": input_uuid, "name": t.key, "value": str(t.value)} for t in item.tags}
+        tag_rows = {
+            t.key: {"input_uuid": input_uuid, "name": t.key, "value": str(t.value)} for t in item.tags
+        }
         insert_ignore(conn, s.input_tags, list(tag_rows.values()))
 
     # -- metric history ------------------------------------------------------------------------------
@@ -717,4 +738,3 @@ class SqlStore(TrackingStore):
             ids, token = search_run_ids(conn, keys, stages, filter_string, order_by, size, page_token)
             found = load_runs(conn, ids)
         return PagedList([found[i] for i in ids if i in found], token)
-

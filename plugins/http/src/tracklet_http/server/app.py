@@ -125,7 +125,9 @@ class TrackingApi:
         if method not in endpoint.methods:
             allowed = ", ".join(endpoint.methods)
             await send_error(
-                send, 405, "BAD_REQUEST",
+                send,
+                405,
+                "BAD_REQUEST",
                 f"Method {method} is not allowed for {scope['path']}. Allowed: {allowed}.",
                 ((b"allow", allowed.encode()),),
             )

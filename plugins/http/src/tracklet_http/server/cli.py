@@ -125,7 +125,9 @@ def _http_protocol() -> str:
     if choice not in ("auto", "h11", "httptools"):
         raise click.UsageError(f"TRACKLET_SERVER_HTTP={choice!r}: expected auto, h11 or httptools.")
     if choice == "httptools" and not _available("httptools"):
-        raise click.UsageError("TRACKLET_SERVER_HTTP=httptools, but httptools is not installed: pip install httptools.")
+        raise click.UsageError(
+            "TRACKLET_SERVER_HTTP=httptools, but httptools is not installed: pip install httptools."
+        )
     if choice == "auto":
         choice = "httptools" if _available("httptools") else "h11"
     return f"{PROTOCOLS}:{'GuardedHttpToolsProtocol' if choice == 'httptools' else 'GuardedH11Protocol'}"
@@ -157,7 +159,10 @@ def _open_store_once(settings: Any) -> None:
     except Exception as exc:  # noqa: BLE001 - any failure stops the command, its message scrubbed
         uris = (settings.backend_store_uri, settings.auth_db_uri)
         raise click.ClickException(
-            scrubbed(f"Cannot open the backend store {settings.backend_store_uri}: {type(exc).__name__}: {exc}", *uris)
+            scrubbed(
+                f"Cannot open the backend store {settings.backend_store_uri}: {type(exc).__name__}: {exc}",
+                *uris,
+            )
         ) from None
     if settings.workers > 1:
         store.close()  # workers open their own connections
@@ -176,43 +181,95 @@ def _multiprocess_metrics_dir() -> None:
 
 
 @click.command("server")
-@click.option("--backend-store-uri", metavar="URI",
-              help="Where experiments and runs are kept: sqlite:///mlflow.db, postgresql://…, a folder… "
-                   "[default: the tracking URI tracklet would use]")
-@click.option("--default-artifact-root", metavar="URI",
-              help="Artifact root for new experiments [default: mlflow-artifacts:/ with the proxy on, "
-                   "else ./mlruns].")
-@click.option("--artifacts-destination", metavar="URI", default="./mlartifacts", show_default=True,
-              help="Where the artifact proxy keeps artifacts: a folder or any artifact URI (s3://…).")
-@click.option("--serve-artifacts/--no-serve-artifacts", default=True, show_default=True,
-              help="Serve the artifact proxy (/api/2.0/mlflow-artifacts/…).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; 0.0.0.0 listens on every interface (use --auth).")
+@click.option(
+    "--backend-store-uri",
+    metavar="URI",
+    help="Where experiments and runs are kept: sqlite:///mlflow.db, postgresql://…, a folder… "
+    "[default: the tracking URI tracklet would use]",
+)
+@click.option(
+    "--default-artifact-root",
+    metavar="URI",
+    help="Artifact root for new experiments [default: mlflow-artifacts:/ with the proxy on, else ./mlruns].",
+)
+@click.option(
+    "--artifacts-destination",
+    metavar="URI",
+    default="./mlartifacts",
+    show_default=True,
+    help="Where the artifact proxy keeps artifacts: a folder or any artifact URI (s3://…).",
+)
+@click.option(
+    "--serve-artifacts/--no-serve-artifacts",
+    default=True,
+    show_default=True,
+    help="Serve the artifact proxy (/api/2.0/mlflow-artifacts/…).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 listens on every interface (use --auth).",
+)
 @click.option("--port", "-p", default=5000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", "-w", default=1, show_default=True, type=click.IntRange(1, 256),
-              help="Worker processes.")
-@click.option("--auth/--no-auth", default=False, show_default=True,
-              help="Require HTTP basic authentication, with per-experiment permissions.")
-@click.option("--auth-db-uri", metavar="URI",
-              help="Database of users and permissions [default: the backend database when it is SQL, "
-                   "else sqlite:///basic_auth.db].")
-@click.option("--max-body-size", default="32M", show_default=True, metavar="SIZE",
-              help="Largest JSON request body accepted (bytes, or 512K, 32M, 1G); artifact uploads "
-                   "are streamed and not limited by it.")
-@click.option("--header-timeout", default=DEFAULT_HEADER_TIMEOUT, show_default=True, metavar="SECONDS",
-              type=click.FloatRange(0.1, 3600),
-              help="Longest a client may take to send a request's line and headers; slower clients "
-                   "get 408 and are disconnected.")
-@click.option("--max-header-size", default="64K", show_default=True, metavar="SIZE",
-              help="Largest request line and headers (a GET's query string included); bigger "
-                   "requests get 431.")
-@click.option("--allowed-hosts", multiple=True, metavar="HOSTS",
-              help="Extra Host header values the server answers to (comma-separated, * patterns); "
-                   "loopback and private addresses are always allowed.")
-@click.option("--cors-allowed-origins", multiple=True, metavar="ORIGINS",
-              help="Browser origins allowed to change state (comma-separated, * patterns).")
-@click.option("--access-log/--no-access-log", default=False, show_default=True,
-              help="Log every request (costs throughput).")
+@click.option(
+    "--workers", "-w", default=1, show_default=True, type=click.IntRange(1, 256), help="Worker processes."
+)
+@click.option(
+    "--auth/--no-auth",
+    default=False,
+    show_default=True,
+    help="Require HTTP basic authentication, with per-experiment permissions.",
+)
+@click.option(
+    "--auth-db-uri",
+    metavar="URI",
+    help="Database of users and permissions [default: the backend database when it is SQL, "
+    "else sqlite:///basic_auth.db].",
+)
+@click.option(
+    "--max-body-size",
+    default="32M",
+    show_default=True,
+    metavar="SIZE",
+    help="Largest JSON request body accepted (bytes, or 512K, 32M, 1G); artifact uploads "
+    "are streamed and not limited by it.",
+)
+@click.option(
+    "--header-timeout",
+    default=DEFAULT_HEADER_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    type=click.FloatRange(0.1, 3600),
+    help="Longest a client may take to send a request's line and headers; slower clients "
+    "get 408 and are disconnected.",
+)
+@click.option(
+    "--max-header-size",
+    default="64K",
+    show_default=True,
+    metavar="SIZE",
+    help="Largest request line and headers (a GET's query string included); bigger requests get 431.",
+)
+@click.option(
+    "--allowed-hosts",
+    multiple=True,
+    metavar="HOSTS",
+    help="Extra Host header values the server answers to (comma-separated, * patterns); "
+    "loopback and private addresses are always allowed.",
+)
+@click.option(
+    "--cors-allowed-origins",
+    multiple=True,
+    metavar="ORIGINS",
+    help="Browser origins allowed to change state (comma-separated, * patterns).",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log every request (costs throughput).",
+)
 @click.pass_context
 def server(ctx: click.Context, **options: Any) -> None:
     """Run the tracking server: MLflow's REST API and artifact proxy over any backend."""

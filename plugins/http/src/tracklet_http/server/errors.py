@@ -136,7 +136,9 @@ async def http_exception_handler(request: Any, exc: Any) -> Any:
             + (f" Allowed: {allowed}." if allowed else ""),
         )
     else:
-        code = {400: BAD_REQUEST, 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED"}.get(status, INTERNAL_ERROR)
+        code = {400: BAD_REQUEST, 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED"}.get(
+            status, INTERNAL_ERROR
+        )
         body = error_body(code, str(getattr(exc, "detail", "")) or "Request refused.")
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 

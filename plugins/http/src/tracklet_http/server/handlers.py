@@ -149,7 +149,9 @@ def _visible(state: ServerState, call: Call) -> set[str] | None:
 
 def create_experiment(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
     validate_experiment_artifact_location(a.get("artifact_location"))
-    experiment_id = state.store.create_experiment(a["name"], a.get("artifact_location") or None, a.get("tags"))
+    experiment_id = state.store.create_experiment(
+        a["name"], a.get("artifact_location") or None, a.get("tags")
+    )
     call.result = experiment_id
     return {"experiment_id": str(experiment_id)}
 
@@ -295,7 +297,9 @@ def search_runs(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, 
 def get_metric_history(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
     max_results = a.get("max_results")
     if max_results is not None and max_results <= 0:
-        raise _bad(f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer.")
+        raise _bad(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer."
+        )
     page = state.store.get_metric_history(
         a["run_id"], a["metric_key"], max_results=max_results, page_token=a.get("page_token") or None
     )

@@ -58,12 +58,17 @@ class RequestMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         self._requests = Counter(
-            "tracklet_http_requests", "HTTP requests answered, by endpoint and status.",
-            ("endpoint", "status"), registry=self.registry,
+            "tracklet_http_requests",
+            "HTTP requests answered, by endpoint and status.",
+            ("endpoint", "status"),
+            registry=self.registry,
         )
         self._duration = Histogram(
-            "tracklet_http_request_duration_seconds", "Time to answer an HTTP request, by endpoint and status.",
-            ("endpoint", "status"), registry=self.registry, buckets=_BUCKETS,
+            "tracklet_http_request_duration_seconds",
+            "Time to answer an HTTP request, by endpoint and status.",
+            ("endpoint", "status"),
+            registry=self.registry,
+            buckets=_BUCKETS,
         )
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
 

@@ -95,9 +95,11 @@ def _operation(endpoint: Endpoint, method: str, auth: bool) -> dict[str, Any]:
             "description": "Success.",
             "content": {"application/json": {"schema": _response_schema(endpoint)}},
         },
-        "400": _error("Refused: a missing or invalid field (INVALID_PARAMETER_VALUE), malformed JSON or a "
-                      "body over the size limit (BAD_REQUEST), a name already taken (RESOURCE_ALREADY_EXISTS), "
-                      "or a write to a deleted run or experiment (INVALID_STATE)."),
+        "400": _error(
+            "Refused: a missing or invalid field (INVALID_PARAMETER_VALUE), malformed JSON or a "
+            "body over the size limit (BAD_REQUEST), a name already taken (RESOURCE_ALREADY_EXISTS), "
+            "or a write to a deleted run or experiment (INVALID_STATE)."
+        ),
         "404": _error("A run or experiment that does not exist (RESOURCE_DOES_NOT_EXIST)."),
         "500": _error("An internal error (INTERNAL_ERROR): the server's log has the details."),
         "501": _error("The backend store lacks the feature (FEATURE_DISABLED), e.g. dataset inputs."),
@@ -119,7 +121,9 @@ def _text_operation(operation_id: str, summary: str, content_type: str = "text/p
             "operationId": operation_id,
             "summary": summary,
             "tags": ["server"],
-            "responses": {"200": {"description": summary, "content": {content_type: {"schema": {"type": "string"}}}}},
+            "responses": {
+                "200": {"description": summary, "content": {content_type: {"schema": {"type": "string"}}}}
+            },
         }
     }
 
@@ -157,7 +161,7 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
             "description": (
                 "MLflow's tracking REST API 2.0 as served by `tracklet server`. Every operation is also "
                 "served under /ajax-api/2.0/mlflow (MLflow's web UI prefix). int64 fields accept a JSON "
-                "integer or a decimal string; doubles accept \"NaN\", \"Infinity\" and \"-Infinity\"."
+                'integer or a decimal string; doubles accept "NaN", "Infinity" and "-Infinity".'
             ),
         },
         "paths": paths,

@@ -94,7 +94,13 @@ ENDPOINT_RULES: dict[str, tuple[str, str | None]] = {
 }
 
 #: The level named in refusals for each capability.
-_LEVEL = {"can_read": "READ", "can_use": "USE", "can_update": "EDIT", "can_delete": "MANAGE", "can_manage": "MANAGE"}
+_LEVEL = {
+    "can_read": "READ",
+    "can_use": "USE",
+    "can_update": "EDIT",
+    "can_delete": "MANAGE",
+    "can_manage": "MANAGE",
+}
 #: Most runs one call may name (MLflow's limit for the bulk metric endpoints).
 MAX_RUNS = 100
 
@@ -224,7 +230,9 @@ class Authorizer:
                 f"user '{caller.username}' has {permission.name}."
             )
 
-    def _require_run(self, caller: Caller, store: Any, run_id: str, capability: str, endpoint_name: str) -> None:
+    def _require_run(
+        self, caller: Caller, store: Any, run_id: str, capability: str, endpoint_name: str
+    ) -> None:
         experiment_id = self.service.experiment_of_run(store, run_id)
         if experiment_id is None:
             if getattr(self.service.default, capability):

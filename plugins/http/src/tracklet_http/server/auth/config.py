@@ -52,7 +52,11 @@ __all__ = [
 LEGACY_DEFAULT_PASSWORD = "password1234"
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
-_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "mysql": "mysql+pymysql"}
+_DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+}
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,9 @@ def _count(env: Mapping[str, str], name: str, default: int, minimum: int = 0) ->
     return int(_number(env, name, default, whole=True, minimum=minimum))
 
 
-def load_config(backend_store_uri: str, auth_db_uri: str | None, environ: Mapping[str, str] | None = None) -> AuthConfig:
+def load_config(
+    backend_store_uri: str, auth_db_uri: str | None, environ: Mapping[str, str] | None = None
+) -> AuthConfig:
     """The auth settings from the server's settings, the environment and MLflow's config file."""
     env = os.environ if environ is None else environ
     ini = _config_file(env)
@@ -161,8 +167,8 @@ def load_config(backend_store_uri: str, auth_db_uri: str | None, environ: Mappin
         return ini.get(ini_key) or None
 
     default_permission = (
-        first("TRACKLET_AUTH_DEFAULT_PERMISSION", ini_key="default_permission") or "READ"
-    ).strip().upper()
+        (first("TRACKLET_AUTH_DEFAULT_PERMISSION", ini_key="default_permission") or "READ").strip().upper()
+    )
     if default_permission not in ALL_PERMISSIONS:
         raise TrackletException(
             f"Invalid default permission {default_permission!r} (TRACKLET_AUTH_DEFAULT_PERMISSION): "
@@ -189,7 +195,8 @@ def load_config(backend_store_uri: str, auth_db_uri: str | None, environ: Mappin
         default_permission=default_permission,
         admin_username=first(
             "TRACKLET_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_USERNAME", ini_key="admin_username"
-        ) or "admin",
+        )
+        or "admin",
         admin_password=password,
         credential_ttl=_seconds(env, "TRACKLET_AUTH_CACHE_SECONDS", 60.0),
         permission_ttl=_seconds(env, "TRACKLET_AUTH_PERMISSION_CACHE_SECONDS", 5.0),

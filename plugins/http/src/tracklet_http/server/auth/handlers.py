@@ -106,7 +106,11 @@ def get_user(service: AuthService, caller: Caller, data: Data) -> Data:
 
 def list_users(service: AuthService, caller: Caller, data: Data) -> Data:
     _admin_only(caller, "list users")
-    return {"users": [{"id": u.id, "username": u.username, "is_admin": u.is_admin} for u in service.store.list_users()]}
+    return {
+        "users": [
+            {"id": u.id, "username": u.username, "is_admin": u.is_admin} for u in service.store.list_users()
+        ]
+    }
 
 
 def current_user(service: AuthService, caller: Caller, data: Data) -> Data:
@@ -124,7 +128,9 @@ def update_password(service: AuthService, caller: Caller, data: Data) -> Data:
     password = check_password(_required(data, "password"))
     current = data.get("current_password")
     if current is not None and (not isinstance(current, str) or len(current) > 4096):
-        raise _bad("Invalid value for parameter 'current_password': expected a string of at most 4096 characters.")
+        raise _bad(
+            "Invalid value for parameter 'current_password': expected a string of at most 4096 characters."
+        )
     if own:
         # As MLflow 3: changing one's own password re-asserts the current one, so a
         # hijacked session cannot silently take the account over.
@@ -157,7 +163,8 @@ def delete_user(service: AuthService, caller: Caller, data: Data) -> Data:
     username = _username(data)
     if username == caller.username:
         raise TrackletException(
-            "Users cannot delete their own account. Ask another admin to delete this user instead.", BAD_REQUEST
+            "Users cannot delete their own account. Ask another admin to delete this user instead.",
+            BAD_REQUEST,
         )
     service.store.delete_user(username)
     service.forget_user(username)
@@ -224,14 +231,18 @@ def _resource(data: Data) -> str:
         )
     resource_id = _experiment_id(data, "resource_id")
     if resource_id == "*":
-        raise _bad("Invalid value for parameter 'resource_id': wildcard grants are not supported; name one experiment.")
+        raise _bad(
+            "Invalid value for parameter 'resource_id': wildcard grants are not supported; name one experiment."
+        )
     return resource_id
 
 
 def grant_user_permission(service: AuthService, caller: Caller, data: Data) -> Data:
     experiment_id = _resource(data)
     _require_manage(service, caller, experiment_id)
-    grant = service.store.create_grant(experiment_id, _username(data), grantable(_required(data, "permission")))
+    grant = service.store.create_grant(
+        experiment_id, _username(data), grantable(_required(data, "permission"))
+    )
     service.grants_changed(grant.user_id)
     return {}
 

@@ -128,61 +128,175 @@ class AuthRoute:
 
 
 AUTH_ROUTES: tuple[AuthRoute, ...] = (
-    AuthRoute("create_user", "POST", "/users/create", create_user,
-              (("username", _USERNAME, True), ("password", _PASSWORD, True)),
-              {"type": "object", "properties": {"user": _USER_REF}}, "Create a user (admins)."),
-    AuthRoute("get_user", "GET", "/users/get", get_user, (("username", _USERNAME, True),),
-              {"type": "object", "properties": {"user": _USER_REF}},
-              "Get a user with their experiment permissions (admins, or the user themselves)."),
-    AuthRoute("list_users", "GET", "/users/list", list_users, (),
-              {"type": "object", "properties": {"users": {"type": "array", "items": {
-                  "type": "object", "properties": {"id": {"type": "integer"}, "username": {"type": "string"},
-                                                   "is_admin": {"type": "boolean"}}}}}},
-              "List users (admins)."),
-    AuthRoute("get_current_user", "GET", "/users/current", current_user, (),
-              {"type": "object", "properties": {"user": {"type": "object"}, "is_basic_auth": {"type": "boolean"}}},
-              "The signed-in user."),
-    AuthRoute("update_user_password", "PATCH", "/users/update-password", update_password,
-              (("username", _USERNAME, True), ("password", _PASSWORD, True),
-               ("current_password", {"type": "string", "maxLength": 4096}, False)),
-              _EMPTY, "Change a password (admins; users their own, with current_password)."),
-    AuthRoute("update_user_admin", "PATCH", "/users/update-admin", update_admin,
-              (("username", _USERNAME, True), ("is_admin", {"type": "boolean"}, True)),
-              _EMPTY, "Make a user an admin, or not (admins)."),
-    AuthRoute("delete_user", "DELETE", "/users/delete", delete_user, (("username", _USERNAME, True),),
-              _EMPTY, "Delete a user and their permissions (admins; not themselves)."),
-    AuthRoute("create_experiment_permission", "POST", "/experiments/permissions/create",
-              create_experiment_permission,
-              (("experiment_id", _EXPERIMENT_ID, True), ("username", _USERNAME, True),
-               ("permission", _PERMISSION, True)),
-              {"type": "object", "properties": {"experiment_permission": _GRANT_REF}},
-              "Grant a user a permission on an experiment (MANAGE on it)."),
-    AuthRoute("get_experiment_permission", "GET", "/experiments/permissions/get", get_experiment_permission,
-              (("experiment_id", _EXPERIMENT_ID, True), ("username", _USERNAME, True)),
-              {"type": "object", "properties": {"experiment_permission": _GRANT_REF}},
-              "A user's permission on an experiment (MANAGE on it)."),
-    AuthRoute("update_experiment_permission", "PATCH", "/experiments/permissions/update",
-              update_experiment_permission,
-              (("experiment_id", _EXPERIMENT_ID, True), ("username", _USERNAME, True),
-               ("permission", _PERMISSION, True)),
-              _EMPTY, "Change a user's permission on an experiment (MANAGE on it)."),
-    AuthRoute("delete_experiment_permission", "DELETE", "/experiments/permissions/delete",
-              delete_experiment_permission,
-              (("experiment_id", _EXPERIMENT_ID, True), ("username", _USERNAME, True)),
-              _EMPTY, "Take a user's permission on an experiment away (MANAGE on it)."),
-    AuthRoute("grant_user_permission", "POST", "/users/permissions/grant", grant_user_permission,
-              (("username", _USERNAME, True), ("resource_type", {"type": "string", "enum": ["experiment"]}, True),
-               ("resource_id", _EXPERIMENT_ID, True), ("permission", _PERMISSION, True)),
-              _EMPTY, "MLflow 3: grant a user a permission on an experiment (MANAGE on it).", "3.0"),
-    AuthRoute("revoke_user_permission", "POST", "/users/permissions/revoke", revoke_user_permission,
-              (("username", _USERNAME, True), ("resource_type", {"type": "string", "enum": ["experiment"]}, True),
-               ("resource_id", _EXPERIMENT_ID, True)),
-              _EMPTY, "MLflow 3: take a user's permission on an experiment away (MANAGE on it).", "3.0"),
-    AuthRoute("get_user_permission", "GET", "/users/permissions/get", get_user_permission,
-              (("username", _USERNAME, True), ("resource_type", {"type": "string", "enum": ["experiment"]}, True),
-               ("resource_id", _EXPERIMENT_ID, True)),
-              {"type": "object", "properties": {"allowed": {"type": "boolean"}, "permission": {"type": "string"}}},
-              "MLflow 3: a user's effective permission on an experiment.", "3.0"),
+    AuthRoute(
+        "create_user",
+        "POST",
+        "/users/create",
+        create_user,
+        (("username", _USERNAME, True), ("password", _PASSWORD, True)),
+        {"type": "object", "properties": {"user": _USER_REF}},
+        "Create a user (admins).",
+    ),
+    AuthRoute(
+        "get_user",
+        "GET",
+        "/users/get",
+        get_user,
+        (("username", _USERNAME, True),),
+        {"type": "object", "properties": {"user": _USER_REF}},
+        "Get a user with their experiment permissions (admins, or the user themselves).",
+    ),
+    AuthRoute(
+        "list_users",
+        "GET",
+        "/users/list",
+        list_users,
+        (),
+        {
+            "type": "object",
+            "properties": {
+                "users": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "username": {"type": "string"},
+                            "is_admin": {"type": "boolean"},
+                        },
+                    },
+                }
+            },
+        },
+        "List users (admins).",
+    ),
+    AuthRoute(
+        "get_current_user",
+        "GET",
+        "/users/current",
+        current_user,
+        (),
+        {"type": "object", "properties": {"user": {"type": "object"}, "is_basic_auth": {"type": "boolean"}}},
+        "The signed-in user.",
+    ),
+    AuthRoute(
+        "update_user_password",
+        "PATCH",
+        "/users/update-password",
+        update_password,
+        (
+            ("username", _USERNAME, True),
+            ("password", _PASSWORD, True),
+            ("current_password", {"type": "string", "maxLength": 4096}, False),
+        ),
+        _EMPTY,
+        "Change a password (admins; users their own, with current_password).",
+    ),
+    AuthRoute(
+        "update_user_admin",
+        "PATCH",
+        "/users/update-admin",
+        update_admin,
+        (("username", _USERNAME, True), ("is_admin", {"type": "boolean"}, True)),
+        _EMPTY,
+        "Make a user an admin, or not (admins).",
+    ),
+    AuthRoute(
+        "delete_user",
+        "DELETE",
+        "/users/delete",
+        delete_user,
+        (("username", _USERNAME, True),),
+        _EMPTY,
+        "Delete a user and their permissions (admins; not themselves).",
+    ),
+    AuthRoute(
+        "create_experiment_permission",
+        "POST",
+        "/experiments/permissions/create",
+        create_experiment_permission,
+        (
+            ("experiment_id", _EXPERIMENT_ID, True),
+            ("username", _USERNAME, True),
+            ("permission", _PERMISSION, True),
+        ),
+        {"type": "object", "properties": {"experiment_permission": _GRANT_REF}},
+        "Grant a user a permission on an experiment (MANAGE on it).",
+    ),
+    AuthRoute(
+        "get_experiment_permission",
+        "GET",
+        "/experiments/permissions/get",
+        get_experiment_permission,
+        (("experiment_id", _EXPERIMENT_ID, True), ("username", _USERNAME, True)),
+        {"type": "object", "properties": {"experiment_permission": _GRANT_REF}},
+        "A user's permission on an experiment (MANAGE on it).",
+    ),
+    AuthRoute(
+        "update_experiment_permission",
+        "PATCH",
+        "/experiments/permissions/update",
+        update_experiment_permission,
+        (
+            ("experiment_id", _EXPERIMENT_ID, True),
+            ("username", _USERNAME, True),
+            ("permission", _PERMISSION, True),
+        ),
+        _EMPTY,
+        "Change a user's permission on an experiment (MANAGE on it).",
+    ),
+    AuthRoute(
+        "delete_experiment_permission",
+        "DELETE",
+        "/experiments/permissions/delete",
+        delete_experiment_permission,
+        (("experiment_id", _EXPERIMENT_ID, True), ("username", _USERNAME, True)),
+        _EMPTY,
+        "Take a user's permission on an experiment away (MANAGE on it).",
+    ),
+    AuthRoute(
+        "grant_user_permission",
+        "POST",
+        "/users/permissions/grant",
+        grant_user_permission,
+        (
+            ("username", _USERNAME, True),
+            ("resource_type", {"type": "string", "enum": ["experiment"]}, True),
+            ("resource_id", _EXPERIMENT_ID, True),
+            ("permission", _PERMISSION, True),
+        ),
+        _EMPTY,
+        "MLflow 3: grant a user a permission on an experiment (MANAGE on it).",
+        "3.0",
+    ),
+    AuthRoute(
+        "revoke_user_permission",
+        "POST",
+        "/users/permissions/revoke",
+        revoke_user_permission,
+        (
+            ("username", _USERNAME, True),
+            ("resource_type", {"type": "string", "enum": ["experiment"]}, True),
+            ("resource_id", _EXPERIMENT_ID, True),
+        ),
+        _EMPTY,
+        "MLflow 3: take a user's permission on an experiment away (MANAGE on it).",
+        "3.0",
+    ),
+    AuthRoute(
+        "get_user_permission",
+        "GET",
+        "/users/permissions/get",
+        get_user_permission,
+        (
+            ("username", _USERNAME, True),
+            ("resource_type", {"type": "string", "enum": ["experiment"]}, True),
+            ("resource_id", _EXPERIMENT_ID, True),
+        ),
+        {"type": "object", "properties": {"allowed": {"type": "boolean"}, "permission": {"type": "string"}}},
+        "MLflow 3: a user's effective permission on an experiment.",
+        "3.0",
+    ),
 )
 
 
@@ -199,19 +313,25 @@ def _error(exc: BaseException, scope: Any) -> Response:
         headers = refusal_headers(exc, scope) if status in (401, 429) else None  # before the body was read
         return _answer(status, {"error_code": exc.error_code, "message": exc.message}, headers)
     logger.error("Unexpected error in the auth API", exc_info=exc)
-    return _answer(500, {"error_code": INTERNAL_ERROR, "message": "Internal server error: see the server's log."})
+    return _answer(
+        500, {"error_code": INTERNAL_ERROR, "message": "Internal server error: see the server's log."}
+    )
 
 
 async def _body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise TrackletException(f"Request body too large: the auth API reads at most {MAX_BODY} bytes.", BAD_REQUEST)
+        raise TrackletException(
+            f"Request body too large: the auth API reads at most {MAX_BODY} bytes.", BAD_REQUEST
+        )
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
         total += len(chunk)
         if total > MAX_BODY:
-            raise TrackletException(f"Request body too large: the auth API reads at most {MAX_BODY} bytes.", BAD_REQUEST)
+            raise TrackletException(
+                f"Request body too large: the auth API reads at most {MAX_BODY} bytes.", BAD_REQUEST
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -235,7 +355,9 @@ async def _data(request: Request) -> Data:
     except (ValueError, RecursionError) as exc:
         raise TrackletException(f"Malformed JSON in the request body: {exc}", BAD_REQUEST) from None
     if not isinstance(data, dict):
-        raise TrackletException(f"The request body must be a JSON object, not {type(data).__name__}.", BAD_REQUEST)
+        raise TrackletException(
+            f"The request body must be a JSON object, not {type(data).__name__}.", BAD_REQUEST
+        )
     return data
 
 
@@ -300,14 +422,21 @@ def _operation(route: AuthRoute) -> Data:
             body["required"] = required_names
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     op["responses"] = {
-        "200": {"description": "Success.", "content": {"application/json": {"schema": copy.deepcopy(route.response)}}},
-        "400": _error_response("A missing or invalid field (INVALID_PARAMETER_VALUE), a malformed body "
-                               "(BAD_REQUEST), or a name already taken (RESOURCE_ALREADY_EXISTS)."),
+        "200": {
+            "description": "Success.",
+            "content": {"application/json": {"schema": copy.deepcopy(route.response)}},
+        },
+        "400": _error_response(
+            "A missing or invalid field (INVALID_PARAMETER_VALUE), a malformed body "
+            "(BAD_REQUEST), or a name already taken (RESOURCE_ALREADY_EXISTS)."
+        ),
         "401": _error_response("No or wrong credentials (UNAUTHENTICATED)."),
         "403": _error_response("The caller may not do this (PERMISSION_DENIED)."),
         "404": _error_response("No such user or permission (RESOURCE_DOES_NOT_EXIST)."),
-        "429": _error_response("Too many failed logins from this address, or too many being checked "
-                               "(REQUEST_LIMIT_EXCEEDED); wait for the Retry-After header's seconds."),
+        "429": _error_response(
+            "Too many failed logins from this address, or too many being checked "
+            "(REQUEST_LIMIT_EXCEEDED); wait for the Retry-After header's seconds."
+        ),
     }
     return op
 

@@ -381,7 +381,9 @@ class AuthService:
         visible = self._visible.get(caller.id)
         if visible is None:
             visible = frozenset(
-                g.experiment_id for g in self.store.grants_of(caller.id) if get_permission(g.permission).can_read
+                g.experiment_id
+                for g in self.store.grants_of(caller.id)
+                if get_permission(g.permission).can_read
             )
             self._visible.put(caller.id, visible)
         return set(visible)

@@ -59,7 +59,9 @@ users = sa.Table(
 experiment_permissions = sa.Table(
     "tracklet_auth_experiment_permissions",
     metadata,
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("tracklet_auth_users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("tracklet_auth_users.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("experiment_id", sa.String(MAX_NAME), primary_key=True),
     sa.Column("permission", sa.String(32), nullable=False),
 )
@@ -114,7 +116,9 @@ def make_engine(uri: str) -> sa.Engine:
             ) from None
     database = url.database or ""
     memory = database in ("", ":memory:") or database.startswith("file::memory:")
-    options: dict[str, Any] = {"connect_args": {"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}}
+    options: dict[str, Any] = {
+        "connect_args": {"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+    }
     if memory:
         options["poolclass"] = StaticPool
     engine = sa.create_engine(url, **options)
@@ -366,7 +370,9 @@ class AuthStore:
                 .values(permission=permission)
             )
             if result.rowcount == 0:
-                conn.execute(ep.insert().values(user_id=user_id, experiment_id=experiment_id, permission=permission))
+                conn.execute(
+                    ep.insert().values(user_id=user_id, experiment_id=experiment_id, permission=permission)
+                )
 
         try:
             self._write(upsert)
