@@ -224,7 +224,8 @@ def test_runs_describe_unknown_run_is_a_user_error(cli: Cli, client: tracklet.Ml
     with pytest.raises(TrackletException) as raised:  # what the client says, the CLI repeats
         client.get_run("0" * 32)
     assert raised.value.error_code == RESOURCE_DOES_NOT_EXIST
-    assert _user_error(cli("runs", "describe", "0" * 32)).strip() == f"Error: {raised.value.message}"
+    stderr = _user_error(cli("runs", "describe", "0" * 32))
+    assert stderr.startswith(f"Error: {raised.value.message}. Check the id or name: ")
 
 
 def test_runs_delete_and_restore(
@@ -387,7 +388,8 @@ def test_plugin_command_appears_in_help_and_runs(greeter: None) -> None:
 
 
 def test_plugin_command_errors_are_user_errors(greeter: None) -> None:
-    assert _user_error(run_cli("boom")).strip() == "Error: the plugin store is unreachable"
+    stderr = _user_error(run_cli("boom"))
+    assert stderr.startswith("Error: the plugin store is unreachable. Check that the server is running")
 
 
 def test_plugin_command_is_gone_once_unregistered() -> None:
@@ -461,3 +463,134 @@ def test_runs_list_by_experiment_name(tmp_path):
     assert result.exit_code == 1 and "No experiment named 'nope'" in result.output
     result = runner.invoke(build_cli(), ["--tracking-uri", uri, "runs", "list"])
     assert result.exit_code == 2
+
+
+# -- no traceback, whatever the input ----------------------------------------------------
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bad_uri_cases() -> list[tuple[str, str]]:
+    return [
+        ("sqlite://x.db", "Invalid SQLite URL"),
+        ("databricks", "'databricks'"),
+        ("databricks-uc", "'databricks-uc'"),
+        ("nosuch://x", "No tracking plugin is installed for 'nosuch'"),
+        (f"http://127.0.0.1:{_closed_port()}", "Check that the server is running"),
+    ]
+
+
+@pytest.mark.parametrize(("bad_uri", "named"), _bad_uri_cases())
+@pytest.mark.parametrize("command", [("experiments", "list"), ("runs", "list", "--experiment-id", "0")])
+def test_a_bad_tracking_uri_is_one_line_and_creates_nothing(
+    bad_uri: str, named: str, command: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TRACKLET_HTTP_REQUEST_MAX_RETRIES", "0")
+    stderr = _user_error(run_cli("--tracking-uri", bad_uri, *command))
+    assert named in stderr
+    assert stderr.count("\n") == 1, stderr  # one line
+    assert "--tracking-uri" in stderr or "Install" in stderr  # and what to do about it
+    # databricks is MLflow's remote workspace, never a local folder to create
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("runs", "describe", "f" * 32), "not found"),
+        (("runs", "delete", "f" * 32), "not found"),
+        (("runs", "list", "--experiment-id", "999"), "No experiment with id '999'"),
+        (("runs", "list", "--experiment-id", "0", "--experiment-id", "999"), "No experiment with id '999'"),
+        (("runs", "list", "--experiment-name", "nosuch"), "No experiment named 'nosuch'"),
+        (("experiments", "delete", "999"), "999"),
+        (("experiments", "rename", "999", "x"), "999"),
+        (("artifacts", "list", "--run-id", "f" * 32), "not found"),
+    ],
+)
+def test_unknown_ids_are_one_line_errors(cli: Cli, args: tuple[str, ...], named: str) -> None:
+    cli("experiments", "list")  # the store exists, with its Default experiment
+    stderr = _user_error(cli(*args))
+    assert named in stderr
+    assert stderr.count("\n") == 1, stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--no-such-flag", "experiments", "list"),
+        ("runs", "list", "--experiment-id"),
+        ("runs", "list", "--experiment-id", "0", "--max-results", "0"),
+        ("runs", "list", "--experiment-id", "0", "--view", "sideways"),
+        ("experiments", "create"),
+        ("artifacts", "log", "--run-id", "x", "--local-file", "/no/such/file"),
+    ],
+)
+def test_bad_flags_are_usage_errors(cli: Cli, args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "Error: " in result.stderr
+
+
+def test_a_real_process_prints_no_traceback(tmp_path: Path) -> None:
+    """The console script itself, not click's runner: what a user sees in a terminal."""
+    env = {**os.environ, "TRACKLET_TRACKING_URI": "sqlite://x.db"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tracklet", "runs", "list", "--experiment-id", "0"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Error: Invalid SQLite URL") and result.stderr.count("\n") == 1
+
+
+def test_an_unexpected_error_can_show_its_traceback(tmp_path: Path) -> None:
+    """TRACKLET_CLI_TRACEBACK=1 is for whoever debugs tracklet: the driver's error raises."""
+    result = _runner().invoke(
+        build_cli(),
+        ["--tracking-uri", "sqlite://x.db", "experiments", "list"],
+        env={"TRACKLET_CLI_TRACEBACK": "1"},
+    )
+    assert result.exit_code == 1
+    assert result.exception is not None and "Invalid SQLite URL" in str(result.exception)
+
+
+# -- --json is JSON ------------------------------------------------------------------------
+
+
+def _strict_json(result: Result) -> Any:
+    """Parse stdout refusing the NaN/Infinity constants Python's json accepts and JSON doesn't."""
+
+    def refuse(constant: str) -> Any:
+        raise AssertionError(f"bare {constant} in --json output")
+
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout, parse_constant=refuse)
+
+
+def test_json_output_is_strict_json_with_non_finite_metrics(cli: Cli, client: tracklet.MlflowClient) -> None:
+    run_id = client.create_run("0").info.run_id
+    for key, value in (("nan", float("nan")), ("inf", float("inf")), ("neg_inf", float("-inf"))):
+        client.log_metric(run_id, key, value)
+    client.log_param(run_id, "p", "v")
+
+    described = _strict_json(cli("runs", "describe", run_id, "--json"))
+    # proto3's JSON mapping, as MLflow's REST API writes them
+    assert described["data"]["metrics"] == {"nan": "NaN", "inf": "Infinity", "neg_inf": "-Infinity"}
+    listed = _strict_json(cli("runs", "list", "--experiment-id", "0", "--json"))
+    assert [r["info"]["run_id"] for r in listed] == [run_id]
+    assert listed[0]["data"]["metrics"]["nan"] == "NaN"
+    for args in (("experiments", "list"), ("artifacts", "list", "--run-id", run_id), ("plugins",)):
+        assert isinstance(_strict_json(cli(*args, "--json")), list)

@@ -10,8 +10,11 @@ import urllib.parse
 def get_scheme(uri: str) -> str:
     """The scheme of a URI in lower case, ``""`` for a plain path.
 
-    ``postgresql+psycopg://…`` -> ``postgresql`` (the driver suffix is dropped).
+    ``postgresql+psycopg://…`` -> ``postgresql`` (the driver suffix is dropped). The bare
+    words ``databricks`` and ``databricks-uc`` are MLflow's Databricks URIs, not folders.
     """
+    if uri in ("databricks", "databricks-uc"):
+        return uri
     scheme = urllib.parse.urlparse(uri).scheme
     if len(scheme) == 1:  # a Windows drive letter, not a scheme
         return ""

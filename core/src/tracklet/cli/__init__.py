@@ -14,6 +14,7 @@ import click
 
 from tracklet.cli._artifacts import artifacts
 from tracklet.cli._common import CliState
+from tracklet.cli._errors import user_message, wants_traceback
 from tracklet.cli._experiments import experiments
 from tracklet.cli._plugins import plugins
 from tracklet.cli._runs import runs
@@ -28,13 +29,23 @@ class TrackletGroup(click.Group):
     """The root group: turns tracklet's errors into ``Error: <message>`` and exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the chosen command; user errors become a one-line message, not a traceback."""
+        """Run the chosen command; every error becomes a one-line message, not a traceback.
+
+        click's own exceptions (usage errors, ``--help``'s exit, Ctrl-C) pass through as they
+        are; anything else, a store's or a driver's error included, is worded by
+        :func:`~tracklet.cli._errors.user_message` (``TRACKLET_CLI_TRACEBACK=1`` lets the
+        unexpected ones raise).
+        """
         try:
             return super().invoke(ctx)
-        except TrackletException as exc:
-            raise click.ClickException(exc.message) from exc
-        except OSError as exc:  # unreadable file, full disk, refused connection...
-            raise click.ClickException(str(exc)) from exc
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if not isinstance(exc, (TrackletException, OSError)) and wants_traceback():
+                raise
+            state = ctx.find_object(CliState)
+            uri = state.tracking_uri if state is not None else None
+            raise click.ClickException(user_message(exc, uri)) from exc
 
 
 def build_cli(with_plugins: bool = True) -> click.Group:

@@ -72,7 +72,7 @@ def list_runs(
     """List the runs of one or more experiments, optionally filtered and ordered."""
     if not experiment_ids and not experiment_names:
         raise click.UsageError("Give --experiment-id or --experiment-name (or both).")
-    ids = list(experiment_ids)
+    ids = [_existing_experiment_id(state, experiment_id) for experiment_id in experiment_ids]
     for name in experiment_names:
         experiment = state.client.get_experiment_by_name(name)
         if experiment is None:
@@ -90,6 +90,22 @@ def list_runs(
         limit=max_results,
     )
     print_listing(found, as_json, _RUN_COLUMNS, _run_row, empty="No runs.")
+
+
+def _existing_experiment_id(state: CliState, experiment_id: str) -> str:
+    """``experiment_id`` once the store knows it: an unknown id is an error, as an unknown
+    name is, rather than an empty listing that looks like an experiment without runs."""
+    from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
+
+    try:
+        state.client.get_experiment(experiment_id)
+    except TrackletException as exc:
+        if exc.error_code != RESOURCE_DOES_NOT_EXIST:
+            raise
+        raise click.ClickException(
+            f"No experiment with id {experiment_id!r}. See: tracklet experiments list"
+        ) from exc
+    return experiment_id
 
 
 _RUN_COLUMNS = ("Run ID", "Name", "Experiment", "Status", "Started", "Stage")
