@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("tracklet_http.server.app")
-
 from tracklet_http.testing import (  # noqa: E402
     ServerProcess,
     free_port,

@@ -19,11 +19,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
-
-pytest.importorskip("tracklet_http.server.app")
-pytest.importorskip("tracklet_sql")
-psycopg = pytest.importorskip("psycopg")
 
 from tracklet.entities import Metric, Param, RunTag  # noqa: E402
 from tracklet_http.client import RestStore  # noqa: E402

@@ -17,7 +17,6 @@ import pytest
 from tracklet_http.artifacts import HttpArtifactRepository
 from tracklet_http.testing import ServerProcess
 
-pytest.importorskip("starlette")
 pytestmark = pytest.mark.interop
 
 

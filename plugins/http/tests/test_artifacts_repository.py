@@ -11,11 +11,9 @@ import pytest
 
 import tracklet
 from tracklet.testing import ArtifactRepositorySuite
-from tracklet.testing._support import raises_code
+from tracklet.testing import raises_code
 from tracklet_http.artifacts import API_PATH, HttpArtifactRepository, resolve_artifact_uri
 from tracklet_http.testing import ServerProcess, free_port, start_server, tracklet_server_args
-
-pytest.importorskip("starlette")
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,6 @@ from tracklet_http.testing import (
     raw_request,
 )
 
-pytest.importorskip("starlette")
-
 STAGING_PREFIX = ".artifact.uploading."
 
 

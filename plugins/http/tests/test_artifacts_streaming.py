@@ -14,7 +14,6 @@ import pytest
 from tracklet_http.artifacts import API_PATH, HttpArtifactRepository
 from tracklet_http.testing import ServerProcess
 
-pytest.importorskip("starlette")
 pytestmark = pytest.mark.slow
 
 SIZE = 256 * 1024 * 1024

@@ -12,10 +12,6 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
-pytest.importorskip("tracklet_sql")
-
 from tracklet.plugins import get_tracking_store  # noqa: E402
 from tracklet.testing import TrackingStoreSuite  # noqa: E402
 from tracklet_http.client import RestStore  # noqa: E402

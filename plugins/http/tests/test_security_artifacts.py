@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from tracklet.testing._support import raises_code
+from tracklet.testing import raises_code
 from tracklet_http.artifacts import HttpArtifactRepository
 from tracklet_http.testing import (
     RawAnswer,
@@ -45,8 +45,6 @@ from tracklet_http.testing import (
     launch_tracklet_server,
     raw_request,
 )
-
-pytest.importorskip("starlette")
 
 API = "/api/2.0/mlflow-artifacts/artifacts"
 SECRET = b"top secret: must never leave the server"

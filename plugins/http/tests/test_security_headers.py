@@ -6,8 +6,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("starlette")
-
 from tracklet_http.server.security import host_allowed, origin_allowed  # noqa: E402
 
 

@@ -18,8 +18,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("starlette")
-
 from tracklet_http.protocol import API_PREFIX, ARTIFACTS_PREFIX, ENDPOINTS, Endpoint  # noqa: E402
 from tracklet_http.testing import (  # noqa: E402
     RawAnswer,

@@ -16,8 +16,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("starlette")
-
 from tracklet_http.protocol import API_PREFIX  # noqa: E402
 from tracklet_http.testing import (  # noqa: E402
     RawAnswer,

@@ -13,9 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("starlette")
-
 import sqlalchemy as sa  # noqa: E402
 
 from tracklet.search import MAX_ORDER_BY_CLAUSES  # noqa: E402

@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("starlette")
-
 from tracklet_http.protocol import API_PREFIX, ENDPOINTS  # noqa: E402
 from tracklet_http.server.openapi import build_openapi  # noqa: E402
 from tracklet_http.server.settings import ServerSettings  # noqa: E402
@@ -144,7 +142,6 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
 @pytest.mark.slow
 def test_schemathesis_with_auth_as_admin(start_tracklet_server: Any, tmp_path: Path) -> None:
     """The document with --auth (the users and permissions API merged in), fuzzed as the admin."""
-    pytest.importorskip("tracklet_http.server.auth")
     password = "schemathesis-admin-pw"
     server = start_tracklet_server(None, None, "--auth", env={"TRACKLET_AUTH_ADMIN_PASSWORD": password})
     _schemathesis(server.url, tmp_path, "--auth", f"admin:{password}")

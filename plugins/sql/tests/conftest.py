@@ -15,9 +15,6 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-
-pytest.importorskip("tracklet_sql")
-
 import sqlalchemy as sa  # noqa: E402
 
 from tracklet_sql import _schema  # noqa: E402

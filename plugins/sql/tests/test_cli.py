@@ -7,9 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-pytest.importorskip("tracklet_sql")
-
 import sqlalchemy as sa  # noqa: E402
 from click.testing import CliRunner, Result  # noqa: E402
 
@@ -113,7 +110,6 @@ def test_a_uri_that_is_not_sql_is_a_user_error(tmp_path: pathlib.Path):
 
 
 def test_an_unreachable_server_is_a_user_error_without_the_password():
-    pytest.importorskip("psycopg")
     result = run("db", "upgrade", "postgresql://someone:s3cret@127.0.0.1:1/nowhere")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: Database error on postgresql://someone:***@127.0.0.1:1/nowhere")

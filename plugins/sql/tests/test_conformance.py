@@ -11,8 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest.importorskip("tracklet_sql")
-
 from tracklet.testing import TrackingStoreSuite  # noqa: E402
 from tracklet_sql.store import SqlStore  # noqa: E402
 

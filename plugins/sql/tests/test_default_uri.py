@@ -7,8 +7,6 @@ import pathlib
 
 import pytest
 
-pytest.importorskip("tracklet_sql")
-
 from tracklet import _config, plugins  # noqa: E402
 from tracklet.tracking import get_tracking_uri  # noqa: E402
 

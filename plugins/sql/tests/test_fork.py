@@ -14,8 +14,6 @@ import threading
 
 import pytest
 
-pytest.importorskip("tracklet_sql")
-
 from tracklet.testing import in_forked_child  # noqa: E402
 from tracklet_sql.store import SqlStore  # noqa: E402
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip("tracklet_sql")
-
 from tracklet_sql import plugin  # noqa: E402
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-
-pytest.importorskip("tracklet_sql")
-
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.exc import IntegrityError  # noqa: E402
 

@@ -23,9 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-
-pytest.importorskip("tracklet_sql")
-
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 

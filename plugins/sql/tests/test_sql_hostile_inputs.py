@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("tracklet_sql")
-
 from tracklet.entities import Metric, Param, RunTag, ViewType  # noqa: E402
 from tracklet.exceptions import TrackletException  # noqa: E402
 from tracklet.search import (  # noqa: E402
