@@ -15,10 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("starlette")
-uvicorn = pytest.importorskip("uvicorn")
-
 import urllib3  # noqa: E402
 
 from tracklet.entities import Metric  # noqa: E402
@@ -631,7 +627,6 @@ class _BrokenPlugin:
 def test_unexpected_errors_are_500_internal_error_without_details(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pytest.importorskip("tracklet_sql")
     from tracklet import plugins
 
     plugin = _BrokenPlugin()
@@ -693,7 +688,6 @@ def test_metric_entities_round_trip_unchanged() -> None:
 
 
 def test_auth_is_consulted_on_every_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("tracklet_http.server.auth")
     monkeypatch.setenv("TRACKLET_AUTH_ADMIN_PASSWORD", "admin-password-123")
     monkeypatch.setenv("TRACKLET_AUTH_DEFAULT_PERMISSION", "NO_PERMISSIONS")
     settings = ServerSettings(

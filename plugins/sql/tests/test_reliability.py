@@ -32,9 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("tracklet_sql")
-
 import sqlalchemy as sa  # noqa: E402
 
 import tracklet  # noqa: E402
