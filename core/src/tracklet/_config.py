@@ -6,17 +6,13 @@ Order of precedence: :func:`set_tracking_uri`, then ``TRACKLET_TRACKING_URI``, t
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from tracklet.exceptions import FEATURE_DISABLED, TrackletException
+from tracklet.utils import environment
 
 _tracking_uri: str | None = None
 _registry_uri: str | None = None
-
-
-def _env(name: str) -> str | None:
-    return os.environ.get(f"TRACKLET_{name}") or os.environ.get(f"MLFLOW_{name}") or None
 
 
 def set_tracking_uri(uri: str | Path | None) -> None:
@@ -33,7 +29,7 @@ def get_tracking_uri() -> str:
     """The tracking URI in force now."""
     if _tracking_uri is not None:
         return _tracking_uri
-    uri = _env("TRACKING_URI")
+    uri = environment.get("TRACKING_URI")
     if uri:
         return uri
     from tracklet import plugins
@@ -51,7 +47,7 @@ def get_tracking_uri() -> str:
 
 def is_tracking_uri_set() -> bool:
     """True when the user chose a tracking URI (call or environment)."""
-    return _tracking_uri is not None or bool(_env("TRACKING_URI"))
+    return _tracking_uri is not None or bool(environment.get("TRACKING_URI"))
 
 
 def set_registry_uri(uri: str | Path | None) -> None:
@@ -62,4 +58,4 @@ def set_registry_uri(uri: str | Path | None) -> None:
 
 def get_registry_uri() -> str:
     """The registry URI in force now (falls back to the tracking URI)."""
-    return _registry_uri or _env("REGISTRY_URI") or get_tracking_uri()
+    return _registry_uri or environment.get("REGISTRY_URI") or get_tracking_uri()

@@ -1,12 +1,4 @@
-"""Names of the system tags MLflow sets on runs (``mlflow.*``)."""
+"""Kept for old imports: the tag names live in :mod:`tracklet.utils.mlflow_tags`."""
 
-MLFLOW_RUN_NAME = "mlflow.runName"
-MLFLOW_PARENT_RUN_ID = "mlflow.parentRunId"
-MLFLOW_USER = "mlflow.user"
-MLFLOW_SOURCE_NAME = "mlflow.source.name"
-MLFLOW_SOURCE_TYPE = "mlflow.source.type"
-MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
-MLFLOW_RUN_NOTE = "mlflow.note.content"
-MLFLOW_LOGGED_ARTIFACTS = "mlflow.loggedArtifacts"
-MLFLOW_LOGGED_IMAGES = "mlflow.loggedImages"
-MLFLOW_DATASET_CONTEXT = "mlflow.data.context"
+from tracklet.utils.mlflow_tags import *  # noqa: F403
+from tracklet.utils.mlflow_tags import __all__ as __all__

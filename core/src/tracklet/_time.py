@@ -1,8 +1,5 @@
-"""Time helpers."""
+"""Kept for old imports: :func:`now_ms` lives in :mod:`tracklet.utils.time`."""
 
-import time
+from tracklet.utils.time import now_ms as now_ms
 
-
-def now_ms() -> int:
-    """Milliseconds since the Unix epoch."""
-    return time.time_ns() // 1_000_000
+__all__ = ["now_ms"]

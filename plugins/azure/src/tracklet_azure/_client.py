@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import os
 from typing import Any, NamedTuple
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.stores.forking import ProcessCache
+from tracklet.utils import environment
 from tracklet_azure._uri import AzureLocation
 
 __all__ = [
@@ -46,19 +46,15 @@ MAX_WORKERS = 8
 
 
 def _number(names: tuple[str, ...], default: float, minimum: float, kind: type = float) -> Any:
-    for name in names:
-        raw = os.environ.get(name)
-        if raw:
-            try:
-                value = kind(raw)
-            except ValueError:
-                value = None
-            if value is None or value < minimum:
-                raise TrackletException(
-                    f"{name}={raw!r} is not a {kind.__name__} of at least {minimum}", INVALID_PARAMETER_VALUE
-                )
-            return value
-    return default
+    def parse(raw: str) -> Any:
+        value = kind(raw)
+        if value < minimum:
+            raise ValueError(raw)
+        return value
+
+    return environment.get_parsed(
+        names, default, parse, f"it must be a {kind.__name__} of at least {minimum}"
+    )
 
 
 class AzureSettings(NamedTuple):
@@ -113,11 +109,7 @@ class CredentialSource(NamedTuple):
 
 
 def _env_with_name(name: str) -> tuple[str, str] | None:
-    for variable in (f"TRACKLET_{name}", name):
-        value = os.environ.get(variable)
-        if value:
-            return variable, value
-    return None
+    return environment.lookup(name, mlflow="", also=(name,))
 
 
 def connection_string_variable() -> str | None:

@@ -8,7 +8,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from tracklet._time import now_ms
 from tracklet.entities import Experiment, LifecycleStage
 from tracklet.exceptions import (
     RESOURCE_ALREADY_EXISTS,
@@ -16,6 +15,7 @@ from tracklet.exceptions import (
     TrackletException,
 )
 from tracklet.uri import append_to_uri_path, resolve_local_uri
+from tracklet.utils.time import now_ms
 
 from ._cache import MetaFile, TagTree
 from ._fsio import file_lock, subdirs, write_atomic

@@ -24,8 +24,9 @@ import os
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
-from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.exceptions import TrackletException
 from tracklet.stores.forking import ProcessCache
+from tracklet.utils import environment
 
 __all__ = ["GCSClient", "GCSSettings", "close_clients", "storage_client"]
 
@@ -48,17 +49,7 @@ SCOPES = (
 def _setting(names: tuple[str, ...], default: T, parse: Callable[[str], T], rule: str) -> T:
     """The first of ``names`` that is set, parsed (``parse`` raises ValueError when the
     value breaks ``rule``); ``default`` when none is."""
-    for name in names:
-        raw = os.environ.get(name, "").strip()
-        if not raw:
-            continue
-        try:
-            return parse(raw)
-        except ValueError:
-            raise TrackletException(
-                f"{name}={raw!r} is not valid: {rule}.", INVALID_PARAMETER_VALUE
-            ) from None
-    return default
+    return environment.get_parsed(names, default, parse, rule)
 
 
 def _chunk_size(raw: str) -> int:

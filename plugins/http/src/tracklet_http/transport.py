@@ -35,7 +35,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import random
 import time
 import urllib.parse
@@ -52,8 +51,9 @@ from tracklet.exceptions import (
     TrackletException,
 )
 from tracklet.stores.forking import ProcessCache
+from tracklet.utils import environment
 
-__all__ = ["HttpTransport", "env_setting", "redacted"]
+__all__ = ["HttpTransport", "redacted"]
 
 logger = logging.getLogger("tracklet_http")
 
@@ -82,21 +82,8 @@ _pools: ProcessCache[tuple[bool, str | None, str | None], Any] = ProcessCache()
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
-def env_setting(name: str) -> str | None:
-    """``TRACKLET_<name>``, else ``MLFLOW_<name>``, else None (empty counts as unset)."""
-    return os.environ.get(f"TRACKLET_{name}") or os.environ.get(f"MLFLOW_{name}") or None
-
-
 def _float_setting(name: str, default: float) -> float:
-    raw = env_setting(name)
-    if raw is None:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise TrackletException(
-            f"TRACKLET_{name} must be a number, got {raw!r}.", INVALID_PARAMETER_VALUE
-        ) from None
+    return environment.get_parsed(environment.variables(name), default, float, "it must be a number")
 
 
 def redacted(uri: str) -> str:
@@ -138,11 +125,11 @@ class HttpTransport:
         netloc = parts.netloc.rpartition("@")[2]
         self.base_url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
         self._auth = self._auth_header(parts)
-        insecure = (env_setting("TRACKING_INSECURE_TLS") or "").lower() in ("1", "true", "yes")
+        insecure = environment.get_flag("TRACKING_INSECURE_TLS")
         self._tls = (
             insecure,
-            env_setting("TRACKING_SERVER_CERT_PATH"),
-            env_setting("TRACKING_CLIENT_CERT_PATH"),
+            environment.get("TRACKING_SERVER_CERT_PATH"),
+            environment.get("TRACKING_CLIENT_CERT_PATH"),
         )
         timeout = _float_setting("HTTP_REQUEST_TIMEOUT", 120.0)
         self.timeout = urllib3.Timeout(connect=min(timeout, 30.0), read=timeout)
@@ -158,11 +145,13 @@ class HttpTransport:
 
     @staticmethod
     def _auth_header(parts: urllib.parse.SplitResult) -> dict[str, str]:
-        token = env_setting("TRACKING_TOKEN")
+        token = environment.get("TRACKING_TOKEN")
         if token:
             return {"Authorization": f"Bearer {token}"}
-        user = env_setting("TRACKING_USERNAME") or (urllib.parse.unquote(parts.username or "") or None)
-        password = env_setting("TRACKING_PASSWORD") or (urllib.parse.unquote(parts.password or "") or None)
+        user = environment.get("TRACKING_USERNAME") or (urllib.parse.unquote(parts.username or "") or None)
+        password = environment.get("TRACKING_PASSWORD") or (
+            urllib.parse.unquote(parts.password or "") or None
+        )
         if user and password:
             credentials = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
             return {"Authorization": f"Basic {credentials}"}

@@ -14,7 +14,6 @@ import datetime
 import email.utils
 import functools
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,42 +27,35 @@ from tracklet.exceptions import (
     TrackletException,
 )
 from tracklet.stores.forking import ProcessCache
+from tracklet.utils import environment
 
 __all__ = ["S3Settings", "client_for", "translated_errors"]
 
 MiB = 1024 * 1024
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    """``TRACKLET_<name>``, else MLflow's spelling, else ``default``."""
-    for key in (f"TRACKLET_{name}", _MLFLOW_NAMES.get(name, f"MLFLOW_{name}")):
-        value = os.environ.get(key)
-        if value not in (None, ""):
-            return value
-    return default
-
-
+#: MLflow's variable where it is not ``MLFLOW_<name>``.
 _MLFLOW_NAMES = {"S3_ADDRESSING_STYLE": "MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE"}
 
 
+def _env(name: str) -> str | None:
+    """``TRACKLET_<name>``, else MLflow's spelling, else None."""
+    return environment.get(name, mlflow=_MLFLOW_NAMES.get(name))
+
+
 def _int_env(name: str, default: int, minimum: int = 1) -> int:
-    raw = _env(name)
-    if raw is None:
-        return default
-    try:
+    def parse(raw: str) -> int:
         value = int(raw)
-    except ValueError:
-        value = -1
-    if value < minimum:
-        raise TrackletException(
-            f"TRACKLET_{name}={raw!r} is not valid: it must be a whole number of at least {minimum}.",
-            INVALID_PARAMETER_VALUE,
-        )
-    return value
+        if value < minimum:
+            raise ValueError(raw)
+        return value
+
+    rule = f"it must be a whole number of at least {minimum}"
+    return environment.get_parsed(environment.variables(name), default, parse, rule)
 
 
 def _flag(name: str) -> bool:
-    return (_env(name) or "").strip().lower() in ("1", "true", "yes", "on")
+    return environment.get_flag(name)
 
 
 @dataclass(frozen=True)
@@ -92,10 +84,10 @@ class S3Settings:
             endpoint_url=_env("S3_ENDPOINT_URL"),
             verify=not _flag("S3_IGNORE_TLS"),
             addressing_style=_env("S3_ADDRESSING_STYLE"),
-            region=_env("S3_REGION") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-            signature_version=_env("S3_SIGNATURE_VERSION")
-            or os.environ.get("MLFLOW_EXPERIMENTAL_S3_SIGNATURE_VERSION")
-            or "s3v4",
+            region=environment.get("S3_REGION", also=("AWS_REGION", "AWS_DEFAULT_REGION")),
+            signature_version=environment.get(
+                "S3_SIGNATURE_VERSION", "s3v4", also=("MLFLOW_EXPERIMENTAL_S3_SIGNATURE_VERSION",)
+            ),
             max_attempts=_int_env("S3_MAX_ATTEMPTS", 10),
             connect_timeout=_int_env("S3_CONNECT_TIMEOUT", 10),
             read_timeout=_int_env("S3_READ_TIMEOUT", 120),

@@ -15,7 +15,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tracklet._tags import MLFLOW_DATASET_CONTEXT
 from tracklet.entities import (
     Dataset,
     DatasetInput,
@@ -27,6 +26,7 @@ from tracklet.entities import (
     RunInfo,
     RunInputs,
 )
+from tracklet.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from . import _schema as s
 from ._schema import decode_value
