@@ -439,7 +439,7 @@ def test_tracking_example_matches_mlflow(
 ) -> None:
     """The same script under MLflow prints the same, and leaves the same artifacts."""
     if importlib.util.find_spec("mlflow") is None:
-        pytest.skip("MLflow, the reference, is not installed")
+        skip_unless_ci("MLflow, the reference, is not installed")
     reference = run_mlflow(path, tmp_path)
     assert_succeeded(reference, "MLflow itself")
     assert normalise(reference.stdout, reference) == expected_output(path), "DOC_VS_MLFLOW is out of date"
@@ -478,8 +478,16 @@ def extract() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if not module.SEED.exists():
-        pytest.skip(f"the seeds are not beside the checkout ({module.SEEDS})")
+        skip_unless_ci(f"the seeds are not beside the checkout ({module.SEEDS})")
     return module
+
+
+def skip_unless_ci(reason: str) -> None:
+    """Skip for a developer without the seeds or MLflow; fail in CI, where ``.ci/run`` sets
+    ``TRACKLET_TEST_REQUIRE_SERVERS``: there the check must run, not report a quiet skip."""
+    if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
+        pytest.fail(f"{reason} (TRACKLET_TEST_REQUIRE_SERVERS is set: this check must run)")
+    pytest.skip(reason)
 
 
 def test_examples_match_the_seeds(extract: Any) -> None:
@@ -516,3 +524,13 @@ def test_extract_keeps_reindented_examples_unless_forced(extract: Any, tmp_path:
 
     assert extract._write(tmp_path, changed, force=True) == 0
     assert (tmp_path / "x.py").read_text() == "if a:\nc()\n"
+
+
+def test_a_missing_prerequisite_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under .ci/run the seeds check and the MLflow comparison cannot turn into skips."""
+    monkeypatch.setenv("TRACKLET_TEST_REQUIRE_SERVERS", "1")
+    with pytest.raises(pytest.fail.Exception, match="must run"):
+        skip_unless_ci("the seeds are not beside the checkout")
+    monkeypatch.delenv("TRACKLET_TEST_REQUIRE_SERVERS")
+    with pytest.raises(pytest.skip.Exception):
+        skip_unless_ci("the seeds are not beside the checkout")
