@@ -113,11 +113,11 @@ def test_invalid_inputs_change_nothing(client):
     assert error_code(client.update_run, run_id, status="DONE") == "INVALID_PARAMETER_VALUE"
 
 
-def test_writes_to_deleted_run_are_invalid_state(client):
+def test_writes_to_deleted_run_are_invalid_parameter_value(client):
     run_id = client.create_run("0").info.run_id
     client.delete_run(run_id)
-    assert error_code(client.log_metric, run_id, "m", 1.0) == "INVALID_STATE"
-    assert error_code(client.log_param, run_id, "p", 1) == "INVALID_STATE"
+    assert error_code(client.log_metric, run_id, "m", 1.0) == "INVALID_PARAMETER_VALUE"
+    assert error_code(client.log_param, run_id, "p", 1) == "INVALID_PARAMETER_VALUE"
 
 
 def test_search_runs_filter_order_and_pages(client):

@@ -152,6 +152,10 @@ class MlflowClient(MediaMixin, RegistryAndTracingMixin):
         """Set a tag on an experiment."""
         self._store.set_experiment_tag(str(experiment_id), ExperimentTag(key, str(value)))
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove a tag from an experiment (``RESOURCE_DOES_NOT_EXIST`` if it has none)."""
+        self._store.delete_experiment_tag(str(experiment_id), key)
+
     # -- runs ---------------------------------------------------------------------------
 
     def create_run(

@@ -41,7 +41,7 @@ def test_run_changes_by_another_writer_are_seen(store: FileStore, other: FileSto
         assert seen(store.get_run(run_id))
     with pytest.raises(TrackletException) as exc:
         store.log_metric(run_id, Metric("m", 1.0, 1, 0))  # the cached meta must not say active
-    assert exc.value.error_code == "INVALID_STATE"
+    assert exc.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
 def test_experiment_changes_by_another_writer_are_seen(store: FileStore, other: FileStore) -> None:
@@ -57,7 +57,7 @@ def test_experiment_changes_by_another_writer_are_seen(store: FileStore, other: 
     assert store.get_experiment(exp_id).lifecycle_stage == "deleted"
     with pytest.raises(TrackletException) as exc:
         store.log_metric(run_id, Metric("m", 2.0, 2, 0))
-    assert exc.value.error_code == "INVALID_STATE"
+    assert exc.value.error_code == "INVALID_PARAMETER_VALUE"
     with pytest.raises(TrackletException) as exc:
         store.create_experiment("b")
     assert exc.value.error_code == "RESOURCE_ALREADY_EXISTS"
@@ -90,7 +90,7 @@ def test_in_place_meta_rewrite_is_seen_on_the_logging_path(store: FileStore, roo
         f.write(text.replace("lifecycle_stage: active", "lifecycle_stage: deleted"))
     with pytest.raises(TrackletException) as exc:
         store.log_metric(run_id, Metric("m", 2.0, 2, 0))
-    assert exc.value.error_code == "INVALID_STATE"
+    assert exc.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
 def test_changes_by_another_process_are_seen(store: FileStore, root: str) -> None:

@@ -129,7 +129,7 @@ def test_writing_to_a_deleted_run_is_invalid_state(store: FileStore, root: str, 
     for call in calls:
         with pytest.raises(TrackletException) as exc:
             call()
-        assert _code(exc) == "INVALID_STATE"
+        assert _code(exc) == "INVALID_PARAMETER_VALUE"
     assert _snapshot(root) == before
     assert store.get_run(run_id).info.lifecycle_stage == "deleted"  # still readable
     store.restore_run(run_id)
@@ -291,7 +291,7 @@ def test_runs_of_a_deleted_experiment_stay_readable(store: FileStore) -> None:
     assert run.info.lifecycle_stage == "deleted" and run.data.metrics == {"m": 1.0}
     with pytest.raises(TrackletException) as exc:
         store.log_metric(run_id, Metric("m", 2.0, 2, 1))
-    assert _code(exc) == "INVALID_STATE"
+    assert _code(exc) == "INVALID_PARAMETER_VALUE"
     store.restore_experiment(exp_id)
     store.log_metric(run_id, Metric("m", 2.0, 2, 1))
     assert store.get_run(run_id).data.metrics == {"m": 2.0}

@@ -309,7 +309,7 @@ def test_run_lifecycle_and_logging(http: Http) -> None:
     status, data, _ = http.post(
         "/runs/log-metric", {"run_id": run_id, "key": "x", "value": 1, "timestamp": 1}
     )
-    assert status == 400 and data["error_code"] == "INVALID_STATE"
+    assert status == 400 and data["error_code"] == "INVALID_PARAMETER_VALUE"
     assert http.ok("POST", "/runs/restore", {"run_id": run_id}) == {}
     assert http.ok("GET", "/runs/get", run_id=run_id)["run"]["info"]["lifecycle_stage"] == "active"
 

@@ -38,7 +38,6 @@ import tracklet  # noqa: E402
 from tracklet.entities import Metric, Param, RunTag  # noqa: E402
 from tracklet.exceptions import (  # noqa: E402
     INVALID_PARAMETER_VALUE,
-    INVALID_STATE,
     RESOURCE_DOES_NOT_EXIST,
 )
 from tracklet.testing import raises_code, run_state  # noqa: E402
@@ -336,7 +335,7 @@ def test_refused_input_changes_no_row(store: SqlStore, seeded: str, case: str) -
 def test_writes_to_a_deleted_run_change_no_row(store: SqlStore, seeded: str) -> None:
     store.delete_run(seeded)
     before = _rows(store)
-    with raises_code(INVALID_STATE):
+    with raises_code(INVALID_PARAMETER_VALUE):
         store.log_batch(seeded, _nonfinite_metrics(1), [Param("new", "1")], [RunTag("t", "1")])
     assert _rows(store) == before
 

@@ -6,7 +6,7 @@ writing a real one. The pattern of every write:
 1. validate *all* input with :mod:`tracklet.validation` (wrong input ->
    ``INVALID_PARAMETER_VALUE``);
 2. look the records up (unknown id -> ``RESOURCE_DOES_NOT_EXIST``, deleted run ->
-   ``INVALID_STATE``) and check what depends on stored data (params are immutable);
+   :func:`~tracklet.stores.tracking.run_not_active`) and check what depends on stored data (params are immutable);
 3. only then change anything, so a refused call changes nothing.
 
 Search is delegated to :func:`tracklet.search.search_runs_in_memory` and
@@ -49,6 +49,7 @@ from tracklet.exceptions import (
 from tracklet.search import decode_page_token, paginate, search_experiments_in_memory, search_runs_in_memory
 from tracklet.stores import TrackingStore
 from tracklet.stores.forking import after_fork_in_child
+from tracklet.stores.tracking import experiment_not_active, no_experiment_tag, run_not_active
 from tracklet.validation import (
     SEARCH_MAX_RESULTS_DEFAULT,
     validate_batch,
@@ -181,9 +182,7 @@ class MemoryTrackingStore(TrackingStore):
     def _active_run(self, run_id: str) -> _RunRecord:
         record = self._run(run_id)
         if record.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise TrackletException(
-                f"Run {run_id} is deleted; restore it before writing to it.", INVALID_STATE
-            )
+            raise run_not_active(run_id, record.lifecycle_stage)
         return record
 
     def _check_name_free(self, name: str) -> None:
@@ -294,10 +293,19 @@ class MemoryTrackingStore(TrackingStore):
         with self._lock:
             record = self._experiment(experiment_id)
             if record.lifecycle_stage != LifecycleStage.ACTIVE:
-                raise TrackletException(
-                    f"Experiment {experiment_id} is deleted; restore it to set tags.", INVALID_PARAMETER_VALUE
-                )
+                raise experiment_not_active(experiment_id, record.lifecycle_stage)
             record.tags[tag.key] = str(tag.value)
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one tag of an active experiment."""
+        validate_key("tag", key)
+        with self._lock:
+            record = self._experiment(experiment_id)
+            if record.lifecycle_stage != LifecycleStage.ACTIVE:
+                raise experiment_not_active(experiment_id, record.lifecycle_stage)
+            if key not in record.tags:
+                raise no_experiment_tag(experiment_id, key)
+            del record.tags[key]
 
     # -- runs ------------------------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ Rules every implementation follows:
 * ids are strings; run ids are 32 lowercase hex characters (``uuid4().hex``);
 * a rejected call changes nothing already stored (validate first, then write);
 * unknown ids raise ``RESOURCE_DOES_NOT_EXIST``; writes to a deleted run raise
-  ``INVALID_STATE``; bad input raises ``INVALID_PARAMETER_VALUE``
-  (:mod:`tracklet.validation` has every rule);
+  ``INVALID_PARAMETER_VALUE`` with :func:`run_not_active`'s message (MLflow's code and
+  wording); bad input raises ``INVALID_PARAMETER_VALUE`` (:mod:`tracklet.validation`
+  has every rule);
 * params are immutable: logging the same key with the same value again is fine,
   another value is ``INVALID_PARAMETER_VALUE``;
 * ``RunData.metrics`` holds, for each key, the value with the largest step, then the
@@ -23,9 +24,11 @@ Rules every implementation follows:
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Sequence
 from typing import ClassVar
 
+from tracklet._tags import MLFLOW_DATASET_CONTEXT
 from tracklet.entities import (
     DatasetInput,
     Experiment,
@@ -38,10 +41,27 @@ from tracklet.entities import (
     RunTag,
     ViewType,
 )
-from tracklet.exceptions import FEATURE_DISABLED, TrackletException
+from tracklet.exceptions import (
+    FEATURE_DISABLED,
+    INVALID_PARAMETER_VALUE,
+    NOT_IMPLEMENTED,
+    RESOURCE_DOES_NOT_EXIST,
+    TrackletException,
+)
 from tracklet.validation import SEARCH_MAX_RESULTS_DEFAULT
 
-__all__ = ["TrackingStore", "CAPABILITIES"]
+__all__ = [
+    "CAPABILITIES",
+    "DatasetSummary",
+    "TrackingStore",
+    "experiment_not_active",
+    "no_experiment_tag",
+    "run_not_active",
+]
+
+#: At most this many summaries come back from :meth:`TrackingStore.search_datasets`
+#: (MLflow's stores stop at the same number).
+MAX_DATASET_SUMMARIES = 1000
 
 #: Optional features a store may declare in :attr:`TrackingStore.capabilities`.
 #: The conformance suite skips the tests of a feature a store does not declare.
@@ -53,6 +73,43 @@ __all__ = ["TrackingStore", "CAPABILITIES"]
 #:   harmless. Without it, every logged point is kept, repeats included (MLflow's file
 #:   store behaviour; its SQL store behaves as with the capability).
 CAPABILITIES = frozenset({"datasets", "concurrent_processes", "idempotent_metrics"})
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSummary:
+    """One dataset used in an experiment, with the context it was used in (MLflow's
+    ``_DatasetSummary``: what the UI lists for a set of experiments)."""
+
+    experiment_id: str
+    name: str
+    digest: str
+    context: str | None = None
+
+
+# -- refusals every store words the same way ------------------------------------------------
+
+
+def run_not_active(run_id: str, stage: str = "deleted") -> TrackletException:
+    """The refusal of a write to a run that is not active (MLflow's code and message)."""
+    return TrackletException(
+        f"The run {run_id} must be in the 'active' state. Current state is {stage}.",
+        INVALID_PARAMETER_VALUE,
+    )
+
+
+def experiment_not_active(experiment_id: str, stage: str = "deleted") -> TrackletException:
+    """The refusal of a change to an experiment that is not active (MLflow's code and message)."""
+    return TrackletException(
+        f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}.",
+        INVALID_PARAMETER_VALUE,
+    )
+
+
+def no_experiment_tag(experiment_id: str, key: str) -> TrackletException:
+    """``delete_experiment_tag`` of a tag the experiment does not have (MLflow's message)."""
+    return TrackletException(
+        f"No tag with name: {key} in experiment with id {experiment_id}", RESOURCE_DOES_NOT_EXIST
+    )
 
 
 class TrackingStore(abc.ABC):
@@ -114,6 +171,19 @@ class TrackingStore(abc.ABC):
     @abc.abstractmethod
     def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
         """Set (or overwrite) one experiment tag."""
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one tag of an active experiment.
+
+        :raises: ``RESOURCE_DOES_NOT_EXIST`` (:func:`no_experiment_tag`) if the experiment
+            has no such tag; ``INVALID_PARAMETER_VALUE`` (:func:`experiment_not_active`)
+            if the experiment is deleted.
+        """
+        raise TrackletException(
+            f"{type(self).__name__} cannot delete experiment tags: the store does not implement "
+            "delete_experiment_tag.",
+            NOT_IMPLEMENTED,
+        )
 
     # -- runs --------------------------------------------------------------------
 
@@ -226,6 +296,32 @@ class TrackingStore(abc.ABC):
             for m in self.get_metric_history(run_id, metric_key):
                 out.append(Metric(m.key, m.value, m.timestamp, m.step, run_id=run_id))
         return out
+
+    def search_datasets(self, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
+        """The datasets the runs (active or deleted) of these experiments used, each
+        (experiment, name, digest, context) once, at most :data:`MAX_DATASET_SUMMARIES`.
+        Unknown experiments have none. The default reads every run through
+        :meth:`search_runs`; a store that can answer with one query overrides it."""
+        found: dict[DatasetSummary, None] = {}  # an ordered set
+        for experiment_id in experiment_ids:
+            token = None
+            while True:
+                page = self.search_runs(
+                    [experiment_id], "", ViewType.ALL, SEARCH_MAX_RESULTS_DEFAULT, None, token
+                )
+                for run in page:
+                    for item in run.inputs.dataset_inputs:
+                        context = next((t.value for t in item.tags if t.key == MLFLOW_DATASET_CONTEXT), None)
+                        summary = DatasetSummary(
+                            str(experiment_id), item.dataset.name, item.dataset.digest, context
+                        )
+                        found[summary] = None
+                        if len(found) == MAX_DATASET_SUMMARIES:
+                            return list(found)
+                token = page.token
+                if not token:
+                    break
+        return list(found)
 
     def close(self) -> None:  # noqa: B027 - optional hook with a do-nothing default
         """Release connections and handles (default: nothing to release)."""

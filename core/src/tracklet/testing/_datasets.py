@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from tracklet.entities import Dataset, DatasetInput, InputTag, ViewType
 from tracklet.stores import TrackingStore
-from tracklet.testing._support import T0, UNKNOWN_RUN_ID, lacks, raises_code, requires, run_state
+from tracklet.testing._support import (
+    T0,
+    UNKNOWN_EXPERIMENT_ID,
+    UNKNOWN_RUN_ID,
+    lacks,
+    raises_code,
+    requires,
+    run_state,
+)
 
 _CONTEXT = "mlflow.data.context"
 
@@ -91,7 +99,7 @@ class DatasetTests:
     @requires("datasets")
     def test_log_inputs_to_a_deleted_run_is_refused(self, store: TrackingStore, run_id: str) -> None:
         store.delete_run(run_id)
-        with raises_code("INVALID_STATE"):
+        with raises_code("INVALID_PARAMETER_VALUE"):
             store.log_inputs(run_id, [_input(_dataset())])
         assert store.get_run(run_id).inputs.dataset_inputs == []
 
@@ -117,6 +125,33 @@ class DatasetTests:
         assert found("datasets.digest IN ('w1', 'i1')") == {"a", "b"}
         assert found("datasets.context = 'evaluation'") == {"b"}
         assert found("datasets.name LIKE '%i%'") == {"a", "b"}
+
+    @requires("datasets")
+    def test_search_datasets_summarises_each_use_once(self, store: TrackingStore, experiment_id: str) -> None:
+        other = store.create_experiment("other-datasets")
+        first = store.create_run(experiment_id, "u", T0, [], "a").info.run_id
+        second = store.create_run(experiment_id, "u", T0, [], "b").info.run_id
+        elsewhere = store.create_run(other, "u", T0, [], "c").info.run_id
+        store.log_inputs(first, [_input(_dataset("wine", "w1")), _input(_dataset("iris", "i1"), None)])
+        store.log_inputs(second, [_input(_dataset("wine", "w1"), "eval")])
+        store.log_inputs(elsewhere, [_input(_dataset("wine", "w2"))])
+        store.delete_run(second)  # a deleted run's datasets still count, as in MLflow
+
+        def summaries(ids: list[str]) -> set[tuple[str, str, str, str | None]]:
+            found = store.search_datasets(ids)
+            assert len(found) == len(set(found)), "each summary once"
+            return {(d.experiment_id, d.name, d.digest, d.context) for d in found}
+
+        assert summaries([experiment_id]) == {
+            (experiment_id, "wine", "w1", "training"),
+            (experiment_id, "wine", "w1", "eval"),
+            (experiment_id, "iris", "i1", None),
+        }
+        assert summaries([experiment_id, other]) == summaries([experiment_id]) | {
+            (other, "wine", "w2", "training")
+        }
+        assert summaries([UNKNOWN_EXPERIMENT_ID]) == set()
+        assert summaries([]) == set()
 
     @lacks("datasets")
     def test_without_the_capability_log_inputs_says_so(self, store: TrackingStore, run_id: str) -> None:

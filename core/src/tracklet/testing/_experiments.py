@@ -206,13 +206,49 @@ class ExperimentTests:
     def test_set_tag_on_deleted_experiment_is_refused(self, store: TrackingStore) -> None:
         experiment_id = store.create_experiment("deleted-tags")
         store.delete_experiment(experiment_id)
-        with raises_code("INVALID_PARAMETER_VALUE"):
+        with raises_code("INVALID_PARAMETER_VALUE") as refused:
             store.set_experiment_tag(experiment_id, RunTag("k", "v"))
+        assert refused.value.message == _NOT_ACTIVE.format(experiment_id)
         assert store.get_experiment(experiment_id).tags == {}
 
     def test_set_tag_on_unknown_experiment(self, store: TrackingStore) -> None:
         with raises_code("RESOURCE_DOES_NOT_EXIST"):
             store.set_experiment_tag(UNKNOWN_EXPERIMENT_ID, RunTag("k", "v"))
+
+    # -- delete_experiment_tag ---------------------------------------------------------------
+
+    def test_delete_experiment_tag_removes_only_that_tag(self, store: TrackingStore) -> None:
+        experiment_id = store.create_experiment("untag", tags=[RunTag("a", "1"), RunTag("b/c", "2")])
+        store.delete_experiment_tag(experiment_id, "a")
+        assert store.get_experiment(experiment_id).tags == {"b/c": "2"}
+        store.delete_experiment_tag(experiment_id, "b/c")
+        assert store.get_experiment(experiment_id).tags == {}
+        store.set_experiment_tag(experiment_id, RunTag("a", "again"))
+        assert store.get_experiment(experiment_id).tags == {"a": "again"}
+
+    def test_delete_missing_experiment_tag_is_refused(self, store: TrackingStore) -> None:
+        experiment_id = store.create_experiment("untag-missing", tags=[RunTag("kept", "1")])
+        with raises_code("RESOURCE_DOES_NOT_EXIST") as refused:
+            store.delete_experiment_tag(experiment_id, "never-set")
+        # MLflow's message, word for word, on every store
+        assert refused.value.message == f"No tag with name: never-set in experiment with id {experiment_id}"
+        assert store.get_experiment(experiment_id).tags == {"kept": "1"}
+
+    def test_delete_tag_of_deleted_experiment_is_refused(self, store: TrackingStore) -> None:
+        experiment_id = store.create_experiment("untag-deleted", tags=[RunTag("kept", "1")])
+        store.delete_experiment(experiment_id)
+        with raises_code("INVALID_PARAMETER_VALUE") as refused:
+            store.delete_experiment_tag(experiment_id, "kept")
+        assert refused.value.message == _NOT_ACTIVE.format(experiment_id)
+        assert store.get_experiment(experiment_id).tags == {"kept": "1"}
+
+    def test_delete_tag_of_unknown_experiment(self, store: TrackingStore) -> None:
+        with raises_code("RESOURCE_DOES_NOT_EXIST"):
+            store.delete_experiment_tag(UNKNOWN_EXPERIMENT_ID, "k")
+
+
+#: MLflow's words for a change to a deleted experiment (``INVALID_PARAMETER_VALUE``).
+_NOT_ACTIVE = "The experiment {} must be in the 'active' state. Current state is deleted."
 
 
 def _ids(store: TrackingStore, view_type: int) -> list[str]:

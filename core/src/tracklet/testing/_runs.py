@@ -187,7 +187,7 @@ class RunTests:
         assert _run_ids(store, experiment_id, ViewType.ACTIVE_ONLY) == []
         assert _run_ids(store, experiment_id, ViewType.DELETED_ONLY) == [run_id]
         assert _run_ids(store, experiment_id, ViewType.ALL) == [run_id]
-        with raises_code("INVALID_STATE"):
+        with raises_code("INVALID_PARAMETER_VALUE"):
             store.log_metric(run_id, Metric("m", 1.0, T0, 0))
         store.restore_experiment(experiment_id)
         assert store.get_run(run_id).info.lifecycle_stage == LifecycleStage.ACTIVE

@@ -16,8 +16,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from tracklet._tags import MLFLOW_RUN_NAME
-from tracklet._time import now_ms
 from tracklet.entities import (
     DatasetInput,
     Experiment,
@@ -42,7 +40,10 @@ from tracklet.search import search_experiments_in_memory, search_runs_in_memory
 from tracklet.stores import TrackingStore
 from tracklet.stores.forking import after_fork_in_child
 from tracklet.stores.helpers import resolve_run_name, status_number
+from tracklet.stores.tracking import experiment_not_active, no_experiment_tag, run_not_active
 from tracklet.uri import append_to_uri_path, local_path_from_uri, resolve_local_uri
+from tracklet.utils.mlflow_tags import MLFLOW_RUN_NAME
+from tracklet.utils.time import now_ms
 from tracklet.validation import (
     SEARCH_MAX_RESULTS_DEFAULT,
     validate_batch,
@@ -206,11 +207,23 @@ class FileStore(TrackingStore):
         path = self._active_experiment_dir(experiment_id, INVALID_PARAMETER_VALUE)
         self._experiments.write_tag(path, tag.key, tag.value)
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one tag of an active experiment."""
+        validate_experiment_id(experiment_id)
+        validate_key("tag", key)
+        path = self._active_experiment_dir(experiment_id, INVALID_PARAMETER_VALUE)
+        tag_path = os.path.join(path, TAGS, *key.split("/"))
+        if not os.path.isfile(tag_path):
+            raise no_experiment_tag(experiment_id, key)
+        os.unlink(tag_path)
+
     def _active_experiment_dir(self, experiment_id: str, deleted_code: str | None = None) -> str:
         """The folder of an active experiment; a deleted one raises ``deleted_code``
         (``RESOURCE_DOES_NOT_EXIST`` when None), an unknown one ``RESOURCE_DOES_NOT_EXIST``."""
         experiment = self._experiments.get(experiment_id)
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            if deleted_code == INVALID_PARAMETER_VALUE:
+                raise experiment_not_active(experiment_id, experiment.lifecycle_stage)
             raise TrackletException(
                 f"Experiment {experiment_id} is deleted; restore it first.",
                 deleted_code or RESOURCE_DOES_NOT_EXIST,
@@ -307,10 +320,9 @@ class FileStore(TrackingStore):
 
     def _active_run(self, run_id: str) -> RunState:
         state = self._runs.meta(run_id)
-        if state.data.get("lifecycle_stage", LifecycleStage.ACTIVE) != LifecycleStage.ACTIVE:
-            raise TrackletException(
-                f"The run {run_id} must be in the 'active' state. Current state is deleted.", INVALID_STATE
-            )
+        stage = state.data.get("lifecycle_stage", LifecycleStage.ACTIVE)
+        if stage != LifecycleStage.ACTIVE:
+            raise run_not_active(run_id, stage)
         return state
 
     def _write_run_meta(self, state: RunState, **changes: Any) -> None:

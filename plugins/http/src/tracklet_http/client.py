@@ -103,7 +103,7 @@ class RestStore(TrackingStore):
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
         payload = _search_payload(filter_string, order_by, page_token)
-        payload.update(view_type=ViewType.to_string(view_type), max_results=max_results)
+        payload.update(view_type=ViewType.to_string(view_type).upper(), max_results=max_results)
         answer = self._call("search_experiments", payload)
         experiments = [p.experiment_from_json(e) for e in answer.get("experiments") or []]
         return PagedList(experiments, answer.get("next_page_token") or None)
@@ -122,6 +122,9 @@ class RestStore(TrackingStore):
         self._call(
             "set_experiment_tag", {"experiment_id": str(experiment_id), "key": tag.key, "value": tag.value}
         )
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self._call("delete_experiment_tag", {"experiment_id": str(experiment_id), "key": key})
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -251,7 +254,7 @@ class RestStore(TrackingStore):
         payload = _search_payload(filter_string, order_by, page_token)
         payload.update(
             experiment_ids=[str(e) for e in experiment_ids],
-            run_view_type=ViewType.to_string(run_view_type),
+            run_view_type=ViewType.to_string(run_view_type).upper(),
             max_results=max_results,
         )
         answer = self._call("search_runs", payload)

@@ -17,8 +17,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from tracklet._tags import MLFLOW_RUN_NAME
-from tracklet._time import now_ms
 from tracklet.entities import (
     DatasetInput,
     Experiment,
@@ -44,7 +42,16 @@ from tracklet.exceptions import (
 from tracklet.search import decode_page_token, encode_page_token
 from tracklet.stores import TrackingStore
 from tracklet.stores.helpers import resolve_run_name, status_number
+from tracklet.stores.tracking import (
+    MAX_DATASET_SUMMARIES,
+    DatasetSummary,
+    experiment_not_active,
+    no_experiment_tag,
+    run_not_active,
+)
 from tracklet.uri import append_to_uri_path, resolve_local_uri
+from tracklet.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_RUN_NAME
+from tracklet.utils.time import now_ms
 from tracklet.validation import (
     SEARCH_MAX_RESULTS_DEFAULT,
     validate_batch,
@@ -340,6 +347,25 @@ class SqlStore(TrackingStore):
 
         write(self.engine, set_tag)
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one tag of an active experiment."""
+        validate_experiment_id(experiment_id)
+        validate_key("tag", key)
+        number = _experiment_key(experiment_id)
+        t = s.experiment_tags.c
+
+        def delete(conn: sa.Connection) -> None:
+            self._experiment_stage(conn, number, experiment_id, _ACTIVE, INVALID_PARAMETER_VALUE)
+            if (
+                conn.execute(
+                    s.experiment_tags.delete().where(t.experiment_id == number, t.key == key)
+                ).rowcount
+                == 0
+            ):
+                raise no_experiment_tag(experiment_id, key)
+
+        write(self.engine, delete)
+
     @staticmethod
     def _experiment_stage(
         conn: sa.Connection,
@@ -356,6 +382,8 @@ class SqlStore(TrackingStore):
             ).scalar()
         if stage is None:
             raise _no_experiment(experiment_id)
+        if required == _ACTIVE and stage != required and code == INVALID_PARAMETER_VALUE:
+            raise experiment_not_active(experiment_id, stage)
         if required is not None and stage != required:
             raise TrackletException(
                 f"Experiment {experiment_id} is {stage}; it must be {required}"
@@ -506,10 +534,7 @@ class SqlStore(TrackingStore):
         if row is None:
             raise _no_run(run_id)
         if row.lifecycle_stage != _ACTIVE:
-            raise TrackletException(
-                f"The run {run_id} must be in the 'active' state. Current state is {row.lifecycle_stage}.",
-                INVALID_STATE,
-            )
+            raise run_not_active(run_id, row.lifecycle_stage)
         return int(row.experiment_id)
 
     # -- logging -----------------------------------------------------------------------------------
@@ -738,3 +763,24 @@ class SqlStore(TrackingStore):
             ids, token = search_run_ids(conn, keys, stages, filter_string, order_by, size, page_token)
             found = load_runs(conn, ids)
         return PagedList([found[i] for i in ids if i in found], token)
+
+    def search_datasets(self, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
+        """The datasets the experiments' runs used, with their contexts, in one query."""
+        for experiment_id in experiment_ids:
+            validate_experiment_id(str(experiment_id))
+        keys = [k for k in (_experiment_key(e) for e in experiment_ids) if k is not None]
+        d, i, t = s.datasets.c, s.inputs.c, s.input_tags.c
+        statement = (
+            sa.select(d.experiment_id, d.name, d.digest, t.value)
+            .select_from(s.datasets)
+            .join(s.inputs, i.source_id == d.dataset_uuid)
+            .outerjoin(s.input_tags, sa.and_(t.input_uuid == i.input_uuid, t.name == MLFLOW_DATASET_CONTEXT))
+            .where(d.experiment_id.in_(sa.bindparam("keys", expanding=True)))
+            .distinct()
+            .limit(MAX_DATASET_SUMMARIES)
+        )
+        if not keys:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(statement, {"keys": keys}).all()
+        return [DatasetSummary(str(e), name, digest, context) for e, name, digest, context in rows]
