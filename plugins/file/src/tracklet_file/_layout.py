@@ -41,6 +41,8 @@ ARTIFACTS = "artifacts"
 INPUTS = "inputs"
 DATASETS = "datasets"
 LOCK_FILE = ".tracklet.lock"
+#: Folders every run has from its creation on; MLflow finds a run by id only where all are.
+RUN_FOLDERS = (METRICS, PARAMS, ARTIFACTS)
 #: Folders of an experiment directory that are not runs (MLflow's reserved names).
 NOT_RUNS = frozenset({TAGS, DATASETS, "traces", "models"})
 #: Folders of the root that are not experiments.

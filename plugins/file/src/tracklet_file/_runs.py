@@ -34,6 +34,7 @@ from ._layout import (
     NOT_EXPERIMENTS,
     NOT_RUNS,
     PARAMS,
+    RUN_FOLDERS,
     TAGS,
     TRASH,
     dataset_from_meta,
@@ -200,8 +201,10 @@ class RunState:
 
 
 def _read_inputs(inputs_dir: str, experiment_dir: str) -> list[DatasetInput]:
+    # In the folder's listing order, as MLflow reads them: the same folder lists the same
+    # inputs in the same order in both tools.
     out = []
-    for name in sorted(os.listdir(inputs_dir)):
+    for name in os.listdir(inputs_dir):
         if name.startswith("."):
             continue
         try:
@@ -228,6 +231,14 @@ def _consistent(state: RunState, run_id: str, experiment_id: str) -> bool:
         return False
     stored_id = str(data.get("run_id") or data.get("run_uuid") or "")
     return stored_id == run_id and str(data.get("experiment_id")) == experiment_id
+
+
+def _has_run_folders(run_dir: str) -> bool:
+    """Whether the run folder has the ``metrics``, ``params`` and ``artifacts`` folders every
+    writer creates. MLflow looks a run up by id only where they all are (a guard against a
+    ``meta.yaml`` planted in an artifact folder), so a run missing one is not found by id,
+    in either tool, though searches still list it."""
+    return all(os.path.isdir(os.path.join(run_dir, name)) for name in RUN_FOLDERS)
 
 
 class RunIndex:
@@ -275,7 +286,7 @@ class RunIndex:
                 except (FileNotFoundError, NotADirectoryError):
                     self._states.pop(run_dir, None)
                     continue
-                if _consistent(state, run_id, experiment_id):
+                if _consistent(state, run_id, experiment_id) and _has_run_folders(run_dir):
                     self._where[run_id] = run_dir
                     return state
         raise TrackletException(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)

@@ -127,6 +127,10 @@ class LocalArtifactRepository(ArtifactRepository):
         """With ``dst_path``, copy there; without, return the artifact's own local path
         (as MLflow does: the files are already on this machine)."""
         rel, local = self._local(artifact_path)
+        if not rel and dst_path is not None and not os.path.isdir(local):
+            # MLflow: nothing to download from a root that does not exist (a run of a deleted
+            # experiment, a run that logged nothing elsewhere) is the empty destination.
+            return os.path.abspath(dst_path)
         if not os.path.exists(local):
             raise TrackletException(
                 f"No artifact at '{rel}' under {self.artifact_uri}", RESOURCE_DOES_NOT_EXIST
