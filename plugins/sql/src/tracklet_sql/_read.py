@@ -26,7 +26,6 @@ from tracklet.entities import (
     RunInfo,
     RunInputs,
 )
-from tracklet.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from . import _schema as s
 from ._schema import decode_value
@@ -231,8 +230,8 @@ def _load_inputs(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, list[
         tags[input_uuid].append(InputTag(name, value))
     out: dict[str, list[DatasetInput]] = defaultdict(list)
     for run_uuid, input_uuid, *dataset_fields in rows:
-        # the context tag first, as MLflow lists it
-        input_tags = sorted(tags.get(input_uuid, []), key=lambda t: t.key != MLFLOW_DATASET_CONTEXT)
+        # by name, as MLflow's SQL store reads them (its primary key's order) on every database
+        input_tags = sorted(tags.get(input_uuid, []), key=lambda t: t.key)
         out[run_uuid].append(DatasetInput(Dataset(*dataset_fields), input_tags))
     return out
 
