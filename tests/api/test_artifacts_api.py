@@ -76,8 +76,8 @@ def test_images_figures_tables(tracking_uri):
     loaded = mlflow.artifacts.load_image(run.info.artifact_uri + "/image.png")
     assert loaded.size == (30, 20)
     names = [f.path for f in mlflow.MlflowClient().list_artifacts(run.info.run_id, "images")]
-    assert any(n.endswith(".png") and "dogs%step%3" in n for n in names)
-    assert any(n.endswith("%compressed.webp") for n in names)
+    assert any(n.endswith(".png") and n.startswith("images/dogs+step+3+timestamp+") for n in names)
+    assert any(n.endswith("+compressed.webp") for n in names)
     tags = mlflow.get_run(run.info.run_id).data.tags
     assert tags["mlflow.loggedImages"] == "True"
     assert json.loads(tags["mlflow.loggedArtifacts"]) == [{"path": "table.json", "type": "table"}]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tracklet._tags import MLFLOW_LOGGED_ARTIFACTS, MLFLOW_LOGGED_IMAGES
 from tracklet._time import now_ms
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
+from tracklet.multimedia import compress_image_size
 
 if TYPE_CHECKING:
     from tracklet.entities import FileInfo, Run
@@ -46,15 +47,23 @@ class MediaMixin:
         timestamp: int | None = None,
         synchronous: bool | None = None,
     ) -> None:
-        """Log an image (PIL, numpy array or :class:`tracklet.Image`) as ``artifact_file``, or as
-        a time-stepped image under ``key``/``step`` (with a small preview)."""
-        from tracklet.multimedia import compress_image_size, convert_to_pil_image
-
-        if (artifact_file is None) == (key is None):
-            raise TrackletException(
-                "log_image needs exactly one of 'artifact_file' or 'key'.", INVALID_PARAMETER_VALUE
+        """Log an image (numpy array, PIL image or :class:`tracklet.Image`) as ``artifact_file``,
+        or as a time-stepped image under ``key``/``step``: MLflow 3.17's
+        ``images/<key>+step+<step>+timestamp+<ms>+<uuid>.png`` and a 256-pixel
+        ``…+compressed.webp`` preview (``/`` in the key becomes ``~``), and the run tag
+        ``mlflow.loggedImages``. Logging is synchronous whatever ``synchronous`` says."""
+        if artifact_file is not None and any(arg is not None for arg in (key, step, timestamp)):
+            raise TypeError(
+                "The `artifact_file` parameter cannot be used in conjunction with `key`, "
+                "`step`, or `timestamp` parameters. Please ensure that `artifact_file` is "
+                "specified alone, without any of these conflicting parameters."
             )
-        pil = convert_to_pil_image(image)
+        if artifact_file is None and key is None:
+            raise TypeError(
+                "Invalid arguments: Please specify exactly one of `artifact_file` or `key`. Use "
+                "`key` to log dynamic image charts or `artifact_file` for saving static images. "
+            )
+        pil = _image_to_pil(image)
         if artifact_file is not None:
             with self._log_artifact_helper(run_id, artifact_file) as path:
                 pil.save(path)
@@ -65,13 +74,10 @@ class MediaMixin:
                 "The `key` parameter may only contain alphanumerics, underscores (_), dashes (-), "
                 f"periods (.), spaces ( ), and slashes (/). The provided key `{key}` contains invalid characters."
             )
-        stem = (
-            f"images/{key.replace('/', '#')}%step%{step or 0}"
-            f"%timestamp%{timestamp or now_ms()}%{uuid.uuid4()}"
-        )
+        stem = image_file_stem(key, step or 0, timestamp or now_ms())
         with self._log_artifact_helper(run_id, f"{stem}.png") as path:
             pil.save(path)
-        with self._log_artifact_helper(run_id, f"{stem}%compressed.webp") as path:
+        with self._log_artifact_helper(run_id, f"{stem}+compressed.webp") as path:
             compress_image_size(pil).save(path)
         self.set_tag(run_id, MLFLOW_LOGGED_IMAGES, True)
 
@@ -130,8 +136,6 @@ class MediaMixin:
             self.set_tag(run_id, MLFLOW_LOGGED_ARTIFACTS, json.dumps(logged))
 
     def _table_images_to_files(self, run_id: str, data: Any, artifact_file: str) -> Any:
-        from tracklet.multimedia import compress_image_size
-
         def is_image(obj: Any) -> bool:
             return all(callable(getattr(obj, a, None)) for a in ("save", "resize")) and hasattr(obj, "size")
 
@@ -199,6 +203,28 @@ class MediaMixin:
                 table[name] = row.get(column)
             frames.append(table)
         return pd.concat(frames, ignore_index=True)
+
+
+def image_file_stem(key: str, step: int, timestamp: int) -> str:
+    """``images/<key>+step+<step>+timestamp+<ms>+<uuid>``: MLflow 3.17's name for a
+    time-stepped image (``+`` separators, which URLs and servers pass unchanged; ``/`` in
+    the key becomes ``~`` so the image stays one file under ``images/``)."""
+    return f"images/{key.replace('/', '~')}+step+{step}+timestamp+{timestamp}+{uuid.uuid4()}"
+
+
+def _image_to_pil(image: Any) -> Any:
+    """A PIL image from what MLflow's ``log_image`` accepts: a numpy array, a PIL image or a
+    :class:`tracklet.Image` (anything else is a TypeError, as in MLflow)."""
+    from tracklet.multimedia import Image, _pil, convert_to_pil_image
+
+    if isinstance(image, Image):
+        return image.to_pil()
+    if isinstance(image, _pil().Image) or type(image).__module__ == "numpy":
+        return convert_to_pil_image(image)
+    raise TypeError(
+        f"Unsupported image object type: {type(image)}. "
+        "`image` must be one of numpy.ndarray, PIL.Image.Image, and mlflow.Image."
+    )
 
 
 def _all_pages(client: Any, experiment_ids: list[str], filter_string: str) -> list[Run]:

@@ -71,6 +71,12 @@ def download_artifacts(
         local = os.path.join(local_path_from_uri(repo.artifact_uri), *[p for p in path.split("/") if p])
         if os.path.exists(local):
             return local
+    if dst_path is not None:
+        os.makedirs(dst_path, exist_ok=True)
+        if not path and not repo.list_artifacts(None):
+            # MLflow: a root with nothing in it (a run that never logged, or whose folder
+            # went with its deleted experiment) downloads as the empty destination
+            return os.path.abspath(dst_path)
     return repo.download_artifacts(path, dst_path)
 
 

@@ -38,7 +38,6 @@ _DEFAULT_EXPERIMENT_ID = "0"
 _local = threading.local()
 _clients: dict[str, MlflowClient] = {}
 _active_experiment_id: str | None = None
-_last_active_run_id: str | None = None
 _atexit_registered = False
 
 
@@ -192,7 +191,6 @@ def start_run(
     Use it as a context manager to end the run automatically. A run already active in
     this thread must be ended first unless ``nested=True``.
     """
-    global _last_active_run_id
     stack = _stack()
     if stack and not nested:
         raise TrackletException(
@@ -214,7 +212,6 @@ def start_run(
         run = client.create_run(exp_id, tags=all_tags, run_name=run_name)
     active = ActiveRun(run)
     stack.append(active)
-    _last_active_run_id = run.info.run_id
     _register_atexit()
     return active
 
@@ -255,6 +252,7 @@ def end_run(status: str = "FINISHED") -> None:
         return
     RunStatus.from_string(status)
     run = stack.pop()
+    _local.last_active_run_id = run.info.run_id
     _client().set_terminated(run.info.run_id, status)
 
 
@@ -265,11 +263,14 @@ def active_run() -> ActiveRun | None:
 
 
 def last_active_run() -> Run | None:
-    """The active run, or else the most recently ended one (fetched fresh)."""
+    """The active run (the object :func:`active_run` returns), or else the run this thread
+    ended last, fetched fresh; None if neither. As in MLflow, after nested runs the last
+    run ended is the outermost one."""
     run = active_run()
     if run is not None:
-        return _client().get_run(run.info.run_id)
-    return _client().get_run(_last_active_run_id) if _last_active_run_id else None
+        return run
+    run_id: str | None = getattr(_local, "last_active_run_id", None)
+    return _client().get_run(run_id) if run_id else None
 
 
 def get_run(run_id: str) -> Run:
@@ -316,9 +317,12 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
-    **_: Any,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Log a metric value on the active run (starting one if needed)."""
+    """Log a metric value on the active run (starting one if needed). ``model_id`` and
+    ``dataset`` are accepted for MLflow's signature; tracklet has no logged models, and
+    records neither."""
     _client().log_metric(_run_id(run_id), key, value, timestamp, step)
 
 
@@ -328,9 +332,11 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
-    **_: Any,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Log several metrics at once, with one timestamp and step."""
+    """Log several metrics at once, with one timestamp and step (``model_id`` and ``dataset``
+    as in :func:`log_metric`)."""
     ts = timestamp if timestamp is not None else now_ms()
     batch = [Metric(k, v, ts, step or 0) for k, v in metrics.items()]
     _client().log_batch(_run_id(run_id), metrics=batch)
@@ -377,10 +383,10 @@ def log_image(
     key: str | None = None,
     step: int | None = None,
     timestamp: int | None = None,
-    synchronous: bool | None = None,
+    synchronous: bool | None = False,
 ) -> None:
     """Log an image on the active run (see :meth:`MlflowClient.log_image`)."""
-    _client().log_image(_run_id(), image, artifact_file, key, step, timestamp)
+    _client().log_image(_run_id(), image, artifact_file, key, step, timestamp, synchronous)
 
 
 def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None) -> None:
@@ -403,15 +409,57 @@ def load_table(
 
 
 def log_input(
-    dataset: Any, context: str | None = None, tags: dict[str, str] | None = None, model: Any = None
+    dataset: Any = None, context: str | None = None, tags: dict[str, str] | None = None, model: Any = None
 ) -> None:
-    """Record a dataset the active run used (a :class:`tracklet.entities.Dataset`, or an object
-    with MLflow's ``_to_mlflow_entity()``)."""
+    """Record a dataset the active run used: a :mod:`tracklet.data` dataset, a
+    :class:`tracklet.entities.Dataset`, or an object with MLflow's ``_to_mlflow_entity()``.
+    ``model`` (MLflow's logged-model inputs) is not supported."""
+    _refuse_model_inputs(model)
+    dataset_input = _dataset_input(dataset, context, tags)
+    _client().log_inputs(_run_id(), [dataset_input] if dataset_input else [])
+
+
+def log_inputs(
+    datasets: list[Any] | None = None,
+    contexts: list[str | None] | None = None,
+    tags_list: list[dict[str, str] | None] | None = None,
+    models: list[Any] | None = None,
+) -> None:
+    """Record several datasets at once; the three lists pair up and must have one length
+    (entries may be None)."""
+    datasets, contexts, tags_list = datasets or [], contexts or [], tags_list or []
+    if not len(datasets) == len(contexts) == len(tags_list):
+        raise TrackletException(
+            "`mlflow.log_inputs` requires `datasets`, `contexts`, `tags_list` to be "
+            "non-empty list and have the same length."
+        )
+    _refuse_model_inputs(models)
+    inputs = [_dataset_input(*entry) for entry in zip(datasets, contexts, tags_list, strict=True)]
+    _client().log_inputs(_run_id(), [i for i in inputs if i is not None])
+
+
+def _dataset_input(dataset: Any, context: str | None, tags: dict[str, str] | None) -> DatasetInput | None:
+    """MLflow's order: the user's tags, then the context tag."""
+    if (context or tags) and dataset is None:
+        raise TrackletException(
+            "`dataset` must be specified if `context` or `tags` is specified.", INVALID_PARAMETER_VALUE
+        )
+    if dataset is None:
+        return None
     entity = dataset._to_mlflow_entity() if hasattr(dataset, "_to_mlflow_entity") else dataset
     input_tags = [InputTag(k, str(v)) for k, v in (tags or {}).items()]
     if context:
         input_tags.append(InputTag(MLFLOW_DATASET_CONTEXT, context))
-    _client().log_inputs(_run_id(), [DatasetInput(entity, input_tags)])
+    return DatasetInput(entity, input_tags)
+
+
+def _refuse_model_inputs(model: Any) -> None:
+    if model:
+        raise TrackletException(
+            "Logged-model inputs ('model'/'models') are not supported by tracklet: it has no "
+            "logged models. Log the model's files with log_artifact and a tag naming them instead.",
+            INVALID_PARAMETER_VALUE,
+        )
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:

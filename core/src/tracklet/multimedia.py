@@ -7,9 +7,8 @@ when an image is logged.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
-
-from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 
 _PREVIEW_SIZE = 256
 
@@ -24,10 +23,15 @@ def _pil() -> Any:
     return PILImage
 
 
+_ARRAY_KINDS = {"b": "bool", "i": "signed integer", "u": "unsigned integer", "f": "floating"}
+
+
 def convert_to_pil_image(image: Any) -> Any:
     """A PIL image from a PIL image, a :class:`Image`, a file path, a numpy array or nested lists.
 
-    Arrays may be HxW, HxWx1, HxWx3 or HxWx4; bool, integers in [0, 255] or floats in [0, 1].
+    Arrays follow MLflow's rules: HxW, HxWx1, HxWx3 or HxWx4; bool, integers in [0, 255]
+    (others raise ValueError) or floats in [0, 1] (others are min-max rescaled, with a
+    warning); floats become ``uint8`` by ``x * 255`` truncated, as MLflow does.
     """
     PILImage = _pil()
     if isinstance(image, Image):
@@ -41,30 +45,41 @@ def convert_to_pil_image(image: Any) -> Any:
     import numpy as np
 
     array = np.asarray(image)
+    if array.dtype.kind not in _ARRAY_KINDS:
+        raise TypeError(
+            f"Invalid array data type: '{array.dtype}'. Must be one of {list(_ARRAY_KINDS.values())}"
+        )
+    if array.ndim not in (2, 3):
+        raise ValueError(f"`image` must be a 2D or 3D array but got image shape: {array.shape}")
+    if array.ndim == 3 and array.shape[2] not in (1, 3, 4):
+        raise ValueError(f"Invalid channel length: {array.shape[2]}. Must be one of [1, 3, 4]")
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise TrackletException(
-            f"Invalid image shape {array.shape}: expected HxW, HxWx1, HxWx3 or HxWx4.",
-            INVALID_PARAMETER_VALUE,
+    return PILImage.fromarray(_to_uint8(array))
+
+
+def _to_uint8(array: Any) -> Any:
+    import numpy as np
+
+    is_int = np.issubdtype(array.dtype, np.integer)
+    high = 255 if is_int else 1
+    if array.size and (array.min() < 0 or array.max() > high):
+        if is_int:
+            raise ValueError(
+                "Integer pixel values out of acceptable range [0, 255]. "
+                f"Found minimum value {array.min()} and maximum value {array.max()}. "
+                "Ensure all pixel values are within the specified range."
+            )
+        warnings.warn(
+            "Float pixel values out of acceptable range [0.0, 1.0]. "
+            f"Found minimum value {array.min()} and maximum value {array.max()}. "
+            "Rescaling values to [0.0, 1.0] with min/max scaler.",
+            stacklevel=3,
         )
-    if array.dtype == bool:
-        array = array.astype(np.uint8) * 255
-    elif np.issubdtype(array.dtype, np.floating):
-        if array.size and (array.min() < 0 or array.max() > 1):
-            raise TrackletException(
-                "Invalid image: float pixel values must be in [0, 1].", INVALID_PARAMETER_VALUE
-            )
-        array = (array * 255).round().astype(np.uint8)
-    elif np.issubdtype(array.dtype, np.integer):
-        if array.size and (array.min() < 0 or array.max() > 255):
-            raise TrackletException(
-                "Invalid image: integer pixel values must be in [0, 255].", INVALID_PARAMETER_VALUE
-            )
-        array = array.astype(np.uint8)
-    else:
-        raise TrackletException(f"Invalid image dtype {array.dtype}.", INVALID_PARAMETER_VALUE)
-    return PILImage.fromarray(array)
+        array = (array - array.min()) / (array.max() - array.min())
+    if not is_int:
+        array = array * 255
+    return array.astype(np.uint8)
 
 
 def compress_image_size(image: Any, max_size: int = _PREVIEW_SIZE) -> Any:
@@ -95,8 +110,10 @@ class Image:
         return np.asarray(self._image)
 
     def to_list(self) -> list[Any]:
-        """The image as nested lists."""
-        return self.to_array().tolist()  # type: ignore[no-any-return]
+        """The pixel values, row after row, as MLflow gives them: one value per pixel
+        (a tuple of channels for RGB/RGBA images)."""
+        flat = getattr(self._image, "get_flattened_data", None)  # Pillow >= 12; getdata before
+        return list(flat() if flat is not None else self._image.getdata())
 
     def save(self, path: str) -> None:
         """Write the image (format from the file extension)."""

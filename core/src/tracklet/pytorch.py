@@ -1,0 +1,37 @@
+"""``mlflow.pytorch`` under tracklet: ``autolog`` logs nothing (it warns once), and the
+model functions say how to log a model as artifacts instead (see :mod:`tracklet._flavors`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracklet._flavors import autolog_ignored, flavor_model_functions
+
+__all__ = ["autolog", "load_model", "log_model", "save_model"]
+
+
+def autolog(
+    log_every_n_epoch: int = 1,
+    log_every_n_step: int | None = None,
+    log_models: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    registered_model_name: str | None = None,
+    extra_tags: dict[str, str] | None = None,
+    checkpoint: bool = True,
+    checkpoint_monitor: str = "val_loss",
+    checkpoint_mode: str = "min",
+    checkpoint_save_best_only: bool = True,
+    checkpoint_save_weights_only: bool = False,
+    checkpoint_save_freq: Any = "epoch",
+    log_model_signatures: bool = True,
+) -> None:
+    """MLflow's ``mlflow.pytorch.autolog`` signature; tracklet logs nothing automatically and
+    says so once per process (not with ``disable=True`` or ``silent=True``)."""
+    autolog_ignored("pytorch", disable=disable, silent=silent)
+
+
+log_model, save_model, load_model, __getattr__ = flavor_model_functions("pytorch")
