@@ -371,6 +371,6 @@ class MlflowClient(MediaMixin, RegistryAndTracingMixin):
                 if artifact_file.endswith((".yaml", ".yml")):
                     import yaml
 
-                    yaml.safe_dump(dictionary, f, default_flow_style=False)
+                    yaml.dump(dictionary, f, indent=2, default_flow_style=False)  # as MLflow
                 else:
-                    json.dump(dictionary, f, indent=2)
+                    json.dump(dictionary, f, indent=2, default=str)  # MLflow: str() what JSON can't
