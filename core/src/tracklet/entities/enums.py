@@ -1,4 +1,9 @@
-"""MLflow's enumerations: run status, view type, source type, lifecycle stage."""
+"""MLflow's enumerations: run status, view type, source type, lifecycle stage.
+
+Numbers, names and conversions are MLflow's (``mlflow.entities``): a status or source
+type is a number with an upper-case name, a view type's name is lower-case
+(``active_only``), as ``ViewType.to_string`` returns it in MLflow.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 
 
 class RunStatus:
-    """Status of a run, as MLflow numbers it."""
+    """Status of a run, as MLflow numbers it (the wire enum ``mlflow.RunStatus``)."""
 
     RUNNING = 1
     SCHEDULED = 2
@@ -14,89 +19,104 @@ class RunStatus:
     FAILED = 4
     KILLED = 5
 
-    _NAMES = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
-    _TERMINATED = frozenset({3, 4, 5})
+    _STRING_TO_STATUS = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILLED": 5}
+    _STATUS_TO_STRING = {number: name for name, number in _STRING_TO_STATUS.items()}
+    _TERMINATED_STATUSES = frozenset({FINISHED, FAILED, KILLED})
 
     @staticmethod
     def from_string(status_str: str) -> int:
         """``"FINISHED"`` -> 3; an unknown name is an ``INVALID_PARAMETER_VALUE`` error."""
-        for number, name in RunStatus._NAMES.items():
-            if name == status_str:
-                return number
-        raise TrackletException(
-            f"Could not get run status corresponding to string {status_str!r}. "
-            f"Valid run status strings: {list(RunStatus._NAMES.values())}",
-            INVALID_PARAMETER_VALUE,
-        )
+        if status_str not in RunStatus._STRING_TO_STATUS:
+            raise TrackletException(
+                f"Could not get run status corresponding to string {status_str}. Valid run "
+                f"status strings: {list(RunStatus._STRING_TO_STATUS)}",
+                INVALID_PARAMETER_VALUE,
+            )
+        return RunStatus._STRING_TO_STATUS[status_str]
 
     @staticmethod
     def to_string(status: int) -> str:
-        """3 -> ``"FINISHED"``."""
-        if status not in RunStatus._NAMES:
+        """3 -> ``"FINISHED"``; an unknown number is an ``INVALID_PARAMETER_VALUE`` error."""
+        if status not in RunStatus._STATUS_TO_STRING:
             raise TrackletException(
-                f"Could not get string corresponding to run status {status}. "
-                f"Valid run status numbers: {list(RunStatus._NAMES)}",
+                f"Could not get string corresponding to run status {status}. Valid run "
+                f"statuses: {list(RunStatus._STATUS_TO_STRING)}",
                 INVALID_PARAMETER_VALUE,
             )
-        return RunStatus._NAMES[status]
+        return RunStatus._STATUS_TO_STRING[status]
 
     @staticmethod
     def is_terminated(status: int | str) -> bool:
-        """True for FINISHED, FAILED and KILLED (by number or by name)."""
+        """True for FINISHED, FAILED and KILLED.
+
+        MLflow takes the number; the name is accepted too (tracklet's entities carry
+        names), so ``is_terminated("KILLED")`` is True where MLflow would say False.
+        """
         if isinstance(status, str):
-            status = RunStatus.from_string(status)
-        return status in RunStatus._TERMINATED
+            status = RunStatus._STRING_TO_STATUS.get(status, 0)
+        return status in RunStatus._TERMINATED_STATUSES
 
     @staticmethod
     def all_status() -> list[int]:
-        """Every status number."""
-        return list(RunStatus._NAMES)
+        """Every status number, in MLflow's order."""
+        return list(RunStatus._STATUS_TO_STRING)
 
 
 class ViewType:
-    """Which lifecycle stages a search returns."""
+    """Which lifecycle stages a search returns (the wire enum ``mlflow.ViewType``)."""
 
     ACTIVE_ONLY = 1
     DELETED_ONLY = 2
     ALL = 3
 
-    _NAMES = {"ACTIVE_ONLY": 1, "DELETED_ONLY": 2, "ALL": 3}
+    _VIEW_TO_STRING = {ACTIVE_ONLY: "active_only", DELETED_ONLY: "deleted_only", ALL: "all"}
+    _STRING_TO_VIEW = {name: number for number, name in _VIEW_TO_STRING.items()}
+    # The wire spelling (the proto enum's names), which tracklet's own callers also pass.
+    _WIRE_TO_VIEW = {"ACTIVE_ONLY": ACTIVE_ONLY, "DELETED_ONLY": DELETED_ONLY, "ALL": ALL}
 
     @classmethod
     def from_string(cls, view_str: str) -> int:
-        """``"active_only"`` (any case) -> 1."""
-        key = view_str.upper()
-        if key not in cls._NAMES:
+        """``"active_only"`` -> 1, as MLflow; the wire names (``"ACTIVE_ONLY"``) are accepted too.
+
+        Any other spelling is an ``INVALID_PARAMETER_VALUE`` error listing MLflow's names.
+        """
+        number = cls._STRING_TO_VIEW.get(view_str) or cls._WIRE_TO_VIEW.get(view_str)
+        if number is None:
             raise TrackletException(
-                f"Unrecognized view type {view_str!r}; valid values: {list(cls._NAMES)}",
+                f"Could not get valid view type corresponding to string {view_str}. "
+                f"Valid view types are {list(cls._STRING_TO_VIEW)}",
                 INVALID_PARAMETER_VALUE,
             )
-        return cls._NAMES[key]
+        return number
 
     @classmethod
     def to_string(cls, view_type: int) -> str:
-        """1 -> ``"ACTIVE_ONLY"``."""
-        for name, number in cls._NAMES.items():
-            if number == view_type:
-                return name
-        raise TrackletException(
-            f"Unrecognized view type {view_type!r}; valid values: {list(cls._NAMES.values())}",
-            INVALID_PARAMETER_VALUE,
-        )
-
-    @classmethod
-    def from_proto(cls, proto_view_type: int) -> int:
-        """The wire value is the number itself."""
-        return int(proto_view_type)
+        """1 -> ``"active_only"`` (MLflow's lower-case name, not the wire name)."""
+        if view_type not in cls._VIEW_TO_STRING:
+            raise TrackletException(
+                f"Could not get valid view type corresponding to string {view_type}. "
+                f"Valid view types are {list(cls._VIEW_TO_STRING)}",
+                INVALID_PARAMETER_VALUE,
+            )
+        return cls._VIEW_TO_STRING[view_type]
 
     @classmethod
     def to_proto(cls, view_type: int) -> int:
-        """The wire value is the number itself."""
-        return int(view_type)
+        """The wire enum value (the same number); ``ValueError`` for anything else, as MLflow."""
+        if view_type in cls._VIEW_TO_STRING:
+            return int(view_type)
+        raise ValueError(f"Unexpected view_type: {view_type}")
+
+    @classmethod
+    def from_proto(cls, proto_view_type: int) -> int:
+        """The view type of a wire enum value; ``ValueError`` for anything else, as MLflow."""
+        if proto_view_type in cls._VIEW_TO_STRING:
+            return int(proto_view_type)
+        raise ValueError(f"Unexpected proto_view_type: {proto_view_type}")
 
 
 class SourceType:
-    """Where a run's code came from."""
+    """Where a run's code came from (MLflow's Python numbering: UNKNOWN is 5)."""
 
     NOTEBOOK = 1
     JOB = 2
@@ -104,23 +124,30 @@ class SourceType:
     LOCAL = 4
     UNKNOWN = 5
 
-    _NAMES = {1: "NOTEBOOK", 2: "JOB", 3: "PROJECT", 4: "LOCAL", 5: "UNKNOWN"}
+    _STRING_TO_SOURCETYPE = {"NOTEBOOK": 1, "JOB": 2, "PROJECT": 3, "LOCAL": 4, "UNKNOWN": 5}
+    SOURCETYPE_TO_STRING = {number: name for name, number in _STRING_TO_SOURCETYPE.items()}
 
     @staticmethod
     def from_string(status_str: str) -> int:
-        """``"LOCAL"`` -> 4."""
-        for number, name in SourceType._NAMES.items():
-            if name == status_str:
-                return number
-        raise TrackletException(
-            f"Unknown source type {status_str!r}; valid: {list(SourceType._NAMES.values())}",
-            INVALID_PARAMETER_VALUE,
-        )
+        """``"LOCAL"`` -> 4; an unknown name is an ``INVALID_PARAMETER_VALUE`` error."""
+        if status_str not in SourceType._STRING_TO_SOURCETYPE:
+            raise TrackletException(
+                f"Could not get source type corresponding to string {status_str}. Valid "
+                f"source type strings: {list(SourceType._STRING_TO_SOURCETYPE)}",
+                INVALID_PARAMETER_VALUE,
+            )
+        return SourceType._STRING_TO_SOURCETYPE[status_str]
 
     @staticmethod
     def to_string(status: int) -> str:
-        """4 -> ``"LOCAL"``."""
-        return SourceType._NAMES.get(status, "UNKNOWN")
+        """4 -> ``"LOCAL"``; an unknown number is an ``INVALID_PARAMETER_VALUE`` error."""
+        if status not in SourceType.SOURCETYPE_TO_STRING:
+            raise TrackletException(
+                f"Could not get string corresponding to source type {status}. Valid "
+                f"source types: {list(SourceType.SOURCETYPE_TO_STRING)}",
+                INVALID_PARAMETER_VALUE,
+            )
+        return SourceType.SOURCETYPE_TO_STRING[status]
 
 
 class LifecycleStage:
@@ -131,8 +158,8 @@ class LifecycleStage:
     _VALID_STAGES = frozenset({ACTIVE, DELETED})
 
     @classmethod
-    def view_type_to_stages(cls, view_type: int | None = None) -> list[str]:
-        """The stages a view type selects."""
+    def view_type_to_stages(cls, view_type: int | None = ViewType.ALL) -> list[str]:
+        """The stages a view type selects (``None`` selects both, like ``ALL``)."""
         stages = []
         if view_type in (ViewType.ACTIVE_ONLY, ViewType.ALL, None):
             stages.append(cls.ACTIVE)
@@ -147,13 +174,13 @@ class LifecycleStage:
 
     @classmethod
     def matches_view_type(cls, view_type: int, lifecycle_stage: str) -> bool:
-        """Whether a stage is selected by a view type."""
+        """Whether a stage is selected by a view type; an unknown stage or view type is an error."""
         if not cls.is_valid(lifecycle_stage):
-            raise TrackletException(f"Invalid lifecycle stage {lifecycle_stage!r}", INVALID_PARAMETER_VALUE)
+            raise TrackletException(f"Invalid lifecycle stage '{lifecycle_stage}'", INVALID_PARAMETER_VALUE)
         if view_type == ViewType.ALL:
             return True
         if view_type == ViewType.ACTIVE_ONLY:
             return lifecycle_stage == cls.ACTIVE
         if view_type == ViewType.DELETED_ONLY:
             return lifecycle_stage == cls.DELETED
-        return False
+        raise TrackletException(f"Invalid view type '{view_type}'", INVALID_PARAMETER_VALUE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracklet.entities import _proto
 from tracklet.entities._base import TrackletObject
 from tracklet.entities.enums import LifecycleStage
 from tracklet.entities.metric import ExperimentTag
@@ -27,13 +28,13 @@ class Experiment(TrackletObject):
         "_last_update_time",
     )
     _fields = (
-        "experiment_id",
-        "name",
         "artifact_location",
-        "lifecycle_stage",
-        "tags",
         "creation_time",
+        "experiment_id",
         "last_update_time",
+        "lifecycle_stage",
+        "name",
+        "tags",
     )
 
     def __init__(
@@ -96,3 +97,32 @@ class Experiment(TrackletObject):
     def from_dictionary(cls, the_dict: dict[str, Any]) -> Experiment:
         """Inverse of :meth:`to_dictionary`."""
         return cls(**{k: v for k, v in the_dict.items() if k in cls._fields})
+
+    def to_proto(self) -> Any:
+        """MLflow's wire message ``mlflow.Experiment`` (needs protobuf); unset times are left out."""
+        proto = _proto.message("Experiment")(
+            experiment_id=self.experiment_id,
+            name=self.name,
+            artifact_location=self.artifact_location,
+            lifecycle_stage=self.lifecycle_stage,
+        )
+        if self.creation_time:
+            proto.creation_time = self.creation_time
+        if self.last_update_time:
+            proto.last_update_time = self.last_update_time
+        for key, value in self.tags.items():
+            proto.tags.add(key=key, value=value)
+        return proto
+
+    @classmethod
+    def from_proto(cls, proto: Any) -> Experiment:
+        """The experiment in an ``mlflow.Experiment`` message (a time of 0 or unset is None)."""
+        return cls(
+            proto.experiment_id,
+            proto.name,
+            proto.artifact_location,
+            proto.lifecycle_stage,
+            [ExperimentTag(t.key, t.value) for t in proto.tags],
+            creation_time=proto.creation_time or None,
+            last_update_time=proto.last_update_time or None,
+        )

@@ -2,24 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from tracklet.entities import _proto
 from tracklet.entities._base import TrackletObject
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+
+_KV = TypeVar("_KV", bound="_KeyValue")
 
 
 class Metric(TrackletObject):
-    """One logged value of a metric: key, value, timestamp (ms) and step."""
+    """One logged value of a metric: key, value, timestamp (ms) and step.
 
-    __slots__ = ("_key", "_value", "_timestamp", "_step", "_run_id")
-    _fields = ("key", "value", "timestamp", "step")
+    ``model_id`` and the dataset pair are MLflow 3's optional links; ``run_id`` is set
+    when the value comes from a multi-run query.
+    """
+
+    __slots__ = (
+        "_key",
+        "_value",
+        "_timestamp",
+        "_step",
+        "_model_id",
+        "_dataset_name",
+        "_dataset_digest",
+        "_run_id",
+    )
+    _fields = ("dataset_digest", "dataset_name", "key", "model_id", "run_id", "step", "timestamp", "value")
 
     def __init__(
-        self, key: str, value: float, timestamp: int, step: int = 0, run_id: str | None = None
+        self,
+        key: str,
+        value: float,
+        timestamp: int,
+        step: int = 0,
+        model_id: str | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        run_id: str | None = None,
     ) -> None:
+        if (dataset_name, dataset_digest).count(None) == 1:
+            raise TrackletException(
+                "Both dataset_name and dataset_digest must be provided if one is provided",
+                INVALID_PARAMETER_VALUE,
+            )
         self._key = key
         self._value = value
         self._timestamp = timestamp
         self._step = step
+        self._model_id = model_id
+        self._dataset_name = dataset_name
+        self._dataset_digest = dataset_digest
         self._run_id = run_id
 
     @property
@@ -43,6 +76,21 @@ class Metric(TrackletObject):
         return self._step
 
     @property
+    def model_id(self) -> str | None:
+        """The logged model the value belongs to, if any."""
+        return self._model_id
+
+    @property
+    def dataset_name(self) -> str | None:
+        """Name of the dataset the value was computed on, if any."""
+        return self._dataset_name
+
+    @property
+    def dataset_digest(self) -> str | None:
+        """Digest of the dataset the value was computed on, if any."""
+        return self._dataset_digest
+
+    @property
     def run_id(self) -> str | None:
         """The run the value was logged to, when known."""
         return self._run_id
@@ -51,19 +99,72 @@ class Metric(TrackletObject):
         if not isinstance(other, Metric):
             return NotImplemented
         # NaN == NaN here: a stored NaN must compare equal to the NaN that was logged.
+        # run_id is left out: the same point read through a single-run or a multi-run call.
         same_value = self.value == other.value or (self.value != self.value and other.value != other.value)
-        return (self.key, self.timestamp, self.step) == (
+        mine = (self.key, self.timestamp, self.step, self.model_id, self.dataset_name, self.dataset_digest)
+        theirs = (
             other.key,
             other.timestamp,
             other.step,
-        ) and same_value
+            other.model_id,
+            other.dataset_name,
+            other.dataset_digest,
+        )
+        return mine == theirs and same_value
 
     def __hash__(self) -> int:
         return hash((self.key, self.timestamp, self.step))
 
+    def to_dictionary(self) -> dict[str, Any]:
+        """MLflow's dictionary form, in MLflow's key order."""
+        return {
+            "key": self.key,
+            "value": self.value,
+            "timestamp": self.timestamp,
+            "step": self.step,
+            "model_id": self.model_id,
+            "dataset_name": self.dataset_name,
+            "dataset_digest": self.dataset_digest,
+            "run_id": self.run_id,
+        }
 
-class Param(TrackletObject):
-    """A run parameter: a string key and a string value, immutable once logged."""
+    @classmethod
+    def from_dictionary(cls, metric_dict: dict[str, Any]) -> Metric:
+        """Inverse of :meth:`to_dictionary`; key, value, timestamp and step are required."""
+        missing = [k for k in ("key", "value", "timestamp", "step") if k not in metric_dict]
+        if missing:
+            raise TrackletException(
+                f"Missing required keys {missing} in metric dictionary", INVALID_PARAMETER_VALUE
+            )
+        return cls(**{k: v for k, v in metric_dict.items() if k in cls._fields})
+
+    def to_proto(self) -> Any:
+        """MLflow's wire message ``mlflow.Metric`` (needs protobuf)."""
+        proto = _proto.message("Metric")(
+            key=self.key, value=self.value, timestamp=self.timestamp, step=self.step
+        )
+        for name in ("model_id", "dataset_name", "dataset_digest", "run_id"):
+            if getattr(self, name):
+                setattr(proto, name, getattr(self, name))
+        return proto
+
+    @classmethod
+    def from_proto(cls, proto: Any) -> Metric:
+        """The metric in an ``mlflow.Metric`` message (unset optional fields become None)."""
+        return cls(
+            proto.key,
+            proto.value,
+            proto.timestamp,
+            proto.step,
+            model_id=proto.model_id or None,
+            dataset_name=proto.dataset_name or None,
+            dataset_digest=proto.dataset_digest or None,
+            run_id=proto.run_id or None,
+        )
+
+
+class _KeyValue(TrackletObject):
+    """A string key and a string value, sent on the wire as the message named like the class."""
 
     __slots__ = ("_key", "_value")
     _fields = ("key", "value")
@@ -74,28 +175,55 @@ class Param(TrackletObject):
 
     @property
     def key(self) -> str:
-        """The parameter's name."""
+        """The name."""
         return self._key
 
     @property
     def value(self) -> Any:
-        """The parameter's value (a string once stored)."""
+        """The value (a string once stored)."""
         return self._value
 
+    def to_proto(self) -> Any:
+        """MLflow's wire message of the same name (``mlflow.Param``, ``mlflow.RunTag``, ...)."""
+        value = self.value if isinstance(self.value, str) else str(self.value)
+        return _proto.message(type(self).__name__)(key=self.key, value=value)
 
-class RunTag(Param):
+    @classmethod
+    def from_proto(cls: type[_KV], proto: Any) -> _KV:
+        """The entity in a wire message with ``key`` and ``value``."""
+        return cls(proto.key, proto.value)
+
+
+class Param(_KeyValue):
+    """A run parameter: a string key and a string value, immutable once logged.
+
+    As in MLflow, two params are equal when their keys are (a run has one value per key).
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+class RunTag(_KeyValue):
     """A tag on a run: string key and value, may be overwritten or deleted."""
 
     __slots__ = ()
 
 
-class ExperimentTag(Param):
+class ExperimentTag(_KeyValue):
     """A tag on an experiment."""
 
     __slots__ = ()
 
 
-class InputTag(Param):
+class InputTag(_KeyValue):
     """A tag on a dataset input (for example ``mlflow.data.context = "training"``)."""
 
     __slots__ = ()
