@@ -4,7 +4,9 @@ artifact root, behind a round-robin TCP balancer, as ops deploy them.
 * clients spread over both replicas lose and duplicate nothing, and what one replica
   wrote (runs, metrics, artifacts) the other serves;
 * one replica killed with SIGKILL in the middle of the load: the clients' retries land on
-  the other replica and every acknowledged write is there, once.
+  the other replica and every acknowledged write is there, once. "In the middle" is
+  asserted, not hoped for: batches are acknowledged before and after the kill, the killed
+  replica had taken connections of this load, and the balancer counted failovers.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ class Balancer:
         self.backends = backends
         self.port = free_port()
         self.connections = {port: 0 for port in backends}
+        #: bytes of requests forwarded to each backend
+        self.sent = {port: 0 for port in backends}
+        #: new connections that found a backend dead and went on to the next one
+        self.failovers = 0
         self._next = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -90,6 +96,10 @@ class Balancer:
             writer.close()
         await self._server.wait_closed()
 
+    def aim_at(self, port: int) -> None:
+        """Make ``port`` the first backend the next new connection tries."""
+        self._next = self.backends.index(port)
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -105,12 +115,13 @@ class Balancer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         upstream = None
-        for _ in range(len(self.backends)):
+        for attempt in range(len(self.backends)):
             port = self.backends[self._next % len(self.backends)]
             self._next += 1
             with contextlib.suppress(OSError):
                 upstream = await asyncio.open_connection("127.0.0.1", port)
                 self.connections[port] += 1
+                self.failovers += attempt > 0
                 break
         if upstream is None:
             writer.close()
@@ -118,9 +129,11 @@ class Balancer:
         up_reader, up_writer = upstream
         self._writers.add(up_writer)
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, count: bool) -> None:
             try:
                 while data := await src.read(65536):
+                    if count:
+                        self.sent[port] += len(data)
                     dst.write(data)
                     await dst.drain()
             except OSError:
@@ -129,7 +142,7 @@ class Balancer:
                 with contextlib.suppress(Exception):
                     dst.close()
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
 
 
 def _replica(pg: str, artifacts: Path, log: Path) -> ServerProcess:
@@ -143,7 +156,33 @@ def _new_run(store: RestStore, experiment_id: str, client: int) -> str:
     ).info.run_id
 
 
-def _log_run(store: RestStore, run_id: str) -> tuple[str, int]:
+class AckCounter:
+    """Batches acknowledged by the servers, split at the moment a replica is killed: the
+    proof that the kill fell in the middle of the load, not before or after it."""
+
+    def __init__(self, kill_after: int) -> None:
+        self._lock = threading.Lock()
+        self.before_kill = 0
+        self.after_kill = 0
+        self.killed = False
+        self.reached = threading.Event()
+        self._kill_after = kill_after
+
+    def ack(self) -> None:
+        with self._lock:
+            if self.killed:
+                self.after_kill += 1
+            else:
+                self.before_kill += 1
+                if self.before_kill >= self._kill_after:
+                    self.reached.set()
+
+    def mark_killed(self) -> None:
+        with self._lock:
+            self.killed = True
+
+
+def _log_run(store: RestStore, run_id: str, acks: AckCounter | None = None) -> tuple[str, int]:
     """Log BATCHES batches of POINTS points to a run; return (run id, points acknowledged)."""
     acked = 0
     for b in range(BATCHES):
@@ -151,6 +190,8 @@ def _log_run(store: RestStore, run_id: str) -> tuple[str, int]:
         metrics = [Metric("loss", float(b * POINTS + i), now, b * POINTS + i) for i in range(POINTS)]
         store.log_batch(run_id, metrics, [Param(f"p{b}", str(b))], [RunTag("last", str(b))])
         acked += POINTS
+        if acks is not None:
+            acks.ack()
     return run_id, acked
 
 
@@ -201,19 +242,32 @@ def test_two_replicas_share_everything_and_survive_a_kill(postgres_uri: str, tmp
             # 2. one replica killed mid-load: retries go to the other, nothing is lost.
             # (Runs are created first: creating one is not idempotent, so a client does not
             # repeat it after a lost answer; logging is, and is retried.)
+            # The kill comes once a quarter of the batches are acknowledged (a count, not a
+            # sleep), and the counts on either side of it are asserted below.
             run_ids = [_new_run(store, experiment_id, 100 + c) for c in range(CLIENTS)]
-            started = threading.Event()
-
-            def load(run_id: str) -> tuple[str, int]:
-                started.set()
-                return _log_run(RestStore(lb.url), run_id)
+            total = CLIENTS * BATCHES
+            acks = AckCounter(kill_after=total // 4)
+            failovers_before = lb.failovers
+            killed_port = int(first.url.rsplit(":", 1)[1])
+            sent_to_killed_before = lb.sent[killed_port]
 
             with ThreadPoolExecutor(CLIENTS) as pool:
-                futures = [pool.submit(load, run_id) for run_id in run_ids]
-                started.wait(10)
-                time.sleep(0.5)
+                futures = [pool.submit(_log_run, RestStore(lb.url), run_id, acks) for run_id in run_ids]
+                assert acks.reached.wait(120), "the load never got going"
+                sent_to_killed_at_kill = lb.sent[killed_port]
                 first.kill()
+                acks.mark_killed()
+                # the first connection opened after the kill tries the dead replica first, so
+                # a client whose connection died is counted as a failover when it reconnects
+                lb.aim_at(killed_port)
                 survived = [f.result(timeout=300) for f in futures]
+            # the kill fell inside the load: batches were acknowledged on both sides of it...
+            assert acks.before_kill >= total // 4 and acks.after_kill > 0, vars(acks)
+            assert acks.before_kill + acks.after_kill == total
+            # ...the killed replica was serving part of it...
+            assert sent_to_killed_at_kill > sent_to_killed_before, lb.sent
+            # ...and clients whose connection died were sent to the survivor
+            assert lb.failovers > failovers_before, lb.failovers
             direct = RestStore(second.url)
             for run_id, acked in survived:
                 history = direct.get_metric_history(run_id, "loss")
