@@ -280,7 +280,7 @@ def full_run(run_id):
 ids = sorted(E.values()) + ["0"]
 VIEWS = (("active", 1), ("deleted", 2), ("all", 3))
 names = ["interop", "external", "doomed", "before-rename", "after-rename", "renamed-twice",
-         "revived", "second-tool", "Default", "nosuch"]
+         "revived", "second-tool", "Default", "nosuch"] + state.get("names", [])
 view = {
     "get_experiment": {i: attempt(lambda: experiment(c.get_experiment(i))) for i in ids + ["999999"]},
     "by_name": {n: attempt(lambda: experiment(c.get_experiment_by_name(n))) for n in names},
@@ -300,7 +300,7 @@ view = {
     "filtered": [r.info.run_id for r in c.search_runs(ids, "metrics.loss > 0", run_view_type=3,
                                                       order_by=["metrics.loss DESC"])],
     "by_parent": sorted(r.info.run_id for r in c.search_runs(
-        ids, "tags.mlflow.parentRunId = '%s'" % R["parent"], run_view_type=3)),
+        ids, "tags.mlflow.parentRunId = '%s'" % R.get("parent"), run_view_type=3)),
 }
 print(json.dumps(view, sort_keys=True))
 """
@@ -400,3 +400,106 @@ def test_folder_written_by_both_tools_reads_the_same_in_both(
     _run(SCENARIO, first, root, tmp_path, state)
     _run(MIXED, second, root, tmp_path, state)
     _compare(root, tmp_path, state, mixed=True)
+
+
+def _write(path: pathlib.Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _write_legacy_folder(root: pathlib.Path) -> dict[str, Any]:
+    """A folder as older MLflow versions left it, written by hand: integer experiment ids,
+    ``run_uuid`` and the source fields in runs' ``meta.yaml``, runs named only by their
+    ``mlflow.runName`` tag, no ``status`` or ``lifecycle_stage``, metric lines with two and
+    five fields, quoted and YAML-special values, folders that are not runs."""
+    t = 1_600_000_000_000
+    _write(
+        root / "0" / "meta.yaml",
+        f"artifact_location: {root}/0\nexperiment_id: '0'\nlifecycle_stage: active\nname: Default\n",
+    )
+    _write(
+        root / "1" / "meta.yaml",
+        f'artifact_location: "{root}/1"\nexperiment_id: 1\nlifecycle_stage: active\nname: "legacy"\n',
+    )
+    _write(root / "1" / "tags" / "mlflow.note.content", "old notes")
+    _write(
+        root / ".trash" / "7" / "meta.yaml",
+        f"artifact_location: file://{root}/7\ncreation_time: {t}\nexperiment_id: '7'\n"
+        f"last_update_time: {t + 5}\nlifecycle_stage: deleted\nname: '123'\n",
+    )
+    runs = {"old": "a" * 32, "minimal": "1" * 31 + "b", "killed": "c" * 32, "trashed": "d" * 32}
+    old = root / "1" / runs["old"]
+    _write(
+        old / "meta.yaml",
+        f"artifact_uri: {root}/1/{runs['old']}/artifacts\nend_time: {t + 9}\nentry_point_name: main\n"
+        f"experiment_id: 1\nlifecycle_stage: active\nname: ''\nrun_id: {runs['old']}\nrun_uuid: {runs['old']}\n"
+        "source_name: train.py\nsource_type: 4\nsource_version: abc123\nstart_time: "
+        f"{t}\nstatus: 3\ntags: []\nuser_id: alice\n",
+    )
+    _write(old / "tags" / "mlflow.runName", "named-by-tag")
+    _write(old / "tags" / "mlflow.source.name", "train.py")
+    _write(old / "params" / "alpha", "0.5")
+    _write(old / "metrics" / "two_fields", f"{t} 1.5\n{t + 1} nan\n")
+    _write(old / "metrics" / "five_fields", f"{t} 2.5 3 iris d1g3st\n{t + 1} -inf 4 iris d1g3st\n")
+    _write(old / "artifacts" / "model" / "MLmodel", "flavors: {}\n")
+    minimal = root / "1" / runs["minimal"]
+    _write(
+        minimal / "meta.yaml",
+        f"end_time: null\nexperiment_id: '1'\nrun_id: {runs['minimal']}\nstart_time: {t + 1}\nuser_id: ''\n",
+    )
+    killed = root / "1" / runs["killed"]
+    _write(
+        killed / "meta.yaml",
+        f"artifact_uri: '{root}/1/{runs['killed']}/artifacts'\nend_time: null\nexperiment_id: '1'\n"
+        f"lifecycle_stage: deleted\ndeleted_time: {t + 3}\nrun_id: {runs['killed']}\n"
+        f"run_name: 'true'\nstart_time: {t + 2}\nstatus: 5\nuser_id: \"bob\"\n",
+    )
+    trashed = root / ".trash" / "7" / runs["trashed"]
+    _write(
+        trashed / "meta.yaml",
+        f"artifact_uri: file://{root}/7/{runs['trashed']}/artifacts\nend_time: {t + 8}\nexperiment_id: '7'\n"
+        f"lifecycle_stage: deleted\nrun_id: {runs['trashed']}\nrun_name: '2021-01-01'\nstart_time: {t + 4}\n"
+        "status: 4\nuser_id: carol\n",
+    )
+    _write(trashed / "metrics" / "m", f"{t} 1.0 0\n")
+    for run_dir in (old, minimal, killed, trashed):
+        for folder in ("metrics", "params", "artifacts"):
+            (run_dir / folder).mkdir(parents=True, exist_ok=True)
+    (root / "1" / "not-a-run" / "artifacts").mkdir(parents=True)  # no meta.yaml: skipped by both
+    (root / "models").mkdir()  # the model registry's folder, not an experiment
+    return {"experiments": {"legacy": "1", "gone": "7"}, "runs": runs, "names": ["legacy", "123"]}
+
+
+def test_folder_in_older_formats_reads_the_same_in_both(tmp_path: pathlib.Path) -> None:
+    root, state_file = tmp_path / "mlruns", tmp_path / "state.json"
+    state = _write_legacy_folder(root)
+    state_file.write_text(json.dumps(state))
+    views = _views(str(root), tmp_path, state_file)
+    # The one known difference: a run without artifact_uri has no artifacts to read; MLflow
+    # fails with a TypeError, tracklet with INVALID_PARAMETER_VALUE (not the current folder).
+    for tool, error in (("mlflow", "TypeError"), ("tracklet", "INVALID_PARAMETER_VALUE")):
+        minimal = views[tool]["runs"]["minimal"]
+        calls = {**minimal.pop("artifacts"), **minimal.pop("missing_artifacts")}
+        assert calls and all(outcome == {"error": error} for outcome in calls.values()), (tool, calls)
+    assert _differences(views["mlflow"], views["tracklet"]) == []
+    view = views["mlflow"]["runs"]
+    old = view["old"]["get_run"]
+    assert old["info"]["run_name"] == "named-by-tag" and old["info"]["status"] == "FINISHED"
+    assert old["info"]["user_id"] == "alice" and old["info"]["end_time"] == 1_600_000_000_009
+    assert view["old"]["history"]["two_fields"] == [
+        [1_600_000_000_000, "1.5", 0],
+        [1_600_000_000_001, "nan", 0],
+    ]
+    # MLflow 3.17 writes the step in five-field lines but reads step 0 from them.
+    assert view["old"]["history"]["five_fields"] == [
+        [1_600_000_000_000, "2.5", 0],
+        [1_600_000_000_001, "-inf", 0],
+    ]
+    assert view["old"]["artifacts"]["listing"] == {"model/": None, "model/MLmodel": [12, "flavors: {}\n"]}
+    minimal = view["minimal"]["get_run"]["info"]
+    assert minimal["status"] == "RUNNING" and minimal["lifecycle_stage"] == "active"
+    assert view["killed"]["get_run"]["info"]["status"] == "KILLED"
+    assert view["killed"]["get_run"]["info"]["run_name"] == "true"
+    assert view["trashed"]["get_run"]["info"]["run_name"] == "2021-01-01"
+    assert views["mlflow"]["by_name"]["123"]["lifecycle_stage"] == "deleted"
+    assert views["mlflow"]["search_experiments"]["all"] == ["7", "0", "1"]

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import pathlib
+import shutil
 
+import pytest
 import yaml
 
 from tracklet.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
+from tracklet.exceptions import TrackletException
+from tracklet_file.artifacts import LocalArtifactRepository
 from tracklet_file.store import FileStore
 
 
@@ -147,3 +152,72 @@ def test_no_temporary_files_left_behind(store: FileStore, root: str) -> None:
         os.path.join(d, f) for d, dirs, files in os.walk(root) for f in files + dirs if f.startswith(".tmp-")
     ]
     assert leftovers == []
+
+
+# -- reading folders as MLflow 3.17 reads them ------------------------------------------------
+
+
+def test_five_field_metric_lines_read_with_step_zero_as_mlflow_does(store: FileStore, root: str) -> None:
+    # MLflow writes "<ts> <value> <step> <dataset> <digest>" for a metric computed on a
+    # dataset, and its reader takes step 0 from such lines; tracklet shows the same.
+    run_id = store.create_run("0", "u", 0, [], "r").info.run_id
+    with open(os.path.join(root, "0", run_id, "metrics", "acc"), "w") as f:
+        f.write("10 0.5 7 iris d1g3st\n11 0.25 8 iris d1g3st\n")
+    assert [(m.timestamp, m.value, m.step) for m in store.get_metric_history(run_id, "acc")] == [
+        (10, 0.5, 0),
+        (11, 0.25, 0),
+    ]
+    assert store.get_run(run_id).data.metrics == {"acc": 0.25}  # latest by (step, timestamp)
+
+
+def test_mixed_two_and_five_field_lines_are_not_misread_as_columns(store: FileStore, root: str) -> None:
+    # One five-field and two two-field lines have as many fields and spaces as three
+    # three-field lines: the column reader must not take them for that.
+    run_id = store.create_run("0", "u", 0, [], "r").info.run_id
+    with open(os.path.join(root, "0", run_id, "metrics", "m"), "w") as f:
+        f.write("1 1.5 9 iris d1g3st\n2 2.5\n3 3.5\n")
+    points = store.get_metric_history(run_id, "m")
+    assert [(m.timestamp, m.value, m.step) for m in points] == [(1, 1.5, 0), (2, 2.5, 0), (3, 3.5, 0)]
+
+
+def test_run_missing_a_run_folder_is_listed_but_not_found_by_id(store: FileStore, root: str) -> None:
+    # MLflow finds a run by id only where metrics/, params/ and artifacts/ all exist.
+    run_id = store.create_run("0", "u", 0, [], "r").info.run_id
+    shutil.rmtree(os.path.join(root, "0", run_id, "artifacts"))
+    fresh = FileStore(root)
+    with pytest.raises(TrackletException) as caught:
+        fresh.get_run(run_id)
+    assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert [r.info.run_id for r in fresh.search_runs(["0"])] == [run_id]
+    fresh.close()
+
+
+def test_inputs_come_back_in_the_folder_listing_order(store: FileStore, root: str) -> None:
+    run_id = store.create_run("0", "u", 0, [], "r").info.run_id
+    datasets = [Dataset(f"d{i}", f"digest{i}", "local", "{}", None, None) for i in range(6)]
+    store.log_inputs(run_id, [DatasetInput(d, []) for d in datasets])
+    names = {d.name: d for d in datasets}
+    inputs_dir = os.path.join(root, "0", run_id, "inputs")
+    listed = [_yaml(inputs_dir, n, "meta.yaml")["source_id"] for n in os.listdir(inputs_dir)]
+    by_id = {_yaml(root, "0", "datasets", i, "meta.yaml")["name"]: i for i in listed}
+    got = [d.dataset.name for d in store.get_run(run_id).inputs.dataset_inputs]
+    assert sorted(got) == sorted(names) and [by_id[n] for n in got] == listed
+
+
+def test_downloading_a_missing_artifact_root_gives_the_empty_destination(tmp_path: pathlib.Path) -> None:
+    # A run of a deleted experiment: its artifact_uri names where the folder was before
+    # the experiment moved to .trash. MLflow answers the (empty) destination.
+    repo = LocalArtifactRepository(str(tmp_path / "gone"))
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    assert repo.list_artifacts() == []
+    assert repo.download_artifacts("", str(dst)) == str(dst) and list(dst.iterdir()) == []
+    with pytest.raises(TrackletException) as caught:
+        repo.download_artifacts("file.txt", str(dst))  # a named artifact still has to exist
+    assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_empty_artifact_uri_is_refused_rather_than_the_current_folder() -> None:
+    with pytest.raises(TrackletException, match="artifact location is required") as caught:
+        LocalArtifactRepository("")
+    assert caught.value.error_code == "INVALID_PARAMETER_VALUE"

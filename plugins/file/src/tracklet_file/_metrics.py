@@ -2,7 +2,10 @@
 
 MLflow writes the value with Python's ``str(float)``, so NaN and infinities are the words
 ``nan``, ``inf`` and ``-inf``, which ``float()`` reads back. Older files may have two fields
-(no step) and newer ones five (dataset name and digest); both are read.
+(no step) and newer ones five (step, then the name and digest of the dataset the metric
+was computed on); both are read as MLflow 3.17 reads them: step 0 for both, the five-field
+line's third field being ignored by MLflow's reader, so a folder shows the same histories
+in both tools.
 """
 
 from __future__ import annotations
@@ -50,9 +53,9 @@ def _malformed(key: str, line: str) -> TrackletException:
 
 def _parse(key: str, line: str, run_id: str | None) -> Metric:
     parts = line.split(" ")
-    if len(parts) == 3 or len(parts) == 5:
+    if len(parts) == 3:
         return Metric(key, float(parts[1]), int(parts[0]), int(parts[2]), run_id)
-    if len(parts) == 2:
+    if len(parts) == 2 or len(parts) == 5:  # step 0, as MLflow reads both (module docstring)
         return Metric(key, float(parts[1]), int(parts[0]), 0, run_id)
     raise _malformed(key, line)
 
@@ -79,16 +82,20 @@ def parse_history(key: str, data: bytes, run_id: str | None = None) -> list[Metr
         tokens = text.split()
         if len(tokens) == 3 * count and text.count(" ") == 2 * count:
             # Every line is "<timestamp> <value> <step>": convert whole columns at C speed.
-            return list(
-                map(
-                    Metric,
-                    repeat(key, count),
-                    map(float, tokens[1::3]),
-                    map(int, tokens[0::3]),
-                    map(int, tokens[2::3]),
-                    repeat(run_id, count),
+            # Lines of five and of two fields can add up to the same counts; their columns
+            # then do not convert (a value always has a '.', 'e', 'nan' or 'inf'), and the
+            # lines are read one by one.
+            with contextlib.suppress(ValueError):
+                return list(
+                    map(
+                        Metric,
+                        repeat(key, count),
+                        map(float, tokens[1::3]),
+                        map(int, tokens[0::3]),
+                        map(int, tokens[2::3]),
+                        repeat(run_id, count),
+                    )
                 )
-            )
         return [_parse(key, line.strip(), run_id) for line in text.split("\n") if line.strip()]
 
 

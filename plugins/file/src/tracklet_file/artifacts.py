@@ -29,6 +29,14 @@ class LocalArtifactRepository(ArtifactRepository):
     """Artifact repository on a local folder (a plain path or a ``file:`` URI)."""
 
     def __init__(self, artifact_uri: str) -> None:
+        if not artifact_uri:
+            # An empty root would be the current directory. A run whose meta.yaml records no
+            # artifact_uri (hand-made or damaged) gets here; MLflow fails on it too.
+            raise TrackletException(
+                "Invalid artifact URI '': an artifact location is required (a run without one "
+                "has no artifacts; set 'artifact_uri' in its meta.yaml to read them).",
+                INVALID_PARAMETER_VALUE,
+            )
         super().__init__(artifact_uri)
         self.artifact_dir = local_path_from_uri(artifact_uri)
 
