@@ -220,9 +220,17 @@ def _check_batches(uri: str, run_id: str, batches: range, acknowledged: set[int]
         store.close()
 
 
+def _kill_schedule(default_seed: int | None = None) -> random.Random:
+    """The kill schedule's generator, seeded from TRACKLET_TEST_KILL_SEED to replay a failure;
+    the seed is printed, and pytest shows it beside a failure."""
+    seed = int(os.environ.get("TRACKLET_TEST_KILL_SEED") or default_seed or random.randrange(2**32))
+    print(f"kill schedule seed {seed}: replay with TRACKLET_TEST_KILL_SEED={seed}")
+    return random.Random(seed)
+
+
 def _kill_rounds(uri: str, rounds: int) -> None:
     run_id = _new_run(uri)
-    rng = random.Random()
+    rng = _kill_schedule()
     acknowledged: set[int] = set()
     next_batch = 0
     for _ in range(rounds):
