@@ -22,6 +22,14 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SI
 WORKERS = pathlib.Path(__file__).parent / "tracklet_file_workers.py"
 
 
+def _kill_schedule(default_seed: int | None = None) -> random.Random:
+    """The kill schedule's generator, seeded from TRACKLET_TEST_KILL_SEED to replay a failure;
+    the seed is printed, and pytest shows it beside a failure."""
+    seed = int(os.environ.get("TRACKLET_TEST_KILL_SEED") or default_seed or random.randrange(2**32))
+    print(f"kill schedule seed {seed}: replay with TRACKLET_TEST_KILL_SEED={seed}")
+    return random.Random(seed)
+
+
 def _run_and_kill(root: str, run_id: str, rng: random.Random) -> dict[str, int]:
     """Start a writer, kill it after a random delay; return the last acknowledged index
     of each kind of write (-1 for none)."""
@@ -56,7 +64,7 @@ def _every_meta_parses(root: str) -> None:
 
 
 def test_sigkill_in_a_loop_of_writes_loses_no_acknowledged_write(root: str) -> None:
-    rng = random.Random(1234)
+    rng = _kill_schedule(default_seed=1234)
     run_id = FileStore(root).create_run("0", "u", 0, [], None).info.run_id
     for _round in range(6):
         acked = _run_and_kill(root, run_id, rng)
