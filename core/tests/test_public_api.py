@@ -168,4 +168,4 @@ def test_tracing_raises_not_implemented_and_registry_names_the_plugin(tmp_path: 
         client.start_trace("t")
     with raises_code(exceptions.FEATURE_DISABLED) as info:
         client.create_registered_model("m")
-    assert "pip install tracklet-registry" in info.value.message
+    assert "model registry is not part of this tracklet release" in info.value.message

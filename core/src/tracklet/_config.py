@@ -39,7 +39,8 @@ def get_tracking_uri() -> str:
         raise TrackletException(
             "No tracking backend is installed and no tracking URI is set. Install one, e.g. "
             "'pip install tracklet-file' (a local ./mlruns folder) or 'pip install tracklet-sql' "
-            "(sqlite, PostgreSQL, MySQL), or set TRACKLET_TRACKING_URI.",
+            "(sqlite, PostgreSQL, MySQL) — from a clone of the tracklet repository: "
+            "'pip install ./plugins/file' or 'pip install ./plugins/sql' — or set TRACKLET_TRACKING_URI.",
             FEATURE_DISABLED,
         )
     return default

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pluggy
 
 from tracklet import hookspecs
+from tracklet._install_hints import INSTALL_HINTS
 from tracklet.exceptions import FEATURE_DISABLED, INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.uri import get_scheme
 
@@ -26,14 +27,20 @@ __all__ = [
     "KNOWN_PACKAGES",
     "PluginInfo",
     "Scheme",
+    "default_tracking_uri",
     "get_artifact_repository",
     "get_plugin_manager",
     "get_registry_store",
     "get_tracking_store",
     "hookimpl",
+    "install_hint",
     "installed_schemes",
     "list_plugins",
+    "register",
+    "request_headers",
     "reset",
+    "run_context_tags",
+    "unregister",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -43,24 +50,19 @@ ENTRY_POINT_GROUP = "tracklet"
 Kind = Literal["tracking", "artifacts", "registry"]
 KINDS: tuple[Kind, ...] = ("tracking", "artifacts", "registry")
 
-#: Which distribution serves a well-known scheme, for "pip install …" hints.
-KNOWN_PACKAGES: dict[tuple[str, str], str] = {
-    **{("tracking", s): "tracklet-file" for s in ("", "file")},
-    **{("artifacts", s): "tracklet-file" for s in ("", "file")},
-    **{("tracking", s): "tracklet-sql" for s in ("sqlite", "postgresql", "mysql", "mssql")},
-    **{("tracking", s): "tracklet-http" for s in ("http", "https")},
-    **{("artifacts", s): "tracklet-http" for s in ("http", "https", "mlflow-artifacts")},
-    ("artifacts", "s3"): "tracklet-s3",
-    ("artifacts", "gs"): "tracklet-gcs",
-    ("artifacts", "wasbs"): "tracklet-azure",
-    ("artifacts", "wasb"): "tracklet-azure",
-    ("artifacts", "abfss"): "tracklet-azure",
-    ("artifacts", "models"): "tracklet-registry",
-    **{
-        ("registry", s): "tracklet-registry"
-        for s in ("", "file", "sqlite", "postgresql", "mysql", "http", "https")
-    },
-}
+#: Which distribution serves a well-known scheme, for "pip install …" hints: generated
+#: from the plugins' declarations (tools/gen_install_hints.py).
+KNOWN_PACKAGES: dict[tuple[str, str], str] = {key: dist for key, (dist, _) in INSTALL_HINTS.items()}
+
+
+def install_hint(kind: str, scheme: str) -> str | None:
+    """The commands that install the plugin serving ``scheme``, from the package index and
+    from a clone of tracklet's repository; None when no plugin of this repository does."""
+    hint = INSTALL_HINTS.get((kind, scheme))
+    if hint is None:
+        return None
+    distribution, folder = hint
+    return f"pip install {distribution} (or, from a clone of the tracklet repository: pip install ./{folder})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,9 +219,11 @@ def _missing(kind: Kind, uri: str) -> TrackletException:
     message = (
         f"No {kind} plugin is installed for {shown} (URI {uri!r}). Installed {kind} schemes: {installed}."
     )
-    package = KNOWN_PACKAGES.get((kind, scheme))
-    if package:
-        message += f" Install the plugin with: pip install {package}"
+    hint = install_hint(kind, scheme)
+    if hint:
+        message += f" Install the plugin with: {hint}"
+    elif kind == "registry":
+        message += " The model registry is not part of this tracklet release yet: no plugin serves it."
     else:
         message += " Install a plugin that serves this scheme, or check the URI for typos."
     code = FEATURE_DISABLED if kind == "registry" else INVALID_PARAMETER_VALUE

@@ -6,6 +6,18 @@ import os
 import re
 import urllib.parse
 
+__all__ = [
+    "SECRET_QUERY_PARAMETER",
+    "append_to_uri_path",
+    "get_scheme",
+    "is_local_uri",
+    "local_path_from_uri",
+    "masked_uri",
+    "parse_runs_uri",
+    "path_to_file_uri",
+    "resolve_local_uri",
+]
+
 
 def get_scheme(uri: str) -> str:
     """The scheme of a URI in lower case, ``""`` for a plain path.

@@ -615,13 +615,15 @@ class _BrokenPlugin:
     def tracklet_tracking_store(self, uri: str, artifact_uri: str | None) -> Any:
         if not uri.startswith("broken-sqlite:"):
             return None
-        from tracklet_sql.store import SqlStore
+        from tracklet.plugins import get_tracking_store  # the sqlite store, not tracklet_sql itself
 
-        class BrokenStore(SqlStore):
+        sqlite_uri = "sqlite:" + uri.split(":", 1)[1]
+
+        class BrokenStore(type(get_tracking_store(sqlite_uri, artifact_uri))):  # type: ignore[misc]
             def get_run(self, run_id: str) -> Any:
                 raise RuntimeError("secret internal detail")
 
-        return BrokenStore("sqlite:" + uri.split(":", 1)[1], artifact_uri)
+        return BrokenStore(sqlite_uri, artifact_uri)
 
 
 def test_unexpected_errors_are_500_internal_error_without_details(

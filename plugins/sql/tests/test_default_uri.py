@@ -7,15 +7,15 @@ import pathlib
 
 import pytest
 
-from tracklet import _config, plugins  # noqa: E402
-from tracklet.tracking import get_tracking_uri  # noqa: E402
+from tracklet import plugins  # noqa: E402
+from tracklet.tracking import get_tracking_uri, set_tracking_uri  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def nothing_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
     for name in ("TRACKLET_TRACKING_URI", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(_config, "_tracking_uri", None)  # as if set_tracking_uri was never called
+    set_tracking_uri(None)  # as if set_tracking_uri was never called
     monkeypatch.chdir(tmp_path)
     plugins.reset()
 

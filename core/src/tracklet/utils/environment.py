@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 
@@ -50,6 +50,16 @@ def first_set(names: Sequence[str]) -> tuple[str, str] | None:
 def lookup(name: str, *, mlflow: str | None = None, also: Sequence[str] = ()) -> tuple[str, str] | None:
     """``(variable, value)`` of the first variable set for a setting (see :func:`variables`)."""
     return first_set(variables(name, mlflow=mlflow, also=also))
+
+
+@overload
+def get(name: str, default: str, *, mlflow: str | None = None, also: Sequence[str] = ()) -> str: ...
+
+
+@overload
+def get(
+    name: str, default: None = None, *, mlflow: str | None = None, also: Sequence[str] = ()
+) -> str | None: ...
 
 
 def get(

@@ -173,9 +173,11 @@ def _transport(settings: AzureSettings) -> Any:
     from urllib3.util.retry import Retry
 
     try:  # the SDK's adapter, reading sockets in bigger blocks; a plain one if it moves
-        from azure.core.pipeline.transport._requests_basic import BiggerBlockSizeHTTPAdapter as Adapter
+        from azure.core.pipeline.transport._requests_basic import (  # type: ignore[attr-defined]
+            BiggerBlockSizeHTTPAdapter as Adapter,
+        )
     except ImportError:  # pragma: no cover - depends on azure-core's internals
-        from requests.adapters import HTTPAdapter as Adapter
+        from requests.adapters import HTTPAdapter as Adapter  # type: ignore[assignment]
 
     session = requests.Session()
     pool = MAX_WORKERS * settings.max_concurrency
@@ -197,7 +199,7 @@ def _build(location: AzureLocation, source: CredentialSource, settings: AzureSet
 
     options: dict[str, Any] = {
         "retry_policy": ExponentialRetry(
-            initial_backoff=settings.retry_backoff,
+            initial_backoff=settings.retry_backoff,  # type: ignore[arg-type]  # typed int, takes seconds as float
             increment_base=2,
             retry_total=settings.max_retries,
             random_jitter_range=1,
@@ -213,13 +215,19 @@ def _build(location: AzureLocation, source: CredentialSource, settings: AzureSet
     credential: Any = None
     if source.kind == "connection string":
         try:
-            client = BlobServiceClient.from_connection_string(source.secret, **options)
+            client = BlobServiceClient.from_connection_string(source.secret or "", **options)
         except ValueError as exc:
             raise TrackletException(
                 f"{source.variable} is not a usable Azure Storage connection string: {exc}",
                 INVALID_PARAMETER_VALUE,
             ) from None
         return client, None
+    if location.account_url is None:  # a host that is not *.blob.<cloud>: only a connection string says how
+        raise TrackletException(
+            f"The artifact location names the host {location.account!r}, not an Azure Blob endpoint: set "
+            "AZURE_STORAGE_CONNECTION_STRING (e.g. Azurite's) to reach it.",
+            INVALID_PARAMETER_VALUE,
+        )
     if source.kind == "access key":
         credential = {"account_name": location.account, "account_key": source.secret}
         return BlobServiceClient(location.account_url, credential=credential, **options), None

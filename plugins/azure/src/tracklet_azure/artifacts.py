@@ -124,7 +124,7 @@ class AzureBlobArtifactRepository(ObjectStoreRepository):
         try:
             yield
         except ResourceNotFoundError as exc:
-            if exc.error_code == "ContainerNotFound":
+            if getattr(exc, "error_code", None) == "ContainerNotFound":
                 raise TrackletException(
                     f"The container {container!r} does not exist in the Azure storage account "
                     f"{account!r} (artifact URI {self.artifact_uri}). Create it (for example "
@@ -218,7 +218,10 @@ class AzureBlobArtifactRepository(ObjectStoreRepository):
                 except HttpResponseError as exc:
                     if exc.status_code in (401, 403, 404):
                         raise
-                    _logger.info("Blob batch refused (%s); deleting one blob at a time", exc.error_code)
+                    _logger.info(
+                        "Blob batch refused (%s); deleting one blob at a time",
+                        getattr(exc, "error_code", None),
+                    )
                     self.batch_delete = False
             self._run_parallel(self._delete_one, keys)
 

@@ -192,7 +192,7 @@ def _credentials(settings: GCSSettings, bucket: str) -> tuple[Any, str | None, s
         from google.auth.credentials import AnonymousCredentials
 
         where = f"STORAGE_EMULATOR_HOST={settings.emulator_host}"
-        return AnonymousCredentials(), settings.project, f"anonymous credentials ({where})"
+        return AnonymousCredentials(), settings.project, f"anonymous credentials ({where})"  # type: ignore[no-untyped-call]
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 
@@ -245,11 +245,11 @@ def _build(settings: GCSSettings, bucket: str) -> GCSClient:
 
     credentials, project, description = _credentials(settings, bucket)
     # requests keeps 10 connections per host; a directory transfer opens max_workers at once
-    session = AuthorizedSession(credentials)
+    session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
     adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, settings.max_workers))
     for prefix in ("http://", "https://"):
         session.mount(prefix, adapter)
-    session.configure_mtls_channel()  # GOOGLE_API_USE_CLIENT_CERTIFICATE, as the library does
+    session.configure_mtls_channel()  # type: ignore[no-untyped-call]  # GOOGLE_API_USE_CLIENT_CERTIFICATE, as the library does
     session.hooks["response"].append(_read_error_bodies)
     client = storage.Client(project=project, credentials=credentials, _http=session)
     return GCSClient(client, description)

@@ -153,7 +153,7 @@ class GCSArtifactRepository(ObjectStoreRepository):
         self.bucket_name, path = parse_gcs_uri(artifact_uri)
         super().__init__(artifact_uri, path)
         self.settings = GCSSettings.from_environment()
-        self.max_workers = self.settings.max_workers
+        self.max_workers = self.settings.max_workers  # type: ignore[misc]  # per repository, from the environment
         #: what the client signs requests with, for messages
         self.credentials = storage_client(self.settings, self.bucket_name).credentials
         self._bucket_of: tuple[Any, Any] = (None, None)

@@ -38,7 +38,7 @@ import logging
 import random
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tracklet.exceptions import (
@@ -163,7 +163,7 @@ class HttpTransport:
 
         return {**request_headers(self.base_url), **self._auth}
 
-    def url(self, path: str, query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> str:
+    def url(self, path: str, query: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None) -> str:
         """``base_url + path``, with ``query`` encoded (lists repeat the name)."""
         url = self.base_url + path
         if query:
@@ -235,7 +235,7 @@ class HttpTransport:
                 wait = max(wait, min(float(retry_after), 60.0))
             except ValueError:
                 pass  # an HTTP date: the exponential back-off will do
-        return wait
+        return float(wait)
 
     def call_json(
         self,

@@ -242,7 +242,7 @@ class SlowDownProxy:
 
 
 def _read_chunked(stream: Any) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
         if size == 0:
