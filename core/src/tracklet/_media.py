@@ -72,7 +72,8 @@ class MediaMixin:
         if not _IMAGE_KEY.match(key):
             raise ValueError(
                 "The `key` parameter may only contain alphanumerics, underscores (_), dashes (-), "
-                f"periods (.), spaces ( ), and slashes (/). The provided key `{key}` contains invalid characters."
+                "periods (.), spaces ( ), and slashes (/)."  # no space after: MLflow's exact words
+                f"The provided key `{key}` contains invalid characters."
             )
         stem = image_file_stem(key, step or 0, timestamp or now_ms())
         with self._log_artifact_helper(run_id, f"{stem}.png") as path:

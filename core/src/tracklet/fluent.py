@@ -193,9 +193,9 @@ def start_run(
     """
     stack = _stack()
     if stack and not nested:
-        raise TrackletException(
-            f"Run with UUID {stack[-1].info.run_id} is already active. To start a new run, first end "
-            "the current run with end_run(). To start a nested run, call start_run with nested=True.",
+        raise TrackletException(  # MLflow raises a bare Exception with these words
+            f"Run with UUID {stack[0].info.run_id} is already active. To start a new run, first end the "
+            "current run with mlflow.end_run(). To start a nested run, call start_run with nested=True",
             INVALID_PARAMETER_VALUE,
         )
     client = _client()

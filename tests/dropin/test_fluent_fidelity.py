@@ -1,0 +1,115 @@
+"""The fluent and artifact API under ``import tracklet as mlflow`` does what MLflow 3.17.2
+does: the same snippet, run by each, observes the same."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.interop
+
+
+def test_last_active_run_after_nested_runs_is_the_outermost(compare):
+    seen = compare("""
+import threading
+import mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+out["before_any"] = mlflow.last_active_run() is None
+with mlflow.start_run(run_name="outer") as outer:
+    with mlflow.start_run(run_name="inner", nested=True) as inner:
+        mlflow.log_metric("m", 1.0)
+        out["while_inner"] = [mlflow.last_active_run().info.run_name,
+                              mlflow.last_active_run() is mlflow.active_run(),
+                              mlflow.last_active_run().data.metrics]
+    out["after_inner"] = mlflow.last_active_run().info.run_name
+last = mlflow.last_active_run()
+out["after_both"] = [last.info.run_name, last.info.status]
+seen_in_thread = []
+thread = threading.Thread(target=lambda: seen_in_thread.append(mlflow.last_active_run()))
+thread.start(); thread.join()
+out["other_thread"] = seen_in_thread == [None]
+try:
+    with mlflow.start_run(run_name="failing"):
+        raise ValueError("boom")
+except ValueError:
+    pass
+out["after_exception"] = [mlflow.active_run() is None, mlflow.last_active_run().info.run_name,
+                          mlflow.last_active_run().info.status]
+""")
+    assert seen["after_both"] == ["outer", "FINISHED"] and seen["while_inner"][0] == "inner"
+
+
+def test_log_dict_with_values_json_cannot_encode(compare):
+    seen = compare("""
+import datetime, os, tempfile
+import mlflow
+import numpy as np
+mlflow.set_tracking_uri(sys.argv[1])
+client = mlflow.MlflowClient()
+values = {"set": {3, 1}, "when": datetime.datetime(2020, 1, 2, 3, 4, 5), "np_float": np.float32(1.5),
+          "np_int": np.int64(3), "array": np.array([1, 2]), "nan": float("nan"), "inf": float("inf"),
+          "nested": {"b": [1, (2, 3)], "a": None}}
+with mlflow.start_run() as run:
+    for ext in ("json", "yaml", "yml", "txt"):
+        out["log_" + ext] = failure(lambda: mlflow.log_dict(values, "d." + ext))
+    out["tuple_key"] = failure(lambda: mlflow.log_dict({(1, 2): 3}, "t.json"))
+    out["list"] = failure(lambda: mlflow.log_dict([1, {"a": 2}], "l.json"))
+local = client.download_artifacts(run.info.run_id, "", tempfile.mkdtemp())
+out["files"] = {name: open(os.path.join(local, name)).read() for name in sorted(os.listdir(local))}
+""")
+    assert '"set": "{1, 3}"' in seen["files"]["d.json"] and "NaN" in seen["files"]["d.json"]
+    assert "!!set" in seen["files"]["d.yaml"] and "t.json" not in seen["files"]
+
+
+def test_download_artifacts_of_a_run_without_artifact_folder(compare):
+    seen = compare("""
+import os
+import mlflow
+import mlflow.artifacts
+mlflow.set_tracking_uri(sys.argv[1])
+with mlflow.start_run() as never_logged:
+    pass
+experiment_id = mlflow.create_experiment("doomed")
+with mlflow.start_run(experiment_id=experiment_id) as in_deleted:
+    pass
+mlflow.delete_experiment(experiment_id)
+for label, run in (("never_logged", never_logged), ("deleted_experiment", in_deleted)):
+    path = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, dst_path=os.path.join("dst", label))
+    out[label] = [os.path.relpath(path), os.listdir(path)]
+    out[label + "_no_dst"] = failure(lambda: mlflow.artifacts.download_artifacts(run_id=run.info.run_id), message=False)
+    out[label + "_missing_file"] = failure(
+        lambda: mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="nope.txt", dst_path="d2"),
+        message=False)
+""")
+    assert seen["never_logged"] == ["dst/never_logged", []]
+
+
+def test_first_hour_artifact_calls(compare):
+    """Text, tables, artifact URIs, params and a few errors a training script meets first."""
+    compare("""
+import os, tempfile
+import mlflow
+import pandas as pd
+mlflow.set_tracking_uri(sys.argv[1])
+client = mlflow.MlflowClient()
+with mlflow.start_run() as run:
+    out["log_param_returns"] = mlflow.log_param("lr", 0.1)
+    mlflow.log_text("héllo\\nwörld", "notes/readme.txt")
+    mlflow.log_table({"a": [1, 2], "b": ["x", "y"]}, "tables/t.json")
+    mlflow.log_table(pd.DataFrame({"a": [3], "b": ["z"]}), "tables/t.json")
+    root = mlflow.get_artifact_uri()
+    out["artifact_uri"] = [root.endswith(run.info.run_id + "/artifacts"), root.startswith("/"),
+                           mlflow.get_artifact_uri("notes/readme.txt")[len(root):]]
+    try:  # MLflow raises a bare Exception, tracklet an MlflowException: the same words
+        mlflow.start_run()
+    except Exception as e:
+        out["second_start_run"] = str(e).replace(run.info.run_id, "<run_id>")
+    out["bad_table"] = failure(lambda: mlflow.log_table({"a": [1]}, "t.csv"))
+    out["table_char"] = failure(lambda: mlflow.log_table({"a": [1]}, "t:1.json"))
+    out["tags"] = sorted(k for k in mlflow.get_run(run.info.run_id).data.tags if not k.startswith("mlflow.source")
+                         and k != "mlflow.user")
+local = client.download_artifacts(run.info.run_id, "", tempfile.mkdtemp())
+out["text"] = open(os.path.join(local, "notes", "readme.txt"), encoding="utf-8").read()
+out["table"] = open(os.path.join(local, "tables", "t.json")).read()
+out["loaded_table"] = mlflow.load_table("tables/t.json", run_ids=[run.info.run_id]).to_dict("list")
+out["end_run_without_run"] = mlflow.end_run()
+""")
