@@ -133,6 +133,20 @@ c.restore_experiment(E["revived"])
 c.set_experiment_tag(E["revived"], "phase", "two")
 
 R["default"] = c.create_run("0", start_time=T + 80).info.run_id
+
+if sys.argv[1] == "mlflow":  # MLflow 3's extras: a logged model, a trace, metrics on a dataset
+    from mlflow.entities import LoggedModelInput, LoggedModelOutput
+    mr = run("model_run", "interop", 85, run_name="with-model")
+    model = c.create_logged_model(E["interop"], source_run_id=mr, name="net")
+    c.log_inputs(mr, models=[LoggedModelInput(model.model_id)])
+    c.log_outputs(mr, [LoggedModelOutput(model.model_id, 3)])
+    c.log_metric(mr, "acc", 0.5, timestamp=T, step=3, dataset_name="iris", dataset_digest="d1g3st",
+                 model_id=model.model_id)
+    c.log_metric(mr, "acc", 0.75, timestamp=T + 1, step=4, dataset_name="iris", dataset_digest="d1g3st")
+    m.set_tracking_uri(root)
+    m.set_experiment(experiment_id=E["interop"])
+    with m.start_span("span") as span:
+        span.set_inputs({"x": 1})
 json.dump(state, open(state_file, "w"))
 """
 )
@@ -372,6 +386,11 @@ def _check_written(view: dict[str, Any], state: dict[str, Any], mixed: bool) -> 
     assert runs["no_artifacts"]["get_run"] == {"error": "RESOURCE_DOES_NOT_EXIST"}  # as MLflow finds it
     assert r["no_artifacts"] in [run_id for run_id, _ in view["search_runs"]["active"]]
     assert r["doomed_run"] in [run_id for run_id, _ in view["search_runs"]["deleted"]]
+    if "model_run" in r:  # written by MLflow: five-field lines read with step 0 by both
+        assert runs["model_run"]["history"]["acc"] == [
+            [1_700_000_000_000, "0.5", 0],
+            [1_700_000_000_001, "0.75", 0],
+        ]
     if mixed:
         assert runs["user"]["history"]["loss"] == [[1_700_000_000_001, "7.0", 9]]
         assert runs["second_child"]["get_run"]["tags"]["mlflow.parentRunId"] == r["parent"]
