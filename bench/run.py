@@ -1,11 +1,16 @@
 """Run the same workloads on tracklet and on MLflow, and print them side by side.
 
-    python bench/run.py [--backend file|sqlite|postgresql[,...]] [--quick] [--only NAME ...]
+    python bench/run.py [--backend file|sqlite|postgresql[,...]] [--quick] [--repeat N] [--only NAME ...]
 
-Each workload runs once per backend and tracker, each in its own child process and
-its own fresh temporary folder (and, on PostgreSQL, its own fresh database; see
-``bench/workloads.py``). The table goes to stdout, progress to stderr, and the full
-result to ``bench/results/<time>-<backends>.json``.
+Each workload runs ``--repeat`` times (default 2) per backend and tracker, each time in
+its own child process and its own fresh temporary folder (and, on PostgreSQL, its own
+fresh database; see ``bench/workloads.py``). Which tracker goes first alternates from one
+run to the next, so each goes first equally often and neither always inherits the other's
+dirty page cache or CPU heat; a figure is the median over the repetitions (peak memory:
+the highest). Both sides get the same environment: progress bars off, MLflow's logging
+at WARNING (tracklet logs nothing below it), telemetry off, the same kind of store.
+The table goes to stdout, progress to stderr, and the full result, every repetition
+included, to ``bench/results/<time>-<backends>.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import platform
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,10 +44,15 @@ URIS = {"file": "file://{tmp}/mlruns", "sqlite": "sqlite:///{tmp}/bench.db"}
 POSTGRES_ADMIN_URI = os.environ.get(
     "TRACKLET_BENCH_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test"
 )
+#: The same for both trackers: each variable below is read by one of them only, and sets
+#: it to what the other does anyway (no progress bars, nothing logged below WARNING).
 CHILD_ENV = {
     "MLFLOW_ALLOW_FILE_STORE": "true",  # MLflow 3.13+ refuses its file store without it
     "MLFLOW_DISABLE_TELEMETRY": "true",  # keep the network out of MLflow's figures
     "DO_NOT_TRACK": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "TRACKLET_DISABLE_PROGRESS": "1",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
 }
 
 
@@ -119,6 +130,31 @@ def run_side(module: str, workload: str, backend: str, scale: float, admin_uri: 
         return {"error": error, "stderr": proc.stderr[-4000:], "wall_s": elapsed}
     # the last line is the result; a tracker may have printed something before it
     return {**json.loads(lines[-1]), "wall_s": elapsed}
+
+
+def side_order(turn: int) -> tuple[str, ...]:
+    """The order the two trackers run in on the ``turn``-th run: alternating, tracklet first
+    on even turns."""
+    return SIDES if turn % 2 == 0 else SIDES[::-1]
+
+
+def combine(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """One side's repetitions as one result: each figure's median, the highest peak memory.
+
+    A failed repetition makes the side failed (its error is kept): a figure is not reported
+    from the repetitions that happened to succeed.
+    """
+    failed = [o for o in outcomes if "error" in o]
+    if failed:
+        return {**failed[0], "repetitions": outcomes}
+    keys = dict.fromkeys(k for o in outcomes for k in o["figures"])
+    figures = {k: statistics.median(o["figures"][k] for o in outcomes if k in o["figures"]) for k in keys}
+    return {
+        "figures": figures,
+        "peak_rss_mb": max(o["peak_rss_mb"] for o in outcomes),
+        "wall_s": sum(o["wall_s"] for o in outcomes),
+        "repetitions": outcomes,
+    }
 
 
 def advantage(figure: Figure, ours: float, theirs: float) -> float:
@@ -276,6 +312,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="about 10x smaller sizes, for a smoke run")
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        metavar="N",
+        help="runs of each workload per tracker, alternating which goes first (default: 2)",
+    )
+    parser.add_argument(
         "--only",
         nargs="+",
         choices=list(FIGURES),
@@ -288,7 +331,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="server database to create the benchmark databases from "
         "(default: $TRACKLET_BENCH_POSTGRES_URI or %(default)s)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -305,20 +351,27 @@ def main(argv: list[str] | None = None) -> int:
     scale = 0.1 if args.quick else 1.0
     results: dict[str, dict[str, dict[str, Any]]] = {b: {} for b in args.backend}
     rows: list[dict[str, Any]] = []
+    turn = 0
     # workload by workload, every backend in turn: a change of load hits both backends alike
     for workload in args.only or list(FIGURES):
         for backend in args.backend:
-            sides = results[backend][workload] = {}
-            for side in SIDES:
-                print(f"{workload:<15} {backend:<11} {side:<9}", end="", file=sys.stderr, flush=True)
-                outcome = run_side(side, workload, backend, scale, args.postgres_uri)
-                sides[side] = outcome
-                status = f"error: {outcome['error']}" if "error" in outcome else "ok"
-                print(f" {outcome['wall_s']:6.1f} s  {status}", file=sys.stderr, flush=True)
+            outcomes: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
+            for repetition in range(args.repeat):
+                order = side_order(turn)
+                turn += 1
+                for position, side in enumerate(order):
+                    label = f"{workload:<15} {backend:<11} {side:<9} #{repetition + 1}"
+                    print(label, end="", file=sys.stderr, flush=True)
+                    outcome = run_side(side, workload, backend, scale, args.postgres_uri)
+                    outcomes[side].append({**outcome, "ran_first": position == 0})
+                    status = f"error: {outcome['error']}" if "error" in outcome else "ok"
+                    print(f" {outcome['wall_s']:6.1f} s  {status}", file=sys.stderr, flush=True)
+            sides = results[backend][workload] = {side: combine(outcomes[side]) for side in SIDES}
             rows.extend(build_rows(workload, backend, sides))
     load = ", ".join(f"{x:.1f}" for x in load_before)
     print(
         f"\nbackend: {', '.join(args.backend)}{'  (quick)' if args.quick else ''}   "
+        f"repetitions: {args.repeat} (alternating which tracker runs first)   "
         f"cpus: {os.cpu_count()}   load average before: {load}\n\n{render(rows, args.backend)}"
     )
     path = save(args, rows, results, load_before)
@@ -342,6 +395,8 @@ def save(
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "backends": args.backend,
         "quick": args.quick,
+        "repeat": args.repeat,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "machine": {
             **describe_machine(),
             "load_average_before": load_before,
