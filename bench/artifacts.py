@@ -52,7 +52,13 @@ MiB = 1024 * 1024
 SMALL_MIN_RATIO = 3.0
 BIG_MIN_RATIO = 1.0
 BIG_MAX_PEAK_MB = 200.0
-CHILD_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "TRACKLET_DISABLE_PROGRESS": "1"}
+# progress bars off on both sides, not just tracklet's
+CHILD_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "TRACKLET_DISABLE_PROGRESS": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
 
 
 # -- the child: one side, one measurement ----------------------------------------------------
