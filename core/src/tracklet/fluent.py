@@ -415,7 +415,7 @@ def log_input(
     :class:`tracklet.entities.Dataset`, or an object with MLflow's ``_to_mlflow_entity()``.
     ``model`` (MLflow's logged-model inputs) is not supported."""
     _refuse_model_inputs(model)
-    dataset_input = _dataset_input(dataset, context, tags)
+    dataset_input = _dataset_input(dataset, context, tags) if dataset else None  # as MLflow
     _client().log_inputs(_run_id(), [dataset_input] if dataset_input else [])
 
 

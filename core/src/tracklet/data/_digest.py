@@ -17,7 +17,7 @@ def pandas_digest(df: Any) -> str:
 
     trimmed = df.head(MAX_ROWS)
     types = df.map(type) if hasattr(df, "map") else df.applymap(type)
-    string_columns = trimmed.columns[(types == str).all(0)]  # noqa: E721 (element-wise, as MLflow)
+    string_columns = trimmed.columns[(types == str).all(axis=0)]  # noqa: E721 (element-wise, as MLflow)
     numeric_columns = trimmed.select_dtypes(include=[np.number]).columns
     trimmed = trimmed[string_columns.union(numeric_columns)]
     return _md5(
