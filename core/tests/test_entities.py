@@ -325,9 +325,7 @@ def _pairs(me: ModuleType) -> dict[str, tuple[Any, Any]]:
     return out
 
 
-# MLflow 3 attributes tracklet does not carry (workspaces, trace archival): left out of the comparison.
-MLFLOW_ONLY = {"Experiment": {"workspace", "trace_location", "effective_trace_archival_retention"}}
-SAME_REPR = {
+PAIR_NAMES = [
     "Param",
     "RunTag",
     "ExperimentTag",
@@ -343,20 +341,17 @@ SAME_REPR = {
     "RunData",
     "DatasetInput",
     "RunInputs",
+    "Experiment",
     "Run",
-}
-PAIR_NAMES = sorted(SAME_REPR | {"Experiment"})
+]
 
 
 @pytest.mark.parametrize("name", PAIR_NAMES)
 def test_repr_and_iteration_match_mlflow(me: ModuleType, name: str) -> None:
     ours, theirs = _pairs(me)[name]
-    skipped = MLFLOW_ONLY.get(name.split("/")[0].split("+")[0], set())
-    their_items = [(k, v) for k, v in theirs if k not in skipped]
-    assert [k for k, _ in ours] == [k for k, _ in their_items]
-    assert [repr(v) for _, v in ours] == [repr(v) for _, v in their_items]
-    if name in SAME_REPR:
-        assert repr(ours) == repr(theirs)
+    assert [k for k, _ in ours] == [k for k, _ in theirs]
+    assert [repr(v) for _, v in ours] == [repr(v) for _, v in theirs]
+    assert repr(ours) == repr(theirs)
 
 
 # The entities MLflow 3 gives a to_dictionary; tracklet's others return dict(entity).

@@ -90,6 +90,7 @@ def _cases(me: ModuleType) -> dict[str, tuple[Any, Any, str]]:
     both("FileInfo/dir", "FileInfo", "a", True, None)
     both("Dataset", "Dataset", "iris", "abc", "local", '{"uri": "x"}', '{"s": 1}', '{"rows": 3}')
     both("Dataset/bare", "Dataset", "iris", "abc", "local", "{}")
+    both("Experiment/mlflow 3", "Experiment", "4", "e", "s3://b/4", "active", None, 1, 2, "ws", None, "30d")
     both("RunInfo", "RunInfo", "r1", "7", "ann", "FINISHED", 10, 20, "active", "file:///a", "swift-owl")
     both("RunInfo/running", "RunInfo", "r1", "7", "", "RUNNING", 10, None, "deleted")
     pairs = [
@@ -140,18 +141,9 @@ CASES = [
     "RunInputs",
     "Experiment",
     "Experiment/no times",
+    "Experiment/mlflow 3",
     "Run",
 ]
-# MLflow 3 fills fields tracklet has no notion of: Experiment.workspace ("default").
-MLFLOW_ONLY_FIELDS = {"Experiment": ("workspace",)}
-
-
-def _without(message: Any, fields: tuple[str, ...]) -> Any:
-    copy = type(message)()
-    copy.CopyFrom(message)
-    for field in fields:
-        copy.ClearField(field)
-    return copy
 
 
 @pytest.mark.parametrize("label", CASES)
@@ -160,7 +152,7 @@ def test_our_bytes_parse_with_mlflows_classes_as_mlflows_own(
 ) -> None:
     ours, theirs, message = _cases(me)[label]
     parsed = getattr(pb, message).FromString(ours.to_proto().SerializeToString())
-    expected = _without(theirs.to_proto(), MLFLOW_ONLY_FIELDS.get(message, ()))
+    expected = theirs.to_proto()
     assert parsed == expected
     assert parsed.ListFields() == expected.ListFields()  # the same fields set, not only equal values
 
@@ -171,11 +163,8 @@ def test_mlflows_bytes_read_back_as_mlflow_reads_them(me: ModuleType, label: str
     wire = theirs.to_proto().SerializeToString()
     back = type(ours).from_proto(_proto.message(message).FromString(wire))
     their_back = type(theirs).from_proto(type(theirs.to_proto()).FromString(wire))
-    skipped = {"Experiment": {"workspace", "trace_location", "effective_trace_archival_retention"}}.get(
-        message, set()
-    )
-    if message == "Run":  # MLflow reads an absent outputs message as empty RunOutputs; tracklet keeps None
-        skipped = {"outputs"}
+    # MLflow reads an absent outputs message as an empty RunOutputs; tracklet keeps None
+    skipped = {"outputs"} if message == "Run" else set()
     assert [(k, repr(v)) for k, v in back if k not in skipped] == [
         (k, repr(v)) for k, v in their_back if k not in skipped
     ]

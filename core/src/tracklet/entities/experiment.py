@@ -9,9 +9,17 @@ from tracklet.entities._base import TrackletObject
 from tracklet.entities.enums import LifecycleStage
 from tracklet.entities.metric import ExperimentTag
 
+# MLflow 3 names the workspace of an entity "default" when workspaces are not in use;
+# tracklet has none, so every experiment is in it.
+DEFAULT_WORKSPACE = "default"
+
 
 class Experiment(TrackletObject):
-    """An experiment, with MLflow's attribute names."""
+    """An experiment, with MLflow's attribute names.
+
+    ``workspace``, ``trace_location`` and ``effective_trace_archival_retention`` are
+    MLflow 3's; tracklet carries what it is given (workspace ``"default"`` otherwise).
+    """
 
     DEFAULT_EXPERIMENT_NAME = "Default"
     DEFAULT_EXPERIMENT_ID = "0"
@@ -26,15 +34,21 @@ class Experiment(TrackletObject):
         "_tags",
         "_creation_time",
         "_last_update_time",
+        "_workspace",
+        "_trace_location",
+        "_effective_trace_archival_retention",
     )
     _fields = (
         "artifact_location",
         "creation_time",
+        "effective_trace_archival_retention",
         "experiment_id",
         "last_update_time",
         "lifecycle_stage",
         "name",
         "tags",
+        "trace_location",
+        "workspace",
     )
 
     def __init__(
@@ -46,6 +60,9 @@ class Experiment(TrackletObject):
         tags: dict[str, str] | list[ExperimentTag] | None = None,
         creation_time: int | None = None,
         last_update_time: int | None = None,
+        workspace: str | None = None,
+        trace_location: Any = None,
+        effective_trace_archival_retention: str | None = None,
     ) -> None:
         self._experiment_id = str(experiment_id)
         self._name = name
@@ -57,6 +74,9 @@ class Experiment(TrackletObject):
             self._tags = {t.key: t.value for t in tags or []}
         self._creation_time = creation_time
         self._last_update_time = last_update_time
+        self._workspace = workspace or DEFAULT_WORKSPACE
+        self._trace_location = trace_location
+        self._effective_trace_archival_retention = effective_trace_archival_retention
 
     @property
     def experiment_id(self) -> str:
@@ -93,6 +113,21 @@ class Experiment(TrackletObject):
         """Last update time in ms since the epoch."""
         return self._last_update_time
 
+    @property
+    def workspace(self) -> str:
+        """The workspace (MLflow 3); always ``"default"`` unless given."""
+        return self._workspace
+
+    @property
+    def trace_location(self) -> Any:
+        """Where traces of the experiment go (MLflow 3, Databricks); None unless given."""
+        return self._trace_location
+
+    @property
+    def effective_trace_archival_retention(self) -> str | None:
+        """Trace archival retention (MLflow 3); None unless given."""
+        return self._effective_trace_archival_retention
+
     @classmethod
     def from_dictionary(cls, the_dict: dict[str, Any]) -> Experiment:
         """Inverse of :meth:`to_dictionary`."""
@@ -110,6 +145,9 @@ class Experiment(TrackletObject):
             proto.creation_time = self.creation_time
         if self.last_update_time:
             proto.last_update_time = self.last_update_time
+        if self.effective_trace_archival_retention is not None:
+            proto.effective_trace_archival_retention = self.effective_trace_archival_retention
+        proto.workspace = self.workspace
         for key, value in self.tags.items():
             proto.tags.add(key=key, value=value)
         return proto
@@ -125,4 +163,10 @@ class Experiment(TrackletObject):
             [ExperimentTag(t.key, t.value) for t in proto.tags],
             creation_time=proto.creation_time or None,
             last_update_time=proto.last_update_time or None,
+            workspace=proto.workspace if proto.HasField("workspace") else None,
+            effective_trace_archival_retention=(
+                proto.effective_trace_archival_retention
+                if proto.HasField("effective_trace_archival_retention")
+                else None
+            ),
         )

@@ -41,7 +41,7 @@ class Metric(TrackletObject):
         dataset_digest: str | None = None,
         run_id: str | None = None,
     ) -> None:
-        if (dataset_name, dataset_digest).count(None) == 1:
+        if (dataset_name is None) != (dataset_digest is None):
             raise TrackletException(
                 "Both dataset_name and dataset_digest must be provided if one is provided",
                 INVALID_PARAMETER_VALUE,
