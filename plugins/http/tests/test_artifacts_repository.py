@@ -10,8 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 import tracklet
-from tracklet.testing import ArtifactRepositorySuite
-from tracklet.testing import raises_code
+from tracklet.testing import ArtifactRepositorySuite, raises_code
 from tracklet_http.artifacts import API_PATH, HttpArtifactRepository, resolve_artifact_uri
 from tracklet_http.testing import ServerProcess, free_port, start_server, tracklet_server_args
 
