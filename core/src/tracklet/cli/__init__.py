@@ -44,8 +44,10 @@ class TrackletGroup(click.Group):
             if not isinstance(exc, (TrackletException, OSError)) and wants_traceback():
                 raise
             state = ctx.find_object(CliState)
-            uri = state.tracking_uri if state is not None else None
-            raise click.ClickException(user_message(exc, uri)) from exc
+            if state is None:
+                raise click.ClickException(user_message(exc, None, used_tracking=False)) from exc
+            message = user_message(exc, state.tracking_uri, used_tracking=state.client_requested)
+            raise click.ClickException(message) from exc
 
 
 def build_cli(with_plugins: bool = True) -> click.Group:

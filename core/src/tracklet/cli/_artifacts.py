@@ -64,6 +64,7 @@ def download_artifacts(
         )
     from tracklet import artifacts as tracklet_artifacts
 
+    state.client_requested = True  # resolved through the tracking URI, as the client is
     local = tracklet_artifacts.download_artifacts(
         artifact_uri=artifact_uri,
         run_id=run_id,

@@ -34,12 +34,15 @@ class CliState:
     """
 
     tracking_uri: str | None = None
+    #: True once a command asked for the client: its errors are about the tracking URI
+    client_requested: bool = dataclasses.field(default=False, repr=False)
     _client: MlflowClient | None = dataclasses.field(default=None, repr=False)
 
     @property
     def client(self) -> MlflowClient:
         """The client for ``tracking_uri``, built on first use (so ``tracklet plugins``
         works even when no tracking backend is reachable)."""
+        self.client_requested = True
         if self._client is None:
             from tracklet.client import MlflowClient
 

@@ -43,17 +43,22 @@ def _where(tracking_uri: str | None) -> str:
     return f"tracking URI: {shown}; change it with --tracking-uri or TRACKLET_TRACKING_URI"
 
 
-def user_message(exc: BaseException, tracking_uri: str | None) -> str:
-    """The one-line message the CLI prints for ``exc``, with a hint on what to do next."""
+def user_message(exc: BaseException, tracking_uri: str | None, used_tracking: bool = True) -> str:
+    """The one-line message the CLI prints for ``exc``, with a hint on what to do next.
+
+    ``used_tracking``: whether the command went to the tracking store; only then does the
+    hint name the tracking URI (``tracklet server``'s errors are about its own options).
+    """
+    where = f" ({_where(tracking_uri)})" if used_tracking else ""
     if isinstance(exc, TrackletException):
         hint = _HINTS.get(exc.error_code)
         message = one_line(exc.message)
-        return f"{message} {hint} ({_where(tracking_uri)})." if hint else message
+        return f"{message} {hint}{where}." if hint else message
     if isinstance(exc, OSError):
-        return f"{one_line(str(exc))} Check the paths given and the {_where(tracking_uri)}."
+        return f"{one_line(str(exc))} Check the paths and addresses given{where}."
     return (
-        f"{one_line(str(exc))} ({type(exc).__name__}) Check the command's arguments and the "
-        f"{_where(tracking_uri)}; set {TRACEBACK_VARIABLE}=1 to see where it failed."
+        f"{one_line(str(exc))} ({type(exc).__name__}) Check the command's arguments{where}; "
+        f"set {TRACEBACK_VARIABLE}=1 to see where it failed."
     )
 
 
