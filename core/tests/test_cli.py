@@ -390,6 +390,7 @@ def test_plugin_command_appears_in_help_and_runs(greeter: None) -> None:
 def test_plugin_command_errors_are_user_errors(greeter: None) -> None:
     stderr = _user_error(run_cli("boom"))
     assert stderr.startswith("Error: the plugin store is unreachable. Check that the server is running")
+    assert "tracking URI" not in stderr  # the command never used the tracking store
 
 
 def test_plugin_command_is_gone_once_unregistered() -> None:
