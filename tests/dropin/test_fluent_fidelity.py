@@ -113,3 +113,33 @@ out["table"] = open(os.path.join(local, "tables", "t.json")).read()
 out["loaded_table"] = mlflow.load_table("tables/t.json", run_ids=[run.info.run_id]).to_dict("list")
 out["end_run_without_run"] = mlflow.end_run()
 """)
+
+
+def test_first_hour_figures_searches_and_argument_errors(compare):
+    seen = compare("""
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import mlflow
+import numpy as np
+mlflow.set_tracking_uri(sys.argv[1])
+client = mlflow.MlflowClient()
+empty = mlflow.search_runs()
+out["empty_search"] = [list(empty.columns), {c: str(t) for c, t in empty.dtypes.items()}]
+with mlflow.start_run(run_name="r", tags={"t": 1}) as run:
+    out["returns"] = [repr(mlflow.log_metric("m", np.float32(0.5), step=np.int64(2))),
+                      repr(mlflow.log_metrics({"a": 1, "b": np.float64(2)})),
+                      repr(mlflow.log_params({"p": [1, 2], "q": None})), repr(mlflow.set_tags({"x": 1.5}))]
+    figure, axes = plt.subplots()
+    axes.plot([1, 2])
+    mlflow.log_figure(figure, "plots/fig.png")
+    mlflow.log_figure(figure, "plots/fig.svg")
+    out["figure_not_a_figure"] = failure(lambda: mlflow.log_figure(object(), "x.png"))
+out["artifacts"] = [(f.path, f.is_dir) for f in client.list_artifacts(run.info.run_id, "plots")]
+out["no_experiment_named"] = failure(lambda: mlflow.set_experiment())
+out["bad_output_format"] = failure(lambda: mlflow.search_runs(output_format="csv"))
+frame = mlflow.search_runs()
+out["search"] = [list(frame.columns)[:6], sorted(frame.columns), {c: str(t) for c, t in frame.dtypes.items()}]
+out["search_list"] = [type(r).__name__ for r in mlflow.search_runs(output_format="list")]
+""")
+    assert seen["figure_not_a_figure"][0] == "TypeError" and len(seen["artifacts"]) == 2

@@ -34,8 +34,9 @@ def runs_to_dataframe(runs: Sequence[Run]) -> Any:
             for key, cells in store.items():
                 cells.append(values.get(key, fill))
     frame: dict[str, Any] = dict(info)
-    frame["start_time"] = pd.to_datetime(info["start_time"], unit="ms", utc=True)
-    frame["end_time"] = pd.to_datetime(info["end_time"], unit="ms", utc=True)
+    if runs:  # no runs: empty columns of pandas' default type, as MLflow gives
+        frame["start_time"] = pd.to_datetime(info["start_time"], unit="ms", utc=True)
+        frame["end_time"] = pd.to_datetime(info["end_time"], unit="ms", utc=True)
     for prefix, store in (("metrics", metrics), ("params", params), ("tags", tags)):
         for key in sorted(store):
             frame[f"{prefix}.{key}"] = store[key]

@@ -85,24 +85,26 @@ class MediaMixin:
     def log_figure(
         self, run_id: str, figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None
     ) -> None:
-        """Log a matplotlib or plotly figure (format from the extension: png, svg, pdf, html…)."""
+        """Log a matplotlib figure (any format matplotlib writes) or a plotly figure (``.html``
+        with plotly.js from the CDN, or ``.png``/``.jpeg``/``.webp``/``.svg``/``.pdf``);
+        other objects and plotly extensions are TypeErrors, as in MLflow."""
         save_kwargs = save_kwargs or {}
         module = type(figure).__module__
         with self._log_artifact_helper(run_id, artifact_file) as path:
             if module.startswith("matplotlib"):
                 figure.savefig(path, **save_kwargs)
             elif module.startswith("plotly"):
-                if artifact_file.endswith(".html"):
+                extension = os.path.splitext(artifact_file)[1]
+                if extension == ".html":
                     save_kwargs.setdefault("include_plotlyjs", "cdn")
                     save_kwargs.setdefault("auto_open", False)
                     figure.write_html(path, **save_kwargs)
-                else:
+                elif extension in (".png", ".jpeg", ".webp", ".svg", ".pdf"):
                     figure.write_image(path, **save_kwargs)
+                else:
+                    raise TypeError(f"Unsupported file extension for plotly figure: '{extension}'")
             else:
-                raise TrackletException(
-                    f"Unsupported figure object type: {type(figure)!r}. Pass a matplotlib or plotly figure.",
-                    INVALID_PARAMETER_VALUE,
-                )
+                raise TypeError(f"Unsupported figure object type: '{type(figure)}'")
 
     def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
         """Log a dict or DataFrame as a ``.json`` (split orient) or ``.parquet`` table artifact;

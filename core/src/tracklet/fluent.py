@@ -86,7 +86,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     global _active_experiment_id
     if (experiment_name is None) == (experiment_id is None):
         raise TrackletException(
-            "Must specify exactly one of 'experiment_id' or 'experiment_name'.", INVALID_PARAMETER_VALUE
+            "Must specify exactly one of: `experiment_id` or `experiment_name`.", INVALID_PARAMETER_VALUE
         )
     client = _client()
     if experiment_id is not None:
@@ -498,8 +498,8 @@ def search_runs(
     if output_format == "list":
         return runs
     if output_format != "pandas":
-        raise TrackletException(
-            f"Unsupported output format {output_format!r}: use 'pandas' or 'list'.", INVALID_PARAMETER_VALUE
+        raise ValueError(
+            f"Unsupported output format: {output_format}. Supported string values are 'pandas' or 'list'"
         )
     try:
         import pandas  # noqa: F401
