@@ -13,7 +13,7 @@ protobuf is an optional extra (``pip install "tracklet[proto]"``), imported on t
 
 from __future__ import annotations
 
-import functools
+import threading
 from typing import Any
 
 INSTALL_HINT = 'pip install "tracklet[proto]" (from a clone of the repository: pip install "./core[proto]")'
@@ -142,8 +142,21 @@ def _file_descriptor(descriptor_pb2: Any) -> Any:
     return fdp
 
 
-@functools.lru_cache(maxsize=1)
+_lock = threading.Lock()
+_built: dict[str, Any] = {}
+
+
 def _classes() -> dict[str, Any]:
+    """The message classes, built once per process: two threads racing on the first call
+    must not get classes from two pools (messages of different pools cannot be merged)."""
+    if not _built:
+        with _lock:
+            if not _built:
+                _built.update(_build())
+    return _built
+
+
+def _build() -> dict[str, Any]:
     descriptor_pb2, descriptor_pool, message_factory = _protobuf()
     pool = descriptor_pool.DescriptorPool()
     pool.AddSerializedFile(_file_descriptor(descriptor_pb2).SerializeToString())
