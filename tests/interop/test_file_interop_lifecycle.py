@@ -291,6 +291,44 @@ def full_run(run_id):
             "missing_artifacts": missing_artifacts(run_id)}
 
 
+RUN_QUERIES = [
+    ("metrics.loss > 0", ["metrics.loss DESC"]),
+    ("metrics.loss < 1", []),
+    ("metrics.same = 2", []),
+    ("attributes.status = 'FINISHED'", ["attributes.end_time DESC"]),
+    ("attributes.status != 'RUNNING'", ["attributes.run_name"]),
+    ("attributes.run_name ILIKE '%NAME%'", []),
+    ("params.lr = '0.01' and tags.t1 = 'v1'", []),
+    ("params.empty = ''", []),
+    ("tags.note LIKE 'multi%'", []),
+    ("tags.\"mlflow.runName\" = 'first'", []),
+    ("attributes.start_time > 1700000000020", ["attributes.start_time ASC"]),
+    ("attributes.run_id IN ('%s')" % R.get("main"), []),
+    ("datasets.name = 'iris'", []),
+    ("datasets.context = 'train'", []),
+    ("", ["params.lr DESC", "tags.note", "metrics.m"]),
+    ("", ["attributes.user_id", "attributes.artifact_uri DESC"]),
+]
+EXPERIMENT_QUERIES = [
+    ("name LIKE '%rename%'", []),
+    ("tags.team = 'ml'", []),
+    ("tags.team = 'changed'", []),
+    ("attribute.name != 'Default'", ["name DESC"]),
+    ("", ["last_update_time DESC", "experiment_id"]),
+    ("", ["creation_time"]),
+]
+
+
+def pages():
+    out, token = [], None
+    while True:
+        page = c.search_runs(ids, "", run_view_type=3, max_results=4, page_token=token)
+        out.append([r.info.run_id for r in page])
+        token = page.token
+        if not token:
+            return out
+
+
 ids = sorted(E.values()) + ["0"]
 VIEWS = (("active", 1), ("deleted", 2), ("all", 3))
 names = ["interop", "external", "doomed", "before-rename", "after-rename", "renamed-twice",
@@ -311,8 +349,11 @@ view = {
         i: {name: [r.info.run_id for r in c.search_runs([i], run_view_type=v)] for name, v in VIEWS}
         for i in ids
     },
-    "filtered": [r.info.run_id for r in c.search_runs(ids, "metrics.loss > 0", run_view_type=3,
-                                                      order_by=["metrics.loss DESC"])],
+    "run_queries": {f"{f} | {o}": attempt(lambda: [r.info.run_id for r in c.search_runs(
+        ids, f, run_view_type=3, order_by=o or None)]) for f, o in RUN_QUERIES},
+    "pages": attempt(pages),
+    "experiment_queries": {f"{f} | {o}": attempt(lambda: [e.experiment_id for e in c.search_experiments(
+        view_type=3, filter_string=f, order_by=o or None)]) for f, o in EXPERIMENT_QUERIES},
     "by_parent": sorted(r.info.run_id for r in c.search_runs(
         ids, "tags.mlflow.parentRunId = '%s'" % R.get("parent"), run_view_type=3)),
 }
@@ -386,6 +427,15 @@ def _check_written(view: dict[str, Any], state: dict[str, Any], mixed: bool) -> 
     assert runs["no_artifacts"]["get_run"] == {"error": "RESOURCE_DOES_NOT_EXIST"}  # as MLflow finds it
     assert r["no_artifacts"] in [run_id for run_id, _ in view["search_runs"]["active"]]
     assert r["doomed_run"] in [run_id for run_id, _ in view["search_runs"]["deleted"]]
+    everything = [run_id for run_id, _ in view["search_runs"]["all"]]
+    assert [run_id for page in view["pages"] for run_id in page] == everything and len(view["pages"]) > 2
+    assert {r["main"], r["doomed_run"]} <= set(view["run_queries"]["datasets.name = 'iris' | []"])
+    by_name = view["run_queries"]["attributes.status != 'RUNNING' | ['attributes.run_name']"]
+    assert [x for x in by_name if x in (r["child"], r["main"], r["parent"])] == [
+        r["child"],
+        r["main"],
+        r["parent"],
+    ]
     if "model_run" in r:  # written by MLflow: five-field lines read with step 0 by both
         assert runs["model_run"]["history"]["acc"] == [
             [1_700_000_000_000, "0.5", 0],
