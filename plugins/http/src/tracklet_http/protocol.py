@@ -16,6 +16,7 @@ says cannot drift apart.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ __all__ = [
     "ARTIFACTS_PREFIX",
     "ENDPOINTS",
     "ENDPOINTS_BY_NAME",
+    "MLFLOW_API_VERSION",
     "Endpoint",
     "Field",
     "SCHEMAS",
@@ -56,6 +58,10 @@ __all__ = [
 API_PREFIX = "/api/2.0/mlflow"
 #: Where the artifact proxy lives.
 ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts"
+#: The MLflow release whose REST API this module reproduces: what ``GET /version``
+#: answers, since MLflow's client reads it as a version number and gates features on it
+#: (tracklet's own version is in the ``X-Tracklet-Version`` header of that answer).
+MLFLOW_API_VERSION = "3.17.2"
 
 # -- field types --------------------------------------------------------------------------
 
@@ -319,6 +325,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ),
         summary="Set an experiment tag.",
     ),
+    Endpoint(
+        "delete_experiment_tag",
+        "POST",
+        "/experiments/delete-experiment-tag",
+        (_experiment_id(), Field("key", required=True)),
+        summary="Delete an experiment tag.",
+    ),
+    Endpoint(
+        "search_datasets",
+        "POST",
+        "/experiments/search-datasets",
+        # checked by the handler, with MLflow's own messages (at least 1, at most 20)
+        (Field("experiment_ids", "ExperimentId", repeated=True),),
+        {"dataset_summaries": "DatasetSummary[]"},
+        summary="The datasets the runs of some experiments used (MLflow's UI lists them).",
+    ),
     # -- runs ----------------------------------------------------------------------------
     Endpoint(
         "create_run",
@@ -455,6 +477,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         summary="One metric's history across runs, within a step range.",
     ),
     Endpoint(
+        "get_metric_history_bulk",
+        "GET",
+        "/metrics/get-history-bulk",
+        # required, but checked by the handler with MLflow's own messages
+        (Field("run_id", "RunId", repeated=True), Field("metric_key"), Field("max_results", "int32")),
+        {"metrics": "MetricWithRunId[]"},
+        summary="One metric's whole history across runs (at most 100 runs, 25,000 values).",
+    ),
+    Endpoint(
         "list_artifacts",
         "GET",
         "/artifacts/list",
@@ -478,6 +509,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 SCHEMAS["LoggedModel"] = {"type": "object"}
+SCHEMAS["DatasetSummary"] = {
+    "type": "object",
+    "properties": {name: {"type": "string"} for name in ("experiment_id", "name", "digest", "context")},
+}
 SCHEMAS["MetricWithRunId"] = {
     "type": "object",
     "properties": {**SCHEMAS["Metric"]["properties"], "run_id": {"type": "string"}},
@@ -488,9 +523,19 @@ ENDPOINTS_BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
 # -- request parsing ------------------------------------------------------------------------
 
 
+def _shown(value: Any, limit: int = 100) -> str:
+    """``value`` as MLflow's messages quote it: compact JSON (``"foo"`` with double quotes,
+    ``123``, ``9.0``), cut to ``limit`` characters; clients and tests match on this."""
+    try:
+        shown = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return short_repr(value, limit)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
 def _bad(name: str, rule: str, value: Any) -> TrackletException:
     return TrackletException(
-        f"Invalid value {short_repr(value, 100)} for parameter '{name}' supplied: {rule}",
+        f"Invalid value {_shown(value)} for parameter '{name}' supplied: {rule}",
         INVALID_PARAMETER_VALUE,
     )
 
@@ -584,14 +629,12 @@ def _parse_status(value: Any, name: str) -> str:
 
 
 def _parse_string(value: Any, name: str) -> str:
+    # A number is refused as MLflow's server refuses it (``{"name": 123}`` is a 400, not
+    # the experiment "123"); ids, which older clients send as numbers, are not strings here.
     if isinstance(value, str):
         validate_text(f"value for parameter '{name}'", value)
         return value
-    # proto3 JSON parsers accept numbers for string fields (MLflow's client sends an
-    # int experiment_id from older code); anything structured is refused.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise _bad(name, "expected a string.", value)
+    raise _bad(name, f"Hint: Value was of type '{type(value).__name__}'; expected a string.", value)
 
 
 def _parse_kv(value: Any, name: str) -> tuple[str, str]:
@@ -659,6 +702,8 @@ def _parse_scalar(type_: str, value: Any, name: str) -> Any:
     if type_ == "ExperimentId":
         return canonical_experiment_id(value, name)
     if type_ == "RunId":
+        if not isinstance(value, str):  # MLflow: {"run_id": 31} is a 400, not "run 31"
+            raise _bad(name, f"Hint: Value was of type '{type(value).__name__}'; expected a string.", value)
         return canonical_run_id(value, name)
     if type_ in ("int64", "int32"):
         return parse_int(value, name)
@@ -684,6 +729,8 @@ def _parse_scalar(type_: str, value: Any, name: str) -> Any:
 
 
 _ID_TYPES = ("ExperimentId", "RunId")
+#: Required fields for which "" is a value (a param or tag may be empty), not "unset".
+_MAY_BE_EMPTY = frozenset({"value"})
 
 
 def parse_request(endpoint: Endpoint, data: Mapping[str, Any] | Iterable[tuple[str, str]]) -> dict[str, Any]:
@@ -697,6 +744,7 @@ def parse_request(endpoint: Endpoint, data: Mapping[str, Any] | Iterable[tuple[s
     (experiment ``"01"`` for ``"1"``: see :func:`tracklet.validation.canonical_experiment_id`),
     so authorization and the store see each object under one id.
     """
+    is_json = isinstance(data, Mapping)
     if isinstance(data, Mapping):
         body: Mapping[str, Any] = data
     else:
@@ -711,8 +759,8 @@ def parse_request(endpoint: Endpoint, data: Mapping[str, Any] | Iterable[tuple[s
     out: dict[str, Any] = {}
     for f in endpoint.request:
         value = body.get(f.name)
-        if value == "" and f.type in _ID_TYPES:
-            value = None  # proto3's "unset"
+        if value == "" and (f.type in _ID_TYPES or (f.required and f.name not in _MAY_BE_EMPTY)):
+            value = None  # proto3's "unset": MLflow's server calls a required "" missing
         if value is None:
             if f.required:
                 raise TrackletException(
@@ -723,8 +771,14 @@ def parse_request(endpoint: Endpoint, data: Mapping[str, Any] | Iterable[tuple[s
             continue
         if f.repeated:
             if not isinstance(value, list):
-                value = [value]  # a single query parameter, or proto3's lenient form
-            out[f.name] = [_parse_scalar(f.type, v, f.name) for v in value]
+                if is_json:  # MLflow refuses {"tags": "5"}; a query string has no lists
+                    raise _bad(f.name, "expected a list.", value)
+                value = [value]
+            # objects are named by their place, as MLflow does: 'metrics[0].timestamp'
+            indexed = f.type in SCHEMAS
+            out[f.name] = [
+                _parse_scalar(f.type, v, f"{f.name}[{i}]" if indexed else f.name) for i, v in enumerate(value)
+            ]
             if f.required and not out[f.name]:
                 raise TrackletException(
                     f"Missing value for required parameter '{f.name}': at least one is needed.",

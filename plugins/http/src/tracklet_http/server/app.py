@@ -10,8 +10,8 @@ event loop (:mod:`tracklet_http.server.auth.service`) — then reads the body, c
 the fields (:func:`~tracklet_http.protocol.parse_request`), runs the handler and its
 store call in a thread pool (never on the event loop: see :func:`_store_executors`), and
 writes MLflow's JSON. The router serves the rest: ``/health``, ``/version``,
-``/metrics``, ``/openapi.json``, the artifact proxy and the auth API, and answers
-404/405 as JSON.
+``/metrics``, ``/openapi.json``, MLflow's UI download route ``/get-artifact``, the
+artifact proxy and the auth API, and answers 404/405 as JSON.
 
 The stack, outside in: Starlette's error guard -> :class:`RequestTimer` (Prometheus)
 -> :class:`~tracklet_http.server.security.SecurityMiddleware` (Host, Origin,
@@ -41,7 +41,14 @@ from starlette.routing import BaseRoute, Route
 
 from tracklet.exceptions import TrackletException
 from tracklet.uri import get_scheme
-from tracklet_http.protocol import API_PREFIX, ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint, parse_request
+from tracklet_http.protocol import (
+    API_PREFIX,
+    ENDPOINTS,
+    ENDPOINTS_BY_NAME,
+    MLFLOW_API_VERSION,
+    Endpoint,
+    parse_request,
+)
 from tracklet_http.server.errors import (
     bad_parameter,
     bad_request,
@@ -63,8 +70,10 @@ logger = logging.getLogger("tracklet_http.server")
 
 #: The prefix MLflow's web UI uses for the same API.
 AJAX_PREFIX = "/ajax-api/2.0/mlflow"
-#: Most query fields one GET may carry.
-MAX_QUERY_FIELDS = 1000
+#: Most query fields one GET may carry: room for MLflow's own checks to answer first (its
+#: UI and tests send 1,000 run ids to the bulk metric endpoints and expect "at most 100
+#: run_ids"); ``--max-header-size`` bounds the query string's bytes anyway.
+MAX_QUERY_FIELDS = 10_000
 #: Worker threads for blocking store calls, per process (network databases).
 STORE_THREADS = 16
 #: Tracking calls that only read: on sqlite they run on their own thread (see
@@ -300,7 +309,9 @@ async def _health(request: Request) -> Response:
 
 
 async def _version_route(request: Request) -> Response:
-    return PlainTextResponse(_version())
+    # MLflow's client parses this as an MLflow version (it gates features on it), so it is
+    # the MLflow release whose API the server speaks; tracklet's own version is a header.
+    return PlainTextResponse(MLFLOW_API_VERSION, headers={"X-Tracklet-Version": _version()})
 
 
 async def _metrics_route(request: Request) -> Response:
@@ -323,7 +334,9 @@ async def _openapi_route(request: Request) -> Response:
 
 
 def _extra_routes(settings: ServerSettings) -> list[BaseRoute]:
-    routes: list[BaseRoute] = []
+    from tracklet_http.server.ui_artifacts import ui_artifact_routes
+
+    routes: list[BaseRoute] = ui_artifact_routes()
     if settings.serve_artifacts:
         from tracklet_http.server.artifacts import artifact_routes
 

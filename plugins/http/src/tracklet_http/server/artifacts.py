@@ -27,8 +27,9 @@ file on the server's disk: the repository contract moves whole files, not stream
 
 **Paths.** The path is refused (400 ``INVALID_PARAMETER_VALUE``) when it, or any of its
 percent-decoded forms (``%2e%2e``, ``%252e%252e``, … up to five levels), is absolute,
-climbs with ``..``, has a backslash, a drive letter, a NUL or another control character,
-or names a staging file. On a local destination the real path (symbolic links resolved)
+climbs with ``..``, has a backslash, a drive letter or a NUL, when it has another control
+character itself, or when it names a staging file. Otherwise a ``%`` is an ordinary
+character, as in MLflow (``loss%10ep.txt`` is stored under that name). On a local destination the real path (symbolic links resolved)
 must then lie inside the destination's real path, for every operation, before anything
 is opened, created, listed or removed.
 
@@ -193,7 +194,10 @@ def clean_artifact_path(raw: str) -> str:
     that decodes again (a proxy, a storage SDK) can turn it into an escape."""
     form = raw
     for round_ in range(DECODE_ROUNDS + 1):
-        if _CONTROL.search(form):
+        # The name itself may hold no control character; a further decoding may (a '%'
+        # is an ordinary character: MLflow stores 'loss%10ep.txt'), except a NUL, which
+        # would cut the name short in any layer written in C.
+        if _CONTROL.search(form) if round_ == 0 else "\x00" in form:
             raise _bad(f"Invalid artifact path {raw!r}: control characters (NUL, newline …) are not allowed.")
         try:
             validate_artifact_path(form)
@@ -618,6 +622,25 @@ def _write_all(fd: int, parts: list[bytes]) -> None:
 # -- the routes -------------------------------------------------------------------------------------------
 
 
+async def stream_fetched(
+    fetch: Callable[[str, str], str], rel: str, range_header: str | None = None, head_only: bool = False
+) -> FileStream:
+    """The file ``fetch(rel, folder)`` copies into a new temporary folder (on a worker
+    thread), streamed; the folder is removed once it is sent, or at once on a failure."""
+    folder = tempfile.mkdtemp(prefix="tracklet-proxy-")
+    try:
+        local = await run_in_threadpool(fetch, rel, folder)
+        if os.path.isdir(local):
+            raise _is_directory(rel)
+        f = open(local, "rb")  # noqa: SIM115 - closed by the response
+        st = os.fstat(f.fileno())
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    cleanup = lambda: shutil.rmtree(folder, ignore_errors=True)  # noqa: E731
+    return FileStream(f, posixpath.basename(rel), st.st_size, st.st_mtime, range_header, head_only, cleanup)
+
+
 def artifact_routes(settings: ServerSettings) -> list[BaseRoute]:
     """The proxy's routes over ``settings.artifacts_destination``, at both prefixes."""
     dest = destination_for(settings.artifacts_destination)
@@ -632,16 +655,7 @@ def artifact_routes(settings: ServerSettings) -> list[BaseRoute]:
         if isinstance(dest, LocalDestination):
             f, st = await run_in_threadpool(dest.open_file, rel)
             return FileStream(f, posixpath.basename(rel), st.st_size, st.st_mtime, rng, head_only)
-        folder = tempfile.mkdtemp(prefix="tracklet-proxy-")
-        try:
-            local = await run_in_threadpool(dest.fetch, rel, folder)
-            f = open(local, "rb")  # noqa: SIM115 - closed by the response
-            st = os.fstat(f.fileno())
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        cleanup = lambda: shutil.rmtree(folder, ignore_errors=True)  # noqa: E731
-        return FileStream(f, posixpath.basename(rel), st.st_size, st.st_mtime, rng, head_only, cleanup)
+        return await stream_fetched(dest.fetch, rel, rng, head_only)
 
     async def upload(request: Request) -> Response:
         rel = _upload_path(request.path_params["artifact_path"])

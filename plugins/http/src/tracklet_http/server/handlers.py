@@ -14,7 +14,7 @@ that reads artifacts, and only where the operator pointed the server
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,8 @@ from tracklet.search import parse_filter, parse_order_by
 from tracklet.stores.tracking import TrackingStore
 from tracklet.uri import append_to_uri_path, get_scheme
 from tracklet.validation import (
+    MAX_ARTIFACT_PATH_DEPTH,
+    MAX_ARTIFACT_PATH_LENGTH,
     SEARCH_MAX_RESULTS_DEFAULT,
     validate_artifact_path,
     validate_experiment_artifact_location,
@@ -43,11 +45,16 @@ __all__ = [
     "check_ranges",
     "proxied_artifact_path",
     "sample_bulk_interval",
+    "sample_run_history",
 ]
 
-#: MLflow's limits for ``metrics/get-history-bulk-interval``.
+#: MLflow's limits for ``metrics/get-history-bulk-interval`` (and ``get-history-bulk``).
 MAX_RUNS_BULK = 100
 MAX_RESULTS_PER_RUN = 2500
+#: Most values ``metrics/get-history-bulk`` returns (MLflow's cap).
+MAX_HISTORY_BULK = 25000
+#: Most experiments one ``experiments/search-datasets`` call may name (MLflow's limit).
+MAX_EXPERIMENTS_DATASETS = 20
 #: What ``runs/search`` returns when ``max_results`` is absent (MLflow's proto default).
 SEARCH_RUNS_DEFAULT = 1000
 
@@ -203,6 +210,29 @@ def set_experiment_tag(state: ServerState, a: dict[str, Any], call: Call) -> dic
     return {}
 
 
+def delete_experiment_tag(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    state.store.delete_experiment_tag(a["experiment_id"], a["key"])
+    return {}
+
+
+def search_datasets(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    experiment_ids = list(dict.fromkeys(a.get("experiment_ids") or []))
+    if not experiment_ids:
+        raise _bad("SearchDatasets request must specify at least one experiment_id.")
+    if len(experiment_ids) > MAX_EXPERIMENTS_DATASETS:
+        raise _bad(
+            f"SearchDatasets request cannot specify more than {MAX_EXPERIMENTS_DATASETS} experiment_ids. "
+            f"Received {len(experiment_ids)} experiment_ids."
+        )
+    summaries = []
+    for s in state.store.search_datasets(experiment_ids):
+        summary = {"experiment_id": str(s.experiment_id), "name": s.name, "digest": s.digest}
+        if s.context:
+            summary["context"] = s.context
+        summaries.append(summary)
+    return _page("dataset_summaries", summaries, None)
+
+
 # -- runs -------------------------------------------------------------------------------------------
 
 
@@ -306,13 +336,55 @@ def get_metric_history(state: ServerState, a: dict[str, Any], call: Call) -> dic
     return _page("metrics", [p.metric_to_json(m) for m in page], page.token)
 
 
-def _evenly_spaced(count: int, limit: int) -> Iterable[int]:
-    """Up to ``limit`` indices into ``range(count)``, spread evenly, first and last kept."""
-    if count <= limit:
-        return range(count)
-    if limit == 1:
-        return (count - 1,)
-    return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)})
+def get_metric_history_bulk(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
+    """MLflow's UI endpoint: every value of one metric of up to 100 runs, by run id, then
+    timestamp, step and value, at most ``max_results`` (25,000) in all."""
+    run_ids = sorted(set(a.get("run_id") or []))
+    if not run_ids:
+        raise _bad("GetMetricHistoryBulk request must specify at least one run_id.")
+    if len(run_ids) > MAX_RUNS_BULK:
+        raise _bad(
+            f"GetMetricHistoryBulk request cannot specify more than {MAX_RUNS_BULK} run_ids. "
+            f"Received {len(run_ids)} run_ids."
+        )
+    if a.get("metric_key") is None:
+        raise _bad("GetMetricHistoryBulk request must specify a metric_key.")
+    max_results = min(a.get("max_results", MAX_HISTORY_BULK), MAX_HISTORY_BULK)
+    points = state.store.get_metric_history_bulk(run_ids, a["metric_key"])
+    points = sorted(points, key=lambda m: (m.run_id or "", m.timestamp, m.step, m.value))
+    return _page(
+        "metrics", [p.metric_to_json(m, with_run_id=True) for m in points[: max(max_results, 0)]], None
+    )
+
+
+def _ntile_firsts(count: int, buckets: int) -> list[int]:
+    """The first index of each of ``buckets`` groups SQL's ``NTILE(buckets)`` makes of
+    ``count`` ordered rows (the first ``count % buckets`` groups one row larger)."""
+    if count <= buckets:
+        return list(range(count))
+    size, larger = divmod(count, buckets)
+    firsts, at = [], 0
+    for group in range(buckets):
+        firsts.append(at)
+        at += size + (1 if group < larger else 0)
+    return firsts
+
+
+def sample_run_history(points: Sequence[Metric], max_results: int) -> list[Metric]:
+    """One run's points, down-sampled as MLflow 3.17's server does: in (step, timestamp,
+    value) order, the first point of each of ``max_results`` equal groups, and the last
+    point always (in place of the last group's first when the sample is full). Ten steps
+    with ``max_results=5`` give steps 0, 2, 4, 6, 9."""
+    ordered = sorted(points, key=lambda m: (m.step, m.timestamp, m.value))
+    if not ordered:
+        return []
+    picked = [ordered[i] for i in _ntile_firsts(len(ordered), max_results)]
+    if picked[-1] is not ordered[-1]:
+        if len(picked) >= max_results:
+            picked[-1] = ordered[-1]
+        else:
+            picked.append(ordered[-1])
+    return picked
 
 
 def sample_bulk_interval(
@@ -322,32 +394,18 @@ def sample_bulk_interval(
     end_step: int | None,
     max_results: int,
 ) -> list[Metric]:
-    """Down-sample one metric's history over several runs for plotting.
-
-    Points outside ``[start_step, end_step]`` are dropped. If more than ``max_results``
-    distinct steps remain (over all runs), ``max_results`` of them are chosen evenly
-    spread, plus each run's first and last step, so every curve keeps its ends. Each run
-    then returns its points at the chosen steps, in step then timestamp order, at most
-    ``max(max_results, chosen steps)`` of them (evenly spread when a step holds many
-    points). Runs come in the order asked for.
-    """
+    """Down-sample one metric's history over several runs for plotting: points outside
+    ``[start_step, end_step]`` dropped, then each run sampled on its own
+    (:func:`sample_run_history`), runs in the order asked for."""
     by_run: dict[str, list[Metric]] = {run_id: [] for run_id in run_ids}
     for m in points:
         if (start_step is None or m.step >= start_step) and (end_step is None or m.step <= end_step):
             bucket = by_run.get(m.run_id or "")
             if bucket is not None:
                 bucket.append(m)
-    all_steps = sorted({m.step for ms in by_run.values() for m in ms})
-    chosen = {all_steps[i] for i in _evenly_spaced(len(all_steps), max_results)}
-    for ms in by_run.values():
-        if ms:
-            steps = [m.step for m in ms]
-            chosen.update((min(steps), max(steps)))
-    per_run = max(max_results, len(chosen))
     out: list[Metric] = []
     for ms in by_run.values():
-        kept = sorted((m for m in ms if m.step in chosen), key=lambda m: (m.step, m.timestamp))
-        out.extend(kept[i] for i in _evenly_spaced(len(kept), per_run))
+        out.extend(sample_run_history(ms, max(1, max_results)))
     return out
 
 
@@ -412,8 +470,20 @@ def _listing_repository(state: ServerState, root: str) -> Any:
     return get_artifact_repository(root)
 
 
+def run_artifact_path(raw: str | None) -> str | None:
+    """A path inside a run's artifacts from a request (None for the root); anything that
+    would leave them gets MLflow's answer, ``Invalid path`` (clients match on it). A path
+    over tracklet's own size limits keeps the message naming the limit."""
+    if raw is not None and (len(raw) > MAX_ARTIFACT_PATH_LENGTH or raw.count("/") >= MAX_ARTIFACT_PATH_DEPTH):
+        return validate_artifact_path(raw) or None  # raises, naming the limit
+    try:
+        return validate_artifact_path(raw) or None
+    except TrackletException:
+        raise _bad("Invalid path") from None
+
+
 def list_artifacts(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
-    path = validate_artifact_path(a.get("path")) or None
+    path = run_artifact_path(a.get("path"))
     run = state.store.get_run(a["run_id"])
     root = run.info.artifact_uri or ""
     files: list[FileInfo] = _listing_repository(state, root).list_artifacts(path)

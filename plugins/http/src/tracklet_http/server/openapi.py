@@ -138,7 +138,11 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
         for method in endpoint.methods:
             item[method.lower()] = _operation(endpoint, method, settings.auth)
     paths["/health"] = _text_operation("health", "Liveness probe: answers OK.")
-    paths["/version"] = _text_operation("version", "The server's tracklet version.")
+    paths["/version"] = _text_operation(
+        "version",
+        "The MLflow version whose REST API the server speaks (MLflow's client gates features on "
+        "it); tracklet's own version is in the X-Tracklet-Version header.",
+    )
     paths["/metrics"] = _text_operation("metrics", "Prometheus metrics.")
     schemas = copy.deepcopy(SCHEMAS)
     parts = []

@@ -58,7 +58,8 @@ EXPERIMENT = "experiment"  # params["experiment_id"]
 EXPERIMENT_NAME = "experiment_name"  # params["experiment_name"], looked up
 CREATE_RUN = "create_run"  # params["experiment_id"], MLflow's default experiment "0" if absent
 RUN = "run"  # params["run_id"]'s experiment
-RUNS = "runs"  # every params["run_ids"]'s experiment
+RUNS = "runs"  # every params["run_ids"]'s (or the repeated params["run_id"]'s) experiment
+EXPERIMENTS = "experiments"  # every params["experiment_ids"]
 
 #: Endpoint name -> (scope, capability needed). An endpoint missing here is refused to
 #: everyone but admins (fail closed), so a new endpoint cannot slip through unguarded.
@@ -72,6 +73,7 @@ ENDPOINT_RULES: dict[str, tuple[str, str | None]] = {
     "update_experiment": (EXPERIMENT, "can_update"),
     "set_experiment_tag": (EXPERIMENT, "can_update"),
     "delete_experiment_tag": (EXPERIMENT, "can_update"),
+    "search_datasets": (EXPERIMENTS, "can_read"),
     "create_run": (CREATE_RUN, "can_update"),
     "update_run": (RUN, "can_update"),
     "delete_run": (RUN, "can_delete"),
@@ -213,7 +215,7 @@ class Authorizer:
             if run_id:
                 self._require_run(caller, store, str(run_id), capability, endpoint_name)
         elif scope == RUNS:
-            run_ids = list(dict.fromkeys(str(r) for r in params.get("run_ids") or ()))
+            run_ids = list(dict.fromkeys(str(r) for r in params.get("run_ids") or params.get("run_id") or ()))
             if len(run_ids) > MAX_RUNS:
                 raise TrackletException(
                     f"Invalid value for parameter 'run_ids': at most {MAX_RUNS} runs per call, got {len(run_ids)}.",
@@ -221,6 +223,12 @@ class Authorizer:
                 )
             for run_id in run_ids:
                 self._require_run(caller, store, run_id, capability, endpoint_name)
+        elif scope == EXPERIMENTS:
+            experiment_ids = list(dict.fromkeys(str(e) for e in params.get("experiment_ids") or ()))
+            if len(experiment_ids) > MAX_RUNS:
+                return  # the handler refuses so many (MLflow allows 20), before any store work
+            for experiment_id in experiment_ids:
+                self._require(caller, experiment_id, capability, endpoint_name)
 
     def _require(self, caller: Caller, experiment_id: str, capability: str, endpoint_name: str) -> None:
         permission = self.service.permission(caller, experiment_id)
