@@ -33,6 +33,19 @@ if TYPE_CHECKING:
     from tracklet.plugins import Scheme
     from tracklet.stores import ArtifactRepository, RegistryStore, TrackingStore
 
+__all__ = [
+    "PROJECT_NAME",
+    "hookspec",
+    "tracklet_artifact_repository",
+    "tracklet_cli_commands",
+    "tracklet_default_tracking_uri",
+    "tracklet_registry_store",
+    "tracklet_request_headers",
+    "tracklet_run_context_tags",
+    "tracklet_schemes",
+    "tracklet_tracking_store",
+]
+
 PROJECT_NAME = "tracklet"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
