@@ -143,3 +143,33 @@ out["search"] = [list(frame.columns)[:6], sorted(frame.columns), {c: str(t) for 
 out["search_list"] = [type(r).__name__ for r in mlflow.search_runs(output_format="list")]
 """)
     assert seen["figure_not_a_figure"][0] == "TypeError" and len(seen["artifacts"]) == 2
+
+
+def test_run_id_variable_and_a_bad_end_status(compare):
+    compare("""
+import os
+import mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+with mlflow.start_run() as first:
+    pass
+os.environ["MLFLOW_RUN_ID"] = first.info.run_id
+resumed = mlflow.start_run()
+out["resumed"] = [resumed.info.run_id == first.info.run_id, resumed.info.status, "MLFLOW_RUN_ID" in os.environ]
+mlflow.end_run()
+with mlflow.start_run() as second:
+    out["next_is_new"] = second.info.run_id != first.info.run_id
+os.environ["MLFLOW_RUN_ID"] = first.info.run_id
+mlflow.start_run(run_id=second.info.run_id)
+out["explicit_id_wins"] = [mlflow.active_run().info.run_id == second.info.run_id, "MLFLOW_RUN_ID" in os.environ]
+mlflow.end_run()
+out["end_run_clears_variable"] = "MLFLOW_RUN_ID" in os.environ
+with mlflow.start_run() as third:
+    pass
+mlflow.start_run(run_id=third.info.run_id)
+try:  # MLflow raises a bare Exception, tracklet an MlflowException: same words
+    mlflow.end_run("BOGUS")
+except Exception as e:
+    out["bad_status"] = str(e)
+out["after_bad_status"] = [mlflow.active_run() is None, mlflow.last_active_run().info.run_id == third.info.run_id,
+                           mlflow.get_run(third.info.run_id).info.status]
+""")

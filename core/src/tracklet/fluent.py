@@ -30,6 +30,7 @@ from tracklet.entities import (
     ViewType,
 )
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
+from tracklet.utils import environment
 
 if TYPE_CHECKING:
     from tracklet.entities import FileInfo, PagedList
@@ -199,7 +200,8 @@ def start_run(
             INVALID_PARAMETER_VALUE,
         )
     client = _client()
-    if run_id is not None:
+    run_id = run_id or _run_id_from_environment()
+    if run_id:
         run = _resume_run(client, run_id, run_name, tags)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
@@ -214,6 +216,19 @@ def start_run(
     stack.append(active)
     _register_atexit()
     return active
+
+
+def _run_id_from_environment() -> str | None:
+    """``MLFLOW_RUN_ID`` (or ``TRACKLET_RUN_ID``): the run ``start_run()`` resumes. As in
+    MLflow, the variable is removed once used, so the next ``start_run()`` starts a new run."""
+    found = environment.lookup("RUN_ID")
+    _forget_run_id_variables()
+    return found[1] if found else None
+
+
+def _forget_run_id_variables() -> None:
+    for name in environment.variables("RUN_ID"):
+        os.environ.pop(name, None)
 
 
 def _resume_run(client: MlflowClient, run_id: str, run_name: str | None, tags: dict[str, Any] | None) -> Run:
@@ -250,9 +265,10 @@ def end_run(status: str = "FINISHED") -> None:
     stack = _stack()
     if not stack:
         return
-    RunStatus.from_string(status)
-    run = stack.pop()
+    _forget_run_id_variables()  # as MLflow: the run it named has ended
+    run = stack.pop()  # before the status is checked: MLflow drops the run even if it is bad
     _local.last_active_run_id = run.info.run_id
+    RunStatus.from_string(status)
     _client().set_terminated(run.info.run_id, status)
 
 
