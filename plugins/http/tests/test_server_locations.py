@@ -9,9 +9,11 @@ server's disk was listed, and ``runs:/`` resolved through the server's tracking 
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,14 +166,21 @@ def test_runs_uri_locations_are_refused(start_tracklet_server: Any, tmp_path: Pa
     # through the API: refused at creation, as MLflow does
     answer = _post(server, "/experiments/create", {"name": "r", "artifact_location": "runs:/abc/artifacts"})
     assert answer.status == 400 and "cannot be a runs:/ URI" in answer.json["message"]
-    # written straight into the store (an old database, another tool): never resolved
+    # written straight into the database (an old database, another tool; the store itself
+    # refuses it now): never resolved
     store = get_tracking_store(f"sqlite:///{db}", str(tmp_path / "root"))
     try:
         victim = store.create_run("0", "u", 1, [], None)
-        experiment_id = store.create_experiment("direct", f"runs:/{victim.info.run_id}")
+        experiment_id = store.create_experiment("direct")
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            conn.execute(
+                "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                (f"runs:/{victim.info.run_id}", int(experiment_id)),
+            )
         run = store.create_run(experiment_id, "u", 1, [], None)
     finally:
         store.close()
+    assert run.info.artifact_uri.startswith("runs:/")
     answer = _list(server, run.info.run_id)
     assert answer.status == 400 and answer.json["error_code"] == "INVALID_PARAMETER_VALUE"
 
