@@ -28,12 +28,12 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # Python 3.10: the same parser from PyPI (requirements-dev.txt)
+    import tomli as tomllib
 
-__all__ = ["Package", "Violation", "check", "find_packages", "main"]
+__all__ = ["Package", "Violation", "check", "find_packages", "main", "tomllib"]
 
 CORE = "tracklet"
 PACKAGE_GLOBS = ("core/pyproject.toml", "plugins/*/pyproject.toml", "contrib/*/pyproject.toml")
@@ -105,12 +105,15 @@ def _core_module(core_src: Path, module: str) -> tuple[bool, frozenset[str] | No
 def _literal_all(path: Path) -> frozenset[str] | None:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else []
-        if isinstance(node, ast.AnnAssign):
-            targets = [node.target]
-        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and node.value:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
             try:
-                return frozenset(ast.literal_eval(node.value))
+                return frozenset(ast.literal_eval(value))
             except ValueError:
                 return None
     return None
@@ -166,7 +169,7 @@ def check(root: Path) -> list[Violation]:
     packages = find_packages(root)
     every_module = {m for p in packages for m in p.modules}
     core_src = root / "core" / "src"
-    violations = []
+    violations: list[Violation] = []
     for package in packages:
         banned = every_module - set(package.modules) - {CORE}
         for path in _source_files(package.folder):

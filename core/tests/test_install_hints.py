@@ -13,9 +13,9 @@ import tomllib
 
 from tracklet import plugins
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
+else:  # Python 3.10
     import tomli as tomllib
 from tracklet._install_hints import INSTALL_HINTS
 
