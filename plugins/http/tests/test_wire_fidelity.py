@@ -21,7 +21,13 @@ import pytest
 import requests
 
 from tracklet_http.protocol import MLFLOW_API_VERSION
-from tracklet_http.testing import ServerProcess, launch_tracklet_server
+from tracklet_http.testing import (
+    ServerProcess,
+    free_port,
+    launch_tracklet_server,
+    mlflow_server_args,
+    start_server,
+)
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
@@ -337,6 +343,57 @@ def test_metric_history_bulk_endpoints_like_mlflow(both: dict[str, str]) -> None
     assert len(seen["mlflow"][4]) == 30
     # MLflow 3.17: each run sampled on its own, its last step kept
     assert [step for _, step, _ in seen["mlflow"][0]] == [0, 2, 4, 6, 9]
+
+
+@pytest.fixture(scope="module")
+def folder_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Both servers on a folder backend (MLflow's FileStore samples differently)."""
+    root = tmp_path_factory.mktemp("wire-folders")
+    (root / "t").mkdir()
+    tracklet = launch_tracklet_server(root / "t", str(root / "t" / "mlruns"))
+    port = free_port()
+    mlflow = start_server(
+        mlflow_server_args(port, str(root / "m" / "mlruns"), str(root / "m" / "artifacts"), "--workers", "1"),
+        port,
+        root / "mlflow.log",
+        {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_ALLOW_FILE_STORE": "true"},
+    )
+    yield {"tracklet": tracklet.url, "mlflow": mlflow.url}
+    tracklet.stop()
+    mlflow.stop()
+
+
+def test_bulk_interval_on_a_folder_backend_samples_like_mlflows_file_store(
+    folder_servers: dict[str, str],
+) -> None:
+    seen: dict[str, list[Any]] = {}
+    interval = AJAX + "/metrics/get-history-bulk-interval"
+    for side, base in folder_servers.items():
+        first, second = new_run(base)[1], new_run(base)[1]
+        runs = {"first": first, "second": second}
+        _log_steps(base, first, range(10))
+        _log_steps(base, second, range(3, 20), timestamp=2)
+        seen[side] = [
+            _points(call(base, "GET", interval, run_ids=[first], metric_key="m", max_results=5), runs),
+            _points(
+                call(base, "GET", interval, run_ids=[first, second], metric_key="m", max_results=5), runs
+            ),
+            _points(
+                call(
+                    base,
+                    "GET",
+                    interval,
+                    run_ids=[second],
+                    metric_key="m",
+                    start_step=4,
+                    end_step=15,
+                    max_results=3,
+                ),
+                runs,
+            ),
+        ]
+    assert seen["tracklet"] == seen["mlflow"]
+    assert [step for _, step, _ in seen["mlflow"][0]] == [0, 2, 4, 6, 8, 9]
 
 
 def test_search_datasets_and_input_tag_order_like_mlflow(both: dict[str, str]) -> None:

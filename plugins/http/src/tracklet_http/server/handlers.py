@@ -14,7 +14,7 @@ that reads artifacts, and only where the operator pointed the server
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from tracklet.validation import (
 from tracklet_http import protocol as p
 from tracklet_http.protocol import ARTIFACTS_PREFIX, Endpoint
 from tracklet_http.server.locations import check_readable_location
+from tracklet_http.server.sampling import sample_bulk_interval, sample_by_steps
 from tracklet_http.server.settings import ServerSettings
 
 __all__ = [
@@ -45,7 +46,6 @@ __all__ = [
     "check_ranges",
     "proxied_artifact_path",
     "sample_bulk_interval",
-    "sample_run_history",
 ]
 
 #: MLflow's limits for ``metrics/get-history-bulk-interval`` (and ``get-history-bulk``).
@@ -357,58 +357,6 @@ def get_metric_history_bulk(state: ServerState, a: dict[str, Any], call: Call) -
     )
 
 
-def _ntile_firsts(count: int, buckets: int) -> list[int]:
-    """The first index of each of ``buckets`` groups SQL's ``NTILE(buckets)`` makes of
-    ``count`` ordered rows (the first ``count % buckets`` groups one row larger)."""
-    if count <= buckets:
-        return list(range(count))
-    size, larger = divmod(count, buckets)
-    firsts, at = [], 0
-    for group in range(buckets):
-        firsts.append(at)
-        at += size + (1 if group < larger else 0)
-    return firsts
-
-
-def sample_run_history(points: Sequence[Metric], max_results: int) -> list[Metric]:
-    """One run's points, down-sampled as MLflow 3.17's server does: in (step, timestamp,
-    value) order, the first point of each of ``max_results`` equal groups, and the last
-    point always (in place of the last group's first when the sample is full). Ten steps
-    with ``max_results=5`` give steps 0, 2, 4, 6, 9."""
-    ordered = sorted(points, key=lambda m: (m.step, m.timestamp, m.value))
-    if not ordered:
-        return []
-    picked = [ordered[i] for i in _ntile_firsts(len(ordered), max_results)]
-    if picked[-1] is not ordered[-1]:
-        if len(picked) >= max_results:
-            picked[-1] = ordered[-1]
-        else:
-            picked.append(ordered[-1])
-    return picked
-
-
-def sample_bulk_interval(
-    points: Sequence[Metric],
-    run_ids: Sequence[str],
-    start_step: int | None,
-    end_step: int | None,
-    max_results: int,
-) -> list[Metric]:
-    """Down-sample one metric's history over several runs for plotting: points outside
-    ``[start_step, end_step]`` dropped, then each run sampled on its own
-    (:func:`sample_run_history`), runs in the order asked for."""
-    by_run: dict[str, list[Metric]] = {run_id: [] for run_id in run_ids}
-    for m in points:
-        if (start_step is None or m.step >= start_step) and (end_step is None or m.step <= end_step):
-            bucket = by_run.get(m.run_id or "")
-            if bucket is not None:
-                bucket.append(m)
-    out: list[Metric] = []
-    for ms in by_run.values():
-        out.extend(sample_run_history(ms, max(1, max_results)))
-    return out
-
-
 def get_metric_history_bulk_interval(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
     run_ids = list(dict.fromkeys(a["run_ids"]))
     if len(run_ids) > MAX_RUNS_BULK:
@@ -425,7 +373,9 @@ def get_metric_history_bulk_interval(state: ServerState, a: dict[str, Any], call
     if start is not None and end is not None and start > end:
         raise _bad(f"end_step must be greater than start_step. Found start_step={start} and end_step={end}.")
     points = state.store.get_metric_history_bulk(run_ids, a["metric_key"])
-    sampled = sample_bulk_interval(points, run_ids, start, end, max_results)
+    # MLflow samples a folder store's history by shared steps, a database's run by run
+    folder = get_scheme(state.settings.backend_store_uri) in ("", "file")
+    sampled = (sample_by_steps if folder else sample_bulk_interval)(points, run_ids, start, end, max_results)
     return _page("metrics", [p.metric_to_json(m, with_run_id=True) for m in sampled], None)
 
 
