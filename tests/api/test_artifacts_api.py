@@ -20,7 +20,10 @@ def test_log_and_load_text_dict(tracking_uri, tmp_path):
         "mlflow-version": "0.28",
         "n_cores": "10",
     }
-    assert mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/sub/config.yaml") == {"a": [1, 2]}
+    with pytest.raises(MlflowException) as e:  # as MLflow: load_dict reads JSON, whatever the extension
+        mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/sub/config.yaml")
+    assert e.value.error_code == "BAD_REQUEST"
+    assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/sub/config.yaml") == "a:\n- 1\n- 2\n"
 
 
 def test_log_artifact_list_download(tracking_uri, tmp_path):

@@ -173,3 +173,51 @@ except Exception as e:
 out["after_bad_status"] = [mlflow.active_run() is None, mlflow.last_active_run().info.run_id == third.info.run_id,
                            mlflow.get_run(third.info.run_id).info.status]
 """)
+
+
+def test_mlflow_artifacts_helpers(compare):
+    """``mlflow.artifacts``: where downloads land, what the loaders accept, and the errors."""
+    seen = compare("""
+import os
+import mlflow
+import mlflow.artifacts
+import numpy as np
+mlflow.set_tracking_uri(sys.argv[1])
+with mlflow.start_run() as run:
+    mlflow.log_dict({"a": 1}, "d/x.json")
+    mlflow.log_dict({"a": 1}, "d/y.yaml")
+    mlflow.log_text("hi", "t.txt")
+    mlflow.log_text("not json", "bad.json")
+    mlflow.log_text("deep", "deep/er/s.txt")
+    mlflow.log_image(np.zeros((3, 4, 3), dtype=np.uint8), "img/i.png")
+    with open("latin.txt", "wb") as f:
+        f.write("é".encode("latin-1"))
+    mlflow.log_artifact("latin.txt")
+rid = run.info.run_id
+base = "runs:/" + rid
+where = lambda path: os.path.relpath(path).replace(rid, "<run>")
+out["load_text"] = mlflow.artifacts.load_text(base + "/t.txt")
+out["load_dict"] = mlflow.artifacts.load_dict(base + "/d/x.json")
+out["load_yaml"] = failure(lambda: mlflow.artifacts.load_dict(base + "/d/y.yaml"))
+out["load_not_json"] = failure(lambda: mlflow.artifacts.load_dict(base + "/bad.json"))
+out["load_missing"] = failure(lambda: mlflow.artifacts.load_text(base + "/nope.txt"))
+out["load_latin"] = [str(x).replace(rid, "<run>") for x in failure(lambda: mlflow.artifacts.load_text(base + "/latin.txt"))]
+out["load_image"] = mlflow.artifacts.load_image(base + "/img/i.png").size
+out["list"] = [(f.path, f.is_dir) for f in mlflow.artifacts.list_artifacts(run_id=rid)]
+out["list_uri"] = [(f.path, f.is_dir) for f in mlflow.artifacts.list_artifacts(artifact_uri=base + "/d")]
+out["list_path"] = [(f.path, f.is_dir) for f in mlflow.artifacts.list_artifacts(run_id=rid, artifact_path="d")]
+out["download_uri_dir"] = where(mlflow.artifacts.download_artifacts(artifact_uri=base + "/d", dst_path="o1"))
+out["download_run_file"] = where(mlflow.artifacts.download_artifacts(run_id=rid, artifact_path="d/x.json", dst_path="o2"))
+out["download_uri_deep_file"] = where(mlflow.artifacts.download_artifacts(artifact_uri=base + "/deep/er/s.txt", dst_path="o3"))
+out["download_run_deep_dir"] = where(mlflow.artifacts.download_artifacts(run_id=rid, artifact_path="deep/er", dst_path="o4"))
+copy = mlflow.artifacts.download_artifacts(artifact_uri=base + "/deep/er/s.txt")
+out["runs_uri_without_dst_is_a_copy"] = ["/artifacts/" not in copy, open(copy).read()]
+in_place = mlflow.artifacts.download_artifacts(run_id=rid)
+out["run_root_without_dst_is_in_place"] = where(in_place).endswith("<run>/artifacts")
+out["download_missing"] = failure(lambda: mlflow.artifacts.download_artifacts(run_id=rid, artifact_path="deep/nope", dst_path="o5"))
+out["download_both"] = failure(lambda: mlflow.artifacts.download_artifacts(artifact_uri=base, run_id=rid))
+out["download_neither"] = failure(lambda: mlflow.artifacts.download_artifacts())
+out["download_uri_and_path"] = failure(lambda: mlflow.artifacts.download_artifacts(artifact_uri=base, artifact_path="x"))
+out["list_both"] = failure(lambda: mlflow.artifacts.list_artifacts(artifact_uri=base, run_id=rid))
+""")
+    assert seen["download_run_file"] == "o2/x.json" and seen["load_yaml"][1] == "BAD_REQUEST"

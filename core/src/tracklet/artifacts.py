@@ -14,11 +14,16 @@ import urllib.parse
 from typing import Any
 
 from tracklet import plugins
-from tracklet._runs_artifacts import resolve_runs_uri
+from tracklet._runs_artifacts import RunsArtifactRepository, resolve_runs_uri
 from tracklet.entities import FileInfo
-from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.exceptions import (
+    BAD_REQUEST,
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_DOES_NOT_EXIST,
+    TrackletException,
+)
 from tracklet.stores import ArtifactRepository
-from tracklet.uri import get_scheme, is_local_uri, local_path_from_uri
+from tracklet.uri import get_scheme, is_local_uri, local_path_from_uri, parse_runs_uri
 
 __all__ = ["download_artifacts", "list_artifacts", "load_dict", "load_image", "load_text"]
 
@@ -33,18 +38,22 @@ def _split_uri(artifact_uri: str) -> tuple[str, str]:
     return urllib.parse.urlunparse(parsed._replace(path=posixpath.dirname(path))), posixpath.basename(path)
 
 
-def _locate(
-    artifact_uri: str | None, run_id: str | None, artifact_path: str | None, tracking_uri: str | None
-) -> tuple[ArtifactRepository, str]:
+def _check_arguments(artifact_uri: str | None, run_id: str | None, artifact_path: str | None) -> None:
     if (artifact_uri is None) == (run_id is None):
         raise TrackletException(
-            "Exactly one of 'artifact_uri' or 'run_id' must be specified.", INVALID_PARAMETER_VALUE
+            "Exactly one of `run_id` or `artifact_uri` must be specified", INVALID_PARAMETER_VALUE
         )
     if artifact_uri is not None and artifact_path is not None:
         raise TrackletException(
-            "'artifact_path' goes with 'run_id'; with 'artifact_uri', put the path in the URI.",
-            INVALID_PARAMETER_VALUE,
+            "`artifact_path` cannot be specified if `artifact_uri` is specified", INVALID_PARAMETER_VALUE
         )
+
+
+def _locate(
+    artifact_uri: str | None, run_id: str | None, artifact_path: str | None, tracking_uri: str | None
+) -> tuple[ArtifactRepository, str]:
+    """The repository of the run's artifact root (or of the URI's parent) and the path in it."""
+    _check_arguments(artifact_uri, run_id, artifact_path)
     if run_id is not None:
         artifact_uri = f"runs:/{run_id}/{artifact_path or ''}"
     assert artifact_uri is not None
@@ -52,6 +61,25 @@ def _locate(
         return resolve_runs_uri(artifact_uri, tracking_uri)
     parent, name = _split_uri(artifact_uri)
     return plugins.get_artifact_repository(parent, tracking_uri), name
+
+
+def _locate_for_download(
+    artifact_uri: str | None, run_id: str | None, artifact_path: str | None, tracking_uri: str | None
+) -> tuple[ArtifactRepository, str]:
+    """As MLflow downloads: a URI, or a run's path as ``runs:/<run_id>/<path>``, through the
+    repository of its parent, so that ``dst_path`` receives the last component alone
+    (``runs:/<id>/d/x.json`` lands in ``<dst_path>/x.json``)."""
+    _check_arguments(artifact_uri, run_id, artifact_path)
+    if run_id is not None and not artifact_path:
+        return _locate(None, run_id, None, tracking_uri)
+    uri = artifact_uri if artifact_uri is not None else f"runs:/{run_id}/{artifact_path}"
+    if get_scheme(uri) != "runs":
+        return _locate(uri, None, None, tracking_uri)
+    found_run_id, path = parse_runs_uri(uri)
+    parent, name = posixpath.split(path.strip("/"))
+    if not parent:
+        return resolve_runs_uri(uri, tracking_uri)
+    return RunsArtifactRepository(f"runs:/{found_run_id}/{parent}", tracking_uri), name
 
 
 def download_artifacts(
@@ -62,16 +90,38 @@ def download_artifacts(
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
 ) -> str:
-    """Download an artifact file or directory; return its local path.
+    """Download an artifact file or directory; return its local path (as MLflow: what a
+    ``runs:/`` URI or ``run_id`` + ``artifact_path`` names lands as its last component in
+    ``dst_path``, or in a new temp dir).
 
-    Without ``dst_path``, artifacts already on the local file system are returned in place.
+    Without ``dst_path``, a plain local URI or a run's whole local artifact folder is
+    returned in place.
     """
-    repo, path = _locate(artifact_uri, run_id, artifact_path, tracking_uri)
-    if dst_path is None and is_local_uri(repo.artifact_uri):
-        local = os.path.join(local_path_from_uri(repo.artifact_uri), *[p for p in path.split("/") if p])
-        if os.path.exists(local):
-            return local
-    if dst_path is not None:
+    repo, path = _locate_for_download(artifact_uri, run_id, artifact_path, tracking_uri)
+    from_runs_uri = bool(artifact_path) if run_id is not None else get_scheme(artifact_uri or "") == "runs"
+    if from_runs_uri and dst_path is None:
+        # MLflow copies what a runs:/ URI names into a new temp dir, even from a local
+        # store: the caller may change or delete the copy without touching the run
+        dst_path = tempfile.mkdtemp(prefix="tracklet-")
+    try:
+        return _download(repo, path, dst_path)
+    except TrackletException as e:
+        if not from_runs_uri or e.error_code != RESOURCE_DOES_NOT_EXIST:
+            raise
+        raise TrackletException(
+            f"Failed to download artifacts from path {posixpath.basename(path)!r}, "
+            "please ensure that the path is correct.",
+            RESOURCE_DOES_NOT_EXIST,
+        ) from e
+
+
+def _download(repo: ArtifactRepository, path: str, dst_path: str | None) -> str:
+    if dst_path is None:  # a local store's files are returned in place, as MLflow does
+        if is_local_uri(repo.artifact_uri):
+            local = os.path.join(local_path_from_uri(repo.artifact_uri), *[p for p in path.split("/") if p])
+            if os.path.exists(local):
+                return local
+    else:
         os.makedirs(dst_path, exist_ok=True)
         if not path and not repo.list_artifacts(None):
             # MLflow: a root with nothing in it (a run that never logged, or whose folder
@@ -99,23 +149,25 @@ def _read_bytes(artifact_uri: str) -> bytes:
 
 
 def load_text(artifact_uri: str) -> str:
-    """An artifact's contents as text (UTF-8)."""
-    return _read_bytes(artifact_uri).decode("utf-8")
+    """An artifact's contents as text (UTF-8; another encoding is BAD_REQUEST, as in MLflow)."""
+    try:
+        return _read_bytes(artifact_uri).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TrackletException(
+            f"Artifact {artifact_uri!r} is not valid UTF-8. To read a file in another encoding, "
+            "download it with `mlflow.artifacts.download_artifacts` and open it with the correct "
+            "`encoding`.",
+            BAD_REQUEST,
+        ) from e
 
 
 def load_dict(artifact_uri: str) -> dict[str, Any]:
-    """An artifact's contents parsed as JSON (or YAML for ``.yaml``/``.yml``)."""
-    text = load_text(artifact_uri)
-    if artifact_uri.endswith((".yaml", ".yml")):
-        import yaml
-
-        return yaml.safe_load(text)  # type: ignore[no-any-return]
+    """An artifact's contents parsed as JSON (whatever its extension, as in MLflow: a YAML
+    file is refused unless it is also valid JSON)."""
     try:
-        return json.loads(text)  # type: ignore[no-any-return]
+        return json.loads(load_text(artifact_uri))  # type: ignore[no-any-return]
     except json.JSONDecodeError as e:
-        raise TrackletException(
-            f"Unable to form a JSON object from {artifact_uri}: {e}", INVALID_PARAMETER_VALUE
-        ) from e
+        raise TrackletException("Unable to form a JSON object from file content", BAD_REQUEST) from e
 
 
 def load_image(artifact_uri: str) -> Any:
