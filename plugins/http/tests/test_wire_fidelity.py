@@ -306,39 +306,36 @@ def _points(resp: requests.Response, runs: dict[str, str]) -> list[tuple[str, in
     return [(names[m["run_id"]], int(m["step"]), int(m["timestamp"])) for m in resp.json().get("metrics", [])]
 
 
+INTERVAL = AJAX + "/metrics/get-history-bulk-interval"
+BULK = AJAX + "/metrics/get-history-bulk"
+
+
+def _sampled(base: str, second_steps: range, window: dict[str, int]) -> tuple[dict[str, str], list[Any]]:
+    """Two new runs (steps 0-9, and ``second_steps``) on one server, and what the interval
+    endpoint answers for the first, for both, and for the second within ``window``."""
+    first, second = new_run(base)[1], new_run(base)[1]
+    runs = {"first": first, "second": second}
+    _log_steps(base, first, range(10))
+    _log_steps(base, second, second_steps, timestamp=2)
+    return runs, [
+        _points(call(base, "GET", INTERVAL, run_ids=[first], metric_key="m", max_results=5), runs),
+        _points(call(base, "GET", INTERVAL, run_ids=[first, second], metric_key="m", max_results=5), runs),
+        _points(call(base, "GET", INTERVAL, run_ids=[second], metric_key="m", **window), runs),
+    ]
+
+
 def test_metric_history_bulk_endpoints_like_mlflow(both: dict[str, str]) -> None:
     seen: dict[str, list[Any]] = {}
     for side, base in both.items():
-        experiment_id, first = new_run(base)
-        second = new_run(base)[1]
-        runs = {"first": first, "second": second}
-        _log_steps(base, first, range(10))
-        _log_steps(base, second, range(20), timestamp=2)
-        interval = AJAX + "/metrics/get-history-bulk-interval"
-        bulk = AJAX + "/metrics/get-history-bulk"
-        answered = call(base, "GET", bulk, run_id=[second, first], metric_key="m").json()["metrics"]
+        runs, seen[side] = _sampled(base, range(20), {"start_step": 0, "end_step": 4, "max_results": 5})
+        answered = call(base, "GET", BULK, run_id=list(runs.values()), metric_key="m").json()["metrics"]
         assert [m["run_id"] for m in answered] == sorted(m["run_id"] for m in answered), side  # by run id
-        seen[side] = [
-            _points(call(base, "GET", interval, run_ids=[first], metric_key="m", max_results=5), runs),
-            _points(
-                call(base, "GET", interval, run_ids=[first, second], metric_key="m", max_results=5), runs
-            ),
-            _points(
-                call(
-                    base,
-                    "GET",
-                    interval,
-                    run_ids=[first],
-                    metric_key="m",
-                    start_step=0,
-                    end_step=4,
-                    max_results=5,
-                ),
-                runs,
-            ),
-            _points(call(base, "GET", bulk, run_id=[second], metric_key="m", max_results=3), runs),
-            sorted(_points(call(base, "GET", bulk, run_id=[second, first], metric_key="m"), runs)),
-        ]
+        seen[side].append(
+            _points(call(base, "GET", BULK, run_id=[runs["second"]], metric_key="m", max_results=3), runs)
+        )
+        seen[side].append(
+            sorted(_points(call(base, "GET", BULK, run_id=list(runs.values()), metric_key="m"), runs))
+        )
     assert seen["tracklet"] == seen["mlflow"]
     assert len(seen["mlflow"][4]) == 30
     # MLflow 3.17: each run sampled on its own, its last step kept
@@ -366,32 +363,10 @@ def folder_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
 def test_bulk_interval_on_a_folder_backend_samples_like_mlflows_file_store(
     folder_servers: dict[str, str],
 ) -> None:
-    seen: dict[str, list[Any]] = {}
-    interval = AJAX + "/metrics/get-history-bulk-interval"
-    for side, base in folder_servers.items():
-        first, second = new_run(base)[1], new_run(base)[1]
-        runs = {"first": first, "second": second}
-        _log_steps(base, first, range(10))
-        _log_steps(base, second, range(3, 20), timestamp=2)
-        seen[side] = [
-            _points(call(base, "GET", interval, run_ids=[first], metric_key="m", max_results=5), runs),
-            _points(
-                call(base, "GET", interval, run_ids=[first, second], metric_key="m", max_results=5), runs
-            ),
-            _points(
-                call(
-                    base,
-                    "GET",
-                    interval,
-                    run_ids=[second],
-                    metric_key="m",
-                    start_step=4,
-                    end_step=15,
-                    max_results=3,
-                ),
-                runs,
-            ),
-        ]
+    seen = {
+        side: _sampled(base, range(3, 20), {"start_step": 4, "end_step": 15, "max_results": 3})[1]
+        for side, base in folder_servers.items()
+    }
     assert seen["tracklet"] == seen["mlflow"]
     assert [step for _, step, _ in seen["mlflow"][0]] == [0, 2, 4, 6, 8, 9]
 
