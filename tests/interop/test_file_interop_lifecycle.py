@@ -19,6 +19,8 @@ code. Both dumps must be equal, field by field, and hold what was written.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import pathlib
@@ -44,7 +46,10 @@ else:
     from tracklet import MlflowClient
     from tracklet.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 root, scratch, state_file = sys.argv[2], sys.argv[3], sys.argv[4]
-state = json.load(open(state_file)) if os.path.exists(state_file) else {"experiments": {}, "runs": {}}
+state = {"experiments": {}, "runs": {}}
+if os.path.exists(state_file):
+    with open(state_file) as f:
+        state = json.load(f)
 c = MlflowClient(tracking_uri=root)
 
 
@@ -147,7 +152,8 @@ if sys.argv[1] == "mlflow":  # MLflow 3's extras: a logged model, a trace, metri
     m.set_experiment(experiment_id=E["interop"])
     with m.start_span("span") as span:
         span.set_inputs({"x": 1})
-json.dump(state, open(state_file, "w"))
+with open(state_file, "w") as f:
+    json.dump(state, f)
 """
 )
 
@@ -176,7 +182,8 @@ c.set_experiment_tag(E["interop"], "team", "changed")
 E["second"] = c.create_experiment("second-tool")
 R["second_exp_run"] = c.create_run(E["second"], start_time=T + 95).info.run_id
 c.delete_experiment(E["external"])
-json.dump(state, open(state_file, "w"))
+with open(state_file, "w") as f:
+    json.dump(state, f)
 """
 )
 
@@ -267,6 +274,15 @@ def artifacts(run_id):
                                               m.artifacts.list_artifacts(run_id=run_id, tracking_uri=root))),
         "fluent_download": attempt(downloaded, m.artifacts.download_artifacts, run_id=run_id,
                                    tracking_uri=root),
+        "runs_uri": attempt(downloaded, m.artifacts.download_artifacts, artifact_uri=f"runs:/{run_id}/",
+                            tracking_uri=root),
+        # Only what is under the returned path: MLflow puts runs:/<id>/tree/sub at <dst>/sub,
+        # tracklet at <dst>/tree/sub (core's tracklet.artifacts; outside this file's scope).
+        "runs_uri_subpath": attempt(lambda: downloaded(m.artifacts.download_artifacts,
+                                    artifact_uri=f"runs:/{run_id}/tree/sub", tracking_uri=root)["files"]),
+        "fluent_list_subpath": attempt(lambda: sorted([i.path, i.is_dir, i.file_size] for i in m.artifacts.list_artifacts(
+            run_id=run_id, artifact_path="tree", tracking_uri=root))),
+        "client_download_subpath": attempt(downloaded, lambda dst_path: c.download_artifacts(run_id, "tree", dst_path)),
     }
 
 
@@ -572,3 +588,31 @@ def test_folder_in_older_formats_reads_the_same_in_both(tmp_path: pathlib.Path) 
     assert view["trashed"]["get_run"]["info"]["run_name"] == "2021-01-01"
     assert views["mlflow"]["by_name"]["123"]["lifecycle_stage"] == "deleted"
     assert views["mlflow"]["search_experiments"]["all"] == ["7", "0", "1"]
+
+
+def _read_in_this_process(root: str, scratch: pathlib.Path, state: pathlib.Path) -> Any:
+    """The reader run here under tracklet: its stores stay cached between calls (one
+    store per URI), as in a long-lived process that keeps reading a folder."""
+    out = io.StringIO()
+    argv = sys.argv
+    sys.argv = ["reader", "tracklet", root, str(scratch), str(state)]
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(READER, "<reader>", "exec"), {"__name__": "reader"})
+    finally:
+        sys.argv = argv
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def test_cached_tracklet_reader_sees_what_mlflow_changes_later(tmp_path: pathlib.Path) -> None:
+    # tracklet reads (and caches) a folder, MLflow then deletes, restores, renames and logs
+    # in it; the same tracklet process must now see exactly what a fresh MLflow sees.
+    root, state = str(tmp_path / "mlruns"), tmp_path / "state.json"
+    _run(SCENARIO, "tracklet", root, tmp_path, state)
+    before = _read_in_this_process(root, tmp_path, state)
+    _run(MIXED, "mlflow", root, tmp_path, state)
+    after = _read_in_this_process(root, tmp_path, state)
+    fresh = json.loads(_run(READER, "mlflow", root, tmp_path, state).strip().splitlines()[-1])
+    _check_written(fresh, json.loads(state.read_text()), mixed=True)
+    assert _differences(fresh, after) == []
+    assert _differences(fresh, before) != []  # the folder did change in between

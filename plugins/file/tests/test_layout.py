@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
+import time
 
 import pytest
 import yaml
 
 from tracklet.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from tracklet.exceptions import TrackletException
+from tracklet_file._fsio import RACY_NS
 from tracklet_file.artifacts import LocalArtifactRepository
 from tracklet_file.store import FileStore
 
@@ -221,3 +223,19 @@ def test_empty_artifact_uri_is_refused_rather_than_the_current_folder() -> None:
     with pytest.raises(TrackletException, match="artifact location is required") as caught:
         LocalArtifactRepository("")
     assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_search_after_get_run_filters_on_the_new_values(store: FileStore) -> None:
+    # get_run rebuilt the run's cached parts after a change; the search's cached snapshot
+    # must still be rebuilt from them (it once kept filtering on the old values).
+    # The pauses let file times settle (RACY_NS), so the caches trust their stats, as in a
+    # long-running process; without them every read re-checks everything.
+    settle = 3 * RACY_NS / 1e9
+    run_id = store.create_run("0", "u", 0, [], "r").info.run_id
+    store.log_metric(run_id, Metric("m", 1.0, 1, 0))
+    time.sleep(settle)
+    assert store.search_runs(["0"], "metrics.m > 1").to_list() == []
+    store.log_metric(run_id, Metric("m", 5.0, 2, 1))
+    time.sleep(settle)
+    assert store.get_run(run_id).data.metrics == {"m": 5.0}
+    assert [r.info.run_id for r in store.search_runs(["0"], "metrics.m > 1")] == [run_id]

@@ -76,6 +76,7 @@ class RunState:
         self._built: tuple[int, ...] | None = None
         self._parts: _Parts | None = None
         self._snapshot: Run | None = None
+        self._snapshot_of: tuple[int, ...] | None = None  # the parts' signature it was built from
         self._checks: list[Check] | None = None
         self._periodic: list[Check] = []
         self._periodic_at = 0.0
@@ -149,8 +150,12 @@ class RunState:
         """A cached :class:`Run` shared between calls, for searches to filter and sort without
         building thousands of objects; it must not be handed to callers (use :meth:`run`)."""
         with self.lock:
-            if self._rebuild_if_changed() or self._snapshot is None:
+            # Compared with the parts' own signature, not with whether this call rebuilt
+            # them: a get_run (run()) may have rebuilt them since the last snapshot.
+            self._rebuild_if_changed()
+            if self._snapshot is None or self._snapshot_of != self._built:
                 self._snapshot = self.run()
+                self._snapshot_of = self._built
             return self._snapshot
 
     def _rebuild_if_changed(self) -> bool:
