@@ -13,8 +13,59 @@ import re
 import urllib.parse
 from collections.abc import Sequence
 
-from tracklet.entities import DatasetInput, Metric, Param, RunTag
+from tracklet.entities import DatasetInput, Metric, Param, RunTag, ViewType
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "MAX_ARTIFACT_PATH_DEPTH",
+    "MAX_ARTIFACT_PATH_LENGTH",
+    "MAX_DATASET_DIGEST_SIZE",
+    "MAX_DATASET_NAME_SIZE",
+    "MAX_DATASET_PROFILE_SIZE",
+    "MAX_DATASET_SCHEMA_SIZE",
+    "MAX_DATASET_SOURCE_SIZE",
+    "MAX_DATASET_SOURCE_TYPE_SIZE",
+    "MAX_ENTITIES_PER_BATCH",
+    "MAX_ENTITY_KEY_LENGTH",
+    "MAX_EXPERIMENT_NAME_LENGTH",
+    "MAX_EXPERIMENT_TAG_VAL_LENGTH",
+    "MAX_INPUT_TAG_KEY_SIZE",
+    "MAX_INPUT_TAG_VALUE_SIZE",
+    "MAX_METRICS_PER_BATCH",
+    "MAX_PARAMS_TAGS_PER_BATCH",
+    "MAX_PARAM_VAL_LENGTH",
+    "MAX_RUN_NAME_LENGTH",
+    "MAX_TAG_VAL_LENGTH",
+    "MAX_USER_ID_LENGTH",
+    "SEARCH_MAX_RESULTS_DEFAULT",
+    "SEARCH_MAX_RESULTS_THRESHOLD",
+    "canonical_experiment_id",
+    "canonical_run_id",
+    "canonical_view_type",
+    "short_repr",
+    "validate_artifact_location",
+    "validate_artifact_path",
+    "validate_batch",
+    "validate_dataset",
+    "validate_dataset_inputs",
+    "validate_experiment_artifact_location",
+    "validate_experiment_id",
+    "validate_experiment_name",
+    "validate_experiment_tag",
+    "validate_key",
+    "validate_max_results",
+    "validate_metric",
+    "validate_page_token",
+    "validate_param",
+    "validate_run_id",
+    "validate_run_name",
+    "validate_tag",
+    "validate_text",
+    "validate_timestamp",
+    "validate_user_id",
+]
 
 MAX_ENTITY_KEY_LENGTH = 250
 MAX_PARAM_VAL_LENGTH = 6000
@@ -148,13 +199,17 @@ def validate_metric(key: object, value: object, timestamp: object, step: object)
     if (
         isinstance(timestamp, bool)
         or not isinstance(timestamp, numbers.Integral)
-        or not 0 <= timestamp <= INT64_MAX
+        or not 0 <= int(timestamp) <= INT64_MAX
     ):
         raise _bad(
             f"Got invalid timestamp {timestamp!r} for metric '{key}' (value={value}). "
             f"Timestamp must be a nonnegative long (64-bit integer, at most {INT64_MAX})"
         )
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not INT64_MIN <= step <= INT64_MAX:
+    if (
+        isinstance(step, bool)
+        or not isinstance(step, numbers.Integral)
+        or not INT64_MIN <= int(step) <= INT64_MAX
+    ):
         raise _bad(
             f"Got invalid step {step!r} for metric '{key}' (value={value}). "
             f"Step must be a valid long (64-bit integer, {INT64_MIN} to {INT64_MAX})."
@@ -434,3 +489,39 @@ def validate_experiment_artifact_location(location: object) -> None:
         raise TrackletException(
             f"Artifact location cannot be a runs:/ URI. Given: '{location}'", INVALID_PARAMETER_VALUE
         )
+
+
+def validate_artifact_location(location: object) -> None:
+    """None, or a string that is not a ``runs:/`` URI."""
+    if location is not None and not isinstance(location, str):
+        raise _bad(f"Invalid artifact_location {short_repr(location)}: it must be a string.")
+    validate_experiment_artifact_location(location)
+
+
+def validate_timestamp(field: str, value: object) -> None:
+    """None, or an integer number of milliseconds since the epoch (``start_time``, ``end_time``)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise _bad(f"Invalid {field} {short_repr(value)}: it must be an integer (ms since the epoch).")
+
+
+def validate_page_token(page_token: object) -> None:
+    """None, or a string: what a previous page handed out (its format is the store's)."""
+    if page_token is not None and not isinstance(page_token, str):
+        raise _bad(
+            f"Invalid page_token {short_repr(page_token)}: it must be the string a previous page returned."
+        )
+
+
+def canonical_view_type(view_type: object) -> int:
+    """A view type as :class:`~tracklet.entities.ViewType`'s number: 1, 2 or 3, their names
+    (``"active_only"`` or ``"ACTIVE_ONLY"``…), or None for ``ALL``."""
+    if view_type is None:
+        return ViewType.ALL
+    if isinstance(view_type, str):
+        return ViewType.from_string(view_type)
+    if isinstance(view_type, bool) or not isinstance(view_type, int):
+        raise _bad(
+            f"Invalid view type {short_repr(view_type)}: use ViewType.ACTIVE_ONLY, DELETED_ONLY or ALL."
+        )
+    ViewType.to_string(view_type)  # refuses an unknown number, listing the valid ones
+    return view_type

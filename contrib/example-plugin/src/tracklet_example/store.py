@@ -1,13 +1,15 @@
 """MemoryTrackingStore: experiments and runs in a dict, gone when the process ends.
 
 A complete :class:`~tracklet.stores.TrackingStore` in the fewest lines, to copy when
-writing a real one. The pattern of every write:
+writing a real one. It writes the ``_``-prefixed primitives only: the public methods
+of :class:`~tracklet.stores.TrackingStore` have checked every argument before one of
+them is called (names, keys, values, ids, limits, a new run's name and tags are all
+settled). What is left to a store is what depends on its records:
 
-1. validate *all* input with :mod:`tracklet.validation` (wrong input ->
-   ``INVALID_PARAMETER_VALUE``);
-2. look the records up (unknown id -> ``RESOURCE_DOES_NOT_EXIST``, deleted run ->
-   :func:`~tracklet.stores.tracking.run_not_active`) and check what depends on stored data (params are immutable);
-3. only then change anything, so a refused call changes nothing.
+1. look them up and refuse with the shared refusal of :mod:`tracklet.stores.refusals`
+   (unknown id -> ``no_such_run``, deleted run -> ``run_not_active``, param logged with
+   another value -> ``param_changed``…), so every backend words it the same;
+2. only then change anything, so a refused call changes nothing.
 
 Search is delegated to :func:`tracklet.search.search_runs_in_memory` and
 :func:`~tracklet.search.search_experiments_in_memory`: build the candidate entities,
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import random
 import threading
 import time
 import uuid
@@ -35,33 +36,11 @@ from tracklet.entities import (
     RunData,
     RunInfo,
     RunInputs,
-    RunStatus,
     RunTag,
-    ViewType,
-)
-from tracklet.exceptions import (
-    INVALID_PARAMETER_VALUE,
-    INVALID_STATE,
-    RESOURCE_ALREADY_EXISTS,
-    RESOURCE_DOES_NOT_EXIST,
-    TrackletException,
 )
 from tracklet.search import decode_page_token, paginate, search_experiments_in_memory, search_runs_in_memory
-from tracklet.stores import TrackingStore
+from tracklet.stores import TrackingStore, refusals
 from tracklet.stores.forking import after_fork_in_child
-from tracklet.stores.tracking import experiment_not_active, no_experiment_tag, run_not_active
-from tracklet.validation import (
-    SEARCH_MAX_RESULTS_DEFAULT,
-    validate_batch,
-    validate_dataset,
-    validate_experiment_name,
-    validate_experiment_tag,
-    validate_key,
-    validate_max_results,
-    validate_run_id,
-    validate_run_name,
-    validate_tag,
-)
 
 __all__ = ["MemoryTrackingStore"]
 
@@ -76,12 +55,6 @@ def _recency(metric: Metric) -> tuple[int, int, float]:
     """The latest value has the largest step, then timestamp, then value (NaN lowest)."""
     value = -math.inf if math.isnan(metric.value) else metric.value
     return metric.step, metric.timestamp, value
-
-
-def _random_run_name() -> str:
-    adjective = random.choice(["brave", "calm", "eager", "gentle", "lucky", "quiet", "swift", "witty"])
-    noun = random.choice(["otter", "heron", "lynx", "panda", "robin", "shark", "tiger", "whale"])
-    return f"{adjective}-{noun}-{random.randint(0, 999)}"
 
 
 @dataclasses.dataclass
@@ -166,50 +139,33 @@ class MemoryTrackingStore(TrackingStore):
 
     # -- lookups shared by the methods below ---------------------------------------------------
 
-    def _experiment(self, experiment_id: str) -> _ExperimentRecord:
-        record = self._experiments.get(str(experiment_id))
+    def _experiment(self, experiment_id: str, active: bool = False) -> _ExperimentRecord:
+        record = self._experiments.get(experiment_id)
         if record is None:
-            raise TrackletException(f"No experiment with id {experiment_id!r}.", RESOURCE_DOES_NOT_EXIST)
+            raise refusals.no_such_experiment(experiment_id)
+        if active and record.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise refusals.experiment_not_active(experiment_id, record.lifecycle_stage)
         return record
 
-    def _run(self, run_id: str) -> _RunRecord:
-        validate_run_id(run_id)
+    def _run(self, run_id: str, active: bool = False) -> _RunRecord:
         record = self._runs.get(run_id)
         if record is None:
-            raise TrackletException(f"Run {run_id!r} not found.", RESOURCE_DOES_NOT_EXIST)
-        return record
-
-    def _active_run(self, run_id: str) -> _RunRecord:
-        record = self._run(run_id)
-        if record.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise run_not_active(run_id, record.lifecycle_stage)
+            raise refusals.no_such_run(run_id)
+        if active and record.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise refusals.run_not_active(run_id, record.lifecycle_stage)
         return record
 
     def _check_name_free(self, name: str) -> None:
-        for record in self._experiments.values():
-            if record.name == name:
-                state = "" if record.lifecycle_stage == LifecycleStage.ACTIVE else " (deleted; restore it)"
-                raise TrackletException(
-                    f"Experiment '{name}' already exists{state}.", RESOURCE_ALREADY_EXISTS
-                )
+        if any(record.name == name for record in self._experiments.values()):
+            raise refusals.experiment_name_taken(name)
 
     # -- experiments -----------------------------------------------------------------------------
 
-    def create_experiment(
-        self, name: str, artifact_location: str | None = None, tags: Sequence[RunTag] | None = None
-    ) -> str:
+    def _create_experiment(self, name: str, artifact_location: str | None, tags: list[RunTag]) -> str:
         """Create an experiment with the next integer id."""
-        validate_experiment_name(name)
-        if artifact_location is not None and not isinstance(artifact_location, str):
-            raise TrackletException(
-                f"Invalid artifact_location {artifact_location!r}: it must be a string.",
-                INVALID_PARAMETER_VALUE,
-            )
-        for tag in tags or []:
-            validate_experiment_tag(tag.key, tag.value)
         with self._lock:
             self._check_name_free(name)
-            return self._add_experiment(name, artifact_location, tags or [])
+            return self._add_experiment(name, artifact_location, tags)
 
     def _add_experiment(self, name: str, artifact_location: str | None, tags: Sequence[RunTag]) -> str:
         self._last_experiment_id += 1
@@ -225,18 +181,18 @@ class MemoryTrackingStore(TrackingStore):
         )
         return experiment_id
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
+    def _get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment, active or deleted."""
         with self._lock:
             return self._experiment(experiment_id).entity()
 
-    def search_experiments(
+    def _search_experiments(
         self,
-        view_type: int = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
+        view_type: int,
+        max_results: int,
+        filter_string: str | None,
+        order_by: list[str],
+        page_token: str | None,
     ) -> PagedList[Experiment]:
         """Experiments of the view type, filtered, ordered and paged by tracklet.search."""
         with self._lock:
@@ -247,24 +203,20 @@ class MemoryTrackingStore(TrackingStore):
             ]
         return search_experiments_in_memory(candidates, filter_string, order_by, max_results, page_token)
 
-    def delete_experiment(self, experiment_id: str) -> None:
+    def _delete_experiment(self, experiment_id: str) -> None:
         """Mark the experiment and all its runs deleted."""
         with self._lock:
             record = self._experiment(experiment_id)
             if record.lifecycle_stage != LifecycleStage.ACTIVE:
-                raise TrackletException(
-                    f"Experiment {experiment_id} is already deleted.", RESOURCE_DOES_NOT_EXIST
-                )
+                raise refusals.experiment_not_deleted(experiment_id)
             self._set_experiment_stage(record, LifecycleStage.DELETED)
 
-    def restore_experiment(self, experiment_id: str) -> None:
+    def _restore_experiment(self, experiment_id: str) -> None:
         """Mark a deleted experiment and all its runs active again."""
         with self._lock:
             record = self._experiment(experiment_id)
             if record.lifecycle_stage != LifecycleStage.DELETED:
-                raise TrackletException(
-                    f"No deleted experiment with id {experiment_id!r}.", RESOURCE_DOES_NOT_EXIST
-                )
+                raise refusals.experiment_not_deleted(experiment_id)
             self._set_experiment_stage(record, LifecycleStage.ACTIVE)
 
     def _set_experiment_stage(self, record: _ExperimentRecord, stage: str) -> None:
@@ -275,67 +227,46 @@ class MemoryTrackingStore(TrackingStore):
             if run.experiment_id == record.experiment_id:
                 run.lifecycle_stage = stage
 
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+    def _rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Rename an active experiment to an unused name."""
-        validate_experiment_name(new_name)
         with self._lock:
             record = self._experiment(experiment_id)
             if record.lifecycle_stage != LifecycleStage.ACTIVE:
-                raise TrackletException(f"Cannot rename deleted experiment {experiment_id}.", INVALID_STATE)
+                raise refusals.run_in_deleted_experiment(experiment_id, "rename")
             if new_name != record.name:
                 self._check_name_free(new_name)
             record.name = new_name
             record.last_update_time = _now()
 
-    def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
+    def _set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
         """Set one tag of an active experiment."""
-        validate_experiment_tag(tag.key, tag.value)
         with self._lock:
-            record = self._experiment(experiment_id)
-            if record.lifecycle_stage != LifecycleStage.ACTIVE:
-                raise experiment_not_active(experiment_id, record.lifecycle_stage)
-            record.tags[tag.key] = str(tag.value)
+            self._experiment(experiment_id, active=True).tags[tag.key] = str(tag.value)
 
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+    def _delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         """Remove one tag of an active experiment."""
-        validate_key("tag", key)
         with self._lock:
-            record = self._experiment(experiment_id)
-            if record.lifecycle_stage != LifecycleStage.ACTIVE:
-                raise experiment_not_active(experiment_id, record.lifecycle_stage)
-            if key not in record.tags:
-                raise no_experiment_tag(experiment_id, key)
-            del record.tags[key]
+            tags = self._experiment(experiment_id, active=True).tags
+            if key not in tags:
+                raise refusals.no_experiment_tag(experiment_id, key)
+            del tags[key]
 
     # -- runs ------------------------------------------------------------------------------------
 
-    def create_run(
+    def _create_run(
         self,
         experiment_id: str,
         user_id: str | None,
         start_time: int | None,
-        tags: Sequence[RunTag],
-        run_name: str | None,
+        tags: list[RunTag],
+        run_name: str,
     ) -> Run:
-        """Create a RUNNING run; its name also goes into the ``mlflow.runName`` tag."""
-        validate_run_name(run_name)
-        for tag in tags:
-            validate_tag(tag.key, tag.value)
-        tag_name = next((str(t.value) for t in tags if t.key == RUN_NAME_TAG), None)
-        if run_name and tag_name and run_name != tag_name:
-            raise TrackletException(
-                f"Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different "
-                f"values (run_name='{run_name}', mlflow.runName='{tag_name}').",
-                INVALID_PARAMETER_VALUE,
-            )
+        """Create a RUNNING run (``tags`` already hold its ``mlflow.runName``)."""
         with self._lock:
             experiment = self._experiment(experiment_id)
             if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
-                raise TrackletException(
-                    f"Could not create run under deleted experiment {experiment_id}.", INVALID_STATE
-                )
+                raise refusals.run_in_deleted_experiment(experiment_id)
             run_id = uuid.uuid4().hex
-            name = run_name or tag_name or _random_run_name()
             record = _RunRecord(
                 run_id=run_id,
                 experiment_id=experiment.experiment_id,
@@ -343,63 +274,49 @@ class MemoryTrackingStore(TrackingStore):
                 start_time=start_time if start_time is not None else _now(),
                 # MLflow's layout: <experiment location>/<run id>/artifacts
                 artifact_uri=f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts",
-                run_name=name,
-                tags={**{t.key: str(t.value) for t in tags}, RUN_NAME_TAG: name},
+                run_name=run_name,
+                tags={t.key: str(t.value) for t in tags},
             )
             self._runs[run_id] = record
             return record.entity()
 
-    def get_run(self, run_id: str) -> Run:
+    def _get_run(self, run_id: str) -> Run:
         """The run, active or deleted."""
         with self._lock:
             return self._run(run_id).entity()
 
-    def update_run_info(
+    def _update_run_info(
         self, run_id: str, run_status: str | None, end_time: int | None, run_name: str | None
     ) -> RunInfo:
         """Change status, end time and/or name; None leaves a field as it is."""
-        if run_status is not None:
-            RunStatus.from_string(run_status)  # an unknown status -> INVALID_PARAMETER_VALUE
-        if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, int)):
-            raise TrackletException(
-                f"Invalid end_time {end_time!r}: it must be an integer.", INVALID_PARAMETER_VALUE
-            )
-        validate_run_name(run_name)
         with self._lock:
-            record = self._active_run(run_id)
+            record = self._run(run_id, active=True)
             record.status = run_status or record.status
             record.end_time = end_time if end_time is not None else record.end_time
             if run_name:
                 record.run_name = record.tags[RUN_NAME_TAG] = run_name
             return record.info()
 
-    def delete_run(self, run_id: str) -> None:
+    def _delete_run(self, run_id: str) -> None:
         """Mark a run deleted; it can still be read."""
         with self._lock:
             self._run(run_id).lifecycle_stage = LifecycleStage.DELETED
 
-    def restore_run(self, run_id: str) -> None:
+    def _restore_run(self, run_id: str) -> None:
         """Mark a deleted run active again."""
         with self._lock:
             self._run(run_id).lifecycle_stage = LifecycleStage.ACTIVE
 
     # -- logging ---------------------------------------------------------------------------------
 
-    def log_batch(
-        self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
-    ) -> None:
+    def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag]) -> None:
         """Log everything or, if anything is refused, nothing."""
-        validate_batch(metrics, params, tags)
         with self._lock:
-            record = self._active_run(run_id)
+            record = self._run(run_id, active=True)
             for param in params:  # params are immutable: check them all before writing any
                 old = record.params.get(param.key)
                 if old is not None and old != str(param.value):
-                    raise TrackletException(
-                        f"Changing param values is not allowed. Param '{param.key}' was already logged "
-                        f"with value '{old}' for run {run_id}; attempted value '{param.value}'.",
-                        INVALID_PARAMETER_VALUE,
-                    )
+                    raise refusals.param_changed(run_id, param.key, old, param.value)
             for metric in metrics:
                 point = Metric(metric.key, float(metric.value), metric.timestamp, metric.step)
                 record.history.setdefault(metric.key, []).append(point)
@@ -409,41 +326,28 @@ class MemoryTrackingStore(TrackingStore):
                 if tag.key == RUN_NAME_TAG:
                     record.run_name = str(tag.value)
 
-    def delete_tag(self, run_id: str, key: str) -> None:
+    def _delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag of an active run."""
-        validate_key("tag", key)
         with self._lock:
-            record = self._active_run(run_id)
+            record = self._run(run_id, active=True)
             if key not in record.tags:
-                raise TrackletException(
-                    f"No tag with name: {key} in run with id {run_id}", RESOURCE_DOES_NOT_EXIST
-                )
+                raise refusals.no_run_tag(run_id, key)
             del record.tags[key]
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
+    def _log_inputs(self, run_id: str, datasets: list[DatasetInput]) -> None:
         """Record datasets; a dataset already recorded (same name and digest) is skipped."""
-        for dataset_input in datasets or []:
-            validate_dataset(dataset_input.dataset.name, dataset_input.dataset.digest)
-            for tag in dataset_input.tags:
-                validate_key("input tag", tag.key)
         with self._lock:
-            record = self._active_run(run_id)
-            for dataset_input in datasets or []:
+            record = self._run(run_id, active=True)
+            for dataset_input in datasets:
                 identity = (dataset_input.dataset.name, dataset_input.dataset.digest)
                 if all((d.dataset.name, d.dataset.digest) != identity for d in record.inputs):
                     record.inputs.append(dataset_input)
 
-    def get_metric_history(
-        self,
-        run_id: str,
-        metric_key: str,
-        max_results: int | None = None,
-        page_token: str | None = None,
+    def _get_metric_history(
+        self, run_id: str, metric_key: str, max_results: int | None, page_token: str | None
     ) -> PagedList[Metric]:
         """Every logged point of one metric, in logging order; paged when ``max_results`` is set."""
         decode_page_token(page_token)  # a bad token is refused even without max_results
-        if max_results is not None:
-            validate_max_results(max_results, limit=2**31)
         with self._lock:
             points = list(self._run(run_id).history.get(metric_key, []))
         if max_results is None:
@@ -452,17 +356,17 @@ class MemoryTrackingStore(TrackingStore):
 
     # -- search ----------------------------------------------------------------------------------
 
-    def search_runs(
+    def _search_runs(
         self,
-        experiment_ids: Sequence[str],
-        filter_string: str = "",
-        run_view_type: int = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
+        experiment_ids: list[str],
+        filter_string: str,
+        run_view_type: int,
+        max_results: int,
+        order_by: list[str],
+        page_token: str | None,
     ) -> PagedList[Run]:
         """Runs of the experiments and view type, filtered, ordered and paged by tracklet.search."""
-        wanted = {str(e) for e in experiment_ids}
+        wanted = set(experiment_ids)
         with self._lock:
             candidates = [
                 record.entity()

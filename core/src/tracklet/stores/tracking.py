@@ -1,21 +1,41 @@
 """The tracking store contract: what a backend implements to hold experiments and runs.
 
-A plugin author subclasses :class:`TrackingStore` and writes the abstract methods
-(the *primitives*). The conveniences below them (``log_metric``, ``log_param``,
-``set_tag``, ``get_experiment_by_name``, …) have working defaults built on the
-primitives; override one only to make it faster. The conformance suite in
+Three layers, kept apart (as :class:`~tracklet.stores.ObjectStoreRepository` does for
+artifacts):
+
+* **What users call** — the public methods (``create_experiment``, ``log_batch``,
+  ``search_runs``…), which ``MlflowClient``, the fluent API and the tracking server
+  call. They check and normalise every argument once, here, with
+  :mod:`tracklet.validation`: ids canonicalised (``None`` is the Default experiment
+  ``"0"``, an integer id becomes its string), names, keys, values, statuses,
+  timestamps, view types, ``max_results``, page tokens, batch limits, dataset inputs;
+  a new run's name is resolved against its ``mlflow.runName`` tag. A refused argument
+  reads the same on every backend and never reaches the store.
+* **What a store writes** — the protected *primitives* (``_create_experiment``,
+  ``_log_batch``, ``_search_runs``…, abstract below), called with checked arguments
+  only. A primitive refuses what depends on stored state (unknown id, deleted run,
+  param already logged with another value, name taken) by raising the shared
+  refusal from :mod:`tracklet.stores.refusals`, so that, too, reads the same
+  everywhere.
+* **What has a default** — the protected conveniences (``_log_metric``,
+  ``_get_experiment_by_name``, ``_get_metric_history_bulk``, ``_search_datasets``…)
+  built on the primitives; override one only to make it faster.
+
+Stores written against the former contract, which overrode the public methods and
+validated themselves, keep working: for each public method a class overrides without
+writing its primitive, the primitive forwards to that method (see
+:meth:`TrackingStore.__init_subclass__`). The conformance suite in
 :mod:`tracklet.testing` checks a store against this contract.
 
 Rules every implementation follows:
 
 * ids are strings; run ids are 32 lowercase hex characters (``uuid4().hex``);
-* a rejected call changes nothing already stored (validate first, then write);
+* a rejected call changes nothing already stored (check first, then write);
 * unknown ids raise ``RESOURCE_DOES_NOT_EXIST``; writes to a deleted run raise
-  ``INVALID_PARAMETER_VALUE`` with :func:`run_not_active`'s message (MLflow's code and
-  wording); bad input raises ``INVALID_PARAMETER_VALUE`` (:mod:`tracklet.validation`
-  has every rule);
+  ``INVALID_PARAMETER_VALUE`` with :func:`~tracklet.stores.refusals.run_not_active`'s
+  message (MLflow's code and wording); bad input raises ``INVALID_PARAMETER_VALUE``;
 * params are immutable: logging the same key with the same value again is fine,
-  another value is ``INVALID_PARAMETER_VALUE``;
+  another value is :func:`~tracklet.stores.refusals.param_changed`;
 * ``RunData.metrics`` holds, for each key, the value with the largest step, then the
   largest timestamp, then the largest value;
 * NaN and ±inf metric values are stored and returned as such.
@@ -25,10 +45,9 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
-from tracklet._tags import MLFLOW_DATASET_CONTEXT
 from tracklet.entities import (
     DatasetInput,
     Experiment,
@@ -38,22 +57,46 @@ from tracklet.entities import (
     Param,
     Run,
     RunInfo,
+    RunStatus,
     RunTag,
     ViewType,
 )
-from tracklet.exceptions import (
-    FEATURE_DISABLED,
-    INVALID_PARAMETER_VALUE,
-    NOT_IMPLEMENTED,
-    RESOURCE_DOES_NOT_EXIST,
-    TrackletException,
+from tracklet.exceptions import FEATURE_DISABLED, INVALID_PARAMETER_VALUE, NOT_IMPLEMENTED, TrackletException
+from tracklet.stores.helpers import resolve_run_name, status_number
+from tracklet.stores.refusals import (
+    default_experiment_reserved,
+    experiment_not_active,
+    no_experiment_tag,
+    run_not_active,
 )
-from tracklet.validation import SEARCH_MAX_RESULTS_DEFAULT
+from tracklet.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+from tracklet.validation import (
+    SEARCH_MAX_RESULTS_DEFAULT,
+    canonical_experiment_id,
+    canonical_view_type,
+    validate_artifact_location,
+    validate_batch,
+    validate_dataset_inputs,
+    validate_experiment_name,
+    validate_experiment_tag,
+    validate_key,
+    validate_max_results,
+    validate_metric,
+    validate_page_token,
+    validate_param,
+    validate_run_id,
+    validate_run_name,
+    validate_tag,
+    validate_timestamp,
+    validate_user_id,
+)
 
 __all__ = [
     "CAPABILITIES",
     "DatasetSummary",
+    "MAX_DATASET_SUMMARIES",
     "TrackingStore",
+    # re-exported from tracklet.stores.refusals, where they were first published
     "experiment_not_active",
     "no_experiment_tag",
     "run_not_active",
@@ -62,6 +105,9 @@ __all__ = [
 #: At most this many summaries come back from :meth:`TrackingStore.search_datasets`
 #: (MLflow's stores stop at the same number).
 MAX_DATASET_SUMMARIES = 1000
+
+#: The longest metric history page a caller may ask for.
+MAX_HISTORY_PAGE = 2**62
 
 #: Optional features a store may declare in :attr:`TrackingStore.capabilities`.
 #: The conformance suite skips the tests of a feature a store does not declare.
@@ -73,6 +119,29 @@ MAX_DATASET_SUMMARIES = 1000
 #:   harmless. Without it, every logged point is kept, repeats included (MLflow's file
 #:   store behaviour; its SQL store behaves as with the capability).
 CAPABILITIES = frozenset({"datasets", "concurrent_processes", "idempotent_metrics"})
+
+#: Public method -> the primitive it calls, for every abstract primitive.
+_PRIMITIVES = {
+    name: f"_{name}"
+    for name in (
+        "create_experiment",
+        "get_experiment",
+        "search_experiments",
+        "delete_experiment",
+        "restore_experiment",
+        "rename_experiment",
+        "set_experiment_tag",
+        "create_run",
+        "get_run",
+        "update_run_info",
+        "delete_run",
+        "restore_run",
+        "log_batch",
+        "delete_tag",
+        "get_metric_history",
+        "search_runs",
+    )
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,34 +155,36 @@ class DatasetSummary:
     context: str | None = None
 
 
-# -- refusals every store words the same way ------------------------------------------------
+def _experiment_id(value: object) -> str:
+    """An experiment id as stores receive it: None is the Default experiment ``"0"``."""
+    return canonical_experiment_id("0" if value is None else value)
 
 
-def run_not_active(run_id: str, stage: str = "deleted") -> TrackletException:
-    """The refusal of a write to a run that is not active (MLflow's code and message)."""
-    return TrackletException(
-        f"The run {run_id} must be in the 'active' state. Current state is {stage}.",
-        INVALID_PARAMETER_VALUE,
-    )
+def _experiment_ids(values: Sequence[object]) -> list[str]:
+    if isinstance(values, (str, bytes)):  # one id where a list belongs: say so, do not split it
+        raise TrackletException(
+            f"Invalid experiment_ids {values!r}: pass a list of ids, e.g. [{values!r}].",
+            INVALID_PARAMETER_VALUE,
+        )
+    return [canonical_experiment_id(str(v)) for v in values]
 
 
-def experiment_not_active(experiment_id: str, stage: str = "deleted") -> TrackletException:
-    """The refusal of a change to an experiment that is not active (MLflow's code and message)."""
-    return TrackletException(
-        f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}.",
-        INVALID_PARAMETER_VALUE,
-    )
+def _forward(public: str) -> Callable[..., Any]:
+    """A primitive that calls a former-contract store's own public method."""
 
+    def primitive(self: TrackingStore, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self, public)(*args, **kwargs)
 
-def no_experiment_tag(experiment_id: str, key: str) -> TrackletException:
-    """``delete_experiment_tag`` of a tag the experiment does not have (MLflow's message)."""
-    return TrackletException(
-        f"No tag with name: {key} in experiment with id {experiment_id}", RESOURCE_DOES_NOT_EXIST
-    )
+    primitive.__name__ = f"_{public}"
+    primitive.__doc__ = f"Forwards to this class's own ``{public}`` (a store of the former contract)."
+    return primitive
 
 
 class TrackingStore(abc.ABC):
     """Abstract tracking store. Built by a plugin from a tracking URI.
+
+    A store implements the abstract ``_``-prefixed primitives; callers use the public
+    methods, which check the arguments and then call them (see the module docstring).
 
     :param store_uri: the tracking URI the store was resolved from.
     :param artifact_uri: default artifact root for new experiments, if the user gave one.
@@ -126,9 +197,22 @@ class TrackingStore(abc.ABC):
         self.store_uri = store_uri
         self.artifact_uri = artifact_uri
 
-    # -- experiments -------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Let a store of the former contract (public methods overridden, primitives not
+        written) keep working: each missing primitive forwards to the class's own public
+        method, which does its own checks."""
+        super().__init_subclass__(**kwargs)
+        own = [k for k in cls.__mro__ if k is not TrackingStore and issubclass(k, TrackingStore)]
+        for public, primitive in _PRIMITIVES.items():
+            overrides_public = any(public in k.__dict__ for k in own)
+            writes_primitive = any(primitive in k.__dict__ for k in own)
+            if overrides_public and not writes_primitive:
+                setattr(cls, primitive, _forward(public))
 
-    @abc.abstractmethod
+    # == what users call: check the arguments, then call the primitive ===========================
+
+    # -- experiments ---------------------------------------------------------------------
+
     def create_experiment(
         self,
         name: str,
@@ -139,12 +223,23 @@ class TrackingStore(abc.ABC):
 
         :raises: ``RESOURCE_ALREADY_EXISTS`` if an experiment (active or deleted) has the name.
         """
+        validate_experiment_name(name)
+        validate_artifact_location(artifact_location)
+        tags = list(tags or [])
+        for tag in tags:
+            validate_experiment_tag(tag.key, tag.value)
+        return self._create_experiment(name, artifact_location, tags)
 
-    @abc.abstractmethod
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with this id, deleted or not; ``RESOURCE_DOES_NOT_EXIST`` if none."""
+        return self._get_experiment(_experiment_id(experiment_id))
 
-    @abc.abstractmethod
+    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+        """The experiment with this name (active or deleted), or None."""
+        if not isinstance(experiment_name, str):
+            return None  # no experiment has a name that is not a string
+        return self._get_experiment_by_name(experiment_name)
+
     def search_experiments(
         self,
         view_type: int = ViewType.ACTIVE_ONLY,
@@ -154,40 +249,52 @@ class TrackingStore(abc.ABC):
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
         """Experiments matching the filter, ordered (default: creation time desc, then id),
-        one page at a time. :mod:`tracklet.search` has a ready in-memory implementation."""
+        one page at a time."""
+        view_type = canonical_view_type(view_type)
+        validate_max_results(max_results)
+        validate_page_token(page_token)
+        size = SEARCH_MAX_RESULTS_DEFAULT if max_results is None else max_results
+        return self._search_experiments(
+            view_type, size, filter_string or None, list(order_by or []), page_token
+        )
 
-    @abc.abstractmethod
     def delete_experiment(self, experiment_id: str) -> None:
-        """Soft-delete: lifecycle stage becomes ``deleted``, and so do its runs' views."""
+        """Soft-delete: lifecycle stage becomes ``deleted``, and so do its runs'. The
+        Default experiment ``"0"`` cannot be deleted."""
+        experiment_id = _experiment_id(experiment_id)
+        if experiment_id == Experiment.DEFAULT_EXPERIMENT_ID:
+            raise default_experiment_reserved()
+        self._delete_experiment(experiment_id)
 
-    @abc.abstractmethod
     def restore_experiment(self, experiment_id: str) -> None:
         """Undo :meth:`delete_experiment`."""
+        self._restore_experiment(_experiment_id(experiment_id))
 
-    @abc.abstractmethod
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Rename; the new name must be unused (``RESOURCE_ALREADY_EXISTS``)."""
+        experiment_id = _experiment_id(experiment_id)
+        validate_experiment_name(new_name)
+        self._rename_experiment(experiment_id, new_name)
 
-    @abc.abstractmethod
     def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
-        """Set (or overwrite) one experiment tag."""
+        """Set (or overwrite) one tag of an active experiment."""
+        experiment_id = _experiment_id(experiment_id)
+        validate_experiment_tag(tag.key, tag.value)
+        self._set_experiment_tag(experiment_id, tag)
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         """Remove one tag of an active experiment.
 
-        :raises: ``RESOURCE_DOES_NOT_EXIST`` (:func:`no_experiment_tag`) if the experiment
-            has no such tag; ``INVALID_PARAMETER_VALUE`` (:func:`experiment_not_active`)
-            if the experiment is deleted.
+        :raises: ``RESOURCE_DOES_NOT_EXIST`` (:func:`~tracklet.stores.refusals.no_experiment_tag`)
+            if the experiment has no such tag; ``INVALID_PARAMETER_VALUE``
+            (:func:`~tracklet.stores.refusals.experiment_not_active`) if it is deleted.
         """
-        raise TrackletException(
-            f"{type(self).__name__} cannot delete experiment tags: the store does not implement "
-            "delete_experiment_tag.",
-            NOT_IMPLEMENTED,
-        )
+        experiment_id = _experiment_id(experiment_id)
+        validate_key("tag", key)
+        self._delete_experiment_tag(experiment_id, key)
 
-    # -- runs --------------------------------------------------------------------
+    # -- runs ----------------------------------------------------------------------------
 
-    @abc.abstractmethod
     def create_run(
         self,
         experiment_id: str,
@@ -196,28 +303,46 @@ class TrackingStore(abc.ABC):
         tags: Sequence[RunTag],
         run_name: str | None,
     ) -> Run:
-        """Create a RUNNING run. A missing ``run_name`` gets a generated one; the name is
-        also stored as the ``mlflow.runName`` tag. The experiment must be active."""
+        """Create a RUNNING run in an active experiment. A missing ``run_name`` comes from the
+        ``mlflow.runName`` tag or is generated; the name is also stored as that tag."""
+        experiment_id = _experiment_id(experiment_id)
+        validate_run_name(run_name)
+        validate_user_id(user_id)
+        validate_timestamp("start_time", start_time)
+        tags = list(tags or [])
+        for tag in tags:
+            validate_tag(tag.key, tag.value)
+        run_name, tags = resolve_run_name(run_name, tags)
+        return self._create_run(experiment_id, user_id, start_time, tags, run_name)
 
-    @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params, tags and inputs."""
+        validate_run_id(run_id)
+        return self._get_run(run_id)
 
-    @abc.abstractmethod
     def update_run_info(
         self, run_id: str, run_status: str | None, end_time: int | None, run_name: str | None
     ) -> RunInfo:
-        """Change status, end time and/or name (None leaves a field as it is)."""
+        """Change status, end time and/or name of an active run (None leaves a field as it is)."""
+        validate_run_id(run_id)
+        status = status_number(run_status)
+        validate_timestamp("end_time", end_time)
+        validate_run_name(run_name)
+        text = None if status is None else RunStatus.to_string(status)
+        return self._update_run_info(run_id, text, end_time, run_name or None)
 
-    @abc.abstractmethod
     def delete_run(self, run_id: str) -> None:
         """Soft-delete a run."""
+        validate_run_id(run_id)
+        self._delete_run(run_id)
 
-    @abc.abstractmethod
     def restore_run(self, run_id: str) -> None:
         """Undo :meth:`delete_run`."""
+        validate_run_id(run_id)
+        self._restore_run(run_id)
 
-    @abc.abstractmethod
+    # -- logging -------------------------------------------------------------------------
+
     def log_batch(
         self,
         run_id: str,
@@ -226,12 +351,44 @@ class TrackingStore(abc.ABC):
         tags: Sequence[RunTag],
     ) -> None:
         """Log metrics, params and tags together: all of them or, on error, none."""
+        validate_run_id(run_id)
+        metrics, params, tags = list(metrics or []), list(params or []), list(tags or [])
+        validate_batch(metrics, params, tags)
+        self._log_batch(run_id, metrics, params, tags)
 
-    @abc.abstractmethod
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        """Log one metric value."""
+        validate_run_id(run_id)
+        validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
+        self._log_metric(run_id, metric)
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        """Log one param."""
+        validate_run_id(run_id)
+        validate_param(param.key, param.value)
+        self._log_param(run_id, param)
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        """Set one run tag (``mlflow.runName`` also renames the run)."""
+        validate_run_id(run_id)
+        validate_tag(tag.key, tag.value)
+        self._set_tag(run_id, tag)
+
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag; ``RESOURCE_DOES_NOT_EXIST`` if the run has no such tag."""
+        validate_run_id(run_id)
+        validate_key("tag", key)
+        self._delete_tag(run_id, key)
 
-    @abc.abstractmethod
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
+        """Record datasets a run used (capability ``datasets``)."""
+        validate_run_id(run_id)
+        datasets = list(datasets or [])
+        validate_dataset_inputs(datasets)
+        self._log_inputs(run_id, datasets)
+
+    # -- reading -------------------------------------------------------------------------
+
     def get_metric_history(
         self,
         run_id: str,
@@ -239,9 +396,22 @@ class TrackingStore(abc.ABC):
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> PagedList[Metric]:
-        """Every logged value of one metric, in logging order (step, then timestamp)."""
+        """Every logged value of one metric, in logging order (step, then timestamp); one
+        page of ``max_results`` when it is given."""
+        validate_run_id(run_id)
+        validate_key("metric", metric_key)
+        validate_max_results(max_results, limit=MAX_HISTORY_PAGE)
+        validate_page_token(page_token)
+        return self._get_metric_history(run_id, metric_key, max_results, page_token)
 
-    @abc.abstractmethod
+    def get_metric_history_bulk(self, run_ids: Sequence[str], metric_key: str) -> list[Metric]:
+        """History of one metric across runs, each :class:`Metric` carrying its ``run_id``."""
+        run_ids = list(run_ids)
+        for run_id in run_ids:
+            validate_run_id(run_id)
+        validate_key("metric", metric_key)
+        return self._get_metric_history_bulk(run_ids, metric_key)
+
     def search_runs(
         self,
         experiment_ids: Sequence[str],
@@ -252,36 +422,159 @@ class TrackingStore(abc.ABC):
         page_token: str | None = None,
     ) -> PagedList[Run]:
         """Runs of the given experiments matching the filter, ordered (default: start time
-        desc, then run id), one page at a time."""
+        desc, then run id), one page at a time. Unknown experiments have no runs."""
+        ids = _experiment_ids(experiment_ids)
+        view_type = canonical_view_type(run_view_type)
+        validate_max_results(max_results)
+        validate_page_token(page_token)
+        size = SEARCH_MAX_RESULTS_DEFAULT if max_results is None else max_results
+        return self._search_runs(ids, filter_string or "", view_type, size, list(order_by or []), page_token)
 
-    # -- optional features ---------------------------------------------------------
+    def search_datasets(self, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
+        """The datasets the runs (active or deleted) of these experiments used, each
+        (experiment, name, digest, context) once, at most :data:`MAX_DATASET_SUMMARIES`.
+        Unknown experiments have none."""
+        return self._search_datasets(_experiment_ids(experiment_ids))
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
-        """Record datasets a run used (capability ``datasets``)."""
+    def close(self) -> None:  # noqa: B027 - optional hook with a do-nothing default
+        """Release connections and handles (default: nothing to release)."""
+
+    # == what a store writes: primitives, called with checked arguments ========================
+
+    @abc.abstractmethod
+    def _create_experiment(
+        self, name: str, artifact_location: str | None, tags: list[ExperimentTag | RunTag]
+    ) -> str:
+        """Store a new experiment; ``RESOURCE_ALREADY_EXISTS``
+        (:func:`~tracklet.stores.refusals.experiment_name_taken`) if the name is used."""
+
+    @abc.abstractmethod
+    def _get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment, active or deleted (:func:`~tracklet.stores.refusals.no_such_experiment`)."""
+
+    @abc.abstractmethod
+    def _search_experiments(
+        self,
+        view_type: int,
+        max_results: int,
+        filter_string: str | None,
+        order_by: list[str],
+        page_token: str | None,
+    ) -> PagedList[Experiment]:
+        """One page of experiments. :func:`tracklet.search.search_experiments_in_memory`
+        is a ready implementation over a list of candidates."""
+
+    @abc.abstractmethod
+    def _delete_experiment(self, experiment_id: str) -> None:
+        """Mark an active experiment and its active runs deleted (a deleted or unknown one is
+        ``RESOURCE_DOES_NOT_EXIST``)."""
+
+    @abc.abstractmethod
+    def _restore_experiment(self, experiment_id: str) -> None:
+        """Mark a deleted experiment and its deleted runs active (an active or unknown one is
+        ``RESOURCE_DOES_NOT_EXIST``)."""
+
+    @abc.abstractmethod
+    def _rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename an active experiment to an unused name."""
+
+    @abc.abstractmethod
+    def _set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
+        """Set one tag of an active experiment (:func:`~tracklet.stores.refusals.experiment_not_active`)."""
+
+    @abc.abstractmethod
+    def _create_run(
+        self,
+        experiment_id: str,
+        user_id: str | None,
+        start_time: int | None,
+        tags: list[RunTag],
+        run_name: str,
+    ) -> Run:
+        """Store a RUNNING run; ``tags`` already hold ``mlflow.runName`` = ``run_name``. A
+        missing ``start_time`` is now."""
+
+    @abc.abstractmethod
+    def _get_run(self, run_id: str) -> Run:
+        """The run, active or deleted (:func:`~tracklet.stores.refusals.no_such_run`)."""
+
+    @abc.abstractmethod
+    def _update_run_info(
+        self, run_id: str, run_status: str | None, end_time: int | None, run_name: str | None
+    ) -> RunInfo:
+        """Change an active run; ``run_status`` is a :class:`RunStatus` name, a new
+        ``run_name`` also sets the ``mlflow.runName`` tag."""
+
+    @abc.abstractmethod
+    def _delete_run(self, run_id: str) -> None:
+        """Mark a run deleted."""
+
+    @abc.abstractmethod
+    def _restore_run(self, run_id: str) -> None:
+        """Mark a run active."""
+
+    @abc.abstractmethod
+    def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag]) -> None:
+        """Write all of it to an active run, or nothing (params are immutable:
+        :func:`~tracklet.stores.refusals.param_changed`)."""
+
+    @abc.abstractmethod
+    def _delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag of an active run (:func:`~tracklet.stores.refusals.no_run_tag`)."""
+
+    @abc.abstractmethod
+    def _get_metric_history(
+        self, run_id: str, metric_key: str, max_results: int | None, page_token: str | None
+    ) -> PagedList[Metric]:
+        """Every point of one metric in logging order; one page when ``max_results`` is set."""
+
+    @abc.abstractmethod
+    def _search_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str,
+        run_view_type: int,
+        max_results: int,
+        order_by: list[str],
+        page_token: str | None,
+    ) -> PagedList[Run]:
+        """One page of runs. :func:`tracklet.search.search_runs_in_memory` is a ready
+        implementation over a list of candidates."""
+
+    # == what has a default: override to be faster, or to offer an optional feature =============
+
+    def _log_metric(self, run_id: str, metric: Metric) -> None:
+        """Default: a one-item :meth:`_log_batch`."""
+        self._log_batch(run_id, [metric], [], [])
+
+    def _log_param(self, run_id: str, param: Param) -> None:
+        """Default: a one-item :meth:`_log_batch`."""
+        self._log_batch(run_id, [], [param], [])
+
+    def _set_tag(self, run_id: str, tag: RunTag) -> None:
+        """Default: a one-item :meth:`_log_batch`."""
+        self._log_batch(run_id, [], [], [tag])
+
+    def _log_inputs(self, run_id: str, datasets: list[DatasetInput]) -> None:
+        """Record datasets (capability ``datasets``); the default refuses."""
         raise TrackletException(
             f"{type(self).__name__} does not record dataset inputs (capability 'datasets').",
             FEATURE_DISABLED,
         )
 
-    # -- conveniences with defaults --------------------------------------------------
+    def _delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one experiment tag; the default refuses (``NOT_IMPLEMENTED``)."""
+        raise TrackletException(
+            f"{type(self).__name__} cannot delete experiment tags: the store does not implement "
+            "delete_experiment_tag.",
+            NOT_IMPLEMENTED,
+        )
 
-    def log_metric(self, run_id: str, metric: Metric) -> None:
-        """Log one metric value (default: a one-item :meth:`log_batch`)."""
-        self.log_batch(run_id, [metric], [], [])
-
-    def log_param(self, run_id: str, param: Param) -> None:
-        """Log one param (default: a one-item :meth:`log_batch`)."""
-        self.log_batch(run_id, [], [param], [])
-
-    def set_tag(self, run_id: str, tag: RunTag) -> None:
-        """Set one run tag (default: a one-item :meth:`log_batch`)."""
-        self.log_batch(run_id, [], [], [tag])
-
-    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
-        """The experiment with this name (active or deleted), or None."""
+    def _get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+        """Default: pages through :meth:`_search_experiments`."""
         token = None
         while True:
-            page = self.search_experiments(ViewType.ALL, SEARCH_MAX_RESULTS_DEFAULT, None, None, token)
+            page = self._search_experiments(ViewType.ALL, SEARCH_MAX_RESULTS_DEFAULT, None, [], token)
             for experiment in page:
                 if experiment.name == experiment_name:
                     return experiment
@@ -289,39 +582,32 @@ class TrackingStore(abc.ABC):
             if not token:
                 return None
 
-    def get_metric_history_bulk(self, run_ids: Sequence[str], metric_key: str) -> list[Metric]:
-        """History of one metric across runs, each :class:`Metric` carrying its ``run_id``."""
+    def _get_metric_history_bulk(self, run_ids: list[str], metric_key: str) -> list[Metric]:
+        """Default: one :meth:`_get_metric_history` per run."""
         out: list[Metric] = []
         for run_id in run_ids:
-            for m in self.get_metric_history(run_id, metric_key):
+            for m in self._get_metric_history(run_id, metric_key, None, None):
                 out.append(Metric(m.key, m.value, m.timestamp, m.step, run_id=run_id))
         return out
 
-    def search_datasets(self, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
-        """The datasets the runs (active or deleted) of these experiments used, each
-        (experiment, name, digest, context) once, at most :data:`MAX_DATASET_SUMMARIES`.
-        Unknown experiments have none. The default reads every run through
-        :meth:`search_runs`; a store that can answer with one query overrides it."""
+    def _search_datasets(self, experiment_ids: list[str]) -> list[DatasetSummary]:
+        """Default: reads every run of the experiments through :meth:`_search_runs`."""
         found: dict[DatasetSummary, None] = {}  # an ordered set
         for experiment_id in experiment_ids:
             token = None
             while True:
-                page = self.search_runs(
-                    [experiment_id], "", ViewType.ALL, SEARCH_MAX_RESULTS_DEFAULT, None, token
+                page = self._search_runs(
+                    [experiment_id], "", ViewType.ALL, SEARCH_MAX_RESULTS_DEFAULT, [], token
                 )
                 for run in page:
                     for item in run.inputs.dataset_inputs:
                         context = next((t.value for t in item.tags if t.key == MLFLOW_DATASET_CONTEXT), None)
-                        summary = DatasetSummary(
-                            str(experiment_id), item.dataset.name, item.dataset.digest, context
-                        )
-                        found[summary] = None
+                        found[
+                            DatasetSummary(experiment_id, item.dataset.name, item.dataset.digest, context)
+                        ] = None
                         if len(found) == MAX_DATASET_SUMMARIES:
                             return list(found)
                 token = page.token
                 if not token:
                     break
         return list(found)
-
-    def close(self) -> None:  # noqa: B027 - optional hook with a do-nothing default
-        """Release connections and handles (default: nothing to release)."""

@@ -9,7 +9,7 @@ import pytest
 
 from tracklet.entities import LifecycleStage, RunTag, ViewType
 from tracklet.stores import TrackingStore
-from tracklet.testing._support import UNKNOWN_EXPERIMENT_ID, raises_code, store_state
+from tracklet.testing._support import UNKNOWN_EXPERIMENT_ID, raises_code, says, store_state
 
 _BAD_NAMES: list[Any] = ["", "x" * 501, None, 123]
 
@@ -86,8 +86,9 @@ class ExperimentTests:
         assert store.get_experiment_by_name("bad-tag") is None
 
     def test_get_unknown_experiment(self, store: TrackingStore) -> None:
-        with raises_code("RESOURCE_DOES_NOT_EXIST"):
+        with raises_code("RESOURCE_DOES_NOT_EXIST") as refused:
             store.get_experiment(UNKNOWN_EXPERIMENT_ID)
+        assert says(refused, f"No Experiment with id={UNKNOWN_EXPERIMENT_ID} exists")
 
     def test_get_experiment_by_name(self, store: TrackingStore) -> None:
         experiment_id = store.create_experiment("by-name")
@@ -208,7 +209,7 @@ class ExperimentTests:
         store.delete_experiment(experiment_id)
         with raises_code("INVALID_PARAMETER_VALUE") as refused:
             store.set_experiment_tag(experiment_id, RunTag("k", "v"))
-        assert refused.value.message == _NOT_ACTIVE.format(experiment_id)
+        assert says(refused, _NOT_ACTIVE.format(experiment_id))
         assert store.get_experiment(experiment_id).tags == {}
 
     def test_set_tag_on_unknown_experiment(self, store: TrackingStore) -> None:
@@ -231,7 +232,7 @@ class ExperimentTests:
         with raises_code("RESOURCE_DOES_NOT_EXIST") as refused:
             store.delete_experiment_tag(experiment_id, "never-set")
         # MLflow's message, word for word, on every store
-        assert refused.value.message == f"No tag with name: never-set in experiment with id {experiment_id}"
+        assert says(refused, f"No tag with name: never-set in experiment with id {experiment_id}")
         assert store.get_experiment(experiment_id).tags == {"kept": "1"}
 
     def test_delete_tag_of_deleted_experiment_is_refused(self, store: TrackingStore) -> None:
@@ -239,7 +240,7 @@ class ExperimentTests:
         store.delete_experiment(experiment_id)
         with raises_code("INVALID_PARAMETER_VALUE") as refused:
             store.delete_experiment_tag(experiment_id, "kept")
-        assert refused.value.message == _NOT_ACTIVE.format(experiment_id)
+        assert says(refused, _NOT_ACTIVE.format(experiment_id))
         assert store.get_experiment(experiment_id).tags == {"kept": "1"}
 
     def test_delete_tag_of_unknown_experiment(self, store: TrackingStore) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from tracklet.entities import Metric, Param, RunTag
 from tracklet.stores import TrackingStore
-from tracklet.testing._support import T0, UNKNOWN_RUN_ID, raises_code, run_state
+from tracklet.testing._support import T0, UNKNOWN_RUN_ID, raises_code, run_state, says
 
 _GOOD_KEYS = ["a b:c/d-e.f_g", "k" * 250, "nested/deeper/key", "UPPER.lower"]
 _BAD_KEYS = ["", "a!b", "semi;colon", "../up", "a/../b", "/leading", "trailing/", "a//b", ".", "k" * 251]
@@ -121,8 +121,13 @@ class LoggingTests:
     def test_changing_a_param_is_refused(self, store: TrackingStore, run_id: str) -> None:
         _seed(store, run_id)
         before = run_state(store, run_id)
-        with raises_code("INVALID_PARAMETER_VALUE"):
+        with raises_code("INVALID_PARAMETER_VALUE") as refused:
             store.log_param(run_id, Param("lr", "0.2"))
+        assert says(
+            refused,
+            "Changing param values is not allowed. Param with key='lr' was already logged with "
+            f"value='0.1' for run ID='{run_id}'. Attempted logging new value '0.2'.",
+        )
         assert run_state(store, run_id) == before
 
     def test_changing_a_param_refuses_the_whole_batch(self, store: TrackingStore, run_id: str) -> None:
@@ -244,8 +249,9 @@ class LoggingTests:
     def test_delete_missing_tag(self, store: TrackingStore, run_id: str) -> None:
         _seed(store, run_id)
         before = run_state(store, run_id)
-        with raises_code("RESOURCE_DOES_NOT_EXIST"):
+        with raises_code("RESOURCE_DOES_NOT_EXIST") as refused:
             store.delete_tag(run_id, "never-set")
+        assert says(refused, f"No tag with name: never-set in run with id {run_id}")
         assert run_state(store, run_id) == before
 
     # -- deleted and unknown runs ----------------------------------------------------------------
@@ -260,10 +266,7 @@ class LoggingTests:
         with raises_code("INVALID_PARAMETER_VALUE") as refused:
             _WRITES[write](store, run_id)
         # MLflow's code and words, the same on every store
-        assert (
-            refused.value.message
-            == f"The run {run_id} must be in the 'active' state. Current state is deleted."
-        )
+        assert says(refused, f"The run {run_id} must be in the 'active' state. Current state is deleted.")
         assert run_state(store, run_id) == before
 
     @pytest.mark.parametrize(

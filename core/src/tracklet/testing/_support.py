@@ -76,6 +76,13 @@ def raises_code(code: str) -> Iterator[pytest.ExceptionInfo[TrackletException]]:
     assert error.message.strip(), f"the {code} error has an empty message"
 
 
+def says(excinfo: pytest.ExceptionInfo[TrackletException], expected: str) -> bool:
+    """Whether the refusal's message is ``expected``, word for word (a remote store's
+    :class:`~tracklet.exceptions.RestException` puts ``"<CODE>: "`` first, as MLflow's does)."""
+    error = excinfo.value
+    return error.message in (expected, f"{error.error_code}: {expected}")
+
+
 def _number(value: object) -> str:
     """A float as text, so that NaN compares equal to NaN in snapshots."""
     return repr(float(value)) if isinstance(value, (int, float)) else repr(value)

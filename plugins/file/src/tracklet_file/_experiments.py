@@ -11,9 +11,9 @@ from typing import Any
 from tracklet.entities import Experiment, LifecycleStage
 from tracklet.exceptions import (
     RESOURCE_ALREADY_EXISTS,
-    RESOURCE_DOES_NOT_EXIST,
     TrackletException,
 )
+from tracklet.stores import refusals
 from tracklet.uri import append_to_uri_path, resolve_local_uri
 from tracklet.utils.time import now_ms
 
@@ -65,9 +65,7 @@ class ExperimentFiles:
         path = self.find(experiment_id) if experiment_id not in NOT_EXPERIMENTS else None
         experiment = self.read(path) if path else None
         if experiment is None:
-            raise TrackletException(
-                f"Could not find experiment with ID {experiment_id}", RESOURCE_DOES_NOT_EXIST
-            )
+            raise refusals.no_such_experiment(experiment_id)
         return experiment
 
     def read(self, path: str) -> Experiment | None:

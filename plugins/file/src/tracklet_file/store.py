@@ -1,8 +1,9 @@
 """FileStore: a tracking store on a local folder, in MLflow's ``mlruns`` layout.
 
 MLflow opens what this store writes and this store opens what MLflow writes (see
-:mod:`tracklet_file._layout` for the layout). Every call validates all of its input
-before writing anything; whole files are replaced atomically and metric points are
+:mod:`tracklet_file._layout` for the layout). It writes the primitives of
+:class:`~tracklet.stores.TrackingStore`, which has checked every argument; each
+checks what depends on the folder before writing anything; whole files are replaced atomically and metric points are
 single appends, so several processes can log to one folder at once (see
 :mod:`tracklet_file._fsio`). Reads are served from stat-validated caches
 (:mod:`tracklet_file._cache`), so repeated ``get_run`` and ``search_runs`` calls only
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from tracklet.entities import (
@@ -26,42 +26,20 @@ from tracklet.entities import (
     Param,
     Run,
     RunInfo,
+    RunStatus,
     RunTag,
     ViewType,
 )
-from tracklet.exceptions import (
-    INVALID_PARAMETER_VALUE,
-    INVALID_STATE,
-    RESOURCE_ALREADY_EXISTS,
-    RESOURCE_DOES_NOT_EXIST,
-    TrackletException,
-)
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, TrackletException
 from tracklet.search import search_experiments_in_memory, search_runs_in_memory
-from tracklet.stores import TrackingStore
+from tracklet.stores import TrackingStore, refusals
 from tracklet.stores.forking import after_fork_in_child
-from tracklet.stores.helpers import resolve_run_name, status_number
-from tracklet.stores.tracking import experiment_not_active, no_experiment_tag, run_not_active
 from tracklet.uri import append_to_uri_path, local_path_from_uri, resolve_local_uri
 from tracklet.utils.mlflow_tags import MLFLOW_RUN_NAME
 from tracklet.utils.time import now_ms
-from tracklet.validation import (
-    SEARCH_MAX_RESULTS_DEFAULT,
-    validate_batch,
-    validate_dataset_inputs,
-    validate_experiment_id,
-    validate_experiment_name,
-    validate_experiment_tag,
-    validate_key,
-    validate_max_results,
-    validate_metric,
-    validate_run_id,
-    validate_run_name,
-    validate_tag,
-    validate_user_id,
-)
 
 from . import _logging
-from ._experiments import DEFAULT_ID, ExperimentFiles
+from ._experiments import ExperimentFiles
 from ._fsio import Appender
 from ._layout import ARTIFACTS, METRICS, PARAMS, TAGS, TRASH, run_meta
 from ._metrics import format_line
@@ -107,46 +85,31 @@ class FileStore(TrackingStore):
 
     # -- experiments ---------------------------------------------------------------------------
 
-    def create_experiment(
-        self,
-        name: str,
-        artifact_location: str | None = None,
-        tags: Sequence[ExperimentTag | RunTag] | None = None,
+    def _create_experiment(
+        self, name: str, artifact_location: str | None, tags: list[ExperimentTag | RunTag]
     ) -> str:
         """Create an experiment with the next free integer id."""
-        validate_experiment_name(name)
-        if artifact_location is not None and not isinstance(artifact_location, str):
-            raise TrackletException(
-                f"Invalid artifact_location {artifact_location!r}: it must be a string.",
-                INVALID_PARAMETER_VALUE,
-            )
-        tags = list(tags or [])
-        for tag in tags:
-            validate_experiment_tag(tag.key, tag.value)
         with self._experiments.lock():
             self._experiments.check_name_free(name)
             return self._experiments.create(name, artifact_location, tags)
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
+    def _get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment, active or deleted."""
-        experiment_id = DEFAULT_ID if experiment_id is None else str(experiment_id)
-        validate_experiment_id(experiment_id)
         return self._experiments.get(experiment_id)
 
-    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+    def _get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
         """The experiment with this name (active or deleted), or None."""
         return next((e for e in self._experiments.all() if e.name == experiment_name), None)
 
-    def search_experiments(
+    def _search_experiments(
         self,
-        view_type: int = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
+        view_type: int,
+        max_results: int,
+        filter_string: str | None,
+        order_by: list[str],
+        page_token: str | None,
     ) -> PagedList[Experiment]:
         """Experiments matching the filter, one page at a time."""
-        validate_max_results(max_results)
         experiments: list[Experiment] = []
         if view_type in (ViewType.ACTIVE_ONLY, ViewType.ALL):
             experiments += self._experiments.scan(deleted=False)
@@ -154,13 +117,8 @@ class FileStore(TrackingStore):
             experiments += self._experiments.scan(deleted=True)
         return search_experiments_in_memory(experiments, filter_string, order_by, max_results, page_token)
 
-    def delete_experiment(self, experiment_id: str) -> None:
+    def _delete_experiment(self, experiment_id: str) -> None:
         """Mark the experiment and its runs deleted and move it into ``.trash``."""
-        validate_experiment_id(experiment_id)
-        if experiment_id == DEFAULT_ID:
-            raise TrackletException(
-                "Cannot delete the Default experiment '0': it is reserved.", INVALID_PARAMETER_VALUE
-            )
         with self._experiments.lock():
             path = self._active_experiment_dir(experiment_id)
             now = now_ms()
@@ -170,15 +128,14 @@ class FileStore(TrackingStore):
             self._experiments.update_meta(path, lifecycle_stage=LifecycleStage.DELETED)
             self._move_experiment(path, os.path.join(self.root, TRASH, experiment_id))
 
-    def restore_experiment(self, experiment_id: str) -> None:
+    def _restore_experiment(self, experiment_id: str) -> None:
         """Move a deleted experiment back and mark it and its deleted runs active."""
-        validate_experiment_id(experiment_id)
         with self._experiments.lock():
             path = self._experiments.find(experiment_id)
-            if path is None or os.path.dirname(path) != self._experiments.trash:
-                raise TrackletException(
-                    f"Could not find deleted experiment with ID {experiment_id}", RESOURCE_DOES_NOT_EXIST
-                )
+            if path is None:
+                raise refusals.no_such_experiment(experiment_id)
+            if os.path.dirname(path) != self._experiments.trash:
+                raise refusals.experiment_not_deleted(experiment_id)
             target = os.path.join(self.root, experiment_id)
             if os.path.exists(target):
                 raise TrackletException(
@@ -191,43 +148,35 @@ class FileStore(TrackingStore):
                     self._write_run_meta(state, lifecycle_stage=LifecycleStage.ACTIVE, deleted_time=None)
             self._experiments.update_meta(target, lifecycle_stage=LifecycleStage.ACTIVE)
 
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+    def _rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Rename an active experiment; the new name must be unused."""
-        validate_experiment_id(experiment_id)
-        validate_experiment_name(new_name)
         with self._experiments.lock():
-            path = self._active_experiment_dir(experiment_id, INVALID_STATE)
+            path = self._active_experiment_dir(
+                experiment_id, refusals.run_in_deleted_experiment(experiment_id, "rename")
+            )
             self._experiments.check_name_free(new_name, ignore_id=experiment_id)
             self._experiments.update_meta(path, name=new_name)
 
-    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
+    def _set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
         """Set one tag of an active experiment."""
-        validate_experiment_id(experiment_id)
-        validate_experiment_tag(tag.key, tag.value)
-        path = self._active_experiment_dir(experiment_id, INVALID_PARAMETER_VALUE)
+        path = self._active_experiment_dir(experiment_id, refusals.experiment_not_active(experiment_id))
         self._experiments.write_tag(path, tag.key, tag.value)
 
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+    def _delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         """Remove one tag of an active experiment."""
-        validate_experiment_id(experiment_id)
-        validate_key("tag", key)
-        path = self._active_experiment_dir(experiment_id, INVALID_PARAMETER_VALUE)
+        path = self._active_experiment_dir(experiment_id, refusals.experiment_not_active(experiment_id))
         tag_path = os.path.join(path, TAGS, *key.split("/"))
         if not os.path.isfile(tag_path):
-            raise no_experiment_tag(experiment_id, key)
+            raise refusals.no_experiment_tag(experiment_id, key)
         os.unlink(tag_path)
 
-    def _active_experiment_dir(self, experiment_id: str, deleted_code: str | None = None) -> str:
-        """The folder of an active experiment; a deleted one raises ``deleted_code``
-        (``RESOURCE_DOES_NOT_EXIST`` when None), an unknown one ``RESOURCE_DOES_NOT_EXIST``."""
+    def _active_experiment_dir(self, experiment_id: str, if_deleted: TrackletException | None = None) -> str:
+        """The folder of an active experiment; a deleted one raises ``if_deleted``
+        (:func:`~tracklet.stores.refusals.experiment_not_deleted` when None), an unknown one
+        ``RESOURCE_DOES_NOT_EXIST``."""
         experiment = self._experiments.get(experiment_id)
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
-            if deleted_code == INVALID_PARAMETER_VALUE:
-                raise experiment_not_active(experiment_id, experiment.lifecycle_stage)
-            raise TrackletException(
-                f"Experiment {experiment_id} is deleted; restore it first.",
-                deleted_code or RESOURCE_DOES_NOT_EXIST,
-            )
+            raise if_deleted or refusals.experiment_not_deleted(experiment_id)
         return os.path.join(self.root, experiment_id)
 
     def _move_experiment(self, source: str, target: str) -> None:
@@ -238,28 +187,18 @@ class FileStore(TrackingStore):
 
     # -- runs ------------------------------------------------------------------------------------
 
-    def create_run(
+    def _create_run(
         self,
         experiment_id: str,
         user_id: str | None,
         start_time: int | None,
-        tags: Sequence[RunTag],
-        run_name: str | None,
+        tags: list[RunTag],
+        run_name: str,
     ) -> Run:
         """Create a RUNNING run: folders and tags first, ``meta.yaml`` last."""
-        experiment_id = DEFAULT_ID if experiment_id is None else str(experiment_id)
-        validate_experiment_id(experiment_id)
-        validate_run_name(run_name)
-        validate_user_id(user_id)
-        tags = list(tags or [])
-        for tag in tags:
-            validate_tag(tag.key, tag.value)
-        run_name, tags = resolve_run_name(run_name, tags)
         experiment = self._experiments.get(experiment_id)
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise TrackletException(
-                f"Could not create run under non-active experiment with ID {experiment_id}.", INVALID_STATE
-            )
+            raise refusals.run_in_deleted_experiment(experiment_id)
         run_id = uuid.uuid4().hex
         info = RunInfo(
             run_id=run_id,
@@ -273,31 +212,22 @@ class FileStore(TrackingStore):
             run_name=run_name,
         )
         _logging.create_run_dir(os.path.join(self.root, experiment_id, run_id), run_meta(info, None), tags)
-        return self.get_run(run_id)
+        return self._get_run(run_id)
 
-    def get_run(self, run_id: str) -> Run:
+    def _get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params, tags and dataset inputs."""
-        validate_run_id(run_id)
         state = self._runs.meta(run_id)
         state.refresh(thorough=True)
         return state.run()
 
-    def update_run_info(
+    def _update_run_info(
         self, run_id: str, run_status: str | None, end_time: int | None, run_name: str | None
     ) -> RunInfo:
         """Change status, end time and/or name of an active run."""
-        validate_run_id(run_id)
-        status = status_number(run_status)
-        if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, int)):
-            raise TrackletException(
-                f"Invalid end_time {end_time!r}: it must be an integer (ms since the epoch).",
-                INVALID_PARAMETER_VALUE,
-            )
-        validate_run_name(run_name)
         state = self._active_run(run_id)
         changes: dict[str, Any] = {}
-        if status is not None:
-            changes["status"] = status
+        if run_status is not None:
+            changes["status"] = RunStatus.from_string(run_status)
         if end_time is not None:
             changes["end_time"] = end_time
         if run_name:
@@ -306,15 +236,13 @@ class FileStore(TrackingStore):
         self._write_run_meta(state, **changes)
         return state.info()
 
-    def delete_run(self, run_id: str) -> None:
+    def _delete_run(self, run_id: str) -> None:
         """Mark a run deleted (its files stay until garbage collection)."""
-        validate_run_id(run_id)
         state = self._runs.meta(run_id)
         self._write_run_meta(state, lifecycle_stage=LifecycleStage.DELETED, deleted_time=now_ms())
 
-    def restore_run(self, run_id: str) -> None:
+    def _restore_run(self, run_id: str) -> None:
         """Mark a deleted run active again."""
-        validate_run_id(run_id)
         state = self._runs.meta(run_id)
         self._write_run_meta(state, lifecycle_stage=LifecycleStage.ACTIVE, deleted_time=None)
 
@@ -322,7 +250,7 @@ class FileStore(TrackingStore):
         state = self._runs.meta(run_id)
         stage = state.data.get("lifecycle_stage", LifecycleStage.ACTIVE)
         if stage != LifecycleStage.ACTIVE:
-            raise run_not_active(run_id, stage)
+            raise refusals.run_not_active(run_id, stage)
         return state
 
     def _write_run_meta(self, state: RunState, **changes: Any) -> None:
@@ -331,10 +259,8 @@ class FileStore(TrackingStore):
 
     # -- logging -----------------------------------------------------------------------------------
 
-    def log_metric(self, run_id: str, metric: Metric) -> None:
+    def _log_metric(self, run_id: str, metric: Metric) -> None:
         """Append one point: after the first call, one stat and one write."""
-        validate_run_id(run_id)
-        validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
         state = self._active_run(run_id)
         path = os.path.join(state.run_dir, METRICS, *metric.key.split("/"))
         if not self._appender.knows(path):
@@ -342,12 +268,8 @@ class FileStore(TrackingStore):
         self._appender.append(path, format_line(metric).encode("ascii"))
         _logging.signal_metrics(state.run_dir)
 
-    def log_batch(
-        self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
-    ) -> None:
+    def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag]) -> None:
         """Log metrics, params and tags; every check passes before the first write."""
-        validate_run_id(run_id)
-        validate_batch(metrics, params, tags)
         state = self._active_run(run_id)
         lines = _logging.metric_lines(self._appender, state.run_dir, metrics)
         for folder, items in ((PARAMS, params), (TAGS, tags)):
@@ -361,62 +283,45 @@ class FileStore(TrackingStore):
             if tag.key == MLFLOW_RUN_NAME and tag.value:
                 self._write_run_meta(state, run_name=str(tag.value))
 
-    def delete_tag(self, run_id: str, key: str) -> None:
+    def _delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag of an active run."""
-        validate_run_id(run_id)
-        validate_key("tag", key)
         state = self._active_run(run_id)
         path = os.path.join(state.run_dir, TAGS, *key.split("/"))
         if not os.path.isfile(path):
-            raise TrackletException(
-                f"No tag with name: {key} in run with id {run_id}", RESOURCE_DOES_NOT_EXIST
-            )
+            raise refusals.no_run_tag(run_id, key)
         os.unlink(path)
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
+    def _log_inputs(self, run_id: str, datasets: list[DatasetInput]) -> None:
         """Record datasets the run used (``datasets/`` of the experiment, ``inputs/`` of the run)."""
-        validate_run_id(run_id)
-        datasets = list(datasets or [])
-        validate_dataset_inputs(datasets)
         state = self._active_run(run_id)
         _logging.write_inputs(state.run_dir, run_id, datasets)
 
-    def get_metric_history(
-        self,
-        run_id: str,
-        metric_key: str,
-        max_results: int | None = None,
-        page_token: str | None = None,
+    def _get_metric_history(
+        self, run_id: str, metric_key: str, max_results: int | None, page_token: str | None
     ) -> PagedList[Metric]:
         """Every point of one metric in logging order; pages when ``max_results`` is set."""
-        validate_run_id(run_id)
-        validate_key("metric", metric_key)
-        if max_results is not None:
-            validate_max_results(max_results, limit=2**62)
         state = self._runs.meta(run_id)
         points = _logging.read_history(state.run_dir, run_id, metric_key)
         return _logging.page(points, max_results, page_token)
 
     # -- search ------------------------------------------------------------------------------------
 
-    def search_runs(
+    def _search_runs(
         self,
-        experiment_ids: Sequence[str],
-        filter_string: str = "",
-        run_view_type: int = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
+        experiment_ids: list[str],
+        filter_string: str,
+        run_view_type: int,
+        max_results: int,
+        order_by: list[str],
+        page_token: str | None,
     ) -> PagedList[Run]:
         """Runs of the experiments matching the filter; unknown experiments have no runs."""
-        validate_max_results(max_results)
         stages = LifecycleStage.view_type_to_stages(run_view_type)
         # Filter and sort cached snapshots; only the page returned is copied for the caller.
         snapshots: list[Run] = []
         states: dict[str, RunState] = {}
         for experiment_id in experiment_ids:
-            validate_experiment_id(str(experiment_id))
-            path = self._experiments.find(str(experiment_id))
+            path = self._experiments.find(experiment_id)
             if path is None:
                 continue
             for state in self._runs.runs_in(path):

@@ -5,9 +5,12 @@ to MLflow's own ``mlflow server`` alike: every call is one request of
 :data:`tracklet_http.protocol.ENDPOINTS`, encoded and decoded by the same functions the
 server uses. Connections are pooled and kept alive; credentials, TLS, timeouts and
 retries are :class:`~tracklet_http.transport.HttpTransport`'s (its docstring lists the
-environment variables). The server validates: a refused call comes back as the
-server's ``{"error_code", "message"}``, raised as a
-:class:`~tracklet.exceptions.RestException` carrying that code.
+environment variables). It writes the primitives of
+:class:`~tracklet.stores.TrackingStore`, so arguments are checked here, with the
+server's own rules, before a request is sent (JSON would blur a wrong type into a right
+one: 1 -> "1"); what depends on stored state the server refuses, and its
+``{"error_code", "message"}`` is raised as a :class:`~tracklet.exceptions.RestException`
+carrying that code.
 """
 
 from __future__ import annotations
@@ -29,13 +32,6 @@ from tracklet.entities import (
 )
 from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.stores import TrackingStore
-from tracklet.validation import (
-    SEARCH_MAX_RESULTS_DEFAULT,
-    validate_batch,
-    validate_experiment_name,
-    validate_metric,
-    validate_run_name,
-)
 from tracklet_http import protocol as p
 from tracklet_http.transport import HttpTransport
 
@@ -67,13 +63,9 @@ class RestStore(TrackingStore):
 
     # -- experiments -------------------------------------------------------------------------
 
-    def create_experiment(
-        self,
-        name: str,
-        artifact_location: str | None = None,
-        tags: Sequence[ExperimentTag | RunTag] | None = None,
+    def _create_experiment(
+        self, name: str, artifact_location: str | None, tags: list[ExperimentTag | RunTag]
     ) -> str:
-        validate_experiment_name(name)
         payload: dict[str, Any] = {"name": name}
         if artifact_location:
             payload["artifact_location"] = artifact_location
@@ -81,11 +73,11 @@ class RestStore(TrackingStore):
             payload["tags"] = [p.kv_to_request(t) for t in tags]
         return str(self._call("create_experiment", payload)["experiment_id"])
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        answer = self._call("get_experiment", {"experiment_id": str(experiment_id)})
+    def _get_experiment(self, experiment_id: str) -> Experiment:
+        answer = self._call("get_experiment", {"experiment_id": experiment_id})
         return p.experiment_from_json(answer["experiment"])
 
-    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+    def _get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
         try:
             answer = self._call("get_experiment_by_name", {"experiment_name": experiment_name})
         except TrackletException as exc:
@@ -94,13 +86,13 @@ class RestStore(TrackingStore):
             raise
         return p.experiment_from_json(answer["experiment"])
 
-    def search_experiments(
+    def _search_experiments(
         self,
-        view_type: int = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
+        view_type: int,
+        max_results: int,
+        filter_string: str | None,
+        order_by: list[str],
+        page_token: str | None,
     ) -> PagedList[Experiment]:
         payload = _search_payload(filter_string, order_by, page_token)
         payload.update(view_type=ViewType.to_string(view_type).upper(), max_results=max_results)
@@ -108,36 +100,32 @@ class RestStore(TrackingStore):
         experiments = [p.experiment_from_json(e) for e in answer.get("experiments") or []]
         return PagedList(experiments, answer.get("next_page_token") or None)
 
-    def delete_experiment(self, experiment_id: str) -> None:
-        self._call("delete_experiment", {"experiment_id": str(experiment_id)})
+    def _delete_experiment(self, experiment_id: str) -> None:
+        self._call("delete_experiment", {"experiment_id": experiment_id})
 
-    def restore_experiment(self, experiment_id: str) -> None:
-        self._call("restore_experiment", {"experiment_id": str(experiment_id)})
+    def _restore_experiment(self, experiment_id: str) -> None:
+        self._call("restore_experiment", {"experiment_id": experiment_id})
 
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        validate_experiment_name(new_name)
-        self._call("update_experiment", {"experiment_id": str(experiment_id), "new_name": new_name})
+    def _rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._call("update_experiment", {"experiment_id": experiment_id, "new_name": new_name})
 
-    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
-        self._call(
-            "set_experiment_tag", {"experiment_id": str(experiment_id), "key": tag.key, "value": tag.value}
-        )
+    def _set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
+        self._call("set_experiment_tag", {"experiment_id": experiment_id, "key": tag.key, "value": tag.value})
 
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        self._call("delete_experiment_tag", {"experiment_id": str(experiment_id), "key": key})
+    def _delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self._call("delete_experiment_tag", {"experiment_id": experiment_id, "key": key})
 
     # -- runs --------------------------------------------------------------------------------
 
-    def create_run(
+    def _create_run(
         self,
         experiment_id: str,
         user_id: str | None,
         start_time: int | None,
-        tags: Sequence[RunTag],
-        run_name: str | None,
+        tags: list[RunTag],
+        run_name: str,
     ) -> Run:
-        validate_run_name(run_name)
-        payload: dict[str, Any] = {"experiment_id": str(experiment_id)}
+        payload: dict[str, Any] = {"experiment_id": experiment_id}
         if user_id:
             payload["user_id"] = user_id
         if start_time is not None:
@@ -148,13 +136,12 @@ class RestStore(TrackingStore):
             payload["tags"] = [p.kv_to_request(t) for t in tags]
         return p.run_from_json(self._call("create_run", payload)["run"])
 
-    def get_run(self, run_id: str) -> Run:
+    def _get_run(self, run_id: str) -> Run:
         return p.run_from_json(self._call("get_run", {"run_id": run_id})["run"])
 
-    def update_run_info(
+    def _update_run_info(
         self, run_id: str, run_status: str | None, end_time: int | None, run_name: str | None
     ) -> RunInfo:
-        validate_run_name(run_name)
         # run_uuid too: servers older than MLflow 1.x's run_id field read only that one.
         payload: dict[str, Any] = {"run_id": run_id, "run_uuid": run_id}
         if run_status is not None:
@@ -165,22 +152,13 @@ class RestStore(TrackingStore):
             payload["run_name"] = run_name
         return p.run_info_from_json(self._call("update_run", payload)["run_info"])
 
-    def delete_run(self, run_id: str) -> None:
+    def _delete_run(self, run_id: str) -> None:
         self._call("delete_run", {"run_id": run_id})
 
-    def restore_run(self, run_id: str) -> None:
+    def _restore_run(self, run_id: str) -> None:
         self._call("restore_run", {"run_id": run_id})
 
-    def log_batch(
-        self,
-        run_id: str,
-        metrics: Sequence[Metric],
-        params: Sequence[Param],
-        tags: Sequence[RunTag],
-    ) -> None:
-        # Checked here too: JSON would blur a wrong type into a right one (1 -> "1"),
-        # and a bad batch is refused without a round trip.
-        validate_batch(metrics, params, tags)
+    def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag]) -> None:
         payload: dict[str, Any] = {"run_id": run_id}
         if metrics:
             payload["metrics"] = [p.metric_to_request(m) for m in metrics]
@@ -190,20 +168,19 @@ class RestStore(TrackingStore):
             payload["tags"] = [p.kv_to_request(t) for t in tags]
         self._call("log_batch", payload)
 
-    def log_metric(self, run_id: str, metric: Metric) -> None:
-        validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
+    def _log_metric(self, run_id: str, metric: Metric) -> None:
         self._call("log_metric", {"run_id": run_id, **p.metric_to_request(metric)})
 
-    def log_param(self, run_id: str, param: Param) -> None:
+    def _log_param(self, run_id: str, param: Param) -> None:
         self._call("log_param", {"run_id": run_id, "key": param.key, "value": param.value})
 
-    def set_tag(self, run_id: str, tag: RunTag) -> None:
+    def _set_tag(self, run_id: str, tag: RunTag) -> None:
         self._call("set_tag", {"run_id": run_id, "key": tag.key, "value": tag.value})
 
-    def delete_tag(self, run_id: str, key: str) -> None:
+    def _delete_tag(self, run_id: str, key: str) -> None:
         self._call("delete_tag", {"run_id": run_id, "key": key})
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
+    def _log_inputs(self, run_id: str, datasets: list[DatasetInput]) -> None:
         payload: dict[str, Any] = {"run_id": run_id}
         if datasets:
             payload["datasets"] = [p.dataset_input_to_json(d) for d in datasets]
@@ -211,12 +188,8 @@ class RestStore(TrackingStore):
 
     # -- reading -----------------------------------------------------------------------------
 
-    def get_metric_history(
-        self,
-        run_id: str,
-        metric_key: str,
-        max_results: int | None = None,
-        page_token: str | None = None,
+    def _get_metric_history(
+        self, run_id: str, metric_key: str, max_results: int | None, page_token: str | None
     ) -> PagedList[Metric]:
         """One page when ``max_results`` or ``page_token`` is given; else every page."""
         if max_results is not None or page_token is not None:
@@ -242,18 +215,18 @@ class RestStore(TrackingStore):
         metrics = [p.metric_json_to_entity(m) for m in answer.get("metrics") or []]
         return PagedList(metrics, answer.get("next_page_token") or None)
 
-    def search_runs(
+    def _search_runs(
         self,
-        experiment_ids: Sequence[str],
-        filter_string: str = "",
-        run_view_type: int = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
+        experiment_ids: list[str],
+        filter_string: str,
+        run_view_type: int,
+        max_results: int,
+        order_by: list[str],
+        page_token: str | None,
     ) -> PagedList[Run]:
         payload = _search_payload(filter_string, order_by, page_token)
         payload.update(
-            experiment_ids=[str(e) for e in experiment_ids],
+            experiment_ids=experiment_ids,
             run_view_type=ViewType.to_string(run_view_type).upper(),
             max_results=max_results,
         )

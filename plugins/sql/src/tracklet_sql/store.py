@@ -1,6 +1,7 @@
 """SqlStore: the tracking store on sqlite, PostgreSQL and MySQL/MariaDB.
 
-Every call validates all of its input first, then runs as one transaction
+It writes the primitives of :class:`~tracklet.stores.TrackingStore`, which has
+checked every argument; each runs as one transaction
 (:func:`tracklet_sql._engine.write`), so a rejected or interrupted call changes
 nothing. Metric points go to ``metrics`` (history, insert-if-absent, so a re-sent
 batch is harmless) and ``latest_metrics`` (one row per run and key) in the same
@@ -30,44 +31,14 @@ from tracklet.entities import (
     RunInfo,
     RunStatus,
     RunTag,
-    ViewType,
 )
-from tracklet.exceptions import (
-    INVALID_PARAMETER_VALUE,
-    INVALID_STATE,
-    RESOURCE_ALREADY_EXISTS,
-    RESOURCE_DOES_NOT_EXIST,
-    TrackletException,
-)
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.search import decode_page_token, encode_page_token
-from tracklet.stores import TrackingStore
-from tracklet.stores.helpers import resolve_run_name, status_number
-from tracklet.stores.tracking import (
-    MAX_DATASET_SUMMARIES,
-    DatasetSummary,
-    experiment_not_active,
-    no_experiment_tag,
-    run_not_active,
-)
+from tracklet.stores import TrackingStore, refusals
+from tracklet.stores.tracking import MAX_DATASET_SUMMARIES, DatasetSummary
 from tracklet.uri import append_to_uri_path, resolve_local_uri
 from tracklet.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_RUN_NAME
 from tracklet.utils.time import now_ms
-from tracklet.validation import (
-    SEARCH_MAX_RESULTS_DEFAULT,
-    validate_batch,
-    validate_dataset_inputs,
-    validate_experiment_id,
-    validate_experiment_name,
-    validate_experiment_tag,
-    validate_key,
-    validate_max_results,
-    validate_metric,
-    validate_param,
-    validate_run_id,
-    validate_run_name,
-    validate_tag,
-    validate_user_id,
-)
 
 from . import _schema as s
 from ._engine import dialect_name, make_engine, write
@@ -105,20 +76,9 @@ def _experiment_key(experiment_id: Any) -> int | None:
     return None
 
 
-def _no_experiment(experiment_id: Any) -> TrackletException:
-    return TrackletException(f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST)
-
-
-def _no_run(run_id: str) -> TrackletException:
-    return TrackletException(f"Run with id={run_id} not found", RESOURCE_DOES_NOT_EXIST)
-
-
-def _name_taken(name: str) -> TrackletException:
-    return TrackletException(
-        f"Experiment '{name}' already exists (active or deleted). Choose another name, or restore "
-        "the deleted experiment.",
-        RESOURCE_ALREADY_EXISTS,
-    )
+def _experiment_keys(experiment_ids: list[str]) -> list[int]:
+    """The integer ids of those that can name a stored experiment."""
+    return [k for k in (_experiment_key(e) for e in experiment_ids) if k is not None]
 
 
 class SqlStore(TrackingStore):
@@ -185,27 +145,15 @@ class SqlStore(TrackingStore):
 
     # -- experiments ---------------------------------------------------------------------------
 
-    def create_experiment(
-        self,
-        name: str,
-        artifact_location: str | None = None,
-        tags: Sequence[ExperimentTag | RunTag] | None = None,
+    def _create_experiment(
+        self, name: str, artifact_location: str | None, tags: list[ExperimentTag | RunTag]
     ) -> str:
         """Create an experiment; its artifacts go to ``artifact_location`` or ``<root>/<id>``."""
-        validate_experiment_name(name)
-        if artifact_location is not None and not isinstance(artifact_location, str):
-            raise TrackletException(
-                f"Invalid artifact_location {artifact_location!r}: it must be a string.",
-                INVALID_PARAMETER_VALUE,
-            )
-        tags = list(tags or [])
-        for tag in tags:
-            validate_experiment_tag(tag.key, tag.value)
         now = now_ms()
 
         def create(conn: sa.Connection) -> str:
             if self._experiment_id_by_name(conn, name) is not None:
-                raise _name_taken(name)
+                raise refusals.experiment_name_taken(name)
             location = resolve_local_uri(artifact_location) if artifact_location else None
             result = conn.execute(
                 s.experiments.insert().values(
@@ -231,7 +179,7 @@ class SqlStore(TrackingStore):
             return write(self.engine, create)
         except IntegrityError:
             # another process took the name between our check and our insert
-            raise _name_taken(name) from None
+            raise refusals.experiment_name_taken(name) from None
 
     @staticmethod
     def _experiment_id_by_name(conn: sa.Connection, name: str) -> int | None:
@@ -240,53 +188,45 @@ class SqlStore(TrackingStore):
         ).first()
         return None if found is None else int(found[0])
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
+    def _get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment, active or deleted."""
-        experiment_id = str(DEFAULT_EXPERIMENT_ID) if experiment_id is None else str(experiment_id)
-        validate_experiment_id(experiment_id)
         key = _experiment_key(experiment_id)
         if key is not None:
             with self.engine.connect() as conn:
                 found = load_experiments(conn, [key]).get(key)
             if found is not None:
                 return found
-        raise _no_experiment(experiment_id)
+        raise refusals.no_such_experiment(experiment_id)
 
-    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+    def _get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
         """The experiment with this name (active or deleted), or None."""
         with self.engine.connect() as conn:
             key = self._experiment_id_by_name(conn, experiment_name)
             return None if key is None else load_experiments(conn, [key]).get(key)
 
-    def search_experiments(
+    def _search_experiments(
         self,
-        view_type: int = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
+        view_type: int,
+        max_results: int,
+        filter_string: str | None,
+        order_by: list[str],
+        page_token: str | None,
     ) -> PagedList[Experiment]:
         """Experiments matching the filter, ordered and paged in the database."""
-        validate_max_results(max_results)
         stages = LifecycleStage.view_type_to_stages(view_type)
-        size = SEARCH_MAX_RESULTS_DEFAULT if max_results is None else max_results
         with self.engine.connect() as conn:
-            ids, token = search_experiment_ids(conn, stages, filter_string, order_by, size, page_token)
+            ids, token = search_experiment_ids(conn, stages, filter_string, order_by, max_results, page_token)
             found = load_experiments(conn, ids)
         return PagedList([found[i] for i in ids if i in found], token)
 
-    def delete_experiment(self, experiment_id: str) -> None:
+    def _delete_experiment(self, experiment_id: str) -> None:
         """Mark the experiment and its active runs deleted."""
-        validate_experiment_id(experiment_id)
         key = _experiment_key(experiment_id)
-        if key == DEFAULT_EXPERIMENT_ID:
-            raise TrackletException(
-                "Cannot delete the Default experiment '0': it is reserved.", INVALID_PARAMETER_VALUE
-            )
         now = now_ms()
 
         def delete(conn: sa.Connection) -> None:
-            self._experiment_stage(conn, key, experiment_id, _ACTIVE, RESOURCE_DOES_NOT_EXIST)
+            if self._experiment_stage(conn, key, experiment_id) != _ACTIVE:
+                raise refusals.experiment_not_deleted(experiment_id)
             self._set_experiment(conn, key, lifecycle_stage=_DELETED, last_update_time=now)
             conn.execute(
                 s.runs.update()
@@ -296,17 +236,13 @@ class SqlStore(TrackingStore):
 
         write(self.engine, delete)
 
-    def restore_experiment(self, experiment_id: str) -> None:
+    def _restore_experiment(self, experiment_id: str) -> None:
         """Mark a deleted experiment and its deleted runs active again."""
-        validate_experiment_id(experiment_id)
         key = _experiment_key(experiment_id)
 
         def restore(conn: sa.Connection) -> None:
-            stage = self._experiment_stage(conn, key, experiment_id)
-            if stage != _DELETED:
-                raise TrackletException(
-                    f"Could not find deleted experiment with ID {experiment_id}", RESOURCE_DOES_NOT_EXIST
-                )
+            if self._experiment_stage(conn, key, experiment_id) != _DELETED:
+                raise refusals.experiment_not_deleted(experiment_id)
             self._set_experiment(conn, key, lifecycle_stage=_ACTIVE, last_update_time=now_ms())
             conn.execute(
                 s.runs.update()
@@ -316,81 +252,68 @@ class SqlStore(TrackingStore):
 
         write(self.engine, restore)
 
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+    def _rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Rename an active experiment; the new name must be unused."""
-        validate_experiment_id(experiment_id)
-        validate_experiment_name(new_name)
         key = _experiment_key(experiment_id)
 
         def rename(conn: sa.Connection) -> None:
-            self._experiment_stage(conn, key, experiment_id, _ACTIVE, INVALID_STATE)
+            if self._experiment_stage(conn, key, experiment_id) != _ACTIVE:
+                raise refusals.run_in_deleted_experiment(experiment_id, "rename")
             holder = self._experiment_id_by_name(conn, new_name)
             if holder is not None and holder != key:
-                raise _name_taken(new_name)
+                raise refusals.experiment_name_taken(new_name)
             self._set_experiment(conn, key, name=new_name, last_update_time=now_ms())
 
         try:
             write(self.engine, rename)
         except IntegrityError:
-            raise _name_taken(new_name) from None
+            raise refusals.experiment_name_taken(new_name) from None
 
-    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
+    def _set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
         """Set one tag of an active experiment."""
-        validate_experiment_id(experiment_id)
-        validate_experiment_tag(tag.key, tag.value)
         key = _experiment_key(experiment_id)
         row = {"experiment_id": key, "key": tag.key, "value": "" if tag.value is None else str(tag.value)}
 
         def set_tag(conn: sa.Connection) -> None:
-            self._experiment_stage(conn, key, experiment_id, _ACTIVE, INVALID_PARAMETER_VALUE)
+            self._active_experiment(conn, key, experiment_id)
             upsert(conn, s.experiment_tags, [row], ["value"])
 
         write(self.engine, set_tag)
 
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+    def _delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         """Remove one tag of an active experiment."""
-        validate_experiment_id(experiment_id)
-        validate_key("tag", key)
         number = _experiment_key(experiment_id)
         t = s.experiment_tags.c
 
         def delete(conn: sa.Connection) -> None:
-            self._experiment_stage(conn, number, experiment_id, _ACTIVE, INVALID_PARAMETER_VALUE)
+            self._active_experiment(conn, number, experiment_id)
             if (
                 conn.execute(
                     s.experiment_tags.delete().where(t.experiment_id == number, t.key == key)
                 ).rowcount
                 == 0
             ):
-                raise no_experiment_tag(experiment_id, key)
+                raise refusals.no_experiment_tag(experiment_id, key)
 
         write(self.engine, delete)
 
     @staticmethod
-    def _experiment_stage(
-        conn: sa.Connection,
-        key: int | None,
-        experiment_id: str,
-        required: str | None = None,
-        code: str = RESOURCE_DOES_NOT_EXIST,
-    ) -> str:
-        """The experiment's lifecycle stage; raises ``code`` if it is not ``required``."""
+    def _experiment_stage(conn: sa.Connection, key: int | None, experiment_id: str) -> str:
+        """The experiment's lifecycle stage; ``RESOURCE_DOES_NOT_EXIST`` if there is none."""
         stage = None
         if key is not None:
             stage = conn.execute(
                 sa.select(s.experiments.c.lifecycle_stage).where(s.experiments.c.experiment_id == key)
             ).scalar()
         if stage is None:
-            raise _no_experiment(experiment_id)
-        if required == _ACTIVE and stage != required and code == INVALID_PARAMETER_VALUE:
-            raise experiment_not_active(experiment_id, stage)
-        if required is not None and stage != required:
-            raise TrackletException(
-                f"Experiment {experiment_id} is {stage}; it must be {required}"
-                + (" (restore it first)." if stage == _DELETED else "."),
-                code,
-            )
+            raise refusals.no_such_experiment(experiment_id)
         return str(stage)
+
+    def _active_experiment(self, conn: sa.Connection, key: int | None, experiment_id: str) -> None:
+        """Refuses unless the experiment exists and is active (MLflow's words and code)."""
+        stage = self._experiment_stage(conn, key, experiment_id)
+        if stage != _ACTIVE:
+            raise refusals.experiment_not_active(experiment_id, stage)
 
     @staticmethod
     def _set_experiment(conn: sa.Connection, key: int | None, **values: Any) -> None:
@@ -398,22 +321,15 @@ class SqlStore(TrackingStore):
 
     # -- runs ------------------------------------------------------------------------------------
 
-    def create_run(
+    def _create_run(
         self,
         experiment_id: str,
         user_id: str | None,
         start_time: int | None,
-        tags: Sequence[RunTag],
-        run_name: str | None,
+        tags: list[RunTag],
+        run_name: str,
     ) -> Run:
         """Create a RUNNING run in an active experiment."""
-        experiment_id = str(DEFAULT_EXPERIMENT_ID) if experiment_id is None else str(experiment_id)
-        validate_experiment_id(experiment_id)
-        validate_run_name(run_name)
-        validate_user_id(user_id)
-        for tag in tags or []:
-            validate_tag(tag.key, tag.value)
-        run_name, tags = resolve_run_name(run_name, tags or [])
         key = _experiment_key(experiment_id)
         run_id = uuid.uuid4().hex
         tag_values = {t.key: "" if t.value is None else str(t.value) for t in tags}
@@ -435,12 +351,9 @@ class SqlStore(TrackingStore):
                 )
             ).first()
             if row is None:
-                raise _no_experiment(experiment_id)
+                raise refusals.no_such_experiment(experiment_id)
             if row.lifecycle_stage != _ACTIVE:
-                raise TrackletException(
-                    f"Could not create run under non-active experiment with ID {experiment_id}.",
-                    INVALID_STATE,
-                )
+                raise refusals.run_in_deleted_experiment(experiment_id)
             values = {
                 **info_values,
                 "artifact_uri": append_to_uri_path(row.artifact_location, run_id, "artifacts"),
@@ -464,30 +377,21 @@ class SqlStore(TrackingStore):
         info = write(self.engine, create)
         return Run(info, RunData(tags=[RunTag(k, v) for k, v in tag_values.items()]))
 
-    def get_run(self, run_id: str) -> Run:
+    def _get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params, tags and dataset inputs."""
-        validate_run_id(run_id)
         with self.engine.connect() as conn:
             found = load_runs(conn, [run_id]).get(run_id)
         if found is None:
-            raise _no_run(run_id)
+            raise refusals.no_such_run(run_id)
         return found
 
-    def update_run_info(
+    def _update_run_info(
         self, run_id: str, run_status: str | None, end_time: int | None, run_name: str | None
     ) -> RunInfo:
         """Change status, end time and/or name of an active run."""
-        validate_run_id(run_id)
-        status = status_number(run_status)
-        if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, int)):
-            raise TrackletException(
-                f"Invalid end_time {end_time!r}: it must be an integer (ms since the epoch).",
-                INVALID_PARAMETER_VALUE,
-            )
-        validate_run_name(run_name)
         values: dict[str, Any] = {}
-        if status is not None:
-            values["status"] = RunStatus.to_string(status)
+        if run_status is not None:
+            values["status"] = run_status
         if end_time is not None:
             values["end_time"] = end_time
         if run_name:
@@ -505,16 +409,15 @@ class SqlStore(TrackingStore):
 
         return write(self.engine, update)
 
-    def delete_run(self, run_id: str) -> None:
+    def _delete_run(self, run_id: str) -> None:
         """Mark a run deleted."""
         self._set_run_stage(run_id, _DELETED, now_ms())
 
-    def restore_run(self, run_id: str) -> None:
+    def _restore_run(self, run_id: str) -> None:
         """Mark a deleted run active again."""
         self._set_run_stage(run_id, _ACTIVE, None)
 
     def _set_run_stage(self, run_id: str, stage: str, deleted_time: int | None) -> None:
-        validate_run_id(run_id)
 
         def set_stage(conn: sa.Connection) -> None:
             result = conn.execute(
@@ -523,7 +426,7 @@ class SqlStore(TrackingStore):
                 .values(lifecycle_stage=stage, deleted_time=deleted_time)
             )
             if result.rowcount == 0:
-                raise _no_run(run_id)
+                raise refusals.no_such_run(run_id)
 
         write(self.engine, set_stage)
 
@@ -532,43 +435,16 @@ class SqlStore(TrackingStore):
         """The run's experiment id; raises unless the run exists and is active."""
         row = conn.execute(_RUN_STAGE, {"run_uuid": run_id}).first()
         if row is None:
-            raise _no_run(run_id)
+            raise refusals.no_such_run(run_id)
         if row.lifecycle_stage != _ACTIVE:
-            raise run_not_active(run_id, row.lifecycle_stage)
+            raise refusals.run_not_active(run_id, row.lifecycle_stage)
         return int(row.experiment_id)
 
     # -- logging -----------------------------------------------------------------------------------
 
-    def log_metric(self, run_id: str, metric: Metric) -> None:
-        """Log one point (one transaction of three statements)."""
-        validate_run_id(run_id)
-        validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
-        self._log(run_id, [metric], [], [])
-
-    def log_param(self, run_id: str, param: Param) -> None:
-        """Log one param; the same key with another value is refused."""
-        validate_run_id(run_id)
-        validate_param(param.key, param.value)
-        self._log(run_id, [], [param], [])
-
-    def set_tag(self, run_id: str, tag: RunTag) -> None:
-        """Set one run tag (``mlflow.runName`` also renames the run)."""
-        validate_run_id(run_id)
-        validate_tag(tag.key, tag.value)
-        self._log(run_id, [], [], [tag])
-
-    def log_batch(
-        self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
-    ) -> None:
-        """Log metrics, params and tags in one transaction: all of them or none."""
-        validate_run_id(run_id)
-        validate_batch(metrics, params, tags)
-        self._log(run_id, metrics, params, tags)
-
-    def _log(
-        self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
-    ) -> None:
-        """Write validated metrics, params and tags of one run in one transaction."""
+    def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag]) -> None:
+        """Log metrics, params and tags in one transaction: all of them or none (a single
+        metric, param or tag goes this way too)."""
         history: dict[tuple[Any, ...], None] = {}  # an ordered set: a repeat in one call is stored once
         latest: dict[str, tuple[Any, ...]] = {}
         for m in metrics:
@@ -610,33 +486,21 @@ class SqlStore(TrackingStore):
         )
         for p in params:
             if stored.get(p.key) != str(p.value):
-                raise TrackletException(
-                    f"Changing param values is not allowed. Param with key='{p.key}' was already logged "
-                    f"with value='{stored.get(p.key)}' for run ID='{run_id}'. Attempted logging new value "
-                    f"'{p.value}'. Log the new value under another key.",
-                    INVALID_PARAMETER_VALUE,
-                )
+                raise refusals.param_changed(run_id, p.key, stored.get(p.key), p.value)
 
-    def delete_tag(self, run_id: str, key: str) -> None:
+    def _delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag of an active run."""
-        validate_run_id(run_id)
-        validate_key("tag", key)
 
         def delete(conn: sa.Connection) -> None:
             self._active_run(conn, run_id)
             result = conn.execute(s.tags.delete().where(s.tags.c.run_uuid == run_id, s.tags.c.key == key))
             if result.rowcount == 0:
-                raise TrackletException(
-                    f"No tag with name: {key} in run with id {run_id}", RESOURCE_DOES_NOT_EXIST
-                )
+                raise refusals.no_run_tag(run_id, key)
 
         write(self.engine, delete)
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
+    def _log_inputs(self, run_id: str, datasets: list[DatasetInput]) -> None:
         """Record datasets the run used: a dataset is stored once per experiment."""
-        validate_run_id(run_id)
-        datasets = list(datasets or [])
-        validate_dataset_inputs(datasets)
 
         def log(conn: sa.Connection) -> None:
             experiment_key = self._active_run(conn, run_id)
@@ -688,18 +552,10 @@ class SqlStore(TrackingStore):
 
     # -- metric history ------------------------------------------------------------------------------
 
-    def get_metric_history(
-        self,
-        run_id: str,
-        metric_key: str,
-        max_results: int | None = None,
-        page_token: str | None = None,
+    def _get_metric_history(
+        self, run_id: str, metric_key: str, max_results: int | None, page_token: str | None
     ) -> PagedList[Metric]:
         """Every point of one metric, by step then timestamp; pages when ``max_results`` is set."""
-        validate_run_id(run_id)
-        validate_key("metric", metric_key)
-        if max_results is not None:
-            validate_max_results(max_results, limit=2**62)
         offset = decode_page_token(page_token)
         statement = _HISTORY
         if max_results is not None:
@@ -708,7 +564,7 @@ class SqlStore(TrackingStore):
             statement = statement.offset(offset)
         with self.engine.connect() as conn:
             if conn.execute(_RUN_STAGE, {"run_uuid": run_id}).first() is None:
-                raise _no_run(run_id)
+                raise refusals.no_such_run(run_id)
             rows = conn.execute(statement, {"run_uuid": run_id, "key": metric_key}).all()
         token = None
         if max_results is not None and len(rows) > max_results:
@@ -720,11 +576,8 @@ class SqlStore(TrackingStore):
         ]
         return PagedList(points, token)
 
-    def get_metric_history_bulk(self, run_ids: Sequence[str], metric_key: str) -> list[Metric]:
+    def _get_metric_history_bulk(self, run_ids: list[str], metric_key: str) -> list[Metric]:
         """History of one metric across runs in one query, each point carrying its run id."""
-        for run_id in run_ids:
-            validate_run_id(run_id)
-        validate_key("metric", metric_key)
         m = s.metrics.c
         statement = (
             sa.select(m.run_uuid, m.value, m.nonfinite, m.timestamp, m.step)
@@ -740,35 +593,26 @@ class SqlStore(TrackingStore):
 
     # -- search ------------------------------------------------------------------------------------
 
-    def search_runs(
+    def _search_runs(
         self,
-        experiment_ids: Sequence[str],
-        filter_string: str = "",
-        run_view_type: int = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
+        experiment_ids: list[str],
+        filter_string: str,
+        run_view_type: int,
+        max_results: int,
+        order_by: list[str],
+        page_token: str | None,
     ) -> PagedList[Run]:
         """Runs of the experiments matching the filter, filtered, ordered and paged in SQL."""
-        validate_max_results(max_results)
-        keys = []
-        for experiment_id in experiment_ids:
-            validate_experiment_id(str(experiment_id))
-            key = _experiment_key(experiment_id)
-            if key is not None:
-                keys.append(key)
+        keys = _experiment_keys(experiment_ids)
         stages = LifecycleStage.view_type_to_stages(run_view_type)
-        size = SEARCH_MAX_RESULTS_DEFAULT if max_results is None else max_results
         with self.engine.connect() as conn:
-            ids, token = search_run_ids(conn, keys, stages, filter_string, order_by, size, page_token)
+            ids, token = search_run_ids(conn, keys, stages, filter_string, order_by, max_results, page_token)
             found = load_runs(conn, ids)
         return PagedList([found[i] for i in ids if i in found], token)
 
-    def search_datasets(self, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
+    def _search_datasets(self, experiment_ids: list[str]) -> list[DatasetSummary]:
         """The datasets the experiments' runs used, with their contexts, in one query."""
-        for experiment_id in experiment_ids:
-            validate_experiment_id(str(experiment_id))
-        keys = [k for k in (_experiment_key(e) for e in experiment_ids) if k is not None]
+        keys = _experiment_keys(experiment_ids)
         d, i, t = s.datasets.c, s.inputs.c, s.input_tags.c
         statement = (
             sa.select(d.experiment_id, d.name, d.digest, t.value)
