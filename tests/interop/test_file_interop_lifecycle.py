@@ -87,6 +87,9 @@ c.log_batch(rid, metrics=[Metric("loss", v, T + i, i) for i, v in enumerate(valu
 c.log_metric(rid, "nested/acc", 0.9, timestamp=T + 100, step=3)
 c.log_metric(rid, "same", 1.0, timestamp=T, step=0)
 c.log_metric(rid, "same", 2.0, timestamp=T, step=0)
+nan = float("nan")  # ties at one step and timestamp: which point is the latest value
+c.log_batch(rid, metrics=[Metric(k, v, T, 0) for k, v in (("tie_nan_first", nan), ("tie_nan_first", 1.0),
+            ("tie_num_first", 1.0), ("tie_num_first", nan), ("zeros", 0.0), ("zeros", -0.0))])
 c.delete_tag(rid, "drop")
 c.log_inputs(rid, [
     DatasetInput(Dataset("iris", "d1g3st", "local", '{"uri": "/data"}', '{"c": 1}', '{"rows": 3}'),
@@ -114,7 +117,7 @@ c.delete_run(restored)
 c.restore_run(restored)
 no_art = run("no_artifacts", "interop", 32, run_name="bare")
 c.log_metric(no_art, "m", 1.0, timestamp=T, step=0)
-shutil.rmtree(os.path.join(root, E["interop"], no_art, "artifacts"))
+shutil.rmtree(os.path.join(root.removeprefix("file://"), E["interop"], no_art, "artifacts"))
 
 c.log_text(run("ext_art", "external", 40), "outside", "notes/o.txt")
 run("ext_bare", "external", 41)
@@ -425,7 +428,8 @@ def _check_written(view: dict[str, Any], state: dict[str, Any], mixed: bool) -> 
     assert runs["main"]["history"]["loss"] == [
         [1_700_000_000_000 + i, v, i] for i, v in enumerate(["0.5", "nan", "0.25", "inf", "-inf", "-0.0"])
     ]
-    assert main["metrics"]["same"] == "2.0"
+    assert main["metrics"]["same"] == "2.0" and main["metrics"]["zeros"] == "0.0"
+    assert main["metrics"]["tie_nan_first"] == "nan" and main["metrics"]["tie_num_first"] == "1.0"
     assert sorted(i[0] for i in main["inputs"]) == ["iris", "wine"]
     assert runs["main"]["artifacts"]["listing"]["tree/sub/c.bin"] == [6, "gamma!"]
     assert runs["child"]["get_run"]["tags"]["mlflow.parentRunId"] == r["parent"]
@@ -470,9 +474,13 @@ def _compare(root: str, tmp_path: pathlib.Path, state: pathlib.Path, mixed: bool
     assert _differences(views["mlflow"], views["tracklet"]) == []
 
 
+@pytest.mark.parametrize("form", ["path", "file-uri"])
 @pytest.mark.parametrize("writer", TOOLS)
-def test_folder_written_by_one_tool_reads_the_same_in_both(tmp_path: pathlib.Path, writer: str) -> None:
-    root, state = str(tmp_path / "mlruns"), tmp_path / "state.json"
+def test_folder_written_by_one_tool_reads_the_same_in_both(
+    tmp_path: pathlib.Path, writer: str, form: str
+) -> None:
+    folder = tmp_path / "mlruns"
+    root, state = str(folder) if form == "path" else folder.as_uri(), tmp_path / "state.json"
     _run(SCENARIO, writer, root, tmp_path, state)
     _compare(root, tmp_path, state, mixed=False)
 
