@@ -221,3 +221,20 @@ out["download_uri_and_path"] = failure(lambda: mlflow.artifacts.download_artifac
 out["list_both"] = failure(lambda: mlflow.artifacts.list_artifacts(artifact_uri=base, run_id=rid))
 """)
     assert seen["download_run_file"] == "o2/x.json" and seen["load_yaml"][1] == "BAD_REQUEST"
+
+
+def test_with_block_after_end_run_inside_it(compare):
+    compare("""
+import mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+with mlflow.start_run(run_name="outer") as outer:
+    with mlflow.start_run(run_name="inner", nested=True) as inner:
+        mlflow.end_run()  # ends inner; leaving the block must not end outer
+    out["outer_still_active"] = mlflow.active_run() is not None and mlflow.active_run().info.run_name == "outer"
+try:
+    with mlflow.start_run(run_name="interrupted") as interrupted:
+        raise KeyboardInterrupt
+except KeyboardInterrupt:
+    pass
+out["statuses"] = {r.info.run_name: r.info.status for r in mlflow.search_runs(output_format="list")}
+""")

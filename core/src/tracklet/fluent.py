@@ -44,7 +44,8 @@ _atexit_registered = False
 
 class ActiveRun(Run):
     """The run returned by :func:`start_run`; a context manager that ends the run on exit
-    (FINISHED, or FAILED if the block raised, KILLED on KeyboardInterrupt)."""
+    (FINISHED, or FAILED if the block raised, KeyboardInterrupt included, as in MLflow)
+    unless it was ended already inside the block."""
 
     def __init__(self, run: Run) -> None:
         super().__init__(run.info, run.data, run.inputs)
@@ -54,13 +55,10 @@ class ActiveRun(Run):
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
-        if exc_type is None:
-            status = "FINISHED"
-        elif issubclass(exc_type, KeyboardInterrupt):
-            status = "KILLED"
-        else:
-            status = "FAILED"
-        end_run(status)
+        # by id, as MLflow: a run ended (or ended and resumed) inside the block is not ended
+        # twice, and an enclosing run is not ended in its place
+        if any(run.info.run_id == self.info.run_id for run in _stack()):
+            end_run("FINISHED" if exc_type is None else "FAILED")
         return False
 
 
