@@ -238,3 +238,27 @@ except KeyboardInterrupt:
     pass
 out["statuses"] = {r.info.run_name: r.info.status for r in mlflow.search_runs(output_format="list")}
 """)
+
+
+def test_experiments_through_the_fluent_api(compare):
+    compare("""
+import mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+experiment = mlflow.set_experiment("x")
+out["created"] = [experiment.name, experiment.lifecycle_stage]
+mlflow.delete_experiment(experiment.experiment_id)
+out["set_deleted_by_name"] = failure(lambda: mlflow.set_experiment("x"))
+out["set_deleted_by_id"] = failure(lambda: mlflow.set_experiment(experiment_id=experiment.experiment_id))
+out["missing"] = failure(lambda: mlflow.get_experiment("12345"), message=False)
+out["search"] = [e.name for e in mlflow.search_experiments()]
+out["search_all"] = sorted(e.name for e in mlflow.search_experiments(view_type=3))
+mlflow.set_experiment("y")
+mlflow.set_experiment_tags({"a": 1})
+mlflow.set_experiment_tag("b", "2")
+out["tags"] = mlflow.get_experiment_by_name("y").tags
+with mlflow.start_run() as parent:
+    with mlflow.start_run(nested=True) as child:
+        pass
+out["parent"] = mlflow.get_parent_run(child.info.run_id).info.run_id == parent.info.run_id
+out["no_parent"] = mlflow.get_parent_run(parent.info.run_id)
+""")

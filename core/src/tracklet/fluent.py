@@ -97,7 +97,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     if experiment.lifecycle_stage != "active":
         raise TrackletException(
             f"Cannot set a deleted experiment {experiment.name!r} as the active experiment. "
-            "Restore it with restore_experiment(), or permanently delete it to reuse the name.",
+            "You can restore the experiment, or permanently delete the experiment to create a new one.",
             INVALID_PARAMETER_VALUE,
         )
     _active_experiment_id = experiment.experiment_id
