@@ -50,6 +50,7 @@ def scenario(store, tag, param, metric, dataset_input, refusal, summaries):
     out["deleted_run_delete_tag"] = refusal(lambda: store.delete_tag(run, "mlflow.runName"), ids)
     out["deleted_run_update"] = refusal(lambda: store.update_run_info(run, 3, 5, None), ids)
     store.delete_experiment(exp)
+    out["deleted_experiment_rename"] = refusal(lambda: store.rename_experiment(exp, "new"), ids)
     out["deleted_experiment_delete_tag"] = refusal(lambda: store.delete_experiment_tag(exp, "keep"), ids)
     out["deleted_experiment_set_tag"] = refusal(lambda: store.set_experiment_tag(exp, tag("k", "v")), ids)
     out["unknown_experiment"] = refusal(lambda: store.get_experiment("987654"), ids)
@@ -158,6 +159,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict
         "deleted_run_tag",
         "deleted_run_delete_tag",
         "deleted_run_update",
+        "deleted_experiment_rename",
         "deleted_experiment_delete_tag",
         "deleted_experiment_set_tag",
         "unknown_experiment",

@@ -232,7 +232,7 @@ class MemoryTrackingStore(TrackingStore):
         with self._lock:
             record = self._experiment(experiment_id)
             if record.lifecycle_stage != LifecycleStage.ACTIVE:
-                raise refusals.run_in_deleted_experiment(experiment_id, "rename")
+                raise refusals.rename_deleted_experiment(experiment_id)
             if new_name != record.name:
                 self._check_name_free(new_name)
             record.name = new_name

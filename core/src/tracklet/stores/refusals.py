@@ -27,6 +27,7 @@ __all__ = [
     "no_such_experiment",
     "no_such_run",
     "param_changed",
+    "rename_deleted_experiment",
     "run_in_deleted_experiment",
     "run_not_active",
 ]
@@ -67,11 +68,16 @@ def experiment_not_deleted(experiment_id: str) -> TrackletException:
     )
 
 
-def run_in_deleted_experiment(experiment_id: str, what: str = "create a run in") -> TrackletException:
-    """``create_run`` in (or ``rename_experiment`` of) a deleted experiment."""
+def run_in_deleted_experiment(experiment_id: str) -> TrackletException:
+    """``create_run`` in a deleted experiment (MLflow's file store's code and words)."""
     return TrackletException(
-        f"Cannot {what} experiment {experiment_id}: it is deleted. Restore it first.", INVALID_STATE
+        f"Could not create run under non-active experiment with ID {experiment_id}.", INVALID_STATE
     )
+
+
+def rename_deleted_experiment(experiment_id: str) -> TrackletException:
+    """``rename_experiment`` of a deleted experiment (MLflow's SQL store's code and words)."""
+    return TrackletException("Cannot rename a non-active experiment.", INVALID_STATE)
 
 
 def no_experiment_tag(experiment_id: str, key: str) -> TrackletException:

@@ -162,8 +162,9 @@ class ExperimentTests:
     def test_rename_deleted_experiment_is_refused(self, store: TrackingStore) -> None:
         experiment_id = store.create_experiment("deleted-rename")
         store.delete_experiment(experiment_id)
-        with raises_code("INVALID_STATE"):
+        with raises_code("INVALID_STATE") as refused:
             store.rename_experiment(experiment_id, "whatever")
+        assert says(refused, "Cannot rename a non-active experiment.")
         assert store.get_experiment(experiment_id).name == "deleted-rename"
 
     def test_rename_unknown_experiment(self, store: TrackingStore) -> None:

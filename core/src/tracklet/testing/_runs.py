@@ -14,6 +14,7 @@ from tracklet.testing._support import (
     UNKNOWN_RUN_ID,
     raises_code,
     run_state,
+    says,
     store_state,
 )
 
@@ -85,8 +86,9 @@ class RunTests:
         experiment_id = store.create_experiment("deleted-home")
         store.delete_experiment(experiment_id)
         before = store_state(store)
-        with raises_code("INVALID_STATE"):
+        with raises_code("INVALID_STATE") as refused:
             store.create_run(experiment_id, "u", T0, [], None)
+        assert says(refused, f"Could not create run under non-active experiment with ID {experiment_id}.")
         assert store_state(store) == before
 
     def test_create_run_in_an_unknown_experiment(self, store: TrackingStore) -> None:

@@ -152,7 +152,7 @@ class FileStore(TrackingStore):
         """Rename an active experiment; the new name must be unused."""
         with self._experiments.lock():
             path = self._active_experiment_dir(
-                experiment_id, refusals.run_in_deleted_experiment(experiment_id, "rename")
+                experiment_id, refusals.rename_deleted_experiment(experiment_id)
             )
             self._experiments.check_name_free(new_name, ignore_id=experiment_id)
             self._experiments.update_meta(path, name=new_name)

@@ -258,7 +258,7 @@ class SqlStore(TrackingStore):
 
         def rename(conn: sa.Connection) -> None:
             if self._experiment_stage(conn, key, experiment_id) != _ACTIVE:
-                raise refusals.run_in_deleted_experiment(experiment_id, "rename")
+                raise refusals.rename_deleted_experiment(experiment_id)
             holder = self._experiment_id_by_name(conn, new_name)
             if holder is not None and holder != key:
                 raise refusals.experiment_name_taken(new_name)
