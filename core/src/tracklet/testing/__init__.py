@@ -58,7 +58,10 @@ rename, tags), runs (names, status, deletion with their experiment), ``log_batch
 processes at once, use across ``os.fork()`` (see :mod:`tracklet.stores.forking`), and
 for artifacts: upload, listing, download, deletion, odd names and paths that try to
 leave the root. Every refused call is checked for its error
-code *and* for having changed nothing.
+code *and* for having changed nothing; the refusals that depend on stored state (a
+write to a deleted run, a param changed, a missing tag, an unknown experiment…) are
+also checked word for word against :mod:`tracklet.stores.refusals`, which carries
+MLflow's messages, so one refusal reads the same on every backend.
 
 **Fork.** ``test_forked_processes_each_read_their_own_objects`` (and ``..._files``)
 forks 4 children from the test process after it used the store; the parent and every
