@@ -1,7 +1,7 @@
 """Images: ``tracklet.Image`` and conversion of numpy arrays to PIL images.
 
-Pillow and numpy are optional (``pip install tracklet[images]``) and imported only here,
-when an image is logged.
+Pillow and numpy are optional (the ``images`` extra: ``pip install pillow numpy``) and
+imported only here, when an image is logged.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ def _pil() -> Any:
         from PIL import Image as PILImage
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "Logging images needs Pillow: pip install 'tracklet[images]' (or pip install pillow numpy)"
+            "Logging images needs Pillow and numpy: pip install pillow numpy (tracklet's 'images' "
+            "extra; from a clone of the tracklet repository: pip install './core[images]')"
         ) from e
     return PILImage
 

@@ -9,11 +9,23 @@ from typing import Any
 MAX_ROWS = 10000
 
 
+def _pandas() -> Any:
+    try:
+        import pandas as pd
+    except ImportError as e:
+        raise ImportError(
+            "tracklet.data needs pandas and numpy to compute a dataset's digest as MLflow does: "
+            "pip install pandas numpy (or pass digest=...)"
+        ) from e
+    return pd
+
+
 def pandas_digest(df: Any) -> str:
     """MD5 over the first 10,000 rows of the string and numeric columns, the row count and
     the column names; 8 hex characters."""
     import numpy as np
-    import pandas as pd
+
+    pd = _pandas()
 
     trimmed = df.head(MAX_ROWS)
     types = df.map(type) if hasattr(df, "map") else df.applymap(type)
@@ -30,7 +42,8 @@ def numpy_digest(features: Any, targets: Any = None) -> str:
     """MD5 over the first 10,000 flattened values and the shape of each array (a dict's
     arrays in key order), features then targets; 8 hex characters."""
     import numpy as np
-    import pandas as pd
+
+    pd = _pandas()
 
     elements: list[Any] = []
 
