@@ -145,7 +145,9 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
     )
     paths["/metrics"] = _text_operation("metrics", "Prometheus metrics.")
     schemas = copy.deepcopy(SCHEMAS)
-    parts = []
+    from tracklet_http.server import ui_artifacts
+
+    parts = [(ui_artifacts.OPENAPI_PATHS, {})]
     if settings.serve_artifacts:
         from tracklet_http.server import artifacts
 

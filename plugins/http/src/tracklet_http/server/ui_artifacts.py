@@ -11,16 +11,18 @@ experiment, as for ``runs/get``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from tracklet.exceptions import ENDPOINT_NOT_FOUND, INVALID_PARAMETER_VALUE, TrackletException
-from tracklet_http.server.artifacts import _guarded, stream_fetched
+from tracklet_http.server.artifacts import _errors, _guarded, stream_fetched
 from tracklet_http.server.handlers import _listing_repository, run_artifact_path
 
-__all__ = ["ui_artifact_routes"]
+__all__ = ["OPENAPI_PATHS", "ui_artifact_routes"]
 
 
 def _required(request: Request, *names: str) -> str:
@@ -69,3 +71,27 @@ def ui_artifact_routes() -> list[BaseRoute]:
         Route("/model-versions/get-artifact", model_version, methods=["GET"]),
         Route("//model-versions/get-artifact", model_version, methods=["GET"]),
     ]
+
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/get-artifact": {
+        "get": {
+            "operationId": "get_run_artifact",
+            "summary": "Download one file of a run's artifacts (MLflow's UI route).",
+            "tags": ["mlflow-ui"],
+            "parameters": [
+                {"name": "run_id", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "path", "in": "query", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file, as an attachment.",
+                    "content": {
+                        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                    },
+                },
+                **_errors(400, 401, 403, 404, 429, 500),
+            },
+        }
+    }
+}
