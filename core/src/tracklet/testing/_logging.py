@@ -273,8 +273,9 @@ class LoggingTests:
         "write", ["log_metric", "log_param", "set_tag", "log_batch", "delete_tag", "update"]
     )
     def test_writes_to_an_unknown_run(self, store: TrackingStore, write: str) -> None:
-        with raises_code("RESOURCE_DOES_NOT_EXIST"):
+        with raises_code("RESOURCE_DOES_NOT_EXIST") as refused:
             _WRITES[write](store, UNKNOWN_RUN_ID)
+        assert says(refused, f"Run with id={UNKNOWN_RUN_ID} not found")
 
 
 def _log_one(store: TrackingStore, run_id: str, kind: str, key: str) -> None:

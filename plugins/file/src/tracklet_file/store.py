@@ -30,7 +30,12 @@ from tracklet.entities import (
     RunTag,
     ViewType,
 )
-from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, TrackletException
+from tracklet.exceptions import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    TrackletException,
+)
 from tracklet.search import search_experiments_in_memory, search_runs_in_memory
 from tracklet.stores import TrackingStore, refusals
 from tracklet.stores.forking import after_fork_in_child
@@ -216,7 +221,7 @@ class FileStore(TrackingStore):
 
     def _get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params, tags and dataset inputs."""
-        state = self._runs.meta(run_id)
+        state = self._run_state(run_id)
         state.refresh(thorough=True)
         return state.run()
 
@@ -238,16 +243,25 @@ class FileStore(TrackingStore):
 
     def _delete_run(self, run_id: str) -> None:
         """Mark a run deleted (its files stay until garbage collection)."""
-        state = self._runs.meta(run_id)
+        state = self._run_state(run_id)
         self._write_run_meta(state, lifecycle_stage=LifecycleStage.DELETED, deleted_time=now_ms())
 
     def _restore_run(self, run_id: str) -> None:
         """Mark a deleted run active again."""
-        state = self._runs.meta(run_id)
+        state = self._run_state(run_id)
         self._write_run_meta(state, lifecycle_stage=LifecycleStage.ACTIVE, deleted_time=None)
 
+    def _run_state(self, run_id: str) -> RunState:
+        """The run's cached state; an unknown run is :func:`~tracklet.stores.refusals.no_such_run`."""
+        try:
+            return self._runs.meta(run_id)
+        except TrackletException as exc:
+            if exc.error_code == RESOURCE_DOES_NOT_EXIST:
+                raise refusals.no_such_run(run_id) from None
+            raise
+
     def _active_run(self, run_id: str) -> RunState:
-        state = self._runs.meta(run_id)
+        state = self._run_state(run_id)
         stage = state.data.get("lifecycle_stage", LifecycleStage.ACTIVE)
         if stage != LifecycleStage.ACTIVE:
             raise refusals.run_not_active(run_id, stage)
@@ -300,7 +314,7 @@ class FileStore(TrackingStore):
         self, run_id: str, metric_key: str, max_results: int | None, page_token: str | None
     ) -> PagedList[Metric]:
         """Every point of one metric in logging order; pages when ``max_results`` is set."""
-        state = self._runs.meta(run_id)
+        state = self._run_state(run_id)
         points = _logging.read_history(state.run_dir, run_id, metric_key)
         return _logging.page(points, max_results, page_token)
 
