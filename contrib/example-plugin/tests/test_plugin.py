@@ -6,8 +6,11 @@ point, not an import in this file, is what makes tracklet find it.
 
 import uuid
 
+import pytest
+
 import tracklet
 from tracklet import plugins
+from tracklet.exceptions import TrackletException
 from tracklet_example.artifacts import MemoryArtifactRepository
 from tracklet_example.store import MemoryTrackingStore
 
@@ -72,3 +75,14 @@ def test_client_end_to_end(tmp_path):
     local = client.download_artifacts(run.info.run_id, "notes/hello.txt", str(tmp_path))
     with open(local, encoding="utf-8") as f:
         assert f.read() == "hello"
+
+
+def test_client_deletes_an_experiment_tag_through_the_store():
+    client = tracklet.MlflowClient(tracking_uri=_uri())
+    experiment_id = client.create_experiment("tagged", tags={"a": "1", "b": "2"})
+    client.delete_experiment_tag(experiment_id, "a")
+    assert client.get_experiment(experiment_id).tags == {"b": "2"}
+    with pytest.raises(TrackletException) as refused:
+        client.delete_experiment_tag(experiment_id, "a")
+    assert refused.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert refused.value.message == f"No tag with name: a in experiment with id {experiment_id}"
