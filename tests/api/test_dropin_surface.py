@@ -187,3 +187,15 @@ def test_float_pixels_truncate_and_out_of_range_rescale_with_a_warning():
         convert_to_pil_image(np.array([[256]]))
     with pytest.raises(TypeError, match="Invalid array data type"):
         convert_to_pil_image(np.array([["a"]]))
+
+
+def test_system_metrics_switches_are_accepted_and_say_so_once(monkeypatch):
+    from tracklet import _autolog
+
+    monkeypatch.setattr(_autolog, "_system_metrics_warned", False)
+    with pytest.warns(UserWarning, match="tracklet collects no system metrics"):
+        assert mlflow.enable_system_metrics_logging() is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert mlflow.enable_system_metrics_logging() is None
+        assert mlflow.disable_system_metrics_logging() is None

@@ -262,3 +262,33 @@ with mlflow.start_run() as parent:
 out["parent"] = mlflow.get_parent_run(child.info.run_id).info.run_id == parent.info.run_id
 out["no_parent"] = mlflow.get_parent_run(parent.info.run_id)
 """)
+
+
+def test_more_fluent_names_training_scripts_call(compare):
+    """Names MLflow training scripts call that are not tracking calls proper: async flushes,
+    system metrics switches, streams, restores, experiment tag deletion."""
+    compare("""
+import io, os, tempfile
+import mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_experiment("e")
+mlflow.set_experiment_tags({"keep": "1", "drop": "2"})
+mlflow.delete_experiment_tag("drop")
+out["experiment_tags"] = mlflow.get_experiment_by_name("e").tags
+out["returns"] = [mlflow.enable_system_metrics_logging(), mlflow.disable_system_metrics_logging(),
+                  mlflow.flush_async_logging()]
+out["flush_artifacts_starts_a_run"] = [mlflow.active_run() is None, mlflow.flush_artifact_async_logging(),
+                                       mlflow.active_run() is not None]
+mlflow.end_run()
+with mlflow.start_run() as run:
+    mlflow.log_stream(io.BytesIO(bytes(range(256)) * 100), "bin/data.bin")
+local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="bin/data.bin", dst_path=tempfile.mkdtemp())
+out["stream"] = open(local, "rb").read() == bytes(range(256)) * 100
+mlflow.delete_run(run.info.run_id)
+mlflow.restore_run(run.info.run_id)
+out["restored_run"] = mlflow.get_run(run.info.run_id).info.lifecycle_stage
+experiment_id = mlflow.get_experiment_by_name("e").experiment_id
+mlflow.delete_experiment(experiment_id)
+mlflow.restore_experiment(experiment_id)
+out["restored_experiment"] = mlflow.get_experiment(experiment_id).lifecycle_stage
+""")

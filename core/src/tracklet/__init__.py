@@ -30,12 +30,17 @@ __all__ = [
     "create_experiment",
     "data",
     "delete_experiment",
+    "delete_experiment_tag",
     "delete_run",
     "delete_tag",
+    "disable_system_metrics_logging",
+    "enable_system_metrics_logging",
     "end_run",
     "entities",
     "exceptions",
     "fluent",
+    "flush_artifact_async_logging",
+    "flush_async_logging",
     "get_artifact_uri",
     "get_current_active_span",
     "get_experiment",
@@ -65,6 +70,7 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "log_stream",
     "log_table",
     "log_text",
     "log_trace",
@@ -75,6 +81,8 @@ __all__ = [
     "plugins",
     "pyfunc",
     "pytorch",
+    "restore_experiment",
+    "restore_run",
     "search",
     "search_experiments",
     "search_runs",
@@ -108,6 +116,12 @@ _LAZY: dict[str, str] = {
     "active_run": "tracklet.fluent",
     "create_experiment": "tracklet.fluent",
     "delete_experiment": "tracklet.fluent",
+    "delete_experiment_tag": "tracklet.fluent",
+    "flush_artifact_async_logging": "tracklet.fluent",
+    "flush_async_logging": "tracklet.fluent",
+    "log_stream": "tracklet.fluent",
+    "restore_experiment": "tracklet.fluent",
+    "restore_run": "tracklet.fluent",
     "delete_run": "tracklet.fluent",
     "delete_tag": "tracklet.fluent",
     "end_run": "tracklet.fluent",
@@ -154,6 +168,8 @@ _LAZY: dict[str, str] = {
     "set_registry_uri": "tracklet._config",
     "get_registry_uri": "tracklet._config",
     "autolog": "tracklet._autolog",
+    "disable_system_metrics_logging": "tracklet._autolog",
+    "enable_system_metrics_logging": "tracklet._autolog",
     "MlflowClient": "tracklet.client",
     "Client": "tracklet.client:MlflowClient",
     "MlflowException": "tracklet.exceptions",
@@ -236,6 +252,8 @@ if TYPE_CHECKING:
     from tracklet import validation as validation
     from tracklet import xgboost as xgboost
     from tracklet._autolog import autolog as autolog
+    from tracklet._autolog import disable_system_metrics_logging as disable_system_metrics_logging
+    from tracklet._autolog import enable_system_metrics_logging as enable_system_metrics_logging
     from tracklet._config import get_registry_uri as get_registry_uri
     from tracklet._config import get_tracking_uri as get_tracking_uri
     from tracklet._config import is_tracking_uri_set as is_tracking_uri_set
@@ -257,9 +275,12 @@ if TYPE_CHECKING:
     from tracklet.fluent import active_run as active_run
     from tracklet.fluent import create_experiment as create_experiment
     from tracklet.fluent import delete_experiment as delete_experiment
+    from tracklet.fluent import delete_experiment_tag as delete_experiment_tag
     from tracklet.fluent import delete_run as delete_run
     from tracklet.fluent import delete_tag as delete_tag
     from tracklet.fluent import end_run as end_run
+    from tracklet.fluent import flush_artifact_async_logging as flush_artifact_async_logging
+    from tracklet.fluent import flush_async_logging as flush_async_logging
     from tracklet.fluent import get_artifact_uri as get_artifact_uri
     from tracklet.fluent import get_experiment as get_experiment
     from tracklet.fluent import get_experiment_by_name as get_experiment_by_name
@@ -279,8 +300,11 @@ if TYPE_CHECKING:
     from tracklet.fluent import log_metrics as log_metrics
     from tracklet.fluent import log_param as log_param
     from tracklet.fluent import log_params as log_params
+    from tracklet.fluent import log_stream as log_stream
     from tracklet.fluent import log_table as log_table
     from tracklet.fluent import log_text as log_text
+    from tracklet.fluent import restore_experiment as restore_experiment
+    from tracklet.fluent import restore_run as restore_run
     from tracklet.fluent import search_experiments as search_experiments
     from tracklet.fluent import search_runs as search_runs
     from tracklet.fluent import set_experiment as set_experiment

@@ -82,6 +82,13 @@ class MediaMixin:
             compress_image_size(pil).save(path)
         self.set_tag(run_id, MLFLOW_LOGGED_IMAGES, True)
 
+    def log_stream(self, run_id: str, stream: Any, artifact_file: str) -> None:
+        """Save what a binary file-like object reads (to its end) as ``artifact_file``."""
+        with self._log_artifact_helper(run_id, artifact_file) as path:
+            with open(path, "wb") as f:
+                while chunk := stream.read(8192):
+                    f.write(chunk)
+
     def log_figure(
         self, run_id: str, figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None
     ) -> None:

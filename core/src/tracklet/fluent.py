@@ -166,6 +166,16 @@ def set_experiment_tags(tags: dict[str, Any]) -> None:
         set_experiment_tag(key, value)
 
 
+def delete_experiment_tag(key: str) -> None:
+    """Delete a tag from the active experiment."""
+    _client().delete_experiment_tag(_current_experiment_id(), key)
+
+
+def restore_experiment(experiment_id: str) -> None:
+    """Restore a deleted experiment (and its runs)."""
+    _client().restore_experiment(experiment_id)
+
+
 # -- runs ------------------------------------------------------------------------------------
 
 
@@ -302,6 +312,21 @@ def delete_run(run_id: str) -> None:
     _client().delete_run(run_id)
 
 
+def restore_run(run_id: str) -> None:
+    """Restore a deleted run."""
+    _client().restore_run(run_id)
+
+
+def flush_async_logging() -> None:
+    """Nothing to flush: tracklet logs synchronously (kept for MLflow code)."""
+
+
+def flush_artifact_async_logging() -> None:
+    """Nothing to flush: tracklet uploads artifacts synchronously. As MLflow's, it starts a
+    run when none is active."""
+    _run_id()
+
+
 def _run_id(run_id: str | None = None) -> str:
     if run_id is not None:
         return run_id
@@ -384,6 +409,11 @@ def log_artifacts(local_dir: str, artifact_path: str | None = None, run_id: str 
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
     """Save text as an artifact of the active run."""
     _client().log_text(_run_id(run_id), text, artifact_file)
+
+
+def log_stream(stream: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a binary file-like object (``io.BytesIO``, an open file…) as an artifact."""
+    _client().log_stream(_run_id(run_id), stream, artifact_file)
 
 
 def log_dict(dictionary: dict[str, Any], artifact_file: str, run_id: str | None = None) -> None:
