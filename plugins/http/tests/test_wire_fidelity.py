@@ -425,3 +425,35 @@ def test_artifact_names_with_percent_like_mlflow(both: dict[str, str]) -> None:
     assert seen["mlflow"][:3] == (200, ["loss%10ep.txt"], (200, b"10 epochs"))
     assert seen["tracklet"][:3] == seen["mlflow"][:3]
     assert seen["tracklet"][3] == 400  # traversal in any encoding stays refused
+
+
+_CLIENT_ROUND_TRIP = """
+import os, sys, tempfile
+import mlflow
+from mlflow import MlflowClient
+
+url = sys.argv[1]
+client = MlflowClient(url)
+run_id = client.create_run("0").info.run_id
+folder = tempfile.mkdtemp()
+with open(os.path.join(folder, "loss%10ep.txt"), "w") as f:
+    f.write("10 epochs")
+client.log_artifact(run_id, os.path.join(folder, "loss%10ep.txt"), "sub")
+names = [f.path for f in client.list_artifacts(run_id, "sub")]
+local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=names[0], tracking_uri=url)
+print(len(names), open(local).read(), names[0] == "sub/loss%10ep.txt")
+"""
+
+
+def test_mlflow_client_round_trips_a_percent_file_name(both: dict[str, str]) -> None:
+    """MLflow's client puts 'loss%10ep.txt' in the URL unencoded: both servers take it,
+    list it under that name and give it back."""
+    import subprocess
+    import sys
+
+    for side, base in both.items():
+        done = subprocess.run(
+            [sys.executable, "-c", _CLIENT_ROUND_TRIP, base], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, (side, done.stderr[-2000:])
+        assert done.stdout.strip() == "1 10 epochs True", side  # listed under the name written

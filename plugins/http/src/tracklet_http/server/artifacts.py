@@ -29,7 +29,9 @@ file on the server's disk: the repository contract moves whole files, not stream
 percent-decoded forms (``%2e%2e``, ``%252e%252e``, … up to five levels), is absolute,
 climbs with ``..``, has a backslash, a drive letter or a NUL, when it has another control
 character itself, or when it names a staging file. Otherwise a ``%`` is an ordinary
-character, as in MLflow (``loss%10ep.txt`` is stored under that name). On a local destination the real path (symbolic links resolved)
+character, as in MLflow: ``loss%10ep.txt``, which MLflow's client puts in the URL
+unencoded, is stored under that name (an escape of a control character other than NUL,
+tab, newline and carriage return is read as written; see :func:`request_artifact_path`). On a local destination the real path (symbolic links resolved)
 must then lie inside the destination's real path, for every operation, before anything
 is opened, created, listed or removed.
 
@@ -218,6 +220,32 @@ def clean_artifact_path(raw: str) -> str:
     if any(part.startswith(STAGING_PREFIX) for part in rel.split("/")):
         raise _bad(f"Invalid artifact path: '{raw}': names starting with '{STAGING_PREFIX}' are reserved.")
     return rel
+
+
+#: Escapes MLflow's client leaves in a file name it puts in a URL unencoded ('loss%10ep.txt'):
+#: those of control characters, but for NUL, tab, newline and carriage return, which keep
+#: their meaning (and are refused).
+_LITERAL_ESCAPE = re.compile(r"%(?:0[1-8BbCcEeFf]|1[0-9A-Fa-f]|7[Ff])")
+
+
+def request_artifact_path(request: Request) -> str:
+    """The artifact path of a proxy URL (``…/artifacts/<path>``), percent-decoded once as
+    MLflow's server does, except that an escape naming a control character (``%10``) is
+    kept as it was written: MLflow's client sends ``loss%10ep.txt`` unencoded, and that
+    is the file's name. (``%2510`` also names it.)"""
+    raw_path = request.scope.get("raw_path")
+    marker = "/artifacts/"
+    text = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else ""
+    at = text.find(marker)
+    if at < 0:
+        return str(request.path_params["artifact_path"])
+    encoded = text[at + len(marker) :]
+    parts, last = [], 0
+    for match in _LITERAL_ESCAPE.finditer(encoded):
+        parts += [urllib.parse.unquote(encoded[last : match.start()]), match.group()]
+        last = match.end()
+    parts.append(urllib.parse.unquote(encoded[last:]))
+    return "".join(parts)
 
 
 def _upload_path(raw: str) -> str:
@@ -646,7 +674,7 @@ def artifact_routes(settings: ServerSettings) -> list[BaseRoute]:
     dest = destination_for(settings.artifacts_destination)
 
     async def download(request: Request) -> Response:
-        rel = clean_artifact_path(request.path_params["artifact_path"])
+        rel = clean_artifact_path(request_artifact_path(request))
         if not rel:
             raise _is_directory(rel)
         await _authorize(request, rel)
@@ -658,7 +686,7 @@ def artifact_routes(settings: ServerSettings) -> list[BaseRoute]:
         return await stream_fetched(dest.fetch, rel, rng, head_only)
 
     async def upload(request: Request) -> Response:
-        rel = _upload_path(request.path_params["artifact_path"])
+        rel = _upload_path(request_artifact_path(request))
         user = await _authorize(request, rel, write=True)
         replace = await _may_replace(request, user, rel)
         if not replace and await run_in_threadpool(dest.exists, rel):
@@ -690,8 +718,7 @@ def artifact_routes(settings: ServerSettings) -> list[BaseRoute]:
         return _json({})
 
     async def delete(request: Request) -> Response:
-        raw = request.path_params["artifact_path"]
-        rel = clean_artifact_path(raw)
+        rel = clean_artifact_path(request_artifact_path(request))
         if not rel:
             raise _bad("Refusing to delete the whole artifact root: name a folder or a file.")
         await _authorize(request, rel, write=True, delete=True)
@@ -706,7 +733,7 @@ def artifact_routes(settings: ServerSettings) -> list[BaseRoute]:
         return _json({"files": files} if files else {})
 
     async def multipart(request: Request) -> Response:
-        await _authorize(request, clean_artifact_path(request.path_params["artifact_path"]), write=True)
+        await _authorize(request, clean_artifact_path(request_artifact_path(request)), write=True)
         return Response(error_body(NOT_IMPLEMENTED, _MPU_MESSAGE), 501, media_type=_JSON)
 
     by_method = {"GET": download, "HEAD": download, "PUT": upload, "DELETE": delete}
