@@ -97,7 +97,9 @@ c.log_inputs(rid, [
     DatasetInput(Dataset("wine", "w1n3", "code", "{}", None, None), []),
 ])
 c.log_artifact(rid, os.path.join(files("a", {"a.txt": "alpha"}), "a.txt"))
-c.log_artifacts(rid, files("tree", {"b.txt": "beta", "sub/c.bin": "gamma!", "sub/deep/d.txt": ""}), "tree")
+tree = files("tree", {"b.txt": "beta", "sub/c.bin": "gamma!", "sub/deep/d.txt": ""})
+os.makedirs(os.path.join(tree, "sub", "empty"))
+c.log_artifacts(rid, tree, "tree")
 c.set_terminated(rid, "FINISHED", end_time=T + 9_999)
 
 parent = run("parent", "interop", 10, run_name="parent")
@@ -243,6 +245,8 @@ def history(run_id, key):
 def tree(folder):
     out = {}
     for base, dirs, names in os.walk(folder):
+        if not dirs and not names and base != folder:  # an empty folder
+            out[os.path.relpath(base, folder).replace(os.sep, "/") + "/"] = None
         for name in names:
             path = os.path.join(base, name)
             with open(path, "rb") as f:

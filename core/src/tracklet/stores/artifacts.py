@@ -79,9 +79,12 @@ class ArtifactRepository(abc.ABC):
         dst = os.path.abspath(dst_path) if dst_path else tempfile.mkdtemp(prefix="tracklet-")
         os.makedirs(dst, exist_ok=True)
         if self._is_directory(rel):
-            files = list(self._walk_files(rel))
+            empty: list[str] = []  # empty folders are downloaded too, as MLflow does
+            files = list(self._walk_files(rel, empty))
             for f in files:
                 os.makedirs(os.path.dirname(self._local_target(dst, f)), exist_ok=True)
+            for folder in empty:
+                os.makedirs(self._local_target(dst, folder), exist_ok=True)
             self._run_parallel(lambda f: self._download_file(f, self._local_target(dst, f)), files)
             local = self._local_target(dst, rel) if rel else dst
             os.makedirs(local, exist_ok=True)
@@ -107,11 +110,14 @@ class ArtifactRepository(abc.ABC):
         parent = posixpath.dirname(path)
         return any(f.path == path and not f.is_dir for f in self.list_artifacts(parent or None))
 
-    def _walk_files(self, path: str) -> list[str]:
+    def _walk_files(self, path: str, empty: list[str] | None = None) -> list[str]:
         out: list[str] = []
-        for info in self.list_artifacts(path or None):
+        infos = self.list_artifacts(path or None)
+        if not infos and path and empty is not None:
+            empty.append(path)
+        for info in infos:
             if info.is_dir:
-                out.extend(self._walk_files(info.path))
+                out.extend(self._walk_files(info.path, empty))
             else:
                 out.append(info.path)
         return out
