@@ -283,10 +283,8 @@ def artifacts(run_id):
                                    tracking_uri=root),
         "runs_uri": attempt(downloaded, m.artifacts.download_artifacts, artifact_uri=f"runs:/{run_id}/",
                             tracking_uri=root),
-        # Only what is under the returned path: MLflow puts runs:/<id>/tree/sub at <dst>/sub,
-        # tracklet at <dst>/tree/sub (core's tracklet.artifacts; outside this file's scope).
-        "runs_uri_subpath": attempt(lambda: downloaded(m.artifacts.download_artifacts,
-                                    artifact_uri=f"runs:/{run_id}/tree/sub", tracking_uri=root)["files"]),
+        "runs_uri_subpath": attempt(downloaded, m.artifacts.download_artifacts,
+                                    artifact_uri=f"runs:/{run_id}/tree/sub", tracking_uri=root),
         "fluent_list_subpath": attempt(lambda: sorted([i.path, i.is_dir, i.file_size] for i in m.artifacts.list_artifacts(
             run_id=run_id, artifact_path="tree", tracking_uri=root))),
         "client_download_subpath": attempt(downloaded, lambda dst_path: c.download_artifacts(run_id, "tree", dst_path)),
