@@ -130,7 +130,9 @@ c.log_param(dr, "p", "v")
 c.log_inputs(dr, [DatasetInput(Dataset("iris", "d1g3st", "local", "{}", None, None), [InputTag("k", "v")])])
 c.log_artifacts(dr, files("doomed", {"x.txt": "xx", "d/y.txt": "yyy"}))
 c.delete_run(run("doomed_deleted", "doomed", 51))
+c.delete_run(run("doomed_restored", "doomed", 52))
 c.delete_experiment(E["doomed"])
+c.restore_run(R["doomed_restored"])  # active again, in an experiment still in the trash
 
 c.rename_experiment(E["renamed"], "after-rename")
 c.log_text(run("renamed_exp_run", "renamed", 60), "r", "r.txt")
@@ -444,6 +446,8 @@ def _check_written(view: dict[str, Any], state: dict[str, Any], mixed: bool) -> 
     ]
     assert doomed["artifacts"]["listing"] == {}  # its artifact_uri points where the folder was
     assert view["get_experiment"][experiments["doomed"]]["tags"] == {"fate": "trash"}
+    assert runs["doomed_restored"]["get_run"]["info"]["lifecycle_stage"] == "active"
+    assert r["doomed_restored"] in view["search_runs_per_experiment"][experiments["doomed"]]["active"]
     assert view["get_experiment"][experiments["revived"]]["tags"] == {"phase": "two"}
     assert view["by_name"]["before-rename"] is None
     assert runs["no_artifacts"]["get_run"] == {"error": "RESOURCE_DOES_NOT_EXIST"}  # as MLflow finds it
