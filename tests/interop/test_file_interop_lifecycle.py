@@ -298,6 +298,9 @@ def missing_artifacts(run_id):  # reading artifact paths that do not exist
         "list_file": attempt(lambda: [i.path for i in c.list_artifacts(run_id, "nosuch.txt")]),
         "download_to": attempt(downloaded, lambda dst_path: c.download_artifacts(run_id, "nosuch.txt", dst_path)),
         "download_local": attempt(lambda: bool(c.download_artifacts(run_id, "nosuch.txt"))),
+        "download_root_local": attempt(lambda: os.path.isdir(c.download_artifacts(run_id, ""))),
+        "fluent_download_local": attempt(lambda: os.path.isdir(m.artifacts.download_artifacts(
+            run_id=run_id, tracking_uri=root))),
         "fluent_download": attempt(downloaded, m.artifacts.download_artifacts, run_id=run_id,
                                    artifact_path="nosuch", tracking_uri=root),
     }
