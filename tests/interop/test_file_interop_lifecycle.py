@@ -15,6 +15,9 @@ type; every run by ``get_run`` and by ``search_runs`` in each view type, with ev
 ``RunInfo`` field, params, tags, latest metrics, full histories and inputs; artifacts
 listed with sizes, read, downloaded whole. A call that fails is dumped as its error
 code. Both dumps must be equal, field by field, and hold what was written.
+
+Also read by both: a folder written by hand in older MLflow formats, and, in one
+long-lived tracklet process whose caches are warm, a folder MLflow changed since.
 """
 
 from __future__ import annotations
