@@ -316,6 +316,7 @@ def full_run(run_id):
     return {"get_run": run_view(r),
             "history": {k: attempt(history, run_id, k) for k in sorted(r.data.metrics)},
             "missing_history": attempt(history, run_id, "never-logged"),
+            "parent": attempt(lambda: getattr(c.get_parent_run(run_id), "info", None) and c.get_parent_run(run_id).info.run_id),
             "artifacts": artifacts(run_id),
             "missing_artifacts": missing_artifacts(run_id)}
 
@@ -443,6 +444,7 @@ def _check_written(view: dict[str, Any], state: dict[str, Any], mixed: bool) -> 
     assert sorted(i[0] for i in main["inputs"]) == ["iris", "wine"]
     assert runs["main"]["artifacts"]["listing"]["tree/sub/c.bin"] == [6, "gamma!"]
     assert runs["child"]["get_run"]["tags"]["mlflow.parentRunId"] == r["parent"]
+    assert runs["child"]["parent"] == r["parent"] and runs["parent"]["parent"] is None
     assert runs["renamed_run"]["get_run"]["info"]["run_name"] == "new-name"
     assert runs["restored"]["get_run"]["info"]["lifecycle_stage"] == "active"
     doomed = runs["doomed_run"]
