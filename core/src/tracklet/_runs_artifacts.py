@@ -7,7 +7,7 @@ import posixpath
 from tracklet import _config, plugins
 from tracklet.entities import FileInfo
 from tracklet.stores.artifacts import ArtifactRepository
-from tracklet.uri import parse_runs_uri
+from tracklet.uri import append_to_uri_path, get_scheme, parse_runs_uri
 from tracklet.validation import validate_artifact_path
 
 
@@ -26,6 +26,18 @@ class RunsArtifactRepository(ArtifactRepository):
     def __init__(self, artifact_uri: str, tracking_uri: str | None = None) -> None:
         super().__init__(artifact_uri)
         self._repo, self._base = resolve_runs_uri(artifact_uri, tracking_uri)
+
+    @staticmethod
+    def is_runs_uri(uri: str) -> bool:
+        """Whether ``uri`` is a ``runs:/`` URI."""
+        return get_scheme(uri) == "runs"
+
+    @staticmethod
+    def get_underlying_uri(runs_uri: str, tracking_uri: str | None = None) -> str:
+        """The artifact URI a ``runs:/<run_id>/<path>`` URI stands for (the run's artifact
+        root joined with the path), as MLflow's method of the same name gives."""
+        repo, path = resolve_runs_uri(runs_uri, tracking_uri)
+        return append_to_uri_path(repo.artifact_uri, path) if path else repo.artifact_uri
 
     def _full(self, path: str | None) -> str:
         rel = validate_artifact_path(path)

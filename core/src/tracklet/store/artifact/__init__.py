@@ -1,0 +1,3 @@
+"""``mlflow.store.artifact``: see :mod:`tracklet.store.artifact.runs_artifact_repo`."""
+
+__all__: list[str] = []
