@@ -199,3 +199,14 @@ def test_system_metrics_switches_are_accepted_and_say_so_once(monkeypatch):
         warnings.simplefilter("error")
         assert mlflow.enable_system_metrics_logging() is None
         assert mlflow.disable_system_metrics_logging() is None
+
+
+def test_runs_artifact_repo_import_path_and_underlying_uri(tracking_uri):
+    from tracklet.store.artifact.runs_artifact_repo import RunsArtifactRepository
+
+    with mlflow.start_run() as run:
+        pass
+    uri = f"runs:/{run.info.run_id}/model"
+    assert RunsArtifactRepository.is_runs_uri(uri) and not RunsArtifactRepository.is_runs_uri("/tmp/x")
+    assert RunsArtifactRepository.get_underlying_uri(uri) == run.info.artifact_uri + "/model"
+    assert RunsArtifactRepository.get_underlying_uri(f"runs:/{run.info.run_id}") == run.info.artifact_uri
