@@ -71,6 +71,14 @@ def test_run_lifecycle_and_data(client):
     assert client.get_run(run_id).info.lifecycle_stage == "active"
 
 
+def test_create_run_user_id_as_mlflow(client):
+    # MlflowClient.create_run takes the user from the mlflow.user tag, else "unknown" (the
+    # fluent start_run is what adds the current user's tag), as MLflow's client does.
+    exp_id = client.create_experiment("users")
+    assert client.create_run(exp_id).info.user_id == "unknown"
+    assert client.create_run(exp_id, tags={"mlflow.user": "ada"}).info.user_id == "ada"
+
+
 def test_parent_run(client):
     parent = client.create_run("0")
     child = client.create_run("0", tags={"mlflow.parentRunId": parent.info.run_id})

@@ -9,7 +9,6 @@ artifact URI.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
 import logging
 import os
@@ -51,13 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["MlflowClient"]
 
 _logger = logging.getLogger(__name__)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in some containers
-        return "unknown"
 
 
 class MlflowClient(MediaMixin, RegistryAndTracingMixin):
@@ -169,10 +161,11 @@ class MlflowClient(MediaMixin, RegistryAndTracingMixin):
         """Create a RUNNING run in an experiment (does not make it the active run).
 
         ``user_id`` is the older API's argument (MLflow 1.x); by default the ``mlflow.user``
-        tag, else the current user.
+        tag, else ``"unknown"`` as in MLflow (the fluent ``start_run`` adds the
+        ``mlflow.user`` tag of the current user; this lower-level call does not).
         """
         tags = dict(tags or {})
-        user_id = str(user_id or tags.get(MLFLOW_USER) or _user())
+        user_id = str(user_id or tags.get(MLFLOW_USER) or "unknown")
         return self._store.create_run(
             experiment_id=str(experiment_id),
             user_id=user_id,
