@@ -5,8 +5,10 @@ artifact root, behind a round-robin TCP balancer, as ops deploy them.
   wrote (runs, metrics, artifacts) the other serves;
 * one replica killed with SIGKILL in the middle of the load: the clients' retries land on
   the other replica and every acknowledged write is there, once. "In the middle" is
-  asserted, not hoped for: batches are acknowledged before and after the kill, the killed
-  replica had taken connections of this load, and the balancer counted failovers.
+  asserted, not hoped for: batches are acknowledged before and after the kill, and the
+  balancer counts the requests in flight on the replica when it died (> 0: it is frozen
+  with SIGSTOP until one is stuck on it); those failed over, as every batch is
+  acknowledged and stored once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -64,9 +67,12 @@ class Balancer:
         self.connections = {port: 0 for port in backends}
         #: bytes of requests forwarded to each backend
         self.sent = {port: 0 for port in backends}
+        #: requests forwarded to each backend and not answered yet
+        self.awaiting = {port: 0 for port in backends}
         #: new connections that found a backend dead and went on to the next one
         self.failovers = 0
         self._next = 0
+        self._preferred: int | None = None
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -96,9 +102,27 @@ class Balancer:
             writer.close()
         await self._server.wait_closed()
 
-    def aim_at(self, port: int) -> None:
-        """Make ``port`` the first backend the next new connection tries."""
-        self._next = self.backends.index(port)
+    def prefer(self, port: int) -> None:
+        """From now on every new connection tries ``port`` first, then the others in turn."""
+        self._preferred = port
+
+    def wait_awaiting(self, port: int, timeout: float) -> bool:
+        """Wait until a request sent to ``port`` is waiting for its answer; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self.awaiting[port] == 0:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _candidates(self) -> list[int]:
+        start = self._next % len(self.backends)
+        self._next += 1
+        order = self.backends[start:] + self.backends[:start]
+        if self._preferred is not None:
+            order.remove(self._preferred)
+            order.insert(0, self._preferred)
+        return order
 
     @property
     def url(self) -> str:
@@ -115,9 +139,7 @@ class Balancer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         upstream = None
-        for attempt in range(len(self.backends)):
-            port = self.backends[self._next % len(self.backends)]
-            self._next += 1
+        for attempt, port in enumerate(self._candidates()):
             with contextlib.suppress(OSError):
                 upstream = await asyncio.open_connection("127.0.0.1", port)
                 self.connections[port] += 1
@@ -129,11 +151,16 @@ class Balancer:
         up_reader, up_writer = upstream
         self._writers.add(up_writer)
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, count: bool) -> None:
+        waiting = [False]  # this connection has sent a request and has no answer yet
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, request: bool) -> None:
             try:
                 while data := await src.read(65536):
-                    if count:
+                    if request:
                         self.sent[port] += len(data)
+                    if request != waiting[0]:  # a request goes out, or its answer comes back
+                        waiting[0] = request
+                        self.awaiting[port] += 1 if request else -1
                     dst.write(data)
                     await dst.drain()
             except OSError:
@@ -247,7 +274,6 @@ def test_two_replicas_share_everything_and_survive_a_kill(postgres_uri: str, tmp
             run_ids = [_new_run(store, experiment_id, 100 + c) for c in range(CLIENTS)]
             total = CLIENTS * BATCHES
             acks = AckCounter(kill_after=total // 4)
-            failovers_before = lb.failovers
             killed_port = int(first.url.rsplit(":", 1)[1])
             sent_to_killed_before = lb.sent[killed_port]
 
@@ -255,19 +281,25 @@ def test_two_replicas_share_everything_and_survive_a_kill(postgres_uri: str, tmp
                 futures = [pool.submit(_log_run, RestStore(lb.url), run_id, acks) for run_id in run_ids]
                 assert acks.reached.wait(120), "the load never got going"
                 sent_to_killed_at_kill = lb.sent[killed_port]
+                # Freeze the replica, wait until a request is stuck on it, then kill it: the
+                # kill always catches requests in flight, which their clients must retry on
+                # the survivor (through a pooled connection to it, or a new one; a new one
+                # tries the dead replica first and counts in lb.failovers).
+                lb.prefer(killed_port)
+                os.killpg(first.proc.pid, signal.SIGSTOP)
+                assert lb.wait_awaiting(killed_port, 60), "no request reached the frozen replica"
+                failed_over = lb.awaiting[killed_port]  # in flight when the replica died
                 first.kill()
                 acks.mark_killed()
-                # the first connection opened after the kill tries the dead replica first, so
-                # a client whose connection died is counted as a failover when it reconnects
-                lb.aim_at(killed_port)
                 survived = [f.result(timeout=300) for f in futures]
             # the kill fell inside the load: batches were acknowledged on both sides of it...
             assert acks.before_kill >= total // 4 and acks.after_kill > 0, vars(acks)
             assert acks.before_kill + acks.after_kill == total
             # ...the killed replica was serving part of it...
             assert sent_to_killed_at_kill > sent_to_killed_before, lb.sent
-            # ...and clients whose connection died were sent to the survivor
-            assert lb.failovers > failovers_before, lb.failovers
+            # ...and requests were in flight on it when it died: every batch being acknowledged
+            # (and stored once, below), those requests failed over to the survivor
+            assert failed_over > 0, (lb.awaiting, lb.failovers)
             direct = RestStore(second.url)
             for run_id, acked in survived:
                 history = direct.get_metric_history(run_id, "loss")
