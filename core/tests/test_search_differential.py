@@ -28,12 +28,16 @@ from tracklet.search import (
 
 @pytest.fixture(scope="module")
 def mlflow_search() -> ModuleType:
-    return pytest.importorskip("mlflow.utils.search_utils")
+    import mlflow.utils.search_utils
+
+    return mlflow.utils.search_utils
 
 
 @pytest.fixture(scope="module")
 def mlflow_entities() -> ModuleType:
-    return pytest.importorskip("mlflow.entities")
+    import mlflow.entities
+
+    return mlflow.entities
 
 
 @dataclass

@@ -113,8 +113,9 @@ def test_python_model_subclasses_define_predict():
 
 
 def test_datasets_are_logged_with_their_fields(tracking_uri):
-    pd = pytest.importorskip("pandas")
-    np = pytest.importorskip("numpy")
+    import numpy as np
+    import pandas as pd
+
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", None]})
     with mlflow.start_run() as run:
         mlflow.log_input(mlflow.data.from_pandas(frame, source="data/f.csv", name="f"), context="train")
@@ -173,8 +174,8 @@ def test_dataset_sources_resolve_as_mlflow_resolves_them():
 
 
 def test_float_pixels_truncate_and_out_of_range_rescale_with_a_warning():
-    np = pytest.importorskip("numpy")
-    pytest.importorskip("PIL")
+    import numpy as np
+
     from tracklet.multimedia import convert_to_pil_image
 
     assert np.asarray(convert_to_pil_image(np.array([[0.5, 1.0]]))).tolist() == [

@@ -315,7 +315,8 @@ def test_get_fields_go_in_the_query_string_and_post_fields_in_a_json_body() -> N
 
 @pytest.fixture
 def tls_server() -> Iterator[Callable[[], ScriptedServer]]:
-    trustme = pytest.importorskip("trustme")
+    import trustme
+
     ca = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)

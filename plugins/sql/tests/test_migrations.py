@@ -199,7 +199,6 @@ def test_other_tables_in_the_database_are_left_alone(engine: sa.Engine):
 
 @pytest.mark.interop
 def test_a_real_mlflow_database_is_refused(tmp_path: pathlib.Path):
-    pytest.importorskip("mlflow")
     path = tmp_path / "mlflow.db"
     script = (
         "from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore; "

@@ -18,10 +18,7 @@ import pytest
 from tracklet.entities import Dataset, DatasetInput, InputTag, Param, RunTag
 from tracklet.exceptions import TrackletException
 from tracklet.stores import TrackingStore
-
-pytest.importorskip("mlflow")
-
-from tracklet_sql.store import SqlStore  # noqa: E402
+from tracklet_sql.store import SqlStore
 
 pytestmark = pytest.mark.interop
 

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from tracklet.entities import (
     DatasetInput,
     Experiment,
+    ExperimentTag,
     LifecycleStage,
     Metric,
     PagedList,
@@ -161,13 +162,17 @@ class MemoryTrackingStore(TrackingStore):
 
     # -- experiments -----------------------------------------------------------------------------
 
-    def _create_experiment(self, name: str, artifact_location: str | None, tags: list[RunTag]) -> str:
+    def _create_experiment(
+        self, name: str, artifact_location: str | None, tags: list[ExperimentTag | RunTag]
+    ) -> str:
         """Create an experiment with the next integer id."""
         with self._lock:
             self._check_name_free(name)
             return self._add_experiment(name, artifact_location, tags)
 
-    def _add_experiment(self, name: str, artifact_location: str | None, tags: Sequence[RunTag]) -> str:
+    def _add_experiment(
+        self, name: str, artifact_location: str | None, tags: Sequence[ExperimentTag | RunTag]
+    ) -> str:
         self._last_experiment_id += 1
         experiment_id = str(self._last_experiment_id)
         now = _now()
@@ -238,7 +243,7 @@ class MemoryTrackingStore(TrackingStore):
             record.name = new_name
             record.last_update_time = _now()
 
-    def _set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
+    def _set_experiment_tag(self, experiment_id: str, tag: ExperimentTag | RunTag) -> None:
         """Set one tag of an active experiment."""
         with self._lock:
             self._experiment(experiment_id, active=True).tags[tag.key] = str(tag.value)
