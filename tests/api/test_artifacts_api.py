@@ -100,3 +100,33 @@ def test_log_figure(tracking_uri):
     plt.close(fig)
     files = mlflow.MlflowClient().list_artifacts(run.info.run_id)
     assert [(f.path, f.file_size > 0) for f in files] == [("figure.png", True)]
+
+
+def test_list_artifacts_paths_relative_to_the_uri_parent_as_mlflow(tracking_uri, tmp_path):
+    # MLflow 3.17.2 on the same tree: runs:/<id>/tree/sub lists ['sub/c.bin'] (the URI's
+    # parent is the root), run_id + artifact_path lists from the run's artifact root.
+    (tmp_path / "tree" / "sub").mkdir(parents=True)
+    (tmp_path / "tree" / "sub" / "c.bin").write_text("x")
+    (tmp_path / "tree" / "a.txt").write_text("y")
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(tmp_path / "tree"), "tree")
+    run_id = run.info.run_id
+    listed = mlflow.artifacts.list_artifacts(artifact_uri=f"runs:/{run_id}/tree/sub")
+    assert [f.path for f in listed] == ["sub/c.bin"]
+    listed = mlflow.artifacts.list_artifacts(artifact_uri=f"runs:/{run_id}/tree")
+    assert sorted(f.path for f in listed) == ["tree/a.txt", "tree/sub"]
+    listed = mlflow.artifacts.list_artifacts(run_id=run_id, artifact_path="tree")
+    assert sorted(f.path for f in listed) == ["tree/a.txt", "tree/sub"]
+    with pytest.raises(MlflowException):
+        mlflow.artifacts.list_artifacts(artifact_uri=f"runs:/{run_id}/tree", run_id=run_id)
+
+
+def test_set_tracking_uri_with_a_path_stores_its_file_uri(tmp_path):
+    # as MLflow: set_tracking_uri(Path("mlruns")) then get_tracking_uri() == "file:///abs/mlruns"
+    try:
+        mlflow.set_tracking_uri(Path(tmp_path / "mlruns"))
+        assert mlflow.get_tracking_uri() == (tmp_path / "mlruns").resolve().as_uri()
+        experiment_id = mlflow.create_experiment("by-path")
+        assert (tmp_path / "mlruns" / experiment_id).is_dir()
+    finally:
+        mlflow.set_tracking_uri(None)

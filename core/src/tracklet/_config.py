@@ -19,10 +19,13 @@ def set_tracking_uri(uri: str | Path | None) -> None:
     """Send later calls to ``uri``: a path, ``file:``, ``sqlite:``, ``http(s):``, …
 
     None goes back to the environment or the default. An empty string means the
-    ``./mlruns`` folder (the file store), as in MLflow.
+    ``./mlruns`` folder (the file store), as in MLflow. A :class:`pathlib.Path` is stored
+    as its absolute ``file://`` URI, as MLflow stores it.
     """
     global _tracking_uri
-    _tracking_uri = None if uri is None else str(uri)
+    if isinstance(uri, Path):  # as MLflow: a Path becomes an absolute file: URI
+        uri = uri.absolute().resolve().as_uri()
+    _tracking_uri = uri
 
 
 def get_tracking_uri() -> str:

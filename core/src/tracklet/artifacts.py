@@ -137,8 +137,14 @@ def list_artifacts(
     tracking_uri: str | None = None,
 ) -> list[FileInfo]:
     """Artifacts directly under a URI (or a run's path); as in MLflow, paths are relative to
-    the URI's parent (listing ``…/artifacts`` gives ``artifacts/<name>``)."""
-    repo, path = _locate(artifact_uri, run_id, artifact_path, tracking_uri)
+    the URI's parent (listing ``…/artifacts`` gives ``artifacts/<name>``, and
+    ``runs:/<id>/tree/sub`` gives ``sub/<name>``); a ``run_id``'s paths are relative to the
+    run's artifact root."""
+    _check_arguments(artifact_uri, run_id, artifact_path)
+    if artifact_uri is not None:
+        repo, path = _locate_for_download(artifact_uri, None, None, tracking_uri)
+    else:
+        repo, path = _locate(None, run_id, artifact_path, tracking_uri)
     return repo.list_artifacts(path or None)
 
 
