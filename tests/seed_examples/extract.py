@@ -16,18 +16,27 @@ into the runnable code the original doc had. Hence:
   by indentation (that would throw the re-indentation away) unless ``--force``.
 
 The ``bNN_*.py`` scripts (the older API of seed 002) and ``cN_*.py`` scripts (the calls of
-seeds 000/001 that have no example) are written by hand; this script does not touch them. The seeds live in ../shared/seeds beside the checkout.
+seeds 000/001 that have no example) are written by hand; this script does not touch them. The seeds live in ../shared/seeds beside the checkout (``TRACKLET_SEEDS_DIR`` names
+another folder).
+
+``seeds.sha256`` (committed, rewritten with the examples) records the digest of each seed
+file read and of each extracted example's text, indentation aside. ``--check`` therefore
+runs on every machine: with the seeds at hand it checks them against the examples and the
+record; without them (a CI clone has no ../shared) it checks the committed examples
+against the record, so an example edited by hand, or a missing one, still fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import pathlib
 import re
 import sys
 
 HERE = pathlib.Path(__file__).parent
-SEEDS = HERE.parents[2] / "shared" / "seeds"
+SEEDS = pathlib.Path(os.environ.get("TRACKLET_SEEDS_DIR") or HERE.parents[2] / "shared" / "seeds")
 SEED = SEEDS / "003_mlflow.tracking.client_source.txt"
 ARTIFACTS_SEED = SEEDS / "000_mlflow.artifacts.txt"
 ARTIFACTS_SEED_ZH = SEEDS / "001_mlflow.artifacts_newer_zh.txt"
@@ -134,13 +143,55 @@ def _unindented(text: str) -> list[str]:
 
 def _problems(target: pathlib.Path, files: dict[str, str]) -> list[str]:
     """What --check reports: missing files, changed seed text, a translation out of step."""
-    problems = [
+    return [
         name
         for name, text in files.items()
         if not (target / name).exists() or _unindented((target / name).read_text()) != _unindented(text)
     ]
-    if render_artifacts(ARTIFACTS_SEED_ZH) != render_artifacts(ARTIFACTS_SEED):
-        problems.append(f"{ARTIFACTS_SEED_ZH.name}: examples differ from {ARTIFACTS_SEED.name}")
+
+
+# -- the record of what was extracted (seeds.sha256) ------------------------------------------
+
+MANIFEST = HERE / "seeds.sha256"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _text_digest(text: str) -> str:
+    """An example's digest, indentation aside (as --check compares)."""
+    return _digest("\n".join(_unindented(text)).encode("utf-8"))
+
+
+def manifest(files: dict[str, str]) -> str:
+    """The record: one ``<sha256>  seed <file>`` line per seed read, one
+    ``<sha256>  example <name>`` line per extracted file."""
+    seeds = [
+        f"{_digest(path.read_bytes())}  seed {path.name}"
+        for path in (SEED, ARTIFACTS_SEED, ARTIFACTS_SEED_ZH)
+    ]
+    examples = [f"{_text_digest(text)}  example {name}" for name, text in sorted(files.items())]
+    return "\n".join(seeds + examples) + "\n"
+
+
+def _recorded(text: str, kind: str) -> dict[str, str]:
+    return {
+        name: digest
+        for digest, k, name in (line.split(None, 2) for line in text.splitlines() if line.strip())
+        if k == kind
+    }
+
+
+def manifest_problems(target: pathlib.Path, record: str) -> list[str]:
+    """Without the seeds: each recorded example exists in ``target`` with the recorded text."""
+    problems = []
+    for name, digest in sorted(_recorded(record, "example").items()):
+        path = target / name
+        if not path.exists():
+            problems.append(f"{name}: missing")
+        elif _text_digest(path.read_text()) != digest:
+            problems.append(f"{name}: differs from the extracted seed text recorded in {MANIFEST.name}")
     return problems
 
 
@@ -190,14 +241,29 @@ def main() -> int:
     parser.add_argument("--force", action="store_true", help="overwrite re-indented examples")
     args = parser.parse_args()
     target = HERE / "examples"
+    record = MANIFEST.read_text() if MANIFEST.exists() else ""
+    if args.check and not SEED.exists():
+        problems = manifest_problems(target, record) if record else [f"{MANIFEST.name} is missing"]
+        if problems:
+            print(f"seed examples do not match {MANIFEST.name}:", *problems, sep="\n  ")
+            return 1
+        print(f"the seeds are not at {SEEDS}: checked the examples against {MANIFEST.name}")
+        return 0
     files = {**render(), **render_artifacts()}
     if args.check:
         stale = _problems(target, files)
+        if render_artifacts(ARTIFACTS_SEED_ZH) != render_artifacts(ARTIFACTS_SEED):
+            stale.append(f"{ARTIFACTS_SEED_ZH.name}: examples differ from {ARTIFACTS_SEED.name}")
+        if record != manifest(files):
+            stale.append(f"{MANIFEST.name}: the seeds or the extraction changed since it was written")
         if stale:
             print("seed examples are stale; run tests/seed_examples/extract.py:", *stale, sep="\n  ")
             return 1
         return 0
-    return _write(target, files, args.force)
+    code = _write(target, files, args.force)
+    if code == 0:
+        MANIFEST.write_text(manifest(files))
+    return code
 
 
 if __name__ == "__main__":
