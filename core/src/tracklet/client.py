@@ -41,7 +41,6 @@ from tracklet.validation import (
     MAX_PARAMS_TAGS_PER_BATCH,
     SEARCH_MAX_RESULTS_DEFAULT,
     validate_artifact_path,
-    validate_experiment_artifact_location,
 )
 
 if TYPE_CHECKING:
@@ -81,8 +80,7 @@ class MlflowClient(MediaMixin, RegistryAndTracingMixin):
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
     ) -> str:
-        """Create an experiment; return its id."""
-        validate_experiment_artifact_location(artifact_location)
+        """Create an experiment; return its id (the store checks the artifact location)."""
         tag_list = [ExperimentTag(k, str(v)) for k, v in (tags or {}).items()]
         return self._store.create_experiment(name, artifact_location, tag_list)
 

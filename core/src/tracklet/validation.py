@@ -50,7 +50,6 @@ __all__ = [
     "validate_batch",
     "validate_dataset",
     "validate_dataset_inputs",
-    "validate_experiment_artifact_location",
     "validate_experiment_id",
     "validate_experiment_name",
     "validate_experiment_tag",
@@ -482,20 +481,17 @@ def _escapes(parts: list[str], path: str) -> bool:
     return ".." in parts or path.startswith("/") or bool(_DRIVE.match(path))
 
 
-def validate_experiment_artifact_location(location: object) -> None:
-    """An experiment's artifact location may not be a ``runs:/`` URI (MLflow's rule: a
-    run's artifacts cannot be the root of an experiment's)."""
-    if isinstance(location, str) and location[:5].lower() == "runs:":
+def validate_artifact_location(location: object) -> None:
+    """An experiment's artifact location: None, or a string that is not a ``runs:/`` URI
+    (MLflow's rule: a run's artifacts cannot be the root of an experiment's)."""
+    if location is None:
+        return
+    if not isinstance(location, str):
+        raise _bad(f"Invalid artifact_location {short_repr(location)}: it must be a string.")
+    if location[:5].lower() == "runs:":
         raise TrackletException(
             f"Artifact location cannot be a runs:/ URI. Given: '{location}'", INVALID_PARAMETER_VALUE
         )
-
-
-def validate_artifact_location(location: object) -> None:
-    """None, or a string that is not a ``runs:/`` URI."""
-    if location is not None and not isinstance(location, str):
-        raise _bad(f"Invalid artifact_location {short_repr(location)}: it must be a string.")
-    validate_experiment_artifact_location(location)
 
 
 def validate_timestamp(field: str, value: object) -> None:

@@ -28,7 +28,6 @@ from tracklet.validation import (
     MAX_ARTIFACT_PATH_LENGTH,
     SEARCH_MAX_RESULTS_DEFAULT,
     validate_artifact_path,
-    validate_experiment_artifact_location,
     validate_max_results,
 )
 from tracklet_http import protocol as p
@@ -155,7 +154,6 @@ def _visible(state: ServerState, call: Call) -> set[str] | None:
 
 
 def create_experiment(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
-    validate_experiment_artifact_location(a.get("artifact_location"))
     experiment_id = state.store.create_experiment(
         a["name"], a.get("artifact_location") or None, a.get("tags")
     )
