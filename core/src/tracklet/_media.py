@@ -12,10 +12,10 @@ import uuid
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from tracklet._tags import MLFLOW_LOGGED_ARTIFACTS, MLFLOW_LOGGED_IMAGES
-from tracklet._time import now_ms
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.multimedia import compress_image_size
+from tracklet.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS, MLFLOW_LOGGED_IMAGES
+from tracklet.utils.time import now_ms
 
 if TYPE_CHECKING:
     from tracklet.entities import FileInfo, Run

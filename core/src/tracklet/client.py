@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from tracklet import _config, plugins
 from tracklet._media import MediaMixin
-from tracklet._tags import MLFLOW_PARENT_RUN_ID, MLFLOW_USER
-from tracklet._time import now_ms
 from tracklet._unavailable import RegistryAndTracingMixin
 from tracklet.entities import (
     DatasetInput,
@@ -36,6 +34,8 @@ from tracklet.entities import (
     RunTag,
     ViewType,
 )
+from tracklet.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_USER
+from tracklet.utils.time import now_ms
 from tracklet.validation import (
     MAX_METRICS_PER_BATCH,
     MAX_PARAMS_TAGS_PER_BATCH,

@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from tracklet import _config
-from tracklet._tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
-from tracklet._time import now_ms
 from tracklet.client import MlflowClient
 from tracklet.entities import (
     DatasetInput,
@@ -31,6 +29,8 @@ from tracklet.entities import (
 )
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.utils import environment
+from tracklet.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
+from tracklet.utils.time import now_ms
 
 if TYPE_CHECKING:
     from tracklet.entities import FileInfo, PagedList

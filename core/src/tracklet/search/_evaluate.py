@@ -17,9 +17,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from tracklet._tags import MLFLOW_DATASET_CONTEXT
 from tracklet.entities import Experiment, Run
 from tracklet.search._ast import ATTRIBUTE, DATASET, METRIC, PARAM, TAG, And, Comparison, Expr
+from tracklet.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 T = TypeVar("T")
 Predicate = Callable[[T], bool]

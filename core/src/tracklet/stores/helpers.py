@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from tracklet._tags import MLFLOW_RUN_NAME
 from tracklet.entities import RunStatus, RunTag
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 __all__ = ["random_run_name", "resolve_run_name", "status_number"]
 
