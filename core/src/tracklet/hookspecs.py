@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from tracklet.plugins import Scheme
+    from tracklet.plugins import Scheme, SqlMigrations
+    from tracklet.routes import HttpTransport, Route
     from tracklet.stores import ArtifactRepository, RegistryStore, TrackingStore
 
 __all__ = [
@@ -39,10 +40,14 @@ __all__ = [
     "tracklet_artifact_repository",
     "tracklet_cli_commands",
     "tracklet_default_tracking_uri",
+    "tracklet_http_transport",
     "tracklet_registry_store",
     "tracklet_request_headers",
     "tracklet_run_context_tags",
     "tracklet_schemes",
+    "tracklet_server_routes",
+    "tracklet_sql_engine",
+    "tracklet_sql_migrations",
     "tracklet_tracking_store",
 ]
 
@@ -128,3 +133,51 @@ def tracklet_run_context_tags() -> dict[str, str] | None:
 
     All results are merged; tags the user passes explicitly win.
     """
+
+
+@hookspec
+def tracklet_server_routes() -> list[Route]:
+    """Extra REST endpoints for ``tracklet server``: a list of :class:`tracklet.routes.Route`.
+
+    Every result is collected; the plugin serving the server mounts each route (a path
+    under ``/api/2.0/mlflow/`` also under ``/ajax-api/2.0/mlflow/``), checks its fields,
+    authorizes it by its permission and lists it in ``/openapi.json``. A route taking the
+    path of another route, or of one of the server's own endpoints, stops the server at
+    start-up. Called when the server starts: import what the handlers need lazily.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def tracklet_http_transport(uri: str) -> HttpTransport | None:
+    """The :class:`tracklet.routes.HttpTransport` for the tracking server at ``uri``
+    (``http(s)://host[:port][/prefix]``), or None to pass.
+
+    Stops at the first non-None result. tracklet-http answers with its own transport
+    (retries, credentials, TLS, plugin headers, fork safety); plugins with a REST client
+    reach it through :func:`tracklet.plugins.http_transport` instead of importing it.
+    """
+
+
+@hookspec(firstresult=True)
+def tracklet_sql_engine(uri: str) -> Any:
+    """The SQLAlchemy ``Engine`` for the database at ``uri``, or None to pass.
+
+    Stops at the first non-None result. tracklet-sql answers with its per-process cached,
+    fork-safe engine, the database prepared: the tables of every migration set
+    (:func:`tracklet_sql_migrations`) created or checked. Plugins keeping tables in the
+    tracking database reach it through :func:`tracklet.plugins.sql_engine`.
+    """
+
+
+@hookspec
+def tracklet_sql_migrations() -> list[SqlMigrations]:
+    """The migration sets of tables a plugin keeps in the tracking database: a list of
+    :class:`tracklet.plugins.SqlMigrations`.
+
+    Every result is collected. The plugin serving SQL databases (tracklet-sql) creates a
+    new set's tables on a fresh database, refuses to open a database whose set is at
+    another revision than the installed one, and upgrades every set with
+    ``tracklet db upgrade``. Called when a database is opened: keep it cheap.
+    """
+    raise NotImplementedError

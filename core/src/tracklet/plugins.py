@@ -21,18 +21,21 @@ from tracklet.exceptions import FEATURE_DISABLED, INVALID_PARAMETER_VALUE, Track
 from tracklet.uri import get_scheme
 
 if TYPE_CHECKING:
+    from tracklet.routes import HttpTransport, Route
     from tracklet.stores import ArtifactRepository, RegistryStore, TrackingStore
 
 __all__ = [
     "KNOWN_PACKAGES",
     "PluginInfo",
     "Scheme",
+    "SqlMigrations",
     "default_tracking_uri",
     "get_artifact_repository",
     "get_plugin_manager",
     "get_registry_store",
     "get_tracking_store",
     "hookimpl",
+    "http_transport",
     "install_hint",
     "installed_schemes",
     "list_plugins",
@@ -40,6 +43,9 @@ __all__ = [
     "request_headers",
     "reset",
     "run_context_tags",
+    "server_routes",
+    "sql_engine",
+    "sql_migrations",
     "unregister",
 ]
 
@@ -85,6 +91,42 @@ class Scheme:
             raise ValueError(f"Scheme kind must be one of {KINDS}, got {self.kind!r}")
         if ":" not in self.target:
             raise ValueError(f"Scheme target must look like 'module:Class', got {self.target!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SqlMigrations:
+    """A set of tables a plugin keeps in the tracking database, with its Alembic history.
+
+    Returned by the ``tracklet_sql_migrations`` hook; the plugin serving SQL databases
+    (tracklet-sql) creates, checks and upgrades every set.
+
+    :param name: the set's name in messages (usually the distribution, e.g. ``"tracklet-registry"``).
+    :param script_location: the Alembic scripts folder (``env.py``, ``versions/``), a path.
+    :param version_table: the set's own Alembic version table, e.g.
+        ``"tracklet_registry_alembic_version"``; never another set's.
+    :param head: the revision the installed code reads and writes.
+    :param metadata: ``"module:attr"`` naming the set's SQLAlchemy ``MetaData``, imported
+        only when a fresh database needs the tables created (stamped at ``head``).
+    """
+
+    name: str
+    script_location: str
+    version_table: str
+    head: str
+    metadata: str
+
+    def __post_init__(self) -> None:
+        if ":" not in self.metadata:
+            raise ValueError(f"SqlMigrations metadata must look like 'module:attr', got {self.metadata!r}")
+        if not self.version_table or self.version_table == "alembic_version":
+            raise ValueError(
+                f"SqlMigrations {self.name!r}: version_table must be the set's own table "
+                f"(e.g. 'tracklet_myplugin_alembic_version'), got {self.version_table!r}"
+            )
+
+    def load_metadata(self) -> Any:
+        """The SQLAlchemy ``MetaData`` that :attr:`metadata` names."""
+        return load_target(self.metadata)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,3 +363,94 @@ def list_plugins() -> list[PluginInfo]:
             )
         )
     return out
+
+
+def _not_served(what: str, hint_key: tuple[str, str], uri: str | None) -> TrackletException:
+    distribution, folder = INSTALL_HINTS.get(hint_key, (None, None))
+    shown = f" for {uri!r}" if uri else ""
+    message = f"No installed plugin provides {what}{shown}."
+    if distribution:
+        message += (
+            f" Install {distribution}: pip install {distribution} "
+            f"(or, from a clone of the tracklet repository: pip install ./{folder})"
+        )
+    return TrackletException(message, FEATURE_DISABLED)
+
+
+def http_transport(uri: str) -> HttpTransport:
+    """The :class:`~tracklet.routes.HttpTransport` to the tracking server at ``uri``
+    (``http(s)://…``), from the ``tracklet_http_transport`` hook (tracklet-http serves it).
+
+    :raises TrackletException: ``FEATURE_DISABLED`` naming the package to install when no
+        plugin answers.
+    """
+    transport: HttpTransport | None = get_plugin_manager().hook.tracklet_http_transport(uri=uri)
+    if transport is None:
+        raise _not_served("an HTTP transport", ("tracking", "http"), uri)
+    return transport
+
+
+def sql_engine(uri: str) -> Any:
+    """The SQLAlchemy ``Engine`` for the database at ``uri``, its tables (every migration
+    set's) prepared, from the ``tracklet_sql_engine`` hook (tracklet-sql serves it).
+
+    :raises TrackletException: ``FEATURE_DISABLED`` naming the package to install when no
+        plugin answers.
+    """
+    engine = get_plugin_manager().hook.tracklet_sql_engine(uri=uri)
+    if engine is None:
+        raise _not_served("a SQL engine", ("tracking", "sqlite"), uri)
+    return engine
+
+
+def server_routes() -> list[Route]:
+    """Every route the plugins contribute to ``tracklet server`` (``tracklet_server_routes``).
+
+    :raises TrackletException: when two plugins' routes share a name, or a method and path.
+    """
+    pm = get_plugin_manager()
+    routes: list[Route] = []
+    owners: dict[tuple[str, ...], str] = {}
+    for impl in reversed(pm.hook.tracklet_server_routes.get_hookimpls()):
+        label = _plugin_label(pm, impl.plugin)
+        contributed: list[Route] = impl.function() or []  # type: ignore[assignment]
+        for route in contributed:
+            keys = [("name", route.name)] + [("path", method, route.path) for method in route.methods]
+            for key in keys:
+                other = owners.get(key)
+                if other is not None:
+                    what = f"the name {route.name!r}" if key[0] == "name" else f"{key[1]} {route.path}"
+                    raise TrackletException(
+                        f"Plugins {other} and {label} both contribute a server route with {what}. "
+                        "Uninstall one of them, or rename the route in one.",
+                        INVALID_PARAMETER_VALUE,
+                    )
+                owners[key] = label
+            routes.append(route)
+    return routes
+
+
+def sql_migrations() -> list[SqlMigrations]:
+    """Every migration set the plugins contribute (``tracklet_sql_migrations``), in the
+    order the plugins were registered.
+
+    :raises TrackletException: when two sets share a name or a version table.
+    """
+    pm = get_plugin_manager()
+    sets: list[SqlMigrations] = []
+    owners: dict[tuple[str, str], str] = {}
+    for impl in reversed(pm.hook.tracklet_sql_migrations.get_hookimpls()):
+        label = _plugin_label(pm, impl.plugin)
+        declared: list[SqlMigrations] = impl.function() or []  # type: ignore[assignment]
+        for entry in declared:
+            for key in (("name", entry.name), ("version table", entry.version_table)):
+                other = owners.get(key)
+                if other is not None:
+                    raise TrackletException(
+                        f"Plugins {other} and {label} both contribute a SQL migration set with the "
+                        f"{key[0]} {key[1]!r}. Each set needs its own name and version table.",
+                        INVALID_PARAMETER_VALUE,
+                    )
+                owners[key] = label
+            sets.append(entry)
+    return sets

@@ -40,6 +40,7 @@ from tracklet.entities import (
     ViewType,
 )
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.routes import Field  # one field type for the server's own endpoints and plugins' routes
 from tracklet.validation import canonical_experiment_id, canonical_run_id, short_repr, validate_text
 
 __all__ = [
@@ -182,21 +183,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {"error_code": {"type": "string"}, "message": {"type": "string"}},
     },
 }
-
-
-@dataclass(frozen=True)
-class Field:
-    """One request field.
-
-    ``type`` is a key of :data:`SCALAR_SCHEMAS` or of :data:`SCHEMAS`; ``repeated``
-    makes it a JSON array (repeated query parameters in a GET).
-    """
-
-    name: str
-    type: str = "string"
-    required: bool = False
-    repeated: bool = False
-    doc: str = ""
 
 
 @dataclass(frozen=True)
