@@ -23,6 +23,22 @@ _ENUMS: dict[str, tuple[tuple[str, int], ...]] = {
     "ViewType": (("ACTIVE_ONLY", 1), ("DELETED_ONLY", 2), ("ALL", 3)),
     "SourceType": (("NOTEBOOK", 1), ("JOB", 2), ("PROJECT", 3), ("LOCAL", 4), ("UNKNOWN", 1000)),
     "RunStatus": (("RUNNING", 1), ("SCHEDULED", 2), ("FINISHED", 3), ("FAILED", 4), ("KILLED", 5)),
+    # model_registry.proto
+    "ModelVersionStatus": (("PENDING_REGISTRATION", 1), ("FAILED_REGISTRATION", 2), ("READY", 3)),
+    # MLflow's nested DeploymentJobConnection.State, declared at top level (same numbers on the wire)
+    "DeploymentJobConnectionState": (
+        ("DEPLOYMENT_JOB_CONNECTION_STATE_UNSPECIFIED", 0),
+        ("NOT_SET_UP", 1),
+        ("CONNECTED", 2),
+        ("NOT_FOUND", 3),
+        ("REQUIRED_PARAMETERS_CHANGED", 4),
+    ),
+    "LoggedModelStatus": (
+        ("LOGGED_MODEL_STATUS_UNSPECIFIED", 0),
+        ("LOGGED_MODEL_PENDING", 1),
+        ("LOGGED_MODEL_READY", 2),
+        ("LOGGED_MODEL_UPLOAD_FAILED", 3),
+    ),
 }
 
 # message -> fields (name, number, type); a type is a scalar name, "enum:<Enum>",
@@ -92,6 +108,58 @@ _MESSAGES: dict[str, tuple[tuple[str, int, str], ...]] = {
         ("digest", 3, "string"),
         ("context", 4, "string"),
     ),
+    # model_registry.proto (the Databricks-only fields are left out)
+    "RegisteredModelTag": (("key", 1, "string"), ("value", 2, "string")),
+    "ModelVersionTag": (("key", 1, "string"), ("value", 2, "string")),
+    "RegisteredModelAlias": (("alias", 1, "string"), ("version", 2, "string")),
+    "ModelVersion": (
+        ("name", 1, "string"),
+        ("version", 2, "string"),
+        ("creation_timestamp", 3, "int64"),
+        ("last_updated_timestamp", 4, "int64"),
+        ("user_id", 5, "string"),
+        ("current_stage", 6, "string"),
+        ("description", 7, "string"),
+        ("source", 8, "string"),
+        ("run_id", 9, "string"),
+        ("status", 10, "enum:ModelVersionStatus"),
+        ("status_message", 11, "string"),
+        ("tags", 12, "[]msg:ModelVersionTag"),
+        ("run_link", 13, "string"),
+        ("aliases", 14, "[]string"),
+        ("model_id", 15, "string"),
+    ),
+    "RegisteredModel": (
+        ("name", 1, "string"),
+        ("creation_timestamp", 2, "int64"),
+        ("last_updated_timestamp", 3, "int64"),
+        ("user_id", 4, "string"),
+        ("description", 5, "string"),
+        ("latest_versions", 6, "[]msg:ModelVersion"),
+        ("tags", 7, "[]msg:RegisteredModelTag"),
+        ("aliases", 8, "[]msg:RegisteredModelAlias"),
+        ("deployment_job_id", 9, "string"),
+        ("deployment_job_state", 10, "enum:DeploymentJobConnectionState"),
+    ),
+    # service.proto: logged models
+    "LoggedModelTag": (("key", 1, "string"), ("value", 2, "string")),
+    "LoggedModelParameter": (("key", 1, "string"), ("value", 2, "string")),
+    "LoggedModelInfo": (
+        ("model_id", 1, "string"),
+        ("experiment_id", 2, "string"),
+        ("name", 3, "string"),
+        ("creation_timestamp_ms", 4, "int64"),
+        ("last_updated_timestamp_ms", 5, "int64"),
+        ("artifact_uri", 6, "string"),
+        ("status", 7, "enum:LoggedModelStatus"),
+        ("creator_id", 8, "int64"),
+        ("model_type", 9, "string"),
+        ("source_run_id", 10, "string"),
+        ("status_message", 11, "string"),
+        ("tags", 12, "[]msg:LoggedModelTag"),
+    ),
+    "LoggedModelData": (("params", 1, "[]msg:LoggedModelParameter"), ("metrics", 2, "[]msg:Metric")),
+    "LoggedModel": (("info", 1, "msg:LoggedModelInfo"), ("data", 2, "msg:LoggedModelData")),
 }
 
 # Explicit defaults service.proto declares ("optional int64 step = 4 [default = 0]").

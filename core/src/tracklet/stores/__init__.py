@@ -2,13 +2,14 @@
 
 from tracklet.stores.artifacts import ArtifactRepository
 from tracklet.stores.objects import ListedObject, ObjectStoreRepository
-from tracklet.stores.registry import RegistryStore
+from tracklet.stores.registry import LoggedModelStore, RegistryStore
 from tracklet.stores.tracking import CAPABILITIES, TrackingStore
 
 __all__ = [
     "ArtifactRepository",
     "CAPABILITIES",
     "ListedObject",
+    "LoggedModelStore",
     "ObjectStoreRepository",
     "RegistryStore",
     "TrackingStore",
