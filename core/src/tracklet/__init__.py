@@ -28,9 +28,11 @@ __all__ = [
     "Client",
     "client",
     "create_experiment",
+    "create_external_model",
     "data",
     "delete_experiment",
     "delete_experiment_tag",
+    "delete_logged_model_tag",
     "delete_run",
     "delete_tag",
     "disable_system_metrics_logging",
@@ -38,6 +40,7 @@ __all__ = [
     "end_run",
     "entities",
     "exceptions",
+    "finalize_logged_model",
     "fluent",
     "flush_artifact_async_logging",
     "flush_async_logging",
@@ -46,6 +49,7 @@ __all__ = [
     "get_experiment",
     "get_experiment_by_name",
     "get_last_active_trace_id",
+    "get_logged_model",
     "get_parent_run",
     "get_registry_uri",
     "get_run",
@@ -53,9 +57,11 @@ __all__ = [
     "get_tracking_uri",
     "hookspecs",
     "Image",
+    "initialize_logged_model",
     "is_tracking_uri_set",
     "keras",
     "last_active_run",
+    "last_logged_model",
     "lightgbm",
     "list_artifacts",
     "load_table",
@@ -68,6 +74,7 @@ __all__ = [
     "log_inputs",
     "log_metric",
     "log_metrics",
+    "log_model_params",
     "log_param",
     "log_params",
     "log_stream",
@@ -81,15 +88,20 @@ __all__ = [
     "plugins",
     "pyfunc",
     "pytorch",
+    "register_model",
     "restore_experiment",
     "restore_run",
     "search",
     "search_experiments",
+    "search_logged_models",
+    "search_model_versions",
+    "search_registered_models",
     "search_runs",
     "search_traces",
     "set_experiment",
     "set_experiment_tag",
     "set_experiment_tags",
+    "set_logged_model_tags",
     "set_registry_uri",
     "set_tag",
     "set_tags",
@@ -175,6 +187,18 @@ _LAZY: dict[str, str] = {
     "MlflowException": "tracklet.exceptions",
     "TrackletException": "tracklet.exceptions",
     "Image": "tracklet.multimedia",
+    "create_external_model": "tracklet._registry_fluent",
+    "delete_logged_model_tag": "tracklet._registry_fluent",
+    "finalize_logged_model": "tracklet._registry_fluent",
+    "get_logged_model": "tracklet._registry_fluent",
+    "initialize_logged_model": "tracklet._registry_fluent",
+    "last_logged_model": "tracklet._registry_fluent",
+    "log_model_params": "tracklet._registry_fluent",
+    "register_model": "tracklet._registry_fluent",
+    "search_logged_models": "tracklet._registry_fluent",
+    "search_model_versions": "tracklet._registry_fluent",
+    "search_registered_models": "tracklet._registry_fluent",
+    "set_logged_model_tags": "tracklet._registry_fluent",
 }
 _SUBMODULES = frozenset(
     {
@@ -259,6 +283,18 @@ if TYPE_CHECKING:
     from tracklet._config import is_tracking_uri_set as is_tracking_uri_set
     from tracklet._config import set_registry_uri as set_registry_uri
     from tracklet._config import set_tracking_uri as set_tracking_uri
+    from tracklet._registry_fluent import create_external_model as create_external_model
+    from tracklet._registry_fluent import delete_logged_model_tag as delete_logged_model_tag
+    from tracklet._registry_fluent import finalize_logged_model as finalize_logged_model
+    from tracklet._registry_fluent import get_logged_model as get_logged_model
+    from tracklet._registry_fluent import initialize_logged_model as initialize_logged_model
+    from tracklet._registry_fluent import last_logged_model as last_logged_model
+    from tracklet._registry_fluent import log_model_params as log_model_params
+    from tracklet._registry_fluent import register_model as register_model
+    from tracklet._registry_fluent import search_logged_models as search_logged_models
+    from tracklet._registry_fluent import search_model_versions as search_model_versions
+    from tracklet._registry_fluent import search_registered_models as search_registered_models
+    from tracklet._registry_fluent import set_logged_model_tags as set_logged_model_tags
     from tracklet._tracing import get_current_active_span as get_current_active_span
     from tracklet._tracing import get_last_active_trace_id as get_last_active_trace_id
     from tracklet._tracing import get_trace as get_trace

@@ -1,7 +1,9 @@
 """Where tracking and registry calls go: the configured URIs.
 
 Order of precedence: :func:`set_tracking_uri`, then ``TRACKLET_TRACKING_URI``, then
-``MLFLOW_TRACKING_URI``, then the default an installed plugin proposes.
+``MLFLOW_TRACKING_URI``, then the default an installed plugin proposes. The registry URI:
+:func:`set_registry_uri`, then ``TRACKLET_REGISTRY_URI``, then ``MLFLOW_REGISTRY_URI``,
+then the tracking URI (a client's own, for a client).
 """
 
 from __future__ import annotations
@@ -60,6 +62,18 @@ def set_registry_uri(uri: str | Path | None) -> None:
     _registry_uri = str(uri) if uri not in (None, "") else None
 
 
+def registry_uri_from_context() -> str | None:
+    """The registry URI the user chose: :func:`set_registry_uri`, then
+    ``TRACKLET_REGISTRY_URI``, then ``MLFLOW_REGISTRY_URI``; None when none is set."""
+    return _registry_uri or environment.get("REGISTRY_URI")
+
+
+def resolve_registry_uri(registry_uri: str | None = None, tracking_uri: str | None = None) -> str:
+    """As MLflow resolves a client's registry URI: the one given, else the one chosen
+    (:func:`registry_uri_from_context`), else ``tracking_uri``, else the tracking URI in force."""
+    return str(registry_uri or registry_uri_from_context() or tracking_uri or get_tracking_uri())
+
+
 def get_registry_uri() -> str:
     """The registry URI in force now (falls back to the tracking URI)."""
-    return _registry_uri or environment.get("REGISTRY_URI") or get_tracking_uri()
+    return resolve_registry_uri()

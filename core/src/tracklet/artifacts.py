@@ -1,4 +1,6 @@
-"""Artifact helpers that take URIs: ``runs:/<run_id>/<path>`` or a plain artifact URI.
+"""Artifact helpers that take URIs: ``runs:/<run_id>/<path>``, ``models:/<name>/<version>/<path>``
+(and the other ``models:/`` forms: ``@alias``, stage, ``latest``, a logged model id) or a
+plain artifact URI.
 
 ``download_artifacts``, ``list_artifacts``, ``load_text``, ``load_dict``, ``load_image``
 as in ``mlflow.artifacts``.
@@ -23,7 +25,7 @@ from tracklet.exceptions import (
     TrackletException,
 )
 from tracklet.stores import ArtifactRepository
-from tracklet.uri import get_scheme, is_local_uri, local_path_from_uri, parse_runs_uri
+from tracklet.uri import get_scheme, is_local_uri, local_path_from_uri, parse_runs_uri, split_models_uri
 
 __all__ = ["download_artifacts", "list_artifacts", "load_dict", "load_image", "load_text"]
 
@@ -49,6 +51,21 @@ def _check_arguments(artifact_uri: str | None, run_id: str | None, artifact_path
         )
 
 
+def _locate_model(
+    artifact_uri: str, tracking_uri: str | None, registry_uri: str | None = None
+) -> tuple[ArtifactRepository, str]:
+    """The repository of the model version (or logged model) a ``models:/`` URI names, and
+    the sub-path after it (``models:/m/3/a/b`` -> repository of ``models:/m/3``, ``a/b``), as
+    MLflow splits it. The ``models`` artifact scheme (served by tracklet-registry) resolves
+    the URI through the registry store of ``registry_uri`` (default: the current one)."""
+    root, path = split_models_uri(artifact_uri)
+    declared = plugins.declared_scheme("artifacts", "models") if registry_uri else None
+    if declared is None:
+        return plugins.get_artifact_repository(root, tracking_uri), path
+    repository = plugins.load_target(declared.target)
+    return repository(root, tracking_uri=tracking_uri, registry_uri=registry_uri), path
+
+
 def _locate(
     artifact_uri: str | None, run_id: str | None, artifact_path: str | None, tracking_uri: str | None
 ) -> tuple[ArtifactRepository, str]:
@@ -59,6 +76,8 @@ def _locate(
     assert artifact_uri is not None
     if get_scheme(artifact_uri) == "runs":
         return resolve_runs_uri(artifact_uri, tracking_uri)
+    if get_scheme(artifact_uri) == "models":
+        return _locate_model(artifact_uri, tracking_uri)
     parent, name = _split_uri(artifact_uri)
     return plugins.get_artifact_repository(parent, tracking_uri), name
 
@@ -97,6 +116,10 @@ def download_artifacts(
     Without ``dst_path``, a plain local URI or a run's whole local artifact folder is
     returned in place.
     """
+    if artifact_uri is not None and get_scheme(artifact_uri) == "models":
+        _check_arguments(artifact_uri, run_id, artifact_path)
+        repo, path = _locate_model(artifact_uri, tracking_uri, registry_uri)
+        return _download(repo, path, dst_path)
     repo, path = _locate_for_download(artifact_uri, run_id, artifact_path, tracking_uri)
     from_runs_uri = bool(artifact_path) if run_id is not None else get_scheme(artifact_uri or "") == "runs"
     if from_runs_uri and dst_path is None:

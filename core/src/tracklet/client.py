@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from tracklet import _config, plugins
 from tracklet._media import MediaMixin
-from tracklet._unavailable import RegistryAndTracingMixin
+from tracklet._model_registry import RegistryClientMixin
+from tracklet._unavailable import TracingMixin
 from tracklet.entities import (
     DatasetInput,
     Experiment,
@@ -51,17 +52,21 @@ __all__ = ["MlflowClient"]
 _logger = logging.getLogger(__name__)
 
 
-class MlflowClient(MediaMixin, RegistryAndTracingMixin):
+class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
     """Client of a tracking backend: experiments, runs, metrics, params, tags, artifacts.
 
     :param tracking_uri: where to track (a path, ``file:``, ``sqlite:``, ``http(s):``…);
         default: :func:`tracklet.get_tracking_uri`.
-    :param registry_uri: where the model registry is; default: the tracking URI.
+    :param registry_uri: where the model registry is; default, as MLflow:
+        :func:`tracklet.set_registry_uri`, ``TRACKLET_REGISTRY_URI``/``MLFLOW_REGISTRY_URI``,
+        else this client's tracking URI.
     """
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
         self._tracking_uri = str(tracking_uri) if tracking_uri else _config.get_tracking_uri()
-        self._registry_uri = str(registry_uri) if registry_uri else None
+        self._registry_uri = _config.resolve_registry_uri(
+            str(registry_uri) if registry_uri else None, self._tracking_uri
+        )
         self._store: TrackingStore = plugins.get_tracking_store(self._tracking_uri)
         self._artifact_uris: dict[str, str] = {}
 
