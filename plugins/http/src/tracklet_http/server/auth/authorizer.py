@@ -27,6 +27,11 @@ without the server buffering it; :func:`refusal_headers` gives such an answer it
 ``WWW-Authenticate`` or ``Retry-After`` header, and ``Connection: close`` when a body is
 left unread. Password checks never run on the event loop.
 
+Routes that plugins contribute (the model registry, logged models) carry their own
+:class:`tracklet.routes.RoutePermission`: :meth:`Authorizer.authorize_route` checks it
+and :meth:`Authorizer.after_route` keeps the registered model grants in step (see
+:mod:`~tracklet_http.server.auth.registry` for the rules).
+
 The artifact proxy: reading needs READ, uploading a new file EDIT, and replacing a file
 that exists MANAGE — overwriting destroys its content as surely as deleting it, which
 needs MANAGE (:meth:`Authorizer.authorize_artifact` with ``delete=True``).
@@ -46,6 +51,7 @@ from tracklet.exceptions import (
     TrackletException,
 )
 
+from .registry import RouteRules
 from .service import AuthService, Caller, service_for
 
 __all__ = ["ENDPOINT_RULES", "Authorizer", "authorization_header", "client_address", "refusal_headers"]
@@ -164,6 +170,7 @@ class Authorizer:
     def __init__(self, settings: Any) -> None:
         self.settings = settings
         self.service: AuthService = service_for(settings)
+        self.routes = RouteRules(self.service)
 
     async def authenticate_scope(self, scope: Mapping[str, Any]) -> str:
         """The caller's user name, from the HTTP basic authentication header of an ASGI
@@ -270,6 +277,49 @@ class Authorizer:
         """The experiments ``username`` may read: None means all of them (an admin, or a
         default permission that allows reading)."""
         return self.service.visible_experiment_ids(self.service.caller(username))
+
+    # -- routes contributed by plugins -------------------------------------------------------
+
+    def authorize_route(
+        self,
+        username: str,
+        permission: Any,
+        params: Mapping[str, Any],
+        store_access: Any,
+        route: Any = None,
+    ) -> None:
+        """Refuse (PERMISSION_DENIED, 403) a call of a contributed route ``username`` may not make.
+
+        :param permission: the route's :class:`tracklet.routes.RoutePermission`, or None
+            (any signed-in user may call it).
+        :param params: the request's checked fields (and path parameters).
+        :param store_access: the route's :class:`tracklet.routes.RouteRequest` (its
+            ``tracking_store`` and ``registry_store`` are used to find a run's or logged
+            model's experiment).
+        :param route: the :class:`tracklet.routes.Route` (or its name), for messages.
+        """
+        name = getattr(route, "name", route)
+        self.routes.authorize(
+            self.service.caller(username), permission, params, store_access, str(name) if name else ""
+        )
+
+    def after_route(
+        self, username: str, route: Any, params: Mapping[str, Any], result: Any, store_access: Any
+    ) -> Any:
+        """After a contributed route succeeded: keep registered model grants in step
+        (create: MANAGE for the creator; rename: the grants follow; delete: they go) and
+        return the answer to send (a search answers only what ``username`` may read).
+
+        :param route: the :class:`tracklet.routes.Route` (its path and name say what
+            happened; its handler fetches further pages of a filtered search), or its name.
+        :param result: the handler's answer (a dict).
+        :param store_access: the route's :class:`tracklet.routes.RouteRequest`.
+        """
+        return self.routes.after(self.service.caller(username), route, params, result, store_access)
+
+    def visible_model_names(self, username: str) -> set[str] | None:
+        """The registered models ``username`` may read: None means all of them."""
+        return self.service.visible_model_names(self.service.caller(username))
 
     # -- the artifact proxy ----------------------------------------------------------------
 

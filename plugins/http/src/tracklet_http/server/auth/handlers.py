@@ -22,7 +22,7 @@ from tracklet.validation import canonical_experiment_id
 
 from .permissions import grantable
 from .service import AuthService, Caller, check_name, check_password
-from .store import User
+from .store import MAX_MODEL_NAME, User
 
 Data = dict[str, Any]
 Handler = Callable[[AuthService, Caller, Data], Data]
@@ -77,7 +77,7 @@ def _user_json(user: User, service: AuthService) -> Data:
         "is_admin": user.is_admin,
         # MLflow 2's client reads these two lists; MLflow 3's ignores them.
         "experiment_permissions": [g.to_json() for g in service.store.grants_of(user.id)],
-        "registered_model_permissions": [],
+        "registered_model_permissions": [g.to_json() for g in service.store.model_grants_of(user.id)],
     }
 
 
@@ -219,44 +219,127 @@ def delete_experiment_permission(service: AuthService, caller: Caller, data: Dat
     return {}
 
 
+# -- registered model permissions ---------------------------------------------------------------
+
+
+def _model_name(data: Data, name: str = "name") -> str:
+    value = _required(data, name)
+    if not isinstance(value, str):
+        raise _bad(f"Invalid value for parameter '{name}': expected a string.")
+    if len(value) > MAX_MODEL_NAME:
+        raise _bad(f"Invalid value for parameter '{name}': at most {MAX_MODEL_NAME} characters.")
+    if "\x00" in value:
+        raise _bad(f"Invalid value for parameter '{name}': it cannot contain NUL characters.")
+    return value
+
+
+def _require_model_manage(service: AuthService, caller: Caller, name: str) -> None:
+    if not service.model_permission(caller, name).can_manage:
+        raise _denied(f"managing permissions needs MANAGE permission on registered model '{name}'.")
+
+
+def create_registered_model_permission(service: AuthService, caller: Caller, data: Data) -> Data:
+    name = _model_name(data)
+    _require_model_manage(service, caller, name)
+    username = _username(data)
+    permission = grantable(_required(data, "permission"))
+    grant = service.store.create_model_grant(name, username, permission)
+    service.model_grants_changed(grant.user_id)
+    return {"registered_model_permission": grant.to_json()}
+
+
+def get_registered_model_permission(service: AuthService, caller: Caller, data: Data) -> Data:
+    name = _model_name(data)
+    _require_model_manage(service, caller, name)
+    username = _username(data)
+    try:
+        grant = service.store.get_model_grant(name, username)
+    except TrackletException as exc:
+        if caller.is_admin or exc.error_code != RESOURCE_DOES_NOT_EXIST:
+            raise
+        # one answer whether the user or only the grant is missing (see get_experiment_permission)
+        raise TrackletException(
+            f"Registered model permission with name={name} and username={username} not found",
+            RESOURCE_DOES_NOT_EXIST,
+        ) from None
+    return {"registered_model_permission": grant.to_json()}
+
+
+def update_registered_model_permission(service: AuthService, caller: Caller, data: Data) -> Data:
+    name = _model_name(data)
+    _require_model_manage(service, caller, name)
+    username = _username(data)
+    permission = grantable(_required(data, "permission"))
+    service.store.update_model_grant(name, username, permission)
+    service.model_grants_changed()
+    return {}
+
+
+def delete_registered_model_permission(service: AuthService, caller: Caller, data: Data) -> Data:
+    name = _model_name(data)
+    _require_model_manage(service, caller, name)
+    service.store.delete_model_grant(name, _username(data))
+    service.model_grants_changed()
+    return {}
+
+
 # -- MLflow 3's per-user grants -----------------------------------------------------------------
 
 
-def _resource(data: Data) -> str:
+#: The resource types of MLflow 3's grant API that tracklet keeps permissions on.
+RESOURCE_TYPES = ("experiment", "registered_model")
+
+
+def _resource(data: Data) -> tuple[str, str]:
+    """(resource type, resource id) of a v3 grant call."""
     resource_type = _required(data, "resource_type")
-    if resource_type != "experiment":
+    if resource_type not in RESOURCE_TYPES:
         raise _bad(
-            f"Invalid value for parameter 'resource_type': tracklet keeps permissions on experiments only "
-            f"('experiment'), not {str(resource_type)[:60]!r}."
+            f"Invalid value for parameter 'resource_type': tracklet keeps permissions on experiments "
+            f"('experiment') and registered models ('registered_model'), not {str(resource_type)[:60]!r}."
         )
-    resource_id = _experiment_id(data, "resource_id")
+    if resource_type == "registered_model":
+        resource_id = _model_name(data, "resource_id")
+    else:
+        resource_id = _experiment_id(data, "resource_id")
     if resource_id == "*":
         raise _bad(
-            "Invalid value for parameter 'resource_id': wildcard grants are not supported; name one experiment."
+            f"Invalid value for parameter 'resource_id': wildcard grants are not supported; name one "
+            f"{resource_type.replace('_', ' ')}."
         )
-    return resource_id
+    return resource_type, resource_id
 
 
 def grant_user_permission(service: AuthService, caller: Caller, data: Data) -> Data:
-    experiment_id = _resource(data)
-    _require_manage(service, caller, experiment_id)
-    grant = service.store.create_grant(
-        experiment_id, _username(data), grantable(_required(data, "permission"))
-    )
+    resource_type, resource_id = _resource(data)
+    if resource_type == "registered_model":
+        _require_model_manage(service, caller, resource_id)
+        model_grant = service.store.create_model_grant(
+            resource_id, _username(data), grantable(_required(data, "permission"))
+        )
+        service.model_grants_changed(model_grant.user_id)
+        return {}
+    _require_manage(service, caller, resource_id)
+    grant = service.store.create_grant(resource_id, _username(data), grantable(_required(data, "permission")))
     service.grants_changed(grant.user_id)
     return {}
 
 
 def revoke_user_permission(service: AuthService, caller: Caller, data: Data) -> Data:
-    experiment_id = _resource(data)
-    _require_manage(service, caller, experiment_id)
-    service.store.delete_grant(experiment_id, _username(data))
+    resource_type, resource_id = _resource(data)
+    if resource_type == "registered_model":
+        _require_model_manage(service, caller, resource_id)
+        service.store.delete_model_grant(resource_id, _username(data))
+        service.model_grants_changed()
+        return {}
+    _require_manage(service, caller, resource_id)
+    service.store.delete_grant(resource_id, _username(data))
     service.grants_changed()
     return {}
 
 
 def get_user_permission(service: AuthService, caller: Caller, data: Data) -> Data:
-    experiment_id = _resource(data)
+    resource_type, resource_id = _resource(data)
     username = _username(data)
     # Admins, and a user about themselves (MLflow adds workspace admins, which tracklet has
     # not): answering MANAGE holders too let anyone who created an experiment learn which
@@ -264,5 +347,9 @@ def get_user_permission(service: AuthService, caller: Caller, data: Data) -> Dat
     if not caller.is_admin and username != caller.username:
         raise _denied("only admins may read other users' permissions; ask about yourself ('username').")
     user = service.store.get_user(username)
-    permission = service.permission(Caller(user.id, user.username, user.is_admin), experiment_id)
+    subject = Caller(user.id, user.username, user.is_admin)
+    if resource_type == "registered_model":
+        permission = service.model_permission(subject, resource_id)
+    else:
+        permission = service.permission(subject, resource_id)
     return {"allowed": permission.can_use, "permission": permission.name}

@@ -17,11 +17,18 @@ experiments/permissions/create     POST    admins, and users with MANAGE on the 
 experiments/permissions/get        GET     same
 experiments/permissions/update     PATCH   same
 experiments/permissions/delete     DELETE  same
+registered-models/permissions/     POST    admins, and users with MANAGE on the registered
+create                                     model
+registered-models/permissions/get  GET     same
+registered-models/permissions/     PATCH   same
+update
+registered-models/permissions/     DELETE  same
+delete
 =================================  ======  ==================================================
 
 and MLflow 3's per-user grant API under ``/api/3.0/mlflow`` (what ``mlflow``'s own
-``AuthServiceClient.grant_user_permission`` & co. call; ``resource_type`` must be
-``experiment``): ``users/permissions/grant`` (POST), ``users/permissions/revoke`` (POST),
+``AuthServiceClient.grant_user_permission`` & co. call; ``resource_type`` is
+``experiment`` or ``registered_model``): ``users/permissions/grant`` (POST), ``users/permissions/revoke`` (POST),
 ``users/permissions/get`` (GET; admins and the user themselves, as in MLflow without
 workspaces: answering MANAGE holders too told anyone who had created an experiment which
 user names exist and which are admins). For a non-admin, ``experiments/permissions/get``
@@ -63,11 +70,14 @@ from .handlers import (
     Data,
     Handler,
     create_experiment_permission,
+    create_registered_model_permission,
     create_user,
     current_user,
     delete_experiment_permission,
+    delete_registered_model_permission,
     delete_user,
     get_experiment_permission,
+    get_registered_model_permission,
     get_user,
     get_user_permission,
     grant_user_permission,
@@ -76,6 +86,7 @@ from .handlers import (
     update_admin,
     update_experiment_permission,
     update_password,
+    update_registered_model_permission,
 )
 from .permissions import GRANTABLE
 from .service import AuthService
@@ -99,10 +110,15 @@ _EXPERIMENT_ID = {
         {"type": "integer"},
     ]
 }
+_MODEL_NAME = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\u0000]+$"}
 _PERMISSION = {"type": "string", "enum": list(GRANTABLE)}
+_RESOURCE_TYPE = {"type": "string", "enum": ["experiment", "registered_model"]}
+# an experiment id, or a registered model's name
+_RESOURCE_ID = {"oneOf": [_MODEL_NAME, {"type": "integer"}]}
 _EMPTY: Data = {"type": "object", "properties": {}}
 _USER_REF = {"$ref": "#/components/schemas/AuthUser"}
 _GRANT_REF = {"$ref": "#/components/schemas/ExperimentPermission"}
+_MODEL_GRANT_REF = {"$ref": "#/components/schemas/RegisteredModelPermission"}
 
 
 @dataclass(frozen=True)
@@ -255,18 +271,54 @@ AUTH_ROUTES: tuple[AuthRoute, ...] = (
         "Take a user's permission on an experiment away (MANAGE on it).",
     ),
     AuthRoute(
+        "create_registered_model_permission",
+        "POST",
+        "/registered-models/permissions/create",
+        create_registered_model_permission,
+        (("name", _MODEL_NAME, True), ("username", _USERNAME, True), ("permission", _PERMISSION, True)),
+        {"type": "object", "properties": {"registered_model_permission": _MODEL_GRANT_REF}},
+        "Grant a user a permission on a registered model (MANAGE on it).",
+    ),
+    AuthRoute(
+        "get_registered_model_permission",
+        "GET",
+        "/registered-models/permissions/get",
+        get_registered_model_permission,
+        (("name", _MODEL_NAME, True), ("username", _USERNAME, True)),
+        {"type": "object", "properties": {"registered_model_permission": _MODEL_GRANT_REF}},
+        "A user's permission on a registered model (MANAGE on it).",
+    ),
+    AuthRoute(
+        "update_registered_model_permission",
+        "PATCH",
+        "/registered-models/permissions/update",
+        update_registered_model_permission,
+        (("name", _MODEL_NAME, True), ("username", _USERNAME, True), ("permission", _PERMISSION, True)),
+        _EMPTY,
+        "Change a user's permission on a registered model (MANAGE on it).",
+    ),
+    AuthRoute(
+        "delete_registered_model_permission",
+        "DELETE",
+        "/registered-models/permissions/delete",
+        delete_registered_model_permission,
+        (("name", _MODEL_NAME, True), ("username", _USERNAME, True)),
+        _EMPTY,
+        "Take a user's permission on a registered model away (MANAGE on it).",
+    ),
+    AuthRoute(
         "grant_user_permission",
         "POST",
         "/users/permissions/grant",
         grant_user_permission,
         (
             ("username", _USERNAME, True),
-            ("resource_type", {"type": "string", "enum": ["experiment"]}, True),
-            ("resource_id", _EXPERIMENT_ID, True),
+            ("resource_type", _RESOURCE_TYPE, True),
+            ("resource_id", _RESOURCE_ID, True),
             ("permission", _PERMISSION, True),
         ),
         _EMPTY,
-        "MLflow 3: grant a user a permission on an experiment (MANAGE on it).",
+        "MLflow 3: grant a user a permission on an experiment or registered model (MANAGE on it).",
         "3.0",
     ),
     AuthRoute(
@@ -276,11 +328,11 @@ AUTH_ROUTES: tuple[AuthRoute, ...] = (
         revoke_user_permission,
         (
             ("username", _USERNAME, True),
-            ("resource_type", {"type": "string", "enum": ["experiment"]}, True),
-            ("resource_id", _EXPERIMENT_ID, True),
+            ("resource_type", _RESOURCE_TYPE, True),
+            ("resource_id", _RESOURCE_ID, True),
         ),
         _EMPTY,
-        "MLflow 3: take a user's permission on an experiment away (MANAGE on it).",
+        "MLflow 3: take a user's permission on an experiment or registered model away (MANAGE on it).",
         "3.0",
     ),
     AuthRoute(
@@ -290,11 +342,11 @@ AUTH_ROUTES: tuple[AuthRoute, ...] = (
         get_user_permission,
         (
             ("username", _USERNAME, True),
-            ("resource_type", {"type": "string", "enum": ["experiment"]}, True),
-            ("resource_id", _EXPERIMENT_ID, True),
+            ("resource_type", _RESOURCE_TYPE, True),
+            ("resource_id", _RESOURCE_ID, True),
         ),
         {"type": "object", "properties": {"allowed": {"type": "boolean"}, "permission": {"type": "string"}}},
-        "MLflow 3: a user's effective permission on an experiment.",
+        "MLflow 3: a user's effective permission on an experiment or registered model.",
         "3.0",
     ),
 )
@@ -456,6 +508,14 @@ OPENAPI_SCHEMAS: dict[str, Data] = {
             "permission": {"type": "string", "enum": list(GRANTABLE)},
         },
     },
+    "RegisteredModelPermission": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "user_id": {"type": "integer"},
+            "permission": {"type": "string", "enum": list(GRANTABLE)},
+        },
+    },
     "AuthUser": {
         "type": "object",
         "properties": {
@@ -463,7 +523,7 @@ OPENAPI_SCHEMAS: dict[str, Data] = {
             "username": {"type": "string"},
             "is_admin": {"type": "boolean"},
             "experiment_permissions": {"type": "array", "items": _GRANT_REF},
-            "registered_model_permissions": {"type": "array", "items": {"type": "object"}},
+            "registered_model_permissions": {"type": "array", "items": _MODEL_GRANT_REF},
         },
     },
 }

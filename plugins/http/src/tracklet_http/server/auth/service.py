@@ -11,6 +11,7 @@ Caches (all in-process, bounded, thread-safe):
   -> the user, for ``credential_ttl`` seconds (default 60), so scrypt runs about once a
   minute per client instead of on every request;
 * grants: (user, experiment) -> permission, for ``permission_ttl`` seconds (default 5);
+  the same for (user, registered model), and each user's readable experiments and models;
 * run -> experiment: forever (a run never changes experiment; unknown runs are not cached).
 
 Another replica (or worker process) does not see this process's invalidations: there a
@@ -71,7 +72,7 @@ from .passwords import (
     verify_password,
 )
 from .permissions import MANAGE, Permission, get_permission
-from .store import MAX_NAME, AuthStore
+from .store import MAX_MODEL_NAME, MAX_NAME, AuthStore
 
 __all__ = ["AuthService", "Caller", "TTLCache", "check_name", "check_password", "service_for"]
 
@@ -206,6 +207,8 @@ class AuthService:
         self._callers = TTLCache(config.credential_ttl)
         self._grants = TTLCache(config.permission_ttl, max_size=100_000)
         self._visible = TTLCache(config.permission_ttl)
+        self._model_grants = TTLCache(config.permission_ttl, max_size=100_000)
+        self._visible_models = TTLCache(config.permission_ttl)
         self._runs: dict[str, str] = {}
         self._runs_lock = threading.Lock()
         self.limiter = FailureLimiter(config.max_failures, config.max_address_failures, config.failure_window)
@@ -357,6 +360,7 @@ class AuthService:
         self._callers.drop(lambda key: key == username)
         self._grants.clear()
         self._visible.clear()
+        self.model_grants_changed()
 
     # -- permissions ---------------------------------------------------------------------
 
@@ -396,11 +400,64 @@ class AuthService:
         else:
             self._grants.drop(lambda key: key[0] == user_id)
             self._visible.drop(lambda key: key == user_id)
+        self.model_grants_changed(user_id)
 
     def grant_creator(self, caller: Caller, experiment_id: str) -> None:
         """MANAGE for whoever created an experiment."""
         self.store.set_grant(experiment_id, caller.id, MANAGE.name)
         self.grants_changed(caller.id)
+
+    # -- registered models ---------------------------------------------------------------
+
+    def model_permission(self, caller: Caller, name: str) -> Permission:
+        """What ``caller`` may do on the registered model called ``name``: everything for
+        an admin, else their grant on it, else the server's default."""
+        if caller.is_admin:
+            return MANAGE
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_MODEL_NAME or "\x00" in name:
+            return self.default  # no grant can name it
+        key = (caller.id, name)
+        permission = self._model_grants.get(key, _MISSING)
+        if permission is _MISSING:
+            permission = self.store.model_permission_of(caller.id, name)
+            self._model_grants.put(key, permission)
+        return self.default if permission is None else get_permission(permission)
+
+    def visible_model_names(self, caller: Caller) -> set[str] | None:
+        """The registered models ``caller`` may read; None when that is all of them."""
+        if caller.is_admin or self.default.can_read:
+            return None
+        visible = self._visible_models.get(caller.id)
+        if visible is None:
+            visible = frozenset(
+                g.name for g in self.store.model_grants_of(caller.id) if get_permission(g.permission).can_read
+            )
+            self._visible_models.put(caller.id, visible)
+        return set(visible)
+
+    def model_grants_changed(self, user_id: int | None = None) -> None:
+        """Drop cached registered model grants (of one user, or all)."""
+        if user_id is None:
+            self._model_grants.clear()
+            self._visible_models.clear()
+        else:
+            self._model_grants.drop(lambda key: key[0] == user_id)
+            self._visible_models.drop(lambda key: key == user_id)
+
+    def grant_model_creator(self, caller: Caller, name: str) -> None:
+        """MANAGE for whoever created a registered model."""
+        self.store.set_model_grant(name, caller.id, MANAGE.name)
+        self.model_grants_changed(caller.id)
+
+    def model_renamed(self, old_name: str, new_name: str) -> None:
+        """A registered model was renamed: its grants follow it."""
+        self.store.rename_model_grants(old_name, new_name)
+        self.model_grants_changed()
+
+    def model_deleted(self, name: str) -> None:
+        """A registered model was deleted: its grants go with it."""
+        self.store.delete_model_grants(name)
+        self.model_grants_changed()
 
     # -- runs ----------------------------------------------------------------------------
 

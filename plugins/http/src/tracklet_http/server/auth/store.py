@@ -1,11 +1,16 @@
 """Users and per-experiment grants in a SQL database (SQLAlchemy Core).
 
-Two tables, prefixed ``tracklet_auth_`` so they can live in the tracking database itself
+Three tables, prefixed ``tracklet_auth_`` so they can live in the tracking database itself
 (sqlite, PostgreSQL or MySQL) next to the tracking store's tables without clashing:
 
 * ``tracklet_auth_users``: ``id``, ``username`` (unique), ``password_hash``, ``is_admin``;
 * ``tracklet_auth_experiment_permissions``: ``user_id``, ``experiment_id``, ``permission``,
-  one row per (user, experiment).
+  one row per (user, experiment);
+* ``tracklet_auth_registered_model_permissions``: ``user_id``, ``name``, ``permission``,
+  one row per (user, registered model), as MLflow's ``registered_model_permissions``.
+  A registered model is known by its name, so these rows follow it: renaming a model
+  renames them, deleting it deletes them (:meth:`AuthStore.rename_model_grants`,
+  :meth:`AuthStore.delete_model_grants`).
 
 The tables are created on first use; servers starting together on one database (replicas,
 workers) may all try at once, so creation takes a PostgreSQL advisory lock and is retried
@@ -32,7 +37,16 @@ from tracklet.exceptions import (
     TrackletException,
 )
 
-__all__ = ["AuthStore", "ExperimentGrant", "User", "metadata", "users", "experiment_permissions"]
+__all__ = [
+    "AuthStore",
+    "ExperimentGrant",
+    "ModelGrant",
+    "User",
+    "experiment_permissions",
+    "metadata",
+    "registered_model_permissions",
+    "users",
+]
 
 logger = logging.getLogger("tracklet_http.server.auth")
 
@@ -40,6 +54,8 @@ T = TypeVar("T")
 
 #: Longest user name and experiment id stored (both are indexed strings).
 MAX_NAME = 255
+#: Longest registered model name a grant may name (MLflow's registry column is 256 long).
+MAX_MODEL_NAME = 256
 _SQLITE_BUSY_TIMEOUT_S = 60.0
 #: A key for pg_advisory_xact_lock that serialises table creation across processes.
 _SCHEMA_LOCK_KEY = 0x7472_6B6C_6175_7468  # "trklauth"
@@ -66,6 +82,17 @@ experiment_permissions = sa.Table(
     sa.Column("permission", sa.String(32), nullable=False),
 )
 
+registered_model_permissions = sa.Table(
+    "tracklet_auth_registered_model_permissions",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("tracklet_auth_users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("name", sa.String(MAX_MODEL_NAME), primary_key=True),
+    sa.Column("permission", sa.String(32), nullable=False),
+    sa.Index("tracklet_auth_rmp_name", "name"),
+)
+
 
 @dataclass(frozen=True)
 class User:
@@ -89,6 +116,18 @@ class ExperimentGrant:
         return {"experiment_id": self.experiment_id, "user_id": self.user_id, "permission": self.permission}
 
 
+@dataclass(frozen=True)
+class ModelGrant:
+    """One user's permission on one registered model (MLflow's ``RegisteredModelPermission``)."""
+
+    name: str
+    user_id: int
+    permission: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "user_id": self.user_id, "permission": self.permission}
+
+
 def _user_not_found(username: str) -> TrackletException:
     return TrackletException(f"User with username={username} not found", RESOURCE_DOES_NOT_EXIST)
 
@@ -96,6 +135,13 @@ def _user_not_found(username: str) -> TrackletException:
 def _grant_not_found(experiment_id: str, username: str) -> TrackletException:
     return TrackletException(
         f"Experiment permission with experiment_id={experiment_id} and username={username} not found",
+        RESOURCE_DOES_NOT_EXIST,
+    )
+
+
+def _model_grant_not_found(name: str, username: str) -> TrackletException:
+    return TrackletException(
+        f"Registered model permission with name={name} and username={username} not found",
         RESOURCE_DOES_NOT_EXIST,
     )
 
@@ -267,6 +313,8 @@ class AuthStore:
             if user is None:
                 raise _user_not_found(username)
             conn.execute(experiment_permissions.delete().where(experiment_permissions.c.user_id == user.id))
+            rmp = registered_model_permissions
+            conn.execute(rmp.delete().where(rmp.c.user_id == user.id))
             conn.execute(users.delete().where(users.c.id == user.id))
 
         self._write(delete)
@@ -378,3 +426,121 @@ class AuthStore:
             self._write(upsert)
         except IntegrityError:  # inserted by another process in between: overwrite it
             self._write(upsert)
+
+    # -- registered model grants -----------------------------------------------------------
+
+    def model_permission_of(self, user_id: int, name: str) -> str | None:
+        """The permission granted to a user on a registered model, or None."""
+        rmp = registered_model_permissions
+        return self._read(
+            lambda conn: conn.execute(
+                sa.select(rmp.c.permission).where(rmp.c.user_id == user_id, rmp.c.name == name)
+            ).scalar_one_or_none()
+        )
+
+    def model_grants_of(self, user_id: int) -> list[ModelGrant]:
+        """Every registered model grant a user holds, by model name."""
+        rmp = registered_model_permissions
+        rows = self._read(
+            lambda conn: conn.execute(
+                sa.select(rmp.c.name, rmp.c.permission).where(rmp.c.user_id == user_id).order_by(rmp.c.name)
+            ).all()
+        )
+        return [ModelGrant(r.name, user_id, r.permission) for r in rows]
+
+    def get_model_grant(self, name: str, username: str) -> ModelGrant:
+        """A user's grant on a registered model; RESOURCE_DOES_NOT_EXIST (in MLflow's
+        words) when the user or the grant is missing."""
+
+        def get(conn: sa.Connection) -> ModelGrant:
+            user_id = self._user_id(conn, username)
+            rmp = registered_model_permissions
+            permission = conn.execute(
+                sa.select(rmp.c.permission).where(rmp.c.user_id == user_id, rmp.c.name == name)
+            ).scalar_one_or_none()
+            if permission is None:
+                raise _model_grant_not_found(name, username)
+            return ModelGrant(name, user_id, permission)
+
+        return self._read(get)
+
+    def create_model_grant(self, name: str, username: str, permission: str) -> ModelGrant:
+        """A new grant on a registered model; RESOURCE_ALREADY_EXISTS if the user has one."""
+
+        def insert(conn: sa.Connection) -> ModelGrant:
+            user_id = self._user_id(conn, username)
+            conn.execute(
+                registered_model_permissions.insert().values(
+                    user_id=user_id, name=name, permission=permission
+                )
+            )
+            return ModelGrant(name, user_id, permission)
+
+        try:
+            return self._write(insert)
+        except IntegrityError:
+            raise TrackletException(
+                f"Registered model permission (name={name}, username={username}) already exists.",
+                RESOURCE_ALREADY_EXISTS,
+            ) from None
+
+    def update_model_grant(self, name: str, username: str, permission: str) -> ModelGrant:
+        def update(conn: sa.Connection) -> ModelGrant:
+            user_id = self._user_id(conn, username)
+            rmp = registered_model_permissions
+            result = conn.execute(
+                rmp.update().where(rmp.c.user_id == user_id, rmp.c.name == name).values(permission=permission)
+            )
+            if result.rowcount == 0:
+                raise _model_grant_not_found(name, username)
+            return ModelGrant(name, user_id, permission)
+
+        return self._write(update)
+
+    def delete_model_grant(self, name: str, username: str) -> None:
+        def delete(conn: sa.Connection) -> None:
+            user_id = self._user_id(conn, username)
+            rmp = registered_model_permissions
+            result = conn.execute(rmp.delete().where(rmp.c.user_id == user_id, rmp.c.name == name))
+            if result.rowcount == 0:
+                raise _model_grant_not_found(name, username)
+
+        self._write(delete)
+
+    def set_model_grant(self, name: str, user_id: int, permission: str) -> None:
+        """Insert or overwrite a grant (the creator's MANAGE on a new registered model)."""
+        rmp = registered_model_permissions
+
+        def upsert(conn: sa.Connection) -> None:
+            result = conn.execute(
+                rmp.update().where(rmp.c.user_id == user_id, rmp.c.name == name).values(permission=permission)
+            )
+            if result.rowcount == 0:
+                conn.execute(rmp.insert().values(user_id=user_id, name=name, permission=permission))
+
+        try:
+            self._write(upsert)
+        except IntegrityError:  # inserted by another process in between: overwrite it
+            self._write(upsert)
+
+    def rename_model_grants(self, old_name: str, new_name: str) -> None:
+        """Move every grant on ``old_name`` to ``new_name`` (the model was renamed). A user
+        holding grants on both names keeps the one that came with the model."""
+        if old_name == new_name:
+            return
+        rmp = registered_model_permissions
+
+        def rename(conn: sa.Connection) -> None:
+            # two statements: MySQL refuses a DELETE reading its own table in a subquery
+            holders = list(conn.execute(sa.select(rmp.c.user_id).where(rmp.c.name == old_name)).scalars())
+            if holders:
+                conn.execute(rmp.delete().where(rmp.c.name == new_name, rmp.c.user_id.in_(holders)))
+            conn.execute(rmp.update().where(rmp.c.name == old_name).values(name=new_name))
+
+        self._write(rename)
+
+    def delete_model_grants(self, name: str) -> None:
+        """Delete every grant on a registered model (the model was deleted: a new model of
+        the same name must not inherit them)."""
+        rmp = registered_model_permissions
+        self._write(lambda conn: conn.execute(rmp.delete().where(rmp.c.name == name)))
