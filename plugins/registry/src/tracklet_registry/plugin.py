@@ -3,6 +3,8 @@ and the ``models:`` artifact scheme."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tracklet.plugins import Scheme, hookimpl
 
 #: Local folders: plain paths and ``file:`` URIs (MLflow's ``mlruns`` layout).
@@ -25,3 +27,11 @@ def tracklet_schemes() -> list[Scheme]:
         *(Scheme("registry", scheme, rest_store) for scheme in HTTP_SCHEMES),
         Scheme("artifacts", "models", "tracklet_registry.models_artifacts:ModelsArtifactRepository"),
     ]
+
+
+@hookimpl
+def tracklet_cli_commands() -> list[Any]:
+    """``tracklet models``: list, describe, versions, alias, transition, download."""
+    from tracklet_registry.cli import models
+
+    return [models]
