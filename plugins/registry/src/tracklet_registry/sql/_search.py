@@ -1,0 +1,220 @@
+"""Registry searches compiled to SQL from the core's parsed filter and order-by.
+
+``search_registered_models`` and ``search_model_versions`` each run one statement
+that filters, sorts and cuts the page in the database; tags are correlated ``EXISTS``
+lookups on their primary keys, so a search never loads rows it does not return.
+Semantics are the in-memory evaluator's (:mod:`tracklet.search`): a model lacking a
+tag never matches a clause on it, strings compare exactly (:mod:`._text`), names sort
+by code point. The order is total: the user's keys, then MLflow's defaults (models:
+name ascending; versions: name ascending, version descending), so an offset page
+token resumes exactly where the previous page stopped.
+
+Statements are built once per (dialect, filter, order-by) and cached; the page bounds
+are bound parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from tracklet.search import TAG, And, Comparison, Expr, OrderKey
+
+from . import schema as s
+from ._text import TextOps
+
+__all__ = ["model_search", "parse_search", "uses_ilike", "version_search"]
+
+Leaf = Callable[[Comparison], ColumnElement[bool]]
+rm, mv = s.registered_models, s.model_versions
+
+#: Attribute spellings the parser may hand over -> column, for each searched table.
+_MODEL_COLUMNS = {
+    "name": rm.c.name,
+    "creation_timestamp": rm.c.creation_time,
+    "creation_time": rm.c.creation_time,
+    "last_updated_timestamp": rm.c.last_updated_time,
+    "last_updated_time": rm.c.last_updated_time,
+    "timestamp": rm.c.last_updated_time,
+    "description": rm.c.description,
+}
+_VERSION_COLUMNS = {
+    "name": rm.c.name,
+    "version_number": mv.c.version,
+    "version": mv.c.version,
+    "run_id": mv.c.run_id,
+    "source_path": mv.c.source,
+    "source": mv.c.source,
+    "creation_timestamp": mv.c.creation_time,
+    "creation_time": mv.c.creation_time,
+    "last_updated_timestamp": mv.c.last_updated_time,
+    "last_updated_time": mv.c.last_updated_time,
+    "timestamp": mv.c.last_updated_time,
+    "current_stage": mv.c.current_stage,
+    "status": mv.c.status,
+    "user_id": mv.c.user_id,
+    "description": mv.c.description,
+    "model_id": mv.c.logged_model_id,
+}
+_NUMERIC = frozenset(
+    {mv.c.version, mv.c.creation_time, mv.c.last_updated_time, rm.c.creation_time, rm.c.last_updated_time}
+)
+
+
+def parse_search(
+    kind: str, filter_string: str | None, order_by: list[str]
+) -> tuple[Expr | None, tuple[OrderKey, ...]]:
+    """The parsed filter and order-by of a ``kind`` search (``registered_model`` or
+    ``model_version``), from the core's parser (the store's public method has already
+    refused a bad one with MLflow's words)."""
+    from tracklet import search
+
+    parse_filter = getattr(search, f"parse_{kind}_filter")
+    parse_order = getattr(search, f"parse_{kind}_order_by")
+    expr: Expr | None = parse_filter(filter_string) if filter_string else None
+    return expr, tuple(parse_order(order_by))
+
+
+def uses_ilike(expr: Expr | None) -> bool:
+    """Whether any clause of ``expr`` is an ``ILIKE`` (sqlite then needs its own lower())."""
+    if expr is None:
+        return False
+    if isinstance(expr, Comparison):
+        return expr.op == "ILIKE"
+    return any(uses_ilike(item) for item in expr.items)
+
+
+def _compile(expr: Expr, leaf: Leaf) -> ColumnElement[bool]:
+    if isinstance(expr, Comparison):
+        return leaf(expr)
+    parts = [_compile(item, leaf) for item in expr.items]
+    return sa.and_(*parts) if isinstance(expr, And) else sa.or_(*parts)
+
+
+def _numeric(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
+    if op in ("IN", "NOT IN"):
+        numbers = [int(v) for v in value]
+        return column.in_(numbers) if op == "IN" else column.not_in(numbers)
+    number = int(value)
+    ops: dict[str, Callable[[], ColumnElement[bool]]] = {
+        "=": lambda: column == number,
+        "!=": lambda: column != number,
+        "<": lambda: column < number,
+        "<=": lambda: column <= number,
+        ">": lambda: column > number,
+        ">=": lambda: column >= number,
+    }
+    return ops[op]()
+
+
+def _tag(
+    tags: sa.Table,
+    keys: list[tuple[ColumnElement[Any], ColumnElement[Any]]],
+    owner: sa.Table,
+    comparison: Comparison,
+    text: TextOps,
+) -> ColumnElement[bool]:
+    """A tag clause: the owner's (key) tag row exists and its value passes."""
+    lookup = sa.select(sa.literal(1)).where(
+        *(tag_col == owner_col for tag_col, owner_col in keys), text.equals(tags.c.key, comparison.key)
+    )
+    if comparison.op == "IS NULL":
+        return ~sa.exists(lookup.correlate(owner))
+    if comparison.op != "IS NOT NULL":
+        lookup = lookup.where(text.compare(tags.c.value, comparison.op, comparison.value))
+    return sa.exists(lookup.correlate(owner))
+
+
+def _attribute(columns: dict[str, Any], comparison: Comparison, text: TextOps) -> ColumnElement[bool]:
+    column = columns[comparison.key]
+    if column in _NUMERIC:
+        return _numeric(column, comparison.op, comparison.value)
+    return text.compare(column, comparison.op, comparison.value)
+
+
+def model_filter(expr: Expr, text: TextOps) -> ColumnElement[bool]:
+    """The condition on a ``registered_models`` row for a parsed registered-model filter."""
+    tag_keys = [(s.registered_model_tags.c.model_key, rm.c.model_key)]
+
+    def leaf(comparison: Comparison) -> ColumnElement[bool]:
+        if comparison.entity_type == TAG:
+            return _tag(s.registered_model_tags, tag_keys, rm, comparison, text)
+        return _attribute(_MODEL_COLUMNS, comparison, text)
+
+    return _compile(expr, leaf)
+
+
+def version_filter(expr: Expr, text: TextOps) -> ColumnElement[bool]:
+    """The condition on a ``model_versions`` row (joined to its model) for a version filter."""
+    tags = s.model_version_tags
+    tag_keys = [(tags.c.model_key, mv.c.model_key), (tags.c.version, mv.c.version)]
+
+    def leaf(comparison: Comparison) -> ColumnElement[bool]:
+        if comparison.entity_type == TAG:
+            return _tag(tags, tag_keys, mv, comparison, text)
+        return _attribute(_VERSION_COLUMNS, comparison, text)
+
+    return _compile(expr, leaf)
+
+
+def _sort(columns: dict[str, Any], keys: tuple[OrderKey, ...], text: TextOps) -> tuple[list[Any], set[str]]:
+    """ORDER BY terms for the user's keys (NULL last either way), and the columns they used."""
+    terms: list[Any] = []
+    used: set[str] = set()
+    for key in keys:
+        column = columns[key.key]
+        if column.name in used:
+            continue
+        used.add(column.name)
+        if column.nullable:
+            terms.append(sa.case((column.is_(None), 1), else_=0))
+        value = column if column in _NUMERIC else text.exact(column)
+        terms.append(value.asc() if key.ascending else value.desc())
+    return terms, used
+
+
+@lru_cache(maxsize=256)
+def model_search(dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...]) -> sa.Select[Any]:
+    """The statement selecting the model keys of a page (bind ``limit`` and ``offset``)."""
+    text = TextOps(dialect)
+    statement = sa.select(rm.c.model_key)
+    if expr is not None:
+        statement = statement.where(model_filter(expr, text))
+    terms, used = _sort(_MODEL_COLUMNS, keys, text)
+    if "name" not in used:
+        terms.append(text.exact(rm.c.name).asc())
+    return _paged(statement.order_by(*terms))
+
+
+_DEFAULT_VERSION_ORDER = (
+    OrderKey("attribute", "last_updated_timestamp", ascending=False),
+    OrderKey("attribute", "name", ascending=True),
+    OrderKey("attribute", "version_number", ascending=False),
+)
+
+
+@lru_cache(maxsize=256)
+def version_search(dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...]) -> sa.Select[Any]:
+    """The statement selecting ``(model_key, version)`` of a page (bind ``limit``, ``offset``)."""
+    text = TextOps(dialect)
+    statement = sa.select(mv.c.model_key, mv.c.version).select_from(
+        mv.join(rm, rm.c.model_key == mv.c.model_key)
+    )
+    if expr is not None:
+        statement = statement.where(version_filter(expr, text))
+    terms, used = _sort(_VERSION_COLUMNS, keys or _DEFAULT_VERSION_ORDER, text)
+    if "name" not in used:
+        terms.append(text.exact(rm.c.name).asc())
+    if "version" not in used:
+        terms.append(mv.c.version.desc())
+    return _paged(statement.order_by(*terms))
+
+
+def _paged(statement: sa.Select[Any]) -> sa.Select[Any]:
+    return statement.limit(sa.bindparam("limit", type_=sa.Integer)).offset(
+        sa.bindparam("offset", type_=sa.BigInteger)
+    )
