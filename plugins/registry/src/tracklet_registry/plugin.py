@@ -30,6 +30,14 @@ def tracklet_schemes() -> list[Scheme]:
 
 
 @hookimpl
+def tracklet_server_routes() -> list[Any]:
+    """The registry's and logged models' REST endpoints on ``tracklet server``."""
+    from tracklet_registry.server.routes import registry_routes
+
+    return registry_routes()
+
+
+@hookimpl
 def tracklet_cli_commands() -> list[Any]:
     """``tracklet models``: list, describe, versions, alias, transition, download."""
     from tracklet_registry.cli import models
