@@ -5,8 +5,12 @@ into a small typed AST (:class:`Comparison`, :class:`And`, :class:`Or`) and an
 order-by list such as ``["metrics.loss ASC", "start_time DESC"]`` into
 :class:`OrderKey` entries. Stores that filter in memory use
 :func:`search_runs_in_memory` / :func:`search_experiments_in_memory`; SQL stores
-compile the same AST to SQL. Beyond MLflow, filters accept ``OR`` and parentheses
-(``AND`` binds tighter) and ``IN`` on any string field. A search's size is bounded
+compile the same AST to SQL. The registry's searches (registered models, model
+versions, logged models) use the same grammar: :func:`filter_registered_models`,
+:func:`filter_model_versions`, :func:`filter_logged_models` in memory, the
+``parse_*_filter`` / ``*_sort_keys`` functions for a compiler. Beyond MLflow,
+filters accept ``OR`` and parentheses (``AND`` binds tighter) and ``IN`` on any string
+field. A search's size is bounded
 (``MAX_FILTER_*``, ``MAX_ORDER_BY_*``, ``MAX_PAGE_OFFSET``): a bigger one is refused with
 ``INVALID_PARAMETER_VALUE`` naming the limit. The user reference is ``docs/search.md``.
 """
@@ -21,6 +25,7 @@ from tracklet.search._ast import (
     Comparison,
     EntityType,
     Expr,
+    LoggedModelOrderKey,
     Op,
     Or,
     OrderKey,
@@ -52,6 +57,28 @@ from tracklet.search._parser import (
     parse_filter,
     parse_order_by,
 )
+from tracklet.search._registry import (
+    compile_logged_model_filter,
+    compile_model_version_filter,
+    compile_registered_model_filter,
+    encode_logged_models_page_token,
+    filter_logged_models,
+    filter_model_versions,
+    filter_registered_models,
+    logged_model_sort_keys,
+    model_version_sort_keys,
+    parse_logged_model_filter,
+    parse_logged_model_order_by,
+    parse_model_version_filter,
+    parse_model_version_order_by,
+    parse_registered_model_filter,
+    parse_registered_model_order_by,
+    read_offset,
+    registered_model_sort_keys,
+    sort_logged_models,
+    sort_model_versions,
+    sort_registered_models,
+)
 
 __all__ = [
     "ATTRIBUTE",
@@ -70,23 +97,44 @@ __all__ = [
     "Comparison",
     "EntityType",
     "Expr",
+    "LoggedModelOrderKey",
     "Op",
     "Or",
     "OrderKey",
     "Value",
     "compile_experiment_filter",
+    "compile_logged_model_filter",
+    "compile_model_version_filter",
+    "compile_registered_model_filter",
     "compile_run_filter",
     "decode_page_token",
+    "encode_logged_models_page_token",
     "encode_page_token",
     "filter_experiments",
+    "filter_logged_models",
+    "filter_model_versions",
+    "filter_registered_models",
     "filter_runs",
     "like_regex",
+    "logged_model_sort_keys",
+    "model_version_sort_keys",
     "paginate",
     "parse_filter",
+    "parse_logged_model_filter",
+    "parse_logged_model_order_by",
+    "parse_model_version_filter",
+    "parse_model_version_order_by",
     "parse_order_by",
+    "parse_registered_model_filter",
+    "parse_registered_model_order_by",
+    "read_offset",
     "read_page_token",
+    "registered_model_sort_keys",
     "search_experiments_in_memory",
     "search_runs_in_memory",
     "sort_experiments",
+    "sort_logged_models",
+    "sort_model_versions",
+    "sort_registered_models",
     "sort_runs",
 ]

@@ -16,6 +16,24 @@ concept:
 
 Type rules (which operator suits which field) are checked by the parser, so every
 node is valid by construction.
+
+Registry searches (kinds ``registered_model``, ``model_version``, ``logged_model``)
+use the same nodes. What a SQL compiler meets there:
+
+- registered models: ``Comparison("attribute", "name", op, str | tuple)`` and
+  ``Comparison("tag", key, op, ...)``;
+- model versions: attributes ``name``, ``run_id``, ``source_path`` (the version's
+  ``source``) with string operators, ``version_number`` (an ``int``) with ``= != < <= >
+  >=``, and tags;
+- logged models: attributes ``name``, ``model_id``, ``model_type``, ``status``,
+  ``source_run_id`` (strings), ``creation_timestamp``, ``last_updated_timestamp``
+  (ints; ``creation_time`` and ``last_updated_time`` are resolved to these), tags,
+  params (strings) and metrics (floats);
+- order-by keys are ``OrderKey("attribute", key, ascending)`` for registered models
+  (``name``, ``creation_timestamp``, ``last_updated_timestamp``) and model versions
+  (``name``, ``version_number``, ``creation_timestamp``, ``last_updated_timestamp``),
+  and :class:`LoggedModelOrderKey` for logged models. ``tracklet.search``'s
+  ``*_sort_keys`` functions return the full order with MLflow's tie-breakers appended.
 """
 
 from __future__ import annotations
@@ -32,6 +50,7 @@ __all__ = [
     "And",
     "Comparison",
     "EntityType",
+    "LoggedModelOrderKey",
     "Expr",
     "Op",
     "OrderKey",
@@ -92,3 +111,19 @@ class OrderKey:
     entity_type: EntityType
     key: str
     ascending: bool = True
+
+
+@dataclass(frozen=True)
+class LoggedModelOrderKey:
+    """One ``order_by`` entry of a logged-model search (MLflow passes dicts).
+
+    ``entity_type`` is :data:`ATTRIBUTE` or :data:`METRIC`; a metric orders by its latest
+    value (by timestamp), among the values on ``dataset_name``/``dataset_digest`` when
+    given. Models without a value sort last.
+    """
+
+    entity_type: EntityType
+    key: str
+    ascending: bool = True
+    dataset_name: str | None = None
+    dataset_digest: str | None = None

@@ -1,8 +1,9 @@
 """What may be searched and ordered: entity prefixes, attribute names, operators.
 
-The tables follow MLflow's ``SearchUtils`` and ``SearchExperimentsUtils``; where
-tracklet accepts more (``IN`` on any string field, ``attributes.`` for
-experiments) the comment says so.
+The tables follow MLflow's ``SearchUtils``, ``SearchExperimentsUtils``,
+``SearchModelUtils``, ``SearchModelVersionUtils`` and ``SearchLoggedModelsUtils``; where
+tracklet accepts more (``IN`` on any string field, ``attributes.`` for experiments,
+``IS [NOT] NULL`` on registry tags) the comment says so.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Literal
 
 from tracklet.search._ast import ATTRIBUTE, DATASET, METRIC, PARAM, TAG, EntityType, Op
 
-Kind = Literal["run", "experiment"]
+Kind = Literal["run", "experiment", "registered_model", "model_version", "logged_model"]
 
 NUMERIC_OPS: frozenset[str] = frozenset({"=", "!=", "<", "<=", ">", ">="})
 # MLflow allows IN/NOT IN on run_id, experiment_id and datasets only; tracklet on any string.
@@ -37,6 +38,19 @@ _PREFIXES: dict[Kind, dict[str, EntityType]] = {
     },
     # MLflow accepts only "attribute." here; the other spellings cost nothing.
     "experiment": {**_ATTRIBUTE_PREFIXES, **_TAG_PREFIXES},
+    # MLflow accepts "attribute", "tag" and "tags" for the registry.
+    "registered_model": {**_ATTRIBUTE_PREFIXES, **_TAG_PREFIXES},
+    "model_version": {**_ATTRIBUTE_PREFIXES, **_TAG_PREFIXES},
+    "logged_model": {
+        **_ATTRIBUTE_PREFIXES,
+        **_TAG_PREFIXES,
+        "metric": METRIC,
+        "metrics": METRIC,
+        "param": PARAM,
+        "params": PARAM,
+        "parameter": PARAM,
+        "parameters": PARAM,
+    },
 }
 
 # attribute name (as written) -> canonical name
@@ -53,8 +67,47 @@ _ATTRIBUTES: dict[Kind, dict[str, str]] = {
         "Run Name": "run_name",
     },
     "experiment": {name: name for name in ("name", "experiment_id", "creation_time", "last_update_time")},
+    "registered_model": {name: name for name in ("name", "creation_timestamp", "last_updated_timestamp")},
+    "model_version": {
+        name: name
+        for name in (
+            "name",
+            "version_number",
+            "run_id",
+            "source_path",
+            "creation_timestamp",
+            "last_updated_timestamp",
+        )
+    },
+    "logged_model": {
+        **{
+            name: name
+            for name in (
+                "name",
+                "model_id",
+                "model_type",
+                "status",
+                "source_run_id",
+                "creation_timestamp",
+                "last_updated_timestamp",
+            )
+        },
+        "creation_time": "creation_timestamp",
+        "last_updated_time": "last_updated_timestamp",
+    },
+}
+# Attributes a kind may filter on, or order by, when not every attribute may (MLflow's sets).
+_FILTERABLE: dict[str, frozenset[str]] = {
+    "registered_model": frozenset({"name"}),
+    "model_version": frozenset({"name", "version_number", "run_id", "source_path"}),
+}
+_ORDERABLE: dict[str, frozenset[str]] = {
+    "model_version": frozenset({"name", "version_number", "creation_timestamp", "last_updated_timestamp"}),
 }
 _NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "creation_time", "last_update_time"})
+_REGISTRY_NUMERIC_ATTRIBUTES = frozenset({"version_number", "creation_timestamp", "last_updated_timestamp"})
+#: The kinds searched in the registry (registered models, model versions, logged models).
+REGISTRY_KINDS = frozenset({"registered_model", "model_version", "logged_model"})
 _DATASET_KEYS = ("name", "digest", "context")
 
 
@@ -105,17 +158,30 @@ def resolve_field(prefix: str | None, key: str, kind: Kind) -> Field:
         if key not in attributes:
             raise FieldError(f"invalid attribute key {key!r}", ", ".join(sorted(set(attributes.values()))))
         key = attributes[key]
-        return Field(ATTRIBUTE, key, key in _NUMERIC_ATTRIBUTES)
+        numeric = _REGISTRY_NUMERIC_ATTRIBUTES if kind in REGISTRY_KINDS else _NUMERIC_ATTRIBUTES
+        return Field(ATTRIBUTE, key, key in numeric)
     if entity_type == DATASET and key not in _DATASET_KEYS:
         raise FieldError(f"invalid dataset key {key!r}", ", ".join(_DATASET_KEYS))
     return Field(entity_type, key, entity_type == METRIC)
 
 
 def check_orderable(field: Field, kind: Kind) -> None:
-    """Order-by accepts metrics, params, tags and attributes for runs; attributes for experiments."""
+    """Order-by accepts metrics, params, tags and attributes for runs; attributes otherwise
+    (model versions: name, version_number, creation_timestamp, last_updated_timestamp)."""
     allowed: tuple[EntityType, ...] = (METRIC, PARAM, TAG, ATTRIBUTE) if kind == "run" else (ATTRIBUTE,)
     if field.entity_type not in allowed:
         raise FieldError(f"cannot order {kind}s by {field.entity_type}", ", ".join(allowed))
+    orderable = _ORDERABLE.get(kind)
+    if orderable is not None and field.key not in orderable:
+        raise FieldError(f"cannot order {kind}s by {field.key!r}", ", ".join(sorted(orderable)))
+
+
+def check_filterable(field: Field, kind: Kind) -> None:
+    """Registered models filter on ``name`` and tags; model versions on ``name``,
+    ``version_number``, ``run_id``, ``source_path`` and tags (MLflow's sets)."""
+    filterable = _FILTERABLE.get(kind)
+    if field.entity_type == ATTRIBUTE and filterable is not None and field.key not in filterable:
+        raise FieldError(f"invalid attribute key {field.key!r}", ", ".join(sorted(filterable)))
 
 
 def check_op(field: Field, op: Op) -> None:

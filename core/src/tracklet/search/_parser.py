@@ -23,11 +23,20 @@ from typing import NoReturn
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.search._ast import METRIC, And, Comparison, Expr, Op, Or, OrderKey, Value
-from tracklet.search._fields import Field, FieldError, Kind, check_op, check_orderable, resolve_field
+from tracklet.search._fields import (
+    REGISTRY_KINDS,
+    Field,
+    FieldError,
+    Kind,
+    check_filterable,
+    check_op,
+    check_orderable,
+    resolve_field,
+)
 from tracklet.search._lexer import LexError, Token, tokenize
 from tracklet.validation import validate_text
 
-_KINDS = ("run", "experiment")
+_KINDS = ("run", "experiment", "registered_model", "model_version", "logged_model")
 
 # Limits on one search. MLflow documents none: these keep a hostile request from holding a
 # worker and a database connection for seconds (each comparison and order-by key becomes a
@@ -166,9 +175,13 @@ class _Parser:
                 f"comparison number {self.comparisons} at position {self.current.pos}; a filter may "
                 f"hold at most {MAX_FILTER_COMPARISONS} comparisons (use IN for many values of one field)"
             )
-        field, _ = self._field(
+        field, field_token = self._field(
             "expected a field such as metrics.<key>, params.<key>, tags.<key> or an attribute"
         )
+        try:
+            check_filterable(field, self.kind)
+        except FieldError as exc:
+            raise self._field_error(exc, field_token) from None
         op_token = self.current
         op = self._operator()
         try:
@@ -202,6 +215,12 @@ class _Parser:
         if not field.numeric:
             return self._string(field)
         token = self.current
+        if token.kind == "STRING" and self.kind in REGISTRY_KINDS and field.entity_type != METRIC:
+            # MLflow's registry searches read a quoted integer: version_number = '3'.
+            text = str(token.value).strip()
+            if text.lstrip("-").isdigit():
+                self._advance()
+                return int(text)
         if token.kind != "NUMBER":
             self._unexpected(f"expected a number for {field.label}")
         self._advance()
@@ -266,7 +285,7 @@ def _number(text: str, as_float: bool) -> float | int:
 def _check_kind(kind: str) -> Kind:
     if kind not in _KINDS:
         raise TrackletException(
-            f"Invalid search kind {kind!r}: expected 'run' or 'experiment'", INVALID_PARAMETER_VALUE
+            f"Invalid search kind {kind!r}: expected one of {', '.join(_KINDS)}", INVALID_PARAMETER_VALUE
         )
     return kind  # type: ignore[return-value]
 

@@ -350,21 +350,20 @@ def _tags(tags: object, kind: type[Any]) -> list[Any]:
     return [t if isinstance(t, kind) else kind(t.key, t.value) for t in tags]  # type: ignore[attr-defined]
 
 
-def _parse_registry_filter(kind: str, filter_string: str | None) -> None:
-    """Parse once so every store refuses a bad filter with the same words."""
+def _check_search(kind: str, filter_string: str | None, order_by: Any) -> None:
+    """Parse the filter and order once, here, so every store refuses a bad search with the
+    same words (stores parse again: the parse is cached)."""
     from tracklet import search
 
-    parser = getattr(search, f"parse_{kind}_filter", None)
-    if parser is not None and filter_string:
-        parser(filter_string)
-
-
-def _parse_registry_order_by(kind: str, order_by: list[str]) -> None:
-    from tracklet import search
-
-    parser = getattr(search, f"parse_{kind}_order_by", None)
-    if parser is not None:
-        parser(order_by)
+    if kind == "registered_model":
+        search.parse_registered_model_filter(filter_string)
+        search.parse_registered_model_order_by(order_by)
+    elif kind == "model_version":
+        search.parse_model_version_filter(filter_string)
+        search.parse_model_version_order_by(order_by)
+    else:
+        search.parse_logged_model_filter(filter_string)
+        search.parse_logged_model_order_by(order_by)
 
 
 # == the registry contract =====================================================================
@@ -436,8 +435,7 @@ class RegistryStore(abc.ABC):
         _validate_max_results(size, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
         filter_string = filter_string or None
         orders = _order_by(order_by)
-        _parse_registry_filter("registered_model", filter_string)
-        _parse_registry_order_by("registered_model", orders)
+        _check_search("registered_model", filter_string, orders)
         return self._search_registered_models(filter_string, size, orders, _validate_page_token(page_token))
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -607,8 +605,7 @@ class RegistryStore(abc.ABC):
         _validate_max_results(size, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
         filter_string = filter_string or None
         orders = _order_by(order_by)
-        _parse_registry_filter("model_version", filter_string)
-        _parse_registry_order_by("model_version", orders)
+        _check_search("model_version", filter_string, orders)
         return self._search_model_versions(filter_string, size, orders, _validate_page_token(page_token))
 
     def set_model_version_tag(self, name: str, version: str, tag: ModelVersionTag) -> None:
@@ -944,16 +941,17 @@ class LoggedModelStore(abc.ABC):
         size = SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT if max_results is None else max_results
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise _bad(f"Invalid value for max_results. It must be a positive integer, but got {size}")
-        orders = [dict(o) for o in order_by or []]
-        for order in orders:
-            if not order.get("field_name"):
-                raise _bad(f"Invalid order_by: {order!r}. 'field_name' is required.")
-        sets = [dict(d) for d in datasets or []]
+        if order_by is not None and not isinstance(order_by, (list, tuple)):
+            raise _bad("`order_by` must be a list of dictionaries.")
+        orders = list(order_by or [])
+        sets = list(datasets or [])
         for dataset in sets:
-            if not dataset.get("dataset_name"):
+            if not isinstance(dataset, dict) or not dataset.get("dataset_name"):
                 raise _bad("`dataset_name` in the `datasets` clause must be specified.")
         filter_string = filter_string or None
-        _parse_registry_filter("logged_model", filter_string)
+        _check_search("logged_model", filter_string, orders)
+        orders = [dict(o) for o in orders]
+        sets = [dict(d) for d in sets]
         return self._search_logged_models(
             ids, filter_string, sets, size, orders, _validate_page_token(page_token)
         )
