@@ -84,7 +84,11 @@ class FileRegistryStore(RegistryStore, LoggedModelStore):
         self, filter_string: str | None, max_results: int, order_by: list[str], page_token: str | None
     ) -> PagedList[RegisteredModel]:
         return search.filter_registered_models(
-            self._registry.list_models(), filter_string, max_results, order_by, page_token
+            self._registry.list_models(),
+            filter_string=filter_string,
+            order_by=order_by,
+            max_results=max_results,
+            page_token=page_token,
         )
 
     def _get_latest_versions(self, name: str, stages: list[str]) -> list[ModelVersion]:
@@ -134,7 +138,11 @@ class FileRegistryStore(RegistryStore, LoggedModelStore):
         self, filter_string: str | None, max_results: int, order_by: list[str], page_token: str | None
     ) -> PagedList[ModelVersion]:
         return search.filter_model_versions(
-            self._registry.list_versions(), filter_string, max_results, order_by, page_token
+            self._registry.list_versions(),
+            filter_string=filter_string,
+            order_by=order_by,
+            max_results=max_results,
+            page_token=page_token,
         )
 
     def _set_model_version_tag(self, name: str, version: str, tag: ModelVersionTag) -> None:
@@ -195,7 +203,15 @@ class FileRegistryStore(RegistryStore, LoggedModelStore):
         found: list[LoggedModel] = []
         for experiment_id in experiment_ids:
             found.extend(self._logged.list(experiment_id))
-        return search.filter_logged_models(found, filter_string, datasets, max_results, order_by, page_token)
+        return search.filter_logged_models(
+            found,
+            filter_string=filter_string,
+            datasets=datasets,
+            order_by=order_by,
+            max_results=max_results,
+            page_token=page_token,
+            experiment_ids=experiment_ids,
+        )
 
     def _log_outputs(self, run_id: str, models: list[LoggedModelOutput]) -> None:
         self._logged.log_outputs(run_id, models)
