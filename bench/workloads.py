@@ -77,6 +77,16 @@ FIGURES: dict[str, list[Figure]] = {
         Figure("list_ms", "list_artifacts", "ms", False),
         Figure("download_ms", "download_artifacts", "ms", False),
     ],
+    # the model registry (issue 14): no bars set, reported as ratios like the rest
+    "registry": [
+        Figure("create_one_per_s", "create_model_version, 1,000 on one model", "versions/s", True),
+        Figure("create_across_per_s", "create_model_version, 1,000 across 100 models", "versions/s", True),
+        Figure("search_tag_ms", "search_model_versions name+tag filter, of 10,000", "ms", False),
+        Figure("search_run_ms", "search_model_versions run_id IN (2 runs), 100", "ms", False),
+        Figure("latest_ms", "get_latest_versions, model of 1,000 versions", "ms", False),
+        Figure("get_model_ms", "get_registered_model, model of 1,000 versions", "ms", False),
+        Figure("paging_models_ms", "page through 100 registered models, 10/page", "ms", False),
+    ],
     "import": [
         Figure("import_ms", "import (fresh interpreter, median)", "ms", False, limit=150.0),
         Figure("first_call_ms", "import + client + search_experiments", "ms", False),
@@ -329,12 +339,104 @@ def import_time(module: str, uri: str, scale: float) -> dict[str, float]:
     return figures
 
 
+#: The registry workload's filters: versions of one model with one tag value, and the
+#: versions made from two of the runs.
+REGISTRY_TAG_FILTER = "name = 'm7' AND tags.stage = 'prod'"
+REGISTRY_MODELS = 100
+REGISTRY_RUNS = 10
+
+
+def _create_versions(t: Tracker, names: list[str], runs: list[str], first: int) -> None:
+    """One version per entry of ``names`` (model ``names[i]``), numbered from ``first``:
+    made from run ``i % len(runs)``, tagged stage=prod on every tenth."""
+    for i, name in enumerate(names, start=first):
+        run_id = runs[i % len(runs)]
+        t.client.create_model_version(
+            name,
+            f"s3://bench-bucket/models/{i}",
+            run_id=run_id,
+            tags={"stage": "prod" if i % 10 == 0 else "dev", "i": str(i)},
+        )
+
+
+def registry(t: Tracker, scale: float) -> dict[str, float]:
+    """The model registry through the client, on the registry store of the tracking URI:
+    versions created on one model and across 100 models, then (with 10,000 versions in
+    all) filtered version searches, the latest versions and the model of 1,000 versions,
+    and a paging pass over the registered models."""
+    one = _scaled(1000, scale, 20)
+    across = _scaled(1000, scale, 20)
+    total = max(one + across, _scaled(10_000, scale, 200))
+    runs = [t.new_run() for _ in range(REGISTRY_RUNS)]
+    models = [f"m{k}" for k in range(REGISTRY_MODELS)]
+    for name in models:
+        t.client.create_registered_model(name, tags={"team": "bench"})
+    spread = [models[1 + k % (REGISTRY_MODELS - 1)] for k in range(total - one)]
+    _, one_s = _timed(lambda: _create_versions(t, ["m0"] * one, runs, 0))
+    _, across_s = _timed(lambda: _create_versions(t, spread[:across], runs, one))
+    _create_versions(t, spread[across:], runs, one + across)
+    expected_tag = sum(1 for k, name in enumerate(spread) if name == "m7" and (one + k) % 10 == 0)
+    expected_runs = sum(1 for i in range(total) if i % REGISTRY_RUNS in (0, 1))
+    in_runs = ", ".join(f"'{r}'" for r in runs[:2])
+
+    def search_tag() -> None:
+        found = t.client.search_model_versions(REGISTRY_TAG_FILTER)
+        if len(found) != expected_tag or any(v.tags.get("stage") != "prod" or v.name != "m7" for v in found):
+            raise AssertionError(f"tag search found {len(found)} versions, expected {expected_tag}")
+
+    def search_run() -> None:
+        found = t.client.search_model_versions(f"run_id IN ({in_runs})", max_results=100)
+        if len(found) != min(100, expected_runs) or any(v.run_id not in runs[:2] for v in found):
+            raise AssertionError(
+                f"run_id IN search found {len(found)} versions, expected {min(100, expected_runs)}"
+            )
+
+    def latest() -> None:
+        found = t.client.get_latest_versions("m0")
+        if [v.version for v in found] != [str(one)] and [v.version for v in found] != [one]:
+            raise AssertionError(
+                f"get_latest_versions answered {[v.version for v in found]}, expected [{one}]"
+            )
+
+    def get_model() -> None:
+        model = t.client.get_registered_model("m0")
+        if model.name != "m0" or model.tags.get("team") != "bench":
+            raise AssertionError("get_registered_model answered another model")
+
+    def page_models() -> None:
+        seen, token = 0, None
+        while True:
+            page = t.client.search_registered_models(max_results=10, page_token=token)
+            seen += len(page)
+            token = page.token
+            if not token:
+                break
+        if seen != REGISTRY_MODELS:
+            raise AssertionError(f"paging saw {seen} of {REGISTRY_MODELS} registered models")
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # get_latest_versions is deprecated on both sides
+        latest_s = _median_time(latest, 5)
+    return {
+        "create_one_per_s": one / one_s,
+        "create_across_per_s": across / across_s,
+        "search_tag_ms": 1000 * _median_time(search_tag, 5),
+        "search_run_ms": 1000 * _median_time(search_run, 5),
+        "latest_ms": 1000 * latest_s,
+        "get_model_ms": 1000 * _median_time(get_model, 5),
+        "paging_models_ms": 1000 * _median_time(page_models, 3),
+    }
+
+
 WORKLOADS: dict[str, Callable[[Tracker, float], dict[str, float]]] = {
     "log_metric": log_metric,
     "log_batch": log_batch,
     "populate": populate,
     "metric_history": metric_history,
     "artifacts": artifacts,
+    "registry": registry,
 }
 
 
