@@ -529,3 +529,31 @@ def test_mlflows_own_client_sees_the_permissions(server: ServerProcess, run_id: 
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == [name, "1", "PERMISSION_DENIED"]
+
+
+# -- logged models (permissions of their experiment) --------------------------------------------
+
+
+def test_logged_model_routes_answer_by_the_experiments_permission(server: ServerProcess) -> None:
+    experiment_id = ok(call(server, "POST", "experiments/create", ALICE, {"name": _unique("lm")}))[
+        "experiment_id"
+    ]
+    body = {"experiment_id": experiment_id, "name": "net"}
+    assert call(server, "POST", "logged-models", BOB, body).status == 403  # EDIT on the experiment
+    model_id = ok(call(server, "POST", "logged-models", ALICE, body))["model"]["info"]["model_id"]
+    ok(call(server, "GET", f"logged-models/{model_id}", BOB))  # READ by default
+    tags = {"tags": [{"key": "k", "value": "v"}]}
+    assert call(server, "PATCH", f"logged-models/{model_id}/tags", BOB, tags).status == 403
+    assert call(server, "DELETE", f"logged-models/{model_id}", BOB).status == 403
+    search = {"experiment_ids": [experiment_id]}
+    assert [
+        m["info"]["model_id"] for m in ok(call(server, "POST", "logged-models/search", BOB, search))["models"]
+    ] == [model_id]
+    grant_body = {"experiment_id": experiment_id, "username": "bob", "permission": "EDIT"}
+    ok(call(server, "POST", "experiments/permissions/create", ALICE, grant_body))
+    ok(call(server, "PATCH", f"logged-models/{model_id}/tags", BOB, tags))
+    assert call(server, "DELETE", f"logged-models/{model_id}", BOB).status == 403  # MANAGE
+    ok(call(server, "DELETE", f"logged-models/{model_id}", ALICE))
+    # a logged model that does not exist: 404 where the default would allow the call, else 403
+    assert call(server, "GET", "logged-models/m-00000000000000000000000000000000", BOB).status == 404
+    assert call(server, "DELETE", "logged-models/m-00000000000000000000000000000000", BOB).status == 403
