@@ -43,3 +43,12 @@ def tracklet_cli_commands() -> list[Any]:
     from tracklet_registry.cli import models
 
     return [models]
+
+
+@hookimpl
+def tracklet_sql_migrations() -> list[Any]:
+    """The registry's tables in the tracking database (created, checked and upgraded by
+    tracklet-sql with ``tracklet db upgrade``), with their own Alembic version table."""
+    from tracklet_registry.sql.migration_set import migration_set
+
+    return [migration_set()]

@@ -30,6 +30,7 @@ from ._text import TextOps
 __all__ = ["model_search", "parse_search", "uses_ilike", "version_search"]
 
 Leaf = Callable[[Comparison], ColumnElement[bool]]
+_IS_PROMPT = "mlflow.prompt.is_prompt"
 rm, mv = s.registered_models, s.model_versions
 
 #: Attribute spellings the parser may hand over -> column, for each searched table.
@@ -68,15 +69,16 @@ _NUMERIC = frozenset(
 def parse_search(
     kind: str, filter_string: str | None, order_by: list[str]
 ) -> tuple[Expr | None, tuple[OrderKey, ...]]:
-    """The parsed filter and order-by of a ``kind`` search (``registered_model`` or
-    ``model_version``), from the core's parser (the store's public method has already
-    refused a bad one with MLflow's words)."""
+    """The parsed filter and the complete order (MLflow's tie-breakers included) of a
+    ``kind`` search (``registered_model`` or ``model_version``), from the core's parser
+    (the store's public method has already refused a bad one with MLflow's words)."""
     from tracklet import search
 
-    parse_filter = getattr(search, f"parse_{kind}_filter")
-    parse_order = getattr(search, f"parse_{kind}_order_by")
-    expr: Expr | None = parse_filter(filter_string) if filter_string else None
-    return expr, tuple(parse_order(order_by))
+    if kind == "registered_model":
+        return search.parse_registered_model_filter(filter_string), tuple(
+            search.registered_model_sort_keys(order_by)
+        )
+    return search.parse_model_version_filter(filter_string), tuple(search.model_version_sort_keys(order_by))
 
 
 def uses_ilike(expr: Expr | None) -> bool:
@@ -177,40 +179,48 @@ def _sort(columns: dict[str, Any], keys: tuple[OrderKey, ...], text: TextOps) ->
     return terms, used
 
 
+def _not_prompt(
+    tags: sa.Table, keys: list[tuple[Any, Any]], owner: sa.Table, text: TextOps
+) -> ColumnElement[bool]:
+    """Not marked as a prompt (MLflow keeps prompts as registered models and leaves them
+    out of these searches): no ``mlflow.prompt.is_prompt`` tag whose value is ``true`` in
+    any case."""
+    lookup = sa.select(sa.literal(1)).where(
+        *(tag_col == owner_col for tag_col, owner_col in keys),
+        text.equals(tags.c.key, _IS_PROMPT),
+        sa.func.lower(tags.c.value) == "true",
+    )
+    return ~sa.exists(lookup.correlate(owner))
+
+
 @lru_cache(maxsize=256)
 def model_search(dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...]) -> sa.Select[Any]:
-    """The statement selecting the model keys of a page (bind ``limit`` and ``offset``)."""
+    """The statement selecting the model keys of a page (bind ``limit`` and ``offset``);
+    ``keys`` is the complete order (the last key makes it total)."""
     text = TextOps(dialect)
-    statement = sa.select(rm.c.model_key)
+    t = s.registered_model_tags
+    statement = sa.select(rm.c.model_key).where(_not_prompt(t, [(t.c.model_key, rm.c.model_key)], rm, text))
     if expr is not None:
         statement = statement.where(model_filter(expr, text))
-    terms, used = _sort(_MODEL_COLUMNS, keys, text)
-    if "name" not in used:
-        terms.append(text.exact(rm.c.name).asc())
+    terms, _ = _sort(_MODEL_COLUMNS, keys, text)
     return _paged(statement.order_by(*terms))
-
-
-_DEFAULT_VERSION_ORDER = (
-    OrderKey("attribute", "last_updated_timestamp", ascending=False),
-    OrderKey("attribute", "name", ascending=True),
-    OrderKey("attribute", "version_number", ascending=False),
-)
 
 
 @lru_cache(maxsize=256)
 def version_search(dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...]) -> sa.Select[Any]:
-    """The statement selecting ``(model_key, version)`` of a page (bind ``limit``, ``offset``)."""
+    """The statement selecting ``(model_key, version)`` of a page (bind ``limit``, ``offset``);
+    ``keys`` is the complete order (name and version number make it total)."""
     text = TextOps(dialect)
-    statement = sa.select(mv.c.model_key, mv.c.version).select_from(
-        mv.join(rm, rm.c.model_key == mv.c.model_key)
+    t = s.model_version_tags
+    tag_keys = [(t.c.model_key, mv.c.model_key), (t.c.version, mv.c.version)]
+    statement = (
+        sa.select(mv.c.model_key, mv.c.version)
+        .select_from(mv.join(rm, rm.c.model_key == mv.c.model_key))
+        .where(_not_prompt(t, tag_keys, mv, text))
     )
     if expr is not None:
         statement = statement.where(version_filter(expr, text))
-    terms, used = _sort(_VERSION_COLUMNS, keys or _DEFAULT_VERSION_ORDER, text)
-    if "name" not in used:
-        terms.append(text.exact(rm.c.name).asc())
-    if "version" not in used:
-        terms.append(mv.c.version.desc())
+    terms, _ = _sort(_VERSION_COLUMNS, keys, text)
     return _paged(statement.order_by(*terms))
 
 

@@ -680,13 +680,14 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
             models = self._load_logged_models(
                 conn, sa.and_(lm.c.experiment_id.in_(numbers), lm.c.lifecycle_stage == _ACTIVE)
             )
-        result: PagedList[LoggedModel] = search.filter_logged_models(  # type: ignore[attr-defined]
+        result: PagedList[LoggedModel] = search.filter_logged_models(
             models,
             filter_string=filter_string,
             datasets=datasets,
-            max_results=max_results,
             order_by=order_by,
+            max_results=max_results,
             page_token=page_token,
+            experiment_ids=experiment_ids,
         )
         return result
 
