@@ -104,3 +104,23 @@ def sql_registry_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     uri: str = request.getfixturevalue(f"registry_{request.param}_uri")
     empty_registry_tables(uri)
     return uri
+
+
+# -- real servers (tests of tracklet_registry.rest and tracklet_registry.server) ----------------
+
+
+@pytest.fixture(scope="session")
+def registry_servers() -> object:
+    """The launcher of real servers in ``_registry_servers.py``: ``tracklet_server(root,
+    backend=None)`` and ``mlflow_server(root)`` (loaded by path: tests import in importlib mode)."""
+    import importlib.util
+    import sys
+
+    name = "tracklet_registry_tests_servers"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_registry_servers.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -1,0 +1,215 @@
+"""Model version sources the server must refuse: the local-file-inclusion CVEs of MLflow's
+server, each reproduced in every encoding, refused by the check itself and over the wire
+by a real ``tracklet server`` (nothing stored, nothing read)."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet_registry.server.safety import check_artifact_path, check_source, is_within
+
+RUN_ID = "0123456789abcdef0123456789abcdef"
+MODEL_ID = "m-0123456789abcdef0123456789abcdef"
+
+#: The payload shapes of each CVE (as published), before encoding.
+CVE_PAYLOADS: dict[str, list[str]] = {
+    # a local path or file: URI as the source, then read through get-artifact
+    "CVE-2023-1177": [
+        "/etc/passwd",
+        "file:///etc/passwd",
+        "file:/etc/",
+        "/",
+        "etc/passwd",
+        "./",
+        "~/.ssh/id_rsa",
+    ],
+    # relative path references inside http(s), mlflow-artifacts, object store and file URIs
+    "CVE-2023-2356": [
+        "mlflow-artifacts:/../../../../etc/passwd",
+        "mlflow-artifacts://127.0.0.1:5000/../../../../etc/passwd",
+        "http://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/../../../../etc/passwd",
+        "https://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/../../../../etc/passwd",
+        "s3://bucket/models/path/../../other/path",
+        "file://path/to/../../../../etc/passwd",
+        "mlflow-artifacts://127.0.0.1:5000/..%2f..%2f..%2f..%2fetc%2fpasswd",
+        "http://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts%00",
+    ],
+    # backslash traversal in a file URI source
+    "CVE-2023-2780": [
+        "file:///tmp\\..\\..\\..\\etc\\passwd",
+        "\\..\\..\\..\\etc\\passwd",
+        "mlflow-artifacts:/1\\..\\..\\..\\etc",
+        "C:\\Windows\\win.ini",
+    ],
+    # is_local_uri fooled by an authority: //proc/self/root, file://<host>/...
+    "CVE-2023-6977": [
+        "//proc/self/root/etc/passwd",
+        "//etc/passwd",
+        "file://proc/self/root",
+        "file://evil/etc/passwd",
+    ],
+    # traversal hidden after a fragment
+    "CVE-2024-1483": [
+        "http://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/#/../../../../etc/passwd",
+        "mlflow-artifacts:/#/../../../../etc/passwd",
+    ],
+    # URI fragment / query parsed away before the local check
+    "CVE-2024-2928": [
+        "http://localhost:5000/#../../../../../../etc/passwd",
+        "file:///etc/passwd#anything",
+        "mlflow-artifacts:/1?/../../../../etc/passwd",
+    ],
+    # source validation bypassed by scheme case, registry URIs with a host or traversal
+    "CVE-2026-2614": [
+        "FILE:///etc/passwd",
+        "File://localhost/etc/passwd",
+        "models://evil/etc/passwd",
+        "models:/../../../etc/passwd",
+        f"runs:/{RUN_ID}/../../../../etc/passwd",
+        "runs://evil/etc/passwd",
+        f"runs:/{'f' * 32}/model",  # another run's files
+        "models:/m-ffffffffffffffffffffffffffffffff",  # another logged model's files
+    ],
+}
+
+
+def _encodings(payload: str) -> Iterator[tuple[str, str]]:
+    """The payload as sent, and percent-encoded, double-encoded, with backslashes, mixed
+    case and a NUL byte."""
+    yield "plain", payload
+    yield "percent", payload.replace("..", "%2e%2e").replace("/", "%2f")
+    yield "percent-dots", payload.replace("..", "%2E%2E")
+    yield "double", payload.replace("..", "%252e%252e").replace("/", "%252f")
+    yield (
+        "triple",
+        urllib.parse.quote(urllib.parse.quote(urllib.parse.quote(payload, safe=""), safe=""), safe=""),
+    )
+    yield "backslash", payload.replace("/", "\\")
+    yield "mixed-case", payload.swapcase() if ":" in payload else payload.upper()
+    yield "nul", payload + "\x00.txt"
+    yield "nul-encoded", payload + "%00"
+
+
+ALL_PAYLOADS = [
+    pytest.param(encoded, id=f"{cve}-{i}-{how}")
+    for cve, payloads in CVE_PAYLOADS.items()
+    for i, payload in enumerate(payloads)
+    for how, encoded in _encodings(payload)
+]
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ...]:
+    """The roots a proxying server owns: its default root and its destination folder."""
+    return ("mlflow-artifacts:/", str(tmp_path_factory.mktemp("artifacts")))
+
+
+@pytest.mark.parametrize("source", ALL_PAYLOADS)
+def test_cve_payload_refused(source: str, roots: tuple[str, ...]) -> None:
+    with pytest.raises(TrackletException) as info:
+        check_source(source, allowed_roots=roots, run_id=RUN_ID, model_id=MODEL_ID)
+    assert info.value.error_code == INVALID_PARAMETER_VALUE
+    assert "'source'" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "mlflow-artifacts:/1/0123456789abcdef0123456789abcdef/artifacts/model",
+        f"mlflow-artifacts:/1/models/{MODEL_ID}/artifacts",
+        f"runs:/{RUN_ID}/model",
+        f"models:/{MODEL_ID}",
+        "models:/my-model/3",
+        "models:/my-model@champion",
+    ],
+)
+def test_sources_the_server_owns_accepted(source: str, roots: tuple[str, ...]) -> None:
+    check_source(source, allowed_roots=roots, run_id=RUN_ID, model_id=MODEL_ID)
+
+
+def test_local_path_inside_the_artifact_root_accepted(roots: tuple[str, ...]) -> None:
+    local_root = roots[1]
+    check_source(f"{local_root}/1/abc/artifacts/model", allowed_roots=roots)
+    check_source(Path(local_root, "x").as_uri(), allowed_roots=roots)
+    with pytest.raises(TrackletException):  # a sibling folder sharing the prefix is not inside
+        check_source(local_root + "-evil/model", allowed_roots=roots)
+    with pytest.raises(TrackletException):
+        check_source(f"{local_root}/../etc", allowed_roots=roots)
+
+
+def test_no_roots_only_registry_uris() -> None:
+    with pytest.raises(TrackletException, match="outside the artifact roots"):
+        check_source("s3://bucket/model", allowed_roots=())
+    check_source(f"runs:/{RUN_ID}/m", allowed_roots=(), run_id=RUN_ID)
+
+
+def test_root_slash_owns_nothing_local() -> None:
+    assert not is_within("/etc/passwd", "/")
+    assert is_within("s3://bucket/root/a", "s3://BUCKET/root")
+    assert not is_within("s3://bucket/rootx/a", "s3://bucket/root")
+    assert not is_within("s3://other/root/a", "s3://bucket/root")
+
+
+@pytest.mark.parametrize(
+    "path", ["../x", "a/../../b", "%2e%2e/x", "/etc/passwd", "C:\\x", "a\\..\\..\\b", "x\x00"]
+)
+def test_artifact_path_refused(path: str) -> None:
+    with pytest.raises(TrackletException) as info:
+        check_artifact_path("artifact_directory_path", path)
+    assert "'artifact_directory_path'" in info.value.message
+
+
+def test_artifact_path_accepted() -> None:
+    assert check_artifact_path("path", "model/MLmodel") == "model/MLmodel"
+
+
+# -- over the wire -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(registry_servers: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    srv = registry_servers.tracklet_server(tmp_path_factory.mktemp("safety"))
+    yield srv
+    srv.stop()
+
+
+def test_server_refuses_every_payload(server: Any) -> None:
+    api = "/api/2.0/mlflow"
+    status, _ = server.call("POST", f"{api}/registered-models/create", {"name": "victim"})
+    assert status == 200
+    accepted = []
+    for param in ALL_PAYLOADS:
+        (source,) = param.values
+        for extra in ({}, {"run_id": RUN_ID}, {"model_id": MODEL_ID}):
+            status, answer = server.call(
+                "POST", f"{api}/model-versions/create", {"name": "victim", "source": source, **extra}
+            )
+            if status != 400 or answer.get("error_code") != "INVALID_PARAMETER_VALUE":
+                accepted.append((param.id, extra, status, answer))
+            elif "source" not in answer.get("message", ""):
+                accepted.append((param.id, extra, "message does not name the field", answer))
+    assert accepted == []
+    status, answer = server.call("GET", f"{api}/model-versions/search", query="filter=name%3D%27victim%27")
+    assert status == 200 and answer.get("model_versions") is None  # nothing was stored
+    # the ajax alias the UI uses (the path of CVE-2023-6977's exploit) refuses the same way
+    status, answer = server.call(
+        "POST", "/ajax-api/2.0/mlflow/model-versions/create", {"name": "victim", "source": "//proc/self/root"}
+    )
+    assert status == 400 and answer["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_server_accepts_its_own_locations(server: Any) -> None:
+    api = "/api/2.0/mlflow"
+    server.call("POST", f"{api}/registered-models/create", {"name": "fine"})
+    source = "mlflow-artifacts:/0/0123456789abcdef0123456789abcdef/artifacts/model"
+    status, answer = server.call("POST", f"{api}/model-versions/create", {"name": "fine", "source": source})
+    assert status == 200, answer
+    assert answer["model_version"]["source"] == source
+    status, answer = server.call("GET", f"{api}/model-versions/get-download-uri", query="name=fine&version=1")
+    assert (status, answer) == (200, {"artifact_uri": source})  # the stored URI, never fetched
