@@ -10,7 +10,8 @@ descriptions, deleted versions and models, a renamed model; logged models with t
 
 The reader script (:data:`READER`) then dumps the folder through each tool's public API:
 every registered model by search (filtered and ordered) and by name, every version by
-search and by number with every field, download URIs, alias and latest-version lookups,
+search and by number with every field (the version number as a string: MLflow's local
+stores give an int, its REST store and tracklet's stores the string), download URIs, alias and latest-version lookups,
 logged models by id and by search; a call that fails is dumped as its error code. The
 dumps of both tools must be equal, field by field, for a folder written by MLflow and for
 one written by tracklet, and hold what was written.
@@ -126,7 +127,7 @@ def code(call):
 
 def mv(v):
     return {
-        "name": v.name, "version": v.version, "creation_timestamp": v.creation_timestamp,
+        "name": v.name, "version": str(v.version), "creation_timestamp": v.creation_timestamp,
         "last_updated_timestamp": v.last_updated_timestamp, "description": v.description,
         "user_id": v.user_id, "current_stage": v.current_stage, "source": v.source,
         "run_id": v.run_id, "status": v.status, "status_message": v.status_message,
@@ -170,9 +171,9 @@ out["searches"]["paged"] = code(lambda: [r.name for r in c.search_registered_mod
 out["searches"]["all_versions"] = code(lambda: sorted(
     (mv(v) for v in c.search_model_versions(max_results=1000)), key=lambda d: (d["name"], int(d["version"]))))
 out["searches"]["ordered_versions"] = code(lambda: [
-    [v.name, v.version] for v in c.search_model_versions(order_by=["name ASC", "version_number DESC"])])
-out["searches"]["by_run"] = code(lambda: [v.version for v in c.search_model_versions(f"run_id = '{S['run']}'")])
-out["searches"]["by_name"] = code(lambda: sorted(v.version for v in c.search_model_versions("name = 'alpha'")))
+    [v.name, str(v.version)] for v in c.search_model_versions(order_by=["name ASC", "version_number DESC"])])
+out["searches"]["by_run"] = code(lambda: [int(v.version) for v in c.search_model_versions(f"run_id = '{S['run']}'")])
+out["searches"]["by_name"] = code(lambda: sorted(int(v.version) for v in c.search_model_versions("name = 'alpha'")))
 for alias in ("champion", "challenger", "temp", "doomed", "latest"):
     out["lookups"]["alias/" + alias] = code(lambda: mv(c.get_model_version_by_alias("alpha", alias)))
 for stages in (None, ["Production"], ["Staging", "Production"], ["None"], ["Archived"]):
@@ -232,7 +233,7 @@ def _check_written(view: dict[str, Any], state: dict[str, Any], writer: str) -> 
     assert alpha["description"] == "the first model"
     assert alpha["tags"] == {"team": "ml", "nested/key": "v", "added": "later"}
     assert alpha["aliases"] == {"champion": "1", "challenger": "3"}
-    assert [v["version"] for v in alpha["latest_versions"]] == [1, 3, 5]
+    assert [v["version"] for v in alpha["latest_versions"]] == ["1", "3", "5"]
     versions = view["versions"]
     v1, v2, v3, v5 = (versions[f"alpha/{n}"] for n in (1, 2, 3, 5))
     assert v1["current_stage"] == "Production" and v1["aliases"] == ["champion"]
@@ -249,7 +250,7 @@ def _check_written(view: dict[str, Any], state: dict[str, Any], writer: str) -> 
     assert view["lookups"]["download/alpha/3"].endswith(f"/models/{state['logged']['clf']}/artifacts")
     assert versions["alpha/4"] == {"error": "RESOURCE_DOES_NOT_EXIST"}
     assert view["lookups"]["alias/doomed"]["error"] == "INVALID_PARAMETER_VALUE"
-    assert view["lookups"]["alias/latest"]["version"] == 5
+    assert view["lookups"]["alias/latest"]["version"] == "5"
     assert view["models"]["beta"] == {"error": "RESOURCE_DOES_NOT_EXIST"}
     assert view["models"]["gamma"] == {"error": "RESOURCE_DOES_NOT_EXIST"}
     delta = view["models"]["delta"]
