@@ -382,6 +382,9 @@ class RegistryStore(abc.ABC):
     def __init__(self, store_uri: str | None = None) -> None:
         self.store_uri = store_uri
 
+    def close(self) -> None:  # noqa: B027 - optional hook with a do-nothing default
+        """Release what the store holds (connections, files); the default holds nothing."""
+
     # -- registered models -----------------------------------------------------------------
 
     def create_registered_model(
@@ -860,6 +863,9 @@ class LoggedModelStore(abc.ABC):
 
     #: Features beyond the required surface (see :data:`LOGGED_MODEL_CAPABILITIES`).
     capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a do-nothing default
+        """Release what the store holds (connections, files); the default holds nothing."""
 
     def create_logged_model(
         self,

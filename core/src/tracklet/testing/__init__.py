@@ -71,6 +71,11 @@ and any answer that is not the process's own, any error, or a child stuck for
 child works on its copy); set ``fork_reads`` lower in your class for a slow emulator.
 :func:`in_forked_child` and :func:`held_by_another_thread` help with your own fork tests.
 
+**The model registry.** :class:`RegistryStoreSuite` (fixture ``registry_store``) and
+:class:`LoggedModelStoreSuite` (fixtures ``tracking_store`` and ``logged_model_store``)
+check the contracts of :mod:`tracklet.stores.registry` the same way; their capabilities
+are :data:`tracklet.stores.registry.CAPABILITIES` (``@requires_registry(...)``).
+
 To run part of the suite, select by name as usual (``-k "not Process"``); to skip a
 test your backend cannot pass yet, override it in your class with a
 ``pytest.mark.skip(reason=...)``-decorated method of the same name, and say why.
@@ -78,16 +83,22 @@ test your backend cannot pass yet, override it in your class with a
 
 from tracklet.testing._artifacts import ArtifactRepositorySuite
 from tracklet.testing._fork import held_by_another_thread, in_forked_child
+from tracklet.testing._logged_models import LoggedModelStoreSuite
+from tracklet.testing._registry import RegistryStoreSuite, registry_state, requires_registry
 from tracklet.testing._support import raises_code, requires, run_state, store_state
 from tracklet.testing._tracking import TrackingStoreSuite
 
 __all__ = [
     "ArtifactRepositorySuite",
+    "LoggedModelStoreSuite",
+    "RegistryStoreSuite",
     "TrackingStoreSuite",
     "held_by_another_thread",
     "in_forked_child",
     "raises_code",
+    "registry_state",
     "requires",
+    "requires_registry",
     "run_state",
     "store_state",
 ]
