@@ -111,6 +111,31 @@ with open(state_file, "w") as f:
 """
 )
 
+#: What the other tool adds to a folder the first one wrote (run in turn by both tools).
+MIXED = (
+    PRELUDE
+    + r"""
+with open(state_file) as f:
+    S = json.load(f)
+me = sys.argv[1]
+v = c.create_model_version("alpha", f"s3://bucket/alpha/{me}", tags={"by": me})
+S.setdefault("added", {})[me] = str(v.version)
+c.set_registered_model_alias("alpha", f"by-{me}", v.version)
+c.set_model_version_tag("alpha", "1", f"seen-by-{me}", "yes")
+c.transition_model_version_stage("alpha", v.version, "Staging", archive_existing_versions=True)
+if me == "tracklet":
+    c.rename_registered_model("delta", "epsilon")  # versions of its own tagged first
+    S["names"].append("epsilon")
+else:
+    c.delete_registered_model("empty")
+lm = c.create_logged_model(S["exp"], name=f"lm-{me}", params={"who": me})
+c.finalize_logged_model(lm.model_id, "READY")
+S["logged"][f"lm-{me}"] = lm.model_id
+with open(state_file, "w") as f:
+    json.dump(S, f)
+"""
+)
+
 READER = (
     PRELUDE
     + r"""
@@ -160,7 +185,7 @@ def lmodel(x):
 out = {"models": {}, "versions": {}, "searches": {}, "lookups": {}, "logged": {}}
 for name in S["names"]:
     out["models"][name] = code(lambda: rm(c.get_registered_model(name)))
-    for number in range(1, 7):
+    for number in range(1, 9):
         key = f"{name}/{number}"
         out["versions"][key] = code(lambda: mv(c.get_model_version(name, str(number))))
         out["lookups"]["download/" + key] = code(lambda: c.get_model_version_download_uri(name, str(number)))
@@ -282,3 +307,34 @@ def test_registry_written_by_one_tool_reads_the_same_in_both(writer: str, tmp_pa
     }
     assert _differences(views["mlflow"], views["tracklet"]) == []
     _check_written(views["tracklet"], json.loads(state.read_text()), writer)
+
+
+def test_registry_written_by_both_tools_in_turn_reads_the_same_in_both(tmp_path: pathlib.Path) -> None:
+    root = str(tmp_path / "mlruns")
+    state = tmp_path / "state.json"
+    _run(SCENARIO, "mlflow", root, state, tmp_path)
+    _run(MIXED, "tracklet", root, state, tmp_path)
+    _run(MIXED, "mlflow", root, state, tmp_path)
+    views = {
+        tool: json.loads(_run(READER, tool, root, state, tmp_path).strip().splitlines()[-1]) for tool in TOOLS
+    }
+    assert _differences(views["mlflow"], views["tracklet"]) == []
+    written = json.loads(state.read_text())
+    assert written["added"] == {"tracklet": "6", "mlflow": "7"}  # deleted 4 still counts
+    view = views["tracklet"]
+    alpha = view["models"]["alpha"]
+    assert alpha["aliases"] == {"champion": "1", "challenger": "3", "by-tracklet": "6", "by-mlflow": "7"}
+    assert view["versions"]["alpha/6"]["current_stage"] == "Archived"  # archived by MLflow's transition
+    assert view["versions"]["alpha/7"]["current_stage"] == "Staging"
+    assert view["versions"]["alpha/1"]["tags"] == {
+        "k": "v",
+        "seen-by-tracklet": "yes",
+        "seen-by-mlflow": "yes",
+    }
+    assert view["models"]["delta"] == {"error": "RESOURCE_DOES_NOT_EXIST"}
+    assert view["models"]["epsilon"]["description"] == "to be renamed"
+    assert view["versions"]["epsilon/2"]["name"] == "epsilon"
+    assert view["models"]["empty"] == {"error": "RESOURCE_DOES_NOT_EXIST"}
+    assert view["logged"]["lm-tracklet"]["params"] == {"who": "tracklet"}
+    assert view["logged"]["lm-mlflow"]["status"] == "READY"
+    assert view["logged"]["search"] == ["clf", "failed", "lm-mlflow", "lm-tracklet", "pending"]
