@@ -164,7 +164,7 @@ class RegistryFolder:
     ) -> list[ModelVersion]:
         latest: dict[str, ModelVersion] = {}
         for mv in versions:
-            stage = mv.current_stage
+            stage = mv.current_stage or ""
             if stage in stages and (stage not in latest or int(latest[stage].version) < int(mv.version)):
                 latest[stage] = mv
         return [latest[stage] for stage in stages if stage in latest]
