@@ -138,12 +138,12 @@ class RouteRules:
             if "source" in params:
                 self._require_version_sources(caller, params, store_access, what)
         elif resource == "experiment":
-            ids = value if isinstance(value, list | tuple) else [value]
-            ids = list(dict.fromkeys(t for t in (_text(v) for v in ids) if t is not None))
+            values = value if isinstance(value, list | tuple) else [value]
+            ids: list[str] = list(dict.fromkeys(t for t in (_text(v) for v in values) if t is not None))
             if len(ids) > _MAX_EXPERIMENTS:
                 return  # the handler refuses so many, before any store work
-            for experiment_id in ids:
-                self._require_experiment(caller, experiment_id, capability, what)
+            for one in ids:
+                self._require_experiment(caller, one, capability, what)
         elif resource == "run":
             run_id = _text(value)
             if run_id is not None:

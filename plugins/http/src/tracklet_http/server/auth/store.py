@@ -274,7 +274,10 @@ class AuthStore:
             result = conn.execute(
                 users.insert().values(username=username, password_hash=password_hash, is_admin=is_admin)
             )
-            return User(int(result.inserted_primary_key[0]), username, password_hash, is_admin)
+            key = result.inserted_primary_key
+            if key is None:  # every dialect tracklet supports reports it
+                raise RuntimeError("the database did not report the new user's id")
+            return User(int(key[0]), username, password_hash, is_admin)
 
         try:
             return self._write(insert)
