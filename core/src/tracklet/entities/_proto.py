@@ -23,16 +23,6 @@ _ENUMS: dict[str, tuple[tuple[str, int], ...]] = {
     "ViewType": (("ACTIVE_ONLY", 1), ("DELETED_ONLY", 2), ("ALL", 3)),
     "SourceType": (("NOTEBOOK", 1), ("JOB", 2), ("PROJECT", 3), ("LOCAL", 4), ("UNKNOWN", 1000)),
     "RunStatus": (("RUNNING", 1), ("SCHEDULED", 2), ("FINISHED", 3), ("FAILED", 4), ("KILLED", 5)),
-    # model_registry.proto
-    "ModelVersionStatus": (("PENDING_REGISTRATION", 1), ("FAILED_REGISTRATION", 2), ("READY", 3)),
-    # MLflow's nested DeploymentJobConnection.State, declared at top level (same numbers on the wire)
-    "DeploymentJobConnectionState": (
-        ("DEPLOYMENT_JOB_CONNECTION_STATE_UNSPECIFIED", 0),
-        ("NOT_SET_UP", 1),
-        ("CONNECTED", 2),
-        ("NOT_FOUND", 3),
-        ("REQUIRED_PARAMETERS_CHANGED", 4),
-    ),
     "LoggedModelStatus": (
         ("LOGGED_MODEL_STATUS_UNSPECIFIED", 0),
         ("LOGGED_MODEL_PENDING", 1),
@@ -108,7 +98,42 @@ _MESSAGES: dict[str, tuple[tuple[str, int, str], ...]] = {
         ("digest", 3, "string"),
         ("context", 4, "string"),
     ),
-    # model_registry.proto (the Databricks-only fields are left out)
+    "LoggedModelTag": (("key", 1, "string"), ("value", 2, "string")),
+    "LoggedModelParameter": (("key", 1, "string"), ("value", 2, "string")),
+    "LoggedModelRegistrationInfo": (("name", 1, "string"), ("version", 2, "string")),
+    "LoggedModelInfo": (
+        ("model_id", 1, "string"),
+        ("experiment_id", 2, "string"),
+        ("name", 3, "string"),
+        ("creation_timestamp_ms", 4, "int64"),
+        ("last_updated_timestamp_ms", 5, "int64"),
+        ("artifact_uri", 6, "string"),
+        ("status", 7, "enum:LoggedModelStatus"),
+        ("creator_id", 8, "int64"),
+        ("model_type", 9, "string"),
+        ("source_run_id", 10, "string"),
+        ("status_message", 11, "string"),
+        ("tags", 12, "[]msg:LoggedModelTag"),
+        ("registrations", 13, "[]msg:LoggedModelRegistrationInfo"),
+    ),
+    "LoggedModelData": (("params", 1, "[]msg:LoggedModelParameter"), ("metrics", 2, "[]msg:Metric")),
+    "LoggedModel": (("info", 1, "msg:LoggedModelInfo"), ("data", 2, "msg:LoggedModelData")),
+}
+
+# From model_registry.proto (same package ``mlflow``), declared in the same file here; the
+# Databricks-only fields are left out. MLflow's nested DeploymentJobConnection.State is
+# declared at top level (same numbers on the wire).
+_REGISTRY_ENUMS: dict[str, tuple[tuple[str, int], ...]] = {
+    "ModelVersionStatus": (("PENDING_REGISTRATION", 1), ("FAILED_REGISTRATION", 2), ("READY", 3)),
+    "DeploymentJobConnectionState": (
+        ("DEPLOYMENT_JOB_CONNECTION_STATE_UNSPECIFIED", 0),
+        ("NOT_SET_UP", 1),
+        ("CONNECTED", 2),
+        ("NOT_FOUND", 3),
+        ("REQUIRED_PARAMETERS_CHANGED", 4),
+    ),
+}
+_REGISTRY_MESSAGES: dict[str, tuple[tuple[str, int, str], ...]] = {
     "RegisteredModelTag": (("key", 1, "string"), ("value", 2, "string")),
     "ModelVersionTag": (("key", 1, "string"), ("value", 2, "string")),
     "RegisteredModelAlias": (("alias", 1, "string"), ("version", 2, "string")),
@@ -141,25 +166,6 @@ _MESSAGES: dict[str, tuple[tuple[str, int, str], ...]] = {
         ("deployment_job_id", 9, "string"),
         ("deployment_job_state", 10, "enum:DeploymentJobConnectionState"),
     ),
-    # service.proto: logged models
-    "LoggedModelTag": (("key", 1, "string"), ("value", 2, "string")),
-    "LoggedModelParameter": (("key", 1, "string"), ("value", 2, "string")),
-    "LoggedModelInfo": (
-        ("model_id", 1, "string"),
-        ("experiment_id", 2, "string"),
-        ("name", 3, "string"),
-        ("creation_timestamp_ms", 4, "int64"),
-        ("last_updated_timestamp_ms", 5, "int64"),
-        ("artifact_uri", 6, "string"),
-        ("status", 7, "enum:LoggedModelStatus"),
-        ("creator_id", 8, "int64"),
-        ("model_type", 9, "string"),
-        ("source_run_id", 10, "string"),
-        ("status_message", 11, "string"),
-        ("tags", 12, "[]msg:LoggedModelTag"),
-    ),
-    "LoggedModelData": (("params", 1, "[]msg:LoggedModelParameter"), ("metrics", 2, "[]msg:Metric")),
-    "LoggedModel": (("info", 1, "msg:LoggedModelInfo"), ("data", 2, "msg:LoggedModelData")),
 }
 
 # Explicit defaults service.proto declares ("optional int64 step = 4 [default = 0]").
@@ -187,11 +193,11 @@ def _file_descriptor(descriptor_pb2: Any) -> Any:
         "int64": field_type.TYPE_INT64,
         "bool": field_type.TYPE_BOOL,
     }
-    for enum_name, values in _ENUMS.items():
+    for enum_name, values in {**_ENUMS, **_REGISTRY_ENUMS}.items():
         enum = fdp.enum_type.add(name=enum_name)
         for value_name, number in values:
             enum.value.add(name=value_name, number=number)
-    for message_name, fields in _MESSAGES.items():
+    for message_name, fields in {**_MESSAGES, **_REGISTRY_MESSAGES}.items():
         message = fdp.message_type.add(name=message_name)
         for name, number, type_ in fields:
             field = message.field.add(name=name, number=number, label=field_type.LABEL_OPTIONAL)
@@ -231,7 +237,8 @@ def _build() -> dict[str, Any]:
     get_class = getattr(message_factory, "GetMessageClass", None)
     if get_class is None:  # protobuf < 4.22
         get_class = message_factory.MessageFactory(pool).GetPrototype
-    return {name: get_class(pool.FindMessageTypeByName(f"mlflow.{name}")) for name in _MESSAGES}
+    names = [*_MESSAGES, *_REGISTRY_MESSAGES]
+    return {name: get_class(pool.FindMessageTypeByName(f"mlflow.{name}")) for name in names}
 
 
 def message(name: str) -> Any:
