@@ -60,6 +60,12 @@ c.set_logged_model_tags(lm.model_id, {"t2": "v2"})
 c.delete_logged_model_tag(lm.model_id, "drop")
 c.log_model_params(lm.model_id, {"extra": "1"})
 c.finalize_logged_model(lm.model_id, "READY")
+if sys.argv[1] == "mlflow":  # (tracklet-file does not write a logged model's metrics yet)
+    from mlflow.entities import Metric
+    c.log_metric(run, "acc", 0.5, timestamp=1_700_000_000_000, step=0, model_id=lm.model_id)
+    c.log_metric(run, "acc", 0.75, timestamp=1_700_000_000_001, step=1, model_id=lm.model_id)
+    c.log_batch(run, metrics=[Metric("auc", 0.9, 1_700_000_000_002, 2, model_id=lm.model_id,
+                                     dataset_name="eval", dataset_digest="d1")])
 pending = c.create_logged_model(exp, name="pending")
 failed = c.create_logged_model(exp, name="failed")
 c.finalize_logged_model(failed.model_id, "FAILED")
@@ -291,6 +297,9 @@ def _check_written(view: dict[str, Any], state: dict[str, Any], writer: str) -> 
     )
     assert clf["tags"] == {"t1": "v1", "t2": "v2"}
     assert clf["params"] == {"lr": "0.1", "depth": "3", "extra": "1"}
+    if writer == "mlflow":
+        assert sorted(clf["metrics"]) == [["acc", 0.75, 1], ["auc", 0.9, 2]]
+        assert sorted(v3["metrics"]) == [["acc", 0.75, 1], ["auc", 0.9, 2]]
     assert logged["pending"]["status"] == "PENDING" and logged["failed"]["status"] == "FAILED"
     assert logged["gone"] == {"error": "RESOURCE_DOES_NOT_EXIST"}
     assert logged["search"] == ["clf", "failed", "pending"]
