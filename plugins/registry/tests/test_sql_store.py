@@ -14,6 +14,7 @@ from tracklet.exceptions import TrackletException
 from tracklet.plugins import sql_engine
 from tracklet.search import filter_model_versions, filter_registered_models
 from tracklet_registry.sql import schema
+from tracklet_registry.sql._search import DEFAULT_MODEL_VERSION_ORDER
 from tracklet_registry.sql.store import SqlRegistryStore
 
 
@@ -172,7 +173,9 @@ def test_version_search_agrees_with_the_in_memory_search(store: SqlRegistryStore
         if _exists(store, name, v)
     ]
     for filter_string, order_by in itertools.product(_VERSION_FILTERS, _VERSION_ORDERS):
-        expected = filter_model_versions(every, filter_string, order_by, max_results=1000)
+        expected = filter_model_versions(
+            every, filter_string, order_by or DEFAULT_MODEL_VERSION_ORDER, max_results=1000
+        )
         got = store.search_model_versions(filter_string, max_results=1000, order_by=order_by)
         assert [(v.name, v.version) for v in got] == [(v.name, v.version) for v in expected], (
             filter_string,

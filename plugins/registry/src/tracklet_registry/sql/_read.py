@@ -1,15 +1,17 @@
 """Loading registry rows as entities, a page at a time: one query per kind of row.
 
-A page of versions costs three queries whatever its size (the versions with their
-model's name, their tags, the model's aliases pointing at them); a page of models
-costs four (models, tags, aliases, latest version per stage with those versions' tags
-folded into the same load). No query runs per row.
+A page of versions costs two queries beyond the search that selected its rows (their
+tags, their aliases), whatever its size; a page of models costs six (models, tags,
+aliases, the latest version per stage, and those versions' tags and aliases). No query
+runs per row.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,48 +25,108 @@ from tracklet.entities.model_registry import (
 )
 
 from . import schema as s
+from ._engine import dialect_name
 
-__all__ = ["VersionKey", "latest_versions", "load_models", "load_versions", "version_entity"]
+__all__ = [
+    "VERSIONS_JOIN",
+    "VERSION_COLUMNS",
+    "VersionKey",
+    "latest_versions",
+    "load_models",
+    "load_versions",
+    "version_entity",
+    "versions_from_rows",
+]
 
 VersionKey = tuple[int, int]  # (model_key, version)
 rm, mv = s.registered_models, s.model_versions
-_VERSION_COLUMNS = (*mv.c, rm.c.name)
-_VERSIONS_JOIN = mv.join(rm, rm.c.model_key == mv.c.model_key)
+VERSION_COLUMNS = (*mv.c, rm.c.name)
+VERSIONS_JOIN = mv.join(rm, rm.c.model_key == mv.c.model_key)
 
 
 def version_entity(row: Any, tags: dict[str, str], aliases: list[str]) -> ModelVersion:
-    """A :class:`ModelVersion` from a ``model_versions`` row joined with its model's ``name``."""
+    """A :class:`ModelVersion` from a row of :data:`VERSION_COLUMNS` (``model_versions``
+    joined with its model's ``name``), unpacked by position: a page builds many."""
+    (
+        _model_key,
+        version,
+        creation_time,
+        last_updated_time,
+        description,
+        user_id,
+        current_stage,
+        source,
+        _storage_location,
+        run_id,
+        run_link,
+        status,
+        status_message,
+        logged_model_id,
+        name,
+    ) = row
     return ModelVersion(
-        name=row.name,
-        version=str(row.version),
-        creation_timestamp=row.creation_time,
-        last_updated_timestamp=row.last_updated_time,
-        description=row.description,
-        user_id=row.user_id,
-        current_stage=row.current_stage,
-        source=row.source,
-        run_id=row.run_id,
-        status=row.status,
-        status_message=row.status_message,
+        name=name,
+        version=str(version),
+        creation_timestamp=creation_time,
+        last_updated_timestamp=last_updated_time,
+        description=description,
+        user_id=user_id,
+        current_stage=current_stage,
+        source=source,
+        run_id=run_id,
+        status=status,
+        status_message=status_message,
         tags=[ModelVersionTag(k, v) for k, v in tags.items()],
-        run_link=row.run_link,
+        run_link=run_link,
         aliases=aliases,
-        model_id=row.logged_model_id,
+        model_id=logged_model_id,
     )
 
 
-def _version_tags(conn: sa.Connection, keys: Sequence[VersionKey]) -> dict[VersionKey, dict[str, str]]:
-    out: dict[VersionKey, dict[str, str]] = defaultdict(dict)
-    if keys:
-        t = s.model_version_tags
-        rows = conn.execute(
-            sa.select(t.c.model_key, t.c.version, t.c.key, t.c.value).where(
-                sa.tuple_(t.c.model_key, t.c.version).in_(list(keys))
-            )
-        )
-        for model_key, version, key, value in rows:
-            out[(model_key, version)][key] = value
-    return out
+def _pairs(dialect: str) -> str:
+    """A derived table ``p(k, v)`` of the ``(model_key, version)`` pairs in the JSON
+    parameter ``:pairs`` (``[{"k": 1, "v": 3}, ...]``): one bound value whatever the page
+    size, joined on the tables' primary keys (a row-value ``IN`` list makes sqlite scan)."""
+    if dialect == "postgresql":
+        return "jsonb_to_recordset(CAST(:pairs AS jsonb)) AS p(k integer, v integer)"
+    if dialect == "mysql":
+        return "JSON_TABLE(:pairs, '$[*]' COLUMNS (k INT PATH '$.k', v INT PATH '$.v')) AS p"
+    return "(SELECT json_extract(value, '$.k') AS k, json_extract(value, '$.v') AS v FROM json_each(:pairs)) AS p"
+
+
+@lru_cache(maxsize=8)
+def _page_queries(dialect: str) -> tuple[sa.TextClause, sa.TextClause]:
+    """The tags and the aliases of a page of versions."""
+    pairs = _pairs(dialect)
+    tags = sa.text(
+        f"SELECT t.model_key, t.version, t.key, t.value FROM {pairs} "
+        "JOIN model_version_tags t ON t.model_key = p.k AND t.version = p.v"
+    )
+    aliases = sa.text(
+        f"SELECT a.model_key, a.version, a.alias FROM {pairs} "
+        "JOIN registered_model_aliases a ON a.model_key = p.k AND a.version = p.v"
+    )
+    return tags, aliases
+
+
+def _entities(conn: sa.Connection, rows: Sequence[Any]) -> list[ModelVersion]:
+    """Versions from ``model_versions`` rows joined with their model's ``name``, with their
+    tags and aliases (two queries for the whole page)."""
+    if not rows:
+        return []
+    keys = [(row[0], row[1]) for row in rows]
+    tags_query, aliases_query = _page_queries(dialect_name(conn))
+    pairs = {"pairs": json.dumps([{"k": k, "v": v} for k, v in keys])}
+    tags: dict[VersionKey, dict[str, str]] = defaultdict(dict)
+    for model_key, version, key, value in conn.execute(tags_query, pairs):
+        tags[(model_key, version)][key] = value
+    aliases: dict[VersionKey, list[str]] = defaultdict(list)
+    for model_key, version, alias in conn.execute(aliases_query, pairs):
+        aliases[(model_key, version)].append(alias)
+    return [
+        version_entity(row, tags.get(key, {}), sorted(aliases.get(key, [])))
+        for row, key in zip(rows, keys, strict=True)
+    ]
 
 
 def _aliases(conn: sa.Connection, model_keys: Iterable[int]) -> list[tuple[int, str, int]]:
@@ -73,22 +135,8 @@ def _aliases(conn: sa.Connection, model_keys: Iterable[int]) -> list[tuple[int, 
     if not keys:
         return []
     a = s.registered_model_aliases
-    rows = conn.execute(
-        sa.select(a.c.model_key, a.c.alias, a.c.version).where(a.c.model_key.in_(keys)).order_by(a.c.alias)
-    )
-    return [(k, alias, v) for k, alias, v in rows]
-
-
-def _entities(conn: sa.Connection, rows: Sequence[Any]) -> list[ModelVersion]:
-    keys = [(row.model_key, row.version) for row in rows]
-    tags = _version_tags(conn, keys)
-    by_version: dict[VersionKey, list[str]] = defaultdict(list)
-    for model_key, alias, version in _aliases(conn, (k for k, _ in keys)):
-        by_version[(model_key, version)].append(alias)
-    return [
-        version_entity(row, tags.get(key, {}), by_version.get(key, []))
-        for row, key in zip(rows, keys, strict=True)
-    ]
+    rows = conn.execute(sa.select(a.c.model_key, a.c.alias, a.c.version).where(a.c.model_key.in_(keys)))
+    return sorted(((k, alias, v) for k, alias, v in rows), key=lambda row: row[1])
 
 
 def load_versions(conn: sa.Connection, keys: Sequence[VersionKey]) -> list[ModelVersion]:
@@ -96,12 +144,17 @@ def load_versions(conn: sa.Connection, keys: Sequence[VersionKey]) -> list[Model
     if not keys:
         return []
     rows = conn.execute(
-        sa.select(*_VERSION_COLUMNS)
-        .select_from(_VERSIONS_JOIN)
-        .where(sa.tuple_(mv.c.model_key, mv.c.version).in_(list(keys)))
+        sa.select(*VERSION_COLUMNS)
+        .select_from(VERSIONS_JOIN)
+        .where(sa.or_(*(sa.and_(mv.c.model_key == k, mv.c.version == v) for k, v in keys)))
     ).all()
     found = {(row.model_key, row.version): row for row in rows}
     return _entities(conn, [found[key] for key in keys if key in found])
+
+
+def versions_from_rows(conn: sa.Connection, rows: Sequence[Any]) -> list[ModelVersion]:
+    """Versions from whole ``model_versions`` rows (with the model's ``name``) a search selected."""
+    return _entities(conn, rows)
 
 
 def _latest_rows(conn: sa.Connection, where: Any) -> list[Any]:
@@ -118,7 +171,7 @@ def _latest_rows(conn: sa.Connection, where: Any) -> list[Any]:
         .subquery()
     )
     statement = (
-        sa.select(*_VERSION_COLUMNS)
+        sa.select(*VERSION_COLUMNS)
         .select_from(
             per_stage.join(
                 mv, sa.and_(mv.c.model_key == per_stage.c.model_key, mv.c.version == per_stage.c.last)

@@ -27,10 +27,12 @@ from tracklet.search import TAG, And, Comparison, Expr, OrderKey
 from . import schema as s
 from ._text import TextOps
 
-__all__ = ["model_search", "parse_search", "uses_ilike", "version_search"]
+__all__ = ["DEFAULT_MODEL_VERSION_ORDER", "model_search", "parse_search", "uses_ilike", "version_search"]
 
 Leaf = Callable[[Comparison], ColumnElement[bool]]
 _IS_PROMPT = "mlflow.prompt.is_prompt"
+#: MLflow's order of a version search without ``order_by`` (its SQL and file stores alike).
+DEFAULT_MODEL_VERSION_ORDER = ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
 rm, mv = s.registered_models, s.model_versions
 
 #: Attribute spellings the parser may hand over -> column, for each searched table.
@@ -78,7 +80,8 @@ def parse_search(
         return search.parse_registered_model_filter(filter_string), tuple(
             search.registered_model_sort_keys(order_by)
         )
-    return search.parse_model_version_filter(filter_string), tuple(search.model_version_sort_keys(order_by))
+    keys = search.model_version_sort_keys(order_by or DEFAULT_MODEL_VERSION_ORDER)
+    return search.parse_model_version_filter(filter_string), tuple(keys)
 
 
 def uses_ilike(expr: Expr | None) -> bool:
@@ -208,13 +211,14 @@ def model_search(dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...]) ->
 
 @lru_cache(maxsize=256)
 def version_search(dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...]) -> sa.Select[Any]:
-    """The statement selecting ``(model_key, version)`` of a page (bind ``limit``, ``offset``);
+    """The statement selecting the whole version rows (with their model's ``name``) of a
+    page (bind ``limit``, ``offset``);
     ``keys`` is the complete order (name and version number make it total)."""
     text = TextOps(dialect)
     t = s.model_version_tags
     tag_keys = [(t.c.model_key, mv.c.model_key), (t.c.version, mv.c.version)]
     statement = (
-        sa.select(mv.c.model_key, mv.c.version)
+        sa.select(*mv.c, rm.c.name)
         .select_from(mv.join(rm, rm.c.model_key == mv.c.model_key))
         .where(_not_prompt(t, tag_keys, mv, text))
     )

@@ -52,7 +52,7 @@ from tracklet.utils.time import now_ms
 
 from . import schema as s
 from ._engine import dialect_name, open_engine, write
-from ._read import latest_versions, load_models, load_versions
+from ._read import latest_versions, load_models, load_versions, versions_from_rows
 from ._search import model_search, parse_search, uses_ilike, version_search
 from ._text import TextOps, register_sqlite_lower
 
@@ -72,7 +72,7 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
         engine, and the registry's tables, come from tracklet-sql through the core.
     """
 
-    capabilities = frozenset({"logged_models", "concurrent_versions", "concurrent_processes"})
+    capabilities = frozenset({"logged_models", "concurrent_versions"})
 
     def __init__(self, store_uri: str | None = None, tracking_uri: str | None = None) -> None:
         if not store_uri:
@@ -414,7 +414,7 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
             if self.dialect == "sqlite" and uses_ilike(expr):
                 register_sqlite_lower(conn)
             found = conn.execute(statement, {"limit": max_results + 1, "offset": offset}).all()
-            versions = load_versions(conn, [(int(k), int(v)) for k, v in found[:max_results]])
+            versions = versions_from_rows(conn, found[:max_results])
         token = encode_page_token(offset + max_results) if len(found) > max_results else None
         return PagedList(versions, token)
 
