@@ -145,7 +145,9 @@ def test_model_version_filters_match_mlflows(filter_string: str) -> None:
 )
 def test_model_version_order_matches_mlflows(order_by: list[str]) -> None:
     ours = search.filter_model_versions(_versions(tl_registry), None, order_by)
-    theirs = SearchModelVersionUtils.sort(_versions(ml_registry), order_by)
+    # MLflow's file and SQL stores pass this order when the caller gives none
+    default = ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
+    theirs = SearchModelVersionUtils.sort(_versions(ml_registry), order_by or default)
     assert [(v.name, v.version) for v in ours] == [(v.name, str(v.version)) for v in theirs]
 
 
@@ -173,6 +175,7 @@ def test_the_ast_a_compiler_sees() -> None:
         OrderKey(ATTRIBUTE, "name", True),
     ]
     assert search.model_version_sort_keys(None) == [
+        OrderKey(ATTRIBUTE, "last_updated_timestamp", False),
         OrderKey(ATTRIBUTE, "name", True),
         OrderKey(ATTRIBUTE, "version_number", False),
     ]

@@ -12,9 +12,9 @@ Orders (the first keys are the caller's, the rest MLflow's tie-breakers, added u
 the caller named that field):
 
 * registered models: ``name ASC``;
-* model versions: ``name ASC, version_number DESC`` (MLflow's SQL store; its file store
-  puts ``last_updated_timestamp DESC`` first by default — tracklet uses one order for
-  every store);
+* model versions: ``name ASC, version_number DESC``; without an order-by,
+  ``last_updated_timestamp DESC, name ASC, version_number DESC`` (MLflow's file and SQL
+  stores' default);
 * logged models: ``creation_timestamp DESC, model_id ASC``.
 """
 
@@ -179,9 +179,11 @@ def registered_model_sort_keys(order_by: Sequence[str] | None) -> list[OrderKey]
 
 
 def model_version_sort_keys(order_by: Sequence[str] | None) -> list[OrderKey]:
-    """The complete order of a model-version search: the caller's keys, then ``name ASC``
-    and ``version_number DESC``."""
+    """The complete order of a model-version search: the caller's keys (by default
+    ``last_updated_timestamp DESC``), then ``name ASC`` and ``version_number DESC``."""
     keys = parse_model_version_order_by(order_by)
+    if not keys:
+        keys = [OrderKey(ATTRIBUTE, "last_updated_timestamp", False)]
     if not any(k.key == "name" for k in keys):
         keys.append(OrderKey(ATTRIBUTE, "name", True))
     if not any(k.key == "version_number" for k in keys):

@@ -602,7 +602,8 @@ class RegistryStore(abc.ABC):
         """Model versions matching a filter, one page at a time.
 
         Default order: ``last_updated_timestamp DESC, name ASC, version_number DESC``
-        (MLflow's); ``max_results`` defaults to 10000 and may be at most 200000.
+        (MLflow's); an explicit order is followed by ``name ASC, version_number DESC``.
+        ``max_results`` defaults to 10000 and may be at most 200000.
         """
         size = SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT if max_results is None else max_results
         _validate_max_results(size, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)

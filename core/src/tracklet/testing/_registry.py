@@ -727,16 +727,14 @@ class RegistrySearchTests:
         assert {(v.name, int(v.version)) for v in found} == expected
 
     def test_model_version_order_and_pages(self, registry_store: RegistryStore) -> None:
+        """Without an order: ``last_updated_timestamp DESC, name ASC, version_number DESC``
+        (MLflow's file and SQL stores' default)."""
         self._populate(registry_store)
-        expected = [
-            ("alpha", "2"),
-            ("alpha", "1"),
-            ("beta", "1"),
-            ("gamma-Big", "3"),
-            ("gamma-Big", "2"),
-            ("gamma-Big", "1"),
-        ]
-        assert [(v.name, v.version) for v in registry_store.search_model_versions()] == expected
+        registry_store.update_model_version("beta", "1", "touched last")
+        found = registry_store.search_model_versions()
+        stamps = {(v.name, v.version): v.last_updated_timestamp or 0 for v in found}
+        expected = sorted(stamps, key=lambda k: (-stamps[k], k[0], -int(k[1])))
+        assert [(v.name, v.version) for v in found] == expected
         every = pages(lambda t: registry_store.search_model_versions(max_results=4, page_token=t))
         assert [len(p) for p in every] == [4, 2]
         assert [(v.name, v.version) for page in every for v in page] == expected
@@ -748,6 +746,15 @@ class RegistrySearchTests:
             ("gamma-Big", "2"),
             ("alpha", "2"),
             ("gamma-Big", "3"),
+        ]
+        by_name = registry_store.search_model_versions(order_by=["name DESC"])
+        assert [(v.name, v.version) for v in by_name] == [
+            ("gamma-Big", "3"),
+            ("gamma-Big", "2"),
+            ("gamma-Big", "1"),
+            ("beta", "1"),
+            ("alpha", "2"),
+            ("alpha", "1"),
         ]
 
     @pytest.mark.parametrize(
