@@ -33,6 +33,7 @@ from sqlalchemy.dialects import mysql
 
 __all__ = [
     "logged_model_metrics",
+    "logged_model_outputs",
     "logged_model_params",
     "logged_model_tags",
     "logged_models",
@@ -192,6 +193,19 @@ logged_model_metrics = Table(
     Column("dataset_name", String(500)),
     Column("dataset_digest", String(36)),
     PrimaryKeyConstraint("model_id", "key", "timestamp", "step", "run_id"),
+    sqlite_with_rowid=False,
+    **_MYSQL,
+)
+
+# Runs' outputs (MLflow's log_outputs): the logged models a run produced, once each.
+logged_model_outputs = Table(
+    "logged_model_outputs",
+    metadata,
+    Column("run_id", String(32), nullable=False),
+    Column("model_id", String(36), ForeignKey("logged_models.model_id", **_CASCADE)),
+    Column("step", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "model_id"),
+    Index("ix_logged_model_outputs_model", "model_id"),
     sqlite_with_rowid=False,
     **_MYSQL,
 )

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tracklet.entities import (
     LoggedModel,
+    LoggedModelOutput,
     LoggedModelParameter,
     LoggedModelStatus,
     LoggedModelTag,
@@ -36,6 +37,7 @@ from tracklet.entities.model_registry import (
 )
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.search import decode_page_token, encode_page_token
+from tracklet.stores import refusals
 from tracklet.stores.registry import (
     LoggedModelStore,
     RegistryStore,
@@ -660,6 +662,37 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
                 self._upsert(conn, s.logged_model_params, {"model_id": model_id, "key": key, "value": value})
 
         self._logged_model_write(model_id, log)
+
+    def _log_outputs(self, run_id: str, models: list[LoggedModelOutput]) -> None:
+        """Record that an active run produced these logged models (once per model)."""
+        from tracklet.entities import LifecycleStage
+        from tracklet.plugins import get_tracking_store
+
+        assert self.store_uri is not None
+        run = get_tracking_store(self.store_uri).get_run(run_id)  # RESOURCE_DOES_NOT_EXIST if unknown
+        if run.info.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise refusals.run_not_active(run_id, run.info.lifecycle_stage)
+        rows = {
+            m.model_id: {"run_id": run_id, "model_id": m.model_id, "step": int(m.step or 0)} for m in models
+        }
+        lm, out = s.logged_models, s.logged_model_outputs
+
+        def record(conn: sa.Connection) -> None:
+            known = set(conn.execute(sa.select(lm.c.model_id).where(lm.c.model_id.in_(list(rows)))).scalars())
+            for model_id in rows:
+                if model_id not in known:
+                    raise no_such_logged_model(model_id)
+            done = set(
+                conn.execute(
+                    sa.select(out.c.model_id).where(out.c.run_id == run_id, out.c.model_id.in_(list(rows)))
+                ).scalars()
+            )
+            fresh = [row for model_id, row in rows.items() if model_id not in done]
+            if fresh:
+                conn.execute(out.insert(), fresh)
+
+        if rows:
+            write(self.engine, record)
 
     def _search_logged_models(
         self,

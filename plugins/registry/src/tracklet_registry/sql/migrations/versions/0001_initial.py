@@ -152,10 +152,22 @@ def upgrade() -> None:
         **_NO_ROWID,
         **_MYSQL,
     )
+    op.create_table(
+        "logged_model_outputs",
+        sa.Column("run_id", sa.String(length=32), nullable=False),
+        sa.Column("model_id", sa.String(length=36), nullable=False),
+        sa.Column("step", sa.BigInteger(), nullable=False),
+        _logged_model_fk(),
+        sa.PrimaryKeyConstraint("run_id", "model_id"),
+        **_NO_ROWID,
+        **_MYSQL,
+    )
+    op.create_index("ix_logged_model_outputs_model", "logged_model_outputs", ["model_id"])
 
 
 def downgrade() -> None:
     for table in (
+        "logged_model_outputs",
         "logged_model_metrics",
         "logged_model_params",
         "logged_model_tags",
