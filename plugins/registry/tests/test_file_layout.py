@@ -147,3 +147,17 @@ def test_keys_cannot_leave_their_folder(file_registry_store: FileRegistryStore, 
     with pytest.raises(TrackletException):
         file_registry_store.set_registered_model_tag("m", RegisteredModelTag("../../escape", "x"))
     assert not os.path.exists(mlruns / "escape")
+
+
+def test_logged_model_folder_without_meta_is_invisible(mlruns: Path) -> None:
+    tracking = get_tracking_store(str(mlruns))
+    exp_id = tracking.create_experiment("exp")
+    store = FileRegistryStore(str(mlruns))
+    kept = store.create_logged_model(exp_id, name="kept")
+    # what a crash between publishing the folder and writing its meta.yaml leaves
+    (mlruns / exp_id / "models" / "m-0123456789abcdef0123456789abcdef" / "params").mkdir(parents=True)
+    assert [m.model_id for m in store.search_logged_models([exp_id])] == [kept.model_id]
+    with pytest.raises(TrackletException) as info:
+        store.get_logged_model("m-0123456789abcdef0123456789abcdef")
+    assert info.value.error_code == RESOURCE_DOES_NOT_EXIST
+    assert not [p for p in (mlruns / exp_id / "models").iterdir() if p.name.startswith(".tmp-")]

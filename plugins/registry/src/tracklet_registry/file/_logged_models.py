@@ -1,7 +1,8 @@
 """Logged models in an ``mlruns`` folder, beside the runs of their experiment (MLflow's layout).
 
-A logged model is built whole in a hidden folder of ``<exp>/models/`` and renamed to its
-id in one step; each later change rewrites one file atomically (``meta.yaml`` under the
+A logged model's params and tags are written in a hidden folder of ``<exp>/models/``,
+renamed to the model's id, and its ``meta.yaml`` written last, which makes it exist; each
+later change rewrites one file atomically (``meta.yaml`` under the
 model's lock file, so a finalize and a delete at once both land).
 """
 
@@ -244,11 +245,15 @@ class LoggedModelFolder:
                 write_atomic(safe_join(os.path.join(staging, PARAMS), param.key), _text(param.value), staging)
             for tag in tags:
                 write_atomic(safe_join(os.path.join(staging, TAGS), tag.key), _text(tag.value), staging)
-            write_atomic(os.path.join(staging, META), dump_yaml(meta), staging)
             os.rename(staging, os.path.join(models, model_id))
         except BaseException:
             remove_tree(staging)
             raise
+        # meta.yaml last, once the folder has its name: MLflow lists every folder of
+        # models/ as a model, so a staging folder must never hold one; a folder without it
+        # (a crash just before) is no model for either tool.
+        folder = os.path.join(models, model_id)
+        write_atomic(os.path.join(folder, META), dump_yaml(meta), folder)
         return self.get(model_id)
 
     def _rewrite(self, model_id: str, **changes: Any) -> None:
