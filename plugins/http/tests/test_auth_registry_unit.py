@@ -3,19 +3,24 @@ the authorizer's rules for contributed routes over a real sqlite tracking store.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from tracklet.exceptions import TrackletException
 from tracklet.plugins import get_tracking_store
 from tracklet.routes import Route, RoutePermission
 from tracklet_http.server.auth import Authorizer
-from tracklet_http.server.auth.config import AuthConfig
+from tracklet_http.server.auth.config import sqlalchemy_uri
 from tracklet_http.server.auth.passwords import hash_password
 from tracklet_http.server.auth.permissions import NO_PERMISSIONS
-from tracklet_http.server.auth.service import AuthService
+from tracklet_http.server.auth.store import AuthStore
 from tracklet_http.server.settings import ServerSettings
 
 ADMIN_PASSWORD = "admin-password-123"
@@ -32,18 +37,46 @@ def _code(fn: Any, *args: Any) -> str | None:
 # -- the grants table ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> AuthService:
-    svc = AuthService(
-        AuthConfig(database_uri=f"sqlite:///{tmp_path / 'auth.db'}", admin_password=ADMIN_PASSWORD)
-    )
-    for name in ("alice", "bob"):
-        svc.store.create_user(name, hash_password(f"{name}-password-1"))
-    return svc
+SERVERS = {
+    "postgresql": os.environ.get("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test"),
+    "mysql": os.environ.get("TRACKLET_TEST_MYSQL_URI", "mysql://root@127.0.0.1:3306/test"),
+}
 
 
-def test_model_grants_create_get_update_delete_in_mlflows_words(service: AuthService) -> None:
-    store = service.store
+@contextlib.contextmanager
+def fresh_database(kind: str) -> Iterator[str]:
+    """A new database on the PostgreSQL or MariaDB test server, dropped afterwards."""
+    base = sa.engine.make_url(sqlalchemy_uri(SERVERS[kind]))
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"tracklet_authrm_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            force = " WITH (FORCE)" if kind == "postgresql" else ""
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def auth_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuthStore]:
+    """The users database on sqlite, and on a fresh PostgreSQL and MariaDB database."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            uri = f"sqlite:///{tmp_path / 'auth.db'}"
+        else:
+            uri = stack.enter_context(fresh_database(request.param))
+        store = AuthStore(uri)
+        stack.callback(store.close)
+        for name in ("alice", "bob"):
+            store.create_user(name, hash_password(f"{name}-password-1"))
+        yield store
+
+
+def test_model_grants_create_get_update_delete_in_mlflows_words(auth_store: AuthStore) -> None:
+    store = auth_store
     grant = store.create_model_grant("m", "bob", "READ")
     assert grant.to_json() == {"name": "m", "user_id": grant.user_id, "permission": "READ"}
     with pytest.raises(TrackletException) as taken:
@@ -64,8 +97,8 @@ def test_model_grants_create_get_update_delete_in_mlflows_words(service: AuthSer
     assert _code(store.delete_model_grant, "m", "bob") == "RESOURCE_DOES_NOT_EXIST"
 
 
-def test_rename_moves_grants_and_delete_removes_them(service: AuthService) -> None:
-    store = service.store
+def test_rename_moves_grants_and_delete_removes_them(auth_store: AuthStore) -> None:
+    store = auth_store
     alice, bob = store.get_user("alice"), store.get_user("bob")
     store.set_model_grant("old", alice.id, "MANAGE")
     store.create_model_grant("old", "bob", "READ")
