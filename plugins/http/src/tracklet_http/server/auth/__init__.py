@@ -1,9 +1,11 @@
-"""Basic authentication with per-experiment permissions for ``tracklet server --auth``.
+"""Basic authentication with per-experiment and per-registered-model permissions for
+``tracklet server --auth``.
 
 MLflow's basic-auth app, rebuilt for tracklet: users with scrypt-hashed passwords and
-READ / USE / EDIT / MANAGE grants on experiments, kept in SQL (the tracking database
-itself when it is SQL, so replicas share them); the same REST API for users and
-permissions; the same rules for which call needs which permission.
+READ / USE / EDIT / MANAGE grants on experiments and registered models, kept in SQL (the
+tracking database itself when it is SQL, so replicas share them); the same REST API for
+users and permissions; the same rules for which call needs which permission, also for
+the routes plugins contribute (:mod:`~tracklet_http.server.auth.registry`).
 
 * :class:`Authorizer` — what the server consults on each call;
 * :func:`auth_routes` — the users and permissions API, as Starlette routes;
