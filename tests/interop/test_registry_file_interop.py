@@ -347,3 +347,41 @@ def test_registry_written_by_both_tools_in_turn_reads_the_same_in_both(tmp_path:
     assert view["logged"]["lm-tracklet"]["params"] == {"who": "tracklet"}
     assert view["logged"]["lm-mlflow"]["status"] == "READY"
     assert view["logged"]["search"] == ["clf", "failed", "lm-mlflow", "lm-tracklet", "pending"]
+
+
+OUTPUTS_BY_TRACKLET = r"""
+import json, sys
+from tracklet.entities import LoggedModelOutput
+from tracklet.plugins import get_tracking_store
+from tracklet_registry.file import FileRegistryStore
+root, state_file = sys.argv[2], sys.argv[3]
+tracking = get_tracking_store(root)
+exp = tracking.create_experiment("outputs")
+run = tracking.create_run(exp, "someone", 1_700_000_000_000, [], "producer").info.run_id
+store = FileRegistryStore(root)
+ids = [store.create_logged_model(exp, name=f"out{i}", source_run_id=run).model_id for i in range(2)]
+store.log_outputs(run, [LoggedModelOutput(ids[0], 0), LoggedModelOutput(ids[1], 7)])
+store.log_outputs(run, [LoggedModelOutput(ids[0], 0)])  # once per model
+with open(state_file, "w") as f:
+    json.dump({"run": run, "ids": ids}, f)
+"""
+
+OUTPUTS_BY_MLFLOW = r"""
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from mlflow import MlflowClient
+root, state_file = sys.argv[2], sys.argv[3]
+with open(state_file) as f:
+    S = json.load(f)
+outputs = MlflowClient(tracking_uri=root).get_run(S["run"]).outputs.model_outputs
+print(json.dumps(sorted([o.model_id, o.step] for o in outputs)))
+"""
+
+
+def test_run_outputs_tracklet_records_read_in_mlflow(tmp_path: pathlib.Path) -> None:
+    root = str(tmp_path / "mlruns")
+    state = tmp_path / "state.json"
+    _run(OUTPUTS_BY_TRACKLET, "tracklet", root, state, tmp_path)
+    written = json.loads(state.read_text())
+    read = json.loads(_run(OUTPUTS_BY_MLFLOW, "mlflow", root, state, tmp_path).strip().splitlines()[-1])
+    assert read == sorted([[written["ids"][0], 0], [written["ids"][1], 7]])
