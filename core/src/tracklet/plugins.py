@@ -386,6 +386,12 @@ def http_transport(uri: str) -> HttpTransport:
     """
     transport: HttpTransport | None = get_plugin_manager().hook.tracklet_http_transport(uri=uri)
     if transport is None:
+        if get_scheme(uri) not in ("http", "https"):
+            raise TrackletException(
+                f"No installed plugin provides an HTTP transport for {uri!r}: "
+                "expected a tracking server's http(s)://host[:port] URL.",
+                INVALID_PARAMETER_VALUE,
+            )
         raise _not_served("an HTTP transport", ("tracking", "http"), uri)
     return transport
 

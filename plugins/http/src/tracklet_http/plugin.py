@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracklet.plugins import Scheme, hookimpl
+from tracklet.uri import get_scheme
 
 
 @hookimpl
@@ -26,3 +27,14 @@ def tracklet_cli_commands() -> list[Any]:
     from tracklet_http.server.cli import server
 
     return [server]
+
+
+@hookimpl
+def tracklet_http_transport(uri: str) -> Any:
+    """tracklet-http's transport (retries, auth, TLS, plugin headers, fork safety) for
+    the ``http(s)://`` server at ``uri``, one per URI per process."""
+    if get_scheme(uri) not in ("http", "https"):
+        return None
+    from tracklet_http.transport import shared_transport
+
+    return shared_transport(uri)

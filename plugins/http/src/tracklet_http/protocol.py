@@ -81,6 +81,8 @@ SCALAR_SCHEMAS: dict[str, dict[str, Any]] = {
     "RunId": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,255}$"},
     "ViewType": {"type": "string", "enum": ["ACTIVE_ONLY", "DELETED_ONLY", "ALL"]},
     "RunStatus": {"type": "string", "enum": ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"]},
+    # for the routes plugins contribute (tracklet.routes.FIELD_TYPES): a JSON object as it came
+    "object": {"type": "object"},
 }
 
 _KV = {
@@ -90,6 +92,9 @@ _KV = {
 
 #: JSON Schemas of the objects in requests and responses (``#/components/schemas/<name>``).
 SCHEMAS: dict[str, dict[str, Any]] = {
+    # any {"key", "value"} pair (a registered model's tag, a logged model's param…), for
+    # the routes plugins contribute: the handler receives (key, value)
+    "KeyValue": _KV,
     "Param": _KV,
     "RunTag": _KV,
     "ExperimentTag": _KV,
@@ -711,6 +716,12 @@ def _parse_scalar(type_: str, value: Any, name: str) -> Any:
         return ExperimentTag(*_parse_kv(value, name))
     if type_ == "DatasetInput":
         return dataset_input_from_json(value, name)
+    if type_ == "KeyValue":
+        return _parse_kv(value, name)
+    if type_ == "object":
+        if not isinstance(value, dict):
+            raise _bad(name, "expected an object.", value)
+        return value
     raise AssertionError(f"unknown field type {type_}")  # a bug in ENDPOINTS
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import json
+import json as _json  # call() takes a parameter named json
 import logging
 import random
 import time
@@ -53,7 +54,7 @@ from tracklet.exceptions import (
 from tracklet.stores.forking import ProcessCache
 from tracklet.utils import environment
 
-__all__ = ["HttpTransport", "redacted"]
+__all__ = ["HttpTransport", "redacted", "shared_transport"]
 
 logger = logging.getLogger("tracklet_http")
 
@@ -247,10 +248,26 @@ class HttpTransport:
         """One JSON API call: ``payload`` goes in the query string of a GET, as the JSON
         body otherwise; the answer's JSON object is returned."""
         if method == "GET":
-            url, body, headers = self.url(path, payload), None, None
-        else:
-            url = self.base_url + path
-            body = _encode(payload or {}).encode()
+            return self.call(method, path, params=payload, idempotent=idempotent)
+        return self.call(method, path, json=payload or {}, idempotent=idempotent)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+        idempotent: bool = True,
+    ) -> dict[str, Any]:
+        """One JSON API call (:class:`tracklet.routes.HttpTransport`'s protocol): ``json``
+        as the body, ``params`` in the query string (lists repeat the name); the answer's
+        JSON object is returned. Errors raise with the server's error code."""
+        url = self.url(path, params)
+        body: bytes | None = None
+        headers: dict[str, str] | None = None
+        if json is not None:
+            body = _encode(json).encode()
             headers = {"Content-Type": "application/json"}
         response = self.request(method, url, body, headers, idempotent)
         try:
@@ -260,7 +277,7 @@ class HttpTransport:
         if not data.strip():
             return {}
         try:
-            answer = json.loads(data)
+            answer = _json.loads(data)
         except ValueError:
             raise TrackletException(
                 f"{method} {redacted(url)}: the server's answer is not JSON: {data[:200]!r}", INTERNAL_ERROR
@@ -292,3 +309,13 @@ def error_from(method: str, url: str, response: Any) -> TrackletException:
     return TrackletException(
         f"{method} {redacted(url)} failed with HTTP {response.status}: {snippet or '(no body)'}.{hint}", code
     )
+
+
+#: One transport per server URL, per process: what ``tracklet_http_transport`` hands out.
+_shared: ProcessCache[str, HttpTransport] = ProcessCache()
+
+
+def shared_transport(uri: str) -> HttpTransport:
+    """This process's transport to the server at ``uri`` (built on first use, with the
+    environment's settings then; a forked child builds its own)."""
+    return _shared.get(uri, lambda: HttpTransport(uri))

@@ -37,7 +37,7 @@ from sqlalchemy.pool import QueuePool, StaticPool
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 
-__all__ = ["dialect_name", "make_engine", "write"]
+__all__ = ["dialect_name", "make_engine", "shared_engine", "write"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -287,3 +287,39 @@ def _enable_wal(cursor: sqlite3.Cursor) -> None:
                 raise
         time.sleep(delay * random.uniform(0.5, 1.5))
         delay = min(delay * 2, 0.2)
+
+
+_shared: dict[str, sa.Engine] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_engine(uri: str) -> sa.Engine:
+    """This process's engine for ``uri``, the database prepared (tracklet-sql's schema and
+    every plugin's migration set created or checked): what the ``tracklet_sql_engine``
+    hook hands to other plugins. Built once per URI; a forked child keeps the engine and
+    opens its own connections (see the module docstring)."""
+    engine = _shared.get(uri)
+    if engine is not None:
+        return engine
+    with _shared_lock:
+        engine = _shared.get(uri)
+        if engine is None:
+            from ._migrations import prepare_database
+
+            engine = make_engine(uri)
+            try:
+                prepare_database(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+            _shared[uri] = engine
+    return engine
+
+
+def _new_shared_lock_in_child() -> None:
+    global _shared_lock
+    _shared_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_shared_lock_in_child)

@@ -14,6 +14,16 @@ Alembic runs programmatically: no ``alembic.ini``, the connection is handed to
 ``migrations/versions/NNNN_<what>.py`` by hand (``script.py.mako`` is the template;
 ``alembic.autogenerate.compare_metadata`` lists what changed) and append it to
 :data:`REVISIONS`.
+
+Other plugins keep tables in the same database through the ``tracklet_sql_migrations``
+hook (:class:`tracklet.plugins.SqlMigrations`: the model registry's, for one). Each such
+set has its own version table and Alembic folder, and is handled here right after
+tracklet-sql's own schema, under the same lock: a set with none of its tables yet is
+created from its ``MetaData`` and stamped at its head (a fresh database, or one made
+before the plugin was installed); a set at an older revision is refused on open and
+upgraded by ``tracklet db upgrade``; a newer one is refused, naming the set's package.
+The set's ``env.py`` runs on ``config.attributes["connection"]`` as tracklet-sql's does
+(``config.attributes["version_table"]`` names its table).
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import dataclasses
 import hashlib
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
@@ -38,11 +48,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEAD",
+    "OWN_SET",
     "REVISIONS",
     "VERSION_TABLE",
+    "SetStatus",
     "current_revision",
+    "migration_sets",
     "prepare_database",
+    "set_statuses",
     "upgrade",
+    "upgrade_all",
 ]
 
 #: Every revision of ``migrations/versions``, oldest first.
@@ -78,39 +93,101 @@ class _State:
         return self.tables & _TABLES if self.revision is None else frozenset()
 
 
+#: The name tracklet-sql's own schema goes by in messages and ``tracklet db`` output.
+OWN_SET = "tracklet-sql"
+
+
+def migration_sets() -> list[Any]:
+    """The other plugins' migration sets (:func:`tracklet.plugins.sql_migrations`)."""
+    from tracklet.plugins import sql_migrations
+
+    return sql_migrations()
+
+
 def prepare_database(engine: sa.Engine) -> None:
     """Make the database ready for a store: create the schema if it has none, else check
-    its revision.
+    its revision; then the same for every plugin's migration set.
 
     ``engine`` must come from :func:`tracklet_sql._engine.make_engine` (on sqlite, the
     creation relies on its ``sqlite_begin`` execution option for a transactional lock).
 
-    :raises TrackletException: ``INVALID_STATE`` when the schema is older or newer than
-        this tracklet-sql, or the database belongs to MLflow or something else.
+    :raises TrackletException: ``INVALID_STATE`` when a schema is older or newer than
+        the installed code, or the database belongs to MLflow or something else.
     """
-    if _fast_revision(engine) == HEAD:
+    sets = migration_sets()
+    if _fast_revision(engine) == HEAD and all(
+        _fast_revision(engine, entry.version_table) == entry.head for entry in sets
+    ):
         return
     with _locked(engine) as conn:
         state = _read_state(conn)
-        if state.revision == HEAD:
-            return  # another process created it while we waited for the lock
-        _check(state, engine, upgrading=False)
-        _run_upgrade(conn)
+        if state.revision != HEAD:
+            _check(state, engine, upgrading=False)
+            _run_upgrade(conn)
+        for entry in sets:
+            _prepare_set(conn, engine, entry, upgrading=False)
 
 
 def upgrade(engine: sa.Engine) -> tuple[str | None, str]:
-    """Bring the schema to :data:`HEAD` (creating it in an empty database).
+    """Bring tracklet-sql's own schema to :data:`HEAD` (creating it in an empty database),
+    then every plugin's set to its head (:func:`upgrade_all` reports them all).
 
-    :returns: ``(revision before, revision after)``; they are equal when nothing was to do.
+    :returns: ``(revision before, revision after)`` of tracklet-sql's own schema; they
+        are equal when nothing was to do.
     :raises TrackletException: ``INVALID_STATE`` for a newer schema or a database that is
         not tracklet's.
     """
+    return upgrade_all(engine)[0][1:]  # type: ignore[return-value]
+
+
+def upgrade_all(engine: sa.Engine) -> list[tuple[str, str | None, str]]:
+    """Upgrade (or create) tracklet-sql's schema and every plugin's migration set.
+
+    :returns: ``(set name, revision before, revision after)`` for each set, tracklet-sql's first.
+    """
+    sets = migration_sets()
     with _locked(engine) as conn:
         state = _read_state(conn)
         _check(state, engine, upgrading=True)
         if state.revision != HEAD:
             _run_upgrade(conn)
-        return state.revision, HEAD
+        done: list[tuple[str, str | None, str]] = [(OWN_SET, state.revision, HEAD)]
+        for entry in sets:
+            before = _prepare_set(conn, engine, entry, upgrading=True)
+            done.append((entry.name, before, entry.head))
+        return done
+
+
+@dataclasses.dataclass(frozen=True)
+class SetStatus:
+    """Where one migration set of a database stands (``tracklet db current``)."""
+
+    name: str
+    revision: str | None  # None: none of the set's schema recorded
+    head: str
+    known: bool  # whether the installed code knows ``revision`` (False: newer)
+
+    @property
+    def state(self) -> str:
+        """``"current"``, ``"missing"``, ``"older"`` or ``"newer"``."""
+        if self.revision == self.head:
+            return "current"
+        if self.revision is None:
+            return "missing"
+        return "older" if self.known else "newer"
+
+
+def set_statuses(engine: sa.Engine) -> list[SetStatus]:
+    """The revision of tracklet-sql's schema and of every plugin's set, own first."""
+    with engine.connect() as conn:
+        own = _read_state(conn).revision
+        out = [SetStatus(OWN_SET, own, HEAD, own is None or own in REVISIONS)]
+        tables = frozenset(sa.inspect(conn).get_table_names())
+        for entry in migration_sets():
+            revision = _set_revision(conn, entry.version_table, tables)
+            known = revision is None or _known_revision(entry, revision)
+            out.append(SetStatus(entry.name, revision, entry.head, known))
+    return out
 
 
 def current_revision(engine: sa.Engine) -> str | None:
@@ -125,11 +202,12 @@ def is_mlflow_database(engine: sa.Engine) -> bool:
         return _read_state(conn).is_mlflow
 
 
-def _fast_revision(engine: sa.Engine) -> str | None:
+def _fast_revision(engine: sa.Engine, version_table: str = VERSION_TABLE) -> str | None:
     """The recorded revision in one query; None when it cannot be read (no table yet)."""
+    query = _READ_VERSION if version_table == VERSION_TABLE else _read_version(version_table)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(_READ_VERSION).scalars().all()
+            rows = conn.execute(query).scalars().all()
     except DBAPIError:
         return None  # the locked path looks again, and reports real errors
     return _one_revision(rows)
@@ -252,3 +330,87 @@ def _run_upgrade(conn: sa.Connection) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(conn), "head")
+
+
+# -- the other plugins' migration sets ----------------------------------------------------------
+
+
+def _read_version(version_table: str) -> sa.TextClause:
+    quoted = sa.sql.quoted_name(version_table, quote=None)
+    if not version_table.replace("_", "").isalnum():
+        raise TrackletException(f"Not a usable version table name: {version_table!r}", INVALID_STATE)
+    return sa.text(f"SELECT version_num FROM {quoted}")
+
+
+def _set_revision(conn: sa.Connection, version_table: str, tables: frozenset[str]) -> str | None:
+    if version_table not in tables:
+        return None
+    return _one_revision(list(conn.execute(_read_version(version_table)).scalars()))
+
+
+def _set_config(entry: Any, conn: sa.Connection) -> Config:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", entry.script_location)
+    config.set_main_option("path_separator", "os")
+    config.attributes["connection"] = conn
+    config.attributes["version_table"] = entry.version_table
+    return config
+
+
+def _known_revision(entry: Any, revision: str) -> bool:
+    """Whether the set's installed scripts know ``revision`` (else a newer package wrote it)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    script = ScriptDirectory(entry.script_location)
+    try:
+        return all(script.get_revision(rev) is not None for rev in revision.split(","))
+    except CommandError:
+        return False
+
+
+def _prepare_set(conn: sa.Connection, engine: sa.Engine, entry: Any, upgrading: bool) -> str | None:
+    """Create, check or (``upgrading``) upgrade one plugin's set on ``conn``, which holds
+    the schema lock; returns the revision it was at."""
+    tables = frozenset(sa.inspect(conn).get_table_names())
+    revision = _set_revision(conn, entry.version_table, tables)
+    if revision == entry.head:
+        return revision
+    where = _display(engine)
+    if revision is None:
+        metadata_ = entry.load_metadata()
+        present = tables & frozenset(metadata_.tables)
+        if present:
+            names = ", ".join(sorted(present))
+            raise TrackletException(
+                f"The database {where} has tables named like {entry.name}'s ({names}) but no "
+                f"{entry.version_table!r} table recording them, so tracklet will not use or change "
+                "them. Point tracklet at another database; if they are what is left of an "
+                "interrupted creation, drop them and try again.",
+                INVALID_STATE,
+            )
+        metadata_.create_all(conn)
+        from alembic import command
+
+        command.stamp(_set_config(entry, conn), entry.head)
+        return None
+    if not _known_revision(entry, revision):
+        raise TrackletException(
+            f"The database {where} has {entry.name}'s tables at revision {revision}, which the "
+            f"installed {entry.name} (revision {entry.head}) does not know: a newer {entry.name} "
+            f"wrote it. Upgrade with: pip install -U {entry.name}",
+            INVALID_STATE,
+        )
+    if not upgrading:
+        raise TrackletException(
+            f"The database {where} has {entry.name}'s tables at revision {revision}, and the "
+            f"installed {entry.name} needs revision {entry.head}. Back the database up, then "
+            "upgrade it with: tracklet db upgrade <uri>",
+            INVALID_STATE,
+        )
+    from alembic import command
+
+    command.upgrade(_set_config(entry, conn), entry.head)
+    return revision

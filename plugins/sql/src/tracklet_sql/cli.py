@@ -71,19 +71,24 @@ def upgrade(uri: str) -> None:
     """Create or upgrade the schema of the database at URI.
 
     Brings the schema to the revision this tracklet-sql needs, creating it in an empty
-    database. Back the database up first: an upgrade cannot be undone from the command line.
+    database, and the tables other installed plugins keep there (the model registry's…)
+    to theirs. Back the database up first: an upgrade cannot be undone from the command line.
     """
     from . import _migrations
 
     with _engine(uri) as engine:
-        before, after = _migrations.upgrade(engine)
+        done = _migrations.upgrade_all(engine)
     where = masked_uri(uri)
-    if before == after:
-        click.echo(f"The schema of {where} is already at revision {after} (current); nothing to do.")
-    elif before is None:
-        click.echo(f"Created the tracklet schema at revision {after} in {where}.")
-    else:
-        click.echo(f"Upgraded the schema of {where} from revision {before} to {after}.")
+    for name, before, after in done:
+        what = "the tracklet schema" if name == _migrations.OWN_SET else f"{name}'s tables"
+        if before == after:
+            click.echo(
+                f"{what[0].upper() + what[1:]} of {where}: already at revision {after} (current); nothing to do."
+            )
+        elif before is None:
+            click.echo(f"Created {what} at revision {after} in {where}.")
+        else:
+            click.echo(f"Upgraded {what} of {where} from revision {before} to {after}.")
 
 
 @db.command("current")
@@ -104,6 +109,7 @@ def current(uri: str) -> None:
     with _engine(uri) as engine:
         revision = _migrations.current_revision(engine)
         mlflow = revision is None and _migrations.is_mlflow_database(engine)
+        others = [] if mlflow else _migrations.set_statuses(engine)[1:]
     where = masked_uri(uri)
     head = _migrations.HEAD
     if mlflow:
@@ -117,3 +123,12 @@ def current(uri: str) -> None:
     else:
         state = f"newer than {head}, which this tracklet-sql needs; run: pip install -U tracklet-sql"
     click.echo(f"{where}: revision {revision or 'none'} ({state})")
+    for status in others:
+        explained = {
+            "current": "current",
+            "missing": f"not created yet; create them with: tracklet db upgrade {where}",
+            "older": f"older than {status.head}; back the database up, then run: tracklet db upgrade {where}",
+            "newer": f"newer than {status.head}, which the installed {status.name} needs; "
+            f"run: pip install -U {status.name}",
+        }[status.state]
+        click.echo(f"{where}: {status.name} tables at revision {status.revision or 'none'} ({explained})")

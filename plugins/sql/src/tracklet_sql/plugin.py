@@ -49,6 +49,19 @@ def _has_file_store_experiments(folder: str) -> bool:
 
 
 @hookimpl
+def tracklet_sql_engine(uri: str) -> Any:
+    """tracklet-sql's engine for a database URI it serves, the database prepared (every
+    migration set's tables created or checked); None for other URIs."""
+    from tracklet.uri import get_scheme
+
+    if get_scheme(uri) not in SCHEMES:
+        return None
+    from tracklet_sql._engine import shared_engine
+
+    return shared_engine(uri)
+
+
+@hookimpl
 def tracklet_cli_commands() -> list[Any]:
     from tracklet_sql.cli import db
 

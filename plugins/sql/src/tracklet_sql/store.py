@@ -102,7 +102,11 @@ class SqlStore(TrackingStore):
         super().__init__(store_uri, artifact_uri)
         self.engine = make_engine(store_uri)
         self.dialect = dialect_name(self.engine)
-        prepare_database(self.engine)
+        try:
+            prepare_database(self.engine)
+        except BaseException:
+            self.engine.dispose()  # a refused database leaves no connection behind
+            raise
         self.artifact_root_uri = resolve_local_uri(artifact_uri or "mlruns")
         self._ensure_default_experiment()
 

@@ -49,6 +49,13 @@ from tracklet_http.protocol import (
     Endpoint,
     parse_request,
 )
+from tracklet_http.server.contributed import (
+    ContributedRoute,
+    ContributedRoutes,
+    ServerRouteRequest,
+    contributed_routes,
+    registry_holder,
+)
 from tracklet_http.server.errors import (
     bad_parameter,
     bad_request,
@@ -64,7 +71,7 @@ from tracklet_http.server.metrics import RequestMetrics, endpoint_family
 from tracklet_http.server.security import SecurityMiddleware
 from tracklet_http.server.settings import ServerSettings
 
-__all__ = ["AJAX_PREFIX", "RequestTimer", "TrackingApi", "app_factory", "create_app"]
+__all__ = ["AJAX_PREFIX", "RequestTimer", "TrackingApi", "app_factory", "create_app", "reserved_paths"]
 
 logger = logging.getLogger("tracklet_http.server")
 
@@ -114,12 +121,18 @@ class TrackingApi:
         state: ServerState,
         executor: ThreadPoolExecutor | None = None,
         read_executor: ThreadPoolExecutor | None = None,
+        contributed: ContributedRoutes | None = None,
     ) -> None:
         """:param executor: where blocking work runs; None runs it on the event loop.
-        :param read_executor: where calls that only read run, if not on ``executor``."""
+        :param read_executor: where calls that only read run, if not on ``executor``.
+        :param contributed: the routes plugins contribute (:mod:`~tracklet_http.server.contributed`)."""
         self.app = app
         self.state = state
         self.routes = _route_table()
+        self.contributed = contributed if contributed is not None else ContributedRoutes(())
+        for path in self.contributed.replaced:  # built-in stand-ins a plugin's route replaces
+            self.routes.pop(path, None)
+        self.registry = registry_holder(state.settings)
         self.max_body = state.settings.max_body_bytes
         self.executor = executor
         self.read_executor = read_executor or executor
@@ -127,7 +140,15 @@ class TrackingApi:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
         if route is None:
-            await self.app(scope, receive, send)
+            found = (
+                self.contributed.match(scope["path"], scope["method"])
+                if scope["type"] == "http" and self.contributed
+                else None
+            )
+            if found is None:
+                await self.app(scope, receive, send)
+            else:
+                await self._contributed(scope, receive, send, *found)
             return
         endpoint, handler = route
         method = scope["method"]
@@ -164,6 +185,98 @@ class TrackingApi:
                 executor, self._work, endpoint, handler, method, data, user
             )
         await send_bytes(send, status, body, extra_headers=headers)
+
+    async def _contributed(
+        self,
+        scope: dict[str, Any],
+        receive: Any,
+        send: Any,
+        entry: ContributedRoute,
+        path_params: dict[str, str],
+    ) -> None:
+        """A plugin's route: the same steps as a built-in endpoint (who, body, fields,
+        authorization, handler in the store pool, JSON), with the route's own handler."""
+        method = scope["method"]
+        route = entry.route
+        if method not in route.methods:
+            allowed = ", ".join(route.methods)
+            await send_error(
+                send,
+                405,
+                "BAD_REQUEST",
+                f"Method {method} is not allowed for {scope['path']}. Allowed: {allowed}.",
+                ((b"allow", allowed.encode()),),
+            )
+            return
+        user = None
+        if self.state.authorizer is not None:
+            user = await self._authenticate(scope, send)
+            if user is None:
+                return
+        if method == "GET":
+            data: Any = scope["query_string"]
+        else:
+            try:
+                data = await self._read_body(scope, receive)
+            except TrackletException as exc:
+                status, body = exception_answer(exc)
+                await send_bytes(send, status, body, extra_headers=((b"connection", b"close"),))
+                return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        executor = self.read_executor if entry.read_only else self.executor
+        args = (entry, method, data, user, headers, path_params)
+        if executor is None:
+            status, body, extra = self._work_contributed(*args)
+        else:
+            loop = asyncio.get_running_loop()
+            status, body, extra = await loop.run_in_executor(executor, self._work_contributed, *args)
+        await send_bytes(send, status, body, extra_headers=extra)
+
+    def _work_contributed(
+        self,
+        entry: ContributedRoute,
+        method: str,
+        data: Any,
+        user: str | None,
+        headers: dict[str, str],
+        path_params: dict[str, str],
+    ) -> _Answer:
+        """The blocking part of a contributed route's call, in one go: decode, check the
+        fields (path parameters included), authorize, run the handler, encode."""
+        route = entry.route
+        try:
+            decoded = _decode(method, data)
+            if path_params:
+                if isinstance(decoded, dict):
+                    decoded = {**decoded, **path_params}
+                else:
+                    decoded = [*decoded, *path_params.items()]
+            params = _parse(entry.endpoint, decoded)
+            for name, value in path_params.items():
+                params.setdefault(name, value)
+            request = ServerRouteRequest(
+                params=params,
+                path_params=dict(path_params),
+                headers=headers,
+                username=user,
+                tracking_store=self.state.store,
+                settings=self.state.settings,
+                registry_holder=self.registry,
+            )
+            authorizer = self.state.authorizer
+            if authorizer is not None and hasattr(authorizer, "authorize_route"):
+                authorizer.authorize_route(user, route.permission, params, request, route=route)
+            response = route.handler(request)
+            if not isinstance(response, dict):
+                raise TypeError(f"route {route.name} answered {type(response).__name__}, not a dict")
+            if authorizer is not None and hasattr(authorizer, "after_route"):
+                answer = authorizer.after_route(user, route, params, response, request)
+                if answer is not None:
+                    response = answer
+            return 200, _encode(response).encode(), ()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an MLflow error answer
+            status, body = exception_answer(exc, route.name)
+            return status, body, _UNAUTHENTICATED_HEADERS if status == 401 else ()
 
     async def _authenticate(self, scope: dict[str, Any], send: Any) -> str | None:
         """The caller's user name, before any of the body is read (a stranger's 32 MiB is
@@ -320,16 +433,19 @@ async def _metrics_route(request: Request) -> Response:
     return Response(body, media_type=content_type)
 
 
-def _build_openapi(settings: ServerSettings) -> bytes:
+def _build_openapi(settings: ServerSettings, contributed: ContributedRoutes | None) -> bytes:
     from tracklet_http.server.openapi import build_openapi
 
-    return json.dumps(build_openapi(settings)).encode()
+    routes = [entry.route for entry in contributed.routes] if contributed else []
+    return json.dumps(build_openapi(settings, routes)).encode()
 
 
 async def _openapi_route(request: Request) -> Response:
     state = request.app.state
     if getattr(state, "openapi", None) is None:
-        state.openapi = await run_in_threadpool(_build_openapi, state.settings)
+        state.openapi = await run_in_threadpool(
+            _build_openapi, state.settings, getattr(state, "contributed", None)
+        )
     return Response(state.openapi, media_type="application/json")
 
 
@@ -346,6 +462,31 @@ def _extra_routes(settings: ServerSettings) -> list[BaseRoute]:
 
         routes.extend(auth_routes(settings))
     return routes
+
+
+def _own_routes(settings: ServerSettings) -> list[BaseRoute]:
+    return [
+        Route("/health", _health, methods=["GET"]),
+        Route("/version", _version_route, methods=["GET"]),
+        Route("/metrics", _metrics_route, methods=["GET"]),
+        Route("/openapi.json", _openapi_route, methods=["GET"]),
+        *_extra_routes(settings),
+    ]
+
+
+def _reserved(routes: list[BaseRoute]) -> list[tuple[str, str]]:
+    out = []
+    for route in routes:
+        path = getattr(route, "path", None)
+        if isinstance(path, str):
+            out.append((path, repr(getattr(route, "name", None) or path)))
+    return out
+
+
+def reserved_paths(settings: ServerSettings) -> list[tuple[str, str]]:
+    """``(path or template, name)`` of every route the server serves besides the tracking
+    API (``/health``, the artifact proxy, the auth API…): what a plugin's route may not take."""
+    return _reserved(_own_routes(settings))
 
 
 def _make_authorizer(settings: ServerSettings) -> Any:
@@ -406,13 +547,8 @@ def create_app(settings: ServerSettings) -> Starlette:
     state = ServerState(settings, store, authorizer)
     metrics = RequestMetrics()
 
-    routes: list[BaseRoute] = [
-        Route("/health", _health, methods=["GET"]),
-        Route("/version", _version_route, methods=["GET"]),
-        Route("/metrics", _metrics_route, methods=["GET"]),
-        Route("/openapi.json", _openapi_route, methods=["GET"]),
-        *_extra_routes(settings),
-    ]
+    routes = _own_routes(settings)
+    contributed = contributed_routes(_reserved(routes))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -430,7 +566,13 @@ def create_app(settings: ServerSettings) -> Starlette:
                 allowed_hosts=settings.allowed_hosts,
                 allowed_origins=settings.cors_allowed_origins,
             ),
-            Middleware(TrackingApi, state=state, executor=executor, read_executor=read_executor),
+            Middleware(
+                TrackingApi,
+                state=state,
+                executor=executor,
+                read_executor=read_executor,
+                contributed=contributed,
+            ),
         ],
         exception_handlers={
             HTTPException: http_exception_handler,
@@ -445,6 +587,7 @@ def create_app(settings: ServerSettings) -> Starlette:
     app.state.authorizer = authorizer
     app.state.metrics = metrics
     app.state.openapi = None
+    app.state.contributed = contributed
     return app
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import click
 
+from tracklet.exceptions import TrackletException
 from tracklet.uri import SECRET_QUERY_PARAMETER, masked_uri
 from tracklet_http.server.settings import DEFAULT_HEADER_TIMEOUT
 
@@ -168,6 +169,18 @@ def _open_store_once(settings: Any) -> None:
         store.close()  # workers open their own connections
 
 
+def _check_contributed_routes(settings: Any) -> None:
+    """Stop here, before any worker starts, when a plugin's route would shadow one of the
+    server's own (or two plugins' routes collide)."""
+    from tracklet_http.server.app import reserved_paths
+    from tracklet_http.server.contributed import contributed_routes
+
+    try:
+        contributed_routes(reserved_paths(settings))
+    except TrackletException as exc:
+        raise click.ClickException(exc.message) from None
+
+
 def _multiprocess_metrics_dir() -> None:
     """prometheus_client's multiprocess mode for --workers > 1: a fresh folder every
     worker records into, removed when the server stops."""
@@ -186,6 +199,12 @@ def _multiprocess_metrics_dir() -> None:
     metavar="URI",
     help="Where experiments and runs are kept: sqlite:///mlflow.db, postgresql://…, a folder… "
     "[default: the tracking URI tracklet would use]",
+)
+@click.option(
+    "--registry-store-uri",
+    metavar="URI",
+    help="Where the model registry is kept, for the registry routes plugins add "
+    "[default: the backend store URI].",
 )
 @click.option(
     "--default-artifact-root",
@@ -298,6 +317,7 @@ def server(ctx: click.Context, **options: Any) -> None:
         "max_header_bytes": parse_size(options["max_header_size"]),
         "allowed_hosts": _split_list(options["allowed_hosts"]),
         "cors_allowed_origins": _split_list(options["cors_allowed_origins"]),
+        "registry_store_uri": options["registry_store_uri"] or None,
     }
     settings = ServerSettings(**values)
 
@@ -305,6 +325,7 @@ def server(ctx: click.Context, **options: Any) -> None:
     if warning:
         click.echo(warning, err=True)
     _open_store_once(settings)
+    _check_contributed_routes(settings)
     if settings.workers > 1:
         _multiprocess_metrics_dir()
     os.environ.update(settings.to_env())

@@ -14,8 +14,10 @@ they are served.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
+from tracklet.routes import Route
 from tracklet_http.protocol import API_PREFIX, ENDPOINTS, SCALAR_SCHEMAS, SCHEMAS, Endpoint, Field
 from tracklet_http.server.settings import ServerSettings
 
@@ -128,8 +130,29 @@ def _text_operation(operation_id: str, summary: str, content_type: str = "text/p
     }
 
 
-def build_openapi(settings: ServerSettings) -> dict[str, Any]:
-    """The whole document for a server started with ``settings``."""
+def _contributed_operation(route: Route, method: str, auth: bool) -> dict[str, Any]:
+    endpoint = Endpoint(
+        route.name, route.method, route.path, tuple(route.fields), also=route.also, summary=route.summary
+    )
+    op = _operation(endpoint, method, auth)
+    rest = route.path[len(API_PREFIX) :] if route.path.startswith(API_PREFIX + "/") else route.path
+    op["tags"] = [rest.strip("/").split("/", 1)[0]]
+    op["responses"]["200"]["content"]["application/json"]["schema"] = {"type": "object"}
+    names = route.path_param_names
+    if names:
+        path_params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in names
+        ]
+        op["parameters"] = path_params + [p for p in op.get("parameters", []) if p["name"] not in names]
+    if route.permission is not None and auth:
+        p = route.permission
+        op["description"] = f"Needs {p.level} on the {p.resource.replace('_', ' ')} named by '{p.key}'."
+    return op
+
+
+def build_openapi(settings: ServerSettings, routes: Sequence[Route] = ()) -> dict[str, Any]:
+    """The whole document for a server started with ``settings``, with the ``routes``
+    plugins contribute."""
     from tracklet import __version__
 
     paths: dict[str, Any] = {}
@@ -137,6 +160,10 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
         item = paths.setdefault(API_PREFIX + endpoint.path, {})
         for method in endpoint.methods:
             item[method.lower()] = _operation(endpoint, method, settings.auth)
+    for route in routes:
+        item = paths.setdefault(route.path, {})
+        for method in route.methods:
+            item[method.lower()] = _contributed_operation(route, method, settings.auth)
     paths["/health"] = _text_operation("health", "Liveness probe: answers OK.")
     paths["/version"] = _text_operation(
         "version",

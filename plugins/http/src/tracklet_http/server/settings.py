@@ -38,6 +38,8 @@ class ServerSettings:
     :param allowed_hosts: Host header values answered besides loopback and private
         addresses (``*`` patterns).
     :param cors_allowed_origins: browser origins allowed to change state (``*`` patterns).
+    :param registry_store_uri: the model registry's store URI, for the routes plugins
+        contribute (None: the backend store URI).
     """
 
     backend_store_uri: str
@@ -54,6 +56,7 @@ class ServerSettings:
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     allowed_hosts: tuple[str, ...] = ()
     cors_allowed_origins: tuple[str, ...] = ()
+    registry_store_uri: str | None = None
 
     def to_env(self) -> dict[str, str]:
         """The settings as an environment variable, for worker processes."""
