@@ -142,9 +142,11 @@ class Field:
         return _STRING_OPS
 
 
-def resolve_field(prefix: str | None, key: str, kind: Kind) -> Field:
+def resolve_field(prefix: str | None, key: str, kind: Kind, purpose: str = "filter") -> Field:
     """Turn ``prefix.key`` (prefix None for a bare attribute) into a :class:`Field`.
 
+    ``purpose`` (``"filter"`` or ``"order"``) narrows the attributes of the kinds that
+    filter on fewer than they order by (registered models, model versions).
     Raises :class:`FieldError`; the parser adds the position.
     """
     if prefix is None:
@@ -155,6 +157,9 @@ def resolve_field(prefix: str | None, key: str, kind: Kind) -> Field:
         raise FieldError(f"unknown entity type {prefix!r}", ", ".join(sorted(_PREFIXES[kind])))
     if entity_type == ATTRIBUTE:
         attributes = _ATTRIBUTES[kind]
+        narrowed = (_FILTERABLE if purpose == "filter" else _ORDERABLE).get(kind)
+        if narrowed is not None:
+            attributes = {k: v for k, v in attributes.items() if v in narrowed}
         if key not in attributes:
             raise FieldError(f"invalid attribute key {key!r}", ", ".join(sorted(set(attributes.values()))))
         key = attributes[key]

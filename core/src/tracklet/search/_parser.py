@@ -118,7 +118,7 @@ class _Parser:
     def _field_error(self, exc: FieldError, token: Token) -> TrackletException:
         return self._error(f"{exc.problem} at position {token.pos} (valid: {exc.valid})")
 
-    def _field(self, expected: str) -> tuple[Field, Token]:
+    def _field(self, expected: str, purpose: str = "filter") -> tuple[Field, Token]:
         """Read a field reference: an IDENT, or a double-quoted name such as "Run name"."""
         token = self.current
         if token.kind == "IDENT":
@@ -129,7 +129,7 @@ class _Parser:
             self._unexpected(expected)
         self._advance()
         try:
-            return resolve_field(prefix, key, self.kind), token
+            return resolve_field(prefix, key, self.kind, purpose), token
         except FieldError as exc:
             raise self._field_error(exc, token) from None
 
@@ -256,7 +256,7 @@ class _Parser:
     # -- order by ----------------------------------------------------------------
 
     def parse_order_key(self) -> OrderKey:
-        field, token = self._field("expected a field such as metrics.<key> or an attribute")
+        field, token = self._field("expected a field such as metrics.<key> or an attribute", "order")
         try:
             check_orderable(field, self.kind)
         except FieldError as exc:
