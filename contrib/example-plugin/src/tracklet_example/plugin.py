@@ -1,4 +1,5 @@
-"""Hook implementations of tracklet-example: which URI schemes it serves.
+"""Hook implementations of tracklet-example: which URI schemes it serves, and one
+route it adds to ``tracklet server``.
 
 The targets are strings, so nothing below is imported until a ``memory://`` URI is
 used. tracklet builds ``MemoryTrackingStore(store_uri=..., artifact_uri=...)`` for
@@ -8,6 +9,7 @@ tracking URIs and ``MemoryArtifactRepository(artifact_uri)`` for artifact URIs.
 from __future__ import annotations
 
 from tracklet.plugins import Scheme, hookimpl
+from tracklet.routes import Route
 
 
 @hookimpl
@@ -17,3 +19,11 @@ def tracklet_schemes() -> list[Scheme]:
         Scheme("tracking", "memory", "tracklet_example.store:MemoryTrackingStore"),
         Scheme("artifacts", "memory", "tracklet_example.artifacts:MemoryArtifactRepository"),
     ]
+
+
+@hookimpl
+def tracklet_server_routes() -> list[Route]:
+    """One REST route for ``tracklet server`` (see :mod:`tracklet_example.routes`)."""
+    from tracklet_example.routes import routes
+
+    return routes()
