@@ -321,10 +321,15 @@ def _validate_max_results(max_results: object, limit: int) -> None:
 
 
 def _validate_page_token(page_token: object) -> str | None:
+    """None for the first page; otherwise a token a previous page handed out (MLflow's
+    base64 JSON with an ``offset``), refused alike on every store when it is not."""
     if page_token is None or page_token == "":
         return None
     if not isinstance(page_token, str):
         raise _bad(f"Invalid page token, could not base64-decode. Got {page_token!r}")
+    from tracklet.search import read_offset
+
+    read_offset(page_token)
     return page_token
 
 
@@ -541,7 +546,8 @@ class RegistryStore(abc.ABC):
             return source, None
         except TrackletException as e:
             raise TrackletException(
-                f"Unable to fetch model from model URI source artifact location '{source}'.Error: {e}"
+                f"Unable to fetch model from model URI source artifact location '{source}'.Error: {e}",
+                e.error_code,
             ) from e
 
     def _find_logged_model(self, model_id: str) -> LoggedModel | None:
