@@ -112,15 +112,21 @@ def sql_registry_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def registry_servers() -> object:
     """The launcher of real servers in ``_registry_servers.py``: ``tracklet_server(root,
-    backend=None)`` and ``mlflow_server(root)`` (loaded by path: tests import in importlib mode)."""
-    import importlib.util
+    backend=None)`` and ``mlflow_server(root)``. Tests import in importlib mode, so the
+    folder is put on ``sys.path`` (child processes a test spawns import it by name too)."""
+    import importlib
     import sys
 
-    name = "tracklet_registry_tests_servers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_registry_servers.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    folder = str(Path(__file__).parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module("_registry_servers")
+
+
+@pytest.fixture(scope="session")
+def new_registry_server_database() -> object:
+    """``with new_registry_server_database("postgresql") as uri:`` a fresh, empty database
+    of its own, dropped on exit (``"mysql"`` for MariaDB/MySQL)."""
+    import contextlib
+
+    return contextlib.contextmanager(sql_server_database)
