@@ -38,8 +38,6 @@ __all__ = ["FileRegistryStore"]
 
 #: Where the registry lives when no URI is given (MLflow's default).
 DEFAULT_ROOT = "mlruns"
-#: The order of ``search_model_versions`` when the caller gives none (MLflow's stores).
-DEFAULT_MODEL_VERSION_ORDER = ("last_updated_timestamp DESC", "name ASC", "version_number DESC")
 
 
 class FileRegistryStore(RegistryStore, LoggedModelStore):
@@ -142,7 +140,7 @@ class FileRegistryStore(RegistryStore, LoggedModelStore):
         return search.filter_model_versions(
             self._registry.list_versions(),
             filter_string=filter_string,
-            order_by=order_by or list(DEFAULT_MODEL_VERSION_ORDER),
+            order_by=order_by,
             max_results=max_results,
             page_token=page_token,
         )
