@@ -48,6 +48,20 @@ HOOK_TESTS: dict[str, list[str]] = {
     "tracklet_run_context_tags": [
         "core/tests/test_plugins.py::test_run_context_tags_and_request_headers_merge"
     ],
+    "tracklet_server_routes": [
+        "core/tests/test_hooks_contributions.py::test_server_routes_are_collected",
+        "plugins/http/tests/test_contributed_routes.py::test_a_contributed_route_is_served_with_the_server_s_stores",
+    ],
+    "tracklet_http_transport": [
+        "core/tests/test_hooks_contributions.py::test_the_http_transport_comes_from_the_hook"
+    ],
+    "tracklet_sql_engine": [
+        "core/tests/test_hooks_contributions.py::test_the_sql_engine_comes_from_the_hook"
+    ],
+    "tracklet_sql_migrations": [
+        "core/tests/test_hooks_contributions.py::test_sql_migration_sets_are_collected_and_clashes_refused",
+        "plugins/sql/tests/test_contributed_migrations.py::test_a_fresh_database_gets_the_set_s_tables",
+    ],
 }
 
 

@@ -101,7 +101,15 @@ def migration_sets() -> list[Any]:
     """The other plugins' migration sets (:func:`tracklet.plugins.sql_migrations`)."""
     from tracklet.plugins import sql_migrations
 
-    return sql_migrations()
+    sets = sql_migrations()
+    for entry in sets:
+        if entry.version_table in (VERSION_TABLE, MLFLOW_VERSION_TABLE):
+            raise TrackletException(
+                f"The SQL migration set {entry.name!r} records its revision in {entry.version_table!r}, "
+                "which is tracklet-sql's or MLflow's: the set needs a version table of its own.",
+                INVALID_STATE,
+            )
+    return sets
 
 
 def prepare_database(engine: sa.Engine) -> None:
