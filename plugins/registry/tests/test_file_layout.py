@@ -161,3 +161,21 @@ def test_logged_model_folder_without_meta_is_invisible(mlruns: Path) -> None:
         store.get_logged_model("m-0123456789abcdef0123456789abcdef")
     assert info.value.error_code == RESOURCE_DOES_NOT_EXIST
     assert not [p for p in (mlruns / exp_id / "models").iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_searches_by_name_read_only_the_named_models(
+    file_registry_store: FileRegistryStore, mlruns: Path
+) -> None:
+    store = file_registry_store
+    for name in ("a", "b", "c"):
+        store.create_registered_model(name)
+        store.create_model_version(name, f"s3://bucket/{name}")
+    # a folder that is no model (and would break a full scan of its meta.yaml) stays unread
+    (mlruns / "models" / "broken").mkdir()
+    (mlruns / "models" / "broken" / "meta.yaml").write_text(": not yaml : [")
+    versions = store.search_model_versions("name = 'a' OR name IN ('c', 'zz', '../0')")
+    assert sorted(v.name for v in versions) == ["a", "c"]
+    models = store.search_registered_models("name = 'b' AND tags.x != 'y'")
+    assert [m.name for m in models] == []
+    assert [m.name for m in store.search_registered_models("name = 'b'")] == ["b"]
+    assert store.search_model_versions("name = '../0'") == []

@@ -192,19 +192,35 @@ class RegistryFolder:
             raise no_such_registered_model(name)
         return model
 
-    def list_models(self) -> list[RegisteredModel]:
-        """Every registered model (a folder without ``meta.yaml`` is not one yet)."""
+    def _names(self, only: set[str] | None) -> list[str]:
+        """The model folders to read: all of them, or those of ``only`` that exist."""
+        if only is None:
+            return subdirs(self.models)
+        return [
+            n
+            for n in sorted(only)
+            if n
+            and not n.startswith(".")
+            and "/" not in n
+            and os.sep not in n
+            and os.path.isdir(self.model_dir(n))
+        ]
+
+    def list_models(self, only: set[str] | None = None) -> list[RegisteredModel]:
+        """Every registered model, or those named in ``only`` (a folder without
+        ``meta.yaml`` is not one yet)."""
         models = []
-        for name in subdirs(self.models):
+        for name in self._names(only):
             model = self._model_entity(name, self.model_dir(name))
             if model is not None:
                 models.append(model)
         return models
 
-    def list_versions(self) -> list[ModelVersion]:
-        """Every model version not deleted, of every registered model."""
+    def list_versions(self, only: set[str] | None = None) -> list[ModelVersion]:
+        """Every model version not deleted, of every registered model or of those named in
+        ``only``."""
         versions: list[ModelVersion] = []
-        for name in subdirs(self.models):
+        for name in self._names(only):
             folder = self.model_dir(name)
             if os.path.exists(os.path.join(folder, META)):
                 versions.extend(self._live_versions(name, folder))

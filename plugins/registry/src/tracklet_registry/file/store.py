@@ -84,7 +84,7 @@ class FileRegistryStore(RegistryStore, LoggedModelStore):
         self, filter_string: str | None, max_results: int, order_by: list[str], page_token: str | None
     ) -> PagedList[RegisteredModel]:
         return search.filter_registered_models(
-            self._registry.list_models(),
+            self._registry.list_models(_names_in(search.parse_registered_model_filter(filter_string))),
             filter_string=filter_string,
             order_by=order_by,
             max_results=max_results,
@@ -138,7 +138,7 @@ class FileRegistryStore(RegistryStore, LoggedModelStore):
         self, filter_string: str | None, max_results: int, order_by: list[str], page_token: str | None
     ) -> PagedList[ModelVersion]:
         return search.filter_model_versions(
-            self._registry.list_versions(),
+            self._registry.list_versions(_names_in(search.parse_model_version_filter(filter_string))),
             filter_string=filter_string,
             order_by=order_by,
             max_results=max_results,
@@ -223,3 +223,23 @@ class FileRegistryStore(RegistryStore, LoggedModelStore):
 def _text(value: Any) -> str:
     """A tag value as MLflow writes it: None as an empty file."""
     return "" if value is None else str(value)
+
+
+def _names_in(expr: search.Expr | None) -> set[str] | None:
+    """The model names a filter limits a search to (``name = 'x'``, ``name IN (...)``, and
+    their ``AND``/``OR``), so only those folders are read; None when it does not limit them.
+    The whole filter is still applied to what is read."""
+    if isinstance(expr, search.Comparison):
+        if expr.entity_type == search.ATTRIBUTE and expr.key == "name":
+            if expr.op == "=" and isinstance(expr.value, str):
+                return {expr.value}
+            if expr.op == "IN" and isinstance(expr.value, tuple):
+                return set(expr.value)
+        return None
+    if isinstance(expr, search.And):
+        limits = [n for n in (_names_in(item) for item in expr.items) if n is not None]
+        return set.intersection(*limits) if limits else None
+    if isinstance(expr, search.Or):
+        parts = [_names_in(item) for item in expr.items]
+        return None if any(p is None for p in parts) else set().union(*parts)  # type: ignore[arg-type]
+    return None
