@@ -321,3 +321,64 @@ def test_the_transport_works_in_a_forked_child(widget_server: ThreadServer) -> N
 def test_no_transport_for_other_schemes() -> None:
     with pytest.raises(TrackletException, match="No installed plugin provides an HTTP transport"):
         plugins.http_transport("ftp://example.com")
+
+
+# -- with --auth -----------------------------------------------------------------------------------
+
+ADMIN = ("admin", "admin-password-123")
+ALICE = ("alice", "alice-password-123")
+
+
+def _experiment_widget(request: RouteRequest) -> dict[str, Any]:
+    return {"experiment_id": request.params["experiment_id"], "user": request.username}
+
+
+GUARDED = Route(
+    "experiment_widget",
+    "GET",
+    f"{API}/widgets/for-experiment",
+    _experiment_widget,
+    fields=(Field("experiment_id", "ExperimentId", required=True),),
+    permission=RoutePermission("experiment", "experiment_id", "READ"),
+)
+
+
+def _auth_call(
+    url: str, method: str, path: str, user: tuple[str, str] | None, body: Any = None
+) -> tuple[int, Any]:
+    import base64
+
+    headers = {}
+    if user is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+    return _call(url, method, path, body, headers)
+
+
+def test_with_auth_a_route_needs_a_user_and_its_permission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACKLET_AUTH_ADMIN_USERNAME", ADMIN[0])
+    monkeypatch.setenv("TRACKLET_AUTH_ADMIN_PASSWORD", ADMIN[1])
+    monkeypatch.setenv("TRACKLET_AUTH_DEFAULT_PERMISSION", "NO_PERMISSIONS")
+    settings = _settings(tmp_path, auth=True, auth_db_uri=f"sqlite:///{tmp_path / 'auth.db'}")
+    for _ in _registered(WidgetPlugin([GUARDED])):
+        with ThreadServer(create_app(settings)) as server:
+            url = server.url
+            created = _auth_call(
+                url, "POST", f"{API}/users/create", ADMIN, {"username": ALICE[0], "password": ALICE[1]}
+            )
+            assert created[0] == 200, created
+            experiment = _auth_call(url, "POST", f"{API}/experiments/create", ADMIN, {"name": "guarded"})
+            experiment_id = experiment[1]["experiment_id"]
+            path = f"{API}/widgets/for-experiment?experiment_id={experiment_id}"
+            status, answer = _auth_call(url, "GET", path, None)
+            assert (status, answer["error_code"]) == (401, "UNAUTHENTICATED")
+            status, answer = _auth_call(url, "GET", path, ALICE)  # default permission: none
+            assert (status, answer["error_code"]) == (403, "PERMISSION_DENIED")
+            grant = {"experiment_id": experiment_id, "username": "alice", "permission": "READ"}
+            granted = _auth_call(url, "POST", f"{API}/experiments/permissions/create", ADMIN, grant)
+            assert granted[0] == 200, granted
+            status, answer = _auth_call(url, "GET", path, ALICE)
+            assert (status, answer) == (200, {"experiment_id": experiment_id, "user": "alice"})
+            status, answer = _auth_call(url, "GET", path, ADMIN)
+            assert (status, answer["user"]) == (200, "admin")
