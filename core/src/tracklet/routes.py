@@ -161,7 +161,8 @@ class RouteRequest(Protocol):
 
     @property
     def headers(self) -> Mapping[str, str]:
-        """The request headers, names in lower case."""
+        """The request headers, names in lower case, without the caller's credentials
+        (``Authorization``, ``Cookie``): :attr:`username` says who is calling."""
         ...
 
     @property

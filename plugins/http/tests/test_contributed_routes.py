@@ -49,6 +49,7 @@ def _get_widget(request: RouteRequest) -> dict[str, Any]:
         "serve_artifacts": request.serve_artifacts,
         "roots": list(request.allowed_source_roots),
         "header": request.headers.get("x-widget"),
+        "credentials": request.headers.get("authorization"),
     }
 
 
@@ -158,7 +159,10 @@ def test_a_contributed_route_is_served_with_the_server_s_stores(
     widget_server: ThreadServer, tmp_path: Path
 ) -> None:
     status, answer = _call(
-        widget_server.url, "GET", f"{API}/widgets/get?name=w1&count=3", headers={"X-Widget": "hi"}
+        widget_server.url,
+        "GET",
+        f"{API}/widgets/get?name=w1&count=3",
+        headers={"X-Widget": "hi", "Authorization": "Bearer secret"},
     )
     assert status == 200, answer
     assert answer["widget"] == {"name": "w1", "count": 3}
@@ -170,6 +174,7 @@ def test_a_contributed_route_is_served_with_the_server_s_stores(
     assert answer["serve_artifacts"] is True
     assert answer["roots"] == ["mlflow-artifacts:/", str(tmp_path / "artifacts")]
     assert answer["header"] == "hi"
+    assert answer["credentials"] is None  # a plugin's handler never sees them
 
 
 def test_the_ajax_alias_and_post_bodies(widget_server: ThreadServer) -> None:

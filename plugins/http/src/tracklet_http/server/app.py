@@ -88,6 +88,8 @@ STORE_THREADS = 16
 READ_ONLY = frozenset(name for name in ENDPOINTS_BY_NAME if name.startswith(("get_", "search_", "list_")))
 
 _UNAUTHENTICATED_HEADERS = ((b"www-authenticate", b'Basic realm="tracklet"'),)
+#: Headers a contributed route's handler never sees: the caller's credentials.
+_PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _Answer = tuple[int, bytes, tuple[tuple[bytes, bytes], ...]]
 
@@ -222,7 +224,11 @@ class TrackingApi:
                 status, body = exception_answer(exc)
                 await send_bytes(send, status, body, extra_headers=((b"connection", b"close"),))
                 return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {
+            name: v.decode("latin-1")
+            for k, v in scope["headers"]
+            if (name := k.decode("latin-1").lower()) not in _PRIVATE_HEADERS
+        }
         executor = self.read_executor if entry.read_only else self.executor
         args = (entry, method, data, user, headers, path_params)
         if executor is None:
