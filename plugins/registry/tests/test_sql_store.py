@@ -129,6 +129,8 @@ def _populate(store: SqlRegistryStore) -> None:
             version_tags = [ModelVersionTag("i", str(i))]
             if i % 2:
                 version_tags.append(ModelVersionTag("odd", "yes"))
+            if n == 2 and i == 1:
+                version_tags.append(ModelVersionTag("mlflow.prompt.is_prompt", "true"))
             store.create_model_version(
                 name, f"s3://bucket/{name}/{i}", run_id=f"run{i % 3}", tags=version_tags
             )

@@ -129,27 +129,38 @@ def _entities(conn: sa.Connection, rows: Sequence[Any]) -> list[ModelVersion]:
     ]
 
 
+_KEYS = sa.bindparam("keys", expanding=True)
+_ALIASES = sa.select(
+    s.registered_model_aliases.c.model_key,
+    s.registered_model_aliases.c.alias,
+    s.registered_model_aliases.c.version,
+).where(s.registered_model_aliases.c.model_key.in_(_KEYS))
+
+
 def _aliases(conn: sa.Connection, model_keys: Iterable[int]) -> list[tuple[int, str, int]]:
     """``(model_key, alias, version)`` of every alias of these models, by alias name."""
     keys = sorted(set(model_keys))
     if not keys:
         return []
-    a = s.registered_model_aliases
-    rows = conn.execute(sa.select(a.c.model_key, a.c.alias, a.c.version).where(a.c.model_key.in_(keys)))
+    rows = conn.execute(_ALIASES, {"keys": keys})
     return sorted(((k, alias, v) for k, alias, v in rows), key=lambda row: row[1])
 
 
+_VERSION = (
+    sa.select(*VERSION_COLUMNS)
+    .select_from(VERSIONS_JOIN)
+    .where(mv.c.model_key == sa.bindparam("model_key"), mv.c.version == sa.bindparam("version"))
+)
+
+
 def load_versions(conn: sa.Connection, keys: Sequence[VersionKey]) -> list[ModelVersion]:
-    """The versions ``keys`` name, in that order (missing ones left out)."""
-    if not keys:
-        return []
-    rows = conn.execute(
-        sa.select(*VERSION_COLUMNS)
-        .select_from(VERSIONS_JOIN)
-        .where(sa.or_(*(sa.and_(mv.c.model_key == k, mv.c.version == v) for k, v in keys)))
-    ).all()
-    found = {(row.model_key, row.version): row for row in rows}
-    return _entities(conn, [found[key] for key in keys if key in found])
+    """The versions ``keys`` name, in that order (missing ones left out); for a few keys."""
+    rows = []
+    for model_key, version in keys:
+        row = conn.execute(_VERSION, {"model_key": model_key, "version": version}).first()
+        if row is not None:
+            rows.append(row)
+    return _entities(conn, rows)
 
 
 def versions_from_rows(conn: sa.Connection, rows: Sequence[Any]) -> list[ModelVersion]:
@@ -157,20 +168,21 @@ def versions_from_rows(conn: sa.Connection, rows: Sequence[Any]) -> list[ModelVe
     return _entities(conn, rows)
 
 
-def _latest_rows(conn: sa.Connection, where: Any) -> list[Any]:
-    """The latest version of each stage of the models ``where`` selects, each model's
-    stages ordered by their first version (MLflow's order)."""
+def _latest_statement() -> sa.Select[Any]:
+    """The latest version of each stage of the models in ``:keys``, each model's stages
+    ordered by their first version (MLflow's order). Per model, the index on
+    (model_key, current_stage, version) answers the grouping without reading the rows."""
     per_stage = (
         sa.select(
             mv.c.model_key,
             sa.func.max(mv.c.version).label("last"),
             sa.func.min(mv.c.version).label("first"),
         )
-        .where(mv.c.model_key.in_(sa.select(rm.c.model_key).where(where).scalar_subquery()))
+        .where(mv.c.model_key.in_(_KEYS))
         .group_by(mv.c.model_key, mv.c.current_stage)
         .subquery()
     )
-    statement = (
+    return (
         sa.select(*VERSION_COLUMNS)
         .select_from(
             per_stage.join(
@@ -179,16 +191,24 @@ def _latest_rows(conn: sa.Connection, where: Any) -> list[Any]:
         )
         .order_by(per_stage.c.model_key, per_stage.c.first)
     )
-    return list(conn.execute(statement).all())
 
 
-def latest_versions(conn: sa.Connection, where: Any) -> dict[int, list[ModelVersion]]:
-    """model_key -> its latest version per stage, for the models ``where`` selects."""
+_LATEST = _latest_statement()
+
+
+def latest_versions(conn: sa.Connection, model_keys: Sequence[int]) -> dict[int, list[ModelVersion]]:
+    """model_key -> its latest version per stage."""
     out: dict[int, list[ModelVersion]] = defaultdict(list)
-    rows = _latest_rows(conn, where)
+    rows = conn.execute(_LATEST, {"keys": list(model_keys)}).all()
     for entity, row in zip(_entities(conn, rows), rows, strict=True):
-        out[row.model_key].append(entity)
+        out[row[0]].append(entity)
     return out
+
+
+_MODELS = sa.select(rm).where(rm.c.model_key.in_(_KEYS))
+_MODEL_TAGS = sa.select(
+    s.registered_model_tags.c.model_key, s.registered_model_tags.c.key, s.registered_model_tags.c.value
+).where(s.registered_model_tags.c.model_key.in_(_KEYS))
 
 
 def load_models(conn: sa.Connection, model_keys: Sequence[int]) -> list[RegisteredModel]:
@@ -197,17 +217,14 @@ def load_models(conn: sa.Connection, model_keys: Sequence[int]) -> list[Register
     if not model_keys:
         return []
     keys = list(model_keys)
-    rows = {row.model_key: row for row in conn.execute(sa.select(rm).where(rm.c.model_key.in_(keys)))}
-    t = s.registered_model_tags
+    rows = {row.model_key: row for row in conn.execute(_MODELS, {"keys": keys})}
     tags: dict[int, list[RegisteredModelTag]] = defaultdict(list)
-    for model_key, key, value in conn.execute(
-        sa.select(t.c.model_key, t.c.key, t.c.value).where(t.c.model_key.in_(keys))
-    ):
+    for model_key, key, value in conn.execute(_MODEL_TAGS, {"keys": keys}):
         tags[model_key].append(RegisteredModelTag(key, value))
     aliases: dict[int, list[RegisteredModelAlias]] = defaultdict(list)
     for model_key, alias, version in _aliases(conn, keys):
         aliases[model_key].append(RegisteredModelAlias(alias, str(version)))
-    latest = latest_versions(conn, rm.c.model_key.in_(keys))
+    latest = latest_versions(conn, keys)
     return [
         RegisteredModel(
             name=row.name,

@@ -27,7 +27,14 @@ from tracklet.search import TAG, And, Comparison, Expr, OrderKey
 from . import schema as s
 from ._text import TextOps
 
-__all__ = ["DEFAULT_MODEL_VERSION_ORDER", "model_search", "parse_search", "uses_ilike", "version_search"]
+__all__ = [
+    "DEFAULT_MODEL_VERSION_ORDER",
+    "has_prompts",
+    "model_search",
+    "parse_search",
+    "uses_ilike",
+    "version_search",
+]
 
 Leaf = Callable[[Comparison], ColumnElement[bool]]
 _IS_PROMPT = "mlflow.prompt.is_prompt"
@@ -196,13 +203,30 @@ def _not_prompt(
     return ~sa.exists(lookup.correlate(owner))
 
 
+def has_prompts(conn: sa.Connection, tags: sa.Table) -> bool:
+    """Whether any row of ``tags`` marks a prompt (one index probe on the tag key): when
+    none does, searches leave the per-row prompt test out."""
+    return conn.execute(_HAS_PROMPT[tags.name]).first() is not None
+
+
+_HAS_PROMPT = {
+    tags.name: sa.select(sa.literal(1)).where(tags.c.key == _IS_PROMPT).limit(1)
+    for tags in (s.registered_model_tags, s.model_version_tags)
+}
+
+
 @lru_cache(maxsize=256)
-def model_search(dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...]) -> sa.Select[Any]:
+def model_search(
+    dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...], prompts: bool = True
+) -> sa.Select[Any]:
     """The statement selecting the model keys of a page (bind ``limit`` and ``offset``);
-    ``keys`` is the complete order (the last key makes it total)."""
+    ``keys`` is the complete order (the last key makes it total); ``prompts``: whether
+    prompt-marked models may exist and must be left out."""
     text = TextOps(dialect)
     t = s.registered_model_tags
-    statement = sa.select(rm.c.model_key).where(_not_prompt(t, [(t.c.model_key, rm.c.model_key)], rm, text))
+    statement = sa.select(rm.c.model_key)
+    if prompts:
+        statement = statement.where(_not_prompt(t, [(t.c.model_key, rm.c.model_key)], rm, text))
     if expr is not None:
         statement = statement.where(model_filter(expr, text))
     terms, _ = _sort(_MODEL_COLUMNS, keys, text)
@@ -210,18 +234,18 @@ def model_search(dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...]) ->
 
 
 @lru_cache(maxsize=256)
-def version_search(dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...]) -> sa.Select[Any]:
+def version_search(
+    dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...], prompts: bool = True
+) -> sa.Select[Any]:
     """The statement selecting the whole version rows (with their model's ``name``) of a
     page (bind ``limit``, ``offset``);
     ``keys`` is the complete order (name and version number make it total)."""
     text = TextOps(dialect)
     t = s.model_version_tags
     tag_keys = [(t.c.model_key, mv.c.model_key), (t.c.version, mv.c.version)]
-    statement = (
-        sa.select(*mv.c, rm.c.name)
-        .select_from(mv.join(rm, rm.c.model_key == mv.c.model_key))
-        .where(_not_prompt(t, tag_keys, mv, text))
-    )
+    statement = sa.select(*mv.c, rm.c.name).select_from(mv.join(rm, rm.c.model_key == mv.c.model_key))
+    if prompts:
+        statement = statement.where(_not_prompt(t, tag_keys, mv, text))
     if expr is not None:
         statement = statement.where(version_filter(expr, text))
     terms, _ = _sort(_VERSION_COLUMNS, keys, text)

@@ -73,6 +73,8 @@ registered_model_tags = Table(
     Column("key", String(250), nullable=False),
     Column("value", LongText),
     PrimaryKeyConstraint("model_key", "key"),
+    # finds the few models a key marks (the prompt marker) without reading the others
+    Index("ix_registered_model_tags_key", "key"),
     sqlite_with_rowid=False,
     **_MYSQL,
 )
@@ -112,6 +114,7 @@ model_version_tags = Table(
     Column("key", String(250), nullable=False),
     Column("value", LongText),
     PrimaryKeyConstraint("model_key", "version", "key"),
+    Index("ix_model_version_tags_key", "key"),
     ForeignKeyConstraint(
         ["model_key", "version"], ["model_versions.model_key", "model_versions.version"], **_CASCADE
     ),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,7 +56,7 @@ from tracklet.utils.time import now_ms
 from . import schema as s
 from ._engine import dialect_name, open_engine, write
 from ._read import latest_versions, load_models, load_versions, versions_from_rows
-from ._search import model_search, parse_search, uses_ilike, version_search
+from ._search import has_prompts, model_search, parse_search, uses_ilike, version_search
 from ._text import TextOps, register_sqlite_lower
 
 __all__ = ["SqlRegistryStore"]
@@ -65,6 +66,41 @@ _STAGE_ARCHIVED = "Archived"
 _STAGE_NONE = "None"
 _READY = "READY"
 _ACTIVE, _DELETED = "active", "deleted"
+
+
+class _Statements:
+    """The statements every call runs, built once per dialect with bound parameters (a
+    statement built per call costs more in SQLAlchemy than the query costs in sqlite)."""
+
+    def __init__(self, dialect: str) -> None:
+        text = TextOps(dialect)
+        name_is = text.equals(rm.c.name, sa.bindparam("model_name"))
+        self.model_key = sa.select(rm.c.model_key).where(name_is)
+        self.model_key_locked = self.model_key if dialect == "sqlite" else self.model_key.with_for_update()
+        self.version_key = (
+            sa.select(mv.c.model_key)
+            .select_from(mv.join(rm, rm.c.model_key == mv.c.model_key))
+            .where(name_is, mv.c.version == sa.bindparam("version"))
+        )
+        raise_counter = (
+            rm.update()
+            .where(name_is)
+            .values(last_version=rm.c.last_version + 1, last_updated_time=sa.bindparam("now_ms"))
+        )
+        # MariaDB has no UPDATE ... RETURNING: it reads the counter after raising it, under
+        # the row lock the UPDATE holds until commit
+        self.returning = dialect in ("postgresql", "sqlite")
+        self.raise_counter = (
+            raise_counter.returning(rm.c.model_key, rm.c.last_version) if self.returning else raise_counter
+        )
+        self.read_counter = sa.select(rm.c.model_key, rm.c.last_version).where(name_is)
+        self.insert_version = mv.insert()
+        self.insert_version_tags = s.model_version_tags.insert()
+
+
+@lru_cache(maxsize=8)
+def _statements(dialect: str) -> _Statements:
+    return _Statements(dialect)
 
 
 class SqlRegistryStore(RegistryStore, LoggedModelStore):
@@ -85,6 +121,7 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
         self.engine = open_engine(store_uri)
         self.dialect = dialect_name(self.engine)
         self.text = TextOps(self.dialect)
+        self.sql = _statements(self.dialect)
 
     # -- lookups shared by the primitives ----------------------------------------------------
 
@@ -92,22 +129,17 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
         return self.text.equals(rm.c.name, name)
 
     def _model_key(self, conn: sa.Connection, name: str, *, lock: bool = False) -> int:
-        """The model's key; ``lock`` holds its row until commit (the version counter's lock)."""
-        statement = sa.select(rm.c.model_key).where(self._name_is(name))
-        if lock and self.dialect != "sqlite":  # sqlite: BEGIN IMMEDIATE already serialises writers
-            statement = statement.with_for_update()
-        key = conn.execute(statement).scalar()
+        """The model's key; ``lock`` holds its row until commit (sqlite: BEGIN IMMEDIATE
+        already holds the database's write lock)."""
+        statement = self.sql.model_key_locked if lock else self.sql.model_key
+        key = conn.execute(statement, {"model_name": name}).scalar()
         if key is None:
             raise no_such_registered_model(name)
         return int(key)
 
     def _version_key(self, conn: sa.Connection, name: str, version: str) -> int:
         """The model key of an existing version (:func:`no_such_model_version` otherwise)."""
-        key = conn.execute(
-            sa.select(mv.c.model_key)
-            .select_from(mv.join(rm, rm.c.model_key == mv.c.model_key))
-            .where(self._name_is(name), mv.c.version == int(version))
-        ).scalar()
+        key = conn.execute(self.sql.version_key, {"model_name": name, "version": int(version)}).scalar()
         if key is None:
             raise no_such_model_version(name, version)
         return int(key)
@@ -220,8 +252,9 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
     ) -> PagedList[RegisteredModel]:
         expr, keys = parse_search("registered_model", filter_string, order_by)
         offset = decode_page_token(page_token)
-        statement = model_search(self.dialect, expr, keys)
         with self.engine.connect() as conn:
+            prompts = has_prompts(conn, s.registered_model_tags)
+            statement = model_search(self.dialect, expr, keys, prompts)
             if self.dialect == "sqlite" and uses_ilike(expr):
                 register_sqlite_lower(conn)
             found = conn.execute(statement, {"limit": max_results + 1, "offset": offset}).scalars().all()
@@ -231,11 +264,8 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
 
     def _get_latest_versions(self, name: str, stages: list[str]) -> list[ModelVersion]:
         with self.engine.connect() as conn:
-            by_model = latest_versions(conn, self._name_is(name))
-            versions = next(iter(by_model.values()), None)
-            if versions is None:
-                self._model_key(conn, name)  # raises when the model does not exist
-                versions = []
+            key = self._model_key(conn, name)
+            versions = latest_versions(conn, [key]).get(key, [])
         wanted = set(stages)
         return [v for v in versions if v.current_stage in wanted]
 
@@ -265,19 +295,12 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
         counter: no two transactions can take the same number, and a rolled-back one
         gives its number back.
         """
-        raised = (
-            rm.update()
-            .where(self._name_is(name))
-            .values(last_version=rm.c.last_version + 1, last_updated_time=now)
-        )
-        if self.dialect in ("postgresql", "sqlite"):
-            row = conn.execute(raised.returning(rm.c.model_key, rm.c.last_version)).first()
-        else:  # MariaDB has no UPDATE ... RETURNING; the row stays locked until commit
-            row = None
-            if conn.execute(raised).rowcount:
-                row = conn.execute(
-                    sa.select(rm.c.model_key, rm.c.last_version).where(self._name_is(name))
-                ).first()
+        parameters = {"model_name": name, "now_ms": now}
+        result = conn.execute(self.sql.raise_counter, parameters)
+        if self.sql.returning:
+            row = result.first()
+        else:
+            row = conn.execute(self.sql.read_counter, parameters).first() if result.rowcount else None
         if row is None:
             raise no_such_registered_model(name)
         return int(row[0]), int(row[1])
@@ -312,13 +335,13 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
 
         def create(conn: sa.Connection) -> int:
             model_key, version = self._next_version(conn, name, now)
-            conn.execute(mv.insert().values(model_key=model_key, version=version, **values))
+            conn.execute(self.sql.insert_version, {"model_key": model_key, "version": version, **values})
             if tag_values:
                 rows = [
                     {"model_key": model_key, "version": version, "key": k, "value": v}
                     for k, v in tag_values.items()
                 ]
-                conn.execute(s.model_version_tags.insert(), rows)
+                conn.execute(self.sql.insert_version_tags, rows)
             return version
 
         version = write(self.engine, create)
@@ -411,8 +434,9 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
     ) -> PagedList[ModelVersion]:
         expr, keys = parse_search("model_version", filter_string, order_by)
         offset = decode_page_token(page_token)
-        statement = version_search(self.dialect, expr, keys)
         with self.engine.connect() as conn:
+            prompts = has_prompts(conn, s.model_version_tags)
+            statement = version_search(self.dialect, expr, keys, prompts)
             if self.dialect == "sqlite" and uses_ilike(expr):
                 register_sqlite_lower(conn)
             found = conn.execute(statement, {"limit": max_results + 1, "offset": offset}).all()

@@ -59,6 +59,7 @@ def upgrade() -> None:
         **_NO_ROWID,
         **_MYSQL,
     )
+    op.create_index("ix_registered_model_tags_key", "registered_model_tags", ["key"])
     op.create_table(
         "model_versions",
         sa.Column("model_key", sa.Integer(), nullable=False),
@@ -95,6 +96,7 @@ def upgrade() -> None:
         **_NO_ROWID,
         **_MYSQL,
     )
+    op.create_index("ix_model_version_tags_key", "model_version_tags", ["key"])
     op.create_table(
         "registered_model_aliases",
         sa.Column("model_key", sa.Integer(), nullable=False),
