@@ -4,6 +4,7 @@ import tracklet-http, so this is its own small launcher)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -17,6 +18,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tracklet_registry.rest import RestRegistryStore
 
 STARTUP_TIMEOUT = 90.0
 
@@ -131,3 +134,92 @@ def mlflow_server(root: Path) -> Server:
         "1",
     ]
     return _start(args, port, root / "mlflow-server.log")
+
+
+# -- the conformance suites over HTTP -------------------------------------------------------------
+
+#: The bucket both servers own: tracklet's is told with ``--default-artifact-root``;
+#: MLflow's accepts object-store sources as they are. The suite's own searches use it.
+CONFORMANCE_ROOT = "s3://bucket"
+_MAPPED = CONFORMANCE_ROOT + "/_placeholder/"
+
+
+def _to_server(source: str) -> str:
+    if source.startswith(("models:/", "runs:/", CONFORMANCE_ROOT + "/")):
+        return source
+    return _MAPPED + base64.urlsafe_b64encode(source.encode()).decode()
+
+
+def _from_server(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: (
+                base64.urlsafe_b64decode(item[len(_MAPPED) :]).decode()
+                if key in ("source", "artifact_uri") and isinstance(item, str) and item.startswith(_MAPPED)
+                else _from_server(item)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_from_server(item) for item in value]
+    return value
+
+
+class _MappingTransport:
+    """The shared transport, with the conformance suite's placeholder sources
+    (``file:///src/1``, ``s3://b/files``) sent as ``s3://bucket/_placeholder/<base64>`` and
+    read back as they were written: both servers refuse sources outside what they own by
+    design (the CVE fixes), and the suite's sources are placeholders. What is stored and
+    answered is otherwise untouched."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    @property
+    def base_url(self) -> str:
+        return str(self.inner.base_url)
+
+    def call(
+        self, method: str, path: str, *, json: Any = None, params: Any = None, idempotent: bool = True
+    ) -> Any:
+        if isinstance(json, dict) and isinstance(json.get("source"), str):
+            json = {**json, "source": _to_server(json["source"])}
+        return _from_server(self.inner.call(method, path, json=json, params=params, idempotent=idempotent))
+
+
+class ConformanceRestStore(RestRegistryStore):
+    """RestRegistryStore for the conformance suites (see :class:`_MappingTransport`)."""
+
+    def __init__(self, store_uri: str | None = None) -> None:
+        super().__init__(store_uri)
+        self.transport = _MappingTransport(self.transport)  # type: ignore[assignment]
+
+
+def wipe_registry(store: Any) -> None:
+    """Delete every registered model, so the server's registry is empty for the next test."""
+    while True:
+        page = store.search_registered_models(max_results=1000)
+        if not len(page):
+            return
+        for model in page:
+            store.delete_registered_model(model.name)
+
+
+class UniqueExperimentNames:
+    """A tracking store whose new experiments get a unique suffix on their names, so suites
+    that create fixed names (``"logged-models"``, ``"other"``) can share one server."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._count = 0
+
+    def create_experiment(self, name: str, *args: Any, **kwargs: Any) -> str:
+        self._count += 1
+        return str(
+            self._inner.create_experiment(
+                f"{name}-{os.getpid()}-{time.time_ns()}-{self._count}", *args, **kwargs
+            )
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

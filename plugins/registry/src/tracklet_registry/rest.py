@@ -30,14 +30,22 @@ from tracklet.entities.model_registry import (
     RegisteredModel,
     RegisteredModelTag,
 )
-from tracklet.exceptions import TrackletException
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.plugins import http_transport
+from tracklet.search import filter_logged_models, filter_model_versions, filter_registered_models
 from tracklet.stores.registry import LoggedModelStore, RegistryStore
 from tracklet_registry.server import wire
 
 __all__ = ["RestRegistryStore"]
 
 _API = "/api/2.0/mlflow"
+
+
+def _grammar_refused(error: TrackletException, filter_string: str | None, page_token: str | None) -> bool:
+    """Whether a server refused a search tracklet's grammar accepts: an MLflow server has no
+    ``OR`` nor parentheses (and cannot read the page tokens of a search filtered here).
+    The store then fetches every item and filters, orders and pages them itself."""
+    return error.error_code == INVALID_PARAMETER_VALUE and bool(filter_string or page_token)
 
 
 def _drop_none(payload: dict[str, Any]) -> dict[str, Any]:
@@ -111,17 +119,39 @@ class RestRegistryStore(RegistryStore, LoggedModelStore):
     def _search_registered_models(
         self, filter_string: str | None, max_results: int, order_by: list[str], page_token: str | None
     ) -> PagedList[RegisteredModel]:
-        answer = self._get(
-            "/registered-models/search",
-            {
-                "filter": filter_string,
-                "max_results": max_results,
-                "order_by": order_by,
-                "page_token": page_token,
-            },
-        )
+        query = {
+            "filter": filter_string,
+            "max_results": max_results,
+            "order_by": order_by,
+            "page_token": page_token,
+        }
+        try:
+            answer = self._get("/registered-models/search", query)
+        except TrackletException as e:
+            if not _grammar_refused(e, filter_string, page_token):
+                raise
+            # an MLflow server without tracklet's OR and parentheses: filter here
+            every = self._every("/registered-models/search", "registered_models", 1000)
+            return filter_registered_models(
+                [wire.registered_model_from_json(d) for d in every],
+                filter_string,
+                order_by,
+                max_results,
+                page_token,
+            )
         models = [wire.registered_model_from_json(d) for d in answer.get("registered_models", [])]
         return PagedList(models, answer.get("next_page_token") or None)
+
+    def _every(self, path: str, key: str, page_size: int) -> list[dict[str, Any]]:
+        """Every item of an unfiltered search, page after page."""
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            answer = self._get(path, {"max_results": page_size, "page_token": token})
+            items.extend(answer.get(key, []))
+            token = answer.get("next_page_token")
+            if not token:
+                return items
 
     def _get_registered_model(self, name: str) -> RegisteredModel:
         answer = self._get("/registered-models/get", {"name": name})
@@ -197,15 +227,25 @@ class RestRegistryStore(RegistryStore, LoggedModelStore):
     def _search_model_versions(
         self, filter_string: str | None, max_results: int, order_by: list[str], page_token: str | None
     ) -> PagedList[ModelVersion]:
-        answer = self._get(
-            "/model-versions/search",
-            {
-                "filter": filter_string,
-                "max_results": max_results,
-                "order_by": order_by,
-                "page_token": page_token,
-            },
-        )
+        query = {
+            "filter": filter_string,
+            "max_results": max_results,
+            "order_by": order_by,
+            "page_token": page_token,
+        }
+        try:
+            answer = self._get("/model-versions/search", query)
+        except TrackletException as e:
+            if not _grammar_refused(e, filter_string, page_token):
+                raise
+            every = self._every("/model-versions/search", "model_versions", 10_000)
+            return filter_model_versions(
+                [wire.model_version_from_json(d) for d in every],
+                filter_string,
+                order_by,
+                max_results,
+                page_token,
+            )
         versions = [wire.model_version_from_json(d) for d in answer.get("model_versions", [])]
         return PagedList(versions, answer.get("next_page_token") or None)
 
@@ -300,9 +340,35 @@ class RestRegistryStore(RegistryStore, LoggedModelStore):
             body["datasets"] = [_drop_none(dict(d)) for d in datasets]
         if order_by:
             body["order_by"] = [_drop_none(dict(o)) for o in order_by]
-        answer = self._send("POST", "/logged-models/search", body)
+        try:
+            answer = self._send("POST", "/logged-models/search", body)
+        except TrackletException as e:
+            if not _grammar_refused(e, filter_string, page_token):
+                raise
+            # an MLflow server without tracklet's OR and parentheses: filter here
+            every = [wire.logged_model_from_json(d) for d in self._every_logged_model(body["experiment_ids"])]
+            return filter_logged_models(
+                every,
+                filter_string,
+                datasets,
+                order_by,
+                max_results,
+                page_token,
+                experiment_ids=experiment_ids,
+            )
         models = [wire.logged_model_from_json(d) for d in answer.get("models", [])]
         return PagedList(models, answer.get("next_page_token") or None)
+
+    def _every_logged_model(self, experiment_ids: list[str]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            body = {"experiment_ids": experiment_ids, "max_results": 100, "page_token": token}
+            answer = self._send("POST", "/logged-models/search", body)
+            items.extend(answer.get("models", []))
+            token = answer.get("next_page_token")
+            if not token:
+                return items
 
     def _log_outputs(self, run_id: str, models: list[LoggedModelOutput]) -> None:
         body = {"run_id": run_id, "models": [{"model_id": m.model_id, "step": m.step} for m in models]}

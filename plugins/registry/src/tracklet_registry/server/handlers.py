@@ -283,9 +283,7 @@ def _model_id(request: RouteRequest) -> str:
 def create_logged_model(request: RouteRequest) -> dict[str, Any]:
     experiment_id = _p(request, "experiment_id")
     request.tracking_store.get_experiment(experiment_id)  # RESOURCE_DOES_NOT_EXIST as MLflow
-    source_run_id = _p(request, "source_run_id") or None
-    if source_run_id:
-        request.tracking_store.get_run(source_run_id)
+    source_run_id = _p(request, "source_run_id") or None  # not looked up, as MLflow
     params = [LoggedModelParameter(k, v) for k, v in _kv(_p(request, "params"))]
     tags = [LoggedModelTag(k, v) for k, v in _kv(_p(request, "tags"))]
     model = logged_model_store(request).create_logged_model(
