@@ -3,7 +3,9 @@
 The examples live in ``tests/seed_examples/examples`` (see ``extract.py`` there):
 
 - ``NN_*.py``: MlflowClient's docstrings (seed 003). 00-03 and 11-44 are tracking and
-  artifacts, 04-10 tracing, 45-63 the model registry;
+  artifacts, 04-10 tracing, 45-63 the model registry (run on the file store and on sqlite
+  by ``test_registry_example``; those that log a model with ``mlflow.sklearn`` first fail
+  clearly, as tracing does);
 - ``aN_*.py``: ``mlflow.artifacts`` (seeds 000 and 001);
 - ``bNN_*.py``: hand-written scripts calling the older API of seed 002 as documented there;
 - ``cN_*.py``: hand-written scripts calling what seeds 000/001 document without an example
@@ -54,9 +56,18 @@ def _kind(path: Path) -> str:
     return "tracking"
 
 
+def _needs_model_flavors(path: Path) -> bool:
+    """Whether the example saves a model with a flavor (``mlflow.sklearn.log_model``), which
+    tracklet does not include (its error says how to log a model as artifacts instead)."""
+    return "log_model(" in path.read_text(encoding="utf-8")
+
+
 ALL = sorted(EXAMPLES.glob("*.py"))
 TRACKING = [p for p in ALL if _kind(p) == "tracking"]
-UNAVAILABLE = [p for p in ALL if _kind(p) != "tracking"]
+# The registry examples run on the file store and on sqlite (tracklet-registry), except those
+# that first log a model with a flavor: those fail clearly, as tracing does.
+REGISTRY_EXAMPLES = [p for p in ALL if _kind(p) == "registry" and not _needs_model_flavors(p)]
+UNAVAILABLE = [p for p in ALL if _kind(p) == "trace" or (_kind(p) == "registry" and _needs_model_flavors(p))]
 
 # -- rewrites of the source ---------------------------------------------------------------------
 
@@ -90,6 +101,21 @@ DOC_FIXES: dict[str, list[tuple[str, str, str]]] = {
             "where the client is meant",
         )
     ],
+    "49_search_registered_models": [
+        (
+            "client = MlflowClient()\n",
+            "client = MlflowClient()\n" + "REGISTRY_PRELUDE",
+            "the example searches a registry the doc had filled beforehand (its printed output lists "
+            "those models): the prelude registers them, with the doc's run ids",
+        )
+    ],
+    "60_search_model_versions": [
+        (
+            "client = MlflowClient()\n",
+            "client = MlflowClient()\n" + "REGISTRY_PRELUDE",
+            "as 49: the doc's registry, filled beforehand",
+        )
+    ],
     "47_update_registered_model": [
         (
             "def print_registered",
@@ -98,6 +124,30 @@ DOC_FIXES: dict[str, list[tuple[str, str, str]]] = {
         )
     ],
 }
+
+# The registry the doc of examples 49 and 60 searched: versions with the doc's run ids (a
+# version's run id need not name a run of this store), in the stages its output implies
+# (each model's latest version per stage: Production 1, None 2 — and None 3 for Azure).
+# Example 60 lists versions in the default order, last update first: version 1 is moved to
+# Production in a later millisecond than the last version's creation, so that it comes first
+# as in the doc (in the same millisecond, the tie-break, version number DESC, would reverse them).
+REGISTRY_PRELUDE = """\
+for _name, _runs in [
+    ("AzureWeatherForecastModel",
+     ["5fcec6c4f1c947fc9295fef3fa21e52d", "0b9b3bd5b6a84c6f8f04e1d3c2a7e6f1", "8198cb997692417abcdeb62e99052260"]),
+    ("BostonWeatherForecastModel", ["ddc51b9407a54b2bb795c8d680e63ff6", "48ac94350fba40639a993e1b3d4c185d"]),
+    ("CordobaWeatherForecastModel", ["eaef868ee3d14d10b4299c4c81ba8814", "e14afa2f47a040728060c1699968fd43"]),
+]:
+    client.create_registered_model(_name)
+    for _run_id in _runs:
+        client.create_model_version(_name, f"s3://models/{_name}/{_run_id}", _run_id)
+    __import__("time").sleep(0.002)
+    client.transition_model_version_stage(_name, "1", "Production")
+"""
+for _stem in ("49_search_registered_models", "60_search_model_versions"):
+    DOC_FIXES[_stem] = [
+        (old, new.replace("REGISTRY_PRELUDE", REGISTRY_PRELUDE), why) for old, new, why in DOC_FIXES[_stem]
+    ]
 
 # Example 40 downloads into a hard-coded, shared /tmp/artifact_downloads that it never
 # empties: a later run would list an earlier run's files. Each run gets its own folder,
@@ -288,6 +338,13 @@ DOC_VS_MLFLOW: dict[str, list[tuple[str, str, str]]] = {
     ],
 }
 
+_DASHES_WHY = "the code prints 80 dashes; the doc's output shows lines of 83 and 84"
+for _stem in ("49_search_registered_models", "60_search_model_versions"):
+    DOC_VS_MLFLOW[_stem] = [
+        ("-" * 84 + "\n", "-" * 80 + "\n", _DASHES_WHY),
+        *([("-" * 83 + "\n", "-" * 80 + "\n", _DASHES_WHY)] if _stem.startswith("49") else []),
+    ]
+
 # The older API of seed 002 that MLflow 3 no longer has: no reference to compare with.
 REMOVED_FROM_MLFLOW = {
     "b01_create_run": "create_run(user_id=...) was removed in MLflow 2.0",
@@ -450,21 +507,131 @@ def test_tracking_example_matches_mlflow(
     assert artifact_manifest(result.workdir, pixels) == artifact_manifest(reference.workdir, pixels)
 
 
-# What a failing registry or tracing example must say: what is missing, and a package to
-# install when one exists (the registry plugin does not yet: no message may name it).
+# -- the registry examples, on each store -----------------------------------------------------------
+
+#: Where each registry example runs: its own ``sqlite:///mlruns.db`` becomes the store's URI,
+#: and an example that sets none gets it as the tracking URI from the environment.
+REGISTRY_STORES = {"file": "mlruns", "sqlite": "sqlite:///mlruns.db"}
+_DOC_REGISTRY_URI = 'mlflow.set_tracking_uri("sqlite:///mlruns.db")'
+
+
+def on_store(source: str, store_uri: str) -> str:
+    """The example's source with the doc's tracking URI replaced by ``store_uri``."""
+    return source.replace(_DOC_REGISTRY_URI, f"mlflow.set_tracking_uri({store_uri!r})")
+
+
+# Where MLflow 3.17.2's own store strays from the doc (and tracklet keeps to it): (doc text,
+# MLflow's, why) per (example, store), applied to the doc's output for the MLflow run only.
+MLFLOW_STORE_DIFFERS: dict[tuple[str, str], list[tuple[str, str, str]]] = {
+    ("46_rename_registered_model", "file"): [
+        (
+            "--\nname: SocialMediaTextAnalyzer\ntags: {'nlp.framework': 'Spark NLP'}",
+            "--\nname: SocialMediaTextAnalyzer\ntags: {}",
+            "MLflow's file store drops a registered model's tags when it renames it (its "
+            "rename_registered_model copies the versions' tags, not the model's); its SQL store and "
+            "tracklet's stores keep them",
+        )
+    ],
+}
+# A registered model's latest_versions come in no specified order (MLflow's file store lists
+# them in the iteration order of a set of stage names, which changes from process to process):
+# example 49 prints them, so its lines are compared sorted between the dashed lines.
+UNORDERED_LATEST_VERSIONS = frozenset({"49_search_registered_models"})
+
+
+def _sorted_between_rules(text: str) -> str:
+    """``text`` with the lines between two lines of dashes sorted."""
+    out: list[str] = []
+    block: list[str] = []
+    for line in text.splitlines():
+        if line and set(line) == {"-"}:
+            out += sorted(block) + [line]
+            block = []
+        else:
+            block.append(line)
+    return "\n".join(out + sorted(block)) + "\n"
+
+
+def registry_output(path: Path, result: Result) -> str:
+    """The normalised stdout of a registry example (see UNORDERED_LATEST_VERSIONS: sorted
+    before run ids are numbered by first appearance)."""
+    stdout = _sorted_between_rules(result.stdout) if path.stem in UNORDERED_LATEST_VERSIONS else result.stdout
+    return normalise(stdout, result)
+
+
+def expected_registry_output(path: Path, store: str | None = None) -> str:
+    """The doc's output as :func:`expected_output` gives it (sorted first for
+    UNORDERED_LATEST_VERSIONS); as MLflow's ``store`` prints it when given."""
+    text = path.with_suffix(".out").read_text(encoding="utf-8")
+    if path.stem in UNORDERED_LATEST_VERSIONS:
+        text = _sorted_between_rules(text)
+    text = normalise(text)
+    for doc, actual, _why in DOC_VS_MLFLOW.get(path.stem, []):
+        text = text.replace(doc, actual)
+    for doc, actual, _why in MLFLOW_STORE_DIFFERS.get((path.stem, store or ""), []):
+        assert doc in text, f"MLFLOW_STORE_DIFFERS entry no longer applies: {doc!r}"
+        text = text.replace(doc, actual)
+    return text
+
+
+def run_registry_example(path: Path, root: Path, store: str, under: str) -> Result:
+    """Run a registry example on ``store`` under tracklet (imports rewritten) or MLflow."""
+    uri = REGISTRY_STORES[store]
+    source = on_store(doc_fixed(path), uri)
+    env = clean_env()
+    if under == "mlflow":
+        env["MLFLOW_TRACKING_URI"] = uri
+        env["MLFLOW_ALLOW_FILE_STORE"] = "true"
+        return run_script(source, root / "mlflow", env)
+    env["TRACKLET_TRACKING_URI"] = uri
+    return run_script(to_tracklet(source), root / "tracklet", env)
+
+
+@pytest.mark.parametrize("store", sorted(REGISTRY_STORES))
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in REGISTRY_EXAMPLES])
+def test_registry_example(path: Path, store: str, tmp_path: Path) -> None:
+    """The registry example runs under tracklet on the file store and on sqlite and prints
+    what the doc shows."""
+    result = run_registry_example(path, tmp_path, store, "tracklet")
+    assert_succeeded(result)
+    assert registry_output(path, result) == expected_registry_output(path)
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("store", sorted(REGISTRY_STORES))
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in REGISTRY_EXAMPLES])
+def test_registry_example_matches_mlflow(path: Path, store: str, tmp_path: Path) -> None:
+    """The same script under MLflow 3.17.2 on the same kind of store prints the same (where
+    MLflow's store strays from the doc, MLFLOW_STORE_DIFFERS says how, and tracklet keeps to
+    the doc)."""
+    if importlib.util.find_spec("mlflow") is None:
+        skip_unless_ci("MLflow, the reference, is not installed")
+    reference = run_registry_example(path, tmp_path, store, "mlflow")
+    assert_succeeded(reference, "MLflow itself")
+    mlflow_printed = registry_output(path, reference)
+    assert mlflow_printed == expected_registry_output(path, store), "MLFLOW_STORE_DIFFERS is out of date"
+    result = run_registry_example(path, tmp_path, store, "tracklet")
+    assert_succeeded(result)
+    if (path.stem, store) in MLFLOW_STORE_DIFFERS:  # tracklet keeps to the doc there
+        assert registry_output(path, result) == expected_registry_output(path)
+    else:
+        assert registry_output(path, result) == mlflow_printed
+
+
+# What a failing registry or tracing example must say: that tracing is unavailable; for a
+# registry example that logs a model with a flavor, how to keep a model with tracklet. (Those
+# fail under MLflow 3.17.2 too: its sklearn flavor refuses to save a RandomForestRegressor,
+# "The saved sklearn model references untrusted types", skops' sklearn.tree._tree.Tree.)
 UNAVAILABLE_MESSAGE = {
-    "registry": re.compile(
-        r"pip install [\w.-]+|model registry is not part of this tracklet release"
-        r"|does not include MLflow's model flavors.*tracklet\.log_artifact"
-    ),
+    "registry": re.compile(r"does not include MLflow's model flavors.*tracklet\.log_artifact"),
     "trace": re.compile(r"tracing is not available"),
 }
 
 
 @pytest.mark.parametrize("path", _params("test_unavailable_feature_fails_clearly", UNAVAILABLE))
 def test_unavailable_feature_fails_clearly(path: Path, tmp_path: Path) -> None:
-    """Registry and tracing examples fail, and stderr says what to install / that tracing is
-    unavailable (a traceback may come with it)."""
+    """Tracing examples, and registry examples that log a flavored model, fail, and stderr says
+    that tracing is unavailable / how to log a model as artifacts (a traceback may come with it)."""
     assert_failed_saying(run_tracklet(path, tmp_path), UNAVAILABLE_MESSAGE[_kind(path)])
 
 
