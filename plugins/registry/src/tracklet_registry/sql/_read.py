@@ -129,7 +129,7 @@ def _entities(conn: sa.Connection, rows: Sequence[Any]) -> list[ModelVersion]:
     ]
 
 
-_KEYS = sa.bindparam("keys", expanding=True)
+_KEYS: sa.BindParameter[Any] = sa.bindparam("keys", expanding=True)
 _ALIASES = sa.select(
     s.registered_model_aliases.c.model_key,
     s.registered_model_aliases.c.alias,

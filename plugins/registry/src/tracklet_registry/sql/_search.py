@@ -15,7 +15,7 @@ are bound parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -125,7 +125,7 @@ def _numeric(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[b
 
 def _tag(
     tags: sa.Table,
-    keys: list[tuple[ColumnElement[Any], ColumnElement[Any]]],
+    keys: Sequence[tuple[ColumnElement[Any], ColumnElement[Any]]],
     owner: sa.Table,
     comparison: Comparison,
     text: TextOps,

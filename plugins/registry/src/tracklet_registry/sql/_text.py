@@ -62,11 +62,13 @@ class TextOps:
         """``column = value``, exactly (and still able to use an index on ``column``)."""
         if self.dialect == "mysql":
             return sa.and_(column == value, self.exact(column) == value)
-        return column == value
+        equal: ColumnElement[bool] = column == value
+        return equal
 
     def _lower(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         if self.dialect == "sqlite":
-            return getattr(sa.func, _SQLITE_LOWER)(value)
+            lowered: ColumnElement[Any] = getattr(sa.func, _SQLITE_LOWER)(value)
+            return lowered
         return sa.func.lower(value)
 
     def compare(self, column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
@@ -78,7 +80,8 @@ class TextOps:
         if op == "=":
             return self.equals(column, value)
         if op == "!=":
-            return self.exact(column) != value
+            differs: ColumnElement[bool] = self.exact(column) != value
+            return differs
         if op == "IN":
             return self._in(column, value)
         if op == "NOT IN":

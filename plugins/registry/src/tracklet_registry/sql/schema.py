@@ -14,6 +14,8 @@ refers to, so a rename changes one row and a delete cascades through the foreign
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -49,8 +51,12 @@ metadata = MetaData()
 
 # Long text: TEXT holds 65,535 bytes on MySQL, too few for long utf8mb4 values.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-_CASCADE = {"ondelete": "CASCADE"}
-_MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
+_CASCADE: dict[str, Any] = {"ondelete": "CASCADE"}
+_MYSQL: dict[str, Any] = {
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+    "mysql_engine": "InnoDB",
+}
 
 registered_models = Table(
     "registered_models",

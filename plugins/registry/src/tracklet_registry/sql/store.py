@@ -179,7 +179,9 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
                     last_version=0,
                 )
             )
-            key = int(result.inserted_primary_key[0])
+            inserted = result.inserted_primary_key
+            assert inserted is not None
+            key = int(inserted[0])
             rows = {t.key: {"model_key": key, "key": t.key, "value": t.value} for t in tags}
             if rows:
                 conn.execute(s.registered_model_tags.insert(), list(rows.values()))

@@ -9,6 +9,8 @@ Revises: (none)
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
@@ -19,9 +21,13 @@ branch_labels: str | None = None
 depends_on: str | None = None
 
 _LONG_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-_MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
-_CASCADE = {"ondelete": "CASCADE"}
-_NO_ROWID = {"sqlite_with_rowid": False}
+_MYSQL: dict[str, Any] = {
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+    "mysql_engine": "InnoDB",
+}
+_CASCADE: dict[str, Any] = {"ondelete": "CASCADE"}
+_NO_ROWID: dict[str, Any] = {"sqlite_with_rowid": False}
 
 
 def _version_fk() -> sa.ForeignKeyConstraint:
