@@ -226,6 +226,13 @@ def test_handler_errors_become_mlflow_error_answers(widget_server: ThreadServer)
     assert status == 405
 
 
+def test_metrics_label_contributed_routes_by_name(widget_server: ThreadServer) -> None:
+    _call(widget_server.url, "GET", f"{API}/widgets/abc/parts")
+    with urllib.request.urlopen(widget_server.url + "/metrics", timeout=30) as answer:
+        text = answer.read().decode()
+    assert 'endpoint="widget_parts",status="200"' in text
+
+
 def test_openapi_lists_contributed_routes(widget_server: ThreadServer) -> None:
     status, document = _call(widget_server.url, "GET", "/openapi.json")
     assert status == 200

@@ -455,7 +455,10 @@ def test_list_artifacts_refuses_a_client_chosen_plain_location(http: Http, tmp_p
 
 
 def test_logged_models_search_is_an_empty_page(http: Http) -> None:
-    assert http.ok("POST", "/logged-models/search", {"experiment_ids": ["0"]}) == {"models": []}
+    # the stand-in answers {"models": []}; a plugin serving logged models (tracklet-registry,
+    # whose route replaces it) answers proto3's {} for an empty page
+    answer = http.ok("POST", "/logged-models/search", {"experiment_ids": ["0"]})
+    assert answer.get("models", []) == [] and set(answer) <= {"models"}
 
 
 def test_ajax_alias_serves_the_same_api(http: Http) -> None:

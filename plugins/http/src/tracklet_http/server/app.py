@@ -386,10 +386,13 @@ class RequestTimer:
     """Counts and times every request for ``/metrics``, labelled by endpoint name (or
     path family) and status."""
 
-    def __init__(self, app: Any, metrics: RequestMetrics) -> None:
+    def __init__(
+        self, app: Any, metrics: RequestMetrics, contributed: ContributedRoutes | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.names = {path: endpoint.name for path, (endpoint, _) in _route_table().items()}
+        self.contributed = contributed
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -409,6 +412,9 @@ class RequestTimer:
         finally:
             path = scope["path"]
             name = self.names.get(path)
+            if name is None and self.contributed:
+                found = self.contributed.match(path)
+                name = found[0].route.name if found is not None else None
             if name is None:
                 name = endpoint_family(path)
             self.metrics.observe(name, status, time.perf_counter() - start)
@@ -566,7 +572,7 @@ def create_app(settings: ServerSettings) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(RequestTimer, metrics=metrics),
+            Middleware(RequestTimer, metrics=metrics, contributed=contributed),
             Middleware(
                 SecurityMiddleware,
                 allowed_hosts=settings.allowed_hosts,
