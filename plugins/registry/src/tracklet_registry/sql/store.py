@@ -55,7 +55,14 @@ from tracklet.utils.time import now_ms
 
 from . import schema as s
 from ._engine import dialect_name, open_engine, write
-from ._read import latest_versions, load_models, load_versions, versions_from_rows
+from ._read import (
+    VERSION_COLUMNS,
+    VERSIONS_JOIN,
+    latest_versions,
+    load_models,
+    load_versions,
+    versions_from_rows,
+)
 from ._search import has_prompts, model_search, parse_search, uses_ilike, version_search
 from ._text import TextOps, register_sqlite_lower
 
@@ -94,6 +101,11 @@ class _Statements:
             raise_counter.returning(rm.c.model_key, rm.c.last_version) if self.returning else raise_counter
         )
         self.read_counter = sa.select(rm.c.model_key, rm.c.last_version).where(name_is)
+        self.version_row = (
+            sa.select(*VERSION_COLUMNS)
+            .select_from(VERSIONS_JOIN)
+            .where(name_is, mv.c.version == sa.bindparam("version"))
+        )
         self.insert_version = mv.insert()
         self.insert_version_tags = s.model_version_tags.insert()
 
@@ -365,8 +377,10 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
 
     def _get_model_version(self, name: str, version: str) -> ModelVersion:
         with self.engine.connect() as conn:
-            key = self._version_key(conn, name, version)
-            return self._read_version(conn, key, int(version))
+            row = conn.execute(self.sql.version_row, {"model_name": name, "version": int(version)}).first()
+            if row is None:
+                raise no_such_model_version(name, version)
+            return versions_from_rows(conn, [row])[0]
 
     def _update_model_version(self, name: str, version: str, description: str | None) -> ModelVersion:
         now, number = now_ms(), int(version)
