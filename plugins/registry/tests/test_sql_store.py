@@ -263,3 +263,21 @@ def test_download_uri_and_update(store: SqlRegistryStore) -> None:
     assert updated.description == "changed" and updated.run_link == "http://x" and updated.run_id == "r"
     model = store.update_registered_model("m", "model text")
     assert model.description == "model text" and model.latest_versions[0].description == "changed"
+
+
+def test_the_client_registers_a_logged_model_through_the_sql_store(sql_registry_uri: str) -> None:
+    import uuid
+
+    import tracklet
+
+    client = tracklet.MlflowClient(tracking_uri=sql_registry_uri)
+    experiment_id = client.create_experiment(f"e-{uuid.uuid4().hex}")
+    run = client.create_run(experiment_id)
+    logged = client.create_logged_model(experiment_id, name="clf", source_run_id=run.info.run_id)
+    client.create_registered_model("from-logged")
+    version = client.create_model_version(
+        "from-logged", f"models:/{logged.model_id}", model_id=logged.model_id
+    )
+    assert (version.version, version.run_id, version.model_id) == ("1", run.info.run_id, logged.model_id)
+    assert client.get_model_version_download_uri("from-logged", "1") == logged.artifact_location
+    assert isinstance(tracklet.plugins.get_registry_store(sql_registry_uri), SqlRegistryStore)
