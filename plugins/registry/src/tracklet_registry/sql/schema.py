@@ -2,7 +2,10 @@
 
 Conventions are tracklet-sql's: timestamps are BIGINT milliseconds, long text is
 MEDIUMTEXT on MySQL, and MySQL/MariaDB tables are utf8mb4 with a binary collation so
-names compare case-sensitively and order by code point, as on the other dialects.
+names compare case-sensitively and order by code point, as on the other dialects
+(lookups also compare the bytes, since ``utf8mb4_bin`` ignores trailing spaces; its
+unique index still does, so on MySQL two model names differing only in trailing spaces
+cannot both exist: the second is refused as taken).
 
 A registered model has an integer surrogate key (``model_key``) that every other table
 refers to, so a rename changes one row and a delete cascades through the foreign keys.
