@@ -394,3 +394,27 @@ def test_with_auth_a_route_needs_a_user_and_its_permission(
             assert (status, answer) == (200, {"experiment_id": experiment_id, "user": "alice"})
             status, answer = _auth_call(url, "GET", path, ADMIN)
             assert (status, answer["user"]) == (200, "admin")
+
+
+def test_routes_sharing_a_path_are_told_apart_by_method(tmp_path: Path) -> None:
+    # MLflow's registered-models/alias: POST sets, DELETE deletes, GET reads, one path
+    def answer(verb: str) -> Any:
+        return lambda request: {"verb": verb, "alias": request.params.get("alias")}
+
+    path = f"{API}/widgets/alias"
+    shared = [
+        Route("set_widget_alias", "POST", path, answer("set"), fields=(Field("alias"),)),
+        Route("delete_widget_alias", "DELETE", path, answer("delete"), fields=(Field("alias"),)),
+        Route("get_widget_alias", "GET", path, answer("get"), fields=(Field("alias"),)),
+    ]
+    for _ in _registered(WidgetPlugin(shared)):
+        with ThreadServer(create_app(_settings(tmp_path))) as server:
+            assert _call(server.url, "POST", path, {"alias": "a"}) == (200, {"verb": "set", "alias": "a"})
+            assert _call(server.url, "DELETE", path, {"alias": "b"}) == (
+                200,
+                {"verb": "delete", "alias": "b"},
+            )
+            assert _call(server.url, "GET", path + "?alias=c") == (200, {"verb": "get", "alias": "c"})
+            status, refused = _call(server.url, "PATCH", path, {"alias": "d"})
+            assert status == 405
+            assert refused["message"].endswith("Allowed: POST, DELETE, GET.")

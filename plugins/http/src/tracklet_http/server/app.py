@@ -201,7 +201,7 @@ class TrackingApi:
         method = scope["method"]
         route = entry.route
         if method not in route.methods:
-            allowed = ", ".join(route.methods)
+            allowed = ", ".join(self.contributed.methods_at(scope["path"]) or route.methods)
             await send_error(
                 send,
                 405,

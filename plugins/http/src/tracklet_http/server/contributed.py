@@ -135,6 +135,10 @@ class ContributedRoutes:
     def __bool__(self) -> bool:
         return bool(self.routes)
 
+    def methods_at(self, path: str) -> tuple[str, ...]:
+        """Every method some route answers at the plain ``path`` (for a 405's ``Allow``)."""
+        return tuple(method for (served, method) in self.by_method if served == path)
+
     def match(self, path: str, method: str | None = None) -> tuple[ContributedRoute, dict[str, str]] | None:
         """The route serving ``path`` (for ``method``, when several routes share the path by
         method) and its path parameters, or None."""
