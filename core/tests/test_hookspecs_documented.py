@@ -242,7 +242,9 @@ class _ToyRegistry(RegistryStore):
 
     models: dict[str, str | None] = {}
 
-    def create_registered_model(self, name: str, tags: Any = None, description: str | None = None) -> Any:
+    def _create_registered_model(
+        self, name: str, tags: Any, description: str | None, deployment_job_id: str | None
+    ) -> Any:
         self.models[name] = description
         return {"name": name, "description": description}
 

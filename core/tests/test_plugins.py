@@ -44,13 +44,13 @@ def test_unknown_scheme_without_package_hint():
     assert "'weird'" in str(e.value) and "pip install" not in str(e.value)
 
 
-def test_registry_missing_is_feature_disabled():
+def test_registry_for_an_unserved_scheme_is_feature_disabled_with_the_schemes_served():
+    # tracklet-registry serves file, SQL and HTTP registry URIs; any other scheme has no
+    # registry plugin: FEATURE_DISABLED, naming the schemes that are served.
     with pytest.raises(TrackletException) as e:
-        plugins.get_registry_store("sqlite:///x.db")
+        plugins.get_registry_store("nosuchregistry://x")
     assert e.value.error_code == "FEATURE_DISABLED"
-    # no package of this repository serves the registry yet: no pip hint that cannot work
-    assert "model registry is not part of this tracklet release" in str(e.value)
-    assert "pip install" not in str(e.value)
+    assert "'nosuchregistry'" in str(e.value) and "'sqlite'" in str(e.value)
 
 
 def test_declared_scheme_is_built_lazily(dummy_plugin):

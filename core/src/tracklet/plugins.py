@@ -264,8 +264,11 @@ def _missing(kind: Kind, uri: str) -> TrackletException:
     hint = install_hint(kind, scheme)
     if hint:
         message += f" Install the plugin with: {hint}"
-    elif kind == "registry":
-        message += " The model registry is not part of this tracklet release yet: no plugin serves it."
+    elif kind == "registry" and not installed_schemes(kind):
+        message += (
+            " Install tracklet-registry (pip install tracklet-registry, or from a clone:"
+            " pip install ./plugins/registry), or a plugin that serves this scheme."
+        )
     else:
         message += " Install a plugin that serves this scheme, or check the URI for typos."
     code = FEATURE_DISABLED if kind == "registry" else INVALID_PARAMETER_VALUE
