@@ -11,6 +11,7 @@ before anything is stored; no handler reads or fetches a location a client names
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,6 +40,29 @@ def _kv(items: Iterable[Any] | None) -> list[tuple[str, str]]:
             key, value = item
             out.append((key, value))
     return out
+
+
+#: The clause MLflow 3's client adds to every registry search to leave prompts out
+#: (``tag.`mlflow.prompt.is_prompt` != 'true'``, after `` AND `` when there is a filter).
+_PROMPT_CLAUSE = re.compile(
+    r"(?:^|\s+AND\s+)tags?\.`?mlflow\.prompt\.is_prompt`?\s*(?P<op>!=|=)\s*'(?P<value>true|false)'\s*$",
+    re.IGNORECASE,
+)
+
+
+def _registry_filter(filter_string: str | None) -> tuple[str | None, bool]:
+    """The filter without MLflow's prompt clause, and whether the caller asked for prompts
+    only. As MLflow's server does, the clause is handled apart from the rest: tracklet's
+    stores keep no prompts and leave them out of every search, so ``!= 'true'`` (or
+    ``= 'false'``) changes nothing and ``= 'true'`` finds nothing."""
+    if not filter_string:
+        return filter_string, False
+    match = _PROMPT_CLAUSE.search(filter_string)
+    if match is None:
+        return filter_string, False
+    rest = filter_string[: match.start()].strip() or None
+    wants_prompts = (match["op"] == "=") == (match["value"].lower() == "true")
+    return rest, wants_prompts
 
 
 def logged_model_store(request: RouteRequest) -> Any:
@@ -93,8 +117,11 @@ def delete_registered_model(request: RouteRequest) -> dict[str, Any]:
 
 
 def search_registered_models(request: RouteRequest) -> dict[str, Any]:
+    filter_string, prompts_only = _registry_filter(_p(request, "filter"))
+    if prompts_only:
+        return {}
     page = request.registry_store.search_registered_models(
-        filter_string=_p(request, "filter"),
+        filter_string=filter_string,
         max_results=_p(request, "max_results"),
         order_by=_p(request, "order_by"),
         page_token=_p(request, "page_token") or None,
@@ -183,7 +210,8 @@ def create_model_version(request: RouteRequest) -> dict[str, Any]:
         run_id=run_id or None,
         tags=tags or None,
         run_link=_p(request, "run_link"),
-        description=_p(request, "description"),
+        # as MLflow's server: an absent description is the proto's default, ""
+        description=_p(request, "description", ""),
         model_id=model_id or None,
     )
     if model_id:
@@ -226,8 +254,11 @@ def get_model_version_download_uri(request: RouteRequest) -> dict[str, Any]:
 
 
 def search_model_versions(request: RouteRequest) -> dict[str, Any]:
+    filter_string, prompts_only = _registry_filter(_p(request, "filter"))
+    if prompts_only:
+        return {}
     page = request.registry_store.search_model_versions(
-        filter_string=_p(request, "filter"),
+        filter_string=filter_string,
         max_results=_p(request, "max_results"),
         order_by=_p(request, "order_by"),
         page_token=_p(request, "page_token") or None,
