@@ -237,13 +237,16 @@ def model_search(
 def version_search(
     dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...], prompts: bool = True
 ) -> sa.Select[Any]:
-    """The statement selecting the whole version rows (with their model's ``name``) of a
-    page (bind ``limit``, ``offset``);
+    """The statement selecting ``(model_key, version)`` of a page's versions (bind
+    ``limit``, ``offset``): narrow rows keep the database's sort small, often within an
+    index;
     ``keys`` is the complete order (name and version number make it total)."""
     text = TextOps(dialect)
     t = s.model_version_tags
     tag_keys = [(t.c.model_key, mv.c.model_key), (t.c.version, mv.c.version)]
-    statement = sa.select(*mv.c, rm.c.name).select_from(mv.join(rm, rm.c.model_key == mv.c.model_key))
+    statement = sa.select(mv.c.model_key, mv.c.version).select_from(
+        mv.join(rm, rm.c.model_key == mv.c.model_key)
+    )
     if prompts:
         statement = statement.where(_not_prompt(t, tag_keys, mv, text))
     if expr is not None:

@@ -108,7 +108,9 @@ model_versions = Table(
     PrimaryKeyConstraint("model_key", "version"),
     # get_latest_versions: the largest version per stage is one index seek each
     Index("ix_model_versions_stage", "model_key", "current_stage", "version"),
-    Index("ix_model_versions_run_id", "run_id"),
+    # run_id filters: the index also holds the default order's first key, so a search
+    # sorts index entries without reading the rows
+    Index("ix_model_versions_run_id", "run_id", "last_updated_time"),
     Index("ix_model_versions_updated", "last_updated_time"),
     Index("ix_model_versions_logged_model", "logged_model_id"),
     sqlite_with_rowid=False,

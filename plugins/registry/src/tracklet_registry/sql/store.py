@@ -60,6 +60,7 @@ from ._read import (
     VERSIONS_JOIN,
     latest_versions,
     load_models,
+    load_page,
     load_versions,
     versions_from_rows,
 )
@@ -456,7 +457,7 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
             if self.dialect == "sqlite" and uses_ilike(expr):
                 register_sqlite_lower(conn)
             found = conn.execute(statement, {"limit": max_results + 1, "offset": offset}).all()
-            versions = versions_from_rows(conn, found[:max_results])
+            versions = load_page(conn, [(int(k), int(v)) for k, v in found[:max_results]])
         token = encode_page_token(offset + max_results) if len(found) > max_results else None
         return PagedList(versions, token)
 

@@ -88,7 +88,7 @@ def upgrade() -> None:
         **_MYSQL,
     )
     op.create_index("ix_model_versions_stage", "model_versions", ["model_key", "current_stage", "version"])
-    op.create_index("ix_model_versions_run_id", "model_versions", ["run_id"])
+    op.create_index("ix_model_versions_run_id", "model_versions", ["run_id", "last_updated_time"])
     op.create_index("ix_model_versions_updated", "model_versions", ["last_updated_time"])
     op.create_index("ix_model_versions_logged_model", "model_versions", ["logged_model_id"])
     op.create_table(
