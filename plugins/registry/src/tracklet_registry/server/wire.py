@@ -90,8 +90,8 @@ def model_version_to_json(mv: ModelVersion) -> dict[str, Any]:
     out.update({key: value for key, value in optional.items() if value is not None})
     if mv.tags:
         out["tags"] = kv_list(mv.tags)
-    if mv.run_link is not None:
-        out["run_link"] = str(mv.run_link)
+    # MLflow's server stores an absent run link as the proto's default and writes it back
+    out["run_link"] = "" if mv.run_link is None else str(mv.run_link)
     if mv.aliases:
         out["aliases"] = list(mv.aliases)
     if mv.model_id:
@@ -202,8 +202,8 @@ def logged_model_to_json(model: LoggedModel) -> dict[str, Any]:
         "artifact_uri": model.artifact_location,
         "status": logged_model_status_to_json(model.status),
     }
-    if model.model_type is not None:
-        info["model_type"] = model.model_type
+    # as MLflow's server: an absent model type is the proto's default, written back
+    info["model_type"] = model.model_type or ""
     if model.source_run_id is not None:
         info["source_run_id"] = model.source_run_id
     if model.status_message is not None:
