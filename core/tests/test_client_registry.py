@@ -10,6 +10,10 @@ deprecation warnings, ``copy_model_version``, the logged-model path of ``registe
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import urllib.request
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +26,7 @@ from tracklet._model_registry import await_model_version_creation
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, NOT_FOUND, RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.testing import raises_code
 
-STORES = ("file", "sqlite")
+STORES = ("file", "sqlite", "http")
 
 
 @pytest.fixture(autouse=True)
@@ -39,10 +43,62 @@ def _no_configured_uris(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     tracklet.set_registry_uri(None)
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def tracklet_server(tmp_path: Path) -> Iterator[str]:
+    """A ``tracklet server`` of its own (sqlite, artifact proxy in the test's folder), started
+    as a separate process with the CLI; its URL."""
+    port = _free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tracklet",
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{tmp_path / 's.db'}",
+            ]
+            + ["--port", str(port)],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:  # until it answers, or dies
+            if server.poll() is not None:
+                raise RuntimeError(f"tracklet server did not start: {log.read_text()}")
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=5).close()
+                break
+            except OSError:
+                try:
+                    server.wait(timeout=0.05)
+                except subprocess.TimeoutExpired:
+                    pass
+        yield url
+    finally:
+        server.terminate()
+        server.wait()
+
+
 @pytest.fixture(params=STORES)
 def tracking_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The tracking (and so registry) URI of a fresh store, set as the current one."""
-    uri = str(tmp_path / "mlruns") if request.param == "file" else f"sqlite:///{tmp_path / 'mlflow.db'}"
+    """The tracking (and so registry) URI of a fresh store, set as the current one: a folder,
+    a sqlite database, or a ``tracklet server`` (the REST registry store)."""
+    if request.param == "http":
+        uri = str(request.getfixturevalue("tracklet_server"))
+    elif request.param == "file":
+        uri = str(tmp_path / "mlruns")
+    else:
+        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracklet.set_tracking_uri(uri)
     return uri
 
@@ -50,6 +106,13 @@ def tracking_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def client(tracking_uri: str) -> tracklet.MlflowClient:
     return tracklet.MlflowClient(tracking_uri)
+
+
+def _source(client: tracklet.MlflowClient) -> tuple[str, str]:
+    """A ``runs:/`` source and its run id, which every store (a server's source checks
+    included) accepts."""
+    run_id = _run_with_model(client)
+    return f"runs:/{run_id}/model", run_id
 
 
 def _run_with_model(client: tracklet.MlflowClient, path: str = "model") -> str:
@@ -145,7 +208,7 @@ def test_create_model_version_from_runs_uri(client: tracklet.MlflowClient) -> No
 
 def test_update_and_delete_model_version(client: tracklet.MlflowClient) -> None:
     client.create_registered_model("m")
-    client.create_model_version("m", "s3://bucket/model")
+    client.create_model_version("m", *_source(client))
     assert client.update_model_version("m", "1", "described").description == "described"
     with pytest.raises(
         TrackletException, match="Attempting to update model version with no new field values."
@@ -158,7 +221,7 @@ def test_update_and_delete_model_version(client: tracklet.MlflowClient) -> None:
 
 def test_copy_model_version(client: tracklet.MlflowClient, capsys: pytest.CaptureFixture[str]) -> None:
     client.create_registered_model("src")
-    client.create_model_version("src", "s3://bucket/model", tags={"t": "v"}, description="d")
+    client.create_model_version("src", *_source(client), tags={"t": "v"}, description="d")
     copy = client.copy_model_version("models:/src/1", "dst")
     assert (copy.name, str(copy.version), copy.source) == ("dst", "1", "models:/src/1")
     assert (copy.tags, copy.description) == ({"t": "v"}, "d")
@@ -172,7 +235,9 @@ def test_copy_model_version(client: tracklet.MlflowClient, capsys: pytest.Captur
         in capsys.readouterr().err
     )
     # the copy's files are the source version's
-    assert client.get_model_version_download_uri("dst", "1") == "s3://bucket/model"
+    assert client.get_model_version_download_uri("dst", "1") == client.get_model_version_download_uri(
+        "src", "1"
+    )
 
 
 def test_copy_model_version_refuses_other_uris(client: tracklet.MlflowClient) -> None:
@@ -188,8 +253,8 @@ def test_copy_model_version_refuses_other_uris(client: tracklet.MlflowClient) ->
 
 def test_stages_warn_as_deprecated(client: tracklet.MlflowClient) -> None:
     client.create_registered_model("m")
-    client.create_model_version("m", "s3://b/1")
-    client.create_model_version("m", "s3://b/2")
+    client.create_model_version("m", *_source(client))
+    client.create_model_version("m", *_source(client))
     with pytest.warns(FutureWarning, match="Model registry stages will be removed"):
         moved = client.transition_model_version_stage("m", "1", "staging")
     assert moved.current_stage == "Staging"
@@ -209,7 +274,7 @@ def test_stages_warn_as_deprecated(client: tracklet.MlflowClient) -> None:
 
 def test_version_tags_by_version_or_stage(client: tracklet.MlflowClient) -> None:
     client.create_registered_model("m")
-    client.create_model_version("m", "s3://b/1", tags={"t": "1", "t1": "2"})
+    client.create_model_version("m", *_source(client), tags={"t": "1", "t1": "2"})
     client.set_model_version_tag("m", "1", "n", 5)
     with pytest.warns(
         FutureWarning, match="The `stage` parameter of the `set_model_version_tag` API is deprecated"
@@ -234,8 +299,8 @@ def test_version_tags_by_version_or_stage(client: tracklet.MlflowClient) -> None
 
 def test_aliases(client: tracklet.MlflowClient) -> None:
     client.create_registered_model("m")
-    client.create_model_version("m", "s3://b/1")
-    client.create_model_version("m", "s3://b/2")
+    client.create_model_version("m", *_source(client))
+    client.create_model_version("m", *_source(client))
     client.set_registered_model_alias("m", "champion", "1")
     assert str(client.get_model_version_by_alias("m", "champion").version) == "1"
     client.set_registered_model_alias("m", "champion", "2")
@@ -247,8 +312,8 @@ def test_aliases(client: tracklet.MlflowClient) -> None:
 
 def test_search_model_versions_pages(client: tracklet.MlflowClient) -> None:
     client.create_registered_model("m")
-    for i in range(5):
-        client.create_model_version("m", f"s3://b/{i}")
+    for _ in range(5):
+        client.create_model_version("m", *_source(client))
     page = client.search_model_versions("name = 'm'", max_results=2, order_by=["version_number ASC"])
     assert [str(v.version) for v in page] == ["1", "2"] and page.token
     assert len(tracklet.search_model_versions(filter_string="name = 'm'")) == 5
@@ -305,10 +370,11 @@ def test_register_model_of_a_logged_model(tracking_uri: str) -> None:
     mv2 = tracklet.register_model(f"models:/{model.model_id}", "reg")
     assert mv2.model_id == model.model_id
     versions = json.loads(client.get_logged_model(model.model_id).tags["mlflow.modelVersions"])
-    assert versions == [
-        {"name": "reg", "version": 1},
-        {"name": "reg", "version": 2},
-    ]  # ints, as MLflow writes them
+    # each version as the store gives it (MLflow's own stores: a number; its REST store: a string)
+    expected = [{"name": "reg", "version": mv.version}, {"name": "reg", "version": mv2.version}]
+    if tracking_uri.startswith("http"):  # as with MLflow: its server records each, then its client
+        expected = [expected[0], expected[0], expected[1], expected[1]]
+    assert versions == expected
     with raises_code(NOT_FOUND) as info:
         tracklet.register_model(f"runs:/{run.info.run_id}/nothing", "reg")
     assert (
