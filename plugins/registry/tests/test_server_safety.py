@@ -213,3 +213,29 @@ def test_server_accepts_its_own_locations(server: Any) -> None:
     assert answer["model_version"]["source"] == source
     status, answer = server.call("GET", f"{api}/model-versions/get-download-uri", query="name=fine&version=1")
     assert (status, answer) == (200, {"artifact_uri": source})  # the stored URI, never fetched
+
+
+@pytest.mark.parametrize(
+    "model_id", ["..", ".", "..%2F..%2Fetc", "m-1/../../x", "%2e%2e", "m-1\\..\\x", " m-1"]
+)
+def test_logged_model_ids_that_are_paths_are_refused(server: Any, model_id: str) -> None:
+    api = "/api/2.0/mlflow"
+    quoted = urllib.parse.quote(model_id, safe="")
+    for method, target, body in (
+        ("GET", f"{api}/logged-models/{quoted}", None),
+        ("PATCH", f"{api}/logged-models/{quoted}", {"status": "LOGGED_MODEL_READY"}),
+        ("DELETE", f"{api}/logged-models/{quoted}", {}),
+        (
+            "POST",
+            f"{api}/model-versions/create",
+            {"name": "victim", "source": f"models:/{quoted}", "model_id": model_id},
+        ),
+        ("POST", f"{api}/runs/outputs", {"run_id": RUN_ID, "models": [{"model_id": model_id, "step": 0}]}),
+    ):
+        status, answer = server.call(method, target, body)
+        assert status in (400, 404), (method, target, status, answer)
+        assert answer["error_code"] in (
+            "INVALID_PARAMETER_VALUE",
+            "RESOURCE_DOES_NOT_EXIST",
+            "ENDPOINT_NOT_FOUND",
+        )

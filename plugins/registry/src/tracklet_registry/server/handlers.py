@@ -199,7 +199,9 @@ def create_model_version(request: RouteRequest) -> dict[str, Any]:
     name = _p(request, "name")
     source = _p(request, "source")
     run_id = request.params.get("run_id")
-    model_id = request.params.get("model_id")
+    model_id = request.params.get("model_id") or None
+    if model_id is not None:
+        _checked_model_id(model_id)
     check_source(source, allowed_roots=request.allowed_source_roots, run_id=run_id, model_id=model_id)
     if source.lower().startswith("models:"):
         source, run_id, model_id = _resolve_registered_source(request, source, run_id, model_id)
@@ -307,8 +309,23 @@ def get_model_version_by_alias(request: RouteRequest) -> dict[str, Any]:
 # -- logged models ---------------------------------------------------------------------------
 
 
+#: A logged model id as stores write them (``m-<hex>``; letters, digits, ``-`` and ``_``):
+#: never a path of the server's disk (``..``, ``.``) however the request spells it.
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,255}$")
+
+
+def _checked_model_id(value: Any) -> str:
+    if not isinstance(value, str) or not _MODEL_ID.match(value):
+        raise TrackletException(
+            f"Invalid value {value!r} for parameter 'model_id' supplied: expected a logged model id "
+            "such as m-0123456789abcdef0123456789abcdef.",
+            INVALID_PARAMETER_VALUE,
+        )
+    return value
+
+
 def _model_id(request: RouteRequest) -> str:
-    return str(request.path_params.get("model_id") or _p(request, "model_id"))
+    return _checked_model_id(request.path_params.get("model_id") or _p(request, "model_id"))
 
 
 def create_logged_model(request: RouteRequest) -> dict[str, Any]:
@@ -434,7 +451,7 @@ def log_outputs(request: RouteRequest) -> dict[str, Any]:
     request.tracking_store.get_run(run_id)  # RESOURCE_DOES_NOT_EXIST for an unknown run
     store = logged_model_store(request)
     for output in outputs:
-        store.get_logged_model(output.model_id)
+        store.get_logged_model(_checked_model_id(output.model_id))
     try:
         store.log_outputs(run_id, outputs)
     except TrackletException as e:

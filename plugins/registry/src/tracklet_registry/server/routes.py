@@ -137,7 +137,7 @@ def _model_version_routes() -> list[Route]:
                     required=True,
                     doc="runs:/, models:/ or a location under the server's artifact roots",
                 ),
-                Field("run_id"),
+                Field("run_id", "RunId"),
                 Field("tags", "KeyValue", repeated=True),
                 Field("run_link"),
                 Field("description"),
