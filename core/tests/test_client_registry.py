@@ -426,3 +426,21 @@ def test_create_external_model_is_ready_and_registrable(tracking_uri: str) -> No
 def test_config_resolution_helper() -> None:
     assert _config.resolve_registry_uri(None, "t") == "t"
     assert _config.resolve_registry_uri("r", "t") == "r"
+
+
+def test_fluent_registry_calls_follow_set_registry_uri(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracking = str(tmp_path / "mlruns")
+    tracklet.set_tracking_uri(tracking)
+    client = tracklet.MlflowClient(tracking)
+    run_id = _run_with_model(client)
+    tracklet.register_model(f"runs:/{run_id}/model", "on-tracking")
+    registry = f"sqlite:///{tmp_path / 'registry.db'}"
+    tracklet.set_registry_uri(registry)  # applies to the next fluent call at once
+    tracklet.register_model(f"runs:/{run_id}/model", "on-registry")
+    assert [m.name for m in tracklet.search_registered_models()] == ["on-registry"]
+    tracklet.set_registry_uri(None)
+    assert [m.name for m in tracklet.search_registered_models()] == ["on-tracking"]
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", registry)  # MLflow's variable is honoured
+    assert [v.name for v in tracklet.search_model_versions()] == ["on-registry"]
