@@ -146,8 +146,10 @@ def _all_pages(fetch: Callable[[str | None], Any], limit: int | None) -> list[An
 @_pass_state
 @click.pass_context
 def models(ctx: click.Context, state: CliState, registry_uri: str | None) -> None:
-    """List and inspect registered models and their versions; move aliases and stages;
-    download a model's files."""
+    """Registered models: list, describe, versions, aliases, stages, download.
+
+    List and inspect registered models and their versions, move aliases and stages, and
+    download a model's files (models:/NAME/VERSION, models:/NAME@ALIAS, ...)."""
     ctx.obj = _ModelsState(state, registry_uri or None)
 
 
