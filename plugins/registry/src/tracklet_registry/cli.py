@@ -146,7 +146,7 @@ def _all_pages(fetch: Callable[[str | None], Any], limit: int | None) -> list[An
 @_pass_state
 @click.pass_context
 def models(ctx: click.Context, state: CliState, registry_uri: str | None) -> None:
-    """List, inspect and download registered models; move aliases and stages.
+    """Registered models: list, inspect, download.
 
     List and inspect registered models and their versions, move aliases and stages, and
     download a model's files (models:/NAME/VERSION, models:/NAME@ALIAS, ...)."""
