@@ -198,3 +198,14 @@ def test_copy_then_download_through_the_copy(registry: tracklet.MlflowClient, tm
     registry.copy_model_version("models:/m@champion", "copied")
     local = artifacts.download_artifacts("models:/copied/1/data/weights.txt", dst_path=str(tmp_path / "d"))
     assert Path(local).read_text() == "weights 1"
+
+
+def test_mlflows_import_path(registry: tracklet.MlflowClient) -> None:
+    from tracklet.store.artifact.models_artifact_repo import ModelsArtifactRepository as AtMlflowsPath
+
+    assert AtMlflowsPath is ModelsArtifactRepository
+    assert AtMlflowsPath.is_models_uri("models:/m/1") and not AtMlflowsPath.is_models_uri("runs:/r/m")
+    assert AtMlflowsPath.split_models_uri("models:/m/1/MLmodel") == ("models:/m/1", "MLmodel")
+    assert AtMlflowsPath.get_underlying_uri("models:/m/1") == registry.get_model_version_download_uri(
+        "m", "1"
+    )

@@ -20,7 +20,7 @@ from tracklet import plugins
 from tracklet.client import MlflowClient
 from tracklet.entities import FileInfo
 from tracklet.stores import ArtifactRepository
-from tracklet.uri import parse_models_uri
+from tracklet.uri import is_models_uri, parse_models_uri, split_models_uri
 
 __all__ = ["REGISTERED_MODEL_META_FILE_NAME", "ModelsArtifactRepository"]
 
@@ -71,6 +71,16 @@ class ModelsArtifactRepository(ArtifactRepository):
         self.model_name, self.model_version, underlying = resolve(artifact_uri, tracking_uri, registry_uri)
         self.underlying_uri = underlying
         self.repo = plugins.get_artifact_repository(underlying, tracking_uri)
+
+    @staticmethod
+    def is_models_uri(uri: str) -> bool:
+        """Whether ``uri`` is a ``models:`` URI (MLflow's method of the same name)."""
+        return is_models_uri(uri)
+
+    @staticmethod
+    def split_models_uri(uri: str) -> tuple[str, str]:
+        """``models:/<name>/<version>/path`` -> (``models:/<name>/<version>``, ``path``), as MLflow."""
+        return split_models_uri(uri)
 
     @staticmethod
     def get_underlying_uri(uri: str) -> str:
