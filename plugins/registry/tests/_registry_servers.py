@@ -68,6 +68,15 @@ class Server:
             except ValueError:
                 return e.code, raw.decode(errors="replace")
 
+    def call_bytes(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        """One raw request with a binary body (artifact uploads): ``(status, body)``."""
+        req = urllib.request.Request(f"{self.url}{path}", data=body, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
 
 def _start(args: list[str], port: int, log: Path, env: dict[str, str] | None = None) -> Server:
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}

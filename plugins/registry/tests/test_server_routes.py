@@ -5,6 +5,7 @@ MLflow's basic-auth app guards it, mounted by a real ``tracklet server`` (also u
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,8 +15,8 @@ from tracklet.plugins import server_routes
 from tracklet.routes import Route
 from tracklet_registry.server.routes import registry_routes
 
-#: Logged-model endpoints tracklet does not serve yet (the UI's artifact listing).
-NOT_SERVED = {("GET", "/api/2.0/mlflow/logged-models/{model_id}/artifacts/directories")}
+#: Endpoints of MLflow's it does not serve (none).
+NOT_SERVED: set[tuple[str, str]] = set()
 
 
 def _mlflow_endpoints() -> set[tuple[str, str]]:
@@ -184,3 +185,31 @@ def test_logged_model_shapes(server: Any) -> None:
         "POST", f"{api}/logged-models/search", {"experiment_ids": [experiment["experiment_id"]]}
     )
     assert [m["info"]["model_id"] for m in searched["models"]] == [model_id]
+
+
+def test_list_logged_model_artifacts_through_the_proxy(server: Any) -> None:
+    api = "/api/2.0/mlflow"
+    _, experiment = server.call("POST", f"{api}/experiments/create", {"name": "lm-artifacts"})
+    _, created = server.call("POST", f"{api}/logged-models", {"experiment_id": experiment["experiment_id"]})
+    info = created["model"]["info"]
+    relative = info["artifact_uri"][len("mlflow-artifacts:/") :]
+    for path, body in (("MLmodel", b"flavors: {}\n"), ("sub/model.pkl", b"12345")):
+        status, _ = server.call_bytes("PUT", f"/api/2.0/mlflow-artifacts/artifacts/{relative}/{path}", body)
+        assert status == 200
+    target = f"{api}/logged-models/{info['model_id']}/artifacts/directories"
+    status, listed = server.call("GET", target)
+    assert status == 200, listed
+    assert listed == {
+        "root_uri": info["artifact_uri"],
+        "files": [
+            {"path": "MLmodel", "is_dir": False, "file_size": 12},
+            {"path": "sub", "is_dir": True},
+        ],
+    }
+    status, listed = server.call("GET", target, query="artifact_directory_path=sub")
+    assert listed["files"] == [{"path": "sub/model.pkl", "is_dir": False, "file_size": 5}]
+    for bad in ("../..", "%2e%2e/%2e%2e", "/etc", "sub/../../.."):
+        status, refused = server.call(
+            "GET", target, query="artifact_directory_path=" + urllib.parse.quote(bad)
+        )
+        assert status == 400 and "'artifact_directory_path'" in refused["message"], (bad, refused)

@@ -12,6 +12,7 @@ before anything is stored; no handler reads or fetches a location a client names
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,7 +21,7 @@ from tracklet.entities.model_registry import ModelVersionTag, RegisteredModelTag
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, NOT_IMPLEMENTED, TrackletException
 from tracklet.routes import RouteRequest
 from tracklet_registry.server import wire
-from tracklet_registry.server.safety import check_source
+from tracklet_registry.server.safety import check_artifact_path, check_source, decoded, is_within
 
 __all__ = ["logged_model_store"]
 
@@ -433,6 +434,58 @@ def search_logged_models(request: RouteRequest) -> dict[str, Any]:
     if page.token:
         out["next_page_token"] = page.token
     return out
+
+
+def list_logged_model_artifacts(request: RouteRequest) -> dict[str, Any]:
+    """One level of a logged model's artifacts (what MLflow's UI lists), read by the server
+    only where it owns the location: through its own artifact proxy for ``mlflow-artifacts:``
+    locations, else inside one of its artifact roots."""
+    from tracklet.plugins import get_artifact_repository
+
+    model = logged_model_store(request).get_logged_model(_model_id(request))
+    sub = request.params.get("artifact_directory_path")
+    if sub:
+        sub = check_artifact_path("artifact_directory_path", sub)
+    repository = get_artifact_repository(_owned_location(request, model.artifact_location))
+    files = repository.list_artifacts(sub or None)
+    out: dict[str, Any] = {"root_uri": model.artifact_location}
+    if files:
+        out["files"] = [
+            {
+                "path": f.path,
+                "is_dir": f.is_dir,
+                **({} if f.file_size is None else {"file_size": f.file_size}),
+            }
+            for f in files
+        ]
+    return out
+
+
+def _owned_location(request: RouteRequest, location: str) -> str:
+    """Where the server itself reads ``location``: a ``mlflow-artifacts:`` URI under the
+    proxy's destination, anything else as it is, and only inside the server's roots."""
+    roots = tuple(request.allowed_source_roots)
+    target = location
+    if location.lower().startswith("mlflow-artifacts:"):
+        if not request.serve_artifacts or not roots:
+            raise _not_owned(location)
+        destination = roots[-1]  # the proxy's destination comes after the default root
+        relative = urllib.parse.urlsplit(location).path.lstrip("/")
+        target = destination.rstrip("/") + ("/" + relative if relative else "")
+        roots = (destination,)
+    if any(part == ".." for part in decoded(target).replace("\\", "/").split("/")) or not any(
+        is_within(target, root) for root in roots
+    ):
+        raise _not_owned(location)
+    return target
+
+
+def _not_owned(location: str) -> TrackletException:
+    return TrackletException(
+        f"The artifacts of this model are at {location!r}, outside the artifact roots this server "
+        "owns; it does not read them. Download them from their location directly.",
+        INVALID_PARAMETER_VALUE,
+    )
 
 
 def log_outputs(request: RouteRequest) -> dict[str, Any]:

@@ -346,6 +346,15 @@ def _logged_model_routes() -> list[Route]:
             permission=_logged("EDIT"),
         ),
         Route(
+            "list_logged_model_artifacts",
+            "GET",
+            f"{API}/logged-models/{{model_id}}/artifacts/directories",
+            h.list_logged_model_artifacts,
+            fields=(_MODEL_ID, Field("artifact_directory_path"), _TOKEN),
+            summary="List one level of a logged model's artifacts (where the server owns them).",
+            permission=_logged("READ"),
+        ),
+        Route(
             "log_outputs",
             "POST",
             f"{API}/runs/outputs",
