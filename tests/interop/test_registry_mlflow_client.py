@@ -8,7 +8,8 @@ fluent ``register_model``, and MLflow 3's ``log_model`` path: ``mlflow.pyfunc.lo
 name=..., python_model=..., registered_model_name=...)``, an alias, then
 ``mlflow.pyfunc.load_model("models:/name@alias")`` predicting; the same with
 ``mlflow.sklearn.log_model``. What it observes, ids and clock times left out, must be
-identical on both servers (both on sqlite, artifacts proxied).
+identical on both servers (artifacts proxied; tracklet on sqlite and on an ``mlruns``
+folder, MLflow on sqlite).
 """
 
 from __future__ import annotations
@@ -234,9 +235,14 @@ def _serve(args_for: object, root: Path, backend: str) -> ServerProcess:
 @pytest.fixture(scope="module")
 def observed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
     results = {}
-    for kind, args_for in (("tracklet", tracklet_server_args), ("mlflow", mlflow_server_args)):
+    for kind, args_for in (
+        ("tracklet", tracklet_server_args),
+        ("tracklet-file", tracklet_server_args),
+        ("mlflow", mlflow_server_args),
+    ):
         root = tmp_path_factory.mktemp(kind)
-        server = _serve(args_for, root, f"sqlite:///{root / 'db.sqlite'}")
+        backend = str(root / "mlruns") if kind == "tracklet-file" else f"sqlite:///{root / 'db.sqlite'}"
+        server = _serve(args_for, root, backend)
         try:
             results[kind] = _observe(server.url, root)
         except AssertionError as e:
@@ -246,10 +252,11 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, ob
     return results
 
 
+@pytest.mark.parametrize("kind", ["tracklet", "tracklet-file"])
 def test_log_model_register_alias_and_load_work_against_tracklet_server(
-    observed: dict[str, dict[str, object]],
+    observed: dict[str, dict[str, object]], kind: str
 ) -> None:
-    seen = observed["tracklet"]
+    seen = observed[kind]
     assert seen["predict"] == [2.0, 5.0, 8.0]
     assert seen["logged_model"] == {"name": "doubler", "uri": "models:/m-<id>", "registered_version": "1"}
     assert seen["logged_model_entity"]["status"] == "READY"  # type: ignore[index]
@@ -269,8 +276,9 @@ def test_log_model_register_alias_and_load_work_against_tracklet_server(
         "registered_from_logged", "registered_download_uri", "sklearn", "sklearn_pyfunc",
     ],
 )  # fmt: skip
-def test_same_as_mlflow_server(observed: dict[str, dict[str, object]], key: str) -> None:
-    assert observed["tracklet"].get(key) == observed["mlflow"].get(key)
+@pytest.mark.parametrize("kind", ["tracklet", "tracklet-file"])
+def test_same_as_mlflow_server(observed: dict[str, dict[str, object]], key: str, kind: str) -> None:
+    assert observed[kind].get(key) == observed["mlflow"].get(key)
 
 
 @pytest.mark.xfail(
