@@ -166,22 +166,41 @@ def load_versions(conn: sa.Connection, keys: Sequence[VersionKey]) -> list[Model
 
 @lru_cache(maxsize=8)
 def _rows_query(dialect: str) -> sa.TextClause:
+    """A page's version rows with their model's name, one row per tag (or one with NULL
+    tag columns for a version without tags)."""
     columns = ", ".join(f"v.{c.name}" for c in mv.c)
     return sa.text(
-        f"SELECT {columns}, m.name FROM {_pairs(dialect)} "
+        f"SELECT {columns}, m.name, t.key, t.value FROM {_pairs(dialect)} "
         "JOIN model_versions v ON v.model_key = p.k AND v.version = p.v "
-        "JOIN registered_models m ON m.model_key = v.model_key"
+        "JOIN registered_models m ON m.model_key = v.model_key "
+        "LEFT JOIN model_version_tags t ON t.model_key = v.model_key AND t.version = v.version"
     )
 
 
 def load_page(conn: sa.Connection, keys: Sequence[VersionKey]) -> list[ModelVersion]:
-    """The versions ``keys`` name, in that order (missing ones left out): their rows, tags
-    and aliases in three queries whatever the page's size."""
+    """The versions ``keys`` name, in that order (missing ones left out): rows with tags in
+    one query, aliases in another, whatever the page's size."""
     if not keys:
         return []
+    dialect = dialect_name(conn)
     pairs = {"pairs": json.dumps([{"k": k, "v": v} for k, v in keys])}
-    found = {(row[0], row[1]): row for row in conn.execute(_rows_query(dialect_name(conn)), pairs)}
-    return _entities(conn, [found[key] for key in keys if key in found])
+    rows: dict[VersionKey, Any] = {}
+    tags: dict[VersionKey, dict[str, str]] = defaultdict(dict)
+    width = len(VERSION_COLUMNS)
+    for record in conn.execute(_rows_query(dialect), pairs):
+        key = (record[0], record[1])
+        if key not in rows:
+            rows[key] = record[:width]
+        if record[width] is not None:
+            tags[key][record[width]] = record[width + 1]
+    aliases: dict[VersionKey, list[str]] = defaultdict(list)
+    for model_key, version, alias in conn.execute(_page_queries(dialect)[1], pairs):
+        aliases[(model_key, version)].append(alias)
+    return [
+        version_entity(rows[key], tags.get(key, {}), sorted(aliases.get(key, [])))
+        for key in keys
+        if key in rows
+    ]
 
 
 def versions_from_rows(conn: sa.Connection, rows: Sequence[Any]) -> list[ModelVersion]:

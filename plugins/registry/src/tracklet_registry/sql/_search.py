@@ -80,14 +80,22 @@ def parse_search(
 ) -> tuple[Expr | None, tuple[OrderKey, ...]]:
     """The parsed filter and the complete order (MLflow's tie-breakers included) of a
     ``kind`` search (``registered_model`` or ``model_version``), from the core's parser
-    (the store's public method has already refused a bad one with MLflow's words)."""
+    (the store's public method has already refused a bad one with MLflow's words).
+    Repeated searches reuse the parse (the AST is immutable)."""
+    return _parse(kind, filter_string, tuple(order_by))
+
+
+@lru_cache(maxsize=256)
+def _parse(
+    kind: str, filter_string: str | None, order_by: tuple[str, ...]
+) -> tuple[Expr | None, tuple[OrderKey, ...]]:
     from tracklet import search
 
     if kind == "registered_model":
         return search.parse_registered_model_filter(filter_string), tuple(
-            search.registered_model_sort_keys(order_by)
+            search.registered_model_sort_keys(list(order_by))
         )
-    keys = search.model_version_sort_keys(order_by or DEFAULT_MODEL_VERSION_ORDER)
+    keys = search.model_version_sort_keys(list(order_by) or DEFAULT_MODEL_VERSION_ORDER)
     return search.parse_model_version_filter(filter_string), tuple(keys)
 
 
