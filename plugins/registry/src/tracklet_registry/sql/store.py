@@ -125,7 +125,7 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
 
     capabilities = frozenset({"logged_models", "concurrent_versions"})
 
-    def __init__(self, store_uri: str | None = None, tracking_uri: str | None = None) -> None:
+    def __init__(self, store_uri: str | None = None) -> None:
         if not store_uri:
             raise TrackletException(
                 "SqlRegistryStore needs a database URI such as sqlite:///mlflow.db.", INVALID_PARAMETER_VALUE
