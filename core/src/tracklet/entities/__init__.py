@@ -13,6 +13,7 @@ from tracklet.entities.logged_model_tag import LoggedModelTag
 from tracklet.entities.metric import ExperimentTag, InputTag, Metric, Param, RunTag
 from tracklet.entities.paged_list import PagedList
 from tracklet.entities.run import Run, RunData, RunInfo
+from tracklet.entities.run_outputs import RunOutputs
 
 __all__ = [
     "Dataset",
@@ -35,6 +36,7 @@ __all__ = [
     "RunData",
     "RunInfo",
     "RunInputs",
+    "RunOutputs",
     "RunStatus",
     "RunTag",
     "SourceType",

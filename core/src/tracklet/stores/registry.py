@@ -45,11 +45,16 @@ from typing import Any, ClassVar
 
 from tracklet.entities import (
     LoggedModel,
+    LoggedModelInput,
     LoggedModelOutput,
     LoggedModelParameter,
     LoggedModelStatus,
     LoggedModelTag,
+    Metric,
     PagedList,
+    Run,
+    RunInputs,
+    RunOutputs,
 )
 from tracklet.entities.model_registry import (
     ModelVersion,
@@ -854,6 +859,12 @@ def _validate_logged_model_param(param: LoggedModelParameter) -> None:
     _check_length("Param value", _MAX_PARAM_VALUE_LENGTH, value)
 
 
+def _run_id(run_id: object) -> str:
+    if not isinstance(run_id, str) or not run_id:
+        raise _bad("Missing value for required parameter 'run_id'.")
+    return run_id
+
+
 def _model_id(model_id: object) -> str:
     if not isinstance(model_id, str) or model_id == "":
         raise _bad("Missing value for required parameter 'model_id'.")
@@ -975,6 +986,39 @@ class LoggedModelStore(abc.ABC):
             raise _bad("Missing value for required parameter 'run_id'.")
         self._log_outputs(run_id, list(models))
 
+    def log_logged_model_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Record, on their logged models, the metrics a run logged with a ``model_id``
+        (MLflow's ``log_metric(..., model_id=...)`` and log-batch); the others are skipped.
+        The run metrics themselves are the tracking store's: log them there first."""
+        run_id = _run_id(run_id)
+        linked = [m for m in metrics if getattr(m, "model_id", None)]
+        if linked:
+            self._log_logged_model_metrics(run_id, linked)
+
+    def log_model_inputs(self, run_id: str, models: Sequence[LoggedModelInput]) -> None:
+        """Record the logged models a run used (MLflow's ``log_inputs(..., models=...)``),
+        once per model."""
+        run_id = _run_id(run_id)
+        for model in models:
+            _model_id(getattr(model, "model_id", None))
+        if models:
+            self._log_model_inputs(run_id, list(models))
+
+    def get_run_model_links(self, run_id: str) -> tuple[list[LoggedModelInput], list[LoggedModelOutput]]:
+        """The logged models a run used and produced: ``(model_inputs, model_outputs)``."""
+        return self._get_run_model_links(_run_id(run_id))
+
+    def with_run_model_links(self, run: Run) -> Run:
+        """``run`` with its ``inputs.model_inputs`` and ``outputs`` read from this store (a
+        tracking store knows only the run's datasets)."""
+        model_inputs, model_outputs = self.get_run_model_links(run.info.run_id)
+        return Run(
+            run.info,
+            run.data,
+            RunInputs(run.inputs.dataset_inputs, model_inputs),
+            RunOutputs(model_outputs),
+        )
+
     def set_model_versions_tags(self, name: str, version: str, model_id: str) -> None:
         """Add ``{"name", "version"}`` to the model's ``mlflow.modelVersions`` tag (as MLflow
         does when a logged model is registered)."""
@@ -1038,6 +1082,28 @@ class LoggedModelStore(abc.ABC):
         page_token: str | None,
     ) -> PagedList[LoggedModel]:
         """One page (see :func:`tracklet.search.filter_logged_models`); deleted models excluded."""
+
+    def _log_logged_model_metrics(self, run_id: str, metrics: list[Metric]) -> None:
+        """Append each metric (``model_id`` set) to its model's metrics, with ``run_id``;
+        :func:`no_such_logged_model` for an unknown model. By default refused."""
+        from tracklet.exceptions import NOT_IMPLEMENTED
+
+        raise TrackletException(
+            f"{type(self).__name__} does not record logged-model metrics.", NOT_IMPLEMENTED
+        )
+
+    def _log_model_inputs(self, run_id: str, models: list[LoggedModelInput]) -> None:
+        """Record the models a run used (each once). By default refused."""
+        from tracklet.exceptions import NOT_IMPLEMENTED
+
+        raise TrackletException(
+            f"{type(self).__name__} does not record run model inputs (log_inputs models).",
+            NOT_IMPLEMENTED,
+        )
+
+    def _get_run_model_links(self, run_id: str) -> tuple[list[LoggedModelInput], list[LoggedModelOutput]]:
+        """``(model_inputs, model_outputs)`` of a run; by default none."""
+        return [], []
 
     def _log_outputs(self, run_id: str, models: list[LoggedModelOutput]) -> None:
         """Record run outputs; by default refused (a store that can, overrides)."""
