@@ -29,12 +29,15 @@ from tracklet.entities import (
     ExperimentTag,
     FileInfo,
     InputTag,
+    LoggedModelInput,
+    LoggedModelOutput,
     Metric,
     Param,
     Run,
     RunData,
     RunInfo,
     RunInputs,
+    RunOutputs,
     RunStatus,
     RunTag,
     ViewType,
@@ -106,6 +109,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "value": SCALAR_SCHEMAS["double"],
             "timestamp": SCALAR_SCHEMAS["int64"],
             "step": SCALAR_SCHEMAS["int64"],
+            "model_id": {"type": "string"},
+            "dataset_name": {"type": "string"},
+            "dataset_digest": {"type": "string"},
         },
     },
     "Dataset": {
@@ -381,8 +387,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Field("value", "double", required=True),
             Field("timestamp", "int64", required=True),
             Field("step", "int64"),
+            Field("model_id"),
+            Field("dataset_name"),
+            Field("dataset_digest"),
         ),
-        summary="Log one metric value.",
+        summary="Log one metric value (with model_id, also a metric of that logged model).",
     ),
     Endpoint(
         "log_param",
@@ -421,8 +430,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "log_inputs",
         "POST",
         "/runs/log-inputs",
-        (_run_id(), Field("datasets", "DatasetInput", repeated=True)),
-        summary="Record datasets a run used.",
+        (
+            _run_id(),
+            Field("datasets", "DatasetInput", repeated=True),
+            Field("models", "object", repeated=True, doc="{model_id}: logged models the run used"),
+        ),
+        summary="Record datasets (and logged models) a run used.",
     ),
     Endpoint(
         "search_runs",
@@ -655,6 +668,11 @@ def metric_from_json(value: Any, name: str = "metric", run_id: str | None = None
         parse_int(value["timestamp"], f"{name}.timestamp"),
         parse_int(value.get("step", 0) or 0, f"{name}.step"),
         run_id=value.get("run_id", run_id),
+        **{
+            link: _parse_string(value[link], f"{name}.{link}")
+            for link in ("model_id", "dataset_name", "dataset_digest")
+            if value.get(link) is not None
+        },
     )
 
 
@@ -875,6 +893,14 @@ def run_to_json(run: Run) -> dict[str, Any]:
     out: dict[str, Any] = {"info": run_info_to_json(run.info), "data": data}
     inputs = run.inputs.dataset_inputs if run.inputs is not None else []
     out["inputs"] = {"dataset_inputs": [dataset_input_to_json(d) for d in inputs]} if inputs else {}
+    model_inputs = run.inputs.model_inputs if run.inputs is not None else []
+    if model_inputs:
+        out["inputs"]["model_inputs"] = [{"model_id": m.model_id} for m in model_inputs]
+    if run.outputs is not None:
+        models = run.outputs.model_outputs
+        out["outputs"] = (
+            {"model_outputs": [{"model_id": m.model_id, "step": m.step} for m in models]} if models else {}
+        )
     return out
 
 
@@ -935,10 +961,22 @@ def run_from_json(d: Mapping[str, Any]) -> Run:
     params = [Param(p["key"], p.get("value", "")) for p in data.get("params") or []]
     tags = [RunTag(t["key"], t.get("value", "")) for t in data.get("tags") or []]
     inputs = (d.get("inputs") or {}).get("dataset_inputs") or []
+    model_inputs = [
+        LoggedModelInput(m["model_id"]) for m in (d.get("inputs") or {}).get("model_inputs") or []
+    ]
+    outputs = d.get("outputs")
     return Run(
         run_info_from_json(d["info"]),
         RunData(metrics=metrics, params=params, tags=tags),
-        RunInputs([dataset_input_from_json(i) for i in inputs]),
+        RunInputs([dataset_input_from_json(i) for i in inputs], model_inputs),
+        None
+        if outputs is None
+        else RunOutputs(
+            [
+                LoggedModelOutput(o["model_id"], int(o.get("step") or 0))
+                for o in outputs.get("model_outputs") or []
+            ]
+        ),
     )
 
 
@@ -950,12 +988,16 @@ def file_info_from_json(d: Mapping[str, Any]) -> FileInfo:
 def metric_to_request(m: Metric) -> dict[str, Any]:
     """A checked metric as the client sends it (a response's shape); numpy scalars and
     other number types become plain JSON numbers."""
-    return {
+    out: dict[str, Any] = {
         "key": m.key,
         "value": double_to_json(float(m.value)),
         "timestamp": int(m.timestamp),
         "step": int(m.step),
     }
+    for link in ("model_id", "dataset_name", "dataset_digest"):  # MLflow 3's links, when set
+        if getattr(m, link, None) is not None:
+            out[link] = getattr(m, link)
+    return out
 
 
 def kv_to_request(item: Param | RunTag | ExperimentTag | InputTag) -> dict[str, str]:

@@ -18,10 +18,12 @@ from typing import Any, ClassVar
 
 from tracklet.entities import (
     LoggedModel,
+    LoggedModelInput,
     LoggedModelOutput,
     LoggedModelParameter,
     LoggedModelStatus,
     LoggedModelTag,
+    Metric,
     PagedList,
 )
 from tracklet.entities.model_registry import (
@@ -373,3 +375,23 @@ class RestRegistryStore(RegistryStore, LoggedModelStore):
     def _log_outputs(self, run_id: str, models: list[LoggedModelOutput]) -> None:
         body = {"run_id": run_id, "models": [{"model_id": m.model_id, "step": m.step} for m in models]}
         self._send("POST", "/runs/outputs", body)
+
+    def _log_logged_model_metrics(self, run_id: str, metrics: list[Metric]) -> None:
+        """Nothing to send: a server records a metric on its logged model when it receives
+        the run metric with its ``model_id`` (MLflow has no other endpoint for it), which
+        the tracking store's runs/log-metric and runs/log-batch carry."""
+
+    def _log_model_inputs(self, run_id: str, models: list[LoggedModelInput]) -> None:
+        body = {"run_id": run_id, "models": [{"model_id": m.model_id} for m in models]}
+        self._send("POST", "/runs/log-inputs", body)
+
+    def _get_run_model_links(self, run_id: str) -> tuple[list[LoggedModelInput], list[LoggedModelOutput]]:
+        run = self._get("/runs/get", {"run_id": run_id})["run"]
+        inputs = [
+            LoggedModelInput(m["model_id"]) for m in (run.get("inputs") or {}).get("model_inputs") or []
+        ]
+        outputs = [
+            LoggedModelOutput(o["model_id"], int(o.get("step") or 0))
+            for o in (run.get("outputs") or {}).get("model_outputs") or []
+        ]
+        return inputs, outputs

@@ -13,6 +13,7 @@ that reads artifacts, and only where the operator pointed the server
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,30 @@ class ServerState:
     settings: ServerSettings
     store: TrackingStore
     authorizer: Any = None
+    _model_links: Any = dataclasses.field(default=None, init=False, repr=False, compare=False)
+
+    def logged_model_store(self) -> Any:
+        """The logged-model store of the backend store (a registry plugin's
+        :class:`tracklet.stores.registry.LoggedModelStore`), which keeps the links between
+        runs and logged models; None when no installed plugin serves one (those links are
+        then dropped, as before)."""
+        if self._model_links is None:
+            self._model_links = _build_logged_model_store(str(self.settings.backend_store_uri))
+        return self._model_links or None
+
+
+def _build_logged_model_store(uri: str) -> Any:
+    from tracklet.exceptions import FEATURE_DISABLED
+    from tracklet.plugins import get_registry_store
+    from tracklet.stores.registry import LoggedModelStore
+
+    try:
+        store = get_registry_store(uri, tracking_uri=uri)
+    except TrackletException as error:
+        if error.error_code == FEATURE_DISABLED:
+            return False
+        raise
+    return store if isinstance(store, LoggedModelStore) else False
 
 
 class Call:
@@ -264,14 +289,36 @@ def restore_run(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, 
 
 
 def get_run(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
-    return {"run": p.run_to_json(state.store.get_run(a["run_id"]))}
+    run = state.store.get_run(a["run_id"])
+    links = state.logged_model_store()
+    if links is not None:
+        run = links.with_run_model_links(run)
+    return {"run": p.run_to_json(run)}
+
+
+def _log_model_metrics(state: ServerState, run_id: str, metrics: list[Metric]) -> None:
+    """Metrics logged with a model_id are also that logged model's (MLflow 3)."""
+    linked = [m for m in metrics if m.model_id]
+    links = state.logged_model_store() if linked else None
+    if links is not None:
+        links.log_logged_model_metrics(run_id, linked)
 
 
 def log_metric(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
     step = a.get("step", 0)
     _check_int(a["timestamp"], "timestamp", "int64")
     _check_int(step, "step", "int64")
-    state.store.log_metric(a["run_id"], Metric(a["key"], a["value"], a["timestamp"], step))
+    metric = Metric(
+        a["key"],
+        a["value"],
+        a["timestamp"],
+        step,
+        model_id=a.get("model_id") or None,
+        dataset_name=a.get("dataset_name"),
+        dataset_digest=a.get("dataset_digest"),
+    )
+    state.store.log_metric(a["run_id"], metric)
+    _log_model_metrics(state, a["run_id"], [metric])
     return {}
 
 
@@ -291,12 +338,20 @@ def delete_tag(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, A
 
 
 def log_batch(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
-    state.store.log_batch(a["run_id"], a.get("metrics") or [], a.get("params") or [], a.get("tags") or [])
+    metrics = a.get("metrics") or []
+    state.store.log_batch(a["run_id"], metrics, a.get("params") or [], a.get("tags") or [])
+    _log_model_metrics(state, a["run_id"], metrics)
     return {}
 
 
 def log_inputs(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
     state.store.log_inputs(a["run_id"], a.get("datasets") or [])
+    models = a.get("models") or []
+    links = state.logged_model_store() if models else None
+    if links is not None:
+        from tracklet.entities import LoggedModelInput
+
+        links.log_model_inputs(a["run_id"], [LoggedModelInput(str(m.get("model_id") or "")) for m in models])
     return {}
 
 

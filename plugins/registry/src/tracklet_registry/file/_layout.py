@@ -11,6 +11,7 @@ formats (MLflow 3.17's file stores write exactly these keys)::
     <root>/<exp>/models/<model_id>/tags/<key>       logged-model tag
     <root>/<exp>/models/<model_id>/metrics/<key>    lines "<ts> <value> <step> <run_id> [<dataset> <digest>]"
     <root>/<exp>/<run>/outputs/<model_id>/meta.yaml a logged model the run produced
+    <root>/<exp>/<run>/inputs/<md5>/meta.yaml       a logged model the run used (source_type MODEL)
     <root>/.trash/<exp>/models/...                  logged models of a deleted experiment
 
 A deleted model version stays in place with ``current_stage: Deleted_Internal`` (so its
@@ -29,6 +30,7 @@ from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 
 __all__ = [
     "ALIASES",
+    "INPUTS",
     "LOCK_FILE",
     "META",
     "METRICS",
@@ -55,6 +57,7 @@ ALIASES = "aliases"
 PARAMS = "params"
 METRICS = "metrics"
 OUTPUTS = "outputs"
+INPUTS = "inputs"
 TRASH = ".trash"
 VERSION_PREFIX = "version-"
 #: Lock file in a registered model's folder (MLflow ignores files there).

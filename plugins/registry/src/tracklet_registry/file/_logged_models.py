@@ -8,6 +8,7 @@ model's lock file, so a finalize and a delete at once both land).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from typing import Any
 from tracklet.entities import (
     LifecycleStage,
     LoggedModel,
+    LoggedModelInput,
     LoggedModelOutput,
     LoggedModelStatus,
     LoggedModelTag,
@@ -34,6 +36,7 @@ from tracklet.utils.time import now_ms
 
 from ._fsio import file_lock, list_dir, new_temp_dir, read_text, remove_tree, subdirs, write_atomic
 from ._layout import (
+    INPUTS,
     LOCK_FILE,
     META,
     METRICS,
@@ -312,6 +315,69 @@ class LoggedModelFolder:
                 "tags": {},
             }
             write_atomic(os.path.join(folder, META), dump_yaml(meta), folder)
+
+    def _active_run_dir(self, run_id: str) -> str:
+        run = self._run_dir(run_id)
+        if run is None:
+            raise no_such_run(run_id)
+        run_meta = load_yaml(read_text(os.path.join(run, META))) or {}
+        stage = run_meta.get("lifecycle_stage") or LifecycleStage.ACTIVE
+        if stage != LifecycleStage.ACTIVE:
+            raise run_not_active(run_id, stage)
+        return run
+
+    def log_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Append metrics a run logged with a ``model_id`` to ``<model>/metrics/<key>`` as
+        MLflow's file store does: ``<ts> <value> <step> <run_id> [<dataset> <digest>]``."""
+        folders: dict[str, str] = {}
+        for metric in metrics:
+            model_id = str(metric.model_id)
+            if model_id not in folders:
+                folders[model_id] = self._live(model_id)[0]
+            line = f"{metric.timestamp} {metric.value} {metric.step} {run_id}"
+            if metric.dataset_name is not None and metric.dataset_digest is not None:
+                line += f" {metric.dataset_name} {metric.dataset_digest}"
+            path = safe_join(os.path.join(folders[model_id], METRICS), metric.key)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "a", encoding="utf-8") as out:  # one short O_APPEND write per line
+                out.write(line + "\n")
+
+    def log_model_inputs(self, run_id: str, models: Sequence[LoggedModelInput]) -> None:
+        """Record the logged models a run used: ``<run>/inputs/<md5(model_id, run_id)>/meta.yaml``
+        (MLflow's file store's edge, ``source_type: MODEL``), once per model."""
+        run = self._active_run_dir(run_id)
+        for model in models:
+            digest = hashlib.md5(model.model_id.encode("utf-8"), usedforsecurity=False)
+            digest.update(run_id.encode("utf-8"))
+            folder = os.path.join(run, INPUTS, digest.hexdigest())
+            if os.path.exists(os.path.join(folder, META)):
+                continue
+            os.makedirs(folder, exist_ok=True)
+            meta = {
+                "destination_id": model.model_id,  # sic: MLflow writes the source id here
+                "destination_type": "RUN",
+                "source_id": model.model_id,
+                "source_type": "MODEL",
+                "tags": {},
+            }
+            write_atomic(os.path.join(folder, META), dump_yaml(meta), folder)
+
+    def run_model_links(self, run_id: str) -> tuple[list[LoggedModelInput], list[LoggedModelOutput]]:
+        """The models a run used and produced, read from its ``inputs/`` and ``outputs/``."""
+        run = self._run_dir(run_id)
+        if run is None:
+            return [], []
+        inputs: list[LoggedModelInput] = []
+        for entry in list_dir(os.path.join(run, INPUTS)):
+            edge = load_yaml(read_text(os.path.join(entry.path, META))) if entry.is_dir() else None
+            if edge and edge.get("source_type") == "MODEL" and edge.get("source_id"):
+                inputs.append(LoggedModelInput(str(edge["source_id"])))
+        outputs: list[LoggedModelOutput] = []
+        for entry in list_dir(os.path.join(run, OUTPUTS)):
+            edge = load_yaml(read_text(os.path.join(entry.path, META))) if entry.is_dir() else None
+            if edge and edge.get("destination_type") == "MODEL_OUTPUT" and edge.get("source_id"):
+                outputs.append(LoggedModelOutput(str(edge["source_id"]), int(edge.get("step") or 0)))
+        return inputs, outputs
 
     def _run_dir(self, run_id: str) -> str | None:
         if not run_id or "/" in run_id or os.sep in run_id or run_id.startswith("."):

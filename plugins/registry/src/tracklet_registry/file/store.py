@@ -16,10 +16,12 @@ from typing import Any
 from tracklet import search
 from tracklet.entities import (
     LoggedModel,
+    LoggedModelInput,
     LoggedModelOutput,
     LoggedModelParameter,
     LoggedModelStatus,
     LoggedModelTag,
+    Metric,
     PagedList,
 )
 from tracklet.entities.model_registry import (
@@ -215,6 +217,15 @@ class FileRegistryStore(RegistryStore, LoggedModelStore):
 
     def _log_outputs(self, run_id: str, models: list[LoggedModelOutput]) -> None:
         self._logged.log_outputs(run_id, models)
+
+    def _log_logged_model_metrics(self, run_id: str, metrics: list[Metric]) -> None:
+        self._logged.log_metrics(run_id, metrics)
+
+    def _log_model_inputs(self, run_id: str, models: list[LoggedModelInput]) -> None:
+        self._logged.log_model_inputs(run_id, models)
+
+    def _get_run_model_links(self, run_id: str) -> tuple[list[LoggedModelInput], list[LoggedModelOutput]]:
+        return self._logged.run_model_links(run_id)
 
     def __repr__(self) -> str:
         return f"FileRegistryStore({os.fspath(self.root_directory)!r})"

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tracklet.entities import (
     LoggedModel,
+    LoggedModelInput,
     LoggedModelOutput,
     LoggedModelParameter,
     LoggedModelStatus,
@@ -735,6 +736,104 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
         if rows:
             write(self.engine, record)
 
+    def _active_run(self, run_id: str) -> None:
+        """Refuse an unknown run (``RESOURCE_DOES_NOT_EXIST``) and one not active."""
+        from tracklet.entities import LifecycleStage
+        from tracklet.plugins import get_tracking_store
+
+        assert self.store_uri is not None
+        run = get_tracking_store(self.store_uri).get_run(run_id)
+        if run.info.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise refusals.run_not_active(run_id, run.info.lifecycle_stage)
+
+    def _log_logged_model_metrics(self, run_id: str, metrics: list[Metric]) -> None:
+        """Each metric becomes a row of its model's metrics (the same key, time, step and
+        run again overwrite the value, as MLflow's merge)."""
+        lm = s.logged_models
+        ids = sorted({str(m.model_id) for m in metrics})
+
+        def record(conn: sa.Connection) -> None:
+            known = set(
+                conn.execute(
+                    sa.select(lm.c.model_id).where(lm.c.model_id.in_(ids), lm.c.lifecycle_stage == _ACTIVE)
+                ).scalars()
+            )
+            for model_id in ids:
+                if model_id not in known:
+                    raise no_such_logged_model(model_id)
+            for m in metrics:
+                value, nonfinite = _stored_value(float(m.value))
+                row = {
+                    "model_id": str(m.model_id),
+                    "key": m.key,
+                    "timestamp": int(m.timestamp),
+                    "step": int(m.step or 0),
+                    "run_id": run_id,
+                    "value": value,
+                    "nonfinite": nonfinite,
+                    "dataset_name": m.dataset_name,
+                    "dataset_digest": m.dataset_digest,
+                }
+                self._upsert(conn, s.logged_model_metrics, row)
+
+        write(self.engine, record)
+
+    def _log_model_inputs(self, run_id: str, models: list[LoggedModelInput]) -> None:
+        """Rows of the tracking ``inputs`` table as MLflow writes them (``RUN_INPUT`` ->
+        ``MODEL_INPUT``), once per model; the tracking store reads only its dataset rows."""
+        self._active_run(run_id)
+        ids = list(dict.fromkeys(m.model_id for m in models))
+        lm, edges = s.logged_models, _RUN_INPUTS
+
+        def record(conn: sa.Connection) -> None:
+            known = set(conn.execute(sa.select(lm.c.model_id).where(lm.c.model_id.in_(ids))).scalars())
+            for model_id in ids:
+                if model_id not in known:
+                    raise no_such_logged_model(model_id)
+            done = set(
+                conn.execute(
+                    sa.select(edges.c.destination_id).where(
+                        *_model_input_edge(run_id), edges.c.destination_id.in_(ids)
+                    )
+                ).scalars()
+            )
+            fresh = [
+                {
+                    "input_uuid": uuid.uuid4().hex,
+                    "source_type": "RUN_INPUT",
+                    "source_id": run_id,
+                    "destination_type": "MODEL_INPUT",
+                    "destination_id": model_id,
+                }
+                for model_id in ids
+                if model_id not in done
+            ]
+            if fresh:
+                conn.execute(edges.insert(), fresh)
+
+        write(self.engine, record)
+
+    def _get_run_model_links(self, run_id: str) -> tuple[list[LoggedModelInput], list[LoggedModelOutput]]:
+        out = s.logged_model_outputs
+        with self.engine.connect() as conn:
+            inputs = [
+                LoggedModelInput(model_id)
+                for model_id in conn.execute(
+                    sa.select(_RUN_INPUTS.c.destination_id)
+                    .where(*_model_input_edge(run_id))
+                    .order_by(_RUN_INPUTS.c.destination_id)
+                ).scalars()
+            ]
+            outputs = [
+                LoggedModelOutput(row.model_id, int(row.step))
+                for row in conn.execute(
+                    sa.select(out.c.model_id, out.c.step)
+                    .where(out.c.run_id == run_id)
+                    .order_by(out.c.model_id)
+                )
+            ]
+        return inputs, outputs
+
     def _search_logged_models(
         self,
         experiment_ids: list[str],
@@ -788,3 +887,31 @@ def _load_metrics(conn: sa.Connection, ids: Sequence[str]) -> dict[str, list[Met
 
 
 _NONFINITE = {1: math.nan, 2: math.inf, 3: -math.inf}
+
+
+def _stored_value(value: float) -> tuple[float, int]:
+    """``(value, nonfinite)`` as the metrics columns keep it (MySQL has no NaN/infinity)."""
+    if math.isnan(value):
+        return 0.0, 1
+    if math.isinf(value):
+        return 0.0, 2 if value > 0 else 3
+    return value, 0
+
+
+# The tracking schema's ``inputs`` table (MLflow's, created by tracklet-sql in the same
+# database): MLflow records a run's model inputs there, and so does this store. Declared
+# on its own MetaData: it is not one of this plugin's tables.
+_RUN_INPUTS = sa.Table(
+    "inputs",
+    sa.MetaData(),
+    sa.Column("input_uuid", sa.String(36), nullable=False),
+    sa.Column("source_type", sa.String(36), nullable=False),
+    sa.Column("source_id", sa.String(36), nullable=False),
+    sa.Column("destination_type", sa.String(36), nullable=False),
+    sa.Column("destination_id", sa.String(36), nullable=False),
+)
+
+
+def _model_input_edge(run_id: str) -> tuple[Any, ...]:
+    c = _RUN_INPUTS.c
+    return (c.source_type == "RUN_INPUT", c.source_id == run_id, c.destination_type == "MODEL_INPUT")
