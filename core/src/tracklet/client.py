@@ -178,8 +178,36 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
         )
 
     def get_run(self, run_id: str) -> Run:
-        """The run with its latest metrics, params, tags and inputs."""
-        return self._store.get_run(run_id)
+        """The run with its latest metrics, params, tags and inputs; with a registry plugin,
+        also the logged models it used (``inputs.model_inputs``) and produced (``outputs``)."""
+        run = self._store.get_run(run_id)
+        if run.outputs is None:  # a tracking server already answers with them
+            links = self._model_links_store()
+            if links is not None:
+                run = links.with_run_model_links(run)
+        return run
+
+    def _model_links_store(self) -> Any:
+        """The logged-model store keeping runs' links to logged models, or None when no
+        installed plugin serves one for the tracking URI (the links are then not kept)."""
+        if getattr(self, "_no_model_links", False):
+            return None
+        from tracklet.exceptions import FEATURE_DISABLED, TrackletException
+
+        try:
+            return self._logged_model_store
+        except TrackletException as error:
+            if error.error_code != FEATURE_DISABLED:
+                raise
+            self._no_model_links = True
+            return None
+
+    def _log_model_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Metrics logged with a ``model_id`` are also that logged model's (MLflow 3)."""
+        linked = [m for m in metrics if m.model_id]
+        links = self._model_links_store() if linked else None
+        if links is not None:
+            links.log_logged_model_metrics(run_id, linked)
 
     def get_parent_run(self, run_id: str) -> Run | None:
         """The parent of a nested run, or None."""
@@ -250,12 +278,24 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
         timestamp: int | None = None,
         step: int | None = None,
         synchronous: bool | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        model_id: str | None = None,
         **_: Any,
     ) -> None:
-        """Log one metric value (timestamp defaults to now, step to 0)."""
-        self._store.log_metric(
-            run_id, Metric(key, value, timestamp if timestamp is not None else now_ms(), step or 0)
+        """Log one metric value (timestamp defaults to now, step to 0); with ``model_id``, also
+        a metric of that logged model (for ``dataset_name``/``dataset_digest`` if given)."""
+        metric = Metric(
+            key,
+            value,
+            timestamp if timestamp is not None else now_ms(),
+            step or 0,
+            model_id=model_id or None,
+            dataset_name=dataset_name,
+            dataset_digest=dataset_digest,
         )
+        self._store.log_metric(run_id, metric)
+        self._log_model_metrics(run_id, [metric])
 
     def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
         """Log a param (stored as a string); return ``value``."""
@@ -285,6 +325,7 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
         metrics = list(metrics)
         if len(metrics) <= MAX_METRICS_PER_BATCH and len(params) + len(tags) <= MAX_PARAMS_TAGS_PER_BATCH:
             self._store.log_batch(run_id, metrics, params, tags)
+            self._log_model_metrics(run_id, metrics)
             return
         for start in range(0, len(params), MAX_PARAMS_TAGS_PER_BATCH):
             self._store.log_batch(run_id, [], params[start : start + MAX_PARAMS_TAGS_PER_BATCH], [])
@@ -292,6 +333,7 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
             self._store.log_batch(run_id, [], [], tags[start : start + MAX_PARAMS_TAGS_PER_BATCH])
         for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
             self._store.log_batch(run_id, metrics[start : start + MAX_METRICS_PER_BATCH], [], [])
+        self._log_model_metrics(run_id, metrics)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every value logged for one metric, all pages."""
@@ -307,8 +349,11 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Any = None
     ) -> None:
-        """Record datasets the run used."""
+        """Record datasets the run used, and with a registry plugin the logged models
+        (``LoggedModelInput``) it used."""
         self._store.log_inputs(run_id, list(datasets or []))
+        if models:
+            self._logged_model_store.log_model_inputs(run_id, list(models))
 
     # -- artifacts --------------------------------------------------------------------------
 
