@@ -359,10 +359,19 @@ def log_metric(
     model_id: str | None = None,
     dataset: Any = None,
 ) -> None:
-    """Log a metric value on the active run (starting one if needed). ``model_id`` and
-    ``dataset`` are accepted for MLflow's signature; tracklet has no logged models, and
-    records neither."""
-    _client().log_metric(_run_id(run_id), key, value, timestamp, step)
+    """Log a metric value on the active run (starting one if needed). With ``model_id``
+    (and ``dataset``, whose name and digest are kept with it) it is also a metric of that
+    logged model (with a registry plugin installed)."""
+    _client().log_metric(
+        _run_id(run_id), key, value, timestamp, step, model_id=model_id, **_dataset_link(dataset)
+    )
+
+
+def _dataset_link(dataset: Any) -> dict[str, Any]:
+    """``dataset_name``/``dataset_digest`` of a metric logged for a dataset (MLflow's)."""
+    if dataset is None:
+        return {}
+    return {"dataset_name": dataset.name, "dataset_digest": dataset.digest}
 
 
 def log_metrics(
@@ -377,7 +386,8 @@ def log_metrics(
     """Log several metrics at once, with one timestamp and step (``model_id`` and ``dataset``
     as in :func:`log_metric`)."""
     ts = timestamp if timestamp is not None else now_ms()
-    batch = [Metric(k, v, ts, step or 0) for k, v in metrics.items()]
+    link = _dataset_link(dataset)
+    batch = [Metric(k, v, ts, step or 0, model_id=model_id or None, **link) for k, v in metrics.items()]
     _client().log_batch(_run_id(run_id), metrics=batch)
 
 
@@ -456,11 +466,10 @@ def log_input(
     dataset: Any = None, context: str | None = None, tags: dict[str, str] | None = None, model: Any = None
 ) -> None:
     """Record a dataset the active run used: a :mod:`tracklet.data` dataset, a
-    :class:`tracklet.entities.Dataset`, or an object with MLflow's ``_to_mlflow_entity()``.
-    ``model`` (MLflow's logged-model inputs) is not supported."""
-    _refuse_model_inputs(model)
+    :class:`tracklet.entities.Dataset`, or an object with MLflow's ``_to_mlflow_entity()``;
+    and/or ``model``, a :class:`tracklet.entities.LoggedModelInput` (a registry plugin keeps it)."""
     dataset_input = _dataset_input(dataset, context, tags) if dataset else None  # as MLflow
-    _client().log_inputs(_run_id(), [dataset_input] if dataset_input else [])
+    _client().log_inputs(_run_id(), [dataset_input] if dataset_input else [], [model] if model else None)
 
 
 def log_inputs(
@@ -477,9 +486,8 @@ def log_inputs(
             "`mlflow.log_inputs` requires `datasets`, `contexts`, `tags_list` to be "
             "non-empty list and have the same length."
         )
-    _refuse_model_inputs(models)
     inputs = [_dataset_input(*entry) for entry in zip(datasets, contexts, tags_list, strict=True)]
-    _client().log_inputs(_run_id(), [i for i in inputs if i is not None])
+    _client().log_inputs(_run_id(), [i for i in inputs if i is not None], models or None)
 
 
 def _dataset_input(dataset: Any, context: str | None, tags: dict[str, str] | None) -> DatasetInput | None:
@@ -495,15 +503,6 @@ def _dataset_input(dataset: Any, context: str | None, tags: dict[str, str] | Non
     if context:
         input_tags.append(InputTag(MLFLOW_DATASET_CONTEXT, context))
     return DatasetInput(entity, input_tags)
-
-
-def _refuse_model_inputs(model: Any) -> None:
-    if model:
-        raise TrackletException(
-            "Logged-model inputs ('model'/'models') are not supported by tracklet: it has no "
-            "logged models. Log the model's files with log_artifact and a tag naming them instead.",
-            INVALID_PARAMETER_VALUE,
-        )
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
