@@ -355,6 +355,10 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
         if models:
             self._logged_model_store.log_model_inputs(run_id, list(models))
 
+    def log_outputs(self, run_id: str, models: Sequence[Any]) -> None:
+        """Record the logged models (``LoggedModelOutput``: model id and step) a run produced."""
+        self._logged_model_store.log_outputs(run_id, list(models))
+
     # -- artifacts --------------------------------------------------------------------------
 
     def _artifact_repo(self, run_id: str) -> ArtifactRepository:
