@@ -228,6 +228,10 @@ def logged_model_from_json(d: Mapping[str, Any]) -> LoggedModel:
             float(m.get("value", 0.0)),
             _opt_int(m.get("timestamp")) or 0,
             _opt_int(m.get("step")) or 0,
+            model_id=m.get("model_id") or None,
+            dataset_name=m.get("dataset_name") or None,
+            dataset_digest=m.get("dataset_digest") or None,
+            run_id=m.get("run_id") or None,
         )
         for m in data.get("metrics") or ()
     ]
