@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.exceptions import (
+    INTERNAL_ERROR,
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_DOES_NOT_EXIST,
+    TrackletException,
+)
 from tracklet_registry.server.safety import check_artifact_path, check_source, is_within
 
 RUN_ID = "0123456789abcdef0123456789abcdef"
@@ -110,43 +115,150 @@ def roots(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ...]:
     return ("mlflow-artifacts:/", str(tmp_path_factory.mktemp("artifacts")))
 
 
+def _lookups(root: str) -> dict[str, Any]:
+    """Where the run ``RUN_ID`` and the logged model ``MODEL_ID`` keep their artifacts
+    (under ``root``); any other id is unknown, as a store answers."""
+
+    def lookup(known: str, location: str) -> Any:
+        def find(ident: str) -> str:
+            if ident != known:
+                raise TrackletException(f"No such resource {ident}", RESOURCE_DOES_NOT_EXIST)
+            return location
+
+        return find
+
+    return {
+        "run_location": lookup(RUN_ID, f"{root}/1/{RUN_ID}/artifacts"),
+        "model_location": lookup(MODEL_ID, f"{root}/1/models/{MODEL_ID}/artifacts"),
+    }
+
+
+def _refused_as_mlflow(info: pytest.ExceptionInfo[TrackletException]) -> bool:
+    """MLflow's refusals: 400 naming the source, or (a ``file://<other host>`` URI) its
+    500 'is not a valid remote uri'."""
+    e = info.value
+    if e.error_code == INTERNAL_ERROR:
+        return "is not a valid remote uri" in e.message
+    return e.error_code == INVALID_PARAMETER_VALUE and "source" in e.message
+
+
 @pytest.mark.parametrize("source", ALL_PAYLOADS)
 def test_cve_payload_refused(source: str, roots: tuple[str, ...]) -> None:
-    with pytest.raises(TrackletException) as info:
-        check_source(source, allowed_roots=roots, run_id=RUN_ID, model_id=MODEL_ID)
-    assert info.value.error_code == INVALID_PARAMETER_VALUE
-    assert "'source'" in info.value.message
+    for ids in ({"run_id": RUN_ID}, {"model_id": MODEL_ID}, {}):
+        for root in roots:  # runs whose artifacts are local, and proxied ones
+            with pytest.raises(TrackletException) as info:
+                check_source(source, allowed_roots=roots, **ids, **_lookups(root))
+            assert _refused_as_mlflow(info), (ids, root, info.value)
 
 
 @pytest.mark.parametrize(
     "source",
     [
         "mlflow-artifacts:/1/0123456789abcdef0123456789abcdef/artifacts/model",
-        f"mlflow-artifacts:/1/models/{MODEL_ID}/artifacts",
         f"runs:/{RUN_ID}/model",
-        f"models:/{MODEL_ID}",
         "models:/my-model/3",
         "models:/my-model@champion",
+        "s3://bucket/path/to/model",  # stored, never read: MLflow accepts object stores
+        "gs://bucket/model",
+        "dbfs:/databricks/model",
     ],
 )
-def test_sources_the_server_owns_accepted(source: str, roots: tuple[str, ...]) -> None:
-    check_source(source, allowed_roots=roots, run_id=RUN_ID, model_id=MODEL_ID)
+def test_sources_mlflow_accepts(source: str, roots: tuple[str, ...]) -> None:
+    check_source(source, allowed_roots=roots, run_id=RUN_ID, **_lookups("mlflow-artifacts:"))
 
 
-def test_local_path_inside_the_artifact_root_accepted(roots: tuple[str, ...]) -> None:
-    local_root = roots[1]
-    check_source(f"{local_root}/1/abc/artifacts/model", allowed_roots=roots)
-    check_source(Path(local_root, "x").as_uri(), allowed_roots=roots)
-    with pytest.raises(TrackletException):  # a sibling folder sharing the prefix is not inside
-        check_source(local_root + "-evil/model", allowed_roots=roots)
-    with pytest.raises(TrackletException):
-        check_source(f"{local_root}/../etc", allowed_roots=roots)
+def test_logged_model_sources(roots: tuple[str, ...]) -> None:
+    lookups = _lookups("mlflow-artifacts:")
+    check_source(f"models:/{MODEL_ID}", allowed_roots=roots, model_id=MODEL_ID, **lookups)
+    check_source(
+        f"mlflow-artifacts:/1/models/{MODEL_ID}/artifacts", allowed_roots=roots, model_id=MODEL_ID, **lookups
+    )
+    for source, ids in (
+        (f"models:/{MODEL_ID}", {"run_id": RUN_ID}),  # the model must be the request's
+        (f"runs:/{RUN_ID}/model", {"model_id": MODEL_ID}),
+        (f"mlflow-artifacts:/1/models/{'f' * 32}/artifacts", {"model_id": MODEL_ID}),
+        (f"mlflow-artifacts:/1/{RUN_ID}/artifacts", {}),  # a proxied source needs its run
+    ):
+        with pytest.raises(TrackletException, match="must identify the resource"):
+            check_source(source, allowed_roots=roots, **ids, **lookups)
 
 
-def test_no_roots_only_registry_uris() -> None:
-    with pytest.raises(TrackletException, match="outside the artifact roots"):
-        check_source("s3://bucket/model", allowed_roots=())
-    check_source(f"runs:/{RUN_ID}/m", allowed_roots=(), run_id=RUN_ID)
+def test_local_path_only_inside_the_request_run(roots: tuple[str, ...]) -> None:
+    root = roots[1]
+    lookups = _lookups(root)
+    run_dir = f"{root}/1/{RUN_ID}/artifacts"
+    for fine in (
+        run_dir,
+        f"{run_dir}/model",
+        Path(run_dir, "model").as_uri(),
+        f"{run_dir}/model/..",
+        f"{run_dir}/.",
+    ):
+        check_source(fine, allowed_roots=roots, run_id=RUN_ID, **lookups)
+    for escape in (
+        f"{run_dir}/..",
+        f"{run_dir}/../../../../etc/passwd",
+        f"{run_dir}/%2e%2e/%2e%2e/x",
+        f"{run_dir}/%252e%252e/%252e%252e/x",
+        f"{run_dir}\\..\\..\\x",
+        f"{run_dir}-evil/model",
+        f"{root}/1/{'f' * 32}/artifacts/model",  # another run's files
+        "/tmp",
+    ):
+        with pytest.raises(TrackletException, match="To use a local path as a model version source"):
+            check_source(escape, allowed_roots=roots, run_id=RUN_ID, **lookups)
+    with pytest.raises(TrackletException, match="To use a local path"):  # no run_id
+        check_source(f"{run_dir}/model", allowed_roots=roots, **lookups)
+    with pytest.raises(TrackletException, match="run_id request parameter must identify"):  # unknown run
+        check_source(f"{run_dir}/model", allowed_roots=roots, run_id="f" * 32, **lookups)
+    model_dir = f"{root}/1/models/{MODEL_ID}/artifacts"
+    check_source(f"{model_dir}/MLmodel", allowed_roots=roots, model_id=MODEL_ID, **lookups)
+    with pytest.raises(TrackletException, match="To use a local path"):
+        check_source(f"{run_dir}/model", allowed_roots=roots, model_id=MODEL_ID, **lookups)
+    # a run whose artifacts are proxied owns no local path
+    with pytest.raises(TrackletException, match="To use a local path"):
+        check_source(f"{run_dir}/model", allowed_roots=roots, run_id=RUN_ID, **_lookups("mlflow-artifacts:"))
+
+
+def test_file_uri_with_another_host_is_mlflows_500(roots: tuple[str, ...]) -> None:
+    with pytest.raises(TrackletException, match="is not a valid remote uri") as info:
+        check_source("file://123.456.789.123/path/to/source", allowed_roots=roots, run_id=RUN_ID)
+    assert info.value.error_code == INTERNAL_ERROR
+
+
+def test_host_addressed_schemes_only_for_the_servers_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = "http://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts"
+    with pytest.raises(TrackletException, match="cannot use the 'http' scheme"):
+        check_source("http://evil:9000/models", allowed_roots=("s3://bucket",), run_id=RUN_ID)
+    check_source(  # a proxy URI of the server's own host inside the run's root
+        f"{proxy}/1/{RUN_ID}/artifacts/model",
+        allowed_roots=(proxy,),
+        run_id=RUN_ID,
+        run_location=lambda _: f"{proxy}/1/{RUN_ID}/artifacts",
+    )
+    monkeypatch.setenv("MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES", "ftp")
+    check_source("ftp://host/models", allowed_roots=(), run_id=RUN_ID)
+    with pytest.raises(TrackletException, match="If supplying a source as an http"):
+        check_source("ftp://host/models/../../x", allowed_roots=(), run_id=RUN_ID)
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX",
+        "TRACKLET_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX",
+    ],
+)
+def test_validation_regex(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(variable, r"^mlflow-artifacts:/.*$")
+    with pytest.raises(TrackletException, match=r"^Invalid model version source: 's3://path/to/model'\.$"):
+        check_source("s3://path/to/model", allowed_roots=())
+    check_source(
+        f"mlflow-artifacts:/1/{RUN_ID}/artifacts/m",
+        allowed_roots=(),
+        run_id=RUN_ID,
+        **_lookups("mlflow-artifacts:"),
+    )
 
 
 def test_root_slash_owns_nothing_local() -> None:
@@ -183,14 +295,20 @@ def test_server_refuses_every_payload(server: Any) -> None:
     api = "/api/2.0/mlflow"
     status, _ = server.call("POST", f"{api}/registered-models/create", {"name": "victim"})
     assert status == 200
+    status, answer = server.call("POST", f"{api}/runs/create", {"experiment_id": "0"})
+    real_run = answer["run"]["info"]["run_id"]  # a run that exists, whose artifacts are proxied
     accepted = []
     for param in ALL_PAYLOADS:
         (source,) = param.values
-        for extra in ({}, {"run_id": RUN_ID}, {"model_id": MODEL_ID}):
+        for extra in ({}, {"run_id": RUN_ID}, {"run_id": real_run}, {"model_id": MODEL_ID}):
             status, answer = server.call(
                 "POST", f"{api}/model-versions/create", {"name": "victim", "source": source, **extra}
             )
-            if status != 400 or answer.get("error_code") != "INVALID_PARAMETER_VALUE":
+            if (status, answer.get("error_code")) == (500, "INTERNAL_ERROR"):
+                # MLflow's answer to a file://<other host> source
+                if "is not a valid remote uri" not in answer.get("message", ""):
+                    accepted.append((param.id, extra, status, answer))
+            elif status != 400 or answer.get("error_code") != "INVALID_PARAMETER_VALUE":
                 accepted.append((param.id, extra, status, answer))
             elif "source" not in answer.get("message", ""):
                 accepted.append((param.id, extra, "message does not name the field", answer))
@@ -207,8 +325,14 @@ def test_server_refuses_every_payload(server: Any) -> None:
 def test_server_accepts_its_own_locations(server: Any) -> None:
     api = "/api/2.0/mlflow"
     server.call("POST", f"{api}/registered-models/create", {"name": "fine"})
-    source = "mlflow-artifacts:/0/0123456789abcdef0123456789abcdef/artifacts/model"
-    status, answer = server.call("POST", f"{api}/model-versions/create", {"name": "fine", "source": source})
+    status, answer = server.call("POST", f"{api}/runs/create", {"experiment_id": "0"})
+    assert status == 200, answer
+    run = answer["run"]["info"]
+    source = run["artifact_uri"] + "/model"
+    body = {"name": "fine", "source": source}
+    status, answer = server.call("POST", f"{api}/model-versions/create", body)
+    assert status == 400 and "must identify the resource" in answer["message"]  # whose run?
+    status, answer = server.call("POST", f"{api}/model-versions/create", {**body, "run_id": run["run_id"]})
     assert status == 200, answer
     assert answer["model_version"]["source"] == source
     status, answer = server.call("GET", f"{api}/model-versions/get-download-uri", query="name=fine&version=1")

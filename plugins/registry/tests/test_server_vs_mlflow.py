@@ -29,16 +29,8 @@ KNOWN = {
         "/registered-models/rename",
         "onto a taken name",
     ): "MLflow appends its database's IntegrityError",
-    (
-        "POST",
-        "/model-versions/create",
-        "source=/etc/passwd",
-    ): "tracklet's refusal names the field and the roots",
     ("POST", "/model-versions/create", "source=models:/<model_id>"): (
         "tracklet writes the version's model_id (a field of MLflow's proto its server leaves unset)"
-    ),
-    ("GET", "/logged-models/m-<id>", "after registration"): (
-        "mlflow.modelVersions lists the version as a string (MLflow's SQL store: a number)"
     ),
     ("GET", "/logged-models/m-<id>", "deleted"): "not-found wording of MLflow's file store",
     ("GET", "/logged-models/m-<id>", "unknown"): "not-found wording of MLflow's file store",

@@ -11,6 +11,7 @@ before anything is stored; no handler reads or fetches a location a client names
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 from collections.abc import Iterable
@@ -24,6 +25,9 @@ from tracklet_registry.server import wire
 from tracklet_registry.server.safety import check_artifact_path, check_source, decoded, is_within
 
 __all__ = ["logged_model_store"]
+
+#: The logged model's tag listing the model versions registered from it (MLflow's name).
+_MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
 def _p(request: RouteRequest, name: str, default: Any = None) -> Any:
@@ -196,6 +200,18 @@ def _resolve_registered_source(
     )
 
 
+def _add_model_version_tag(store: Any, model_id: str, name: str, version: int) -> None:
+    """Add ``{"name": name, "version": version}`` (an int, as MLflow's server writes it) to
+    the logged model's ``mlflow.modelVersions`` tag."""
+    entry = {"name": name, "version": version}
+    entries: list[Any] = [entry]
+    existing = store.get_logged_model(model_id).tags.get(_MODEL_VERSIONS_TAG)
+    if existing:
+        previous = json.loads(existing)
+        entries = previous if entry in previous else [*previous, entry]
+    store.set_logged_model_tags(model_id, [LoggedModelTag(_MODEL_VERSIONS_TAG, json.dumps(entries))])
+
+
 def create_model_version(request: RouteRequest) -> dict[str, Any]:
     name = _p(request, "name")
     source = _p(request, "source")
@@ -203,7 +219,16 @@ def create_model_version(request: RouteRequest) -> dict[str, Any]:
     model_id = request.params.get("model_id") or None
     if model_id is not None:
         _checked_model_id(model_id)
-    check_source(source, allowed_roots=request.allowed_source_roots, run_id=run_id, model_id=model_id)
+    # a models:/<name>/<version> source is checked as it came (the rule for it does not
+    # depend on the run), then resolved to the version it names
+    check_source(
+        source,
+        allowed_roots=request.allowed_source_roots,
+        run_id=run_id,
+        model_id=model_id,
+        run_location=lambda ident: request.tracking_store.get_run(ident).info.artifact_uri,
+        model_location=lambda ident: logged_model_store(request).get_logged_model(ident).artifact_location,
+    )
     if source.lower().startswith("models:"):
         source, run_id, model_id = _resolve_registered_source(request, source, run_id, model_id)
     tags = [ModelVersionTag(k, v) for k, v in _kv(_p(request, "tags"))]
@@ -219,7 +244,7 @@ def create_model_version(request: RouteRequest) -> dict[str, Any]:
     )
     if model_id:
         # as MLflow's server: the logged model lists the versions registered from it
-        logged_model_store(request).set_model_versions_tags(name, str(mv.version), model_id)
+        _add_model_version_tag(logged_model_store(request), model_id, name, int(mv.version))
     return {"model_version": wire.model_version_to_json(mv)}
 
 
