@@ -214,15 +214,26 @@ def test_model_search_agrees_with_the_in_memory_search(store: SqlRegistryStore) 
 
 def test_pages_cover_every_result_once(store: SqlRegistryStore) -> None:
     _populate(store)
-    whole = [(v.name, v.version) for v in store.search_model_versions(max_results=1000)]
-    seen, token = [], None
-    while True:
-        page = store.search_model_versions(max_results=3, page_token=token)
-        seen += [(v.name, v.version) for v in page]
-        token = page.token
-        if not token:
-            break
-    assert seen == whole and len(whole) == len(set(whole))
+    store.update_model_version("beta", "1", "touched: a later update time")
+    cases = [
+        (None, None),
+        ("tags.odd = 'yes'", None),
+        ("run_id IN ('run0', 'run1')", ["last_updated_timestamp ASC"]),
+        ("name != 'alpha'", ["creation_timestamp DESC"]),
+        (None, ["name ASC", "version_number ASC"]),
+    ]
+    for filter_string, order_by in cases:
+        whole = [(v.name, v.version) for v in store.search_model_versions(filter_string, 1000, order_by)]
+        for size in (1, 2, 3, 5):
+            seen, token = [], None
+            while True:
+                page = store.search_model_versions(filter_string, size, order_by, token)
+                seen += [(v.name, v.version) for v in page]
+                token = page.token
+                if not token:
+                    break
+            assert seen == whole, (filter_string, order_by, size)
+        assert len(whole) == len(set(whole))
 
 
 def test_aliases_and_tags_load_with_each_page(store: SqlRegistryStore) -> None:

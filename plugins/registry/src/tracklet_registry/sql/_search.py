@@ -246,21 +246,70 @@ def version_search(
     dialect: str, expr: Expr | None, keys: tuple[OrderKey, ...], prompts: bool = True
 ) -> sa.Select[Any]:
     """The statement selecting ``(model_key, version)`` of a page's versions (bind
-    ``limit``, ``offset``): narrow rows keep the database's sort small, often within an
-    index;
-    ``keys`` is the complete order (name and version number make it total)."""
+    ``limit``, ``offset`` and ``cutoff`` = offset + limit - 1): narrow rows keep the
+    database's sort small; ``keys`` is the complete order (name and version number make
+    it total). ``prompts``: whether prompt-marked versions may exist and must be left out.
+
+    When the order starts with a timestamp (the default order does), the page is cut to
+    the rows whose timestamp reaches that of the ``cutoff``-th match, found on the
+    timestamp alone (an index-only scan for a run_id filter): the rows past it sort after
+    the page anyway, and the join and full sort then see about a page of rows instead of
+    every match.
+    """
     text = TextOps(dialect)
     t = s.model_version_tags
     tag_keys = [(t.c.model_key, mv.c.model_key), (t.c.version, mv.c.version)]
-    statement = sa.select(mv.c.model_key, mv.c.version).select_from(
-        mv.join(rm, rm.c.model_key == mv.c.model_key)
-    )
+    joined = mv.join(rm, rm.c.model_key == mv.c.model_key)
+    where: list[ColumnElement[bool]] = []
     if prompts:
-        statement = statement.where(_not_prompt(t, tag_keys, mv, text))
+        where.append(_not_prompt(t, tag_keys, mv, text))
     if expr is not None:
-        statement = statement.where(version_filter(expr, text))
+        where.append(version_filter(expr, text))
+    statement = sa.select(mv.c.model_key, mv.c.version).select_from(joined).where(*where)
+    first = _VERSION_COLUMNS[keys[0].key] if keys else None
+    if first is not None and first in _CUTOFF_COLUMNS:
+        # the model's row is joined only when the filter needs its name
+        source = joined if _names_model(expr) else mv
+        statement = statement.where(_cutoff(first, keys[0].ascending, source, where))
     terms, _ = _sort(_VERSION_COLUMNS, keys, text)
     return _paged(statement.order_by(*terms))
+
+
+def _names_model(expr: Expr | None) -> bool:
+    """Whether a version filter reads the model's ``name`` (a column of ``registered_models``)."""
+    if expr is None:
+        return False
+    if isinstance(expr, Comparison):
+        return expr.entity_type != TAG and _VERSION_COLUMNS[expr.key].table is rm
+    return any(_names_model(item) for item in expr.items)
+
+
+#: Version timestamps that are never NULL: a page can be cut on them.
+_CUTOFF_COLUMNS = frozenset({mv.c.last_updated_time, mv.c.creation_time})
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _cutoff(
+    column: Any, ascending: bool, source: Any, where: list[ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    """``column`` reaches the ``cutoff``-th matching value in sort order (true for every
+    row when fewer match)."""
+    ordered = column.asc() if ascending else column.desc()
+    boundary = (
+        sa.select(column)
+        .select_from(source)
+        .where(*where)
+        .order_by(ordered)
+        .limit(1)
+        .offset(sa.bindparam("cutoff", type_=sa.BigInteger))
+        .correlate(None)
+        .scalar_subquery()
+    )
+    if ascending:
+        reached: ColumnElement[bool] = column <= sa.func.coalesce(boundary, _INT64_MAX)
+    else:
+        reached = column >= sa.func.coalesce(boundary, _INT64_MIN)
+    return reached
 
 
 def _paged(statement: sa.Select[Any]) -> sa.Select[Any]:

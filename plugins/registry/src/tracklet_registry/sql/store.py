@@ -457,7 +457,8 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
             statement = version_search(self.dialect, expr, keys, prompts)
             if self.dialect == "sqlite" and uses_ilike(expr):
                 register_sqlite_lower(conn)
-            found = conn.execute(statement, {"limit": max_results + 1, "offset": offset}).all()
+            bounds = {"limit": max_results + 1, "offset": offset, "cutoff": offset + max_results}
+            found = conn.execute(statement, bounds).all()
             versions = load_page(conn, [(int(k), int(v)) for k, v in found[:max_results]])
         token = encode_page_token(offset + max_results) if len(found) > max_results else None
         return PagedList(versions, token)
