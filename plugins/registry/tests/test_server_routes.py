@@ -44,8 +44,12 @@ def test_every_mlflow_registry_and_logged_model_endpoint_is_served() -> None:
     assert _mlflow_endpoints() - NOT_SERVED - _served() == set()
 
 
+#: Routes of MLflow's server that are Flask routes, not proto RPCs (server/__init__.py).
+FLASK_ROUTES = {("GET", "/api/2.0/mlflow/logged-models/{model_id}/artifacts/files")}
+
+
 def test_no_route_mlflow_lacks() -> None:
-    assert _served() - _mlflow_endpoints() == set()
+    assert _served() - _mlflow_endpoints() == FLASK_ROUTES
 
 
 def test_routes_are_contributed_through_the_hook() -> None:
@@ -213,3 +217,42 @@ def test_list_logged_model_artifacts_through_the_proxy(server: Any) -> None:
             "GET", target, query="artifact_directory_path=" + urllib.parse.quote(bad)
         )
         assert status == 400 and "'artifact_directory_path'" in refused["message"], (bad, refused)
+
+
+def _get_file(server: Any, target: str) -> tuple[int, bytes, dict[str, str]]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(server.url + target, timeout=60) as resp:
+            return resp.status, resp.read(), {k.lower(): v for k, v in resp.headers.items()}
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), {}
+
+
+def test_get_logged_model_artifact_through_the_proxy(server: Any) -> None:
+    api = "/api/2.0/mlflow"
+    _, experiment = server.call("POST", f"{api}/experiments/create", {"name": "lm-file"})
+    _, created = server.call("POST", f"{api}/logged-models", {"experiment_id": experiment["experiment_id"]})
+    info = created["model"]["info"]
+    relative = info["artifact_uri"][len("mlflow-artifacts:/") :]
+    for path, body in (("MLmodel", b"flavors: {}\n"), ("sub/model.pkl", b"12345")):
+        status, _ = server.call_bytes("PUT", f"/api/2.0/mlflow-artifacts/artifacts/{relative}/{path}", body)
+        assert status == 200
+    for prefix in (api, "/ajax-api/2.0/mlflow"):
+        target = f"{prefix}/logged-models/{info['model_id']}/artifacts/files?artifact_file_path="
+        status, content, headers = _get_file(server, target + "MLmodel")
+        assert (status, content) == (200, b"flavors: {}\n")
+        assert headers["content-disposition"].startswith("attachment")
+        status, content, _ = _get_file(server, target + "sub%2Fmodel.pkl")
+        assert (status, content) == (200, b"12345")
+    target = f"{api}/logged-models/{info['model_id']}/artifacts/files"
+    status, content, _ = _get_file(server, target)
+    assert status == 400 and b"artifact_file_path" in content
+    for bad in ("../../../../etc/passwd", "%2e%2e/%2e%2e/x", "/etc/passwd", "sub/../../..", "sub"):
+        status, content, _ = _get_file(server, f"{target}?artifact_file_path={urllib.parse.quote(bad)}")
+        assert status == 400, (bad, content)
+    status, _, _ = _get_file(
+        server, f"{api}/logged-models/m-{'f' * 32}/artifacts/files?artifact_file_path=MLmodel"
+    )
+    assert status == 404

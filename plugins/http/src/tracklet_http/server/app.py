@@ -112,6 +112,30 @@ def _content_length(scope: dict[str, Any]) -> int | None:
     return None
 
 
+async def _send_file_answer(scope: dict[str, Any], receive: Any, send: Any, answer: Any) -> None:
+    """Stream the file a contributed route answered with (``answer.local_file``, sent as
+    ``answer.filename``), then run ``answer.cleanup()``."""
+    from tracklet_http.server.artifacts import FileStream
+
+    try:
+        f = open(answer.local_file, "rb")  # noqa: SIM115 - closed by the response
+        st = os.fstat(f.fileno())
+    except BaseException:
+        answer.cleanup()
+        raise
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    stream = FileStream(
+        f,
+        answer.filename,
+        st.st_size,
+        st.st_mtime,
+        headers.get("range"),
+        scope["method"] == "HEAD",
+        answer.cleanup,
+    )
+    await stream(scope, receive, send)
+
+
 class TrackingApi:
     """The REST API's dispatcher: path -> endpoint by dict lookup, then (with ``--auth``)
     the caller from the headers, then body, fields, authorization, handler, JSON. Paths
@@ -236,6 +260,9 @@ class TrackingApi:
         else:
             loop = asyncio.get_running_loop()
             status, body, extra = await loop.run_in_executor(executor, self._work_contributed, *args)
+        if isinstance(body, dict):  # a handler's file answer (local_file, filename, cleanup)
+            await _send_file_answer(scope, receive, send, body)
+            return
         await send_bytes(send, status, body, extra_headers=extra)
 
     def _work_contributed(
@@ -273,6 +300,8 @@ class TrackingApi:
             if authorizer is not None and hasattr(authorizer, "authorize_route"):
                 authorizer.authorize_route(user, route.permission, params, request, route=route)
             response = route.handler(request)
+            if getattr(response, "local_file", None) is not None:
+                return 200, response, ()  # type: ignore[return-value] # streamed by _contributed
             if not isinstance(response, dict):
                 raise TypeError(f"route {route.name} answered {type(response).__name__}, not a dict")
             if authorizer is not None and hasattr(authorizer, "after_route"):

@@ -19,12 +19,12 @@ from typing import Any
 
 from tracklet.entities import LoggedModelParameter, LoggedModelTag
 from tracklet.entities.model_registry import ModelVersionTag, RegisteredModelTag
-from tracklet.exceptions import INVALID_PARAMETER_VALUE, NOT_IMPLEMENTED, TrackletException
+from tracklet.exceptions import BAD_REQUEST, INVALID_PARAMETER_VALUE, NOT_IMPLEMENTED, TrackletException
 from tracklet.routes import RouteRequest
 from tracklet_registry.server import wire
 from tracklet_registry.server.safety import check_artifact_path, check_source, decoded, is_within
 
-__all__ = ["logged_model_store"]
+__all__ = ["FileAnswer", "logged_model_store"]
 
 #: The logged model's tag listing the model versions registered from it (MLflow's name).
 _MODEL_VERSIONS_TAG = "mlflow.modelVersions"
@@ -484,6 +484,48 @@ def list_logged_model_artifacts(request: RouteRequest) -> dict[str, Any]:
             for f in files
         ]
     return out
+
+
+class FileAnswer(dict):  # type: ignore[type-arg]
+    """A route's answer that is a file rather than JSON: ``tracklet server`` streams
+    ``local_file`` (as an attachment) and then calls ``cleanup``. An empty dict, so a
+    server that does not know it answers ``{}`` instead of leaking anything."""
+
+    def __init__(self, local_file: str, filename: str, cleanup: Any) -> None:
+        super().__init__()
+        self.local_file = local_file
+        self.filename = filename
+        self.cleanup = cleanup
+
+
+def get_logged_model_artifact(request: RouteRequest) -> dict[str, Any]:
+    """One file of a logged model's artifacts (MLflow's UI download route), read by the
+    server only where it owns the location, as :func:`list_logged_model_artifacts`."""
+    import os
+    import shutil
+    import tempfile
+
+    from tracklet.plugins import get_artifact_repository
+
+    path = request.params.get("artifact_file_path")
+    if not path:
+        raise TrackletException('Request must include the "artifact_file_path" query parameter.', BAD_REQUEST)
+    path = check_artifact_path("artifact_file_path", path)
+    model = logged_model_store(request).get_logged_model(_model_id(request))
+    repository = get_artifact_repository(_owned_location(request, model.artifact_location))
+    folder = tempfile.mkdtemp(prefix="tracklet-logged-model-")
+    try:
+        local = repository.download_artifacts(path, folder)
+        if os.path.isdir(local):
+            raise TrackletException(
+                f"Invalid value {path!r} for parameter 'artifact_file_path' supplied: it is a "
+                "directory; list it with logged-models/<id>/artifacts/directories.",
+                INVALID_PARAMETER_VALUE,
+            )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileAnswer(local, path.rsplit("/", 1)[-1], lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 def _owned_location(request: RouteRequest, location: str) -> str:

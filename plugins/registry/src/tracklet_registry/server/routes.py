@@ -2,7 +2,9 @@
 
 Every registry endpoint of MLflow 3.17.2's server (``model_registry.proto``) and the
 logged-model endpoints of its tracking service (``service.proto``), with MLflow's methods,
-paths and request fields, and the permission MLflow's basic-auth app asks for each
+paths and request fields (plus the UI's download of one file of a logged model,
+``logged-models/{model_id}/artifacts/files``, a Flask route of MLflow's server answered
+with the file), and the permission MLflow's basic-auth app asks for each
 (READ to read a model, EDIT to change it, MANAGE to delete it; CREATE for creating one).
 ``tracklet server`` mounts them through the ``tracklet_server_routes`` hook
 (:func:`tracklet_registry.plugin.tracklet_server_routes`).
@@ -352,6 +354,18 @@ def _logged_model_routes() -> list[Route]:
             h.list_logged_model_artifacts,
             fields=(_MODEL_ID, Field("artifact_directory_path"), _TOKEN),
             summary="List one level of a logged model's artifacts (where the server owns them).",
+            permission=_logged("READ"),
+        ),
+        Route(
+            "get_logged_model_artifact",
+            "GET",
+            f"{API}/logged-models/{{model_id}}/artifacts/files",
+            h.get_logged_model_artifact,
+            fields=(
+                _MODEL_ID,
+                Field("artifact_file_path", doc="the file's path inside the model's artifacts"),
+            ),
+            summary="Download one file of a logged model's artifacts (where the server owns them).",
             permission=_logged("READ"),
         ),
         Route(
