@@ -281,10 +281,5 @@ def test_same_as_mlflow_server(observed: dict[str, dict[str, object]], key: str,
     assert observed[kind].get(key) == observed["mlflow"].get(key)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the registry stores record POST /runs/outputs, but tracklet server's runs/get answer "
-    "(tracklet-http's run JSON) carries no outputs yet, so MLflow's Run.outputs is empty",
-)
 def test_run_outputs_name_the_logged_model(observed: dict[str, dict[str, object]]) -> None:
     assert observed["tracklet"]["run_outputs"] == observed["mlflow"]["run_outputs"] == [True]

@@ -137,7 +137,7 @@ def _model_version_routes() -> list[Route]:
                 Field(
                     "source",
                     required=True,
-                    doc="runs:/, models:/ or a location under the server's artifact roots",
+                    doc="runs:/<run_id>/..., models:/..., a location in the run's (or logged model's) artifacts, or an object-store URI",
                 ),
                 Field("run_id", "RunId"),
                 Field("tags", "KeyValue", repeated=True),
@@ -145,7 +145,7 @@ def _model_version_routes() -> list[Route]:
                 Field("description"),
                 Field("model_id"),
             ),
-            summary="Create a new version of a registered model from a source the server owns.",
+            summary="Create a new version of a registered model (the source is checked as MLflow's server checks it, stored, never read).",
             permission=_model("EDIT"),
         ),
         Route(
