@@ -35,6 +35,7 @@ from tracklet.entities import (
     RunTag,
     ViewType,
 )
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_USER
 from tracklet.utils.time import now_ms
 from tracklet.validation import (
@@ -192,7 +193,7 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
         installed plugin serves one for the tracking URI (the links are then not kept)."""
         if getattr(self, "_no_model_links", False):
             return None
-        from tracklet.exceptions import FEATURE_DISABLED, TrackletException
+        from tracklet.exceptions import FEATURE_DISABLED
 
         try:
             return self._logged_model_store
@@ -351,6 +352,13 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
     ) -> None:
         """Record datasets the run used, and with a registry plugin the logged models
         (``LoggedModelInput``) it used."""
+        for model in models or ():
+            if not isinstance(getattr(model, "model_id", None), str) or not model.model_id:
+                raise TrackletException(
+                    "Missing value for required parameter 'model_id'. Pass LoggedModelInput(model_id) "
+                    "objects as models.",
+                    INVALID_PARAMETER_VALUE,
+                )
         self._store.log_inputs(run_id, list(datasets or []))
         if models:
             self._logged_model_store.log_model_inputs(run_id, list(models))
