@@ -146,3 +146,30 @@ def test_mlflow_reads_the_links_tracklet_wrote(tmp_path: Path) -> None:
     run = store.get_run(run_id)
     assert [m.model_id for m in run.inputs.model_inputs] == [model_id]
     assert [(o.step) for o in run.outputs.model_outputs] == [4]
+
+
+def test_server_without_a_logged_model_store_keeps_todays_answers(
+    registry_servers: Any, tmp_path: Path
+) -> None:
+    """A backend no registry plugin serves (memory): tracklet server logs and reads runs as
+    before, model links left out."""
+    server = registry_servers.tracklet_server(tmp_path, f"memory://{os.urandom(8).hex()}")
+    try:
+        api = "/api/2.0/mlflow"
+        status, created = server.call("POST", api + "/runs/create", {"experiment_id": "0"})
+        assert status == 200, created
+        run_id = created["run"]["info"]["run_id"]
+        metric = {"run_id": run_id, "key": "k", "value": 1.0, "timestamp": 1, "model_id": "m-1"}
+        assert server.call("POST", api + "/runs/log-metric", metric)[0] == 200
+        assert (
+            server.call(
+                "POST", api + "/runs/log-inputs", {"run_id": run_id, "models": [{"model_id": "m-1"}]}
+            )[0]
+            == 200
+        )
+        status, answer = server.call("GET", api + "/runs/get", query=f"run_id={run_id}")
+        assert status == 200, answer
+        assert "outputs" not in answer["run"] and answer["run"]["inputs"] == {}
+        assert [m["key"] for m in answer["run"]["data"]["metrics"]] == ["k"]
+    finally:
+        server.stop()
