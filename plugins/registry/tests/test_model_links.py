@@ -17,7 +17,7 @@ from tracklet import MlflowClient
 from tracklet.entities import LoggedModelInput, LoggedModelOutput, Metric
 from tracklet.exceptions import TrackletException
 
-BACKENDS = ["file", "sqlite", "server-file", "server-sqlite"]
+BACKENDS = ["file", "sqlite", "postgresql", "mysql", "server-file", "server-sqlite"]
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,8 @@ def client(request: pytest.FixtureRequest, tmp_path: Path, servers: Any) -> Mlfl
         uri = (tmp_path / "mlruns").as_uri()
     elif kind == "sqlite":
         uri = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    elif kind in ("postgresql", "mysql"):  # one database per session; experiments named apart
+        uri = request.getfixturevalue(f"registry_{kind}_uri")
     else:
         uri = servers(kind).url
     return MlflowClient(tracking_uri=uri)
