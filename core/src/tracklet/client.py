@@ -203,12 +203,21 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
             self._no_model_links = True
             return None
 
-    def _log_model_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
-        """Metrics logged with a ``model_id`` are also that logged model's (MLflow 3)."""
-        linked = [m for m in metrics if m.model_id]
-        links = self._model_links_store() if linked else None
+    def _check_model_metrics(self, metrics: Sequence[Metric]) -> Any:
+        """The store keeping logged models if a metric names one (None otherwise), after
+        checking every named model exists: a metric for an unknown model is refused before
+        anything is written."""
+        if not any(m.model_id for m in metrics):
+            return None
+        links = self._model_links_store()
         if links is not None:
-            links.log_logged_model_metrics(run_id, linked)
+            links.require_logged_models(metrics)
+        return links
+
+    def _log_model_metrics(self, links: Any, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Metrics logged with a ``model_id`` are also that logged model's (MLflow 3)."""
+        if links is not None:
+            links.log_logged_model_metrics(run_id, [m for m in metrics if m.model_id])
 
     def get_parent_run(self, run_id: str) -> Run | None:
         """The parent of a nested run, or None."""
@@ -295,8 +304,9 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
             dataset_name=dataset_name,
             dataset_digest=dataset_digest,
         )
+        links = self._check_model_metrics([metric])
         self._store.log_metric(run_id, metric)
-        self._log_model_metrics(run_id, [metric])
+        self._log_model_metrics(links, run_id, [metric])
 
     def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
         """Log a param (stored as a string); return ``value``."""
@@ -324,9 +334,10 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
         params = [Param(p.key, str(p.value)) for p in params]
         tags = [RunTag(t.key, str(t.value)) for t in tags]
         metrics = list(metrics)
+        links = self._check_model_metrics(metrics)
         if len(metrics) <= MAX_METRICS_PER_BATCH and len(params) + len(tags) <= MAX_PARAMS_TAGS_PER_BATCH:
             self._store.log_batch(run_id, metrics, params, tags)
-            self._log_model_metrics(run_id, metrics)
+            self._log_model_metrics(links, run_id, metrics)
             return
         for start in range(0, len(params), MAX_PARAMS_TAGS_PER_BATCH):
             self._store.log_batch(run_id, [], params[start : start + MAX_PARAMS_TAGS_PER_BATCH], [])
@@ -334,7 +345,7 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
             self._store.log_batch(run_id, [], [], tags[start : start + MAX_PARAMS_TAGS_PER_BATCH])
         for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
             self._store.log_batch(run_id, metrics[start : start + MAX_METRICS_PER_BATCH], [], [])
-        self._log_model_metrics(run_id, metrics)
+        self._log_model_metrics(links, run_id, metrics)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every value logged for one metric, all pages."""

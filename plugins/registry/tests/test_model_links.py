@@ -86,8 +86,13 @@ def test_log_batch_metrics_with_model_id(client: MlflowClient) -> None:
 
 def test_metric_for_an_unknown_model_is_refused(client: MlflowClient) -> None:
     _experiment_id, run_id, _model_id = _run_and_model(client, "unknown")
+    unknown = "m-0123456789abcdef0123456789abcdef"
     with pytest.raises(TrackletException, match="not found"):
-        client.log_metric(run_id, "acc", 0.5, model_id="m-0123456789abcdef0123456789abcdef")
+        client.log_metric(run_id, "acc", 0.5, model_id=unknown)
+    with pytest.raises(TrackletException, match="not found"):
+        client.log_batch(run_id, [Metric("loss", 1.0, 1, 0), Metric("acc", 0.5, 1, 0, model_id=unknown)])
+    # refused before anything was written: the run has neither metric
+    assert client.get_run(run_id).data.metrics == {}
 
 
 def test_model_inputs_and_outputs_on_the_run(client: MlflowClient) -> None:

@@ -18,9 +18,11 @@ def _register(uri: str, barrier: Any, queue: Any, worker: int) -> None:
         store = SqlRegistryStore(uri)  # the process's own store (and engine)
         barrier.wait()
         versions = [
-            store.create_model_version(
-                "shared", f"s3://bucket/w{worker}/{i}", tags=[ModelVersionTag("worker", str(worker))]
-            ).version
+            str(
+                store.create_model_version(
+                    "shared", f"s3://bucket/w{worker}/{i}", tags=[ModelVersionTag("worker", str(worker))]
+                ).version
+            )
             for i in range(_EACH)
         ]
         queue.put((worker, versions))
@@ -51,8 +53,8 @@ def test_processes_number_versions_of_one_model_without_gaps(sql_registry_uri: s
     assert sorted(int(v) for _, versions in results for v in versions) == list(range(1, total + 1))
     stored = store.search_model_versions("name = 'shared'", max_results=1000)
     assert sorted(int(v.version) for v in stored) == list(range(1, total + 1))
-    by_source = {v.source: (v.version, v.tags) for v in stored}
+    by_source = {v.source: (str(v.version), v.tags) for v in stored}
     for worker, versions in results:
         for i, version in enumerate(versions):
             assert by_source[f"s3://bucket/w{worker}/{i}"] == (version, {"worker": str(worker)})
-    assert store.create_model_version("shared", "s3://bucket/last").version == str(total + 1)
+    assert str(store.create_model_version("shared", "s3://bucket/last").version) == str(total + 1)

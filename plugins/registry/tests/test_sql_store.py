@@ -40,13 +40,15 @@ def test_rename_moves_versions_tags_and_aliases(store: SqlRegistryStore) -> None
 
     renamed = store.rename_registered_model("old", "new")
 
-    assert renamed.name == "new" and renamed.tags == {"team": "a"} and renamed.aliases == {"champion": "2"}
+    assert (
+        renamed.name == "new" and renamed.tags == {"team": "a"} and renamed.aliases == {"champion": 2}
+    )  # ints, as MLflow's SQL store
     assert store.get_model_version("new", "1").tags == {"k": "v"}
-    assert store.get_model_version_by_alias("new", "champion").version == "2"
-    assert [v.version for v in store.search_model_versions("name = 'new'")] == ["2", "1"]
+    assert str(store.get_model_version_by_alias("new", "champion").version) == "2"
+    assert [str(v.version) for v in store.search_model_versions("name = 'new'")] == ["2", "1"]
     with pytest.raises(TrackletException, match="not found"):
         store.get_registered_model("old")
-    assert store.create_model_version("new", "s3://b/3").version == "3"
+    assert str(store.create_model_version("new", "s3://b/3").version) == "3"
 
 
 def test_delete_cascades_to_every_table(store: SqlRegistryStore) -> None:
@@ -57,7 +59,7 @@ def test_delete_cascades_to_every_table(store: SqlRegistryStore) -> None:
     assert _rows(store)["registered_models"] == 0
     assert all(count == 0 for count in _rows(store).values())
     store.create_registered_model("gone")  # the name is free again, numbering restarts
-    assert store.create_model_version("gone", "s3://b/x").version == "1"
+    assert str(store.create_model_version("gone", "s3://b/x").version) == "1"
 
 
 def test_deleted_version_numbers_are_not_reused_and_its_aliases_go(store: SqlRegistryStore) -> None:
@@ -67,7 +69,7 @@ def test_deleted_version_numbers_are_not_reused_and_its_aliases_go(store: SqlReg
     store.set_registered_model_alias("m", "top", "3")
     store.delete_model_version("m", "3")
     assert store.get_registered_model("m").aliases == {}
-    assert store.create_model_version("m", "s3://b/4").version == "4"
+    assert str(store.create_model_version("m", "s3://b/4").version) == "4"
     assert _rows(store)["model_version_tags"] == 2
 
 
@@ -87,7 +89,7 @@ def test_rejected_calls_change_nothing(store: SqlRegistryStore) -> None:
     with pytest.raises(TrackletException, match="not found"):
         store.set_model_version_tag("a", "2", ModelVersionTag("k", "v"))
     assert _rows(store) == before
-    assert store.create_model_version("a", "s3://b/2").version == "2"  # the counter did not move
+    assert str(store.create_model_version("a", "s3://b/2").version) == "2"  # the counter did not move
 
 
 def test_names_compare_exactly(store: SqlRegistryStore) -> None:
@@ -108,11 +110,11 @@ def test_latest_versions_per_stage(store: SqlRegistryStore) -> None:
     store.transition_model_version_stage("m", "2", "Staging", False)
     store.transition_model_version_stage("m", "4", "Staging", False)
     store.transition_model_version_stage("m", "5", "production", False)
-    latest = {v.current_stage: v.version for v in store.get_latest_versions("m")}
+    latest = {v.current_stage: str(v.version) for v in store.get_latest_versions("m")}
     assert latest == {"None": "6", "Staging": "4", "Production": "5"}
-    assert [v.version for v in store.get_latest_versions("m", ["Staging"])] == ["4"]
+    assert [str(v.version) for v in store.get_latest_versions("m", ["Staging"])] == ["4"]
     store.transition_model_version_stage("m", "6", "Staging", True)
-    latest = {v.current_stage: v.version for v in store.get_latest_versions("m")}
+    latest = {v.current_stage: str(v.version) for v in store.get_latest_versions("m")}
     assert latest == {"None": "3", "Staging": "6", "Production": "5", "Archived": "4"}
     with pytest.raises(TrackletException, match="not found"):
         store.get_latest_versions("nope")
@@ -179,7 +181,7 @@ def test_version_search_agrees_with_the_in_memory_search(store: SqlRegistryStore
             every, filter_string, order_by or DEFAULT_MODEL_VERSION_ORDER, max_results=1000
         )
         got = store.search_model_versions(filter_string, max_results=1000, order_by=order_by)
-        assert [(v.name, v.version) for v in got] == [(v.name, v.version) for v in expected], (
+        assert [(v.name, str(v.version)) for v in got] == [(v.name, str(v.version)) for v in expected], (
             filter_string,
             order_by,
         )
@@ -223,12 +225,12 @@ def test_pages_cover_every_result_once(store: SqlRegistryStore) -> None:
         (None, ["name ASC", "version_number ASC"]),
     ]
     for filter_string, order_by in cases:
-        whole = [(v.name, v.version) for v in store.search_model_versions(filter_string, 1000, order_by)]
+        whole = [(v.name, str(v.version)) for v in store.search_model_versions(filter_string, 1000, order_by)]
         for size in (1, 2, 3, 5):
             seen, token = [], None
             while True:
                 page = store.search_model_versions(filter_string, size, order_by, token)
-                seen += [(v.name, v.version) for v in page]
+                seen += [(v.name, str(v.version)) for v in page]
                 token = page.token
                 if not token:
                     break
@@ -242,10 +244,10 @@ def test_aliases_and_tags_load_with_each_page(store: SqlRegistryStore) -> None:
     store.set_registered_model_alias("alpha", "prev", "1")
     store.set_registered_model_alias("alpha", "prod", "2")  # moved
     page = store.search_model_versions("name = 'alpha'")
-    assert {v.version: v.aliases for v in page} == {"2": ["prod"], "1": ["prev"]}
-    assert {v.version: v.tags for v in page} == {"2": {"i": "1", "odd": "yes"}, "1": {"i": "0"}}
+    assert {str(v.version): v.aliases for v in page} == {"2": ["prod"], "1": ["prev"]}
+    assert {str(v.version): v.tags for v in page} == {"2": {"i": "1", "odd": "yes"}, "1": {"i": "0"}}
     model = store.search_registered_models("name = 'alpha'")[0]
-    assert model.aliases == {"prev": "1", "prod": "2"}
+    assert model.aliases == {"prev": 1, "prod": 2}
 
 
 def test_tag_and_alias_deletes(store: SqlRegistryStore) -> None:
@@ -289,6 +291,6 @@ def test_the_client_registers_a_logged_model_through_the_sql_store(sql_registry_
     version = client.create_model_version(
         "from-logged", f"models:/{logged.model_id}", model_id=logged.model_id
     )
-    assert (version.version, version.run_id, version.model_id) == ("1", run.info.run_id, logged.model_id)
+    assert (str(version.version), version.run_id, version.model_id) == ("1", run.info.run_id, logged.model_id)
     assert client.get_model_version_download_uri("from-logged", "1") == logged.artifact_location
     assert isinstance(tracklet.plugins.get_registry_store(sql_registry_uri), SqlRegistryStore)

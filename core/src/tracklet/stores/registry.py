@@ -986,6 +986,13 @@ class LoggedModelStore(abc.ABC):
             raise _bad("Missing value for required parameter 'run_id'.")
         self._log_outputs(run_id, list(models))
 
+    def require_logged_models(self, metrics: Sequence[Metric]) -> None:
+        """Raise ``RESOURCE_DOES_NOT_EXIST`` if a metric names a ``model_id`` no logged model
+        has. Callers check before the run's own metrics are written, so a metric for an
+        unknown model is refused with nothing stored (as MLflow's SQL store does)."""
+        for model_id in dict.fromkeys(m.model_id for m in metrics if getattr(m, "model_id", None)):
+            self.get_logged_model(str(model_id))
+
     def log_logged_model_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
         """Record, on their logged models, the metrics a run logged with a ``model_id``
         (MLflow's ``log_metric(..., model_id=...)`` and log-batch); the others are skipped.

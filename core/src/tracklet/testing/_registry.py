@@ -105,6 +105,11 @@ def _in_processes(function: Any, arguments: list[tuple[Any, ...]]) -> list[Any]:
         return pool.starmap(function, arguments)
 
 
+def _aliases(model: RegisteredModel) -> dict[str, str]:
+    """A model's aliases with their versions as strings (MLflow's SQL store gives ints)."""
+    return {alias: str(version) for alias, version in model.aliases.items()}
+
+
 class RegisteredModelTests:
     """Registered models: create, get, update, rename, delete, tags."""
 
@@ -187,12 +192,12 @@ class RegisteredModelTests:
         with raises_code("RESOURCE_DOES_NOT_EXIST"):
             registry_store.get_model_version("old", "1")
         got = registry_store.get_registered_model("new")
-        assert got.description == "d" and got.tags == {"k": "v"} and got.aliases == {"champion": "2"}
+        assert got.description == "d" and got.tags == {"k": "v"} and _aliases(got) == {"champion": "2"}
         first = registry_store.get_model_version("new", "1")
         assert first.name == "new" and first.source == "file:///src/1" and first.tags == {"vk": "vv"}
-        assert registry_store.get_model_version_by_alias("new", "champion").version == "2"
+        assert str(registry_store.get_model_version_by_alias("new", "champion").version) == "2"
         assert {v.name for v in registry_store.search_model_versions()} == {"new"}
-        assert registry_store.create_model_version("new", "file:///src/3").version == "3"
+        assert str(registry_store.create_model_version("new", "file:///src/3").version) == "3"
 
     def test_rename_onto_a_taken_name_is_refused(self, registry_store: RegistryStore) -> None:
         registry_store.create_registered_model("a")
@@ -231,11 +236,11 @@ class RegisteredModelTests:
         with raises_code("RESOURCE_DOES_NOT_EXIST"):
             registry_store.get_model_version("m", "1")
         assert [m.name for m in registry_store.search_registered_models()] == ["other"]
-        assert [(v.name, v.version) for v in registry_store.search_model_versions()] == [("other", "1")]
+        assert [(v.name, str(v.version)) for v in registry_store.search_model_versions()] == [("other", "1")]
         registry_store.create_registered_model("m")
         again = registry_store.get_registered_model("m")
         assert again.tags == {} and again.aliases == {}
-        assert registry_store.create_model_version("m", "file:///new").version == "1"
+        assert str(registry_store.create_model_version("m", "file:///new").version) == "1"
 
     def test_delete_unknown_model(self, registry_store: RegistryStore) -> None:
         with raises_code("RESOURCE_DOES_NOT_EXIST") as excinfo:
@@ -292,7 +297,7 @@ class ModelVersionTests:
             description="first",
         )
         assert isinstance(created, ModelVersion)
-        assert created.name == "m" and created.version == "1"
+        assert created.name == "m" and str(created.version) == "1"
         got = registry_store.get_model_version("m", "1")
         for version in (created, got):
             assert version.source == "file:///models/m/1"
@@ -304,21 +309,21 @@ class ModelVersionTests:
             assert version.current_stage == "None"
             assert version.aliases == []
             assert isinstance(version.creation_timestamp, int)
-        assert got.version == "1"
+        assert str(got.version) == "1"
 
     def test_versions_are_numbered_from_one_and_never_reused(self, registry_store: RegistryStore) -> None:
         registry_store.create_registered_model("m")
-        numbers = [registry_store.create_model_version("m", f"file:///{i}").version for i in range(3)]
+        numbers = [str(registry_store.create_model_version("m", f"file:///{i}").version) for i in range(3)]
         assert numbers == ["1", "2", "3"]
         registry_store.delete_model_version("m", "3")
-        assert registry_store.create_model_version("m", "file:///4").version == "4"
+        assert str(registry_store.create_model_version("m", "file:///4").version) == "4"
 
     def test_versions_are_numbered_per_model(self, registry_store: RegistryStore) -> None:
         registry_store.create_registered_model("a")
         registry_store.create_registered_model("b")
         registry_store.create_model_version("a", "file:///a1")
         registry_store.create_model_version("a", "file:///a2")
-        assert registry_store.create_model_version("b", "file:///b1").version == "1"
+        assert str(registry_store.create_model_version("b", "file:///b1").version) == "1"
 
     def test_version_of_unknown_model_is_refused(self, registry_store: RegistryStore) -> None:
         before = registry_state(registry_store)
@@ -329,7 +334,7 @@ class ModelVersionTests:
     def test_version_numbers_may_be_given_as_ints(self, registry_store: RegistryStore) -> None:
         registry_store.create_registered_model("m")
         registry_store.create_model_version("m", "file:///1")
-        assert registry_store.get_model_version("m", 1).version == "1"  # type: ignore[arg-type]
+        assert str(registry_store.get_model_version("m", 1).version) == "1"  # type: ignore[arg-type]
 
     @pytest.mark.parametrize("version", ["abc", "1.5", "", None], ids=["word", "float", "empty", "none"])
     def test_non_integer_version_is_refused(self, registry_store: RegistryStore, version: Any) -> None:
@@ -352,7 +357,7 @@ class ModelVersionTests:
         registry_store.create_registered_model("m")
         registry_store.create_model_version("m", "file:///1", description="old")
         updated = registry_store.update_model_version("m", "1", "new")
-        assert updated.version == "1" and updated.description == "new"
+        assert str(updated.version) == "1" and updated.description == "new"
         assert registry_store.get_model_version("m", "1").description == "new"
         with raises_code("RESOURCE_DOES_NOT_EXIST"):
             registry_store.update_model_version("m", "9", "x")
@@ -364,8 +369,8 @@ class ModelVersionTests:
         registry_store.delete_model_version("m", "1")
         with raises_code("RESOURCE_DOES_NOT_EXIST"):
             registry_store.get_model_version("m", "1")
-        assert [v.version for v in registry_store.search_model_versions("name = 'm'")] == ["2"]
-        assert [v.version for v in registry_store.get_latest_versions("m")] == ["2"]
+        assert [str(v.version) for v in registry_store.search_model_versions("name = 'm'")] == ["2"]
+        assert [str(v.version) for v in registry_store.get_latest_versions("m")] == ["2"]
         with raises_code("RESOURCE_DOES_NOT_EXIST"):
             registry_store.delete_model_version("m", "1")
 
@@ -429,7 +434,9 @@ class ModelVersionTests:
         def work(worker: int) -> None:
             try:
                 for i in range(per_thread):
-                    version = registry_store.create_model_version("busy", f"file:///t{worker}/{i}").version
+                    version = str(
+                        registry_store.create_model_version("busy", f"file:///t{worker}/{i}").version
+                    )
                     with lock:
                         results.append(version)
             except BaseException as error:  # reported below
@@ -498,7 +505,7 @@ class StageTests:
         registry_store.transition_model_version_stage("m", "2", "Production", False)
         registry_store.transition_model_version_stage("m", "3", "Staging", False)
         registry_store.transition_model_version_stage("m", "4", "Production", True)
-        stages = {v.version: v.current_stage for v in registry_store.search_model_versions("name = 'm'")}
+        stages = {str(v.version): v.current_stage for v in registry_store.search_model_versions("name = 'm'")}
         assert stages == {"1": "Archived", "2": "Archived", "3": "Staging", "4": "Production"}
 
     def test_archive_only_for_active_stages(self, registry_store: RegistryStore) -> None:
@@ -519,14 +526,16 @@ class StageTests:
         registry_store.transition_model_version_stage("m", "1", "Production", False)
         registry_store.transition_model_version_stage("m", "2", "Production", False)
         registry_store.transition_model_version_stage("m", "3", "Staging", False)
-        every = {(v.version, v.current_stage) for v in registry_store.get_latest_versions("m")}
+        every = {(str(v.version), v.current_stage) for v in registry_store.get_latest_versions("m")}
         assert every == {("2", "Production"), ("3", "Staging"), ("5", "None")}
-        assert {(v.version, v.current_stage) for v in registry_store.get_latest_versions("m", [])} == every
+        assert {
+            (str(v.version), v.current_stage) for v in registry_store.get_latest_versions("m", [])
+        } == every
         production = registry_store.get_latest_versions("m", ["production"])
-        assert [(v.version, v.current_stage) for v in production] == [("2", "Production")]
+        assert [(str(v.version), v.current_stage) for v in production] == [("2", "Production")]
         assert registry_store.get_latest_versions("m", ["Archived"]) == []
         latest = registry_store.get_registered_model("m").latest_versions or []
-        assert {(v.version, v.current_stage) for v in latest} == every
+        assert {(str(v.version), v.current_stage) for v in latest} == every
 
     def test_latest_versions_refusals(self, registry_store: RegistryStore) -> None:
         self._model_with_versions(registry_store, 1)
@@ -545,9 +554,9 @@ class AliasTests:
         registry_store.create_model_version("m", "file:///2")
         registry_store.set_registered_model_alias("m", "champion", "1")
         by_alias = registry_store.get_model_version_by_alias("m", "champion")
-        assert by_alias.version == "1" and "champion" in by_alias.aliases
+        assert str(by_alias.version) == "1" and "champion" in by_alias.aliases
         assert registry_store.get_model_version("m", "1").aliases == ["champion"]
-        assert registry_store.get_registered_model("m").aliases == {"champion": "1"}
+        assert _aliases(registry_store.get_registered_model("m")) == {"champion": "1"}
 
     def test_setting_an_alias_again_moves_it(self, registry_store: RegistryStore) -> None:
         registry_store.create_registered_model("m")
@@ -555,9 +564,9 @@ class AliasTests:
         registry_store.create_model_version("m", "file:///2")
         registry_store.set_registered_model_alias("m", "champion", "1")
         registry_store.set_registered_model_alias("m", "champion", "2")
-        assert registry_store.get_model_version_by_alias("m", "champion").version == "2"
+        assert str(registry_store.get_model_version_by_alias("m", "champion").version) == "2"
         assert registry_store.get_model_version("m", "1").aliases == []
-        assert registry_store.get_registered_model("m").aliases == {"champion": "2"}
+        assert _aliases(registry_store.get_registered_model("m")) == {"champion": "2"}
 
     def test_delete_alias(self, registry_store: RegistryStore) -> None:
         registry_store.create_registered_model("m")
@@ -578,7 +587,7 @@ class AliasTests:
         registry_store.set_registered_model_alias("m", "b", "1")
         registry_store.set_registered_model_alias("m", "c", "2")
         registry_store.delete_model_version("m", "1")
-        assert registry_store.get_registered_model("m").aliases == {"c": "2"}
+        assert _aliases(registry_store.get_registered_model("m")) == {"c": "2"}
         with raises_code("INVALID_PARAMETER_VALUE"):
             registry_store.get_model_version_by_alias("m", "a")
 
@@ -610,7 +619,7 @@ class AliasTests:
         for i in range(3):
             registry_store.create_model_version("m", f"file:///{i}")
         registry_store.transition_model_version_stage("m", "1", "Production", False)
-        assert registry_store.get_model_version_by_alias("m", "latest").version == "3"
+        assert str(registry_store.get_model_version_by_alias("m", "latest").version) == "3"
 
 
 class CopyTests:
@@ -622,7 +631,7 @@ class CopyTests:
             "src", "s3://b/files", run_id=_RUN_ID, tags=[ModelVersionTag("k", "v")], description="d"
         )
         copy = registry_store.copy_model_version(source, "dst")
-        assert copy.name == "dst" and copy.version == "1"
+        assert copy.name == "dst" and str(copy.version) == "1"
         assert copy.source == "models:/src/1"
         assert copy.tags == {"k": "v"} and copy.description == "d" and copy.run_id == _RUN_ID
         assert registry_store.get_registered_model("dst").name == "dst"
@@ -633,7 +642,7 @@ class CopyTests:
         source = registry_store.create_model_version("src", "s3://b/files")
         registry_store.create_registered_model("dst")
         registry_store.create_model_version("dst", "s3://b/other")
-        assert registry_store.copy_model_version(source, "dst").version == "2"
+        assert str(registry_store.copy_model_version(source, "dst").version) == "2"
 
 
 # name: (description, tags, versions: list of (run_id, tags))
@@ -713,7 +722,7 @@ class RegistrySearchTests:
     def test_search_results_carry_latest_versions(self, registry_store: RegistryStore) -> None:
         self._populate(registry_store)
         (alpha,) = registry_store.search_registered_models("name = 'alpha'")
-        assert [v.version for v in alpha.latest_versions or []] == ["2"]
+        assert [str(v.version) for v in alpha.latest_versions or []] == ["2"]
         assert alpha.tags == {"team": "vision"} and alpha.description == "first"
 
     @pytest.mark.parametrize(
@@ -743,14 +752,14 @@ class RegistrySearchTests:
         self._populate(registry_store)
         registry_store.update_model_version("beta", "1", "touched last")
         found = registry_store.search_model_versions()
-        stamps = {(v.name, v.version): v.last_updated_timestamp or 0 for v in found}
+        stamps = {(v.name, str(v.version)): v.last_updated_timestamp or 0 for v in found}
         expected = sorted(stamps, key=lambda k: (-stamps[k], k[0], -int(k[1])))
-        assert [(v.name, v.version) for v in found] == expected
+        assert [(v.name, str(v.version)) for v in found] == expected
         every = pages(lambda t: registry_store.search_model_versions(max_results=4, page_token=t))
         assert [len(p) for p in every] == [4, 2]
-        assert [(v.name, v.version) for page in every for v in page] == expected
+        assert [(v.name, str(v.version)) for page in every for v in page] == expected
         ordered = registry_store.search_model_versions(order_by=["version_number ASC", "name DESC"])
-        assert [(v.name, v.version) for v in ordered] == [
+        assert [(v.name, str(v.version)) for v in ordered] == [
             ("gamma-Big", "1"),
             ("beta", "1"),
             ("alpha", "1"),
@@ -759,7 +768,7 @@ class RegistrySearchTests:
             ("gamma-Big", "3"),
         ]
         by_name = registry_store.search_model_versions(order_by=["name DESC"])
-        assert [(v.name, v.version) for v in by_name] == [
+        assert [(v.name, str(v.version)) for v in by_name] == [
             ("gamma-Big", "3"),
             ("gamma-Big", "2"),
             ("gamma-Big", "1"),

@@ -296,12 +296,21 @@ def get_run(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]
     return {"run": p.run_to_json(run)}
 
 
-def _log_model_metrics(state: ServerState, run_id: str, metrics: list[Metric]) -> None:
-    """Metrics logged with a model_id are also that logged model's (MLflow 3)."""
-    linked = [m for m in metrics if m.model_id]
-    links = state.logged_model_store() if linked else None
+def _check_model_metrics(state: ServerState, metrics: list[Metric]) -> Any:
+    """The store keeping logged models if a metric names one (None otherwise), after checking
+    each named model exists, so an unknown model is refused before anything is written."""
+    if not any(m.model_id for m in metrics):
+        return None
+    links = state.logged_model_store()
     if links is not None:
-        links.log_logged_model_metrics(run_id, linked)
+        links.require_logged_models(metrics)
+    return links
+
+
+def _log_model_metrics(links: Any, run_id: str, metrics: list[Metric]) -> None:
+    """Metrics logged with a model_id are also that logged model's (MLflow 3)."""
+    if links is not None:
+        links.log_logged_model_metrics(run_id, [m for m in metrics if m.model_id])
 
 
 def log_metric(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -317,8 +326,9 @@ def log_metric(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, A
         dataset_name=a.get("dataset_name"),
         dataset_digest=a.get("dataset_digest"),
     )
+    links = _check_model_metrics(state, [metric])
     state.store.log_metric(a["run_id"], metric)
-    _log_model_metrics(state, a["run_id"], [metric])
+    _log_model_metrics(links, a["run_id"], [metric])
     return {}
 
 
@@ -339,8 +349,9 @@ def delete_tag(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, A
 
 def log_batch(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:
     metrics = a.get("metrics") or []
+    links = _check_model_metrics(state, metrics)
     state.store.log_batch(a["run_id"], metrics, a.get("params") or [], a.get("tags") or [])
-    _log_model_metrics(state, a["run_id"], metrics)
+    _log_model_metrics(links, a["run_id"], metrics)
     return {}
 
 

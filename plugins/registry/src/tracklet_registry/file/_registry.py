@@ -123,7 +123,7 @@ class RegistryFolder:
                 params, metrics = found
         return ModelVersion(
             name=name,
-            version=str(version),  # the contract's canonical form (MLflow's file store: an int)
+            version=int(version),  # as MLflow's local stores give it (its REST store: a string)
             creation_timestamp=meta.get("creation_timestamp"),  # type: ignore[arg-type]
             last_updated_timestamp=meta.get("last_updated_timestamp"),
             description=meta.get("description"),

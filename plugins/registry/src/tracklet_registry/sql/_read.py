@@ -67,7 +67,7 @@ def version_entity(row: Any, tags: dict[str, str], aliases: list[str]) -> ModelV
     ) = row
     return ModelVersion(
         name=name,
-        version=str(version),
+        version=int(version),  # as MLflow's SQL store gives it (its REST store: a string)
         creation_timestamp=creation_time,
         last_updated_timestamp=last_updated_time,
         description=description,
@@ -263,7 +263,7 @@ def load_models(conn: sa.Connection, model_keys: Sequence[int]) -> list[Register
         tags[model_key].append(RegisteredModelTag(key, value))
     aliases: dict[int, list[RegisteredModelAlias]] = defaultdict(list)
     for model_key, alias, version in _aliases(conn, keys):
-        aliases[model_key].append(RegisteredModelAlias(alias, str(version)))
+        aliases[model_key].append(RegisteredModelAlias(alias, int(version)))
     latest = latest_versions(conn, keys)
     return [
         RegisteredModel(

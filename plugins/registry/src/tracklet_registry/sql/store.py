@@ -74,6 +74,8 @@ rm, mv = s.registered_models, s.model_versions
 _STAGE_ARCHIVED = "Archived"
 _STAGE_NONE = "None"
 _READY = "READY"
+#: The first integer past a signed 64-bit column's range.
+_BIGINT_END = 2**63
 _ACTIVE, _DELETED = "active", "deleted"
 
 
@@ -364,7 +366,7 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
         # a new version has no alias yet: no need to read it back
         return ModelVersion(
             name=name,
-            version=str(version),
+            version=int(version),
             creation_timestamp=now,
             last_updated_timestamp=now,
             description=description,
@@ -849,7 +851,8 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
         from tracklet import search
 
         lm = s.logged_models
-        numbers = [int(e) for e in experiment_ids if e.isdecimal()]
+        # an id no experiment can have (not a number, or past BIGINT) matches nothing
+        numbers = [int(e) for e in experiment_ids if e.isdecimal() and int(e) < _BIGINT_END]
         with self.engine.connect() as conn:
             models = self._load_logged_models(
                 conn, sa.and_(lm.c.experiment_id.in_(numbers), lm.c.lifecycle_stage == _ACTIVE)
