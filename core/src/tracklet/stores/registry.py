@@ -539,12 +539,12 @@ class RegistryStore(abc.ABC):
                     versions = self.get_latest_versions(parts[0], [stage])
                 if versions:
                     best = max(versions, key=lambda v: int(v.version))
-                    return self.get_model_version_download_uri(parts[0], best.version), best.run_id
+                    return self.get_model_version_download_uri(parts[0], str(best.version)), best.run_id
                 raise no_such_registered_model(parts[0])
             if "@" in parts[0]:
                 model_name, alias = parts[0].split("@", 1)
                 version = self.get_model_version_by_alias(model_name, alias)
-                return self.get_model_version_download_uri(model_name, version.version), version.run_id
+                return self.get_model_version_download_uri(model_name, str(version.version)), version.run_id
             logged = self._find_logged_model(parts[0])
             if logged is not None:
                 return logged.artifact_location, logged.source_run_id
@@ -658,7 +658,7 @@ class RegistryStore(abc.ABC):
             versions = self.get_latest_versions(name)
             if not versions:
                 raise alias_not_found(alias)
-            return self.get_model_version(name, max(versions, key=lambda v: int(v.version)).version)
+            return self.get_model_version(name, str(max(versions, key=lambda v: int(v.version)).version))
         validate_model_alias(alias)
         return self._get_model_version_by_alias(name, alias)
 

@@ -32,7 +32,7 @@ def create_versions(spec: RegistrySpec, name: str, worker: int, count: int) -> l
     store = open_registry(spec)
     try:
         return [
-            store.create_model_version(name, f"file:///worker-{worker}/{i}", run_id=None).version
+            str(store.create_model_version(name, f"file:///worker-{worker}/{i}", run_id=None).version)
             for i in range(count)
         ]
     finally:

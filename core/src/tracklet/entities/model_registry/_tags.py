@@ -57,7 +57,7 @@ class RegisteredModelAlias(TrackletObject):
     __slots__ = ("_alias", "_version")
     _fields = ("alias", "version")
 
-    def __init__(self, alias: str, version: str) -> None:
+    def __init__(self, alias: str, version: str | int) -> None:
         self._alias = alias
         self._version = version
 
@@ -67,7 +67,7 @@ class RegisteredModelAlias(TrackletObject):
         return self._alias
 
     @property
-    def version(self) -> str:
+    def version(self) -> str | int:
         """String model version number that the alias points to."""
         return self._version
 

@@ -75,7 +75,7 @@ class ModelVersion(TrackletObject):
     def __init__(
         self,
         name: str,
-        version: str,
+        version: str | int,
         creation_timestamp: int,
         last_updated_timestamp: int | None = None,
         description: str | None = None,
@@ -124,7 +124,7 @@ class ModelVersion(TrackletObject):
         self._name = new_name
 
     @property
-    def version(self) -> str:
+    def version(self) -> str | int:
         """Version"""
         return self._version
 

@@ -76,7 +76,7 @@ class RegisteredModel(TrackletObject):
         self._description = description
         self._latest_version = latest_versions
         self._tags: dict[str, str] = {tag.key: tag.value for tag in (tags or [])}
-        self._aliases: dict[str, str] = {alias.alias: alias.version for alias in (aliases or [])}
+        self._aliases: dict[str, str | int] = {alias.alias: alias.version for alias in (aliases or [])}
         self._deployment_job_id = deployment_job_id
         self._deployment_job_state = deployment_job_state
         self._workspace = (workspace or "").strip() or _DEFAULT_WORKSPACE
@@ -128,7 +128,7 @@ class RegisteredModel(TrackletObject):
         return {k: v for k, v in self._tags.items() if k != IS_PROMPT_TAG_KEY}
 
     @property
-    def aliases(self) -> dict[str, str]:
+    def aliases(self) -> dict[str, str | int]:
         """Dictionary of aliases (string) -> version for the current registered model."""
         return self._aliases
 

@@ -8,6 +8,7 @@ model's lock file, so a finalize and a delete at once both land).
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 import uuid
@@ -362,7 +363,9 @@ class LoggedModelFolder:
             }
             write_atomic(os.path.join(folder, META), dump_yaml(meta), folder)
 
-    def run_model_links(self, run_id: str) -> tuple[list[LoggedModelInput], list[LoggedModelOutput]]:
+    def run_model_links(
+        self, run_id: str
+    ) -> tuple[builtins.list[LoggedModelInput], builtins.list[LoggedModelOutput]]:
         """The models a run used and produced, read from its ``inputs/`` and ``outputs/``."""
         run = self._run_dir(run_id)
         if run is None:
