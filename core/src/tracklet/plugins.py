@@ -191,18 +191,22 @@ def reset() -> None:
     """Forget the manager and every cached store (the next use reloads entry points)."""
     global _manager
     with _lock:
-        for store in _store_cache.values():
-            close = getattr(store, "close", None)
-            if callable(close):
-                close()
         _manager = None
         _clear_caches()
 
 
 def _clear_caches() -> None:
+    """Forget the scheme table and close every cached store: a store dropped here (after a
+    plugin is registered or unregistered) would otherwise keep its connections open until
+    the garbage collector finds it."""
     global _scheme_table
     _scheme_table = None
+    stores = list(_store_cache.values())
     _store_cache.clear()
+    for store in stores:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
 
 
 def _plugin_label(pm: pluggy.PluginManager, plugin: object) -> str:

@@ -54,6 +54,15 @@ Prepare = Callable[[str], list[Check]]
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() does not exist on this platform")
 
 
+def _readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` has something to read within ``timeout`` seconds. ``poll``, not
+    ``select``: a test process with more than 1,024 open descriptors (a long suite) hands
+    out numbers that ``select`` refuses."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(max(0.0, timeout) * 1000))
+
+
 class Tally:
     """One process's reads: how many, how many gave a wrong answer, how many raised."""
 
@@ -103,7 +112,7 @@ def _child(who: str, prepare: Prepare, reads: int, gate: int, out: int, timeout:
         else:
             os.write(out, b"ready\n")
             faulthandler.cancel_dump_traceback_later()
-            if select.select([gate], [], [], timeout)[0]:
+            if _readable(gate, timeout):
                 faulthandler.dump_traceback_later(timeout, exit=True, file=2)
                 tally.run(checks, reads)
             else:
@@ -124,7 +133,7 @@ class _Forked:
         """The child's next line (None at end of file or at ``deadline``)."""
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+            if left <= 0 or not _readable(self.fd, left):
                 return None
             chunk = os.read(self.fd, 65536)
             if not chunk:
@@ -138,7 +147,7 @@ class _Forked:
         """Everything the child writes until it closes the pipe (or until ``deadline``)."""
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+            if left <= 0 or not _readable(self.fd, left):
                 return b""
             chunk = os.read(self.fd, 65536)
             if not chunk:

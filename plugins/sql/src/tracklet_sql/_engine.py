@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import random
@@ -289,7 +290,13 @@ def _enable_wal(cursor: sqlite3.Cursor) -> None:
         delay = min(delay * 2, 0.2)
 
 
-_shared: dict[str, sa.Engine] = {}
+#: How many databases keep a shared engine (and its pooled connections) at once; the
+#: least recently opened beyond this is disposed (its connections closed; an engine still
+#: in a store's hands reconnects on its next use), so a process that touches many databases
+#: — a long test session, a notebook walking through projects — does not run out of file
+#: descriptors.
+MAX_SHARED_ENGINES = 32
+_shared: collections.OrderedDict[str, sa.Engine] = collections.OrderedDict()
 _shared_lock = threading.Lock()
 
 
@@ -313,6 +320,8 @@ def shared_engine(uri: str) -> sa.Engine:
                 engine.dispose()
                 raise
             _shared[uri] = engine
+            while len(_shared) > MAX_SHARED_ENGINES:
+                _shared.popitem(last=False)[1].dispose()
     return engine
 
 
