@@ -57,10 +57,20 @@ def differences(engine: sa.Engine) -> list[object]:
                 "compare_type": True,
                 # tables of other installed plugins' migration sets are theirs to check
                 "include_name": lambda name, kind, parent: not (kind == "table" and name in others),
+                # indexes the schema keeps for some dialects only (Index.ddl_if)
+                "include_object": lambda obj, name, kind, reflected, compare_to: _for_dialect(obj, engine),
             },
         )
         found = compare_metadata(context, metadata)
     return [d for d in found if not _reflection_artefact(d)]
+
+
+def _for_dialect(obj: object, engine: sa.Engine) -> bool:
+    condition = getattr(obj, "_ddl_if", None)
+    if condition is None or condition.dialect is None:
+        return True
+    dialects = (condition.dialect,) if isinstance(condition.dialect, str) else condition.dialect
+    return engine.dialect.name in dialects
 
 
 def _reflection_artefact(difference: object) -> bool:
@@ -169,7 +179,7 @@ def test_an_older_schema_is_refused_with_the_upgrade_command(
         migrations.prepare_database(engine)
     assert info.value.error_code == INVALID_STATE
     message = info.value.message
-    assert "revision 0001" in message and "needs revision 9999" in message
+    assert f"revision {migrations.HEAD}" in message and "needs revision 9999" in message
     assert "tracklet db upgrade" in message and "Back the database up" in message
 
 

@@ -199,3 +199,75 @@ input_tags = Table(
     sqlite_with_rowid=False,
     **_MYSQL,
 )
+
+# -- traces (revision 0002), modelled on MLflow 3.17's SqlTraceInfo, SqlTraceTag,
+# SqlTraceMetadata and SqlSpan, with MLflow's column names ----------------------------------
+
+# Span payloads can be large: LONGTEXT on MySQL (MEDIUMTEXT stops at 16 MiB), as MLflow.
+HugeText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+#: Dialects given the (key, value) index of trace tags and metadata. PostgreSQL is left out:
+#: a b-tree entry holds at most ~2.7 kB and values go up to 8,000 characters; its lookups
+#: use the primary key and the (key) prefix of nothing else (the tables are small per key).
+VALUE_INDEX_DIALECTS = ("sqlite", "mysql", "mariadb")
+
+trace_info = Table(
+    "trace_info",
+    metadata,
+    Column("request_id", String(50), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", **_CASCADE), nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("execution_time_ms", BigInteger),
+    Column("status", String(50), nullable=False),
+    Column("client_request_id", String(50)),
+    Column("request_preview", String(1000)),
+    Column("response_preview", String(1000)),
+    # the default order of search_traces: newest first, then by id
+    Index("ix_trace_info_experiment_timestamp", "experiment_id", "timestamp_ms", "request_id"),
+    **_MYSQL,
+)
+
+trace_tags = Table(
+    "trace_tags",
+    metadata,
+    Column("request_id", String(50), ForeignKey("trace_info.request_id", **_CASCADE)),
+    Column("key", String(250), nullable=False),
+    Column("value", String(8000)),
+    PrimaryKeyConstraint("request_id", "key"),
+    Index("ix_trace_tags_key_value", "key", "value", mysql_length={"value": 255}).ddl_if(
+        dialect=VALUE_INDEX_DIALECTS
+    ),
+    sqlite_with_rowid=False,
+    **_MYSQL,
+)
+
+trace_request_metadata = Table(
+    "trace_request_metadata",
+    metadata,
+    Column("request_id", String(50), ForeignKey("trace_info.request_id", **_CASCADE)),
+    Column("key", String(250), nullable=False),
+    Column("value", String(8000)),
+    PrimaryKeyConstraint("request_id", "key"),
+    Index("ix_trace_request_metadata_key_value", "key", "value", mysql_length={"value": 255}).ddl_if(
+        dialect=VALUE_INDEX_DIALECTS
+    ),
+    sqlite_with_rowid=False,
+    **_MYSQL,
+)
+
+spans = Table(
+    "spans",
+    metadata,
+    Column("trace_id", String(50), ForeignKey("trace_info.request_id", **_CASCADE), nullable=False),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("span_id", String(50), nullable=False),
+    Column("parent_span_id", String(50)),
+    Column("name", Text),
+    Column("type", String(500)),
+    Column("status", String(50), nullable=False),
+    Column("start_time_unix_nano", BigInteger, nullable=False),
+    Column("end_time_unix_nano", BigInteger),
+    Column("duration_ns", BigInteger),  # end - start, written with the row; NULL while running
+    Column("content", HugeText, nullable=False),  # json of Span.to_dict()
+    PrimaryKeyConstraint("trace_id", "span_id"),
+    **_MYSQL,
+)
