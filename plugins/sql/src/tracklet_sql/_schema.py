@@ -221,9 +221,14 @@ trace_info = Table(
     Column("client_request_id", String(50)),
     Column("request_preview", String(1000)),
     Column("response_preview", String(1000)),
-    # the default order of search_traces: newest first, then by id
-    Index("ix_trace_info_experiment_timestamp", "experiment_id", "timestamp_ms", "request_id"),
     **_MYSQL,
+)
+# the default order of search_traces: newest first, then by id
+Index(
+    "ix_trace_info_experiment_timestamp",
+    trace_info.c.experiment_id,
+    trace_info.c.timestamp_ms.desc(),
+    trace_info.c.request_id,
 )
 
 trace_tags = Table(

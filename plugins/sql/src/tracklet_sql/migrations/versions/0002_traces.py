@@ -56,8 +56,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("request_id"),
         **_MYSQL,
     )
+    # the default order of search_traces: newest first, then by id
     op.create_index(
-        "ix_trace_info_experiment_timestamp", "trace_info", ["experiment_id", "timestamp_ms", "request_id"]
+        "ix_trace_info_experiment_timestamp",
+        "trace_info",
+        ["experiment_id", sa.text("timestamp_ms DESC"), "request_id"],
     )
     _key_value_table("trace_tags")
     _key_value_table("trace_request_metadata")
