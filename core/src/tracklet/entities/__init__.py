@@ -14,6 +14,16 @@ from tracklet.entities.metric import ExperimentTag, InputTag, Metric, Param, Run
 from tracklet.entities.paged_list import PagedList
 from tracklet.entities.run import Run, RunData, RunInfo
 from tracklet.entities.run_outputs import RunOutputs
+from tracklet.entities.span import LiveSpan, NoOpSpan, Span, SpanLogLevel, SpanType
+from tracklet.entities.span_event import SpanEvent
+from tracklet.entities.span_status import SpanStatus, SpanStatusCode
+from tracklet.entities.trace import Trace
+from tracklet.entities.trace_data import TraceData
+from tracklet.entities.trace_info import TraceInfo
+from tracklet.entities.trace_info_v2 import TraceInfoV2
+from tracklet.entities.trace_location import MlflowExperimentLocation, TraceLocation, TraceLocationType
+from tracklet.entities.trace_state import TraceState
+from tracklet.entities.trace_status import TraceStatus
 
 __all__ = [
     "Dataset",
@@ -23,6 +33,7 @@ __all__ = [
     "FileInfo",
     "InputTag",
     "LifecycleStage",
+    "LiveSpan",
     "LoggedModel",
     "LoggedModelInput",
     "LoggedModelOutput",
@@ -30,6 +41,8 @@ __all__ = [
     "LoggedModelStatus",
     "LoggedModelTag",
     "Metric",
+    "MlflowExperimentLocation",
+    "NoOpSpan",
     "PagedList",
     "Param",
     "Run",
@@ -40,5 +53,19 @@ __all__ = [
     "RunStatus",
     "RunTag",
     "SourceType",
+    "Span",
+    "SpanEvent",
+    "SpanLogLevel",
+    "SpanStatus",
+    "SpanStatusCode",
+    "SpanType",
+    "Trace",
+    "TraceData",
+    "TraceInfo",
+    "TraceInfoV2",
+    "TraceLocation",
+    "TraceLocationType",
+    "TraceState",
+    "TraceStatus",
     "ViewType",
 ]

@@ -1,0 +1,100 @@
+"""The spans of a trace, as MLflow's ``mlflow.entities.trace_data``."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracklet.entities.span import Span
+from tracklet.tracing.constant import SpanAttributeKey
+
+__all__ = ["TraceData"]
+
+
+@dataclass
+class TraceData:
+    """A container object that holds the spans data of a trace.
+
+    Args:
+        spans: List of spans that are part of the trace.
+    """
+
+    spans: list[Span] = field(default_factory=list)
+
+    # As MLflow: extra keyword arguments are accepted (and ignored) for backward compatibility.
+    def __init__(self, spans: list[Span] | None = None, **kwargs: Any):
+        self.spans = spans or []
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TraceData:
+        if not isinstance(d, dict):
+            raise TypeError(f"TraceData.from_dict() expects a dictionary. Got: {type(d).__name__}")
+        return cls(spans=[Span.from_dict(span) for span in d.get("spans", [])])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"spans": [span.to_dict() for span in self.spans]}
+
+    def to_json_bytes(self) -> bytes:
+        """``{"spans": [...]}`` as compact JSON bytes (what MLflow writes as ``traces.json``)."""
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode("utf-8")
+
+    @property
+    def intermediate_outputs(self) -> dict[str, Any] | None:
+        """
+        .. deprecated:: 3.6.0
+            Use `trace.search_spans(name=...)` to search for spans and get the outputs.
+
+        Intermediate outputs produced while handling the request: the root span's
+        ``mlflow.trace.intermediate_outputs`` attribute if set, else the outputs of the
+        non-root spans by (de-duplicated) span name.
+        """
+        warnings.warn(
+            "``mlflow.entities.trace_data.TraceData.intermediate_outputs`` is deprecated since 3.6.0. "
+            "This method will be removed in a future release. "
+            "Use ``trace.search_spans(name=...)`` instead.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        root_span = self._get_root_span()
+        if root_span and root_span.get_attribute(SpanAttributeKey.INTERMEDIATE_OUTPUTS):
+            return root_span.get_attribute(SpanAttributeKey.INTERMEDIATE_OUTPUTS)
+
+        if len(self.spans) > 1:
+            result: dict[str, Any] = {}
+            span_name_counter: dict[str, int] = Counter(span.name for span in self.spans)
+            span_name_counter = {name: 1 for name, count in span_name_counter.items() if count > 1}
+            for span in self.spans:
+                span_name = span.name
+                if count := span_name_counter.get(span_name):
+                    span_name_counter[span_name] += 1
+                    span_name = f"{span_name}_{count}"
+                if span.parent_id and span.outputs is not None:
+                    result[span_name] = span.outputs
+            return result
+        return None
+
+    def _get_root_span(self) -> Span | None:
+        for span in self.spans:
+            if span.parent_id is None:
+                return span
+        return None
+
+    # `request` and `response` are preserved for backward compatibility with v2
+    @property
+    def request(self) -> str | None:
+        """The root span's inputs as stored (JSON text), or None."""
+        if span := self._get_root_span():
+            value = span.raw_attributes().get(SpanAttributeKey.INPUTS)
+            return value
+        return None
+
+    @property
+    def response(self) -> str | None:
+        """The root span's outputs as stored (JSON text), or None."""
+        if span := self._get_root_span():
+            value = span.raw_attributes().get(SpanAttributeKey.OUTPUTS)
+            return value
+        return None
