@@ -9,7 +9,6 @@ pandas is imported only when a DataFrame is made.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -63,29 +62,8 @@ def traces_to_dataframe(
 
 
 def trace_to_row(trace: Trace) -> dict[str, Any]:
-    """MLflow's ``Trace.to_pandas_dataframe_row()``."""
-    info = trace.info
-    return {
-        "trace_id": info.trace_id,
-        "trace": trace.to_json(),  # a JSON string, as MLflow (Spark DataFrames take it too)
-        "client_request_id": info.client_request_id,
-        "state": info.state,
-        "request_time": info.request_time,
-        "execution_duration": info.execution_duration,
-        "request": _loads(trace.data.request),
-        "response": _loads(trace.data.response),
-        "trace_metadata": info.trace_metadata,
-        "tags": info.tags,
-        SPANS_COLUMN_NAME: [span.to_dict() for span in trace.data.spans],
-        "assessments": [a.to_dictionary() for a in getattr(info, "assessments", None) or []],
-    }
-
-
-def _loads(value: Any) -> Any:
-    try:
-        return json.loads(value)
-    except Exception:
-        return value
+    """MLflow's ``Trace.to_pandas_dataframe_row()`` (the entity builds it)."""
+    return trace.to_pandas_dataframe_row()
 
 
 # -- extract_fields (MLflow's deprecated parameter) -------------------------------------

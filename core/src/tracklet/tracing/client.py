@@ -316,7 +316,7 @@ class TracingClient:
             filter_string = f"request_metadata.`mlflow.modelId` = '{model_id}'"
         experiments = _resolve_locations(experiment_ids, locations)
         if run_id:
-            run_experiment = self.store.get_run(run_id).info.experiment_id
+            run_experiment = plugins.get_tracking_store(self.tracking_uri).get_run(run_id).info.experiment_id
             if not experiments:
                 experiments = [run_experiment]
             elif run_experiment not in experiments:
