@@ -8,7 +8,10 @@ order-by list such as ``["metrics.loss ASC", "start_time DESC"]`` into
 compile the same AST to SQL. The registry's searches (registered models, model
 versions, logged models) use the same grammar: :func:`filter_registered_models`,
 :func:`filter_model_versions`, :func:`filter_logged_models` in memory, the
-``parse_*_filter`` / ``*_sort_keys`` functions for a compiler. Beyond MLflow,
+``parse_*_filter`` / ``*_sort_keys`` functions for a compiler. Traces (MLflow 3's
+``SearchTraceUtils`` fields) likewise: :func:`parse_trace_filter`,
+:func:`parse_trace_order_by`, :func:`filter_traces` / :func:`search_traces_in_memory`
+(see :mod:`tracklet.search._traces` for the AST a compiler meets). Beyond MLflow,
 filters accept ``OR`` and parentheses (``AND`` binds tighter) and ``IN`` on any string
 field. A search's size is bounded
 (``MAX_FILTER_*``, ``MAX_ORDER_BY_*``, ``MAX_PAGE_OFFSET``): a bigger one is refused with
@@ -79,6 +82,18 @@ from tracklet.search._registry import (
     sort_model_versions,
     sort_registered_models,
 )
+from tracklet.search._traces import (
+    METADATA,
+    TraceSearch,
+    compile_trace_filter,
+    filter_traces,
+    make_trace_search,
+    parse_trace_filter,
+    parse_trace_order_by,
+    search_traces_in_memory,
+    sort_traces,
+    trace_getter,
+)
 
 __all__ = [
     "ATTRIBUTE",
@@ -90,6 +105,7 @@ __all__ = [
     "MAX_ORDER_BY_CLAUSES",
     "MAX_ORDER_BY_CLAUSE_LENGTH",
     "MAX_PAGE_OFFSET",
+    "METADATA",
     "METRIC",
     "PARAM",
     "TAG",
@@ -101,12 +117,14 @@ __all__ = [
     "Op",
     "Or",
     "OrderKey",
+    "TraceSearch",
     "Value",
     "compile_experiment_filter",
     "compile_logged_model_filter",
     "compile_model_version_filter",
     "compile_registered_model_filter",
     "compile_run_filter",
+    "compile_trace_filter",
     "decode_page_token",
     "encode_logged_models_page_token",
     "encode_page_token",
@@ -115,8 +133,10 @@ __all__ = [
     "filter_model_versions",
     "filter_registered_models",
     "filter_runs",
+    "filter_traces",
     "like_regex",
     "logged_model_sort_keys",
+    "make_trace_search",
     "model_version_sort_keys",
     "paginate",
     "parse_filter",
@@ -127,14 +147,19 @@ __all__ = [
     "parse_order_by",
     "parse_registered_model_filter",
     "parse_registered_model_order_by",
+    "parse_trace_filter",
+    "parse_trace_order_by",
     "read_offset",
     "read_page_token",
     "registered_model_sort_keys",
     "search_experiments_in_memory",
     "search_runs_in_memory",
+    "search_traces_in_memory",
     "sort_experiments",
     "sort_logged_models",
     "sort_model_versions",
     "sort_registered_models",
     "sort_runs",
+    "sort_traces",
+    "trace_getter",
 ]
