@@ -46,6 +46,7 @@ from ._migrations import prepare_database
 from ._read import load_experiments, load_run_infos, load_runs
 from ._schema import decode_value, encode_value
 from ._search import search_experiment_ids, search_run_ids
+from ._traces import SqlTraces
 from ._write import insert_ignore, insert_ignore_tuples, raise_latest, upsert
 
 __all__ = ["SqlStore"]
@@ -81,7 +82,7 @@ def _experiment_keys(experiment_ids: list[str]) -> list[int]:
     return [k for k in (_experiment_key(e) for e in experiment_ids) if k is not None]
 
 
-class SqlStore(TrackingStore):
+class SqlStore(TrackingStore, SqlTraces):
     """Tracking store on a SQL database named by a SQLAlchemy URL.
 
     :param store_uri: ``sqlite:///path.db``, ``postgresql://…`` or ``mysql://…`` (a
@@ -90,6 +91,8 @@ class SqlStore(TrackingStore):
     :param artifact_uri: root under which new experiments keep artifacts
         (``<root>/<experiment_id>``); ``./mlruns`` of the working directory when None,
         as MLflow does for its database stores.
+
+    Traces (with their spans: ``span_storage``) are :class:`tracklet_sql._traces.SqlTraces`'.
     """
 
     capabilities = frozenset({"datasets", "concurrent_processes", "idempotent_metrics"})

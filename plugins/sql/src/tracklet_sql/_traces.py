@@ -1,0 +1,394 @@
+"""Traces on SQL: the primitives of :class:`tracklet.stores.traces.TraceStore`, with spans.
+
+Tables (revision 0002, :mod:`tracklet_sql._schema`): ``trace_info`` (one row per trace,
+MLflow's column names), ``trace_tags`` and ``trace_request_metadata`` (key/value rows),
+``spans`` (one row per span: its ids, name, type, status and times as columns, the whole
+``Span.to_dict()`` as JSON in ``content``).
+
+Writes are one transaction each (:func:`tracklet_sql._engine.write`, retried on deadlocks
+and serialization failures). Spans and the info of one trace may arrive at the same time
+from different server workers, so every write that merges into a trace first makes sure
+its ``trace_info`` row exists with an insert-if-absent (``ON CONFLICT DO NOTHING``,
+``INSERT IGNORE``, ``INSERT OR IGNORE``), then locks it (``SELECT … FOR UPDATE`` on
+PostgreSQL and MySQL; sqlite's ``BEGIN IMMEDIATE`` already serialises writers) before
+reading what is stored and writing the merge: concurrent writers of one trace queue on
+its row instead of overwriting each other's merge. Several traces are locked in id
+order, so two writers cannot deadlock on them.
+
+Reads: a search is one query for the page of ``trace_info`` rows
+(:mod:`tracklet_sql._search_traces`) and one for the page's tags and metadata together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from tracklet.stores import refusals
+from tracklet.stores.traces import (
+    ARTIFACT_LOCATION_TAG,
+    TraceStore,
+    artifact_location_for,
+    merge_trace_info,
+    no_such_trace,
+    no_trace_tag,
+    trace_info_from_spans,
+)
+
+from . import _schema as s
+from ._engine import write
+from ._search_traces import search_trace_rows
+from ._write import _insert_ignore, upsert
+
+if TYPE_CHECKING:
+    from tracklet.entities import Span, TraceInfo
+    from tracklet.search._traces import TraceSearch
+
+__all__ = ["SqlTraces"]
+
+_INT_MAX = 2**31 - 1
+_CHUNK = 500  # ids per IN list
+_INFO_FIELDS = (
+    "experiment_id",
+    "timestamp_ms",
+    "execution_time_ms",
+    "status",
+    "client_request_id",
+    "request_preview",
+    "response_preview",
+)
+_SPAN_FIELDS = (
+    "experiment_id",
+    "parent_span_id",
+    "name",
+    "type",
+    "status",
+    "start_time_unix_nano",
+    "end_time_unix_nano",
+    "duration_ns",
+    "content",
+)
+_ti, _tt, _tm, _sp = s.trace_info, s.trace_tags, s.trace_request_metadata, s.spans
+
+
+def _experiment_key(experiment_id: Any) -> int | None:
+    text = str(experiment_id)
+    if text.isascii() and text.isdecimal() and len(text) <= 10:
+        number = int(text)
+        if str(number) == text and number <= _INT_MAX:
+            return number
+    return None
+
+
+def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield list(items[start : start + _CHUNK])
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _state_value(state: Any) -> str:
+    return str(getattr(state, "value", state))
+
+
+def info_row(info: TraceInfo, experiment_key: int) -> dict[str, Any]:
+    """The ``trace_info`` row of a TraceInfo."""
+    return {
+        "request_id": info.trace_id,
+        "experiment_id": experiment_key,
+        "timestamp_ms": int(info.request_time),
+        "execution_time_ms": None if info.execution_duration is None else int(info.execution_duration),
+        "status": _state_value(info.state),
+        "client_request_id": _text(info.client_request_id),
+        "request_preview": _text(info.request_preview),
+        "response_preview": _text(info.response_preview),
+    }
+
+
+def to_trace_info(row: Any, tags: dict[str, str], metadata: dict[str, str]) -> TraceInfo:
+    """The TraceInfo of a ``trace_info`` row and its tags and metadata."""
+    from tracklet.entities import TraceInfo, TraceLocation, TraceState
+
+    return TraceInfo(
+        trace_id=row.request_id,
+        trace_location=TraceLocation.from_experiment_id(str(row.experiment_id)),
+        request_time=row.timestamp_ms,
+        execution_duration=row.execution_time_ms,
+        state=TraceState(row.status),
+        request_preview=row.request_preview,
+        response_preview=row.response_preview,
+        client_request_id=row.client_request_id,
+        trace_metadata=metadata,
+        tags=tags,
+    )
+
+
+def span_row(span: Span, experiment_key: int) -> dict[str, Any]:
+    """The ``spans`` row of a span."""
+    start, end = int(span.start_time_ns), span.end_time_ns
+    code = span.status.status_code
+    return {
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "experiment_id": experiment_key,
+        "parent_span_id": span.parent_id,
+        "name": span.name,
+        "type": _text(span.span_type),
+        "status": str(getattr(code, "value", code)),
+        "start_time_unix_nano": start,
+        "end_time_unix_nano": None if end is None else int(end),
+        "duration_ns": None if end is None else int(end) - start,
+        "content": json.dumps(span.to_dict(), ensure_ascii=False),
+    }
+
+
+_INFO_BY_ID = sa.select(*_ti.c).where(_ti.c.request_id.in_(sa.bindparam("ids", expanding=True)))
+_KEY_VALUES = sa.union_all(
+    sa.select(sa.literal(0).label("kind"), _tt.c.request_id, _tt.c.key, _tt.c.value).where(
+        _tt.c.request_id.in_(sa.bindparam("ids", expanding=True))
+    ),
+    sa.select(sa.literal(1).label("kind"), _tm.c.request_id, _tm.c.key, _tm.c.value).where(
+        _tm.c.request_id.in_(sa.bindparam("ids", expanding=True))
+    ),
+)
+_SPANS_OF = (
+    sa.select(_sp.c.content)
+    .where(_sp.c.trace_id == sa.bindparam("trace_id"))
+    .order_by(_sp.c.start_time_unix_nano, _sp.c.span_id)
+)
+
+
+def key_values(conn: sa.Connection, ids: Sequence[str]) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
+    """``{trace id: (tags, metadata)}`` of ``ids``, in one query per 500 ids."""
+    found: dict[str, tuple[dict[str, str], dict[str, str]]] = {i: ({}, {}) for i in ids}
+    for chunk in _chunks(list(found)):
+        for kind, request_id, key, value in conn.execute(_KEY_VALUES, {"ids": chunk}):
+            found[request_id][kind][key] = "" if value is None else value
+    return found
+
+
+def load_infos(conn: sa.Connection, ids: Sequence[str]) -> dict[str, TraceInfo]:
+    """The stored infos of those of ``ids`` that exist."""
+    rows = {}
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        rows.update({row.request_id: row for row in conn.execute(_INFO_BY_ID, {"ids": chunk})})
+    extra = key_values(conn, list(rows))
+    return {i: to_trace_info(row, *extra[i]) for i, row in rows.items()}
+
+
+class SqlTraces(TraceStore):
+    """The trace half of :class:`tracklet_sql.store.SqlStore` (a mixin: it uses the store's
+    ``engine``, ``dialect``)."""
+
+    trace_capabilities = frozenset({"span_storage"})
+    engine: sa.Engine
+    dialect: str
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _trace_experiment(self, conn: sa.Connection, experiment_id: str) -> tuple[int, str]:
+        """The key and artifact location of an active experiment (MLflow's refusals otherwise)."""
+        key = _experiment_key(experiment_id)
+        row = None
+        if key is not None:
+            row = conn.execute(
+                sa.select(s.experiments.c.lifecycle_stage, s.experiments.c.artifact_location).where(
+                    s.experiments.c.experiment_id == key
+                )
+            ).first()
+        if row is None or key is None:
+            raise refusals.no_such_experiment(str(experiment_id))
+        if row.lifecycle_stage != "active":
+            raise refusals.experiment_not_active(str(experiment_id), row.lifecycle_stage)
+        return key, str(row.artifact_location or "")
+
+    def _lock_traces(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, TraceInfo]:
+        """Make sure each row's trace exists (inserting the row where absent) and hold it
+        locked until commit, in id order; returns the infos of the traces that were
+        already stored (to merge into), read after the lock."""
+        existing: list[str] = []
+        insert = _insert_ignore(self.dialect, _ti)
+        for row in sorted(rows, key=lambda r: r["request_id"]):
+            trace_id = row["request_id"]
+            if self.dialect == "sqlite":  # writers are serialised by BEGIN IMMEDIATE
+                if conn.execute(insert, row).rowcount == 0:
+                    existing.append(trace_id)
+                continue
+            lock = sa.select(_ti.c.request_id).where(_ti.c.request_id == trace_id).with_for_update()
+            if conn.execute(lock).first() is not None:
+                existing.append(trace_id)
+            elif conn.execute(insert, row).rowcount == 0:
+                # another writer inserted it meanwhile (we waited for its commit): lock theirs
+                conn.execute(lock)
+                existing.append(trace_id)
+            # else: we inserted the row, which our transaction holds locked
+        return load_infos(conn, existing)
+
+    def _write_infos(
+        self,
+        conn: sa.Connection,
+        merged: list[tuple[TraceInfo, int]],
+        deleted_tags: dict[str, set[str]] | None = None,
+    ) -> None:
+        """Write infos (already locked rows), their tags and metadata (upserts, key order)."""
+        for info, key in merged:
+            row = info_row(info, key)
+            conn.execute(
+                _ti.update()
+                .where(_ti.c.request_id == row["request_id"])
+                .values({k: row[k] for k in _INFO_FIELDS})
+            )
+        tag_rows, meta_rows = [], []
+        for info, _ in merged:
+            tag_rows += [
+                {"request_id": info.trace_id, "key": k, "value": _text(v)}
+                for k, v in sorted(info.tags.items())
+            ]
+            meta_rows += [
+                {"request_id": info.trace_id, "key": k, "value": _text(v)}
+                for k, v in sorted(info.trace_metadata.items())
+            ]
+        upsert(conn, _tt, tag_rows, ["value"])
+        upsert(conn, _tm, meta_rows, ["value"])
+
+    # -- primitives ----------------------------------------------------------------------
+
+    def _start_trace(self, trace_info: TraceInfo) -> TraceInfo:
+        """Create or merge into the trace (:func:`merge_trace_info`): the trace moves to
+        the incoming experiment, spans included."""
+        trace_id = trace_info.trace_id
+
+        def start(conn: sa.Connection) -> TraceInfo:
+            key, location = self._trace_experiment(conn, trace_info.experiment_id)
+            stored = self._lock_traces(conn, [info_row(trace_info, key)]).get(trace_id)
+            merged = merge_trace_info(stored, trace_info, artifact_location_for(location, trace_id))
+            self._write_infos(conn, [(merged, key)])
+            if stored is not None and str(stored.experiment_id) != str(key):
+                conn.execute(_sp.update().where(_sp.c.trace_id == trace_id).values(experiment_id=key))
+            return load_infos(conn, [trace_id])[trace_id]
+
+        return write(self.engine, start)
+
+    def _get_trace_info(self, trace_id: str) -> TraceInfo:
+        with self.engine.connect() as conn:
+            found = load_infos(conn, [trace_id]).get(trace_id)
+        if found is None:
+            raise no_such_trace(trace_id)
+        return found
+
+    def _batch_get_trace_infos(self, trace_ids: Sequence[str]) -> list[TraceInfo]:
+        with self.engine.connect() as conn:
+            found = load_infos(conn, trace_ids)
+        return [found[i] for i in trace_ids if i in found]
+
+    def _search_traces(self, search: TraceSearch) -> tuple[list[TraceInfo], str | None]:
+        """One page: a query for the ``trace_info`` rows, one for their tags and metadata."""
+        keys = [k for k in (_experiment_key(e) for e in search.experiment_ids) if k is not None]
+        with self.engine.connect() as conn:
+            page = search_trace_rows(conn, self.dialect, keys, search)
+            extra = key_values(conn, [row.request_id for row in page.rows])
+        return [to_trace_info(row, *extra[row.request_id]) for row in page.rows], page.token
+
+    def _set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
+        def set_tag(conn: sa.Connection) -> None:
+            self._existing_trace(conn, trace_id)
+            upsert(conn, _tt, [{"request_id": trace_id, "key": key, "value": value}], ["value"])
+
+        write(self.engine, set_tag)
+
+    def _delete_trace_tag(self, trace_id: str, key: str) -> None:
+        def delete(conn: sa.Connection) -> None:
+            self._existing_trace(conn, trace_id)
+            deleted = conn.execute(_tt.delete().where(_tt.c.request_id == trace_id, _tt.c.key == key))
+            if deleted.rowcount == 0:
+                raise no_trace_tag(trace_id, key)
+
+        write(self.engine, delete)
+
+    @staticmethod
+    def _existing_trace(conn: sa.Connection, trace_id: str) -> None:
+        if conn.execute(sa.select(_ti.c.request_id).where(_ti.c.request_id == trace_id)).first() is None:
+            raise no_such_trace(trace_id)
+
+    def _delete_traces(
+        self,
+        experiment_id: str,
+        max_timestamp_millis: int | None = None,
+        max_traces: int | None = None,
+        trace_ids: Sequence[str] | None = None,
+    ) -> int:
+        key = _experiment_key(experiment_id)
+        if key is None:
+            return 0
+
+        def delete(conn: sa.Connection) -> int:
+            statement = sa.select(_ti.c.request_id).where(_ti.c.experiment_id == key)
+            if max_timestamp_millis is not None:
+                statement = statement.where(_ti.c.timestamp_ms <= max_timestamp_millis)
+            if trace_ids is not None:
+                statement = statement.where(_ti.c.request_id.in_(list(trace_ids)))
+            if max_traces is not None:
+                statement = statement.order_by(_ti.c.timestamp_ms, _ti.c.request_id).limit(max_traces)
+            if self.dialect != "sqlite":
+                statement = statement.with_for_update()
+            ids = [row[0] for row in conn.execute(statement)]
+            count = 0
+            for chunk in _chunks(ids):
+                for table, column in (
+                    (_sp, _sp.c.trace_id),
+                    (_tt, _tt.c.request_id),
+                    (_tm, _tm.c.request_id),
+                ):
+                    conn.execute(table.delete().where(column.in_(chunk)))
+                count += conn.execute(_ti.delete().where(_ti.c.request_id.in_(chunk))).rowcount
+            return count
+
+        return write(self.engine, delete)
+
+    def _log_spans(self, experiment_id: str, spans: list[Span]) -> list[Span]:
+        """Keep the spans (a re-sent span replaces the stored one) and create or update
+        their traces' infos from them (:func:`trace_info_from_spans`), in one transaction.
+        A new trace goes to ``experiment_id``; an existing one stays where it is."""
+        by_trace: dict[str, list[Span]] = {}
+        for span in spans:
+            by_trace.setdefault(span.trace_id, []).append(span)
+
+        def log(conn: sa.Connection) -> list[Span]:
+            key, location = self._trace_experiment(conn, experiment_id)
+            fresh = {}
+            for trace_id, group in by_trace.items():
+                info = trace_info_from_spans(experiment_id, group, None)
+                tags = {**info.tags, ARTIFACT_LOCATION_TAG: artifact_location_for(location, trace_id)}
+                fresh[trace_id] = dataclasses.replace(info, tags=tags)
+            stored = self._lock_traces(conn, [info_row(info, key) for info in fresh.values()])
+            merged, experiment_of = [], {}
+            for trace_id, group in sorted(by_trace.items()):
+                before = stored.get(trace_id)
+                if before is None:
+                    merged.append((fresh[trace_id], key))
+                    experiment_of[trace_id] = key
+                else:
+                    info = trace_info_from_spans(experiment_id, group, before)
+                    experiment_of[trace_id] = int(before.experiment_id)
+                    merged.append((info, experiment_of[trace_id]))
+            self._write_infos(conn, merged)
+            rows = {(x.trace_id, x.span_id): span_row(x, experiment_of[x.trace_id]) for x in spans}
+            upsert(conn, _sp, [rows[k] for k in sorted(rows)], list(_SPAN_FIELDS))
+            return spans
+
+        return write(self.engine, log)
+
+    def _get_trace_spans(self, trace_id: str) -> list[Span]:
+        from tracklet.entities import Span
+
+        with self.engine.connect() as conn:
+            contents = conn.execute(_SPANS_OF, {"trace_id": trace_id}).scalars().all()
+            if not contents:
+                self._existing_trace(conn, trace_id)
+        return [Span.from_dict(json.loads(content)) for content in contents]
