@@ -49,11 +49,12 @@ from ._fsio import Appender
 from ._layout import ARTIFACTS, METRICS, PARAMS, TAGS, TRASH, run_meta
 from ._metrics import format_line
 from ._runs import RunIndex, RunState
+from ._traces import FileTraces
 
 __all__ = ["FileStore"]
 
 
-class FileStore(TrackingStore):
+class FileStore(TrackingStore, FileTraces):
     """Tracking store on a folder (a plain path or a ``file:`` URI), MLflow-compatible.
 
     :param store_uri: the folder; ``./mlruns`` when None. Created, with the Default
