@@ -1,18 +1,21 @@
-"""Fluent tracing names (``mlflow.start_span``, ``mlflow.trace``, …).
+"""Fluent tracing names of ``tracklet`` (``tracklet.trace``, ``tracklet.start_span``, …).
 
-tracklet has no trace store yet: each raises ``NOT_IMPLEMENTED`` with a message that
-says so, rather than an ``AttributeError`` that looks like a typo. The functions are
-declared with MLflow 3's parameter names so that code calling them type-checks and a
-wrong call fails where MLflow's would.
+``tracklet/__init__`` maps each name of :data:`TRACING_NAMES` here lazily, so ``import
+tracklet`` loads no tracing module; the first use of one of these names loads
+:mod:`tracklet.tracing.fluent` (stdlib only). Signatures are MLflow 3.17's.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from contextlib import AbstractContextManager
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal
 
-from tracklet.exceptions import NOT_IMPLEMENTED, TrackletException
+if TYPE_CHECKING:
+    import pandas
+
+    from tracklet.entities import LiveSpan, Trace
+    from tracklet.tracing.fluent import _SpanScope
 
 __all__ = [
     "TRACING_NAMES",
@@ -23,7 +26,6 @@ __all__ = [
     "search_traces",
     "start_span",
     "trace",
-    "tracing_unavailable",
     "update_current_trace",
 ]
 
@@ -39,19 +41,6 @@ TRACING_NAMES = (
 )
 
 
-def tracing_unavailable(qualname: str) -> TrackletException:
-    """The error every tracing name raises (fluent functions and client methods alike)."""
-    return TrackletException(
-        f"{qualname}: tracing is not available in this tracklet release (no installed plugin "
-        "stores traces). Use MLflow for tracing until a tracklet tracing plugin ships.",
-        NOT_IMPLEMENTED,
-    )
-
-
-def _unavailable(name: str) -> NoReturn:
-    raise tracing_unavailable(f"tracklet.{name}")
-
-
 def start_span(
     name: str = "span",
     span_type: str | None = "UNKNOWN",
@@ -61,9 +50,13 @@ def start_span(
     run_id: str | None = None,
     links: list[Any] | None = None,
     description: str | None = None,
-) -> AbstractContextManager[Any]:
-    """Tracing: a span as a context manager (not available yet; raises NOT_IMPLEMENTED)."""
-    _unavailable("start_span")
+) -> _SpanScope:
+    """A span as a context manager, yielding the live span (MLflow's ``mlflow.start_span``)."""
+    from tracklet.tracing import fluent
+
+    return fluent.start_span(
+        name, span_type, attributes, trace_destination, log_level, run_id, links, description
+    )
 
 
 def trace(
@@ -78,13 +71,36 @@ def trace(
     links: list[Any] | None = None,
     description: str | None = None,
 ) -> Callable[..., Any]:
-    """Tracing: the ``@trace`` decorator (not available yet; raises NOT_IMPLEMENTED)."""
-    _unavailable("trace")
+    """The ``@trace`` decorator (MLflow's ``mlflow.trace``): sync, async and generator functions."""
+    from tracklet.tracing import fluent
+
+    return fluent.trace(
+        func,
+        name=name,
+        span_type=span_type,
+        attributes=attributes,
+        output_reducer=output_reducer,
+        trace_destination=trace_destination,
+        sampling_ratio_override=sampling_ratio_override,
+        log_level=log_level,
+        links=links,
+        description=description,
+    )
 
 
-def get_trace(trace_id: str, silent: bool = False, flush: bool = False) -> Any | None:
-    """Tracing: one trace by id (not available yet; raises NOT_IMPLEMENTED)."""
-    _unavailable("get_trace")
+def _get_trace_signature(trace_id: str, silent: bool = False, flush: bool = False) -> Trace | None:
+    raise NotImplementedError  # only its signature is used
+
+
+def get_trace(*args: Any, **kwargs: Any) -> Trace | None:
+    """One stored trace by id, or None (MLflow's ``mlflow.get_trace(trace_id, silent=False,
+    flush=False)``; ``request_id=`` is accepted with MLflow's FutureWarning)."""
+    from tracklet.tracing import fluent
+
+    return fluent.get_trace(*args, **kwargs)
+
+
+get_trace.__signature__ = inspect.signature(_get_trace_signature)  # type: ignore[attr-defined]
 
 
 def search_traces(
@@ -100,19 +116,38 @@ def search_traces(
     include_spans: bool = True,
     locations: list[str] | None = None,
     flush: bool = False,
-) -> Any:
-    """Tracing: search traces (not available yet; raises NOT_IMPLEMENTED)."""
-    _unavailable("search_traces")
+) -> pandas.DataFrame | list[Trace]:
+    """Search stored traces (MLflow's ``mlflow.search_traces``): a DataFrame or a list."""
+    from tracklet.tracing import fluent
+
+    return fluent.search_traces(
+        experiment_ids=experiment_ids,
+        filter_string=filter_string,
+        max_results=max_results,
+        order_by=order_by,
+        extract_fields=extract_fields,
+        run_id=run_id,
+        return_type=return_type,
+        model_id=model_id,
+        sql_warehouse_id=sql_warehouse_id,
+        include_spans=include_spans,
+        locations=locations,
+        flush=flush,
+    )
 
 
-def get_current_active_span() -> Any | None:
-    """Tracing: the span in progress (not available yet; raises NOT_IMPLEMENTED)."""
-    _unavailable("get_current_active_span")
+def get_current_active_span() -> LiveSpan | None:
+    """The span the calling code runs in, or None."""
+    from tracklet.tracing import fluent
+
+    return fluent.get_current_active_span()
 
 
 def get_last_active_trace_id(thread_local: bool = False) -> str | None:
-    """Tracing: the id of the last trace (not available yet; raises NOT_IMPLEMENTED)."""
-    _unavailable("get_last_active_trace_id")
+    """The id of the trace that ended last (process-wide, or this thread's)."""
+    from tracklet.tracing import fluent
+
+    return fluent.get_last_active_trace_id(thread_local)
 
 
 def update_current_trace(
@@ -126,8 +161,20 @@ def update_current_trace(
     session_id: str | None = None,
     user: str | None = None,
 ) -> None:
-    """Tracing: tag the trace in progress (not available yet; raises NOT_IMPLEMENTED)."""
-    _unavailable("update_current_trace")
+    """Tag the trace in progress, set its metadata, previews or state (MLflow's)."""
+    from tracklet.tracing import fluent
+
+    fluent.update_current_trace(
+        tags=tags,
+        metadata=metadata,
+        client_request_id=client_request_id,
+        request_preview=request_preview,
+        response_preview=response_preview,
+        state=state,
+        model_id=model_id,
+        session_id=session_id,
+        user=user,
+    )
 
 
 def log_trace(
@@ -140,5 +187,16 @@ def log_trace(
     start_time_ms: int | None = None,
     execution_time_ms: int | None = None,
 ) -> str:
-    """Tracing: log a finished trace (not available yet; raises NOT_IMPLEMENTED)."""
-    _unavailable("log_trace")
+    """Record a finished single-span trace; return its id (MLflow's ``mlflow.log_trace``)."""
+    from tracklet.tracing import fluent
+
+    return fluent.log_trace(
+        name=name,
+        request=request,
+        response=response,
+        intermediate_outputs=intermediate_outputs,
+        attributes=attributes,
+        tags=tags,
+        start_time_ms=start_time_ms,
+        execution_time_ms=execution_time_ms,
+    )

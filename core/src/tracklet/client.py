@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tracklet import _config, plugins
 from tracklet._media import MediaMixin
 from tracklet._model_registry import RegistryClientMixin
-from tracklet._unavailable import TracingMixin
+from tracklet._tracing_client import TracingClientMixin
 from tracklet.entities import (
     DatasetInput,
     Experiment,
@@ -53,7 +53,7 @@ __all__ = ["MlflowClient"]
 _logger = logging.getLogger(__name__)
 
 
-class MlflowClient(MediaMixin, RegistryClientMixin, TracingMixin):
+class MlflowClient(MediaMixin, RegistryClientMixin, TracingClientMixin):
     """Client of a tracking backend: experiments, runs, metrics, params, tags, artifacts.
 
     :param tracking_uri: where to track (a path, ``file:``, ``sqlite:``, ``http(s):``…);

@@ -1,0 +1,70 @@
+"""Tracing: MLflow 3's traces and spans, with tracklet's own light runtime.
+
+The runtime (no OpenTelemetry SDK: contextvars and OpenTelemetry-compatible ids) lives
+in :mod:`tracklet.tracing.provider` (span creation and the active-span context),
+:mod:`~tracklet.tracing.trace_manager` (the traces in progress),
+:mod:`~tracklet.tracing.fluent` (``@trace``, ``start_span``, …),
+:mod:`~tracklet.tracing.export` (the asynchronous, batched export to the store) and
+:mod:`~tracklet.tracing.otlp` (OTLP/JSON in and out). This package module itself
+stays import-free so that ``tracklet.tracing.constant`` and friends cost nothing.
+
+:func:`disable` / :func:`enable` switch span creation off and on for the process (a
+disabled runtime hands out no-op spans: the traced code still runs, nothing is
+recorded); :func:`is_tracing_enabled` tells which; :func:`reset` forgets every trace in
+progress and the exporter (tests). ``TRACKLET_TRACING_ENABLED=false`` (or MLflow's
+``MLFLOW_TRACING_ENABLED``) starts the process with tracing disabled.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+__all__ = ["disable", "enable", "is_tracing_enabled", "reset"]
+
+_lock = threading.Lock()
+_enabled: bool | None = None  # None: not decided yet (read the environment on first use)
+
+
+def _enabled_from_environment() -> bool:
+    for variable in ("TRACKLET_TRACING_ENABLED", "MLFLOW_TRACING_ENABLED"):
+        value = os.environ.get(variable, "").strip().lower()
+        if value:
+            return value not in ("0", "false", "no", "off")
+    return True
+
+
+def is_tracing_enabled() -> bool:
+    """True unless :func:`disable` was called (or the environment disables tracing)."""
+    global _enabled
+    if _enabled is None:
+        with _lock:
+            if _enabled is None:
+                _enabled = _enabled_from_environment()
+    return _enabled
+
+
+def disable() -> None:
+    """Stop recording: spans started from now on are no-op spans (traced code still runs)."""
+    global _enabled
+    with _lock:
+        _enabled = False
+
+
+def enable() -> None:
+    """Record spans again after :func:`disable`."""
+    global _enabled
+    with _lock:
+        _enabled = True
+
+
+def reset() -> None:
+    """Forget every trace in progress, flush and drop the exporter, and re-read the
+    environment's enabled setting on next use."""
+    global _enabled
+    from tracklet.tracing import export, trace_manager
+
+    trace_manager.InMemoryTraceManager.reset()
+    export.reset_exporter()
+    with _lock:
+        _enabled = None

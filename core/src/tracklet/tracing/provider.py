@@ -1,0 +1,346 @@
+"""Span creation and the active-span context: tracklet's own span runtime.
+
+No OpenTelemetry SDK: the active span is a :class:`contextvars.ContextVar` (so it
+follows ``asyncio`` tasks and ``contextvars.copy_context().run``; a new
+``threading.Thread`` starts with no active span, so a span started there begins a new
+trace, as in MLflow), ids are OpenTelemetry-compatible random integers (trace id 128
+bits, span id 64 bits; MLflow trace id ``"tr-" + 32 hex``). No sampling.
+
+When a span ends, :func:`_on_span_end` checks whether its trace is complete (root
+ended, no span open) and if so pops it from the
+:class:`~tracklet.tracing.trace_manager.InMemoryTraceManager`, finalises its info as
+MLflow's span processor does (request time, duration, state from the root span,
+input/output previews) and hands it to the exporter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import random
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from tracklet import tracing
+
+if TYPE_CHECKING:
+    from tracklet.entities import LiveSpan, Trace
+
+__all__ = [
+    "generate_span_id",
+    "generate_trace_id",
+    "get_current_span",
+    "safe_set_span_in_context",
+    "start_detached_span",
+    "start_span_in_context",
+    "with_active_span",
+]
+
+_logger = logging.getLogger("tracklet.tracing")
+
+#: The span the code runs in (None: no trace in progress in this context).
+_ACTIVE_SPAN: ContextVar[Any] = ContextVar("tracklet_active_span", default=None)
+
+_MAX_CHARS_IN_TRACE_INFO_METADATA = 250
+_TRUNCATION_SUFFIX = "..."
+
+
+def generate_trace_id() -> int:
+    """A random, non-zero 128-bit trace id (OpenTelemetry's rule)."""
+    while True:
+        value = random.getrandbits(128)
+        if value:
+            return value
+
+
+def generate_span_id() -> int:
+    """A random, non-zero 64-bit span id."""
+    while True:
+        value = random.getrandbits(64)
+        if value:
+            return value
+
+
+def get_current_span() -> Any:
+    """The active span of this context if its trace is still live in this process."""
+    span = _ACTIVE_SPAN.get()
+    if span is None:
+        return None
+    from tracklet.tracing.trace_manager import InMemoryTraceManager
+
+    if InMemoryTraceManager.get_instance().get_span_from_id(span.trace_id, span.span_id) is None:
+        # the trace ended (or this is a forked child, which starts with no live traces)
+        return None
+    return span
+
+
+@contextlib.contextmanager
+def with_active_span(span: Any) -> Iterator[None]:
+    """Make ``span`` the active span for the block."""
+    token = _ACTIVE_SPAN.set(span)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):  # a generator finished in another context
+            _ACTIVE_SPAN.reset(token)
+
+
+safe_set_span_in_context = with_active_span
+
+
+# -- creating spans ----------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _env_metadata() -> dict[str, str]:
+    """MLflow's ``resolve_env_metadata``: who and what made the trace (source name and
+    type, user, git), resolved once per process from the run-context plugins."""
+    allow = {
+        "mlflow.source.name",
+        "mlflow.source.type",
+        "mlflow.user",
+        "mlflow.source.git.commit",
+        "mlflow.source.git.branch",
+        "mlflow.source.git.repoURL",
+        "mlflow.databricks.notebookID",
+        "mlflow.databricks.notebookPath",
+        "mlflow.databricks.webappURL",
+        "mlflow.databricks.workspaceID",
+        "mlflow.databricks.workspaceURL",
+        "mlflow.databricks.notebook.commandID",
+    }
+    try:
+        from tracklet import plugins
+
+        tags = plugins.run_context_tags()
+    except Exception:
+        _logger.debug("Failed to resolve the trace's environment metadata.", exc_info=True)
+        return {}
+    return {k: str(v) for k, v in tags.items() if k in allow}
+
+
+def _active_run() -> Any:
+    try:
+        from tracklet import fluent
+
+        return fluent.active_run()
+    except Exception:
+        return None
+
+
+def resolve_experiment_id(explicit: str | None = None) -> str:
+    """MLflow's ``get_experiment_id_for_trace``: the explicit id, else the active run's
+    experiment, else the active experiment (``set_experiment``, ``MLFLOW_EXPERIMENT_ID`` /
+    ``_NAME`` and their ``TRACKLET_`` forms), else ``"0"``."""
+    if explicit:
+        return str(explicit)
+    run = _active_run()
+    if run is not None:
+        return str(run.info.experiment_id)
+    from tracklet import fluent
+
+    return fluent._current_experiment_id()
+
+
+def _basic_metadata() -> dict[str, str]:
+    from tracklet.tracing.constant import TraceMetadataKey
+
+    metadata = dict(_env_metadata())
+    metadata["mlflow.trace_schema.version"] = "3"
+    run = _active_run()
+    if run is not None:
+        metadata[TraceMetadataKey.SOURCE_RUN] = run.info.run_id
+    return metadata
+
+
+_live_span_class: Any = None
+
+
+def _runtime_span_class() -> Any:
+    """LiveSpan whose ``end()`` also tells the runtime (built once, on first use)."""
+    global _live_span_class
+    if _live_span_class is None:
+        from tracklet.entities.span import LiveSpan
+
+        class _RuntimeLiveSpan(LiveSpan):
+            def end(
+                self,
+                outputs: Any | None = None,
+                attributes: dict[str, Any] | None = None,
+                status: Any = None,
+                end_time_ns: int | None = None,
+            ) -> None:
+                was_recording = self._is_recording()
+                super().end(outputs, attributes, status, end_time_ns)
+                if was_recording and not self._is_recording():
+                    _on_span_end(self)
+
+        _RuntimeLiveSpan.__name__ = _RuntimeLiveSpan.__qualname__ = "LiveSpan"
+        _live_span_class = _RuntimeLiveSpan
+    return _live_span_class
+
+
+def _new_live_span(
+    *,
+    trace_id: str,
+    otel_trace_id: int,
+    span_id: int,
+    parent_id: int | None,
+    name: str,
+    start_time_ns: int,
+    first_attributes: dict[str, Any] | None = None,
+) -> LiveSpan:
+    span: LiveSpan = _runtime_span_class()(
+        name=name,
+        trace_id=trace_id,
+        otel_trace_id=otel_trace_id,
+        span_id=span_id,
+        parent_id=parent_id,
+        start_time_ns=start_time_ns,
+    )
+    if first_attributes:
+        # as the OpenTelemetry span MLflow starts: these come before mlflow.traceRequestId
+        from tracklet.entities._trace_common import dump_span_attribute_value
+
+        raw = {k: dump_span_attribute_value(v) for k, v in first_attributes.items()}
+        span._raw_attributes = {**raw, **span._raw_attributes}
+    return span
+
+
+def start_detached_span(
+    name: str,
+    parent: Any = None,
+    experiment_id: str | None = None,
+    start_time_ns: int | None = None,
+) -> Any:
+    """Start a span under ``parent`` (a live span) or, without one, a new trace with this
+    span as its root. Returns the registered :class:`LiveSpan`, or a ``NoOpSpan`` when
+    tracing is disabled or the parent is not a live span of this process."""
+    from tracklet.entities.span import NO_OP_SPAN_TRACE_ID, NoOpSpan
+    from tracklet.tracing.constant import SpanAttributeKey
+    from tracklet.tracing.trace_manager import InMemoryTraceManager
+
+    if not tracing.is_tracing_enabled():
+        return NoOpSpan()
+    manager = InMemoryTraceManager.get_instance()
+    if parent is not None and getattr(parent, "trace_id", None) == NO_OP_SPAN_TRACE_ID:
+        return NoOpSpan()
+    start = start_time_ns if start_time_ns is not None else time.time_ns()
+    span_id = generate_span_id()
+    first: dict[str, Any] = {}
+    if start_time_ns is not None:
+        first[SpanAttributeKey.START_TIME_NS] = start_time_ns
+    if parent is not None and manager.get_span_from_id(parent.trace_id, parent.span_id) is not None:
+        if experiment_id:
+            _logger.warning(
+                "The `experiment_id` parameter can only be used for root spans, but the span "
+                f"`{name}` is not a root span. The specified value `{experiment_id}` will be ignored."
+            )
+        span = _new_live_span(
+            trace_id=parent.trace_id,
+            otel_trace_id=parent._otel_trace_id,
+            span_id=span_id,
+            parent_id=int(parent.span_id, 16),
+            name=name,
+            start_time_ns=start,
+            first_attributes=first,
+        )
+        manager.register_span(span)
+        return span
+
+    from tracklet.entities import TraceInfo, TraceLocation, TraceState
+    from tracklet.tracing.constant import TraceTagKey
+
+    if experiment_id:
+        first[SpanAttributeKey.EXPERIMENT_ID] = str(experiment_id)
+    otel_trace_id = generate_trace_id()
+    trace_id = f"tr-{otel_trace_id:032x}"
+    span = _new_live_span(
+        trace_id=trace_id,
+        otel_trace_id=otel_trace_id,
+        span_id=span_id,
+        parent_id=None,
+        name=name,
+        start_time_ns=start,
+        first_attributes=first,
+    )
+    info = TraceInfo(
+        trace_id=trace_id,
+        trace_location=TraceLocation.from_experiment_id(resolve_experiment_id(experiment_id)),
+        request_time=start // 1_000_000,
+        execution_duration=None,
+        state=TraceState.IN_PROGRESS,
+        trace_metadata=_basic_metadata(),
+        tags={TraceTagKey.TRACE_NAME: name},
+    )
+    manager.register_trace(info)
+    manager.register_span(span)
+    return span
+
+
+def start_span_in_context(name: str, experiment_id: str | None = None) -> Any:
+    """Start a span under the active span of this context (or a new trace)."""
+    return start_detached_span(name, parent=get_current_span(), experiment_id=experiment_id)
+
+
+# -- ending ------------------------------------------------------------------------------
+
+
+def _truncate_metadata(value: str | None) -> str:
+    if not value:
+        return ""
+    if len(value) > _MAX_CHARS_IN_TRACE_INFO_METADATA:
+        cut = _MAX_CHARS_IN_TRACE_INFO_METADATA - len(_TRUNCATION_SUFFIX)
+        value = value[:cut] + _TRUNCATION_SUFFIX
+    return value
+
+
+def _on_span_end(span: LiveSpan) -> None:
+    """Called by a live span once it has ended. Never raises."""
+    try:
+        _finish(span)
+    except Exception:
+        _logger.debug(f"Failed to process the end of span {getattr(span, 'span_id', '?')}.", exc_info=True)
+
+
+def _finish(span: LiveSpan) -> None:
+    from tracklet.entities import TraceState
+    from tracklet.tracing.constant import SpanAttributeKey, TraceMetadataKey
+    from tracklet.tracing.trace_manager import InMemoryTraceManager
+
+    manager = InMemoryTraceManager.get_instance()
+    trace_id = span.trace_id
+    with manager.get_trace(trace_id) as trace:
+        if trace is None:
+            return
+        if span.parent_id is None:
+            trace.root_ended = True
+            info = trace.info
+            start, end = span.start_time_ns, span.end_time_ns or time.time_ns()
+            info.request_time = start // 1_000_000
+            info.execution_duration = (end - start) // 1_000_000
+            if info.state == TraceState.IN_PROGRESS:
+                code = getattr(span.status.status_code, "value", span.status.status_code)
+                info.state = TraceState.ERROR if code == "ERROR" else TraceState.OK
+            raw = span._raw_attributes
+            info.trace_metadata[TraceMetadataKey.INPUTS] = _truncate_metadata(
+                raw.get(SpanAttributeKey.INPUTS)
+            )
+            info.trace_metadata[TraceMetadataKey.OUTPUTS] = _truncate_metadata(
+                raw.get(SpanAttributeKey.OUTPUTS)
+            )
+            from tracklet.tracing import fluent
+
+            fluent._set_last_active_trace_id(trace_id)
+    finished = manager.pop_if_complete(trace_id)
+    if finished is not None:
+        _export(finished)
+
+
+def _export(trace: Trace) -> None:
+    from tracklet.tracing.export import get_exporter
+
+    get_exporter().export(trace)
