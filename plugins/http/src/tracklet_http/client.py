@@ -33,6 +33,7 @@ from tracklet.entities import (
 from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.stores import TrackingStore
 from tracklet_http import protocol as p
+from tracklet_http.client_traces import RestTraceStore
 from tracklet_http.transport import HttpTransport
 
 __all__ = ["RestStore"]
@@ -41,10 +42,12 @@ __all__ = ["RestStore"]
 HISTORY_PAGE = 25_000
 
 
-class RestStore(TrackingStore):
+class RestStore(RestTraceStore, TrackingStore):
     """The tracking store behind the server at ``store_uri`` (``http(s)://host:port[/prefix]``).
 
-    ``artifact_uri`` is ignored: the server decides where artifacts go.
+    ``artifact_uri`` is ignored: the server decides where artifacts go. Traces go
+    through MLflow 3's trace endpoints and the server's OTLP receiver
+    (:class:`~tracklet_http.client_traces.RestTraceStore`).
     """
 
     #: What any tracking server offers. ``idempotent_metrics`` depends on the server's

@@ -70,6 +70,7 @@ from tracklet_http.server.handlers import HANDLERS, Call, Handler, ServerState, 
 from tracklet_http.server.metrics import RequestMetrics, endpoint_family
 from tracklet_http.server.security import SecurityMiddleware
 from tracklet_http.server.settings import ServerSettings
+from tracklet_http.server.traces import trace_routes
 
 __all__ = ["AJAX_PREFIX", "RequestTimer", "TrackingApi", "app_factory", "create_app", "reserved_paths"]
 
@@ -77,6 +78,8 @@ logger = logging.getLogger("tracklet_http.server")
 
 #: The prefix MLflow's web UI uses for the same API.
 AJAX_PREFIX = "/ajax-api/2.0/mlflow"
+#: The OTLP/HTTP trace receiver's path (OpenTelemetry's, and MLflow's).
+OTLP_TRACES_PATH = "/v1/traces"
 #: Most query fields one GET may carry: room for MLflow's own checks to answer first (its
 #: UI and tests send 1,000 run ids to the bulk metric endpoints and expect "at most 100
 #: run_ids"); ``--max-header-size`` bounds the query string's bytes anyway.
@@ -165,6 +168,9 @@ class TrackingApi:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None and scope["type"] == "http" and scope["path"] == OTLP_TRACES_PATH:
+            await self._otlp(scope, receive, send)
+            return
         if route is None:
             found = (
                 self.contributed.match(scope["path"], scope["method"])
@@ -295,6 +301,7 @@ class TrackingApi:
                 tracking_store=self.state.store,
                 settings=self.state.settings,
                 registry_holder=self.registry,
+                authorizer=self.state.authorizer,
             )
             authorizer = self.state.authorizer
             if authorizer is not None and hasattr(authorizer, "authorize_route"):
@@ -312,6 +319,37 @@ class TrackingApi:
         except Exception as exc:  # noqa: BLE001 - every failure becomes an MLflow error answer
             status, body = exception_answer(exc, route.name)
             return status, body, _UNAUTHENTICATED_HEADERS if status == 401 else ()
+
+    async def _otlp(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """``POST /v1/traces``, the OTLP/HTTP receiver (:mod:`tracklet_http.server.otlp`):
+        who (with ``--auth``), body (size-limited), then parsing and the store work in the
+        store pool, never on the event loop."""
+        from tracklet_http.server import otlp
+
+        if scope["method"] != "POST":
+            await send_bytes(
+                send, 405, b'{"detail":"Method Not Allowed"}', extra_headers=((b"allow", b"POST"),)
+            )
+            return
+        user = None
+        if self.state.authorizer is not None:
+            user = await self._authenticate(scope, send)
+            if user is None:
+                return
+        try:
+            body = await self._read_body(scope, receive)
+        except TrackletException as exc:
+            status, payload = exception_answer(exc)
+            await send_bytes(send, status, payload, extra_headers=((b"connection", b"close"),))
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        args = (self.state, headers, body, user)
+        if self.executor is None:
+            status, payload, content_type = otlp.receive(*args)
+        else:
+            loop = asyncio.get_running_loop()
+            status, payload, content_type = await loop.run_in_executor(self.executor, otlp.receive, *args)
+        await send_bytes(send, status, payload, content_type=content_type)
 
     async def _authenticate(self, scope: dict[str, Any], send: Any) -> str | None:
         """The caller's user name, before any of the body is read (a stranger's 32 MiB is
@@ -589,7 +627,7 @@ def create_app(settings: ServerSettings) -> Starlette:
     metrics = RequestMetrics()
 
     routes = _own_routes(settings)
-    contributed = contributed_routes(_reserved(routes))
+    contributed = contributed_routes(_reserved(routes), trace_routes())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -44,6 +44,9 @@ __all__ = [
 
 #: The prefix MLflow's web UI uses for the same API.
 AJAX_PREFIX = "/ajax-api/2.0/mlflow"
+#: MLflow 3's API prefix (the 3.x trace endpoints) and its UI alias.
+API3_PREFIX = "/api/3.0/mlflow"
+AJAX3_PREFIX = "/ajax-api/3.0/mlflow"
 #: Built-in endpoints a plugin's route of the same name, method and path replaces.
 FALLBACKS = frozenset({"search_logged_models"})
 
@@ -81,6 +84,8 @@ def _pattern(path: str) -> re.Pattern[str] | None:
 def _aliases(path: str) -> tuple[str, ...]:
     if path.startswith(API_PREFIX + "/"):
         return (path, AJAX_PREFIX + path[len(API_PREFIX) :])
+    if path.startswith(API3_PREFIX + "/"):
+        return (path, AJAX3_PREFIX + path[len(API3_PREFIX) :])
     return (path,)
 
 
@@ -176,15 +181,18 @@ def _shadowing(route: Route, what: str) -> TrackletException:
     )
 
 
-def contributed_routes(reserved: Iterable[tuple[str, Any]] = ()) -> ContributedRoutes:
-    """The installed plugins' routes (:func:`tracklet.plugins.server_routes`), checked.
+def contributed_routes(
+    reserved: Iterable[tuple[str, Any]] = (), builtin: Iterable[Route] = ()
+) -> ContributedRoutes:
+    """The installed plugins' routes (:func:`tracklet.plugins.server_routes`), checked,
+    after ``builtin`` (the server's own routes served the same way: the trace API).
 
     :raises TrackletException: when one would shadow a route of the server's (or two
         plugins' routes collide).
     """
     from tracklet.plugins import server_routes
 
-    return ContributedRoutes(server_routes(), reserved)
+    return ContributedRoutes([*builtin, *server_routes()], reserved)
 
 
 def allowed_source_roots(settings: ServerSettings) -> tuple[str, ...]:
@@ -234,6 +242,9 @@ class ServerRouteRequest:
     tracking_store: Any
     settings: ServerSettings
     registry_holder: _RegistryStoreHolder = field(repr=False)
+    #: the server's authorizer (None without ``--auth``), for routes whose permission
+    #: depends on what they name (a trace's experiment)
+    authorizer: Any = field(default=None, repr=False)
 
     @property
     def registry_store(self) -> Any:

@@ -35,7 +35,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _EXEMPT_PATHS = frozenset({"/health", "/version"})
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_JSON_API_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/")
+_JSON_API_PREFIXES = (
+    "/api/2.0/mlflow/",
+    "/ajax-api/2.0/mlflow/",
+    "/api/3.0/mlflow/",
+    "/ajax-api/3.0/mlflow/",
+)
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 _SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"SAMEORIGIN")]
 

@@ -237,6 +237,15 @@ class Authorizer:
             for experiment_id in experiment_ids:
                 self._require(caller, experiment_id, capability, endpoint_name)
 
+    def authorize_experiment(self, username: str, experiment_id: str, capability: str, what: str) -> None:
+        """Refuse (403) ``username`` lacking ``capability`` (``can_read``, ``can_update``,
+        ``can_delete``) on the experiment: the trace routes and the OTLP receiver, whose
+        experiment comes from the trace they name or a header."""
+        caller = self.service.caller(username)
+        if caller.is_admin:
+            return
+        self._require(caller, str(experiment_id), capability, what)
+
     def _require(self, caller: Caller, experiment_id: str, capability: str, endpoint_name: str) -> None:
         permission = self.service.permission(caller, experiment_id)
         if not getattr(permission, capability):
