@@ -19,7 +19,7 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import IntEnum
 from typing import Any, NoReturn
 
@@ -134,38 +134,45 @@ def _is_base64_encoded(trace_or_span_id: str) -> bool:
         return False
 
 
-_OTEL_SCALARS = (bool, str, bytes, int, float)
+def _clean_attribute_value(value: Any) -> Any:
+    """OpenTelemetry's attribute cleaning (SDK 1.3x): scalars kept, sequences as tuples,
+    mappings as dicts, anything else as ``str`` when its type defines one, else None."""
+    if value is None or isinstance(value, (bool, int, float, bytes, str)):
+        return value
+    if isinstance(value, Sequence):
+        return tuple(_clean_attribute_value(v) for v in value)
+    if isinstance(value, Mapping):
+        cleaned: dict[str, Any] = {}
+        for key, val in value.items():
+            if not key:
+                _logger.warning(
+                    "invalid attribute key `%s`. must be non-empty string. Dropping key from attributes.", key
+                )
+                continue
+            if not isinstance(key, str):
+                if not _has_custom_str(key):
+                    continue
+                key = str(key)
+            cleaned[key] = _clean_attribute_value(val)
+        return cleaned
+    _logger.warning(
+        "Invalid type `%s` for attribute value. Expected one of bool, str, None, bytes, int, float or a "
+        "Mapping or Sequence of those types. Value's __str__ method will be called if it exists, otherwise "
+        "the value will be replaced with None.",
+        type(value),
+    )
+    return str(value) if _has_custom_str(value) else None
+
+
+def _has_custom_str(value: Any) -> bool:
+    cls: Any = type(value)
+    return bool(cls.__str__ is not object.__str__ or cls.__repr__ is not object.__repr__)
 
 
 def _clean_event_attributes(attributes: dict[str, Any] | None) -> dict[str, Any]:
-    """OpenTelemetry's attribute rules for events: scalars or homogeneous sequences of them."""
-    cleaned: dict[str, Any] = {}
-    for key, value in (attributes or {}).items():
-        if not isinstance(key, str) or not key:
-            _logger.warning("invalid key `%s`. must be non-empty string.", key)
-            continue
-        if isinstance(value, _OTEL_SCALARS):
-            cleaned[key] = value
-        elif isinstance(value, Sequence):
-            items = list(value)
-            kinds = {type(v) for v in items if v is not None}
-            if len(kinds) <= 1 and all(isinstance(v, _OTEL_SCALARS) or v is None for v in items):
-                cleaned[key] = tuple(items)
-            else:
-                _logger.warning(
-                    "Invalid type %s in attribute '%s' value sequence. Expected one of %s or None",
-                    type(value).__name__,
-                    key,
-                    [t.__name__ for t in _OTEL_SCALARS],
-                )
-        else:
-            _logger.warning(
-                "Invalid type %s for attribute '%s' value. Expected one of %s or a sequence of those types",
-                type(value).__name__,
-                key,
-                [t.__name__ for t in _OTEL_SCALARS],
-            )
-    return cleaned
+    """An event's attributes as an OpenTelemetry span keeps them."""
+    cleaned = _clean_attribute_value(dict(attributes or {}))
+    return cleaned if isinstance(cleaned, dict) else {}
 
 
 class Span:
@@ -559,10 +566,13 @@ class LiveSpan(Span):
             parent_id=None,               # parent's 64-bit int, None for the root span
             start_time_ns=time.time_ns(), # defaults to now
             span_type=SpanType.UNKNOWN,   # stored as mlflow.spanType
-            attributes={"k": "v"},        # plain values, JSON-encoded on set like set_attribute
+            attributes={"k": "v"},        # plain values, JSON-encoded like set_attribute
+            first_attributes={SpanAttributeKey.START_TIME_NS: start},  # plain values, see below
         )
 
-    The attributes are set in MLflow's order: ``mlflow.traceRequestId``, ``mlflow.spanType``,
+    The attributes are set in MLflow's order: ``first_attributes`` (what MLflow passes as
+    the OpenTelemetry span's start attributes: ``mlflow.spanStartTimeNs`` when a start time
+    was given, ``mlflow.experimentId``), then ``mlflow.traceRequestId``, ``mlflow.spanType``,
     then ``attributes``. :meth:`end` ends it (OK unless ERROR was set, default log level,
     end time); after that the setters are ignored as OpenTelemetry's are.
     """
@@ -577,6 +587,7 @@ class LiveSpan(Span):
         start_time_ns: int | None = None,
         span_type: str = SpanType.UNKNOWN,
         attributes: dict[str, Any] | None = None,
+        first_attributes: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
             name=name,
@@ -585,6 +596,8 @@ class LiveSpan(Span):
             parent_id=parent_id,
             start_time_ns=start_time_ns if start_time_ns is not None else time.time_ns(),
         )
+        for key, value in (first_attributes or {}).items():
+            self._set_raw(key, value)
         self._set_raw(SpanAttributeKey.REQUEST_ID, trace_id)
         self._set_raw(SpanAttributeKey.SPAN_TYPE, span_type)
         for key, value in (attributes or {}).items():
