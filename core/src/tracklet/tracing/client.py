@@ -134,6 +134,8 @@ class TracingClient:
 
     def __init__(self, tracking_uri: str | None = None) -> None:
         self.tracking_uri = str(tracking_uri) if tracking_uri else _config.get_tracking_uri()
+        #: False once the store refused ``log_spans`` (then spans go to the artifact store)
+        self._log_spans_supported = True
         # As MLflow: resolve the store now, so a bad URI fails here and not in the exporter.
         self.store  # noqa: B018
 
@@ -168,9 +170,17 @@ class TracingClient:
         _add_size_stats(trace)
         store = self.store
         info = trace.info
-        if "span_storage" in store.trace_capabilities:
-            store.log_spans(str(info.experiment_id), list(trace.data.spans))
-            info = _with_tag(info, _SPANS_LOCATION, _TRACKING_STORE)
+        if self._log_spans_supported and "span_storage" in store.trace_capabilities:
+            try:
+                store.log_spans(str(info.experiment_id), list(trace.data.spans))
+            except (TrackletException, NotImplementedError) as exc:
+                if not _span_logging_refused(exc):
+                    raise
+                # As MLflow's exporter: a server whose own store keeps no spans (MLflow's
+                # file store behind `mlflow server`) answers 501; its artifacts then get them.
+                self._log_spans_supported = False
+            else:
+                info = _with_tag(info, _SPANS_LOCATION, _TRACKING_STORE)
         stored = store.start_trace(info)
         if stored.tags.get(_SPANS_LOCATION) != _TRACKING_STORE:
             self._upload_trace_data(stored, trace.data)
@@ -431,6 +441,14 @@ def _resolve_locations(experiment_ids: Sequence[str] | None, locations: Sequence
             INVALID_PARAMETER_VALUE,
         )
     return chosen
+
+
+def _span_logging_refused(exc: BaseException) -> bool:
+    """Whether ``log_spans`` failed because the store (or the server's) keeps no spans."""
+    if isinstance(exc, NotImplementedError):
+        return True
+    message = getattr(exc, "message", str(exc))
+    return getattr(exc, "error_code", None) == NOT_IMPLEMENTED or "span logging is not supported" in message
 
 
 def _with_tag(info: TraceInfo, key: str, value: str) -> TraceInfo:
