@@ -419,8 +419,11 @@ def trace_info_from_spans(experiment_id: str, spans: Sequence[Span], existing: T
     if root is not None:
         code = root.status.status_code
         root_state = TraceState.ERROR if getattr(code, "value", code) == "ERROR" else TraceState.OK
-    request_preview = _preview_of(root.inputs) if root is not None else None
-    response_preview = _preview_of(root.outputs) if root is not None else None
+    # The root's inputs/outputs as stored (JSON text), as MLflow's log_spans previews them.
+    request_preview = _preview_of(root.raw_attributes().get(_INPUTS_ATTRIBUTE)) if root is not None else None
+    response_preview = (
+        _preview_of(root.raw_attributes().get(_OUTPUTS_ATTRIBUTE)) if root is not None else None
+    )
     if existing is None:
         tags: dict[str, str] = {}
         if root is not None:

@@ -76,6 +76,16 @@ child works on its copy); set ``fork_reads`` lower in your class for a slow emul
 check the contracts of :mod:`tracklet.stores.registry` the same way; their capabilities
 are :data:`tracklet.stores.registry.CAPABILITIES` (``@requires_registry(...)``).
 
+**Traces.** :class:`TraceStoreSuite` (fixture ``store``: a new, empty tracking store that
+is also a :class:`~tracklet.stores.TraceStore`, holding only experiment ``"0"``) checks
+the contract of :mod:`tracklet.stores.traces`: ``start_trace`` as an upsert with the
+store-chosen ``mlflow.artifactLocation``, gets, tags, ``delete_traces`` by ids and by
+timestamp, ``search_traces`` over every MLflow trace field with ``OR``, order and
+paging, and every refusal's code, words and no-change. Tests of ``log_spans`` /
+``get_trace_spans`` run when the store declares the trace capability ``span_storage``
+in ``trace_capabilities`` (:data:`tracklet.stores.TRACE_CAPABILITIES`,
+``@requires_traces(...)``); a store without it must refuse them with ``NOT_IMPLEMENTED``.
+
 To run part of the suite, select by name as usual (``-k "not Process"``); to skip a
 test your backend cannot pass yet, override it in your class with a
 ``pytest.mark.skip(reason=...)``-decorated method of the same name, and say why.
@@ -86,12 +96,14 @@ from tracklet.testing._fork import held_by_another_thread, in_forked_child
 from tracklet.testing._logged_models import LoggedModelStoreSuite
 from tracklet.testing._registry import RegistryStoreSuite, registry_state, requires_registry
 from tracklet.testing._support import raises_code, requires, run_state, store_state
+from tracklet.testing._traces import TraceStoreSuite, requires_traces, trace_store_state
 from tracklet.testing._tracking import TrackingStoreSuite
 
 __all__ = [
     "ArtifactRepositorySuite",
     "LoggedModelStoreSuite",
     "RegistryStoreSuite",
+    "TraceStoreSuite",
     "TrackingStoreSuite",
     "held_by_another_thread",
     "in_forked_child",
@@ -99,6 +111,8 @@ __all__ = [
     "registry_state",
     "requires",
     "requires_registry",
+    "requires_traces",
     "run_state",
     "store_state",
+    "trace_store_state",
 ]
