@@ -335,3 +335,33 @@ def test_spans_round_trip_as_entities() -> None:
     root_id = next(s.span_id for s in trace.data.spans if s.name == "alpha")
     assert parents == {"alpha": None, "retrieve": root_id}
     assert all(isinstance(s, Span) for s in trace.data.spans)
+
+
+def test_traces_made_by_the_fluent_api(uri: str) -> None:
+    """``@tracklet.trace`` under a run, exported by the runtime through ``log_trace``, read
+    back by id, by run and as the DataFrame."""
+    import tracklet
+
+    tracklet.set_tracking_uri(uri)
+    try:
+
+        @tracklet.trace(span_type="LLM")
+        def answer(question: str) -> str:
+            with tracklet.start_span("inner") as span:
+                span.set_inputs({"question": question})
+            return question.upper()
+
+        with tracklet.start_run() as run:
+            answer("hi")
+        trace_id = tracklet.get_last_active_trace_id()
+        assert trace_id is not None
+        trace = tracklet.get_trace(trace_id, flush=True)
+        assert trace is not None and sorted(s.name for s in trace.data.spans) == ["answer", "inner"]
+        client = TracingClient(uri)
+        found = client.search_traces(run_id=run.info.run_id)
+        assert _ids(found) == [trace_id]
+        frame = traces_to_dataframe(found)
+        assert frame["request"][0] == {"question": "hi"} and frame["response"][0] == "HI"
+        assert frame["trace_metadata"][0]["mlflow.sourceRun"] == run.info.run_id
+    finally:
+        tracklet.set_tracking_uri(None)
