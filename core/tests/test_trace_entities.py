@@ -333,7 +333,7 @@ def test_span_from_mlflow_2x_dict(me: ModuleType) -> None:
         "status_code": "ERROR",
         "status_message": "bad",
         "attributes": {"mlflow.traceRequestId": '"tr-1"', "mlflow.spanType": '"LLM"', "x": "[1, 2]"},
-        "events": [{"name": "e", "timestamp": 15, "attributes": {"a": "b"}}],
+        "events": [{"name": "e", "timestamp": 15, "attributes": {"a": "b", "l": [1, 2]}}],
     }
     ours, theirs = Span.from_dict(v2), me.Span.from_dict(v2)
     assert ours.to_dict() == theirs.to_dict()

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 from tracklet.entities._trace_common import (
     TRACE_REQUEST_ID_PREFIX,
+    TraceJSONEncoder,
     decode_id,
     dump_span_attribute_value,
     encode_span_id,
@@ -44,6 +45,7 @@ __all__ = [
     "Span",
     "SpanLogLevel",
     "SpanType",
+    "TraceJSONEncoder",
     "decode_id",
     "dump_span_attribute_value",
     "encode_span_id",
@@ -489,7 +491,7 @@ class Span:
                     SpanEvent(
                         name=event["name"],
                         timestamp=int(event["time_unix_nano"]),
-                        attributes=_clean_event_attributes(event.get("attributes", {})),
+                        attributes=dict(event.get("attributes") or {}),
                     )
                     for event in data.get("events", [])
                 ],
@@ -526,7 +528,7 @@ class Span:
                 SpanEvent(
                     name=event["name"],
                     timestamp=event["timestamp"],
-                    attributes=_clean_event_attributes(event["attributes"]),
+                    attributes=dict(event["attributes"] or {}),
                 )
                 for event in data["events"]
             ],
