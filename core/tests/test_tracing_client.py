@@ -299,6 +299,48 @@ def test_a_store_without_traces_is_refused_by_name(no_traces_plugin: None) -> No
     assert "does not keep traces" in message and "sqlite:" in message
 
 
+def _refusing_store_class() -> type:
+    """The file store, declaring span storage that it then refuses, as ``mlflow server`` on
+    a file store answers MLflow's client (501, 'REST OTLP span logging is not supported')."""
+    from tracklet_file.store import FileStore
+
+    class _RefusesSpans(FileStore):
+        trace_capabilities = frozenset({"span_storage"})
+
+        def _log_spans(self, experiment_id: str, spans: list[Span]) -> list[Span]:
+            raise TrackletException("REST OTLP span logging is not supported", "NOT_IMPLEMENTED")
+
+    return _RefusesSpans
+
+
+class _RefusingPlugin:
+    @hookimpl
+    def tracklet_tracking_store(self, uri: str, artifact_uri: str | None) -> Any:
+        if uri.startswith("refuses-spans:"):
+            return _refusing_store_class()(uri.removeprefix("refuses-spans:"), artifact_uri)
+        return None
+
+
+def test_spans_go_to_the_artifacts_when_the_store_refuses_them(tmp_path: Path) -> None:
+    plugin = _RefusingPlugin()
+    plugins.register(plugin, name="refuses-spans")
+    try:
+        client = TracingClient(f"refuses-spans:{tmp_path / 'mlruns'}")
+        assert client.span_storage
+        traces = [make_trace("0", "alpha", 0), make_trace("0", "beta", 1)]
+        for trace in traces:
+            stored = client.log_trace(trace)
+            assert "mlflow.trace.spansLocation" not in stored.tags
+            location = Path(stored.tags["mlflow.artifactLocation"].removeprefix("file://"))
+            assert (location / TRACE_DATA_FILE_NAME).is_file()
+        assert client._log_spans_supported is False  # asked once, not for every trace
+        assert [_span_dicts(client.get_trace(t.info.trace_id)) for t in traces] == [
+            _span_dicts(t) for t in traces
+        ]
+    finally:
+        plugins.unregister(plugin)
+
+
 def test_dataframe_is_mlflows(tmp_path: Path) -> None:
     """Same columns, order, dtypes and cells as MLflow 3.17.2's ``traces_to_df``."""
     pd = pytest.importorskip("pandas")
