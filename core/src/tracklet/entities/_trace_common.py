@@ -87,10 +87,13 @@ class CustomEncoder(json.JSONEncoder):
             return str(o)
 
 
+_ATTRIBUTE_ENCODER = TraceJSONEncoder(ensure_ascii=False)
+
+
 def dump_span_attribute_value(value: Any) -> str:
     """A span attribute value as MLflow stores it: JSON text (``repr`` if it cannot be)."""
     try:
-        return json.dumps(value, cls=TraceJSONEncoder, ensure_ascii=False)
+        return _ATTRIBUTE_ENCODER.encode(value)
     except (ValueError, TypeError):
         _logger.debug("Failed to serialize span attribute value; falling back to repr.", exc_info=True)
         return json.dumps(repr(value), ensure_ascii=False)

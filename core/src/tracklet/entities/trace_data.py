@@ -52,7 +52,7 @@ class TraceData:
         non-root spans by (de-duplicated) span name.
         """
         warnings.warn(
-            "``mlflow.entities.trace_data.TraceData.intermediate_outputs`` is deprecated since 3.6.0. "
+            "``tracklet.entities.trace_data.TraceData.intermediate_outputs`` is deprecated since 3.6.0. "
             "This method will be removed in a future release. "
             "Use ``trace.search_spans(name=...)`` instead.",
             FutureWarning,
