@@ -108,6 +108,7 @@ def test_list_pages_filters_and_json(uri: str, logged: list[Trace]) -> None:
     )
 
     assert "--experiment-id" in _error(cli(uri, "traces", "list", env={"TRACKLET_EXPERIMENT_ID": None}))
+    assert "No experiment with id '999'" in _error(cli(uri, "traces", "list", "--experiment-id", "999"))
     assert "Error:" in _error(cli(uri, "traces", "list", "--experiment-id", "0", "--filter", "bogus ~ 1"))
 
 
@@ -170,4 +171,7 @@ def test_delete_by_id_and_by_time(uri: str, logged: list[Trace]) -> None:
     )
     assert "not both" in both
     assert "--max-timestamp-millis" in _error(cli(uri, "traces", "delete", "--experiment-id", "0"))
+    assert "No experiment with id '999'" in _error(
+        cli(uri, "traces", "delete", "--experiment-id", "999", "--trace-id", gamma)
+    )
     assert _json(cli(uri, "traces", "list", "--experiment-id", "0", "--json"))["traces"]  # nothing else went

@@ -101,6 +101,8 @@ def list_traces(
         raise click.UsageError("Give --experiment-id (or set TRACKLET_EXPERIMENT_ID), or --run-id.")
     want_json = as_json or output.lower() == "json"
     client = _tracing_client(state)
+    for experiment_id in ids:
+        _require_experiment(state, experiment_id)
     page = client.search_traces(
         experiment_ids=ids or None,
         filter_string=filter_string or None,
@@ -119,6 +121,14 @@ def list_traces(
         print_table(_TRACE_COLUMNS, [_trace_row(trace) for trace in page])
     if page.token:
         click.echo(f"\nNext page token: {page.token}")
+
+
+def _require_experiment(state: CliState, experiment_id: str) -> None:
+    """An unknown experiment id is an error, as in ``tracklet runs list``, rather than an
+    empty listing that looks like an experiment without traces."""
+    from tracklet.cli._runs import _existing_experiment_id
+
+    _existing_experiment_id(state, experiment_id)
 
 
 _TRACE_COLUMNS = (
@@ -284,7 +294,9 @@ def delete_traces(
         raise click.UsageError("Give --trace-id (repeatable) or --max-timestamp-millis.")
     if max_traces is not None and max_timestamp_millis is None:
         raise click.UsageError("--max-traces goes with --max-timestamp-millis.")
-    count = _tracing_client(state).delete_traces(
+    client = _tracing_client(state)
+    _require_experiment(state, experiment_id)
+    count = client.delete_traces(
         experiment_id,
         max_timestamp_millis=max_timestamp_millis,
         max_traces=max_traces,
