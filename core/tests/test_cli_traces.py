@@ -107,7 +107,9 @@ def test_list_pages_filters_and_json(uri: str, logged: list[Trace]) -> None:
         == "No traces."
     )
 
-    assert "--experiment-id" in _error(cli(uri, "traces", "list", env={"TRACKLET_EXPERIMENT_ID": None}))
+    assert "--experiment-id" in _error(
+        cli(uri, "traces", "list", env={"TRACKLET_EXPERIMENT_ID": None, "MLFLOW_EXPERIMENT_ID": None})
+    )
     assert "No experiment with id '999'" in _error(cli(uri, "traces", "list", "--experiment-id", "999"))
     assert "Error:" in _error(cli(uri, "traces", "list", "--experiment-id", "0", "--filter", "bogus ~ 1"))
 
