@@ -136,13 +136,36 @@ class _Query:
 def _query(dialect: str, expr: Expr | None, order: tuple[OrderKey, ...]) -> _Query:
     text = TextOps(dialect)
     columns, source = _sort(order, text)
-    where: list[ColumnElement[bool]] = [_ti.experiment_id.in_(sa.bindparam("experiment_ids", expanding=True))]
+    experiment_id: ColumnElement[Any] = _ti.experiment_id
+    if dialect == "sqlite" and _selective(expr):
+        # sqlite has no statistics and would walk ix_trace_info_experiment_timestamp to
+        # skip the sort, testing every trace of the experiment; with an id or tag/metadata
+        # equality among the conditions the matches are few: fetch them by primary key and
+        # sort those. "+ 0" keeps sqlite from using an index for the term.
+        experiment_id = experiment_id + 0
+        columns = [
+            SortColumn(c.expr + 0, c.value, c.ascending, c.kind) if c.expr is _ti.timestamp_ms else c
+            for c in columns
+        ]
+    where: list[ColumnElement[bool]] = [experiment_id.in_(sa.bindparam("experiment_ids", expanding=True))]
     if expr is not None:
         where.append(_compile(expr, text))
     selected = [column.value.label(f"sort_{i}") for i, column in enumerate(columns)]
-    order = [column.expr.asc() if column.ascending else column.expr.desc() for column in columns]
-    select = sa.select(*selected, *INFO_COLUMNS).select_from(source).where(*where).order_by(*order)
+    terms = [column.expr.asc() if column.ascending else column.expr.desc() for column in columns]
+    select = sa.select(*selected, *INFO_COLUMNS).select_from(source).where(*where).order_by(*terms)
     return _Query(select, tuple(columns), _after(columns), query_hash("trace", expr, order))
+
+
+def _selective(expr: Expr | None) -> bool:
+    """Whether a condition every match must meet looks a trace up by id or by a tag or
+    metadata value (``=`` or ``IN``): an index finds its few matches."""
+    if isinstance(expr, Comparison):
+        if expr.op not in ("=", "IN"):
+            return False
+        return expr.entity_type in _TABLES or (expr.entity_type == "attribute" and expr.key == "trace_id")
+    if isinstance(expr, And):
+        return any(_selective(item) for item in expr.items)
+    return False
 
 
 @dataclass(frozen=True)
