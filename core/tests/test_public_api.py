@@ -160,11 +160,17 @@ def test_registry_and_tracing_declare_mlflows_parameters(tmp_path: Path) -> None
     assert ours == _mlflow_signatures(tmp_path)
 
 
-def test_tracing_raises_not_implemented_and_registry_names_the_plugin(tmp_path: Path) -> None:
-    with raises_code(exceptions.NOT_IMPLEMENTED) as info:
-        with tracklet.start_span("s"):
-            pass
-    assert info.value.message.startswith("tracklet.start_span: tracing is not available")
-    client = tracklet.MlflowClient(str(tmp_path / "mlruns"))
-    with raises_code(exceptions.NOT_IMPLEMENTED):
-        client.start_trace("t")
+def test_tracing_loads_only_when_used() -> None:
+    """``import tracklet`` (and the client) load none of the tracing runtime; a tracing name
+    loads it on first use."""
+    code = (
+        "import sys, json, tracklet\n"
+        "runtime = lambda: sorted(m for m in sys.modules if m.startswith('tracklet.tracing.') "
+        "and m != 'tracklet.tracing.constant')\n"
+        "a = runtime(); tracklet.MlflowClient; b = runtime(); tracklet.get_current_active_span(); c = runtime()\n"
+        "print(json.dumps([a, b, c]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, with_client, after = json.loads(out.stdout.splitlines()[-1])
+    assert before == [] and with_client == []
+    assert "tracklet.tracing.fluent" in after and "tracklet.tracing.provider" in after

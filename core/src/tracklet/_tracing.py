@@ -103,7 +103,7 @@ def get_trace(*args: Any, **kwargs: Any) -> Trace | None:
 get_trace.__signature__ = inspect.signature(_get_trace_signature)  # type: ignore[attr-defined]
 
 
-def search_traces(
+def _search_traces_signature(
     experiment_ids: list[str] | None = None,
     filter_string: str | None = None,
     max_results: int | None = None,
@@ -117,23 +117,19 @@ def search_traces(
     locations: list[str] | None = None,
     flush: bool = False,
 ) -> pandas.DataFrame | list[Trace]:
-    """Search stored traces (MLflow's ``mlflow.search_traces``): a DataFrame or a list."""
+    raise NotImplementedError  # only its signature is used
+
+
+def search_traces(*args: Any, **kwargs: Any) -> pandas.DataFrame | list[Trace]:
+    """Search stored traces (MLflow's ``mlflow.search_traces``): a DataFrame or, with
+    ``return_type="list"``, a list. ``experiment_ids=`` works with MLflow's FutureWarning
+    (use ``locations=``)."""
     from tracklet.tracing import fluent
 
-    return fluent.search_traces(
-        experiment_ids=experiment_ids,
-        filter_string=filter_string,
-        max_results=max_results,
-        order_by=order_by,
-        extract_fields=extract_fields,
-        run_id=run_id,
-        return_type=return_type,
-        model_id=model_id,
-        sql_warehouse_id=sql_warehouse_id,
-        include_spans=include_spans,
-        locations=locations,
-        flush=flush,
-    )
+    return fluent.search_traces(*args, **kwargs)
+
+
+search_traces.__signature__ = inspect.signature(_search_traces_signature)  # type: ignore[attr-defined]
 
 
 def get_current_active_span() -> LiveSpan | None:

@@ -61,6 +61,7 @@ DEFAULT_FLUSH_INTERVAL = 0.5
 DEFAULT_QUEUE_SIZE = 1000
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_FLUSH_TIMEOUT = 30.0
+_FLUSH_POLL_SECONDS = 0.02
 
 
 def _positive_float(text: str) -> float:
@@ -128,6 +129,7 @@ class TraceExporter:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0  # queued or being written
+        self._flushers = 0  # flush() calls waiting: the worker writes without waiting for more
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._clients: dict[str, Any] = {}
@@ -201,10 +203,13 @@ class TraceExporter:
             while len(batch) < self.batch_size:
                 remaining = deadline - time.monotonic()
                 try:
-                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                    if remaining <= 0 or self._flushers:
+                        batch.append(self._queue.get_nowait())
+                    else:  # short waits, so that a flush() cuts the batching window short
+                        batch.append(self._queue.get(timeout=min(remaining, _FLUSH_POLL_SECONDS)))
                 except queue.Empty:
-                    break
-                batch.append(item)
+                    if remaining <= 0 or self._flushers:
+                        break
             try:
                 self._write_batch(batch)
             finally:
@@ -262,14 +267,18 @@ class TraceExporter:
         """Wait until every trace queued so far is written; False if ``timeout`` ran out."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            while self._pending > 0:
-                if self._thread is None or not self._thread.is_alive():
-                    break  # nothing will drain it (a worker that died)
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._idle.wait(timeout=0.1 if remaining is None else min(remaining, 0.1))
-            return self._pending == 0
+            self._flushers += 1
+            try:
+                while self._pending > 0:
+                    if self._thread is None or not self._thread.is_alive():
+                        break  # nothing will drain it (a worker that died)
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._idle.wait(timeout=0.1 if remaining is None else min(remaining, 0.1))
+                return self._pending == 0
+            finally:
+                self._flushers -= 1
 
     def _flush_at_exit(self) -> None:
         if os.getpid() != self._pid:

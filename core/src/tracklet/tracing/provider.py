@@ -200,13 +200,8 @@ def _new_live_span(
         span_id=span_id,
         parent_id=parent_id,
         start_time_ns=start_time_ns,
+        first_attributes=first_attributes or None,
     )
-    if first_attributes:
-        # as the OpenTelemetry span MLflow starts: these come before mlflow.traceRequestId
-        from tracklet.entities._trace_common import dump_span_attribute_value
-
-        raw = {k: dump_span_attribute_value(v) for k, v in first_attributes.items()}
-        span._raw_attributes = {**raw, **span._raw_attributes}
     return span
 
 
