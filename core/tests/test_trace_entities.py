@@ -430,6 +430,9 @@ def test_no_op_span_and_trace_data() -> None:
         Trace.from_json("{")
     # a live span after end: setters are ignored, end is idempotent
     live = LiveSpan("s", "tr-" + "1" * 32, int("1" * 32, 16), 7, None, 100)
+    live.add_link({"trace_id": "tr-" + "2" * 32, "span_id": "00000000000000aa"})
+    with pytest.raises(TrackletException, match="Invalid link"):
+        live.add_link({"trace_id": "nothex", "span_id": "aa"})
     live.end(end_time_ns=200)
     live.set_outputs(5)
     live.end(end_time_ns=300)
@@ -442,3 +445,12 @@ def test_no_op_span_and_trace_data() -> None:
     trace = Trace(TraceInfoV2("tr-1", "0", 1, 2, TraceStatus.OK), TraceData([live.to_immutable_span()]))  # type: ignore[arg-type]
     assert isinstance(trace.info, TraceInfo) and trace.info.execution_duration == 2
     assert trace.to_pandas_dataframe_row()["spans"] == [live.to_dict()]
+    assert live.to_dict()["links"] == [
+        {"trace_id": "tr-" + "2" * 32, "span_id": "00000000000000aa", "attributes": None}
+    ]
+    trace.info.assessments = [
+        {"assessment_name": "a", "feedback": {"value": 1}},
+        {"assessment_name": "b", "valid": False},
+    ]
+    assert [a["assessment_name"] for a in trace.search_assessments()] == ["a"]
+    assert trace.search_assessments("b", all=True) and not trace.search_assessments(type="expectation")

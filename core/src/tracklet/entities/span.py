@@ -717,6 +717,39 @@ class LiveSpan(Span):
             if current is None or int(current) < SpanLogLevel.ERROR:
                 self._set_raw(SpanAttributeKey.LOG_LEVEL, int(SpanLogLevel.ERROR))
 
+    def add_link(self, link: Any) -> None:
+        """
+        Add a link to this span: an object or dict with ``trace_id`` (an MLflow trace id or
+        hex), ``span_id`` (hex) and optional ``attributes``, as MLflow's ``Link``.
+        """
+        if not self._is_recording():
+            _logger.debug("Skipping link addition because the span is no longer recording.")
+            return
+        fields: dict[str, Any] = (
+            dict(link)
+            if isinstance(link, dict)
+            else {k: getattr(link, k, None) for k in ("trace_id", "span_id", "attributes")}
+        )
+        trace_id, span_id, attributes = (
+            fields.get("trace_id"),
+            fields.get("span_id"),
+            fields.get("attributes"),
+        )
+        try:
+            hex_id = str(parse_trace_id_v4(trace_id)[1]).removeprefix(TRACE_REQUEST_ID_PREFIX)
+            decode_id(hex_id).to_bytes(16, "big")
+            decode_id(str(span_id)).to_bytes(8, "big")
+        except (ValueError, OverflowError, AttributeError, TypeError) as e:
+            raise TrackletException(
+                f"Invalid link: trace_id={trace_id!r}, span_id={span_id!r}. "
+                "trace_id must be a valid MLflow trace ID or hex string, and "
+                "span_id must be a hex string.",
+                INVALID_PARAMETER_VALUE,
+            ) from e
+        self._links.append(
+            {"trace_id": trace_id, "span_id": span_id, "attributes": dict(attributes) if attributes else None}
+        )
+
     def record_exception(self, exception: str | BaseException) -> None:
         """
         Record an exception on the span, adding an exception event and setting span status to ERROR.

@@ -150,6 +150,39 @@ class Trace:
             span for span in self.data.spans if _match_name(span) and _match_type(span) and _match_id(span)
         ]
 
+    def search_assessments(
+        self,
+        name: str | None = None,
+        *,
+        span_id: str | None = None,
+        all: bool = False,
+        type: str | None = None,
+    ) -> list[Any]:
+        """
+        Assessments for a given name / span ID, as MLflow's ``search_assessments``.
+
+        tracklet keeps assessments as MLflow's dictionaries (``assessment_name``, ``span_id``,
+        ``valid``, ``feedback`` / ``expectation``). By default only valid ones (not overridden)
+        are returned; ``all=True`` returns every one; ``type`` is "feedback" or "expectation".
+        """
+
+        def _get(assessment: Any, key: str) -> Any:
+            if isinstance(assessment, dict):
+                return assessment.get(key)
+            return getattr(assessment, "name" if key == "assessment_name" else key, None)
+
+        def _type_ok(assessment: Any) -> bool:
+            return type is None or _get(assessment, type) is not None
+
+        return [
+            assessment
+            for assessment in self.info.assessments
+            if (name is None or _get(assessment, "assessment_name") == name)
+            and (span_id is None or _get(assessment, "span_id") == span_id)
+            and (all or _get(assessment, "valid") in (True, None))
+            and _type_ok(assessment)
+        ]
+
     @staticmethod
     def pandas_dataframe_columns() -> list[str]:
         return [
