@@ -185,6 +185,8 @@ def test_search_filters_orders_pages_and_skips_spans(client: TracingClient, logg
 
     with pytest.raises(TrackletException, match="`experiment_ids` is deprecated"):
         client.search_traces(["0"], locations=["0"])
+    with pytest.raises(TrackletException, match=r"Did you mean to use experiment_ids=\['0'\]\?"):
+        client.search_traces("0")  # type: ignore[arg-type]
     with pytest.raises(TrackletException, match="Found invalid experiment IDs: cat.schema"):
         client.search_traces(locations=["cat.schema"])
     with pytest.raises(TrackletException, match="Cannot specify both `model_id` or `filter_string`"):

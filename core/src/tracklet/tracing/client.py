@@ -418,12 +418,12 @@ class TracingClient:
 def _resolve_locations(experiment_ids: Sequence[str] | None, locations: Sequence[str] | None) -> list[str]:
     """The experiments to search, from ``experiment_ids`` or ``locations`` (MLflow's rules:
     not both; no Unity Catalog tables)."""
-    if isinstance(experiment_ids, str) or isinstance(locations, str):
-        name = "experiment_ids" if isinstance(experiment_ids, str) else "locations"
-        raise TrackletException(
-            f"{name} must be a list of experiment IDs, not a string: {name}=['...'].",
-            INVALID_PARAMETER_VALUE,
-        )
+    for name, value in (("experiment_ids", experiment_ids), ("locations", locations)):
+        if isinstance(value, str):  # MLflow's _validate_list_param words
+            raise TrackletException(
+                f"{name} must be a list, got str. Did you mean to use {name}=[{value!r}]?",
+                INVALID_PARAMETER_VALUE,
+            )
     if experiment_ids:
         if locations:
             raise TrackletException(
