@@ -355,6 +355,19 @@ def _dump(value: Any) -> str:
         return json.dumps(repr(value), ensure_ascii=False)
 
 
+def _serialized(value: Any) -> str:
+    """An attribute value received over OTLP as MLflow's server stores it: JSON-encoded,
+    except a string that already holds a JSON string, object or array, which is kept as
+    it is (MLflow's ``sanitize_attributes``: such a value was serialized by the sender)."""
+    if isinstance(value, str):
+        try:
+            if isinstance(json.loads(value), (str, dict, list)):
+                return value
+        except ValueError:
+            pass
+    return _dump(value)
+
+
 def span_dict_to_otel_span(d: Mapping[str, Any], *, otlp: bool = False) -> dict[str, Any]:
     """MLflow's span dictionary (``Span.to_dict()``) as an OpenTelemetry ``Span`` in JSON:
     protobuf's mapping as MLflow's server answers it, or OTLP/JSON with ``otlp=True``."""
@@ -409,9 +422,11 @@ def span_dict_to_otel_span(d: Mapping[str, Any], *, otlp: bool = False) -> dict[
 def otel_span_to_span_dict(o: Mapping[str, Any], *, request_id: bool = True) -> dict[str, Any]:
     """An OpenTelemetry ``Span`` in JSON (either spelling) as MLflow's span dictionary.
 
-    With ``request_id`` (the default, as MLflow's receiver does) the span's
+    With ``request_id`` (the default: spans arriving at the OTLP receiver) the span's
     ``mlflow.traceRequestId`` attribute is derived from its trace id, never taken from
-    the sender."""
+    the sender, and string values that already hold serialized JSON are kept as they
+    are, as MLflow's server stores them; without it (spans read back from a server)
+    every value is JSON-encoded as it came."""
 
     def get(snake: str) -> Any:
         head, *rest = snake.split("_")
@@ -430,7 +445,10 @@ def otel_span_to_span_dict(o: Mapping[str, Any], *, request_id: bool = True) -> 
     span_id = _id_bytes(span_raw, 8, "span_id")
     parent_raw = get("parent_span_id")
     parent = _id_bytes(parent_raw, 8, "parent_span_id") if parent_raw else None
-    attributes = {key: _dump(value) for key, value in _attributes_in(o.get("attributes")).items()}
+    attributes = {
+        key: _serialized(value) if request_id else _dump(value)
+        for key, value in _attributes_in(o.get("attributes")).items()
+    }
     if request_id:
         attributes["mlflow.traceRequestId"] = json.dumps("tr-" + trace_id.hex())
     status = o.get("status") or {}

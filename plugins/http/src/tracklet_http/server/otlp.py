@@ -41,6 +41,7 @@ logger = logging.getLogger("tracklet_http.server")
 
 EXPERIMENT_HEADER = "x-mlflow-experiment-id"
 RUN_HEADER = "x-mlflow-run-id"
+SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _Answer = tuple[int, bytes, bytes]
@@ -155,9 +156,50 @@ def _receive(state: Any, headers: dict[str, str], body: bytes, user: str | None)
         state.authorizer.authorize_experiment(user, experiment_id, "can_update", "the OTLP receiver")
     if span_dicts:
         _store_spans(state, experiment_id, span_dicts)
+        _resource_tags(state.store, parsed)
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
     return 200, ExportTraceServiceResponse().SerializeToString(), PROTOBUF.encode()
+
+
+def _resource_tags(store: Any, parsed: dict[str, Any]) -> None:
+    """The OpenTelemetry resource's attributes (``service.name``…) as tags of the traces
+    of its spans, as MLflow's SQL store keeps them; never over a tag the trace has, and
+    never ``mlflow.*`` or ``telemetry.sdk.*`` ones."""
+    from tracklet_http.traces_wire import _from_any, _id_bytes
+
+    wanted: dict[str, dict[str, str]] = {}
+    for resource in parsed.get("resource_spans") or ():
+        attributes = {}
+        for item in (resource.get("resource") or {}).get("attributes") or ():
+            key = str(item.get("key", ""))
+            if not key or key.startswith(("telemetry.sdk.", "mlflow.")):
+                continue
+            value = _from_any(item.get("value"))
+            attributes[key] = value if isinstance(value, str) else json.dumps(value)
+        if not attributes:
+            continue
+        for scope in resource.get("scope_spans") or ():
+            for span in scope.get("spans") or ():
+                trace_id = "tr-" + _id_bytes(span.get("trace_id"), 16, "trace_id").hex()
+                wanted.setdefault(trace_id, {}).update(attributes)
+    for trace_id, attributes in sorted(wanted.items()):
+        tags = store.get_trace_info(trace_id).tags
+        for key, value in attributes.items():
+            if key not in tags:
+                try:
+                    store.set_trace_tag(trace_id, key, value)
+                except TrackletException:
+                    logger.debug("Skipping resource attribute %r of trace %s", key, trace_id)
+
+
+def _mark_spans_in_store(store: Any, trace_ids: set[str]) -> None:
+    """Tag each trace ``mlflow.trace.spansLocation = TRACKING_STORE`` (as MLflow's SQL
+    store does in ``log_spans``): clients, MLflow's included, read the spans of a trace so
+    tagged from the server (GetTrace), not from ``traces.json``."""
+    for trace_id in sorted(trace_ids):
+        if store.get_trace_info(trace_id).tags.get(SPANS_LOCATION_TAG) != "TRACKING_STORE":
+            store.set_trace_tag(trace_id, SPANS_LOCATION_TAG, "TRACKING_STORE")
 
 
 def _store_spans(state: Any, experiment_id: str, span_dicts: list[dict[str, Any]]) -> None:
@@ -175,6 +217,7 @@ def _store_spans(state: Any, experiment_id: str, span_dicts: list[dict[str, Any]
             raise _Refusal(422, "Cannot convert OpenTelemetry span to MLflow span") from None
         try:
             store.log_spans(experiment_id, spans)
+            _mark_spans_in_store(store, {s.trace_id for s in spans})
         except NotImplementedError:
             raise _Refusal(
                 501, f"REST OTLP span logging is not supported by {type(store).__name__}"

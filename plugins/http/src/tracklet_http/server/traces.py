@@ -69,10 +69,11 @@ def _bad(message: str) -> TrackletException:
 
 
 def _schema_error(param: str, value: Any) -> TrackletException:
+    """MLflow's words for a request field its schema refuses."""
     formatted = json.dumps(value, sort_keys=True, separators=(",", ":"))
     return _bad(
-        f"Invalid value {formatted} for parameter '{param}' supplied. "
-        "See the API docs for more information about request parameters."
+        f"Invalid value {formatted} for parameter '{param}' supplied:  Hint: Value was of type "
+        f"'{type(value).__name__}'. See the API docs for more information about request parameters."
     )
 
 
@@ -396,7 +397,7 @@ def start_trace_v2(request: Any) -> dict[str, Any]:
     experiment_id = params.get("experiment_id") or "0"
     authorize_experiment(request, experiment_id, _EDIT, "StartTrace")
     info = TraceInfo(
-        trace_id="tr-" + uuid.uuid4().hex,
+        trace_id=uuid.uuid4().hex,  # MLflow's 2.x ids: 32 hex digits, no "tr-"
         trace_location=TraceLocation.from_experiment_id(str(experiment_id)),
         request_time=int(params.get("timestamp_ms") or 0),
         state=TraceState.IN_PROGRESS,
