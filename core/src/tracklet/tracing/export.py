@@ -153,6 +153,7 @@ class TraceExporter:
                 tracking_uri = _config.get_tracking_uri()
             item = _Item(trace, tracking_uri)
             if not self.is_async:
+                _import_writers()
                 self._write_batch([item])
                 return
             with self._lock:
@@ -187,6 +188,7 @@ class TraceExporter:
     def _ensure_worker(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
+        _import_writers()  # here, not in the worker: imports can fail once the interpreter exits
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
@@ -199,6 +201,10 @@ class TraceExporter:
         while True:
             first = self._queue.get()
             batch = [first]
+            try:  # build the store now (not at exit, when imports may no longer work)
+                self._client(first.tracking_uri)
+            except Exception:
+                pass  # the write below reports it
             deadline = time.monotonic() + self.flush_interval
             while len(batch) < self.batch_size:
                 remaining = deadline - time.monotonic()
@@ -294,6 +300,16 @@ class TraceExporter:
                 )
         except Exception:
             _logger.debug("Failed to flush traces at exit.", exc_info=True)
+
+
+def _import_writers() -> None:
+    """What a write needs, imported by the caller's thread (a worker thread importing during
+    interpreter shutdown fails: ``concurrent.futures`` refuses to register its exit hook)."""
+    import tracklet.tracing.client  # noqa: F401
+    from tracklet.tracing import otlp
+
+    if otlp.endpoint() is not None:
+        import urllib.request  # noqa: F401
 
 
 _exporter: TraceExporter | None = None

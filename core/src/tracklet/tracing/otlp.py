@@ -42,7 +42,6 @@ import base64
 import json
 import os
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -330,6 +329,8 @@ def send_traces(traces: Sequence[Trace]) -> None:
     """POST the traces' spans to the OTLP endpoint, one request per experiment.
 
     Raises on a failed request (the exporter catches, counts and logs it)."""
+    import urllib.request
+
     url = endpoint()
     if url is None or not traces:
         return
