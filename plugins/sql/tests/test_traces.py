@@ -16,7 +16,9 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from click.testing import CliRunner
 
+from tracklet.cli import build_cli
 from tracklet.entities import LiveSpan, Span, SpanStatusCode, TraceInfo, TraceLocation, TraceState
 from tracklet.exceptions import INVALID_STATE, TrackletException
 from tracklet.testing import TraceStoreSuite
@@ -100,7 +102,9 @@ def test_a_database_at_the_previous_head_is_upgraded_with_its_data(tmp_path: pat
     with pytest.raises(TrackletException, match="tracklet db upgrade") as refused:
         SqlStore(uri, str(tmp_path / "artifacts"))
     assert refused.value.error_code == INVALID_STATE
-    assert migrations.upgrade(engine) == ("0001", migrations.HEAD)
+    result = CliRunner().invoke(build_cli(), ["db", "upgrade", uri], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert migrations.current_revision(engine) == migrations.HEAD
     engine.dispose()
     store = SqlStore(uri, str(tmp_path / "artifacts"))
     try:
