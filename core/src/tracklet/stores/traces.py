@@ -102,6 +102,9 @@ ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
 _TRACE_NAME_TAG = "mlflow.traceName"
 _INPUTS_ATTRIBUTE = "mlflow.spanInputs"
 _OUTPUTS_ATTRIBUTE = "mlflow.spanOutputs"
+_TRACE_TAG_PREFIX = "mlflow.traceTag."
+_SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
+_TRACKING_STORE = "TRACKING_STORE"
 _TRACES_FOLDER = "traces"
 _ARTIFACTS_FOLDER = "artifacts"
 
@@ -390,6 +393,24 @@ def _preview_of(value: Any) -> str | None:
     return truncated_preview(text)
 
 
+def _tags_carried_by(root: Span) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for key, raw in root.raw_attributes().items():
+        if not key.startswith(_TRACE_TAG_PREFIX):
+            continue
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            value = raw
+        try:
+            name, text = validate_trace_tag(key[len(_TRACE_TAG_PREFIX) :], str(value))
+        except TrackletException:
+            continue
+        if name != ARTIFACT_LOCATION_TAG:
+            tags[name] = text
+    return tags
+
+
 def trace_info_from_spans(experiment_id: str, spans: Sequence[Span], existing: TraceInfo | None) -> TraceInfo:
     """The trace info ``log_spans`` stores for ``spans`` (all of one trace) arriving in
     ``experiment_id``, given the stored info ``existing`` (None: the trace is new).
@@ -404,7 +425,11 @@ def trace_info_from_spans(experiment_id: str, spans: Sequence[Span], existing: T
     * existing trace: a trace whose state is IN_PROGRESS or STATE_UNSPECIFIED (no
       ``start_trace`` has finished it) gets the earlier start and the later end; its state
       comes from the root span if it is among ``spans``; previews and the trace name are
-      filled in only where missing; the rest (tags, metadata, experiment) is kept.
+      filled in only where missing; the rest (tags, metadata, experiment) is kept;
+    * both: the tag ``mlflow.trace.spansLocation`` = ``TRACKING_STORE`` (the spans are in
+      the store), and the root span's ``mlflow.traceTag.<key>`` attributes (how MLflow's
+      OpenTelemetry processor carries a trace's tags over OTLP) become tags ``<key>``
+      (invalid ones skipped), as MLflow's SQL store does.
     """
     from tracklet.entities import TraceInfo, TraceLocation, TraceState
 
@@ -424,10 +449,13 @@ def trace_info_from_spans(experiment_id: str, spans: Sequence[Span], existing: T
     response_preview = (
         _preview_of(root.raw_attributes().get(_OUTPUTS_ATTRIBUTE)) if root is not None else None
     )
+    carried = _tags_carried_by(root) if root is not None else {}
     if existing is None:
         tags: dict[str, str] = {}
         if root is not None:
             tags[_TRACE_NAME_TAG] = root.name[:MAX_TRACE_NAME_LENGTH]
+        tags.update(carried)
+        tags[_SPANS_LOCATION_TAG] = _TRACKING_STORE
         return TraceInfo(
             trace_id=trace_id,
             trace_location=TraceLocation.from_experiment_id(experiment_id),
@@ -455,6 +483,8 @@ def trace_info_from_spans(experiment_id: str, spans: Sequence[Span], existing: T
     tags = dict(existing.tags)
     if root is not None and _TRACE_NAME_TAG not in tags:
         tags[_TRACE_NAME_TAG] = root.name[:MAX_TRACE_NAME_LENGTH]
+    tags.update(carried)
+    tags[_SPANS_LOCATION_TAG] = _TRACKING_STORE
     return dataclasses.replace(
         existing,
         request_time=request_time,

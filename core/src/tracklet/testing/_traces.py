@@ -157,6 +157,7 @@ def make_span(
     inputs: Any = None,
     outputs: Any = None,
     error: bool = False,
+    attributes: dict[str, Any] | None = None,
 ) -> Span:
     """A finished (or, with ``end_ms`` None, still open) span, as an exporter sends it."""
     live = LiveSpan(
@@ -166,6 +167,7 @@ def make_span(
         span_id=span_id,
         parent_id=parent_id,
         start_time_ns=start_ms * 1_000_000,
+        attributes=attributes,
     )
     if inputs is not None:
         live.set_inputs(inputs)
@@ -674,7 +676,19 @@ class SpanStorageTests(_Base):
     def test_log_spans_creates_the_trace_from_its_spans(self, store: Any) -> None:
         experiment_id = self._experiment(store)
         trace_id, otel = _new_otel_trace()
-        root = make_span(trace_id, otel, 1, None, "agent", T0, T0 + 90, inputs={"q": "hi"}, outputs="hello")
+        root = make_span(
+            trace_id,
+            otel,
+            1,
+            None,
+            "agent",
+            T0,
+            T0 + 90,
+            inputs={"q": "hi"},
+            outputs="hello",
+            # how MLflow's OpenTelemetry processor carries a trace's tags over OTLP
+            attributes={"mlflow.traceTag.team": "search", "mlflow.traceTag.../bad": "x"},
+        )
         child = make_span(trace_id, otel, 2, 1, "llm", T0 + 10, T0 + 50)
         returned = store.log_spans(experiment_id, [child, root])
         assert {s.span_id for s in returned} == {root.span_id, child.span_id}
@@ -683,6 +697,8 @@ class SpanStorageTests(_Base):
         assert info.request_time == T0 and info.execution_duration == 90
         assert info.state == TraceState.OK
         assert info.tags[_NAME] == "agent"
+        assert info.tags["team"] == "search" and "../bad" not in info.tags
+        assert info.tags["mlflow.trace.spansLocation"] == "TRACKING_STORE"
         assert info.request_preview == '{"q": "hi"}' and info.response_preview == '"hello"'
         location = artifact_location_for(store.get_experiment(experiment_id).artifact_location, trace_id)
         assert info.tags[ARTIFACT_LOCATION_TAG] == location
