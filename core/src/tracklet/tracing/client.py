@@ -15,6 +15,7 @@ round. Nothing here is imported by ``import tracklet``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -204,39 +205,24 @@ class TracingClient:
 
     # -- reading ------------------------------------------------------------------------
 
-    def _download_trace_data(self, trace_info: TraceInfo) -> TraceData:
-        """Read ``traces.json`` from the trace's artifact location.
+    def _download_trace_data(self, trace_info: TraceInfo, tmp_dir: str | None = None) -> TraceData:
+        """Read ``traces.json`` from the trace's artifact location (through a file in
+        ``tmp_dir``, a directory shared by a page's downloads; a new one when None).
 
         :raises TraceDataNotFound: no such file, or an empty one.
         :raises TraceDataCorrupted: no artifact location, or not MLflow's JSON.
         """
-        from tracklet.entities import TraceData
-
         repo = self._artifact_repo_for_trace(trace_info)
-        with tempfile.TemporaryDirectory(prefix="tracklet-trace-") as tmp:
-            path = os.path.join(tmp, TRACE_DATA_FILE_NAME)
-            try:
-                repo._download_file(TRACE_DATA_FILE_NAME, path)
-            except Exception as exc:
-                raise TraceDataNotFound(artifact_path=TRACE_DATA_FILE_NAME) from exc
-            if not os.path.exists(path):
-                raise TraceDataNotFound(artifact_path=path)
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        if not text:
-            raise TraceDataNotFound(artifact_path=path)
+        if tmp_dir is None:
+            with tempfile.TemporaryDirectory(prefix="tracklet-trace-") as tmp:
+                return _read_trace_data(repo, os.path.join(tmp, TRACE_DATA_FILE_NAME))
+        fd, path = tempfile.mkstemp(suffix="-" + TRACE_DATA_FILE_NAME, dir=tmp_dir)
+        os.close(fd)
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise TraceDataCorrupted(artifact_path=path) from exc
-        if not isinstance(data, dict):
-            raise TraceDataCorrupted(artifact_path=path)
-        try:
-            return TraceData.from_dict(data)
-        except TrackletException:
-            raise
-        except Exception as exc:  # a span dict MLflow would not have written
-            raise TraceDataCorrupted(artifact_path=path) from exc
+            return _read_trace_data(repo, path)
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(path)
 
     def get_trace_info(self, trace_id: str) -> TraceInfo:
         """The stored trace info (``RESOURCE_DOES_NOT_EXIST`` if there is none)."""
@@ -265,17 +251,17 @@ class TracingClient:
                 BAD_REQUEST,
             ) from None
 
-    def _load_trace(self, info: TraceInfo) -> Trace:
+    def _load_trace(self, info: TraceInfo, tmp_dir: str | None = None) -> Trace:
         from tracklet.entities import Trace, TraceData
 
         if info.tags.get(_SPANS_LOCATION) == _TRACKING_STORE:
             return Trace(info, TraceData(spans=list(self.store.get_trace_spans(info.trace_id))))
-        return Trace(info, self._download_trace_data(info))
+        return Trace(info, self._download_trace_data(info, tmp_dir))
 
-    def _load_trace_or_none(self, info: TraceInfo) -> Trace | None:
+    def _load_trace_or_none(self, info: TraceInfo, tmp_dir: str | None = None) -> Trace | None:
         """The trace, or None (with MLflow's warning) when its span data cannot be read."""
         try:
-            return self._load_trace(info)
+            return self._load_trace(info, tmp_dir)
         except TraceDataException as exc:
             _logger.warning(
                 f"Failed to download trace data for trace {info.trace_id!r} with {exc.ctx}. "
@@ -287,7 +273,12 @@ class TracingClient:
     def _load_traces(self, infos: Sequence[TraceInfo]) -> list[Trace]:
         """The traces of ``infos`` with their spans, in order; unreadable ones left out.
         Several are fetched at once (downloads and server calls wait on the network)."""
-        found = _map_concurrently(self._load_trace_or_none, infos)
+        if not infos:
+            return []
+        # One temporary directory for the page: creating and removing one per trace costs
+        # more than reading the trace.
+        with tempfile.TemporaryDirectory(prefix="tracklet-traces-") as tmp:
+            found = _map_concurrently(lambda info: self._load_trace_or_none(info, tmp), infos)
         return [trace for trace in found if trace is not None]
 
     def batch_get_traces(self, trace_ids: Sequence[str]) -> list[Trace]:
@@ -441,6 +432,37 @@ def _resolve_locations(experiment_ids: Sequence[str] | None, locations: Sequence
             INVALID_PARAMETER_VALUE,
         )
     return chosen
+
+
+def _read_trace_data(repo: ArtifactRepository, path: str) -> TraceData:
+    """Download the repository's ``traces.json`` to ``path`` and parse it (MLflow's
+    ``download_trace_data``: any download failure or an empty file is "not found", text
+    that is not MLflow's JSON "corrupted")."""
+    from tracklet.entities import TraceData
+
+    try:
+        repo._download_file(TRACE_DATA_FILE_NAME, path)
+    except Exception as exc:
+        raise TraceDataNotFound(artifact_path=TRACE_DATA_FILE_NAME) from exc
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise TraceDataNotFound(artifact_path=path) from None
+    if not text:
+        raise TraceDataNotFound(artifact_path=path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TraceDataCorrupted(artifact_path=path) from exc
+    if not isinstance(data, dict):
+        raise TraceDataCorrupted(artifact_path=path)
+    try:
+        return TraceData.from_dict(data)
+    except TrackletException:
+        raise
+    except Exception as exc:  # a span dict MLflow would not have written
+        raise TraceDataCorrupted(artifact_path=path) from exc
 
 
 def _span_logging_refused(exc: BaseException) -> bool:
