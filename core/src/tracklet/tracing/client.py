@@ -22,7 +22,6 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tracklet import _config, plugins
@@ -484,6 +483,10 @@ def _map_concurrently(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     """``[fn(item) for item in items]``, in a small thread pool when there are several."""
     if len(items) <= 1:
         return [fn(item) for item in items]
+    # imported here: concurrent.futures.thread registers an exit hook when imported, which
+    # Python refuses once the interpreter is exiting (when the exporter may still log_trace)
+    from concurrent.futures import ThreadPoolExecutor
+
     workers = min(_MAX_DOWNLOAD_THREADS, len(items))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="TrackletTraceLoad") as pool:
         return list(pool.map(fn, items))
