@@ -65,7 +65,7 @@ from tracklet.exceptions import (
 
 if TYPE_CHECKING:  # the entities import nothing heavy, but the contract stays light too
     from tracklet.entities import Span, TraceInfo
-    from tracklet.search._traces import TraceSearch
+    from tracklet.search import TraceSearch
 
 __all__ = [
     "ARTIFACT_LOCATION_TAG",
