@@ -133,7 +133,7 @@ def test_get_prints_mlflows_json_or_the_span_tree(uri: str, logged: list[Trace])
     assert "5.000" in root_line and "2.000" in child_line
 
     unknown = _error(cli(uri, "traces", "get", "tr-" + "0" * 32))
-    assert unknown.startswith("Error: ") and "not found" in unknown
+    assert unknown.startswith("Error: No trace with id 'tr-") and "tracklet traces list" in unknown
 
 
 def test_delete_by_id_and_by_time(uri: str, logged: list[Trace]) -> None:

@@ -175,7 +175,16 @@ def _short(text: str | None) -> str:
 @pass_state
 def get_trace(state: CliState, trace_id: str, output: str, as_json: bool) -> None:
     """Show TRACE_ID: its JSON (MLflow's), or its info and span tree as tables."""
-    trace = _tracing_client(state).get_trace(trace_id)
+    from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
+
+    try:
+        trace = _tracing_client(state).get_trace(trace_id)
+    except TrackletException as exc:
+        if exc.error_code != RESOURCE_DOES_NOT_EXIST:
+            raise
+        raise click.ClickException(
+            f"No trace with id {trace_id!r}. See: tracklet traces list --experiment-id ID"
+        ) from exc
     if as_json or output.lower() == "json":
         click.echo(trace.to_json(pretty=True))
         return
