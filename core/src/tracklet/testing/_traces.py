@@ -32,6 +32,7 @@ and ``delete_traces`` removing spans. A store without it must refuse ``log_spans
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -272,6 +273,34 @@ class TraceInfoTests(_Base):
             assert {k: info.trace_metadata.get(k) for k in "mn"} == {"m": "1", "n": "2"}
             assert info.tags[ARTIFACT_LOCATION_TAG] == first.tags[ARTIFACT_LOCATION_TAG]
         assert len(_all(store, ["0"])) == 1
+
+    def test_concurrent_upserts_of_one_trace_merge(self, store: Any) -> None:
+        trace_id = new_trace_id()
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(4)
+
+        def upsert(n: int) -> None:
+            try:
+                barrier.wait(timeout=30)
+                for round_ in range(3):
+                    store.start_trace(
+                        make_trace_info(
+                            trace_id=trace_id, tags={f"w{n}": str(round_)}, metadata={f"m{n}": "x"}
+                        )
+                    )
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=upsert, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not errors, errors
+        info = store.get_trace_info(trace_id)
+        assert {f"w{n}": "2" for n in range(4)}.items() <= info.tags.items()
+        assert {f"m{n}": "x" for n in range(4)}.items() <= info.trace_metadata.items()
+        assert _ids(_all(store, ["0"])) == [trace_id]
 
     def test_start_trace_refusals_change_nothing(self, store: Any) -> None:
         self._start(store, tags={"k": "v"})
@@ -750,6 +779,41 @@ class SpanStorageTests(_Base):
         info2 = store.get_trace_info(trace_id2)
         assert (info2.request_time, info2.execution_duration, info2.state) == (T0 + 5, 3, TraceState.OK)
         assert len(store.get_trace_spans(trace_id2)) == 1
+
+    @requires_traces("span_storage")
+    def test_concurrent_span_batches_and_trace_info(self, store: Any) -> None:
+        trace_id, otel = _new_otel_trace()
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(5)
+
+        def spans(n: int) -> None:
+            try:
+                barrier.wait(timeout=30)
+                for k in range(3):
+                    span_id = 10 + n * 10 + k
+                    store.log_spans(
+                        "0", [make_span(trace_id, otel, span_id, 1, f"s{span_id}", T0 + k, T0 + 5)]
+                    )
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        def info() -> None:
+            try:
+                barrier.wait(timeout=30)
+                store.start_trace(make_trace_info(trace_id=trace_id, request_time=T0, tags={"k": "v"}))
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=spans, args=(n,)) for n in range(4)]
+        threads.append(threading.Thread(target=info))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not errors, errors
+        assert len(store.get_trace_spans(trace_id)) == 12
+        stored = store.get_trace_info(trace_id)
+        assert stored.tags["k"] == "v" and _ids(_all(store, ["0"])) == [trace_id]
 
     @requires_traces("span_storage")
     def test_span_refusals_and_deletion(self, store: Any) -> None:
