@@ -11,8 +11,9 @@ the Default experiment ``"0"``::
 
 Covered: ``start_trace`` (every field kept, an upsert merging a second call, the
 ``mlflow.artifactLocation`` tag chosen by the store and never the caller's, the caller's
-object left alone, four threads upserting one trace at once), ``get_trace_info`` and ``batch_get_trace_infos``, trace tags (set,
-overwrite, delete, MLflow's key and value rules), ``delete_traces`` by ids and by
+object left alone, four threads upserting one trace at once), ``get_trace_info`` and
+``batch_get_trace_infos``, trace tags (set, overwrite, delete, MLflow's key and value
+rules), ``delete_traces`` by ids and by
 timestamp with ``max_traces`` (oldest first) and MLflow's four argument refusals,
 ``search_traces`` (every field of MLflow's ``SearchTraceUtils`` and its comparators,
 tracklet's ``OR`` and parentheses, the default order and order-by keys, paging through
@@ -25,8 +26,7 @@ With the trace capability ``span_storage`` (:data:`tracklet.stores.TRACE_CAPABIL
 declared in ``trace_capabilities``) also: ``log_spans`` creating the trace info from the
 spans, the root span arriving last and finishing the trace, spans sent again replacing
 the stored ones, ``log_spans`` and ``start_trace`` in either order and racing from
-several threads, ``get_trace_spans``,
-and ``delete_traces`` removing spans. A store without it must refuse ``log_spans`` with
+several threads, ``get_trace_spans``, and ``delete_traces`` removing spans. A store without it must refuse ``log_spans`` with
 ``NOT_IMPLEMENTED``.
 """
 
