@@ -99,7 +99,7 @@ def test_list_pages_filters_and_json(uri: str, logged: list[Trace]) -> None:
     assert all(len(t["data"]["spans"]) == 2 for t in everything["traces"])
     assert Trace.from_dict(everything["traces"][0]).info.trace_id == ids[2]
     failed = _json(
-        cli(uri, "traces", "list", "--experiment-id", "0", "--filter", "status = 'ERROR'", "--json")
+        cli(uri, "traces", "list", "--experiment-id", "0", "--filter-string", "status = 'ERROR'", "--json")
     )
     assert [t["info"]["trace_id"] for t in failed["traces"]] == [ids[1]]
     assert (
@@ -138,7 +138,8 @@ def test_get_prints_mlflows_json_or_the_span_tree(uri: str, logged: list[Trace])
 
 def test_delete_by_id_and_by_time(uri: str, logged: list[Trace]) -> None:
     alpha, beta, gamma = (t.info.trace_id for t in logged)
-    out = _ok(cli(uri, "traces", "delete", "--experiment-id", "0", "--trace-id", beta))
+    # MLflow's spelling: --trace-ids with a comma-separated list
+    out = _ok(cli(uri, "traces", "delete", "--experiment-id", "0", "--trace-ids", f"{beta},tr-{'0' * 32}"))
     assert out.strip() == "Deleted 1 trace(s) from experiment 0."
     out = _ok(
         cli(

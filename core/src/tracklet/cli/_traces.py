@@ -55,6 +55,7 @@ def _tracing_client(state: CliState) -> TracingClient:
 )
 @click.option(
     "--filter",
+    "--filter-string",
     "filter_string",
     metavar="STR",
     default=None,
@@ -270,6 +271,7 @@ def _ms(ns: int | None) -> str:
 )
 @click.option(
     "--trace-id",
+    "--trace-ids",
     "trace_ids",
     metavar="ID",
     multiple=True,
