@@ -405,5 +405,10 @@ def test_traces_made_by_the_fluent_api(uri: str) -> None:
         frame = traces_to_dataframe(found)
         assert frame["request"][0] == {"question": "hi"} and frame["response"][0] == "HI"
         assert frame["trace_metadata"][0]["mlflow.sourceRun"] == run.info.run_id
+        # a trace still in progress: its live info, and MLflow's answer for its spans
+        with tracklet.start_span("open") as span:
+            assert client.get_trace_info(span.trace_id).state == "IN_PROGRESS"
+            with pytest.raises(TrackletException, match="because its span data is corrupted"):
+                client.get_trace(span.trace_id)
     finally:
         tracklet.set_tracking_uri(None)

@@ -224,7 +224,14 @@ class TracingClient:
                 os.remove(path)
 
     def get_trace_info(self, trace_id: str) -> TraceInfo:
-        """The stored trace info (``RESOURCE_DOES_NOT_EXIST`` if there is none)."""
+        """The info of the trace: the one in progress in this process if there is one (as
+        MLflow), else the stored one (``RESOURCE_DOES_NOT_EXIST`` if there is none)."""
+        from tracklet.tracing.trace_manager import InMemoryTraceManager
+
+        with InMemoryTraceManager.get_instance().get_trace(trace_id) as live:
+            if live is not None:
+                info: TraceInfo = live.info
+                return info
         return self.store.get_trace_info(trace_id)
 
     def get_trace(self, trace_id: str) -> Trace:
