@@ -165,6 +165,10 @@ def _race(stores: list[SqlStore], number: int) -> None:
     assert stored.tags["mlflow.artifactLocation"].endswith(f"/0/traces/{trace_id}/artifacts")
     kept = stores[0].get_trace_spans(trace_id)
     assert sorted(s.span_id for s in kept) == sorted(s.span_id for s in spans)
+    unknown = f"tr-{number + 0x100:032x}"
+    batch = stores[1].batch_get_trace_spans([trace_id, unknown])
+    assert [s.to_dict() for s in batch[trace_id]] == [s.to_dict() for s in kept]
+    assert batch[unknown] == []
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "mysql", "sqlite"])
