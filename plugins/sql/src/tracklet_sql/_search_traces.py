@@ -27,8 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
-from tracklet.search import TAG, And, Comparison, Expr, OrderKey
-from tracklet.search._traces import METADATA, TraceSearch
+from tracklet.search import METADATA, TAG, And, Comparison, Expr, OrderKey, TraceSearch
 from tracklet_sql._schema import trace_info, trace_request_metadata, trace_tags
 from tracklet_sql._search import _after
 from tracklet_sql._search_filter import _ordered, uses_ilike

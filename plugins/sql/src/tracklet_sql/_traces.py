@@ -47,7 +47,7 @@ from ._write import _insert_ignore, upsert
 
 if TYPE_CHECKING:
     from tracklet.entities import Span, TraceInfo
-    from tracklet.search._traces import TraceSearch
+    from tracklet.search import TraceSearch
 
 __all__ = ["SqlTraces"]
 
