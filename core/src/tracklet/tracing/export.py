@@ -110,7 +110,7 @@ def _settings() -> tuple[bool, float, int, int, float]:
 
 @dataclass
 class _Item:
-    trace: Trace
+    trace: Any  # a Trace, or the runtime's completed trace (turned into one by the worker)
     tracking_uri: str
 
 
@@ -144,8 +144,9 @@ class TraceExporter:
 
     # -- producer side -----------------------------------------------------------------
 
-    def export(self, trace: Trace, tracking_uri: str | None = None) -> None:
-        """Queue (or, in synchronous mode, write) one ended trace. Never raises."""
+    def export(self, trace: Any, tracking_uri: str | None = None) -> None:
+        """Queue (or, in synchronous mode, write) one ended trace (a ``Trace``, or anything
+        with ``to_trace()`` giving one). Never raises."""
         try:
             if tracking_uri is None:
                 from tracklet import _config
@@ -226,22 +227,28 @@ class TraceExporter:
     def _write_batch(self, batch: list[_Item]) -> None:
         from tracklet.tracing import otlp
 
-        to_store = otlp.destination() != "otlp"
-        if to_store:
-            for item in batch:
+        traces: list[tuple[Trace, str]] = []
+        for item in batch:
+            try:  # a trace in progress popped by the runtime: snapshot it here, off the traced code
+                trace = item.trace.to_trace() if hasattr(item.trace, "to_trace") else item.trace
+                traces.append((trace, item.tracking_uri))
+            except Exception as e:
+                self._count_failure(f"Failed to finalise a trace for export: {e}")
+        if otlp.destination() != "otlp":
+            for trace, tracking_uri in traces:
                 try:
-                    self._client(item.tracking_uri).log_trace(item.trace)
+                    self._client(tracking_uri).log_trace(trace)
                     self.exported += 1
                 except Exception as e:
                     self._count_failure(
-                        f"Failed to log trace {item.trace.info.trace_id} to the tracking store at {item.tracking_uri!r}: {e}"
+                        f"Failed to log trace {trace.info.trace_id} to the tracking store at {tracking_uri!r}: {e}"
                     )
-        if otlp.endpoint() is not None:
+        if otlp.endpoint() is not None and traces:
             try:
-                otlp.send_traces([item.trace for item in batch])
+                otlp.send_traces([trace for trace, _ in traces])
             except Exception as e:
                 self._count_failure(
-                    f"Failed to send {len(batch)} trace(s) to the OTLP endpoint {otlp.endpoint()!r}: {e}"
+                    f"Failed to send {len(traces)} trace(s) to the OTLP endpoint {otlp.endpoint()!r}: {e}"
                 )
 
     def _client(self, tracking_uri: str) -> Any:
@@ -305,6 +312,9 @@ class TraceExporter:
 def _import_writers() -> None:
     """What a write needs, imported by the caller's thread (a worker thread importing during
     interpreter shutdown fails: ``concurrent.futures`` refuses to register its exit hook)."""
+    import concurrent.futures.thread  # noqa: F401  (the module that registers the exit hook)
+
+    import tracklet.stores  # noqa: F401
     import tracklet.tracing.client  # noqa: F401
     from tracklet.tracing import otlp
 

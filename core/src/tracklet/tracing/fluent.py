@@ -19,13 +19,14 @@ import json
 import logging
 import warnings
 from collections.abc import Callable, Generator
-from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, overload
 
+from tracklet.entities.span import NO_OP_SPAN_TRACE_ID, NoOpSpan
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.tracing import provider
 from tracklet.tracing.constant import SpanAttributeKey, TraceMetadataKey
+from tracklet.tracing.trace_manager import InMemoryTraceManager
 
 if TYPE_CHECKING:
     import pandas
@@ -51,10 +52,6 @@ __all__ = [
 
 _logger = logging.getLogger("tracklet.tracing")
 
-_LAST_ACTIVE_TRACE_ID_GLOBAL: str | None = None
-_LAST_ACTIVE_TRACE_ID_THREAD_LOCAL: ContextVar[str | None] = ContextVar(
-    "tracklet_last_active_trace_id", default=None
-)
 _STREAM_CHUNK_EVENT_NAME_FORMAT = "mlflow.chunk.item.{index}"
 _STREAM_CHUNK_EVENT_VALUE_KEY = "mlflow.chunk.value"
 SEARCH_TRACES_DEFAULT_MAX_RESULTS = 100
@@ -68,8 +65,6 @@ def _invalid(message: str) -> TrackletException:
 
 
 def _noop_span() -> Any:
-    from tracklet.entities.span import NoOpSpan
-
     return NoOpSpan()
 
 
@@ -138,7 +133,7 @@ class _SpanScope:
     def __enter__(self) -> Any:
         try:
             span = provider.start_span_in_context(self._name, experiment_id=self._experiment_id)
-            if span.trace_id != _no_op_trace_id():
+            if span.trace_id != NO_OP_SPAN_TRACE_ID:
                 if self._span_type is not None:
                     span.set_span_type(self._span_type)
                 if self._attributes:
@@ -171,8 +166,6 @@ class _SpanScope:
 
 
 def _no_op_trace_id() -> str:
-    from tracklet.entities.span import NO_OP_SPAN_TRACE_ID
-
     return NO_OP_SPAN_TRACE_ID
 
 
@@ -184,8 +177,6 @@ def _set_run_id(span: Any, name: str, run_id: str) -> None:
             "will be ignored."
         )
         return
-    from tracklet.tracing.trace_manager import InMemoryTraceManager
-
     InMemoryTraceManager.get_instance().set_trace_metadata(span.trace_id, TraceMetadataKey.SOURCE_RUN, run_id)
 
 
@@ -222,15 +213,14 @@ def start_span_no_context(
 ) -> Any:
     """A span that is not made active (MLflow's): ended by the caller with ``span.end()``."""
     from tracklet.tracing.client import _IMMUTABLE_TAGS
-    from tracklet.tracing.trace_manager import InMemoryTraceManager
 
-    if parent_span is not None and parent_span.trace_id == _no_op_trace_id():
+    if parent_span is not None and parent_span.trace_id == NO_OP_SPAN_TRACE_ID:
         return _noop_span()
     try:
         span = provider.start_detached_span(
             name, parent=parent_span, start_time_ns=start_time_ns, experiment_id=experiment_id
         )
-        if span.trace_id == _no_op_trace_id():
+        if span.trace_id == NO_OP_SPAN_TRACE_ID:
             return span
         span.set_span_type(span_type)
         if inputs is not None:
@@ -336,18 +326,62 @@ def _signature(fn: Callable[..., Any]) -> inspect.Signature | None:
         return None
 
 
+class _InputBinder:
+    """``capture_function_input_args`` for one function, with a fast path for the common
+    signature (only plain positional-or-keyword parameters): same result as binding."""
+
+    __slots__ = ("_defaults", "_fn", "_names", "_signature")
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self._fn = fn
+        self._signature = _signature(fn)
+        self._names: tuple[str, ...] | None = None
+        self._defaults: dict[str, Any] = {}
+        if self._signature is not None and all(
+            p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in self._signature.parameters.values()
+        ):
+            self._names = tuple(self._signature.parameters)
+            self._defaults = {
+                name: p.default
+                for name, p in self._signature.parameters.items()
+                if p.default is not inspect.Parameter.empty
+            }
+
+    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        names = self._names
+        if names is not None and len(args) <= len(names):
+            bound = dict(zip(names, args, strict=False))
+            if not kwargs or all(k in names and k not in bound for k in kwargs):
+                bound.update(kwargs)
+                if len(bound) < len(names):
+                    for name in names:
+                        if name not in bound:
+                            if name not in self._defaults:
+                                break
+                            bound[name] = self._defaults[name]
+                if len(bound) == len(names):
+                    arguments = {name: bound[name] for name in names}
+                    if arguments.get("self"):
+                        del arguments["self"]
+                    first = next(iter(arguments), None)
+                    if first == "cls" and isinstance(arguments["cls"], type):
+                        del arguments["cls"]
+                    return arguments
+        return capture_function_input_args(self._fn, args, kwargs, self._signature)
+
+
 def _begin(
     fn: Callable[..., Any],
     scope: _SpanScope,
-    signature: inspect.Signature | None,
+    binder: _InputBinder,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
     span = scope.__enter__()
-    if span.trace_id != _no_op_trace_id():
+    if span.trace_id != NO_OP_SPAN_TRACE_ID:
         try:
             span.set_attribute(SpanAttributeKey.FUNCTION_NAME, fn.__name__)
-            span.set_inputs(capture_function_input_args(fn, args, kwargs, signature))
+            span.set_inputs(binder(args, kwargs))
         except Exception:
             _logger.debug(f"Failed to record the inputs of {fn.__name__}.", exc_info=True)
     return span
@@ -355,7 +389,7 @@ def _begin(
 
 def _set_result(span: Any, result: Any) -> None:
     try:
-        if span.outputs is None:
+        if span._raw_attributes.get(SpanAttributeKey.OUTPUTS, "null") == "null":  # outputs not set
             span.set_outputs(result)
     except Exception:
         _logger.debug("Failed to record the outputs of a traced call.", exc_info=True)
@@ -370,13 +404,13 @@ def _wrap_function(
     description: str | None,
 ) -> Callable[..., Any]:
     span_name = name or fn.__name__
-    signature = _signature(fn)
+    binder = _InputBinder(fn)
 
     if inspect.iscoroutinefunction(fn):
 
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             scope = _SpanScope(span_name, span_type, attributes, experiment_id, None, description)
-            span = _begin(fn, scope, signature, args, kwargs)
+            span = _begin(fn, scope, binder, args, kwargs)
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as e:
@@ -390,7 +424,7 @@ def _wrap_function(
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         scope = _SpanScope(span_name, span_type, attributes, experiment_id, None, description)
-        span = _begin(fn, scope, signature, args, kwargs)
+        span = _begin(fn, scope, binder, args, kwargs)
         try:
             result = fn(*args, **kwargs)
         except BaseException as e:
@@ -412,10 +446,10 @@ def _wrap_generator(
     experiment_id: str | None,
     description: str | None,
 ) -> Callable[..., Any]:
-    signature = _signature(fn)
+    binder = _InputBinder(fn)
 
     def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        inputs = capture_function_input_args(fn, args, kwargs, signature)
+        inputs = binder(args, kwargs)
         try:
             return start_span_no_context(
                 name=name or fn.__name__,
@@ -545,7 +579,7 @@ def _wrap_function_safe(fn: Callable[..., Any], wrapper: Callable[..., Any]) -> 
 def get_current_active_span() -> LiveSpan | None:
     """The span the calling code runs in (None outside any span)."""
     span = provider.get_current_span()
-    if span is None or span.trace_id == _no_op_trace_id():
+    if span is None or span.trace_id == NO_OP_SPAN_TRACE_ID:
         return None
     return span  # type: ignore[no-any-return]
 
@@ -559,13 +593,12 @@ def get_active_trace_id() -> str | None:
 def get_last_active_trace_id(thread_local: bool = False) -> str | None:
     """The id of the trace that ended last (in this process, or this thread/context with
     ``thread_local=True``); None before any."""
-    return _LAST_ACTIVE_TRACE_ID_THREAD_LOCAL.get() if thread_local else _LAST_ACTIVE_TRACE_ID_GLOBAL
+    return (
+        provider._LAST_ACTIVE_TRACE_ID_THREAD_LOCAL.get() if thread_local else provider._last_active_trace_id
+    )
 
 
-def _set_last_active_trace_id(trace_id: str) -> None:
-    global _LAST_ACTIVE_TRACE_ID_GLOBAL
-    _LAST_ACTIVE_TRACE_ID_GLOBAL = trace_id
-    _LAST_ACTIVE_TRACE_ID_THREAD_LOCAL.set(trace_id)
+_set_last_active_trace_id = provider._set_last_active_trace_id
 
 
 def update_current_trace(
@@ -582,7 +615,6 @@ def update_current_trace(
     """Add tags/metadata to the trace in progress, set its client request id, previews or
     final state (``"OK"``/``"ERROR"``), as MLflow's ``mlflow.update_current_trace``."""
     from tracklet.entities import TraceState
-    from tracklet.tracing.trace_manager import InMemoryTraceManager
 
     active_span = get_current_active_span()
     if not active_span:
@@ -818,7 +850,6 @@ def delete_trace_tag(trace_id: str, key: str) -> None:
 def _set_trace_tag(trace_id: str, key: str, value: Any, client: Any = None) -> None:
     """MLflow's ``TracingClient.set_trace_tag``: the live trace first, else the store."""
     from tracklet.tracing.client import _IMMUTABLE_TAGS
-    from tracklet.tracing.trace_manager import InMemoryTraceManager
 
     if key not in _IMMUTABLE_TAGS:
         with InMemoryTraceManager.get_instance().get_trace(trace_id) as trace:
@@ -836,7 +867,6 @@ def _set_trace_tag(trace_id: str, key: str, value: Any, client: Any = None) -> N
 def _delete_trace_tag(trace_id: str, key: str, client: Any = None) -> None:
     from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST
     from tracklet.tracing.client import _IMMUTABLE_TAGS
-    from tracklet.tracing.trace_manager import InMemoryTraceManager
 
     if key not in _IMMUTABLE_TAGS or key == "mlflow.trace.archivalFailure":
         with InMemoryTraceManager.get_instance().get_trace(trace_id) as trace:

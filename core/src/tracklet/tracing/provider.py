@@ -25,9 +25,15 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from tracklet import tracing
+from tracklet.entities.span import NO_OP_SPAN_TRACE_ID, LiveSpan, NoOpSpan
+from tracklet.entities.trace_info import TraceInfo
+from tracklet.entities.trace_location import TraceLocation
+from tracklet.entities.trace_state import TraceState
+from tracklet.tracing.constant import SpanAttributeKey, TraceMetadataKey, TraceTagKey
+from tracklet.tracing.trace_manager import InMemoryTraceManager, _Trace
 
 if TYPE_CHECKING:
-    from tracklet.entities import LiveSpan, Trace
+    pass
 
 __all__ = [
     "generate_span_id",
@@ -69,8 +75,6 @@ def get_current_span() -> Any:
     span = _ACTIVE_SPAN.get()
     if span is None:
         return None
-    from tracklet.tracing.trace_manager import InMemoryTraceManager
-
     if InMemoryTraceManager.get_instance().get_span_from_id(span.trace_id, span.span_id) is None:
         # the trace ended (or this is a forked child, which starts with no live traces)
         return None
@@ -146,8 +150,6 @@ def resolve_experiment_id(explicit: str | None = None) -> str:
 
 
 def _basic_metadata() -> dict[str, str]:
-    from tracklet.tracing.constant import TraceMetadataKey
-
     metadata = dict(_env_metadata())
     metadata["mlflow.trace_schema.version"] = "3"
     run = _active_run()
@@ -156,31 +158,32 @@ def _basic_metadata() -> dict[str, str]:
     return metadata
 
 
-_live_span_class: Any = None
+class _RuntimeLiveSpan(LiveSpan):
+    """The runtime's LiveSpan: its ``end()`` also tells the runtime; its trace id is kept
+    as a string (the entity decodes the ``mlflow.traceRequestId`` attribute each time)."""
+
+    def __init__(self, *, trace_id: str, **kwargs: Any) -> None:
+        super().__init__(trace_id=trace_id, **kwargs)
+        self._runtime_trace_id = trace_id
+
+    @property
+    def trace_id(self) -> str:
+        return self._runtime_trace_id
+
+    def end(
+        self,
+        outputs: Any | None = None,
+        attributes: dict[str, Any] | None = None,
+        status: Any = None,
+        end_time_ns: int | None = None,
+    ) -> None:
+        was_recording = self._is_recording()
+        super().end(outputs, attributes, status, end_time_ns)
+        if was_recording and not self._is_recording():
+            _on_span_end(self)
 
 
-def _runtime_span_class() -> Any:
-    """LiveSpan whose ``end()`` also tells the runtime (built once, on first use)."""
-    global _live_span_class
-    if _live_span_class is None:
-        from tracklet.entities.span import LiveSpan
-
-        class _RuntimeLiveSpan(LiveSpan):
-            def end(
-                self,
-                outputs: Any | None = None,
-                attributes: dict[str, Any] | None = None,
-                status: Any = None,
-                end_time_ns: int | None = None,
-            ) -> None:
-                was_recording = self._is_recording()
-                super().end(outputs, attributes, status, end_time_ns)
-                if was_recording and not self._is_recording():
-                    _on_span_end(self)
-
-        _RuntimeLiveSpan.__name__ = _RuntimeLiveSpan.__qualname__ = "LiveSpan"
-        _live_span_class = _RuntimeLiveSpan
-    return _live_span_class
+_RuntimeLiveSpan.__name__ = _RuntimeLiveSpan.__qualname__ = "LiveSpan"
 
 
 def _new_live_span(
@@ -193,7 +196,7 @@ def _new_live_span(
     start_time_ns: int,
     first_attributes: dict[str, Any] | None = None,
 ) -> LiveSpan:
-    span: LiveSpan = _runtime_span_class()(
+    span: LiveSpan = _RuntimeLiveSpan(
         name=name,
         trace_id=trace_id,
         otel_trace_id=otel_trace_id,
@@ -214,10 +217,6 @@ def start_detached_span(
     """Start a span under ``parent`` (a live span) or, without one, a new trace with this
     span as its root. Returns the registered :class:`LiveSpan`, or a ``NoOpSpan`` when
     tracing is disabled or the parent is not a live span of this process."""
-    from tracklet.entities.span import NO_OP_SPAN_TRACE_ID, NoOpSpan
-    from tracklet.tracing.constant import SpanAttributeKey
-    from tracklet.tracing.trace_manager import InMemoryTraceManager
-
     if not tracing.is_tracing_enabled():
         return NoOpSpan()
     manager = InMemoryTraceManager.get_instance()
@@ -245,9 +244,6 @@ def start_detached_span(
         )
         manager.register_span(span)
         return span
-
-    from tracklet.entities import TraceInfo, TraceLocation, TraceState
-    from tracklet.tracing.constant import TraceTagKey
 
     if experiment_id:
         first[SpanAttributeKey.EXPERIMENT_ID] = str(experiment_id)
@@ -302,23 +298,19 @@ def _on_span_end(span: LiveSpan) -> None:
 
 
 def _finish(span: LiveSpan) -> None:
-    from tracklet.entities import TraceState
-    from tracklet.tracing.constant import SpanAttributeKey, TraceMetadataKey
-    from tracklet.tracing.trace_manager import InMemoryTraceManager
-
     manager = InMemoryTraceManager.get_instance()
     trace_id = span.trace_id
     with manager.get_trace(trace_id) as trace:
         if trace is None:
             return
-        if span.parent_id is None:
+        if span._parent_id is None:
             trace.root_ended = True
             info = trace.info
             start, end = span.start_time_ns, span.end_time_ns or time.time_ns()
             info.request_time = start // 1_000_000
             info.execution_duration = (end - start) // 1_000_000
             if info.state == TraceState.IN_PROGRESS:
-                code = getattr(span.status.status_code, "value", span.status.status_code)
+                code = getattr(span._status.status_code, "value", span._status.status_code)
                 info.state = TraceState.ERROR if code == "ERROR" else TraceState.OK
             raw = span._raw_attributes
             info.trace_metadata[TraceMetadataKey.INPUTS] = _truncate_metadata(
@@ -327,15 +319,27 @@ def _finish(span: LiveSpan) -> None:
             info.trace_metadata[TraceMetadataKey.OUTPUTS] = _truncate_metadata(
                 raw.get(SpanAttributeKey.OUTPUTS)
             )
-            from tracklet.tracing import fluent
-
-            fluent._set_last_active_trace_id(trace_id)
+            _set_last_active_trace_id(trace_id)
     finished = manager.pop_if_complete(trace_id)
     if finished is not None:
         _export(finished)
 
 
-def _export(trace: Trace) -> None:
+def _export(trace: _Trace) -> None:
+    """Hand the completed trace to the exporter; it is turned into an immutable ``Trace``
+    (span snapshots, previews) by the export thread, not the traced code's."""
     from tracklet.tracing.export import get_exporter
 
     get_exporter().export(trace)
+
+
+_LAST_ACTIVE_TRACE_ID_THREAD_LOCAL: ContextVar[str | None] = ContextVar(
+    "tracklet_last_active_trace_id", default=None
+)
+_last_active_trace_id: str | None = None
+
+
+def _set_last_active_trace_id(trace_id: str) -> None:
+    global _last_active_trace_id
+    _last_active_trace_id = trace_id
+    _LAST_ACTIVE_TRACE_ID_THREAD_LOCAL.set(trace_id)

@@ -116,14 +116,15 @@ class InMemoryTraceManager:
             internal = self._traces.pop(trace_id, None)
         return internal.to_trace() if internal is not None else None
 
-    def pop_if_complete(self, trace_id: str) -> Trace | None:
-        """Pop the trace if its root span has ended and no span of it is open."""
+    def pop_if_complete(self, trace_id: str) -> _Trace | None:
+        """Pop the trace if its root span has ended and no span of it is open; the caller
+        turns it into a ``Trace`` with ``to_trace()`` (the export thread does)."""
         with self._lock:
             internal = self._traces.get(trace_id)
             if internal is None or not internal.root_ended or internal.has_open_spans():
                 return None
             del self._traces[trace_id]
-        return internal.to_trace()
+        return internal
 
     def live_trace_ids(self) -> list[str]:
         with self._lock:
