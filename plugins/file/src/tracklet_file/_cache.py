@@ -75,6 +75,9 @@ class MetaFile:
 
     __slots__ = ("path", "key", "settled", "raw", "data", "version")
 
+    #: How the content is parsed (a subclass may bring a faster parser for its files).
+    parse = staticmethod(load_yaml)
+
     def __init__(self, path: str) -> None:
         self.path = path
         self.key: StatKey | None = None
@@ -97,7 +100,7 @@ class MetaFile:
         self.key, self.settled = key, is_settled(st.st_mtime_ns, now)
         if raw == self.raw and self.data is not None:
             return False
-        self.raw, self.data = raw, load_yaml(raw)
+        self.raw, self.data = raw, self.parse(raw)
         self.version += 1
         return True
 

@@ -29,6 +29,7 @@ __all__ = [
     "Appender",
     "RACY_NS",
     "create_exclusive",
+    "directory_lock",
     "file_lock",
     "is_settled",
     "list_dir",
@@ -281,6 +282,28 @@ def file_lock(path: str) -> Iterator[None]:
         with _lock_fds_guard:
             _lock_fds.discard(fd)
             os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextlib.contextmanager
+def directory_lock(path: str, lock_name: str) -> Iterator[None]:
+    """Hold an exclusive inter-process lock on the directory ``path`` itself, so that no
+    lock file is left in it; where directories cannot be locked (Windows), on the file
+    ``lock_name`` in it. Released like :func:`file_lock`."""
+    directory = getattr(os, "O_DIRECTORY", None)
+    if directory is None or sys.platform == "win32":
+        with file_lock(os.path.join(path, lock_name)):
+            yield
+        return
+    with _lock_fds_guard:
+        fd = os.open(path, os.O_RDONLY | directory)
+        _lock_fds.add(fd)
+    try:
+        _lock_fd(fd)
+        yield
+    finally:
+        with _lock_fds_guard:
+            _lock_fds.discard(fd)
+            os.close(fd)
 
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only

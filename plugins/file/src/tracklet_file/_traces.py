@@ -60,9 +60,10 @@ from tracklet.stores.traces import (
 )
 
 from ._cache import Check, MetaFile, TagTree, dir_mtime, unchanged
-from ._fsio import file_lock, is_settled, list_dir, subdirs, write_atomic
-from ._layout import LOCK_FILE, NOT_EXPERIMENTS, TRASH, dump_yaml
+from ._fsio import directory_lock, is_settled, list_dir, subdirs, temp_path, write_atomic
+from ._layout import LOCK_FILE, NOT_EXPERIMENTS, TRASH
 from ._logging import check_key_paths
+from ._traceyaml import dump_trace_info, load_trace_info
 
 if TYPE_CHECKING:
     from tracklet.entities.trace_info import TraceInfo
@@ -150,57 +151,87 @@ def copy_info(info: TraceInfo) -> TraceInfo:
     )
 
 
+class TraceInfoFile(MetaFile):
+    """``trace_info.yaml``, parsed by :func:`tracklet_file._traceyaml.load_trace_info`."""
+
+    __slots__ = ()
+    parse = staticmethod(load_trace_info)
+
+
+class MetadataTree(TagTree):
+    """``request_metadata/``: MLflow writes these files once, with the trace, and tracklet
+    replaces them whole (which the folder's mtime shows), so a settled file is not
+    stat'ed again."""
+
+    file_checks = "never"
+
+
 class TraceFiles:
     """One trace folder held in memory: ``trace_info.yaml`` and its two key folders.
 
-    Refreshed like a run (:class:`tracklet_file._runs.RunState`): when everything was
-    settled at the last refresh, one stat per recorded path proves nothing changed; the
-    key files themselves are stat'ed when ``thorough`` or every :data:`IN_PLACE_CHECK_S`.
+    Every change tracklet makes to a trace moves the mtime of the trace's folder (files
+    are replaced through a temporary file in it, and a deleted tag leaves through it), so
+    while everything was settled at the last refresh one stat of the folder proves that no
+    tracklet process changed the trace. What other programs change without touching the
+    folder (MLflow rewrites a tag file in place and adds tag files in ``tags/``) is
+    checked file by file when ``thorough`` (``get_trace_info``) and otherwise every
+    :data:`IN_PLACE_CHECK_S` seconds.
     """
 
     def __init__(self, trace_dir: str) -> None:
         self.trace_dir = trace_dir
         self.lock = threading.RLock()
-        self.meta = MetaFile(os.path.join(trace_dir, TRACE_INFO))
+        self.meta = TraceInfoFile(os.path.join(trace_dir, TRACE_INFO))
         self.tags = TagTree(os.path.join(trace_dir, TRACE_TAGS))
-        self.metadata = TagTree(os.path.join(trace_dir, TRACE_METADATA))
-        self._checks: list[Check] | None = None
+        self.metadata = MetadataTree(os.path.join(trace_dir, TRACE_METADATA))
+        self._dir_mtime: int | None = None
         self._periodic: list[Check] = []
         self._periodic_at = 0.0
         self._built: tuple[int, int, int] | None = None
         self._info: TraceInfo | None = None
-        self._broken = False
+        #: (folder mtime, info, monotonic deadline of the in-place checks): what
+        #: :meth:`TraceIndex.infos_in` may return after one stat, without taking the lock;
+        #: None while a refresh is due. Replaced whole, so a reader sees one consistent tuple.
+        self.fast: tuple[int, TraceInfo, float] | None = None
 
     def refresh(self, thorough: bool = False) -> None:
         """Bring the copy up to date. :raises FileNotFoundError: no ``trace_info.yaml``."""
         with self.lock:
-            if self._checks is not None and unchanged(self._checks):
+            if self._dir_mtime is not None and dir_mtime(self.trace_dir) == self._dir_mtime:
                 now = time.monotonic()
                 if not thorough and now - self._periodic_at < IN_PLACE_CHECK_S:
                     return
                 if unchanged(self._periodic):
                     self._periodic_at = now
+                    if self._info is not None and self._built is not None:
+                        self.fast = (self._dir_mtime, self._info, now + IN_PLACE_CHECK_S)
                     return
-            self._checks = None
+            self._dir_mtime = None
+            self.fast = None
+            seen_at = time.time_ns()
+            folder_mtime = dir_mtime(self.trace_dir)  # before reading: a later change moves it
             self.meta.refresh()
             self.tags.refresh()
             self.metadata.refresh()
-            self._collect_checks()
+            self._collect_checks(folder_mtime, seen_at)
             self._periodic_at = time.monotonic()
 
-    def _collect_checks(self) -> None:
+    def _collect_checks(self, folder_mtime: int, seen_at: int) -> None:
         meta = self.meta
-        if not meta.settled or meta.key is None:
+        if (
+            folder_mtime == -1
+            or not is_settled(folder_mtime, seen_at)
+            or not meta.settled
+            or meta.key is None
+        ):
             return
-        checks: list[Check] = [(meta.path, meta.key[0], meta.key[1])]
-        periodic: list[Check] = []
+        periodic: list[Check] = [(meta.path, meta.key[0], meta.key[1])]
         for tree in (self.tags, self.metadata):
             part = tree.checks()
             if part is None:
                 return
-            checks += part[0]
-            periodic += part[1]
-        self._checks, self._periodic = checks, periodic
+            periodic += part[0] + part[1]
+        self._periodic, self._dir_mtime = periodic, folder_mtime
 
     def snapshot(self) -> TraceInfo | None:
         """The shared, cached info (rebuilt only when a part changed); None when
@@ -209,19 +240,20 @@ class TraceFiles:
             signature = (self.meta.version, self.tags.version, self.metadata.version)
             if signature != self._built:
                 self._built = signature
-                self._info, self._broken = None, False
+                self._info = None
                 try:
                     if not self.meta.data:
                         raise ValueError("empty or not a mapping")
                     self._info = _info_from_parts(self.meta.data, self.metadata.values(), self.tags.values())
                 except Exception as exc:  # a malformed trace is skipped, as MLflow does
-                    self._broken = True
                     _logger.warning(
                         "Malformed trace in '%s': %s",
                         self.trace_dir,
                         exc,
                         exc_info=_logger.isEnabledFor(logging.DEBUG),
                     )
+            if self._dir_mtime is not None and self._info is not None:
+                self.fast = (self._dir_mtime, self._info, self._periodic_at + IN_PLACE_CHECK_S)
             return self._info
 
 
@@ -234,7 +266,7 @@ class TraceIndex:
         self._lock = threading.Lock()
         self._where: dict[str, str] = {}
         self._files: dict[str, TraceFiles] = {}
-        #: traces/ folder -> (its mtime, the names in it), reused while the mtime holds.
+        #: traces/ folder -> (its mtime, the trace folders in it), reused while the mtime holds.
         self._listings: dict[str, tuple[int, list[str]]] = {}
 
     def files(self, trace_dir: str) -> TraceFiles:
@@ -287,8 +319,8 @@ class TraceIndex:
             return None
         return state.snapshot()
 
-    def names(self, traces_dir: str) -> list[str]:
-        """The trace folders' names in ``traces_dir`` (hidden ones left out)."""
+    def trace_dirs(self, traces_dir: str) -> list[str]:
+        """The trace folders in ``traces_dir`` (hidden ones left out)."""
         now = time.time_ns()
         mtime = dir_mtime(traces_dir)
         if mtime == -1:
@@ -296,26 +328,41 @@ class TraceIndex:
         cached = self._listings.get(traces_dir)
         if cached is not None and cached[0] == mtime:
             return cached[1]
-        names = [e.name for e in list_dir(traces_dir) if not e.name.startswith(".") and e.is_dir()]
+        paths = [e.path for e in list_dir(traces_dir) if not e.name.startswith(".") and e.is_dir()]
         if is_settled(mtime, now):
-            self._listings[traces_dir] = (mtime, names)
+            self._listings[traces_dir] = (mtime, paths)
         else:
             self._listings.pop(traces_dir, None)
-        return names
+        return paths
 
     def infos_in(self, experiment_dir: str) -> list[TraceInfo]:
-        """The shared infos of every readable trace of an experiment folder."""
-        traces_dir = os.path.join(experiment_dir, TRACES)
-        out = []
-        for name in self.names(traces_dir):
-            info = self.read(os.path.join(traces_dir, name), thorough=False)
+        """The shared infos of every readable trace of an experiment folder.
+
+        The loop is the warm search's whole cost: a trace whose folder kept its mtime
+        (and whose in-place checks are not due) costs one stat, no lock, no call."""
+        out: list[TraceInfo] = []
+        append = out.append
+        stat = os.stat
+        files = self._files
+        now = time.monotonic()
+        for path in self.trace_dirs(os.path.join(experiment_dir, TRACES)):
+            state = files.get(path)
+            fast = state.fast if state is not None else None
+            if fast is not None and now < fast[2]:
+                try:
+                    if stat(path).st_mtime_ns == fast[0]:
+                        append(fast[1])
+                        continue
+                except OSError:
+                    pass
+            info = self.read(path, thorough=False)
             if info is not None:
-                out.append(info)
+                append(info)
         return out
 
 
 def _lock(trace_dir: str) -> Any:
-    return file_lock(os.path.join(trace_dir, LOCK_FILE))
+    return directory_lock(trace_dir, LOCK_FILE)
 
 
 def _write_plain(path: str, data: bytes) -> None:
@@ -444,7 +491,7 @@ class FileTraces(TraceStore):
                     for key, value in items.items():
                         _write_plain(_key_path(trace_dir, folder, key), _text(value))
                 raw = new
-            write_atomic(os.path.join(trace_dir, TRACE_INFO), dump_yaml(raw), trace_dir)
+            write_atomic(os.path.join(trace_dir, TRACE_INFO), dump_trace_info(raw), trace_dir)
             index.found(trace_id, trace_dir)
             return merged
 
@@ -507,12 +554,15 @@ class FileTraces(TraceStore):
         """Remove one tag; MLflow's refusal when the trace has no such tag."""
         trace_dir = self._trace_dir(trace_id)
         path = _key_path(trace_dir, TRACE_TAGS, key)
+        if not os.path.isfile(path):
+            raise no_trace_tag(trace_id, key)
+        # Out through the trace's folder, so that its mtime shows the change (TraceFiles).
+        leaving = temp_path(trace_dir, path)
         try:
-            if not os.path.isfile(path):
-                raise FileNotFoundError(path)
-            os.unlink(path)
+            os.rename(path, leaving)
         except FileNotFoundError:
             raise no_trace_tag(trace_id, key) from None
+        os.unlink(leaving)
 
     def _delete_traces(
         self,
