@@ -47,6 +47,8 @@ V2 = "/api/2.0/mlflow/traces"
 V3 = "/api/3.0/mlflow/traces"
 OTLP_TRACES_PATH = "/v1/traces"
 EXPERIMENT_HEADER = "x-mlflow-experiment-id"
+#: The largest trace search page MLflow's server answers.
+MAX_PAGE = 500
 
 
 def _quote(trace_id: str) -> str:
@@ -86,22 +88,32 @@ class RestTraceStore(TraceStore):
         return [infos[t] for t in trace_ids if t in infos]
 
     def _search_traces(self, search: TraceSearch) -> tuple[list[TraceInfo], str | None]:
+        """One page; a page larger than a server's cap (MLflow's 500) is fetched as
+        several server pages, the last one's token continuing where it ends."""
         body: dict[str, Any] = {
             "locations": [
                 {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": e}}
                 for e in search.experiment_ids
             ],
-            "max_results": search.max_results,
         }
         if search.filter_string:
             body["filter"] = search.filter_string
         if search.order_by:
             body["order_by"] = list(search.order_by)
-        if search.page_token:
-            body["page_token"] = search.page_token
-        answer = self.transport.call("POST", f"{V3}/search", json=body)
-        infos = [trace_info_from_json(d) for d in answer.get("traces") or ()]
-        return infos, answer.get("next_page_token") or None
+        infos: list[TraceInfo] = []
+        token = search.page_token
+        remaining = search.max_results
+        while remaining > 0:
+            size = min(remaining, MAX_PAGE)
+            page_body = {**body, "max_results": size, **({"page_token": token} if token else {})}
+            answer = self.transport.call("POST", f"{V3}/search", json=page_body)
+            page = [trace_info_from_json(d) for d in answer.get("traces") or ()]
+            infos.extend(page)
+            token = answer.get("next_page_token") or None
+            remaining -= len(page)
+            if not token or not page:
+                break
+        return infos, token
 
     def _set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         self.transport.call("PATCH", f"{V2}/{_quote(trace_id)}/tags", json={"key": key, "value": value})

@@ -42,10 +42,6 @@ __all__ = [
     "trace_info_to_v2_json",
 ]
 
-#: MLflow's truncation of trace info maps on the wire (``mlflow.tracing.constant``).
-MAX_CHARS_IN_TRACE_INFO_METADATA = 250
-MAX_CHARS_IN_TRACE_INFO_TAGS_KEY = 250
-MAX_CHARS_IN_TRACE_INFO_TAGS_VALUE = 4096
 
 _V2_STATUS = {"STATE_UNSPECIFIED": "TRACE_STATUS_UNSPECIFIED"}
 _V3_STATE = {"TRACE_STATUS_UNSPECIFIED": "STATE_UNSPECIFIED"}
@@ -122,8 +118,11 @@ def duration_to_ms(value: Any, name: str = "execution_duration") -> int:
 # -- trace infos ---------------------------------------------------------------------------------
 
 
-def _strings(d: Mapping[str, Any] | None, key_max: int, value_max: int) -> dict[str, str]:
-    return {str(k)[:key_max]: str(v)[:value_max] for k, v in (d or {}).items()}
+def _strings(d: Mapping[str, Any] | None) -> dict[str, str]:
+    # MLflow's protobuf conversion cuts metadata values to 250 characters and tag values to
+    # 4,096 on the wire; tracklet sends what the store keeps (tags up to 8,000), since a
+    # cut value (a trace's inputs in its metadata) is of no use to the reader.
+    return {str(k): str(v) for k, v in (d or {}).items()}
 
 
 def _experiment_id(info: Any) -> str:
@@ -153,12 +152,10 @@ def trace_info_to_json(info: Any) -> dict[str, Any]:
     if info.execution_duration is not None:
         out["execution_duration"] = ms_to_duration(info.execution_duration)
     out["state"] = _state_name(info)
-    metadata = _strings(
-        info.trace_metadata, MAX_CHARS_IN_TRACE_INFO_METADATA, MAX_CHARS_IN_TRACE_INFO_METADATA
-    )
+    metadata = _strings(info.trace_metadata)
     if metadata:
         out["trace_metadata"] = metadata
-    tags = _strings(info.tags, MAX_CHARS_IN_TRACE_INFO_TAGS_KEY, MAX_CHARS_IN_TRACE_INFO_TAGS_VALUE)
+    tags = _strings(info.tags)
     if tags:
         out["tags"] = tags
     if info.request_preview is not None:
@@ -224,12 +221,10 @@ def trace_info_to_v2_json(info: Any) -> dict[str, Any]:
         "execution_time_ms": info.execution_duration or 0,
         "status": _V2_STATUS.get(_state_name(info), _state_name(info)),
     }
-    metadata = _strings(
-        info.trace_metadata, MAX_CHARS_IN_TRACE_INFO_METADATA, MAX_CHARS_IN_TRACE_INFO_METADATA
-    )
+    metadata = _strings(info.trace_metadata)
     if metadata:
         out["request_metadata"] = [{"key": k, "value": v} for k, v in metadata.items()]
-    tags = _strings(info.tags, MAX_CHARS_IN_TRACE_INFO_TAGS_KEY, MAX_CHARS_IN_TRACE_INFO_TAGS_VALUE)
+    tags = _strings(info.tags)
     if tags:
         out["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
     return out
