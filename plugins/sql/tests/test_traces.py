@@ -218,6 +218,26 @@ def test_hostile_filter_strings_match_literally(any_store: SqlStore):
     assert bad_token.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
+def test_the_longest_values_the_contract_allows_fit(any_store: SqlStore):
+    """Trace id 256, client_request_id 250, tag and metadata values 8,000 characters
+    (non-ASCII: MySQL counts characters), previews 1,000; found again by the long value
+    (PostgreSQL has no value index, MySQL a prefix one)."""
+    trace_id = "t" + "x" * 255
+    value = "é" * 8000
+    info = _info(trace_id, k=value)
+    info.client_request_id = "c" * 250
+    info.trace_metadata = {"m": value}
+    info.request_preview = "ü" * 1000
+    stored = any_store.start_trace(info)
+    assert (stored.trace_id, stored.client_request_id) == (trace_id, "c" * 250)
+    assert stored.request_preview == "ü" * 1000
+    found, _ = any_store.search_traces(["0"], f"tags.k = '{value}' AND metadata.m = '{value}'")
+    assert [(i.tags["k"], i.trace_metadata["m"]) for i in found] == [(value, value)]
+    span = _span(0xABC, 1, None, T0 * 1_000_000)
+    any_store.log_spans("0", [span])
+    assert any_store.delete_traces("0", trace_ids=[trace_id, span.trace_id]) == 2
+
+
 def test_pages_stay_put_while_newer_traces_arrive(any_store: SqlStore):
     """Keyset tokens: traces logged between two pages (newer, so sorting first) neither
     repeat nor hide what follows; an MLflow offset-only token still works."""

@@ -213,12 +213,12 @@ VALUE_INDEX_DIALECTS = ("sqlite", "mysql", "mariadb")
 trace_info = Table(
     "trace_info",
     metadata,
-    Column("request_id", String(50), primary_key=True),
+    Column("request_id", String(256), primary_key=True),
     Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", **_CASCADE), nullable=False),
     Column("timestamp_ms", BigInteger, nullable=False),
     Column("execution_time_ms", BigInteger),
     Column("status", String(50), nullable=False),
-    Column("client_request_id", String(50)),
+    Column("client_request_id", String(250)),
     Column("request_preview", String(1000)),
     Column("response_preview", String(1000)),
     **_MYSQL,
@@ -234,7 +234,7 @@ Index(
 trace_tags = Table(
     "trace_tags",
     metadata,
-    Column("request_id", String(50), ForeignKey("trace_info.request_id", **_CASCADE)),
+    Column("request_id", String(256), ForeignKey("trace_info.request_id", **_CASCADE)),
     Column("key", String(250), nullable=False),
     Column("value", String(8000)),
     PrimaryKeyConstraint("request_id", "key"),
@@ -248,7 +248,7 @@ trace_tags = Table(
 trace_request_metadata = Table(
     "trace_request_metadata",
     metadata,
-    Column("request_id", String(50), ForeignKey("trace_info.request_id", **_CASCADE)),
+    Column("request_id", String(256), ForeignKey("trace_info.request_id", **_CASCADE)),
     Column("key", String(250), nullable=False),
     Column("value", String(8000)),
     PrimaryKeyConstraint("request_id", "key"),
@@ -262,7 +262,7 @@ trace_request_metadata = Table(
 spans = Table(
     "spans",
     metadata,
-    Column("trace_id", String(50), ForeignKey("trace_info.request_id", **_CASCADE), nullable=False),
+    Column("trace_id", String(256), ForeignKey("trace_info.request_id", **_CASCADE), nullable=False),
     Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
     Column("span_id", String(50), nullable=False),
     Column("parent_span_id", String(50)),

@@ -170,7 +170,7 @@ def span_row(span: Span, experiment_key: int) -> dict[str, Any]:
         "start_time_unix_nano": start,
         "end_time_unix_nano": None if end is None else int(end),
         "duration_ns": None if end is None else int(end) - start,
-        "content": json.dumps(span.to_dict(), ensure_ascii=False),
+        "content": json.dumps(span.to_dict(), ensure_ascii=False, default=str),
     }
 
 
@@ -368,15 +368,17 @@ class SqlTraces(TraceStore):
 
         def delete(conn: sa.Connection) -> int:
             statement = sa.select(_ti.c.request_id).where(_ti.c.experiment_id == key)
-            if max_timestamp_millis is not None:
-                statement = statement.where(_ti.c.timestamp_ms <= max_timestamp_millis)
-            if trace_ids is not None:
-                statement = statement.where(_ti.c.request_id.in_(list(trace_ids)))
-            if max_traces is not None:
-                statement = statement.order_by(_ti.c.timestamp_ms, _ti.c.request_id).limit(max_traces)
             if self.dialect != "sqlite":
                 statement = statement.with_for_update()
-            ids = [row[0] for row in conn.execute(statement)]
+            if trace_ids is not None:  # in chunks: sqlite takes at most 32,766 parameters
+                ids = []
+                for chunk in _chunks(trace_ids):
+                    ids += [row[0] for row in conn.execute(statement.where(_ti.c.request_id.in_(chunk)))]
+            else:
+                statement = statement.where(_ti.c.timestamp_ms <= max_timestamp_millis)
+                if max_traces is not None:  # oldest first
+                    statement = statement.order_by(_ti.c.timestamp_ms, _ti.c.request_id).limit(max_traces)
+                ids = [row[0] for row in conn.execute(statement)]
             count = 0
             for chunk in _chunks(ids):
                 for table, column in (

@@ -28,7 +28,7 @@ _CASCADE = {"ondelete": "CASCADE"}
 def _key_value_table(name: str) -> None:
     op.create_table(
         name,
-        sa.Column("request_id", sa.String(length=50), nullable=False),
+        sa.Column("request_id", sa.String(length=256), nullable=False),
         sa.Column("key", sa.String(length=250), nullable=False),
         sa.Column("value", sa.String(length=8000), nullable=True),
         sa.ForeignKeyConstraint(["request_id"], ["trace_info.request_id"], **_CASCADE),
@@ -44,12 +44,12 @@ def _key_value_table(name: str) -> None:
 def upgrade() -> None:
     op.create_table(
         "trace_info",
-        sa.Column("request_id", sa.String(length=50), nullable=False),
+        sa.Column("request_id", sa.String(length=256), nullable=False),
         sa.Column("experiment_id", sa.Integer(), nullable=False),
         sa.Column("timestamp_ms", sa.BigInteger(), nullable=False),
         sa.Column("execution_time_ms", sa.BigInteger(), nullable=True),
         sa.Column("status", sa.String(length=50), nullable=False),
-        sa.Column("client_request_id", sa.String(length=50), nullable=True),
+        sa.Column("client_request_id", sa.String(length=250), nullable=True),
         sa.Column("request_preview", sa.String(length=1000), nullable=True),
         sa.Column("response_preview", sa.String(length=1000), nullable=True),
         sa.ForeignKeyConstraint(["experiment_id"], ["experiments.experiment_id"], **_CASCADE),
@@ -66,7 +66,7 @@ def upgrade() -> None:
     _key_value_table("trace_request_metadata")
     op.create_table(
         "spans",
-        sa.Column("trace_id", sa.String(length=50), nullable=False),
+        sa.Column("trace_id", sa.String(length=256), nullable=False),
         sa.Column("experiment_id", sa.Integer(), nullable=False),
         sa.Column("span_id", sa.String(length=50), nullable=False),
         sa.Column("parent_span_id", sa.String(length=50), nullable=True),
