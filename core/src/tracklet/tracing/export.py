@@ -204,6 +204,9 @@ class TraceExporter:
             batch = [first]
             try:  # build the store now (not at exit, when imports may no longer work)
                 self._client(first.tracking_uri)
+                from tracklet.tracing.provider import env_metadata
+
+                env_metadata()
             except Exception:
                 pass  # the write below reports it
             deadline = time.monotonic() + self.flush_interval

@@ -98,32 +98,86 @@ safe_set_span_in_context = with_active_span
 # -- creating spans ----------------------------------------------------------------------
 
 
+_ENV_METADATA_KEYS = (
+    "mlflow.databricks.notebook.commandID",
+    "mlflow.databricks.notebookID",
+    "mlflow.databricks.notebookPath",
+    "mlflow.databricks.webappURL",
+    "mlflow.databricks.workspaceID",
+    "mlflow.databricks.workspaceURL",
+    "mlflow.source.name",
+    "mlflow.source.type",
+    "mlflow.user",
+    "mlflow.source.git.commit",
+    "mlflow.source.git.branch",
+    "mlflow.source.git.repoURL",
+)
+
+
 @functools.lru_cache(maxsize=1)
-def _env_metadata() -> dict[str, str]:
-    """MLflow's ``resolve_env_metadata``: who and what made the trace (source name and
-    type, user, git), resolved once per process from the run-context plugins."""
-    allow = {
-        "mlflow.source.name",
-        "mlflow.source.type",
-        "mlflow.user",
-        "mlflow.source.git.commit",
-        "mlflow.source.git.branch",
-        "mlflow.source.git.repoURL",
-        "mlflow.databricks.notebookID",
-        "mlflow.databricks.notebookPath",
-        "mlflow.databricks.webappURL",
-        "mlflow.databricks.workspaceID",
-        "mlflow.databricks.workspaceURL",
-        "mlflow.databricks.notebook.commandID",
-    }
+def env_metadata() -> dict[str, str]:
+    """MLflow's ``resolve_env_metadata``: who and what made the traces of this process
+    (source name and type, user; git commit, branch and repository URL of the working
+    directory when GitPython is installed, "" outside a repository, as MLflow), resolved
+    once. Added to each trace's metadata by the export thread (never the traced code's),
+    under what the trace already has."""
     try:
         from tracklet import plugins
 
-        tags = plugins.run_context_tags()
+        metadata = {k: str(v) for k, v in plugins.run_context_tags().items()}
     except Exception:
         _logger.debug("Failed to resolve the trace's environment metadata.", exc_info=True)
+        metadata = {}
+    metadata.update(_git_metadata())
+    return {key: value for key, value in metadata.items() if key in _ENV_METADATA_KEYS}
+
+
+def _git_metadata() -> dict[str, str]:
+    try:
+        import git
+    except ImportError:
         return {}
-    return {k: str(v) for k, v in tags.items() if k in allow}
+    import os
+    import urllib.parse
+
+    def repo() -> Any:
+        return git.Repo(os.getcwd(), search_parent_directories=True)
+
+    def commit() -> str | None:
+        try:
+            r = repo()
+            return None if os.getcwd() in r.ignored(os.getcwd()) else str(r.head.commit.hexsha)
+        except Exception:
+            return None
+
+    def url() -> str | None:
+        try:
+            found = next((remote.url for remote in repo().remotes), None)
+        except Exception:
+            return None
+        if found is None:
+            return None
+        parsed = urllib.parse.urlsplit(found)
+        if not parsed.scheme or "@" not in parsed.netloc:
+            return str(found)
+        host_port = parsed.netloc.rpartition("@")[2]
+        return urllib.parse.urlunsplit((parsed.scheme, host_port, parsed.path, parsed.query, parsed.fragment))
+
+    def branch() -> str | None:
+        try:
+            return str(repo().active_branch.name)
+        except Exception:
+            return None
+
+    try:
+        return {
+            "mlflow.source.git.commit": commit() or "",
+            "mlflow.source.git.repoURL": url() or "",
+            "mlflow.source.git.branch": branch() or "",
+        }
+    except Exception:
+        _logger.debug("Failed to resolve git metadata", exc_info=True)
+        return {}
 
 
 def _active_run() -> Any:
@@ -150,8 +204,7 @@ def resolve_experiment_id(explicit: str | None = None) -> str:
 
 
 def _basic_metadata() -> dict[str, str]:
-    metadata = dict(_env_metadata())
-    metadata["mlflow.trace_schema.version"] = "3"
+    metadata = {"mlflow.trace_schema.version": "3"}
     run = _active_run()
     if run is not None:
         metadata[TraceMetadataKey.SOURCE_RUN] = run.info.run_id

@@ -36,7 +36,10 @@ class _Trace:
 
     def to_trace(self) -> Trace:
         from tracklet.entities import Trace, TraceData
+        from tracklet.tracing.provider import env_metadata
 
+        # the process's environment metadata first, as MLflow's processor puts it
+        self.info.trace_metadata = {**env_metadata(), **self.info.trace_metadata}
         data = TraceData(spans=[span.to_immutable_span() for span in self.span_dict.values()])
         set_request_response_preview(self.info, data)
         return Trace(self.info, data)
