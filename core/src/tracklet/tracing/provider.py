@@ -157,11 +157,13 @@ def _git_metadata() -> dict[str, str]:
             return None
         if found is None:
             return None
-        parsed = urllib.parse.urlsplit(found)
+        parsed = urllib.parse.urlsplit(str(found))
         if not parsed.scheme or "@" not in parsed.netloc:
             return str(found)
         host_port = parsed.netloc.rpartition("@")[2]
-        return urllib.parse.urlunsplit((parsed.scheme, host_port, parsed.path, parsed.query, parsed.fragment))
+        return str(
+            urllib.parse.urlunsplit((parsed.scheme, host_port, parsed.path, parsed.query, parsed.fragment))
+        )
 
     def branch() -> str | None:
         try:
