@@ -63,30 +63,36 @@ def _column(key: str) -> ColumnElement[Any]:
     return column
 
 
-def _key_value(table: sa.Table, comparison: Comparison, text: TextOps) -> ColumnElement[bool]:
-    """``request_id [NOT] IN (SELECT request_id FROM <table> WHERE key = … AND value …)``."""
+def _key_value(
+    table: sa.Table, comparison: Comparison, text: TextOps, correlated: bool
+) -> ColumnElement[bool]:
+    """``request_id [NOT] IN (SELECT request_id FROM <table> WHERE key = … AND value …)``,
+    or (``correlated``) ``[NOT] EXISTS (… WHERE request_id = trace_info.request_id …)``."""
     lookup = sa.select(table.c.request_id).where(text.compare(table.c.key, "=", comparison.key))
-    if comparison.op == "IS NULL":
-        return trace_info.c.request_id.not_in(lookup)
-    if comparison.op != "IS NOT NULL":
+    if comparison.op != "IS NULL" and comparison.op != "IS NOT NULL":
         lookup = lookup.where(text.compare(table.c.value, comparison.op, comparison.value))
-    return trace_info.c.request_id.in_(lookup)
+    if correlated:
+        found = sa.exists(lookup.where(table.c.request_id == _ti.request_id).correlate(trace_info))
+        return ~found if comparison.op == "IS NULL" else found
+    if comparison.op == "IS NULL":
+        return _ti.request_id.not_in(lookup)
+    return _ti.request_id.in_(lookup)
 
 
-def _leaf(comparison: Comparison, text: TextOps) -> ColumnElement[bool]:
+def _leaf(comparison: Comparison, text: TextOps, correlated: bool) -> ColumnElement[bool]:
     table = _TABLES.get(comparison.entity_type)
     if table is not None:
-        return _key_value(table, comparison, text)
+        return _key_value(table, comparison, text, correlated)
     column = _column(comparison.key)
     if comparison.key in _INT_ATTRIBUTES:
         return _ordered(column, comparison.op, comparison.value)
     return text.compare(column, comparison.op, comparison.value)
 
 
-def _compile(expr: Expr, text: TextOps) -> ColumnElement[bool]:
+def _compile(expr: Expr, text: TextOps, correlated: bool) -> ColumnElement[bool]:
     if isinstance(expr, Comparison):
-        return _leaf(expr, text)
-    parts = [_compile(item, text) for item in expr.items]
+        return _leaf(expr, text, correlated)
+    parts = [_compile(item, text, correlated) for item in expr.items]
     return sa.and_(*parts) if isinstance(expr, And) else sa.or_(*parts)
 
 
@@ -132,15 +138,14 @@ class _Query:
 
 
 @lru_cache(maxsize=256)
-def _query(dialect: str, expr: Expr | None, order: tuple[OrderKey, ...]) -> _Query:
+def _query(dialect: str, expr: Expr | None, order: tuple[OrderKey, ...], by_key: bool = False) -> _Query:
+    """The page statement. ``by_key`` (sqlite): keep sqlite off the experiment's index, so
+    it fetches the matches of a selective condition by key and sorts them."""
     text = TextOps(dialect)
     columns, source = _sort(order, text)
     experiment_id: ColumnElement[Any] = _ti.experiment_id
-    if dialect == "sqlite" and _selective(expr):
-        # sqlite has no statistics and would walk ix_trace_info_experiment_timestamp to
-        # skip the sort, testing every trace of the experiment; with an id or tag/metadata
-        # equality among the conditions the matches are few: fetch them by primary key and
-        # sort those. "+ 0" keeps sqlite from using an index for the term.
+    if by_key:
+        # "+ 0" keeps sqlite from using an index for the term
         experiment_id = experiment_id + 0
         columns = [
             SortColumn(c.expr + 0, c.value, c.ascending, c.kind) if c.expr is _ti.timestamp_ms else c
@@ -148,22 +153,62 @@ def _query(dialect: str, expr: Expr | None, order: tuple[OrderKey, ...]) -> _Que
         ]
     where: list[ColumnElement[bool]] = [experiment_id.in_(sa.bindparam("experiment_ids", expanding=True))]
     if expr is not None:
-        where.append(_compile(expr, text))
+        # sqlite walking the experiment's index in order: a lookup per trace visited
+        # (an IN list would first collect every trace having the value)
+        where.append(_compile(expr, text, correlated=dialect == "sqlite" and not by_key))
     selected = [column.value.label(f"sort_{i}") for i, column in enumerate(columns)]
     terms = [column.expr.asc() if column.ascending else column.expr.desc() for column in columns]
     select = sa.select(*selected, *INFO_COLUMNS).select_from(source).where(*where).order_by(*terms)
     return _Query(select, tuple(columns), _after(columns), query_hash("trace", expr, order))
 
 
-def _selective(expr: Expr | None) -> bool:
-    """Whether a condition every match must meet looks a trace up by id or by a tag or
-    metadata value (``=`` or ``IN``): an index finds its few matches."""
-    if isinstance(expr, Comparison):
-        if expr.op not in ("=", "IN"):
-            return False
-        return expr.entity_type in _TABLES or (expr.entity_type == "attribute" and expr.key == "trace_id")
-    if isinstance(expr, And):
-        return any(_selective(item) for item in expr.items)
+#: Below this many traces matching one condition, fetching them by key and sorting beats
+#: walking the experiment's index in order (which visits ~page x traces / matches rows).
+FEW_MATCHES = 1000
+
+
+def _key_conditions(expr: Expr | None) -> list[Comparison]:
+    """The ``=``/``IN`` conditions on a trace id, tag or metadata value that every match
+    must meet (top-level conjuncts)."""
+    items = expr.items if isinstance(expr, And) else (expr,) if isinstance(expr, Comparison) else ()
+    return [
+        c
+        for c in items
+        if isinstance(c, Comparison)
+        and c.op in ("=", "IN")
+        and (c.entity_type in _TABLES or (c.entity_type == "attribute" and c.key == "trace_id"))
+    ]
+
+
+@lru_cache(maxsize=256)
+def _probe(dialect: str, comparison: Comparison) -> sa.Select[Any]:
+    """How many rows (up to FEW_MATCHES) a tag/metadata condition matches."""
+    table = _TABLES[comparison.entity_type]
+    text = TextOps(dialect)
+    rows = (
+        sa.select(sa.literal(1))
+        .where(
+            text.compare(table.c.key, "=", comparison.key),
+            text.compare(table.c.value, comparison.op, comparison.value),
+        )
+        .limit(FEW_MATCHES)
+        .subquery()
+    )
+    return sa.select(sa.func.count()).select_from(rows)
+
+
+def _by_key(conn: sa.Connection, dialect: str, expr: Expr | None) -> bool:
+    """sqlite has no statistics: without help it walks ix_trace_info_experiment_timestamp
+    (no sort needed) testing every trace, even when an index names the few matches. Use
+    the keys when a condition every match meets is an id, or a tag/metadata value that
+    fewer than FEW_MATCHES traces have (counted through the (key, value) index)."""
+    if dialect != "sqlite":
+        return False
+    for comparison in _key_conditions(expr):
+        if comparison.entity_type not in _TABLES:
+            return True
+        if conn.execute(_probe(dialect, comparison)).scalar_one() < FEW_MATCHES:
+            return True
     return False
 
 
@@ -190,6 +235,8 @@ def search_trace_rows(
     cursor = decode_cursor(search.page_token, query.fingerprint, query.kinds)
     if not experiment_ids:
         return TracePage([], None)
+    if _by_key(conn, dialect, search.filter):
+        query = _query(dialect, search.filter, tuple(search.order), by_key=True)
     if dialect == "sqlite" and uses_ilike(search.filter):
         register_sqlite_functions(conn)
     statement = query.select
