@@ -238,6 +238,44 @@ def test_the_longest_values_the_contract_allows_fit(any_store: SqlStore):
     assert any_store.delete_traces("0", trace_ids=[trace_id, span.trace_id]) == 2
 
 
+_FILTERS = [
+    "tags.k = 'a'",
+    "tags.k IN ('a', 'b') AND status = 'OK'",
+    "tags.k != 'a'",
+    "tags.k IS NULL",
+    "metadata.m = 'x' AND tags.k LIKE '%a%'",
+    "tags.k = 'a' OR metadata.m = 'y'",
+    "(tags.k = 'b' OR tags.k IS NULL) AND timestamp_ms > 1700000000003",
+    "trace_id IN ('tr-00000000000000000000000000000a01', 'tr-00000000000000000000000000000a05')",
+    "name ILIKE 'ROOT%' AND execution_time_ms >= 10",
+    "run_id = 'rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr' AND end_time_ms < 1700000000020",
+]
+
+
+def test_search_matches_the_in_memory_reference_by_either_plan(
+    any_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+):
+    """Each filter gives what tracklet.search.filter_traces gives over all the infos, in
+    order, with sqlite fetching matches by key or walking the experiment's index."""
+    from tracklet.search import filter_traces, parse_trace_filter, parse_trace_order_by
+    from tracklet_sql import _search_traces
+
+    for n in range(12):
+        tags = {"k": "ab"[n % 2]} if n % 3 else {}
+        info = _info(f"tr-{0xA00 + n:032x}", T0 + n // 2, **tags, **{"mlflow.traceName": f"root-{n}"})
+        info.trace_metadata = {**info.trace_metadata, "m": "xy"[n % 2]}
+        info.execution_duration = 5 * n
+        any_store.start_trace(info)
+    everything = any_store.search_traces(["0"], max_results=100)[0]
+    for order in (None, ["tags.k DESC", "execution_time_ms"]):
+        for text in _FILTERS:
+            wanted = filter_traces(everything, parse_trace_filter(text), parse_trace_order_by(order))
+            for few in (1000, 0):
+                monkeypatch.setattr(_search_traces, "FEW_MATCHES", few)
+                found = any_store.search_traces(["0"], text, 100, order)[0]
+                assert [i.trace_id for i in found] == [i.trace_id for i in wanted], (text, order, few)
+
+
 def test_pages_stay_put_while_newer_traces_arrive(any_store: SqlStore):
     """Keyset tokens: traces logged between two pages (newer, so sorting first) neither
     repeat nor hide what follows; an MLflow offset-only token still works."""
