@@ -35,6 +35,7 @@ __all__ = [
     "delete_logged_model_tag",
     "delete_run",
     "delete_tag",
+    "delete_trace_tag",
     "disable_system_metrics_logging",
     "enable_system_metrics_logging",
     "end_run",
@@ -44,6 +45,8 @@ __all__ = [
     "fluent",
     "flush_artifact_async_logging",
     "flush_async_logging",
+    "flush_trace_async_logging",
+    "get_active_trace_id",
     "get_artifact_uri",
     "get_current_active_span",
     "get_experiment",
@@ -105,13 +108,16 @@ __all__ = [
     "set_registry_uri",
     "set_tag",
     "set_tags",
+    "set_trace_tag",
     "set_tracking_uri",
     "sklearn",
     "start_run",
     "start_span",
+    "start_span_no_context",
     "stores",
     "testing",
     "trace",
+    "tracing",
     "tracking",
     "TrackletException",
     "transformers",
@@ -174,6 +180,11 @@ _LAZY: dict[str, str] = {
     "get_last_active_trace_id": "tracklet._tracing",
     "update_current_trace": "tracklet._tracing",
     "log_trace": "tracklet._tracing",
+    "get_active_trace_id": "tracklet._tracing",
+    "set_trace_tag": "tracklet._tracing",
+    "delete_trace_tag": "tracklet._tracing",
+    "start_span_no_context": "tracklet._tracing",
+    "flush_trace_async_logging": "tracklet._tracing",
     "set_tracking_uri": "tracklet._config",
     "get_tracking_uri": "tracklet._config",
     "is_tracking_uri_set": "tracklet._config",
@@ -220,6 +231,7 @@ _SUBMODULES = frozenset(
         "sklearn",
         "stores",
         "testing",
+        "tracing",
         "tracking",
         "transformers",
         "uri",
@@ -269,6 +281,7 @@ if TYPE_CHECKING:
     from tracklet import sklearn as sklearn
     from tracklet import stores as stores
     from tracklet import testing as testing
+    from tracklet import tracing as tracing
     from tracklet import tracking as tracking
     from tracklet import transformers as transformers
     from tracklet import uri as uri
@@ -295,12 +308,17 @@ if TYPE_CHECKING:
     from tracklet._registry_fluent import search_model_versions as search_model_versions
     from tracklet._registry_fluent import search_registered_models as search_registered_models
     from tracklet._registry_fluent import set_logged_model_tags as set_logged_model_tags
+    from tracklet._tracing import delete_trace_tag as delete_trace_tag
+    from tracklet._tracing import flush_trace_async_logging as flush_trace_async_logging
+    from tracklet._tracing import get_active_trace_id as get_active_trace_id
     from tracklet._tracing import get_current_active_span as get_current_active_span
     from tracklet._tracing import get_last_active_trace_id as get_last_active_trace_id
     from tracklet._tracing import get_trace as get_trace
     from tracklet._tracing import log_trace as log_trace
     from tracklet._tracing import search_traces as search_traces
+    from tracklet._tracing import set_trace_tag as set_trace_tag
     from tracklet._tracing import start_span as start_span
+    from tracklet._tracing import start_span_no_context as start_span_no_context
     from tracklet._tracing import trace as trace
     from tracklet._tracing import update_current_trace as update_current_trace
     from tracklet.client import MlflowClient as Client

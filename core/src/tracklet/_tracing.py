@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TRACING_NAMES",
+    "delete_trace_tag",
+    "flush_trace_async_logging",
+    "get_active_trace_id",
+    "set_trace_tag",
+    "start_span_no_context",
     "get_current_active_span",
     "get_last_active_trace_id",
     "get_trace",
@@ -38,6 +43,11 @@ TRACING_NAMES = (
     "get_last_active_trace_id",
     "update_current_trace",
     "log_trace",
+    "get_active_trace_id",
+    "set_trace_tag",
+    "delete_trace_tag",
+    "start_span_no_context",
+    "flush_trace_async_logging",
 )
 
 
@@ -196,3 +206,79 @@ def log_trace(
         start_time_ms=start_time_ms,
         execution_time_ms=execution_time_ms,
     )
+
+
+def get_active_trace_id() -> str | None:
+    """The id of the trace the calling code runs in, or None (MLflow's)."""
+    from tracklet.tracing import fluent
+
+    return fluent.get_active_trace_id()
+
+
+def _set_trace_tag_signature(trace_id: str, key: str, value: str) -> None:
+    raise NotImplementedError  # only its signature is used
+
+
+def set_trace_tag(*args: Any, **kwargs: Any) -> None:
+    """Set a tag on a trace, in progress or stored (MLflow's ``mlflow.set_trace_tag``;
+    ``request_id=`` is accepted with MLflow's FutureWarning)."""
+    from tracklet.tracing import fluent
+
+    fluent.set_trace_tag(*args, **kwargs)
+
+
+set_trace_tag.__signature__ = inspect.signature(_set_trace_tag_signature)  # type: ignore[attr-defined]
+
+
+def _delete_trace_tag_signature(trace_id: str, key: str) -> None:
+    raise NotImplementedError  # only its signature is used
+
+
+def delete_trace_tag(*args: Any, **kwargs: Any) -> None:
+    """Delete a tag of a trace, in progress or stored (MLflow's ``mlflow.delete_trace_tag``)."""
+    from tracklet.tracing import fluent
+
+    fluent.delete_trace_tag(*args, **kwargs)
+
+
+delete_trace_tag.__signature__ = inspect.signature(_delete_trace_tag_signature)  # type: ignore[attr-defined]
+
+
+def start_span_no_context(
+    name: str,
+    span_type: str = "UNKNOWN",
+    parent_span: LiveSpan | None = None,
+    inputs: Any | None = None,
+    attributes: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+    metadata: dict[str, str] | None = None,
+    experiment_id: str | None = None,
+    start_time_ns: int | None = None,
+    log_level: Any | None = None,
+    links: list[Any] | None = None,
+    description: str | None = None,
+) -> LiveSpan:
+    """A span that is not made the active one; end it with ``span.end()`` (MLflow's)."""
+    from tracklet.tracing import fluent
+
+    return fluent.start_span_no_context(  # type: ignore[no-any-return]
+        name=name,
+        span_type=span_type,
+        parent_span=parent_span,
+        inputs=inputs,
+        attributes=attributes,
+        tags=tags,
+        metadata=metadata,
+        experiment_id=experiment_id,
+        start_time_ns=start_time_ns,
+        log_level=log_level,
+        links=links,
+        description=description,
+    )
+
+
+def flush_trace_async_logging(terminate: bool = False) -> None:
+    """Wait until every ended trace has been written to its destination (MLflow's)."""
+    from tracklet.tracing import export
+
+    export.flush_trace_async_logging(terminate=terminate)
