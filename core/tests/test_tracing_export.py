@@ -241,3 +241,13 @@ def test_a_forked_child_starts_with_no_live_traces_and_its_own_exporter(uri: str
     assert child_trace.info.trace_id != parent_trace_id
     parent_trace = tracklet.get_trace(parent_trace_id, flush=True)
     assert parent_trace is not None and [s.name for s in parent_trace.data.spans] == ["parent"]
+
+
+def test_traces_never_ended_do_not_pile_up(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACKLET_TRACE_BUFFER_MAX_SIZE", "2")
+    tracing.reset()
+    client = tracklet.MlflowClient()
+    roots = [client.start_trace(f"open-{i}") for i in range(3)]  # never ended
+    assert InMemoryTraceManager.get_instance().live_trace_ids() == [r.trace_id for r in roots[1:]]
+    client.end_trace(roots[2].trace_id)
+    assert tracklet.get_trace(roots[2].trace_id, flush=True) is not None

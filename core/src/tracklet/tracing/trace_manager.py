@@ -7,14 +7,21 @@ open) the runtime pops it (:meth:`InMemoryTraceManager.pop_trace`) as an immutab
 
 Thread-safe (one re-entrant lock). Fork-safe: a child process starts with no live
 traces (``os.register_at_fork``), since its parent's spans are the parent's to end.
+Bounded as MLflow's buffer: a trace still in progress after
+``TRACKLET_TRACE_BUFFER_TTL_SECONDS`` (else ``MLFLOW_TRACE_BUFFER_TTL_SECONDS``, default
+3600) is forgotten, and so is the oldest one when more than ``TRACKLET_TRACE_BUFFER_MAX_SIZE``
+(else ``MLFLOW_TRACE_BUFFER_MAX_SIZE``, default 1000) are in progress, so a trace whose
+root span is never ended cannot grow the process without bound.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +30,8 @@ if TYPE_CHECKING:
     from tracklet.entities import LiveSpan, Trace, TraceInfo
 
 __all__ = ["InMemoryTraceManager", "set_request_response_preview"]
+
+_logger = logging.getLogger("tracklet.tracing")
 
 #: MLflow's ``TRACE_REQUEST_RESPONSE_PREVIEW_MAX_LENGTH_OSS``.
 PREVIEW_MAX_LENGTH = 1000
@@ -33,6 +42,7 @@ class _Trace:
     info: TraceInfo
     span_dict: dict[str, LiveSpan] = field(default_factory=dict)
     root_ended: bool = False
+    registered_at: float = field(default_factory=time.monotonic)
 
     def to_trace(self) -> Trace:
         from tracklet.entities import Trace, TraceData
@@ -71,13 +81,38 @@ class InMemoryTraceManager:
         return instance
 
     def __init__(self) -> None:
+        from tracklet.utils import environment
+
         self._traces: dict[str, _Trace] = {}
         self._lock = threading.RLock()
+        self.ttl_seconds = environment.get_parsed(
+            environment.variables("TRACE_BUFFER_TTL_SECONDS"),
+            3600.0,
+            _positive,
+            "it must be a number of seconds above 0",
+        )
+        self.max_size = environment.get_parsed(
+            environment.variables("TRACE_BUFFER_MAX_SIZE"),
+            1000,
+            _positive_int,
+            "it must be a whole number of at least 1",
+        )
 
     def register_trace(self, trace_info: TraceInfo) -> None:
         """Start tracking a new trace (called when its root span starts)."""
         with self._lock:
+            self._evict()
             self._traces[trace_info.trace_id] = _Trace(trace_info)
+
+    def _evict(self) -> None:
+        """Forget the traces in progress past their time, and the oldest beyond the size."""
+        horizon = time.monotonic() - self.ttl_seconds
+        while self._traces:
+            trace_id, oldest = next(iter(self._traces.items()))
+            if len(self._traces) < self.max_size and oldest.registered_at > horizon:
+                break
+            del self._traces[trace_id]
+            _logger.debug(f"Trace {trace_id} was still in progress and is forgotten (trace buffer TTL/size).")
 
     def register_span(self, span: LiveSpan) -> None:
         """Add a live span to its (registered) trace."""
@@ -154,6 +189,20 @@ class InMemoryTraceManager:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=InMemoryTraceManager._after_fork_in_child)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
 # -- previews (MLflow's tracing/utils/truncation.py) -------------------------------------
