@@ -192,11 +192,20 @@ class TraceFiles:
         #: (folder mtime, info, monotonic deadline of the in-place checks): what
         #: :meth:`TraceIndex.infos_in` may return after one stat, without taking the lock;
         #: None while a refresh is due. Replaced whole, so a reader sees one consistent tuple.
-        self.fast: tuple[int, TraceInfo, float] | None = None
+        self.fast: tuple[int, TraceInfo, float, bool] | None = None
+        #: Whether ``request_metadata/`` is read (and kept up to date) too. A search whose
+        #: filter and order name no metadata leaves it unread, except for the page it
+        #: returns: most of a trace's files are metadata files.
+        self.with_metadata = False
 
-    def refresh(self, thorough: bool = False) -> None:
-        """Bring the copy up to date. :raises FileNotFoundError: no ``trace_info.yaml``."""
+    def refresh(self, thorough: bool = False, metadata: bool = True) -> None:
+        """Bring the copy up to date (``metadata``: its metadata too, from now on).
+
+        :raises FileNotFoundError: no ``trace_info.yaml``."""
         with self.lock:
+            if metadata and not self.with_metadata:
+                self.with_metadata = True
+                self._dir_mtime = None
             if self._dir_mtime is not None and dir_mtime(self.trace_dir) == self._dir_mtime:
                 now = time.monotonic()
                 if not thorough and now - self._periodic_at < IN_PLACE_CHECK_S:
@@ -204,7 +213,7 @@ class TraceFiles:
                 if unchanged(self._periodic):
                     self._periodic_at = now
                     if self._info is not None and self._built is not None:
-                        self.fast = (self._dir_mtime, self._info, now + IN_PLACE_CHECK_S)
+                        self.fast = (self._dir_mtime, self._info, now + IN_PLACE_CHECK_S, self.with_metadata)
                     return
             self._dir_mtime = None
             self.fast = None
@@ -212,7 +221,8 @@ class TraceFiles:
             folder_mtime = dir_mtime(self.trace_dir)  # before reading: a later change moves it
             self.meta.refresh()
             self.tags.refresh()
-            self.metadata.refresh()
+            if self.with_metadata:
+                self.metadata.refresh()
             self._collect_checks(folder_mtime, seen_at)
             self._periodic_at = time.monotonic()
 
@@ -226,7 +236,7 @@ class TraceFiles:
         ):
             return
         periodic: list[Check] = [(meta.path, meta.key[0], meta.key[1])]
-        for tree in (self.tags, self.metadata):
+        for tree in (self.tags, self.metadata) if self.with_metadata else (self.tags,):
             part = tree.checks()
             if part is None:
                 return
@@ -237,14 +247,19 @@ class TraceFiles:
         """The shared, cached info (rebuilt only when a part changed); None when
         ``trace_info.yaml`` cannot be read as one. Never hand it to a caller as is."""
         with self.lock:
-            signature = (self.meta.version, self.tags.version, self.metadata.version)
+            signature = (
+                self.meta.version,
+                self.tags.version,
+                self.metadata.version if self.with_metadata else -1,
+            )
             if signature != self._built:
                 self._built = signature
                 self._info = None
                 try:
                     if not self.meta.data:
                         raise ValueError("empty or not a mapping")
-                    self._info = _info_from_parts(self.meta.data, self.metadata.values(), self.tags.values())
+                    metadata = self.metadata.values() if self.with_metadata else {}
+                    self._info = _info_from_parts(self.meta.data, metadata, self.tags.values())
                 except Exception as exc:  # a malformed trace is skipped, as MLflow does
                     _logger.warning(
                         "Malformed trace in '%s': %s",
@@ -253,7 +268,12 @@ class TraceFiles:
                         exc_info=_logger.isEnabledFor(logging.DEBUG),
                     )
             if self._dir_mtime is not None and self._info is not None:
-                self.fast = (self._dir_mtime, self._info, self._periodic_at + IN_PLACE_CHECK_S)
+                self.fast = (
+                    self._dir_mtime,
+                    self._info,
+                    self._periodic_at + IN_PLACE_CHECK_S,
+                    self.with_metadata,
+                )
             return self._info
 
 
@@ -309,11 +329,12 @@ class TraceIndex:
         """Record where a trace was just written."""
         self._where[trace_id] = trace_dir
 
-    def read(self, trace_dir: str, thorough: bool = True) -> TraceInfo | None:
-        """The cached info of one trace folder, refreshed; None if it holds no trace."""
+    def read(self, trace_dir: str, thorough: bool = True, metadata: bool = True) -> TraceInfo | None:
+        """The cached info of one trace folder, refreshed; None if it holds no trace.
+        Without ``metadata``, its metadata may be left unread (empty)."""
         state = self.files(trace_dir)
         try:
-            state.refresh(thorough)
+            state.refresh(thorough, metadata)
         except (FileNotFoundError, NotADirectoryError):
             self.drop(trace_dir)
             return None
@@ -335,8 +356,13 @@ class TraceIndex:
             self._listings.pop(traces_dir, None)
         return paths
 
-    def infos_in(self, experiment_dir: str) -> list[TraceInfo]:
+    def infos_in(
+        self, experiment_dir: str, metadata: bool = True, partial: dict[int, str] | None = None
+    ) -> list[TraceInfo]:
         """The shared infos of every readable trace of an experiment folder.
+
+        Without ``metadata``, an info whose metadata was never read comes without it,
+        and ``partial`` (if given) maps its ``id()`` to its folder.
 
         The loop is the warm search's whole cost: a trace whose folder kept its mtime
         (and whose in-place checks are not due) costs one stat, no lock, no call."""
@@ -348,17 +374,34 @@ class TraceIndex:
         for path in self.trace_dirs(os.path.join(experiment_dir, TRACES)):
             state = files.get(path)
             fast = state.fast if state is not None else None
-            if fast is not None and now < fast[2]:
+            if fast is not None and now < fast[2] and (fast[3] or not metadata):
                 try:
                     if stat(path).st_mtime_ns == fast[0]:
                         append(fast[1])
+                        if not fast[3] and partial is not None:
+                            partial[id(fast[1])] = path
                         continue
                 except OSError:
                     pass
-            info = self.read(path, thorough=False)
+            info = self.read(path, thorough=False, metadata=metadata)
             if info is not None:
                 append(info)
+                if not metadata and partial is not None and not self._files[path].with_metadata:
+                    partial[id(info)] = path
         return out
+
+
+def _names_metadata(node: object) -> bool:
+    """Whether a parsed filter or order (any nesting of AST nodes) reads trace metadata."""
+    from tracklet.search import METADATA, Comparison, OrderKey
+
+    if isinstance(node, (Comparison, OrderKey)):
+        return bool(node.entity_type == METADATA)
+    if isinstance(node, (list, tuple)):
+        return any(_names_metadata(item) for item in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return any(_names_metadata(getattr(node, f.name)) for f in dataclasses.fields(node))
+    return False
 
 
 def _lock(trace_dir: str) -> Any:
@@ -498,7 +541,7 @@ class FileTraces(TraceStore):
     def _read_for_update(self, files: TraceFiles) -> TraceInfo | None:
         """The stored info of a trace folder, re-read (None if it holds no trace yet)."""
         try:
-            files.refresh(thorough=True)
+            files.refresh(thorough=True, metadata=True)
         except (FileNotFoundError, NotADirectoryError):
             return None
         info = files.snapshot()
@@ -580,7 +623,7 @@ class FileTraces(TraceStore):
         if max_timestamp_millis is not None:
             old = [
                 i
-                for i in self._trace_index.infos_in(experiment_dir)
+                for i in self._trace_index.infos_in(experiment_dir, metadata=False)
                 if i.timestamp_ms <= max_timestamp_millis
             ]
             old.sort(key=lambda i: (i.timestamp_ms, i.trace_id))
@@ -617,18 +660,30 @@ class FileTraces(TraceStore):
         return copy_info(info)
 
     def _search_traces(self, search: TraceSearch) -> tuple[list[TraceInfo], str | None]:
-        """Filter and sort the cached infos; only the page returned is copied."""
+        """Filter and sort the cached infos; only the page returned is copied (and has
+        its metadata read, when the filter and order did not need it)."""
         from tracklet.search import search_traces_in_memory
 
-        page, token = search_traces_in_memory(self._trace_infos(search.experiment_ids), search)
-        return [copy_info(info) for info in page], token
+        metadata = _names_metadata((search.filter, search.order))
+        partial: dict[int, str] = {}
+        infos = self._trace_infos(search.experiment_ids, metadata, partial)
+        page, token = search_traces_in_memory(infos, search)
+        out = []
+        for info in page:
+            path = partial.get(id(info))
+            if path is not None:
+                info = self._trace_index.read(path, thorough=False) or info
+            out.append(copy_info(info))
+        return out, token
 
-    def _trace_infos(self, experiment_ids: Sequence[str]) -> list[TraceInfo]:
+    def _trace_infos(
+        self, experiment_ids: Sequence[str], metadata: bool = True, partial: dict[int, str] | None = None
+    ) -> list[TraceInfo]:
         """The shared (never to be changed or handed out) infos of the experiments'
-        traces; unknown experiments have none."""
+        traces; unknown experiments have none. See :meth:`TraceIndex.infos_in`."""
         out: list[TraceInfo] = []
         for experiment_id in dict.fromkeys(experiment_ids):
             experiment_dir = self._experiments.find(str(experiment_id))
             if experiment_dir is not None:
-                out += self._trace_index.infos_in(experiment_dir)
+                out += self._trace_index.infos_in(experiment_dir, metadata, partial)
         return out
