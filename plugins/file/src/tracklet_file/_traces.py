@@ -386,7 +386,8 @@ class TraceIndex:
             info = self.read(path, thorough=False, metadata=metadata)
             if info is not None:
                 append(info)
-                if not metadata and partial is not None and not self._files[path].with_metadata:
+                kept = files.get(path)
+                if not metadata and partial is not None and (kept is None or not kept.with_metadata):
                     partial[id(info)] = path
         return out
 
