@@ -5,7 +5,8 @@ One script (below) records traces through the client API of whichever tool runs 
 ``start_trace``/``start_span``/``end_span``/``end_trace``, tags set and deleted, a trace
 deleted — and one dumps what the tool reads back: every trace (``Trace.to_dict()``: its
 info, with metadata and tags, and every span), through ``search_traces`` and
-``get_trace``, plus the ids a few filtered, ordered and paged searches return.
+``get_trace``, plus the ids a few filtered, ordered and paged searches return, and
+the fluent ``search_traces`` (a list, and the DataFrame's columns and rows).
 
 (a) MLflow writes in a subprocess; MLflow's own dump of the folder and tracklet's must be
 identical. (b) tracklet writes (its file store and ``traces.json``); MLflow's dump in a
@@ -113,6 +114,11 @@ def dump(mlflow, root, experiment_id):
         "infos_only": [t.to_dict() for t in client.search_traces(
             locations=[experiment_id], include_spans=False, order_by=["timestamp_ms ASC"])],
     }
+    mlflow.set_tracking_uri(root)
+    fluent = mlflow.search_traces(locations=[experiment_id], return_type="list", order_by=["timestamp_ms ASC"])
+    out["fluent"] = [t.to_dict() for t in fluent]
+    frame = mlflow.search_traces(locations=[experiment_id], filter_string="status = 'OK'")
+    out["frame"] = {"columns": list(frame.columns), "trace_ids": list(frame["trace_id"])}
     pages, token = [], None
     while True:
         page = client.search_traces(locations=[experiment_id], max_results=2, page_token=token)
@@ -190,6 +196,9 @@ def _check_content(view: dict[str, Any], ids: dict[str, str]) -> None:
     assert [len(view["searches"][f]) for f in _namespace["FILTERS"]] == [2, 1, 1, 1, 1, 3, 3, 3]
     assert view["get"] == traces
     assert [t["info"]["trace_id"] for t in view["infos_only"]] == view["searches"]["timestamp_ms > 0"]
+    assert [t["info"]["trace_id"] for t in view["fluent"]] == view["searches"]["timestamp_ms > 0"]
+    assert all(t == traces[t["info"]["trace_id"]] for t in view["fluent"])
+    assert sorted(view["frame"]["trace_ids"]) == sorted(view["searches"]["status = 'OK'"])
     assert [i for page in view["pages"] for i in page] == view["order"]
     assert view["order"] == view["searches"]["timestamp_ms > 0"][::-1]
 
