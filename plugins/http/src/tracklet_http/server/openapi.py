@@ -21,6 +21,8 @@ from tracklet.routes import Route
 from tracklet_http.protocol import API_PREFIX, ENDPOINTS, SCALAR_SCHEMAS, SCHEMAS, Endpoint, Field
 from tracklet_http.server.settings import ServerSettings
 
+API3_PREFIX = "/api/3.0/mlflow"
+
 __all__ = ["build_openapi", "field_schema"]
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -134,11 +136,23 @@ def _contributed_operation(route: Route, method: str, auth: bool) -> dict[str, A
     endpoint = Endpoint(
         route.name, route.method, route.path, tuple(route.fields), also=route.also, summary=route.summary
     )
+    names = route.path_param_names
+    if names:  # path parameters are not body fields too
+        endpoint = Endpoint(
+            endpoint.name,
+            endpoint.method,
+            endpoint.path,
+            tuple(f for f in endpoint.request if f.name not in names),
+            also=endpoint.also,
+            summary=endpoint.summary,
+        )
     op = _operation(endpoint, method, auth)
-    rest = route.path[len(API_PREFIX) :] if route.path.startswith(API_PREFIX + "/") else route.path
+    rest = route.path
+    for prefix in (API_PREFIX, API3_PREFIX):
+        if route.path.startswith(prefix + "/"):
+            rest = route.path[len(prefix) :]
     op["tags"] = [rest.strip("/").split("/", 1)[0]]
     op["responses"]["200"]["content"]["application/json"]["schema"] = {"type": "object"}
-    names = route.path_param_names
     if names:
         path_params = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in names
@@ -148,6 +162,50 @@ def _contributed_operation(route: Route, method: str, auth: bool) -> dict[str, A
         p = route.permission
         op["description"] = f"Needs {p.level} on the {p.resource.replace('_', ' ')} named by '{p.key}'."
     return op
+
+
+def _otlp_operation(auth: bool) -> dict[str, Any]:
+    detail = {"type": "object", "properties": {"detail": {}}}
+    refusal = {"content": {"application/json": {"schema": detail}}}
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "Stored: an empty ExportTraceServiceResponse.",
+            "content": {"application/x-protobuf": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        "400": {"description": "A bad Content-Type, Content-Encoding or body (no spans).", **refusal},
+        "422": {
+            "description": "No x-mlflow-experiment-id header, or a span that cannot be converted.",
+            **refusal,
+        },
+        "501": {"description": "The backend store keeps no traces.", **refusal},
+    }
+    if auth:
+        responses["401"] = _error("No or wrong credentials (UNAUTHENTICATED).")
+        responses["403"] = _error("The user may not edit the experiment (PERMISSION_DENIED).")
+    return {
+        "post": {
+            "operationId": "otlp_export_traces",
+            "summary": "OTLP/HTTP trace receiver: an ExportTraceServiceRequest into an experiment.",
+            "tags": ["traces"],
+            "parameters": [
+                {
+                    "name": "x-mlflow-experiment-id",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "the experiment the spans' traces go to",
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                    "application/json": {"schema": {"type": "object", "description": "OTLP/JSON"}},
+                },
+            },
+            "responses": responses,
+        }
+    }
 
 
 def build_openapi(settings: ServerSettings, routes: Sequence[Route] = ()) -> dict[str, Any]:
@@ -171,6 +229,7 @@ def build_openapi(settings: ServerSettings, routes: Sequence[Route] = ()) -> dic
         "it); tracklet's own version is in the X-Tracklet-Version header.",
     )
     paths["/metrics"] = _text_operation("metrics", "Prometheus metrics.")
+    paths["/v1/traces"] = _otlp_operation(settings.auth)
     schemas = copy.deepcopy(SCHEMAS)
     from tracklet_http.server import ui_artifacts
 
@@ -192,8 +251,10 @@ def build_openapi(settings: ServerSettings, routes: Sequence[Route] = ()) -> dic
             "title": "tracklet tracking server",
             "version": str(__version__),
             "description": (
-                "MLflow's tracking REST API 2.0 as served by `tracklet server`. Every operation is also "
-                "served under /ajax-api/2.0/mlflow (MLflow's web UI prefix). int64 fields accept a JSON "
+                "MLflow's tracking REST API 2.0 (and MLflow 3's trace API under /api/3.0/mlflow) as "
+                "served by `tracklet server`. Every operation is also served under /ajax-api/2.0/mlflow "
+                "(/ajax-api/3.0/mlflow: MLflow's web UI prefix). POST /v1/traces is an OTLP/HTTP "
+                "trace receiver. int64 fields accept a JSON "
                 'integer or a decimal string; doubles accept "NaN", "Infinity" and "-Infinity".'
             ),
         },

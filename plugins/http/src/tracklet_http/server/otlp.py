@@ -64,6 +64,8 @@ def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
         out = d.decompress(body, limit + 1)
         if len(out) > limit:
             raise _Refusal(400, f"Decompressed payload too large: the limit is {limit} bytes.")
+        if not d.eof:
+            raise zlib.error("truncated stream")
         return out
 
     if encoding == "gzip":
