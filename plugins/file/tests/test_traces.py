@@ -176,6 +176,11 @@ def test_keys_and_moves(store: FileStore, root: str) -> None:
     spans.parent.mkdir()
     spans.write_text('{"spans": []}')
     experiment_id = store.create_experiment("other")
+    store.set_trace_tag("tr-k", "grp/a", "1")
+    pathlib.Path(root, experiment_id, "traces", "tr-k", "tags").mkdir(parents=True)  # a died creation
+    with pytest.raises(TrackletException):  # refused before anything moves
+        store.start_trace(_info("tr-k", experiment_id, tags={"grp": "x"}))
+    assert store.get_trace_info("tr-k").experiment_id == "0"
     moved = store.start_trace(_info("tr-k", experiment_id))
     assert moved.experiment_id == experiment_id
     assert store.get_trace_info("tr-k") == moved

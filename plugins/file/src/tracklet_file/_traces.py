@@ -494,7 +494,8 @@ class FileTraces(TraceStore):
 
     def _start_trace(self, trace_info: TraceInfo) -> TraceInfo:
         """Create the trace, or merge ``trace_info`` over the stored one (an upsert; a
-        trace stored in another experiment moves to this one, its folder with it)."""
+        trace stored in another experiment moves to this one, its folder with it).
+        Everything is checked before the first write."""
         trace_id = trace_info.trace_id
         experiment_id = str(trace_info.experiment_id)
         experiment = self._experiments.get(experiment_id)
@@ -502,32 +503,41 @@ class FileTraces(TraceStore):
             raise refusals.experiment_not_active(experiment_id, experiment.lifecycle_stage)
         index = self._trace_index
         trace_dir = os.path.join(self.root, experiment_id, TRACES, trace_id)
+        location = artifact_location_for(experiment.artifact_location, trace_id)
         os.makedirs(trace_dir, exist_ok=True)
-        with _lock(trace_dir):
+        with contextlib.ExitStack() as held:
+            held.enter_context(_lock(trace_dir))
             files = index.files(trace_dir)
             stored = self._read_for_update(files)
-            elsewhere = index.locate(trace_id) if stored is None else None
-            if elsewhere is not None and elsewhere != trace_dir:
-                stored = self._move_trace(trace_id, elsewhere, trace_dir, experiment)
-                files = index.files(trace_dir)
-            location = artifact_location_for(experiment.artifact_location, trace_id)
+            if stored is None:
+                elsewhere = index.locate(trace_id)
+                if elsewhere is not None and elsewhere != trace_dir:
+                    held.enter_context(_lock(elsewhere))  # both locks held, then the move
+                    files = index.files(elsewhere)
+                    stored = self._read_for_update(files)
+            source = files.trace_dir if stored is not None else trace_dir
+            on_disk = stored
+            if stored is not None and source != trace_dir:
+                stored = self._moved_info(stored, source, experiment)
             merged = merge_trace_info(stored, trace_info, location)
             new = merged.to_dict()
             metadata: dict[str, str] = new.pop("trace_metadata", None) or {}
             tags: dict[str, str] = new.pop("tags", None) or {}
             new.pop("assessments", None)
-            _check_keys(trace_dir, TRACE_METADATA, metadata)
-            _check_keys(trace_dir, TRACE_TAGS, tags)
-            if stored is not None:
+            _check_keys(source, TRACE_METADATA, metadata)
+            _check_keys(source, TRACE_TAGS, tags)
+            if on_disk is not None:
+                raw = {**(files.meta.data or {}), **new}  # keeps fields tracklet does not know
+                if source != trace_dir:
+                    self._move_folder(source, trace_dir)
                 # Published: every file is replaced atomically, only those that change.
                 for folder, items, old in (
-                    (TRACE_METADATA, metadata, stored.trace_metadata),
-                    (TRACE_TAGS, tags, stored.tags),
+                    (TRACE_METADATA, metadata, on_disk.trace_metadata),
+                    (TRACE_TAGS, tags, on_disk.tags),
                 ):
                     for key, value in items.items():
                         if old.get(key) != value:
                             write_atomic(_key_path(trace_dir, folder, key), _text(value), trace_dir)
-                raw = {**(files.meta.data or {}), **new}  # keeps fields tracklet does not know
             else:
                 # Not yet visible to any reader: plain writes, trace_info.yaml last.
                 for folder, items in ((TRACE_METADATA, metadata), (TRACE_TAGS, tags)):
@@ -554,33 +564,34 @@ class FileTraces(TraceStore):
             )
         return info
 
-    def _move_trace(
-        self, trace_id: str, source: str, target: str, experiment: Experiment
-    ) -> TraceInfo | None:
-        """Move a trace's folder into another experiment (caller holds the target's lock);
-        return its stored info. Spans kept in its folder (the default location) move
-        with it, so that location is rewritten to the new folder's."""
-        index = self._trace_index
-        with _lock(source):
-            stored = self._read_for_update(index.files(source))
-            if stored is None:
-                return None
-            # The target is an empty folder we created (a name we hold the lock on).
-            for entry in list_dir(source):
-                if entry.name != LOCK_FILE and not entry.name.startswith(".tmp-"):
-                    os.rename(entry.path, os.path.join(target, entry.name))
-            index.drop(source)
-            _rmtree_quietly(source)
-        old_location = stored.tags.get(ARTIFACT_LOCATION_TAG)
+    def _moved_info(self, stored: TraceInfo, source: str, experiment: Experiment) -> TraceInfo:
+        """The stored info of a trace about to move from ``source`` into ``experiment``:
+        spans kept in its folder (the default location) move with it, so that location
+        becomes the new folder's."""
+        moved = copy_info(stored)
         old_experiment = self._experiments.read(os.path.dirname(os.path.dirname(source)))
-        if old_experiment is not None and old_location == artifact_location_for(
-            old_experiment.artifact_location, trace_id
+        if old_experiment is not None and moved.tags.get(ARTIFACT_LOCATION_TAG) == artifact_location_for(
+            old_experiment.artifact_location, stored.trace_id
         ):
-            new_location = artifact_location_for(experiment.artifact_location, trace_id)
-            write_atomic(_key_path(target, TRACE_TAGS, ARTIFACT_LOCATION_TAG), _text(new_location), target)
-            stored.tags[ARTIFACT_LOCATION_TAG] = new_location
-        stored.experiment_id = str(experiment.experiment_id)
-        return stored
+            moved.tags[ARTIFACT_LOCATION_TAG] = artifact_location_for(
+                experiment.artifact_location, stored.trace_id
+            )
+        return moved
+
+    def _move_folder(self, source: str, target: str) -> None:
+        """Move a trace folder's content into ``target`` (an empty folder whose lock the
+        caller holds, as it holds the source's)."""
+        for entry in list_dir(target):  # what a creation of it that died left
+            if entry.name != LOCK_FILE and not entry.name.startswith(".tmp-"):
+                if entry.is_dir(follow_symlinks=False):
+                    _rmtree_quietly(entry.path)
+                else:
+                    os.unlink(entry.path)
+        for entry in list_dir(source):
+            if entry.name != LOCK_FILE and not entry.name.startswith(".tmp-"):
+                os.rename(entry.path, os.path.join(target, entry.name))
+        self._trace_index.drop(source)
+        _rmtree_quietly(source)
 
     def _trace_dir(self, trace_id: str) -> str:
         trace_dir = self._trace_index.locate(trace_id)
