@@ -92,6 +92,11 @@ def _inserted(result: sa.CursorResult[Any], dialect: str) -> bool:
     return bool(result.rowcount == 1)
 
 
+def _bare(info: TraceInfo) -> TraceInfo:
+    """``info`` without tags and metadata: what a just-inserted ``trace_info`` row holds."""
+    return dataclasses.replace(info, tags={}, trace_metadata={})
+
+
 def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
     for start in range(0, len(items), _CHUNK):
         yield list(items[start : start + _CHUNK])
@@ -269,28 +274,30 @@ class SqlTraces(TraceStore):
         return load_infos(conn, existing)
 
     def _write_infos(
-        self,
-        conn: sa.Connection,
-        merged: list[tuple[TraceInfo, int]],
-        deleted_tags: dict[str, set[str]] | None = None,
+        self, conn: sa.Connection, merged: list[tuple[TraceInfo, int, TraceInfo | None]]
     ) -> None:
-        """Write infos (already locked rows), their tags and metadata (upserts, key order)."""
-        for info, key in merged:
-            row = info_row(info, key)
-            conn.execute(
-                _ti.update()
-                .where(_ti.c.request_id == row["request_id"])
-                .values({k: row[k] for k in _INFO_FIELDS})
-            )
+        """Write infos over their locked rows (``(info, experiment key, what was stored)``):
+        the row where it changed, the tags and metadata that changed (upserts, key order)."""
         tag_rows, meta_rows = [], []
-        for info, _ in merged:
+        for info, key, before in merged:
+            row = info_row(info, key)
+            if before is None or info_row(before, int(before.experiment_id)) != row:
+                conn.execute(
+                    _ti.update()
+                    .where(_ti.c.request_id == row["request_id"])
+                    .values({k: row[k] for k in _INFO_FIELDS})
+                )
+            old_tags = before.tags if before is not None else {}
+            old_meta = before.trace_metadata if before is not None else {}
             tag_rows += [
                 {"request_id": info.trace_id, "key": k, "value": _text(v)}
                 for k, v in sorted(info.tags.items())
+                if old_tags.get(k) != v
             ]
             meta_rows += [
                 {"request_id": info.trace_id, "key": k, "value": _text(v)}
                 for k, v in sorted(info.trace_metadata.items())
+                if old_meta.get(k) != v
             ]
         upsert(conn, _tt, tag_rows, ["value"])
         upsert(conn, _tm, meta_rows, ["value"])
@@ -306,7 +313,7 @@ class SqlTraces(TraceStore):
             key, location = self._trace_experiment(conn, trace_info.experiment_id)
             stored = self._lock_traces(conn, [info_row(trace_info, key)]).get(trace_id)
             merged = merge_trace_info(stored, trace_info, artifact_location_for(location, trace_id))
-            self._write_infos(conn, [(merged, key)])
+            self._write_infos(conn, [(merged, key, stored if stored is not None else _bare(trace_info))])
             if stored is not None and str(stored.experiment_id) != str(key):
                 conn.execute(_sp.update().where(_sp.c.trace_id == trace_id).values(experiment_id=key))
             return load_infos(conn, [trace_id])[trace_id]
@@ -411,13 +418,15 @@ class SqlTraces(TraceStore):
             merged, experiment_of = [], {}
             for trace_id, group in sorted(by_trace.items()):
                 before = stored.get(trace_id)
-                if before is None:
-                    merged.append((fresh[trace_id], key))
+                if before is None:  # inserted by this call, as fresh[trace_id]
                     experiment_of[trace_id] = key
-                else:
-                    info = trace_info_from_spans(experiment_id, group, before)
-                    experiment_of[trace_id] = int(before.experiment_id)
-                    merged.append((info, experiment_of[trace_id]))
+                    continue
+                info = trace_info_from_spans(experiment_id, group, before)
+                experiment_of[trace_id] = int(before.experiment_id)
+                merged.append((info, experiment_of[trace_id], before))
+            new_rows = [(fresh[t], key, None) for t in sorted(by_trace) if t not in stored]
+            # a new trace's row is in place; its tags and metadata are not yet
+            merged += [(info, k, _bare(info)) for info, k, _ in new_rows]
             self._write_infos(conn, merged)
             rows = {(x.trace_id, x.span_id): span_row(x, experiment_of[x.trace_id]) for x in spans}
             upsert(conn, _sp, [rows[k] for k in sorted(rows)], list(_SPAN_FIELDS))
