@@ -38,7 +38,7 @@ from tracklet_http.traces_wire import (
 
 if TYPE_CHECKING:
     from tracklet.entities import Span, TraceInfo
-    from tracklet.search._traces import TraceSearch
+    from tracklet.search import TraceSearch
     from tracklet_http.transport import HttpTransport
 
 __all__ = ["RestTraceStore"]
@@ -67,6 +67,12 @@ def _otlp_protobuf(spans: list[Span]) -> bytes | None:
     return bytes(request.SerializeToString())
 
 
+def _info_of(answer: dict[str, Any]) -> TraceInfo:
+    trace: dict[str, Any] = answer.get("trace") or {}
+    info: TraceInfo = trace_info_from_json(trace.get("trace_info") or {})
+    return info
+
+
 class RestTraceStore(TraceStore):
     """The trace half of :class:`tracklet_http.client.RestStore`."""
 
@@ -76,11 +82,11 @@ class RestTraceStore(TraceStore):
     def _start_trace(self, trace_info: TraceInfo) -> TraceInfo:
         body = {"trace": {"trace_info": trace_info_to_json(trace_info)}}
         answer = self.transport.call("POST", V3, json=body, idempotent=True)
-        return trace_info_from_json((answer.get("trace") or {}).get("trace_info") or {})
+        return _info_of(answer)
 
     def _get_trace_info(self, trace_id: str) -> TraceInfo:
         answer = self.transport.call("GET", f"{V3}/{_quote(trace_id)}")
-        return trace_info_from_json((answer.get("trace") or {}).get("trace_info") or {})
+        return _info_of(answer)
 
     def _batch_get_trace_infos(self, trace_ids: list[str]) -> list[TraceInfo]:
         answer = self.transport.call("POST", f"{V3}/batchGetInfos", json={"trace_ids": trace_ids})

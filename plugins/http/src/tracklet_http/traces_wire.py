@@ -23,9 +23,12 @@ import datetime as _dt
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+
+if TYPE_CHECKING:
+    from tracklet.entities import TraceInfo
 
 __all__ = [
     "duration_to_ms",
@@ -180,7 +183,7 @@ def _str_map(value: Any, name: str) -> dict[str, str]:
     raise _bad(f"Invalid value for parameter '{name}': expected a map of strings.")
 
 
-def trace_info_from_json(d: Mapping[str, Any]) -> Any:
+def trace_info_from_json(d: Mapping[str, Any]) -> TraceInfo:
     """MLflow 3's ``TraceInfo`` JSON (either spelling of field names) as a
     :class:`~tracklet.entities.TraceInfo`."""
     from tracklet.entities import TraceInfo, TraceLocation, TraceState
@@ -230,7 +233,7 @@ def trace_info_to_v2_json(info: Any) -> dict[str, Any]:
     return out
 
 
-def trace_info_from_v2_json(d: Mapping[str, Any]) -> Any:
+def trace_info_from_v2_json(d: Mapping[str, Any]) -> TraceInfo:
     """MLflow 2's ``TraceInfo`` JSON as a :class:`~tracklet.entities.TraceInfo`."""
     from tracklet.entities import TraceInfo, TraceLocation, TraceState
 

@@ -112,7 +112,8 @@ def _parse(body: bytes, media_type: str) -> dict[str, Any]:
         raise
     except (DecodeError, ValueError, TypeError, AttributeError, RecursionError, Exception):  # noqa: BLE001
         raise _Refusal(400, "Invalid OpenTelemetry format") from None
-    return MessageToDict(request, preserving_proto_field_name=True)
+    parsed: dict[str, Any] = MessageToDict(request, preserving_proto_field_name=True)
+    return parsed
 
 
 def receive(state: Any, headers: dict[str, str], body: bytes, user: str | None) -> _Answer:

@@ -232,7 +232,7 @@ def merge_trace_data(
                     f"{experiment_id}: send its spans with x-mlflow-experiment-id: {_experiment_of(existing)}."
                 )
             old = (_read_trace_data(settings, existing) or []) if existing is not None else []
-            merged: dict[str, dict[str, Any]] = {s.get("span_id"): s for s in old}
+            merged: dict[str, dict[str, Any]] = {str(s.get("span_id")): s for s in old}
             merged.update({s["span_id"]: s for s in new})
             spans = [Span.from_dict(s) for s in merged.values()]
             info = trace_info_from_spans(str(experiment_id), spans, existing)
