@@ -18,6 +18,7 @@ import tracklet
 from tracklet import tracing
 from tracklet.entities import SpanStatusCode, TraceState
 from tracklet.stores.traces import TraceStore
+from tracklet.tracing import export
 
 
 @pytest.fixture
@@ -185,3 +186,39 @@ def test_the_same_script_makes_the_same_traces_as_mlflow(tmp_path: Path) -> None
             ]
             assert bool(theirs_span["parent_span_id"]) == bool(our_span["parent_span_id"])
     assert fixed_times == 1
+
+
+def test_the_otlp_exporter_feeds_tracklet_servers_receiver(
+    http_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``TRACKLET_TRACES_DESTINATION=otlp`` to ``tracklet server``'s ``/v1/traces``: the spans
+    arrive in the trace's experiment (``x-mlflow-experiment-id``) and read back whole."""
+    tracklet.set_tracking_uri(http_server)
+    monkeypatch.setenv("TRACKLET_TRACES_OTLP_ENDPOINT", f"{http_server}/v1/traces")
+    monkeypatch.setenv("TRACKLET_TRACES_DESTINATION", "otlp")
+    tracing.reset()
+    try:
+        experiment = tracklet.set_experiment(f"otlp-{uuid.uuid4().hex[:8]}")
+
+        @tracklet.trace(span_type="TOOL")
+        def tool(x: int) -> dict[str, int]:
+            return {"y": x * 2}
+
+        @tracklet.trace
+        def agent(x: int) -> int:
+            return tool(x)["y"]
+
+        assert agent(21) == 42
+        trace_id = str(tracklet.get_last_active_trace_id())
+        export.flush_trace_async_logging()
+        assert export.get_exporter().failed == 0
+        trace = tracklet.MlflowClient().get_trace(trace_id)
+        assert trace.info.experiment_id == experiment.experiment_id
+        spans = {s.name: s for s in trace.data.spans}
+        assert spans["tool"].parent_id == spans["agent"].span_id
+        assert spans["tool"].outputs == {"y": 42} and spans["tool"].span_type == "TOOL"
+        assert spans["agent"].inputs == {"x": 21}
+    finally:
+        tracing.reset()
+        tracklet.set_tracking_uri(None)
+        tracklet.fluent._active_experiment_id = None
