@@ -209,6 +209,7 @@ def scenario(base: str) -> dict[str, Any]:
     out["otlp_protobuf"] = (status, body)
     record("get_trace", "GET", f"{V3}/get", trace_id=f"tr-{otel_hex}", allow_partial="true")
     record("batch_get", "GET", f"{V3}/batchGet", trace_ids=[f"tr-{otel_hex}"])
+    record("trace_artifact", "GET", "/ajax-api/3.0/mlflow/get-trace-artifact", request_id=f"tr-{otel_hex}")
     for label in ("get_trace", "batch_get"):  # tracklet names a trace after its root span
         status, data = out[label]
         for trace in [data.get("trace")] if "trace" in data else data.get("traces", []):
@@ -216,6 +217,10 @@ def scenario(base: str) -> dict[str, Any]:
                 trace["trace_info"].get("tags", {}).pop("mlflow.traceName", None)
                 for span in trace.get("spans", []):
                     span["trace_id"] = "<otel-base64>"
+    for span in (
+        out["trace_artifact"][1].get("spans", []) if isinstance(out["trace_artifact"][1], dict) else ()
+    ):
+        span["trace_id"] = "<otel-base64>"
     record(
         "otlp_no_header", "POST", "/v1/traces", headers={"Content-Type": "application/x-protobuf"}, raw=b""
     )
@@ -321,4 +326,6 @@ def test_trace_routes_on_a_file_store(file_server: ServerProcess, sql_server: Se
     assert spans["child"]["parent_span_id"] == spans["root"]["span_id"]
     info = got["trace"]["trace_info"]
     assert info["state"] == "OK" and info["execution_duration"] == "0.500s"
+    status, data = out["trace_artifact"]
+    assert status == 200 and sorted(s["name"] for s in data["spans"]) == ["child", "root"]
     assert out["get_deleted"][0] == 404

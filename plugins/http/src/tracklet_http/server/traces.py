@@ -451,6 +451,20 @@ def search_traces_v2(request: Any) -> dict[str, Any]:
     return _page("traces", [trace_info_to_v2_json(i) for i in infos], token)
 
 
+def get_trace_artifact(request: Any) -> dict[str, Any]:
+    """MLflow's UI route ``/ajax-api/{2,3}.0/mlflow/get-trace-artifact``: a trace's data
+    (``{"spans": [...]}``, as its ``traces.json``). Attachments (``path``) are not kept."""
+    params = request.params
+    if params.get("path"):
+        raise TrackletException(
+            "Trace attachments are not kept by tracklet: only the trace data (no 'path') can be read.",
+            "NOT_IMPLEMENTED",
+        )
+    _trace_store(request)
+    info = _authorized_info(request, params["request_id"], _READ, "get-trace-artifact")
+    return {"spans": read_trace_spans(request.tracking_store, request.settings, info)}
+
+
 # -- the route table ------------------------------------------------------------------------------
 
 _SEARCH_FIELDS = (
@@ -610,6 +624,17 @@ def trace_routes() -> list[Route]:
             "DeleteTraceTag (2.x).",
         ),
     ]
+    for version in ("2.0", "3.0"):
+        spec.append(
+            (
+                f"get_trace_artifact_{version[0]}",
+                "GET",
+                f"/ajax-api/{version}/mlflow/get-trace-artifact",
+                get_trace_artifact,
+                (Field("request_id", required=True), Field("path")),
+                "MLflow's UI: a trace's data (traces.json).",
+            )
+        )
     routes = []
     for name, method, path, handler, fields, summary in spec:
         routes.append(Route(name, method, path, handler, fields, summary=summary))
