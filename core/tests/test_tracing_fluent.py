@@ -16,7 +16,7 @@ import pytest
 
 import tracklet
 from tracklet import _config, tracing
-from tracklet.entities import SpanStatusCode, Trace, TraceState
+from tracklet.entities import MlflowExperimentLocation, SpanStatusCode, Trace, TraceState
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.testing import raises_code
 from tracklet.tracing import fluent
@@ -310,6 +310,19 @@ def test_experiment_resolution(uri: str, monkeypatch: pytest.MonkeyPatch) -> Non
     trace = stored(tracklet.get_last_active_trace_id())
     assert trace.info.experiment_id == exp.experiment_id and trace.info.request_time == 1_700_000_000_000
     assert trace.info.execution_duration == 5 and trace.data.spans[0].outputs == "r"
+    # set_destination wins over the active run's experiment, until reset
+    other = tracklet.create_experiment("elsewhere")
+    tracing.set_destination(MlflowExperimentLocation(experiment_id=other))
+    with tracklet.start_run(experiment_id=exp.experiment_id):
+        with tracklet.start_span("routed"):
+            pass
+    assert stored(tracklet.get_last_active_trace_id()).info.experiment_id == other
+    with raises_code(INVALID_PARAMETER_VALUE):
+        tracing.set_destination("0")
+    tracing.reset()
+    with tracklet.start_span("back"):
+        pass
+    assert stored(tracklet.get_last_active_trace_id()).info.experiment_id == exp.experiment_id
 
 
 def test_client_imperative_api(uri: str, caplog: pytest.LogCaptureFixture) -> None:

@@ -19,11 +19,24 @@ from __future__ import annotations
 
 import os
 import threading
+from contextvars import ContextVar
+from typing import Any
 
-__all__ = ["disable", "enable", "is_tracing_enabled", "reset"]
+__all__ = [
+    "disable",
+    "disable_notebook_display",
+    "enable",
+    "enable_notebook_display",
+    "is_tracing_enabled",
+    "reset",
+    "set_destination",
+]
 
 _lock = threading.Lock()
 _enabled: bool | None = None  # None: not decided yet (read the environment on first use)
+#: ``set_destination``'s experiment id: process-wide, and per context (``context_local=True``)
+_destination_experiment_id: str | None = None
+_context_destination: ContextVar[str | None] = ContextVar("tracklet_trace_destination", default=None)
 
 
 def _enabled_from_environment() -> bool:
@@ -59,12 +72,47 @@ def enable() -> None:
 
 
 def reset() -> None:
-    """Forget every trace in progress, flush and drop the exporter, and re-read the
-    environment's enabled setting on next use."""
-    global _enabled
+    """Forget every trace in progress, flush and drop the exporter, forget
+    :func:`set_destination`, and re-read the environment's enabled setting on next use."""
+    global _enabled, _destination_experiment_id
     from tracklet.tracing import export, trace_manager
 
     trace_manager.InMemoryTraceManager.reset()
     export.reset_exporter()
     with _lock:
         _enabled = None
+        _destination_experiment_id = None
+    _context_destination.set(None)
+
+
+def set_destination(destination: Any, *, context_local: bool = False) -> None:
+    """Send the traces started from now on to an experiment (MLflow's
+    ``mlflow.tracing.set_destination(MlflowExperimentLocation(experiment_id=...))``): it takes
+    precedence over the active run's and the active experiment; ``context_local=True`` scopes
+    it to the current thread or async task. :func:`reset` forgets it."""
+    global _destination_experiment_id
+    experiment_id = getattr(destination, "experiment_id", None)
+    if experiment_id is None:
+        from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+
+        raise TrackletException(
+            f"Invalid destination type: {type(destination)}. The destination must be an experiment "
+            "location, e.g. tracklet.entities.MlflowExperimentLocation(experiment_id=...).",
+            INVALID_PARAMETER_VALUE,
+        )
+    if context_local:
+        _context_destination.set(str(experiment_id))
+    else:
+        _destination_experiment_id = str(experiment_id)
+
+
+def _destination() -> str | None:
+    return _context_destination.get() or _destination_experiment_id
+
+
+def disable_notebook_display() -> None:
+    """MLflow's switch for its notebook trace widget; tracklet has no widget: does nothing."""
+
+
+def enable_notebook_display() -> None:
+    """MLflow's switch for its notebook trace widget; tracklet has no widget: does nothing."""

@@ -192,11 +192,13 @@ def _active_run() -> Any:
 
 
 def resolve_experiment_id(explicit: str | None = None) -> str:
-    """MLflow's ``get_experiment_id_for_trace``: the explicit id, else the active run's
-    experiment, else the active experiment (``set_experiment``, ``MLFLOW_EXPERIMENT_ID`` /
+    """MLflow's ``get_experiment_id_for_trace``: the explicit id, else
+    ``tracing.set_destination``'s, else the active run's experiment, else the active experiment (``set_experiment``, ``MLFLOW_EXPERIMENT_ID`` /
     ``_NAME`` and their ``TRACKLET_`` forms), else ``"0"``."""
     if explicit:
         return str(explicit)
+    if destination := tracing._destination():
+        return destination
     run = _active_run()
     if run is not None:
         return str(run.info.experiment_id)
