@@ -270,3 +270,62 @@ def test_a_writer_killed_mid_write_leaves_only_complete_traces(root: str) -> Non
         assert len(info.trace_metadata) == 12 and info.tags["n"] == str(int(info.trace_id[3:]))
     for i in range(acked + 1):
         assert store.get_trace_info(f"tr-{i:06d}").tags["done"] == "yes"
+
+
+def test_fast_readers_mean_what_the_slow_ones_mean() -> None:
+    """trace_info.yaml's own writer/reader and request_time parser against PyYAML and the
+    entity's parser, on random values full of YAML's special cases."""
+    import datetime
+    import random
+
+    from tracklet_file._layout import dump_yaml
+    from tracklet_file._traces import _utc_millis
+    from tracklet_file._traceyaml import dump_trace_info, load_trace_info
+
+    rng = random.Random(15)
+    chars = list("aZ09 '\"\\/#:-.{}[],&*!|>%@`?\n\t\r\x00\x07\x1f\x7f\x85\xa0é\u2028\ufeff\ufffe") + ["😀"]
+    words = [
+        "yes",
+        "no",
+        "null",
+        "~",
+        "true",
+        "1",
+        "-1",
+        "0x1f",
+        "1e3",
+        ".inf",
+        "2026-12-06",
+        "tr-abc",
+        "OK",
+        "",
+    ]
+
+    def value() -> object:
+        roll = rng.random()
+        if roll < 0.1:
+            return None
+        if roll < 0.2:
+            return rng.randint(-(10**15), 10**15)
+        if roll < 0.25:
+            return rng.choice([True, 1.5, [1], {}])
+        if roll < 0.45:
+            return rng.choice(words)
+        return "".join(rng.choice(chars) for _ in range(rng.randint(0, 12)))
+
+    keys = ["trace_id", "state", "request_preview", "response_preview", "request_time", "client_request_id"]
+    for _ in range(2000):
+        data: dict[str, object] = {k: value() for k in rng.sample(keys, rng.randint(1, len(keys)))}
+        if rng.random() < 0.7:
+            data["trace_location"] = {"type": value(), "mlflow_experiment": {"experiment_id": value()}}
+        written = dump_trace_info(data)
+        assert yaml.safe_load(written) == data
+        assert load_trace_info(written) == data
+        assert load_trace_info(dump_yaml(data)) == data
+
+    base = {"trace_id": "tr-1", "trace_location": {"type": "MLFLOW_EXPERIMENT"}, "state": "OK"}
+    for _ in range(500):
+        moment = datetime.datetime.fromtimestamp(rng.randint(0, 4_102_444_800), datetime.timezone.utc)
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 9)))
+        text = moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{digits}" if digits else "") + "Z"
+        assert _utc_millis(text) == TraceInfo.from_dict({**base, "request_time": text}).request_time
