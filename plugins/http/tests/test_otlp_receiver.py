@@ -191,6 +191,25 @@ def test_json_and_protobuf_spans_are_searchable(store: RestStore) -> None:
     _check_stored(store, other, proto_hex)
 
 
+def test_run_header_links_finished_traces(store: RestStore) -> None:
+    url = store.transport.base_url
+    experiment_id = store.create_experiment(f"otlp-{uuid.uuid4().hex}")
+    run_id = store.create_run(experiment_id, "u", 0, [], "r").info.run_id
+    trace_hex = uuid.uuid4().hex
+    headers = {
+        "Content-Type": "application/x-protobuf",
+        "x-mlflow-experiment-id": experiment_id,
+        "x-mlflow-run-id": run_id,
+    }
+    assert post(url, otlp_protobuf(trace_hex), headers)[0] == 200
+    infos, _ = store.search_traces([experiment_id], filter_string=f"run_id = '{run_id}'")
+    assert [i.trace_id for i in infos] == ["tr-" + trace_hex]
+    # an unknown run: the spans are stored all the same, linked to nothing
+    other = uuid.uuid4().hex
+    assert post(url, otlp_protobuf(other), {**headers, "x-mlflow-run-id": "f" * 32})[0] == 200
+    assert "mlflow.sourceRun" not in store.get_trace_info("tr-" + other).trace_metadata
+
+
 def test_refusals_are_mlflows(store: RestStore) -> None:
     url = store.transport.base_url
     experiment_id = store.create_experiment(f"otlp-{uuid.uuid4().hex}")

@@ -200,6 +200,19 @@ def scenario(base: str) -> dict[str, Any]:
     # (a tag on an unknown trace: MLflow 3.17.2 answers a 400 with its SQL error; tracklet a 404)
     record("batch_infos", "POST", f"{V3}/batchGetInfos", {"trace_ids": [trace_id, "tr-" + "1" * 32]})
     record("get_after_tags", "GET", f"{V3}/{trace_id}")
+    _, run = call(base, "POST", "/api/2.0/mlflow/runs/create", {"experiment_id": exp, "start_time": 1})
+    run_id = run["run"]["info"]["run_id"]
+    subs[run_id] = "<run>"
+    record("link", "POST", f"{V2}/link-to-run", {"trace_ids": [trace_id], "run_id": run_id})
+    record("link_unknown_run", "POST", f"{V2}/link-to-run", {"trace_ids": [trace_id], "run_id": "0" * 32})
+    record(
+        "link_too_many",
+        "POST",
+        f"{V2}/link-to-run",
+        {"trace_ids": [f"t{i}" for i in range(101)], "run_id": run_id},
+    )
+    _, linked = call(base, "POST", f"{V3}/search", {"locations": locations, "filter": f"run_id = '{run_id}'"})
+    out["search_by_run"] = [t["trace_id"] == trace_id for t in linked.get("traces", [])]
 
     # spans through the OTLP receiver, then read back
     otel_hex = uuid.uuid4().hex
@@ -277,6 +290,7 @@ def test_trace_routes_answer_like_mlflow_server(
     theirs = scenario(mlflow_server.url)
     assert ours["location_is_servers"] and theirs["location_is_servers"]
     assert ours["otlp_protobuf"][0] == theirs["otlp_protobuf"][0] == 200
+    assert ours["search_by_run"] == theirs["search_by_run"] == [True]
     differences = {k: (ours[k], theirs[k]) for k in theirs if ours.get(k) != theirs[k]}
     assert not differences, json.dumps(differences, indent=1, default=repr)[:8000]
 

@@ -160,9 +160,34 @@ def _receive(state: Any, headers: dict[str, str], body: bytes, user: str | None)
     if span_dicts:
         _store_spans(state, experiment_id, span_dicts)
         _resource_tags(state.store, parsed)
+        run_id = headers.get(RUN_HEADER)
+        if run_id:
+            _link_roots(state, user, run_id, span_dicts)
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
     return 200, ExportTraceServiceResponse().SerializeToString(), PROTOBUF.encode()
+
+
+def _link_roots(state: Any, user: str | None, run_id: str, span_dicts: list[dict[str, Any]]) -> None:
+    """``x-mlflow-run-id``: the traces whose root span arrived are linked to the run (their
+    ``mlflow.sourceRun``), as MLflow's receiver does: best effort, the spans are stored
+    whatever happens here (an unknown run, or one the caller may not edit, is logged)."""
+    from tracklet_http.server.traces import link_to_run
+
+    roots = sorted(
+        {json.loads(d["attributes"]["mlflow.traceRequestId"]) for d in span_dicts if not d["parent_span_id"]}
+    )
+    if not roots:
+        return
+    try:
+        run = state.store.get_run(run_id)
+        if state.authorizer is not None and user is not None:
+            state.authorizer.authorize_experiment(
+                user, run.info.experiment_id, "can_update", "linking traces"
+            )
+        link_to_run(state.store, roots, run_id)
+    except Exception:  # noqa: BLE001
+        logger.warning("Failed to link OpenTelemetry traces to run %s", run_id, exc_info=True)
 
 
 def _resource_tags(store: Any, parsed: dict[str, Any]) -> None:

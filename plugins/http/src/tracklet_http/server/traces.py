@@ -451,6 +451,45 @@ def search_traces_v2(request: Any) -> dict[str, Any]:
     return _page("traces", [trace_info_to_v2_json(i) for i in infos], token)
 
 
+#: MLflow's cap on one LinkTracesToRun call.
+MAX_TRACE_LINKS_PER_REQUEST = 100
+SOURCE_RUN_METADATA = "mlflow.sourceRun"
+
+
+def link_to_run(store: Any, trace_ids: Sequence[str], run_id: str) -> None:
+    """Link traces to a run: tracklet records the link as the traces' ``mlflow.sourceRun``
+    metadata (what ``run_id`` filters read), where a trace has none yet; unknown trace ids
+    are skipped, as MLflow does."""
+    import dataclasses
+
+    for info in store.batch_get_trace_infos(list(trace_ids)):
+        if not info.trace_metadata.get(SOURCE_RUN_METADATA):
+            metadata = {**info.trace_metadata, SOURCE_RUN_METADATA: run_id}
+            store.start_trace(dataclasses.replace(info, trace_metadata=metadata))
+
+
+def link_traces_to_run(request: Any) -> dict[str, Any]:
+    trace_ids = list(dict.fromkeys(request.params["trace_ids"]))
+    run_id = request.params["run_id"]
+    if len(trace_ids) > MAX_TRACE_LINKS_PER_REQUEST:
+        raise _bad(
+            f"Cannot link more than {MAX_TRACE_LINKS_PER_REQUEST} traces to a run in "
+            f"a single request. Provided {len(trace_ids)} traces."
+        )
+    store = _trace_store(request)
+    try:
+        run = store.get_run(run_id)
+    except TrackletException as exc:
+        if exc.error_code != RESOURCE_DOES_NOT_EXIST:
+            raise
+        return {}  # MLflow 3.17.2 answers 200 for a run it does not hold; nothing is linked
+    authorize_experiment(request, run.info.experiment_id, _EDIT, "LinkTracesToRun")
+    for experiment_id in dict.fromkeys(_experiment_of(i) for i in store.batch_get_trace_infos(trace_ids)):
+        authorize_experiment(request, experiment_id, _EDIT, "LinkTracesToRun")
+    link_to_run(store, trace_ids, run_id)
+    return {}
+
+
 def get_trace_artifact(request: Any) -> dict[str, Any]:
     """MLflow's UI route ``/ajax-api/{2,3}.0/mlflow/get-trace-artifact``: a trace's data
     (``{"spans": [...]}``, as its ``traces.json``). Attachments (``path``) are not kept."""
@@ -560,6 +599,14 @@ def trace_routes() -> list[Route]:
             delete_trace_tag,
             (Field("trace_id", required=True), Field("key", required=True)),
             "DeleteTraceTagV3.",
+        ),
+        (
+            "link_traces_to_run",
+            "POST",
+            V2 + "/link-to-run",
+            link_traces_to_run,
+            (Field("trace_ids", repeated=True, required=True), Field("run_id", "RunId", required=True)),
+            "LinkTracesToRun: record the traces as the run's (their mlflow.sourceRun).",
         ),
         # 2.x
         (
