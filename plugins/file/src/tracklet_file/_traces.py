@@ -21,14 +21,16 @@ Writing, crash- and concurrency-safe like the rest of tracklet-file:
   ``trace_info.yaml``, so a trace appears complete or not at all;
 * every later change replaces a whole file atomically (a temporary file in the trace's
   own folder, renamed over the target), and writers of the same trace are serialised by
-  an OS lock on ``.tracklet.lock`` in that folder (released if its holder dies);
+  an OS lock (``flock``) on that folder itself, released if its holder dies (on
+  Windows, on a ``.tracklet.lock`` file in it);
 * deleting a trace removes its ``trace_info.yaml`` first (it disappears at once for every
   reader), then the rest.
 
 Reading is cached and stat-validated as runs are (:mod:`tracklet_file._cache`): a repeat
-``search_traces`` over 10,000 traces re-reads nothing that did not change, costing a few
-stats per trace, and filters shared, already-built :class:`TraceInfo` objects; only the
-page returned is copied for the caller.
+``search_traces`` over 10,000 traces re-reads nothing that did not change, costing one
+stat per trace (see :class:`TraceFiles`), and filters shared, already-built
+:class:`TraceInfo` objects; only the page returned is copied for the caller. A search
+that names no metadata leaves ``request_metadata/`` unread, except for its page.
 """
 
 from __future__ import annotations
