@@ -98,7 +98,7 @@ class Model:
 
     @m.trace
     def lookup(self, question):
-        with m.start_span("format", span_type="PARSER") as span:
+        with m.start_span("format", span_type="PARSER", log_level="DEBUG") as span:
             span.set_inputs({"q": question})
             span.set_outputs(question.upper())
         return question.upper()
@@ -108,7 +108,7 @@ def gen(n):
     for i in range(n):
         yield i
 
-@m.trace
+@m.trace(log_level="WARNING", description="explodes")
 def boom():
     raise ValueError("x")
 

@@ -107,6 +107,8 @@ class _SpanScope:
         "_experiment_id",
         "_name",
         "_run_id",
+        "_links",
+        "_log_level",
         "_span",
         "_span_type",
         "_token",
@@ -120,8 +122,12 @@ class _SpanScope:
         experiment_id: str | None,
         run_id: str | None,
         description: str | None,
+        log_level: Any | None = None,
+        links: list[Any] | None = None,
     ) -> None:
         self._name = name
+        self._log_level = log_level
+        self._links = links
         self._span_type = span_type
         self._attributes = attributes
         self._experiment_id = experiment_id
@@ -134,17 +140,20 @@ class _SpanScope:
         try:
             span = provider.start_span_in_context(self._name, experiment_id=self._experiment_id)
             if span.trace_id != NO_OP_SPAN_TRACE_ID:
-                if self._span_type is not None:
-                    span.set_span_type(self._span_type)
+                span.set_span_type(self._span_type)
                 if self._attributes:
                     span.set_attributes(dict(self._attributes))
                 if self._description is not None:
                     span.set_attribute(SpanAttributeKey.DESCRIPTION, self._description)
+                if self._log_level is not None:
+                    span.set_log_level(self._log_level)
                 if self._run_id is not None:
                     _set_run_id(span, self._name, self._run_id)
         except Exception:
             _logger.debug(f"Failed to start span {self._name}.", exc_info=True)
             span = _noop_span()
+        if self._links:
+            _add_links(span, self._links)
         self._span = span
         self._token = provider._ACTIVE_SPAN.set(span)
         return span
@@ -163,6 +172,14 @@ class _SpanScope:
             span.end()
         except Exception:
             _logger.debug(f"Failed to end span {getattr(span, 'span_id', '?')}.", exc_info=True)
+
+
+def _add_links(span: Any, links: list[Any]) -> None:
+    for link in links:
+        try:
+            span.add_link(link)
+        except TrackletException:
+            _logger.warning("Skipping invalid link: %s", link)
 
 
 def _no_op_trace_id() -> str:
@@ -194,7 +211,7 @@ def start_span(
     the yielded :class:`~tracklet.entities.LiveSpan` active; the span ends with the block.
     Without an active span the span starts a new trace."""
     experiment_id = getattr(trace_destination, "experiment_id", None)
-    return _SpanScope(name, span_type, attributes, experiment_id, run_id, description)
+    return _SpanScope(name, span_type, attributes, experiment_id, run_id, description, log_level, links)
 
 
 def start_span_no_context(
@@ -228,6 +245,8 @@ def start_span_no_context(
         span.set_attributes(attributes or {})
         if description is not None:
             span.set_attribute(SpanAttributeKey.DESCRIPTION, description)
+        if log_level is not None:
+            span.set_log_level(log_level)
         manager = InMemoryTraceManager.get_instance()
         if tags := {k: v for k, v in (tags or {}).items() if k not in _IMMUTABLE_TAGS}:
             with manager.get_trace(span.trace_id) as trace:
@@ -243,6 +262,8 @@ def start_span_no_context(
             exc_info=_logger.isEnabledFor(logging.DEBUG),
         )
         return _noop_span()
+    if links:
+        _add_links(span, links)
     return span
 
 
@@ -304,12 +325,22 @@ def trace(
         experiment_id = getattr(trace_destination, "experiment_id", None)
         if inspect.isgeneratorfunction(original) or inspect.isasyncgenfunction(original):
             wrapped = _wrap_generator(
-                original, name, span_type, attributes, output_reducer, experiment_id, description
+                original,
+                name,
+                span_type,
+                attributes,
+                output_reducer,
+                experiment_id,
+                description,
+                log_level,
+                links,
             )
         else:
             if output_reducer is not None:
                 raise _invalid("The output_reducer argument is only supported for generator functions.")
-            wrapped = _wrap_function(original, name, span_type, attributes, experiment_id, description)
+            wrapped = _wrap_function(
+                original, name, span_type, attributes, experiment_id, description, log_level, links
+            )
         if is_classmethod:
             return classmethod(wrapped)
         if is_staticmethod:
@@ -402,6 +433,8 @@ def _wrap_function(
     attributes: dict[str, Any] | None,
     experiment_id: str | None,
     description: str | None,
+    log_level: Any | None = None,
+    links: list[Any] | None = None,
 ) -> Callable[..., Any]:
     span_name = name or fn.__name__
     binder = _InputBinder(fn)
@@ -409,7 +442,9 @@ def _wrap_function(
     if inspect.iscoroutinefunction(fn):
 
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            scope = _SpanScope(span_name, span_type, attributes, experiment_id, None, description)
+            scope = _SpanScope(
+                span_name, span_type, attributes, experiment_id, None, description, log_level, links
+            )
             span = _begin(fn, scope, binder, args, kwargs)
             try:
                 result = await fn(*args, **kwargs)
@@ -423,7 +458,9 @@ def _wrap_function(
         return _wrap_function_safe(fn, async_wrapper)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        scope = _SpanScope(span_name, span_type, attributes, experiment_id, None, description)
+        scope = _SpanScope(
+            span_name, span_type, attributes, experiment_id, None, description, log_level, links
+        )
         span = _begin(fn, scope, binder, args, kwargs)
         try:
             result = fn(*args, **kwargs)
@@ -445,6 +482,8 @@ def _wrap_generator(
     output_reducer: Callable[[list[Any]], Any] | None,
     experiment_id: str | None,
     description: str | None,
+    log_level: Any | None = None,
+    links: list[Any] | None = None,
 ) -> Callable[..., Any]:
     binder = _InputBinder(fn)
 
@@ -458,6 +497,8 @@ def _wrap_generator(
                 attributes=attributes,
                 inputs=inputs,
                 experiment_id=experiment_id,
+                log_level=log_level,
+                links=links,
                 description=description,
             )
         except Exception as e:

@@ -227,6 +227,14 @@ class _RuntimeLiveSpan(LiveSpan):
     def trace_id(self) -> str:
         return self._runtime_trace_id
 
+    def _set_raw(self, key: str, value: Any) -> None:
+        # As OpenTelemetry's span attributes (MLflow's live spans are OTel spans): setting a
+        # key again moves it to the end, so attributes keep MLflow's order.
+        existed = key in self._raw_attributes
+        super()._set_raw(key, value)
+        if existed and key in self._raw_attributes:
+            self._raw_attributes[key] = self._raw_attributes.pop(key)
+
     def end(
         self,
         outputs: Any | None = None,
