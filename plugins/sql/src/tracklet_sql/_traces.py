@@ -43,7 +43,7 @@ from tracklet.stores.traces import (
 from . import _schema as s
 from ._engine import write
 from ._search_traces import search_trace_rows
-from ._write import _insert_ignore, upsert
+from ._write import _executemany, _insert_ignore, _upsert
 
 if TYPE_CHECKING:
     from tracklet.entities import Span, TraceInfo
@@ -90,6 +90,34 @@ def _inserted(result: sa.CursorResult[Any], dialect: str) -> bool:
     if dialect == "postgresql":
         return result.first() is not None
     return bool(result.rowcount == 1)
+
+
+@lru_cache(maxsize=32)
+def _compiled_upsert(
+    dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...], update: tuple[str, ...]
+) -> tuple[str, bool]:
+    """The driver-level SQL of an upsert of ``columns`` overwriting ``update``, and whether
+    it takes positional parameters (in ``columns`` order)."""
+    name = "mysql" if dialect.name == "mariadb" else dialect.name
+    compiled = _upsert(name, table, update).compile(dialect=dialect, column_keys=list(columns))
+    if compiled.positional:
+        assert tuple(compiled.positiontup or ()) == columns, "unexpected parameter order"
+    return compiled.string, compiled.positional
+
+
+def upsert_rows(
+    conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert ``rows`` (tuples of ``columns``, the primary key first), overwriting the other
+    columns where the key exists: one ``executemany`` straight to the driver."""
+    if rows:
+        update = tuple(c for c in columns if c not in {k.name for k in table.primary_key.columns})
+        sql, positional = _compiled_upsert(conn.dialect, table, columns, update)
+        _executemany(conn, sql, positional, columns, rows)
+
+
+_KV_COLUMNS = ("request_id", "key", "value")  # table order
+_SPAN_COLUMNS = tuple(c.name for c in _sp.c)  # table order: how the compiled insert takes them
 
 
 def _bare(info: TraceInfo) -> TraceInfo:
@@ -179,6 +207,17 @@ def span_row(span: Span, experiment_key: int) -> dict[str, Any]:
     }
 
 
+# Statements built once (building one costs more than running it on sqlite).
+_EXPERIMENT = sa.select(s.experiments.c.lifecycle_stage, s.experiments.c.artifact_location).where(
+    s.experiments.c.experiment_id == sa.bindparam("key")
+)
+_ONE_TRACE = sa.select(_ti.c.request_id).where(_ti.c.request_id == sa.bindparam("trace_id"))
+_LOCK_TRACE = _ONE_TRACE.with_for_update()
+_UPDATE_INFO = (
+    _ti.update()
+    .where(_ti.c.request_id == sa.bindparam("b_request_id"))
+    .values({k: sa.bindparam(f"b_{k}") for k in _INFO_FIELDS})
+)
 _INFO_BY_ID = sa.select(*_ti.c).where(_ti.c.request_id.in_(sa.bindparam("ids", expanding=True)))
 _KEY_VALUES = sa.union_all(
     sa.select(sa.literal_column("0").label("kind"), _tt.c.request_id, _tt.c.key, _tt.c.value).where(
@@ -236,13 +275,7 @@ class SqlTraces(TraceStore):
     def _trace_experiment(self, conn: sa.Connection, experiment_id: str) -> tuple[int, str]:
         """The key and artifact location of an active experiment (MLflow's refusals otherwise)."""
         key = _experiment_key(experiment_id)
-        row = None
-        if key is not None:
-            row = conn.execute(
-                sa.select(s.experiments.c.lifecycle_stage, s.experiments.c.artifact_location).where(
-                    s.experiments.c.experiment_id == key
-                )
-            ).first()
+        row = None if key is None else conn.execute(_EXPERIMENT, {"key": key}).first()
         if row is None or key is None:
             raise refusals.no_such_experiment(str(experiment_id))
         if row.lifecycle_stage != "active":
@@ -263,12 +296,12 @@ class SqlTraces(TraceStore):
                 if not _inserted(conn.execute(insert, row), self.dialect):
                     existing.append(trace_id)
                 continue
-            lock = sa.select(_ti.c.request_id).where(_ti.c.request_id == trace_id).with_for_update()
-            if conn.execute(lock).first() is not None:
+            lock = {"trace_id": trace_id}
+            if conn.execute(_LOCK_TRACE, lock).first() is not None:
                 existing.append(trace_id)
             elif not _inserted(conn.execute(insert, row), self.dialect):
                 # another writer inserted it meanwhile (we waited for its commit): lock theirs
-                conn.execute(lock)
+                conn.execute(_LOCK_TRACE, lock)
                 existing.append(trace_id)
             # else: we inserted the row, which our transaction holds locked
         return load_infos(conn, existing)
@@ -282,25 +315,19 @@ class SqlTraces(TraceStore):
         for info, key, before in merged:
             row = info_row(info, key)
             if before is None or info_row(before, int(before.experiment_id)) != row:
-                conn.execute(
-                    _ti.update()
-                    .where(_ti.c.request_id == row["request_id"])
-                    .values({k: row[k] for k in _INFO_FIELDS})
-                )
+                conn.execute(_UPDATE_INFO, {f"b_{k}": v for k, v in row.items()})
             old_tags = before.tags if before is not None else {}
             old_meta = before.trace_metadata if before is not None else {}
             tag_rows += [
-                {"request_id": info.trace_id, "key": k, "value": _text(v)}
-                for k, v in sorted(info.tags.items())
-                if old_tags.get(k) != v
+                (info.trace_id, k, _text(v)) for k, v in sorted(info.tags.items()) if old_tags.get(k) != v
             ]
             meta_rows += [
-                {"request_id": info.trace_id, "key": k, "value": _text(v)}
+                (info.trace_id, k, _text(v))
                 for k, v in sorted(info.trace_metadata.items())
                 if old_meta.get(k) != v
             ]
-        upsert(conn, _tt, tag_rows, ["value"])
-        upsert(conn, _tm, meta_rows, ["value"])
+        upsert_rows(conn, _tt, _KV_COLUMNS, tag_rows)
+        upsert_rows(conn, _tm, _KV_COLUMNS, meta_rows)
 
     # -- primitives ----------------------------------------------------------------------
 
@@ -316,7 +343,7 @@ class SqlTraces(TraceStore):
             self._write_infos(conn, [(merged, key, stored if stored is not None else _bare(trace_info))])
             if stored is not None and str(stored.experiment_id) != str(key):
                 conn.execute(_sp.update().where(_sp.c.trace_id == trace_id).values(experiment_id=key))
-            return load_infos(conn, [trace_id])[trace_id]
+            return merged  # what get_trace_info reads next
 
         return write(self.engine, start)
 
@@ -344,7 +371,7 @@ class SqlTraces(TraceStore):
     def _set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         def set_tag(conn: sa.Connection) -> None:
             self._existing_trace(conn, trace_id)
-            upsert(conn, _tt, [{"request_id": trace_id, "key": key, "value": value}], ["value"])
+            upsert_rows(conn, _tt, _KV_COLUMNS, [(trace_id, key, value)])
 
         write(self.engine, set_tag)
 
@@ -359,7 +386,7 @@ class SqlTraces(TraceStore):
 
     @staticmethod
     def _existing_trace(conn: sa.Connection, trace_id: str) -> None:
-        if conn.execute(sa.select(_ti.c.request_id).where(_ti.c.request_id == trace_id)).first() is None:
+        if conn.execute(_ONE_TRACE, {"trace_id": trace_id}).first() is None:
             raise no_such_trace(trace_id)
 
     def _delete_traces(
@@ -428,8 +455,11 @@ class SqlTraces(TraceStore):
             # a new trace's row is in place; its tags and metadata are not yet
             merged += [(info, k, _bare(info)) for info, k, _ in new_rows]
             self._write_infos(conn, merged)
-            rows = {(x.trace_id, x.span_id): span_row(x, experiment_of[x.trace_id]) for x in spans}
-            upsert(conn, _sp, [rows[k] for k in sorted(rows)], list(_SPAN_FIELDS))
+            rows = {}
+            for span in spans:
+                row = span_row(span, experiment_of[span.trace_id])
+                rows[row["trace_id"], row["span_id"]] = tuple(row[c] for c in _SPAN_COLUMNS)
+            upsert_rows(conn, _sp, _SPAN_COLUMNS, [rows[k] for k in sorted(rows)])
             return spans
 
         return write(self.engine, log)
