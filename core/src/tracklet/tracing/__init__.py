@@ -39,6 +39,15 @@ _destination_experiment_id: str | None = None
 _context_destination: ContextVar[str | None] = ContextVar("tracklet_trace_destination", default=None)
 
 
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # a thread of the parent may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _enabled_from_environment() -> bool:
     for variable in ("TRACKLET_TRACING_ENABLED", "MLFLOW_TRACING_ENABLED"):
         value = os.environ.get(variable, "").strip().lower()
