@@ -188,12 +188,13 @@ def to_trace_info(
     return info
 
 
-def span_row(span: Span, experiment_key: int) -> dict[str, Any]:
-    """The ``spans`` row of a span."""
+def span_row(span: Span, experiment_key: int, trace_id: str | None = None) -> dict[str, Any]:
+    """The ``spans`` row of a span (``trace_id``: its trace id when the caller has it:
+    reading it decodes an attribute)."""
     start, end = int(span.start_time_ns), span.end_time_ns
     code = span.status.status_code
     return {
-        "trace_id": span.trace_id,
+        "trace_id": span.trace_id if trace_id is None else trace_id,
         "span_id": span.span_id,
         "experiment_id": experiment_key,
         "parent_span_id": span.parent_id,
@@ -456,9 +457,10 @@ class SqlTraces(TraceStore):
             merged += [(info, k, _bare(info)) for info, k, _ in new_rows]
             self._write_infos(conn, merged)
             rows = {}
-            for span in spans:
-                row = span_row(span, experiment_of[span.trace_id])
-                rows[row["trace_id"], row["span_id"]] = tuple(row[c] for c in _SPAN_COLUMNS)
+            for trace_id, group in by_trace.items():
+                for span in group:
+                    row = span_row(span, experiment_of[trace_id], trace_id)
+                    rows[trace_id, row["span_id"]] = tuple(row[c] for c in _SPAN_COLUMNS)
             upsert_rows(conn, _sp, _SPAN_COLUMNS, [rows[k] for k in sorted(rows)])
             return spans
 
