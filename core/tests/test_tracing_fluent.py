@@ -353,6 +353,14 @@ def test_client_imperative_api(uri: str, caplog: pytest.LogCaptureFixture) -> No
         with raises_code("BAD_REQUEST") as info:
             client.start_trace("second")
     assert info.value.message.startswith("Another trace is already set in the global context with ID tr-")
+    # _log_trace records a stored trace again: a new trace id, the same span ids and data
+    copy_id = client._log_trace(trace)
+    copy = client.get_trace(copy_id, flush=True)
+    assert copy_id != root.trace_id and copy.info.tags["k"] == "v"
+    assert [(s.span_id, s.parent_id, s.name, s.outputs) for s in copy.data.spans] == [
+        (s.span_id, s.parent_id, s.name, s.outputs) for s in trace.data.spans
+    ]
+    client.delete_traces("0", trace_ids=[copy_id])
     # stored traces: tags, search, delete
     client.set_trace_tag(root.trace_id, "later", "1")
     client.delete_trace_tag(root.trace_id, "k")

@@ -228,8 +228,12 @@ class TracingClientMixin:
             root_span.end(outputs, attributes, status, end_time_ns)
 
     def _log_trace(self, trace: Trace) -> str:
-        """Store a whole trace (spans and info) as it is; return its id."""
-        return str(self._tracing_client.log_trace(trace).trace_id)
+        """Record a finished trace again as a new trace of its experiment (MLflow's: a copy
+        with a new trace id, same span ids and data; exported as any ended trace); return
+        the new trace id."""
+        from tracklet.tracing.provider import copy_trace_to_experiment
+
+        return copy_trace_to_experiment(trace.to_dict(), experiment_id=trace.info.experiment_id)
 
     @_deprecated_parameter("request_id", "trace_id", version="3.0.0")
     def start_span(

@@ -278,17 +278,19 @@ def start_detached_span(
     parent: Any = None,
     experiment_id: str | None = None,
     start_time_ns: int | None = None,
+    span_id: int | None = None,
 ) -> Any:
     """Start a span under ``parent`` (a live span) or, without one, a new trace with this
     span as its root. Returns the registered :class:`LiveSpan`, or a ``NoOpSpan`` when
-    tracing is disabled or the parent is not a live span of this process."""
+    tracing is disabled or the parent is not a live span of this process. ``span_id``:
+    keep a given id (copying a trace), else a new random one."""
     if not tracing.is_tracing_enabled():
         return NoOpSpan()
     manager = InMemoryTraceManager.get_instance()
     if parent is not None and getattr(parent, "trace_id", None) == NO_OP_SPAN_TRACE_ID:
         return NoOpSpan()
     start = start_time_ns if start_time_ns is not None else time.time_ns()
-    span_id = generate_span_id()
+    span_id = span_id or generate_span_id()
     first: dict[str, Any] = {}
     if start_time_ns is not None:
         first[SpanAttributeKey.START_TIME_NS] = start_time_ns
@@ -408,3 +410,64 @@ def _set_last_active_trace_id(trace_id: str) -> None:
     global _last_active_trace_id
     _last_active_trace_id = trace_id
     _LAST_ACTIVE_TRACE_ID_THREAD_LOCAL.set(trace_id)
+
+
+def copy_trace_to_experiment(trace_dict: dict[str, Any], experiment_id: str | None = None) -> str:
+    """MLflow's ``copy_trace_to_experiment``: record a finished trace (MLflow's dict, 2.x or
+    3.x) again as a new trace of ``experiment_id`` (else the current experiment): a new
+    trace id, the same span ids, names, times, attributes, statuses and events; the user
+    tags (not ``mlflow.*``) and the metadata copied. Exported as any ended trace. Returns
+    the new trace id."""
+    from tracklet.entities import Span
+    from tracklet.exceptions import INVALID_STATE, TrackletException
+
+    spans = [Span.from_dict(span_dict) for span_dict in trace_dict["data"]["spans"]]
+    manager = InMemoryTraceManager.get_instance()
+    new_trace_id: str | None = None
+    new_root: Any = None
+    for old in spans:
+        parent = (
+            manager.get_span_from_id(new_trace_id, old.parent_id) if new_trace_id and old.parent_id else None
+        )
+        new = start_detached_span(
+            old.name,
+            parent=parent,
+            start_time_ns=old.start_time_ns,
+            experiment_id=experiment_id if old.parent_id is None else None,
+            span_id=int(old.span_id, 16),
+        )
+        if new.trace_id == NO_OP_SPAN_TRACE_ID:
+            continue
+        new.set_status(old.status)
+        new.set_attributes({k: v for k, v in old.attributes.items() if k != SpanAttributeKey.REQUEST_ID})
+        if old.inputs:
+            new.set_inputs(old.inputs)
+        if old.outputs:
+            new.set_outputs(old.outputs)
+        for event in old.events:
+            new.add_event(event)
+        if old.links:
+            _logger.warning(
+                "Span links on span '%s' will not be retained when copying to a new trace "
+                "because link trace IDs may not resolve in the destination trace context.",
+                old.name,
+            )
+        if old.parent_id is None:
+            new_root, new_trace_id = new, new.trace_id
+        else:
+            new.end(end_time_ns=old.end_time_ns)
+    if new_trace_id is None or new_root is None:
+        raise TrackletException(
+            "Root span not found in the trace. Perhaps the trace data is corrupted.", INVALID_STATE
+        )
+    if info := trace_dict.get("info"):
+        with manager.get_trace(new_trace_id) as trace:
+            if trace is not None:
+                if user_tags := {
+                    k: v for k, v in (info.get("tags") or {}).items() if not k.startswith("mlflow.")
+                }:
+                    trace.info.tags.update(user_tags)
+                if metadata := info.get("trace_metadata") or info.get("request_metadata"):
+                    trace.info.trace_metadata.update(metadata)
+    new_root.end(end_time_ns=spans[0].end_time_ns)
+    return new_trace_id
