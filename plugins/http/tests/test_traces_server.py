@@ -340,6 +340,25 @@ def test_trace_routes_on_a_file_store(file_server: ServerProcess, sql_server: Se
     assert spans["child"]["parent_span_id"] == spans["root"]["span_id"]
     info = got["trace"]["trace_info"]
     assert info["state"] == "OK" and info["execution_duration"] == "0.500s"
+    # a client that sent its spans over OTLP tags the trace TRACKING_STORE; a folder keeps
+    # them in traces.json, so the tag is not stored there
+    _, created = call(
+        file_server.url, "POST", "/api/2.0/mlflow/experiments/create", {"name": uuid.uuid4().hex}
+    )
+    info = {
+        "trace_id": "tr-" + uuid.uuid4().hex,
+        "trace_location": {
+            "type": "MLFLOW_EXPERIMENT",
+            "mlflow_experiment": {"experiment_id": created["experiment_id"]},
+        },
+        "request_time": "2023-11-14T22:13:20Z",
+        "state": "OK",
+        "tags": {"mlflow.trace.spansLocation": "TRACKING_STORE"},
+    }
+    status, answer = call(file_server.url, "POST", V3, {"trace": {"trace_info": info}})
+    assert status == 200 and "mlflow.trace.spansLocation" not in answer["trace"]["trace_info"]["tags"]
+    _, document = call(file_server.url, "GET", "/openapi.json")
+    assert {"/v1/traces", V3 + "/{trace_id}", V2 + "/{request_id}/tags"} <= set(document["paths"])
     status, data = out["trace_artifact"]
     assert status == 200 and sorted(s["name"] for s in data["spans"]) == ["child", "root"]
     assert out["get_deleted"][0] == 404

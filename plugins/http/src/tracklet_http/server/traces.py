@@ -301,7 +301,12 @@ def start_trace_v3(request: Any) -> dict[str, Any]:
         raise _bad("Missing value for required parameter 'trace.trace_info.trace_id'.")
     info.tags = _without_location(dict(info.tags))
     authorize_experiment(request, _experiment_of(info), _EDIT, "StartTraceV3")
-    stored = _trace_store(request).start_trace(info)
+    store = _trace_store(request)
+    if not _has_span_storage(store) and info.tags.get(SPANS_LOCATION_TAG) == "TRACKING_STORE":
+        # the client sent its spans to the receiver, which kept them in traces.json: a
+        # reader of this store (MLflow's file store included) finds them there, untagged
+        del info.tags[SPANS_LOCATION_TAG]
+    stored = store.start_trace(info)
     return {"trace": {"trace_info": trace_info_to_json(stored)}}
 
 
