@@ -238,6 +238,32 @@ def test_the_longest_values_the_contract_allows_fit(any_store: SqlStore):
     assert any_store.delete_traces("0", trace_ids=[trace_id, span.trace_id]) == 2
 
 
+def test_log_trace_spans_is_log_spans_then_start_trace(any_store: SqlStore):
+    """The one-transaction form stores what the two calls store."""
+    results = []
+    for number, combined in ((0xC01, False), (0xC02, True)):
+        trace_id = f"tr-{number:032x}"
+        spans = [_span(number, 1, None, T0 * 1_000_000), _span(number, 2, 1, T0 * 1_000_000 + 5)]
+        info = _info(trace_id, T0, bucket="7", **{"mlflow.trace.spansLocation": "TRACKING_STORE"})
+        if combined:
+            returned = any_store.log_trace_spans(info, spans)
+        else:
+            any_store.log_spans("0", spans)
+            returned = any_store.start_trace(info)
+        stored = any_store.get_trace_info(trace_id)
+        assert returned == stored
+        kept = [s.to_dict() for s in any_store.get_trace_spans(trace_id)]
+        assert kept == [s.to_dict() for s in spans]
+        tags = {k: v for k, v in stored.tags.items() if k != "mlflow.artifactLocation"}
+        results.append(
+            (stored.state, stored.request_time, stored.execution_duration, tags, stored.trace_metadata)
+        )
+    assert results[0] == results[1]
+    with pytest.raises(TrackletException) as refused:
+        any_store.log_trace_spans(_info("not a trace id!"), [])
+    assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
 _FILTERS = [
     "tags.k = 'a'",
     "tags.k IN ('a', 'b') AND status = 'OK'",
