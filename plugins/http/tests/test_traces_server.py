@@ -362,3 +362,31 @@ def test_trace_routes_on_a_file_store(file_server: ServerProcess, sql_server: Se
     status, data = out["trace_artifact"]
     assert status == 200 and sorted(s["name"] for s in data["spans"]) == ["child", "root"]
     assert out["get_deleted"][0] == 404
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("POST", V3, {"trace": 5}),
+        ("POST", V3, {"trace": {"trace_info": []}}),
+        ("POST", V3, {"trace": {"trace_info": {"trace_id": "tr-1", "trace_location": 5}}}),
+        ("POST", V3, {"trace": {"trace_info": {"trace_id": "tr-1", "request_time": "yesterday"}}}),
+        ("POST", V3, {"trace": {"trace_info": {"trace_id": "tr-1", "tags": {"a": {"b": 1}}}}}),
+        ("POST", V3, {"trace": {"trace_info": {"trace_id": "tr-1", "trace_metadata": [1]}}}),
+        ("POST", f"{V3}/search", {"locations": [5]}),
+        (
+            "POST",
+            f"{V3}/search",
+            {"locations": [{"mlflow_experiment": {"experiment_id": "0"}}], "filter": "a ==="},
+        ),
+        ("POST", f"{V3}/batchGetInfos", {"trace_ids": [1]}),
+        ("PATCH", f"{V2}/tr-1", {"status": "BAD"}),
+        ("POST", f"{V2}/delete-traces", {"experiment_id": "0"}),
+    ],
+)
+def test_malformed_trace_calls_are_400s(sql_server: ServerProcess, method: str, path: str, body: Any) -> None:
+    status, answer = call(sql_server.url, method, path, body)
+    assert status in (400, 404) and answer["error_code"] in (
+        "INVALID_PARAMETER_VALUE",
+        "RESOURCE_DOES_NOT_EXIST",
+    )

@@ -172,7 +172,9 @@ def _str_map(value: Any, name: str) -> dict[str, str]:
     if value is None:
         return {}
     if isinstance(value, Mapping):
-        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+        if not all(isinstance(v, str) for v in value.values()):
+            raise _bad(f"Invalid value for parameter '{name}': expected a map of strings.")
+        return {str(k): v for k, v in value.items()}
     if isinstance(value, list):  # the 2.x key/value lists
         out: dict[str, str] = {}
         for item in value:
@@ -185,7 +187,16 @@ def _str_map(value: Any, name: str) -> dict[str, str]:
 
 def trace_info_from_json(d: Mapping[str, Any]) -> TraceInfo:
     """MLflow 3's ``TraceInfo`` JSON (either spelling of field names) as a
-    :class:`~tracklet.entities.TraceInfo`."""
+    :class:`~tracklet.entities.TraceInfo`; ``INVALID_PARAMETER_VALUE`` for a malformed one."""
+    try:
+        return _trace_info_from_json(d)
+    except TrackletException:
+        raise
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise _bad(f"Invalid value for parameter 'trace.trace_info': {exc}.") from None
+
+
+def _trace_info_from_json(d: Mapping[str, Any]) -> TraceInfo:
     from tracklet.entities import TraceInfo, TraceLocation, TraceState
 
     def get(snake: str, camel: str) -> Any:
