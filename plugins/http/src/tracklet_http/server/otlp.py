@@ -41,7 +41,6 @@ logger = logging.getLogger("tracklet_http.server")
 
 EXPERIMENT_HEADER = "x-mlflow-experiment-id"
 RUN_HEADER = "x-mlflow-run-id"
-SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _Answer = tuple[int, bytes, bytes]
@@ -221,15 +220,6 @@ def _resource_tags(store: Any, parsed: dict[str, Any]) -> None:
                     logger.debug("Skipping resource attribute %r of trace %s", key, trace_id)
 
 
-def _mark_spans_in_store(store: Any, trace_ids: set[str]) -> None:
-    """Tag each trace ``mlflow.trace.spansLocation = TRACKING_STORE`` (as MLflow's SQL
-    store does in ``log_spans``): clients, MLflow's included, read the spans of a trace so
-    tagged from the server (GetTrace), not from ``traces.json``."""
-    for trace_id in sorted(trace_ids):
-        if store.get_trace_info(trace_id).tags.get(SPANS_LOCATION_TAG) != "TRACKING_STORE":
-            store.set_trace_tag(trace_id, SPANS_LOCATION_TAG, "TRACKING_STORE")
-
-
 def _store_spans(state: Any, experiment_id: str, span_dicts: list[dict[str, Any]]) -> None:
     from tracklet.entities import Span
     from tracklet.stores.traces import TraceStore
@@ -244,8 +234,7 @@ def _store_spans(state: Any, experiment_id: str, span_dicts: list[dict[str, Any]
         except Exception:  # noqa: BLE001
             raise _Refusal(422, "Cannot convert OpenTelemetry span to MLflow span") from None
         try:
-            store.log_spans(experiment_id, spans)
-            _mark_spans_in_store(store, {s.trace_id for s in spans})
+            store.log_spans(experiment_id, spans)  # tags the traces spansLocation=TRACKING_STORE
         except NotImplementedError:
             raise _Refusal(
                 501, f"REST OTLP span logging is not supported by {type(store).__name__}"

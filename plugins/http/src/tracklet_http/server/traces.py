@@ -24,12 +24,14 @@ its experiment, writing one (start, end, tags, spans) EDIT, deleting MANAGE.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
@@ -194,7 +196,7 @@ _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def _trace_lock(trace_id: str) -> threading.Lock:
+def _thread_lock(trace_id: str) -> threading.Lock:
     with _locks_guard:
         lock = _locks.get(trace_id)
         if lock is None:
@@ -205,13 +207,35 @@ def _trace_lock(trace_id: str) -> threading.Lock:
         return lock
 
 
+@contextlib.contextmanager
+def _trace_lock(trace_id: str) -> Iterator[None]:
+    """The trace's lock: a thread lock within this worker and, where the platform has
+    ``flock``, a lock file shared by the host's workers (``--workers N``)."""
+    with _thread_lock(trace_id):
+        try:
+            import fcntl
+        except ImportError:  # Windows: one worker's threads only
+            yield
+            return
+        folder = os.path.join(tempfile.gettempdir(), "tracklet-trace-locks")
+        os.makedirs(folder, exist_ok=True)
+        name = hashlib.sha256(trace_id.encode()).hexdigest()[:32] + ".lock"
+        with open(os.path.join(folder, name), "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def merge_trace_data(
     store: Any, settings: Any, experiment_id: str, span_dicts: Sequence[dict[str, Any]]
 ) -> None:
     """Spans for a store without ``span_storage``: per trace, under a lock, the trace
     info is created or updated from the spans (:func:`tracklet.stores.traces.trace_info_from_spans`)
     and the spans are merged (by span id, the newer winning) into its ``traces.json`` at
-    the location the store chose."""
+    the location the store chose. (The lock spans one host's workers; replicas on several
+    hosts sending one trace's spans at once should use a store with span storage.)"""
     from tracklet.entities import Span
     from tracklet.stores.traces import trace_info_from_spans
 
