@@ -122,3 +122,30 @@ def test_rest_client_against_mlflow_server(mlflow_server: ServerProcess) -> None
     assert tags["k"] == "v2" and "t" not in tags
     assert store.delete_traces(experiment_id, trace_ids=[trace_id]) == 1
     assert store.search_traces([experiment_id]) == ([], None)
+
+
+def test_log_spans_without_opentelemetry_proto_sends_otlp_json(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client without opentelemetry-proto sends OTLP/JSON; the spans arrive the same
+    (the server, a subprocess, parses with its own opentelemetry-proto)."""
+    import sys
+
+    from tracklet_http.testing import launch_tracklet_server
+
+    monkeypatch.setitem(sys.modules, "opentelemetry.proto.collector.trace.v1.trace_service_pb2", None)
+    server = launch_tracklet_server(tmp_path)
+    try:
+        store = RestStore(server.url)
+        trace_hex = uuid.uuid4().hex
+        root = _span(trace_hex, "00000000000000a1", None, "root", 1_000_000_000, 3_000_000_000)
+        child = _span(
+            trace_hex, "00000000000000b2", "00000000000000a1", "child", 1_500_000_000, 2_000_000_000
+        )
+        store.log_spans("0", [root, child])
+        spans = store.get_trace_spans("tr-" + trace_hex)
+        assert [s.to_dict() for s in spans] == [root.to_dict(), child.to_dict()]
+        info = store.get_trace_info("tr-" + trace_hex)
+        assert info.state.value == "OK" and info.execution_duration == 2000
+    finally:
+        server.stop()
