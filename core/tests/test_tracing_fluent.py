@@ -361,6 +361,25 @@ def test_client_imperative_api(uri: str, caplog: pytest.LogCaptureFixture) -> No
         (s.span_id, s.parent_id, s.name, s.outputs) for s in trace.data.spans
     ]
     client.delete_traces("0", trace_ids=[copy_id])
+    # add_trace: a finished trace joins the active span, or a "Remote Trace <name>" root
+    with tracklet.start_span("local") as local:
+        tracklet.add_trace(trace.to_dict())
+    merged = stored(tracklet.get_last_active_trace_id())
+    assert merged.info.trace_id == local.trace_id and merged.info.tags["k"] == "v"
+    assert {s.name: s.parent_id for s in merged.data.spans} == {
+        "local": None,
+        "root": local.span_id,
+        "child": spans["root"].span_id,
+    }
+    tracklet.add_trace(trace)
+    remote = stored(tracklet.get_last_active_trace_id())
+    names = {s.name: s for s in remote.data.spans}
+    assert set(names) == {"Remote Trace <root>", "root", "child"}
+    assert names["root"].parent_id == names["Remote Trace <root>"].span_id
+    assert names["Remote Trace <root>"].outputs == "done"
+    with raises_code(INVALID_PARAMETER_VALUE):
+        tracklet.add_trace("not a trace")  # type: ignore[arg-type]
+    client.delete_traces("0", trace_ids=[merged.info.trace_id, remote.info.trace_id])
     # stored traces: tags, search, delete
     client.set_trace_tag(root.trace_id, "later", "1")
     client.delete_trace_tag(root.trace_id, "k")

@@ -23,6 +23,7 @@ __all__ = [
     "__version__",
     "active_run",
     "ActiveRun",
+    "add_trace",
     "artifacts",
     "autolog",
     "Client",
@@ -181,6 +182,7 @@ _LAZY: dict[str, str] = {
     "update_current_trace": "tracklet._tracing",
     "log_trace": "tracklet._tracing",
     "get_active_trace_id": "tracklet._tracing",
+    "add_trace": "tracklet._tracing",
     "set_trace_tag": "tracklet._tracing",
     "delete_trace_tag": "tracklet._tracing",
     "start_span_no_context": "tracklet._tracing",
@@ -308,6 +310,7 @@ if TYPE_CHECKING:
     from tracklet._registry_fluent import search_model_versions as search_model_versions
     from tracklet._registry_fluent import search_registered_models as search_registered_models
     from tracklet._registry_fluent import set_logged_model_tags as set_logged_model_tags
+    from tracklet._tracing import add_trace as add_trace
     from tracklet._tracing import delete_trace_tag as delete_trace_tag
     from tracklet._tracing import flush_trace_async_logging as flush_trace_async_logging
     from tracklet._tracing import get_active_trace_id as get_active_trace_id

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TRACING_NAMES",
+    "add_trace",
     "delete_trace_tag",
     "flush_trace_async_logging",
     "get_active_trace_id",
@@ -48,6 +49,7 @@ TRACING_NAMES = (
     "delete_trace_tag",
     "start_span_no_context",
     "flush_trace_async_logging",
+    "add_trace",
 )
 
 
@@ -282,3 +284,10 @@ def flush_trace_async_logging(terminate: bool = False) -> None:
     from tracklet.tracing import export
 
     export.flush_trace_async_logging(terminate=terminate)
+
+
+def add_trace(trace: Trace | dict[str, Any], target: LiveSpan | None = None) -> None:
+    """Put a finished trace under ``target`` or the active span (MLflow's ``mlflow.add_trace``)."""
+    from tracklet.tracing import fluent
+
+    fluent.add_trace(trace, target)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, overload
 
 from tracklet.entities.span import NO_OP_SPAN_TRACE_ID, NoOpSpan
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.tracing import is_tracing_enabled as tracing_enabled
 from tracklet.tracing import provider
 from tracklet.tracing.constant import SpanAttributeKey, TraceMetadataKey
 from tracklet.tracing.trace_manager import InMemoryTraceManager
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from tracklet.entities import LiveSpan, Trace
 
 __all__ = [
+    "add_trace",
     "capture_function_input_args",
     "delete_trace_tag",
     "flush_trace_async_logging",
@@ -951,3 +953,70 @@ def log_trace(
         else None,
     )
     return str(span.trace_id)
+
+
+def add_trace(trace: Trace | dict[str, Any], target: LiveSpan | None = None) -> None:
+    """Put a finished trace (e.g. one returned by a remote service) under ``target`` or the
+    active span, as MLflow's ``mlflow.add_trace``: its spans keep their ids and data and
+    join the current trace; without a span in progress a root span ``Remote Trace <name>``
+    is made for them."""
+    from tracklet.entities import Trace
+
+    if not tracing_enabled():
+        _logger.debug("Tracing is disabled. Skipping add_trace.")
+        return
+    if isinstance(trace, dict):
+        try:
+            trace = Trace.from_dict(trace)
+        except Exception as e:
+            raise _invalid(
+                "Failed to load a trace object from the given dictionary. Please ensure the "
+                f"dictionary is in the correct MLflow Trace format. Error: {e}",
+            ) from e
+    elif not isinstance(trace, Trace):
+        raise _invalid(
+            f"Invalid trace object: {type(trace)}. Please provide a valid MLflow Trace object "
+            "to use it as a remote trace. You can create a Trace object from its json format by "
+            "using the Trace.from_dict() method."
+        )
+    status = getattr(trace.info.status, "value", trace.info.status)
+    if status not in ("OK", "ERROR"):
+        raise _invalid(
+            f"The trace must be ended before adding it to another trace. Current status: {trace.info.status}."
+        )
+    if target_span := target or get_current_active_span():
+        _merge_trace(trace, target_span.trace_id, target_span.span_id)
+        return
+    remote_root = trace.data.spans[0]
+    span = start_span_no_context(
+        name=f"Remote Trace <{remote_root.name}>",
+        inputs=remote_root.inputs,
+        attributes={k: v for k, v in remote_root.attributes.items() if k != SpanAttributeKey.REQUEST_ID},
+        start_time_ns=remote_root.start_time_ns - 1,
+    )
+    _merge_trace(trace, span.trace_id, span.span_id)
+    span.end(status=status, outputs=remote_root.outputs, end_time_ns=remote_root.end_time_ns)
+
+
+def _merge_trace(trace: Trace, target_trace_id: str, target_parent_span_id: str) -> None:
+    manager = InMemoryTraceManager.get_instance()
+    if manager.get_span_from_id(target_trace_id, target_parent_span_id) is None:
+        _logger.warning(f"Parent trace with ID {target_trace_id} not found. Skipping merge.")
+        return
+    for span in trace.data.spans:
+        parent_span_id = span.parent_id or target_parent_span_id
+        parent = manager.get_span_from_id(target_trace_id, parent_span_id)
+        if parent is None:
+            raise _invalid(
+                f"Span with ID {parent_span_id} not found. Please make sure the "
+                "spans in the trace are ordered correctly i.e. the parent span comes before "
+                "its children."
+            )
+        provider.clone_span(span, parent).end(end_time_ns=span.end_time_ns)
+    with manager.get_trace(target_trace_id) as parent_trace:
+        if parent_trace is not None:
+            parent_trace.info.tags = trace.info.tags | parent_trace.info.tags
+            parent_trace.info.trace_metadata = {
+                **trace.info.request_metadata,
+                **parent_trace.info.trace_metadata,
+            }

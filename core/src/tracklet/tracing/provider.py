@@ -412,6 +412,36 @@ def _set_last_active_trace_id(trace_id: str) -> None:
     _LAST_ACTIVE_TRACE_ID_THREAD_LOCAL.set(trace_id)
 
 
+def clone_span(old: Any, parent: Any, experiment_id: str | None = None) -> Any:
+    """A new live span copying a finished one (MLflow's ``LiveSpan.from_immutable_span``):
+    same span id, name, start time, status, attributes (not its trace id), inputs,
+    outputs and events, under ``parent`` (a live span) or as a new trace's root. Not ended."""
+    new = start_detached_span(
+        old.name,
+        parent=parent,
+        start_time_ns=old.start_time_ns,
+        experiment_id=experiment_id,
+        span_id=int(old.span_id, 16),
+    )
+    if new.trace_id == NO_OP_SPAN_TRACE_ID:
+        return new
+    new.set_status(old.status)
+    new.set_attributes({k: v for k, v in old.attributes.items() if k != SpanAttributeKey.REQUEST_ID})
+    if old.inputs:
+        new.set_inputs(old.inputs)
+    if old.outputs:
+        new.set_outputs(old.outputs)
+    for event in old.events:
+        new.add_event(event)
+    if old.links:
+        _logger.warning(
+            "Span links on span '%s' will not be retained when copying to a new trace "
+            "because link trace IDs may not resolve in the destination trace context.",
+            old.name,
+        )
+    return new
+
+
 def copy_trace_to_experiment(trace_dict: dict[str, Any], experiment_id: str | None = None) -> str:
     """MLflow's ``copy_trace_to_experiment``: record a finished trace (MLflow's dict, 2.x or
     3.x) again as a new trace of ``experiment_id`` (else the current experiment): a new
@@ -429,29 +459,9 @@ def copy_trace_to_experiment(trace_dict: dict[str, Any], experiment_id: str | No
         parent = (
             manager.get_span_from_id(new_trace_id, old.parent_id) if new_trace_id and old.parent_id else None
         )
-        new = start_detached_span(
-            old.name,
-            parent=parent,
-            start_time_ns=old.start_time_ns,
-            experiment_id=experiment_id if old.parent_id is None else None,
-            span_id=int(old.span_id, 16),
-        )
+        new = clone_span(old, parent, experiment_id if old.parent_id is None else None)
         if new.trace_id == NO_OP_SPAN_TRACE_ID:
             continue
-        new.set_status(old.status)
-        new.set_attributes({k: v for k, v in old.attributes.items() if k != SpanAttributeKey.REQUEST_ID})
-        if old.inputs:
-            new.set_inputs(old.inputs)
-        if old.outputs:
-            new.set_outputs(old.outputs)
-        for event in old.events:
-            new.add_event(event)
-        if old.links:
-            _logger.warning(
-                "Span links on span '%s' will not be retained when copying to a new trace "
-                "because link trace IDs may not resolve in the destination trace context.",
-                old.name,
-            )
         if old.parent_id is None:
             new_root, new_trace_id = new, new.trace_id
         else:
