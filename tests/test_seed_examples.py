@@ -3,9 +3,10 @@
 The examples live in ``tests/seed_examples/examples`` (see ``extract.py`` there):
 
 - ``NN_*.py``: MlflowClient's docstrings (seed 003). 00-03 and 11-44 are tracking and
-  artifacts, 04-10 tracing, 45-63 the model registry (run on the file store and on sqlite
-  by ``test_registry_example``; those that log a model with ``mlflow.sklearn`` first fail
-  clearly, as tracing does);
+  artifacts, 04-10 tracing (run on the file store, on sqlite and over ``tracklet server`` by
+  ``test_trace_example``, with what the store then holds printed after them), 45-63 the
+  model registry (run on the file store and on sqlite by ``test_registry_example``; those
+  that log a model with ``mlflow.sklearn`` first fail clearly);
 - ``aN_*.py``: ``mlflow.artifacts`` (seeds 000 and 001);
 - ``bNN_*.py``: hand-written scripts calling the older API of seed 002 as documented there;
 - ``cN_*.py``: hand-written scripts calling what seeds 000/001 document without an example
@@ -66,9 +67,10 @@ ALL = sorted(EXAMPLES.glob("*.py"))
 TRACKING = [p for p in ALL if _kind(p) == "tracking"]
 # The registry examples run on the file store and on sqlite (tracklet-registry); those that
 # first log a model with a flavor run with the model's files logged as plain artifacts instead
-# (see WITHOUT_FLAVOR), and as written they fail clearly, as tracing does.
+# (see WITHOUT_FLAVOR), and as written they fail clearly.
 REGISTRY_EXAMPLES = [p for p in ALL if _kind(p) == "registry"]
-UNAVAILABLE = [p for p in ALL if _kind(p) == "trace" or (_kind(p) == "registry" and _needs_model_flavors(p))]
+UNAVAILABLE = [p for p in ALL if _kind(p) == "registry" and _needs_model_flavors(p)]
+TRACE_EXAMPLES = [p for p in ALL if _kind(p) == "trace"]
 
 # -- rewrites of the source ---------------------------------------------------------------------
 
@@ -433,10 +435,22 @@ _LIST_BY_URI = (
     "('sub'); MLflow's are relative to the URI's parent ('artifacts/sub'), as it lists the last path "
     "component inside its parent. core/src/tracklet/artifacts.py: list_artifacts"
 )
+_TRACE_NOT_FOUND = (
+    "get_trace of an unknown id says 'Trace with ID 12345678 is not found.' (the words MLflow uses "
+    "for a batch read); MLflow 3.17.2's get_trace_info says \"Trace with ID '12345678' not found.\" "
+    "(SQL store, and its server's RESOURCE_DOES_NOT_EXIST) and, on its file store, the same without "
+    "the full stop. core/src/tracklet/stores/traces.py: no_such_trace (file store: plugins/file)"
+)
 BUGS: dict[str, dict[str, str]] = {
     "test_tracking_example": {},
     "test_tracking_example_matches_mlflow": {},
     "test_unavailable_feature_fails_clearly": {},
+    "test_trace_example": {
+        "05_get_trace": _TRACE_NOT_FOUND,
+    },
+    "test_trace_example_matches_mlflow": {
+        "05_get_trace-server": _TRACE_NOT_FOUND,
+    },
 }
 
 
@@ -647,20 +661,204 @@ def test_registry_example_matches_mlflow(path: Path, store: str, tmp_path: Path)
         assert registry_output(path, result) == mlflow_printed
 
 
-# What a failing registry or tracing example must say: that tracing is unavailable; for a
-# registry example that logs a model with a flavor, how to keep a model with tracklet. (Those
-# fail under MLflow 3.17.2 too: its sklearn flavor refuses to save a RandomForestRegressor,
-# "The saved sklearn model references untrusted types", skops' sklearn.tree._tree.Tree.)
+# -- the trace examples, on each store and over tracklet server ------------------------------------
+
+#: Where each trace example runs (the examples set no URI: it comes from the environment): a
+#: folder, sqlite, and a server on sqlite (one per module: ``tracklet server``, and MLflow's
+#: ``mlflow server`` for MLflow's own run).
+TRACE_STORES = {"file": "mlruns", "sqlite": "sqlite:///mlruns.db", "server": None}
+
+# The trace examples print nothing. Each runs between this prologue and epilogue, which print
+# what the store then holds of the traces the script made (ids and clock times left out): the
+# lines MLflow prints are the lines tracklet must print. The prologue notes the time, so that
+# on a server shared by the module only the script's own traces are listed.
+TRACE_PROLOGUE = "import time as _time\n_SINCE = _time.time_ns() // 1_000_000\n"
+TRACE_EPILOGUE = """
+# -- epilogue (tests/test_seed_examples.py): what the store now holds
+import mlflow
+mlflow.flush_trace_async_logging()
+for _t in mlflow.MlflowClient().search_traces(
+    experiment_ids=["0"], filter_string=f"timestamp_ms >= {_SINCE}", order_by=["timestamp_ms ASC"]
+):
+    _info = _t.info
+    _tags = {k: v for k, v in sorted(_info.tags.items()) if not k.startswith("mlflow.")}
+    print("trace:", _info.state, _info.tags.get("mlflow.traceName"), _tags)
+    print("  previews:", _info.request_preview, _info.response_preview)
+    _names = {s.span_id: s.name for s in _t.data.spans}
+    for _s in sorted(_t.data.spans, key=lambda s: s.start_time_ns):
+        _attributes = {k: v for k, v in sorted(_s.attributes.items()) if not k.startswith("mlflow.")}
+        print("  span:", _s.name, "<-", _names.get(_s.parent_id), _s.span_type, _s.status.status_code,
+              _s.inputs, _s.outputs, _attributes, len(_s.events))
+"""
+
+_ONE_SPAN = "  span: my_trace <- None UNKNOWN SpanStatusCode.OK None None {} 0\n"
+_CHILD = "UNKNOWN SpanStatusCode.OK"
+#: What each trace example prints (the epilogue's lines; "raised <exception line>" when it
+#: fails), as MLflow 3.17.2 prints it on every store unless keyed by (example, store).
+#: test_trace_example_matches_mlflow checks each against MLflow.
+TRACE_OUTPUT: dict[str | tuple[str, str], str] = {
+    "04_delete_traces": "",
+    ("05_get_trace", "file"): "raised MlflowException: Trace with ID '12345678' not found\n",
+    ("05_get_trace", "sqlite"): "raised MlflowException: Trace with ID '12345678' not found.\n",
+    ("05_get_trace", "server"): (
+        "raised RestException: RESOURCE_DOES_NOT_EXIST: Trace with ID '12345678' not found.\n"
+    ),
+    "06_start_trace": "trace: OK my_trace {}\n  previews: None None\n"
+    + _ONE_SPAN
+    + f"  span: child_span <- my_trace {_CHILD} None None {{}} 0\n",
+    "07_start_span": "trace: OK parent_span {}\n  previews: None None\n"
+    "  span: parent_span <- None UNKNOWN SpanStatusCode.OK None None {} 0\n"
+    f"  span: child_span <- parent_span {_CHILD} None None {{}} 0\n",
+    "08_start_span": "trace: OK my_trace {}\n  previews: None None\n"
+    + _ONE_SPAN
+    + f"  span: child_span <- my_trace {_CHILD} {{'x': 2}} {{'y': 4}} {{'factor': 2}} 0\n",
+    "09_set_trace_tag": "trace: OK my_trace {'key': 'value'}\n  previews: None None\n" + _ONE_SPAN,
+    "10_delete_trace_tag": "trace: OK my_trace {}\n  previews: None None\n" + _ONE_SPAN,
+}
+
+_REQUEST_IDS_WHY = (
+    "seed 003 deletes traces by request_ids=[...]; MLflow 3.17.2's client no longer takes that "
+    "argument (it takes trace_ids), tracklet's takes both and keeps to the doc"
+)
+#: Where MLflow 3.17.2 fails an example the doc (and tracklet) runs: (what MLflow prints, why),
+#: per (example, store); its client's failure is the same against either server.
+MLFLOW_TRACE_DIFFERS: dict[tuple[str, str], tuple[str, str]] = {
+    ("04_delete_traces", "file"): (
+        "raised Exception: Invalid parent directory 'mlruns/0/traces'\n",
+        "MLflow's file store cannot delete traces from an experiment that has none yet (it lists "
+        "the experiment's traces folder, which does not exist); tracklet's deletes nothing",
+    ),
+    ("04_delete_traces", "sqlite"): (
+        "raised TypeError: MlflowClient.delete_traces() got an unexpected keyword argument 'request_ids'\n",
+        _REQUEST_IDS_WHY,
+    ),
+    ("04_delete_traces", "server"): (
+        "raised TypeError: MlflowClient.delete_traces() got an unexpected keyword argument 'request_ids'\n",
+        _REQUEST_IDS_WHY,
+    ),
+}
+
+
+def expected_trace_output(path: Path, store: str, under: str = "tracklet") -> str:
+    """What the trace example prints on ``store`` (see TRACE_OUTPUT), under tracklet or MLflow
+    (see MLFLOW_TRACE_DIFFERS)."""
+    if under == "mlflow" and (path.stem, store) in MLFLOW_TRACE_DIFFERS:
+        return MLFLOW_TRACE_DIFFERS[path.stem, store][0]
+    return TRACE_OUTPUT.get((path.stem, store), TRACE_OUTPUT.get(path.stem, ""))
+
+
+_RAISED_MODULE = re.compile(r"^(?:mlflow|tracklet)\.exceptions\.")
+
+
+def trace_output(result: Result) -> str:
+    """The normalised stdout and, when the script failed, ``raised`` and the traceback's
+    exception line (the exceptions module's path left out, tracklet's TrackletException
+    written as its alias MlflowException)."""
+    text = normalise(result.stdout, result)
+    if result.returncode != 0:
+        lines = result.stderr.splitlines()
+        starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+        after = lines[starts[-1] + 1 :] if starts else lines
+        raised = next((line for line in after if line and not line.startswith(" ")), "<no exception line>")
+        raised = _RAISED_MODULE.sub("", raised).replace("TrackletException", "MlflowException")
+        text += normalise(f"raised {raised}", result)
+    return text
+
+
+@pytest.fixture(scope="module")
+def trace_servers(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Servers for the trace examples' "server" store, started on first use, one per module:
+    ``servers("tracklet")``/``servers("mlflow")`` give the base URL."""
+    from tracklet_http.testing import free_port, mlflow_server_args, start_server, tracklet_server_args
+
+    started: dict[str, Any] = {}
+
+    def url(kind: str) -> str:
+        if kind not in started:
+            root = tmp_path_factory.mktemp(f"trace-server-{kind}")
+            args_for = tracklet_server_args if kind == "tracklet" else mlflow_server_args
+            port = free_port()
+            args = args_for(port, f"sqlite:///{root / 'db.sqlite'}", str(root / "artifacts"))
+            started[kind] = start_server(args, port, root / "server.log")
+        return str(started[kind].url)
+
+    yield url
+    for server in started.values():
+        server.stop()
+
+
+def run_trace_example(path: Path, root: Path, store: str, under: str, server: str | None = None) -> Result:
+    """Run a trace example between TRACE_PROLOGUE and TRACE_EPILOGUE on ``store`` (for
+    "server", the server at ``server``) under tracklet (imports rewritten) or MLflow."""
+    uri = server or TRACE_STORES[store]
+    assert uri, "the server store needs a server URL"
+    source = TRACE_PROLOGUE + doc_fixed(path) + TRACE_EPILOGUE
+    env = clean_env()
+    if under == "mlflow":
+        env["MLFLOW_TRACKING_URI"] = uri
+        env["MLFLOW_ALLOW_FILE_STORE"] = "true"
+        return run_script(source, root / "mlflow", env)
+    env["TRACKLET_TRACKING_URI"] = uri
+    return run_script(to_tracklet(source), root / "tracklet", env)
+
+
+def _trace_params(test: str) -> list[object]:
+    """(example, store) pairs, marked xfail(strict) where BUGS[test] names the example
+    (``05_get_trace``) or the example on one store (``05_get_trace-sqlite``)."""
+    params: list[object] = []
+    for path in TRACE_EXAMPLES:
+        for store in sorted(TRACE_STORES):
+            reason = BUGS[test].get(f"{path.stem}-{store}") or BUGS[test].get(path.stem)
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            params.append(pytest.param(path, store, id=f"{path.stem}-{store}", marks=marks))
+    return params
+
+
+@pytest.mark.parametrize(("path", "store"), _trace_params("test_trace_example"))
+def test_trace_example(path: Path, store: str, tmp_path: Path, trace_servers: Any) -> None:
+    """The trace example runs under tracklet on the file store, on sqlite and over ``tracklet
+    server``, and leaves the traces MLflow leaves (TRACE_OUTPUT)."""
+    server = trace_servers("tracklet") if store == "server" else None
+    result = run_trace_example(path, tmp_path, store, "tracklet", server)
+    assert trace_output(result) == expected_trace_output(path, store), _failure(result)
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize(("path", "store"), _trace_params("test_trace_example_matches_mlflow"))
+def test_trace_example_matches_mlflow(path: Path, store: str, tmp_path: Path, trace_servers: Any) -> None:
+    """The same script under MLflow 3.17.2 on the same kind of store prints what TRACE_OUTPUT
+    says (or MLFLOW_TRACE_DIFFERS, where MLflow strays from the doc), as tracklet does in
+    test_trace_example; over a server, MLflow's client against ``tracklet server`` prints what
+    it prints against ``mlflow server``, and tracklet's client against ``mlflow server`` what
+    it prints against ``tracklet server``."""
+    if importlib.util.find_spec("mlflow") is None:
+        skip_unless_ci("MLflow, the reference, is not installed")
+    mlflow_server = trace_servers("mlflow") if store == "server" else None
+    reference = run_trace_example(path, tmp_path / "reference", store, "mlflow", mlflow_server)
+    expected = expected_trace_output(path, store, "mlflow")
+    assert trace_output(reference) == expected, "TRACE_OUTPUT or MLFLOW_TRACE_DIFFERS is out of date\n" + (
+        _failure(reference)
+    )
+    if store == "server":  # MLflow's client against tracklet's server, tracklet's against MLflow's
+        result = run_trace_example(path, tmp_path / "interop", store, "mlflow", trace_servers("tracklet"))
+        assert trace_output(result) == expected, _failure(result)
+        result = run_trace_example(path, tmp_path / "tracklet", store, "tracklet", mlflow_server)
+        assert trace_output(result) == expected_trace_output(path, store), _failure(result)
+
+
+# What a registry example that logs a model with a flavor must say: how to keep a model with
+# tracklet. (Those fail under MLflow 3.17.2 too: its sklearn flavor refuses to save a
+# RandomForestRegressor, "The saved sklearn model references untrusted types", skops'
+# sklearn.tree._tree.Tree.)
 UNAVAILABLE_MESSAGE = {
     "registry": re.compile(r"does not include MLflow's model flavors.*tracklet\.log_artifact"),
-    "trace": re.compile(r"tracing is not available"),
 }
 
 
 @pytest.mark.parametrize("path", _params("test_unavailable_feature_fails_clearly", UNAVAILABLE))
 def test_unavailable_feature_fails_clearly(path: Path, tmp_path: Path) -> None:
-    """Tracing examples, and registry examples that log a flavored model, fail, and stderr says
-    that tracing is unavailable / how to log a model as artifacts (a traceback may come with it)."""
+    """Registry examples that log a flavored model fail, and stderr says how to log a model as
+    artifacts (a traceback may come with it)."""
     assert_failed_saying(run_tracklet(path, tmp_path), UNAVAILABLE_MESSAGE[_kind(path)])
 
 
