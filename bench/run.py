@@ -53,6 +53,10 @@ CHILD_ENV = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "TRACKLET_DISABLE_PROGRESS": "1",
     "MLFLOW_LOGGING_LEVEL": "WARNING",
+    # MLflow's trace export queue holds 1,000 tasks and discards the rest (one task per span
+    # batch): the traces workload would then search fewer traces on MLflow's side than it
+    # made. A larger queue keeps every trace, as tracklet's export does.
+    "MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE": "1000000",
 }
 
 

@@ -87,6 +87,15 @@ FIGURES: dict[str, list[Figure]] = {
         Figure("get_model_ms", "get_registered_model, model of 1,000 versions", "ms", False),
         Figure("paging_models_ms", "page through 100 registered models, 10/page", "ms", False),
     ],
+    # traces (issue 15): the caller's cost per span of @trace, and a filtered search of 10,000
+    "traces": [
+        Figure("span_overhead_us", "@trace on a no-op, caller's cost per span", "µs", False, bar=5.0),
+        Figure("span_durable_us", "@trace, per span until exported (flush)", "µs", False),
+        Figure(
+            "search_traces_ms", "search_traces tag filter, 100 of 10,000, with spans", "ms", False, bar=10.0
+        ),
+        Figure("search_infos_ms", "search_traces tag filter, 100 of 10,000, no spans", "ms", False, bar=10.0),
+    ],
     "import": [
         Figure("import_ms", "import (fresh interpreter, median)", "ms", False, limit=150.0),
         Figure("first_call_ms", "import + client + search_experiments", "ms", False),
@@ -430,6 +439,86 @@ def registry(t: Tracker, scale: float) -> dict[str, float]:
     }
 
 
+#: The traces workload: spans per trace (a root and its children), and the tag filter.
+TRACE_CHILDREN = 9
+TRACE_BUCKETS = 100
+
+
+def traces(t: Tracker, scale: float) -> dict[str, float]:
+    """Tracing through the fluent API, as a user's code pays it: a no-op root function that
+    calls a no-op child nine times, both under ``@trace``, timed against the same functions
+    undecorated (the difference is the caller's cost; the export happens in the background
+    on both sides); then the time until every trace is exported (flush). Then the experiment
+    is filled to 10,000 traces with three-span traces (a root and two children: MLflow exports
+    some 100 spans/s to sqlite, so ten-span traces would take it a quarter of an hour) and a
+    tag-filtered ``search_traces`` of 100 is timed, with and without their spans."""
+    mod = t.module
+    mod.set_tracking_uri(t.uri)
+    mod.set_experiment(experiment_id=t.experiment_id)
+    flush = getattr(mod, "flush_trace_async_logging", None)
+    timed_traces = _scaled(1000, scale, 20)
+    total = _scaled(10_000, scale, 200)
+
+    def child_plain(x: int) -> int:
+        return x
+
+    def root_plain(x: int) -> int:
+        for k in range(TRACE_CHILDREN):
+            child_plain(k)
+        return x
+
+    @mod.trace
+    def child(x: int) -> int:
+        return x
+
+    @mod.trace
+    def root(x: int) -> int:
+        mod.update_current_trace(tags={"bucket": str(x % TRACE_BUCKETS)})
+        for k in range(TRACE_CHILDREN):
+            child(k)
+        return x
+
+    @mod.trace(name="root")
+    def small(x: int) -> int:
+        mod.update_current_trace(tags={"bucket": str(x % TRACE_BUCKETS)})
+        child(1)
+        child(2)
+        return x
+
+    _, plain_s = _timed(lambda: [root_plain(i) for i in range(timed_traces)])
+    _, traced_s = _timed(lambda: [root(i) for i in range(timed_traces)])
+    _, flush_s = _timed(lambda: flush() if flush else None)
+    spans = timed_traces * (TRACE_CHILDREN + 1)
+    for i in range(timed_traces, total):
+        small(i)
+    if flush:
+        flush()
+    wanted = "tags.bucket = '7' AND status = 'OK'"
+    expected = min(100, sum(1 for i in range(total) if i % TRACE_BUCKETS == 7))
+
+    def search(include_spans: bool) -> Callable[[], None]:
+        def run() -> None:
+            found = t.client.search_traces(
+                experiment_ids=[t.experiment_id],
+                filter_string=wanted,
+                max_results=100,
+                include_spans=include_spans,
+            )
+            if len(found) != expected:
+                raise AssertionError(f"search_traces found {len(found)} traces, expected {expected}")
+            if include_spans and any(len(tr.data.spans) not in (3, TRACE_CHILDREN + 1) for tr in found):
+                raise AssertionError("search_traces returned traces without all their spans")
+
+        return run
+
+    return {
+        "span_overhead_us": 1e6 * (traced_s - plain_s) / spans,
+        "span_durable_us": 1e6 * (traced_s - plain_s + flush_s) / spans,
+        "search_traces_ms": 1000 * _median_time(search(True), 5),
+        "search_infos_ms": 1000 * _median_time(search(False), 5),
+    }
+
+
 WORKLOADS: dict[str, Callable[[Tracker, float], dict[str, float]]] = {
     "log_metric": log_metric,
     "log_batch": log_batch,
@@ -437,6 +526,7 @@ WORKLOADS: dict[str, Callable[[Tracker, float], dict[str, float]]] = {
     "metric_history": metric_history,
     "artifacts": artifacts,
     "registry": registry,
+    "traces": traces,
 }
 
 
