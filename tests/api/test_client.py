@@ -1,6 +1,7 @@
 """MlflowClient over real stores: every tracking method, MLflow's semantics and errors."""
 
 import math
+import uuid
 
 import pytest
 
@@ -162,12 +163,27 @@ def test_log_inputs(client):
     assert inputs[0].dataset.name == "iris" and inputs[0].tags[0].value == "train"
 
 
-def test_traces_say_what_is_missing(client):
-    # (the model registry, once missing here too, is served by tracklet-registry now:
-    # core/tests/test_client_registry.py)
-    with pytest.raises(MlflowException) as e:
-        client.start_trace("t")
-    assert e.value.error_code == "NOT_IMPLEMENTED"
+def test_seed_trace_calls_round_trip_or_say_the_store_keeps_none(client, monkeypatch):
+    """Seed 003's imperative trace calls: on a store that keeps traces the trace is read back
+    with both spans and the tag; the example plugin's store keeps none, and says so."""
+    monkeypatch.setenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")  # stored when end_trace returns
+    experiment_id = client.create_experiment(f"traces-{uuid.uuid4().hex}")
+    root = client.start_trace("my_trace", experiment_id=experiment_id, tags={"k": "v"})
+    child = client.start_span("child_span", trace_id=root.trace_id, parent_id=root.span_id, inputs={"x": 2})
+    client.end_span(trace_id=root.trace_id, span_id=child.span_id, outputs={"y": 4})
+    client.end_trace(root.trace_id)
+    if "memory" in client.tracking_uri:
+        with pytest.raises(MlflowException, match="does not keep traces"):
+            client.get_trace(root.trace_id)
+        return
+    trace = client.get_trace(root.trace_id)
+    assert trace.info.tags["k"] == "v" and trace.info.experiment_id == experiment_id
+    spans = {span.name: span for span in trace.data.spans}
+    assert set(spans) == {"my_trace", "child_span"}
+    assert spans["child_span"].parent_id == spans["my_trace"].span_id
+    assert (spans["child_span"].inputs, spans["child_span"].outputs) == ({"x": 2}, {"y": 4})
+    found = client.search_traces(locations=[experiment_id], filter_string="tags.k = 'v'")
+    assert [t.info.trace_id for t in found] == [root.trace_id]
 
 
 def test_client_uses_current_tracking_uri(tracking_uri):
