@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping, Sequence
 from enum import IntEnum
@@ -40,6 +41,7 @@ from tracklet.tracing.constant import SpanAttributeKey
 
 __all__ = [
     "NO_OP_SPAN_TRACE_ID",
+    "LazySpan",
     "LiveSpan",
     "NoOpSpan",
     "Span",
@@ -548,6 +550,225 @@ def _otel_status(code: SpanStatusCode, description: str | None) -> SpanStatus:
 
 def _reconstruct_span(span_dict: dict[str, Any]) -> Span:
     return Span.from_dict(span_dict)
+
+
+_SPAN_KEYS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "start_time_unix_nano",
+    "end_time_unix_nano",
+    "events",
+    "status",
+    "attributes",
+    "links",
+)
+_EVENT_KEYS = ("name", "time_unix_nano", "attributes")
+_LINK_KEYS = ("trace_id", "span_id", "attributes")
+_STATUS_KEYS = ("code", "message")
+_PROTO_STATUS_NAMES = frozenset({"STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"})
+#: Canonical base64 of 16 (trace) and 8 (span) bytes, as ``_b64_id`` writes them (the unused
+#: low bits of the last character zero, so decoding and encoding again gives the same text).
+_B64_TRACE_ID = re.compile(r"[A-Za-z0-9+/]{21}[AQgw]==")
+_B64_SPAN_ID = re.compile(r"[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=")
+_ZERO_SPAN_ID = "AAAAAAAAAAA="
+
+
+def _is_canonical_span_dict(d: Any) -> bool:
+    """Whether ``Span.from_dict(d).to_dict() == d`` (and from_dict does not raise), checked
+    without building the span: MLflow 3's shape, keys in ``to_dict``'s order, base64 ids in
+    their canonical form, int times (a 0 end time reads as None), a status message only
+    with ERROR, event and link dicts as ``to_dict`` writes them, the trace id attribute."""
+    if type(d) is not dict or tuple(d) != _SPAN_KEYS:
+        return False
+    trace_id, span_id, parent = d["trace_id"], d["span_id"], d["parent_span_id"]
+    if not (isinstance(trace_id, str) and _B64_TRACE_ID.fullmatch(trace_id)):
+        return False
+    if not (isinstance(span_id, str) and _B64_SPAN_ID.fullmatch(span_id)):
+        return False
+    if parent is not None and not (
+        isinstance(parent, str) and parent != _ZERO_SPAN_ID and _B64_SPAN_ID.fullmatch(parent)
+    ):
+        return False
+    end = d["end_time_unix_nano"]
+    if type(d["start_time_unix_nano"]) is not int or not (end is None or (type(end) is int and end)):
+        return False
+    status, attributes = d["status"], d["attributes"]
+    if type(status) is not dict or tuple(status) != _STATUS_KEYS:
+        return False
+    code, message = status["code"], status["message"]
+    if code not in _PROTO_STATUS_NAMES or not isinstance(message, str):
+        return False
+    if message and code != "STATUS_CODE_ERROR":
+        return False
+    if type(attributes) is not dict or not attributes.get(SpanAttributeKey.REQUEST_ID):
+        return False
+    events, links = d["events"], d["links"]
+    if type(events) is not list or type(links) is not list:
+        return False
+    for event in events:
+        if type(event) is not dict or tuple(event) != _EVENT_KEYS:
+            return False
+        if type(event["time_unix_nano"]) is not int or type(event["attributes"]) is not dict:
+            return False
+    for link in links:
+        if type(link) is not dict or tuple(link) != _LINK_KEYS:
+            return False
+    return True
+
+
+def _copy_span_dict(d: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a canonical span dict sharing no container a caller may change with ``d``
+    (as deep as ``Span.to_dict()`` copies)."""
+    return {
+        **d,
+        "events": [{**event, "attributes": dict(event["attributes"])} for event in d["events"]],
+        "status": dict(d["status"]),
+        "attributes": dict(d["attributes"]),
+        "links": [dict(link) for link in d["links"]],
+    }
+
+
+class LazySpan(Span):
+    """
+    A span that keeps its stored form (JSON text or MLflow's span dict) and only builds the
+    :class:`Span` when a property or method that needs one is first used (MLflow 3.17's
+    ``LazySpan``). Stores return these: a page of traces costs one object per span until
+    its spans are read.
+
+    * :meth:`to_dict` of a span whose stored dict is what ``Span.from_dict(d).to_dict()``
+      gives (checked without building the span) is a fresh copy of it: no materialisation.
+    * :meth:`Trace.to_json <tracklet.entities.Trace.to_json>` splices the stored JSON text
+      of such a span without parsing or dumping it again when the text is what
+      ``json.dumps`` would write there (text from tracklet's SQL store: ``json_dumps=True``).
+    * Anything else materialises: the span's fields are filled in from ``Span.from_dict``
+      (idempotent: two threads doing it at once fill in equal values), after which it
+      behaves exactly as that Span. A dict that ``Span.from_dict`` rejects raises its
+      error then, not when the LazySpan is built.
+
+    Equality (identity), ``repr``, copying and pickling are a Span's; a pickled LazySpan
+    comes back lazy.
+    """
+
+    def __init__(
+        self,
+        span_dict: dict[str, Any] | None = None,
+        *,
+        raw_json: str | None = None,
+        json_dumps: bool = False,
+    ) -> None:
+        # Span.__init__ is skipped: its fields are filled in on materialisation.
+        if span_dict is None and raw_json is None:
+            raise TrackletException("LazySpan needs a span dict or its JSON text.", INVALID_PARAMETER_VALUE)
+        state = self.__dict__
+        state["_lazy_dict"] = span_dict
+        state["_lazy_json"] = raw_json
+        # raw_json was written by json.dumps with its default separators (from a dict)
+        state["_lazy_dumps"] = bool(json_dumps and raw_json is not None)
+        state["_lazy_canonical"] = None  # unknown until the dict is checked
+        state["_materialized"] = False
+
+    @classmethod
+    def from_stored_content(cls, content: str, *, json_dumps: bool = False) -> LazySpan:
+        """A LazySpan of a stored ``Span.to_dict()`` JSON text (e.g. a ``spans.content``
+        value); parsed when first needed. ``json_dumps``: the text is what Python's
+        ``json.dumps`` (default separators) wrote, so it may be spliced into
+        :meth:`Trace.to_json <tracklet.entities.Trace.to_json>` as it is."""
+        return cls(raw_json=content, json_dumps=json_dumps)
+
+    @classmethod
+    def from_dict_lazy(cls, d: dict[str, Any]) -> LazySpan:
+        """A LazySpan of MLflow's span dict (kept, not copied: the caller hands it over)."""
+        return cls(span_dict=d)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Span:
+        """A Span of the dict, built now (as :meth:`Span.from_dict`)."""
+        return Span.from_dict(data)
+
+    # --- the stored form ------------------------------------------------------------------
+
+    def _stored_dict(self) -> dict[str, Any]:
+        state = self.__dict__
+        d: dict[str, Any] | None = state["_lazy_dict"]
+        if d is None:
+            d = json.loads(state["_lazy_json"])
+            state["_lazy_dict"] = d
+        return d
+
+    def _is_canonical(self) -> bool:
+        state = self.__dict__
+        canonical: bool | None = state["_lazy_canonical"]
+        if canonical is None:
+            canonical = _is_canonical_span_dict(self._stored_dict())
+            state["_lazy_canonical"] = canonical
+        return canonical
+
+    def _json_for_trace(self) -> str | None:
+        """The stored text when it is exactly what ``json.dumps(self.to_dict())`` (default
+        separators, ``ensure_ascii``) gives; else None."""
+        state = self.__dict__
+        if state["_materialized"] or not state["_lazy_dumps"]:
+            return None
+        raw: str = state["_lazy_json"]
+        if not raw.isascii() or not self._is_canonical():
+            return None
+        return raw
+
+    def _materialize(self) -> None:
+        state = self.__dict__
+        if state["_materialized"]:
+            return
+        span = Span.from_dict(self._stored_dict())
+        state.update(span.__dict__)
+        state["_materialized"] = True
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for what the instance lacks: the Span fields before materialisation.
+        state = self.__dict__
+        if name.startswith("_") and not name.startswith("__") and not state.get("_materialized", True):
+            self._materialize()
+            try:
+                return state[name]
+            except KeyError:
+                pass
+        return Span.__getattr__(self, name)
+
+    # --- what works without materialising ------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        state = self.__dict__
+        if not state["_materialized"] and self._is_canonical():
+            d = self._stored_dict()
+            if state["_lazy_json"] is not None:
+                # hand the parsed dict over (the text parses again if needed)
+                state["_lazy_dict"] = None
+                return d
+            return _copy_span_dict(d)
+        self._materialize()
+        return super().to_dict()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = self.__dict__
+        if not state["_materialized"] and state["_lazy_json"] is not None:
+            return (_reconstruct_lazy_span, (state["_lazy_json"], None, state["_lazy_dumps"]))
+        return (_reconstruct_lazy_span, (None, self.to_dict(), False))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LazySpan:
+        state = self.__dict__
+        if not state["_materialized"] and state["_lazy_json"] is not None:
+            new_span = LazySpan(raw_json=state["_lazy_json"], json_dumps=state["_lazy_dumps"])
+        else:
+            new_span = LazySpan(span_dict=json.loads(json.dumps(self.to_dict())))
+        memo[id(self)] = new_span
+        return new_span
+
+
+def _reconstruct_lazy_span(
+    raw_json: str | None, span_dict: dict[str, Any] | None, json_dumps: bool
+) -> LazySpan:
+    return LazySpan(span_dict, raw_json=raw_json, json_dumps=json_dumps)
 
 
 class LiveSpan(Span):

@@ -52,6 +52,12 @@ class Trace:
         return {"info": self.info.to_dict(), "data": self.data.to_dict()}
 
     def to_json(self, pretty: bool = False) -> str:
+        if not pretty:
+            # Spans read from a store keep their JSON text: spliced in, not dumped again.
+            data = self.data._to_json()
+            if data is not None:
+                info = json.dumps(self.info.to_dict(), cls=TraceJSONEncoder)
+                return '{"info": ' + info + ', "data": ' + data + "}"
         return json.dumps(self.to_dict(), cls=TraceJSONEncoder, indent=2 if pretty else None)
 
     @classmethod

@@ -8,7 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracklet.entities.span import Span
+from tracklet.entities._trace_common import TraceJSONEncoder
+from tracklet.entities.span import LazySpan, Span
 from tracklet.tracing.constant import SpanAttributeKey
 
 __all__ = ["TraceData"]
@@ -36,6 +37,20 @@ class TraceData:
 
     def to_dict(self) -> dict[str, Any]:
         return {"spans": [span.to_dict() for span in self.spans]}
+
+    def _to_json(self) -> str | None:
+        """``json.dumps(self.to_dict(), cls=TraceJSONEncoder)`` with the stored text of the
+        lazy spans that have it spliced in as it is (same text, without parsing and dumping
+        it again); None when no span has such text (then dump as usual)."""
+        texts = [span._json_for_trace() if isinstance(span, LazySpan) else None for span in self.spans]
+        if not any(texts):
+            return None
+        encoder = TraceJSONEncoder()
+        parts = [
+            text if text is not None else encoder.encode(span.to_dict())
+            for span, text in zip(self.spans, texts, strict=True)
+        ]
+        return '{"spans": [' + ", ".join(parts) + "]}"
 
     def to_json_bytes(self) -> bytes:
         """``{"spans": [...]}`` as compact JSON bytes (what MLflow writes as ``traces.json``)."""

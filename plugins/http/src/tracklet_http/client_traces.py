@@ -162,7 +162,7 @@ class RestTraceStore(TraceStore):
         return spans
 
     def _get_trace_spans(self, trace_id: str) -> list[Span]:
-        from tracklet.entities import Span
+        from tracklet.entities.span import LazySpan
 
         try:
             answer = self.transport.call(
@@ -180,7 +180,7 @@ class RestTraceStore(TraceStore):
             if not traces:
                 raise no_such_trace(trace_id) from None
             trace = traces[0]
-        spans = [
-            Span.from_dict(otel_span_to_span_dict(s, request_id=False)) for s in trace.get("spans") or ()
-        ]
-        return sorted(spans, key=lambda s: s.start_time_ns)
+        # LazySpans: built from their dicts only when read; sorted on the dicts' start times
+        dicts = [otel_span_to_span_dict(s, request_id=False) for s in trace.get("spans") or ()]
+        dicts.sort(key=lambda d: d["start_time_unix_nano"])
+        return [LazySpan.from_dict_lazy(d) for d in dicts]

@@ -516,9 +516,13 @@ class SqlTraces(TraceStore):
 
 
 def _spans(contents: Sequence[Any]) -> list[Span]:
-    from tracklet.entities.span import Span
+    """The stored spans as LazySpans: parsed and built only when read (a page of traces
+    costs one small object per span). The text is what :func:`span_row`'s ``json.dumps``
+    wrote, so ``Trace.to_json`` may splice it in unchanged."""
+    from tracklet.entities.span import LazySpan
 
-    return [Span.from_dict(json.loads(content)) for content in contents]
+    lazy = LazySpan.from_stored_content
+    return [lazy(content, json_dumps=True) for content in contents]
 
 
 _SPANS_OF = (
