@@ -18,18 +18,14 @@ from pathlib import Path
 import pytest
 
 import tracklet
-from tracklet import _config, tracing
+from tracklet import _config, plugins, tracing
 from tracklet.tracing import export
 from tracklet.tracing.client import TracingClient
 from tracklet.tracing.trace_manager import InMemoryTraceManager
 
 
 def _sql_available() -> bool:
-    try:
-        import tracklet_sql  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return "sqlite" in plugins.installed_schemes("tracking")
 
 
 def _store_uri(tmp_path: Path) -> str:

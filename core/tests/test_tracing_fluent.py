@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import tracklet
-from tracklet import _config, tracing
+from tracklet import _config, plugins, tracing
 from tracklet.entities import MlflowExperimentLocation, SpanStatusCode, Trace, TraceState
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.testing import raises_code
@@ -23,11 +23,7 @@ from tracklet.tracing import fluent
 
 
 def _sql_available() -> bool:
-    try:
-        import tracklet_sql  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return "sqlite" in plugins.installed_schemes("tracking")
 
 
 @pytest.fixture(
