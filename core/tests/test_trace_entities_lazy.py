@@ -152,3 +152,16 @@ def test_what_from_dict_rejects_fails_when_read() -> None:
         _ = lazy.name
     with pytest.raises(TrackletException):
         LazySpan()
+
+
+def test_trace_data_from_dict_lazy_defers_only_what_cannot_fail() -> None:
+    dicts = _span_dicts()
+    odd = json.loads(json.dumps(dicts[1]))
+    odd["status"]["message"] = 7  # not canonical: built now (and accepted, as from_dict does)
+    data = TraceData.from_dict_lazy({"spans": [dicts[0], odd]})
+    assert isinstance(data.spans[0], LazySpan) and not isinstance(data.spans[1], LazySpan)
+    assert data.to_dict() == TraceData.from_dict({"spans": [dicts[0], odd]}).to_dict()
+    broken = json.loads(json.dumps(dicts[0]))
+    del broken["attributes"]["mlflow.traceRequestId"]
+    with pytest.raises(TrackletException, match="Failed to create a Span"):
+        TraceData.from_dict_lazy({"spans": [dicts[1], broken]})

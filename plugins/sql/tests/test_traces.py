@@ -264,6 +264,35 @@ def test_log_trace_spans_is_log_spans_then_start_trace(any_store: SqlStore):
     assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
+def test_spans_come_back_lazy_and_as_logged(any_store: SqlStore):
+    """get_trace_spans and batch_get_trace_spans (one query for the page) give LazySpans,
+    unbuilt until read, whose dicts and trace JSON are those of the spans logged (non-ASCII
+    text included); a trace without spans or unknown gets []."""
+    from tracklet.entities import Trace, TraceData
+    from tracklet.entities.span import LazySpan
+
+    logged = {}
+    for number in (0xD01, 0xD02):
+        spans = [_span(number, 1, None, T0 * 1_000_000), _span(number, 2, 1, T0 * 1_000_000 + 5)]
+        spans[1] = Span.from_dict({**spans[1].to_dict(), "name": "spän"})
+        any_store.log_spans("0", spans)
+        logged[f"tr-{number:032x}"] = spans
+    any_store.start_trace(_info("tr-" + "e" * 32))  # no spans
+    ids = [*logged, "tr-" + "e" * 32, "tr-" + "f" * 32]
+    batch = any_store.batch_get_trace_spans(ids)
+    assert list(batch) == ids and batch[ids[2]] == [] and batch[ids[3]] == []
+    for trace_id, spans in logged.items():
+        for got in (batch[trace_id], any_store.get_trace_spans(trace_id)):
+            assert all(isinstance(s, LazySpan) and not s._materialized for s in got)
+            info = any_store.get_trace_info(trace_id)
+            assert Trace(info, TraceData(got)).to_json() == Trace(info, TraceData(spans)).to_json()
+            assert [s.to_dict() for s in got] == [s.to_dict() for s in spans]
+            assert not any(s._materialized for s in got)
+            assert [(s.name, s.parent_id, s.inputs) for s in got] == [
+                (s.name, s.parent_id, s.inputs) for s in spans
+            ]
+
+
 _FILTERS = [
     "tags.k = 'a'",
     "tags.k IN ('a', 'b') AND status = 'OK'",
