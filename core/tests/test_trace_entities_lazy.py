@@ -165,3 +165,12 @@ def test_trace_data_from_dict_lazy_defers_only_what_cannot_fail() -> None:
     del broken["attributes"]["mlflow.traceRequestId"]
     with pytest.raises(TrackletException, match="Failed to create a Span"):
         TraceData.from_dict_lazy({"spans": [dicts[1], broken]})
+
+
+def test_many_from_stored_content_is_from_stored_content_for_each() -> None:
+    texts = _texts(_span_dicts())
+    many = LazySpan.many_from_stored_content(texts, json_dumps=True)
+    one = _lazy(texts)
+    assert [s.__dict__ for s in many] == [s.__dict__ for s in one]
+    assert Trace(_info(), TraceData(many)).to_json() == Trace(_info(), TraceData(_eager(texts))).to_json()
+    assert [s.name for s in many] == ["root", "child"]

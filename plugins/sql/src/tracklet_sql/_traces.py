@@ -153,38 +153,51 @@ def info_row(info: TraceInfo, experiment_key: int) -> dict[str, Any]:
     }
 
 
+#: TraceInfo's fields in the order to_trace_info passes them (MLflow's order).
+_TRACE_INFO_FIELDS = (
+    "trace_id",
+    "trace_location",
+    "request_time",
+    "state",
+    "request_preview",
+    "response_preview",
+    "client_request_id",
+    "execution_duration",
+    "trace_metadata",
+    "tags",
+)
+
+
 @lru_cache(maxsize=1)
-def _entities() -> tuple[Any, Any, dict[str, Any]]:
-    """TraceInfo, TraceLocation and the TraceStates by value, imported on first use."""
+def _entities() -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    """TraceInfo, TraceLocation, MlflowExperimentLocation, the MLFLOW_EXPERIMENT location
+    type and the TraceStates by value, imported on first use."""
     from tracklet.entities.trace_info import TraceInfo
-    from tracklet.entities.trace_location import TraceLocation
+    from tracklet.entities.trace_location import MlflowExperimentLocation, TraceLocation, TraceLocationType
     from tracklet.entities.trace_state import TraceState
 
-    return TraceInfo, TraceLocation, {state.value: state for state in TraceState}
+    names = tuple(f.name for f in dataclasses.fields(TraceInfo))[: len(_TRACE_INFO_FIELDS)]
+    assert names == _TRACE_INFO_FIELDS, f"TraceInfo's fields changed: {names}"
+    states = {state.value: state for state in TraceState}
+    return TraceInfo, TraceLocation, MlflowExperimentLocation, TraceLocationType.MLFLOW_EXPERIMENT, states
 
 
-def to_trace_info(
-    row: Any, tags: dict[str, str], metadata: dict[str, str], locations: dict[int, Any] | None = None
-) -> TraceInfo:
-    """The TraceInfo of a ``trace_info`` row and its tags and metadata (``locations``: a
-    cache of TraceLocation by experiment, shared by the infos of one page)."""
-    trace_info_class, location_class, states = _entities()
-    location = None if locations is None else locations.get(row.experiment_id)
-    if location is None:
-        location = location_class.from_experiment_id(str(row.experiment_id))
-        if locations is not None:
-            locations[row.experiment_id] = location
-    info: TraceInfo = trace_info_class(
-        trace_id=row.request_id,
-        trace_location=location,
-        request_time=row.timestamp_ms,
-        execution_duration=row.execution_time_ms,
-        state=states[row.status],
-        request_preview=row.request_preview,
-        response_preview=row.response_preview,
-        client_request_id=row.client_request_id,
-        trace_metadata=metadata,
-        tags=tags,
+def to_trace_info(row: Any, tags: dict[str, str], metadata: dict[str, str]) -> TraceInfo:
+    """The TraceInfo of a ``trace_info`` row and its tags and metadata (each info its own
+    location: TraceInfo.experiment_id's setter changes it in place). Positional arguments:
+    a page builds a hundred of these."""
+    info_class, location_class, experiment_class, experiment_type, states = _entities()
+    info: TraceInfo = info_class(
+        row.request_id,
+        location_class(experiment_type, experiment_class(str(row.experiment_id))),
+        row.timestamp_ms,
+        states[row.status],
+        row.request_preview,
+        row.response_preview,
+        row.client_request_id,
+        row.execution_time_ms,
+        metadata,
+        tags,
     )
     return info
 
@@ -392,8 +405,7 @@ class SqlTraces(TraceStore):
         with self.engine.connect() as conn:
             page = search_trace_rows(conn, self.dialect, keys, search)
             extra = key_values(conn, [row.request_id for row in page.rows])
-        locations: dict[int, Any] = {}
-        return [to_trace_info(row, *extra[row.request_id], locations) for row in page.rows], page.token
+        return [to_trace_info(row, *extra[row.request_id]) for row in page.rows], page.token
 
     def _set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         def set_tag(conn: sa.Connection) -> None:
@@ -521,8 +533,8 @@ def _spans(contents: Sequence[Any]) -> list[Span]:
     wrote, so ``Trace.to_json`` may splice it in unchanged."""
     from tracklet.entities.span import LazySpan
 
-    lazy = LazySpan.from_stored_content
-    return [lazy(content, json_dumps=True) for content in contents]
+    spans: list[Span] = list(LazySpan.many_from_stored_content(contents, json_dumps=True))
+    return spans
 
 
 _SPANS_OF = (
