@@ -18,12 +18,14 @@ column (``execution_time_ms`` of a running trace) matches nothing.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine.interfaces import Compiled
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
@@ -131,6 +133,8 @@ class _Query:
     columns: tuple[SortColumn, ...]
     after: ColumnElement[bool]
     fingerprint: str
+    #: compiled page statements by (dialect, variant): see :func:`_compiled_page`
+    compiled: dict[tuple[Any, str], Compiled] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def kinds(self) -> list[str]:
@@ -197,6 +201,11 @@ def _probe(dialect: str, comparison: Comparison) -> sa.Select[Any]:
     return sa.select(sa.func.count()).select_from(rows)
 
 
+@lru_cache(maxsize=256)
+def _compiled_probe(sa_dialect: sa.Dialect, dialect: str, comparison: Comparison) -> Compiled:
+    return _probe(dialect, comparison).compile(dialect=sa_dialect)
+
+
 def _by_key(conn: sa.Connection, dialect: str, expr: Expr | None) -> bool:
     """sqlite has no statistics: without help it walks ix_trace_info_experiment_timestamp
     (no sort needed) testing every trace, even when an index names the few matches. Use
@@ -207,14 +216,15 @@ def _by_key(conn: sa.Connection, dialect: str, expr: Expr | None) -> bool:
     for comparison in _key_conditions(expr):
         if comparison.entity_type not in _TABLES:
             return True
-        if conn.execute(_probe(dialect, comparison)).scalar_one() < FEW_MATCHES:
+        count = _driver_fetch(conn, _compiled_probe(conn.dialect, dialect, comparison), {})[0][0]
+        if count < FEW_MATCHES:
             return True
     return False
 
 
 @dataclass(frozen=True)
 class TracePage:
-    rows: list[Any]  # trace_info rows (attribute access by column name)
+    rows: list[Any]  # trace_info rows (InfoRow: attribute access by column name)
     token: str | None
 
 
@@ -239,18 +249,62 @@ def search_trace_rows(
         query = _query(dialect, search.filter, tuple(search.order), by_key=True)
     if dialect == "sqlite" and uses_ilike(search.filter):
         register_sqlite_functions(conn)
-    statement = query.select
-    parameters: dict[str, Any] = {"experiment_ids": list(experiment_ids)}
+    max_results = search.max_results
+    parameters: dict[str, Any] = {"experiment_ids": list(experiment_ids), "page_limit": max_results + 1}
     if cursor.after is not None:
-        statement = statement.where(query.after)
+        variant = "after"
         parameters.update({f"after_{i}": value for i, value in enumerate(cursor.after)})
     elif cursor.offset:
-        statement = statement.offset(cursor.offset)
-    max_results = search.max_results
-    rows = conn.execute(statement.limit(max_results + 1), parameters).all()
+        variant = "offset"
+        parameters["page_offset"] = cursor.offset
+    else:
+        variant = "first"
+    rows = _driver_fetch(conn, _compiled_page(conn.dialect, query, variant), parameters)
     page = rows[:max_results]
-    if len(rows) <= max_results:
-        return TracePage(page, None)
     sort_count = len(query.columns)
+    infos = [InfoRow._make(row[sort_count:]) for row in page]
+    if len(rows) <= max_results:
+        return TracePage(infos, None)
     last = [_CONVERT[c.kind](v) for c, v in zip(query.columns, page[-1][:sort_count], strict=True)]
-    return TracePage(page, encode_cursor(cursor.offset + len(page), last, query.fingerprint))
+    return TracePage(infos, encode_cursor(cursor.offset + len(page), last, query.fingerprint))
+
+
+#: A page's ``trace_info`` row (the columns by name, as a SQLAlchemy row has them).
+InfoRow = namedtuple("InfoRow", [column.name for column in INFO_COLUMNS])  # type: ignore[misc]  # noqa: PYI024
+
+
+def _compiled_page(sa_dialect: sa.Dialect, query: _Query, variant: str) -> Compiled:
+    """The page statement compiled once per dialect and variant (``first``; ``after`` a
+    keyset cursor; ``offset``), limit and offset as parameters: a search runs it on the
+    driver's cursor, skipping SQLAlchemy's per-call statement caching and result set-up
+    (most of a small page's cost on sqlite)."""
+    key = (sa_dialect, variant)
+    compiled = query.compiled.get(key)
+    if compiled is None:
+        statement = query.select
+        if variant == "after":
+            statement = statement.where(query.after)
+        elif variant == "offset":
+            statement = statement.offset(sa.bindparam("page_offset", type_=sa.Integer))
+        statement = statement.limit(sa.bindparam("page_limit", type_=sa.Integer))
+        compiled = statement.compile(dialect=sa_dialect)
+        if len(query.compiled) > 32:  # engines come and go (tests): keep it small
+            query.compiled.clear()
+        query.compiled[key] = compiled
+    return compiled
+
+
+def _driver_fetch(conn: sa.Connection, compiled: Any, parameters: dict[str, Any]) -> list[Any]:
+    """Every row of a compiled statement run on the connection's driver cursor (expanding
+    ``IN`` lists, applying bind processors as SQLAlchemy would)."""
+    state = compiled.construct_expanded_state(parameters)
+    values = state.parameters
+    if state.processors:
+        values = {k: (state.processors[k](v) if k in state.processors else v) for k, v in values.items()}
+    arguments: Any = values if state.positiontup is None else tuple(values[k] for k in state.positiontup)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(state.statement, arguments)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
