@@ -81,6 +81,15 @@ def test_lazy_spans_give_what_eager_spans_give_before_and_after_reading(non_asci
     assert trace_lazy.to_json() == trace_eager.to_json()
     assert trace_lazy.data.to_dict() == trace_eager.data.to_dict()
     assert trace_lazy.data.to_json_bytes() == trace_eager.data.to_json_bytes()
+    # nor do the ids, name, times and stored attributes, nor the trace's request/response
+    assert [
+        (s.name, s.span_id, s.parent_id, s.start_time_ns, s.end_time_ns, s.raw_attributes()) for s in lazy
+    ] == [(s.name, s.span_id, s.parent_id, s.start_time_ns, s.end_time_ns, s.raw_attributes()) for s in eager]
+    assert (trace_lazy.data.request, trace_lazy.data.response) == (
+        trace_eager.data.request,
+        trace_eager.data.response,
+    )
+    assert trace_lazy.search_spans(name="child") == [lazy[1]]
     assert not any(span._materialized for span in lazy)  # none of that built a span
     # the dicts handed out are the caller's: changing them changes nothing stored
     handed = lazy[0].to_dict()
@@ -133,13 +142,19 @@ def test_a_stored_dict_that_reads_back_differently_is_built_like_the_eager_one(c
     change(d)
     text = json.dumps(d)
     eager = Span.from_dict(json.loads(text))
-    for lazy in (
-        LazySpan.from_stored_content(text, json_dumps=True),
-        LazySpan.from_dict_lazy(json.loads(text)),
-    ):
-        trace_lazy = Trace(_info(), TraceData([lazy]))
-        assert trace_lazy.to_json() == Trace(_info(), TraceData([eager])).to_json()
-        assert lazy.to_dict() == eager.to_dict()
+    fields = ("name", "span_id", "parent_id", "start_time_ns", "end_time_ns", "status")
+    for fields_first in (True, False):
+        for lazy in (
+            LazySpan.from_stored_content(text, json_dumps=True),
+            LazySpan.from_dict_lazy(json.loads(text)),
+        ):
+            if fields_first:
+                assert [getattr(lazy, f) for f in fields] == [getattr(eager, f) for f in fields]
+                assert lazy.raw_attributes() == eager.raw_attributes()
+            trace_lazy = Trace(_info(), TraceData([lazy]))
+            assert trace_lazy.to_json() == Trace(_info(), TraceData([eager])).to_json()
+            assert lazy.to_dict() == eager.to_dict()
+            assert [getattr(lazy, f) for f in fields] == [getattr(eager, f) for f in fields]
 
 
 def test_what_from_dict_rejects_fails_when_read() -> None:

@@ -761,6 +761,52 @@ class LazySpan(Span):
         return Span.__getattr__(self, name)
 
     # --- what works without materialising ------------------------------------------------
+    # (from a canonical stored dict, whose values are the built span's)
+
+    def _canonical_dict(self) -> dict[str, Any] | None:
+        if self.__dict__["_materialized"] or not self._is_canonical():
+            return None
+        return self._stored_dict()
+
+    @property
+    def name(self) -> str:
+        """The name of the span."""
+        d = self._canonical_dict()
+        return d["name"] if d is not None else Span.name.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def span_id(self) -> str:
+        """The ID of the span. This is only unique within a trace."""
+        d = self._canonical_dict()
+        if d is None:
+            return Span.span_id.fget(self)  # type: ignore[attr-defined,no-any-return]
+        return encode_span_id(_decode_id_from_byte(d["span_id"]))
+
+    @property
+    def parent_id(self) -> str | None:
+        """The span ID of the parent span."""
+        d = self._canonical_dict()
+        if d is None:
+            return Span.parent_id.fget(self)  # type: ignore[attr-defined,no-any-return]
+        parent = d["parent_span_id"]
+        return None if parent is None else encode_span_id(_decode_id_from_byte(parent))
+
+    @property
+    def start_time_ns(self) -> int:
+        """The start time of the span in nanosecond."""
+        d = self._canonical_dict()
+        return d["start_time_unix_nano"] if d is not None else Span.start_time_ns.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def end_time_ns(self) -> int | None:
+        """The end time of the span in nanosecond."""
+        d = self._canonical_dict()
+        return d["end_time_unix_nano"] if d is not None else Span.end_time_ns.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    def raw_attributes(self) -> dict[str, Any]:
+        """The attributes as stored: each value JSON-encoded text (a copy)."""
+        d = self._canonical_dict()
+        return dict(d["attributes"]) if d is not None else super().raw_attributes()
 
     def to_dict(self) -> dict[str, Any]:
         state = self.__dict__
