@@ -281,6 +281,8 @@ def test_spans_come_back_lazy_and_as_logged(any_store: SqlStore):
     ids = [*logged, "tr-" + "e" * 32, "tr-" + "f" * 32]
     batch = any_store.batch_get_trace_spans(ids)
     assert list(batch) == ids and batch[ids[2]] == [] and batch[ids[3]] == []
+    one = any_store.batch_get_trace_spans(ids[:1])[ids[0]]  # a page of one trace
+    assert [s.to_dict() for s in one] == [s.to_dict() for s in logged[ids[0]]]
     for trace_id, spans in logged.items():
         for got in (batch[trace_id], any_store.get_trace_spans(trace_id)):
             assert all(isinstance(s, LazySpan) and not s._materialized for s in got)

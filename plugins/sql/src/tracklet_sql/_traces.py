@@ -505,7 +505,7 @@ class SqlTraces(TraceStore):
 
     def _get_trace_spans(self, trace_id: str) -> list[Span]:
         with self.engine.connect() as conn:
-            contents = _driver_rows(conn, *_spans_sql(conn.dialect, 1), [trace_id])
+            contents = _driver_rows(conn, *_spans_sql(conn.dialect, 1, True), [trace_id])
             if not contents:
                 self._existing_trace(conn, trace_id)
         return _spans(contents)
@@ -545,11 +545,13 @@ _SPANS_OF = (
 
 
 @lru_cache(maxsize=64)
-def _spans_sql(dialect: sa.Dialect, count: int) -> tuple[str, tuple[str, ...] | None, bool]:
-    """:data:`_SPANS_OF` for ``count`` traces in the driver's terms (one trace: just the
-    contents), as :func:`_key_values_sql`."""
+def _spans_sql(
+    dialect: sa.Dialect, count: int, single: bool = False
+) -> tuple[str, tuple[str, ...] | None, bool]:
+    """:data:`_SPANS_OF` for ``count`` traces in the driver's terms (``single``: one
+    trace's, just the contents), as :func:`_key_values_sql`."""
     statement = _SPANS_OF
-    if count == 1:
+    if single:
         statement = (
             sa.select(_sp.c.content)
             .where(_sp.c.trace_id.in_(sa.bindparam("ids", expanding=True)))
@@ -559,7 +561,7 @@ def _spans_sql(dialect: sa.Dialect, count: int) -> tuple[str, tuple[str, ...] | 
         {"ids": [str(i) for i in range(count)]}
     )
     positions = tuple(state.positiontup) if state.positiontup is not None else None
-    return state.statement, positions, count == 1
+    return state.statement, positions, single
 
 
 def _driver_rows(
