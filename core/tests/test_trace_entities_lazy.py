@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import threading
 from typing import Any
 
 import pytest
@@ -189,3 +190,31 @@ def test_many_from_stored_content_is_from_stored_content_for_each() -> None:
     assert [s.__dict__ for s in many] == [s.__dict__ for s in one]
     assert Trace(_info(), TraceData(many)).to_json() == Trace(_info(), TraceData(_eager(texts))).to_json()
     assert [s.name for s in many] == ["root", "child"]
+
+
+def test_threads_reading_one_lazy_span_at_once_see_the_same_span() -> None:
+    texts = _texts(_span_dicts())
+    expected = _eager(texts)[1].to_dict()
+    spans = LazySpan.many_from_stored_content(texts * 50, json_dumps=True)[1::2]
+    results: list[Any] = []
+    barrier = threading.Barrier(4)
+
+    def read(kind: int) -> None:
+        barrier.wait()
+        for span in spans:
+            if kind % 2:
+                results.append((span.status, span.to_dict()))
+            else:
+                results.append(
+                    (span.status, json.loads(Trace(_info(), TraceData([span])).to_json())["data"]["spans"][0])
+                )
+
+    threads = [threading.Thread(target=read, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    dicts = [d for _, d in results]
+    assert len(results) == 200 and all(d == expected for d in dicts)
+    assert len({id(d) for d in dicts}) == 200  # nobody shares a dict
+    assert {status.status_code for status, _ in results} == {SpanStatusCode.ERROR}

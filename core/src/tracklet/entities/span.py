@@ -716,7 +716,7 @@ class LazySpan(Span):
 
     def _stored_dict(self) -> dict[str, Any]:
         state = self.__dict__
-        d: dict[str, Any] | None = state["_lazy_dict"]
+        d: dict[str, Any] | None = state.get("_lazy_dict")
         if d is None:
             d = json.loads(state["_lazy_json"])
             state["_lazy_dict"] = d
@@ -811,12 +811,15 @@ class LazySpan(Span):
     def to_dict(self) -> dict[str, Any]:
         state = self.__dict__
         if not state["_materialized"] and self._is_canonical():
-            d = self._stored_dict()
             if state["_lazy_json"] is not None:
-                # hand the parsed dict over (the text parses again if needed)
+                # hand the parsed dict over (the text parses again if needed); pop: two
+                # threads never get the same dict
+                d = state.pop("_lazy_dict", None)
                 state["_lazy_dict"] = None
-                return d
-            return _copy_span_dict(d)
+                if d is None:
+                    d = json.loads(state["_lazy_json"])
+                return d  # type: ignore[no-any-return]
+            return _copy_span_dict(self._stored_dict())
         self._materialize()
         return super().to_dict()
 
