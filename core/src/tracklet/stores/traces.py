@@ -612,6 +612,24 @@ class TraceStore(abc.ABC):
         self._require_span_storage("get_trace_spans")
         return self._get_trace_spans(validate_trace_id(trace_id))
 
+    def batch_get_trace_spans(self, trace_ids: Sequence[str]) -> dict[str, list[Span]]:
+        """The spans kept for each of ``trace_ids`` (``[]`` for an unknown trace or one without
+        spans), as :meth:`get_trace_spans` orders them (capability ``span_storage``).
+
+        What a client loading a page of traces with their spans calls. This default asks
+        :meth:`_get_trace_spans` once per trace; a store that can answer a page in one query
+        (tracklet-sql) or one request (tracklet-http's batchGet) overrides it."""
+        self._require_span_storage("batch_get_trace_spans")
+        found: dict[str, list[Span]] = {}
+        for trace_id in dict.fromkeys(validate_trace_id(t, "trace_ids") for t in trace_ids):
+            try:
+                found[trace_id] = self._get_trace_spans(trace_id)
+            except TrackletException as exc:
+                if exc.error_code != RESOURCE_DOES_NOT_EXIST:
+                    raise
+                found[trace_id] = []
+        return found
+
     def _require_span_storage(self, method: str) -> None:
         if "span_storage" not in self.trace_capabilities:
             from tracklet.exceptions import NOT_IMPLEMENTED

@@ -755,6 +755,23 @@ class SpanStorageTests(_Base):
         assert names == ["child-renamed", "root"]
 
     @requires_traces("span_storage")
+    def test_batch_get_trace_spans_answers_a_page(self, store: Any) -> None:
+        first, otel_first = _new_otel_trace()
+        second, otel_second = _new_otel_trace()
+        one = [make_span(first, otel_first, 1, None, "a", T0, T0 + 5)]
+        two = [
+            make_span(second, otel_second, 1, None, "b", T0, T0 + 9),
+            make_span(second, otel_second, 2, 1, "c", T0 + 1, T0 + 2),
+        ]
+        store.log_spans("0", one + two)
+        unknown = "tr-" + "0" * 31 + "1"
+        found = store.batch_get_trace_spans([second, unknown, first, second])
+        assert set(found) == {first, second, unknown}
+        assert _span_dicts(found[first]) == _span_dicts(one)
+        assert _span_dicts(found[second]) == _span_dicts(store.get_trace_spans(second))
+        assert sorted(s.name for s in found[second]) == ["b", "c"] and found[unknown] == []
+
+    @requires_traces("span_storage")
     def test_start_trace_and_log_spans_in_either_order(self, store: Any) -> None:
         # spans first, then the client's trace info: its values win, spans stay
         trace_id, otel = _new_otel_trace()

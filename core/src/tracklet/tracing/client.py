@@ -279,13 +279,30 @@ class TracingClient:
     def _load_traces(self, infos: Sequence[TraceInfo]) -> list[Trace]:
         """The traces of ``infos`` with their spans, in order; unreadable ones left out.
         Several are fetched at once (downloads and server calls wait on the network)."""
+        from tracklet.entities import Trace, TraceData
+
         if not infos:
             return []
-        # One temporary directory for the page: creating and removing one per trace costs
-        # more than reading the trace.
-        with tempfile.TemporaryDirectory(prefix="tracklet-traces-") as tmp:
-            found = _map_concurrently(lambda info: self._load_trace_or_none(info, tmp), infos)
-        return [trace for trace in found if trace is not None]
+        # Spans kept by the store: the whole page in one call when the store can (tracklet-sql).
+        in_store = [i.trace_id for i in infos if i.tags.get(_SPANS_LOCATION) == _TRACKING_STORE]
+        spans_of = self.store.batch_get_trace_spans(in_store) if in_store and self.span_storage else {}
+        rest = [info for info in infos if info.trace_id not in spans_of]
+        loaded: dict[str, Trace | None] = {}
+        if rest:
+            # One temporary directory for the page: creating and removing one per trace costs
+            # more than reading the trace.
+            with tempfile.TemporaryDirectory(prefix="tracklet-traces-") as tmp:
+                found = _map_concurrently(lambda info: self._load_trace_or_none(info, tmp), rest)
+            loaded = {info.trace_id: trace for info, trace in zip(rest, found, strict=True)}
+        traces = []
+        for info in infos:
+            spans = spans_of.get(info.trace_id)
+            trace = (
+                Trace(info, TraceData(spans=list(spans))) if spans is not None else loaded.get(info.trace_id)
+            )
+            if trace is not None:
+                traces.append(trace)
+        return traces
 
     def batch_get_traces(self, trace_ids: Sequence[str]) -> list[Trace]:
         """The traces of those ``trace_ids`` that exist (and whose spans can be read)."""
@@ -464,7 +481,7 @@ def _read_trace_data(repo: ArtifactRepository, path: str) -> TraceData:
     if not isinstance(data, dict):
         raise TraceDataCorrupted(artifact_path=path)
     try:
-        return TraceData.from_dict(data)
+        return TraceData.from_dict_lazy(data)
     except TrackletException:
         raise
     except Exception as exc:  # a span dict MLflow would not have written
