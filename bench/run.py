@@ -57,7 +57,6 @@ CHILD_ENV = {
     # batch): the traces workload would then search fewer traces on MLflow's side than it
     # made. A larger queue keeps every trace, as tracklet's export does.
     "MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE": "1000000",
-    "OTEL_BSP_MAX_QUEUE_SIZE": "1000000",  # the OpenTelemetry span queue in front of it (2,048)
 }
 
 
