@@ -435,22 +435,12 @@ _LIST_BY_URI = (
     "('sub'); MLflow's are relative to the URI's parent ('artifacts/sub'), as it lists the last path "
     "component inside its parent. core/src/tracklet/artifacts.py: list_artifacts"
 )
-_TRACE_NOT_FOUND = (
-    "get_trace of an unknown id says 'Trace with ID 12345678 is not found.' (the words MLflow uses "
-    "for a batch read); MLflow 3.17.2's get_trace_info says \"Trace with ID '12345678' not found.\" "
-    "(SQL store, and its server's RESOURCE_DOES_NOT_EXIST) and, on its file store, the same without "
-    "the full stop. core/src/tracklet/stores/traces.py: no_such_trace (file store: plugins/file)"
-)
 BUGS: dict[str, dict[str, str]] = {
     "test_tracking_example": {},
     "test_tracking_example_matches_mlflow": {},
     "test_unavailable_feature_fails_clearly": {},
-    "test_trace_example": {
-        "05_get_trace": _TRACE_NOT_FOUND,
-    },
-    "test_trace_example_matches_mlflow": {
-        "05_get_trace-server": _TRACE_NOT_FOUND,
-    },
+    "test_trace_example": {},
+    "test_trace_example_matches_mlflow": {},
 }
 
 

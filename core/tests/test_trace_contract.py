@@ -134,9 +134,10 @@ def test_refusals_of_stored_state_in_mlflows_words() -> None:
     from mlflow.store.tracking import sqlalchemy_store
 
     source = inspect.getsource(sqlalchemy_store)
-    # The words are MLflow's SQL store's (its file store says "Trace with ID '<id>' not found").
-    assert 'f"Trace with ID {trace_id} is not found."' in source
-    assert no_such_trace("tr-1").message == "Trace with ID tr-1 is not found."
+    # The words are MLflow's SQL store's get_trace_info (its file store drops the full stop).
+    assert "f\"Trace with ID '{trace_id}' not found.\"" in source
+    assert no_such_trace("tr-1").message == "Trace with ID 'tr-1' not found."
+    assert no_such_trace("tr-1", full_stop=False).message == "Trace with ID 'tr-1' not found"
     assert no_such_trace("tr-1").error_code == "RESOURCE_DOES_NOT_EXIST"
     assert "f\"No trace tag with key '{key}' for trace with ID '{trace_id}'\"" in source
     assert no_trace_tag("tr-1", "k").message == "No trace tag with key 'k' for trace with ID 'tr-1'"

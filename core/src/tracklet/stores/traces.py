@@ -121,9 +121,14 @@ _TRACE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,255}")
 # == refusals ===================================================================================
 
 
-def no_such_trace(trace_id: str) -> TrackletException:
-    """The refusal for a trace id the store does not hold (MLflow's words)."""
-    return TrackletException(f"Trace with ID {trace_id} is not found.", RESOURCE_DOES_NOT_EXIST)
+def no_such_trace(trace_id: str, *, full_stop: bool = True) -> TrackletException:
+    """The refusal for a trace id the store does not hold, in the words of MLflow 3.17's
+    ``get_trace_info`` (its SQL store and server: ``Trace with ID '<id>' not found.``). Its
+    file store says the same without the full stop: tracklet-file passes
+    ``full_stop=False`` so that a script prints what it printed under MLflow."""
+    return TrackletException(
+        f"Trace with ID '{trace_id}' not found{'.' if full_stop else ''}", RESOURCE_DOES_NOT_EXIST
+    )
 
 
 def no_trace_tag(trace_id: str, key: str) -> TrackletException:

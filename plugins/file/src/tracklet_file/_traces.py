@@ -624,7 +624,7 @@ class FileTraces(TraceStore):
     def _trace_dir(self, trace_id: str) -> str:
         trace_dir = self._trace_index.locate(trace_id)
         if trace_dir is None:
-            raise no_such_trace(trace_id)
+            raise no_such_trace(trace_id, full_stop=False)
         return trace_dir
 
     def _set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
@@ -692,7 +692,7 @@ class FileTraces(TraceStore):
         trace_dir = self._trace_dir(trace_id)
         info = index.read(trace_dir)
         if info is None:
-            raise no_such_trace(trace_id)
+            raise no_such_trace(trace_id, full_stop=False)
         if info.trace_id != trace_id:
             raise TrackletException(
                 f"Trace with ID '{trace_id}' metadata is in invalid state.", INVALID_STATE
