@@ -24,6 +24,10 @@ event loop and writes its answer as JSON::
             )
         ]
 
+A handler that answers with a file rather than JSON (a download) returns a
+:class:`FileAnswer`: the server streams it as an attachment, honouring ``Range``, and then
+calls its ``cleanup``.
+
 A plugin that talks to a tracking server (a REST store of its own) never writes its own
 HTTP client either: :func:`tracklet.plugins.http_transport` returns an
 :class:`HttpTransport` with the retries, credentials, TLS settings, plugin headers and
@@ -40,6 +44,7 @@ from typing import Any, Protocol
 __all__ = [
     "FIELD_TYPES",
     "HTTP_METHODS",
+    "FileAnswer",
     "PERMISSION_LEVELS",
     "PERMISSION_RESOURCES",
     "Field",
@@ -257,6 +262,21 @@ class Route:
     def path_param_names(self) -> tuple[str, ...]:
         """The names of the path's ``{param}`` segments, in order."""
         return tuple(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", self.path))
+
+
+class FileAnswer(dict):  # type: ignore[type-arg]
+    """A route's answer that is a file: ``tracklet server`` streams ``local_file`` as an
+    attachment named ``filename`` (``Content-Disposition``; ``Range`` honoured), then calls
+    ``cleanup()`` (e.g. to remove a temporary copy) whether or not the transfer finished.
+
+    It is an empty dict, so a server that does not know the type answers ``{}`` rather
+    than leak anything of the file."""
+
+    def __init__(self, local_file: str, filename: str, cleanup: Callable[[], object] = lambda: None) -> None:
+        super().__init__()
+        self.local_file = local_file
+        self.filename = filename
+        self.cleanup = cleanup
 
 
 class HttpTransport(Protocol):

@@ -500,8 +500,16 @@ def guess_content_type(name: str) -> str:
     return guessed
 
 
+#: An HTTP token (RFC 9110 §5.6.2): a file name of these characters needs no quotes.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
 def content_disposition(name: str) -> str:
-    """``attachment`` with the file's name (RFC 6266; RFC 5987 for non-ASCII names)."""
+    """``attachment`` with the file's name (RFC 6266; RFC 5987 for non-ASCII names): bare
+    when the name is an HTTP token (``filename=traces.json``, as MLflow's server, through
+    Werkzeug, writes it), else quoted."""
+    if _TOKEN.fullmatch(name):
+        return f"attachment; filename={name}"
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     ascii_name = re.sub(r'["\\]', "_", ascii_name) or "download"
     if ascii_name == name:

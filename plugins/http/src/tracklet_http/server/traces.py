@@ -530,7 +530,18 @@ def get_trace_artifact(request: Any) -> dict[str, Any]:
         )
     _trace_store(request)
     info = _authorized_info(request, params["request_id"], _READ, "get-trace-artifact")
-    return {"spans": read_trace_spans(request.tracking_store, request.settings, info)}
+    spans = read_trace_spans(request.tracking_store, request.settings, info)
+    # As MLflow's server: the trace data as a download named traces.json.
+    import json
+    import os
+    import tempfile
+
+    from tracklet.routes import FileAnswer
+
+    fd, local = tempfile.mkstemp(prefix="tracklet-trace-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"spans": spans}, f)
+    return FileAnswer(local, "traces.json", lambda: os.unlink(local))
 
 
 # -- the route table ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 from tracklet.entities import LoggedModelParameter, LoggedModelTag
 from tracklet.entities.model_registry import ModelVersionTag, RegisteredModelTag
 from tracklet.exceptions import BAD_REQUEST, INVALID_PARAMETER_VALUE, NOT_IMPLEMENTED, TrackletException
-from tracklet.routes import RouteRequest
+from tracklet.routes import FileAnswer, RouteRequest
 from tracklet_registry.server import wire
 from tracklet_registry.server.safety import check_artifact_path, check_source, decoded, is_within
 
@@ -484,18 +484,6 @@ def list_logged_model_artifacts(request: RouteRequest) -> dict[str, Any]:
             for f in files
         ]
     return out
-
-
-class FileAnswer(dict):  # type: ignore[type-arg]
-    """A route's answer that is a file rather than JSON: ``tracklet server`` streams
-    ``local_file`` (as an attachment) and then calls ``cleanup``. An empty dict, so a
-    server that does not know it answers ``{}`` instead of leaking anything."""
-
-    def __init__(self, local_file: str, filename: str, cleanup: Any) -> None:
-        super().__init__()
-        self.local_file = local_file
-        self.filename = filename
-        self.cleanup = cleanup
 
 
 def get_logged_model_artifact(request: RouteRequest) -> dict[str, Any]:
