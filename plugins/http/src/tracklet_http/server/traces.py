@@ -524,9 +524,12 @@ def get_trace_artifact(request: Any) -> dict[str, Any]:
     (``{"spans": [...]}``, as its ``traces.json``). Attachments (``path``) are not kept."""
     params = request.params
     if params.get("path"):
+        # tracklet keeps no trace attachments, so no path names one: not found (a 4xx, not
+        # a server error), saying why.
         raise TrackletException(
-            "Trace attachments are not kept by tracklet: only the trace data (no 'path') can be read.",
-            "NOT_IMPLEMENTED",
+            f"Trace {params.get('request_id')!r} has no attachment {params['path']!r}: tracklet does "
+            "not keep trace attachments; ask without 'path' for the trace data.",
+            "RESOURCE_DOES_NOT_EXIST",
         )
     _trace_store(request)
     info = _authorized_info(request, params["request_id"], _READ, "get-trace-artifact")
