@@ -23,7 +23,9 @@ from tracklet.tracing.constant import (
     TraceMetadataKey,
 )
 
-__all__ = ["TraceInfo"]
+#: protobuf's JSON forms of a trace's request time and duration (what MLflow's REST API sends),
+#: public here for the plugins that read and write that wire format.
+__all__ = ["TraceInfo", "duration_to_millis", "millis_to_duration", "millis_to_rfc3339", "rfc3339_to_millis"]
 
 
 def _truncate_request_metadata(d: dict[str, Any]) -> dict[str, str]:

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from tracklet.entities.trace_info import millis_to_duration, millis_to_rfc3339
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 
 if TYPE_CHECKING:
@@ -57,21 +58,9 @@ def _bad(message: str) -> TrackletException:
 # -- protobuf Timestamp / Duration in JSON ------------------------------------------------------
 
 
-def _fraction(nanos: int) -> str:
-    if nanos == 0:
-        return ""
-    if nanos % 1_000_000 == 0:
-        return f".{nanos // 1_000_000:03d}"
-    if nanos % 1_000 == 0:
-        return f".{nanos // 1_000:06d}"
-    return f".{nanos:09d}"
-
-
 def ms_to_timestamp(ms: int) -> str:
     """Milliseconds since the epoch as protobuf's JSON ``Timestamp`` (``…T…Z``)."""
-    seconds, millis = divmod(int(ms), 1000)
-    moment = _dt.datetime(1970, 1, 1) + _dt.timedelta(seconds=seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(millis * 1_000_000) + "Z"
+    return millis_to_rfc3339(ms)
 
 
 _TIMESTAMP = re.compile(
@@ -100,9 +89,7 @@ def timestamp_to_ms(value: Any, name: str = "request_time") -> int:
 
 def ms_to_duration(ms: int) -> str:
     """Milliseconds as protobuf's JSON ``Duration`` (``"1.500s"``)."""
-    sign = "-" if ms < 0 else ""
-    seconds, millis = divmod(abs(int(ms)), 1000)
-    return f"{sign}{seconds}{_fraction(millis * 1_000_000)}s"
+    return millis_to_duration(ms)
 
 
 _DURATION = re.compile(r"^(-)?(\d+)(?:\.(\d{1,9}))?s$")
