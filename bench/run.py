@@ -170,14 +170,25 @@ def advantage(figure: Figure, ours: float, theirs: float) -> float:
 
 def verdict(figure: Figure, backend: str, ours: float | None, ratio: float | None) -> tuple[str, bool | None]:
     """The bar's text and whether tracklet meets it on ``backend`` (None: no bar, or a side failed)."""
-    bar = figure.bar_on(backend)
     if figure is PEAK_MEMORY:
         return "<=MLflow", None if ratio is None else ratio >= 1.0
+    # every bar the figure has on this backend: each gives its text and its check
+    bars: list[tuple[str, bool | None]] = []
+    bar = figure.bar_on(backend)
     if bar is not None:
-        return f">={bar:g}x", None if ratio is None else ratio >= bar
+        bars.append((f">={bar:g}x", None if ratio is None else ratio >= bar))
     if figure.limit is not None:
-        return f"<{figure.limit:g} {figure.unit}", None if ours is None else ours < figure.limit
-    return "", None
+        bars.append((f"<{figure.limit:g} {figure.unit}", None if ours is None else ours < figure.limit))
+    if figure.at_most is not None:
+        bars.append((f"<={figure.at_most:g} {figure.unit}", None if ours is None else ours <= figure.at_most))
+    floor = figure.floor_on(backend)
+    if floor is not None:
+        bars.append((f">={floor:,.0f} {figure.unit}", None if ours is None else ours >= floor))
+    if not bars:
+        return "", None
+    checks = [check for _, check in bars]
+    passed = False if False in checks else None if None in checks else True
+    return ", ".join(text for text, _ in bars), passed
 
 
 def build_rows(workload: str, backend: str, sides: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -43,12 +43,21 @@ class Figure:
     bar: float | None = None  # minimum tracklet advantage (ratio), e.g. 5.0 for "≥5x"
     limit: float | None = None  # absolute ceiling for tracklet's own value (lower is better)
     sql_bar: float | None = None  # the bar on the SQL backends (sqlite, postgresql), if it differs
+    at_most: float | None = None  # absolute ceiling for tracklet's own value, inclusive (e.g. <=5 µs)
+    at_least: float | None = None  # absolute floor for tracklet's own value, inclusive
+    at_least_on: tuple[str, ...] | None = None  # the backends the floor applies on (None: every one)
 
     def bar_on(self, backend: str) -> float | None:
         """The minimum advantage this figure must show on ``backend`` (None: no ratio bar)."""
         if backend != "file" and self.sql_bar is not None:
             return self.sql_bar
         return self.bar
+
+    def floor_on(self, backend: str) -> float | None:
+        """The least value tracklet's figure must reach on ``backend`` (None: no floor there)."""
+        if self.at_least_on is not None and backend not in self.at_least_on:
+            return None
+        return self.at_least
 
 
 #: Peak resident memory of a workload's child: tracklet's must be no higher than MLflow's
@@ -95,6 +104,47 @@ FIGURES: dict[str, list[Figure]] = {
             "search_traces_ms", "search_traces tag filter, 100 of 10,000, with spans", "ms", False, bar=10.0
         ),
         Figure("search_infos_ms", "search_traces tag filter, 100 of 10,000, no spans", "ms", False, bar=10.0),
+    ],
+    # async logging (issue 16): the caller's cost per log_metric(..., synchronous=False), client
+    # and fluent, <=5 µs and >=25x below MLflow's; the rate until the points are in the store
+    # (flush_async_logging returned), >=100,000 points/s on sqlite. Three stores: the tracking
+    # URI of the backend, a sqlite file with TRACKLET_ASYNC_SPOOL on, and a server of each side
+    # on its own sqlite (tracklet's spool is on by default for http:// URIs).
+    "async_log": [
+        *(
+            figure
+            for prefix, where in (
+                ("store", ""),
+                ("spool", "sqlite + TRACKLET_ASYNC_SPOOL: "),
+                ("server", "server (sqlite): "),
+            )
+            for figure in (
+                Figure(
+                    f"{prefix}_client_us",
+                    f"{where}client.log_metric(synchronous=False), caller cost",
+                    "µs",
+                    False,
+                    bar=25.0,
+                    at_most=5.0,
+                ),
+                Figure(
+                    f"{prefix}_fluent_us",
+                    f"{where}fluent log_metric(synchronous=False), caller cost",
+                    "µs",
+                    False,
+                    bar=25.0,
+                    at_most=5.0,
+                ),
+                Figure(
+                    f"{prefix}_durable_points_s",
+                    f"{where}client async, points/s until flushed to the store",
+                    "points/s",
+                    True,
+                    at_least=100_000.0 if prefix == "store" else None,
+                    at_least_on=("sqlite",),
+                ),
+            )
+        ),
     ],
     "import": [
         Figure("import_ms", "import (fresh interpreter, median)", "ms", False, limit=150.0),
@@ -523,6 +573,124 @@ def traces(t: Tracker, scale: float) -> dict[str, float]:
     }
 
 
+#: async_log: calls per timed loop at --scale 1. MLflow's async path drains some 226 points/s
+#: on sqlite (issue 16), so it gets fewer calls (and a time budget per loop); every figure is
+#: a rate or a cost per call, never a total, so the two sides compare.
+ASYNC_CALLS = {"tracklet": 100_000, "mlflow": 2_000}
+ASYNC_BUDGET_S = 30.0
+#: calls between two looks at the clock in the timed loop (the look costs nothing per call)
+ASYNC_CHUNK = 500
+
+
+def _async_calls(call: Callable[[int, float], object], values: list[float]) -> tuple[int, float]:
+    """``call(i, values[i])`` for every value, in chunks, until done or ``ASYNC_BUDGET_S`` is
+    spent. Returns (calls made, seconds from the first call to the last one's return)."""
+    n = len(values)
+    start = time.perf_counter()
+    deadline = start + ASYNC_BUDGET_S
+    done = 0
+    while done < n:
+        end = min(n, done + ASYNC_CHUNK)
+        for i in range(done, end):
+            call(i, values[i])
+        done = end
+        if time.perf_counter() > deadline:
+            break
+    return done, time.perf_counter() - start
+
+
+def _check_history(client: Any, run_id: str, calls: int) -> None:
+    """Fail loudly unless the run's history of ``m`` holds exactly steps 0 … calls-1."""
+    history = client.get_metric_history(run_id, "m")
+    steps = sorted(m.step for m in history)
+    if steps != list(range(calls)):
+        raise AssertionError(
+            f"after flush_async_logging the store holds {len(history)} points of {calls} "
+            f"({len(set(steps))} distinct steps): accepted async calls were lost or stored twice"
+        )
+
+
+def _async_round(mod: ModuleType, uri: str, calls: int, rng: random.Random) -> dict[str, float]:
+    """One store: a warm-up, then ``calls`` async client calls into a new run (timed, then
+    flushed and checked), then the same through the fluent API inside ``start_run()``."""
+    client = mod.MlflowClient(uri)
+    experiment_id = client.create_experiment(f"bench-async-{time.time_ns()}")
+    mod.set_tracking_uri(uri)
+    # warm-up, untimed: the first async call starts each side's queue and worker thread
+    warm = client.create_run(experiment_id).info.run_id
+    for i in range(10):
+        client.log_metric(warm, "w", float(i), step=i, synchronous=False)
+    with mod.start_run(experiment_id=experiment_id):
+        for i in range(10):
+            mod.log_metric("w", float(i), step=i, synchronous=False)
+    mod.flush_async_logging()
+
+    values = [rng.random() for _ in range(calls)]
+    run_id = client.create_run(experiment_id).info.run_id
+    log = client.log_metric
+
+    def client_call(i: int, value: float) -> None:
+        log(run_id, "m", value, step=i, synchronous=False)
+
+    start = time.perf_counter()
+    done, caller_s = _async_calls(client_call, values)
+    mod.flush_async_logging()
+    durable_s = time.perf_counter() - start
+    client.set_terminated(run_id)
+    _check_history(client, run_id, done)
+
+    fluent_log = mod.log_metric
+
+    def fluent_call(i: int, value: float) -> None:
+        fluent_log("m", value, step=i, synchronous=False)
+
+    with mod.start_run(experiment_id=experiment_id) as run:
+        fluent_run = run.info.run_id
+        start = time.perf_counter()
+        fluent_done, fluent_s = _async_calls(fluent_call, values)
+        mod.flush_async_logging()
+        fluent_durable_s = time.perf_counter() - start
+    _check_history(client, fluent_run, fluent_done)
+    return {
+        "client_us": 1e6 * caller_s / done,
+        "fluent_us": 1e6 * fluent_s / fluent_done,
+        "durable_points_s": done / durable_s,
+        "fluent_durable_points_s": fluent_done / fluent_durable_s,
+        "points_stored": float(done),
+        "fluent_points_stored": float(fluent_done),
+    }
+
+
+def async_log(t: Tracker, scale: float) -> dict[str, float]:
+    """``log_metric(..., synchronous=False)`` as a training loop calls it, on three stores:
+    the backend's tracking URI, a sqlite file with ``TRACKLET_ASYNC_SPOOL`` set (MLflow has no
+    spool and ignores it), and a server of each side (``tracklet server`` / ``mlflow server``,
+    on their own sqlite, one worker, a free loopback port; tracklet's spool is on by default
+    for http:// URIs). Each: the caller's cost per call, client and fluent (the timed loop,
+    without the flush), and the points/s from the first call until ``flush_async_logging()``
+    returned; the run's history is then checked to hold every point exactly once."""
+    from server import running_server  # bench/server.py: starts and stops both kinds of server
+
+    calls = _scaled(ASYNC_CALLS[t.name], scale, 200)
+    rng = random.Random(5)
+    here = os.getcwd()  # the child's own temporary folder
+    figures: dict[str, float] = {}
+
+    def record(prefix: str, result: dict[str, float]) -> None:
+        figures.update({f"{prefix}_{key}": value for key, value in result.items()})
+
+    os.environ.pop("TRACKLET_ASYNC_SPOOL", None)
+    record("store", _async_round(t.module, t.uri, calls, rng))
+    os.environ["TRACKLET_ASYNC_SPOOL"] = os.path.join(here, "spool")
+    try:
+        record("spool", _async_round(t.module, f"sqlite:///{here}/spool.db", calls, rng))
+    finally:
+        os.environ.pop("TRACKLET_ASYNC_SPOOL")
+    with running_server(t.name, "sqlite", 1) as (url, _pid, _backend):
+        record("server", _async_round(t.module, url, calls, rng))
+    return figures
+
+
 WORKLOADS: dict[str, Callable[[Tracker, float], dict[str, float]]] = {
     "log_metric": log_metric,
     "log_batch": log_batch,
@@ -531,6 +699,7 @@ WORKLOADS: dict[str, Callable[[Tracker, float], dict[str, float]]] = {
     "artifacts": artifacts,
     "registry": registry,
     "traces": traces,
+    "async_log": async_log,
 }
 
 
@@ -540,6 +709,10 @@ def run_child(module: str, workload: str, uri: str, scale: float) -> dict[str, A
         figures = import_time(module, uri, scale)
         who = resource.RUSAGE_CHILDREN  # the largest of the interpreters it started
     else:
+        if workload == "async_log":
+            # tracklet's default spool directory ($XDG_CACHE_HOME/tracklet/spool, used for
+            # http:// URIs) goes under the child's own temporary folder, not the user's cache
+            os.environ["XDG_CACHE_HOME"] = os.path.join(os.getcwd(), "cache")
         figures = WORKLOADS[workload](Tracker(module, uri), scale)
         who = resource.RUSAGE_SELF  # includes the tracker's own import
     # ru_maxrss is in KiB on Linux, in bytes on macOS.
