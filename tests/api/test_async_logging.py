@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import tracklet
@@ -503,6 +504,96 @@ def test_bad_input_refused_at_the_call_as_synchronously(client, name, call):
     # the queue is fine after a refusal
     client.log_metric(run_id, "after", 1.0, timestamp=1, synchronous=False).wait()
     assert client.get_run(run_id).data.metrics == {"after": 1.0}
+
+
+# Values at the edge of what a store takes: the async path must accept what the synchronous
+# path accepts (numpy scalars from a training loop, NaN, ±inf, colons, long keys), refuse
+# what it refuses (tracklet refuses some values MLflow converts or truncates), and store the
+# same thing. (name, call(client, run_id, synchronous))
+BORDERLINE: list[tuple[str, Callable[[Any, str, bool], Any]]] = [
+    (
+        "np_float32",
+        lambda c, r, s: c.log_metric(r, "np32", np.float32(1.5), timestamp=1, step=0, synchronous=s),
+    ),
+    (
+        "np_float64",
+        lambda c, r, s: c.log_metric(r, "np64", np.float64(2.5), timestamp=1, step=0, synchronous=s),
+    ),
+    ("np_int_value", lambda c, r, s: c.log_metric(r, "npi", np.int64(3), timestamp=1, step=0, synchronous=s)),
+    (
+        "np_int_step_timestamp",
+        lambda c, r, s: c.log_metric(r, "nps", 1.0, timestamp=np.int64(5), step=np.int64(4), synchronous=s),
+    ),
+    ("int_value", lambda c, r, s: c.log_metric(r, "int", 7, timestamp=1, step=0, synchronous=s)),
+    ("big_int_value", lambda c, r, s: c.log_metric(r, "bigint", 2**70, timestamp=1, step=0, synchronous=s)),
+    ("nan", lambda c, r, s: c.log_metric(r, "nan", float("nan"), timestamp=1, step=0, synchronous=s)),
+    ("inf", lambda c, r, s: c.log_metric(r, "inf", float("inf"), timestamp=1, step=0, synchronous=s)),
+    ("minus_inf", lambda c, r, s: c.log_metric(r, "minf", float("-inf"), timestamp=1, step=0, synchronous=s)),
+    ("huge", lambda c, r, s: c.log_metric(r, "huge", 1e308, timestamp=1, step=0, synchronous=s)),
+    ("negative_step", lambda c, r, s: c.log_metric(r, "negstep", 1.0, timestamp=1, step=-3, synchronous=s)),
+    ("max_step", lambda c, r, s: c.log_metric(r, "maxstep", 1.0, timestamp=1, step=2**63 - 1, synchronous=s)),
+    ("step_overflow", lambda c, r, s: c.log_metric(r, "ovstep", 1.0, timestamp=1, step=2**63, synchronous=s)),
+    ("negative_timestamp", lambda c, r, s: c.log_metric(r, "negts", 1.0, timestamp=-1, synchronous=s)),
+    ("text_number", lambda c, r, s: c.log_metric(r, "text", "1.5", timestamp=1, step=0, synchronous=s)),
+    ("bool_value", lambda c, r, s: c.log_metric(r, "bool", True, timestamp=1, step=0, synchronous=s)),
+    ("float_step", lambda c, r, s: c.log_metric(r, "fstep", 1.0, timestamp=1, step=1.5, synchronous=s)),
+    ("colon_key", lambda c, r, s: c.log_metric(r, "eval:loss/top-1 x.y", 1.0, timestamp=1, synchronous=s)),
+    ("key_250", lambda c, r, s: c.log_metric(r, "k" * 250, 1.0, timestamp=1, synchronous=s)),
+    ("key_251", lambda c, r, s: c.log_metric(r, "k" * 251, 1.0, timestamp=1, synchronous=s)),
+    ("unicode_key", lambda c, r, s: c.log_param(r, "größe", "1", synchronous=s)),
+    ("param_none", lambda c, r, s: c.log_param(r, "none", None, synchronous=s)),
+    ("param_6000", lambda c, r, s: c.log_param(r, "p6000", "x" * 6000, synchronous=s)),
+    ("param_unicode", lambda c, r, s: c.log_param(r, "uni", "ü→😀\t\n", synchronous=s)),
+    ("param_empty", lambda c, r, s: c.log_param(r, "empty", "", synchronous=s)),
+    ("tag_none", lambda c, r, s: c.set_tag(r, "tnone", None, synchronous=s)),
+    ("tag_8000", lambda c, r, s: c.set_tag(r, "t8000", "y" * 8000, synchronous=s)),
+    ("tag_8001", lambda c, r, s: c.set_tag(r, "t8001", "y" * 8001, synchronous=s)),
+    ("tag_number", lambda c, r, s: c.set_tag(r, "tnum", 3.25, synchronous=s)),
+    (
+        "batch_duplicate_param_same_value",
+        lambda c, r, s: c.log_batch(r, params=[Param("dup", "1"), Param("dup", "1")], synchronous=s),
+    ),
+    (
+        "batch_duplicate_param_other_value",
+        lambda c, r, s: c.log_batch(r, params=[Param("dup2", "1"), Param("dup2", "2")], synchronous=s),
+    ),
+    (
+        "batch_duplicate_tag",
+        lambda c, r, s: c.log_batch(r, tags=[RunTag("dupt", "1"), RunTag("dupt", "2")], synchronous=s),
+    ),
+]
+
+
+def _outcome(call: Callable[[], Any]) -> tuple[Any, ...]:
+    try:
+        operations = call()
+        if operations is not None and hasattr(operations, "wait"):
+            operations.wait()
+    except TrackletException as error:
+        return ("refused", error.error_code, error.message)
+    return ("accepted",)
+
+
+def _stored(client: Any, run_id: str) -> dict[str, Any]:
+    run = client.get_run(run_id)
+    return {
+        "params": run.data.params,
+        "tags": user_tags(run),
+        "history": {
+            key: sorted((m.step, repr(m.value), m.timestamp) for m in client.get_metric_history(run_id, key))
+            for key in run.data.metrics
+        },
+    }
+
+
+@pytest.mark.parametrize("name,call", BORDERLINE, ids=[name for name, _ in BORDERLINE])
+def test_borderline_values_same_outcome_as_synchronously(client, name, call):
+    synchronous_run, asynchronous_run = new_run(client), new_run(client)
+    synchronous = _outcome(lambda: call(client, synchronous_run, True))
+    asynchronous = _outcome(lambda: call(client, asynchronous_run, False))
+    assert asynchronous == synchronous
+    tracklet.flush_async_logging()
+    assert _stored(client, asynchronous_run) == _stored(client, synchronous_run)
 
 
 def test_fluent_bad_input_refused_at_the_call(tracking_uri):
