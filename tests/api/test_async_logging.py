@@ -442,6 +442,36 @@ def test_context_manager_exit_flushes_and_failure_status_lands(tracking_uri):
     assert crashed.info.status == "FAILED" and crashed.data.metrics == {"c": 3.0}
 
 
+def test_nested_runs_each_end_run_flushes_its_own_data(tracking_uri):
+    with tracklet.start_run() as outer:
+        tracklet.log_metric("outer", 1.0, synchronous=False)
+        with tracklet.start_run(nested=True) as inner:
+            for step in range(50):
+                tracklet.log_metric("inner", float(step), step=step, synchronous=False)
+        client = tracklet.MlflowClient()
+        finished = client.get_run(inner.info.run_id)
+        assert finished.info.status == "FINISHED" and finished.data.metrics == {"inner": 49.0}
+        tracklet.log_param("after_inner", "yes", synchronous=False)
+    done = client.get_run(outer.info.run_id)
+    assert done.data.metrics == {"outer": 1.0} and done.data.params == {"after_inner": "yes"}
+
+
+def test_fluent_async_to_another_run_by_id(tracking_uri):
+    client = tracklet.MlflowClient()
+    other = new_run(client)
+    with tracklet.start_run() as active:
+        operations = [
+            tracklet.log_metric("m", 1.0, run_id=other, synchronous=False),
+            tracklet.log_metrics({"a": 2.0}, run_id=other, synchronous=False),
+            tracklet.log_params({"p": 1}, run_id=other, synchronous=False),
+        ]
+        for op in operations:
+            assert op.wait() is None
+    assert client.get_run(other).data.metrics == {"m": 1.0, "a": 2.0}
+    assert client.get_run(other).data.params == {"p": "1"}
+    assert client.get_run(active.info.run_id).data.metrics == {}
+
+
 def test_last_write_wins_for_tags_and_latest_metric(client):
     run_id = new_run(client)
     for i in range(50):
@@ -665,6 +695,24 @@ def test_changed_param_message_names_key_and_values(client):
     client.log_param(run_id, "lr", "0.1")
     error = refusal(client.log_param(run_id, "lr", "0.2", synchronous=False).wait)
     assert "lr" in error.message and "0.1" in error.message and "0.2" in error.message
+
+
+def test_flush_covers_every_store_and_client_in_the_process(tmp_path, monkeypatch):
+    """Two sqlite stores and two clients of one of them, all logging async: one
+    ``flush_async_logging()`` makes all of it visible."""
+    monkeypatch.delenv("TRACKLET_ASYNC_SPOOL", raising=False)
+    uris = [f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"]
+    clients = [tracklet.MlflowClient(uris[0]), tracklet.MlflowClient(uris[0]), tracklet.MlflowClient(uris[1])]
+    runs = [new_run(c) for c in clients]
+    for client, run_id in zip(clients, runs, strict=True):
+        for step in range(200):
+            client.log_metric(run_id, "m", float(step), timestamp=step, step=step, synchronous=False)
+        client.set_tag(run_id, "t", "v", synchronous=False)
+    assert tracklet.flush_async_logging() is None
+    for uri, run_id in zip([uris[0], uris[0], uris[1]], runs, strict=True):
+        reader = tracklet.MlflowClient(uri)
+        assert len(reader.get_metric_history(run_id, "m")) == 200
+        assert reader.get_run(run_id).data.tags["t"] == "v"
 
 
 # -- volume and threads ------------------------------------------------------------------------
