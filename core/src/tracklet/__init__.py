@@ -25,9 +25,11 @@ __all__ = [
     "ActiveRun",
     "add_trace",
     "artifacts",
+    "async_logging",
     "autolog",
     "Client",
     "client",
+    "config",
     "create_experiment",
     "create_external_model",
     "data",
@@ -216,6 +218,8 @@ _LAZY: dict[str, str] = {
 _SUBMODULES = frozenset(
     {
         "artifacts",
+        "async_logging",
+        "config",
         "client",
         "data",
         "entities",
@@ -266,7 +270,9 @@ if TYPE_CHECKING:
     from typing import Any
 
     from tracklet import artifacts as artifacts
+    from tracklet import async_logging as async_logging
     from tracklet import client as client
+    from tracklet import config as config
     from tracklet import data as data
     from tracklet import entities as entities
     from tracklet import exceptions as exceptions

@@ -18,9 +18,11 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tracklet import _config, plugins
+from tracklet._async_client import AsyncClientMixin
 from tracklet._media import MediaMixin
 from tracklet._model_registry import RegistryClientMixin
 from tracklet._tracing_client import TracingClientMixin
+from tracklet.async_logging import is_offline
 from tracklet.entities import (
     DatasetInput,
     Experiment,
@@ -46,6 +48,7 @@ from tracklet.validation import (
 )
 
 if TYPE_CHECKING:
+    from tracklet.async_logging import RunOperations
     from tracklet.stores import ArtifactRepository, TrackingStore
 
 __all__ = ["MlflowClient"]
@@ -53,7 +56,7 @@ __all__ = ["MlflowClient"]
 _logger = logging.getLogger(__name__)
 
 
-class MlflowClient(MediaMixin, RegistryClientMixin, TracingClientMixin):
+class MlflowClient(AsyncClientMixin, MediaMixin, RegistryClientMixin, TracingClientMixin):
     """Client of a tracking backend: experiments, runs, metrics, params, tags, artifacts.
 
     :param tracking_uri: where to track (a path, ``file:``, ``sqlite:``, ``http(s):``…);
@@ -170,13 +173,26 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingClientMixin):
         """
         tags = dict(tags or {})
         user_id = str(user_id or tags.get(MLFLOW_USER) or "unknown")
-        return self._store.create_run(
-            experiment_id=str(experiment_id),
-            user_id=user_id,
-            start_time=start_time if start_time is not None else now_ms(),
-            tags=[RunTag(k, str(v)) for k, v in tags.items()],
-            run_name=run_name,
-        )
+        start_time = start_time if start_time is not None else now_ms()
+        if is_offline():
+            str_tags = {k: str(v) for k, v in tags.items()}
+            return self._create_run_offline(
+                str(experiment_id), start_time, str_tags, run_name, "TRACKLET_OFFLINE"
+            )
+        try:
+            return self._store.create_run(
+                experiment_id=str(experiment_id),
+                user_id=user_id,
+                start_time=start_time,
+                tags=[RunTag(k, str(v)) for k, v in tags.items()],
+                run_name=run_name,
+            )
+        except TrackletException as exc:
+            str_tags = {k: str(v) for k, v in tags.items()}
+            run = self._maybe_create_run_offline(exc, str(experiment_id), start_time, str_tags, run_name)
+            if run is None:
+                raise
+            return run
 
     def get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params, tags and inputs; with a registry plugin,
@@ -235,7 +251,14 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingClientMixin):
         """End a run: status FINISHED (or the one given), end time now (or the one given)."""
         status = status or "FINISHED"
         RunStatus.from_string(status)
-        self._store.update_run_info(run_id, status, end_time if end_time is not None else now_ms(), None)
+        end_time = end_time if end_time is not None else now_ms()
+        if self._terminate_via_logger(run_id, status, end_time):
+            return
+        try:
+            self._store.update_run_info(run_id, status, end_time, None)
+        except TrackletException as exc:
+            if not self._terminate_after_error(exc, run_id, status, end_time):
+                raise
 
     def delete_run(self, run_id: str) -> None:
         """Soft-delete a run."""
@@ -292,9 +315,17 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingClientMixin):
         dataset_digest: str | None = None,
         model_id: str | None = None,
         **_: Any,
-    ) -> None:
+    ) -> RunOperations | None:
         """Log one metric value (timestamp defaults to now, step to 0); with ``model_id``, also
-        a metric of that logged model (for ``dataset_name``/``dataset_digest`` if given)."""
+        a metric of that logged model (for ``dataset_name``/``dataset_digest`` if given).
+
+        ``synchronous=False`` (or async logging turned on, see :mod:`tracklet.async_logging`)
+        checks the value, queues it and returns a ``RunOperations`` to ``wait()`` on."""
+        if (synchronous is False or self._wants_async(synchronous, run_id)) and not (
+            model_id or dataset_name
+        ):
+            ops = self._log_metric_async(run_id, key, value, timestamp, step)
+            return None if synchronous is True else ops
         metric = Metric(
             key,
             value,
@@ -307,15 +338,31 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingClientMixin):
         links = self._check_model_metrics([metric])
         self._store.log_metric(run_id, metric)
         self._log_model_metrics(links, run_id, [metric])
+        if synchronous is False:  # a model's metric: written now, nothing left to wait for
+            from tracklet.async_logging import RunOperations
+
+            return RunOperations()
+        return None
 
     def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
-        """Log a param (stored as a string); return ``value``."""
+        """Log a param (stored as a string); return ``value`` (asynchronously, the
+        ``RunOperations``, as MLflow)."""
+        if self._wants_async(synchronous, run_id):
+            ops = self._log_param_async(run_id, key, value)
+            return value if synchronous is True else ops
         self._store.log_param(run_id, Param(key, str(value)))
         return value
 
-    def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
-        """Set a tag on a run (stored as a string)."""
+    def set_tag(
+        self, run_id: str, key: str, value: Any, synchronous: bool | None = None
+    ) -> RunOperations | None:
+        """Set a tag on a run (stored as a string); asynchronously, return the
+        ``RunOperations``."""
+        if self._wants_async(synchronous, run_id):
+            ops = self._set_tag_async(run_id, key, value)
+            return None if synchronous is True else ops
         self._store.set_tag(run_id, RunTag(key, str(value)))
+        return None
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag from a run."""
@@ -328,9 +375,23 @@ class MlflowClient(MediaMixin, RegistryClientMixin, TracingClientMixin):
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
         synchronous: bool | None = None,
-    ) -> None:
+    ) -> RunOperations | None:
         """Log metrics, params and tags together. As in MLflow, a batch larger than a store
-        accepts at once (1000 metrics, 100 params and tags) is sent in several parts."""
+        accepts at once (1000 metrics, 100 params and tags) is sent in several parts.
+        Asynchronously, return the ``RunOperations``."""
+        if self._wants_async(synchronous, run_id) and not any(m.model_id for m in metrics):
+            ops = self._log_batch_async(run_id, metrics, params, tags)
+            return None if synchronous is True else ops
+        self._log_batch_now(run_id, metrics, params, tags)
+        if synchronous is False:
+            from tracklet.async_logging import RunOperations
+
+            return RunOperations()
+        return None
+
+    def _log_batch_now(
+        self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
+    ) -> None:
         params = [Param(p.key, str(p.value)) for p in params]
         tags = [RunTag(t.key, str(t.value)) for t in tags]
         metrics = list(metrics)

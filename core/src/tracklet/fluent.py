@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,6 +34,7 @@ from tracklet.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN
 from tracklet.utils.time import now_ms
 
 if TYPE_CHECKING:
+    from tracklet.async_logging import RunOperations
     from tracklet.entities import FileInfo, PagedList
 
 _DEFAULT_EXPERIMENT_ID = "0"
@@ -318,7 +320,12 @@ def restore_run(run_id: str) -> None:
 
 
 def flush_async_logging() -> None:
-    """Nothing to flush: tracklet logs synchronously (kept for MLflow code)."""
+    """Wait until every logging call queued with ``synchronous=False`` (or with async
+    logging turned on) in this process is stored."""
+    if "tracklet.async_logging.logger" in sys.modules:
+        from tracklet.async_logging import flush_async_logging as _flush
+
+        _flush()
 
 
 def flush_artifact_async_logging() -> None:
@@ -340,13 +347,18 @@ def _run_id(run_id: str | None = None) -> str:
 
 
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
-    """Log a param on the active run (starting one if needed); return ``value``."""
-    return _client().log_param(_run_id(), key, value)
+    """Log a param on the active run (starting one if needed); return ``value``, or with
+    ``synchronous=False`` a ``RunOperations`` (as MLflow)."""
+    return _client().log_param(_run_id(), key, value, synchronous=synchronous)
 
 
-def log_params(params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
+def log_params(
+    params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None
+) -> RunOperations | None:
     """Log several params at once."""
-    _client().log_batch(_run_id(run_id), params=[Param(k, str(v)) for k, v in params.items()])
+    return _client().log_batch(
+        _run_id(run_id), params=[Param(k, str(v)) for k, v in params.items()], synchronous=synchronous
+    )
 
 
 def log_metric(
@@ -358,12 +370,15 @@ def log_metric(
     run_id: str | None = None,
     model_id: str | None = None,
     dataset: Any = None,
-) -> None:
+) -> RunOperations | None:
     """Log a metric value on the active run (starting one if needed). With ``model_id``
     (and ``dataset``, whose name and digest are kept with it) it is also a metric of that
-    logged model (with a registry plugin installed)."""
-    _client().log_metric(
-        _run_id(run_id), key, value, timestamp, step, model_id=model_id, **_dataset_link(dataset)
+    logged model (with a registry plugin installed). With ``synchronous=False``, queue it
+    and return a ``RunOperations``."""
+    if model_id is None and dataset is None:
+        return _client().log_metric(_run_id(run_id), key, value, timestamp, step, synchronous)
+    return _client().log_metric(
+        _run_id(run_id), key, value, timestamp, step, synchronous, model_id=model_id, **_dataset_link(dataset)
     )
 
 
@@ -382,23 +397,25 @@ def log_metrics(
     timestamp: int | None = None,
     model_id: str | None = None,
     dataset: Any = None,
-) -> None:
+) -> RunOperations | None:
     """Log several metrics at once, with one timestamp and step (``model_id`` and ``dataset``
     as in :func:`log_metric`)."""
     ts = timestamp if timestamp is not None else now_ms()
     link = _dataset_link(dataset)
     batch = [Metric(k, v, ts, step or 0, model_id=model_id or None, **link) for k, v in metrics.items()]
-    _client().log_batch(_run_id(run_id), metrics=batch)
+    return _client().log_batch(_run_id(run_id), metrics=batch, synchronous=synchronous)
 
 
-def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> RunOperations | None:
     """Set a tag on the active run."""
-    _client().set_tag(_run_id(), key, value)
+    return _client().set_tag(_run_id(), key, value, synchronous=synchronous)
 
 
-def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> None:
+def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> RunOperations | None:
     """Set several tags on the active run."""
-    _client().log_batch(_run_id(), tags=[RunTag(k, str(v)) for k, v in tags.items()])
+    return _client().log_batch(
+        _run_id(), tags=[RunTag(k, str(v)) for k, v in tags.items()], synchronous=synchronous
+    )
 
 
 def delete_tag(key: str) -> None:

@@ -112,7 +112,7 @@ _logger = logging.getLogger(__name__)
 MAGIC = b"#tracklet-spool 1 "
 """How a segment's first line begins (format version 1)."""
 
-SEG, ACK, RUNS, NEW = ".seg", ".ack", ".runs", ".new"
+SEG, ACK, RUNS, ERR, NEW = ".seg", ".ack", ".runs", ".err", ".new"
 
 _ACK = struct.Struct("<QQ")
 _U64 = struct.Struct("<Q")
@@ -170,6 +170,8 @@ class SpoolSegment:
         self._runs_fd = -1
         self._applied = header_end
         self._inflight = header_end
+        self._ack_read_fd = -1
+        self._err_fd = -1
         self._pid = os.getpid()
         self._dir_dirty = False
         self._broken: str | None = None
@@ -369,6 +371,86 @@ class SpoolSegment:
             return True
         return self.header_end < offset <= self.end and os.pread(self._rfd, 1, offset - 1) == b"\n"
 
+    # -- a drain process, and the writer that waits for it -------------------------------
+
+    @classmethod
+    def attach(cls, path: str, lock_fd: int) -> SpoolSegment:
+        """The segment at ``path`` as seen by the process that writes its records to the
+        store for the writer (the drain, :mod:`~tracklet.async_logging.drain`):
+        ``lock_fd`` is the writer's descriptor, inherited, so the lock is held as long as
+        either process lives. The drain reads and marks; it never appends."""
+        rfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            header = _read_header(rfd, path)
+            if header is None:
+                raise OSError(errno.EINVAL, f"{path} is not a spool segment")
+            uri, created, header_end = header
+            segment = cls(
+                path,
+                uri,
+                created,
+                header_end,
+                os.fstat(rfd).st_size,
+                write_fd=-1,
+                read_fd=rfd,
+                lock_fd=lock_fd,
+            )
+        except BaseException:
+            _close_quietly(rfd)
+            raise
+        segment._load_ack()
+        return segment
+
+    def applied_on_disk(self) -> tuple[int, int]:
+        """``(applied_end, unreachable_since_ms)`` as the ``.ack`` file says now (written
+        by another process: the drain); ``unreachable_since_ms`` is 0 while the store can
+        be reached."""
+        if self._ack_read_fd < 0:
+            try:
+                self._ack_read_fd = os.open(self._stem + ACK, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return self.header_end, 0
+        raw = os.pread(self._ack_read_fd, 24, 0)
+        applied = _U64.unpack(raw[:8])[0] if len(raw) >= 8 else self.header_end
+        since = _U64.unpack(raw[16:24])[0] if len(raw) >= 24 else 0
+        return applied, since
+
+    def mark_unreachable(self, since_ms: int) -> None:
+        """Record that the store cannot be reached since ``since_ms`` (0: it can again)."""
+        self._check_open()
+        if self._ack_fd < 0:
+            self._open_ack()
+        os.pwrite(self._ack_fd, _U64.pack(since_ms), 16)
+
+    def add_error(self, end: int, error_code: str, message: str) -> None:
+        """Record that the store refused the record ending at offset ``end``."""
+        self._check_open()
+        if self._err_fd < 0:
+            self._err_fd = os.open(
+                self._stem + ERR, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
+        line = json.dumps([end, error_code, message], ensure_ascii=False, separators=(",", ":"))
+        _write_all(self._err_fd, line.encode() + b"\n")
+
+    def errors_after(self, position: int) -> tuple[list[tuple[int, str, str]], int]:
+        """The refusals recorded from byte ``position`` of the ``.err`` file on, as
+        ``(record end, error code, message)``, and the position to read from next."""
+        try:
+            with open(self._stem + ERR, "rb") as f:
+                f.seek(position)
+                data = f.read()
+        except FileNotFoundError:
+            return [], position
+        cut = data.rfind(b"\n") + 1
+        found: list[tuple[int, str, str]] = []
+        for line in data[:cut].split(b"\n")[:-1]:
+            try:
+                end, code, message = json.loads(line)
+                found.append((int(end), str(code), str(message)))
+            except (ValueError, TypeError):
+                continue
+        return found, position + cut
+
     # -- offline runs ------------------------------------------------------------------
 
     def run_map(self) -> dict[str, str]:
@@ -417,7 +499,7 @@ class SpoolSegment:
         forked from the one that holds the segment (the files are the parent's)."""
         if self._lock_fd < 0:
             return
-        for suffix in (SEG, ACK, RUNS):  # the .seg first: never a .seg without its .ack
+        for suffix in (SEG, ACK, RUNS, ERR):  # the .seg first: never a .seg without its .ack
             _unlink_quietly(self._stem + suffix)
         self.close()
 
@@ -426,8 +508,17 @@ class SpoolSegment:
         claims them next). Does nothing the second time, or in a forked child."""
         if self._lock_fd < 0:
             return
-        fds = {self._wfd, self._rfd, self._ack_fd, self._runs_fd} - {-1}
+        fds = {
+            self._wfd,
+            self._rfd,
+            self._ack_fd,
+            self._runs_fd,
+            self._ack_read_fd,
+            self._err_fd,
+            self._lock_fd,
+        } - {-1}
         self._wfd = self._rfd = self._ack_fd = self._runs_fd = self._lock_fd = -1
+        self._ack_read_fd = self._err_fd = -1
         _live.discard(self)
         _close_quietly(*fds)  # closing the last descriptor of the .seg releases the lock
 
@@ -439,8 +530,17 @@ class SpoolSegment:
     def _after_fork_in_child(self) -> None:
         # the descriptors share the parent's open file descriptions, lock included: close
         # this process's copies (the lock stays with the parent's), never flock(LOCK_UN)
-        fds = {self._wfd, self._rfd, self._ack_fd, self._runs_fd} - {-1}
+        fds = {
+            self._wfd,
+            self._rfd,
+            self._ack_fd,
+            self._runs_fd,
+            self._ack_read_fd,
+            self._err_fd,
+            self._lock_fd,
+        } - {-1}
         self._wfd = self._rfd = self._ack_fd = self._runs_fd = self._lock_fd = -1
+        self._ack_read_fd = self._err_fd = -1
         _close_quietly(*fds)
 
     def __repr__(self) -> str:
@@ -469,7 +569,7 @@ def claim_orphans(directory: str, tracking_uri: str | None = None) -> list[Spool
             stem = name[: -len(SEG)]
             created = stem.split("-", 1)[0]
             candidates.append((int(created) if created.isdigit() else 0, name, path))
-        elif name.endswith((ACK, RUNS)):
+        elif name.endswith((ACK, RUNS, ERR)):
             if not os.path.exists(path[: path.rindex(".")] + SEG):
                 # its .seg was removed first, and whoever removed it stopped before this
                 _unlink_quietly(path)

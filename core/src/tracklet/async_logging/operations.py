@@ -1,0 +1,76 @@
+"""``RunOperations``: what an asynchronous logging call returns (MLflow's class, same name
+and methods).
+
+MLflow builds a ``concurrent.futures.Future`` per call. A future holds a lock and a
+condition, which would cost more than the whole call is allowed to (a few microseconds),
+so here an operation is a *ticket*: the logger it went to and its sequence number there.
+``wait()`` asks the logger to wait until everything up to that number has been written,
+then raises the error of any of its calls that the store refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from tracklet.exceptions import INTERNAL_ERROR, TrackletException
+
+if TYPE_CHECKING:
+    from tracklet.async_logging.logger import AsyncLogger
+
+__all__ = ["RunOperations", "get_combined_run_operations"]
+
+
+class RunOperations:
+    """Pending logging operations of a run; ``wait()`` blocks until they are stored.
+
+    :param operation_futures: what to wait for: ``(logger, first, last)`` tickets made by
+        tracklet's async logger, or ``concurrent.futures.Future`` objects (as MLflow's
+        constructor takes).
+    """
+
+    __slots__ = ("_operation_futures",)
+
+    def __init__(self, operation_futures: Iterable[Any] | None = None) -> None:
+        self._operation_futures = list(operation_futures or [])
+
+    @classmethod
+    def _ticket(cls, logger: AsyncLogger, first: int, last: int) -> RunOperations:
+        ops = cls.__new__(cls)
+        ops._operation_futures = [(logger, first, last)]
+        return ops
+
+    def wait(self) -> None:
+        """Block until every operation has been written to the store. Raises the store's
+        error (a :class:`~tracklet.exceptions.TrackletException` with its code) if any of
+        them failed; the others are stored all the same."""
+        failed: list[BaseException] = []
+        for op in self._operation_futures:
+            if isinstance(op, tuple):
+                logger, first, last = op
+                failed.extend(logger.wait_for(first, last))
+            else:
+                error = op.exception()
+                if error is not None:
+                    failed.append(error)
+        if len(failed) == 1 and isinstance(failed[0], TrackletException):
+            raise failed[0]
+        if failed:
+            codes = {getattr(e, "error_code", INTERNAL_ERROR) for e in failed}
+            code = codes.pop() if len(codes) == 1 else INTERNAL_ERROR
+            detail = "; ".join(str(e) for e in failed[:5])
+            raise TrackletException(
+                f"{len(failed)} asynchronous logging operations failed: {detail}", code
+            ) from failed[0]
+
+    def __repr__(self) -> str:
+        return f"<RunOperations: {len(self._operation_futures)} pending>"
+
+
+def get_combined_run_operations(run_operations_list: Iterable[RunOperations | None]) -> RunOperations:
+    """One ``RunOperations`` that waits for all of those given (``None`` entries ignored)."""
+    futures: list[Any] = []
+    for ops in run_operations_list:
+        if ops is not None:
+            futures.extend(ops._operation_futures)
+    return RunOperations(futures)

@@ -1,0 +1,2 @@
+"""MLflow's ``mlflow.utils.async_logging`` import path; the code is in
+:mod:`tracklet.async_logging`."""
