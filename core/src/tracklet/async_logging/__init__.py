@@ -133,12 +133,13 @@ def sync_spool(
     tracking_uri: str | None = None,
     progress: bool = False,
     dry_run: bool = False,
+    wait_for_drains: float = 600.0,
 ) -> SyncReport:
     """Send what a spool holds to its stores (``tracklet sync``); see
     :func:`tracklet.async_logging.replay.sync_spool`."""
     from tracklet.async_logging.replay import sync_spool as _sync
 
-    return _sync(directory, tracking_uri, progress, dry_run)
+    return _sync(directory, tracking_uri, progress, dry_run, wait_for_drains)
 
 
 def __getattr__(name: str) -> Any:

@@ -196,13 +196,81 @@ def _write_chunk(
     return True
 
 
+def _segments_of_dead_writers(directory: str) -> list[str]:
+    """Segments (by path) whose writer process, named in the file name, has ended."""
+    found = []
+    for name in os.listdir(directory):
+        if not name.endswith(".seg"):
+            continue
+        parts = name.split("-")
+        if len(parts) < 3 or not parts[1].isdigit():
+            continue
+        if not _alive(int(parts[1])):
+            found.append(os.path.join(directory, name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return True
+
+
+def _held(path: str) -> bool:
+    """Whether some process (a drain) holds the segment's lock."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock taken here
+    return False
+
+
+def _wait_for_drains(directory: str, timeout: float) -> None:
+    """Wait while drain processes of ended writers are still writing their segments."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = [p for p in _segments_of_dead_writers(directory) if _held(p)]
+        if not busy:
+            return
+        _log.info("waiting for %d drain processes still writing %s", len(busy), directory)
+        time.sleep(0.2)
+
+
 def sync_spool(
     directory: str | None = None,
     tracking_uri: str | None = None,
     progress: bool = False,
     dry_run: bool = False,
+    wait_for_drains: float = 600.0,
 ) -> SyncReport:
     """Send everything left in a spool to its stores; what ``tracklet sync`` does.
+
+    A segment whose writer has ended but whose drain process is still writing it is
+    waited for (up to ``wait_for_drains`` seconds; 0: not at all), so that a sync right
+    after a training process was killed finds everything written or claimable. Segments
+    of writers still running are theirs, and left alone.
 
     :param directory: the spool (default: ``TRACKLET_ASYNC_SPOOL`` if it names a
         directory, else :func:`~tracklet.async_logging.default_spool_directory`).
@@ -219,6 +287,8 @@ def sync_spool(
     report = SyncReport()
     if not os.path.isdir(directory):
         return report
+    if wait_for_drains:
+        _wait_for_drains(directory, wait_for_drains)
     segments = claim_orphans(directory, tracking_uri)
     by_uri: dict[str, list[SpoolSegment]] = {}
     for segment in segments:
