@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from tracklet.async_logging.spool import SpoolSegment
     from tracklet.stores import TrackingStore
 
-__all__ = ["DrainProcess", "DrainThread", "Drainer", "main"]
+__all__ = ["DrainProcess", "DrainThread", "Drainer", "NoDrain", "main"]
 
 _log = logging.getLogger("tracklet.async_logging")
 
@@ -215,6 +215,26 @@ class DrainThread:
         """(A forked child has no such thread.)"""
 
 
+class NoDrain:
+    """Offline mode: nothing writes the segment now; ``tracklet sync`` or the next process
+    logging to the store does."""
+
+    def wake(self) -> None:
+        """Nothing to wake."""
+
+    def finish(self) -> None:
+        """Nothing to stop."""
+
+    def alive(self) -> bool:
+        return True
+
+    def exit_code(self) -> int | None:
+        return None
+
+    def forget_in_child(self) -> None:
+        """Nothing to forget."""
+
+
 # -- the drain process ------------------------------------------------------------------------------
 
 
@@ -226,6 +246,9 @@ class DrainProcess:
         lock_fd = segment._lock_fd
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        # the drain retries an unreachable store itself, and can be woken while it waits:
+        # an HTTP store's own retries (seconds of sleep per call) would only delay it
+        env["TRACKLET_HTTP_REQUEST_MAX_RETRIES"] = "0"
         try:
             self.process = subprocess.Popen(
                 [

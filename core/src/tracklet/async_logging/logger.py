@@ -240,8 +240,11 @@ class AsyncLogger:
         return segment
 
     def _start_drain(self, segment: SpoolSegment, first: bool) -> Any:
-        from tracklet.async_logging.drain import DrainProcess, DrainThread
+        from tracklet.async_logging import is_offline
+        from tracklet.async_logging.drain import DrainProcess, DrainThread, NoDrain
 
+        if is_offline():
+            return NoDrain()
         if self.drain_mode == "thread":
             return DrainThread(segment, self.client.store, replay_orphans=first)
         try:
@@ -370,7 +373,7 @@ class AsyncLogger:
         are written; their errors, if any."""
         if self.spool_dir is None:
             self._wait_applied(last, None)
-        else:
+        elif not self.offline:
             self._wait_position(last, None)
         if not self._errors:
             return []
@@ -386,8 +389,8 @@ class AsyncLogger:
         if self.spool_dir is None:
             return self._wait_applied(self._accepted, timeout)
         segment = self._segment
-        if segment is None:
-            return True
+        if segment is None or self.offline:
+            return True  # offline: the calls are in the spool, which is all there is to wait for
         return self._wait_position(self._base + segment.end, timeout)
 
     def _wait_applied(self, seq: int, timeout: float | None) -> bool:
@@ -399,6 +402,13 @@ class AsyncLogger:
         self._wake.set()
         with self._done:
             return self._done.wait_for(lambda: self._applied >= seq, timeout)
+
+    @property
+    def offline(self) -> bool:
+        """Whether this logger's segments wait for ``tracklet sync`` (``TRACKLET_OFFLINE``)."""
+        from tracklet.async_logging.drain import NoDrain
+
+        return bool(self._gens) and isinstance(self._gens[-1].drain, NoDrain)
 
     @property
     def pending(self) -> int:
@@ -521,6 +531,19 @@ class AsyncLogger:
                 )
             return
         done = True
+        if self.offline:
+            for gen in self._gens:
+                gen.segment.close()
+            _log.warning(
+                "Offline: the calls logged to %s are kept in the spool %s; send them with "
+                "`tracklet sync --spool %s` when the store can be reached.",
+                self.tracking_uri,
+                self.spool_dir,
+                self.spool_dir,
+            )
+            self._gens = []
+            self._segment = None
+            return
         if self._segment is not None and not self.unreachable:
             done = self.flush(timeout)
         self._closing = True
