@@ -50,6 +50,11 @@ __all__ = ["DrainProcess", "DrainThread", "Drainer", "NoDrain", "main"]
 _log = logging.getLogger("tracklet.async_logging")
 
 CHUNK = 10_000
+#: How long an idle drain waits before looking again (doubling from the first to the
+#: second); the writer wakes it at once when someone waits for the records.
+_MIN_WAIT, _MAX_WAIT = 0.005, 0.2
+#: Exit code of a drain process that stopped because it had nothing to do.
+IDLE_EXIT_CODE = 4
 READ_BYTES = 4 << 20
 FSYNC_EVERY = 1.0
 #: Error code the drain process records (at offset -1) when it cannot open the store.
@@ -64,6 +69,9 @@ class Drainer:
         more records will come).
     :param linger: seconds to keep retrying an unreachable store after the writer has
         finished, before leaving the segment for a replay.
+    :param idle_exit: stop after this many seconds with nothing to write (all of it
+        written): :meth:`run` then returns False and the segment stays with its writer,
+        which starts a drain again when it has more. None: never.
     """
 
     def __init__(
@@ -73,21 +81,24 @@ class Drainer:
         idle: Callable[[float], bool],
         linger: float = 300.0,
         replay_orphans: bool = True,
+        idle_exit: float | None = None,
     ) -> None:
         self.segment = segment
         self.store = store
         self.idle = idle
         self.linger = linger
         self.replay_orphans = replay_orphans
+        self.idle_exit = idle_exit
         self.writer_done = False
         self._done_at: float | None = None
         self._last_fsync = 0.0
         self._unreachable_since = 0
         self.run_map: dict[str, str] = {}
 
-    def run(self) -> None:
+    def run(self) -> bool:
         """Write until the writer is done and everything is written (then remove the
-        segment), or until the store stayed unreachable past ``linger`` (then keep it)."""
+        segment and return True), or until the store stayed unreachable past ``linger``
+        (then keep it for a replay), or until idle past ``idle_exit`` (both: False)."""
         from tracklet.async_logging.replay import _all_run_maps
 
         directory = os.path.dirname(self.segment.path)
@@ -95,6 +106,8 @@ class Drainer:
         if self.replay_orphans:
             self._replay_orphans(directory)
         offset, inflight = self.segment.acked()
+        wait = _MIN_WAIT
+        idle_since = time.monotonic()
         while True:
             lines, ends = self.segment.read_records(offset, READ_BYTES)
             if lines:
@@ -103,14 +116,21 @@ class Drainer:
                     records = _decode_all(lines[start : start + CHUNK])
                     if not self._write(records, chunk_ends, offset < inflight):
                         self.segment.close()
-                        return
+                        return False
                     offset = chunk_ends[-1]
+                wait = _MIN_WAIT
+                idle_since = time.monotonic()
                 continue
             if self.writer_done:
                 break
-            if not self.idle(0.005):
+            if self.idle_exit is not None and time.monotonic() - idle_since > self.idle_exit:
+                self.segment.close()
+                return False
+            if not self.idle(wait):
                 self.writer_done = True  # read once more: the last lines may be new
+            wait = min(wait * 2, _MAX_WAIT)
         self.segment.remove()
+        return True
 
     def _write(self, records: list[Record], ends: list[int], uncertain: bool) -> bool:
         segment = self.segment
@@ -319,7 +339,13 @@ def _stdin_idle(parent_pid: int) -> Callable[[float], bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tracklet.async_logging.drain SEGMENT LOCK_FD PARENT_PID``."""
+    """``python -m tracklet.async_logging.drain SEGMENT LOCK_FD PARENT_PID``.
+
+    Exit status 0: the segment is written and removed; 4 (:data:`IDLE_EXIT_CODE`):
+    nothing to write for ``TRACKLET_ASYNC_DRAIN_IDLE_EXIT`` seconds (default 30), so a
+    process that logs rarely, or a long notebook session, keeps no idle drain around (its
+    writer starts another when it logs again); 3: the store cannot be opened here; 1:
+    failed (the error is in the segment's ``.err``)."""
     from tracklet import plugins
     from tracklet.async_logging.spool import SpoolSegment
     from tracklet.utils import environment
@@ -337,7 +363,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         linger = 300.0
     try:
-        Drainer(segment, store, _stdin_idle(int(parent_pid)), linger=linger).run()
+        idle_exit = float(environment.get("ASYNC_DRAIN_IDLE_EXIT", "30"))
+    except ValueError:
+        idle_exit = 30.0
+    try:
+        drainer = Drainer(segment, store, _stdin_idle(int(parent_pid)), linger=linger, idle_exit=idle_exit)
+        if not drainer.run() and not drainer.writer_done:
+            return IDLE_EXIT_CODE
     except Exception:
         segment.add_error(-1, INTERNAL_ERROR, "the drain process failed:\n" + traceback.format_exc())
         return 1

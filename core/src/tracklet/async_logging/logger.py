@@ -65,6 +65,7 @@ ERRORS_KEPT = 100_000
 _MIN_PAUSE, _MAX_PAUSE = 0.2, 5.0
 #: The spool's size limit, the drain's health and rotation are looked at every this many bytes.
 _CHECK_EVERY = 256 << 10
+_IDLE_EXIT_CODE = 4  # tracklet.async_logging.drain.IDLE_EXIT_CODE, without importing it
 
 
 def _float_env(name: str, default: float) -> float:
@@ -284,6 +285,10 @@ class AsyncLogger:
             return
         applied, _ = gen.segment.applied_on_disk()
         if applied >= gen.segment.end and gen is not self._gens[-1]:
+            return
+        if gen.drain.exit_code() == _IDLE_EXIT_CODE:  # it stopped for want of work: start it again
+            gen.segment._load_ack()
+            gen.drain = self._start_drain(gen.segment, first=False)
             return
         cannot_open = False
         errors, gen.err_pos = gen.segment.errors_after(gen.err_pos)
@@ -549,6 +554,7 @@ class AsyncLogger:
         self._closing = True
         threads = []
         for gen in list(self._gens):
+            self._check_drain(gen)  # one that stopped idle is started again to finish
             gen.drain.finish()
             if isinstance(gen.drain, _thread_drain_type()):
                 threads.append(gen.drain.thread)
