@@ -18,12 +18,13 @@ from tracklet.cli._errors import user_message, wants_traceback
 from tracklet.cli._experiments import experiments
 from tracklet.cli._plugins import plugins
 from tracklet.cli._runs import runs
+from tracklet.cli._sync import sync
 from tracklet.cli._traces import traces
 from tracklet.exceptions import TrackletException
 
 __all__ = ["BUILTIN_COMMANDS", "CliState", "TrackletGroup", "build_cli", "main"]
 
-BUILTIN_COMMANDS: tuple[click.Command, ...] = (experiments, runs, traces, artifacts, plugins)
+BUILTIN_COMMANDS: tuple[click.Command, ...] = (experiments, runs, traces, artifacts, sync, plugins)
 
 
 class TrackletGroup(click.Group):
