@@ -52,6 +52,8 @@ class ActiveRun(Run):
     def __init__(self, run: Run) -> None:
         super().__init__(run.info, run.data, run.inputs)
         self._started_by = os.getpid()
+        self._client: MlflowClient | None = None
+        self._uri_setting: tuple[str | None, ...] = ()
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -69,6 +71,31 @@ def _stack() -> list[ActiveRun]:
     if stack is None:
         stack = _local.stack = []
     return stack
+
+
+def _uri_setting() -> tuple[str | None, ...]:
+    """What the user set to choose the tracking URI (not the default a plugin proposes,
+    which depends on the working directory and costs a directory scan to work out)."""
+    return (
+        _config._tracking_uri,
+        os.environ.get("TRACKLET_TRACKING_URI"),
+        os.environ.get("MLFLOW_TRACKING_URI"),
+    )
+
+
+def _target(run_id: str | None = None) -> tuple[MlflowClient, str]:
+    """The client and run of a fluent logging call: with no run id, the active run and
+    the client it was started with, unless the user has chosen another tracking URI since
+    (a run keeps the default store it started in); else as :func:`_client`/:func:`_run_id`."""
+    if run_id is None:
+        stack = _stack()
+        if stack:
+            active = stack[-1]
+            client = active._client
+            if client is not None and active._uri_setting == _uri_setting():
+                return client, active.info.run_id
+    client = _client()
+    return client, _run_id(run_id)
 
 
 def _client() -> MlflowClient:
@@ -223,6 +250,8 @@ def start_run(
         exp_id = str(experiment_id) if experiment_id is not None else _current_experiment_id()
         run = client.create_run(exp_id, tags=all_tags, run_name=run_name)
     active = ActiveRun(run)
+    active._client = client
+    active._uri_setting = _uri_setting()
     stack.append(active)
     _register_atexit()
     return active
@@ -349,15 +378,17 @@ def _run_id(run_id: str | None = None) -> str:
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     """Log a param on the active run (starting one if needed); return ``value``, or with
     ``synchronous=False`` a ``RunOperations`` (as MLflow)."""
-    return _client().log_param(_run_id(), key, value, synchronous=synchronous)
+    client, run_id = _target()
+    return client.log_param(run_id, key, value, synchronous=synchronous)
 
 
 def log_params(
     params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None
 ) -> RunOperations | None:
     """Log several params at once."""
-    return _client().log_batch(
-        _run_id(run_id), params=[Param(k, str(v)) for k, v in params.items()], synchronous=synchronous
+    client, run_id = _target(run_id)
+    return client.log_batch(
+        run_id, params=[Param(k, str(v)) for k, v in params.items()], synchronous=synchronous
     )
 
 
@@ -375,10 +406,11 @@ def log_metric(
     (and ``dataset``, whose name and digest are kept with it) it is also a metric of that
     logged model (with a registry plugin installed). With ``synchronous=False``, queue it
     and return a ``RunOperations``."""
+    client, run_id = _target(run_id)
     if model_id is None and dataset is None:
-        return _client().log_metric(_run_id(run_id), key, value, timestamp, step, synchronous)
-    return _client().log_metric(
-        _run_id(run_id), key, value, timestamp, step, synchronous, model_id=model_id, **_dataset_link(dataset)
+        return client.log_metric(run_id, key, value, timestamp, step, synchronous)
+    return client.log_metric(
+        run_id, key, value, timestamp, step, synchronous, model_id=model_id, **_dataset_link(dataset)
     )
 
 
@@ -403,18 +435,21 @@ def log_metrics(
     ts = timestamp if timestamp is not None else now_ms()
     link = _dataset_link(dataset)
     batch = [Metric(k, v, ts, step or 0, model_id=model_id or None, **link) for k, v in metrics.items()]
-    return _client().log_batch(_run_id(run_id), metrics=batch, synchronous=synchronous)
+    client, run_id = _target(run_id)
+    return client.log_batch(run_id, metrics=batch, synchronous=synchronous)
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> RunOperations | None:
     """Set a tag on the active run."""
-    return _client().set_tag(_run_id(), key, value, synchronous=synchronous)
+    client, run_id = _target()
+    return client.set_tag(run_id, key, value, synchronous=synchronous)
 
 
 def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> RunOperations | None:
     """Set several tags on the active run."""
-    return _client().log_batch(
-        _run_id(), tags=[RunTag(k, str(v)) for k, v in tags.items()], synchronous=synchronous
+    client, run_id = _target()
+    return client.log_batch(
+        run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()], synchronous=synchronous
     )
 
 
