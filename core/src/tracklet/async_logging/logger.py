@@ -40,7 +40,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from tracklet.async_logging.apply import apply_records, is_unavailable
-from tracklet.async_logging.operations import RunOperations
+from tracklet.async_logging.operations import RunOperations, ticket
 from tracklet.async_logging.records import CREATE_RUN, END_RUN, PARAM, TAG, Record, encode
 from tracklet.exceptions import TrackletException
 from tracklet.stores.forking import after_fork_in_child
@@ -159,7 +159,7 @@ class AsyncLogger:
                     self._start()
             if self._sleeping:
                 self._wake.set()
-            return RunOperations._ticket(self, seq, seq)
+            return ticket(self, seq, seq)
         line = f"m\t{run_id}\t{key}\t{value!r}\t{timestamp}\t{step}\n".encode()
         with self._lock:
             segment = self._segment or self._open_segment()
@@ -167,7 +167,7 @@ class AsyncLogger:
             if end >= self._next_check:
                 self._check(segment, end)
             position = self._base + end
-        return RunOperations._ticket(self, position - len(line) + 1, position)
+        return ticket(self, position - len(line) + 1, position)
 
     def submit(self, records: list[Record]) -> RunOperations:
         """Queue several records (a batch, params, tags, run starts and ends) in order."""
@@ -180,7 +180,7 @@ class AsyncLogger:
                 if self._worker is None:
                     self._start()
             self._wake.set()
-            return RunOperations._ticket(self, first, last)
+            return ticket(self, first, last)
         data = b"".join(encode(r) for r in records)
         with self._lock:
             segment = self._segment or self._open_segment()
@@ -188,7 +188,7 @@ class AsyncLogger:
             if end >= self._next_check:
                 self._check(segment, end)
             position = self._base + end
-        return RunOperations._ticket(self, position - len(data) + 1, position)
+        return ticket(self, position - len(data) + 1, position)
 
     def log_param(self, run_id: str, key: str, value: str) -> RunOperations:
         """Queue a param (``value`` already a string)."""

@@ -18,27 +18,28 @@ from tracklet.exceptions import INTERNAL_ERROR, TrackletException
 if TYPE_CHECKING:
     from tracklet.async_logging.logger import AsyncLogger
 
-__all__ = ["RunOperations", "get_combined_run_operations"]
+__all__ = ["RunOperations", "get_combined_run_operations", "ticket"]
 
 
 class RunOperations:
     """Pending logging operations of a run; ``wait()`` blocks until they are stored.
 
-    :param operation_futures: what to wait for: ``(logger, first, last)`` tickets made by
-        tracklet's async logger, or ``concurrent.futures.Future`` objects (as MLflow's
-        constructor takes).
+    :param operation_futures: what to wait for: ``concurrent.futures.Future`` objects (as
+        MLflow's constructor takes) or tracklet's tickets, ``(logger, first, last)``.
     """
 
-    __slots__ = ("_operation_futures",)
+    __slots__ = ("_logger", "_first", "_last", "_more")
 
     def __init__(self, operation_futures: Iterable[Any] | None = None) -> None:
-        self._operation_futures = list(operation_futures or [])
+        self._logger: AsyncLogger | None = None
+        self._first = self._last = 0
+        self._more = list(operation_futures or [])
 
-    @classmethod
-    def _ticket(cls, logger: AsyncLogger, first: int, last: int) -> RunOperations:
-        ops = cls.__new__(cls)
-        ops._operation_futures = [(logger, first, last)]
-        return ops
+    @property
+    def _operation_futures(self) -> list[Any]:
+        """Everything this waits for, as a list (MLflow's attribute)."""
+        own = [(self._logger, self._first, self._last)] if self._logger is not None else []
+        return own + self._more
 
     def wait(self) -> None:
         """Block until every operation has been written to the store. Raises the store's
@@ -65,6 +66,22 @@ class RunOperations:
 
     def __repr__(self) -> str:
         return f"<RunOperations: {len(self._operation_futures)} pending>"
+
+
+_new = object.__new__
+
+
+def ticket(logger: AsyncLogger, first: int, last: int) -> RunOperations:
+    """The operations ``first..last`` of ``logger`` (the hot path: no list, no lock)."""
+    ops: RunOperations = _new(RunOperations)
+    ops._logger = logger
+    ops._first = first
+    ops._last = last
+    ops._more = _NONE
+    return ops
+
+
+_NONE: list[Any] = []
 
 
 def get_combined_run_operations(run_operations_list: Iterable[RunOperations | None]) -> RunOperations:
