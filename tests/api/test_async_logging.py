@@ -20,8 +20,8 @@ fails in ``wait()`` with a generic ``INTERNAL_ERROR``), and a store's refusal co
 
 The ``tracking_uri`` fixture here extends ``conftest.py``'s backends (file, memory,
 sqlite, http) with sqlite through the write-ahead spool, and one PostgreSQL and one
-MariaDB/MySQL database per session, shared by the tests like the http server is: every
-test makes its own runs and looks only at them.
+MariaDB/MySQL database; each of these is one store for the session, shared by the tests
+as the http server is: every test makes its own runs and looks only at them.
 """
 
 from __future__ import annotations
@@ -94,13 +94,27 @@ def mysql_database() -> Iterator[str]:
     yield from _server_database("mysql")
 
 
+@pytest.fixture(scope="session")
+def async_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``XDG_CACHE_HOME`` for the session, so the default spool (on for http) is one
+    directory: a spool is drained by a separate process, started once per spool and URI."""
+    return tmp_path_factory.mktemp("async-cache")
+
+
+@pytest.fixture(scope="session")
+def spooled_sqlite(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """One sqlite store and one spool directory for the session's ``sqlite-spool`` tests."""
+    root = tmp_path_factory.mktemp("sqlite-spool")
+    return f"sqlite:///{root / 'mlflow.db'}", str(root / "spool")
+
+
 @pytest.fixture(params=["file", "memory", "sqlite", "sqlite-spool", "http", "postgresql", "mysql"])
 def tracking_uri(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     """conftest.py's ``tracking_uri`` plus the two server databases and sqlite with the
-    spool on (``TRACKLET_ASYNC_SPOOL``); the async switches and the spool settings cleared
-    otherwise, the default spool (on for http) inside ``tmp_path``."""
+    spool on (``TRACKLET_ASYNC_SPOOL``; one store for the session, like http's); the async
+    switches and the spool settings cleared otherwise."""
     for name in (
         "TRACKLET_TRACKING_URI",
         "MLFLOW_TRACKING_URI",
@@ -113,15 +127,15 @@ def tracking_uri(
         *ASYNC_SWITCHES,
     ):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(request.getfixturevalue("async_cache_home")))
     backend = request.param
     if backend == "file":
         uri = str(tmp_path / "mlruns")
     elif backend == "sqlite":
         uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     elif backend == "sqlite-spool":  # every async call goes through the write-ahead spool
-        monkeypatch.setenv("TRACKLET_ASYNC_SPOOL", str(tmp_path / "spool"))
-        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        uri, spool = request.getfixturevalue("spooled_sqlite")
+        monkeypatch.setenv("TRACKLET_ASYNC_SPOOL", spool)
     elif backend == "http":
         uri = str(request.getfixturevalue("http_server"))
     elif backend in SERVER_DATABASES:
