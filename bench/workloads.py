@@ -582,11 +582,15 @@ ASYNC_BUDGET_S = 30.0
 ASYNC_CHUNK = 500
 
 
-def _async_calls(call: Callable[[int, float], object], values: list[float]) -> tuple[int, float]:
+def _async_calls(call: Callable[[int, float], object], values: list[float]) -> tuple[int, float, float]:
     """``call(i, values[i])`` for every value, in chunks, until done or ``ASYNC_BUDGET_S`` is
-    spent. Returns (calls made, seconds from the first call to the last one's return)."""
+    spent. Returns (calls made, seconds from the first call to the last one's return, CPU
+    seconds of the calling thread in that time). The wall time is the figure; the thread's
+    CPU time, which leaves out waiting for the GIL or a CPU while the tracker's worker or
+    another process runs, goes to the result file as what the call itself costs."""
     n = len(values)
     start = time.perf_counter()
+    cpu = time.thread_time()
     deadline = start + ASYNC_BUDGET_S
     done = 0
     while done < n:
@@ -596,7 +600,7 @@ def _async_calls(call: Callable[[int, float], object], values: list[float]) -> t
         done = end
         if time.perf_counter() > deadline:
             break
-    return done, time.perf_counter() - start
+    return done, time.perf_counter() - start, time.thread_time() - cpu
 
 
 def _check_history(client: Any, run_id: str, calls: int) -> None:
@@ -608,6 +612,32 @@ def _check_history(client: Any, run_id: str, calls: int) -> None:
             f"after flush_async_logging the store holds {len(history)} points of {calls} "
             f"({len(set(steps))} distinct steps): accepted async calls were lost or stored twice"
         )
+
+
+def _drain_peak_mb() -> float:
+    """The largest peak resident memory (``VmHWM``) of this process's living children that
+    run ``tracklet.async_logging.drain`` (tracklet drains a spool in a separate process; the
+    child's own peak memory leaves it out). 0 when there is none or no /proc."""
+    peak = 0
+    me = str(os.getpid())
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = f.read().rsplit(")", 1)[1].split()[1]
+            if ppid != me:
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"tracklet.async_logging.drain" not in f.read():
+                    continue
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return peak / 1024
 
 
 def _async_round(mod: ModuleType, uri: str, calls: int, rng: random.Random) -> dict[str, float]:
@@ -633,7 +663,7 @@ def _async_round(mod: ModuleType, uri: str, calls: int, rng: random.Random) -> d
         log(run_id, "m", value, step=i, synchronous=False)
 
     start = time.perf_counter()
-    done, caller_s = _async_calls(client_call, values)
+    done, caller_s, caller_cpu_s = _async_calls(client_call, values)
     mod.flush_async_logging()
     durable_s = time.perf_counter() - start
     client.set_terminated(run_id)
@@ -647,15 +677,18 @@ def _async_round(mod: ModuleType, uri: str, calls: int, rng: random.Random) -> d
     with mod.start_run(experiment_id=experiment_id) as run:
         fluent_run = run.info.run_id
         start = time.perf_counter()
-        fluent_done, fluent_s = _async_calls(fluent_call, values)
+        fluent_done, fluent_s, fluent_cpu_s = _async_calls(fluent_call, values)
         mod.flush_async_logging()
         fluent_durable_s = time.perf_counter() - start
     _check_history(client, fluent_run, fluent_done)
     return {
+        "drain_peak_rss_mb": _drain_peak_mb(),
         "client_us": 1e6 * caller_s / done,
         "fluent_us": 1e6 * fluent_s / fluent_done,
         "durable_points_s": done / durable_s,
         "fluent_durable_points_s": fluent_done / fluent_durable_s,
+        "client_cpu_us": 1e6 * caller_cpu_s / done,
+        "fluent_cpu_us": 1e6 * fluent_cpu_s / fluent_done,
         "points_stored": float(done),
         "fluent_points_stored": float(fluent_done),
     }
