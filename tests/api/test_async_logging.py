@@ -309,25 +309,27 @@ def test_fluent_return_types_match_mlflow(tracking_uri):
     assert user_tags(got) == {"t": "v", "u": "1", "w": "2", "t2": "v", "u2": "1"}
 
 
-def test_run_operations_import_paths_and_combination(client):
-    from tracklet.async_logging import RunOperations as FromPackage
-    from tracklet.async_logging import get_combined_run_operations
-    from tracklet.utils.async_logging.run_operations import (
-        RunOperations,
-    )
-    from tracklet.utils.async_logging.run_operations import (
-        get_combined_run_operations as combine,
-    )
+def test_run_operations_import_paths():
+    import tracklet.async_logging as package
+    import tracklet.utils.async_logging.run_operations as mlflows_path
 
-    assert FromPackage is RunOperations and tracklet.RunOperations is RunOperations
-    assert combine is get_combined_run_operations
+    assert package.RunOperations is mlflows_path.RunOperations
+    assert package.get_combined_run_operations is mlflows_path.get_combined_run_operations
+    assert tracklet.RunOperations is mlflows_path.RunOperations  # mlflow.RunOperations
+
+
+def test_get_combined_run_operations_as_mlflows(client):
+    """MLflow's: an empty list gives None, one element gives that element, more give one
+    RunOperations waiting for them all."""
+    from tracklet.utils.async_logging.run_operations import RunOperations, get_combined_run_operations
+
     assert RunOperations(None).wait() is None and RunOperations([]).wait() is None
-    assert combine([]) is None
+    assert get_combined_run_operations([]) is None
     run_id = new_run(client)
     first = client.log_metric(run_id, "m", 1.0, timestamp=1, step=0, synchronous=False)
-    assert combine([first]) is first
+    assert get_combined_run_operations([first]) is first
     second = client.log_metric(run_id, "m", 2.0, timestamp=2, step=1, synchronous=False)
-    both = combine([first, second])
+    both = get_combined_run_operations([first, second])
     assert isinstance(both, RunOperations) and both.wait() is None
     assert history(client, run_id, "m") == [(0, 1.0, 1), (1, 2.0, 2)]
 
@@ -696,12 +698,21 @@ def test_store_errors_surface_in_wait_and_the_rest_lands(client):
     assert run.data.params == {"p": "1", "q": "x"} and user_tags(run) == {"t": "v"}
     assert history(client, run_id, "m") == [(0, 1.0, 1), (1, 2.0, 2), (2, 3.0, 3)]
     assert client.get_run(deleted).data.metrics == {}
-    # as MLflow's (a future keeps its exception), a failed operation raises at every wait,
-    # and so does a combination of failed and good operations
-    assert refusal(changed.wait).error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_a_failed_operation_raises_at_every_wait(client):
+    """As MLflow's (a future keeps its exception): waiting again, or waiting for a
+    combination holding the failed operation, raises again."""
     from tracklet.utils.async_logging.run_operations import get_combined_run_operations
 
-    assert refusal(get_combined_run_operations([ok[0], changed]).wait).error_code == "INVALID_PARAMETER_VALUE"
+    run_id = new_run(client)
+    client.log_param(run_id, "p", "1")
+    changed = client.log_param(run_id, "p", "2", synchronous=False)
+    fine = client.log_metric(run_id, "m", 1.0, timestamp=1, synchronous=False)
+    assert refusal(changed.wait).error_code == "INVALID_PARAMETER_VALUE"
+    assert refusal(changed.wait).error_code == "INVALID_PARAMETER_VALUE"
+    assert refusal(get_combined_run_operations([fine, changed]).wait).error_code == "INVALID_PARAMETER_VALUE"
+    assert fine.wait() is None
 
 
 def test_changed_param_message_names_key_and_values(client):
