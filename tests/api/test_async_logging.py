@@ -740,6 +740,24 @@ def test_flush_covers_every_store_and_client_in_the_process(tmp_path, monkeypatc
         assert reader.get_run(run_id).data.tags["t"] == "v"
 
 
+@pytest.mark.parametrize(
+    "variable", ["MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "TRACKLET_ASYNC_LOGGING_BUFFERING_SECONDS"]
+)
+def test_buffering_seconds_still_flushes_and_waits(tmp_path, monkeypatch, variable):
+    """With a pause between the worker's writes, wait() and flush still return once the
+    calls are stored, and nothing is dropped."""
+    monkeypatch.delenv("TRACKLET_ASYNC_SPOOL", raising=False)
+    monkeypatch.setenv(variable, "0.3")
+    client = tracklet.MlflowClient(f"sqlite:///{tmp_path / 'buffered.db'}")
+    run_id = new_run(client)
+    first = client.log_metric(run_id, "m", 0.0, timestamp=0, step=0, synchronous=False)
+    assert first.wait() is None and len(client.get_metric_history(run_id, "m")) == 1
+    for step in range(1, 500):
+        client.log_metric(run_id, "m", float(step), timestamp=step, step=step, synchronous=False)
+    tracklet.flush_async_logging()
+    assert history(client, run_id, "m") == [(s, float(s), s) for s in range(500)]
+
+
 # -- volume and threads ------------------------------------------------------------------------
 
 
@@ -923,7 +941,9 @@ print("RESULT " + json.dumps(out, sort_keys=True))
 """
 
 
-def _run_script(source: str, module: str, root: Path) -> dict[str, Any]:
+def _run_script(
+    source: str, module: str, root: Path, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run ``source`` (``{mod}`` = ``module``) in a fresh process on ``root/store.db`` with no
     MLflow or tracklet variables set; return the JSON it printed after ``RESULT``."""
     root.mkdir()
@@ -931,6 +951,7 @@ def _run_script(source: str, module: str, root: Path) -> dict[str, Any]:
     script.write_text(source.format(mod=module))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKLET_", "MLFLOW_"))}
     env.update({"HOME": str(root), "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
+    env.update(extra_env or {})
     proc = subprocess.run(
         [sys.executable, str(script), f"sqlite:///{root / 'store.db'}"],
         cwd=root,
@@ -973,10 +994,16 @@ print("RESULT " + json.dumps({{"client_run": run_id, "fluent_run": active.info.r
 """
 
 
-def test_process_exit_flushes_and_ends_the_active_run(tmp_path):
+@pytest.mark.parametrize("spooled", [False, True], ids=["memory-queue", "spool"])
+def test_process_exit_flushes_and_ends_the_active_run(tmp_path, spooled):
     """A script that logs async and exits without flushing or ending its run: at exit the
-    queue is drained (MLflow's atexit does the same) and the active run is FINISHED."""
-    ids = _run_script(_EXIT_WITHOUT_FLUSH, "tracklet", tmp_path / "exit")
+    queue is drained (MLflow's atexit does the same) and the active run is FINISHED; with
+    the spool on, its fully applied segment is deleted."""
+    spool = tmp_path / "spool"
+    extra_env = {"TRACKLET_ASYNC_SPOOL": str(spool)} if spooled else {}
+    ids = _run_script(_EXIT_WITHOUT_FLUSH, "tracklet", tmp_path / "exit", extra_env)
+    if spooled:
+        assert spool.is_dir() and sorted(p.name for p in spool.glob("*.seg")) == []
     client = tracklet.MlflowClient(f"sqlite:///{tmp_path / 'exit' / 'store.db'}")
     assert history(client, ids["client_run"], "m") == [(s, float(s), s) for s in range(2000)]
     assert client.get_run(ids["client_run"]).data.params == {"p": "1"}
