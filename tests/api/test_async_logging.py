@@ -445,6 +445,21 @@ def test_end_run_flushes_before_terminating(tracking_uri):
     assert run.data.params == {"lr": "0.1"} and user_tags(run)["phase"] == "train"
 
 
+def test_client_set_terminated_drains_the_runs_queued_calls_first(client):
+    """MLflow's ``set_terminated`` shuts its async queue down (draining it) before it ends
+    the run, so the seed examples' pattern (log, set_terminated, get_run) shows everything."""
+    run_id = new_run(client)
+    for step in range(1000):
+        client.log_metric(run_id, "m", float(step), timestamp=step, step=step, synchronous=False)
+    client.log_param(run_id, "p", "1", synchronous=False)
+    client.set_tag(run_id, "t", "v", synchronous=False)
+    client.set_terminated(run_id, status="KILLED")
+    run = client.get_run(run_id)
+    assert run.info.status == "KILLED" and run.data.metrics == {"m": 999.0}
+    assert run.data.params == {"p": "1"} and user_tags(run) == {"t": "v"}
+    assert len(client.get_metric_history(run_id, "m")) == 1000
+
+
 def test_context_manager_exit_flushes_and_failure_status_lands(tracking_uri):
     with tracklet.start_run() as run:
         tracklet.log_metrics({"a": 1.0, "b": 2.0}, step=0, synchronous=False)
