@@ -19,9 +19,10 @@ fails in ``wait()`` with a generic ``INTERNAL_ERROR``), and a store's refusal co
 ``wait()`` with the store's own error code (MLflow wraps it in ``INTERNAL_ERROR``).
 
 The ``tracking_uri`` fixture here extends ``conftest.py``'s backends (file, memory,
-sqlite, http) with sqlite through the write-ahead spool, and one PostgreSQL and one
-MariaDB/MySQL database; each of these is one store for the session, shared by the tests
-as the http server is: every test makes its own runs and looks only at them.
+sqlite, http with its default spool) with http without the spool, sqlite through the
+write-ahead spool, and one PostgreSQL and one MariaDB/MySQL database; each of these is
+one store for the session, shared by the tests as the http server is: every test makes
+its own runs and looks only at them.
 """
 
 from __future__ import annotations
@@ -108,7 +109,9 @@ def spooled_sqlite(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     return f"sqlite:///{root / 'mlflow.db'}", str(root / "spool")
 
 
-@pytest.fixture(params=["file", "memory", "sqlite", "sqlite-spool", "http", "postgresql", "mysql"])
+@pytest.fixture(
+    params=["file", "memory", "sqlite", "sqlite-spool", "http", "http-no-spool", "postgresql", "mysql"]
+)
 def tracking_uri(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
@@ -136,7 +139,10 @@ def tracking_uri(
     elif backend == "sqlite-spool":  # every async call goes through the write-ahead spool
         uri, spool = request.getfixturevalue("spooled_sqlite")
         monkeypatch.setenv("TRACKLET_ASYNC_SPOOL", spool)
-    elif backend == "http":
+    elif backend == "http":  # the spool is on by default for http(s) URIs
+        uri = str(request.getfixturevalue("http_server"))
+    elif backend == "http-no-spool":  # the in-memory queue to a server
+        monkeypatch.setenv("TRACKLET_ASYNC_SPOOL", "off")
         uri = str(request.getfixturevalue("http_server"))
     elif backend in SERVER_DATABASES:
         uri = str(request.getfixturevalue(f"{backend}_database"))
