@@ -82,7 +82,7 @@ def test_a_segment_starts_with_its_header_and_is_private(tmp_path: Path) -> None
     header = Path(segment.path).read_bytes()
     assert header.startswith(b"#tracklet-spool 1 ") and header.endswith(b"\n")
     meta = json.loads(header[len(b"#tracklet-spool 1 ") :])
-    assert meta == {"tracking_uri": URI, "pid": os.getpid(), "created": segment.created}
+    assert meta == {"tracking_uri": URI, "pid": os.getpid(), "created": segment.created, "cwd": os.getcwd()}
     assert segment.header_end == segment.end == len(header)
     assert re.fullmatch(rf"{segment.created}-{os.getpid()}-[0-9a-f]{{8}}\.seg", Path(segment.path).name)
     assert stat.S_IMODE(directory.stat().st_mode) & 0o077 == 0

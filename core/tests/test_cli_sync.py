@@ -441,11 +441,6 @@ def test_an_unreachable_store_exits_1_keeps_every_call_for_the_next_sync(
     assert not any(spool.glob("*.seg"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="replay_segments counts the records it leaves twice (report.left): the chunk's rest, "
-    "then _count_lines_after from the same offset",
-)
 def test_the_calls_left_in_the_spool_are_counted_once(
     tmp_path: Path, spool: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -65,7 +65,8 @@ ERRORS_KEPT = 100_000
 _MIN_PAUSE, _MAX_PAUSE = 0.2, 5.0
 #: The spool's size limit, the drain's health and rotation are looked at every this many bytes.
 _CHECK_EVERY = 256 << 10
-_IDLE_EXIT_CODE = 4  # tracklet.async_logging.drain.IDLE_EXIT_CODE, without importing it
+_IDLE_EXIT_CODE = 4
+_monotonic = time.monotonic  # tracklet.async_logging.drain.IDLE_EXIT_CODE, without importing it
 
 
 def _float_env(name: str, default: float) -> float:
@@ -131,6 +132,7 @@ class AsyncLogger:
         self._gens = []
         self._base = 0
         self._next_check = 0
+        self._next_check_time = 0.0
         self._room_warned = False
         self._outage_warned = False
         # both
@@ -164,7 +166,7 @@ class AsyncLogger:
         with self._lock:
             segment = self._segment or self._open_segment()
             end = segment.append(line)
-            if end >= self._next_check:
+            if end >= self._next_check or _monotonic() >= self._next_check_time:
                 self._check(segment, end)
             position = self._base + end
         return ticket(self, position - len(line) + 1, position)
@@ -185,7 +187,7 @@ class AsyncLogger:
         with self._lock:
             segment = self._segment or self._open_segment()
             end = segment.append(data)
-            if end >= self._next_check:
+            if end >= self._next_check or _monotonic() >= self._next_check_time:
                 self._check(segment, end)
             position = self._base + end
         return ticket(self, position - len(data) + 1, position)
@@ -256,9 +258,10 @@ class AsyncLogger:
             return DrainThread(segment, self.client.store, replay_orphans=first)
 
     def _check(self, segment: SpoolSegment, end: int) -> None:
-        """Every ``_CHECK_EVERY`` bytes (holding ``_lock``): the size limit, the drain's
+        """Every ``_CHECK_EVERY`` bytes or every second (holding ``_lock``): the size limit, the drain's
         health, the store's reachability, and rotation to a new segment."""
         self._next_check = end + _CHECK_EVERY
+        self._next_check_time = _monotonic() + 1.0
         applied, since = segment.applied_on_disk()
         if since and not self._outage_warned:
             self._outage_warned = True

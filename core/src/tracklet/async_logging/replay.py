@@ -18,10 +18,12 @@ child's) that name the local id find the run too.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from tracklet.async_logging.spool import SpoolSegment
     from tracklet.stores import TrackingStore
 
-__all__ = ["SyncReport", "replay_segments", "sync_spool"]
+__all__ = ["SyncReport", "held_by_a_process", "replay_segments", "segments_of_ended_writers", "sync_spool"]
 
 _log = logging.getLogger("tracklet.async_logging")
 
@@ -123,15 +125,17 @@ def replay_segments(
                 elif not _write_chunk(
                     store, segment, chunk, offset < inflight, end, run_map, report, wait_while_unreachable
                 ):
-                    report.left += len(records) - start
+                    report.calls -= len(chunk)  # counted again below, with the rest left
                     stopped = True
                     break
                 if progress is not None:
                     progress.update(end - offset)
                 offset = end
         if stopped:
-            report.left += _count_lines_after(segment, offset)
-            for rest in segments[index:]:
+            for rest, start_at in [(segment, offset)] + [(s, s.acked()[0]) for s in segments[index + 1 :]]:
+                unsent = _count_lines_after(rest, start_at)
+                report.left += unsent
+                report.calls += unsent
                 rest.close()
             return report
         if dry_run:
@@ -196,7 +200,7 @@ def _write_chunk(
     return True
 
 
-def _segments_of_dead_writers(directory: str) -> list[str]:
+def segments_of_ended_writers(directory: str) -> list[str]:
     """Segments (by path) whose writer process, named in the file name, has ended."""
     found = []
     for name in os.listdir(directory):
@@ -230,7 +234,7 @@ def _not_zombie(pid: int) -> bool:
         return True
 
 
-def _held(path: str) -> bool:
+def held_by_a_process(path: str) -> bool:
     """Whether some process (a drain) holds the segment's lock."""
     import fcntl
 
@@ -251,11 +255,25 @@ def _wait_for_drains(directory: str, timeout: float) -> None:
     """Wait while drain processes of ended writers are still writing their segments."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = [p for p in _segments_of_dead_writers(directory) if _held(p)]
+        busy = [p for p in segments_of_ended_writers(directory) if held_by_a_process(p)]
         if not busy:
             return
         _log.info("waiting for %d drain processes still writing %s", len(busy), directory)
         time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def _working_directory(path: str | None) -> Iterator[None]:
+    """Run the block in ``path`` (when it exists), then come back."""
+    if not path or not os.path.isdir(path) or path == os.getcwd():
+        yield
+        return
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def sync_spool(
@@ -281,7 +299,7 @@ def sync_spool(
     """
     from tracklet import plugins
     from tracklet.async_logging import default_spool_directory, spool_directory_setting
-    from tracklet.async_logging.spool import claim_orphans
+    from tracklet.async_logging.spool import claim_orphans, header_of
 
     directory = directory or spool_directory_setting() or default_spool_directory()
     report = SyncReport()
@@ -290,9 +308,10 @@ def sync_spool(
     if wait_for_drains:
         _wait_for_drains(directory, wait_for_drains)
     segments = claim_orphans(directory, tracking_uri)
-    by_uri: dict[str, list[SpoolSegment]] = {}
+    by_uri: dict[tuple[str, str | None], list[SpoolSegment]] = {}
     for segment in segments:
-        by_uri.setdefault(segment.tracking_uri, []).append(segment)
+        cwd = header_of(segment.path).get("cwd")
+        by_uri.setdefault((segment.tracking_uri, cwd if isinstance(cwd, str) else None), []).append(segment)
     bar = None
     if progress and segments:
         from tqdm import tqdm
@@ -300,16 +319,18 @@ def sync_spool(
         total = sum(max(0, s.end - s.acked()[0]) for s in segments)
         bar = tqdm(total=total, unit="B", unit_scale=True, desc="tracklet sync")
     try:
-        for uri, group in by_uri.items():
+        for (uri, cwd), group in by_uri.items():
             try:
-                store = plugins.get_tracking_store(uri)
+                with _working_directory(cwd):  # a relative URI means what it meant to the writer
+                    store = plugins.get_tracking_store(uri)
             except Exception as exc:
                 report.errors.append(f"{uri}: {exc}")
                 report.left += sum(_count_lines_after(s, s.acked()[0]) for s in group)
                 for s in group:
                     s.close()
                 continue
-            replay_segments(store, group, directory, progress=bar, dry_run=dry_run, report=report)
+            with _working_directory(cwd):
+                replay_segments(store, group, directory, progress=bar, dry_run=dry_run, report=report)
     finally:
         if bar is not None:
             bar.close()

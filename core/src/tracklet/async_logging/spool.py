@@ -105,7 +105,7 @@ try:
 except ImportError:  # Windows: no flock; making or claiming a segment raises
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["SpoolSegment", "claim_orphans", "spool_size"]
+__all__ = ["SpoolSegment", "claim_orphans", "header_of", "spool_size"]
 
 _logger = logging.getLogger(__name__)
 
@@ -192,7 +192,12 @@ class SpoolSegment:
             header = (
                 MAGIC
                 + json.dumps(
-                    {"tracking_uri": tracking_uri, "pid": os.getpid(), "created": created},
+                    {
+                        "tracking_uri": tracking_uri,
+                        "pid": os.getpid(),
+                        "created": created,
+                        "cwd": os.getcwd(),
+                    },
                     ensure_ascii=False,
                     separators=(",", ":"),
                 ).encode("utf-8")
@@ -684,6 +689,19 @@ def _remove_dead_new(path: str) -> None:
             _unlink_quietly(path)
     finally:
         os.close(fd)
+
+
+def header_of(path: str) -> dict[str, Any]:
+    """The JSON header of the segment at ``path`` (``tracking_uri``, ``pid``, ``created``,
+    ``cwd``: the writer's working directory, against which a relative tracking URI such as
+    ``sqlite:///mlflow.db`` is meant); ``{}`` if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            line = f.readline(_MAX_HEADER)
+        meta = json.loads(line[len(MAGIC) :]) if line.startswith(MAGIC) else {}
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def spool_size(directory: str) -> int:

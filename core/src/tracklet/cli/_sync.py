@@ -139,9 +139,9 @@ def _root_tracking_uri(ctx: click.Context) -> str | None:
 def _draining(directory: str) -> int:
     """How many segments of ended writers a drain process is still writing: ``sync_spool``
     waits for those before it claims what is left."""
-    from tracklet.async_logging.replay import _held, _segments_of_dead_writers
+    from tracklet.async_logging.replay import held_by_a_process, segments_of_ended_writers
 
-    return sum(1 for path in _segments_of_dead_writers(directory) if _held(path))
+    return sum(1 for path in segments_of_ended_writers(directory) if held_by_a_process(path))
 
 
 def _held_segments(directory: str, uri: str | None) -> int:

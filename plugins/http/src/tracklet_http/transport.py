@@ -74,7 +74,11 @@ _STATUS_CODES = {
     404: RESOURCE_DOES_NOT_EXIST,
     429: "REQUEST_LIMIT_EXCEEDED",
     501: "NOT_IMPLEMENTED",
+    # a gateway's answer (no MLflow error body): the server behind it could not be reached
+    # or did not answer in time, which is "try again later", not a refusal
+    502: TEMPORARILY_UNAVAILABLE,
     503: TEMPORARILY_UNAVAILABLE,
+    504: TEMPORARILY_UNAVAILABLE,
 }
 
 #: urllib3 pool managers by TLS settings, per process: a forked child opens its own
