@@ -221,3 +221,12 @@ def test_every_returned_point_survives_kills_through_the_server(
 ) -> None:
     # fewer rounds through the server: each adds a backlog the HTTP path drains more slowly
     _kill_rounds(kit, http_server, tmp_path / "spool", 5, tmp_path, _seed())
+
+
+@pytest.mark.slow
+def test_every_returned_point_survives_kills_on_postgresql(
+    kit: SimpleNamespace, postgres_uri: str, tmp_path: Path
+) -> None:
+    # a few rounds on PostgreSQL: concurrent writers (a drain, the next child's replay) on
+    # a server database rather than one sqlite file
+    _kill_rounds(kit, postgres_uri, tmp_path / "spool", 4, tmp_path, _seed())

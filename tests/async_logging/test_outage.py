@@ -11,6 +11,11 @@ same port and database, waits until the store holds every point logged before th
 restart (the worker drains on its own, no flush needed), lets training go on a few seconds
 more, then tells the child to stop; the child calls ``flush_async_logging()`` and exits.
 
+Twice: with the spool's drain in its own process (the default), and in a thread of the
+training process (``TRACKLET_ASYNC_DRAIN=thread``, the fallback for a store the drain
+process cannot open), where the retrying and then the catching up share the training
+process's interpreter.
+
 Step time: steps are sorted by their start (``time.monotonic``, one clock for all
 processes of the machine) into "up" (server healthy) and "down" (server dead); the
 moments of stopping and starting it are in neither. The median step time while down must
@@ -118,7 +123,10 @@ def _server(port: int, db: Path, artifacts: Path, log: Path) -> ServerProcess:
 
 
 @pytest.mark.slow
-def test_training_goes_on_through_a_30s_server_outage(kit: SimpleNamespace, tmp_path: Path) -> None:
+@pytest.mark.parametrize("drain", ["process", "thread"])
+def test_training_goes_on_through_a_30s_server_outage(
+    kit: SimpleNamespace, tmp_path: Path, drain: str
+) -> None:
     port = free_port()
     db, artifacts = tmp_path / "store.db", tmp_path / "artifacts"
     server = _server(port, db, artifacts, tmp_path / "server-1.log")
@@ -134,7 +142,7 @@ def test_training_goes_on_through_a_30s_server_outage(kit: SimpleNamespace, tmp_
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=err,
-                env=kit.child_env(TRACKLET_ASYNC_SPOOL=str(tmp_path / "spool")),
+                env=kit.child_env(TRACKLET_ASYNC_SPOOL=str(tmp_path / "spool"), TRACKLET_ASYNC_DRAIN=drain),
             )
         counter = StepCounter(child)
         assert counter.ready.wait(120), f"the child did not start:\n{_text(tmp_path / 'child.err')}"
@@ -190,7 +198,7 @@ def test_training_goes_on_through_a_30s_server_outage(kit: SimpleNamespace, tmp_
         assert len(up) >= 1000, f"only {len(up)} steps ran while the server was up"
         median_down, median_up = statistics.median(down), statistics.median(up)
         print(
-            f"outage: {total} steps, {len(down)} while down, {len(up)} while up; median step "
+            f"outage ({drain} drain): {total} steps, {len(down)} while down, {len(up)} while up; median step "
             f"{median_down * 1e3:.3f} ms down, {median_up * 1e3:.3f} ms up; "
             f"p99 {_p99(down) * 1e3:.3f} ms down, {_p99(up) * 1e3:.3f} ms up"
         )
