@@ -156,12 +156,6 @@ def test_wait_raises_the_stores_error_and_the_rest_of_the_batch_is_stored(client
     assert all(m.value == float(m.step) for m in history)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # "DID NOT RAISE", nothing else
-    reason="AsyncLogger.wait_for pops a refusal once it is reported: a second wait() or a combined "
-    "one returns quietly, where MLflow's futures raise every time (remove this mark once it keeps them)",
-)
 def test_a_refusal_is_raised_by_every_wait(client: Any) -> None:
     """MLflow's ``RunOperations`` wraps futures, whose ``result()`` raises each time it is
     asked: waiting twice, or on a combination holding the refused call, raises again."""

@@ -385,11 +385,10 @@ class AsyncLogger:
             self._wait_position(last, None)
         if not self._errors:
             return []
-        with self._done:
-            if self.spool_dir is None:
-                return [self._errors.pop(s) for s in range(first, last + 1) if s in self._errors]
-            found = [p for p in self._errors if first <= p <= last]
-            return [self._errors.pop(p) for p in found]
+        with self._done:  # kept (up to ERRORS_KEPT): every wait() on a refused call raises, as MLflow's
+            if self.spool_dir is None and last - first < len(self._errors):
+                return [self._errors[s] for s in range(first, last + 1) if s in self._errors]
+            return [e for p, e in list(self._errors.items()) if first <= p <= last]
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every call accepted so far is written (or refused); False if
