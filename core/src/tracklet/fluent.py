@@ -53,7 +53,7 @@ class ActiveRun(Run):
         super().__init__(run.info, run.data, run.inputs)
         self._started_by = os.getpid()
         self._client: MlflowClient | None = None
-        self._uri_setting: tuple[str | None, ...] = ()
+        self._uri_setting: str | None = None
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -73,26 +73,18 @@ def _stack() -> list[ActiveRun]:
     return stack
 
 
-def _uri_setting() -> tuple[str | None, ...]:
-    """What the user set to choose the tracking URI (not the default a plugin proposes,
-    which depends on the working directory and costs a directory scan to work out)."""
-    return (
-        _config._tracking_uri,
-        os.environ.get("TRACKLET_TRACKING_URI"),
-        os.environ.get("MLFLOW_TRACKING_URI"),
-    )
-
-
 def _target(run_id: str | None = None) -> tuple[MlflowClient, str]:
     """The client and run of a fluent logging call: with no run id, the active run and
-    the client it was started with, unless the user has chosen another tracking URI since
-    (a run keeps the default store it started in); else as :func:`_client`/:func:`_run_id`."""
+    the client it was started with, unless :func:`~tracklet.set_tracking_uri` has chosen
+    another URI since (a run keeps the store it started in: the default a plugin proposes
+    is not looked up again, which costs a pluggy call and a directory scan); else as
+    :func:`_client`/:func:`_run_id`."""
     if run_id is None:
         stack = _stack()
         if stack:
             active = stack[-1]
             client = active._client
-            if client is not None and active._uri_setting == _uri_setting():
+            if client is not None and active._uri_setting == _config._tracking_uri:
                 return client, active.info.run_id
     client = _client()
     return client, _run_id(run_id)
@@ -251,7 +243,7 @@ def start_run(
         run = client.create_run(exp_id, tags=all_tags, run_name=run_name)
     active = ActiveRun(run)
     active._client = client
-    active._uri_setting = _uri_setting()
+    active._uri_setting = _config._tracking_uri
     stack.append(active)
     _register_atexit()
     return active
