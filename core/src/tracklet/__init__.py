@@ -97,6 +97,7 @@ __all__ = [
     "register_model",
     "restore_experiment",
     "restore_run",
+    "RunOperations",
     "search",
     "search_experiments",
     "search_logged_models",
@@ -133,6 +134,7 @@ __all__ = [
 
 #: Public name -> ``"module"`` (attribute of the same name) or ``"module:attribute"``.
 _LAZY: dict[str, str] = {
+    "RunOperations": "tracklet.async_logging",
     "ActiveRun": "tracklet.fluent",
     "active_run": "tracklet.fluent",
     "create_experiment": "tracklet.fluent",
@@ -330,6 +332,7 @@ if TYPE_CHECKING:
     from tracklet._tracing import start_span_no_context as start_span_no_context
     from tracklet._tracing import trace as trace
     from tracklet._tracing import update_current_trace as update_current_trace
+    from tracklet.async_logging import RunOperations as RunOperations
     from tracklet.client import MlflowClient as Client
     from tracklet.client import MlflowClient as MlflowClient
     from tracklet.exceptions import MlflowException as MlflowException

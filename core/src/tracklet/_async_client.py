@@ -85,7 +85,7 @@ class AsyncClientMixin:
         return self._async().log_param(run_id, key, text)
 
     def _set_tag_async(self, run_id: str, key: str, value: Any) -> RunOperations:
-        text = "" if value is None else str(value)
+        text = str(value)  # None becomes "None", as synchronously
         validate_tag(key, text)
         self._check_run_id(run_id)
         return self._async().set_tag(run_id, key, text)
@@ -112,7 +112,7 @@ class AsyncClientMixin:
             seen[p.key] = text
             records.append(("p", run_id, p.key, text))
         for t in tags:
-            text = "" if t.value is None else str(t.value)
+            text = str(t.value)
             validate_tag(t.key, text)
             records.append(("t", run_id, t.key, text))
         return self._async().submit(records)

@@ -379,6 +379,8 @@ class MlflowClient(AsyncClientMixin, MediaMixin, RegistryClientMixin, TracingCli
         """Log metrics, params and tags together. As in MLflow, a batch larger than a store
         accepts at once (1000 metrics, 100 params and tags) is sent in several parts.
         Asynchronously, return the ``RunOperations``."""
+        if not (metrics or params or tags):
+            return None  # as MLflow: nothing to log, nothing to wait for
         if self._wants_async(synchronous, run_id) and not any(m.model_id for m in metrics):
             ops = self._log_batch_async(run_id, metrics, params, tags)
             return None if synchronous is True else ops

@@ -84,8 +84,14 @@ def ticket(logger: AsyncLogger, first: int, last: int) -> RunOperations:
 _NONE: list[Any] = []
 
 
-def get_combined_run_operations(run_operations_list: Iterable[RunOperations | None]) -> RunOperations:
-    """One ``RunOperations`` that waits for all of those given (``None`` entries ignored)."""
+def get_combined_run_operations(run_operations_list: Iterable[RunOperations | None]) -> RunOperations | None:
+    """One ``RunOperations`` that waits for all of those given (``None`` entries ignored);
+    as MLflow's: None for an empty list, the element itself for a list of one."""
+    run_operations_list = list(run_operations_list or [])
+    if not run_operations_list:
+        return None
+    if len(run_operations_list) == 1:
+        return run_operations_list[0]
     futures: list[Any] = []
     for ops in run_operations_list:
         if ops is not None:

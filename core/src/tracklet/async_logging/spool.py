@@ -1,7 +1,7 @@
 """The spool: write-ahead files that keep async logging calls until the store holds them.
 
-A call logged with ``synchronous=False`` and the spool on is appended here (one
-``os.write``) before the call returns; the worker sends what it reads back, and records
+A call logged with ``synchronous=False`` and the spool on is appended here (copied into a
+shared memory map of the file: no system call, most of the time) before the call returns; the worker sends what it reads back, and records
 how far it got. A process that dies leaves its files behind, and any later process (or
 ``tracklet sync``) replays them. This module only keeps the files; what a record means
 is :mod:`~tracklet.async_logging.records`', and sending them is the worker's and the
@@ -14,10 +14,20 @@ Every file sits in one directory (created ``0o700`` if missing: it holds run dat
 files are ``0o600``), named after one *stem*, ``<created ms>-<pid>-<8 hex>``:
 
 ``<stem>.seg``
-    Append-only, written by one process. The first line is the header,
+    Append-only, written by one process through a shared memory map of the file. The
+    first line is the header,
     ``#tracklet-spool 1 {"tracking_uri": ..., "pid": ..., "created": <ms>}\\n``
-    (compact JSON); then one record per line, each ending in ``\\n``. A last line without
-    ``\\n`` is a write in progress or one cut by a crash: readers never return it.
+    (compact JSON); then one record per line, each ending in ``\\n``; then zeros to the
+    end of the file. The writer grows the file ahead of its records, a *window* at a time
+    (64 KiB, doubling up to 8 MiB), so the file's size is not where the records end. No
+    record holds a NUL byte (a metric line is checked text; every other record, and the
+    header, is JSON, which escapes control characters): the *logical end* of a segment is
+    its first NUL byte, or the end of the file (a writer that closes its segment cuts the
+    file there). A last line without ``\\n`` before the logical end is a write in progress or
+    one cut by a crash: readers never return it, nor anything after it. A copy cut by a
+    kill may have stored any of a record's bytes and not others (``memcpy`` may store a
+    record's tail before its middle), so such a record has a NUL inside, or no ``\\n``
+    before the first NUL: either way the logical end comes before its end.
 ``<stem>.ack``
     16 bytes: ``applied_end`` and ``inflight_end``, byte offsets into the ``.seg``
     (unsigned 64-bit, little-endian), overwritten in place with ``os.pwrite``; made on the
@@ -45,14 +55,28 @@ What survives what
 
 * A record whose ``append`` returned is in the kernel's page cache: it survives a
   ``kill -9``, a crash or an ``os._exit`` of the process, since the file is the kernel's
-  now, not the process's.
+  now, not the process's. The map is ``MAP_SHARED``: its pages *are* the file's pages in
+  the page cache, so a byte copied into it is in the file at once, for every reader (who
+  reads with ``pread``), with no ``msync``, exactly as if ``os.write`` had written it.
+* A full disk: before it copies into a new window, the writer reserves the window's
+  blocks with ``posix_fallocate``, so a full disk (or ``RLIMIT_FSIZE``) is an ``OSError``
+  raised by the ``append`` that needed the room, before any of its bytes are copied, and
+  the segment goes on once there is room. It is never a page fault into a block the file
+  system cannot find, which is ``SIGBUS`` and kills the process. Where
+  ``posix_fallocate`` does not exist (macOS) or the file system cannot do it, the file is
+  grown with ``ftruncate`` (sparse), and there a full disk kills the writer with
+  ``SIGBUS`` in the middle of a copy: what returned before is kept, the record being
+  copied is cut off (and never read).
 * It survives a power loss or a kernel crash only once :meth:`SpoolSegment.flush_to_disk`
   has ``fsync``-ed the segment (and the ``.ack``, and the directory's new entries). The
   worker does so after each applied batch, so a power loss can lose one drain cycle of
   records, and, if the ``.ack``'s last update was lost with it, send again what the store
   had already stored from the region it then thinks is unsent (metrics stored twice). On
-  macOS ``fsync`` does not flush the drive's own cache either.
-* A power loss can also leave a ``.seg`` with zeros or a cut-off header. A 0-byte ``.seg``
+  macOS ``fsync`` does not flush the drive's own cache either. (``flush_to_disk``
+  ``msync``-s the writer's map first, which Linux does not need but other systems may.)
+* A power loss can also leave a ``.seg`` with zeros where records were (pages written
+  back and pages not, in any order): readers stop at the first zero, so records after it
+  are lost, as records not yet ``fsync``-ed may be. It can leave a cut-off header too. A 0-byte ``.seg``
   is removed; one whose header cannot be read is left alone with a warning naming it (it
   may hold records someone wants).
 * An ``.ack`` that makes no sense (offsets off a line boundary, past the end) is not
@@ -75,9 +99,15 @@ every descriptor ``dup``-ed or inherited from it), not to a process. So:
   forked child every segment inherited from the parent is closed at once, without
   unlocking (closing a copy leaves the lock to the descriptors still open, the parent's),
   and made unusable: ``append`` raises, ``close`` and ``remove`` do nothing (the files
-  are the parent's). A child that logs makes its own segment.
-* The descriptors are close-on-exec, so a subprocess started with ``exec``
-  holds none of them.
+  are the parent's). The child's copy of the writer's map is unmapped too (``munmap``
+  changes only the calling process's address space: the parent's map stays), so the
+  child can never write into the parent's records. A child that logs makes its own
+  segment.
+* Python's ``mmap`` keeps a ``dup`` of the descriptor it maps, the writer's (one more
+  descriptor of the locked description): :meth:`SpoolSegment.close` closes the map
+  before the descriptors, and the lock goes with the last of them.
+* The descriptors are close-on-exec (the map's ``dup`` too), so a subprocess started
+  with ``exec`` holds none of them, nor the map.
 * ``flock`` is not POSIX ``fcntl`` record locking, which a process loses when it closes
   *any* descriptor of the file and which forked children do not inherit. The spool belongs
   on a local file system; over NFS, ``flock`` is emulated with those record locks.
@@ -91,6 +121,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import mmap
 import os
 import secrets
 import stat
@@ -98,7 +129,7 @@ import struct
 import time
 import weakref
 from itertools import accumulate
-from typing import Any
+from typing import Any, NoReturn
 
 try:
     import fcntl
@@ -120,6 +151,13 @@ _MAX_HEADER = 1 << 20
 # a .new file nobody holds is a writer that died while making it; younger ones may
 # still be on their way to being locked
 _STALE_NEW_SECONDS = 600.0
+# the writer's windows: the first is 64 KiB (a multiple of every platform's mmap
+# granularity, so every window starts on one), each next one twice the last, up to 8 MiB
+_FIRST_WINDOW = max(64 << 10, mmap.ALLOCATIONGRANULARITY)
+_MAX_WINDOW = max(8 << 20, _FIRST_WINDOW)
+# readers look for the logical end in blocks of this size, then of twice the last
+_FIRST_READ = 64 << 10
+_MAX_READ = 4 << 20
 
 _live: weakref.WeakSet[SpoolSegment] = weakref.WeakSet()
 _warned: set[str] = set()
@@ -141,8 +179,9 @@ class SpoolSegment:
     header_end: int
     """Offset of the first record (the header's length)."""
     end: int
-    """Bytes written so far, header included (the file's size). A plain attribute, kept by
-    :meth:`append`, so that reading it costs no ``fstat``."""
+    """Bytes written so far, header included: the logical end (the file is longer, zeros
+    after it). A plain attribute, kept by :meth:`append`, so that reading it costs
+    nothing."""
 
     def __init__(
         self,
@@ -164,6 +203,12 @@ class SpoolSegment:
         self.end = end
         self._stem = path[: -len(SEG)]
         self._wfd = write_fd  # -1 for a claimed segment: it is replayed, never written
+        # the writer's window: a map of the file's bytes [_win_end - _win_len, _win_end),
+        # its position at self.end; None if this process does not write the segment
+        self._map: mmap.mmap | None = None
+        self._win_end = 0
+        self._win_len = 0
+        self._allocated = end  # the file's size, as far as the writer grew it
         self._rfd = read_fd
         self._lock_fd = lock_fd
         self._ack_fd = -1
@@ -174,7 +219,6 @@ class SpoolSegment:
         self._err_fd = -1
         self._pid = os.getpid()
         self._dir_dirty = False
-        self._broken: str | None = None
         _live.add(self)
 
     # -- making one --------------------------------------------------------------------
@@ -204,7 +248,8 @@ class SpoolSegment:
                 + b"\n"
             )
             new = stem + NEW
-            wfd = os.open(new, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            # read and write: a shared writable map needs both
+            wfd = os.open(new, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             rfd = -1
             try:
                 fcntl.flock(wfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -231,6 +276,12 @@ class SpoolSegment:
                 lock_fd=wfd,
             )
             segment._dir_dirty = True
+            try:
+                segment._map_window(0, _round_up(len(header) + 1, _FIRST_WINDOW)).seek(len(header))
+            except BaseException:
+                _unlink_quietly(segment.path)  # the header alone: nothing is lost
+                segment._close(cut=False)
+                raise
             return segment
         raise OSError(
             errno.EAGAIN, f"could not make a spool segment in {directory}: its files kept vanishing"
@@ -239,41 +290,56 @@ class SpoolSegment:
     # -- writing -----------------------------------------------------------------------
 
     def append(self, data: bytes) -> int:
-        """Append ``data`` (whole records, each ending in ``b"\\n"``) and return the new
-        :attr:`end`. One ``os.write``; the caller serialises appends.
+        """Append ``data`` (whole records, each ending in ``b"\\n"``, none holding a NUL
+        byte) and return the new :attr:`end`. The caller serialises appends.
 
-        If the write fails midway (disk full), what was written of it is cut off again, so
-        the file never holds half a record followed by more records.
+        A copy into the map, most of the time; when the window is full, the file is grown
+        by the next one first, so a full disk raises ``OSError`` before anything is
+        copied: the file never holds half a record followed by more records.
         """
         try:
-            written = os.write(self._wfd, data)
-        except OSError:
-            self._not_writable()
-            raise
-        if written != len(data):
-            self._write_rest(data, written)
+            self._map.write(data)  # type: ignore[union-attr]  # None: see _append_slowly
+        except (AttributeError, ValueError):  # no map, or no room left in it
+            return self._append_slowly(data)
         self.end += len(data)
         return self.end
 
-    def _write_rest(self, data: bytes, written: int) -> None:
-        try:
-            _write_all(self._wfd, memoryview(data)[written:])
-        except BaseException:
-            try:
-                os.ftruncate(self._wfd, self.end)
-            except OSError as exc:
-                self._broken = (
-                    f"spool segment {self.path} holds a cut-off record that could not be removed ({exc})"
-                )
-                _close_quietly(self._wfd)
-                self._wfd = -1
-            raise
+    def _append_slowly(self, data: bytes) -> int:
+        """Append ``data`` where it does not fit in the window: its head goes to what is
+        left of this window, its tail to the next, mapped (and the file grown) before
+        anything is copied."""
+        old = self._map
+        if old is None:
+            self._refuse()
+        end = self.end
+        new_end = end + len(data)
+        if new_end <= self._win_end:  # it fits: what failed was not the room
+            old.write(data)
+        else:
+            if b"\x00" in data:  # checked here only: not worth its cost on every append
+                raise ValueError("a spool record cannot hold a NUL byte: readers take it for the end")
+            start = self._win_end
+            length = max(min(self._win_len * 2, _MAX_WINDOW), _round_up(new_end - start, _FIRST_WINDOW))
+            window = self._map_window(start, length)  # the head's bytes still sit in old
+            head = start - end
+            view = memoryview(data)
+            old.write(view[:head])
+            window.write(view[head:])
+            old.close()
+        self.end = new_end
+        return new_end
 
-    def _not_writable(self) -> None:
-        if self._wfd >= 0:
-            return
-        if self._broken:
-            raise OSError(errno.EBADF, f"{self._broken}; make a new segment")
+    def _map_window(self, start: int, length: int) -> mmap.mmap:
+        """Grow the file to ``start + length`` with real blocks, map those bytes, and make
+        that map the window (the previous one, if any, is left to the caller to close)."""
+        if start + length > self._allocated:
+            _grow(self._wfd, self._allocated, start + length)
+            self._allocated = start + length
+        window = mmap.mmap(self._wfd, length, access=mmap.ACCESS_WRITE, offset=start)
+        self._map, self._win_end, self._win_len = window, start + length, length
+        return window
+
+    def _refuse(self) -> NoReturn:
         if self._pid != os.getpid():
             raise OSError(
                 errno.EBADF,
@@ -290,15 +356,17 @@ class SpoolSegment:
         """The whole records from offset ``start`` (the header's end, if before it), about
         ``limit_bytes`` of them, without their ``b"\\n"``; and the end offset of each (the
         ``start`` of the next read). A record longer than ``limit_bytes`` comes alone.
-        Stops before a last line that has no ``b"\\n"`` yet.
+        Stops at the logical end (the first NUL byte), and before a last line that has no
+        ``b"\\n"`` there yet. Reads 64 KiB first, and more only while that is all records,
+        so a reader that polls the end of a segment copies little.
         """
         self._check_open()
         start = max(start, self.header_end)
         limit = max(limit_bytes, 1)
-        buf = _pread_full(self._rfd, limit, start)
+        buf = _read_until_nul(self._rfd, start, limit)
         cut = buf.rfind(b"\n")
         while cut < 0 and len(buf) >= limit:  # one line longer than limit_bytes
-            more = _pread_full(self._rfd, limit, start + len(buf))
+            more = _read_until_nul(self._rfd, start + len(buf), limit)
             if not more:
                 break
             cut = more.find(b"\n")
@@ -395,7 +463,7 @@ class SpoolSegment:
                 uri,
                 created,
                 header_end,
-                os.fstat(rfd).st_size,
+                _logical_end(rfd, header_end, path[: -len(SEG)]),
                 write_fd=-1,
                 read_fd=rfd,
                 lock_fd=lock_fd,
@@ -491,6 +559,8 @@ class SpoolSegment:
         """``fsync`` the segment, its ``.ack`` and ``.runs`` (and, when new files were
         made, the directory): what they hold now survives a power loss."""
         self._check_open()
+        if self._map is not None:
+            self._map.flush()  # msync: Linux's fsync writes the map's pages anyway; not all do
         os.fsync(self._wfd if self._wfd >= 0 else self._rfd)
         for fd in (self._ack_fd, self._runs_fd):
             if fd >= 0:
@@ -506,13 +576,25 @@ class SpoolSegment:
             return
         for suffix in (SEG, ACK, RUNS, ERR):  # the .seg first: never a .seg without its .ack
             _unlink_quietly(self._stem + suffix)
-        self.close()
+        self._close(cut=False)
 
     def close(self) -> None:
         """Release the lock and close the files, which stay (to be replayed by whoever
-        claims them next). Does nothing the second time, or in a forked child."""
+        claims them next); the writer cuts the ``.seg`` at its logical end first. Does
+        nothing the second time, or in a forked child."""
+        self._close(cut=True)
+
+    def _close(self, cut: bool) -> None:
         if self._lock_fd < 0:
             return
+        window, self._map = self._map, None
+        if window is not None:
+            window.close()  # before the descriptors: it holds a dup of the writer's
+            if cut:
+                try:
+                    os.ftruncate(self._wfd, self.end)  # the zeros after the records
+                except OSError:
+                    pass  # they are harmless: readers stop at the first
         fds = {
             self._wfd,
             self._rfd,
@@ -529,10 +611,14 @@ class SpoolSegment:
 
     def _check_open(self) -> None:
         if self._rfd < 0:
-            self._not_writable()
-            raise OSError(errno.EBADF, f"spool segment {self.path} is closed")
+            self._refuse()
 
     def _after_fork_in_child(self) -> None:
+        # the child's copy of the map: unmapping it changes only this process's address
+        # space (and closes its copy of mmap's dup of the descriptor)
+        window, self._map = self._map, None
+        if window is not None:
+            window.close()
         # the descriptors share the parent's open file descriptions, lock included: close
         # this process's copies (the lock stays with the parent's), never flock(LOCK_UN)
         fds = {
@@ -610,9 +696,8 @@ def _claim(path: str, tracking_uri: str | None) -> SpoolSegment | None:
             os.close(fd)  # a live writer's, another claimer's, or gone
             return None
         uri, created, header_end = header
-        segment = SpoolSegment(
-            path, uri, created, header_end, os.fstat(fd).st_size, write_fd=-1, read_fd=fd, lock_fd=fd
-        )
+        end = _logical_end(fd, header_end, path[: -len(SEG)])
+        segment = SpoolSegment(path, uri, created, header_end, end, write_fd=-1, read_fd=fd, lock_fd=fd)
     except BaseException:
         _close_quietly(fd)
         raise
@@ -643,11 +728,12 @@ def _read_header(fd: int, path: str) -> tuple[str, int, int] | None:
     """(tracking_uri, created ms, header length) of a segment; None, with a warning once
     per process, when its first line is not a header."""
     data = b""
-    while b"\n" not in data and len(data) < _MAX_HEADER:
+    while b"\n" not in data and b"\x00" not in data and len(data) < _MAX_HEADER:
         more = os.pread(fd, 4096, len(data))
         if not more:
             break
         data += more
+    data = data.partition(b"\x00")[0]  # the logical end: a header has no NUL
     line, newline, _rest = data.partition(b"\n")
     problem = None
     if not newline:
@@ -706,7 +792,7 @@ def header_of(path: str) -> dict[str, Any]:
 
 def spool_size(directory: str) -> int:
     """Bytes of records in ``directory``'s segments that the store does not hold yet
-    (each segment's size less its ``applied_end``)."""
+    (each segment's logical end less its ``applied_end``)."""
     total = 0
     try:
         names = os.listdir(directory)
@@ -720,22 +806,83 @@ def spool_size(directory: str) -> int:
 
 def _unapplied(path: str) -> int:
     try:
-        size = os.stat(path).st_size
-        try:
-            with open(path[: -len(SEG)] + ACK, "rb") as f:
-                raw = f.read(8)
-        except FileNotFoundError:
-            raw = b""
-        applied = _U64.unpack(raw)[0] if len(raw) == 8 else _header_length(path)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:  # removed meanwhile
         return 0
-    return max(0, size - applied)
+    try:
+        header_end = _header_length(path)
+        applied = _applied_in_ack(path[: -len(SEG)])
+        if applied is None or applied < header_end:
+            applied = header_end
+        return max(0, _logical_end(fd, header_end, path[: -len(SEG)]) - applied)
+    except FileNotFoundError:
+        return 0
+    finally:
+        os.close(fd)
 
 
 def _header_length(path: str) -> int:
     with open(path, "rb") as f:
         first = f.readline(_MAX_HEADER)
     return len(first) if first.startswith(MAGIC) and first.endswith(b"\n") else 0
+
+
+def _applied_in_ack(stem: str) -> int | None:
+    """``applied_end`` as the ``.ack`` file says (None without one)."""
+    try:
+        with open(stem + ACK, "rb") as f:
+            raw = f.read(8)
+    except FileNotFoundError:
+        return None
+    return _U64.unpack(raw)[0] if len(raw) == 8 else None
+
+
+def _logical_end(fd: int, header_end: int, stem: str) -> int:
+    """Where the records of the segment open as ``fd`` end: its first NUL byte (or the
+    end of the file). The search starts at the ``.ack``'s ``applied_end`` when that is a
+    line's end (the records before it were read, so they hold no NUL), else at
+    ``header_end``; it reads forward in growing blocks."""
+    offset = header_end
+    applied = _applied_in_ack(stem)
+    if applied is not None and applied > header_end and os.pread(fd, 1, applied - 1) == b"\n":
+        offset = applied
+    block = _FIRST_READ
+    while True:
+        data = os.pread(fd, block, offset)
+        if not data:
+            return offset
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            return offset + nul
+        offset += len(data)
+        block = min(block * 2, _MAX_READ)
+
+
+def _read_until_nul(fd: int, offset: int, size: int) -> bytes:
+    """Up to ``size`` bytes from ``offset``, stopping before the first NUL byte: a block
+    of 64 KiB first, then twice as much as read so far while no NUL (nor the end of the
+    file) comes."""
+    block = min(size, _FIRST_READ)
+    data = _pread_full(fd, block, offset)
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        return data[:nul]
+    if len(data) < block or block == size:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < size:
+        block = min(size - got, got)
+        more = _pread_full(fd, block, offset + got)
+        nul = more.find(b"\x00")
+        if nul >= 0:
+            parts.append(more[:nul])
+            break
+        parts.append(more)
+        got += len(more)
+        if len(more) < block:
+            break
+    return b"".join(parts)
 
 
 # -- small helpers -----------------------------------------------------------------------
@@ -748,6 +895,27 @@ def _require_flock() -> None:
             "the async logging spool needs flock(), which this platform lacks;"
             " set TRACKLET_ASYNC_SPOOL=off to log without it",
         )
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def _grow(fd: int, size: int, new_size: int) -> None:
+    """Grow the file open as ``fd`` from ``size`` to ``new_size`` bytes of zeros, with real
+    blocks where the system can: a full disk is then this call's ``OSError``, not a
+    ``SIGBUS`` when the map's page is first written."""
+    if hasattr(os, "posix_fallocate"):
+        try:
+            os.posix_fallocate(fd, size, new_size - size)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL):
+                raise
+    # macOS, or a file system that cannot allocate ahead: a sparse file, whose blocks are
+    # found when the map's pages are written; on a full disk that is SIGBUS, which kills
+    # the writer mid-copy (what returned before is kept; the cut-off record is never read)
+    os.ftruncate(fd, new_size)
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:
