@@ -1,9 +1,13 @@
 """The async logging spool (tracklet.async_logging.spool) on real files: what a segment
 holds, what its reader returns, its .ack and .runs, and who may claim it. Where a lock
-between processes is the point, the other process is real: a subprocess, or os.fork()."""
+between processes is the point, the other process is real: a subprocess, or os.fork().
+
+The writer copies records into a shared map of the file, which it grows a window at a
+time (64 KiB first): the file's size is not the records' end, the first NUL byte is."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -41,14 +45,22 @@ def spool(tmp_path: Path) -> Iterator[str]:
         segment.close()
 
 
-def run_python(code: str, *args: str) -> subprocess.Popen[str]:
+def run_python(code: str, *args: str, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[str]:
     """A real Python process running ``code``; its stdin and stdout are pipes."""
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        pass_fds=pass_fds,
     )
+
+
+def on_disk(path: str) -> tuple[bytes, bytes]:
+    """A segment file's bytes up to its first NUL (header and records), and the rest."""
+    data = Path(path).read_bytes()
+    cut = data.find(b"\x00")
+    return (data, b"") if cut < 0 else (data[:cut], data[cut:])
 
 
 # -- writing and reading ---------------------------------------------------------------
@@ -58,7 +70,11 @@ def test_records_appended_are_read_back_with_their_end_offsets(spool: str) -> No
     segment = SpoolSegment.create(spool, URI)
     records = [metric(i) for i in range(100)]
     ends = [segment.append(record) for record in records]
-    assert segment.end == os.path.getsize(segment.path) == ends[-1]
+    assert segment.end == ends[-1]
+    # in the file at once: the records, then zeros to the end of the window
+    records_part, zeros = on_disk(segment.path)
+    assert len(records_part) == segment.end and records_part.endswith(b"".join(records))
+    assert zeros == bytes(len(zeros)) and os.path.getsize(segment.path) == 64 << 10
 
     lines, line_ends = segment.read_records(segment.header_end)
     assert lines == [r.rstrip(b"\n") for r in records]
@@ -73,13 +89,18 @@ def test_records_appended_are_read_back_with_their_end_offsets(spool: str) -> No
         [metric(100)[:-1], metric(101)[:-1]],
         [end - len(metric(101)), end],
     )
-    segment.remove()
+    # closing cuts the file at the records' end
+    segment.close()
+    assert os.path.getsize(segment.path) == end
+    (orphan,) = claim_orphans(spool)
+    assert orphan.end == end and len(orphan.read_records(0)[0]) == 102
+    orphan.remove()
 
 
 def test_a_segment_starts_with_its_header_and_is_private(tmp_path: Path) -> None:
     directory = tmp_path / "not" / "there"
     segment = SpoolSegment.create(str(directory), URI)
-    header = Path(segment.path).read_bytes()
+    header, _zeros = on_disk(segment.path)
     assert header.startswith(b"#tracklet-spool 1 ") and header.endswith(b"\n")
     meta = json.loads(header[len(b"#tracklet-spool 1 ") :])
     assert meta == {"tracking_uri": URI, "pid": os.getpid(), "created": segment.created, "cwd": os.getcwd()}
@@ -97,18 +118,28 @@ def test_a_segment_starts_with_its_header_and_is_private(tmp_path: Path) -> None
     segment.remove()
 
 
-def test_a_last_line_without_its_newline_is_not_returned(spool: str) -> None:
+def test_a_last_line_without_its_newline_or_with_a_nul_inside_is_not_returned(spool: str) -> None:
+    """What a reader may find while a record is being copied, or after a kill cut its copy
+    short: part of it (no newline yet), or its end but not its middle (memcpy may store a
+    record's tail first). Neither is returned, nor anything after it."""
     segment = SpoolSegment.create(spool, URI)
     end = segment.append(metric(1))
-    # another descriptor writes half a record, as a write in progress or cut by a kill
     record = metric(2)
-    with open(segment.path, "ab") as f:
-        f.write(record[:20])
-    assert segment.read_records(segment.header_end) == ([metric(1)[:-1]], [end])
-    assert segment.read_records(end) == ([], [])
-    with open(segment.path, "ab") as f:
-        f.write(record[20:])
-    assert segment.read_records(end) == ([record[:-1]], [end + len(record)])
+    fd = os.open(segment.path, os.O_WRONLY)
+    try:
+        os.pwrite(fd, record[:20], end)  # the head only
+        assert segment.read_records(segment.header_end) == ([metric(1)[:-1]], [end])
+        assert segment.read_records(end) == ([], [])
+        os.pwrite(fd, record[40:] + metric(3), end + 40)  # the tail and more, not the middle
+        assert segment.read_records(segment.header_end) == ([metric(1)[:-1]], [end])
+        assert segment.read_records(end) == ([], [])
+        os.pwrite(fd, record[20:40], end + 20)  # the middle: whole now
+        assert segment.read_records(end) == (
+            [record[:-1], metric(3)[:-1]],
+            [end + len(record), end + len(record) + len(metric(3))],
+        )
+    finally:
+        os.close(fd)
     segment.remove()
 
 
@@ -135,36 +166,144 @@ def test_a_read_is_about_limit_bytes_and_a_longer_record_comes_alone(spool: str)
     segment.remove()
 
 
-def test_a_write_cut_short_is_taken_back_so_no_half_record_stays(spool: str) -> None:
-    """RLIMIT_FSIZE makes the kernel write part of an append, then refuse the rest (as a
-    full disk does); the half written is cut off again, and the segment goes on."""
+def test_a_window_the_file_cannot_grow_by_raises_before_anything_is_copied(spool: str) -> None:
+    """RLIMIT_FSIZE makes growing the file fail (as a full disk does): the append that
+    needed the next window raises EFBIG before copying any of its record, the records
+    before it are whole and the last, and the segment goes on once it may grow."""
     child = run_python(
         """
         import os, resource, signal, sys
         from tracklet.async_logging.spool import SpoolSegment
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         segment = SpoolSegment.create(sys.argv[1], "http://x")
-        resource.setrlimit(resource.RLIMIT_FSIZE, (segment.end + 120, resource.RLIM_INFINITY))
+        size = os.path.getsize(segment.path)  # the first window
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
         record = b"m\\t" + b"r" * 40 + b"\\tk\\t1.0\\t1\\t1\\n"
+        fitting = (size - segment.end) // len(record)
+        for _ in range(fitting):
+            segment.append(record)
+        before = segment.end
         errors = []
-        for _ in range(3):
+        for _ in range(2):
             try:
-                segment.append(record)
+                segment.append(record)  # straddles the window's end: needs the next one
             except OSError as exc:
                 errors.append(exc.errno)
-        print(segment.end, os.path.getsize(segment.path), len(record), segment.header_end, errors)
+        print(before, segment.end, os.path.getsize(segment.path), size, fitting, errors, flush=True)
+        with open(segment.path, "rb") as f:
+            print(f.read()[segment.end:] == bytes(size - segment.end), flush=True)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        print(segment.append(record), flush=True)
         segment.close()
         """,
         spool,
     )
     out, _ = child.communicate(timeout=60)
     assert child.returncode == 0
-    end, size, record, header_end, errors = out.split(" ", 4)
-    assert int(end) == int(size) == int(header_end) + 2 * int(record)
-    assert errors.strip() == "[27]"  # EFBIG: the third append, cut off and taken back
+    first, zeros_after, after_growth = out.splitlines()
+    before, end, size, window, fitting, errors = first.split(" ", 5)
+    assert int(end) == int(before) and int(size) == int(window)  # nothing copied, no growth
+    assert errors == "[27, 27]"  # EFBIG, each time
+    assert zeros_after == "True"  # not even the head of the refused record
+    record_length = len(b"m\t" + b"r" * 40 + b"\tk\t1.0\t1\t1\n")
+    assert int(after_growth) == int(before) + record_length
     (orphan,) = claim_orphans(spool)
-    assert len(orphan.read_records(0)[0]) == 2
+    lines, ends = orphan.read_records(0, limit_bytes=1 << 20)
+    assert len(lines) == int(fitting) + 1 and ends[-1] == orphan.end == int(after_growth)
+    assert set(lines) == {b"m\t" + b"r" * 40 + b"\tk\t1.0\t1\t1"}
     orphan.remove()
+
+
+def test_a_record_across_windows_and_one_larger_than_a_window_round_trip(spool: str) -> None:
+    segment = SpoolSegment.create(spool, URI)
+    window = os.path.getsize(segment.path)
+    records = []
+    i = 0
+    while segment.end + len(metric(i)) <= window:
+        records.append(metric(i))
+        segment.append(records[-1])
+        i += 1
+    straddling = b"j\t" + json.dumps(["p", "r", "k", "x" * 100]).encode() + b"\n"
+    assert segment.end < window < segment.end + len(straddling)
+    records.append(straddling)
+    segment.append(straddling)
+    assert os.path.getsize(segment.path) > window  # the next window
+    if sys.platform == "linux":  # with its blocks: a full disk is an OSError when growing, not SIGBUS
+        assert os.stat(segment.path).st_blocks * 512 >= os.path.getsize(segment.path)
+    huge = b"j\t" + json.dumps(["p", "r", "k", "y" * (3 * window)]).encode() + b"\n"
+    for record in (huge, metric(i)):
+        records.append(record)
+        end = segment.append(record)
+    assert end == segment.end == sum(map(len, records)) + segment.header_end
+    assert on_disk(segment.path)[0][segment.header_end :] == b"".join(records)
+    lines, ends = segment.read_records(0, limit_bytes=1 << 30)
+    assert lines == [r[:-1] for r in records] and ends[-1] == end
+    segment.close()
+    (orphan,) = claim_orphans(spool)
+    assert orphan.end == end and orphan.read_records(0, limit_bytes=1 << 30)[0] == lines
+    orphan.remove()
+
+
+def test_a_reader_at_the_end_of_a_mostly_empty_window_copies_one_block(
+    spool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drain polls the end of its segment: it reads one small block of the zeros there,
+    not the megabytes of the window."""
+    segment = SpoolSegment.create(spool, URI)
+    while os.path.getsize(segment.path) < 4 << 20:  # windows of 1 MiB and more
+        segment.append(b"j\t" + json.dumps(["p", "r", "k", "z" * 50_000]).encode() + b"\n")
+    end = segment.append(metric(1))
+    assert os.path.getsize(segment.path) - end > 1 << 20
+    read: list[int] = []
+    real_pread = os.pread
+
+    def pread(fd: int, n: int, offset: int) -> bytes:
+        data = real_pread(fd, n, offset)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "pread", pread)
+    assert segment.read_records(end) == ([], [])
+    assert segment.read_records(end - len(metric(1))) == ([metric(1)[:-1]], [end])
+    monkeypatch.undo()
+    assert read and max(read) <= 64 << 10 and len(read) == 2
+    segment.remove()
+
+
+def test_a_reader_in_another_process_sees_each_append_at_once(spool: str) -> None:
+    """The drain process (SpoolSegment.attach, the writer's locked descriptor inherited)
+    reads what the writer copied into its map, with no msync or fsync in between."""
+    segment = SpoolSegment.create(spool, URI)
+    reader = run_python(
+        """
+        import sys
+        from tracklet.async_logging.spool import SpoolSegment
+        segment = SpoolSegment.attach(sys.argv[1], int(sys.argv[2]))
+        offset = segment.header_end
+        for _ in sys.stdin:
+            lines, ends = segment.read_records(offset, limit_bytes=1 << 30)
+            offset = ends[-1] if ends else offset
+            print(len(lines), offset, flush=True)
+        """,
+        segment.path,
+        str(segment._lock_fd),
+        pass_fds=(segment._lock_fd,),
+    )
+    try:
+        assert reader.stdin is not None and reader.stdout is not None
+        i = 0
+        for count in (1, 0, 5, 2000, 1):  # 2000 cross the first window's end
+            for _ in range(count):
+                segment.append(metric(i))
+                i += 1
+            reader.stdin.write("read\n")
+            reader.stdin.flush()
+            assert reader.stdout.readline().split() == [str(count), str(segment.end)]
+        assert os.path.getsize(segment.path) > 64 << 10
+    finally:
+        reader.communicate("", timeout=60)
+    assert reader.returncode == 0
+    segment.remove()
 
 
 # -- acks ---------------------------------------------------------------------------------
@@ -363,6 +502,51 @@ def test_a_live_writer_in_another_process_keeps_its_segment_until_killed(spool: 
     orphan.remove()
 
 
+KILLED_WRITER = """
+    import sys
+    from tracklet.async_logging.spool import SpoolSegment
+    segment = SpoolSegment.create(sys.argv[1], "http://x")
+    i = 0
+    while True:
+        end = segment.append(b"m\\trun\\tk\\t%d.0\\t%d\\t%d\\n" % (i, i, i))
+        i += 1
+        if i == 1000:
+            segment.mark_applied(end)  # where a claimer starts looking for the end
+        if i % 1000 == 0:
+            print(i, end, flush=True)
+            if i == 20_000 and sys.argv[2] == "idle":
+                sys.stdin.readline()  # until killed
+"""
+
+
+@pytest.mark.parametrize("when", ["idle", "appending"])
+def test_a_killed_writers_records_are_all_claimed_up_to_its_logical_end(spool: str, when: str) -> None:
+    """SIGKILL while the writer waits, or at a random moment of a loop of appends (maybe in
+    the middle of a copy): every append that returned is claimed, in order, nothing else
+    but at most the one cut off, which is not returned."""
+    writer = run_python(KILLED_WRITER, spool, when)
+    try:
+        assert writer.stdout is not None
+        for _ in range(20):  # 500 kB: across five windows
+            returned, end = map(int, writer.stdout.readline().split())
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.communicate(timeout=60)
+    assert writer.returncode == -signal.SIGKILL
+    (orphan,) = claim_orphans(spool)
+    assert os.path.getsize(orphan.path) > orphan.end  # not cut: the writer never closed it
+    lines, ends = orphan.read_records(0, limit_bytes=1 << 30)
+    assert lines == [b"m\trun\tk\t%d.0\t%d\t%d" % (i, i, i) for i in range(len(lines))]
+    assert len(lines) >= returned and ends[returned - 1] == end
+    assert orphan.acked()[0] == ends[999]
+    if when == "idle":
+        assert orphan.end == ends[-1] == end and len(lines) == returned
+    else:  # the logical end is the last record's, or inside the one cut off
+        assert ends[-1] <= orphan.end < ends[-1] + len(b"m\trun\tk\t%d.0\t%d\t%d\n" % ((len(lines),) * 3))
+    assert spool_size(spool) == orphan.end - ends[999]
+    orphan.remove()
+
+
 def test_a_segment_removed_between_opening_and_locking_it_is_not_claimed(spool: str) -> None:
     """A claimer opens a .seg, a replayer removes it and lets go of its lock, and only then
     does the claimer lock its descriptor: the name no longer names that file."""
@@ -494,6 +678,32 @@ def test_a_forked_child_neither_claims_nor_writes_nor_frees_its_parents_segment(
     assert claim_orphans(spool) == []
     end = segment.append(metric(4))
     assert segment.read_records(0) == ([metric(1)[:-1], metric(4)[:-1]], [end - len(metric(4)), end])
+    segment.remove()
+
+
+@needs_fork
+def test_a_forked_childs_append_raises_and_the_parents_map_goes_on(spool: str) -> None:
+    from tracklet.testing import in_forked_child
+
+    segment = SpoolSegment.create(spool, URI)
+    segment.append(metric(1))
+
+    def child() -> tuple[bool, int, str]:
+        try:
+            segment.append(metric(2))
+        except OSError as exc:
+            return segment._map is None, exc.errno or 0, str(exc)
+        return segment._map is None, 0, "appended"
+
+    no_map, code, message = in_forked_child(child)
+    assert no_map and code == errno.EBADF and "forked" in message
+    # the child unmapped its own copy only: the parent goes on, across windows
+    end = 0
+    for i in range(3, 2000):
+        end = segment.append(metric(i))
+    assert os.path.getsize(segment.path) > 64 << 10
+    lines, ends = segment.read_records(0, limit_bytes=1 << 30)
+    assert lines == [metric(1)[:-1]] + [metric(i)[:-1] for i in range(3, 2000)] and ends[-1] == end
     segment.remove()
 
 

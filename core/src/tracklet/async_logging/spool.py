@@ -1,10 +1,11 @@
 """The spool: write-ahead files that keep async logging calls until the store holds them.
 
 A call logged with ``synchronous=False`` and the spool on is appended here (copied into a
-shared memory map of the file: no system call, most of the time) before the call returns; the worker sends what it reads back, and records
-how far it got. A process that dies leaves its files behind, and any later process (or
-``tracklet sync``) replays them. This module only keeps the files; what a record means
-is :mod:`~tracklet.async_logging.records`', and sending them is the worker's and the
+shared memory map of the file: no system call, most of the time) before the call
+returns; the worker sends what it reads back, and records how far it got. A process
+that dies leaves its files behind, and any later process (or ``tracklet sync``) replays
+them. This module only keeps the files; what a record means is
+:mod:`~tracklet.async_logging.records`', and sending them is the worker's and the
 replayer's job.
 
 On disk
@@ -76,9 +77,9 @@ What survives what
   ``msync``-s the writer's map first, which Linux does not need but other systems may.)
 * A power loss can also leave a ``.seg`` with zeros where records were (pages written
   back and pages not, in any order): readers stop at the first zero, so records after it
-  are lost, as records not yet ``fsync``-ed may be. It can leave a cut-off header too. A 0-byte ``.seg``
-  is removed; one whose header cannot be read is left alone with a warning naming it (it
-  may hold records someone wants).
+  are lost, as records not yet ``fsync``-ed may be. It can leave a cut-off header too.
+  A 0-byte ``.seg`` is removed; one whose header cannot be read is left alone with a
+  warning naming it (it may hold records someone wants).
 * An ``.ack`` that makes no sense (offsets off a line boundary, past the end) is not
   trusted: everything after what can be trusted is treated as uncertain.
 
@@ -559,8 +560,15 @@ class SpoolSegment:
         """``fsync`` the segment, its ``.ack`` and ``.runs`` (and, when new files were
         made, the directory): what they hold now survives a power loss."""
         self._check_open()
-        if self._map is not None:
-            self._map.flush()  # msync: Linux's fsync writes the map's pages anyway; not all do
+        window = self._map
+        if window is not None:  # msync: Linux's fsync writes the map's pages anyway; not all do
+            try:
+                window.flush()
+            except (ValueError, OSError):
+                if not window.closed:
+                    raise
+                # the appending thread moved to the next window (or closed) meanwhile:
+                # what was copied into this one is in the file's pages, which fsync writes
         os.fsync(self._wfd if self._wfd >= 0 else self._rfd)
         for fd in (self._ack_fd, self._runs_fd):
             if fd >= 0:
