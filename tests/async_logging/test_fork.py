@@ -50,6 +50,9 @@ from tracklet.async_logging.spool import SpoolSegment
 uri, run_id, spool, control_dir, points, reset = sys.argv[1:7]
 points = int(points)
 result = {"parent_pid": os.getpid()}
+# a record written over by another writer (a child through its copy of the spool's map,
+# when the fork resets are taken away) that no longer decodes
+GARBLED = "<garbled>"
 
 
 def lock_is_free(path):
@@ -126,7 +129,13 @@ def segments():
         if not lines:
             continue
         header = json.loads(lines[0].split(b" ", 2)[2])
-        keys = {decode(line)[2] for line in lines[1:] if line.startswith(b"m\t")}
+        keys = set()
+        for line in lines[1:]:
+            if line.startswith(b"m\t"):
+                try:
+                    keys.add(decode(line)[2])
+                except ValueError:  # two writers' records over each other: not the parent's
+                    keys.add(GARBLED)
         found[name] = (header["pid"], keys)
     return found
 
@@ -206,7 +215,7 @@ for process in processes:
     else:
         result["exit_codes"].append(process.exitcode)
 result["children"] = [json.load(open(path)) for path in reports if os.path.exists(path)]
-children_keys = {"fork_0", "fork_1", "mp_0", "mp_1"}
+children_keys = {"fork_0", "fork_1", "mp_0", "mp_1", GARBLED}
 result["children_keys_in_parent_segments"] = sorted(
     key for owner, keys in segments().values() if owner == os.getpid() for key in keys & children_keys
 )
