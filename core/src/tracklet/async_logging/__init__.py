@@ -38,7 +38,7 @@ from tracklet.utils import environment
 
 if TYPE_CHECKING:
     from tracklet.async_logging.logger import AsyncLogger
-    from tracklet.async_logging.replay import SyncReport
+    from tracklet.async_logging.replay import SyncReport, sync_spool
     from tracklet.client import MlflowClient
 
 __all__ = [
@@ -128,27 +128,13 @@ def flush_async_logging(timeout: float | None = None) -> bool:
     return flush_all(timeout)
 
 
-def sync_spool(
-    directory: str | None = None,
-    tracking_uri: str | None = None,
-    progress: bool = False,
-    dry_run: bool = False,
-    wait_for_drains: float = 600.0,
-) -> SyncReport:
-    """Send what a spool holds to its stores (``tracklet sync``); see
-    :func:`tracklet.async_logging.replay.sync_spool`."""
-    from tracklet.async_logging.replay import sync_spool as _sync
-
-    return _sync(directory, tracking_uri, progress, dry_run, wait_for_drains)
-
-
 def __getattr__(name: str) -> Any:
     if name == "AsyncLogger":
         from tracklet.async_logging.logger import AsyncLogger
 
         return AsyncLogger
-    if name == "SyncReport":
-        from tracklet.async_logging.replay import SyncReport
+    if name in ("SyncReport", "sync_spool"):
+        from tracklet.async_logging import replay
 
-        return SyncReport
+        return getattr(replay, name)
     raise AttributeError(f"module 'tracklet.async_logging' has no attribute {name!r}")

@@ -603,6 +603,12 @@ class SpoolSegment:
                     os.ftruncate(self._wfd, self.end)  # the zeros after the records
                 except OSError:
                     pass  # they are harmless: readers stop at the first
+        fds = self._take_descriptors()
+        _live.discard(self)
+        _close_quietly(*fds)  # closing the last descriptor of the .seg releases the lock
+
+    def _take_descriptors(self) -> set[int]:
+        """This object's open descriptors, which it forgets (the caller closes them)."""
         fds = {
             self._wfd,
             self._rfd,
@@ -614,8 +620,7 @@ class SpoolSegment:
         } - {-1}
         self._wfd = self._rfd = self._ack_fd = self._runs_fd = self._lock_fd = -1
         self._ack_read_fd = self._err_fd = -1
-        _live.discard(self)
-        _close_quietly(*fds)  # closing the last descriptor of the .seg releases the lock
+        return fds
 
     def _check_open(self) -> None:
         if self._rfd < 0:
@@ -629,18 +634,7 @@ class SpoolSegment:
             window.close()
         # the descriptors share the parent's open file descriptions, lock included: close
         # this process's copies (the lock stays with the parent's), never flock(LOCK_UN)
-        fds = {
-            self._wfd,
-            self._rfd,
-            self._ack_fd,
-            self._runs_fd,
-            self._ack_read_fd,
-            self._err_fd,
-            self._lock_fd,
-        } - {-1}
-        self._wfd = self._rfd = self._ack_fd = self._runs_fd = self._lock_fd = -1
-        self._ack_read_fd = self._err_fd = -1
-        _close_quietly(*fds)
+        _close_quietly(*self._take_descriptors())
 
     def __repr__(self) -> str:
         state = "open" if self._lock_fd >= 0 else "closed"
