@@ -314,13 +314,9 @@ class DrainProcess:
 
     def forget_in_child(self) -> None:
         """In a forked child: close this process's copy of the pipe (the parent keeps its
-        own), so the drain sees end of file when the parent ends, not when the child does."""
-        if self._write_end >= 0:
-            try:
-                os.close(self._write_end)
-            except OSError:
-                pass
-            self._write_end = -1
+        own), so the drain sees end of file when the parent ends, not when the child does.
+        (The same as :meth:`finish`, which closes this process's copy too.)"""
+        self.finish()
 
 
 def _stdin_idle(parent_pid: int) -> Callable[[float], bool]:
