@@ -65,8 +65,8 @@ ERRORS_KEPT = 100_000
 _MIN_PAUSE, _MAX_PAUSE = 0.2, 5.0
 #: The spool's size limit, the drain's health and rotation are looked at every this many bytes.
 _CHECK_EVERY = 256 << 10
-_IDLE_EXIT_CODE = 4
-_monotonic = time.monotonic  # tracklet.async_logging.drain.IDLE_EXIT_CODE, without importing it
+_IDLE_EXIT_CODE = 4  # tracklet.async_logging.drain.IDLE_EXIT_CODE, without importing it
+_monotonic = time.monotonic
 
 
 def _float_env(name: str, default: float) -> float:
