@@ -157,10 +157,13 @@ class AsyncClientMixin:
         return self._create_run_offline(experiment_id, start_time, tags, run_name, "the store is unreachable")
 
     def _loggers_of_uri(self) -> list[AsyncLogger]:
-        module = sys.modules.get("tracklet.async_logging.logger")
-        if module is None:
+        """The async loggers of this client's URI; none (and nothing imported) when no call
+        in this process has been asynchronous."""
+        if "tracklet.async_logging.logger" not in sys.modules:
             return []
-        return [lg for lg in list(module._loggers.values()) if lg.tracking_uri == self._tracking_uri]
+        from tracklet.async_logging.logger import loggers_of
+
+        return loggers_of(self._tracking_uri)
 
     def _terminate_via_logger(self, run_id: str, status: str, end_time: int) -> bool:
         """Before a run ends: write what is queued for its URI. True when the end itself

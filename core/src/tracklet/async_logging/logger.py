@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from tracklet.client import MlflowClient
     from tracklet.entities import Run
 
-__all__ = ["AsyncLogger", "flush_all", "flush_at_exit", "logger_for"]
+__all__ = ["AsyncLogger", "flush_all", "flush_at_exit", "logger_for", "loggers_of"]
 
 _log = logging.getLogger("tracklet.async_logging")
 
@@ -605,6 +605,11 @@ def logger_for(client: MlflowClient, spool_dir: str | None) -> AsyncLogger:
                 atexit.register(flush_at_exit)
                 _atexit_registered = True
     return found
+
+
+def loggers_of(tracking_uri: str) -> list[AsyncLogger]:
+    """This process's loggers for ``tracking_uri`` (one per spool folder used with it)."""
+    return [logger for logger in list(_loggers.values()) if logger.tracking_uri == tracking_uri]
 
 
 def flush_all(timeout: float | None = None) -> bool:
