@@ -141,6 +141,10 @@ def _run(module: str, tmp_path: Path) -> list[dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TRACKLET_"))}
     env["MLFLOW_TRACKING_URI"] = (tmp_path / module / "mlruns").as_uri()
     env["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3.17 refuses its file store otherwise
+    # MLflow exports traces from a thread pool by default, and get_trace(flush=True) can then
+    # read a trace before its last write (no trace at all, or one without the user and session
+    # metadata): seen in CI. Synchronous export makes the reference deterministic.
+    env["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
     (tmp_path / module).mkdir()
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(SCRIPT), module],

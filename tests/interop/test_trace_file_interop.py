@@ -146,7 +146,7 @@ exec(SCRIPT, _namespace)  # noqa: S102 - the shared test script, defined above
 
 
 def _mlflow(*args: str, cwd: str) -> Any:
-    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
+    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false"}
     for name in (
         "MLFLOW_TRACKING_URI",
         "TRACKLET_TRACKING_URI",
