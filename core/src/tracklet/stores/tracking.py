@@ -118,7 +118,11 @@ MAX_HISTORY_PAGE = 2**62
 #:   timestamp and step) is stored once, so re-sending a batch after a timeout is
 #:   harmless. Without it, every logged point is kept, repeats included (MLflow's file
 #:   store behaviour; its SQL store behaves as with the capability).
-CAPABILITIES = frozenset({"datasets", "concurrent_processes", "idempotent_metrics"})
+#: * ``import``: the copy primitives (:meth:`TrackingStore.import_experiment`,
+#:   :meth:`~TrackingStore.import_run`, :meth:`~TrackingStore.import_metric_history`) that
+#:   ``tracklet migrate`` writes through: objects created with the ids, times and lifecycle
+#:   stages they had in another store, idempotently.
+CAPABILITIES = frozenset({"datasets", "concurrent_processes", "idempotent_metrics", "import"})
 
 #: Public method -> the primitive it calls, for every abstract primitive.
 _PRIMITIVES = {
@@ -436,6 +440,85 @@ class TrackingStore(abc.ABC):
         Unknown experiments have none."""
         return self._search_datasets(_experiment_ids(experiment_ids))
 
+    def get_metric_histories(self, run_id: str) -> dict[str, list[Metric]]:
+        """Every metric history of one run, by key, each in logging order (step, then
+        timestamp): what a copy reads. Keys are those of ``RunData.metrics``."""
+        validate_run_id(run_id)
+        return self._get_metric_histories(run_id)
+
+    # -- copying between stores (capability ``import``) ----------------------------------
+    #
+    # ``tracklet migrate`` copies through these three calls. Each makes the destination hold
+    # exactly what it is given, whatever was there before, so a copy that was killed and is
+    # started again ends with nothing missing and nothing twice. They write what the
+    # ordinary calls refuse (a given id, a deleted object, an ended run's times); a store
+    # without capability ``import`` refuses them with ``NOT_IMPLEMENTED``.
+
+    def import_experiment(self, experiment: Experiment) -> None:
+        """Create or overwrite the experiment with ``experiment.experiment_id``: its name,
+        artifact location, lifecycle stage, creation and last-update times, and its tags
+        (set; tags not given are left). ``RESOURCE_ALREADY_EXISTS`` if another experiment
+        holds the name (:func:`~tracklet.stores.refusals.experiment_name_taken`)."""
+        experiment_id = canonical_experiment_id(experiment.experiment_id)
+        validate_experiment_name(experiment.name)
+        validate_artifact_location(experiment.artifact_location)
+        if experiment.lifecycle_stage not in ("active", "deleted"):
+            raise TrackletException(
+                f"Invalid lifecycle_stage {experiment.lifecycle_stage!r} for experiment "
+                f"{experiment_id}: it must be 'active' or 'deleted'.",
+                INVALID_PARAMETER_VALUE,
+            )
+        for key, value in experiment.tags.items():
+            validate_experiment_tag(key, value)
+        validate_timestamp("creation_time", experiment.creation_time)
+        validate_timestamp("last_update_time", experiment.last_update_time)
+        self._import_experiment(experiment, experiment_id)
+
+    def import_run(self, run: Run) -> None:
+        """Create or overwrite the run with ``run.info.run_id`` in its (existing) experiment:
+        name, user, status, start and end times, lifecycle stage and artifact URI as given,
+        its params, tags and dataset inputs replaced by ``run.data`` / ``run.inputs``. Its
+        metrics are not written here (:meth:`import_metric_history` copies histories).
+        ``RESOURCE_DOES_NOT_EXIST`` if the experiment does not exist."""
+        info = run.info
+        validate_run_id(info.run_id)
+        canonical_experiment_id(info.experiment_id)
+        validate_run_name(info.run_name)
+        validate_user_id(info.user_id)
+        status_number(info.status)
+        validate_timestamp("start_time", info.start_time)
+        validate_timestamp("end_time", info.end_time)
+        if info.lifecycle_stage not in ("active", "deleted"):
+            raise TrackletException(
+                f"Invalid lifecycle_stage {info.lifecycle_stage!r} for run {info.run_id}: it "
+                "must be 'active' or 'deleted'.",
+                INVALID_PARAMETER_VALUE,
+            )
+        for key, value in run.data.params.items():
+            validate_param(key, value)
+        for key, value in run.data.tags.items():
+            validate_tag(key, value)
+        validate_dataset_inputs(list(run.inputs.dataset_inputs) if run.inputs else [])
+        self._import_run(run)
+
+    def import_metric_history(self, run_id: str, key: str, metrics: Sequence[Metric]) -> None:
+        """Make the stored history of metric ``key`` of run ``run_id`` exactly ``metrics``
+        (repeats kept, stored points not given removed), and the run's latest value of
+        ``key`` follow. ``RESOURCE_DOES_NOT_EXIST`` if the run does not exist; the run may
+        be deleted or ended (a copy writes what the ordinary calls refuse)."""
+        validate_run_id(run_id)
+        validate_key("metric", key)
+        points = list(metrics)
+        for m in points:
+            if m.key != key:
+                raise TrackletException(
+                    f"import_metric_history({key!r}) got a point of metric {m.key!r}: every point "
+                    "must carry the key being imported.",
+                    INVALID_PARAMETER_VALUE,
+                )
+            validate_metric(m.key, m.value, m.timestamp, m.step)
+        self._import_metric_history(run_id, key, points)
+
     def close(self) -> None:  # noqa: B027 - optional hook with a do-nothing default
         """Release connections and handles (default: nothing to release)."""
 
@@ -589,6 +672,34 @@ class TrackingStore(abc.ABC):
             for m in self._get_metric_history(run_id, metric_key, None, None):
                 out.append(Metric(m.key, m.value, m.timestamp, m.step, run_id=run_id))
         return out
+
+    def _get_metric_histories(self, run_id: str) -> dict[str, list[Metric]]:
+        """Default: one :meth:`_get_metric_history` per key of the run's latest metrics."""
+        run = self._get_run(run_id)
+        return {
+            key: list(self._get_metric_history(run_id, key, None, None)) for key in sorted(run.data.metrics)
+        }
+
+    def _refuse_import(self, what: str) -> Any:
+        raise TrackletException(
+            f"{type(self).__name__} cannot {what}: it does not declare capability 'import' "
+            "(tracklet migrate writes only into stores that do; see docs/migrate.md).",
+            NOT_IMPLEMENTED,
+        )
+
+    def _import_experiment(self, experiment: Experiment, experiment_id: str) -> None:
+        """Upsert an experiment with its given id (capability ``import``); the default refuses."""
+        self._refuse_import("import experiments")
+
+    def _import_run(self, run: Run) -> None:
+        """Upsert a run with its given id, params, tags and inputs (capability ``import``);
+        the default refuses."""
+        self._refuse_import("import runs")
+
+    def _import_metric_history(self, run_id: str, key: str, metrics: list[Metric]) -> None:
+        """Replace one metric history and its latest value (capability ``import``); the
+        default refuses."""
+        self._refuse_import("import metric histories")
 
     def _search_datasets(self, experiment_ids: list[str]) -> list[DatasetSummary]:
         """Default: reads every run of the experiments through :meth:`_search_runs`."""
