@@ -185,9 +185,10 @@ def test_default_tracking_uri_comes_from_plugins(monkeypatch):
     for name in ("TRACKLET_TRACKING_URI", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(_config, "_tracking_uri", None)
-    # an installed backend's proposal: tracklet-sql's mlflow.db, else tracklet-file's ./mlruns
+    # an installed backend's proposal: tracklet-sql's ./tracklet.db (or an existing ./mlflow.db),
+    # else tracklet-file's ./mlruns
     assert _config.get_tracking_uri() == plugins.default_tracking_uri()
-    assert _config.get_tracking_uri().endswith(("/mlruns", "/mlflow.db"))
+    assert _config.get_tracking_uri().endswith(("/mlruns", "/tracklet.db", "/mlflow.db"))
 
     class Preferred:
         @hookimpl

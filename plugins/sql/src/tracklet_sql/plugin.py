@@ -1,5 +1,5 @@
 """Hook implementations of tracklet-sql: tracking stores for SQL database URIs, the
-default ``mlflow.db`` sqlite file, and the ``tracklet db`` command."""
+default ``./tracklet.db`` sqlite file, and the ``tracklet db`` command."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from tracklet.plugins import Scheme, hookimpl
 
 #: URI schemes served (a driver suffix such as ``+psycopg`` is dropped by tracklet.uri).
 SCHEMES = ("sqlite", "postgresql", "mysql")
-#: The file MLflow (3.7 and later) tracks to when nothing is configured.
-DEFAULT_DB_FILE = "mlflow.db"
+#: The file tracklet creates when nothing is configured and no earlier data is found.
+DEFAULT_DB_FILE = "tracklet.db"
+#: The file MLflow (3.7 and later) tracks to when nothing is configured; served as it is.
+MLFLOW_DB_FILE = "mlflow.db"
 
 
 @hookimpl
@@ -22,15 +24,34 @@ def tracklet_schemes() -> list[Scheme]:
 
 @hookimpl
 def tracklet_default_tracking_uri() -> str | None:
-    """``sqlite:///<working directory>/mlflow.db``, as MLflow 3.7+ defaults to.
+    """The working directory's earlier data, else a new ``./tracklet.db``.
 
-    Like MLflow, leaves the default to ``./mlruns`` (None, so tracklet-file answers) when
-    that folder already holds file-store experiments, so existing work stays in view.
+    In order: ``./tracklet.db`` if it exists; ``./mlflow.db`` if it exists (an MLflow
+    project keeps its runs with ``import tracklet as mlflow``, whichever schema the file
+    holds); None when ``./mlruns`` holds file-store experiments (tracklet-file answers);
+    else a new ``./tracklet.db``. A new project never creates a file where MLflow looks
+    for its own, so both tools can be used in one folder.
     """
     cwd = os.getcwd()
+    for name in (DEFAULT_DB_FILE, MLFLOW_DB_FILE):
+        if _is_database_file(os.path.join(cwd, name)):
+            return _sqlite_uri(os.path.join(cwd, name))
     if _has_file_store_experiments(os.path.join(cwd, "mlruns")):
         return None
-    return "sqlite:///" + os.path.join(cwd, DEFAULT_DB_FILE)
+    return _sqlite_uri(os.path.join(cwd, DEFAULT_DB_FILE))
+
+
+def _sqlite_uri(path: str) -> str:
+    return "sqlite:///" + path
+
+
+def _is_database_file(path: str) -> bool:
+    """A non-empty file: an empty one (``touch mlflow.db``) holds no runs to keep, and
+    tracklet's tables written into it would break MLflow's use of that file."""
+    try:
+        return os.path.isfile(path) and os.path.getsize(path) > 0
+    except OSError:
+        return False
 
 
 def _has_file_store_experiments(folder: str) -> bool:
