@@ -1,7 +1,8 @@
 """Log a small training run with tracklet's MLflow-compatible API, then print it back.
 
-Run: python examples/quickstart.py   (tracks into ./mlflow.db with tracklet-sql, ./mlruns with only
-tracklet-file, unless TRACKLET_TRACKING_URI is set; artifacts go to ./mlruns)
+Run: python examples/quickstart.py   (tracks into ./tracklet.db with tracklet-sql, or an existing
+./mlflow.db; ./mlruns with only tracklet-file; unless TRACKLET_TRACKING_URI is set; artifacts go
+to ./mlruns)
 """
 
 import math
