@@ -23,7 +23,8 @@ from tracklet_example.store import MemoryTrackingStore
 class FormerContractStore(TrackingStore):
     """Overrides the public methods, as stores did before the primitives existed."""
 
-    capabilities = MemoryTrackingStore.capabilities
+    # The former contract had no copy primitives: such a store refuses them (NOT_IMPLEMENTED).
+    capabilities = MemoryTrackingStore.capabilities - {"import"}
 
     def __init__(self, store_uri: str | None = None, artifact_uri: str | None = None) -> None:
         super().__init__(store_uri, artifact_uri)

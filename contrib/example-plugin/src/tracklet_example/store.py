@@ -120,7 +120,7 @@ class MemoryTrackingStore(TrackingStore):
 
     # Optional features this store implements (see tracklet.stores.CAPABILITIES). Not
     # "concurrent_processes": another process cannot see this process's memory.
-    capabilities = frozenset({"datasets"})
+    capabilities = frozenset({"datasets", "import"})
 
     def __init__(self, store_uri: str | None = None, artifact_uri: str | None = None) -> None:
         store_uri = store_uri or f"memory://{uuid.uuid4().hex}"
@@ -358,6 +358,66 @@ class MemoryTrackingStore(TrackingStore):
         if max_results is None:
             return PagedList(points, None)
         return paginate(points, page_token, max_results)
+
+    # -- copying from another store (capability "import") ----------------------------------------
+    #
+    # tracklet migrate writes through these. Each makes the record exactly what it is given,
+    # so running one twice changes nothing: a copy killed half-way can simply start again.
+
+    def _import_experiment(self, experiment: Experiment, experiment_id: str) -> None:
+        """Create or overwrite the experiment with this id; its tags are set, others kept."""
+        with self._lock:
+            if any(
+                r.name == experiment.name and r.experiment_id != experiment_id
+                for r in self._experiments.values()
+            ):
+                raise refusals.experiment_name_taken(experiment.name)
+            old = self._experiments.get(experiment_id)
+            self._experiments[experiment_id] = _ExperimentRecord(
+                experiment_id=experiment_id,
+                name=experiment.name,
+                artifact_location=experiment.artifact_location,
+                creation_time=experiment.creation_time if experiment.creation_time is not None else _now(),
+                last_update_time=experiment.last_update_time
+                if experiment.last_update_time is not None
+                else _now(),
+                lifecycle_stage=experiment.lifecycle_stage,
+                tags={**(old.tags if old else {}), **{k: str(v) for k, v in experiment.tags.items()}},
+            )
+            if experiment_id.isdigit():  # the ids this store hands out next must not collide
+                self._last_experiment_id = max(self._last_experiment_id, int(experiment_id))
+
+    def _import_run(self, run: Run) -> None:
+        """Create or overwrite the run with this id; its metric histories are kept."""
+        info = run.info
+        with self._lock:
+            experiment = self._experiment(info.experiment_id)
+            old = self._runs.get(info.run_id)
+            self._runs[info.run_id] = _RunRecord(
+                run_id=info.run_id,
+                experiment_id=experiment.experiment_id,
+                user_id=info.user_id or "",
+                start_time=info.start_time if info.start_time is not None else _now(),
+                artifact_uri=info.artifact_uri or "",
+                run_name=info.run_name or "",
+                status=info.status,
+                end_time=info.end_time,
+                lifecycle_stage=info.lifecycle_stage,
+                history=old.history if old else {},
+                params={k: str(v) for k, v in run.data.params.items()},
+                tags={k: str(v) for k, v in run.data.tags.items()},
+                inputs=list(run.inputs.dataset_inputs) if run.inputs else [],
+            )
+
+    def _import_metric_history(self, run_id: str, key: str, metrics: list[Metric]) -> None:
+        """Replace the history of one metric (the latest value is computed on reading)."""
+        with self._lock:
+            record = self._run(run_id)
+            points = [Metric(m.key, float(m.value), m.timestamp, m.step) for m in metrics]
+            if points:
+                record.history[key] = points
+            else:
+                record.history.pop(key, None)
 
     # -- search ----------------------------------------------------------------------------------
 

@@ -44,10 +44,15 @@ of SQLAlchemy's dialect requirements::
 The names are :data:`tracklet.stores.CAPABILITIES`: ``"datasets"`` (``log_inputs``
 and ``datasets.*`` search), ``"concurrent_processes"`` (several processes may write
 through their own instances of the same store) and ``"idempotent_metrics"`` (a metric
-point identical to a stored one is stored once; without it, repeats are kept). Tests of an undeclared feature are
+point identical to a stored one is stored once; without it, repeats are kept) and ``"import"``
+(the copy primitives ``import_experiment``, ``import_run`` and ``import_metric_history``
+that ``tracklet migrate`` writes through: upserts with the given ids, times and stages,
+idempotent). Tests of an undeclared feature are
 skipped and ``-ra`` prints why, e.g. ``SKIPPED ... MyStore does not declare capability
 'datasets'``. A store without ``"datasets"`` must refuse ``log_inputs`` with
-``FEATURE_DISABLED`` (the :class:`~tracklet.stores.TrackingStore` default does).
+``FEATURE_DISABLED`` (the :class:`~tracklet.stores.TrackingStore` default does); one
+without ``"import"`` must refuse the copy primitives with ``NOT_IMPLEMENTED`` (the
+default does).
 
 **What is checked** is the contract in :mod:`tracklet.stores`, with MLflow's
 semantics and error codes: experiments (the Default one, names, delete, restore,

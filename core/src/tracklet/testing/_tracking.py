@@ -9,6 +9,7 @@ from tracklet.stores import CAPABILITIES, TrackingStore
 from tracklet.testing._datasets import DatasetTests
 from tracklet.testing._experiments import ExperimentTests
 from tracklet.testing._fork import ForkTests
+from tracklet.testing._import import ImportTests
 from tracklet.testing._logging import LoggingTests
 from tracklet.testing._metrics import MetricTests
 from tracklet.testing._processes import ProcessTests
@@ -25,6 +26,7 @@ class TrackingStoreSuite(
     RunSearchTests,
     ExperimentSearchTests,
     DatasetTests,
+    ImportTests,
     ProcessTests,
     ForkTests,
 ):
