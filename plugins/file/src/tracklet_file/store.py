@@ -13,6 +13,7 @@ re-read what changed.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from typing import Any
 
@@ -32,6 +33,7 @@ from tracklet.entities import (
 )
 from tracklet.exceptions import (
     INVALID_PARAMETER_VALUE,
+    INVALID_STATE,
     RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
     TrackletException,
@@ -43,10 +45,22 @@ from tracklet.uri import append_to_uri_path, local_path_from_uri, resolve_local_
 from tracklet.utils.mlflow_tags import MLFLOW_RUN_NAME
 from tracklet.utils.time import now_ms
 
-from . import _logging
+from . import _imports, _logging
 from ._experiments import ExperimentFiles
 from ._fsio import Appender
-from ._layout import ARTIFACTS, METRICS, PARAMS, TAGS, TRASH, run_meta
+from ._layout import (
+    ARTIFACTS,
+    META,
+    METRICS,
+    NOT_EXPERIMENTS,
+    PARAMS,
+    RUN_FOLDERS,
+    TAGS,
+    TRASH,
+    experiment_meta,
+    load_yaml,
+    run_meta,
+)
 from ._metrics import format_line
 from ._runs import RunIndex, RunState
 from ._traces import FileTraces
@@ -63,7 +77,7 @@ class FileStore(TrackingStore, FileTraces):
         folder itself, as MLflow's client does (``<root>/<experiment_id>``).
     """
 
-    capabilities = frozenset({"datasets", "concurrent_processes"})
+    capabilities = frozenset({"datasets", "concurrent_processes", "import"})
 
     def __init__(self, store_uri: str | None = None, artifact_uri: str | None = None) -> None:
         super().__init__(store_uri, artifact_uri)
@@ -319,6 +333,95 @@ class FileStore(TrackingStore, FileTraces):
         points = _logging.read_history(state.run_dir, run_id, metric_key)
         return _logging.page(points, max_results, page_token)
 
+    def _get_metric_histories(self, run_id: str) -> dict[str, list[Metric]]:
+        """Every history of the run from one walk of its ``metrics/`` folder."""
+        return _imports.read_histories(self._run_state(run_id).run_dir, run_id)
+
+    # -- copying in (capability ``import``; see :mod:`tracklet_file._imports`) -------------------
+
+    def _import_experiment(self, experiment: Experiment, experiment_id: str) -> None:
+        """Write the experiment where MLflow keeps it (``<root>/<id>``, or ``.trash/<id>``
+        when deleted), moving its folder if its stage changed: tags first, ``meta.yaml``
+        (every field as given) last."""
+        if experiment_id in NOT_EXPERIMENTS:
+            raise TrackletException(
+                f"Cannot import experiment {experiment_id!r} into a folder store: the folder name "
+                f"is reserved ({', '.join(sorted(NOT_EXPERIMENTS))}).",
+                INVALID_PARAMETER_VALUE,
+            )
+        deleted = experiment.lifecycle_stage == LifecycleStage.DELETED
+        with self._experiments.lock():
+            for other in self._experiments.all():
+                if other.name == experiment.name and other.experiment_id != experiment_id:
+                    raise refusals.experiment_name_taken(experiment.name)
+            target = os.path.join(self._experiments.trash if deleted else self.root, experiment_id)
+            elsewhere = os.path.join(self.root if deleted else self._experiments.trash, experiment_id)
+            if os.path.isdir(elsewhere):
+                if os.path.exists(target):
+                    raise TrackletException(
+                        f"Experiment {experiment_id} has two folders, {elsewhere} and {target}: "
+                        "remove the one left by an interrupted delete or restore, then import again.",
+                        INVALID_STATE,
+                    )
+                self._move_experiment(elsewhere, target)
+            os.makedirs(target, exist_ok=True)
+            for key, value in experiment.tags.items():
+                self._experiments.write_tag(target, key, value)
+            self._experiments.write_meta(
+                target, {**experiment_meta(experiment), "experiment_id": experiment_id}
+            )
+
+    def _import_run(self, run: Run) -> None:
+        """Write the run into its experiment's folder (moving it there from another
+        experiment): params, tags and inputs replaced, ``meta.yaml`` written last."""
+        info = run.info
+        params = {k: "" if v is None else str(v) for k, v in run.data.params.items()}
+        tags = {k: "" if v is None else str(v) for k, v in run.data.tags.items()}
+        _imports.check_nesting(PARAMS, list(params))
+        _imports.check_nesting(TAGS, list(tags))
+        experiment_dir = self._experiments.find(info.experiment_id)
+        if experiment_dir is None:
+            raise refusals.no_such_experiment(info.experiment_id)
+        run_dir = os.path.join(experiment_dir, info.run_id)
+        old = self._existing_run(info.run_id)
+        if old is not None and old.run_dir != run_dir:
+            self._move_run(old.run_dir, run_dir)
+        old_meta = _imports_meta(run_dir)
+        for folder in (*RUN_FOLDERS, TAGS):
+            os.makedirs(os.path.join(run_dir, folder), exist_ok=True)
+        _imports.replace_tree(run_dir, PARAMS, params)
+        _imports.replace_tree(run_dir, TAGS, tags)
+        _imports.replace_inputs(run_dir, info.run_id, list(run.inputs.dataset_inputs) if run.inputs else [])
+        deleted_time = None
+        if info.lifecycle_stage == LifecycleStage.DELETED:
+            # when the run was deleted is kept over re-imports (MLflow's gc reads it)
+            deleted_time = (old_meta or {}).get("deleted_time") or now_ms()
+        _logging.write_run_meta(run_dir, run_meta(info, deleted_time))
+        self._runs.state(run_dir).refresh_meta()
+
+    def _existing_run(self, run_id: str) -> RunState | None:
+        try:
+            return self._runs.meta(run_id)
+        except TrackletException as exc:
+            if exc.error_code == RESOURCE_DOES_NOT_EXIST:
+                return None
+            raise
+
+    def _move_run(self, source: str, target: str) -> None:
+        """Move a run folder to another experiment's (a run imported with a new
+        ``experiment_id``); a half-written folder in the way is removed first."""
+        self._appender.forget(source + os.sep)
+        self._runs.forget(source + os.sep)
+        if os.path.isdir(target) and not os.path.isfile(os.path.join(target, META)):
+            shutil.rmtree(target)
+        os.rename(source, target)
+
+    def _import_metric_history(self, run_id: str, key: str, metrics: list[Metric]) -> None:
+        """Replace the metric's file whole (written aside, then renamed over it)."""
+        state = self._run_state(run_id)
+        _logging.check_key_paths(state.run_dir, METRICS, [key])
+        _imports.replace_history(self._appender, state.run_dir, key, metrics)
+
     # -- search ------------------------------------------------------------------------------------
 
     def _search_runs(
@@ -346,3 +449,12 @@ class FileStore(TrackingStore, FileTraces):
                     states[snapshot.info.run_id] = state
         page = search_runs_in_memory(snapshots, filter_string, order_by, max_results, page_token)
         return PagedList([states[run.info.run_id].run() for run in page], page.token)
+
+
+def _imports_meta(run_dir: str) -> dict[str, Any] | None:
+    """The run's ``meta.yaml`` as it is now, or None."""
+    try:
+        with open(os.path.join(run_dir, META), "rb") as f:
+            return load_yaml(f.read())
+    except (FileNotFoundError, NotADirectoryError):
+        return None
