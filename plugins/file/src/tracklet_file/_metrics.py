@@ -54,9 +54,9 @@ def _malformed(key: str, line: str) -> TrackletException:
 def _parse(key: str, line: str, run_id: str | None) -> Metric:
     parts = line.split(" ")
     if len(parts) == 3:
-        return Metric(key, float(parts[1]), int(parts[0]), int(parts[2]), run_id)
+        return Metric(key, float(parts[1]), int(parts[0]), int(parts[2]), run_id=run_id)
     if len(parts) == 2 or len(parts) == 5:  # step 0, as MLflow reads both (module docstring)
-        return Metric(key, float(parts[1]), int(parts[0]), 0, run_id)
+        return Metric(key, float(parts[1]), int(parts[0]), 0, run_id=run_id)
     raise _malformed(key, line)
 
 
@@ -86,6 +86,8 @@ def parse_history(key: str, data: bytes, run_id: str | None = None) -> list[Metr
             # then do not convert (a value always has a '.', 'e', 'nan' or 'inf'), and the
             # lines are read one by one.
             with contextlib.suppress(ValueError):
+                # (run_id is Metric's eighth parameter: after step come the model and
+                # dataset links, which a metric file does not hold)
                 return list(
                     map(
                         Metric,
@@ -93,6 +95,9 @@ def parse_history(key: str, data: bytes, run_id: str | None = None) -> list[Metr
                         map(float, tokens[1::3]),
                         map(int, tokens[0::3]),
                         map(int, tokens[2::3]),
+                        repeat(None, count),
+                        repeat(None, count),
+                        repeat(None, count),
                         repeat(run_id, count),
                     )
                 )
