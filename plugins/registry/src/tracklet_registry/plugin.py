@@ -19,7 +19,7 @@ HTTP_SCHEMES = ("http", "https")
 @hookimpl
 def tracklet_schemes() -> list[Scheme]:
     file_store = "tracklet_registry.file.store:FileRegistryStore"
-    sql_store = "tracklet_registry.sql.store:SqlRegistryStore"
+    sql_store = "tracklet_registry.sql.factory:sql_registry_store"
     rest_store = "tracklet_registry.rest:RestRegistryStore"
     return [
         *(Scheme("registry", scheme, file_store) for scheme in FILE_SCHEMES),
