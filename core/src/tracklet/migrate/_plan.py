@@ -1,0 +1,120 @@
+"""Which objects a copy covers: the two stores, the experiments and the runs, in a stable order.
+
+Everything is read through the public :class:`~tracklet.stores.TrackingStore` calls, so any
+store, a third party's or an MLflow server's, can be a source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from tracklet.entities import Experiment, PagedList, Run, ViewType
+from tracklet.exceptions import (
+    INVALID_PARAMETER_VALUE,
+    NOT_IMPLEMENTED,
+    RESOURCE_DOES_NOT_EXIST,
+    TrackletException,
+)
+from tracklet.stores import TrackingStore
+
+__all__ = ["Plan", "check_destination", "open_store", "plan"]
+
+_T = TypeVar("_T")
+
+#: Objects asked for per page when reading the source.
+PAGE = 1000
+
+
+@dataclasses.dataclass
+class Plan:
+    """The experiments and, per experiment, the runs to copy (source entities)."""
+
+    experiments: list[Experiment]
+    runs: list[Run]
+    #: True when every run of the chosen experiments is covered (no run filter).
+    whole_experiments: bool
+
+
+def open_store(uri: str) -> TrackingStore:
+    """The tracking store serving ``uri`` (the scheme's plugin builds it)."""
+    from tracklet.plugins import get_tracking_store
+
+    return get_tracking_store(uri)
+
+
+def check_destination(dst: TrackingStore, dst_uri: str) -> None:
+    """Refuse a destination that cannot take copies, before anything is read or written."""
+    if "import" in frozenset(getattr(dst, "capabilities", ())):
+        return
+    raise TrackletException(
+        f"The destination {dst_uri} ({type(dst).__name__}) cannot take a copy: it does not "
+        "declare capability 'import'. Migrate into a store that does: a tracklet database "
+        "(sqlite:///tracklet.db, postgresql://...), a folder, or a tracklet server; to fill an "
+        "MLflow server, migrate into its database URI instead.",
+        NOT_IMPLEMENTED,
+    )
+
+
+def plan(src: TrackingStore, wanted: tuple[str, ...], run_filter: str) -> Plan:
+    """The experiments named in ``wanted`` (all when empty, deleted ones included) and their
+    runs matching ``run_filter``, ordered by experiment, start time, run id."""
+    experiments = _experiments(src, wanted)
+    runs: list[Run] = []
+    for experiment in experiments:
+        found = _runs_of(src, experiment.experiment_id, run_filter)
+        found.sort(key=lambda r: (r.info.start_time or 0, r.info.run_id))
+        runs.extend(found)
+    return Plan(experiments, runs, whole_experiments=not run_filter)
+
+
+def _runs_of(src: TrackingStore, experiment_id: str, run_filter: str) -> list[Run]:
+    def fetch(token: str | None) -> PagedList[Run]:
+        return src.search_runs([experiment_id], run_filter, ViewType.ALL, PAGE, None, token)
+
+    return _all_pages(fetch)
+
+
+def _experiments(src: TrackingStore, wanted: tuple[str, ...]) -> list[Experiment]:
+    if not wanted:
+        found = _all_pages(lambda token: src.search_experiments(ViewType.ALL, PAGE, None, None, token))
+    else:
+        by_id = {e.experiment_id: e for e in (_find_experiment(src, w) for w in wanted)}
+        found = list(by_id.values())
+    return sorted(found, key=lambda e: _id_order(e.experiment_id))
+
+
+def _find_experiment(src: TrackingStore, id_or_name: str) -> Experiment:
+    """``--experiment``: a name first (names are what people type), else an id."""
+    by_name = src.get_experiment_by_name(id_or_name)
+    if by_name is not None:
+        return by_name
+    try:
+        return src.get_experiment(id_or_name)
+    except TrackletException as exc:
+        if exc.error_code not in (RESOURCE_DOES_NOT_EXIST, INVALID_PARAMETER_VALUE):
+            raise
+    raise TrackletException(
+        f"No experiment named or numbered {id_or_name!r} in the source. Run `tracklet --tracking-uri "
+        "SRC experiments list --view all` to see them.",
+        RESOURCE_DOES_NOT_EXIST,
+    )
+
+
+def _id_order(experiment_id: str) -> tuple[int, int, str]:
+    return (0, int(experiment_id), "") if experiment_id.isdigit() else (1, 0, experiment_id)
+
+
+def _all_pages(fetch: Callable[[str | None], PagedList[_T]]) -> list[_T]:
+    return [item for page in _pages(fetch) for item in page]
+
+
+def _pages(fetch: Callable[[str | None], PagedList[_T]]) -> Iterator[PagedList[_T]]:
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        yield page
+        token = page.token
+        if not token:
+            return

@@ -1,0 +1,214 @@
+"""``verify(src, dst)``: compare what a copy should have written with what the destination
+holds, object by object, through the public store calls of both sides."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tracklet.entities import Experiment, Metric, Run, ViewType
+from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
+from tracklet.migrate import _registry_phase
+from tracklet.migrate._artifacts import list_tree, repository
+from tracklet.migrate._options import Options
+from tracklet.migrate._plan import PAGE, open_store, plan
+from tracklet.migrate._progress import phase
+from tracklet.migrate._uris import ArtifactUris, destination_root
+from tracklet.stores import TrackingStore
+
+__all__ = ["Difference", "verify"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Difference:
+    """One thing the destination holds otherwise than the source (after URI rewriting)."""
+
+    #: ``experiment``, ``run``, ``metric``, ``artifact`` or ``registry``.
+    kind: str
+    #: The object: an experiment or run id, ``<run id>/<metric key>``, ``<run id>:<path>``.
+    identity: str
+    #: What differs: a field name, ``missing``, ``extra``...
+    field: str
+    source: Any = None
+    destination: Any = None
+
+    def __str__(self) -> str:
+        if self.field in ("missing", "extra"):
+            where = "destination" if self.field == "missing" else "source"
+            return f"{self.kind} {self.identity}: not in the {where}"
+        if self.kind == "registry":
+            return f"registry: {self.identity}"
+        return f"{self.kind} {self.identity}: {self.field} is {self.source!r} in the source, {self.destination!r} in the destination"
+
+
+def verify(src_uri: str, dst_uri: str, options: Options | None = None, **kwargs: Any) -> list[Difference]:
+    """Every difference between the selected source objects and their copies; empty when
+    the copy is complete and exact. Takes the options the copy was made with (``kwargs``
+    are :class:`Options` fields), so rewritten artifact URIs are expected as rewritten."""
+    options = dataclasses.replace(options or Options(), **kwargs)
+    src, dst = open_store(src_uri), open_store(dst_uri)
+    uris = ArtifactUris(destination_root(dst, options))
+    selected = plan(src, options.experiments, options.run_filter)
+    found: list[Difference] = []
+    with phase("verify experiments", len(selected.experiments), options.progress) as bar:
+        for experiment in selected.experiments:
+            found.extend(_experiment(dst, experiment, uris))
+            bar.update(1)
+    with phase("verify runs", len(selected.runs), options.progress) as bar:
+        for run in selected.runs:
+            found.extend(_run(src_uri, dst_uri, src, dst, run, uris, options))
+            bar.update(1)
+    if selected.whole_experiments:
+        wanted = {r.info.run_id for r in selected.runs}
+        for experiment in selected.experiments:
+            for run_id in _run_ids(dst, experiment.experiment_id):
+                if run_id not in wanted:
+                    found.append(Difference("run", run_id, "extra"))
+    if not options.experiments and not options.run_filter:
+        lines, _note = _registry_phase.differences(src_uri, dst_uri)
+        found.extend(Difference("registry", line, "differs") for line in lines)
+    return found
+
+
+def _experiment(dst: TrackingStore, experiment: Experiment, uris: ArtifactUris) -> list[Difference]:
+    identity = experiment.experiment_id
+    try:
+        copy = dst.get_experiment(identity)
+    except TrackletException as exc:
+        if exc.error_code != RESOURCE_DOES_NOT_EXIST:
+            raise
+        return [Difference("experiment", identity, "missing")]
+    expected = {
+        "name": experiment.name,
+        "artifact_location": uris.experiment(experiment),
+        "lifecycle_stage": experiment.lifecycle_stage,
+        "creation_time": experiment.creation_time,
+        "last_update_time": experiment.last_update_time,
+        "tags": dict(experiment.tags),
+    }
+    got = {
+        "name": copy.name,
+        "artifact_location": copy.artifact_location,
+        "lifecycle_stage": copy.lifecycle_stage,
+        "creation_time": copy.creation_time,
+        "last_update_time": copy.last_update_time,
+        "tags": dict(copy.tags),
+    }
+    return _fields("experiment", identity, expected, got)
+
+
+def _run(
+    src_uri: str,
+    dst_uri: str,
+    src: TrackingStore,
+    dst: TrackingStore,
+    listed: Run,
+    uris: ArtifactUris,
+    options: Options,
+) -> list[Difference]:
+    run_id = listed.info.run_id
+    try:
+        copy = dst.get_run(run_id)
+    except TrackletException as exc:
+        if exc.error_code != RESOURCE_DOES_NOT_EXIST:
+            raise
+        return [Difference("run", run_id, "missing")]
+    run = src.get_run(run_id)
+    expected = _run_fields(run)
+    expected["artifact_uri"] = uris.run(run.info)
+    found = _fields("run", run_id, expected, _run_fields(copy))
+    found.extend(_histories(src, dst, run, copy))
+    if options.copies_artifacts and run.info.artifact_uri:
+        found.extend(
+            _artifacts(
+                run_id,
+                repository(run.info.artifact_uri, src_uri),
+                repository(copy.info.artifact_uri or "", dst_uri),
+            )
+        )
+    return found
+
+
+def _run_fields(run: Run) -> dict[str, Any]:
+    info = run.info.to_dictionary()
+    fields: dict[str, Any] = {k: info.get(k) for k in sorted(info)}
+    fields["params"] = dict(run.data.params)
+    fields["tags"] = dict(run.data.tags)
+    fields["metrics"] = {k: _number(v) for k, v in run.data.metrics.items()}
+    fields["inputs"] = sorted(
+        (
+            d.dataset.name,
+            d.dataset.digest,
+            d.dataset.source_type,
+            d.dataset.source,
+            d.dataset.schema,
+            d.dataset.profile,
+            tuple(sorted((t.key, t.value) for t in d.tags)),
+        )
+        for d in run.inputs.dataset_inputs
+    )
+    return fields
+
+
+def _histories(src: TrackingStore, dst: TrackingStore, run: Run, copy: Run) -> list[Difference]:
+    run_id = run.info.run_id
+    theirs = src.get_metric_histories(run_id) if run.data.metrics else {}
+    ours = dst.get_metric_histories(run_id) if copy.data.metrics else {}
+    found = []
+    for key in sorted(set(theirs) | set(ours)):
+        a, b = _points(theirs.get(key, [])), _points(ours.get(key, []))
+        if a != b:
+            found.append(Difference("metric", f"{run_id}/{key}", "history", _describe(a, b), _describe(b, a)))
+    return found
+
+
+def _points(metrics: list[Metric]) -> list[tuple[int, int, str]]:
+    """A history as a sorted list: stores may order points of one step and time differently."""
+    return sorted((m.step, m.timestamp, _number(m.value)) for m in metrics)
+
+
+def _describe(points: list[tuple[int, int, str]], other: list[tuple[int, int, str]]) -> str:
+    """``N points`` and the first point not in the other history (step, timestamp, value)."""
+    rest = list(other)
+    for point in points:
+        if point in rest:
+            rest.remove(point)
+        else:
+            return f"{len(points)} points, e.g. step {point[0]} at {point[1]}: {point[2]}"
+    return f"{len(points)} points"
+
+
+def _artifacts(run_id: str, src: Any, dst: Any) -> list[Difference]:
+    theirs, ours = list_tree(src), list_tree(dst)
+    found = []
+    for path in sorted(set(theirs) | set(ours)):
+        if path not in ours:
+            found.append(Difference("artifact", f"{run_id}:{path}", "missing"))
+        elif path not in theirs:
+            found.append(Difference("artifact", f"{run_id}:{path}", "extra"))
+        elif None not in (theirs[path], ours[path]) and theirs[path] != ours[path]:
+            found.append(Difference("artifact", f"{run_id}:{path}", "size", theirs[path], ours[path]))
+    return found
+
+
+def _fields(kind: str, identity: str, expected: dict[str, Any], got: dict[str, Any]) -> list[Difference]:
+    return [
+        Difference(kind, identity, name, expected.get(name), got.get(name))
+        for name in sorted(set(expected) | set(got))
+        if expected.get(name) != got.get(name)
+    ]
+
+
+def _run_ids(store: TrackingStore, experiment_id: str) -> list[str]:
+    ids: list[str] = []
+    token: str | None = None
+    while True:
+        page = store.search_runs([experiment_id], "", ViewType.ALL, PAGE, None, token)
+        ids.extend(r.info.run_id for r in page)
+        token = page.token
+        if not token:
+            return ids
+
+
+def _number(value: float) -> str:
+    return repr(float(value))
