@@ -16,6 +16,7 @@ from tracklet.cli._artifacts import artifacts
 from tracklet.cli._common import CliState
 from tracklet.cli._errors import user_message, wants_traceback
 from tracklet.cli._experiments import experiments
+from tracklet.cli._migrate import migrate
 from tracklet.cli._plugins import plugins
 from tracklet.cli._runs import runs
 from tracklet.cli._sync import sync
@@ -24,7 +25,7 @@ from tracklet.exceptions import TrackletException
 
 __all__ = ["BUILTIN_COMMANDS", "CliState", "TrackletGroup", "build_cli", "main"]
 
-BUILTIN_COMMANDS: tuple[click.Command, ...] = (experiments, runs, traces, artifacts, sync, plugins)
+BUILTIN_COMMANDS: tuple[click.Command, ...] = (experiments, runs, traces, artifacts, sync, migrate, plugins)
 
 
 class TrackletGroup(click.Group):
