@@ -1,0 +1,444 @@
+"""tracklet migrate on quick stores (folders, in-memory, sqlite): what is copied, where
+artifacts go, subsets, dry runs, the journal, and verify finding every kind of difference.
+
+End-to-end copies (MLflow's database, PostgreSQL, a server with S3, kills) are in
+tests/migrate/.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tracklet import plugins
+from tracklet.cli import build_cli
+from tracklet.client import MlflowClient
+from tracklet.entities import Dataset, DatasetInput, InputTag, Metric, Param, Run, RunData, RunTag, ViewType
+from tracklet.exceptions import TrackletException
+from tracklet.migrate import Options, default_journal_path, migrate, verify
+from tracklet.migrate._journal import Journal
+from tracklet.plugins import get_tracking_store, hookimpl
+from tracklet.stores import TrackingStore
+
+T0 = 1_700_000_000_000
+
+
+@pytest.fixture(autouse=True)
+def _journals_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def populate(uri: str, tmp_path: Path) -> dict[str, Any]:
+    """A source with every kind of object: experiments active and deleted with tags, runs
+    finished, running, failed and deleted, a nested run, params, tags, metric histories
+    with repeats, NaN and infinities, dataset inputs, artifact trees. Returns the ids."""
+    client = MlflowClient(uri)
+    store = get_tracking_store(uri)
+    first = client.create_experiment("vision", tags={"team": "cv", "mlflow.note.content": "hello"})
+    second = client.create_experiment("nlp")
+    gone = client.create_experiment("abandoned")
+    parent = client.create_run(first, run_name="parent", start_time=T0, tags={"k": "v"}).info.run_id
+    child = client.create_run(
+        first, run_name="child", start_time=T0 + 1, tags={"mlflow.parentRunId": parent}
+    ).info.run_id
+    failed = client.create_run(second, run_name="failed", start_time=T0 + 2).info.run_id
+    running = client.create_run(second, run_name="running", start_time=T0 + 3).info.run_id
+    deleted = client.create_run(second, run_name="deleted", start_time=T0 + 4).info.run_id
+    in_gone = client.create_run(gone, run_name="in-gone", start_time=T0 + 5).info.run_id
+    points = [Metric("loss", 1.0 / (i + 1), T0 + i, i) for i in range(20)]
+    points += [Metric("loss", 0.05, T0 + 19, 19), Metric("odd", math.nan, T0, 0)]
+    points += [Metric("odd", math.inf, T0 + 1, 1), Metric("odd", -math.inf, T0 + 2, 2)]
+    client.log_batch(parent, metrics=points, params=[Param("lr", "0.1"), Param("layers", "3")])
+    client.log_batch(child, metrics=[Metric("acc", 0.5, T0, 0)], params=[Param("lr", "0.2")])
+    client.log_batch(failed, metrics=[Metric("acc", 0.1, T0, 0)], tags=[RunTag("why", "oom")])
+    client.log_batch(in_gone, params=[Param("p", "x")])
+    dataset = Dataset("wine", "d1g35t", "local", '{"uri": "/data/wine.csv"}', schema='{"c": 1}')
+    store.log_inputs(parent, [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])])
+    files = tmp_path / "files"
+    (files / "model" / "weights").mkdir(parents=True, exist_ok=True)
+    (files / "model" / "weights" / "w.bin").write_bytes(os.urandom(3000))
+    (files / "model" / "MLmodel").write_text("flavors: {}\n")
+    (files / "notes.txt").write_text("a note")
+    client.log_artifacts(parent, str(files))
+    client.log_artifact(child, str(files / "notes.txt"), "deep/er")
+    client.set_terminated(parent, "FINISHED", end_time=T0 + 100)
+    client.set_terminated(child, "FINISHED", end_time=T0 + 50)
+    client.set_terminated(failed, "FAILED", end_time=T0 + 60)
+    client.set_terminated(deleted, "KILLED", end_time=T0 + 70)
+    client.delete_run(deleted)
+    client.delete_experiment(gone)
+    return {
+        "experiments": [first, second, gone],
+        "runs": [parent, child, failed, running, deleted, in_gone],
+        "parent": parent,
+        "child": child,
+    }
+
+
+def snapshot(uri: str, artifact_uris: bool = True) -> dict[str, Any]:
+    """Everything a reader sees in a store, through the public client."""
+    store = get_tracking_store(uri)
+    experiments = {}
+    for e in store.search_experiments(ViewType.ALL, 1000):
+        experiments[e.experiment_id] = (
+            e.name,
+            e.lifecycle_stage,
+            e.creation_time,
+            e.last_update_time,
+            dict(e.tags),
+            e.artifact_location if artifact_uris else None,
+        )
+    runs = {}
+    for r in store.search_runs(list(experiments), "", ViewType.ALL, 1000):
+        run = store.get_run(r.info.run_id)
+        info = run.info.to_dictionary()
+        if not artifact_uris:
+            info.pop("artifact_uri")
+        histories = {
+            k: [(m.key, repr(m.value), m.timestamp, m.step) for m in v]
+            for k, v in store.get_metric_histories(r.info.run_id).items()
+        }
+        inputs = sorted(
+            (
+                d.dataset.name,
+                d.dataset.digest,
+                d.dataset.source,
+                d.dataset.schema,
+                tuple((t.key, t.value) for t in d.tags),
+            )
+            for d in run.inputs.dataset_inputs
+        )
+        runs[r.info.run_id] = (
+            info,
+            dict(run.data.params),
+            dict(run.data.tags),
+            {k: repr(v) for k, v in run.data.metrics.items()},
+            histories,
+            inputs,
+        )
+    return {"experiments": experiments, "runs": runs}
+
+
+def tree(uri: str, run_id: str) -> dict[str, int | None]:
+    client = MlflowClient(uri)
+    found: dict[str, int | None] = {}
+    folders: list[str | None] = [None]
+    while folders:
+        for info in client.list_artifacts(run_id, folders.pop()):
+            if info.is_dir:
+                folders.append(info.path)
+            else:
+                found[info.path] = info.file_size
+    return found
+
+
+def cli(*args: str) -> Any:
+    return CliRunner().invoke(
+        build_cli(with_plugins=False), ["migrate", "--quiet", *args], catch_exceptions=False
+    )
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    uri = (tmp_path / "src").as_uri()
+    return uri, populate(uri, tmp_path)
+
+
+# -- what is copied ----------------------------------------------------------------------------
+
+
+def test_a_folder_is_copied_with_every_field_and_artifacts_under_the_new_root(
+    source: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    src, ids = source
+    dst = (tmp_path / "dst").as_uri()
+    summary = migrate(src, dst)
+    assert snapshot(dst, artifact_uris=False) == snapshot(src, artifact_uris=False)
+    assert (summary.experiments, summary.runs, summary.metric_points) == (4, 6, 26)
+    assert summary.artifact_files == 4 and summary.artifact_bytes == 3000 + 12 + 6 + 6
+    root = f"{dst}"
+    for run_id in ids["runs"]:
+        run = get_tracking_store(dst).get_run(run_id)
+        assert run.info.artifact_uri == f"{root}/{run.info.experiment_id}/{run_id}/artifacts"
+        assert tree(dst, run_id) == tree(src, run_id)
+    for experiment_id in ids["experiments"]:
+        assert (
+            get_tracking_store(dst).get_experiment(experiment_id).artifact_location
+            == f"{root}/{experiment_id}"
+        )
+    assert tree(dst, ids["parent"])["model/weights/w.bin"] == 3000
+    assert verify(src, dst) == []
+    assert cli(src, dst, "--verify").exit_code == 0
+
+
+def test_a_nested_run_keeps_its_parent_and_search_finds_it(
+    source: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    src, ids = source
+    dst = (tmp_path / "dst").as_uri()
+    migrate(src, dst)
+    client = MlflowClient(dst)
+    experiment_id = client.get_run(ids["parent"]).info.experiment_id
+    children = client.search_runs([experiment_id], f"tags.mlflow.parentRunId = '{ids['parent']}'")
+    assert [r.info.run_id for r in children] == [ids["child"]]
+    assert [r.info.run_id for r in client.search_runs([experiment_id], "metrics.loss < 0.06")] == [
+        ids["parent"]
+    ]
+
+
+def test_an_in_memory_store_of_a_third_party_takes_part_both_ways(
+    source: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    src, _ = source
+    memory = f"memory://{uuid.uuid4().hex}"
+    migrate(src, memory)
+    assert snapshot(memory, artifact_uris=False) == snapshot(src, artifact_uris=False)
+    assert verify(src, memory) == []
+    back = (tmp_path / "back").as_uri()
+    migrate(memory, back)
+    assert snapshot(back, artifact_uris=False) == snapshot(src, artifact_uris=False)
+    assert verify(memory, back) == []
+
+
+def test_a_copy_run_twice_changes_nothing(source: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    src, _ = source
+    dst = (tmp_path / "dst").as_uri()
+    migrate(src, dst)
+    before = snapshot(dst)
+    again = migrate(src, dst)
+    assert snapshot(dst) == before
+    assert again.artifact_files == 0 and again.artifact_files_skipped == 4
+
+
+def test_artifact_root_puts_files_elsewhere(source: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    src, ids = source
+    dst = (tmp_path / "dst").as_uri()
+    elsewhere = (tmp_path / "bucket" / "prefix").as_uri()
+    result = cli(src, dst, "--artifact-root", elsewhere)
+    assert result.exit_code == 0, result.output
+    run = get_tracking_store(dst).get_run(ids["parent"])
+    assert run.info.artifact_uri == f"{elsewhere}/{run.info.experiment_id}/{ids['parent']}/artifacts"
+    assert (
+        tmp_path / "bucket" / "prefix" / run.info.experiment_id / ids["parent"] / "artifacts" / "notes.txt"
+    ).exists()
+    assert tree(dst, ids["parent"]) == tree(src, ids["parent"])
+    assert cli(src, dst, "--verify", "--artifact-root", elsewhere).exit_code == 0
+
+
+def test_kept_artifact_uris_copy_no_files(source: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    src, ids = source
+    dst = (tmp_path / "dst").as_uri()
+    summary = migrate(src, dst, keep_artifact_uris=True)
+    assert summary.artifact_files == 0
+    assert snapshot(dst) == snapshot(src)
+    assert not any("artifacts" in p.parts and p.is_file() for p in (tmp_path / "dst").rglob("*"))
+    assert verify(src, dst, keep_artifact_uris=True) == []
+
+
+def test_no_artifacts_rewrites_uris_and_copies_no_files(
+    source: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    src, ids = source
+    dst = (tmp_path / "dst").as_uri()
+    assert cli(src, dst, "--no-artifacts").exit_code == 0
+    assert tree(dst, ids["parent"]) == {}
+    assert get_tracking_store(dst).get_run(ids["parent"]).info.artifact_uri.startswith(dst)
+    assert cli(src, dst, "--verify", "--no-artifacts").exit_code == 0
+
+
+def test_experiment_and_filter_select_a_subset(source: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    src, ids = source
+    dst = (tmp_path / "dst").as_uri()
+    first, second, _ = ids["experiments"]
+    result = cli(src, dst, "--experiment", "vision", "--experiment", second, "--filter", "params.lr = '0.1'")
+    assert result.exit_code == 0, result.output
+    assert "registry is copied only by a whole copy" in result.output
+    store = get_tracking_store(dst)
+    assert sorted(e.experiment_id for e in store.search_experiments(ViewType.ALL)) == ["0", first, second]
+    found = store.search_runs([first, second], "", ViewType.ALL)
+    assert [r.info.run_id for r in found] == [ids["parent"]]
+    assert verify(src, dst, experiments=("vision", second), run_filter="params.lr = '0.1'") == []
+    result = cli(src, dst, "--experiment", "no-such-thing")
+    assert result.exit_code == 1 and "no-such-thing" in result.output
+
+
+def test_a_dry_run_writes_nothing_and_counts(source: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    src, ids = source
+    dst = (tmp_path / "dst").as_uri()
+    MlflowClient(dst).search_experiments()  # the destination exists, empty
+    before = snapshot(dst)
+    files_before = sorted(str(p) for p in (tmp_path / "dst").rglob("*"))
+    result = cli(src, dst, "--dry-run", "-v")
+    assert result.exit_code == 0, result.output
+    assert (
+        "Would copy" in result.output and "runs: 6" in result.output and "artifacts: 4 files" in result.output
+    )
+    assert all(run_id in result.output for run_id in ids["runs"])
+    assert snapshot(dst) == before
+    assert sorted(str(p) for p in (tmp_path / "dst").rglob("*")) == files_before
+    assert not os.path.exists(default_journal_path(src, dst))
+
+
+# -- resume --------------------------------------------------------------------------------------
+
+
+def test_runs_in_the_journal_are_skipped_and_the_journal_goes_at_the_end(
+    source: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    src, ids = source
+    dst = (tmp_path / "dst").as_uri()
+    path = str(tmp_path / "journal.jsonl")
+    journal = Journal(path, src, dst, Options().artifact_mode())
+    journal.open()
+    journal.record(ids["child"])
+    journal.close()
+    with open(path, "a") as f:
+        f.write('{"run": "torn')  # a line cut by a kill is ignored
+    summary = migrate(src, dst, journal=path)
+    assert (summary.runs, summary.runs_skipped) == (5, 1)
+    assert not os.path.exists(path)
+    with pytest.raises(TrackletException):
+        get_tracking_store(dst).get_run(ids["child"])  # trusted the journal: not copied
+    assert [str(d) for d in verify(src, dst)] == [f"run {ids['child']}: not in the destination"]
+
+
+def test_a_journal_of_another_artifact_mode_is_not_used(
+    source: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    src, ids = source
+    dst = (tmp_path / "dst").as_uri()
+    path = str(tmp_path / "journal.jsonl")
+    journal = Journal(path, src, dst, Options(keep_artifact_uris=True).artifact_mode())
+    journal.open()
+    journal.record(ids["child"])
+    journal.close()
+    summary = migrate(src, dst, journal=path)
+    assert (summary.runs, summary.runs_skipped) == (6, 0)
+    assert any("starting over" in note for note in summary.notes)
+    assert verify(src, dst) == []
+
+
+# -- verify ----------------------------------------------------------------------------------------
+
+
+def test_verify_finds_each_kind_of_difference(source: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    src, ids = source
+    dst = (tmp_path / "dst").as_uri()
+    migrate(src, dst)
+    first = ids["experiments"][0]
+    parent, child = ids["parent"], ids["child"]
+    store = get_tracking_store(dst)
+    client = MlflowClient(dst)
+    store.rename_experiment(first, "renamed")
+    client.set_tag(parent, "k", "changed")
+    client.log_metric(child, "acc", 0.5, timestamp=T0, step=0)  # one point twice
+    run = store.get_run(parent)
+    tags = [RunTag(k, v) for k, v in run.data.tags.items()]
+    store.import_run(Run(run.info, RunData([], [Param("lr", "0.9"), Param("layers", "3")], tags), run.inputs))
+    dst_tree = tmp_path / "dst" / run.info.experiment_id / parent / "artifacts"
+    (dst_tree / "notes.txt").write_text("a longer note")
+    (dst_tree / "model" / "MLmodel").unlink()
+    (dst_tree / "extra.txt").write_text("x")
+    MlflowClient(src).create_run(ids["experiments"][1], run_name="new-in-source")
+    extra = client.create_run(ids["experiments"][1], run_name="only-here").info.run_id
+    found = {(d.kind, d.field) for d in verify(src, dst)}
+    assert found >= {
+        ("experiment", "name"),
+        ("run", "tags"),
+        ("run", "params"),
+        ("metric", "history"),
+        ("artifact", "size"),
+        ("artifact", "missing"),
+        ("artifact", "extra"),
+        ("run", "missing"),
+        ("run", "extra"),
+    }
+    result = cli(src, dst, "--verify")
+    assert result.exit_code == 1
+    assert (
+        "experiment " + first + ": name is 'vision' in the source, 'renamed' in the destination."
+        in result.output
+    )
+    assert f"run {extra}: not in the source." in result.output
+    assert "difference(s)" in result.output
+
+
+def test_verify_finds_a_changed_metric_point_and_experiment_tag(
+    source: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    src, ids = source
+    dst = (tmp_path / "dst").as_uri()
+    migrate(src, dst, artifacts=False)
+    store = get_tracking_store(dst)
+    points = store.get_metric_histories(ids["parent"])["loss"]
+    points[3] = Metric("loss", 42.0, points[3].timestamp, points[3].step)
+    store.import_metric_history(ids["parent"], "loss", points)
+    store.set_experiment_tag(ids["experiments"][0], RunTag("team", "other"))
+    found = verify(src, dst, artifacts=False)
+    kinds = sorted((d.kind, d.field) for d in found)
+    assert kinds == [("experiment", "tags"), ("metric", "history")]
+    (history,) = [d for d in found if d.kind == "metric"]
+    assert "42.0" in str(history)
+
+
+# -- refusals ------------------------------------------------------------------------------------
+
+
+def _no_import_store(uri: str, artifact_uri: str | None) -> TrackingStore:
+    """The in-memory store of the example plugin without capability 'import' (built from the
+    class the plugin serves: the core's tests import no plugin)."""
+    memory = type(get_tracking_store(f"memory://{uuid.uuid4().hex}"))
+    refusing = type("NoImportStore", (memory,), {"capabilities": frozenset({"datasets"})})
+    return refusing(uri, artifact_uri)  # type: ignore[no-any-return]
+
+
+class _NoImportPlugin:
+    @hookimpl
+    def tracklet_tracking_store(self, uri: str, artifact_uri: str | None) -> TrackingStore | None:
+        return _no_import_store(uri, artifact_uri) if uri.startswith("noimport:") else None
+
+
+@pytest.fixture
+def no_import_scheme() -> Any:
+    plugin = _NoImportPlugin()
+    plugins.register(plugin, name="test-no-import")
+    try:
+        yield "noimport://x"
+    finally:
+        plugins.unregister(plugin)
+
+
+def test_a_destination_without_import_is_refused_naming_the_alternatives(
+    source: tuple[str, dict[str, Any]], no_import_scheme: str
+) -> None:
+    src, _ = source
+    result = cli(src, no_import_scheme)
+    assert result.exit_code == 1
+    assert "capability 'import'" in result.output and "database URI instead" in result.output
+    assert list(get_tracking_store(no_import_scheme).search_experiments(ViewType.ALL)) != []
+
+
+def test_the_same_store_on_both_sides_is_refused(source: tuple[str, dict[str, Any]]) -> None:
+    src, _ = source
+    result = cli(src, src)
+    assert result.exit_code == 1 and "same store" in result.output
+
+
+def test_the_journal_file_is_json_lines(source: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    src, ids = source
+    dst = (tmp_path / "dst").as_uri()
+    path = tmp_path / "j.jsonl"
+    journal = Journal(str(path), src, dst, "keep")
+    journal.open()
+    journal.record(ids["parent"])
+    journal.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[0]["src"] == src and lines[1] == {"run": ids["parent"]}
+    assert Journal(str(path), src, dst, "keep").done == {ids["parent"]}
