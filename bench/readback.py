@@ -8,8 +8,9 @@ pages of 1,000, active and deleted), ``get_run`` of every run, ``get_metric_hist
 every metric key of every run, ``list_artifacts`` of every run (recursively) and
 ``download_artifacts`` of every run that has any, into ``./download/`` (the child's working
 directory, a temporary folder). It prints one JSON object: the seconds from the first call
-to the last (the tracker's import is not in it; the parent times the whole process too)
-and what was read, which must equal the build manifest's counts when ``--expect`` is given,
+to the last (the tracker's import is not in it; the parent times the whole process too),
+the seconds of each phase (experiments and runs searched, ``get_run``, histories,
+artifacts listed and downloaded) and what was read, which must equal the build manifest's counts when ``--expect`` is given,
 or the child fails: a fast wrong answer is no figure.
 """
 
@@ -58,19 +59,25 @@ def read_all(module: str, uri: str) -> dict[str, Any]:
             break
     points = files = histories = inputs = 0
     download = Path("download").resolve()
+    phases = dict.fromkeys(("get_run_s", "history_s", "artifacts_s"), 0.0)
+    phases["search_s"] = time.perf_counter() - started
     for found in runs:
         run_id = found.info.run_id
+        clock = time.perf_counter()
         run = client.get_run(run_id)
         inputs += len(run.inputs.dataset_inputs) if run.inputs else 0
+        phases["get_run_s"] += (now := time.perf_counter()) - clock
         for key in run.data.metrics:
             points += len(client.get_metric_history(run_id, key))
             histories += 1
+        phases["history_s"] += (clock := time.perf_counter()) - now
         listed = _files(client, run_id)
         if listed:
             target = download / run_id
             target.mkdir(parents=True)
             client.download_artifacts(run_id, "", str(target))
             files += listed
+        phases["artifacts_s"] += time.perf_counter() - clock
     seconds = time.perf_counter() - started
     downloaded = sum(len(names) for _, _, names in os.walk(download)) if download.exists() else 0
     return {
@@ -82,6 +89,7 @@ def read_all(module: str, uri: str) -> dict[str, Any]:
         "artifacts": files,
         "downloaded": downloaded,
         "dataset_inputs": inputs,
+        **phases,
     }
 
 
