@@ -54,6 +54,9 @@ from workloads import PEAK_MEMORY, Figure  # noqa: E402
 BENCH = Path(__file__).resolve().parent
 CACHE = BENCH / ".cache"
 BACKEND = "sqlite"
+#: Where ``tracklet migrate`` writes, by ``--dest``: tracklet's sqlite schema (the bar's), or
+#: its file store.
+DESTINATIONS = {"sqlite": "sqlite:///{tmp}/tracklet.db", "file": "file://{tmp}/tracklet-store"}
 
 FIGURES: dict[str, list[Figure]] = {
     "migrate": [
@@ -66,7 +69,9 @@ FIGURES: dict[str, list[Figure]] = {
         Figure("first_search_ms", "MLflow's schema: search_runs filter+order, 100, first call", "ms", False),
         Figure("search_ms", "MLflow's schema: search_runs filter+order, 100 (median)", "ms", False),
         Figure("paging_ms", "MLflow's schema: page through all runs, 100/page", "ms", False),
-        Figure("history_ms", "MLflow's schema: get_metric_history, 10,000 points", "ms", False),
+        Figure(
+            "history_ms", "MLflow's schema: get_metric_history, 10,000 points (small: 1,000)", "ms", False
+        ),
         Figure("log_batch_points_s", "MLflow's schema: log_batch, 1,000 metrics/batch", "points/s", True),
     ],
 }
@@ -162,11 +167,11 @@ def workspace(folder: Path, side: str) -> Iterator[tuple[Path, str]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def migrate_tracklet(folder: Path) -> dict[str, Any]:
+def migrate_tracklet(folder: Path, dest: str) -> dict[str, Any]:
     """One timed ``tracklet migrate`` into a fresh sqlite file, then its untimed checks and
     the in-process migration of another fresh copy."""
     with workspace(folder, "tracklet") as (tmp, source):
-        target = f"sqlite:///{tmp / 'tracklet.db'}"
+        target = DESTINATIONS[dest].format(tmp=tmp)
         proc = timed_process([*tracklet_command(), "migrate", source, target], tmp)
         if proc["exit"] != 0:
             return {"error": _failure("tracklet migrate", proc), "stderr": proc["stderr"][-4000:]}
@@ -200,7 +205,7 @@ def migrate_tracklet(folder: Path) -> dict[str, Any]:
         result["copy_read_s"] = _last_json(reread["stdout"])["read_s"]
     with workspace(folder, "tracklet") as (tmp, source):
         inner = timed_process(
-            [sys.executable, "-c", _IN_PROCESS, "migrate", source, f"sqlite:///{tmp / 'tracklet.db'}"], tmp
+            [sys.executable, "-c", _IN_PROCESS, "migrate", source, DESTINATIONS[dest].format(tmp=tmp)], tmp
         )
         if inner["exit"] != 0 or _last_json(inner["stdout"])["exit"] not in (0, None):
             return {
@@ -255,12 +260,12 @@ def schema_side(module: str, folder: Path) -> dict[str, Any]:
     return {**_last_json(proc["stdout"]), "wall_s": proc["wall_s"]}
 
 
-def profile_migration(folder: Path, out: Path) -> dict[str, Any]:
+def profile_migration(folder: Path, dest: str, out: Path) -> dict[str, Any]:
     """One in-process migration under cProfile: the stats file and the top functions by cumulative time."""
     with workspace(folder, "profile") as (tmp, source):
         stats_file = tmp / "migrate.prof"
         proc = timed_process(
-            [sys.executable, "-c", _IN_PROCESS, "migrate", source, f"sqlite:///{tmp / 'tracklet.db'}"],
+            [sys.executable, "-c", _IN_PROCESS, "migrate", source, DESTINATIONS[dest].format(tmp=tmp)],
             tmp,
             env={"BENCH_PROFILE": str(stats_file)},
         )
@@ -273,10 +278,10 @@ def profile_migration(folder: Path, out: Path) -> dict[str, Any]:
 
 
 SIDES_OF = {
-    "migrate": {"tracklet": migrate_tracklet, "mlflow": readback_mlflow},
+    "migrate": {"tracklet": migrate_tracklet, "mlflow": lambda f, _: readback_mlflow(f)},
     "schema": {
-        "tracklet": lambda f: schema_side("tracklet", f),
-        "mlflow": lambda f: schema_side("mlflow", f),
+        "tracklet": lambda f, _: schema_side("tracklet", f),
+        "mlflow": lambda f, _: schema_side("mlflow", f),
     },
 }
 
@@ -335,6 +340,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rebuild", action="store_true", help="build the MLflow database again, not from the cache"
     )
+    parser.add_argument(
+        "--dest",
+        choices=sorted(DESTINATIONS),
+        default="sqlite",
+        help="where tracklet migrate writes: tracklet's sqlite (default, the bar's) or its file store",
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled in-process migration")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -348,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     folder, manifest = ensure_database(args.size, args.rebuild)
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = f"{stamp}-migrate-{args.size}{'' if args.dest == 'sqlite' else '-' + args.dest}"
     out = BENCH / "results"
     out.mkdir(exist_ok=True)
     results: dict[str, Any] = {}
@@ -361,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             for position, side in enumerate(order):
                 print(f"{workload:<8} {side:<9} #{repetition + 1}", end="", file=sys.stderr, flush=True)
                 start = time.perf_counter()
-                outcome = SIDES_OF[workload][side](folder)
+                outcome = SIDES_OF[workload][side](folder, args.dest)
                 status = f"error: {outcome['error']}" if "error" in outcome else "ok"
                 print(f" {time.perf_counter() - start:6.1f} s  {status}", file=sys.stderr, flush=True)
                 outcomes[side].append({**outcome, "ran_first": position == 0})
@@ -369,13 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.extend(rows_of(workload, results[workload]))
     if "migrate" in (args.only or FIGURES) and not args.no_profile:
         print("profile  tracklet  in-process migrate under cProfile", file=sys.stderr, flush=True)
-        results["profile"] = profile_migration(folder, out / f"{stamp}-migrate-{args.size}.prof")
+        results["profile"] = profile_migration(folder, args.dest, out / f"{name}.prof")
     load = ", ".join(f"{x:.1f}" for x in load_before)
     print(
         f"\nMLflow database: {manifest['runs']:,} runs in {manifest['experiments']} experiments, "
         f"{manifest['points']:,} metric points, {manifest['artifacts']:,} artifacts "
         f"({manifest['artifact_bytes'] / 1024:,.0f} KiB), {manifest['dataset_inputs']} dataset inputs; "
-        f"size {args.size}\nrepetitions: {args.repeat} (alternating which side runs first)   "
+        f"size {args.size}; migrated to tracklet's {args.dest} store\nrepetitions: {args.repeat} (alternating which side runs first)   "
         f"cpus: {os.cpu_count()}   load average before: {load}\n\n{render(rows, [BACKEND])}"
     )
     tracklet = results.get("migrate", {}).get("tracklet", {})
@@ -389,11 +401,12 @@ def main(argv: list[str] | None = None) -> int:
                 "copy_read_s": "tracklet client reading the copy back",
             }[key]
             print(f"{what}: {statistics.median(values):.2f} s (median of {len(values)}; untimed check)")
-    path = out / f"{stamp}-migrate-{args.size}.json"
+    path = out / f"{name}.json"
     document = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "backends": [BACKEND],
         "size": args.size,
+        "dest": args.dest,
         "repeat": args.repeat,
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "manifest": manifest,
