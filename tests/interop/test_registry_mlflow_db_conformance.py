@@ -1,0 +1,137 @@
+"""The core's registry and logged-model conformance suites on databases real MLflow created.
+
+MLflow 3.17.2 (in a subprocess) creates an empty database of its schema once per session:
+a sqlite file, copied for each test, and a PostgreSQL database (when reachable), emptied
+between tests. tracklet-registry must open it as MLflow's schema
+(:class:`~tracklet_registry.sql.mlflow_store.MlflowSchemaRegistryStore`) and pass every
+test the other registry stores pass, concurrent version numbering included.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tracklet.plugins import get_tracking_store
+from tracklet.stores import TrackingStore
+from tracklet.testing import LoggedModelStoreSuite, RegistryStoreSuite
+
+pytestmark = pytest.mark.interop
+
+POSTGRES = os.environ.get("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
+#: Creates MLflow's tables (every migration, as ``mlflow server`` does on a new database).
+CREATE = r"""
+import sys, warnings
+warnings.simplefilter("ignore")
+from mlflow import MlflowClient
+client = MlflowClient(tracking_uri=sys.argv[1], registry_uri=sys.argv[1])
+client.search_experiments()
+client.search_registered_models()
+"""
+_KEEP = ("alembic_version",)
+
+
+def _create_with_mlflow(uri: str, cwd: pathlib.Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_TRACKING_URI", "_REGISTRY_URI"))}
+    done = subprocess.run(
+        [sys.executable, "-c", CREATE, uri],
+        env=env,
+        cwd=str(cwd),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+
+
+@pytest.fixture(scope="session")
+def mlflow_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    path = folder / "mlflow.db"
+    _create_with_mlflow(f"sqlite:///{path}", folder)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mlflow_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
+        reason = f"PostgreSQL is not available at {POSTGRES}: {exc}"
+        if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    name = f"tracklet_mlflow_conformance_{secrets.token_hex(6)}"
+    with admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    uri = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
+    try:
+        _create_with_mlflow(uri, tmp_path_factory.mktemp("mlflow-pg"))
+        yield uri
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _empty(uri: str) -> None:
+    """Delete every row but the schema revision and the Default experiment."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(uri)
+    try:
+        with engine.begin() as conn:
+            tables = sa.MetaData()
+            tables.reflect(conn)
+            for table in reversed(tables.sorted_tables):
+                if table.name in _KEEP:
+                    continue
+                if table.name == "experiments":
+                    conn.execute(table.delete().where(table.c.experiment_id != 0))
+                else:
+                    conn.execute(table.delete())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def mlflow_uri(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "mlflow.db"
+        shutil.copy(request.getfixturevalue("mlflow_sqlite_template"), path)
+        return f"sqlite:///{path}"
+    uri: str = request.getfixturevalue("mlflow_postgres")
+    _empty(uri)
+    return uri
+
+
+def _mlflow_schema_store(uri: str) -> object:
+    from tracklet_registry.sql.factory import sql_registry_store
+    from tracklet_registry.sql.mlflow_store import MlflowSchemaRegistryStore
+
+    store = sql_registry_store(uri)
+    assert isinstance(store, MlflowSchemaRegistryStore), f"{uri} was not opened as MLflow's schema"
+    return store
+
+
+class TestMlflowDatabaseRegistryConformance(RegistryStoreSuite):
+    @pytest.fixture
+    def registry_store(self, mlflow_uri: str) -> object:
+        return _mlflow_schema_store(mlflow_uri)
+
+
+class TestMlflowDatabaseLoggedModelConformance(LoggedModelStoreSuite):
+    @pytest.fixture
+    def tracking_store(self, mlflow_uri: str) -> TrackingStore:
+        return get_tracking_store(mlflow_uri)
+
+    @pytest.fixture
+    def logged_model_store(self, mlflow_uri: str) -> object:
+        return _mlflow_schema_store(mlflow_uri)
