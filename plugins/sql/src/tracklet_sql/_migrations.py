@@ -9,6 +9,12 @@ open a brand-new database together. A database at another revision is refused wi
 what to do: ``tracklet db upgrade URI`` when it is older, ``pip install -U
 tracklet-sql`` when it is newer.
 
+A database holding MLflow's own schema (its ``alembic_version`` table, no tracklet
+revision) is served as it is (:func:`mlflow_schema_of`): no table, index or version
+table is created there, tracklet's or a plugin's, and nothing is upgraded. Its revision
+must be one of MLflow's known here (:mod:`tracklet_sql._mlflow_revisions`), from MLflow
+2.4's on; an older one is refused with ``mlflow db upgrade``, an unknown one naming it.
+
 Alembic runs programmatically: no ``alembic.ini``, the connection is handed to
 ``migrations/env.py`` through ``Config.attributes``. To add a revision, write
 ``migrations/versions/NNNN_<what>.py`` by hand (``script.py.mako`` is the template;
@@ -40,8 +46,10 @@ from sqlalchemy.exc import DBAPIError
 
 from tracklet.exceptions import INVALID_STATE, TrackletException
 
+from . import _mlflow_revisions as mlflow_revisions
 from ._engine import dialect_name
 from ._schema import metadata
+from ._schemas import Schema, mlflow_schema, tracklet_schema
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -53,6 +61,7 @@ __all__ = [
     "VERSION_TABLE",
     "SetStatus",
     "current_revision",
+    "mlflow_revision",
     "migration_sets",
     "prepare_database",
     "set_statuses",
@@ -112,21 +121,25 @@ def migration_sets() -> list[Any]:
     return sets
 
 
-def prepare_database(engine: sa.Engine) -> None:
-    """Make the database ready for a store: create the schema if it has none, else check
-    its revision; then the same for every plugin's migration set.
+def prepare_database(engine: sa.Engine) -> Schema:
+    """Make the database ready for a store and say which schema it serves: MLflow's when
+    the database holds MLflow's (checked, never changed); else tracklet's, created if
+    there is none, else checked; then the same for every plugin's migration set.
 
     ``engine`` must come from :func:`tracklet_sql._engine.make_engine` (on sqlite, the
     creation relies on its ``sqlite_begin`` execution option for a transactional lock).
 
     :raises TrackletException: ``INVALID_STATE`` when a schema is older or newer than
-        the installed code, or the database belongs to MLflow or something else.
+        the installed code, or the database belongs to something else.
     """
     sets = migration_sets()
-    if _fast_revision(engine) == HEAD and all(
-        _fast_revision(engine, entry.version_table) == entry.head for entry in sets
-    ):
-        return
+    own = _fast_revision(engine)
+    if own == HEAD and all(_fast_revision(engine, entry.version_table) == entry.head for entry in sets):
+        return tracklet_schema()
+    if own is None:
+        revision = _fast_revision(engine, MLFLOW_VERSION_TABLE)
+        if revision is not None:
+            return mlflow_schema_of(engine, revision)
     with _locked(engine) as conn:
         state = _read_state(conn)
         if state.revision != HEAD:
@@ -134,6 +147,46 @@ def prepare_database(engine: sa.Engine) -> None:
             _run_upgrade(conn)
         for entry in sets:
             _prepare_set(conn, engine, entry, upgrading=False)
+    return tracklet_schema()
+
+
+def mlflow_schema_of(engine: sa.Engine, revision: str) -> Schema:
+    """MLflow's schema at ``revision`` (read from its ``alembic_version``), if served.
+
+    :raises TrackletException: ``INVALID_STATE`` for a revision older than MLflow 2.4's
+        datasets (upgrade with MLflow first) or one MLflow 3.17.2 does not know.
+    """
+    where = _display(engine)
+    at = mlflow_revisions.position(revision)
+    newest = mlflow_revisions.HEAD
+    if at is None:
+        raise TrackletException(
+            f"The database {where} holds MLflow's schema at revision {revision!r}, which this "
+            f"tracklet-sql does not know: it knows MLflow's revisions up to {newest} (MLflow "
+            "3.17.2's head), so a newer MLflow wrote it. tracklet-sql serves MLflow's tables only at "
+            "a revision it knows and never changes them: upgrade tracklet-sql (pip install -U "
+            "tracklet-sql), or keep using MLflow on this database.",
+            INVALID_STATE,
+        )
+    first = mlflow_revisions.position(mlflow_revisions.FIRST_SERVED)
+    if first is not None and at < first:
+        raise TrackletException(
+            f"The database {where} holds MLflow's schema at revision {revision}, older than the "
+            f"oldest tracklet-sql serves ({mlflow_revisions.FIRST_SERVED}, MLflow 2.4's datasets). "
+            f"Back the database up, then upgrade it with MLflow first: mlflow db upgrade {where}",
+            INVALID_STATE,
+        )
+    return mlflow_schema(revision)
+
+
+def mlflow_revision(engine: sa.Engine) -> str | None:
+    """The revision of MLflow's schema the database holds, or None when it holds none
+    (or tracklet's)."""
+    with engine.connect() as conn:
+        state = _read_state(conn)
+        if not state.is_mlflow:
+            return None
+        return _one_revision(list(conn.execute(_read_version(MLFLOW_VERSION_TABLE)).scalars()))
 
 
 def upgrade(engine: sa.Engine) -> tuple[str | None, str]:
@@ -243,10 +296,10 @@ def _check(state: _State, engine: sa.Engine, upgrading: bool) -> None:
     where = _display(engine)
     if state.is_mlflow:
         raise TrackletException(
-            f"The database {where} holds MLflow's schema (table {MLFLOW_VERSION_TABLE!r}), not "
-            "tracklet's. tracklet-sql keeps its own schema and does not read or change MLflow's "
-            "tables: point tracklet at a separate, empty database (for example a new sqlite file) "
-            "and keep this one for MLflow.",
+            f"The database {where} holds MLflow's schema (table {MLFLOW_VERSION_TABLE!r}), which "
+            "tracklet-sql serves as it is and never creates, changes or upgrades: upgrade it with "
+            f"MLflow (mlflow db upgrade {where}); if it records no revision, MLflow's creation of "
+            "it was interrupted: run that command too.",
             INVALID_STATE,
         )
     if state.foreign_tables:

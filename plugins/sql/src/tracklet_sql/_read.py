@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,8 +28,7 @@ from tracklet.entities import (
     RunInputs,
 )
 
-from . import _schema as s
-from ._schema import decode_value
+from ._schemas import Schema
 
 __all__ = ["load_experiments", "load_run_infos", "load_runs", "CHUNK"]
 
@@ -47,49 +47,71 @@ _RUN_COLUMNS = (
     "lifecycle_stage",
     "artifact_uri",
 )
-_RUNS = sa.select(*(s.runs.c[name] for name in _RUN_COLUMNS)).where(s.runs.c.run_uuid.in_(_IDS))
-_PARAMS = sa.select(s.params.c.run_uuid, s.params.c.key, s.params.c.value).where(
-    s.params.c.run_uuid.in_(_IDS)
-)
-_TAGS = sa.select(s.tags.c.run_uuid, s.tags.c.key, s.tags.c.value).where(s.tags.c.run_uuid.in_(_IDS))
-_LATEST = sa.select(
-    s.latest_metrics.c.run_uuid,
-    s.latest_metrics.c.key,
-    s.latest_metrics.c.value,
-    s.latest_metrics.c.nonfinite,
-    s.latest_metrics.c.timestamp,
-    s.latest_metrics.c.step,
-).where(s.latest_metrics.c.run_uuid.in_(_IDS))
-_INPUTS = (
-    sa.select(
-        s.inputs.c.destination_id,
-        s.inputs.c.input_uuid,
-        s.datasets.c.name,
-        s.datasets.c.digest,
-        s.datasets.c.dataset_source_type,
-        s.datasets.c.dataset_source,
-        s.datasets.c.dataset_schema,
-        s.datasets.c.dataset_profile,
+
+
+@dataclass(frozen=True)
+class _Loads:
+    """The bulk reads of one schema, each taking the ids as ``ids``."""
+
+    runs: sa.Select[Any]
+    params: sa.Select[Any]
+    tags: sa.Select[Any]
+    latest: sa.Select[Any]
+    inputs: sa.Select[Any]
+    input_tags: sa.Select[Any]
+    experiments: sa.Select[Any]
+    experiment_tags: sa.Select[Any]
+
+
+@cache
+def _loads(schema: Schema) -> _Loads:
+    """Built once per schema: building a statement costs more than running it on sqlite."""
+    s = schema
+    return _Loads(
+        runs=sa.select(*(s.runs.c[name] for name in _RUN_COLUMNS)).where(s.runs.c.run_uuid.in_(_IDS)),
+        params=sa.select(s.params.c.run_uuid, s.params.c.key, s.params.c.value).where(
+            s.params.c.run_uuid.in_(_IDS)
+        ),
+        tags=sa.select(s.tags.c.run_uuid, s.tags.c.key, s.tags.c.value).where(s.tags.c.run_uuid.in_(_IDS)),
+        latest=sa.select(
+            s.latest_metrics.c.run_uuid,
+            s.latest_metrics.c.key,
+            s.latest_metrics.c.value,
+            s.latest_metrics.c.nonfinite,
+            s.latest_metrics.c.timestamp,
+            s.latest_metrics.c.step,
+        ).where(s.latest_metrics.c.run_uuid.in_(_IDS)),
+        inputs=(
+            sa.select(
+                s.inputs.c.destination_id,
+                s.inputs.c.input_uuid,
+                s.datasets.c.name,
+                s.datasets.c.digest,
+                s.datasets.c.dataset_source_type,
+                s.datasets.c.dataset_source,
+                s.datasets.c.dataset_schema,
+                s.datasets.c.dataset_profile,
+            )
+            .join(s.datasets, s.datasets.c.dataset_uuid == s.inputs.c.source_id)
+            .where(s.inputs.c.source_type == "DATASET", s.inputs.c.destination_type == "RUN")
+            .where(s.inputs.c.destination_id.in_(_IDS))
+            .order_by(s.inputs.c.destination_id, s.datasets.c.name, s.datasets.c.digest)
+        ),
+        input_tags=sa.select(s.input_tags.c.input_uuid, s.input_tags.c.name, s.input_tags.c.value).where(
+            s.input_tags.c.input_uuid.in_(_IDS)
+        ),
+        experiments=sa.select(
+            s.experiments.c.experiment_id,
+            s.experiments.c.name,
+            s.experiments.c.artifact_location,
+            s.experiments.c.lifecycle_stage,
+            s.experiments.c.creation_time,
+            s.experiments.c.last_update_time,
+        ).where(s.experiments.c.experiment_id.in_(_IDS)),
+        experiment_tags=sa.select(
+            s.experiment_tags.c.experiment_id, s.experiment_tags.c.key, s.experiment_tags.c.value
+        ).where(s.experiment_tags.c.experiment_id.in_(_IDS)),
     )
-    .join(s.datasets, s.datasets.c.dataset_uuid == s.inputs.c.source_id)
-    .where(s.inputs.c.source_type == "DATASET", s.inputs.c.destination_type == "RUN")
-    .where(s.inputs.c.destination_id.in_(_IDS))
-    .order_by(s.inputs.c.destination_id, s.datasets.c.name, s.datasets.c.digest)
-)
-_INPUT_TAGS = sa.select(s.input_tags.c.input_uuid, s.input_tags.c.name, s.input_tags.c.value).where(
-    s.input_tags.c.input_uuid.in_(_IDS)
-)
-_EXPERIMENTS = sa.select(
-    s.experiments.c.experiment_id,
-    s.experiments.c.name,
-    s.experiments.c.artifact_location,
-    s.experiments.c.lifecycle_stage,
-    s.experiments.c.creation_time,
-    s.experiments.c.last_update_time,
-).where(s.experiments.c.experiment_id.in_(_IDS))
-_EXPERIMENT_TAGS = sa.select(
-    s.experiment_tags.c.experiment_id, s.experiment_tags.c.key, s.experiment_tags.c.value
-).where(s.experiment_tags.c.experiment_id.in_(_IDS))
 
 
 def _chunks(ids: Sequence[Any]) -> Iterator[list[Any]]:
@@ -180,31 +202,35 @@ def _run_info(row: tuple[Any, ...]) -> RunInfo:
     )
 
 
-def load_run_infos(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, RunInfo]:
+def load_run_infos(schema: Schema, conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, RunInfo]:
     """The :class:`RunInfo` of each of these runs (unknown ids are left out), by id."""
-    return {row[0]: _run_info(row) for row in _rows(conn, _RUNS, run_ids)}
+    return {row[0]: _run_info(row) for row in _rows(conn, _loads(schema).runs, run_ids)}
 
 
-def load_runs(conn: sa.Connection, run_ids: Sequence[str], with_inputs: bool = True) -> dict[str, Run]:
+def load_runs(
+    schema: Schema, conn: sa.Connection, run_ids: Sequence[str], with_inputs: bool = True
+) -> dict[str, Run]:
     """The runs with these ids (unknown ids are left out), by id."""
     if not run_ids:
         return {}
-    infos = load_run_infos(conn, run_ids)
+    loads = _loads(schema)
+    infos = load_run_infos(schema, conn, run_ids)
     ids = list(infos)
     params: dict[str, dict[str, str]] = defaultdict(dict)
-    for run_uuid, key, value in _rows(conn, _PARAMS, ids):
+    for run_uuid, key, value in _rows(conn, loads.params, ids):
         params[run_uuid][key] = value
     tags: dict[str, dict[str, str]] = defaultdict(dict)
-    for run_uuid, key, value in _rows(conn, _TAGS, ids):
+    for run_uuid, key, value in _rows(conn, loads.tags, ids):
         tags[run_uuid][key] = value
     metric_objs: dict[str, list[Metric]] = defaultdict(list)
     metrics: dict[str, dict[str, float]] = defaultdict(dict)
-    for run_uuid, key, value, nonfinite, timestamp, step in _rows(conn, _LATEST, ids):
+    decode_value = schema.decode_value
+    for run_uuid, key, value, nonfinite, timestamp, step in _rows(conn, loads.latest, ids):
         if nonfinite:
             value = decode_value(value, nonfinite)
         metric_objs[run_uuid].append(Metric(key, value, timestamp, step))
         metrics[run_uuid][key] = value
-    inputs = _load_inputs(conn, ids) if with_inputs else {}
+    inputs = _load_inputs(loads, conn, ids) if with_inputs else {}
     empty: dict[str, Any] = {}
     return {
         run_id: Run(
@@ -221,12 +247,12 @@ def load_runs(conn: sa.Connection, run_ids: Sequence[str], with_inputs: bool = T
     }
 
 
-def _load_inputs(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, list[DatasetInput]]:
-    rows = list(_rows(conn, _INPUTS, run_ids))
+def _load_inputs(loads: _Loads, conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, list[DatasetInput]]:
+    rows = list(_rows(conn, loads.inputs, run_ids))
     if not rows:
         return {}
     tags: dict[str, list[InputTag]] = defaultdict(list)
-    for input_uuid, name, value in _rows(conn, _INPUT_TAGS, [row[1] for row in rows]):
+    for input_uuid, name, value in _rows(conn, loads.input_tags, [row[1] for row in rows]):
         tags[input_uuid].append(InputTag(name, value))
     out: dict[str, list[DatasetInput]] = defaultdict(list)
     for run_uuid, input_uuid, *dataset_fields in rows:
@@ -236,10 +262,13 @@ def _load_inputs(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, list[
     return out
 
 
-def load_experiments(conn: sa.Connection, experiment_ids: Sequence[int]) -> dict[int, Experiment]:
+def load_experiments(
+    schema: Schema, conn: sa.Connection, experiment_ids: Sequence[int]
+) -> dict[int, Experiment]:
     """The experiments with these ids, with their tags, by id."""
+    loads = _loads(schema)
     tags: dict[int, dict[str, str]] = defaultdict(dict)
-    for experiment_id, key, value in _rows(conn, _EXPERIMENT_TAGS, experiment_ids):
+    for experiment_id, key, value in _rows(conn, loads.experiment_tags, experiment_ids):
         tags[experiment_id][key] = value
     return {
         experiment_id: Experiment(
@@ -252,6 +281,6 @@ def load_experiments(conn: sa.Connection, experiment_ids: Sequence[int]) -> dict
             last_update_time=updated,
         )
         for experiment_id, name, location, stage, created, updated in _rows(
-            conn, _EXPERIMENTS, experiment_ids
+            conn, loads.experiments, experiment_ids
         )
     }

@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tracklet.search import Expr, OrderKey, parse_filter, parse_order_by
 from tracklet_sql._engine import dialect_name
-from tracklet_sql._schema import experiments, runs
+from tracklet_sql._schemas import Schema, tracklet_schema
 from tracklet_sql._search_filter import experiment_filter, run_filter, uses_ilike
 from tracklet_sql._search_order import SortColumn, experiment_sort, run_sort
 from tracklet_sql._search_text import TextOps, register_sqlite_functions
@@ -75,25 +75,29 @@ def _query(
 
 
 @lru_cache(maxsize=256)
-def _run_query(dialect: str, expr: Expr | None, order_keys: tuple[OrderKey, ...]) -> _Query:
+def _run_query(schema: Schema, dialect: str, expr: Expr | None, order_keys: tuple[OrderKey, ...]) -> _Query:
     text = TextOps(dialect)
-    columns, source = run_sort(order_keys, text)
+    runs = schema.runs
+    columns, source = run_sort(schema, order_keys, text)
     where = [
         runs.c.experiment_id.in_(sa.bindparam("experiment_ids", expanding=True)),
         runs.c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True)),
     ]
     if expr is not None:
-        where.append(run_filter(expr, text))
+        where.append(run_filter(schema, expr, text))
     return _query(source, columns, where, query_hash("run", expr, order_keys))
 
 
 @lru_cache(maxsize=256)
-def _experiment_query(dialect: str, expr: Expr | None, order_keys: tuple[OrderKey, ...]) -> _Query:
+def _experiment_query(
+    schema: Schema, dialect: str, expr: Expr | None, order_keys: tuple[OrderKey, ...]
+) -> _Query:
     text = TextOps(dialect)
+    experiments = schema.experiments
     where = [experiments.c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True))]
     if expr is not None:
-        where.append(experiment_filter(expr, text))
-    columns = experiment_sort(order_keys, text)
+        where.append(experiment_filter(schema, expr, text))
+    columns = experiment_sort(schema, order_keys, text)
     return _query(experiments, columns, where, query_hash("experiment", expr, order_keys))
 
 
@@ -130,10 +134,12 @@ def search_run_ids(
     order_by: Sequence[str] | None,
     max_results: int,
     page_token: str | None,
+    schema: Schema | None = None,
 ) -> tuple[list[str], str | None]:
     """One page of run ids (``run_uuid``) matching the search, and the next page's token.
 
     :param experiment_ids: experiments to search (ints; the store converted them).
+    :param schema: the tables searched (tracklet's when None).
     :param stages: lifecycle stages to include, e.g. ``["active"]``.
     :raises TrackletException: ``INVALID_PARAMETER_VALUE`` for a bad filter, order-by or
         page token, before any query runs.
@@ -141,7 +147,7 @@ def search_run_ids(
     expr = parse_filter(filter_string, "run")
     order_keys = tuple(parse_order_by(order_by, "run"))
     dialect = dialect_name(conn)
-    query = _run_query(dialect, expr, order_keys)
+    query = _run_query(schema or tracklet_schema(), dialect, expr, order_keys)
     cursor = decode_cursor(page_token, query.fingerprint, query.kinds)
     if not experiment_ids or not stages:
         return [], None
@@ -157,6 +163,7 @@ def search_experiment_ids(
     order_by: Sequence[str] | None,
     max_results: int,
     page_token: str | None,
+    schema: Schema | None = None,
 ) -> tuple[list[int], str | None]:
     """One page of experiment ids matching the search, and the next page's token.
 
@@ -167,7 +174,7 @@ def search_experiment_ids(
     expr = parse_filter(filter_string, "experiment")
     order_keys = tuple(parse_order_by(order_by, "experiment"))
     dialect = dialect_name(conn)
-    query = _experiment_query(dialect, expr, order_keys)
+    query = _experiment_query(schema or tracklet_schema(), dialect, expr, order_keys)
     cursor = decode_cursor(page_token, query.fingerprint, query.kinds)
     if not stages:
         return [], None

@@ -24,21 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklet.search import ATTRIBUTE, DATASET, METRIC, PARAM, TAG, And, Comparison, Expr
-from tracklet_sql._schema import (
-    FINITE,
-    NAN,
-    NEG_INF,
-    POS_INF,
-    datasets,
-    experiment_tags,
-    experiments,
-    input_tags,
-    inputs,
-    latest_metrics,
-    params,
-    runs,
-    tags,
-)
+from tracklet_sql._schemas import Schema
 from tracklet_sql._search_text import TextOps
 
 __all__ = ["experiment_filter", "run_filter", "uses_ilike"]
@@ -84,42 +70,44 @@ def _ordered(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[b
 
 
 def metric_test(
-    value: ColumnElement[Any], nonfinite: ColumnElement[Any], op: str, x: float
+    schema: Schema, value: ColumnElement[Any], nonfinite: ColumnElement[Any], op: str, x: float
 ) -> ColumnElement[bool]:
-    """A stored ``(value, nonfinite)`` metric compared with ``x`` as Python compares floats."""
+    """A stored ``(value, nonfinite)`` metric compared with ``x`` as Python compares floats
+    (on MLflow's schema, where ±inf are stored as ±DBL_MAX, with those values as MLflow)."""
     if math.isnan(x):
         return sa.true() if op == "!=" else sa.false()
     if math.isinf(x):
-        return _infinity_test(nonfinite, op, x > 0)
-    equal = sa.and_(nonfinite == FINITE, value == x)
+        return _infinity_test(schema, nonfinite, op, x > 0)
+    finite = schema.is_finite(nonfinite)
     if op == "=":
-        return equal
+        return sa.and_(finite, value == x)
     if op == "!=":
-        return sa.or_(nonfinite != FINITE, value != x)
+        return sa.or_(sa.not_(finite), value != x)
     if op in (">", ">="):
-        finite = value > x if op == ">" else value >= x
-        return sa.or_(nonfinite == POS_INF, sa.and_(nonfinite == FINITE, finite))
+        beyond = value > x if op == ">" else value >= x
+        return sa.or_(schema.is_infinite(nonfinite, True), sa.and_(finite, beyond))
     if op in ("<", "<="):
-        finite = value < x if op == "<" else value <= x
-        return sa.or_(nonfinite == NEG_INF, sa.and_(nonfinite == FINITE, finite))
+        beyond = value < x if op == "<" else value <= x
+        return sa.or_(schema.is_infinite(nonfinite, False), sa.and_(finite, beyond))
     raise AssertionError(f"no metric comparison for {op!r}")
 
 
-def _infinity_test(nonfinite: ColumnElement[Any], op: str, positive: bool) -> ColumnElement[bool]:
+def _infinity_test(
+    schema: Schema, nonfinite: ColumnElement[Any], op: str, positive: bool
+) -> ColumnElement[bool]:
     """Compare with +inf (``positive``) or -inf: only the marker matters."""
-    same, other = (POS_INF, NEG_INF) if positive else (NEG_INF, POS_INF)
     # "beyond" is > for +inf and < for -inf: nothing is beyond an infinity.
     beyond, within = (">", "<") if positive else ("<", ">")
     if op in ("=", beyond + "="):
-        return nonfinite == same
+        return schema.is_infinite(nonfinite, positive)
     if op == "!=":
-        return nonfinite != same
+        return schema.not_infinite(nonfinite, positive)
     if op == beyond:
         return sa.false()
     if op == within:
-        return nonfinite.in_([FINITE, other])
+        return schema.finite_or_infinite(nonfinite, not positive)
     if op == within + "=":
-        return nonfinite != NAN
+        return schema.not_nan(nonfinite)
     raise AssertionError(f"no metric comparison for {op!r}")
 
 
@@ -141,10 +129,13 @@ def _key_value(
     return _exists(lookup, owner)
 
 
-def _metric(comparison: Comparison, text: TextOps) -> ColumnElement[bool]:
+def _metric(schema: Schema, comparison: Comparison, text: TextOps) -> ColumnElement[bool]:
     value = comparison.value
     assert isinstance(value, (int, float))
-    test = metric_test(latest_metrics.c.value, latest_metrics.c.nonfinite, comparison.op, float(value))
+    latest_metrics, runs = schema.latest_metrics, schema.runs
+    test = metric_test(
+        schema, latest_metrics.c.value, latest_metrics.c.nonfinite, comparison.op, float(value)
+    )
     lookup = sa.select(sa.literal(1)).where(
         latest_metrics.c.run_uuid == runs.c.run_uuid,
         text.compare(latest_metrics.c.key, "=", comparison.key),
@@ -153,7 +144,8 @@ def _metric(comparison: Comparison, text: TextOps) -> ColumnElement[bool]:
     return _exists(lookup, runs)
 
 
-def _dataset(comparison: Comparison, text: TextOps) -> ColumnElement[bool]:
+def _dataset(schema: Schema, comparison: Comparison, text: TextOps) -> ColumnElement[bool]:
+    inputs, input_tags, datasets, runs = schema.inputs, schema.input_tags, schema.datasets, schema.runs
     lookup = sa.select(sa.literal(1)).where(
         inputs.c.destination_type == "RUN",
         inputs.c.destination_id == runs.c.run_uuid,
@@ -171,18 +163,19 @@ def _dataset(comparison: Comparison, text: TextOps) -> ColumnElement[bool]:
     return _exists(lookup, runs)
 
 
-def run_filter(expr: Expr, text: TextOps) -> ColumnElement[bool]:
+def run_filter(schema: Schema, expr: Expr, text: TextOps) -> ColumnElement[bool]:
     """The condition on a ``runs`` row for a parsed run filter."""
+    runs = schema.runs
 
     def leaf(comparison: Comparison) -> ColumnElement[bool]:
         if comparison.entity_type == METRIC:
-            return _metric(comparison, text)
+            return _metric(schema, comparison, text)
         if comparison.entity_type == PARAM:
-            return _key_value(params, runs, "run_uuid", comparison, text)
+            return _key_value(schema.params, runs, "run_uuid", comparison, text)
         if comparison.entity_type == TAG:
-            return _key_value(tags, runs, "run_uuid", comparison, text)
+            return _key_value(schema.tags, runs, "run_uuid", comparison, text)
         if comparison.entity_type == DATASET:
-            return _dataset(comparison, text)
+            return _dataset(schema, comparison, text)
         assert comparison.entity_type == ATTRIBUTE
         column = runs.c[RUN_COLUMNS.get(comparison.key, comparison.key)]
         if comparison.key in ("start_time", "end_time"):
@@ -199,9 +192,9 @@ def _canonical_id(value: str) -> int | None:
     return None
 
 
-def _experiment_id(comparison: Comparison, text: TextOps) -> ColumnElement[bool]:
+def _experiment_id(schema: Schema, comparison: Comparison, text: TextOps) -> ColumnElement[bool]:
     """Experiment ids are strings to the reference and integers in the table."""
-    column = experiments.c.experiment_id
+    column = schema.experiments.c.experiment_id
     op, value = comparison.op, comparison.value
     if op in ("LIKE", "ILIKE"):
         return text.compare(sa.cast(column, sa.String), op, value)
@@ -218,15 +211,16 @@ def _experiment_id(comparison: Comparison, text: TextOps) -> ColumnElement[bool]
     return column.not_in(numbers) if numbers else sa.true()
 
 
-def experiment_filter(expr: Expr, text: TextOps) -> ColumnElement[bool]:
+def experiment_filter(schema: Schema, expr: Expr, text: TextOps) -> ColumnElement[bool]:
     """The condition on an ``experiments`` row for a parsed experiment filter."""
+    experiments = schema.experiments
 
     def leaf(comparison: Comparison) -> ColumnElement[bool]:
         if comparison.entity_type == TAG:
-            return _key_value(experiment_tags, experiments, "experiment_id", comparison, text)
+            return _key_value(schema.experiment_tags, experiments, "experiment_id", comparison, text)
         assert comparison.entity_type == ATTRIBUTE
         if comparison.key == "experiment_id":
-            return _experiment_id(comparison, text)
+            return _experiment_id(schema, comparison, text)
         column = experiments.c[comparison.key]
         if comparison.key in ("creation_time", "last_update_time"):
             return _ordered(column, comparison.op, comparison.value)

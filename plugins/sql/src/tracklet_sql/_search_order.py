@@ -24,17 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from tracklet.search import ATTRIBUTE, METRIC, PARAM, OrderKey
-from tracklet_sql._schema import (
-    FINITE,
-    NAN,
-    NEG_INF,
-    POS_INF,
-    experiments,
-    latest_metrics,
-    params,
-    runs,
-    tags,
-)
+from tracklet_sql._schemas import Schema
 from tracklet_sql._search_filter import RUN_COLUMNS
 from tracklet_sql._search_text import TextOps
 
@@ -67,50 +57,52 @@ def _text_column(column: ColumnElement[Any], ascending: bool, text: TextOps) -> 
     return [SortColumn(bucket, bucket, True, "int"), SortColumn(text.exact(value), value, ascending, "str")]
 
 
-def _metric_columns(metric: FromClause, ascending: bool) -> list[SortColumn]:
-    low, high = (NEG_INF, POS_INF) if ascending else (POS_INF, NEG_INF)
+def _metric_columns(schema: Schema, metric: FromClause, ascending: bool) -> list[SortColumn]:
     nonfinite = metric.c.nonfinite
     bucket = sa.case(
         (metric.c.run_uuid.is_(None), 4),
-        (nonfinite == NAN, 3),
-        (nonfinite == high, 2),
-        (nonfinite == low, 0),
+        (schema.is_nan(nonfinite), 3),
+        (schema.is_infinite(nonfinite, ascending), 2),
+        (schema.is_infinite(nonfinite, not ascending), 0),
         else_=1,
     )
-    value = sa.case((nonfinite == FINITE, metric.c.value), else_=0.0)
+    value = sa.case((schema.is_finite(nonfinite), metric.c.value), else_=0.0)
     return [SortColumn(bucket, bucket, True, "int"), SortColumn(value, value, ascending, "float")]
 
 
 def _key_columns(
-    key: OrderKey, index: int, source: FromClause, text: TextOps
+    schema: Schema, key: OrderKey, index: int, source: FromClause, text: TextOps
 ) -> tuple[list[SortColumn], FromClause]:
     """Sort columns for a metric/param/tag key, joining its (run_uuid, key) row."""
-    table = {METRIC: latest_metrics, PARAM: params}.get(key.entity_type, tags)
+    table = {METRIC: schema.latest_metrics, PARAM: schema.params}.get(key.entity_type, schema.tags)
     row = table.alias(f"order_{index}")
     source = source.outerjoin(
-        row, sa.and_(row.c.run_uuid == runs.c.run_uuid, text.compare(row.c.key, "=", key.key))
+        row, sa.and_(row.c.run_uuid == schema.runs.c.run_uuid, text.compare(row.c.key, "=", key.key))
     )
     if key.entity_type == METRIC:
-        return _metric_columns(row, key.ascending), source
+        return _metric_columns(schema, row, key.ascending), source
     return _text_column(row.c.value, key.ascending, text), source
 
 
-def _run_attribute(key: str, ascending: bool, text: TextOps) -> list[SortColumn]:
-    column = runs.c[RUN_COLUMNS.get(key, key)]
+def _run_attribute(schema: Schema, key: str, ascending: bool, text: TextOps) -> list[SortColumn]:
+    column = schema.runs.c[RUN_COLUMNS.get(key, key)]
     if key in ("start_time", "end_time"):
         return _int_column(column, ascending)
     return _text_column(column, ascending, text)
 
 
-def run_sort(order_keys: Sequence[OrderKey], text: TextOps) -> tuple[list[SortColumn], FromClause]:
+def run_sort(
+    schema: Schema, order_keys: Sequence[OrderKey], text: TextOps
+) -> tuple[list[SortColumn], FromClause]:
     """The sort columns of a run search and the FROM clause they need (runs + joins)."""
+    runs = schema.runs
     columns: list[SortColumn] = []
     source: FromClause = runs
     for index, key in enumerate(order_keys):
         if key.entity_type == ATTRIBUTE:
-            columns += _run_attribute(key.key, key.ascending, text)
+            columns += _run_attribute(schema, key.key, key.ascending, text)
         else:
-            key_columns, source = _key_columns(key, index, source, text)
+            key_columns, source = _key_columns(schema, key, index, source, text)
             columns += key_columns
     # the default order: start_time DESC (NULL last), then run_id ASC, which is unique
     columns += _int_column(runs.c.start_time, ascending=False)
@@ -125,8 +117,9 @@ _DEFAULT_EXPERIMENT_ORDER = (
 )
 
 
-def experiment_sort(order_keys: Sequence[OrderKey], text: TextOps) -> list[SortColumn]:
+def experiment_sort(schema: Schema, order_keys: Sequence[OrderKey], text: TextOps) -> list[SortColumn]:
     """The sort columns of an experiment search; the last one is ``experiment_id``."""
+    experiments = schema.experiments
     keys = list(order_keys) or list(_DEFAULT_EXPERIMENT_ORDER)
     id_key = next((k for k in keys if k.key == "experiment_id"), None)
     if id_key is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,81 +30,116 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from tracklet.search import METADATA, TAG, And, Comparison, Expr, OrderKey, TraceSearch
-from tracklet_sql._schema import trace_info, trace_request_metadata, trace_tags
+from tracklet_sql._schemas import Schema, tracklet_schema
 from tracklet_sql._search import _after
 from tracklet_sql._search_filter import _ordered, uses_ilike
 from tracklet_sql._search_order import SortColumn, _int_column, _text_column
 from tracklet_sql._search_text import TextOps, register_sqlite_functions
 from tracklet_sql._search_token import decode_cursor, encode_cursor, query_hash
 
-__all__ = ["INFO_COLUMNS", "TracePage", "search_trace_rows"]
+__all__ = ["INFO_NAMES", "TracePage", "info_columns", "search_trace_rows"]
 
-#: trace_info's columns, in the order a page's rows carry them (after the sort values).
-INFO_COLUMNS = tuple(trace_info.c)
+#: trace_info's columns a page's rows carry (after the sort values), tracklet's table order;
+#: MLflow's table has more, which tracklet neither reads nor writes.
+INFO_NAMES = (
+    "request_id",
+    "experiment_id",
+    "timestamp_ms",
+    "execution_time_ms",
+    "status",
+    "client_request_id",
+    "request_preview",
+    "response_preview",
+)
 _CONVERT = {"int": int, "float": float, "str": str}
-_ti = trace_info.c
-#: Canonical attributes (tracklet.search._traces) -> trace_info expressions; int-valued
-#: ones are compared as numbers. end_time_ms is NULL while the duration is.
-_ATTRIBUTES: dict[str, ColumnElement[Any]] = {
-    "trace_id": _ti.request_id,
-    "client_request_id": _ti.client_request_id,
-    "status": _ti.status,
-    "timestamp_ms": _ti.timestamp_ms,
-    "execution_time_ms": _ti.execution_time_ms,
-    "end_time_ms": _ti.timestamp_ms + _ti.execution_time_ms,
-    "experiment_id": _ti.experiment_id,
-}
 _INT_ATTRIBUTES = frozenset({"timestamp_ms", "execution_time_ms", "end_time_ms", "experiment_id"})
-_TABLES = {TAG: trace_tags, METADATA: trace_request_metadata}
 
 
-def _column(key: str) -> ColumnElement[Any]:
-    column = _ATTRIBUTES.get(key)
+@dataclass(frozen=True)
+class _Tables:
+    """One schema's trace tables as the compiler addresses them."""
+
+    trace_info: sa.Table
+    info_columns: tuple[ColumnElement[Any], ...]
+    #: Canonical attributes (tracklet.search._traces) -> trace_info expressions; int-valued
+    #: ones are compared as numbers. end_time_ms is NULL while the duration is.
+    attributes: dict[str, ColumnElement[Any]]
+    by_kind: dict[str, sa.Table]  # TAG / METADATA -> table
+
+
+@cache
+def _tables(schema: Schema) -> _Tables:
+    ti = schema.trace_info.c
+    return _Tables(
+        schema.trace_info,
+        tuple(ti[name] for name in INFO_NAMES),
+        {
+            "trace_id": ti.request_id,
+            "client_request_id": ti.client_request_id,
+            "status": ti.status,
+            "timestamp_ms": ti.timestamp_ms,
+            "execution_time_ms": ti.execution_time_ms,
+            "end_time_ms": ti.timestamp_ms + ti.execution_time_ms,
+            "experiment_id": ti.experiment_id,
+        },
+        {TAG: schema.trace_tags, METADATA: schema.trace_request_metadata},
+    )
+
+
+def info_columns(schema: Schema) -> tuple[ColumnElement[Any], ...]:
+    """The ``trace_info`` columns of :data:`INFO_NAMES` in ``schema``."""
+    return _tables(schema).info_columns
+
+
+def _column(tables: _Tables, key: str) -> ColumnElement[Any]:
+    column = tables.attributes.get(key)
     if column is None:
         raise AssertionError(f"no trace_info column for attribute {key!r}")
     return column
 
 
 def _key_value(
-    table: sa.Table, comparison: Comparison, text: TextOps, correlated: bool
+    tables: _Tables, table: sa.Table, comparison: Comparison, text: TextOps, correlated: bool
 ) -> ColumnElement[bool]:
     """``request_id [NOT] IN (SELECT request_id FROM <table> WHERE key = … AND value …)``,
     or (``correlated``) ``[NOT] EXISTS (… WHERE request_id = trace_info.request_id …)``."""
+    request_id = tables.trace_info.c.request_id
     lookup = sa.select(table.c.request_id).where(text.compare(table.c.key, "=", comparison.key))
     if comparison.op != "IS NULL" and comparison.op != "IS NOT NULL":
         lookup = lookup.where(text.compare(table.c.value, comparison.op, comparison.value))
     if correlated:
-        found = sa.exists(lookup.where(table.c.request_id == _ti.request_id).correlate(trace_info))
+        found = sa.exists(lookup.where(table.c.request_id == request_id).correlate(tables.trace_info))
         return ~found if comparison.op == "IS NULL" else found
     if comparison.op == "IS NULL":
-        return _ti.request_id.not_in(lookup)
-    return _ti.request_id.in_(lookup)
+        return request_id.not_in(lookup)
+    return request_id.in_(lookup)
 
 
-def _leaf(comparison: Comparison, text: TextOps, correlated: bool) -> ColumnElement[bool]:
-    table = _TABLES.get(comparison.entity_type)
+def _leaf(tables: _Tables, comparison: Comparison, text: TextOps, correlated: bool) -> ColumnElement[bool]:
+    table = tables.by_kind.get(comparison.entity_type)
     if table is not None:
-        return _key_value(table, comparison, text, correlated)
-    column = _column(comparison.key)
+        return _key_value(tables, table, comparison, text, correlated)
+    column = _column(tables, comparison.key)
     if comparison.key in _INT_ATTRIBUTES:
         return _ordered(column, comparison.op, comparison.value)
     return text.compare(column, comparison.op, comparison.value)
 
 
-def _compile(expr: Expr, text: TextOps, correlated: bool) -> ColumnElement[bool]:
+def _compile(tables: _Tables, expr: Expr, text: TextOps, correlated: bool) -> ColumnElement[bool]:
     if isinstance(expr, Comparison):
-        return _leaf(expr, text, correlated)
-    parts = [_compile(item, text, correlated) for item in expr.items]
+        return _leaf(tables, expr, text, correlated)
+    parts = [_compile(tables, item, text, correlated) for item in expr.items]
     return sa.and_(*parts) if isinstance(expr, And) else sa.or_(*parts)
 
 
-def _sort(order: Sequence[OrderKey], text: TextOps) -> tuple[list[SortColumn], FromClause]:
+def _sort(tables: _Tables, order: Sequence[OrderKey], text: TextOps) -> tuple[list[SortColumn], FromClause]:
     """Sort columns for the complete order (it names ``trace_id``, which is unique: the
     keys after it cannot matter and are left out)."""
+    _ti = tables.trace_info.c
     columns: list[SortColumn] = []
-    source: FromClause = trace_info
+    source: FromClause = tables.trace_info
     for index, key in enumerate(order):
-        table = _TABLES.get(key.entity_type)
+        table = tables.by_kind.get(key.entity_type)
         if table is not None:
             row = table.alias(f"order_{index}")
             source = source.outerjoin(
@@ -116,12 +151,12 @@ def _sort(order: Sequence[OrderKey], text: TextOps) -> tuple[list[SortColumn], F
             columns.append(SortColumn(text.exact(_ti.request_id), _ti.request_id, key.ascending, "str"))
             return columns, source
         elif key.key in ("timestamp_ms", "experiment_id"):  # NOT NULL: the index can serve the order
-            column = _column(key.key)
+            column = _column(tables, key.key)
             columns.append(SortColumn(column, column, key.ascending, "int"))
         elif key.key in _INT_ATTRIBUTES:
-            columns += _int_column(_column(key.key), key.ascending)
+            columns += _int_column(_column(tables, key.key), key.ascending)
         else:
-            columns += _text_column(_column(key.key), key.ascending, text)
+            columns += _text_column(_column(tables, key.key), key.ascending, text)
     # an order without trace_id (not from parse_trace_order_by): make it total
     columns.append(SortColumn(text.exact(_ti.request_id), _ti.request_id, True, "str"))
     return columns, source
@@ -142,11 +177,15 @@ class _Query:
 
 
 @lru_cache(maxsize=256)
-def _query(dialect: str, expr: Expr | None, order: tuple[OrderKey, ...], by_key: bool = False) -> _Query:
+def _query(
+    schema: Schema, dialect: str, expr: Expr | None, order: tuple[OrderKey, ...], by_key: bool = False
+) -> _Query:
     """The page statement. ``by_key`` (sqlite): keep sqlite off the experiment's index, so
     it fetches the matches of a selective condition by key and sorts them."""
     text = TextOps(dialect)
-    columns, source = _sort(order, text)
+    tables = _tables(schema)
+    _ti = tables.trace_info.c
+    columns, source = _sort(tables, order, text)
     experiment_id: ColumnElement[Any] = _ti.experiment_id
     if by_key:
         # "+ 0" keeps sqlite from using an index for the term
@@ -159,10 +198,10 @@ def _query(dialect: str, expr: Expr | None, order: tuple[OrderKey, ...], by_key:
     if expr is not None:
         # sqlite walking the experiment's index in order: a lookup per trace visited
         # (an IN list would first collect every trace having the value)
-        where.append(_compile(expr, text, correlated=dialect == "sqlite" and not by_key))
+        where.append(_compile(tables, expr, text, correlated=dialect == "sqlite" and not by_key))
     selected = [column.value.label(f"sort_{i}") for i, column in enumerate(columns)]
     terms = [column.expr.asc() if column.ascending else column.expr.desc() for column in columns]
-    select = sa.select(*selected, *INFO_COLUMNS).select_from(source).where(*where).order_by(*terms)
+    select = sa.select(*selected, *tables.info_columns).select_from(source).where(*where).order_by(*terms)
     return _Query(select, tuple(columns), _after(columns), query_hash("trace", expr, order))
 
 
@@ -180,14 +219,14 @@ def _key_conditions(expr: Expr | None) -> list[Comparison]:
         for c in items
         if isinstance(c, Comparison)
         and c.op in ("=", "IN")
-        and (c.entity_type in _TABLES or (c.entity_type == "attribute" and c.key == "trace_id"))
+        and (c.entity_type in (TAG, METADATA) or (c.entity_type == "attribute" and c.key == "trace_id"))
     ]
 
 
 @lru_cache(maxsize=256)
-def _probe(dialect: str, comparison: Comparison) -> sa.Select[Any]:
+def _probe(schema: Schema, dialect: str, comparison: Comparison) -> sa.Select[Any]:
     """How many rows (up to FEW_MATCHES) a tag/metadata condition matches."""
-    table = _TABLES[comparison.entity_type]
+    table = _tables(schema).by_kind[comparison.entity_type]
     text = TextOps(dialect)
     rows = (
         sa.select(sa.literal(1))
@@ -202,11 +241,11 @@ def _probe(dialect: str, comparison: Comparison) -> sa.Select[Any]:
 
 
 @lru_cache(maxsize=256)
-def _compiled_probe(sa_dialect: sa.Dialect, dialect: str, comparison: Comparison) -> Compiled:
-    return _probe(dialect, comparison).compile(dialect=sa_dialect)
+def _compiled_probe(sa_dialect: sa.Dialect, schema: Schema, dialect: str, comparison: Comparison) -> Compiled:
+    return _probe(schema, dialect, comparison).compile(dialect=sa_dialect)
 
 
-def _by_key(conn: sa.Connection, dialect: str, expr: Expr | None) -> bool:
+def _by_key(conn: sa.Connection, schema: Schema, dialect: str, expr: Expr | None) -> bool:
     """sqlite has no statistics: without help it walks ix_trace_info_experiment_timestamp
     (no sort needed) testing every trace, even when an index names the few matches. Use
     the keys when a condition every match meets is an id, or a tag/metadata value that
@@ -214,9 +253,9 @@ def _by_key(conn: sa.Connection, dialect: str, expr: Expr | None) -> bool:
     if dialect != "sqlite":
         return False
     for comparison in _key_conditions(expr):
-        if comparison.entity_type not in _TABLES:
+        if comparison.entity_type not in (TAG, METADATA):
             return True
-        count = _driver_fetch(conn, _compiled_probe(conn.dialect, dialect, comparison), {})[0][0]
+        count = _driver_fetch(conn, _compiled_probe(conn.dialect, schema, dialect, comparison), {})[0][0]
         if count < FEW_MATCHES:
             return True
     return False
@@ -229,7 +268,11 @@ class TracePage:
 
 
 def search_trace_rows(
-    conn: sa.Connection, dialect: str, experiment_ids: Sequence[int], search: TraceSearch
+    conn: sa.Connection,
+    dialect: str,
+    experiment_ids: Sequence[int],
+    search: TraceSearch,
+    schema: Schema | None = None,
 ) -> TracePage:
     """One page of ``trace_info`` rows for a checked search, and the next page's token.
 
@@ -241,12 +284,13 @@ def search_trace_rows(
     :raises TrackletException: ``INVALID_PARAMETER_VALUE`` for a token issued for
         another filter or order (before any query runs).
     """
-    query = _query(dialect, search.filter, tuple(search.order))
+    schema = schema or tracklet_schema()
+    query = _query(schema, dialect, search.filter, tuple(search.order))
     cursor = decode_cursor(search.page_token, query.fingerprint, query.kinds)
     if not experiment_ids:
         return TracePage([], None)
-    if _by_key(conn, dialect, search.filter):
-        query = _query(dialect, search.filter, tuple(search.order), by_key=True)
+    if _by_key(conn, schema, dialect, search.filter):
+        query = _query(schema, dialect, search.filter, tuple(search.order), by_key=True)
     if dialect == "sqlite" and uses_ilike(search.filter):
         register_sqlite_functions(conn)
     max_results = search.max_results
@@ -270,7 +314,7 @@ def search_trace_rows(
 
 
 #: A page's ``trace_info`` row (the columns by name, as a SQLAlchemy row has them).
-InfoRow = namedtuple("InfoRow", [column.name for column in INFO_COLUMNS])  # type: ignore[misc]  # noqa: PYI024
+InfoRow = namedtuple("InfoRow", INFO_NAMES)  # type: ignore[misc]  # noqa: PYI024
 
 
 def _compiled_page(sa_dialect: sa.Dialect, query: _Query, variant: str) -> Compiled:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -41,10 +41,10 @@ from tracklet.stores.traces import (
     trace_info_from_spans,
 )
 
-from . import _schema as s
 from ._engine import write
-from ._search_traces import search_trace_rows
-from ._write import _executemany, _insert_ignore, _upsert
+from ._schemas import Schema
+from ._search_traces import info_columns, search_trace_rows
+from ._write import DriverSql, _executemany, _insert_ignore, _upsert, driver_sql
 
 if TYPE_CHECKING:
     from tracklet.entities import Span, TraceInfo
@@ -74,7 +74,6 @@ _SPAN_FIELDS = (
     "duration_ns",
     "content",
 )
-_ti, _tt, _tm, _sp = s.trace_info, s.trace_tags, s.trace_request_metadata, s.spans
 
 
 def _experiment_key(experiment_id: Any) -> int | None:
@@ -96,14 +95,11 @@ def _inserted(result: sa.CursorResult[Any], dialect: str) -> bool:
 @lru_cache(maxsize=32)
 def _compiled_upsert(
     dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...], update: tuple[str, ...]
-) -> tuple[str, bool]:
-    """The driver-level SQL of an upsert of ``columns`` overwriting ``update``, and whether
-    it takes positional parameters (in ``columns`` order)."""
+) -> DriverSql:
+    """The driver-level SQL of an upsert of ``columns`` overwriting ``update``."""
     name = "mysql" if dialect.name == "mariadb" else dialect.name
     compiled = _upsert(name, table, update).compile(dialect=dialect, column_keys=list(columns))
-    if compiled.positional:
-        assert tuple(compiled.positiontup or ()) == columns, "unexpected parameter order"
-    return compiled.string, compiled.positional
+    return driver_sql(compiled, columns)
 
 
 def upsert_rows(
@@ -113,12 +109,10 @@ def upsert_rows(
     columns where the key exists: one ``executemany`` straight to the driver."""
     if rows:
         update = tuple(c for c in columns if c not in {k.name for k in table.primary_key.columns})
-        sql, positional = _compiled_upsert(conn.dialect, table, columns, update)
-        _executemany(conn, sql, positional, columns, rows)
+        _executemany(conn, _compiled_upsert(conn.dialect, table, columns, update), columns, rows)
 
 
-_KV_COLUMNS = ("request_id", "key", "value")  # table order
-_SPAN_COLUMNS = tuple(c.name for c in _sp.c)  # table order: how the compiled insert takes them
+_KV_COLUMNS = ("request_id", "key", "value")  # tracklet's table order
 
 
 def _bare(info: TraceInfo) -> TraceInfo:
@@ -222,58 +216,97 @@ def span_row(span: Span, experiment_key: int, trace_id: str | None = None) -> di
     }
 
 
-# Statements built once (building one costs more than running it on sqlite).
-_EXPERIMENT = sa.select(s.experiments.c.lifecycle_stage, s.experiments.c.artifact_location).where(
-    s.experiments.c.experiment_id == sa.bindparam("key")
-)
-_ONE_TRACE = sa.select(_ti.c.request_id).where(_ti.c.request_id == sa.bindparam("trace_id"))
-_LOCK_TRACE = _ONE_TRACE.with_for_update()
-_UPDATE_INFO = (
-    _ti.update()
-    .where(_ti.c.request_id == sa.bindparam("b_request_id"))
-    .values({k: sa.bindparam(f"b_{k}") for k in _INFO_FIELDS})
-)
-_INFO_BY_ID = sa.select(*_ti.c).where(_ti.c.request_id.in_(sa.bindparam("ids", expanding=True)))
-_KEY_VALUES = sa.union_all(
-    sa.select(sa.literal_column("0").label("kind"), _tt.c.request_id, _tt.c.key, _tt.c.value).where(
-        _tt.c.request_id.in_(sa.bindparam("ids", expanding=True))
-    ),
-    sa.select(sa.literal_column("1").label("kind"), _tm.c.request_id, _tm.c.key, _tm.c.value).where(
-        _tm.c.request_id.in_(sa.bindparam("ids", expanding=True))
-    ),
-)
+@dataclasses.dataclass(frozen=True)
+class _Statements:
+    """One schema's trace tables and statements, built once per schema (building one costs
+    more than running it on sqlite)."""
+
+    ti: sa.Table
+    tt: sa.Table
+    tm: sa.Table
+    sp: sa.Table
+    span_columns: tuple[str, ...]  # the spans columns written, table order (not generated ones)
+    experiment: sa.Select[Any]
+    one_trace: sa.Select[Any]
+    lock_trace: sa.Select[Any]
+    update_info: sa.Update
+    info_by_id: sa.Select[Any]
+    key_values: sa.CompoundSelect
+    spans_of: sa.Select[Any]
+    spans_single: sa.Select[Any]
+
+
+@cache
+def _statements(schema: Schema) -> _Statements:
+    ti, tt, tm, sp = schema.trace_info, schema.trace_tags, schema.trace_request_metadata, schema.spans
+    one_trace = sa.select(ti.c.request_id).where(ti.c.request_id == sa.bindparam("trace_id"))
+    return _Statements(
+        ti,
+        tt,
+        tm,
+        sp,
+        tuple(c.name for c in sp.c if c.computed is None),
+        sa.select(schema.experiments.c.lifecycle_stage, schema.experiments.c.artifact_location).where(
+            schema.experiments.c.experiment_id == sa.bindparam("key")
+        ),
+        one_trace,
+        one_trace.with_for_update(),
+        ti.update()
+        .where(ti.c.request_id == sa.bindparam("b_request_id"))
+        .values({ti.c[k]: sa.bindparam(f"b_{k}") for k in _INFO_FIELDS}),
+        sa.select(*info_columns(schema)).where(ti.c.request_id.in_(sa.bindparam("ids", expanding=True))),
+        sa.union_all(
+            sa.select(sa.literal_column("0").label("kind"), tt.c.request_id, tt.c.key, tt.c.value).where(
+                tt.c.request_id.in_(sa.bindparam("ids", expanding=True))
+            ),
+            sa.select(sa.literal_column("1").label("kind"), tm.c.request_id, tm.c.key, tm.c.value).where(
+                tm.c.request_id.in_(sa.bindparam("ids", expanding=True))
+            ),
+        ),
+        sa.select(sp.c.trace_id, sp.c.content)
+        .where(sp.c.trace_id.in_(sa.bindparam("ids", expanding=True)))
+        .order_by(sp.c.trace_id, sp.c.start_time_unix_nano, sp.c.span_id),
+        sa.select(sp.c.content)
+        .where(sp.c.trace_id.in_(sa.bindparam("ids", expanding=True)))
+        .order_by(sp.c.start_time_unix_nano, sp.c.span_id),
+    )
 
 
 @lru_cache(maxsize=64)
-def _key_values_sql(dialect: sa.Dialect, count: int) -> tuple[str, tuple[str, ...] | None]:
-    """:data:`_KEY_VALUES` for ``count`` ids in the driver's own terms, and the order of
+def _key_values_sql(schema: Schema, dialect: sa.Dialect, count: int) -> tuple[str, tuple[str, ...] | None]:
+    """The tags and metadata of ``count`` traces in the driver's own terms, and the order of
     its positional parameters (None: named ones). Sent with ``exec_driver_sql``: the hot
     path of a search skips SQLAlchemy's per-call expansion of the id lists (half the time
     of the query on sqlite)."""
-    state = _KEY_VALUES.compile(dialect=dialect).construct_expanded_state(
-        {"ids": [str(i) for i in range(count)]}
+    state = (
+        _statements(schema)
+        .key_values.compile(dialect=dialect)
+        .construct_expanded_state({"ids": [str(i) for i in range(count)]})
     )
     positions = tuple(state.positiontup) if state.positiontup is not None else None
     return state.statement, positions
 
 
-def key_values(conn: sa.Connection, ids: Sequence[str]) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
+def key_values(
+    schema: Schema, conn: sa.Connection, ids: Sequence[str]
+) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
     """``{trace id: (tags, metadata)}`` of ``ids``, in one query per 500 ids."""
     found: dict[str, tuple[dict[str, str], dict[str, str]]] = {i: ({}, {}) for i in ids}
     for chunk in _chunks(list(found)):
         for kind, request_id, key, value in _driver_rows(
-            conn, *_key_values_sql(conn.dialect, len(chunk)), False, chunk
+            conn, *_key_values_sql(schema, conn.dialect, len(chunk)), False, chunk
         ):
             found[request_id][int(kind)][key] = "" if value is None else value
     return found
 
 
-def load_infos(conn: sa.Connection, ids: Sequence[str]) -> dict[str, TraceInfo]:
+def load_infos(schema: Schema, conn: sa.Connection, ids: Sequence[str]) -> dict[str, TraceInfo]:
     """The stored infos of those of ``ids`` that exist."""
     rows = {}
+    info_by_id = _statements(schema).info_by_id
     for chunk in _chunks(list(dict.fromkeys(ids))):
-        rows.update({row.request_id: row for row in conn.execute(_INFO_BY_ID, {"ids": chunk})})
-    extra = key_values(conn, list(rows))
+        rows.update({row.request_id: row for row in conn.execute(info_by_id, {"ids": chunk})})
+    extra = key_values(schema, conn, list(rows))
     return {i: to_trace_info(row, *extra[i]) for i, row in rows.items()}
 
 
@@ -284,13 +317,18 @@ class SqlTraces(TraceStore):
     trace_capabilities = frozenset({"span_storage"})
     engine: sa.Engine
     dialect: str
+    schema: Schema
+
+    @property
+    def _t(self) -> _Statements:
+        return _statements(self.schema)
 
     # -- helpers -------------------------------------------------------------------------
 
     def _trace_experiment(self, conn: sa.Connection, experiment_id: str) -> tuple[int, str]:
         """The key and artifact location of an active experiment (MLflow's refusals otherwise)."""
         key = _experiment_key(experiment_id)
-        row = None if key is None else conn.execute(_EXPERIMENT, {"key": key}).first()
+        row = None if key is None else conn.execute(self._t.experiment, {"key": key}).first()
         if row is None or key is None:
             raise refusals.no_such_experiment(str(experiment_id))
         if row.lifecycle_stage != "active":
@@ -302,9 +340,10 @@ class SqlTraces(TraceStore):
         locked until commit, in id order; returns the infos of the traces that were
         already stored (to merge into), read after the lock."""
         existing: list[str] = []
-        insert = _insert_ignore(self.dialect, _ti)
+        t = self._t
+        insert = _insert_ignore(self.dialect, t.ti)
         if self.dialect == "postgresql":  # psycopg reports no rowcount for ON CONFLICT DO NOTHING
-            insert = insert.returning(_ti.c.request_id)  # type: ignore[attr-defined]
+            insert = insert.returning(t.ti.c.request_id)  # type: ignore[attr-defined]
         for row in sorted(rows, key=lambda r: r["request_id"]):
             trace_id = row["request_id"]
             if self.dialect == "sqlite":  # writers are serialised by BEGIN IMMEDIATE
@@ -312,14 +351,14 @@ class SqlTraces(TraceStore):
                     existing.append(trace_id)
                 continue
             lock = {"trace_id": trace_id}
-            if conn.execute(_LOCK_TRACE, lock).first() is not None:
+            if conn.execute(t.lock_trace, lock).first() is not None:
                 existing.append(trace_id)
             elif not _inserted(conn.execute(insert, row), self.dialect):
                 # another writer inserted it meanwhile (we waited for its commit): lock theirs
-                conn.execute(_LOCK_TRACE, lock)
+                conn.execute(t.lock_trace, lock)
                 existing.append(trace_id)
             # else: we inserted the row, which our transaction holds locked
-        return load_infos(conn, existing)
+        return load_infos(self.schema, conn, existing)
 
     def _write_infos(
         self, conn: sa.Connection, merged: list[tuple[TraceInfo, int, TraceInfo | None]]
@@ -330,7 +369,7 @@ class SqlTraces(TraceStore):
         for info, key, before in merged:
             row = info_row(info, key)
             if before is None or info_row(before, int(before.experiment_id)) != row:
-                conn.execute(_UPDATE_INFO, {f"b_{k}": v for k, v in row.items()})
+                conn.execute(self._t.update_info, {f"b_{k}": v for k, v in row.items()})
             old_tags = before.tags if before is not None else {}
             old_meta = before.trace_metadata if before is not None else {}
             tag_rows += [
@@ -341,8 +380,8 @@ class SqlTraces(TraceStore):
                 for k, v in sorted(info.trace_metadata.items())
                 if old_meta.get(k) != v
             ]
-        upsert_rows(conn, _tt, _KV_COLUMNS, tag_rows)
-        upsert_rows(conn, _tm, _KV_COLUMNS, meta_rows)
+        upsert_rows(conn, self._t.tt, _KV_COLUMNS, tag_rows)
+        upsert_rows(conn, self._t.tm, _KV_COLUMNS, meta_rows)
 
     # -- primitives ----------------------------------------------------------------------
 
@@ -358,7 +397,8 @@ class SqlTraces(TraceStore):
         merged = merge_trace_info(stored, trace_info, artifact_location_for(location, trace_id))
         self._write_infos(conn, [(merged, key, stored if stored is not None else _bare(trace_info))])
         if stored is not None and str(stored.experiment_id) != str(key):
-            conn.execute(_sp.update().where(_sp.c.trace_id == trace_id).values(experiment_id=key))
+            sp = self._t.sp
+            conn.execute(sp.update().where(sp.c.trace_id == trace_id).values(experiment_id=key))
         return merged  # what get_trace_info reads next
 
     def log_trace_spans(self, trace_info: TraceInfo, spans: Sequence[Span]) -> TraceInfo:
@@ -389,43 +429,43 @@ class SqlTraces(TraceStore):
 
     def _get_trace_info(self, trace_id: str) -> TraceInfo:
         with self.engine.connect() as conn:
-            found = load_infos(conn, [trace_id]).get(trace_id)
+            found = load_infos(self.schema, conn, [trace_id]).get(trace_id)
         if found is None:
             raise no_such_trace(trace_id)
         return found
 
     def _batch_get_trace_infos(self, trace_ids: Sequence[str]) -> list[TraceInfo]:
         with self.engine.connect() as conn:
-            found = load_infos(conn, trace_ids)
+            found = load_infos(self.schema, conn, trace_ids)
         return [found[i] for i in trace_ids if i in found]
 
     def _search_traces(self, search: TraceSearch) -> tuple[list[TraceInfo], str | None]:
         """One page: a query for the ``trace_info`` rows, one for their tags and metadata."""
         keys = [k for k in (_experiment_key(e) for e in search.experiment_ids) if k is not None]
         with self.engine.connect() as conn:
-            page = search_trace_rows(conn, self.dialect, keys, search)
-            extra = key_values(conn, [row.request_id for row in page.rows])
+            page = search_trace_rows(conn, self.dialect, keys, search, self.schema)
+            extra = key_values(self.schema, conn, [row.request_id for row in page.rows])
         return [to_trace_info(row, *extra[row.request_id]) for row in page.rows], page.token
 
     def _set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         def set_tag(conn: sa.Connection) -> None:
             self._existing_trace(conn, trace_id)
-            upsert_rows(conn, _tt, _KV_COLUMNS, [(trace_id, key, value)])
+            upsert_rows(conn, self._t.tt, _KV_COLUMNS, [(trace_id, key, value)])
 
         write(self.engine, set_tag)
 
     def _delete_trace_tag(self, trace_id: str, key: str) -> None:
         def delete(conn: sa.Connection) -> None:
             self._existing_trace(conn, trace_id)
-            deleted = conn.execute(_tt.delete().where(_tt.c.request_id == trace_id, _tt.c.key == key))
+            tt = self._t.tt
+            deleted = conn.execute(tt.delete().where(tt.c.request_id == trace_id, tt.c.key == key))
             if deleted.rowcount == 0:
                 raise no_trace_tag(trace_id, key)
 
         write(self.engine, delete)
 
-    @staticmethod
-    def _existing_trace(conn: sa.Connection, trace_id: str) -> None:
-        if conn.execute(_ONE_TRACE, {"trace_id": trace_id}).first() is None:
+    def _existing_trace(self, conn: sa.Connection, trace_id: str) -> None:
+        if conn.execute(self._t.one_trace, {"trace_id": trace_id}).first() is None:
             raise no_such_trace(trace_id)
 
     def _delete_traces(
@@ -438,6 +478,9 @@ class SqlTraces(TraceStore):
         key = _experiment_key(experiment_id)
         if key is None:
             return 0
+
+        t = self._t
+        _ti, _sp, _tt, _tm = t.ti, t.sp, t.tt, t.tm
 
         def delete(conn: sa.Connection) -> int:
             statement = sa.select(_ti.c.request_id).where(_ti.c.experiment_id == key)
@@ -496,16 +539,17 @@ class SqlTraces(TraceStore):
         merged += [(info, k, _bare(info)) for info, k, _ in new_rows]
         self._write_infos(conn, merged)
         rows = {}
+        t = self._t
         for trace_id, group in by_trace.items():
             for span in group:
                 row = span_row(span, experiment_of[trace_id], trace_id)
-                rows[trace_id, row["span_id"]] = tuple(row[c] for c in _SPAN_COLUMNS)
-        upsert_rows(conn, _sp, _SPAN_COLUMNS, [rows[k] for k in sorted(rows)])
+                rows[trace_id, row["span_id"]] = tuple(row[c] for c in t.span_columns)
+        upsert_rows(conn, t.sp, t.span_columns, [rows[k] for k in sorted(rows)])
         return spans
 
     def _get_trace_spans(self, trace_id: str) -> list[Span]:
         with self.engine.connect() as conn:
-            contents = _driver_rows(conn, *_spans_sql(conn.dialect, 1, True), [trace_id])
+            contents = _driver_rows(conn, *_spans_sql(self.schema, conn.dialect, 1, True), [trace_id])
             if not contents:
                 self._existing_trace(conn, trace_id)
         return _spans(contents)
@@ -521,7 +565,7 @@ class SqlTraces(TraceStore):
         found: dict[str, list[Span]] = {t: [] for t in ids}
         with self.engine.connect() as conn:
             for chunk in _chunks(ids):
-                rows = _driver_rows(conn, *_spans_sql(conn.dialect, len(chunk)), chunk)
+                rows = _driver_rows(conn, *_spans_sql(self.schema, conn.dialect, len(chunk)), chunk)
                 for trace_id, content in rows:
                     found[trace_id].append(content)
         return {t: _spans(contents) for t, contents in found.items()}  # type: ignore[arg-type]
@@ -537,26 +581,14 @@ def _spans(contents: Sequence[Any]) -> list[Span]:
     return spans
 
 
-_SPANS_OF = (
-    sa.select(_sp.c.trace_id, _sp.c.content)
-    .where(_sp.c.trace_id.in_(sa.bindparam("ids", expanding=True)))
-    .order_by(_sp.c.trace_id, _sp.c.start_time_unix_nano, _sp.c.span_id)
-)
-
-
 @lru_cache(maxsize=64)
 def _spans_sql(
-    dialect: sa.Dialect, count: int, single: bool = False
+    schema: Schema, dialect: sa.Dialect, count: int, single: bool = False
 ) -> tuple[str, tuple[str, ...] | None, bool]:
-    """:data:`_SPANS_OF` for ``count`` traces in the driver's terms (``single``: one
-    trace's, just the contents), as :func:`_key_values_sql`."""
-    statement = _SPANS_OF
-    if single:
-        statement = (
-            sa.select(_sp.c.content)
-            .where(_sp.c.trace_id.in_(sa.bindparam("ids", expanding=True)))
-            .order_by(_sp.c.start_time_unix_nano, _sp.c.span_id)
-        )
+    """The spans of ``count`` traces in the driver's terms (``single``: one trace's, just
+    the contents), as :func:`_key_values_sql`."""
+    statements = _statements(schema)
+    statement = statements.spans_single if single else statements.spans_of
     state = statement.compile(dialect=dialect).construct_expanded_state(
         {"ids": [str(i) for i in range(count)]}
     )

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from . import _schema as s
 from ._engine import dialect_name
 
 __all__ = ["LATEST_COLUMNS", "insert_ignore", "insert_ignore_tuples", "raise_latest", "upsert"]
@@ -62,17 +61,33 @@ def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
         conn.execute(_insert_ignore(dialect_name(conn), table), list(rows))
 
 
+class DriverSql(NamedTuple):
+    """A statement in the driver's own terms, for rows given as tuples of some columns."""
+
+    sql: str
+    positional: bool  # positional parameters (else named, by column key)
+    #: For positional parameters not in the rows' column order (the table's order differs,
+    #: as in MLflow's tables): the index in a row of each parameter. None: the rows' order.
+    order: tuple[int, ...] | None
+
+
+def driver_sql(compiled: Any, columns: tuple[str, ...]) -> DriverSql:
+    """The :class:`DriverSql` of an insert compiled with ``column_keys=columns``."""
+    order = None
+    if compiled.positional:
+        positions = tuple(compiled.positiontup or ())
+        assert sorted(positions) == sorted(columns), "unexpected parameters"
+        if positions != columns:
+            order = tuple(columns.index(p) for p in positions)
+    return DriverSql(compiled.string, compiled.positional, order)
+
+
 @lru_cache(maxsize=64)
-def _compiled_insert_ignore(
-    dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
-) -> tuple[str, bool]:
-    """The driver-level SQL of an insert-if-absent of ``columns``, and whether it takes
-    positional parameters (in ``columns`` order) rather than named ones."""
+def _compiled_insert_ignore(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> DriverSql:
+    """The driver-level SQL of an insert-if-absent of ``columns``."""
     name = "mysql" if dialect.name == "mariadb" else dialect.name
     compiled = _insert_ignore(name, table).compile(dialect=dialect, column_keys=list(columns))
-    if compiled.positional:
-        assert tuple(compiled.positiontup or ()) == columns, "unexpected parameter order"
-    return compiled.string, compiled.positional
+    return driver_sql(compiled, columns)
 
 
 def insert_ignore_tuples(
@@ -90,17 +105,19 @@ def insert_ignore_tuples(
         # one statement over arrays instead of one per row: 3-4x faster for 1,000 rows
         _unnest_insert(conn, table, columns, rows, "ON CONFLICT DO NOTHING")
         return
-    sql, positional = _compiled_insert_ignore(conn.dialect, table, columns)
-    _executemany(conn, sql, positional, columns, rows)
+    _executemany(conn, _compiled_insert_ignore(conn.dialect, table, columns), columns, rows)
 
 
 def _executemany(
-    conn: sa.Connection, sql: str, positional: bool, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+    conn: sa.Connection, statement: DriverSql, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    if positional:
-        conn.exec_driver_sql(sql, list(rows))
+    if not statement.positional:
+        conn.exec_driver_sql(statement.sql, [dict(zip(columns, row, strict=True)) for row in rows])
+    elif statement.order is None:
+        conn.exec_driver_sql(statement.sql, list(rows))
     else:
-        conn.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
+        order = statement.order
+        conn.exec_driver_sql(statement.sql, [tuple(row[i] for i in order) for row in rows])
 
 
 def _unnest_insert(
@@ -118,7 +135,7 @@ def _unnest_insert(
 def _unnest_sql(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> str:
     """PostgreSQL: ``INSERT … SELECT * FROM unnest(<one array per column>)``."""
     preparer = dialect.identifier_preparer
-    names = ", ".join(preparer.quote(c) for c in columns)
+    names = ", ".join(preparer.quote(table.c[c].name) for c in columns)
     arrays = ", ".join(
         f"%(c{i})s::{table.c[c].type.compile(dialect=dialect)}[]" for i, c in enumerate(columns)
     )
@@ -146,15 +163,14 @@ _POINT = ("step", "timestamp", "value", "nonfinite")
 
 
 @lru_cache(maxsize=8)
-def _raise_latest(dialect: str) -> tuple[sa.Executable, ...]:
-    latest = s.latest_metrics
+def _raise_latest(dialect: str, latest: sa.Table) -> tuple[sa.Executable, ...]:
     if dialect in _NATIVE_UPSERT:
         native = _native_insert(dialect, latest)
         new, old = native.excluded, latest.c
         larger = sa.tuple_(new.step, new.timestamp, new.value) > sa.tuple_(old.step, old.timestamp, old.value)
         return (
             native.on_conflict_do_update(
-                index_elements=["run_uuid", "key"], set_={c: new[c] for c in _POINT}, where=larger
+                index_elements=["run_uuid", "key"], set_={old[c]: new[c] for c in _POINT}, where=larger
             ),
         )
     # MySQL evaluates ON DUPLICATE KEY UPDATE assignments left to right, each seeing the
@@ -169,40 +185,45 @@ def _raise_latest(dialect: str) -> tuple[sa.Executable, ...]:
     update = (
         latest.update()
         .where(c.run_uuid == b["run_uuid"], c.key == b["key"], larger)
-        .values({name: b[name] for name in _POINT})
+        .values({c[name]: b[name] for name in _POINT})
     )
     return (_insert_ignore(dialect, latest), update)
 
 
 #: The columns of a point handed to :func:`raise_latest`, in order.
 LATEST_COLUMNS = ("run_uuid", "key", "step", "timestamp", "value", "nonfinite")
-_PG_RAISE = (
-    "ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, "
-    "value = excluded.value, nonfinite = excluded.nonfinite "
-    "WHERE (excluded.step, excluded.timestamp, excluded.value) "
-    "> (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)"
-)
 
 
 @lru_cache(maxsize=8)
-def _compiled_raise(dialect: sa.Dialect) -> tuple[str, bool]:
-    compiled = _raise_latest("sqlite")[0].compile(dialect=dialect, column_keys=list(LATEST_COLUMNS))
-    assert tuple(compiled.positiontup or ()) == LATEST_COLUMNS, "unexpected parameter order"
-    return compiled.string, compiled.positional
+def _pg_raise(latest: sa.Table) -> str:
+    """PostgreSQL: the conflict clause of :func:`raise_latest` (``nonfinite`` by its name)."""
+    nonfinite = latest.c.nonfinite.name
+    return (
+        "ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, "
+        f"value = excluded.value, {nonfinite} = excluded.{nonfinite} "
+        "WHERE (excluded.step, excluded.timestamp, excluded.value) "
+        "> (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)"
+    )
 
 
-def raise_latest(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+@lru_cache(maxsize=8)
+def _compiled_raise(dialect: sa.Dialect, latest: sa.Table) -> DriverSql:
+    compiled = _raise_latest("sqlite", latest)[0].compile(dialect=dialect, column_keys=list(LATEST_COLUMNS))
+    return driver_sql(compiled, LATEST_COLUMNS)
+
+
+def raise_latest(conn: sa.Connection, latest: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
     """Fold points, tuples of :data:`LATEST_COLUMNS` (at most one per run and key), into
-    ``latest_metrics``: a stored row is replaced only by a larger point."""
+    the ``latest`` table (``latest_metrics``): a stored row is replaced only by a larger point."""
     if not rows:
         return
     dialect = dialect_name(conn)
     if dialect == "postgresql":
-        _unnest_insert(conn, s.latest_metrics, LATEST_COLUMNS, rows, _PG_RAISE)
+        _unnest_insert(conn, latest, LATEST_COLUMNS, rows, _pg_raise(latest))
     elif dialect == "sqlite":
-        _executemany(conn, *_compiled_raise(conn.dialect), LATEST_COLUMNS, rows)
+        _executemany(conn, _compiled_raise(conn.dialect, latest), LATEST_COLUMNS, rows)
     else:
-        insert, update = _raise_latest(dialect)
+        insert, update = _raise_latest(dialect, latest)
         dicts = [dict(zip(LATEST_COLUMNS, row, strict=True)) for row in rows]
         conn.execute(insert, dicts)
         conn.execute(update, [{f"b_{k}": v for k, v in row.items()} for row in dicts])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,11 +41,11 @@ from tracklet.uri import append_to_uri_path, resolve_local_uri
 from tracklet.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_RUN_NAME
 from tracklet.utils.time import now_ms
 
-from . import _schema as s
 from ._engine import dialect_name, make_engine, write
+from ._import import SqlImport
 from ._migrations import prepare_database
 from ._read import load_experiments, load_run_infos, load_runs
-from ._schema import decode_value, encode_value
+from ._schemas import Schema
 from ._search import search_experiment_ids, search_run_ids
 from ._traces import SqlTraces
 from ._write import insert_ignore, insert_ignore_tuples, raise_latest, upsert
@@ -56,14 +57,24 @@ _ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
 _INT_MAX = 2**31 - 1  # experiment ids are INTEGER columns
 
 _METRIC_COLUMNS = ("run_uuid", "key", "step", "timestamp", "value", "nonfinite")
-_RUN_STAGE = sa.select(s.runs.c.lifecycle_stage, s.runs.c.experiment_id).where(
-    s.runs.c.run_uuid == sa.bindparam("run_uuid")
-)
-_HISTORY = (
-    sa.select(s.metrics.c.value, s.metrics.c.nonfinite, s.metrics.c.timestamp, s.metrics.c.step)
-    .where(s.metrics.c.run_uuid == sa.bindparam("run_uuid"), s.metrics.c.key == sa.bindparam("key"))
-    .order_by(s.metrics.c.step, s.metrics.c.timestamp, s.metrics.c.value, s.metrics.c.nonfinite)
-)
+
+
+@cache
+def _run_stage(schema: Schema) -> sa.Select[Any]:
+    runs = schema.runs
+    return sa.select(runs.c.lifecycle_stage, runs.c.experiment_id).where(
+        runs.c.run_uuid == sa.bindparam("run_uuid")
+    )
+
+
+@cache
+def _history(schema: Schema) -> sa.Select[Any]:
+    m = schema.metrics.c
+    return (
+        sa.select(m.value, m.nonfinite, m.timestamp, m.step)
+        .where(m.run_uuid == sa.bindparam("run_uuid"), m.key == sa.bindparam("key"))
+        .order_by(m.step, m.timestamp, m.value, m.nonfinite)
+    )
 
 
 def _experiment_key(experiment_id: Any) -> int | None:
@@ -82,7 +93,7 @@ def _experiment_keys(experiment_ids: list[str]) -> list[int]:
     return [k for k in (_experiment_key(e) for e in experiment_ids) if k is not None]
 
 
-class SqlStore(TrackingStore, SqlTraces):
+class SqlStore(SqlImport, TrackingStore, SqlTraces):
     """Tracking store on a SQL database named by a SQLAlchemy URL.
 
     :param store_uri: ``sqlite:///path.db``, ``postgresql://…`` or ``mysql://…`` (a
@@ -92,10 +103,14 @@ class SqlStore(TrackingStore, SqlTraces):
         (``<root>/<experiment_id>``); ``./mlruns`` of the working directory when None,
         as MLflow does for its database stores.
 
-    Traces (with their spans: ``span_storage``) are :class:`tracklet_sql._traces.SqlTraces`'.
+    A database holding MLflow's own schema is served as it is (:mod:`tracklet_sql._schemas`:
+    ``self.schema`` says which tables and value encoding the store works on).
+
+    Traces (with their spans: ``span_storage``) are :class:`tracklet_sql._traces.SqlTraces`';
+    the copy primitives (capability ``import``) :class:`tracklet_sql._import.SqlImport`'s.
     """
 
-    capabilities = frozenset({"datasets", "concurrent_processes", "idempotent_metrics"})
+    capabilities = frozenset({"datasets", "concurrent_processes", "idempotent_metrics", "import"})
 
     def __init__(self, store_uri: str | None = None, artifact_uri: str | None = None) -> None:
         if not store_uri:
@@ -106,7 +121,7 @@ class SqlStore(TrackingStore, SqlTraces):
         self.engine = make_engine(store_uri)
         self.dialect = dialect_name(self.engine)
         try:
-            prepare_database(self.engine)
+            self.schema: Schema = prepare_database(self.engine)
         except BaseException:
             self.engine.dispose()  # a refused database leaves no connection behind
             raise
@@ -120,8 +135,8 @@ class SqlStore(TrackingStore, SqlTraces):
     def _ensure_default_experiment(self) -> None:
         with self.engine.connect() as conn:
             found = conn.execute(
-                sa.select(s.experiments.c.experiment_id).where(
-                    s.experiments.c.experiment_id == DEFAULT_EXPERIMENT_ID
+                sa.select(self.schema.experiments.c.experiment_id).where(
+                    self.schema.experiments.c.experiment_id == DEFAULT_EXPERIMENT_ID
                 )
             ).first()
         if found is None:
@@ -144,11 +159,11 @@ class SqlStore(TrackingStore, SqlTraces):
                 "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
             )
             try:
-                insert_ignore(conn, s.experiments, [row])
+                insert_ignore(conn, self.schema.experiments, [row])
             finally:
                 conn.execute(sa.text("SET SESSION sql_mode = :mode"), {"mode": mode})
         else:
-            insert_ignore(conn, s.experiments, [row])
+            insert_ignore(conn, self.schema.experiments, [row])
 
     # -- experiments ---------------------------------------------------------------------------
 
@@ -163,7 +178,7 @@ class SqlStore(TrackingStore, SqlTraces):
                 raise refusals.experiment_name_taken(name)
             location = resolve_local_uri(artifact_location) if artifact_location else None
             result = conn.execute(
-                s.experiments.insert().values(
+                self.schema.experiments.insert().values(
                     name=name,
                     artifact_location=location,
                     lifecycle_stage=_ACTIVE,
@@ -174,12 +189,12 @@ class SqlStore(TrackingStore, SqlTraces):
             key = int(result.inserted_primary_key[0])
             if location is None:
                 conn.execute(
-                    s.experiments.update()
-                    .where(s.experiments.c.experiment_id == key)
+                    self.schema.experiments.update()
+                    .where(self.schema.experiments.c.experiment_id == key)
                     .values(artifact_location=append_to_uri_path(self.artifact_root_uri, str(key)))
                 )
             rows = {t.key: {"experiment_id": key, "key": t.key, "value": str(t.value)} for t in tags}
-            upsert(conn, s.experiment_tags, list(rows.values()), ["value"])
+            upsert(conn, self.schema.experiment_tags, list(rows.values()), ["value"])
             return str(key)
 
         try:
@@ -188,10 +203,9 @@ class SqlStore(TrackingStore, SqlTraces):
             # another process took the name between our check and our insert
             raise refusals.experiment_name_taken(name) from None
 
-    @staticmethod
-    def _experiment_id_by_name(conn: sa.Connection, name: str) -> int | None:
+    def _experiment_id_by_name(self, conn: sa.Connection, name: str) -> int | None:
         found = conn.execute(
-            sa.select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)
+            sa.select(self.schema.experiments.c.experiment_id).where(self.schema.experiments.c.name == name)
         ).first()
         return None if found is None else int(found[0])
 
@@ -200,7 +214,7 @@ class SqlStore(TrackingStore, SqlTraces):
         key = _experiment_key(experiment_id)
         if key is not None:
             with self.engine.connect() as conn:
-                found = load_experiments(conn, [key]).get(key)
+                found = load_experiments(self.schema, conn, [key]).get(key)
             if found is not None:
                 return found
         raise refusals.no_such_experiment(experiment_id)
@@ -209,7 +223,7 @@ class SqlStore(TrackingStore, SqlTraces):
         """The experiment with this name (active or deleted), or None."""
         with self.engine.connect() as conn:
             key = self._experiment_id_by_name(conn, experiment_name)
-            return None if key is None else load_experiments(conn, [key]).get(key)
+            return None if key is None else load_experiments(self.schema, conn, [key]).get(key)
 
     def _search_experiments(
         self,
@@ -222,8 +236,10 @@ class SqlStore(TrackingStore, SqlTraces):
         """Experiments matching the filter, ordered and paged in the database."""
         stages = LifecycleStage.view_type_to_stages(view_type)
         with self.engine.connect() as conn:
-            ids, token = search_experiment_ids(conn, stages, filter_string, order_by, max_results, page_token)
-            found = load_experiments(conn, ids)
+            ids, token = search_experiment_ids(
+                conn, stages, filter_string, order_by, max_results, page_token, self.schema
+            )
+            found = load_experiments(self.schema, conn, ids)
         return PagedList([found[i] for i in ids if i in found], token)
 
     def _delete_experiment(self, experiment_id: str) -> None:
@@ -236,8 +252,8 @@ class SqlStore(TrackingStore, SqlTraces):
                 raise refusals.experiment_not_deleted(experiment_id)
             self._set_experiment(conn, key, lifecycle_stage=_DELETED, last_update_time=now)
             conn.execute(
-                s.runs.update()
-                .where(s.runs.c.experiment_id == key, s.runs.c.lifecycle_stage == _ACTIVE)
+                self.schema.runs.update()
+                .where(self.schema.runs.c.experiment_id == key, self.schema.runs.c.lifecycle_stage == _ACTIVE)
                 .values(lifecycle_stage=_DELETED, deleted_time=now)
             )
 
@@ -252,8 +268,10 @@ class SqlStore(TrackingStore, SqlTraces):
                 raise refusals.experiment_not_deleted(experiment_id)
             self._set_experiment(conn, key, lifecycle_stage=_ACTIVE, last_update_time=now_ms())
             conn.execute(
-                s.runs.update()
-                .where(s.runs.c.experiment_id == key, s.runs.c.lifecycle_stage == _DELETED)
+                self.schema.runs.update()
+                .where(
+                    self.schema.runs.c.experiment_id == key, self.schema.runs.c.lifecycle_stage == _DELETED
+                )
                 .values(lifecycle_stage=_ACTIVE, deleted_time=None)
             )
 
@@ -283,20 +301,20 @@ class SqlStore(TrackingStore, SqlTraces):
 
         def set_tag(conn: sa.Connection) -> None:
             self._active_experiment(conn, key, experiment_id)
-            upsert(conn, s.experiment_tags, [row], ["value"])
+            upsert(conn, self.schema.experiment_tags, [row], ["value"])
 
         write(self.engine, set_tag)
 
     def _delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         """Remove one tag of an active experiment."""
         number = _experiment_key(experiment_id)
-        t = s.experiment_tags.c
+        t = self.schema.experiment_tags.c
 
         def delete(conn: sa.Connection) -> None:
             self._active_experiment(conn, number, experiment_id)
             if (
                 conn.execute(
-                    s.experiment_tags.delete().where(t.experiment_id == number, t.key == key)
+                    self.schema.experiment_tags.delete().where(t.experiment_id == number, t.key == key)
                 ).rowcount
                 == 0
             ):
@@ -304,13 +322,14 @@ class SqlStore(TrackingStore, SqlTraces):
 
         write(self.engine, delete)
 
-    @staticmethod
-    def _experiment_stage(conn: sa.Connection, key: int | None, experiment_id: str) -> str:
+    def _experiment_stage(self, conn: sa.Connection, key: int | None, experiment_id: str) -> str:
         """The experiment's lifecycle stage; ``RESOURCE_DOES_NOT_EXIST`` if there is none."""
         stage = None
         if key is not None:
             stage = conn.execute(
-                sa.select(s.experiments.c.lifecycle_stage).where(s.experiments.c.experiment_id == key)
+                sa.select(self.schema.experiments.c.lifecycle_stage).where(
+                    self.schema.experiments.c.experiment_id == key
+                )
             ).scalar()
         if stage is None:
             raise refusals.no_such_experiment(experiment_id)
@@ -322,9 +341,12 @@ class SqlStore(TrackingStore, SqlTraces):
         if stage != _ACTIVE:
             raise refusals.experiment_not_active(experiment_id, stage)
 
-    @staticmethod
-    def _set_experiment(conn: sa.Connection, key: int | None, **values: Any) -> None:
-        conn.execute(s.experiments.update().where(s.experiments.c.experiment_id == key).values(**values))
+    def _set_experiment(self, conn: sa.Connection, key: int | None, **values: Any) -> None:
+        conn.execute(
+            self.schema.experiments.update()
+            .where(self.schema.experiments.c.experiment_id == key)
+            .values(**values)
+        )
 
     # -- runs ------------------------------------------------------------------------------------
 
@@ -353,9 +375,9 @@ class SqlStore(TrackingStore, SqlTraces):
 
         def create(conn: sa.Connection) -> RunInfo:
             row = conn.execute(
-                sa.select(s.experiments.c.lifecycle_stage, s.experiments.c.artifact_location).where(
-                    s.experiments.c.experiment_id == key
-                )
+                sa.select(
+                    self.schema.experiments.c.lifecycle_stage, self.schema.experiments.c.artifact_location
+                ).where(self.schema.experiments.c.experiment_id == key)
             ).first()
             if row is None:
                 raise refusals.no_such_experiment(experiment_id)
@@ -363,12 +385,13 @@ class SqlStore(TrackingStore, SqlTraces):
                 raise refusals.run_in_deleted_experiment(experiment_id)
             values = {
                 **info_values,
+                **self.schema.run_defaults,
                 "artifact_uri": append_to_uri_path(row.artifact_location, run_id, "artifacts"),
             }
-            conn.execute(s.runs.insert().values(values))
+            conn.execute(self.schema.runs.insert().values(values))
             tag_rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_values.items()]
             if tag_rows:
-                conn.execute(s.tags.insert(), tag_rows)
+                conn.execute(self.schema.tags.insert(), tag_rows)
             return RunInfo(
                 run_id,
                 experiment_id,
@@ -387,7 +410,7 @@ class SqlStore(TrackingStore, SqlTraces):
     def _get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params, tags and dataset inputs."""
         with self.engine.connect() as conn:
-            found = load_runs(conn, [run_id]).get(run_id)
+            found = load_runs(self.schema, conn, [run_id]).get(run_id)
         if found is None:
             raise refusals.no_such_run(run_id)
         return found
@@ -407,12 +430,17 @@ class SqlStore(TrackingStore, SqlTraces):
         def update(conn: sa.Connection) -> RunInfo:
             self._active_run(conn, run_id)
             if values:
-                conn.execute(s.runs.update().where(s.runs.c.run_uuid == run_id).values(values))
+                conn.execute(
+                    self.schema.runs.update().where(self.schema.runs.c.run_uuid == run_id).values(values)
+                )
             if run_name:
                 upsert(
-                    conn, s.tags, [{"run_uuid": run_id, "key": MLFLOW_RUN_NAME, "value": run_name}], ["value"]
+                    conn,
+                    self.schema.tags,
+                    [{"run_uuid": run_id, "key": MLFLOW_RUN_NAME, "value": run_name}],
+                    ["value"],
                 )
-            return load_run_infos(conn, [run_id])[run_id]
+            return load_run_infos(self.schema, conn, [run_id])[run_id]
 
         return write(self.engine, update)
 
@@ -428,8 +456,8 @@ class SqlStore(TrackingStore, SqlTraces):
 
         def set_stage(conn: sa.Connection) -> None:
             result = conn.execute(
-                s.runs.update()
-                .where(s.runs.c.run_uuid == run_id)
+                self.schema.runs.update()
+                .where(self.schema.runs.c.run_uuid == run_id)
                 .values(lifecycle_stage=stage, deleted_time=deleted_time)
             )
             if result.rowcount == 0:
@@ -437,10 +465,9 @@ class SqlStore(TrackingStore, SqlTraces):
 
         write(self.engine, set_stage)
 
-    @staticmethod
-    def _active_run(conn: sa.Connection, run_id: str) -> int:
+    def _active_run(self, conn: sa.Connection, run_id: str) -> int:
         """The run's experiment id; raises unless the run exists and is active."""
-        row = conn.execute(_RUN_STAGE, {"run_uuid": run_id}).first()
+        row = conn.execute(_run_stage(self.schema), {"run_uuid": run_id}).first()
         if row is None:
             raise refusals.no_such_run(run_id)
         if row.lifecycle_stage != _ACTIVE:
@@ -452,10 +479,11 @@ class SqlStore(TrackingStore, SqlTraces):
     def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag]) -> None:
         """Log metrics, params and tags in one transaction: all of them or none (a single
         metric, param or tag goes this way too)."""
+        encode = self.schema.encode_value
         history: dict[tuple[Any, ...], None] = {}  # an ordered set: a repeat in one call is stored once
         latest: dict[str, tuple[Any, ...]] = {}
         for m in metrics:
-            value, nonfinite = encode_value(float(m.value))
+            value, nonfinite = encode(float(m.value))
             row = (run_id, m.key, int(m.step), int(m.timestamp), value, nonfinite)
             history[row] = None
             if m.key not in latest or row[2:5] > latest[m.key][2:5]:
@@ -471,23 +499,27 @@ class SqlStore(TrackingStore, SqlTraces):
         def log(conn: sa.Connection) -> None:
             self._active_run(conn, run_id)
             if param_rows:
-                insert_ignore(conn, s.params, list(param_rows.values()))
+                insert_ignore(conn, self.schema.params, list(param_rows.values()))
                 self._check_params(conn, run_id, params)
-            insert_ignore_tuples(conn, s.metrics, _METRIC_COLUMNS, list(history))
-            raise_latest(conn, latest_rows)
-            upsert(conn, s.tags, list(tag_rows.values()), ["value"])
+            insert_ignore_tuples(conn, self.schema.metrics, _METRIC_COLUMNS, list(history))
+            raise_latest(conn, self.schema.latest_metrics, latest_rows)
+            upsert(conn, self.schema.tags, list(tag_rows.values()), ["value"])
             if new_name:
-                conn.execute(s.runs.update().where(s.runs.c.run_uuid == run_id).values(name=new_name))
+                conn.execute(
+                    self.schema.runs.update()
+                    .where(self.schema.runs.c.run_uuid == run_id)
+                    .values(name=new_name)
+                )
 
         write(self.engine, log)
 
-    @staticmethod
-    def _check_params(conn: sa.Connection, run_id: str, params: Sequence[Param]) -> None:
+    def _check_params(self, conn: sa.Connection, run_id: str, params: Sequence[Param]) -> None:
         """After an insert-if-absent: every param of the call must now hold the call's value."""
         stored = dict(
             conn.execute(
-                sa.select(s.params.c.key, s.params.c.value).where(
-                    s.params.c.run_uuid == run_id, s.params.c.key.in_({p.key for p in params})
+                sa.select(self.schema.params.c.key, self.schema.params.c.value).where(
+                    self.schema.params.c.run_uuid == run_id,
+                    self.schema.params.c.key.in_({p.key for p in params}),
                 )
             ).all()
         )
@@ -500,7 +532,11 @@ class SqlStore(TrackingStore, SqlTraces):
 
         def delete(conn: sa.Connection) -> None:
             self._active_run(conn, run_id)
-            result = conn.execute(s.tags.delete().where(s.tags.c.run_uuid == run_id, s.tags.c.key == key))
+            result = conn.execute(
+                self.schema.tags.delete().where(
+                    self.schema.tags.c.run_uuid == run_id, self.schema.tags.c.key == key
+                )
+            )
             if result.rowcount == 0:
                 raise refusals.no_run_tag(run_id, key)
 
@@ -516,12 +552,13 @@ class SqlStore(TrackingStore, SqlTraces):
 
         write(self.engine, log)
 
-    @staticmethod
-    def _link_dataset(conn: sa.Connection, run_id: str, experiment_key: int, item: DatasetInput) -> None:
+    def _link_dataset(
+        self, conn: sa.Connection, run_id: str, experiment_key: int, item: DatasetInput
+    ) -> None:
         d = item.dataset
         insert_ignore(
             conn,
-            s.datasets,
+            self.schema.datasets,
             [
                 {
                     "dataset_uuid": uuid.uuid4().hex,
@@ -536,10 +573,10 @@ class SqlStore(TrackingStore, SqlTraces):
             ],
         )
         dataset_uuid = conn.execute(
-            sa.select(s.datasets.c.dataset_uuid).where(
-                s.datasets.c.experiment_id == experiment_key,
-                s.datasets.c.name == d.name,
-                s.datasets.c.digest == d.digest,
+            sa.select(self.schema.datasets.c.dataset_uuid).where(
+                self.schema.datasets.c.experiment_id == experiment_key,
+                self.schema.datasets.c.name == d.name,
+                self.schema.datasets.c.digest == d.digest,
             )
         ).scalar_one()
         link = {
@@ -548,14 +585,16 @@ class SqlStore(TrackingStore, SqlTraces):
             "destination_type": "RUN",
             "destination_id": run_id,
         }
-        insert_ignore(conn, s.inputs, [{"input_uuid": uuid.uuid4().hex, **link}])
+        insert_ignore(conn, self.schema.inputs, [{"input_uuid": uuid.uuid4().hex, **link}])
         input_uuid = conn.execute(
-            sa.select(s.inputs.c.input_uuid).where(*(s.inputs.c[k] == v for k, v in link.items()))
+            sa.select(self.schema.inputs.c.input_uuid).where(
+                *(self.schema.inputs.c[k] == v for k, v in link.items())
+            )
         ).scalar_one()
         tag_rows = {
             t.key: {"input_uuid": input_uuid, "name": t.key, "value": str(t.value)} for t in item.tags
         }
-        insert_ignore(conn, s.input_tags, list(tag_rows.values()))
+        insert_ignore(conn, self.schema.input_tags, list(tag_rows.values()))
 
     # -- metric history ------------------------------------------------------------------------------
 
@@ -564,28 +603,29 @@ class SqlStore(TrackingStore, SqlTraces):
     ) -> PagedList[Metric]:
         """Every point of one metric, by step then timestamp; pages when ``max_results`` is set."""
         offset = decode_page_token(page_token)
-        statement = _HISTORY
+        statement = _history(self.schema)
         if max_results is not None:
             statement = statement.limit(max_results + 1)
         if offset:
             statement = statement.offset(offset)
         with self.engine.connect() as conn:
-            if conn.execute(_RUN_STAGE, {"run_uuid": run_id}).first() is None:
+            if conn.execute(_run_stage(self.schema), {"run_uuid": run_id}).first() is None:
                 raise refusals.no_such_run(run_id)
             rows = conn.execute(statement, {"run_uuid": run_id, "key": metric_key}).all()
         token = None
+        decode = self.schema.decode_value
         if max_results is not None and len(rows) > max_results:
             rows = rows[:max_results]
             token = encode_page_token(offset + max_results)
         points = [
-            Metric(metric_key, decode_value(value, nonfinite), timestamp, step)
+            Metric(metric_key, decode(value, nonfinite), timestamp, step)
             for value, nonfinite, timestamp, step in rows
         ]
         return PagedList(points, token)
 
     def _get_metric_history_bulk(self, run_ids: list[str], metric_key: str) -> list[Metric]:
         """History of one metric across runs in one query, each point carrying its run id."""
-        m = s.metrics.c
+        m = self.schema.metrics.c
         statement = (
             sa.select(m.run_uuid, m.value, m.nonfinite, m.timestamp, m.step)
             .where(m.run_uuid.in_(sa.bindparam("ids", expanding=True)), m.key == metric_key)
@@ -593,8 +633,9 @@ class SqlStore(TrackingStore, SqlTraces):
         )
         with self.engine.connect() as conn:
             rows = conn.execute(statement, {"ids": list(run_ids)}).all() if run_ids else []
+        decode = self.schema.decode_value
         return [
-            Metric(metric_key, decode_value(value, nonfinite), timestamp, step, run_id=run_uuid)
+            Metric(metric_key, decode(value, nonfinite), timestamp, step, run_id=run_uuid)
             for run_uuid, value, nonfinite, timestamp, step in rows
         ]
 
@@ -613,19 +654,24 @@ class SqlStore(TrackingStore, SqlTraces):
         keys = _experiment_keys(experiment_ids)
         stages = LifecycleStage.view_type_to_stages(run_view_type)
         with self.engine.connect() as conn:
-            ids, token = search_run_ids(conn, keys, stages, filter_string, order_by, max_results, page_token)
-            found = load_runs(conn, ids)
+            ids, token = search_run_ids(
+                conn, keys, stages, filter_string, order_by, max_results, page_token, self.schema
+            )
+            found = load_runs(self.schema, conn, ids)
         return PagedList([found[i] for i in ids if i in found], token)
 
     def _search_datasets(self, experiment_ids: list[str]) -> list[DatasetSummary]:
         """The datasets the experiments' runs used, with their contexts, in one query."""
         keys = _experiment_keys(experiment_ids)
-        d, i, t = s.datasets.c, s.inputs.c, s.input_tags.c
+        d, i, t = self.schema.datasets.c, self.schema.inputs.c, self.schema.input_tags.c
         statement = (
             sa.select(d.experiment_id, d.name, d.digest, t.value)
-            .select_from(s.datasets)
-            .join(s.inputs, i.source_id == d.dataset_uuid)
-            .outerjoin(s.input_tags, sa.and_(t.input_uuid == i.input_uuid, t.name == MLFLOW_DATASET_CONTEXT))
+            .select_from(self.schema.datasets)
+            .join(self.schema.inputs, i.source_id == d.dataset_uuid)
+            .outerjoin(
+                self.schema.input_tags,
+                sa.and_(t.input_uuid == i.input_uuid, t.name == MLFLOW_DATASET_CONTEXT),
+            )
             .where(d.experiment_id.in_(sa.bindparam("keys", expanding=True)))
             .distinct()
             .limit(MAX_DATASET_SUMMARIES)
