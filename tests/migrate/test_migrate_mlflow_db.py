@@ -1,0 +1,162 @@
+"""tracklet migrate from a database real MLflow 3.17.2 wrote: into tracklet's sqlite, into
+PostgreSQL, into a folder, into a live ``tracklet server`` with the artifacts going to S3
+(moto); each copy read back equal, and ``--verify`` clean."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tracklet.cli import build_cli
+from tracklet.client import MlflowClient
+from tracklet.entities import ViewType
+from tracklet.plugins import get_tracking_store
+
+MlflowDb = Any  # tests/migrate/conftest.py's MlflowDb (conftest modules are not imported)
+
+
+def migrate_cli(*args: str) -> Any:
+    result = CliRunner().invoke(
+        build_cli(with_plugins=False), ["migrate", "--quiet", *args], catch_exceptions=False
+    )
+    return result
+
+
+def snapshot(uri: str) -> dict[str, Any]:
+    """What a reader sees through tracklet's store calls, artifact locations left out
+    (they are rewritten on purpose)."""
+    store = get_tracking_store(uri)
+    experiments = {
+        e.experiment_id: (e.name, e.lifecycle_stage, e.creation_time, e.last_update_time, dict(e.tags))
+        for e in store.search_experiments(ViewType.ALL, 1000)
+    }
+    runs = {}
+    for listed in store.search_runs(sorted(experiments), "", ViewType.ALL, 1000):
+        run = store.get_run(listed.info.run_id)
+        info = run.info.to_dictionary()
+        info.pop("artifact_uri")
+        histories = {
+            key: sorted((m.step, m.timestamp, repr(m.value)) for m in points)
+            for key, points in store.get_metric_histories(run.info.run_id).items()
+        }
+        inputs = sorted(
+            (d.dataset.name, d.dataset.digest, d.dataset.source, d.dataset.schema, d.dataset.profile)
+            for d in run.inputs.dataset_inputs
+        )
+        runs[run.info.run_id] = (info, dict(run.data.params), dict(run.data.tags), histories, inputs)
+    return {"experiments": experiments, "runs": runs}
+
+
+def artifact_trees(uri: str, run_ids: list[str]) -> dict[str, dict[str, int | None]]:
+    client = MlflowClient(uri)
+    trees: dict[str, dict[str, int | None]] = {}
+    for run_id in run_ids:
+        found: dict[str, int | None] = {}
+        folders: list[str | None] = [None]
+        while folders:
+            for info in client.list_artifacts(run_id, folders.pop()):
+                if info.is_dir:
+                    folders.append(info.path)
+                else:
+                    found[info.path] = info.file_size
+        trees[run_id] = found
+    return trees
+
+
+def digest(path: Path) -> str:
+    """The database's schema and rows (not its bytes: opening it may switch its journal mode)."""
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    try:
+        return hashlib.sha256("\n".join(connection.iterdump()).encode()).hexdigest()
+    finally:
+        connection.close()
+
+
+def check_copy(db: MlflowDb, dst: str, *options: str) -> None:
+    """Copy, compare what both sides read, and --verify."""
+    before = digest(db.path)
+    result = migrate_cli(db.uri, dst, *options)
+    assert result.exit_code == 0, result.output
+    assert f"runs: {len(db.runs)}" in result.output
+    source, copy = snapshot(db.uri), snapshot(dst)
+    assert copy == source
+    assert len(source["runs"]) == len(db.runs)
+    assert artifact_trees(dst, db.runs) == artifact_trees(db.uri, db.runs)
+    assert sum(len(tree) for tree in artifact_trees(dst, db.runs).values()) == len(db.runs) // 3
+    odd = [h["odd"] for _, _, _, h, _ in source["runs"].values() if "odd" in h]
+    assert odd and all(any(math.isnan(float(v)) for _, _, v in points) for points in odd)
+    verified = migrate_cli(db.uri, dst, "--verify", *options)
+    assert verified.exit_code == 0, verified.output
+    assert "No difference" in verified.output
+    assert digest(db.path) == before, "the copy changed MLflow's database"
+
+
+def test_mlflow_db_into_tracklet_sqlite(mlflow_db: MlflowDb, tmp_path: Path) -> None:
+    import sqlite3
+
+    dst = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    check_copy(mlflow_db, dst)
+    tables = {
+        row[0] for row in sqlite3.connect(tmp_path / "tracklet.db").execute("SELECT name FROM sqlite_master")
+    }
+    assert "alembic_version" not in tables  # tracklet's own schema, not MLflow's
+    run = get_tracking_store(dst).get_run(mlflow_db.runs[0])
+    assert run.info.artifact_uri.endswith(f"/{run.info.experiment_id}/{run.info.run_id}/artifacts")
+    assert "/tracklet-tests-mlflow-db-" not in run.info.artifact_uri  # not the source's folder
+
+
+def test_mlflow_db_into_postgresql(mlflow_db: MlflowDb, postgres_database: str) -> None:
+    check_copy(mlflow_db, postgres_database)
+
+
+def test_mlflow_db_into_a_folder(mlflow_db: MlflowDb, tmp_path: Path) -> None:
+    dst = str(tmp_path / "mlruns")
+    check_copy(mlflow_db, dst)
+    run = get_tracking_store(dst).get_run(mlflow_db.runs[0])
+    assert run.info.artifact_uri.startswith(str(tmp_path / "mlruns"))
+
+
+def test_mlflow_db_into_a_tracklet_server_with_artifacts_on_s3(
+    mlflow_db: MlflowDb, tmp_path: Path, bucket: str
+) -> None:
+    from tracklet_http.testing import launch_tracklet_server
+
+    (tmp_path / "server").mkdir()
+    server = launch_tracklet_server(tmp_path / "server")
+    try:
+        root = f"s3://{bucket}/migrated"
+        check_copy(mlflow_db, server.url, "--artifact-root", root)
+        run = MlflowClient(server.url).get_run(mlflow_db.runs[0])
+        assert run.info.artifact_uri == f"{root}/{run.info.experiment_id}/{run.info.run_id}/artifacts"
+        import boto3
+
+        keys = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="migrated/").get("KeyCount", 0)
+        assert keys == len(mlflow_db.runs) // 3
+    finally:
+        server.stop()
+
+
+def test_an_mlflow_server_is_refused_as_destination_naming_its_database(tmp_path: Path) -> None:
+    pytest.importorskip("mlflow")
+    from tracklet_http.testing import free_port, mlflow_server_args, start_server
+
+    port = free_port()
+    server = start_server(
+        mlflow_server_args(port, f"sqlite:///{tmp_path / 'm.db'}", str(tmp_path / "a")),
+        port,
+        tmp_path / "log",
+        None,
+    )
+    try:
+        result = migrate_cli(str(tmp_path / "empty-src"), server.url, "--no-artifacts")
+        assert result.exit_code == 1
+        assert "database URI instead" in result.output
+    finally:
+        server.stop()
