@@ -109,8 +109,13 @@ __all__ = [
 #:
 #: * ``concurrent_versions``: several threads *and processes* (each with its own store
 #:   instance) may create versions of one model at once and get 1..N without gaps;
-#: * ``logged_models``: the store also implements :class:`LoggedModelStore`.
-CAPABILITIES = frozenset({"concurrent_versions", "logged_models"})
+#: * ``logged_models``: the store also implements :class:`LoggedModelStore`;
+#: * ``import``: the copy primitives (:meth:`RegistryStore.import_registered_model`,
+#:   :meth:`~RegistryStore.import_model_version`,
+#:   :meth:`~RegistryStore.import_registered_model_aliases`) that ``tracklet migrate``
+#:   writes through: models and versions with the numbers, times, stages and fields they
+#:   had in another store, idempotently.
+CAPABILITIES = frozenset({"concurrent_versions", "logged_models", "import"})
 
 #: Optional features of a :class:`LoggedModelStore` (none defined yet).
 LOGGED_MODEL_CAPABILITIES: frozenset[str] = frozenset()
@@ -313,6 +318,17 @@ def validate_logged_model_name(name: object) -> None:
             f"Invalid model name ({name!r}) provided. Model name must be a non-empty string "
             f"and cannot contain the following characters: {bad_chars}"
         )
+
+
+def _check_import_number(path: str, value: object, allow_zero: bool = False) -> int:
+    """A version number being imported: a positive int (or a string of one)."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = -1
+    if isinstance(value, bool) or number < (0 if allow_zero else 1):
+        raise _bad(f"Parameter '{path}' must be a positive integer, got {value!r}.")
+    return number
 
 
 def _validate_max_results(max_results: object, limit: int) -> None:
@@ -701,6 +717,64 @@ class RegistryStore(abc.ABC):
         )
         return copy
 
+    # -- copying between stores (capability ``import``) ------------------------------------
+    #
+    # ``tracklet migrate`` copies a registry through these calls. Each makes the destination
+    # hold exactly what it is given, whatever was there before, so a copy that was killed and
+    # is started again ends with nothing missing and nothing twice. They write what the
+    # ordinary calls cannot (a given version number, stage and times); a store without
+    # capability ``import`` refuses them with ``NOT_IMPLEMENTED``.
+
+    def get_last_version_number(self, name: str) -> int:
+        """The highest version number the model ever gave, deleted versions included (0 for
+        none): a copy keeps the gaps deleted versions left, so the destination's next
+        version gets the number the source's would."""
+        validate_model_name(name)
+        return self._get_last_version_number(name)
+
+    def import_registered_model(self, model: RegisteredModel, last_version: int = 0) -> None:
+        """Create or overwrite the model ``model.name``: creation and update times,
+        description, deployment job id, and its tags replaced by ``model.tags``. Versions
+        created afterwards are numbered above ``last_version`` (and above every version it
+        holds). Its versions and aliases are not written here."""
+        validate_model_name(model.name)
+        for key, value in model.tags.items():
+            validate_registered_model_tag(key, value)
+        _description(model.description)
+        _check_import_number("last_version", last_version, allow_zero=True)
+        self._import_registered_model(model, int(last_version))
+
+    def import_model_version(self, version: ModelVersion, storage_location: str | None = None) -> None:
+        """Create or overwrite version ``version.version`` of the (existing) model
+        ``version.name`` with every field as given: times, description, user, stage,
+        source, run id, run link, status and message, logged model id, and its tags
+        replaced; ``storage_location`` (default: the source) is where it downloads from.
+        The model's own update time is left as it is. ``RESOURCE_DOES_NOT_EXIST`` for an
+        unknown model."""
+        validate_model_name(version.name)
+        number = _check_import_number("version", version.version)
+        if version.current_stage not in ALL_STAGES:
+            raise _bad(
+                f"Invalid stage {version.current_stage!r} for version {number} of {version.name!r}: "
+                f"it must be one of {', '.join(ALL_STAGES)}."
+            )
+        if not version.source:
+            raise _bad(f"Missing source for version {number} of {version.name!r}.")
+        for key, value in version.tags.items():
+            validate_model_version_tag(key, value)
+        _description(version.description)
+        self._import_model_version(version, number, storage_location or version.source)
+
+    def import_registered_model_aliases(self, name: str, aliases: dict[str, str | int]) -> None:
+        """Make the model's aliases exactly ``aliases`` (alias -> version number): others are
+        removed, each target version must exist. The model's update time is left as it is."""
+        validate_model_name(name)
+        targets = {}
+        for alias, version in aliases.items():
+            validate_model_alias(alias, reserved=True)
+            targets[alias] = _check_import_number("version", version)
+        self._import_registered_model_aliases(name, targets)
+
     # == primitives: what a store writes (arguments already checked) ============================
 
     @abc.abstractmethod
@@ -824,6 +898,43 @@ class RegistryStore(abc.ABC):
     @abc.abstractmethod
     def _get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version the alias points at; :func:`alias_not_found` if the model lacks it."""
+
+    # -- copy primitives (capability ``import``): defaults read through the primitives above,
+    # or refuse -----------------------------------------------------------------------------
+
+    def _get_last_version_number(self, name: str) -> int:
+        """Default: the highest visible version (a store that keeps deleted versions or a
+        counter overrides, so gaps after the highest visible version are kept too)."""
+        model = self._get_registered_model(name)
+        found = [int(v.version) for v in model.latest_versions or []]
+        page = self._search_model_versions(
+            f"name = '{name}'", SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD, [], None
+        )
+        found += [int(v.version) for v in page]
+        return max(found, default=0)
+
+    def _refuse_import(self, what: str) -> Any:
+        from tracklet.exceptions import NOT_IMPLEMENTED
+
+        raise TrackletException(
+            f"{type(self).__name__} cannot {what}: it does not declare capability 'import' "
+            "(tracklet migrate writes only into registries that do; see docs/migrate.md).",
+            NOT_IMPLEMENTED,
+        )
+
+    def _import_registered_model(self, model: RegisteredModel, last_version: int) -> None:
+        """Upsert a model with its times, description and tags (capability ``import``); the
+        default refuses."""
+        self._refuse_import("import registered models")
+
+    def _import_model_version(self, version: ModelVersion, number: int, storage_location: str) -> None:
+        """Upsert a version with its number and every field (capability ``import``); the
+        default refuses."""
+        self._refuse_import("import model versions")
+
+    def _import_registered_model_aliases(self, name: str, aliases: dict[str, int]) -> None:
+        """Replace a model's aliases (capability ``import``); the default refuses."""
+        self._refuse_import("import aliases")
 
 
 # == the logged model contract ================================================================

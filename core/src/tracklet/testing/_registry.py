@@ -43,6 +43,7 @@ from tracklet.stores.registry import (
     registered_model_exists,
 )
 from tracklet.testing import _registry_workers
+from tracklet.testing._registry_import import RegistryImportTests
 from tracklet.testing._registry_workers import RegistrySpec
 from tracklet.testing._support import check_capabilities, pages, raises_code, says
 
@@ -825,7 +826,13 @@ class RegistrySearchTests:
 
 
 class RegistryStoreSuite(
-    RegisteredModelTests, ModelVersionTests, StageTests, AliasTests, CopyTests, RegistrySearchTests
+    RegisteredModelTests,
+    ModelVersionTests,
+    StageTests,
+    AliasTests,
+    CopyTests,
+    RegistrySearchTests,
+    RegistryImportTests,
 ):
     """Inherit this and define a ``registry_store`` fixture returning a new, empty
     :class:`~tracklet.stores.registry.RegistryStore`; every test above runs on it.

@@ -33,6 +33,7 @@ from tracklet.entities.model_registry import (
 from tracklet.stores.registry import LoggedModelStore, RegistryStore
 from tracklet.uri import local_path_from_uri
 
+from . import _import
 from ._logged_models import LoggedModelFolder
 from ._registry import RegistryFolder
 
@@ -48,7 +49,7 @@ class FileRegistryStore(RegistryStore, LoggedModelStore):
     :param store_uri: a plain path or a ``file:`` URI (default ``./mlruns``).
     """
 
-    capabilities = frozenset({"logged_models", "concurrent_versions"})
+    capabilities = frozenset({"logged_models", "concurrent_versions", "import"})
 
     def __init__(self, store_uri: str | None = None) -> None:
         uri = store_uri or DEFAULT_ROOT
@@ -161,6 +162,20 @@ class FileRegistryStore(RegistryStore, LoggedModelStore):
 
     def _get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         return self._registry.version_by_alias(name, alias)
+
+    # -- copy primitives (capability ``import``) ----------------------------------------
+
+    def _get_last_version_number(self, name: str) -> int:
+        return _import.last_version_number(self._registry, name)
+
+    def _import_registered_model(self, model: RegisteredModel, last_version: int) -> None:
+        _import.import_model(self._registry, model, last_version)
+
+    def _import_model_version(self, version: ModelVersion, number: int, storage_location: str) -> None:
+        _import.import_version(self._registry, version, number, storage_location)
+
+    def _import_registered_model_aliases(self, name: str, aliases: dict[str, int]) -> None:
+        _import.import_aliases(self._registry, name, aliases)
 
     # -- logged models -------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from tracklet.stores.registry import (
 )
 from tracklet.utils.time import now_ms
 
+from . import _mlflow_import
 from ._engine import dialect_name, open_engine, write
 from ._mlflow_logged_models import MlflowLoggedModels
 from ._mlflow_read import load_models, load_versions, model_names, version_rows
@@ -74,7 +75,7 @@ class MlflowSchemaRegistryStore(MlflowLoggedModels, RegistryStore):
     :param tables: MLflow's tables as detected (detected again when omitted).
     """
 
-    capabilities = frozenset({"logged_models", "concurrent_versions"})
+    capabilities = frozenset({"logged_models", "concurrent_versions", "import"})
 
     def __init__(self, store_uri: str | None = None, tables: MlflowTables | None = None) -> None:
         if not store_uri:
@@ -491,3 +492,17 @@ class MlflowSchemaRegistryStore(MlflowLoggedModels, RegistryStore):
         if number is None:
             raise alias_not_found(alias)
         return self._read_version(name, int(number))
+
+    # -- copy primitives (capability ``import``) -------------------------------------------
+
+    def _get_last_version_number(self, name: str) -> int:
+        return _mlflow_import.last_version_number(self.engine, self.t, name)
+
+    def _import_registered_model(self, model: RegisteredModel, last_version: int) -> None:
+        _mlflow_import.import_model(self.engine, self.t, model, last_version)
+
+    def _import_model_version(self, version: ModelVersion, number: int, storage_location: str) -> None:
+        _mlflow_import.import_version(self.engine, self.t, version, number, storage_location)
+
+    def _import_registered_model_aliases(self, name: str, aliases: dict[str, int]) -> None:
+        _mlflow_import.import_aliases(self.engine, self.t, name, aliases)

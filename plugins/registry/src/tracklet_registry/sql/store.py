@@ -54,6 +54,7 @@ from tracklet.stores.registry import (
 from tracklet.uri import append_to_uri_path
 from tracklet.utils.time import now_ms
 
+from . import _import
 from . import schema as s
 from ._engine import dialect_name, open_engine, write
 from ._read import (
@@ -126,7 +127,7 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
         engine, and the registry's tables, come from tracklet-sql through the core.
     """
 
-    capabilities = frozenset({"logged_models", "concurrent_versions"})
+    capabilities = frozenset({"logged_models", "concurrent_versions", "import"})
 
     def __init__(self, store_uri: str | None = None) -> None:
         if not store_uri:
@@ -517,6 +518,20 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
             if row[1] is None:
                 raise alias_not_found(alias)
             return self._read_version(conn, int(row[0]), int(row[1]))
+
+    # -- copy primitives (capability ``import``) -------------------------------------------
+
+    def _get_last_version_number(self, name: str) -> int:
+        return _import.last_version_number(self, name)
+
+    def _import_registered_model(self, model: RegisteredModel, last_version: int) -> None:
+        _import.import_model(self, model, last_version)
+
+    def _import_model_version(self, version: ModelVersion, number: int, storage_location: str) -> None:
+        _import.import_version(self, version, number, storage_location)
+
+    def _import_registered_model_aliases(self, name: str, aliases: dict[str, int]) -> None:
+        _import.import_aliases(self, name, aliases)
 
     # -- helpers -----------------------------------------------------------------------------
 
