@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +147,8 @@ def timed_process(command: list[str], cwd: Path, env: dict[str, str] | None = No
 
 def _last_json(text: str) -> dict[str, Any]:
     """The last line of a child's stdout, its result (a tracker may print before it)."""
-    return json.loads(text.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
+    return result
 
 
 def _failure(what: str, proc: dict[str, Any]) -> str:
@@ -277,12 +278,22 @@ def profile_migration(folder: Path, dest: str, out: Path) -> dict[str, Any]:
     return {"stats_file": str(out.relative_to(BENCH.parent)), "top_cumulative": text.getvalue()[-8000:]}
 
 
-SIDES_OF = {
-    "migrate": {"tracklet": migrate_tracklet, "mlflow": lambda f, _: readback_mlflow(f)},
-    "schema": {
-        "tracklet": lambda f, _: schema_side("tracklet", f),
-        "mlflow": lambda f, _: schema_side("mlflow", f),
-    },
+def _readback_side(folder: Path, dest: str) -> dict[str, Any]:
+    return readback_mlflow(folder)
+
+
+def _schema_tracklet(folder: Path, dest: str) -> dict[str, Any]:
+    return schema_side("tracklet", folder)
+
+
+def _schema_mlflow(folder: Path, dest: str) -> dict[str, Any]:
+    return schema_side("mlflow", folder)
+
+
+#: Each workload's two sides: (cached database folder, --dest) -> one repetition's outcome.
+SIDES_OF: dict[str, dict[str, Callable[[Path, str], dict[str, Any]]]] = {
+    "migrate": {"tracklet": migrate_tracklet, "mlflow": _readback_side},
+    "schema": {"tracklet": _schema_tracklet, "mlflow": _schema_mlflow},
 }
 
 
