@@ -193,6 +193,19 @@ def test_a_nested_run_keeps_its_parent_and_search_finds_it(
     ]
 
 
+def test_a_folder_is_copied_into_sqlite_and_back(source: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    src, ids = source
+    database = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    migrate(src, database)
+    assert snapshot(database, artifact_uris=False) == snapshot(src, artifact_uris=False)
+    assert tree(database, ids["parent"]) == tree(src, ids["parent"])
+    assert verify(src, database) == []
+    back = (tmp_path / "back").as_uri()
+    migrate(database, back)
+    assert snapshot(back, artifact_uris=False) == snapshot(src, artifact_uris=False)
+    assert verify(database, back) == []
+
+
 def test_an_in_memory_store_of_a_third_party_takes_part_both_ways(
     source: tuple[str, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -423,6 +436,20 @@ def test_a_destination_without_import_is_refused_naming_the_alternatives(
     assert result.exit_code == 1
     assert "capability 'import'" in result.output and "database URI instead" in result.output
     assert list(get_tracking_store(no_import_scheme).search_experiments(ViewType.ALL)) != []
+
+
+def test_a_name_held_under_another_id_is_refused_saying_what_to_do(
+    source: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    src, _ = source
+    dst = (tmp_path / "dst").as_uri()
+    client = MlflowClient(dst)
+    for name in ("a", "b", "c", "d"):
+        client.create_experiment(name)
+    assert client.create_experiment("nlp") == "5"  # "nlp" is 2 in the source
+    result = cli(src, dst)
+    assert result.exit_code == 1
+    assert "already has an experiment named 'nlp'" in result.output and "empty store" in result.output
 
 
 def test_the_same_store_on_both_sides_is_refused(source: tuple[str, dict[str, Any]]) -> None:

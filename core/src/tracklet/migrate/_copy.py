@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tracklet.entities import Experiment, Param, Run, RunData, RunInfo, RunInputs, RunTag
-from tracklet.exceptions import NOT_IMPLEMENTED, TrackletException
+from tracklet.exceptions import NOT_IMPLEMENTED, RESOURCE_ALREADY_EXISTS, TrackletException
 from tracklet.migrate import _registry_phase
 from tracklet.migrate._artifacts import copy_tree, list_tree, repository
 from tracklet.migrate._journal import Journal
@@ -72,10 +72,24 @@ def _copy_experiments(
     with phase("experiments", len(experiments), options.progress) as bar:
         for experiment in experiments:
             if not dry_run:
-                _refusing_clearly(dst.import_experiment, _experiment_copy(experiment, uris))
+                _import_experiment(dst, _experiment_copy(experiment, uris))
             summary.experiments += 1
             summary.experiment_ids.append(experiment.experiment_id)
             bar.update(1)
+
+
+def _import_experiment(dst: TrackingStore, experiment: Experiment) -> None:
+    try:
+        _refusing_clearly(dst.import_experiment, experiment)
+    except TrackletException as exc:
+        if exc.error_code != RESOURCE_ALREADY_EXISTS:
+            raise
+        raise TrackletException(
+            f"The destination already has an experiment named {experiment.name!r} under another id "
+            f"than {experiment.experiment_id}, and a copy keeps ids. Migrate into an empty store, or "
+            "rename or delete that experiment in the destination first.",
+            RESOURCE_ALREADY_EXISTS,
+        ) from exc
 
 
 def _experiment_copy(experiment: Experiment, uris: ArtifactUris) -> Experiment:
