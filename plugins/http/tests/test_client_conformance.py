@@ -1,8 +1,9 @@
 """RestStore passes the core's conformance suite through a real ``tracklet server``.
 
-One server per class runs in uvicorn on a thread; each test gets a fresh sqlite store
-behind it (the handlers' store is swapped), so every test starts from an empty tracker
-while the client, the wire and the server are the real ones.
+One server per class runs in uvicorn on a thread; each test gets a fresh store behind it
+(the handlers' store is swapped), so every test starts from an empty tracker while the
+client, the wire and the server are the real ones: sqlite, and a folder (whose store
+copies in: capability ``import`` through the server's own routes).
 """
 
 from __future__ import annotations
@@ -39,8 +40,32 @@ class TestRestStoreOnTrackletServer(TrackingStoreSuite):
         client = RestStore(live_server.url)
         # The sqlite store behind this server keeps one copy of a repeated point.
         client.capabilities = RestStore.capabilities | {"idempotent_metrics"}  # type: ignore[misc]
+        if "import" not in backing.capabilities:  # the server refuses imports its store refuses
+            client.capabilities = client.capabilities - {"import"}  # type: ignore[misc]
         try:
             yield client
+        finally:
+            state.store = previous
+            backing.close()
+
+
+@pytest.fixture(scope="module")
+def folder_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+    root = tmp_path_factory.mktemp("rest-conformance-folder")
+    settings = ServerSettings(backend_store_uri=str(root / "mlruns"), artifacts_destination=str(root / "art"))
+    with ThreadServer(create_app(settings)) as server:
+        yield server
+
+
+class TestRestStoreOnFolderServer(TrackingStoreSuite):
+    @pytest.fixture
+    def store(self, folder_server: ThreadServer, tmp_path: pathlib.Path) -> Iterator[RestStore]:
+        state = folder_server.app.state.tracking
+        backing = get_tracking_store(str(tmp_path / "mlruns"), str(tmp_path / "artifacts"))
+        assert "import" in backing.capabilities
+        previous, state.store = state.store, backing
+        try:
+            yield RestStore(folder_server.url)
         finally:
             state.store = previous
             backing.close()

@@ -33,6 +33,7 @@ from tracklet.entities import (
 from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.stores import TrackingStore
 from tracklet_http import protocol as p
+from tracklet_http.client_imports import RestImports
 from tracklet_http.client_traces import RestTraceStore
 from tracklet_http.transport import HttpTransport
 
@@ -42,17 +43,22 @@ __all__ = ["RestStore"]
 HISTORY_PAGE = 25_000
 
 
-class RestStore(RestTraceStore, TrackingStore):
+class RestStore(RestImports, RestTraceStore, TrackingStore):
     """The tracking store behind the server at ``store_uri`` (``http(s)://host:port[/prefix]``).
 
     ``artifact_uri`` is ignored: the server decides where artifacts go. Traces go
     through MLflow 3's trace endpoints and the server's OTLP receiver
-    (:class:`~tracklet_http.client_traces.RestTraceStore`).
+    (:class:`~tracklet_http.client_traces.RestTraceStore`); copies (capability ``import``)
+    through tracklet server's own routes (:class:`~tracklet_http.client_imports.RestImports`),
+    which MLflow's server refuses with ``NOT_IMPLEMENTED``.
     """
 
     #: What any tracking server offers. ``idempotent_metrics`` depends on the server's
     #: backend, so it is not declared here (a caller that knows may set it per instance).
-    capabilities: ClassVar[frozenset[str]] = frozenset({"datasets", "concurrent_processes"})
+    #: ``import`` is declared though only ``tracklet server`` has the routes: against
+    #: MLflow's server the first import call is refused with ``NOT_IMPLEMENTED``, naming
+    #: the alternative.
+    capabilities: ClassVar[frozenset[str]] = frozenset({"datasets", "concurrent_processes", "import"})
 
     def __init__(self, store_uri: str | None = None, artifact_uri: str | None = None) -> None:
         if not store_uri:

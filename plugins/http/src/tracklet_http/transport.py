@@ -291,7 +291,15 @@ class HttpTransport:
 
 def error_from(method: str, url: str, response: Any) -> TrackletException:
     """The exception for a non-2xx answer: MLflow's ``{"error_code", "message"}`` body as a
-    :class:`RestException`, or a code chosen from the status when the body is not that."""
+    :class:`RestException`, or a code chosen from the status when the body is not that.
+    Either carries the answer's status as ``http_status`` (a 404 page from a server
+    without a route is told apart from a 404 naming a missing run by both)."""
+    error = _error_from(method, url, response)
+    error.http_status = response.status  # type: ignore[attr-defined]
+    return error
+
+
+def _error_from(method: str, url: str, response: Any) -> TrackletException:
     try:
         text = response.read(64 * 1024)
     finally:

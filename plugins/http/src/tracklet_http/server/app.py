@@ -67,6 +67,7 @@ from tracklet_http.server.errors import (
     tracklet_exception_handler,
 )
 from tracklet_http.server.handlers import HANDLERS, Call, Handler, ServerState, check_ranges
+from tracklet_http.server.imports import import_routes
 from tracklet_http.server.metrics import RequestMetrics, endpoint_family
 from tracklet_http.server.security import SecurityMiddleware
 from tracklet_http.server.settings import ServerSettings
@@ -627,7 +628,7 @@ def create_app(settings: ServerSettings) -> Starlette:
     metrics = RequestMetrics()
 
     routes = _own_routes(settings)
-    contributed = contributed_routes(_reserved(routes), trace_routes())
+    contributed = contributed_routes(_reserved(routes), [*trace_routes(), *import_routes()])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
