@@ -82,8 +82,9 @@ def populate(uri: str, tmp_path: Path) -> dict[str, Any]:
     }
 
 
-def snapshot(uri: str, artifact_uris: bool = True) -> dict[str, Any]:
-    """Everything a reader sees in a store, through the public client."""
+def snapshot(uri: str, artifact_uris: bool = True, once: bool = False) -> dict[str, Any]:
+    """Everything a reader sees in a store, through the public client (``once``: exact
+    repeats in a history counted once, as a store with idempotent_metrics keeps them)."""
     store = get_tracking_store(uri)
     experiments = {}
     for e in store.search_experiments(ViewType.ALL, 1000):
@@ -105,6 +106,8 @@ def snapshot(uri: str, artifact_uris: bool = True) -> dict[str, Any]:
             k: [(m.key, repr(m.value), m.timestamp, m.step) for m in v]
             for k, v in store.get_metric_histories(r.info.run_id).items()
         }
+        if once:
+            histories = {k: sorted(set(v)) for k, v in histories.items()}
         inputs = sorted(
             (
                 d.dataset.name,
@@ -197,12 +200,14 @@ def test_a_folder_is_copied_into_sqlite_and_back(source: tuple[str, dict[str, An
     src, ids = source
     database = f"sqlite:///{tmp_path / 'tracklet.db'}"
     migrate(src, database)
-    assert snapshot(database, artifact_uris=False) == snapshot(src, artifact_uris=False)
+    # sqlite keeps a point once however often it was logged: the source's one exact repeat
+    assert snapshot(database, artifact_uris=False) != snapshot(src, artifact_uris=False)
+    assert snapshot(database, artifact_uris=False, once=True) == snapshot(src, artifact_uris=False, once=True)
     assert tree(database, ids["parent"]) == tree(src, ids["parent"])
     assert verify(src, database) == []
     back = (tmp_path / "back").as_uri()
     migrate(database, back)
-    assert snapshot(back, artifact_uris=False) == snapshot(src, artifact_uris=False)
+    assert snapshot(back, artifact_uris=False) == snapshot(database, artifact_uris=False)
     assert verify(database, back) == []
 
 

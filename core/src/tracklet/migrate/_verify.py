@@ -154,17 +154,23 @@ def _histories(src: TrackingStore, dst: TrackingStore, run: Run, copy: Run) -> l
     run_id = run.info.run_id
     theirs = src.get_metric_histories(run_id) if run.data.metrics else {}
     ours = dst.get_metric_histories(run_id) if copy.data.metrics else {}
+    # A destination storing a point once however often it is logged (capability
+    # idempotent_metrics, tracklet's and MLflow's SQL schemas) holds a source's exact
+    # repeats once: that is its documented behaviour, not a difference.
+    once = "idempotent_metrics" in frozenset(getattr(dst, "capabilities", ()))
     found = []
     for key in sorted(set(theirs) | set(ours)):
-        a, b = _points(theirs.get(key, [])), _points(ours.get(key, []))
+        a, b = _points(theirs.get(key, []), once), _points(ours.get(key, []), once)
         if a != b:
             found.append(Difference("metric", f"{run_id}/{key}", "history", _describe(a, b), _describe(b, a)))
     return found
 
 
-def _points(metrics: list[Metric]) -> list[tuple[int, int, str]]:
-    """A history as a sorted list: stores may order points of one step and time differently."""
-    return sorted((m.step, m.timestamp, _number(m.value)) for m in metrics)
+def _points(metrics: list[Metric], once: bool = False) -> list[tuple[int, int, str]]:
+    """A history as a sorted list (stores may order points of one step and time
+    differently); with ``once``, exact repeats counted once."""
+    points = [(m.step, m.timestamp, _number(m.value)) for m in metrics]
+    return sorted(set(points) if once else points)
 
 
 def _describe(points: list[tuple[int, int, str]], other: list[tuple[int, int, str]]) -> str:

@@ -383,6 +383,7 @@ class ImportMetricHistoryTests:
     """import_metric_history: one history replaced by exactly the points given."""
 
     @requires("import")
+    @lacks("idempotent_metrics")
     def test_import_the_history_is_exactly_the_points_given_repeats_included(
         self, store: TrackingStore
     ) -> None:
@@ -397,10 +398,27 @@ class ImportMetricHistoryTests:
         assert _history(store, run_id, "loss") == _points(points)
         assert store.get_run(run_id).data.metrics == {"loss": 0.25}
 
+    @requires("import", "idempotent_metrics")
+    def test_import_an_exact_repeat_is_stored_once_as_log_batch_stores_it(self, store: TrackingStore) -> None:
+        # A store that keeps a point once however often it is logged (capability
+        # idempotent_metrics, like MLflow's SQL schema whose key is the whole point) cannot
+        # hold a source's exact repeats; every other point is kept, repeats of step or time
+        # included.
+        run_id = self._imported_run(store)
+        points = [
+            Metric("loss", 1.0, T0, 0),
+            Metric("loss", 1.0, T0, 0),
+            Metric("loss", 2.0, T0, 0),
+            Metric("loss", 0.5, T0, 1),
+        ]
+        store.import_metric_history(run_id, "loss", points)
+        assert sorted(_history(store, run_id, "loss")) == sorted(_points(points[1:]))
+        assert store.get_run(run_id).data.metrics == {"loss": 0.5}
+
     @requires("import")
     def test_import_the_same_history_again_changes_nothing(self, store: TrackingStore) -> None:
         run_id = self._imported_run(store)
-        points = [Metric("acc", 0.1 * i, T0 + i, i) for i in range(5)] + [Metric("acc", 0.4, T0 + 4, 4)]
+        points = [Metric("acc", 0.1 * i, T0 + i, i) for i in range(5)] + [Metric("acc", 0.45, T0 + 4, 4)]
         store.import_metric_history(run_id, "acc", points)
         before = run_state(store, run_id)
         store.import_metric_history(run_id, "acc", points)
