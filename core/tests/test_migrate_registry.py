@@ -193,3 +193,24 @@ def test_a_destination_without_import_is_refused(tmp_path: pathlib.Path) -> None
     assert caught.value.error_code == "NOT_IMPLEMENTED"
     assert "capability 'import'" in caught.value.message
     assert copy_registry(src, _NoImport(), dry_run=True, progress=False)["registered_models"] == 3  # type: ignore[arg-type]
+
+
+def test_file_registry_into_a_tracklet_server(tmp_path: pathlib.Path) -> None:
+    """A server destination imports through tracklet server's own registry routes."""
+    testing = pytest.importorskip("tracklet_http.testing")
+    src = get_registry_store(str(tmp_path / "mlruns"))
+    _populate_file_registry(src)
+    (tmp_path / "server").mkdir()
+    server = testing.launch_tracklet_server(tmp_path / "server")
+    try:
+        dst = get_registry_store(server.url)
+        assert "import" in dst.capabilities
+        counts = copy_registry(src, dst, dry_run=False, progress=False)
+        assert counts == {"registered_models": 3, "model_versions": 3, "aliases": 2}
+        assert verify_registry(src, dst) == []
+        assert copy_registry(src, dst, dry_run=False, progress=False) == counts
+        assert verify_registry(src, dst) == []
+        assert dst.get_last_version_number("alpha") == 4
+        assert str(dst.create_model_version("alpha", "s3://b/new").version) == "5"
+    finally:
+        server.stop()

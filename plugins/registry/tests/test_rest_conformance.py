@@ -44,7 +44,24 @@ class TestRestRegistryConformance(RegistryStoreSuite):
     def registry_store(self, server: Any, registry_servers: Any) -> RegistryStore:
         store = registry_servers.ConformanceRestStore(store_uri=server.url)
         registry_servers.wipe_registry(store)
+        if server.kind == "mlflow":  # MLflow's server has no import routes (checked below)
+            store.capabilities = store.capabilities - {"import"}
         return store  # type: ignore[no-any-return]
+
+    def test_mlflow_server_refuses_imports_naming_the_alternative(
+        self, registry_store: Any, server: Any
+    ) -> None:
+        if server.kind != "mlflow":
+            pytest.skip("tracklet's servers import (the suite's import tests)")
+        from tracklet.entities.model_registry import RegisteredModel
+
+        with pytest.raises(TrackletException) as info:
+            registry_store.import_registered_model(RegisteredModel("copied", 1, 1), 0)
+        assert info.value.error_code == "NOT_IMPLEMENTED"
+        assert "migrate into its backend database URI" in info.value.message
+        registry_store.create_registered_model("m")
+        registry_store.create_model_version("m", "s3://bucket/_file/a")
+        assert registry_store.get_last_version_number("m") == 1  # read from its versions
 
     # -- where MLflow 3.17.2's own server (its SQL store) differs from tracklet's contract,
     #    the mlflow backend checks what MLflow does instead ----------------------------------

@@ -48,8 +48,18 @@ def test_every_mlflow_registry_and_logged_model_endpoint_is_served() -> None:
 FLASK_ROUTES = {("GET", "/api/2.0/mlflow/logged-models/{model_id}/artifacts/files")}
 
 
+#: tracklet's own routes, outside MLflow's API (``tracklet migrate`` into a server).
+TRACKLET_ROUTES = {
+    ("POST", "/api/2.0/tracklet/registered-models/import"),
+    ("POST", "/api/2.0/tracklet/model-versions/import"),
+    ("POST", "/api/2.0/tracklet/registered-models/import-aliases"),
+    ("GET", "/api/2.0/tracklet/registered-models/get-last-version-number"),
+}
+
+
 def test_no_route_mlflow_lacks() -> None:
-    assert _served() - _mlflow_endpoints() == FLASK_ROUTES
+    assert _served() - _mlflow_endpoints() == FLASK_ROUTES | TRACKLET_ROUTES
+    assert all(path.startswith("/api/2.0/tracklet/") for _method, path in TRACKLET_ROUTES)
 
 
 def test_routes_are_contributed_through_the_hook() -> None:

@@ -148,14 +148,21 @@ def _compare(label: str, a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 def _model_view(store: RegistryStore, model: RegisteredModel) -> dict[str, Any]:
     view = {field: getattr(model, field) for field in _MODEL_FIELDS}
+    view["description"] = view["description"] or None
     view["tags"] = dict(model.tags)
     view["aliases"] = {alias: str(v) for alias, v in model.aliases.items()}
     view["last_version_number"] = store.get_last_version_number(model.name)
     return view
 
 
+#: Text fields MLflow's REST messages cannot leave unset: an absent user or run link reads
+#: back as "" through any server, so "" and None compare equal.
+_TEXT_FIELDS = ("description", "user_id", "run_id", "run_link", "status_message", "model_id")
+
+
 def _version_view(store: RegistryStore, version: ModelVersion) -> dict[str, Any]:
     view = {field: getattr(version, field) for field in _VERSION_FIELDS}
+    view.update({field: view[field] or None for field in _TEXT_FIELDS})
     view["tags"] = dict(version.tags)
     view["download_uri"] = store.get_model_version_download_uri(version.name, str(version.version))
     return view

@@ -36,6 +36,7 @@ from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.plugins import http_transport
 from tracklet.search import filter_logged_models, filter_model_versions, filter_registered_models
 from tracklet.stores.registry import LoggedModelStore, RegistryStore
+from tracklet_registry.rest_imports import RestRegistryImports
 from tracklet_registry.server import wire
 
 __all__ = ["RestRegistryStore"]
@@ -54,13 +55,14 @@ def _drop_none(payload: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in payload.items() if value is not None}
 
 
-class RestRegistryStore(RegistryStore, LoggedModelStore):
+class RestRegistryStore(RestRegistryImports, RegistryStore, LoggedModelStore):
     """The registry (and logged models) of the tracking server at ``store_uri``
     (``http(s)://host:port[/prefix]``)."""
 
     #: Logged models are kept by any MLflow 3 server; version creation is serialised by
-    #: the server's own store.
-    capabilities: ClassVar[frozenset[str]] = frozenset({"logged_models", "concurrent_versions"})
+    #: the server's own store; imports go through tracklet server's own routes (MLflow's
+    #: server refuses them with ``NOT_IMPLEMENTED``, see :mod:`.rest_imports`).
+    capabilities: ClassVar[frozenset[str]] = frozenset({"logged_models", "concurrent_versions", "import"})
 
     def __init__(self, store_uri: str | None = None) -> None:
         if not store_uri:

@@ -384,5 +384,8 @@ def _logged_model_routes() -> list[Route]:
 
 
 def registry_routes() -> list[Route]:
-    """Every route this plugin adds to ``tracklet server``."""
-    return [*_registered_model_routes(), *_model_version_routes(), *_logged_model_routes()]
+    """Every route this plugin adds to ``tracklet server`` (with tracklet's own registry
+    import routes, :mod:`tracklet_registry.server.imports`)."""
+    from tracklet_registry.server.imports import import_routes
+
+    return [*_registered_model_routes(), *_model_version_routes(), *_logged_model_routes(), *import_routes()]
