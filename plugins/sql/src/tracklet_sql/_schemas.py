@@ -63,6 +63,9 @@ class Schema:
     revision: str | None = None
     #: Whether traces (with their spans) can be stored.
     has_traces: bool = True
+    #: The ``trace_info`` column holding the trace tag ``mlflow.traceName`` (MLflow keeps it
+    #: there, not among the tags), or None when it is a tag like the others.
+    trace_name_column: str | None = None
 
     # -- metric values ----------------------------------------------------------------------
 
@@ -175,4 +178,5 @@ def mlflow_schema(revision: str) -> Schema:
         run_defaults=MLFLOW_RUN_DEFAULTS,
         revision=revision,
         has_traces=at is not None and spans_at is not None and at >= spans_at,
+        trace_name_column="trace_name",
     )

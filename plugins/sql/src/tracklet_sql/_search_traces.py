@@ -52,6 +52,7 @@ INFO_NAMES = (
     "response_preview",
 )
 _CONVERT = {"int": int, "float": float, "str": str}
+_TRACE_NAME_TAG = "mlflow.traceName"
 _INT_ATTRIBUTES = frozenset({"timestamp_ms", "execution_time_ms", "end_time_ms", "experiment_id"})
 
 
@@ -65,6 +66,7 @@ class _Tables:
     #: ones are compared as numbers. end_time_ms is NULL while the duration is.
     attributes: dict[str, ColumnElement[Any]]
     by_kind: dict[str, sa.Table]  # TAG / METADATA -> table
+    name_column: ColumnElement[Any] | None  # MLflow's trace_info column for tag mlflow.traceName
 
 
 @cache
@@ -83,7 +85,15 @@ def _tables(schema: Schema) -> _Tables:
             "experiment_id": ti.experiment_id,
         },
         {TAG: schema.trace_tags, METADATA: schema.trace_request_metadata},
+        None if schema.trace_name_column is None else ti[schema.trace_name_column],
     )
+
+
+def _name_column(tables: _Tables, entity_type: str, key: str) -> ColumnElement[Any] | None:
+    """The column standing for the tag ``mlflow.traceName`` on MLflow's schema, else None."""
+    if entity_type == TAG and key == _TRACE_NAME_TAG:
+        return tables.name_column
+    return None
 
 
 def info_columns(schema: Schema) -> tuple[ColumnElement[Any], ...]:
@@ -116,6 +126,11 @@ def _key_value(
 
 
 def _leaf(tables: _Tables, comparison: Comparison, text: TextOps, correlated: bool) -> ColumnElement[bool]:
+    name = _name_column(tables, comparison.entity_type, comparison.key)
+    if name is not None:
+        if comparison.op in ("IS NULL", "IS NOT NULL"):
+            return name.is_(None) if comparison.op == "IS NULL" else name.is_not(None)
+        return text.compare(name, comparison.op, comparison.value)
     table = tables.by_kind.get(comparison.entity_type)
     if table is not None:
         return _key_value(tables, table, comparison, text, correlated)
@@ -140,7 +155,10 @@ def _sort(tables: _Tables, order: Sequence[OrderKey], text: TextOps) -> tuple[li
     source: FromClause = tables.trace_info
     for index, key in enumerate(order):
         table = tables.by_kind.get(key.entity_type)
-        if table is not None:
+        name = _name_column(tables, key.entity_type, key.key)
+        if name is not None:
+            columns += _text_column(name, key.ascending, text)
+        elif table is not None:
             row = table.alias(f"order_{index}")
             source = source.outerjoin(
                 row,

@@ -112,7 +112,8 @@ def upsert_rows(
         _executemany(conn, _compiled_upsert(conn.dialect, table, columns, update), columns, rows)
 
 
-_KV_COLUMNS = ("request_id", "key", "value")  # tracklet's table order
+_KV_COLUMNS = ("request_id", "key", "value")
+TRACE_NAME_TAG = "mlflow.traceName"  # tracklet's table order
 
 
 def _bare(info: TraceInfo) -> TraceInfo:
@@ -231,9 +232,31 @@ class _Statements:
     lock_trace: sa.Select[Any]
     update_info: sa.Update
     info_by_id: sa.Select[Any]
-    key_values: sa.CompoundSelect
+    key_values: sa.CompoundSelect[Any]
+    info_fields: tuple[str, ...]  # the trace_info columns an info's row sets
     spans_of: sa.Select[Any]
     spans_single: sa.Select[Any]
+
+
+def _info_fields(schema: Schema) -> tuple[str, ...]:
+    name = schema.trace_name_column
+    return _INFO_FIELDS if name is None else (*_INFO_FIELDS, name)
+
+
+def _name_as_tag(schema: Schema) -> list[sa.Select[Any]]:
+    """MLflow's schema: the name column read back as the tag ``mlflow.traceName``."""
+    if schema.trace_name_column is None:
+        return []
+    ti = schema.trace_info
+    name = ti.c[schema.trace_name_column]
+    return [
+        sa.select(
+            sa.literal_column("0").label("kind"),
+            ti.c.request_id,
+            sa.literal_column(f"'{TRACE_NAME_TAG}'"),
+            name,
+        ).where(ti.c.request_id.in_(sa.bindparam("ids", expanding=True)), name.is_not(None))
+    ]
 
 
 @cache
@@ -253,7 +276,7 @@ def _statements(schema: Schema) -> _Statements:
         one_trace.with_for_update(),
         ti.update()
         .where(ti.c.request_id == sa.bindparam("b_request_id"))
-        .values({ti.c[k]: sa.bindparam(f"b_{k}") for k in _INFO_FIELDS}),
+        .values({ti.c[k]: sa.bindparam(f"b_{k}") for k in _info_fields(schema)}),
         sa.select(*info_columns(schema)).where(ti.c.request_id.in_(sa.bindparam("ids", expanding=True))),
         sa.union_all(
             sa.select(sa.literal_column("0").label("kind"), tt.c.request_id, tt.c.key, tt.c.value).where(
@@ -262,7 +285,9 @@ def _statements(schema: Schema) -> _Statements:
             sa.select(sa.literal_column("1").label("kind"), tm.c.request_id, tm.c.key, tm.c.value).where(
                 tm.c.request_id.in_(sa.bindparam("ids", expanding=True))
             ),
+            *_name_as_tag(schema),
         ),
+        _info_fields(schema),
         sa.select(sp.c.trace_id, sp.c.content)
         .where(sp.c.trace_id.in_(sa.bindparam("ids", expanding=True)))
         .order_by(sp.c.trace_id, sp.c.start_time_unix_nano, sp.c.span_id),
@@ -323,6 +348,16 @@ class SqlTraces(TraceStore):
     def _t(self) -> _Statements:
         return _statements(self.schema)
 
+    def _info_row(self, info: TraceInfo, experiment_key: int) -> dict[str, Any]:
+        """:func:`info_row`, with the name column where the schema keeps the name there."""
+        row = info_row(info, experiment_key)
+        if self.schema.trace_name_column is not None:
+            row[self.schema.trace_name_column] = info.tags.get(TRACE_NAME_TAG)
+        return row
+
+    def _is_name_column(self, key: str) -> bool:
+        return key == TRACE_NAME_TAG and self.schema.trace_name_column is not None
+
     # -- helpers -------------------------------------------------------------------------
 
     def _trace_experiment(self, conn: sa.Connection, experiment_id: str) -> tuple[int, str]:
@@ -367,13 +402,15 @@ class SqlTraces(TraceStore):
         the row where it changed, the tags and metadata that changed (upserts, key order)."""
         tag_rows, meta_rows = [], []
         for info, key, before in merged:
-            row = info_row(info, key)
-            if before is None or info_row(before, int(before.experiment_id)) != row:
+            row = self._info_row(info, key)
+            if before is None or self._info_row(before, int(before.experiment_id)) != row:
                 conn.execute(self._t.update_info, {f"b_{k}": v for k, v in row.items()})
             old_tags = before.tags if before is not None else {}
             old_meta = before.trace_metadata if before is not None else {}
             tag_rows += [
-                (info.trace_id, k, _text(v)) for k, v in sorted(info.tags.items()) if old_tags.get(k) != v
+                (info.trace_id, k, _text(v))
+                for k, v in sorted(info.tags.items())
+                if old_tags.get(k) != v and not self._is_name_column(k)
             ]
             meta_rows += [
                 (info.trace_id, k, _text(v))
@@ -393,7 +430,7 @@ class SqlTraces(TraceStore):
     def _start_trace_on(self, conn: sa.Connection, trace_info: TraceInfo) -> TraceInfo:
         trace_id = trace_info.trace_id
         key, location = self._trace_experiment(conn, trace_info.experiment_id)
-        stored = self._lock_traces(conn, [info_row(trace_info, key)]).get(trace_id)
+        stored = self._lock_traces(conn, [self._info_row(trace_info, key)]).get(trace_id)
         merged = merge_trace_info(stored, trace_info, artifact_location_for(location, trace_id))
         self._write_infos(conn, [(merged, key, stored if stored is not None else _bare(trace_info))])
         if stored is not None and str(stored.experiment_id) != str(key):
@@ -450,6 +487,9 @@ class SqlTraces(TraceStore):
     def _set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         def set_tag(conn: sa.Connection) -> None:
             self._existing_trace(conn, trace_id)
+            if self._is_name_column(key):
+                self._set_name_column(conn, trace_id, value)
+                return
             upsert_rows(conn, self._t.tt, _KV_COLUMNS, [(trace_id, key, value)])
 
         write(self.engine, set_tag)
@@ -458,11 +498,25 @@ class SqlTraces(TraceStore):
         def delete(conn: sa.Connection) -> None:
             self._existing_trace(conn, trace_id)
             tt = self._t.tt
-            deleted = conn.execute(tt.delete().where(tt.c.request_id == trace_id, tt.c.key == key))
-            if deleted.rowcount == 0:
+            if self._is_name_column(key):
+                deleted = self._set_name_column(conn, trace_id, None)
+            else:
+                deleted = conn.execute(
+                    tt.delete().where(tt.c.request_id == trace_id, tt.c.key == key)
+                ).rowcount
+            if deleted == 0:
                 raise no_trace_tag(trace_id, key)
 
         write(self.engine, delete)
+
+    def _set_name_column(self, conn: sa.Connection, trace_id: str, value: str | None) -> int:
+        """Set (or clear) MLflow's name column; how many names changed from set to anything."""
+        ti = self._t.ti
+        column = ti.c[str(self.schema.trace_name_column)]
+        statement = ti.update().where(ti.c.request_id == trace_id)
+        if value is None:
+            statement = statement.where(column.is_not(None))
+        return int(conn.execute(statement.values({column: value})).rowcount)
 
     def _existing_trace(self, conn: sa.Connection, trace_id: str) -> None:
         if conn.execute(self._t.one_trace, {"trace_id": trace_id}).first() is None:
@@ -524,7 +578,7 @@ class SqlTraces(TraceStore):
             info = trace_info_from_spans(experiment_id, group, None)
             tags = {**info.tags, ARTIFACT_LOCATION_TAG: artifact_location_for(location, trace_id)}
             fresh[trace_id] = dataclasses.replace(info, tags=tags)
-        stored = self._lock_traces(conn, [info_row(info, key) for info in fresh.values()])
+        stored = self._lock_traces(conn, [self._info_row(info, key) for info in fresh.values()])
         merged, experiment_of = [], {}
         for trace_id, group in sorted(by_trace.items()):
             before = stored.get(trace_id)

@@ -1,0 +1,139 @@
+"""The core conformance suite on databases real MLflow 3.17.2 created: tracklet-sql serves
+MLflow's own schema as it is (no DDL), on sqlite, PostgreSQL and MariaDB/MySQL.
+
+Where MLflow's store itself behaves otherwise, tracklet-sql does as MLflow does, and the
+few tests asserting tracklet's own behaviour are skipped here, each saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+import pytest
+import sqlalchemy as sa
+
+from tracklet.testing import TrackingStoreSuite
+from tracklet_sql._engine import dialect_name, make_engine
+from tracklet_sql.store import SqlStore
+
+#: Creates MLflow's schema at the URI given (MLflow's client does on first use).
+_CREATE = "import sys, mlflow; mlflow.MlflowClient(tracking_uri=sys.argv[1]).search_experiments()"
+
+
+def create_mlflow_database(uri: str) -> None:
+    """Let MLflow create its schema (and its Default experiment) at ``uri``."""
+    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
+    done = subprocess.run(
+        [sys.executable, "-c", _CREATE, _driver_uri(uri)], env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"MLflow could not create its schema at {uri}:\n{done.stderr[-3000:]}")
+
+
+def _driver_uri(uri: str) -> str:
+    """MLflow's own driver choice: psycopg2 is not installed here, PyMySQL is the MySQL driver."""
+    url = sa.engine.make_url(uri)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    elif url.drivername == "mysql":
+        url = url.set(drivername="mysql+pymysql")
+    return url.render_as_string(hide_password=False)
+
+
+def empty_mlflow_database(uri: str) -> None:
+    """Delete every row of MLflow's tables but its revision, so the next store opened on
+    ``uri`` starts with just the Default experiment (which tracklet-sql adds as MLflow would)."""
+    engine = make_engine(uri)
+    try:
+        with engine.begin() as conn:
+            names = sorted(set(sa.inspect(conn).get_table_names()) - {"alembic_version"})
+            dialect = dialect_name(conn)
+            if dialect == "postgresql":
+                conn.exec_driver_sql(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+                return
+            if dialect == "mysql":
+                conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+            else:
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            for name in names:
+                conn.exec_driver_sql(f"DELETE FROM {name}")
+            if dialect == "mysql":
+                conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
+    finally:
+        engine.dispose()
+
+
+#: tracklet's own behaviour that MLflow's store does not have (tracklet-sql follows MLflow there).
+_MLFLOW_DIFFERS = {
+    "test_import_the_history_is_exactly_the_points_given_repeats_included": "MLflow's metrics primary "
+    "key is the whole point: its database holds an exact repeat once",
+    "test_import_the_same_history_again_changes_nothing": "MLflow's metrics primary key is the whole "
+    "point: its database holds an exact repeat once",
+    "test_nan_and_infinities_round_trip": "MLflow stores +inf and -inf as the largest doubles and reads "
+    "them back so (test_mlflow_db_interop compares with MLflow's own reading)",
+}
+
+
+def _open(uri: str, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
+    store = SqlStore(uri, str(tmp_path / "artifacts"))
+    assert store.schema.name == "mlflow", "the store must serve MLflow's schema here"
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    path = tmp_path_factory.mktemp("mlflow") / "template.db"
+    create_mlflow_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mlflow_postgres_uri(
+    new_server_database: Callable[[str], AbstractContextManager[str]],
+) -> Iterator[str]:
+    with new_server_database("postgresql") as uri:
+        create_mlflow_database(uri)
+        yield uri
+
+
+@pytest.fixture(scope="session")
+def mlflow_mysql_uri(new_server_database: Callable[[str], AbstractContextManager[str]]) -> Iterator[str]:
+    with new_server_database("mysql") as uri:
+        create_mlflow_database(uri)
+        yield uri
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_differs(request: pytest.FixtureRequest) -> None:
+    reason = _MLFLOW_DIFFERS.get(request.node.originalname)
+    if reason is not None:
+        pytest.skip(f"MLflow's own store differs: {reason}")
+
+
+class TestMlflowSqlite(TrackingStoreSuite):
+    @pytest.fixture
+    def store(self, mlflow_sqlite_template: pathlib.Path, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
+        path = tmp_path / "mlflow.db"
+        shutil.copyfile(mlflow_sqlite_template, path)
+        yield from _open(f"sqlite:///{path}", tmp_path)
+
+
+class TestMlflowPostgres(TrackingStoreSuite):
+    @pytest.fixture
+    def store(self, mlflow_postgres_uri: str, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
+        empty_mlflow_database(mlflow_postgres_uri)
+        yield from _open(mlflow_postgres_uri, tmp_path)
+
+
+class TestMlflowMySQL(TrackingStoreSuite):
+    @pytest.fixture
+    def store(self, mlflow_mysql_uri: str, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
+        empty_mlflow_database(mlflow_mysql_uri)
+        yield from _open(mlflow_mysql_uri, tmp_path)
