@@ -136,3 +136,10 @@ def test_a_reserved_folder_name_is_refused(store: FileStore) -> None:
     with raises_code("INVALID_PARAMETER_VALUE"):
         store.import_experiment(_experiment("models", name="m"))
     assert not os.path.exists(os.path.join(store.root, "models", "meta.yaml"))
+
+
+def test_an_experiment_tag_clashing_with_one_left_in_place_is_refused(store: FileStore) -> None:
+    store.import_experiment(_experiment())
+    with raises_code("INVALID_PARAMETER_VALUE"):
+        store.import_experiment(Experiment("7", "copied", "file:///art/7", "active", {"k/sub": "x"}, T0, T0))
+    assert store.get_experiment("7").tags == {"k": "v"}

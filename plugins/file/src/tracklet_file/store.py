@@ -350,6 +350,7 @@ class FileStore(TrackingStore, FileTraces):
                 INVALID_PARAMETER_VALUE,
             )
         deleted = experiment.lifecycle_stage == LifecycleStage.DELETED
+        _imports.check_nesting(TAGS, list(experiment.tags))
         with self._experiments.lock():
             for other in self._experiments.all():
                 if other.name == experiment.name and other.experiment_id != experiment_id:
@@ -364,6 +365,8 @@ class FileStore(TrackingStore, FileTraces):
                         INVALID_STATE,
                     )
                 self._move_experiment(elsewhere, target)
+            # tags not given stay, so one may clash with a given one ('a' and 'a/b')
+            _logging.check_key_paths(target, TAGS, experiment.tags)
             os.makedirs(target, exist_ok=True)
             for key, value in experiment.tags.items():
                 self._experiments.write_tag(target, key, value)
