@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pathlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +14,7 @@ from click.testing import CliRunner, Result  # noqa: E402
 
 from tracklet.cli import build_cli  # noqa: E402
 from tracklet_sql import _migrations as migrations  # noqa: E402
+from tracklet_sql import _mlflow_revisions as mlflow_revisions  # noqa: E402
 from tracklet_sql._engine import make_engine  # noqa: E402
 
 
@@ -92,7 +95,17 @@ def test_upgrade_refuses_an_mlflow_database(tmp_path: pathlib.Path):
     result = run("db", "upgrade", uri)
     assert result.exit_code == 1 and "MLflow's schema" in result.stderr
     result = run("db", "current", uri)
-    assert result.exit_code == 0 and "an MLflow database" in result.stdout
+    assert result.exit_code == 0 and "MLflow's schema at revision none (not served" in result.stdout
+
+
+def test_current_of_an_mlflow_database_says_it_is_served_as_is(tmp_path: pathlib.Path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    script = f"import mlflow; mlflow.MlflowClient(tracking_uri={uri!r}).search_experiments()"
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    result = run("db", "current", uri)
+    assert result.exit_code == 0, result.stderr
+    assert f"MLflow's schema at revision {mlflow_revisions.HEAD} (served as is" in result.stdout
+    assert "mlflow db upgrade" in result.stdout
 
 
 def test_current_of_a_missing_sqlite_file_does_not_create_it(tmp_path: pathlib.Path):

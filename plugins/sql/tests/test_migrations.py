@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,7 @@ from alembic.script import ScriptDirectory  # noqa: E402
 
 from tracklet.exceptions import INVALID_STATE, TrackletException  # noqa: E402
 from tracklet_sql import _migrations as migrations  # noqa: E402
+from tracklet_sql import _mlflow_revisions as mlflow_revisions  # noqa: E402
 from tracklet_sql._engine import dialect_name, make_engine  # noqa: E402
 from tracklet_sql._schema import metadata  # noqa: E402
 
@@ -194,16 +196,64 @@ def test_a_newer_schema_is_refused_with_pip_upgrade(engine: sa.Engine):
     assert migrations.current_revision(engine) == "f00dcafe"
 
 
-def test_an_mlflow_version_table_is_refused(engine: sa.Engine):
+def _mlflow_version_table(engine: sa.Engine, revision: str) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('1b5f0d9ad7c1')"))
-    for call in (migrations.prepare_database, migrations.upgrade):
-        with pytest.raises(TrackletException, match="MLflow's schema") as info:
-            call(engine)
-        assert info.value.error_code == INVALID_STATE
-        assert "separate" in info.value.message
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES (:r)"), {"r": revision})
+
+
+def test_an_mlflow_version_table_without_mlflow_tables_is_refused(engine: sa.Engine):
+    _mlflow_version_table(engine, "1b5f0d9ad7c1")
+    with pytest.raises(TrackletException, match="lacks MLflow's tracking tables") as info:
+        migrations.prepare_database(engine)
+    assert info.value.error_code == INVALID_STATE
+    assert "mlflow db upgrade" in info.value.message
+    with pytest.raises(TrackletException, match="MLflow's schema") as info:
+        migrations.upgrade(engine)
+    assert "mlflow db upgrade" in info.value.message
     assert tables(engine) == {"alembic_version"}
+
+
+def test_an_unknown_mlflow_revision_is_refused_naming_it(engine: sa.Engine):
+    _mlflow_version_table(engine, "ffff00001111")
+    with pytest.raises(TrackletException, match="ffff00001111") as info:
+        migrations.prepare_database(engine)
+    assert info.value.error_code == INVALID_STATE
+    assert mlflow_revisions.HEAD in info.value.message and "newer MLflow" in info.value.message
+    assert tables(engine) == {"alembic_version"}
+
+
+def test_an_mlflow_revision_before_datasets_is_refused_with_mlflow_db_upgrade(engine: sa.Engine):
+    old = mlflow_revisions.REVISIONS[mlflow_revisions.position(mlflow_revisions.FIRST_SERVED) - 1]
+    _mlflow_version_table(engine, old)
+    with pytest.raises(TrackletException, match=old) as info:
+        migrations.prepare_database(engine)
+    assert info.value.error_code == INVALID_STATE
+    assert "mlflow db upgrade" in info.value.message
+    assert tables(engine) == {"alembic_version"}
+
+
+def test_the_mlflow_revisions_are_those_of_the_installed_mlflow():
+    mlflow = pytest.importorskip("mlflow")
+    folder = pathlib.Path(mlflow.__file__).parent / "store" / "db_migrations" / "versions"
+    found = {}
+    for path in folder.glob("*.py"):
+        text = path.read_text()
+        revision = re.search(r'^revision = "([^"]+)"', text, re.M)
+        down = re.search(r"^down_revision = (.+)$", text, re.M)
+        if revision and down:
+            found[revision.group(1)] = (
+                None if down.group(1).strip() == "None" else down.group(1).strip().strip('"')
+            )
+    chain, current = [], None
+    by_down = {d: r for r, d in found.items()}
+    while current in by_down:
+        current = by_down[current]
+        chain.append(current)
+    if mlflow.__version__ == "3.17.2":
+        assert tuple(chain) == mlflow_revisions.REVISIONS
+    else:  # a later MLflow: the known chain is where its chain starts
+        assert tuple(chain[: len(mlflow_revisions.REVISIONS)]) == mlflow_revisions.REVISIONS
 
 
 def test_tables_named_like_ours_without_a_revision_are_refused(engine: sa.Engine):
@@ -224,7 +274,7 @@ def test_other_tables_in_the_database_are_left_alone(engine: sa.Engine):
 
 
 @pytest.mark.interop
-def test_a_real_mlflow_database_is_refused(tmp_path: pathlib.Path):
+def test_a_real_mlflow_database_is_served_as_is(tmp_path: pathlib.Path):
     path = tmp_path / "mlflow.db"
     script = (
         "from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore; "
@@ -234,8 +284,11 @@ def test_a_real_mlflow_database_is_refused(tmp_path: pathlib.Path):
     engine = make_engine(f"sqlite:///{path}")
     before = tables(engine)
     assert "alembic_version" in before and "experiments" in before
-    with pytest.raises(TrackletException, match="MLflow's schema") as info:
-        migrations.prepare_database(engine)
+    schema = migrations.prepare_database(engine)
+    assert (schema.name, schema.revision, schema.owns_ddl) == ("mlflow", mlflow_revisions.HEAD, False)
+    assert tables(engine) == before  # neither tracklet's tables nor any plugin's set
+    with pytest.raises(TrackletException, match="mlflow db upgrade") as info:
+        migrations.upgrade(engine)
     assert info.value.error_code == INVALID_STATE
     assert tables(engine) == before
     engine.dispose()

@@ -79,6 +79,21 @@ MLFLOW_VERSION_TABLE = "alembic_version"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 _TABLES = frozenset(metadata.tables)
+#: The tables a database holding MLflow's schema must have for tracklet-sql to serve it.
+_MLFLOW_TRACKING_TABLES = frozenset(
+    {
+        "experiments",
+        "experiment_tags",
+        "runs",
+        "params",
+        "tags",
+        "metrics",
+        "latest_metrics",
+        "datasets",
+        "inputs",
+        "input_tags",
+    }
+)
 _READ_VERSION = sa.text(f"SELECT version_num FROM {VERSION_TABLE}")
 # pg_advisory_xact_lock takes a bigint; advisory locks are per database.
 _PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"tracklet_sql.migrations").digest()[:8], "big", signed=True)
@@ -174,6 +189,16 @@ def mlflow_schema_of(engine: sa.Engine, revision: str) -> Schema:
             f"The database {where} holds MLflow's schema at revision {revision}, older than the "
             f"oldest tracklet-sql serves ({mlflow_revisions.FIRST_SERVED}, MLflow 2.4's datasets). "
             f"Back the database up, then upgrade it with MLflow first: mlflow db upgrade {where}",
+            INVALID_STATE,
+        )
+    with engine.connect() as conn:
+        missing = sorted(_MLFLOW_TRACKING_TABLES - set(sa.inspect(conn).get_table_names()))
+    if missing:
+        raise TrackletException(
+            f"The database {where} records MLflow's revision {revision} in {MLFLOW_VERSION_TABLE!r} "
+            f"but lacks MLflow's tracking tables ({', '.join(missing)}), so tracklet-sql will not use "
+            "it. If MLflow's creation of it was interrupted, run: mlflow db upgrade "
+            f"{where}; else point tracklet at another database.",
             INVALID_STATE,
         )
     return mlflow_schema(revision)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -91,6 +91,24 @@ def upgrade(uri: str) -> None:
             click.echo(f"Upgraded {what} of {where} from revision {before} to {after}.")
 
 
+def _mlflow_current(engine: Any, where: str) -> None:
+    """``tracklet db current`` on a database holding MLflow's schema."""
+    from . import _migrations
+
+    revision = _migrations.mlflow_revision(engine)
+    try:
+        _migrations.mlflow_schema_of(engine, revision or "")
+    except TrackletException as refused:
+        click.echo(
+            f"{where}: MLflow's schema at revision {revision or 'none'} (not served: {refused.message})"
+        )
+        return
+    click.echo(
+        f"{where}: MLflow's schema at revision {revision} (served as is: tracklet creates, changes and "
+        f"upgrades nothing there; upgrade it with MLflow: mlflow db upgrade {where})"
+    )
+
+
 @db.command("current")
 @_URI
 def current(uri: str) -> None:
@@ -109,12 +127,13 @@ def current(uri: str) -> None:
     with _engine(uri) as engine:
         revision = _migrations.current_revision(engine)
         mlflow = revision is None and _migrations.is_mlflow_database(engine)
-        others = [] if mlflow else _migrations.set_statuses(engine)[1:]
+        if mlflow:
+            _mlflow_current(engine, masked_uri(uri))
+            return
+        others = _migrations.set_statuses(engine)[1:]
     where = masked_uri(uri)
     head = _migrations.HEAD
-    if mlflow:
-        state = "an MLflow database, not tracklet's: use a separate database for tracklet"
-    elif revision is None:
+    if revision is None:
         state = f"no tracklet schema yet; create it with: tracklet db upgrade {where}"
     elif revision == head:
         state = "current"
