@@ -423,6 +423,35 @@ class _NoImportPlugin:
         return _no_import_store(uri, artifact_uri) if uri.startswith("noimport:") else None
 
 
+class _ServerWithoutImportRoutes:
+    """A destination that says it takes copies and then answers NOT_IMPLEMENTED, as
+    tracklet's REST client does in front of MLflow's server (no import routes there)."""
+
+    @hookimpl
+    def tracklet_tracking_store(self, uri: str, artifact_uri: str | None) -> TrackingStore | None:
+        if not uri.startswith("refusing:"):
+            return None
+        memory = type(get_tracking_store(f"memory://{uuid.uuid4().hex}"))
+        defaults = {
+            "_import_experiment": TrackingStore._import_experiment,
+            "_import_run": TrackingStore._import_run,
+        }
+        refusing = type("RefusingStore", (memory,), defaults)
+        return refusing(uri, artifact_uri)  # type: ignore[no-any-return]
+
+
+def test_a_destination_refusing_imports_names_the_alternative(source: tuple[str, dict[str, Any]]) -> None:
+    src, _ = source
+    plugin = _ServerWithoutImportRoutes()
+    plugins.register(plugin, name="test-refusing")
+    try:
+        result = cli(src, "refusing://x", "--no-artifacts")
+    finally:
+        plugins.unregister(plugin)
+    assert result.exit_code == 1
+    assert "cannot import experiments" in result.output and "database URI instead" in result.output
+
+
 @pytest.fixture
 def no_import_scheme() -> Any:
     plugin = _NoImportPlugin()

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from tracklet.cli import build_cli
@@ -142,24 +141,5 @@ def test_mlflow_db_into_a_tracklet_server_with_artifacts_on_s3(
         s3 = boto3.client("s3", endpoint_url=os.environ["TRACKLET_S3_ENDPOINT_URL"])
         keys = s3.list_objects_v2(Bucket=bucket, Prefix="migrated/").get("KeyCount", 0)
         assert keys == len(mlflow_db.runs) // 3
-    finally:
-        server.stop()
-
-
-def test_an_mlflow_server_is_refused_as_destination_naming_its_database(tmp_path: Path) -> None:
-    pytest.importorskip("mlflow")
-    from tracklet_http.testing import free_port, mlflow_server_args, start_server
-
-    port = free_port()
-    server = start_server(
-        mlflow_server_args(port, f"sqlite:///{tmp_path / 'm.db'}", str(tmp_path / "a")),
-        port,
-        tmp_path / "log",
-        None,
-    )
-    try:
-        result = migrate_cli(str(tmp_path / "empty-src"), server.url, "--no-artifacts")
-        assert result.exit_code == 1
-        assert "database URI instead" in result.output
     finally:
         server.stop()
