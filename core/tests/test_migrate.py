@@ -503,3 +503,22 @@ def test_the_journal_file_is_json_lines(source: tuple[str, dict[str, Any]], tmp_
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert lines[0]["src"] == src and lines[1] == {"run": ids["parent"]}
     assert Journal(str(path), src, dst, "keep").done == {ids["parent"]}
+
+
+def test_progress_draws_a_bar_per_phase_on_a_terminal(
+    source: tuple[str, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from tracklet.testing.objects import FakeTerminal
+
+    src, _ = source
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    migrate(src, (tmp_path / "dst").as_uri(), progress=True)
+    drawn = terminal.getvalue()
+    assert "experiments: 100%" in drawn and "runs: 100%" in drawn and "6/6" in drawn
+    quiet = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    migrate(src, (tmp_path / "dst2").as_uri())  # a library call: quiet unless asked
+    assert quiet.getvalue() == ""

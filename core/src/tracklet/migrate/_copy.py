@@ -202,9 +202,7 @@ def _copy_registry(src_uri: str, dst_uri: str, summary: Summary, options: Option
             "the model registry is copied only by a whole copy (no --experiment, no --filter)"
         )
         return
-    with phase("registry", None, options.progress) as bar:
-        counts, note = _registry_phase.copy(src_uri, dst_uri, dry_run=dry_run, progress=False)
-        bar.update(sum(counts.values()))
+    counts, note = _registry_phase.copy(src_uri, dst_uri, dry_run=dry_run, progress=options.progress)
     summary.registry = counts
     if note:
         summary.notes.append(note)
