@@ -18,7 +18,8 @@ from contextlib import AbstractContextManager
 import pytest
 import sqlalchemy as sa
 
-from tracklet.testing import TrackingStoreSuite
+from tracklet.exceptions import TrackletException
+from tracklet.testing import TraceStoreSuite, TrackingStoreSuite
 from tracklet_sql._engine import dialect_name, make_engine
 from tracklet_sql.store import SqlStore
 
@@ -78,6 +79,11 @@ _MLFLOW_DIFFERS = {
     "test_nan_and_infinities_round_trip": "MLflow stores +inf and -inf as the largest doubles and reads "
     "them back so (test_mlflow_db_interop compares with MLflow's own reading)",
 }
+#: As above, on the servers only (sqlite stores any length, as MLflow's store does there).
+_MLFLOW_SERVER_DIFFERS = {
+    "test_name_of_500_characters_is_accepted": "MLflow's experiments.name holds 256 characters; "
+    "tracklet-sql refuses a longer name with INVALID_PARAMETER_VALUE (test_longer_than_mlflow_holds_is_refused)",
+}
 
 
 def _open(uri: str, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
@@ -113,6 +119,8 @@ def mlflow_mysql_uri(new_server_database: Callable[[str], AbstractContextManager
 @pytest.fixture(autouse=True)
 def _mlflow_differs(request: pytest.FixtureRequest) -> None:
     reason = _MLFLOW_DIFFERS.get(request.node.originalname)
+    if reason is None and "Sqlite" not in request.node.nodeid:
+        reason = _MLFLOW_SERVER_DIFFERS.get(request.node.originalname)
     if reason is not None:
         pytest.skip(f"MLflow's own store differs: {reason}")
 
@@ -137,3 +145,42 @@ class TestMlflowMySQL(TrackingStoreSuite):
     def store(self, mlflow_mysql_uri: str, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
         empty_mlflow_database(mlflow_mysql_uri)
         yield from _open(mlflow_mysql_uri, tmp_path)
+
+
+class TestMlflowSqliteTraces(TraceStoreSuite):
+    @pytest.fixture
+    def store(self, mlflow_sqlite_template: pathlib.Path, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
+        path = tmp_path / "mlflow.db"
+        shutil.copyfile(mlflow_sqlite_template, path)
+        yield from _open(f"sqlite:///{path}", tmp_path)
+
+
+class TestMlflowPostgresTraces(TraceStoreSuite):
+    @pytest.fixture
+    def store(self, mlflow_postgres_uri: str, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
+        empty_mlflow_database(mlflow_postgres_uri)
+        yield from _open(mlflow_postgres_uri, tmp_path)
+
+
+class TestMlflowMySQLTraces(TraceStoreSuite):
+    @pytest.fixture
+    def store(self, mlflow_mysql_uri: str, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
+        empty_mlflow_database(mlflow_mysql_uri)
+        yield from _open(mlflow_mysql_uri, tmp_path)
+
+
+@pytest.mark.parametrize("server", ["postgres", "mysql"])
+def test_longer_than_mlflow_holds_is_refused(
+    server: str, request: pytest.FixtureRequest, tmp_path: pathlib.Path
+) -> None:
+    uri = request.getfixturevalue(f"mlflow_{server}_uri")
+    empty_mlflow_database(uri)
+    for store in _open(uri, tmp_path):
+        with pytest.raises(TrackletException, match="holds at most 256") as info:
+            store.create_experiment("x" * 257)
+        assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+        assert store.get_experiment_by_name("x" * 257) is None
+        store.create_experiment("x" * 256)
+        experiment_id = store.create_experiment("deep", artifact_location="s3://b/" + "d" * 190)
+        with pytest.raises(TrackletException, match="holds at most 200"):
+            store.create_run(experiment_id, "u", 0, [], "r")

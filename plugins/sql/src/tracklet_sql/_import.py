@@ -76,6 +76,10 @@ class SqlImport:
     # -- experiments ---------------------------------------------------------------------------
 
     def _import_experiment(self, experiment: Experiment, experiment_id: str) -> None:
+        columns = self.schema.experiments.c
+        self.schema.check_length(self.dialect, columns.name, experiment.name, "The experiment name")
+        location = experiment.artifact_location
+        self.schema.check_length(self.dialect, columns.artifact_location, location, "The artifact location")
         key = int(experiment_id)
         row = {
             "experiment_id": key,
@@ -124,6 +128,8 @@ class SqlImport:
 
     def _import_run(self, run: Run) -> None:
         info, schema = run.info, self.schema
+        uri_column = schema.runs.c.artifact_uri
+        schema.check_length(self.dialect, uri_column, info.artifact_uri, "The run's artifact URI")
         run_id, experiment_key = info.run_id, int(info.experiment_id)
         params = [{"run_uuid": run_id, "key": k, "value": str(v)} for k, v in run.data.params.items()]
         tags = [{"run_uuid": run_id, "key": k, "value": str(v)} for k, v in run.data.tags.items()]

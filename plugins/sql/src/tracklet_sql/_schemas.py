@@ -26,6 +26,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+
 from . import _mlflow_schema as m
 from . import _schema as t
 from ._mlflow_revisions import SPANS, position
@@ -94,6 +96,21 @@ class Schema:
 
     def not_nan(self, nonfinite: ColumnElement[Any]) -> ColumnElement[bool]:
         return nonfinite != t.NAN
+
+    def check_length(self, dialect: str, column: sa.Column[Any], value: str | None, what: str) -> None:
+        """Refuse a value longer than a narrower column of this schema holds, where the
+        database enforces lengths (PostgreSQL, MySQL; sqlite stores any length, as MLflow's
+        store does there). tracklet's own columns hold what tracklet's validation allows."""
+        if self.owns_ddl or dialect == "sqlite" or value is None:
+            return
+        limit = getattr(column.type, "length", None)
+        if limit is not None and len(value) > limit:
+            raise TrackletException(
+                f"{what} has {len(value)} characters; MLflow's database holds at most {limit} in "
+                f"{column.table.name}.{column.name} (MLflow's own store refuses it too). Use a "
+                "shorter one, or migrate to tracklet's schema (tracklet migrate), which holds more.",
+                INVALID_PARAMETER_VALUE,
+            )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

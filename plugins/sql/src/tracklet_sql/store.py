@@ -142,6 +142,12 @@ class SqlStore(SqlImport, TrackingStore, SqlTraces):
         if found is None:
             write(self.engine, self._create_default_experiment)
 
+    def _check_experiment(self, name: str, location: str | None) -> None:
+        """Refuse what a narrower column of MLflow's schema cannot hold (no-op on tracklet's)."""
+        columns = self.schema.experiments.c
+        self.schema.check_length(self.dialect, columns.name, name, "The experiment name")
+        self.schema.check_length(self.dialect, columns.artifact_location, location, "The artifact location")
+
     def _create_default_experiment(self, conn: sa.Connection) -> None:
         now = now_ms()
         row = {
@@ -177,6 +183,7 @@ class SqlStore(SqlImport, TrackingStore, SqlTraces):
             if self._experiment_id_by_name(conn, name) is not None:
                 raise refusals.experiment_name_taken(name)
             location = resolve_local_uri(artifact_location) if artifact_location else None
+            self._check_experiment(name, location)
             result = conn.execute(
                 self.schema.experiments.insert().values(
                     name=name,
@@ -280,6 +287,8 @@ class SqlStore(SqlImport, TrackingStore, SqlTraces):
     def _rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Rename an active experiment; the new name must be unused."""
         key = _experiment_key(experiment_id)
+
+        self._check_experiment(new_name, None)
 
         def rename(conn: sa.Connection) -> None:
             if self._experiment_stage(conn, key, experiment_id) != _ACTIVE:
@@ -388,6 +397,12 @@ class SqlStore(SqlImport, TrackingStore, SqlTraces):
                 **self.schema.run_defaults,
                 "artifact_uri": append_to_uri_path(row.artifact_location, run_id, "artifacts"),
             }
+            self.schema.check_length(
+                self.dialect,
+                self.schema.runs.c.artifact_uri,
+                values["artifact_uri"],
+                "The run's artifact URI",
+            )
             conn.execute(self.schema.runs.insert().values(values))
             tag_rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_values.items()]
             if tag_rows:
