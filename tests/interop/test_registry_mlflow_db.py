@@ -1,7 +1,7 @@
 """The model registry in a database MLflow created reads and writes the same in both tools.
 
 Real MLflow 3.17.2 (in a subprocess) writes a registry into a database of its own schema
-(sqlite, and PostgreSQL when reachable): registered models with tags and descriptions,
+(sqlite, and PostgreSQL and MariaDB/MySQL when reachable): registered models with tags and descriptions,
 versions from a run, from other sources, from a logged model and from another version,
 version tags, aliases (set, moved, deleted, dropped with their version), stage
 transitions with and without archiving, a deleted version, a deleted and a renamed model;
@@ -38,6 +38,7 @@ pytestmark = pytest.mark.interop
 
 TOOLS = ("mlflow", "tracklet")
 POSTGRES = os.environ.get("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL = os.environ.get("TRACKLET_TEST_MYSQL_URI", "mysql+pymysql://root@127.0.0.1:3306/test")
 
 PRELUDE = r"""
 import json, math, os, sys, warnings
@@ -307,13 +308,42 @@ def _differences(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: mlflow {a!r} != tracklet {b!r}"]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def _mysql_database() -> Iterator[str]:
+    import sqlalchemy as sa
+
+    base = sa.engine.make_url(MYSQL)
+    if base.drivername == "mysql":
+        base = base.set(drivername="mysql+pymysql")
+    try:
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
+        reason = f"MariaDB/MySQL is not available at {MYSQL}: {exc}"
+        if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    name = f"tracklet_mlflow_registry_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def mlflow_db(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
     """The URI of a new database for MLflow to create: a sqlite file, or a fresh PostgreSQL
-    database (skipped when PostgreSQL is not reachable, failed when
+    or MariaDB/MySQL database (skipped when the server is not reachable, failed when
     ``TRACKLET_TEST_REQUIRE_SERVERS`` is set)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'mlflow.db'}"
+        return
+    if request.param == "mysql":
+        yield from _mysql_database()
         return
     psycopg = pytest.importorskip("psycopg")
     try:

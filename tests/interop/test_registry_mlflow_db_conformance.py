@@ -1,8 +1,8 @@
 """The core's registry and logged-model conformance suites on databases real MLflow created.
 
 MLflow 3.17.2 (in a subprocess) creates an empty database of its schema once per session:
-a sqlite file, copied for each test, and a PostgreSQL database (when reachable), emptied
-between tests. tracklet-registry must open it as MLflow's schema
+a sqlite file, copied for each test, and a PostgreSQL and a MariaDB/MySQL database (when
+reachable), emptied between tests. tracklet-registry must open it as MLflow's schema
 (:class:`~tracklet_registry.sql.mlflow_store.MlflowSchemaRegistryStore`) and pass every
 test the other registry stores pass, concurrent version numbering included.
 """
@@ -26,6 +26,7 @@ from tracklet.testing import LoggedModelStoreSuite, RegistryStoreSuite
 pytestmark = pytest.mark.interop
 
 POSTGRES = os.environ.get("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL = os.environ.get("TRACKLET_TEST_MYSQL_URI", "mysql+pymysql://root@127.0.0.1:3306/test")
 #: Creates MLflow's tables (every migration, as ``mlflow server`` does on a new database).
 CREATE = r"""
 import sys, warnings
@@ -81,6 +82,35 @@ def mlflow_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture(scope="session")
+def mlflow_mysql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import sqlalchemy as sa
+
+    base = sa.engine.make_url(MYSQL)
+    if base.drivername == "mysql":
+        base = base.set(drivername="mysql+pymysql")
+    try:
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
+        reason = f"MariaDB/MySQL is not available at {MYSQL}: {exc}"
+        if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    name = f"tracklet_mlflow_conformance_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    uri = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        _create_with_mlflow(uri, tmp_path_factory.mktemp("mlflow-mysql"))
+        yield uri
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+
+
 def _empty(uri: str) -> None:
     """Delete every row but the schema revision and the Default experiment."""
     import sqlalchemy as sa
@@ -88,26 +118,25 @@ def _empty(uri: str) -> None:
     engine = sa.create_engine(uri)
     try:
         with engine.begin() as conn:
-            tables = sa.MetaData()
-            tables.reflect(conn)
-            for table in reversed(tables.sorted_tables):
-                if table.name in _KEEP:
-                    continue
-                if table.name == "experiments":
-                    conn.execute(table.delete().where(table.c.experiment_id != 0))
-                else:
-                    conn.execute(table.delete())
+            mysql = engine.dialect.name in ("mysql", "mariadb")
+            if mysql:  # MLflow's MySQL tables reference each other in cycles
+                conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+            for name in sorted(set(sa.inspect(conn).get_table_names()) - set(_KEEP)):
+                where = " WHERE experiment_id <> 0" if name == "experiments" else ""
+                conn.exec_driver_sql(f"DELETE FROM {name}{where}")
+            if mysql:
+                conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
     finally:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def mlflow_uri(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
     if request.param == "sqlite":
         path = tmp_path / "mlflow.db"
         shutil.copy(request.getfixturevalue("mlflow_sqlite_template"), path)
         return f"sqlite:///{path}"
-    uri: str = request.getfixturevalue("mlflow_postgres")
+    uri: str = request.getfixturevalue(f"mlflow_{request.param}")
     _empty(uri)
     return uri
 
