@@ -522,3 +522,23 @@ def test_progress_draws_a_bar_per_phase_on_a_terminal(
     monkeypatch.setattr(sys, "stderr", quiet)
     migrate(src, (tmp_path / "dst2").as_uri())  # a library call: quiet unless asked
     assert quiet.getvalue() == ""
+
+
+def test_runs_copied_several_at_once_end_the_same(source: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    src, _ = source
+    one, three = (tmp_path / "one").as_uri(), (tmp_path / "three").as_uri()
+    first = migrate(src, one, run_workers=1)
+    second = migrate(src, three, run_workers=3)
+    assert snapshot(three, artifact_uris=False) == snapshot(one, artifact_uris=False)
+    assert verify(src, three) == []
+    counted = (
+        "runs",
+        "params",
+        "tags",
+        "metric_points",
+        "artifact_files",
+        "artifact_bytes",
+        "dataset_inputs",
+    )
+    assert [getattr(second, c) for c in counted] == [getattr(first, c) for c in counted]
+    assert second.run_ids == first.run_ids  # listed in plan order, whatever order they finished in

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from tracklet.entities import Experiment, Param, Run, RunData, RunInfo, RunInputs, RunTag
@@ -127,6 +128,33 @@ def run_copy(run: Run, uris: ArtifactUris) -> Run:
     return Run(copied, data, RunInputs(list(run.inputs.dataset_inputs) if run.inputs else []))
 
 
+@dataclasses.dataclass
+class _RunCounts:
+    """What copying one run wrote (added to the summary by the thread that journals it)."""
+
+    params: int = 0
+    tags: int = 0
+    dataset_inputs: int = 0
+    metric_histories: int = 0
+    metric_points: int = 0
+    artifact_files: int = 0
+    artifact_bytes: int = 0
+    artifact_files_skipped: int = 0
+
+    def add_to(self, summary: Summary) -> None:
+        for field in dataclasses.fields(self):
+            setattr(summary, field.name, getattr(summary, field.name) + getattr(self, field.name))
+
+
+def run_workers(src_uri: str, dst_uri: str, options: Options) -> int:
+    """Runs copied at once: several when a side is a server (each call is a round trip
+    that others can overlap), one otherwise (a local database takes one writer at a time)."""
+    if options.run_workers:
+        return max(1, options.run_workers)
+    remote = ("http://", "https://")
+    return 4 if src_uri.startswith(remote) or dst_uri.startswith(remote) else 1
+
+
 def _copy_runs(
     src_uri: str,
     dst_uri: str,
@@ -139,23 +167,60 @@ def _copy_runs(
     options: Options,
     dry_run: bool,
 ) -> None:
+    todo = [run for run in runs if run.info.run_id not in journal.done]
+    summary.runs_skipped += len(runs) - len(todo)
+    summary.run_ids.extend(run.info.run_id for run in todo)
+    workers = run_workers(src_uri, dst_uri, options)
     with (
         phase("runs", len(runs), options.progress) as bar,
         ThreadPoolExecutor(
-            max_workers=max(1, options.workers), thread_name_prefix="tracklet-migrate"
-        ) as pool,
+            max_workers=max(1, options.workers), thread_name_prefix="tracklet-artifacts"
+        ) as files,
     ):
-        for run in runs:
-            run_id = run.info.run_id
-            if run_id in journal.done:
-                summary.runs_skipped += 1
-            else:
-                _copy_run(src_uri, dst_uri, src, dst, run, uris, pool, summary, options, dry_run)
-                if not dry_run:
-                    journal.record(run_id)
-                summary.runs += 1
-                summary.run_ids.append(run_id)
+        bar.update(summary.runs_skipped)
+
+        def copy(run: Run) -> _RunCounts:
+            return _copy_run(src_uri, dst_uri, src, dst, run, uris, files, options, dry_run)
+
+        def done(run: Run, counts: _RunCounts) -> None:
+            # Only this thread journals and counts: a run is recorded once all of it is written.
+            if not dry_run:
+                journal.record(run.info.run_id)
+            counts.add_to(summary)
+            summary.runs += 1
             bar.update(1)
+
+        if workers == 1:
+            for run in todo:
+                done(run, copy(run))
+            return
+        _in_parallel(todo, copy, done, workers)
+
+
+def _in_parallel(
+    runs: list[Run], copy: Callable[[Run], _RunCounts], done: Callable[[Run, _RunCounts], None], workers: int
+) -> None:
+    """``copy`` the runs ``workers`` at a time (a bounded window, in plan order), calling
+    ``done`` here as each finishes; on an error, what is under way finishes and the error
+    is raised (unfinished runs are not journaled: the next call copies them)."""
+    pending: dict[Future[_RunCounts], Run] = {}
+    queue = iter(runs)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tracklet-migrate") as pool:
+        try:
+            while True:
+                while len(pending) < 2 * workers:
+                    run = next(queue, None)
+                    if run is None:
+                        break
+                    pending[pool.submit(copy, run)] = run
+                if not pending:
+                    return
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    done(pending.pop(future), future.result())
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _copy_run(
@@ -165,35 +230,36 @@ def _copy_run(
     dst: TrackingStore,
     run: Run,
     uris: ArtifactUris,
-    pool: ThreadPoolExecutor,
-    summary: Summary,
+    files: ThreadPoolExecutor,
     options: Options,
     dry_run: bool,
-) -> None:
+) -> _RunCounts:
+    counts = _RunCounts()
     copied = run_copy(run, uris)
     if not dry_run:
         _refusing_clearly(dst.import_run, copied)
-    summary.params += len(run.data.params)
-    summary.tags += len(run.data.tags)
-    summary.dataset_inputs += len(copied.inputs.dataset_inputs)
+    counts.params = len(run.data.params)
+    counts.tags = len(run.data.tags)
+    counts.dataset_inputs = len(copied.inputs.dataset_inputs)
     if run.data.metrics:
         for key, points in src.get_metric_histories(run.info.run_id).items():
             if not dry_run:
                 dst.import_metric_history(run.info.run_id, key, points)
-            summary.metric_histories += 1
-            summary.metric_points += len(points)
+            counts.metric_histories += 1
+            counts.metric_points += len(points)
     source_uri = run.info.artifact_uri
     if options.copies_artifacts and source_uri:
         source = repository(source_uri, src_uri)
         if dry_run:
-            files = list_tree(source)
-            summary.artifact_files += len(files)
-            summary.artifact_bytes += sum(size or 0 for size in files.values())
-            return
-        done = copy_tree(source, repository(copied.info.artifact_uri or "", dst_uri), pool)
-        summary.artifact_files += done.files
-        summary.artifact_bytes += done.bytes
-        summary.artifact_files_skipped += done.skipped
+            listed = list_tree(source)
+            counts.artifact_files = len(listed)
+            counts.artifact_bytes = sum(size or 0 for size in listed.values())
+            return counts
+        tree = copy_tree(source, repository(copied.info.artifact_uri or "", dst_uri), files)
+        counts.artifact_files = tree.files
+        counts.artifact_bytes = tree.bytes
+        counts.artifact_files_skipped = tree.skipped
+    return counts
 
 
 def _copy_registry(src_uri: str, dst_uri: str, summary: Summary, options: Options, dry_run: bool) -> None:

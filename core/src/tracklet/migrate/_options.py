@@ -26,6 +26,7 @@ class Options:
         after the two URIs (:func:`default_journal_path`).
     :param progress: tqdm bars on stderr, one per phase.
     :param workers: threads copying artifact files at once.
+    :param run_workers: runs copied at once; None: 4 when a side is a server, else 1.
     """
 
     experiments: tuple[str, ...] = ()
@@ -36,6 +37,7 @@ class Options:
     journal: str | None = None
     progress: bool = False
     workers: int = 8
+    run_workers: int | None = None
 
     @property
     def copies_artifacts(self) -> bool:
