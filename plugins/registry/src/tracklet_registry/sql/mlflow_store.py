@@ -5,7 +5,9 @@ working on the same database afterwards (and sees what tracklet wrote):
 
 * a new version is one more than the model's highest row, deleted ones included, taken
   under the model row's lock (PostgreSQL/MySQL: ``SELECT ... FOR UPDATE``; sqlite: the
-  write transaction's ``BEGIN IMMEDIATE``), so concurrent writers get 1, 2, 3, ...;
+  write transaction's ``BEGIN IMMEDIATE``), so concurrent writers get 1, 2, 3, ...; an
+  MLflow process writing at the same time takes no lock, so a number it took first is
+  met as a duplicate key and the version is numbered again (MLflow retries so too);
 * deleting a version keeps its row with stage ``Deleted_Internal``, its description,
   user, status message cleared and source, run id and run link redacted (MLflow's
   words), and removes the aliases pointing at it; its tags stay;
@@ -55,6 +57,7 @@ __all__ = ["MlflowSchemaRegistryStore"]
 _STAGE_NONE = "None"
 _STAGE_ARCHIVED = "Archived"
 _READY = "READY"
+_CREATE_RETRIES = 5
 #: What MLflow writes over a deleted version's fields.
 _REDACTED = {
     "description": None,
@@ -334,7 +337,15 @@ class MlflowSchemaRegistryStore(MlflowLoggedModels, RegistryStore):
                 conn.execute(t.model_version_tags.insert(), rows)
             return version
 
-        return self._read_version(name, write(self.engine, create))
+        # MLflow's own writers take no row lock: one of them may take the number between our
+        # read and our insert; as MLflow does, read the highest number again and retry
+        for attempt in range(_CREATE_RETRIES):
+            try:
+                return self._read_version(name, write(self.engine, create))
+            except IntegrityError:
+                if attempt == _CREATE_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def _get_model_version(self, name: str, version: str) -> ModelVersion:
         return self._read_version(name, int(version))
