@@ -109,8 +109,9 @@ def test_mlflow_db_into_tracklet_sqlite(mlflow_db: MlflowDb, tmp_path: Path) -> 
     }
     assert "alembic_version" not in tables  # tracklet's own schema, not MLflow's
     run = get_tracking_store(dst).get_run(mlflow_db.runs[0])
-    assert run.info.artifact_uri.endswith(f"/{run.info.experiment_id}/{run.info.run_id}/artifacts")
-    assert "/tracklet-tests-mlflow-db-" not in run.info.artifact_uri  # not the source's folder
+    assert (
+        run.info.artifact_uri == f"{tmp_path / 'mlruns'}/{run.info.experiment_id}/{run.info.run_id}/artifacts"
+    )
 
 
 def test_mlflow_db_into_postgresql(mlflow_db: MlflowDb, postgres_database: str) -> None:
@@ -121,7 +122,7 @@ def test_mlflow_db_into_a_folder(mlflow_db: MlflowDb, tmp_path: Path) -> None:
     dst = str(tmp_path / "mlruns")
     check_copy(mlflow_db, dst)
     run = get_tracking_store(dst).get_run(mlflow_db.runs[0])
-    assert run.info.artifact_uri.startswith(str(tmp_path / "mlruns"))
+    assert (run.info.artifact_uri or "").startswith(str(tmp_path / "mlruns"))
 
 
 def test_mlflow_db_into_a_tracklet_server_with_artifacts_on_s3(
