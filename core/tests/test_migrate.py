@@ -24,6 +24,7 @@ from tracklet.entities import Dataset, DatasetInput, InputTag, Metric, Param, Ru
 from tracklet.exceptions import TrackletException
 from tracklet.migrate import Options, default_journal_path, migrate, verify
 from tracklet.migrate._journal import Journal
+from tracklet.migrate._options import normalized_uri
 from tracklet.plugins import get_tracking_store, hookimpl
 from tracklet.stores import TrackingStore
 
@@ -314,7 +315,7 @@ def test_runs_in_the_journal_are_skipped_and_the_journal_goes_at_the_end(
     src, ids = source
     dst = (tmp_path / "dst").as_uri()
     path = str(tmp_path / "journal.jsonl")
-    journal = Journal(path, src, dst, Options().artifact_mode())
+    journal = Journal(path, normalized_uri(src), normalized_uri(dst), Options().artifact_mode())
     journal.open()
     journal.record(ids["child"])
     journal.close()
@@ -334,7 +335,9 @@ def test_a_journal_of_another_artifact_mode_is_not_used(
     src, ids = source
     dst = (tmp_path / "dst").as_uri()
     path = str(tmp_path / "journal.jsonl")
-    journal = Journal(path, src, dst, Options(keep_artifact_uris=True).artifact_mode())
+    journal = Journal(
+        path, normalized_uri(src), normalized_uri(dst), Options(keep_artifact_uris=True).artifact_mode()
+    )
     journal.open()
     journal.record(ids["child"])
     journal.close()

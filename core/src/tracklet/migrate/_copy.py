@@ -10,11 +10,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from tracklet.entities import Experiment, Param, Run, RunData, RunInfo, RunInputs, RunTag
-from tracklet.exceptions import NOT_IMPLEMENTED, RESOURCE_ALREADY_EXISTS, TrackletException
+from tracklet.exceptions import (
+    INVALID_PARAMETER_VALUE,
+    NOT_IMPLEMENTED,
+    RESOURCE_ALREADY_EXISTS,
+    TrackletException,
+)
 from tracklet.migrate import _registry_phase
 from tracklet.migrate._artifacts import copy_tree, list_tree, repository
 from tracklet.migrate._journal import Journal
-from tracklet.migrate._options import Options, default_journal_path
+from tracklet.migrate._options import Options, default_journal_path, normalized_uri
 from tracklet.migrate._plan import check_destination, open_store, plan
 from tracklet.migrate._progress import phase
 from tracklet.migrate._summary import Summary
@@ -35,15 +40,19 @@ def migrate(
     options = dataclasses.replace(options or Options(), **kwargs)
     started = time.monotonic()
     summary = Summary(src_uri, dst_uri, dry_run=dry_run)
-    if src_uri == dst_uri:
+    if normalized_uri(src_uri) == normalized_uri(dst_uri):
         raise TrackletException(
-            f"The source and the destination are the same store ({src_uri}).", "INVALID_PARAMETER_VALUE"
+            f"The source and the destination are the same store ({src_uri}): give another DST.",
+            INVALID_PARAMETER_VALUE,
         )
     src, dst = open_store(src_uri), open_store(dst_uri)
     check_destination(dst, dst_uri)
     uris = ArtifactUris(destination_root(dst, options))
     journal = Journal(
-        options.journal or default_journal_path(src_uri, dst_uri), src_uri, dst_uri, options.artifact_mode()
+        options.journal or default_journal_path(src_uri, dst_uri),
+        normalized_uri(src_uri),
+        normalized_uri(dst_uri),
+        options.artifact_mode(),
     )
     if journal.discarded:
         summary.notes.append(journal.discarded)
