@@ -63,10 +63,12 @@ def test_an_existing_mlflow_db_is_used_when_there_is_no_tracklet_db(tmp_path: pa
     assert not (tmp_path / "tracklet.db").exists()
 
 
-def test_an_existing_mlflow_db_wins_over_mlruns_experiments(tmp_path: pathlib.Path):
+def test_mlruns_experiments_win_over_mlflow_db_as_in_mlflow(tmp_path: pathlib.Path):
+    """MLflow 3.7+ checks ./mlruns first; in a folder with both, both tools read mlruns."""
     sqlite_file(tmp_path / "mlflow.db")
     file_store_experiment(tmp_path)
-    assert plugins.default_tracking_uri() == sqlite_uri(tmp_path / "mlflow.db")
+    uri = plugins.default_tracking_uri()
+    assert uri is not None and "sqlite" not in uri and uri.rstrip("/").endswith("mlruns")
 
 
 def test_an_empty_mlflow_db_is_not_taken_for_data(tmp_path: pathlib.Path):

@@ -26,18 +26,21 @@ def tracklet_schemes() -> list[Scheme]:
 def tracklet_default_tracking_uri() -> str | None:
     """The working directory's earlier data, else a new ``./tracklet.db``.
 
-    In order: ``./tracklet.db`` if it exists; ``./mlflow.db`` if it exists (an MLflow
-    project keeps its runs with ``import tracklet as mlflow``, whichever schema the file
-    holds); None when ``./mlruns`` holds file-store experiments (tracklet-file answers);
-    else a new ``./tracklet.db``. A new project never creates a file where MLflow looks
-    for its own, so both tools can be used in one folder.
+    In order: ``./tracklet.db`` if it exists; None when ``./mlruns`` holds file-store
+    experiments (tracklet-file answers); ``./mlflow.db`` if it exists (an MLflow project
+    keeps its runs with ``import tracklet as mlflow``, whichever schema the file holds);
+    else a new ``./tracklet.db``. ``mlruns`` comes before ``mlflow.db`` because MLflow
+    3.7+ checks it first: in a folder holding both, both tools read the same runs. A new
+    project never creates a file where MLflow looks for its own, so both tools can be used
+    in one folder.
     """
     cwd = os.getcwd()
-    for name in (DEFAULT_DB_FILE, MLFLOW_DB_FILE):
-        if _is_database_file(os.path.join(cwd, name)):
-            return _sqlite_uri(os.path.join(cwd, name))
+    if _is_database_file(os.path.join(cwd, DEFAULT_DB_FILE)):
+        return _sqlite_uri(os.path.join(cwd, DEFAULT_DB_FILE))
     if _has_file_store_experiments(os.path.join(cwd, "mlruns")):
         return None
+    if _is_database_file(os.path.join(cwd, MLFLOW_DB_FILE)):
+        return _sqlite_uri(os.path.join(cwd, MLFLOW_DB_FILE))
     return _sqlite_uri(os.path.join(cwd, DEFAULT_DB_FILE))
 
 
