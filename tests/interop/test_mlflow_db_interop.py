@@ -1,7 +1,7 @@
 """Tracking data in a database MLflow created reads and writes the same in both tools.
 
 Real MLflow 3.17.2 (in a subprocess) writes into a database of its own schema (sqlite,
-and PostgreSQL when reachable) what a project accumulates (:data:`SCENARIO`): experiments
+and PostgreSQL and MariaDB/MySQL when reachable) what a project accumulates (:data:`SCENARIO`): experiments
 with tags, a renamed and a deleted one; runs, nested runs, a failed and a deleted run;
 params, tags, metric histories with NaN and ±inf; a dataset input; a trace with spans.
 
@@ -23,13 +23,14 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 pytestmark = pytest.mark.interop
 
 POSTGRES = os.environ.get("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL = os.environ.get("TRACKLET_TEST_MYSQL_URI", "mysql://root@127.0.0.1:3306/test")
 
 PRELUDE = r"""
 import json, math, os, sys, warnings
@@ -295,22 +296,50 @@ def _views(uri: str, state: pathlib.Path, tmp_path: pathlib.Path) -> dict[str, A
     return views
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def _unavailable(what: str, exc: Exception) -> NoReturn:
+    reason = f"{what} is not available: {exc}"
+    if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
+        pytest.fail(reason)
+    pytest.skip(reason)  # raises
+
+
+def _mysql_database() -> Iterator[str]:
+    pymysql = pytest.importorskip("pymysql")
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(MYSQL)
+    where = {"host": url.host or "127.0.0.1", "port": url.port or 3306, "user": url.username or "root"}
+    try:
+        admin = pymysql.connect(**where, password=url.password or "", autocommit=True, connect_timeout=5)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
+        _unavailable(f"MariaDB/MySQL at {MYSQL}", exc)
+    name = f"tracklet_mlflow_db_{secrets.token_hex(6)}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    try:
+        yield url.set(drivername="mysql+pymysql", database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def mlflow_db(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
     """The URI of a new database for MLflow to create: a sqlite file, or a fresh PostgreSQL
-    database (skipped when PostgreSQL is not reachable, failed when
+    or MariaDB/MySQL database (skipped when the server is not reachable, failed when
     ``TRACKLET_TEST_REQUIRE_SERVERS`` is set)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'mlflow.db'}"
+        return
+    if request.param == "mysql":
+        yield from _mysql_database()
         return
     psycopg = pytest.importorskip("psycopg")
     try:
         admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5)
     except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
-        reason = f"PostgreSQL is not available at {POSTGRES}: {exc}"
-        if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _unavailable(f"PostgreSQL at {POSTGRES}", exc)
     name = f"tracklet_mlflow_db_{secrets.token_hex(6)}"
     with admin:
         admin.execute(f"CREATE DATABASE {name}")
