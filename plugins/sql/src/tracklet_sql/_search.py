@@ -76,7 +76,7 @@ def _query(
 
 @lru_cache(maxsize=256)
 def _run_query(schema: Schema, dialect: str, expr: Expr | None, order_keys: tuple[OrderKey, ...]) -> _Query:
-    text = TextOps(dialect)
+    text = TextOps(dialect, binary_like=not schema.owns_ddl)
     runs = schema.runs
     columns, source = run_sort(schema, order_keys, text)
     where = [
@@ -92,7 +92,7 @@ def _run_query(schema: Schema, dialect: str, expr: Expr | None, order_keys: tupl
 def _experiment_query(
     schema: Schema, dialect: str, expr: Expr | None, order_keys: tuple[OrderKey, ...]
 ) -> _Query:
-    text = TextOps(dialect)
+    text = TextOps(dialect, binary_like=not schema.owns_ddl)
     experiments = schema.experiments
     where = [experiments.c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True))]
     if expr is not None:

@@ -12,6 +12,10 @@ each dialect needs a nudge to do the same:
   ``PRAGMA case_sensitive_like=ON``) already match; ``lower()`` only folds ASCII,
   so ``ILIKE`` lowers through Python's ``str.lower`` registered as a function.
 
+MLflow's own tables on MySQL keep the server's default collation, usually
+case-insensitive: there (``binary_like``) ``LIKE`` compares with a ``BINARY`` pattern,
+as MLflow's store does (``LIKE BINARY``); equality and ordering are bytes already.
+
 ``LIKE`` in the reference has no escape character (a backslash is literal), while
 PostgreSQL and MySQL escape with a backslash by default; every pattern is sent with
 an explicit ``ESCAPE '!'`` and only ``!`` itself is escaped.
@@ -50,8 +54,9 @@ def like_pattern(pattern: str) -> str:
 class TextOps:
     """Exact string comparisons and code-point ordering for one dialect."""
 
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, binary_like: bool = False) -> None:
         self.dialect = dialect
+        self.binary_like = binary_like and dialect == "mysql"
 
     def exact(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """``column`` as compared and ordered exactly (bytes on MySQL, "C" on PostgreSQL)."""
@@ -82,6 +87,11 @@ class TextOps:
         if op == "NOT IN":
             return self.exact(column).not_in(list(value))
         if op == "LIKE":
+            if self.binary_like:
+                pattern = sa.type_coerce(
+                    sa.cast(sa.literal(like_pattern(value), sa.String), mysql.BINARY()), sa.String()
+                )
+                return column.like(pattern, escape=_ESCAPE)
             return column.like(like_pattern(value), escape=_ESCAPE)
         if op == "ILIKE":
             pattern = self._lower(sa.literal(like_pattern(value), sa.String))

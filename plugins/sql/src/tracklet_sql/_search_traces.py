@@ -200,7 +200,7 @@ def _query(
 ) -> _Query:
     """The page statement. ``by_key`` (sqlite): keep sqlite off the experiment's index, so
     it fetches the matches of a selective condition by key and sorts them."""
-    text = TextOps(dialect)
+    text = TextOps(dialect, binary_like=not schema.owns_ddl)
     tables = _tables(schema)
     _ti = tables.trace_info.c
     columns, source = _sort(tables, order, text)
@@ -245,7 +245,7 @@ def _key_conditions(expr: Expr | None) -> list[Comparison]:
 def _probe(schema: Schema, dialect: str, comparison: Comparison) -> sa.Select[Any]:
     """How many rows (up to FEW_MATCHES) a tag/metadata condition matches."""
     table = _tables(schema).by_kind[comparison.entity_type]
-    text = TextOps(dialect)
+    text = TextOps(dialect, binary_like=not schema.owns_ddl)
     rows = (
         sa.select(sa.literal(1))
         .where(
