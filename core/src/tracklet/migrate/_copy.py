@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -20,7 +20,7 @@ from tracklet.migrate import _registry_phase
 from tracklet.migrate._artifacts import copy_tree, list_tree, repository
 from tracklet.migrate._journal import Journal
 from tracklet.migrate._options import Options, default_journal_path, normalized_uri
-from tracklet.migrate._plan import check_destination, open_store, plan
+from tracklet.migrate._plan import Plan, check_destination, open_store, plan
 from tracklet.migrate._progress import phase
 from tracklet.migrate._summary import Summary
 from tracklet.migrate._uris import ArtifactUris, destination_root
@@ -61,7 +61,7 @@ def migrate(
         _copy_experiments(dst, selected.experiments, uris, summary, options, dry_run)
         if not dry_run:
             journal.open()
-        _copy_runs(src_uri, dst_uri, src, dst, selected.runs, uris, journal, summary, options, dry_run)
+        _copy_runs(src_uri, dst_uri, src, dst, selected, uris, journal, summary, options, dry_run)
     finally:
         journal.close()
     _copy_registry(src_uri, dst_uri, summary, options, dry_run)
@@ -169,24 +169,35 @@ def _copy_runs(
     dst_uri: str,
     src: TrackingStore,
     dst: TrackingStore,
-    runs: list[Run],
+    selected: Plan,
     uris: ArtifactUris,
     journal: Journal,
     summary: Summary,
     options: Options,
     dry_run: bool,
 ) -> None:
-    todo = [run for run in runs if run.info.run_id not in journal.done]
-    summary.runs_skipped += len(runs) - len(todo)
-    summary.run_ids.extend(run.info.run_id for run in todo)
     workers = run_workers(src_uri, dst_uri, options)
     with (
-        phase("runs", len(runs), options.progress) as bar,
+        phase("runs", None, options.progress) as bar,
         ThreadPoolExecutor(
             max_workers=max(1, options.workers), thread_name_prefix="tracklet-artifacts"
         ) as files,
     ):
-        bar.update(summary.runs_skipped)
+
+        def todo() -> Iterator[Run]:
+            # Read here, one experiment at a time as the copies need them (the bar's total
+            # grows by each experiment's runs); runs the journal lists are skipped.
+            for experiment in selected.experiments:
+                runs = selected.runs_of(experiment.experiment_id)
+                bar.total = (bar.total or 0) + len(runs)
+                bar.refresh()
+                for run in runs:
+                    if run.info.run_id in journal.done:
+                        summary.runs_skipped += 1
+                        bar.update(1)
+                    else:
+                        summary.run_ids.append(run.info.run_id)
+                        yield run
 
         def copy(run: Run) -> _RunCounts:
             return _copy_run(src_uri, dst_uri, src, dst, run, uris, files, options, dry_run)
@@ -200,14 +211,17 @@ def _copy_runs(
             bar.update(1)
 
         if workers == 1:
-            for run in todo:
+            for run in todo():
                 done(run, copy(run))
             return
-        _in_parallel(todo, copy, done, workers)
+        _in_parallel(todo(), copy, done, workers)
 
 
 def _in_parallel(
-    runs: list[Run], copy: Callable[[Run], _RunCounts], done: Callable[[Run, _RunCounts], None], workers: int
+    runs: Iterable[Run],
+    copy: Callable[[Run], _RunCounts],
+    done: Callable[[Run, _RunCounts], None],
+    workers: int,
 ) -> None:
     """``copy`` the runs ``workers`` at a time (a bounded window, in plan order), calling
     ``done`` here as each finishes; on an error, what is under way finishes and the error

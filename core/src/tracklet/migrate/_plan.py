@@ -29,12 +29,23 @@ PAGE = 1000
 
 @dataclasses.dataclass
 class Plan:
-    """The experiments and, per experiment, the runs to copy (source entities)."""
+    """The experiments to copy, and their runs read one experiment at a time (a source with
+    a hundred thousand runs is never held in memory at once)."""
 
+    src: TrackingStore
     experiments: list[Experiment]
-    runs: list[Run]
-    #: True when every run of the chosen experiments is covered (no run filter).
-    whole_experiments: bool
+    run_filter: str
+
+    @property
+    def whole_experiments(self) -> bool:
+        """True when every run of the chosen experiments is covered (no run filter)."""
+        return not self.run_filter
+
+    def runs_of(self, experiment_id: str) -> list[Run]:
+        """The chosen runs of one experiment, by start time, then run id."""
+        found = _runs_of(self.src, experiment_id, self.run_filter)
+        found.sort(key=lambda r: (r.info.start_time or 0, r.info.run_id))
+        return found
 
 
 def open_store(uri: str) -> TrackingStore:
@@ -59,14 +70,8 @@ def check_destination(dst: TrackingStore, dst_uri: str) -> None:
 
 def plan(src: TrackingStore, wanted: tuple[str, ...], run_filter: str) -> Plan:
     """The experiments named in ``wanted`` (all when empty, deleted ones included) and their
-    runs matching ``run_filter``, ordered by experiment, start time, run id."""
-    experiments = _experiments(src, wanted)
-    runs: list[Run] = []
-    for experiment in experiments:
-        found = _runs_of(src, experiment.experiment_id, run_filter)
-        found.sort(key=lambda r: (r.info.start_time or 0, r.info.run_id))
-        runs.extend(found)
-    return Plan(experiments, runs, whole_experiments=not run_filter)
+    runs matching ``run_filter``."""
+    return Plan(src, _experiments(src, wanted), run_filter)
 
 
 def _runs_of(src: TrackingStore, experiment_id: str, run_filter: str) -> list[Run]:

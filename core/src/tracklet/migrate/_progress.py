@@ -11,7 +11,12 @@ __all__ = ["phase"]
 
 
 class _Quiet:
+    total: int | None = None
+
     def update(self, n: int = 1) -> None:
+        pass
+
+    def refresh(self) -> None:
         pass
 
     def set_postfix_str(self, text: str) -> None:

@@ -50,20 +50,20 @@ def verify(src_uri: str, dst_uri: str, options: Options | None = None, **kwargs:
     uris = ArtifactUris(destination_root(dst, options))
     selected = plan(src, options.experiments, options.run_filter)
     found: list[Difference] = []
-    with phase("verify experiments", len(selected.experiments), options.progress) as bar:
+    with phase("verify", len(selected.experiments), options.progress) as bar:
         for experiment in selected.experiments:
             found.extend(_experiment(dst, experiment, uris))
+            runs = selected.runs_of(experiment.experiment_id)
+            for run in runs:
+                found.extend(_run(src_uri, dst_uri, src, dst, run, uris, options))
+            if selected.whole_experiments:
+                wanted = {r.info.run_id for r in runs}
+                found.extend(
+                    Difference("run", run_id, "extra")
+                    for run_id in _run_ids(dst, experiment.experiment_id)
+                    if run_id not in wanted
+                )
             bar.update(1)
-    with phase("verify runs", len(selected.runs), options.progress) as bar:
-        for run in selected.runs:
-            found.extend(_run(src_uri, dst_uri, src, dst, run, uris, options))
-            bar.update(1)
-    if selected.whole_experiments:
-        wanted = {r.info.run_id for r in selected.runs}
-        for experiment in selected.experiments:
-            for run_id in _run_ids(dst, experiment.experiment_id):
-                if run_id not in wanted:
-                    found.append(Difference("run", run_id, "extra"))
     if not options.experiments and not options.run_filter:
         lines, _note = _registry_phase.differences(src_uri, dst_uri)
         found.extend(Difference("registry", line, "differs") for line in lines)
