@@ -177,10 +177,14 @@ MLFLOW_RUN_DEFAULTS = {
 }
 
 
+def _tables(metadata: sa.MetaData) -> dict[str, Any]:
+    return {name: metadata.tables[name] for name in _TABLES}
+
+
 @cache
 def tracklet_schema() -> Schema:
     """tracklet's own schema (:mod:`tracklet_sql._schema`)."""
-    return Schema(TRACKLET, **{name: t.metadata.tables[name] for name in _TABLES})
+    return Schema(TRACKLET, **_tables(t.metadata))
 
 
 @cache
@@ -190,7 +194,7 @@ def mlflow_schema(revision: str) -> Schema:
     at = position(revision)
     return _MlflowSchema(
         MLFLOW,
-        **{name: m.metadata.tables[name] for name in _TABLES},
+        **_tables(m.metadata),
         owns_ddl=False,
         run_defaults=MLFLOW_RUN_DEFAULTS,
         revision=revision,

@@ -79,7 +79,7 @@ def _run_query(schema: Schema, dialect: str, expr: Expr | None, order_keys: tupl
     text = TextOps(dialect, binary_like=not schema.owns_ddl)
     runs = schema.runs
     columns, source = run_sort(schema, order_keys, text)
-    where = [
+    where: list[ColumnElement[bool]] = [
         runs.c.experiment_id.in_(sa.bindparam("experiment_ids", expanding=True)),
         runs.c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True)),
     ]
@@ -94,7 +94,9 @@ def _experiment_query(
 ) -> _Query:
     text = TextOps(dialect, binary_like=not schema.owns_ddl)
     experiments = schema.experiments
-    where = [experiments.c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True))]
+    where: list[ColumnElement[bool]] = [
+        experiments.c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True))
+    ]
     if expr is not None:
         where.append(experiment_filter(schema, expr, text))
     columns = experiment_sort(schema, order_keys, text)

@@ -88,10 +88,8 @@ class TextOps:
             return self.exact(column).not_in(list(value))
         if op == "LIKE":
             if self.binary_like:
-                pattern = sa.type_coerce(
-                    sa.cast(sa.literal(like_pattern(value), sa.String), mysql.BINARY()), sa.String()
-                )
-                return column.like(pattern, escape=_ESCAPE)
+                binary = sa.cast(sa.literal(like_pattern(value), sa.String), mysql.BINARY())
+                return column.like(sa.type_coerce(binary, sa.String()), escape=_ESCAPE)
             return column.like(like_pattern(value), escape=_ESCAPE)
         if op == "ILIKE":
             pattern = self._lower(sa.literal(like_pattern(value), sa.String))
