@@ -174,6 +174,27 @@ def test_a_chunk_past_the_stored_points_is_refused(store: RestStore) -> None:
     assert [m.value for m in store.get_metric_history(RUN_ID, "m")] == [1.0]
 
 
+def test_a_chunked_history_with_repeats_on_a_store_that_keeps_them_once(
+    folder_server: ThreadServer, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = folder_server.app.state.tracking
+    backing = get_tracking_store(f"sqlite:///{tmp_path / 'dedupe.db'}", str(tmp_path / "artifacts"))
+    assert {"idempotent_metrics", "import"} <= backing.capabilities
+    previous, state.store = state.store, backing
+    try:
+        store = RestStore(folder_server.url)
+        _with_run(store)
+        monkeypatch.setattr(imports_wire, "HISTORY_CHUNK", 4)
+        point = Metric("m", 1.0, T0, 0)
+        points = [point, point, *(Metric("m", float(i), T0 + i, i) for i in range(1, 7))]
+        store.import_metric_history(RUN_ID, "m", points)  # chunk 1 keeps 3 of its 4 points
+        direct = [point, *points[2:]]
+        assert _points(list(store.get_metric_history(RUN_ID, "m"))) == _points(direct)
+    finally:
+        state.store = previous
+        backing.close()
+
+
 def test_histories_are_read_in_one_call(store: RestStore) -> None:
     _with_run(store)
     store.import_metric_history(RUN_ID, "a", [Metric("a", 1.0, T0, 0), Metric("a", 2.0, T0, 1)])

@@ -19,7 +19,8 @@ whole history: ``0`` replaces the stored history with the chunk; ``k > 0`` keeps
 ``k`` stored points and replaces the rest with the chunk. So every chunk sent again after
 a timeout leaves the same history, and a history is replaced whole by the chunks from
 offset 0 on; a chunk whose offset is past the stored points (one went missing) is
-refused. The answers to ``get-histories`` list every point of every key, key by key,
+refused, except by a store that keeps exact repeats once (capability
+``idempotent_metrics``), which may hold fewer points than were sent. The answers to ``get-histories`` list every point of every key, key by key,
 each history in the store's order.
 """
 
