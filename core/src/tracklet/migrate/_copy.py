@@ -185,19 +185,19 @@ def _copy_runs(
     ):
 
         def todo() -> Iterator[Run]:
-            # Read here, one experiment at a time as the copies need them (the bar's total
-            # grows by each experiment's runs); runs the journal lists are skipped.
+            # Read here a page at a time, as the copies need them (the bar's total grows
+            # page by page); runs the journal lists are skipped.
             for experiment in selected.experiments:
-                runs = selected.runs_of(experiment.experiment_id)
-                bar.total = (bar.total or 0) + len(runs)
-                bar.refresh()
-                for run in runs:
-                    if run.info.run_id in journal.done:
-                        summary.runs_skipped += 1
-                        bar.update(1)
-                    else:
-                        summary.run_ids.append(run.info.run_id)
-                        yield run
+                for page in selected.pages_of(experiment.experiment_id):
+                    bar.total = (bar.total or 0) + len(page)
+                    bar.refresh()
+                    for run in page:
+                        if run.info.run_id in journal.done:
+                            summary.runs_skipped += 1
+                            bar.update(1)
+                        else:
+                            summary.run_ids.append(run.info.run_id)
+                            yield run
 
         def copy(run: Run) -> _RunCounts:
             return _copy_run(src_uri, dst_uri, src, dst, run, uris, files, options, dry_run)

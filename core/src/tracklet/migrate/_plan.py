@@ -41,11 +41,18 @@ class Plan:
         """True when every run of the chosen experiments is covered (no run filter)."""
         return not self.run_filter
 
-    def runs_of(self, experiment_id: str) -> list[Run]:
-        """The chosen runs of one experiment, by start time, then run id."""
-        found = _runs_of(self.src, experiment_id, self.run_filter)
-        found.sort(key=lambda r: (r.info.start_time or 0, r.info.run_id))
-        return found
+    def pages_of(self, experiment_id: str) -> Iterator[list[Run]]:
+        """The chosen runs of one experiment, a page at a time, by start time (then run id,
+        as stores break ties)."""
+        token: str | None = None
+        while True:
+            page = self.src.search_runs(
+                [experiment_id], self.run_filter, ViewType.ALL, PAGE, ["attributes.start_time ASC"], token
+            )
+            yield list(page)
+            token = page.token
+            if not token:
+                return
 
 
 def open_store(uri: str) -> TrackingStore:
@@ -72,13 +79,6 @@ def plan(src: TrackingStore, wanted: tuple[str, ...], run_filter: str) -> Plan:
     """The experiments named in ``wanted`` (all when empty, deleted ones included) and their
     runs matching ``run_filter``."""
     return Plan(src, _experiments(src, wanted), run_filter)
-
-
-def _runs_of(src: TrackingStore, experiment_id: str, run_filter: str) -> list[Run]:
-    def fetch(token: str | None) -> PagedList[Run]:
-        return src.search_runs([experiment_id], run_filter, ViewType.ALL, PAGE, None, token)
-
-    return _all_pages(fetch)
 
 
 def _experiments(src: TrackingStore, wanted: tuple[str, ...]) -> list[Experiment]:

@@ -53,11 +53,12 @@ def verify(src_uri: str, dst_uri: str, options: Options | None = None, **kwargs:
     with phase("verify", len(selected.experiments), options.progress) as bar:
         for experiment in selected.experiments:
             found.extend(_experiment(dst, experiment, uris))
-            runs = selected.runs_of(experiment.experiment_id)
-            for run in runs:
-                found.extend(_run(src_uri, dst_uri, src, dst, run, uris, options))
+            wanted: set[str] = set()
+            for page in selected.pages_of(experiment.experiment_id):
+                for run in page:
+                    found.extend(_run(src_uri, dst_uri, src, dst, run, uris, options))
+                    wanted.add(run.info.run_id)
             if selected.whole_experiments:
-                wanted = {r.info.run_id for r in runs}
                 found.extend(
                     Difference("run", run_id, "extra")
                     for run_id in _run_ids(dst, experiment.experiment_id)
