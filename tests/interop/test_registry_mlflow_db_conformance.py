@@ -61,7 +61,7 @@ def mlflow_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> pathlib.
 
 
 @pytest.fixture(scope="session")
-def mlflow_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def mlflow_postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     psycopg = pytest.importorskip("psycopg")
     try:
         admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5)
@@ -119,8 +119,10 @@ def _empty(uri: str) -> None:
     try:
         with engine.begin() as conn:
             mysql = engine.dialect.name in ("mysql", "mariadb")
-            if mysql:  # MLflow's MySQL tables reference each other in cycles
+            if mysql:  # MLflow's tables reference each other in cycles: no order fits
                 conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+            elif engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
             for name in sorted(set(sa.inspect(conn).get_table_names()) - set(_KEEP)):
                 where = " WHERE experiment_id <> 0" if name == "experiments" else ""
                 conn.exec_driver_sql(f"DELETE FROM {name}{where}")
