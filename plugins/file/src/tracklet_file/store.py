@@ -389,7 +389,7 @@ class FileStore(TrackingStore, FileTraces):
         old = self._existing_run(info.run_id)
         if old is not None and old.run_dir != run_dir:
             self._move_run(old.run_dir, run_dir)
-        old_meta = _imports_meta(run_dir)
+        old_meta = _current_meta(run_dir)
         for folder in (*RUN_FOLDERS, TAGS):
             os.makedirs(os.path.join(run_dir, folder), exist_ok=True)
         _imports.replace_tree(run_dir, PARAMS, params)
@@ -454,7 +454,7 @@ class FileStore(TrackingStore, FileTraces):
         return PagedList([states[run.info.run_id].run() for run in page], page.token)
 
 
-def _imports_meta(run_dir: str) -> dict[str, Any] | None:
+def _current_meta(run_dir: str) -> dict[str, Any] | None:
     """The run's ``meta.yaml`` as it is now, or None."""
     try:
         with open(os.path.join(run_dir, META), "rb") as f:
