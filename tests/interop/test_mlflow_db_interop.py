@@ -93,6 +93,9 @@ with m.start_span(name="root") as span:
     with m.start_span(name="inner") as inner:
         inner.set_attribute("k", "v")
     span.set_outputs({"a": 2})
+with m.start_span(name="chat") as span:  # session, token usage: columns of MLflow's trace_info
+    span.set_attribute("mlflow.chat.tokenUsage", {"input_tokens": 3, "output_tokens": 5, "total_tokens": 8})
+    m.update_current_trace(metadata={"mlflow.trace.session": "session-1"})
 S["parent"], S["child"] = parent.info.run_id, child.info.run_id
 with open(state_file, "w") as f:
     json.dump(S, f)
@@ -121,6 +124,10 @@ c.set_tag(S["parent"], f"touched-by-{me}", "yes")
 c.delete_tag(S["parent"], "stage") if me == "tracklet" else c.set_tag(S["parent"], "stage", "again")
 made = c.create_experiment(f"made-by-{me}", tags={"by": me})
 c.set_experiment_tag(S["experiments"][1], f"seen-by-{me}", "yes")
+m.set_experiment(experiment_id=a)
+with m.start_span(name=f"chat-{me}") as span:
+    span.set_attribute("mlflow.chat.tokenUsage", {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3})
+    m.update_current_trace(metadata={"mlflow.trace.session": f"session-{me}"}, tags={"by": me})
 S.setdefault("runs", {})[me] = run
 S["experiments"].append(made)
 with open(state_file, "w") as f:
@@ -226,6 +233,11 @@ for t in c.search_traces(experiment_ids=[a]):
         "tags": info.tags, "spans": sorted((span(s) for s in full.data.spans), key=lambda d: d["span_id"]),
     }
 out["traces"] = traces
+out["trace_searches"] = {
+    flt: sorted(t.info.trace_id for t in c.search_traces(experiment_ids=[a], filter_string=flt))
+    for flt in ("metadata.`mlflow.trace.session` = 'session-1'", "tags.`mlflow.traceName` = 'chat'",
+                "trace.name LIKE 'chat%'", "metadata.`mlflow.trace.session` LIKE 'session-%'")
+}
 print(json.dumps(out, sort_keys=True))
 """
 )
@@ -369,9 +381,13 @@ def test_mlflow_db_tracklet_reads_what_mlflow_wrote(mlflow_db: str, tmp_path: pa
     assert views["or"]["or"] == [written["parent"]]
     assert views["or"]["experiments_or"] == ["interop-a"]
     assert [e["lifecycle_stage"] for e in view["experiments"] if e["name"] == "interop-gone"] == ["deleted"]
-    assert len(view["traces"]) == 1
-    (trace,) = view["traces"].values()
-    assert [s["name"] for s in trace["spans"]] and {s["name"] for s in trace["spans"]} == {"root", "inner"}
+    assert len(view["traces"]) == 2
+    by_name = {t["tags"]["mlflow.traceName"]: t for t in view["traces"].values()}
+    assert {s["name"] for s in by_name["root"]["spans"]} == {"root", "inner"}
+    chat = by_name["chat"]
+    assert chat["metadata"]["mlflow.trace.session"] == "session-1"
+    assert json.loads(chat["metadata"]["mlflow.trace.tokenUsage"])["total_tokens"] == 8
+    assert all(len(found) == 1 for found in list(view["trace_searches"].values())[:2])
 
 
 def test_mlflow_db_both_tools_write_in_turn_and_mlflow_keeps_working(
@@ -406,6 +422,10 @@ def test_mlflow_db_both_tools_write_in_turn_and_mlflow_keeps_working(
     nested = [r for r in view["runs"].values() if r["info"]["run_name"] == "nested-tracklet"]
     assert [r["tags"]["mlflow.parentRunId"] for r in nested] == [written["runs"]["tracklet"]]
     assert nested[0]["info"]["status"] == "KILLED"
+    chats = {t["tags"]["mlflow.traceName"]: t for t in view["traces"].values()}
+    assert chats["chat-tracklet"]["metadata"]["mlflow.trace.session"] == "session-tracklet"
+    assert chats["chat-tracklet"]["tags"]["by"] == "tracklet"
+    assert len(view["trace_searches"]["metadata.`mlflow.trace.session` LIKE 'session-%'"]) == 3
     names = [e["name"] for e in view["experiments"]]
     assert {"made-by-tracklet", "made-by-mlflow"} <= set(names)
     assert view["experiment_search"] == ["made-by-tracklet", "made-by-mlflow"]

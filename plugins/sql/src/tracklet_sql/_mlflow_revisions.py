@@ -10,7 +10,7 @@ anything unknown (a newer MLflow's) is refused naming the revision.
 
 from __future__ import annotations
 
-__all__ = ["FIRST_SERVED", "HEAD", "REVISIONS", "SPANS", "position"]
+__all__ = ["ANALYTICS", "FIRST_SERVED", "HEAD", "REVISIONS", "SPANS", "position"]
 
 #: Every revision of MLflow 3.17.2's chain, oldest first, with the file that holds it.
 REVISIONS: tuple[str, ...] = (
@@ -88,6 +88,8 @@ HEAD = REVISIONS[-1]
 FIRST_SERVED = "7f2a7d5fae7d"
 #: The revision that adds the ``spans`` table (traces are served from there on).
 SPANS = "a1b2c3d4e5f6"
+#: The revision from which MLflow keeps a trace's session, token usage and cost in columns.
+ANALYTICS = "75868b020152"
 
 _POSITION = {revision: index for index, revision in enumerate(REVISIONS)}
 

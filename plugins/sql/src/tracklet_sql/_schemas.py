@@ -30,7 +30,7 @@ from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 
 from . import _mlflow_schema as m
 from . import _schema as t
-from ._mlflow_revisions import SPANS, position
+from ._mlflow_revisions import ANALYTICS, SPANS, position
 
 __all__ = ["MLFLOW", "TRACKLET", "Schema", "mlflow_schema", "tracklet_schema"]
 
@@ -68,6 +68,8 @@ class Schema:
     #: The ``trace_info`` column holding the trace tag ``mlflow.traceName`` (MLflow keeps it
     #: there, not among the tags), or None when it is a tag like the others.
     trace_name_column: str | None = None
+    #: Whether ``trace_info`` holds MLflow's promoted metadata (:mod:`tracklet_sql._mlflow_traces`).
+    promoted_metadata: bool = False
 
     # -- metric values ----------------------------------------------------------------------
 
@@ -200,4 +202,5 @@ def mlflow_schema(revision: str) -> Schema:
         revision=revision,
         has_traces=at is not None and spans_at is not None and at >= spans_at,
         trace_name_column="trace_name",
+        promoted_metadata=at is not None and at >= (position(ANALYTICS) or 0),
     )

@@ -30,6 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from tracklet.search import METADATA, TAG, And, Comparison, Expr, OrderKey, TraceSearch
+from tracklet_sql._mlflow_traces import SESSION_KEY
 from tracklet_sql._schemas import Schema, tracklet_schema
 from tracklet_sql._search import _after
 from tracklet_sql._search_filter import _ordered, uses_ilike
@@ -66,7 +67,9 @@ class _Tables:
     #: ones are compared as numbers. end_time_ms is NULL while the duration is.
     attributes: dict[str, ColumnElement[Any]]
     by_kind: dict[str, sa.Table]  # TAG / METADATA -> table
-    name_column: ColumnElement[Any] | None  # MLflow's trace_info column for tag mlflow.traceName
+    #: (TAG or METADATA, key) -> the trace_info column MLflow keeps that tag or metadata in
+    #: (the name; the session on revisions promoting it), instead of a key/value row
+    in_columns: dict[tuple[str, str], ColumnElement[Any]]
 
 
 @cache
@@ -85,15 +88,23 @@ def _tables(schema: Schema) -> _Tables:
             "experiment_id": ti.experiment_id,
         },
         {TAG: schema.trace_tags, METADATA: schema.trace_request_metadata},
-        None if schema.trace_name_column is None else ti[schema.trace_name_column],
+        _in_columns(schema),
     )
 
 
+def _in_columns(schema: Schema) -> dict[tuple[str, str], ColumnElement[Any]]:
+    ti = schema.trace_info.c
+    out = {}
+    if schema.trace_name_column is not None:
+        out[TAG, _TRACE_NAME_TAG] = ti[schema.trace_name_column]
+    if schema.promoted_metadata:
+        out[METADATA, SESSION_KEY] = ti.session_id
+    return out
+
+
 def _name_column(tables: _Tables, entity_type: str, key: str) -> ColumnElement[Any] | None:
-    """The column standing for the tag ``mlflow.traceName`` on MLflow's schema, else None."""
-    if entity_type == TAG and key == _TRACE_NAME_TAG:
-        return tables.name_column
-    return None
+    """The column standing for a tag or metadata MLflow's schema keeps in a column, else None."""
+    return tables.in_columns.get((entity_type, key))
 
 
 def info_columns(schema: Schema) -> tuple[ColumnElement[Any], ...]:

@@ -42,6 +42,7 @@ from tracklet.stores.traces import (
 )
 
 from ._engine import write
+from ._mlflow_traces import PROMOTED_COLUMNS, PROMOTED_KEYS, columns_from_metadata, metadata_from_columns
 from ._schemas import Schema
 from ._search_traces import info_columns, search_trace_rows
 from ._write import DriverSql, _executemany, _insert_ignore, _upsert, driver_sql
@@ -234,13 +235,15 @@ class _Statements:
     info_by_id: sa.Select[Any]
     key_values: sa.CompoundSelect[Any]
     info_fields: tuple[str, ...]  # the trace_info columns an info's row sets
+    promoted_by_id: sa.Select[Any] | None  # MLflow's promoted metadata columns, by id
     spans_of: sa.Select[Any]
     spans_single: sa.Select[Any]
 
 
 def _info_fields(schema: Schema) -> tuple[str, ...]:
     name = schema.trace_name_column
-    return _INFO_FIELDS if name is None else (*_INFO_FIELDS, name)
+    fields = _INFO_FIELDS if name is None else (*_INFO_FIELDS, name)
+    return (*fields, *PROMOTED_COLUMNS) if schema.promoted_metadata else fields
 
 
 def _name_as_tag(schema: Schema) -> list[sa.Select[Any]]:
@@ -288,6 +291,11 @@ def _statements(schema: Schema) -> _Statements:
             *_name_as_tag(schema),
         ),
         _info_fields(schema),
+        sa.select(ti.c.request_id, *(ti.c[c] for c in PROMOTED_COLUMNS)).where(
+            ti.c.request_id.in_(sa.bindparam("ids", expanding=True))
+        )
+        if schema.promoted_metadata
+        else None,
         sa.select(sp.c.trace_id, sp.c.content)
         .where(sp.c.trace_id.in_(sa.bindparam("ids", expanding=True)))
         .order_by(sp.c.trace_id, sp.c.start_time_unix_nano, sp.c.span_id),
@@ -322,6 +330,10 @@ def key_values(
             conn, *_key_values_sql(schema, conn.dialect, len(chunk)), False, chunk
         ):
             found[request_id][int(kind)][key] = "" if value is None else value
+        promoted = _statements(schema).promoted_by_id
+        if promoted is not None:
+            for row in conn.execute(promoted, {"ids": chunk}):
+                found[row.request_id][1].update(metadata_from_columns(row._asdict()))
     return found
 
 
@@ -353,6 +365,8 @@ class SqlTraces(TraceStore):
         row = info_row(info, experiment_key)
         if self.schema.trace_name_column is not None:
             row[self.schema.trace_name_column] = info.tags.get(TRACE_NAME_TAG)
+        if self.schema.promoted_metadata:
+            row.update(columns_from_metadata(info.trace_metadata))
         return row
 
     def _is_name_column(self, key: str) -> bool:
@@ -415,7 +429,7 @@ class SqlTraces(TraceStore):
             meta_rows += [
                 (info.trace_id, k, _text(v))
                 for k, v in sorted(info.trace_metadata.items())
-                if old_meta.get(k) != v
+                if old_meta.get(k) != v and not (self.schema.promoted_metadata and k in PROMOTED_KEYS)
             ]
         upsert_rows(conn, self._t.tt, _KV_COLUMNS, tag_rows)
         upsert_rows(conn, self._t.tm, _KV_COLUMNS, meta_rows)
