@@ -20,11 +20,41 @@ import sqlalchemy as sa
 
 from tracklet.exceptions import TrackletException
 from tracklet.testing import TraceStoreSuite, TrackingStoreSuite
+from tracklet_sql import _mlflow_revisions as mlflow_revisions
 from tracklet_sql._engine import dialect_name, make_engine
 from tracklet_sql.store import SqlStore
 
 #: Creates MLflow's schema at the URI given (MLflow's client does on first use).
 _CREATE = "import sys, mlflow; mlflow.MlflowClient(tracking_uri=sys.argv[1]).search_experiments()"
+
+
+#: Creates MLflow's schema at an older revision, as MLflow's own upgrades leave it.
+_CREATE_AT = """
+import sys
+import sqlalchemy as sa
+from alembic import command
+from mlflow.store.db.utils import _get_alembic_config
+from mlflow.store.tracking.dbmodels.initial_models import Base
+uri, revision = sys.argv[1], sys.argv[2]
+engine = sa.create_engine(uri)
+Base.metadata.create_all(engine)
+with engine.begin() as conn:
+    config = _get_alembic_config(uri)
+    config.attributes["connection"] = conn
+    command.upgrade(config, revision)
+"""
+
+
+def create_mlflow_database_at(path: pathlib.Path, revision: str) -> None:
+    """An MLflow sqlite database at ``revision`` of MLflow's chain (no Default experiment:
+    MLflow's store adds it on open, tracklet-sql's does the same)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CREATE_AT, f"sqlite:///{path}", revision], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"MLflow could not create its schema at revision {revision}:\n{done.stderr[-3000:]}"
+        )
 
 
 def create_mlflow_database(uri: str) -> None:
@@ -184,3 +214,56 @@ def test_longer_than_mlflow_holds_is_refused(
         experiment_id = store.create_experiment("deep", artifact_location="s3://b/" + "d" * 190)
         with pytest.raises(TrackletException, match="holds at most 200"):
             store.create_run(experiment_id, "u", 0, [], "r")
+
+
+@pytest.fixture(scope="session")
+def mlflow_revision_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pathlib.Path]:
+    """sqlite databases at the oldest revision served and at the spans table's."""
+    folder = tmp_path_factory.mktemp("mlflow-revisions")
+    out = {}
+    for revision in (mlflow_revisions.FIRST_SERVED, mlflow_revisions.SPANS):
+        out[revision] = folder / f"{revision}.db"
+        create_mlflow_database_at(out[revision], revision)
+    return out
+
+
+def _copy_at(templates: dict[str, pathlib.Path], revision: str, tmp_path: pathlib.Path) -> str:
+    path = tmp_path / "mlflow.db"
+    shutil.copyfile(templates[revision], path)
+    return f"sqlite:///{path}"
+
+
+class TestMlflowOldestRevisionSqlite(TrackingStoreSuite):
+    """MLflow 2.4's schema (datasets, no inputs.step, no workspaces, no trace tables)."""
+
+    @pytest.fixture
+    def store(
+        self, mlflow_revision_templates: dict[str, pathlib.Path], tmp_path: pathlib.Path
+    ) -> Iterator[SqlStore]:
+        yield from _open(
+            _copy_at(mlflow_revision_templates, mlflow_revisions.FIRST_SERVED, tmp_path), tmp_path
+        )
+
+
+class TestMlflowSpansRevisionSqliteTraces(TraceStoreSuite):
+    """The first revision with the spans table: the trace name is still a tag there."""
+
+    @pytest.fixture
+    def store(
+        self, mlflow_revision_templates: dict[str, pathlib.Path], tmp_path: pathlib.Path
+    ) -> Iterator[SqlStore]:
+        yield from _open(_copy_at(mlflow_revision_templates, mlflow_revisions.SPANS, tmp_path), tmp_path)
+
+
+def test_traces_before_the_spans_table_are_refused_saying_how_to_upgrade(
+    mlflow_revision_templates: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    for store in _open(
+        _copy_at(mlflow_revision_templates, mlflow_revisions.FIRST_SERVED, tmp_path), tmp_path
+    ):
+        assert store.schema.revision == mlflow_revisions.FIRST_SERVED
+        with pytest.raises(TrackletException, match="mlflow db upgrade") as info:
+            store.search_traces(["0"])
+        assert info.value.error_code == "NOT_IMPLEMENTED"
+        with pytest.raises(TrackletException, match="mlflow db upgrade"):
+            store.get_trace_info("tr-" + "0" * 32)

@@ -194,6 +194,7 @@ def mlflow_schema(revision: str) -> Schema:
     """MLflow's schema at ``revision`` (one of :data:`tracklet_sql._mlflow_revisions.REVISIONS`)."""
     spans_at = position(SPANS)
     at = position(revision)
+    analytics = at is not None and at >= (position(ANALYTICS) or 0)
     return _MlflowSchema(
         MLFLOW,
         **_tables(m.metadata),
@@ -201,6 +202,7 @@ def mlflow_schema(revision: str) -> Schema:
         run_defaults=MLFLOW_RUN_DEFAULTS,
         revision=revision,
         has_traces=at is not None and spans_at is not None and at >= spans_at,
-        trace_name_column="trace_name",
-        promoted_metadata=at is not None and at >= (position(ANALYTICS) or 0),
+        # before that revision, MLflow kept the name as a tag like the others
+        trace_name_column="trace_name" if analytics else None,
+        promoted_metadata=analytics,
     )

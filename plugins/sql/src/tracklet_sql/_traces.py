@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, NOT_IMPLEMENTED, TrackletException
 from tracklet.stores import refusals
 from tracklet.stores.traces import (
     ARTIFACT_LOCATION_TAG,
@@ -42,6 +42,7 @@ from tracklet.stores.traces import (
 )
 
 from ._engine import write
+from ._mlflow_revisions import SPANS
 from ._mlflow_traces import PROMOTED_COLUMNS, PROMOTED_KEYS, columns_from_metadata, metadata_from_columns
 from ._schemas import Schema
 from ._search_traces import info_columns, search_trace_rows
@@ -264,6 +265,13 @@ def _name_as_tag(schema: Schema) -> list[sa.Select[Any]]:
 
 @cache
 def _statements(schema: Schema) -> _Statements:
+    if not schema.has_traces:
+        raise TrackletException(
+            f"This MLflow database (schema revision {schema.revision}) predates MLflow's spans table "
+            f"(revision {SPANS}), so tracklet-sql stores no traces there. Back it up and upgrade it "
+            "with MLflow: mlflow db upgrade <uri>",
+            NOT_IMPLEMENTED,
+        )
     ti, tt, tm, sp = schema.trace_info, schema.trace_tags, schema.trace_request_metadata, schema.spans
     one_trace = sa.select(ti.c.request_id).where(ti.c.request_id == sa.bindparam("trace_id"))
     return _Statements(
@@ -493,6 +501,7 @@ class SqlTraces(TraceStore):
     def _search_traces(self, search: TraceSearch) -> tuple[list[TraceInfo], str | None]:
         """One page: a query for the ``trace_info`` rows, one for their tags and metadata."""
         keys = [k for k in (_experiment_key(e) for e in search.experiment_ids) if k is not None]
+        self._t  # noqa: B018 - refuses a database without trace tables
         with self.engine.connect() as conn:
             page = search_trace_rows(conn, self.dialect, keys, search, self.schema)
             extra = key_values(self.schema, conn, [row.request_id for row in page.rows])
