@@ -20,7 +20,18 @@ from click.testing import CliRunner
 from tracklet import plugins
 from tracklet.cli import build_cli
 from tracklet.client import MlflowClient
-from tracklet.entities import Dataset, DatasetInput, InputTag, Metric, Param, Run, RunData, RunTag, ViewType
+from tracklet.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    InputTag,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunTag,
+    ViewType,
+)
 from tracklet.exceptions import TrackletException
 from tracklet.migrate import Options, default_journal_path, migrate, verify
 from tracklet.migrate._journal import Journal
@@ -546,3 +557,27 @@ def test_runs_copied_several_at_once_end_the_same(source: tuple[str, dict[str, A
     )
     assert [getattr(second, c) for c in counted] == [getattr(first, c) for c in counted]
     assert second.run_ids == first.run_ids  # listed in plan order, whatever order they finished in
+
+
+def test_long_experiment_ids_are_renumbered_for_a_sql_destination(tmp_path: Path) -> None:
+    # MLflow's file store makes 18-digit experiment ids; SQL stores hold 32-bit ones.
+    src = (tmp_path / "mlruns").as_uri()
+    store = get_tracking_store(src)
+    store.import_experiment(Experiment("226561188185181309", "vision", f"{src}/226561188185181309"))
+    client = MlflowClient(src)
+    run_id = client.create_run("226561188185181309", run_name="r", start_time=T0).info.run_id
+    client.log_metric(run_id, "loss", 0.5, timestamp=T0, step=0)
+    refused = cli(src, f"sqlite:///{tmp_path / 'refused.db'}")
+    assert refused.exit_code == 1 and "--renumber-experiments" in refused.output
+    database = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    assert cli(src, database, "--renumber-experiments").exit_code == 0
+    assert cli(src, database, "--renumber-experiments").exit_code == 0  # again: the same ids
+    copied = get_tracking_store(database)
+    vision = copied.get_experiment_by_name("vision")
+    assert vision is not None and vision.experiment_id != "226561188185181309"
+    assert [e.name for e in copied.search_experiments(ViewType.ALL)].count("vision") == 1
+    run = copied.get_run(run_id)
+    assert run.info.experiment_id == vision.experiment_id
+    assert run.info.artifact_uri and f"/{vision.experiment_id}/{run_id}/artifacts" in run.info.artifact_uri
+    assert copied.get_metric_histories(run_id)["loss"][0].value == 0.5
+    assert verify(src, database, renumber_experiments=True) == []

@@ -55,6 +55,12 @@ _DIFFERENCES_SHOWN = 50
 )
 @click.option("--no-artifacts", is_flag=True, help="Rewrite artifact URIs but copy no artifact files.")
 @click.option(
+    "--renumber-experiments",
+    is_flag=True,
+    help="Give experiments the destination's ids (its experiment of the same name, or a new one); "
+    "runs keep theirs. For an MLflow mlruns folder's long ids, which SQL stores cannot hold.",
+)
+@click.option(
     "--journal",
     metavar="PATH",
     help="Resume state (default: $XDG_CACHE_HOME/tracklet/migrate/<hash of SRC, DST>.jsonl).",
@@ -71,6 +77,7 @@ def migrate(
     artifact_root: str | None,
     keep_artifact_uris: bool,
     no_artifacts: bool,
+    renumber_experiments: bool,
     journal: str | None,
     quiet: bool,
     verbose: bool,
@@ -96,6 +103,7 @@ def migrate(
         artifact_root=artifact_root,
         keep_artifact_uris=keep_artifact_uris,
         artifacts=not no_artifacts,
+        renumber_experiments=renumber_experiments,
         journal=journal,
         progress=not quiet and sys.stderr.isatty(),  # bars on a terminal, not in a job's log
     )

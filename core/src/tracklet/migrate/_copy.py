@@ -14,10 +14,12 @@ from tracklet.exceptions import (
     INVALID_PARAMETER_VALUE,
     NOT_IMPLEMENTED,
     RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
     TrackletException,
 )
 from tracklet.migrate import _registry_phase
 from tracklet.migrate._artifacts import copy_tree, list_tree, repository
+from tracklet.migrate._ids import ExperimentIds
 from tracklet.migrate._journal import Journal
 from tracklet.migrate._options import Options, default_journal_path, normalized_uri
 from tracklet.migrate._plan import Plan, check_destination, open_store, plan
@@ -57,11 +59,12 @@ def migrate(
     if journal.discarded:
         summary.notes.append(journal.discarded)
     selected = plan(src, options.experiments, options.run_filter)
+    ids = ExperimentIds(dst, options.renumber_experiments)
     try:
-        _copy_experiments(dst, selected.experiments, uris, summary, options, dry_run)
+        _copy_experiments(dst, selected.experiments, ids, uris, summary, options, dry_run)
         if not dry_run:
             journal.open()
-        _copy_runs(src_uri, dst_uri, src, dst, selected, uris, journal, summary, options, dry_run)
+        _copy_runs(src_uri, dst_uri, src, dst, selected, ids, uris, journal, summary, options, dry_run)
     finally:
         journal.close()
     _copy_registry(src_uri, dst_uri, summary, options, dry_run)
@@ -74,6 +77,7 @@ def migrate(
 def _copy_experiments(
     dst: TrackingStore,
     experiments: list[Experiment],
+    ids: ExperimentIds,
     uris: ArtifactUris,
     summary: Summary,
     options: Options,
@@ -81,8 +85,9 @@ def _copy_experiments(
 ) -> None:
     with phase("experiments", len(experiments), options.progress) as bar:
         for experiment in experiments:
+            target = ids.resolve(experiment, create=not dry_run)
             if not dry_run:
-                _import_experiment(dst, _experiment_copy(experiment, uris))
+                _import_experiment(dst, experiment_copy(experiment, target, uris))
             summary.experiments += 1
             summary.experiment_ids.append(experiment.experiment_id)
             bar.update(1)
@@ -100,13 +105,30 @@ def _import_experiment(dst: TrackingStore, experiment: Experiment) -> None:
             "rename or delete that experiment in the destination first.",
             RESOURCE_ALREADY_EXISTS,
         ) from exc
+    # A store may take an id it cannot serve back (a SQL store's ids are 32-bit integers,
+    # MLflow's file store makes 18-digit ones): stop before runs are written under it.
+    try:
+        dst.get_experiment(experiment.experiment_id)
+    except TrackletException as exc:
+        if exc.error_code != RESOURCE_DOES_NOT_EXIST:
+            raise
+        raise TrackletException(
+            f"The destination cannot hold experiment id {experiment.experiment_id} ({experiment.name!r}): "
+            "it does not find it once written, and a copy keeps ids. SQL stores hold ids up to "
+            "2147483647, MLflow's file store makes longer ones: run the copy again with "
+            "--renumber-experiments (new experiment ids, runs keep theirs), or migrate into a folder.",
+            INVALID_PARAMETER_VALUE,
+        ) from exc
 
 
-def _experiment_copy(experiment: Experiment, uris: ArtifactUris) -> Experiment:
+def experiment_copy(experiment: Experiment, target_id: str, uris: ArtifactUris) -> Experiment:
+    """The experiment as the destination gets it: under ``target_id``, its artifact
+    location rewritten."""
+    renamed = Experiment(target_id, experiment.name, experiment.artifact_location)
     return Experiment(
-        experiment.experiment_id,
+        target_id,
         experiment.name,
-        uris.experiment(experiment),
+        uris.experiment(renamed),
         experiment.lifecycle_stage,
         tags=dict(experiment.tags),
         creation_time=experiment.creation_time,
@@ -114,21 +136,21 @@ def _experiment_copy(experiment: Experiment, uris: ArtifactUris) -> Experiment:
     )
 
 
-def run_copy(run: Run, uris: ArtifactUris) -> Run:
-    """The run as the destination gets it: no metrics (histories follow), its artifact URI
-    rewritten."""
+def run_copy(run: Run, experiment_id: str, uris: ArtifactUris) -> Run:
+    """The run as the destination gets it: in experiment ``experiment_id`` (its own unless
+    renumbered), no metrics (histories follow), its artifact URI rewritten."""
     info = run.info
-    copied = RunInfo(
-        run_id=info.run_id,
-        experiment_id=info.experiment_id,
-        user_id=info.user_id,
-        status=info.status,
-        start_time=info.start_time,
-        end_time=info.end_time,
-        lifecycle_stage=info.lifecycle_stage,
-        artifact_uri=uris.run(info),
-        run_name=info.run_name,
-    )
+    fields: dict[str, Any] = {
+        "run_id": info.run_id,
+        "experiment_id": experiment_id,
+        "user_id": info.user_id,
+        "status": info.status,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+        "lifecycle_stage": info.lifecycle_stage,
+        "run_name": info.run_name,
+    }
+    copied = RunInfo(**fields, artifact_uri=uris.run(RunInfo(**fields, artifact_uri=info.artifact_uri)))
     data = RunData(
         [],
         [Param(k, v) for k, v in run.data.params.items()],
@@ -170,6 +192,7 @@ def _copy_runs(
     src: TrackingStore,
     dst: TrackingStore,
     selected: Plan,
+    ids: ExperimentIds,
     uris: ArtifactUris,
     journal: Journal,
     summary: Summary,
@@ -200,7 +223,7 @@ def _copy_runs(
                             yield run
 
         def copy(run: Run) -> _RunCounts:
-            return _copy_run(src_uri, dst_uri, src, dst, run, uris, files, options, dry_run)
+            return _copy_run(src_uri, dst_uri, src, dst, run, ids, uris, files, options, dry_run)
 
         def done(run: Run, counts: _RunCounts) -> None:
             # Only this thread journals and counts: a run is recorded once all of it is written.
@@ -252,13 +275,14 @@ def _copy_run(
     src: TrackingStore,
     dst: TrackingStore,
     run: Run,
+    ids: ExperimentIds,
     uris: ArtifactUris,
     files: ThreadPoolExecutor,
     options: Options,
     dry_run: bool,
 ) -> _RunCounts:
     counts = _RunCounts()
-    copied = run_copy(run, uris)
+    copied = run_copy(run, ids[run.info.experiment_id], uris)
     if not dry_run:
         _refusing_clearly(dst.import_run, copied)
     counts.params = len(run.data.params)

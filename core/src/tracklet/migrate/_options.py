@@ -27,6 +27,9 @@ class Options:
     :param progress: tqdm bars on stderr, one per phase.
     :param workers: threads copying artifact files at once.
     :param run_workers: runs copied at once; None: 4 when a side is a server, else 1.
+    :param renumber_experiments: give experiments the destination's ids (its experiment of
+        the same name, or a new one) instead of keeping theirs; runs keep their ids. For
+        MLflow file stores' 18-digit ids, which SQL stores cannot hold.
     """
 
     experiments: tuple[str, ...] = ()
@@ -38,6 +41,7 @@ class Options:
     progress: bool = False
     workers: int = 8
     run_workers: int | None = None
+    renumber_experiments: bool = False
 
     @property
     def copies_artifacts(self) -> bool:

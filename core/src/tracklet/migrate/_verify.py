@@ -10,6 +10,8 @@ from tracklet.entities import Experiment, Metric, Run, ViewType
 from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.migrate import _registry_phase
 from tracklet.migrate._artifacts import list_tree, repository
+from tracklet.migrate._copy import experiment_copy, run_copy
+from tracklet.migrate._ids import ExperimentIds
 from tracklet.migrate._options import Options
 from tracklet.migrate._plan import PAGE, open_store, plan
 from tracklet.migrate._progress import phase
@@ -49,19 +51,21 @@ def verify(src_uri: str, dst_uri: str, options: Options | None = None, **kwargs:
     src, dst = open_store(src_uri), open_store(dst_uri)
     uris = ArtifactUris(destination_root(dst, options))
     selected = plan(src, options.experiments, options.run_filter)
+    ids = ExperimentIds(dst, options.renumber_experiments)
     found: list[Difference] = []
     with phase("verify", len(selected.experiments), options.progress) as bar:
         for experiment in selected.experiments:
-            found.extend(_experiment(dst, experiment, uris))
+            target = ids.resolve(experiment, create=False)
+            found.extend(_experiment(dst, experiment_copy(experiment, target, uris)))
             wanted: set[str] = set()
             for page in selected.pages_of(experiment.experiment_id):
                 for run in page:
-                    found.extend(_run(src_uri, dst_uri, src, dst, run, uris, options))
+                    found.extend(_run(src_uri, dst_uri, src, dst, run, target, uris, options))
                     wanted.add(run.info.run_id)
             if selected.whole_experiments:
                 found.extend(
                     Difference("run", run_id, "extra")
-                    for run_id in _run_ids(dst, experiment.experiment_id)
+                    for run_id in _run_ids(dst, target)
                     if run_id not in wanted
                 )
             bar.update(1)
@@ -71,7 +75,8 @@ def verify(src_uri: str, dst_uri: str, options: Options | None = None, **kwargs:
     return found
 
 
-def _experiment(dst: TrackingStore, experiment: Experiment, uris: ArtifactUris) -> list[Difference]:
+def _experiment(dst: TrackingStore, experiment: Experiment) -> list[Difference]:
+    """``experiment``: as the copy writes it (destination id, rewritten location)."""
     identity = experiment.experiment_id
     try:
         copy = dst.get_experiment(identity)
@@ -81,7 +86,7 @@ def _experiment(dst: TrackingStore, experiment: Experiment, uris: ArtifactUris) 
         return [Difference("experiment", identity, "missing")]
     expected = {
         "name": experiment.name,
-        "artifact_location": uris.experiment(experiment),
+        "artifact_location": experiment.artifact_location,
         "lifecycle_stage": experiment.lifecycle_stage,
         "creation_time": experiment.creation_time,
         "last_update_time": experiment.last_update_time,
@@ -104,6 +109,7 @@ def _run(
     src: TrackingStore,
     dst: TrackingStore,
     listed: Run,
+    experiment_id: str,
     uris: ArtifactUris,
     options: Options,
 ) -> list[Difference]:
@@ -116,7 +122,9 @@ def _run(
         return [Difference("run", run_id, "missing")]
     run = src.get_run(run_id)
     expected = _run_fields(run)
-    expected["artifact_uri"] = uris.run(run.info)
+    expected.update(
+        experiment_id=experiment_id, artifact_uri=run_copy(run, experiment_id, uris).info.artifact_uri
+    )
     found = _fields("run", run_id, expected, _run_fields(copy))
     found.extend(_histories(src, dst, run, copy))
     if options.copies_artifacts and run.info.artifact_uri:
