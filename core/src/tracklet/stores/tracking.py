@@ -503,8 +503,10 @@ class TrackingStore(abc.ABC):
 
     def import_metric_history(self, run_id: str, key: str, metrics: Sequence[Metric]) -> None:
         """Make the stored history of metric ``key`` of run ``run_id`` exactly ``metrics``
-        (repeats kept, stored points not given removed), and the run's latest value of
-        ``key`` follow. ``RESOURCE_DOES_NOT_EXIST`` if the run does not exist; the run may
+        (stored points not given removed), and the run's latest value of ``key`` follow.
+        Repeated points are kept as given, except by a store declaring
+        ``idempotent_metrics``, which keeps an exact repeat (same step, timestamp and value)
+        once, as its ``log_batch`` does. ``RESOURCE_DOES_NOT_EXIST`` if the run does not exist; the run may
         be deleted or ended (a copy writes what the ordinary calls refuse)."""
         validate_run_id(run_id)
         validate_key("metric", key)
