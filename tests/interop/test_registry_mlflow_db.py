@@ -308,6 +308,27 @@ def _differences(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: mlflow {a!r} != tracklet {b!r}"]
 
 
+def _postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database's URI (psycopg 3), dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
+        reason = f"PostgreSQL is not available at {POSTGRES}: {exc}"
+        if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    name = f"tracklet_mlflow_registry_{secrets.token_hex(6)}"
+    with admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def _mysql_database() -> Iterator[str]:
     import sqlalchemy as sa
 
@@ -345,23 +366,7 @@ def mlflow_db(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterato
     if request.param == "mysql":
         yield from _mysql_database()
         return
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5)
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
-        reason = f"PostgreSQL is not available at {POSTGRES}: {exc}"
-        if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"tracklet_mlflow_registry_{secrets.token_hex(6)}"
-    with admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    yield from _postgres_database()
 
 
 def _views(uri: str, state: pathlib.Path, tmp_path: pathlib.Path) -> dict[str, Any]:
@@ -466,3 +471,51 @@ def test_registry_both_tools_write_in_turn_and_mlflow_keeps_working(
     assert [x[:3] for x in view["logged"]["lm-tracklet"]["metrics"]] == [["m-tracklet", 1.5, 7]]
     assert view["logged"]["lm-mlflow"]["status"] == "READY"
     assert view["logged"]["search"] == ["clf", "failed", "lm-mlflow", "lm-tracklet", "pending"]
+
+
+WRITER = r"""
+import sys, warnings
+warnings.simplefilter("ignore")
+tool, uri, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if tool == "mlflow":
+    from mlflow import MlflowClient
+else:
+    from tracklet import MlflowClient
+c = MlflowClient(tracking_uri=uri, registry_uri=uri)
+print(" ".join(str(c.create_model_version("shared", f"s3://bucket/{tool}/{i}").version) for i in range(count)))
+"""
+
+
+def test_mlflow_and_tracklet_register_versions_of_one_model_at_once(tmp_path: pathlib.Path) -> None:
+    """MLflow's writers take no lock: a number one of them takes between tracklet's read and
+    insert is a duplicate key tracklet numbers again; every version gets its own number."""
+    generator = _postgres_database()
+    uri = next(generator)
+    try:
+        setup = "import warnings; warnings.simplefilter('ignore'); from mlflow import MlflowClient; "
+        setup += f"MlflowClient(tracking_uri='{uri}', registry_uri='{uri}').create_registered_model('shared')"
+        subprocess.run(
+            [sys.executable, "-c", setup], env=_env(), check=True, capture_output=True, timeout=600
+        )
+        writers = [("mlflow", 10), ("tracklet", 15), ("tracklet", 15)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, tool, uri, str(count)],
+                env=_env(),
+                cwd=str(tmp_path),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for tool, count in writers
+        ]
+        numbers: list[int] = []
+        for (tool, count), proc in zip(writers, procs, strict=True):
+            out, err = proc.communicate(timeout=600)
+            assert proc.returncode == 0, f"{tool}: {err[-3000:]}"
+            got = [int(n) for n in out.split()]
+            assert len(got) == count
+            numbers += got
+        assert sorted(numbers) == list(range(1, 41))
+    finally:
+        generator.close()
