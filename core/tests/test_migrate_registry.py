@@ -214,3 +214,80 @@ def test_file_registry_into_a_tracklet_server(tmp_path: pathlib.Path) -> None:
         assert str(dst.create_model_version("alpha", "s3://b/new").version) == "5"
     finally:
         server.stop()
+
+
+COPY = r"""
+import sys
+from tracklet.migrate._registry import copy_registry
+from tracklet.plugins import get_registry_store
+src, dst = get_registry_store(sys.argv[1]), get_registry_store(sys.argv[2])
+print("copying", flush=True)
+copy_registry(src, dst, dry_run=False)
+"""
+
+
+def _populate_many(store: RegistryStore, models: int) -> None:
+    """``models`` models of 6 versions each (the 3rd and the 6th deleted), tags and aliases."""
+    for i in range(models):
+        name = f"m{i:03d}"
+        store.create_registered_model(name, tags=[RegisteredModelTag("i", str(i))], description=f"model {i}")
+        for v in range(6):
+            store.create_model_version(name, f"s3://b/{name}/{v}", tags=[ModelVersionTag("v", str(v))])
+        store.transition_model_version_stage(name, "2", "Production", archive_existing_versions=False)
+        store.set_registered_model_alias(name, "best", "2")
+        store.delete_model_version(name, "3")
+        store.delete_model_version(name, "6")
+
+
+@pytest.mark.parametrize("destination", ["folder", "sqlite"])
+def test_a_copy_killed_ten_times_ends_verified(destination: str, tmp_path: pathlib.Path) -> None:
+    """SIGKILL the registry copy at 10 random moments, each followed by a restart: the last,
+    unkilled copy ends with ``verify_registry`` clean and numbering as in the source."""
+    import random
+    import signal
+    import time
+
+    src_uri = str(tmp_path / "mlruns")
+    _populate_many(get_registry_store(src_uri), 60)
+    dst_uri = str(tmp_path / "dst") if destination == "folder" else f"sqlite:///{tmp_path / 'dst.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_TRACKING_URI", "_REGISTRY_URI"))}
+
+    def start(dst: str = dst_uri) -> subprocess.Popen[str]:
+        """The copy in a child, returned once it has opened both stores and begun."""
+        proc = subprocess.Popen(
+            [sys.executable, "-c", COPY, src_uri, dst],
+            env=env,
+            cwd=str(tmp_path),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "copying"
+        return proc
+
+    # one unkilled copy into a scratch destination gives the span to pick kill moments in
+    scratch = start(
+        str(tmp_path / "scratch") if destination == "folder" else f"sqlite:///{tmp_path / 's.db'}"
+    )
+    began = time.monotonic()
+    scratch.communicate(timeout=600)  # (also closes its pipe)
+    assert scratch.returncode == 0
+    span = time.monotonic() - began
+    seed = random.randrange(2**32)
+    print(f"kill seed {seed}, span {span:.2f} s")
+    chooser = random.Random(seed)
+    killed = 0
+    for _ in range(10):
+        proc = start()
+        time.sleep(chooser.uniform(0, span))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed += 1
+        proc.communicate(timeout=600)
+    final = start()
+    final.communicate(timeout=600)
+    assert final.returncode == 0
+    src, dst = get_registry_store(src_uri), get_registry_store(dst_uri)
+    assert verify_registry(src, dst) == [], f"seed {seed}"
+    assert killed >= 5, f"seed {seed}: only {killed} copies were still running when their kill came"
+    assert dst.get_last_version_number("m059") == 6
+    assert str(dst.create_model_version("m059", "s3://b/new").version) == "7"
