@@ -14,7 +14,8 @@ once; several processes at once with capability ``concurrent_versions``), stages
 ``archive_existing_versions``, ``get_latest_versions`` per stage, tags, aliases (moved,
 removed with their version, reserved names), download URIs, ``models:/`` sources,
 ``copy_model_version``, both searches (filters, ``OR``, order, paging across pages,
-bad requests), and for every refusal its error code, the shared wording of
+bad requests), the copy primitives with capability ``import``
+(:mod:`tracklet.testing._registry_import`), and for every refusal its error code, the shared wording of
 :mod:`tracklet.stores.registry` and that it changed nothing.
 """
 
