@@ -102,10 +102,6 @@ def empty_mlflow_database(uri: str) -> None:
 
 #: tracklet's own behaviour that MLflow's store does not have (tracklet-sql follows MLflow there).
 _MLFLOW_DIFFERS = {
-    "test_import_the_history_is_exactly_the_points_given_repeats_included": "MLflow's metrics primary "
-    "key is the whole point: its database holds an exact repeat once",
-    "test_import_the_same_history_again_changes_nothing": "MLflow's metrics primary key is the whole "
-    "point: its database holds an exact repeat once",
     "test_nan_and_infinities_round_trip": "MLflow stores +inf and -inf as the largest doubles and reads "
     "them back so (test_mlflow_db_interop compares with MLflow's own reading)",
 }
