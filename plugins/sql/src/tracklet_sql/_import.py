@@ -18,12 +18,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from tracklet.entities import DatasetInput, Experiment, Metric, Run
+from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.stores import refusals
 from tracklet.utils.time import now_ms
 
 from ._engine import write
 from ._schemas import Schema
 from ._write import LATEST_COLUMNS, insert_ignore_tuples, upsert
+
+_INT_MAX = 2**31 - 1  # experiment ids are INTEGER columns
 
 __all__ = ["SqlImport", "metric_histories"]
 
@@ -81,6 +84,16 @@ class SqlImport:
         location = experiment.artifact_location
         self.schema.check_length(self.dialect, columns.artifact_location, location, "The artifact location")
         key = int(experiment_id)
+        if not 0 <= key <= _INT_MAX or str(key) != experiment_id:
+            # stored, it could never be read back (ids are INTEGER columns) and its row would
+            # hold the name against a later copy that renumbers
+            raise TrackletException(
+                f"Experiment id {experiment_id} cannot be stored: tracklet-sql's experiment ids "
+                f"are integers from 0 to {_INT_MAX} (MLflow's file store makes 18-digit ones). "
+                "Copy with `tracklet migrate --renumber-experiments` to give experiments new ids "
+                "(runs keep theirs).",
+                INVALID_PARAMETER_VALUE,
+            )
         row = {
             "experiment_id": key,
             "name": experiment.name,
