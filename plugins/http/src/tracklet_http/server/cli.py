@@ -106,7 +106,7 @@ def _default_backend_uri(ctx: click.Context) -> str:
     if get_scheme(uri) in ("http", "https"):
         uri = plugins.default_tracking_uri() or ""
     if not uri:
-        raise click.ClickException("No backend store: pass --backend-store-uri (e.g. sqlite:///mlflow.db).")
+        raise click.ClickException("No backend store: pass --backend-store-uri (e.g. sqlite:///tracklet.db).")
     return uri
 
 
@@ -197,7 +197,7 @@ def _multiprocess_metrics_dir() -> None:
 @click.option(
     "--backend-store-uri",
     metavar="URI",
-    help="Where experiments and runs are kept: sqlite:///mlflow.db, postgresql://…, a folder… "
+    help="Where experiments and runs are kept: sqlite:///tracklet.db, postgresql://…, a folder… "
     "[default: the tracking URI tracklet would use]",
 )
 @click.option(
