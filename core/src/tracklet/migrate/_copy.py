@@ -1,5 +1,6 @@
 """``migrate(src, dst)``: experiments, then run by run (info, histories, artifacts, journal
-line), then the registry, all written through the destination's import primitives."""
+line), then trace by trace (info, spans, journal line), then the registry, all written
+through the destination's import primitives and trace calls."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tracklet.exceptions import (
     RESOURCE_DOES_NOT_EXIST,
     TrackletException,
 )
-from tracklet.migrate import _registry_phase
+from tracklet.migrate import _registry_phase, _traces
 from tracklet.migrate._artifacts import copy_tree, list_tree, repository
 from tracklet.migrate._ids import ExperimentIds
 from tracklet.migrate._journal import Journal
@@ -64,7 +65,12 @@ def migrate(
         _copy_experiments(dst, selected.experiments, ids, uris, summary, options, dry_run)
         if not dry_run:
             journal.open()
-        _copy_runs(src_uri, dst_uri, src, dst, selected, ids, uris, journal, summary, options, dry_run)
+        run_ids = _copy_runs(
+            src_uri, dst_uri, src, dst, selected, ids, uris, journal, summary, options, dry_run
+        )
+        _copy_traces(
+            src_uri, dst_uri, trace_scope(selected, ids, uris, run_ids), journal, summary, options, dry_run
+        )
     finally:
         journal.close()
     _copy_registry(src_uri, dst_uri, summary, options, dry_run)
@@ -198,8 +204,10 @@ def _copy_runs(
     summary: Summary,
     options: Options,
     dry_run: bool,
-) -> None:
+) -> set[str]:
+    """Copy the planned runs; the ids of all of them (journaled ones included)."""
     workers = run_workers(src_uri, dst_uri, options)
+    planned: set[str] = set()
     with (
         phase("runs", None, options.progress) as bar,
         ThreadPoolExecutor(
@@ -215,6 +223,7 @@ def _copy_runs(
                     bar.total = (bar.total or 0) + len(page)
                     bar.refresh()
                     for run in page:
+                        planned.add(run.info.run_id)
                         if run.info.run_id in journal.done:
                             summary.runs_skipped += 1
                             bar.update(1)
@@ -236,8 +245,61 @@ def _copy_runs(
         if workers == 1:
             for run in todo():
                 done(run, copy(run))
-            return
-        _in_parallel(todo(), copy, done, workers)
+        else:
+            _in_parallel(todo(), copy, done, workers)
+    return planned
+
+
+def trace_scope(
+    selected: Plan, ids: ExperimentIds, uris: ArtifactUris, run_ids: set[str]
+) -> _traces.TraceScope:
+    """The traces a copy covers: those of the copied experiments; with a run filter, only
+    those of the copied runs."""
+    experiments = {
+        e.experiment_id: (
+            ids[e.experiment_id],
+            uris.experiment(Experiment(ids[e.experiment_id], e.name, e.artifact_location)),
+        )
+        for e in selected.experiments
+    }
+    return _traces.TraceScope(experiments, run_ids if selected.run_filter else None)
+
+
+def _copy_traces(
+    src_uri: str,
+    dst_uri: str,
+    scope: _traces.TraceScope,
+    journal: Journal,
+    summary: Summary,
+    options: Options,
+    dry_run: bool,
+) -> None:
+    note = _traces.unsupported(src_uri, dst_uri)
+    if note:
+        summary.notes.append(note)
+        return
+    counts = _traces.copy_traces(
+        src_uri,
+        dst_uri,
+        scope,
+        journal.traces_done,
+        journal.record_trace,
+        keep_artifact_uris=options.keep_artifact_uris,
+        dry_run=dry_run,
+        progress=options.progress,
+    )
+    summary.traces += counts.traces
+    summary.spans += counts.spans
+    summary.traces_skipped += counts.skipped
+    if counts.without_spans:
+        summary.notes.append(
+            f"{counts.without_spans:,} trace(s) copied without spans: the source has no readable "
+            "span data for them (traces still in progress, or traces.json missing)"
+        )
+    if options.run_filter:
+        summary.notes.append(
+            "with --filter, only the traces whose mlflow.sourceRun is a copied run are copied"
+        )
 
 
 def _in_parallel(

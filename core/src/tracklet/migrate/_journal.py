@@ -1,4 +1,5 @@
-"""The resume journal: one line per run copied whole (info, histories, artifacts).
+"""The resume journal: one line per run copied whole (info, histories, artifacts), and
+one per trace copied whole (info and spans).
 
 A copy killed at any moment is started again with the same journal: runs it lists are
 skipped, every other run is copied again from the start. That is safe because the import
@@ -25,6 +26,8 @@ class Journal:
         self.path = path
         self._header = {"format": _FORMAT, "src": src, "dst": dst, "artifacts": mode}
         self.done: set[str] = set()
+        #: Traces already copied whole.
+        self.traces_done: set[str] = set()
         #: Why an existing journal was not used (None when it was, or there was none).
         self.discarded: str | None = None
         self._file: IO[str] | None = None
@@ -45,13 +48,17 @@ class Journal:
             return
         for line in lines[1:]:
             entry = _parse(line)
-            if entry is not None and isinstance(entry.get("run"), str):
+            if entry is None:
+                continue
+            if isinstance(entry.get("run"), str):
                 self.done.add(entry["run"])
+            elif isinstance(entry.get("trace"), str):
+                self.traces_done.add(entry["trace"])
 
     def open(self) -> None:
         """Start appending (writing the header when the journal is new or was discarded)."""
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        fresh = not self.done
+        fresh = not self.done and not self.traces_done
         self._file = open(self.path, "w" if fresh else "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
         if fresh:
             self._write(self._header)
@@ -60,6 +67,11 @@ class Journal:
         """Note that run ``run_id`` is copied whole."""
         self._write({"run": run_id})
         self.done.add(run_id)
+
+    def record_trace(self, trace_id: str) -> None:
+        """Note that trace ``trace_id`` is copied whole (info and spans)."""
+        self._write({"trace": trace_id})
+        self.traces_done.add(trace_id)
 
     def _write(self, entry: dict[str, str]) -> None:
         assert self._file is not None, "Journal.open() first"

@@ -27,6 +27,10 @@ class Summary:
     artifact_bytes: int = 0
     #: Files already at the destination with the same size (an earlier call sent them).
     artifact_files_skipped: int = 0
+    traces: int = 0
+    spans: int = 0
+    #: Traces the journal lists as copied by an earlier, interrupted call.
+    traces_skipped: int = 0
     #: The registry phase's counts per kind of object (empty when it did not run).
     registry: dict[str, int] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
@@ -54,6 +58,10 @@ class Summary:
         out.append(
             f"  artifacts: {self.artifact_files:,} files ({_size(self.artifact_bytes)}), "
             f"{self.artifact_files_skipped:,} already there"
+        )
+        out.append(
+            f"  traces: {self.traces:,} ({self.spans:,} spans)   traces already copied (journal): "
+            f"{self.traces_skipped:,}"
         )
         if self.registry:
             out.append("  registry: " + "   ".join(f"{k}: {v:,}" for k, v in sorted(self.registry.items())))

@@ -8,9 +8,9 @@ from typing import Any
 
 from tracklet.entities import Experiment, Metric, Run, ViewType
 from tracklet.exceptions import RESOURCE_DOES_NOT_EXIST, TrackletException
-from tracklet.migrate import _registry_phase
+from tracklet.migrate import _registry_phase, _traces
 from tracklet.migrate._artifacts import list_tree, repository
-from tracklet.migrate._copy import experiment_copy, run_copy
+from tracklet.migrate._copy import experiment_copy, run_copy, trace_scope
 from tracklet.migrate._ids import ExperimentIds
 from tracklet.migrate._options import Options
 from tracklet.migrate._plan import PAGE, open_store, plan
@@ -25,9 +25,9 @@ __all__ = ["Difference", "verify"]
 class Difference:
     """One thing the destination holds otherwise than the source (after URI rewriting)."""
 
-    #: ``experiment``, ``run``, ``metric``, ``artifact`` or ``registry``.
+    #: ``experiment``, ``run``, ``metric``, ``artifact``, ``trace`` or ``registry``.
     kind: str
-    #: The object: an experiment or run id, ``<run id>/<metric key>``, ``<run id>:<path>``.
+    #: The object: an experiment, run or trace id, ``<run id>/<metric key>``, ``<run id>:<path>``.
     identity: str
     #: What differs: a field name, ``missing``, ``extra``...
     field: str
@@ -53,6 +53,7 @@ def verify(src_uri: str, dst_uri: str, options: Options | None = None, **kwargs:
     selected = plan(src, options.experiments, options.run_filter)
     ids = ExperimentIds(dst, options.renumber_experiments)
     found: list[Difference] = []
+    planned: set[str] = set()
     with phase("verify", len(selected.experiments), options.progress) as bar:
         for experiment in selected.experiments:
             target = ids.resolve(experiment, create=False)
@@ -62,6 +63,7 @@ def verify(src_uri: str, dst_uri: str, options: Options | None = None, **kwargs:
                 for run in page:
                     found.extend(_run(src_uri, dst_uri, src, dst, run, target, uris, options))
                     wanted.add(run.info.run_id)
+            planned |= wanted
             if selected.whole_experiments:
                 found.extend(
                     Difference("run", run_id, "extra")
@@ -69,6 +71,14 @@ def verify(src_uri: str, dst_uri: str, options: Options | None = None, **kwargs:
                     if run_id not in wanted
                 )
             bar.update(1)
+    if _traces.unsupported(src_uri, dst_uri) is None:
+        scope = trace_scope(selected, ids, uris, planned)
+        found.extend(
+            Difference("trace", trace_id, field, theirs, ours)
+            for trace_id, field, theirs, ours in _traces.trace_differences(
+                src_uri, dst_uri, scope, selected.whole_experiments
+            )
+        )
     if not options.experiments and not options.run_filter:
         lines, _note = _registry_phase.differences(src_uri, dst_uri)
         found.extend(Difference("registry", line, "differs") for line in lines)
