@@ -3,7 +3,7 @@
 * ``mlflow_db``: a tracking database written by real MLflow 3.17.2 (``mlflow_writer.py`` in a
   subprocess: experiments active and deleted, runs of every status, nested and deleted runs,
   params, tags, metric histories with NaN and infinities, datasets, artifacts, a registered
-  model with versions, an alias and a deleted version). MLflow takes seconds per dozen runs,
+  model with versions, an alias and a deleted version, three traces). MLflow takes seconds per dozen runs,
   so the database is built once per machine and writer version, under the temp folder, and
   only read by the tests (a fresh copy of the file per test);
 * ``postgres_database``: a fresh PostgreSQL database per test (``TRACKLET_TEST_POSTGRES_URI``);
@@ -43,6 +43,7 @@ class MlflowDb:
     path: Path
     experiments: list[str]
     runs: list[str]
+    traces: list[str]
 
 
 def _mlflow_version() -> str:
@@ -89,7 +90,7 @@ def mlflow_db(_mlflow_db_cache: tuple[Path, dict[str, list[str]]], tmp_path: Pat
     folder, ids = _mlflow_db_cache
     path = tmp_path / "mlflow.db"
     shutil.copyfile(folder / "mlflow.db", path)
-    return MlflowDb(f"sqlite:///{path}", path, ids["experiments"], ids["runs"])
+    return MlflowDb(f"sqlite:///{path}", path, ids["experiments"], ids["runs"], ids["traces"])
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ def main(uri: str, runs: int, seed: int) -> None:
         if i % 9 == 5:
             client.delete_run(run_id)
         made.append(run_id)
+    traces = _traces(client, [vision, nlp], made)
     client.delete_experiment(gone)
     client.create_registered_model("classifier", tags={"owner": "cv"}, description="a model")
     for n in range(3):
@@ -76,7 +77,34 @@ def main(uri: str, runs: int, seed: int) -> None:
     client.delete_model_version("classifier", "2")
     client.set_registered_model_alias("classifier", "champion", "3")
     client.set_model_version_tag("classifier", "1", "validated", "yes")
-    print(json.dumps({"experiments": experiments, "runs": made}))
+    print(json.dumps({"experiments": experiments, "runs": made, "traces": traces}))
+
+
+def _traces(client: MlflowClient, experiments: list[str], runs: list[str]) -> list[str]:
+    """Three traces (two spans each) as MLflow's tracing writes them: one of a run, one of
+    no run, one failed, with tags set at start and afterwards."""
+    made = []
+    for n, (experiment, run_id) in enumerate(
+        zip(experiments + experiments[:1], [runs[0], None, runs[1]], strict=True)
+    ):
+        root = client.start_trace(
+            f"answer-{n}",
+            span_type="CHAIN",
+            inputs={"question": f"q{n}"},
+            tags={"n": str(n)},
+            experiment_id=experiment,
+            run_id=run_id,
+            start_time_ns=(T0 + n) * 1_000_000,
+        )
+        child = client.start_span(
+            "retrieve", root.trace_id, root.span_id, span_type="RETRIEVER", inputs={"k": 2}
+        )
+        client.end_span(root.trace_id, child.span_id, outputs=["a", "b"])
+        client.end_trace(root.trace_id, outputs={"answer": n}, status="ERROR" if n == 2 else "OK")
+        made.append(root.trace_id)
+    mlflow.flush_trace_async_logging()
+    client.set_trace_tag(made[0], "reviewed", "yes")
+    return made
 
 
 if __name__ == "__main__":

@@ -68,6 +68,34 @@ def artifact_trees(uri: str, run_ids: list[str]) -> dict[str, dict[str, int | No
     return trees
 
 
+def traces(uri: str, trace_ids: list[str]) -> dict[str, Any]:
+    """Each trace's info fields and spans (as dicts) as tracklet's client reads them; the
+    tags a destination sets itself (where the spans and traces.json live) left out."""
+    from tracklet.tracing.client import TracingClient
+
+    found = {}
+    for trace in TracingClient(uri).batch_get_traces(trace_ids):
+        info = trace.info
+        tags = {
+            k: v
+            for k, v in info.tags.items()
+            if k not in ("mlflow.artifactLocation", "mlflow.trace.spansLocation")
+        }
+        spans = sorted((s.to_dict() for s in trace.data.spans), key=lambda d: str(d["span_id"]))
+        found[info.trace_id] = (
+            str(info.experiment_id),
+            info.request_time,
+            str(info.state),
+            info.execution_duration,
+            info.request_preview,
+            info.response_preview,
+            dict(info.trace_metadata),
+            tags,
+            spans,
+        )
+    return found
+
+
 def digest(path: Path) -> str:
     """The database's schema and rows (not its bytes: opening it may switch its journal mode)."""
     import sqlite3
@@ -89,6 +117,9 @@ def check_copy(db: MlflowDb, dst: str, *options: str) -> None:
     source, copy = snapshot(db.uri), snapshot(dst)
     assert copy == source
     assert len(source["runs"]) == len(db.runs)
+    assert f"traces: {len(db.traces)} ({2 * len(db.traces)} spans)" in result.output, result.output
+    assert traces(dst, db.traces) == traces(db.uri, db.traces)
+    assert len(traces(dst, db.traces)) == len(db.traces)
     assert artifact_trees(dst, db.runs) == artifact_trees(db.uri, db.runs)
     assert sum(len(tree) for tree in artifact_trees(dst, db.runs).values()) == len(db.runs) // 3
     odd = [h["odd"] for _, _, _, h, _ in source["runs"].values() if "odd" in h]
