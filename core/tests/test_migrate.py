@@ -533,6 +533,7 @@ def test_progress_draws_a_bar_per_phase_on_a_terminal(
     migrate(src, (tmp_path / "dst").as_uri(), progress=True)
     drawn = terminal.getvalue()
     assert "experiments: 100%" in drawn and "runs: 100%" in drawn and "6/6" in drawn
+    assert "traces: " in drawn
     quiet = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", quiet)
     migrate(src, (tmp_path / "dst2").as_uri())  # a library call: quiet unless asked
@@ -580,4 +581,184 @@ def test_long_experiment_ids_are_renumbered_for_a_sql_destination(tmp_path: Path
     assert run.info.experiment_id == vision.experiment_id
     assert run.info.artifact_uri and f"/{vision.experiment_id}/{run_id}/artifacts" in run.info.artifact_uri
     assert copied.get_metric_histories(run_id)["loss"][0].value == 0.5
+    assert verify(src, database, renumber_experiments=True) == []
+
+
+# -- traces ----------------------------------------------------------------------------------------
+
+
+def add_traces(uri: str, experiment_id: str, run_id: str) -> list[str]:
+    """Three traces made by tracklet's tracing API (two spans each): one of ``run_id``, one
+    of no run, one failed; a tag set after the trace ended. Returns their ids."""
+    from tracklet import _config, tracing
+    from tracklet.tracing.export import flush_trace_async_logging
+
+    _config.set_tracking_uri(uri)
+    tracing.reset()
+    try:
+        client = MlflowClient(uri)
+        made = []
+        for n, run in enumerate((run_id, None, None)):
+            root = client.start_trace(
+                f"answer-{n}",
+                span_type="CHAIN",
+                inputs={"question": f"q{n}"},
+                tags={"n": str(n)},
+                experiment_id=experiment_id,
+                run_id=run,
+                start_time_ns=(T0 + n) * 1_000_000,
+            )
+            child = client.start_span("retrieve", root.trace_id, root.span_id, inputs={"k": 2})
+            client.end_span(root.trace_id, child.span_id, outputs=["a", "b"])
+            client.end_trace(root.trace_id, outputs={"answer": n}, status="ERROR" if n == 2 else "OK")
+            made.append(root.trace_id)
+        flush_trace_async_logging()
+        client.set_trace_tag(made[0], "reviewed", "yes")
+        return made
+    finally:
+        tracing.reset()
+        _config.set_tracking_uri(None)
+
+
+def traces(uri: str, experiment_ids: list[str]) -> dict[str, Any]:
+    """Every trace of the experiments as tracklet's client reads it: info fields, and spans
+    as dicts; the tags saying where the destination keeps spans and traces.json left out."""
+    from tracklet.tracing.client import TracingClient
+
+    found = {}
+    for trace in TracingClient(uri).search_traces(experiment_ids=experiment_ids, max_results=1000):
+        info = trace.info
+        rewritten = ("mlflow.artifactLocation", "mlflow.trace.spansLocation")
+        found[info.trace_id] = (
+            str(info.experiment_id),
+            info.request_time,
+            str(info.state),
+            info.execution_duration,
+            info.request_preview,
+            info.response_preview,
+            dict(info.trace_metadata),
+            {k: v for k, v in info.tags.items() if k not in rewritten},
+            sorted((s.to_dict() for s in trace.data.spans), key=lambda d: str(d["span_id"])),
+        )
+    return found
+
+
+@pytest.fixture
+def traced(source: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    src, ids = source
+    ids["traces"] = add_traces(src, ids["experiments"][0], ids["parent"])
+    return src, ids
+
+
+def test_traces_go_from_a_folder_into_sqlite_and_back_with_their_spans(
+    traced: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    src, ids = traced
+    database = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    summary = migrate(src, database)
+    assert (summary.traces, summary.spans) == (3, 6)
+    expected = traces(src, ids["experiments"])
+    assert len(expected) == 3 and all(len(t[-1]) == 2 for t in expected.values())
+    assert traces(database, ids["experiments"]) == expected
+    assert expected[ids["traces"][0]][7]["reviewed"] == "yes"
+    assert expected[ids["traces"][2]][2] == "ERROR"
+    from tracklet.tracing.client import TracingClient
+
+    copied = TracingClient(database).get_trace_info(ids["traces"][0])
+    assert copied.tags["mlflow.trace.spansLocation"] == "TRACKING_STORE"  # spans in the database
+    location = get_tracking_store(database).get_experiment(ids["experiments"][0]).artifact_location
+    assert copied.tags["mlflow.artifactLocation"] == f"{location}/traces/{ids['traces'][0]}/artifacts"
+    assert verify(src, database) == []
+    back = (tmp_path / "back").as_uri()
+    migrate(database, back)
+    assert traces(back, ids["experiments"]) == expected
+    first = ids["experiments"][0]
+    assert (tmp_path / "back" / first / "traces" / ids["traces"][0] / "artifacts" / "traces.json").is_file()
+    assert verify(database, back) == []
+
+
+def test_traces_copied_again_are_not_stored_twice(traced: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    src, ids = traced
+    database = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    folder = (tmp_path / "dst").as_uri()
+    for dst in (database, folder):
+        migrate(src, dst)
+        before = traces(dst, ids["experiments"])
+        again = migrate(src, dst)
+        assert again.traces == 3
+        assert traces(dst, ids["experiments"]) == before
+        assert verify(src, dst) == []
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "tracklet.db") as connection:
+        assert connection.execute("SELECT COUNT(*) FROM spans").fetchone() == (6,)
+
+
+def test_traces_in_the_journal_are_skipped(traced: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    src, ids = traced
+    dst = (tmp_path / "dst").as_uri()
+    path = str(tmp_path / "journal.jsonl")
+    journal = Journal(path, normalized_uri(src), normalized_uri(dst), Options().artifact_mode())
+    journal.open()
+    journal.record_trace(ids["traces"][1])
+    journal.close()
+    assert Journal(path, normalized_uri(src), normalized_uri(dst), Options().artifact_mode()).traces_done == {
+        ids["traces"][1]
+    }
+    summary = migrate(src, dst, journal=path)
+    assert (summary.traces, summary.traces_skipped) == (2, 1)
+    assert [str(d) for d in verify(src, dst)] == [f"trace {ids['traces'][1]}: not in the destination"]
+
+
+def test_verify_finds_a_changed_trace_tag_and_an_extra_trace(
+    traced: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    src, ids = traced
+    dst = (tmp_path / "dst").as_uri()
+    migrate(src, dst, artifacts=False)
+    from tracklet.entities import TraceData
+    from tracklet.tracing.client import TracingClient
+
+    client = TracingClient(dst)
+    client.set_trace_tag(ids["traces"][0], "reviewed", "no")
+    cut = client.get_trace(ids["traces"][1])  # its traces.json loses a span
+    client._upload_trace_data(cut.info, TraceData(spans=[s for s in cut.data.spans if s.parent_id is None]))
+    extras = add_traces(dst, ids["experiments"][0], ids["parent"])
+    found = verify(src, dst, artifacts=False)
+    assert sorted((d.kind, d.identity, d.field) for d in found) == sorted(
+        [("trace", ids["traces"][0], "tags"), ("trace", ids["traces"][1], "spans")]
+        + [("trace", extra, "extra") for extra in extras]
+    )
+    (changed,) = [d for d in found if d.field == "tags"]
+    assert changed.source["reviewed"] == "yes" and changed.destination["reviewed"] == "no"
+    assert f"trace {extras[0]}: not in the source" in [str(d) for d in found]
+
+
+def test_a_filter_copies_the_traces_of_the_copied_runs_and_a_dry_run_counts_them(
+    traced: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    src, ids = traced
+    dst = (tmp_path / "dst").as_uri()
+    counted = migrate(src, dst, dry_run=True)
+    assert (counted.traces, counted.spans) == (3, 6)
+    result = cli(src, dst, "--filter", "params.lr = '0.1'")
+    assert result.exit_code == 0, result.output
+    assert "traces: 1 (2 spans)" in result.output and "mlflow.sourceRun" in result.output
+    assert sorted(traces(dst, ids["experiments"])) == [ids["traces"][0]]
+    assert verify(src, dst, run_filter="params.lr = '0.1'") == []
+
+
+def test_renumbered_experiments_take_their_traces_along(tmp_path: Path) -> None:
+    src = (tmp_path / "mlruns").as_uri()
+    store = get_tracking_store(src)
+    store.import_experiment(Experiment("226561188185181309", "vision", f"{src}/226561188185181309"))
+    run_id = MlflowClient(src).create_run("226561188185181309", start_time=T0).info.run_id
+    made = add_traces(src, "226561188185181309", run_id)
+    database = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    assert cli(src, database, "--renumber-experiments").exit_code == 0
+    vision = get_tracking_store(database).get_experiment_by_name("vision")
+    assert vision is not None
+    copied = traces(database, [vision.experiment_id])
+    assert sorted(copied) == sorted(made)
+    assert {t[0] for t in copied.values()} == {vision.experiment_id}
     assert verify(src, database, renumber_experiments=True) == []
