@@ -82,7 +82,7 @@ def migrate(
     quiet: bool,
     verbose: bool,
 ) -> None:
-    """Copy experiments, runs, metric histories, artifacts and registered models from SRC to DST.
+    """Copy experiments, runs, metric histories, artifacts, traces and registered models from SRC to DST.
 
     SRC is any tracking URI (an MLflow database such as sqlite:///mlflow.db, an mlruns
     folder, an MLflow or tracklet server); DST is a tracklet store or server (it must
