@@ -29,6 +29,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from tracklet.exceptions import TrackletException
 from tracklet.migrate._progress import phase
 
 if TYPE_CHECKING:
@@ -136,11 +137,19 @@ def _write(
     """Write one trace as the client writes an ended one (without adding size statistics:
     the copy holds the source's metadata as it is)."""
     from tracklet.entities import TraceData
+    from tracklet.tracing.client import _span_logging_refused
 
     store = client.store
-    if spans and client.span_storage:
-        store.log_spans(str(info.experiment_id), spans)
-        info = dataclasses.replace(info, tags={**info.tags, _SPANS_LOCATION: _TRACKING_STORE})
+    if spans and client.span_storage and client._log_spans_supported:
+        try:
+            store.log_spans(str(info.experiment_id), spans)
+        except (TrackletException, NotImplementedError) as exc:
+            if not _span_logging_refused(exc):
+                raise
+            # a server whose own store keeps no spans: traces.json, as the client does
+            client._log_spans_supported = False
+        else:
+            info = dataclasses.replace(info, tags={**info.tags, _SPANS_LOCATION: _TRACKING_STORE})
     stored = store.start_trace(info)
     if not spans or stored.tags.get(_SPANS_LOCATION) == _TRACKING_STORE:
         return
