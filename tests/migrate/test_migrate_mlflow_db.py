@@ -175,3 +175,62 @@ def test_mlflow_db_into_a_tracklet_server_with_artifacts_on_s3(
         assert keys == len(mlflow_db.runs) // 3
     finally:
         server.stop()
+
+
+_MLFLOW_READS_TRACES = """
+import json, sys
+from mlflow import MlflowClient
+client = MlflowClient(sys.argv[1])
+found = {}
+for trace_id in json.loads(sys.argv[2]):
+    trace = client.get_trace(trace_id)
+    info = trace.info
+    tags = {k: v for k, v in info.tags.items() if k != "mlflow.artifactLocation"}
+    spans = sorted((s.to_dict() for s in trace.data.spans), key=lambda d: str(d["span_id"]))
+    found[trace_id] = [info.experiment_id, info.request_time, str(info.state), info.execution_duration,
+                       info.request_preview, info.response_preview, info.trace_metadata, tags, spans]
+print(json.dumps(found, sort_keys=True, default=str))
+"""
+
+
+def mlflow_reads_traces(uri: str, trace_ids: list[str], cwd: Path) -> Any:
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": "", "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(
+        [sys.executable, "-c", _MLFLOW_READS_TRACES, uri, json.dumps(trace_ids)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_traces_go_round_trip_and_mlflow_reads_them_back_equal(mlflow_db: MlflowDb, tmp_path: Path) -> None:
+    """MLflow-written traces, copied into tracklet's schema and from there into an MLflow
+    database that lost them, are read by MLflow itself with every field and span equal."""
+    import shutil
+    import sqlite3
+
+    before = mlflow_reads_traces(mlflow_db.uri, mlflow_db.traces, tmp_path)
+    assert len(before) == 3 and all(len(t[-1]) == 2 for t in before.values())
+    ours = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    assert migrate_cli(mlflow_db.uri, ours).exit_code == 0
+    emptied = tmp_path / "emptied.db"
+    shutil.copyfile(mlflow_db.path, emptied)
+    with sqlite3.connect(emptied) as connection:
+        for table in ("spans", "trace_tags", "trace_request_metadata", "assessments", "trace_info"):
+            connection.execute(f"DELETE FROM {table}")
+    back = f"sqlite:///{emptied}"
+    assert mlflow_reads_traces(back, [], tmp_path) == {}
+    result = migrate_cli(ours, back, "--keep-artifact-uris")
+    assert result.exit_code == 0, result.output
+    assert f"traces: {len(mlflow_db.traces)}" in result.output
+    assert mlflow_reads_traces(back, mlflow_db.traces, tmp_path) == before
+    assert migrate_cli(ours, back, "--verify", "--keep-artifact-uris").exit_code == 0
