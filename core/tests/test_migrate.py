@@ -670,7 +670,7 @@ def test_traces_go_from_a_folder_into_sqlite_and_back_with_their_spans(
     assert copied.tags["mlflow.artifactLocation"] == f"{location}/traces/{ids['traces'][0]}/artifacts"
     assert verify(src, database) == []
     back = (tmp_path / "back").as_uri()
-    migrate(database, back)
+    migrate(database, back, run_workers=3)  # traces written three at a time
     assert traces(back, ids["experiments"]) == expected
     first = ids["experiments"][0]
     assert (tmp_path / "back" / first / "traces" / ids["traces"][0] / "artifacts" / "traces.json").is_file()

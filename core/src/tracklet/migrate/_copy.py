@@ -287,6 +287,7 @@ def _copy_traces(
         keep_artifact_uris=options.keep_artifact_uris,
         dry_run=dry_run,
         progress=options.progress,
+        workers=run_workers(src_uri, dst_uri, options),
     )
     summary.traces += counts.traces
     summary.spans += counts.spans

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from tracklet.exceptions import TrackletException
@@ -168,13 +169,24 @@ def copy_traces(
     keep_artifact_uris: bool,
     dry_run: bool,
     progress: bool,
+    workers: int = 1,
 ) -> TraceCounts:
-    """Copy the traces of ``scope`` not in ``done``, calling ``record(trace_id)`` once all
-    of a trace is written."""
+    """Copy the traces of ``scope`` not in ``done``, ``workers`` at a time (in order),
+    calling ``record(trace_id)`` here once all of a trace is written."""
     src = _client(src_uri)
     dst = None if dry_run else _client(dst_uri)
     counts = TraceCounts()
-    with phase("traces", None, progress) as bar:
+
+    def write(item: tuple[TraceInfo, list[Span] | None, str]) -> None:
+        info, spans, target_id = item
+        if dst is not None:
+            location = info.tags.get(_ARTIFACT_LOCATION)
+            _write(dst, trace_copy(info, target_id), spans, location, keep_artifact_uris)
+
+    with (
+        phase("traces", None, progress) as bar,
+        ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tracklet-traces") as pool,
+    ):
         for source_id, (target_id, _location) in scope.experiments.items():
             for page in _infos(src.store, source_id):
                 wanted = [info for info in page if scope.wants(info)]
@@ -187,15 +199,11 @@ def copy_traces(
                         bar.update(1)
                     else:
                         todo.append(info)
-                for info, spans in _with_spans(src, todo):
+                items = [(info, spans, target_id) for info, spans in _with_spans(src, todo)]
+                written = pool.map(write, items) if workers > 1 else map(write, items)
+                for (info, spans, _), _none in zip(items, written, strict=True):
+                    # results come in order: a trace is journaled once it and those before are written
                     if dst is not None:
-                        _write(
-                            dst,
-                            trace_copy(info, target_id),
-                            spans,
-                            info.tags.get(_ARTIFACT_LOCATION),
-                            keep_artifact_uris,
-                        )
                         record(info.trace_id)
                     counts.traces += 1
                     counts.spans += len(spans or [])
