@@ -19,18 +19,12 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import secrets
-import subprocess
-import sys
-from collections.abc import Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
+from _interop_tools import differences, run_script, schema
 
 pytestmark = pytest.mark.interop
-
-POSTGRES = os.environ.get("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
-MYSQL = os.environ.get("TRACKLET_TEST_MYSQL_URI", "mysql://root@127.0.0.1:3306/test")
 
 PRELUDE = r"""
 import json, math, os, sys, warnings
@@ -262,43 +256,11 @@ def _env() -> dict[str, str]:
 
 
 def _run(script: str, tool: str, uri: str, state: pathlib.Path, cwd: pathlib.Path) -> Any:
-    """Run ``script`` under ``tool``; the JSON its last line prints (None when it prints none)."""
-    done = subprocess.run(
-        [sys.executable, "-c", script, tool, uri, str(state)],
-        env=_env(),
-        cwd=str(cwd),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, f"{tool}: {done.stderr[-4000:]}"
-    lines = done.stdout.strip().splitlines()
-    return json.loads(lines[-1]) if lines else None
+    return run_script(script, tool, uri, state, cwd, _env())
 
 
 def _schema(uri: str, tmp_path: pathlib.Path) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", TABLES, uri], env=_env(), cwd=str(tmp_path), capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-def _differences(a: Any, b: Any, path: str = "") -> list[str]:
-    """Where two JSON values differ, as readable paths."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for key in sorted(set(a) | set(b)):
-            if key not in a or key not in b:
-                out.append(f"{path}/{key}: only in {'mlflow' if key in a else 'tracklet'}")
-            else:
-                out += _differences(a[key], b[key], f"{path}/{key}")
-        return out
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [
-            d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{path}[{i}]")
-        ]
-    return [] if a == b else [f"{path}: mlflow {a!r} != tracklet {b!r}"]
+    return schema(TABLES, uri, tmp_path, _env())
 
 
 def _views(uri: str, state: pathlib.Path, tmp_path: pathlib.Path) -> dict[str, Any]:
@@ -308,66 +270,11 @@ def _views(uri: str, state: pathlib.Path, tmp_path: pathlib.Path) -> dict[str, A
     return views
 
 
-def _unavailable(what: str, exc: Exception) -> NoReturn:
-    reason = f"{what} is not available: {exc}"
-    if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
-        pytest.fail(reason)
-    pytest.skip(reason)  # raises
-
-
-def _mysql_database() -> Iterator[str]:
-    pymysql = pytest.importorskip("pymysql")
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(MYSQL)
-    where = {"host": url.host or "127.0.0.1", "port": url.port or 3306, "user": url.username or "root"}
-    try:
-        admin = pymysql.connect(**where, password=url.password or "", autocommit=True, connect_timeout=5)
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
-        _unavailable(f"MariaDB/MySQL at {MYSQL}", exc)
-    name = f"tracklet_mlflow_db_{secrets.token_hex(6)}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name}")
-    try:
-        yield url.set(drivername="mysql+pymysql", database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def mlflow_db(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
-    """The URI of a new database for MLflow to create: a sqlite file, or a fresh PostgreSQL
-    or MariaDB/MySQL database (skipped when the server is not reachable, failed when
-    ``TRACKLET_TEST_REQUIRE_SERVERS`` is set)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mlflow.db'}"
-        return
-    if request.param == "mysql":
-        yield from _mysql_database()
-        return
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5)
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
-        _unavailable(f"PostgreSQL at {POSTGRES}", exc)
-    name = f"tracklet_mlflow_db_{secrets.token_hex(6)}"
-    with admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 def test_mlflow_db_tracklet_reads_what_mlflow_wrote(mlflow_db: str, tmp_path: pathlib.Path) -> None:
     state = tmp_path / "state.json"
     _run(SCENARIO, "mlflow", mlflow_db, state, tmp_path)
     views = _views(mlflow_db, state, tmp_path)
-    assert _differences(views["mlflow"], views["tracklet"]) == []
+    assert differences(views["mlflow"], views["tracklet"]) == []
     view, written = views["tracklet"], json.loads(state.read_text())
     parent = view["runs"][written["parent"]]
     assert parent["histories"]["loss"][-1] == ["loss", "NaN", 1_700_000_000_005, 5]
@@ -399,10 +306,10 @@ def test_mlflow_db_both_tools_write_in_turn_and_mlflow_keeps_working(
     _run(MIXED, "tracklet", mlflow_db, state, tmp_path)
     assert _schema(mlflow_db, tmp_path) == before  # no table, column or index created; nothing stamped
     views = _views(mlflow_db, state, tmp_path)
-    assert _differences(views["mlflow"], views["tracklet"]) == []
+    assert differences(views["mlflow"], views["tracklet"]) == []
     _run(MIXED, "mlflow", mlflow_db, state, tmp_path)
     views = _views(mlflow_db, state, tmp_path)
-    assert _differences(views["mlflow"], views["tracklet"]) == []
+    assert differences(views["mlflow"], views["tracklet"]) == []
     assert _schema(mlflow_db, tmp_path) == before
     view, written = views["mlflow"], json.loads(state.read_text())
     mine = view["runs"][written["runs"]["tracklet"]]

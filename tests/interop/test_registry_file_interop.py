@@ -20,13 +20,11 @@ one written by tracklet, and hold what was written.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import subprocess
-import sys
 from typing import Any
 
 import pytest
+from _interop_tools import differences, run_script, uri_free_env
 
 pytestmark = pytest.mark.interop
 
@@ -220,42 +218,9 @@ print(json.dumps(out, sort_keys=True))
 )
 
 
-def _run(script: str, tool: str, root: str, state: pathlib.Path, cwd: pathlib.Path) -> str:
-    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
-    for name in (
-        "MLFLOW_TRACKING_URI",
-        "TRACKLET_TRACKING_URI",
-        "MLFLOW_REGISTRY_URI",
-        "TRACKLET_REGISTRY_URI",
-    ):
-        env.pop(name, None)
-    done = subprocess.run(
-        [sys.executable, "-c", script, tool, root, str(state)],
-        env=env,
-        cwd=str(cwd),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, f"{tool}: {done.stderr[-4000:]}"
-    return done.stdout
-
-
-def _differences(a: Any, b: Any, path: str = "") -> list[str]:
-    """Where two JSON values differ, as readable paths."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for key in sorted(set(a) | set(b)):
-            if key not in a or key not in b:
-                out.append(f"{path}/{key}: only in {'mlflow' if key in a else 'tracklet'}")
-            else:
-                out += _differences(a[key], b[key], f"{path}/{key}")
-        return out
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [
-            d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{path}[{i}]")
-        ]
-    return [] if a == b else [f"{path}: mlflow {a!r} != tracklet {b!r}"]
+def _run(script: str, tool: str, root: str, state: pathlib.Path, cwd: pathlib.Path) -> Any:
+    """Run ``script`` under ``tool`` on the folder ``root``; the JSON its last line prints."""
+    return run_script(script, tool, root, state, cwd, {**uri_free_env(), "MLFLOW_ALLOW_FILE_STORE": "true"})
 
 
 def _check_written(view: dict[str, Any], state: dict[str, Any], writer: str) -> None:
@@ -311,10 +276,8 @@ def test_registry_written_by_one_tool_reads_the_same_in_both(writer: str, tmp_pa
     root = str(tmp_path / "mlruns")
     state = tmp_path / "state.json"
     _run(SCENARIO, writer, root, state, tmp_path)
-    views = {
-        tool: json.loads(_run(READER, tool, root, state, tmp_path).strip().splitlines()[-1]) for tool in TOOLS
-    }
-    assert _differences(views["mlflow"], views["tracklet"]) == []
+    views = {tool: _run(READER, tool, root, state, tmp_path) for tool in TOOLS}
+    assert differences(views["mlflow"], views["tracklet"]) == []
     _check_written(views["tracklet"], json.loads(state.read_text()), writer)
 
 
@@ -324,10 +287,8 @@ def test_registry_written_by_both_tools_in_turn_reads_the_same_in_both(tmp_path:
     _run(SCENARIO, "mlflow", root, state, tmp_path)
     _run(MIXED, "tracklet", root, state, tmp_path)
     _run(MIXED, "mlflow", root, state, tmp_path)
-    views = {
-        tool: json.loads(_run(READER, tool, root, state, tmp_path).strip().splitlines()[-1]) for tool in TOOLS
-    }
-    assert _differences(views["mlflow"], views["tracklet"]) == []
+    views = {tool: _run(READER, tool, root, state, tmp_path) for tool in TOOLS}
+    assert differences(views["mlflow"], views["tracklet"]) == []
     written = json.loads(state.read_text())
     assert written["added"] == {"tracklet": "6", "mlflow": "7"}  # deleted 4 still counts
     view = views["tracklet"]
@@ -383,5 +344,5 @@ def test_run_outputs_tracklet_records_read_in_mlflow(tmp_path: pathlib.Path) -> 
     state = tmp_path / "state.json"
     _run(OUTPUTS_BY_TRACKLET, "tracklet", root, state, tmp_path)
     written = json.loads(state.read_text())
-    read = json.loads(_run(OUTPUTS_BY_MLFLOW, "mlflow", root, state, tmp_path).strip().splitlines()[-1])
+    read = _run(OUTPUTS_BY_MLFLOW, "mlflow", root, state, tmp_path)
     assert read == sorted([[written["ids"][0], 0], [written["ids"][1], 7]])

@@ -24,21 +24,17 @@ aliases; the aliases are compared through the lookups that fill them in both too
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _interop_tools import differences, postgres_database, run_script, schema, uri_free_env
 
 pytestmark = pytest.mark.interop
 
 TOOLS = ("mlflow", "tracklet")
-POSTGRES = os.environ.get("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
-MYSQL = os.environ.get("TRACKLET_TEST_MYSQL_URI", "mysql+pymysql://root@127.0.0.1:3306/test")
 
 PRELUDE = r"""
 import json, math, os, sys, warnings
@@ -251,122 +247,12 @@ print(json.dumps({"tables": tables, "revision": revision}))
 """
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    for name in (
-        "MLFLOW_TRACKING_URI",
-        "TRACKLET_TRACKING_URI",
-        "MLFLOW_REGISTRY_URI",
-        "TRACKLET_REGISTRY_URI",
-    ):
-        env.pop(name, None)
-    return env
-
-
 def _run(script: str, tool: str, uri: str, state: pathlib.Path, cwd: pathlib.Path) -> Any:
-    """Run ``script`` under ``tool``; the JSON its last line prints (None when it prints none)."""
-    done = subprocess.run(
-        [sys.executable, "-c", script, tool, uri, str(state)],
-        env=_env(),
-        cwd=str(cwd),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, f"{tool}: {done.stderr[-4000:]}"
-    lines = done.stdout.strip().splitlines()
-    return json.loads(lines[-1]) if lines else None
+    return run_script(script, tool, uri, state, cwd, uri_free_env())
 
 
 def _schema(uri: str, tmp_path: pathlib.Path) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", TABLES, uri],
-        env=_env(),
-        cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-def _differences(a: Any, b: Any, path: str = "") -> list[str]:
-    """Where two JSON values differ, as readable paths."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for key in sorted(set(a) | set(b)):
-            if key not in a or key not in b:
-                out.append(f"{path}/{key}: only in {'mlflow' if key in a else 'tracklet'}")
-            else:
-                out += _differences(a[key], b[key], f"{path}/{key}")
-        return out
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [
-            d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{path}[{i}]")
-        ]
-    return [] if a == b else [f"{path}: mlflow {a!r} != tracklet {b!r}"]
-
-
-def _postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database's URI (psycopg 3), dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5)
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
-        reason = f"PostgreSQL is not available at {POSTGRES}: {exc}"
-        if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"tracklet_mlflow_registry_{secrets.token_hex(6)}"
-    with admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def _mysql_database() -> Iterator[str]:
-    import sqlalchemy as sa
-
-    base = sa.engine.make_url(MYSQL)
-    if base.drivername == "mysql":
-        base = base.set(drivername="mysql+pymysql")
-    try:
-        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
-        reason = f"MariaDB/MySQL is not available at {MYSQL}: {exc}"
-        if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"tracklet_mlflow_registry_{secrets.token_hex(6)}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def mlflow_db(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
-    """The URI of a new database for MLflow to create: a sqlite file, or a fresh PostgreSQL
-    or MariaDB/MySQL database (skipped when the server is not reachable, failed when
-    ``TRACKLET_TEST_REQUIRE_SERVERS`` is set)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mlflow.db'}"
-        return
-    if request.param == "mysql":
-        yield from _mysql_database()
-        return
-    yield from _postgres_database()
+    return schema(TABLES, uri, tmp_path, uri_free_env())
 
 
 def _views(uri: str, state: pathlib.Path, tmp_path: pathlib.Path) -> dict[str, Any]:
@@ -428,7 +314,7 @@ def test_registry_mlflow_wrote_reads_the_same_in_tracklet(mlflow_db: str, tmp_pa
     state = tmp_path / "state.json"
     _run(SCENARIO, "mlflow", mlflow_db, state, tmp_path)
     views = _views(mlflow_db, state, tmp_path)
-    assert _differences(views["mlflow"], views["tracklet"]) == []
+    assert differences(views["mlflow"], views["tracklet"]) == []
     _check_written(views["tracklet"], json.loads(state.read_text()))
 
 
@@ -442,7 +328,7 @@ def test_registry_both_tools_write_in_turn_and_mlflow_keeps_working(
     assert _schema(mlflow_db, tmp_path) == before  # no table created, altered away or stamped
     _run(MIXED, "mlflow", mlflow_db, state, tmp_path)
     views = _views(mlflow_db, state, tmp_path)
-    assert _differences(views["mlflow"], views["tracklet"]) == []
+    assert differences(views["mlflow"], views["tracklet"]) == []
     assert _schema(mlflow_db, tmp_path) == before
     written = json.loads(state.read_text())
     assert written["added"] == {"tracklet": "6", "mlflow": "7"}  # the deleted 4 still counts
@@ -489,19 +375,17 @@ print(" ".join(str(c.create_model_version("shared", f"s3://bucket/{tool}/{i}").v
 def test_mlflow_and_tracklet_register_versions_of_one_model_at_once(tmp_path: pathlib.Path) -> None:
     """MLflow's writers take no lock: a number one of them takes between tracklet's read and
     insert is a duplicate key tracklet numbers again; every version gets its own number."""
-    generator = _postgres_database()
-    uri = next(generator)
-    try:
+    with postgres_database("tracklet_mlflow_registry") as uri:
         setup = "import warnings; warnings.simplefilter('ignore'); from mlflow import MlflowClient; "
         setup += f"MlflowClient(tracking_uri='{uri}', registry_uri='{uri}').create_registered_model('shared')"
         subprocess.run(
-            [sys.executable, "-c", setup], env=_env(), check=True, capture_output=True, timeout=600
+            [sys.executable, "-c", setup], env=uri_free_env(), check=True, capture_output=True, timeout=600
         )
         writers = [("mlflow", 10), ("tracklet", 15), ("tracklet", 15)]
         procs = [
             subprocess.Popen(
                 [sys.executable, "-c", WRITER, tool, uri, str(count)],
-                env=_env(),
+                env=uri_free_env(),
                 cwd=str(tmp_path),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -517,5 +401,3 @@ def test_mlflow_and_tracklet_register_versions_of_one_model_at_once(tmp_path: pa
             assert len(got) == count
             numbers += got
         assert sorted(numbers) == list(range(1, 41))
-    finally:
-        generator.close()

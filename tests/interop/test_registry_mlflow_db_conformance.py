@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import os
 import pathlib
-import secrets
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
+from _interop_tools import mysql_database, postgres_database, run_python
 
 from tracklet.plugins import get_tracking_store
 from tracklet.stores import TrackingStore
@@ -25,8 +23,6 @@ from tracklet.testing import LoggedModelStoreSuite, RegistryStoreSuite
 
 pytestmark = pytest.mark.interop
 
-POSTGRES = os.environ.get("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
-MYSQL = os.environ.get("TRACKLET_TEST_MYSQL_URI", "mysql+pymysql://root@127.0.0.1:3306/test")
 #: Creates MLflow's tables (every migration, as ``mlflow server`` does on a new database).
 CREATE = r"""
 import sys, warnings
@@ -41,15 +37,7 @@ _KEEP = ("alembic_version",)
 
 def _create_with_mlflow(uri: str, cwd: pathlib.Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_TRACKING_URI", "_REGISTRY_URI"))}
-    done = subprocess.run(
-        [sys.executable, "-c", CREATE, uri],
-        env=env,
-        cwd=str(cwd),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    run_python(CREATE, uri, cwd=cwd, env=env)
 
 
 @pytest.fixture(scope="session")
@@ -62,53 +50,16 @@ def mlflow_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> pathlib.
 
 @pytest.fixture(scope="session")
 def mlflow_postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5)
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
-        reason = f"PostgreSQL is not available at {POSTGRES}: {exc}"
-        if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"tracklet_mlflow_conformance_{secrets.token_hex(6)}"
-    with admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    uri = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
-    try:
+    with postgres_database("tracklet_mlflow_conformance") as uri:
         _create_with_mlflow(uri, tmp_path_factory.mktemp("mlflow-pg"))
         yield uri
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")
 def mlflow_mysql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import sqlalchemy as sa
-
-    base = sa.engine.make_url(MYSQL)
-    if base.drivername == "mysql":
-        base = base.set(drivername="mysql+pymysql")
-    try:
-        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not here"
-        reason = f"MariaDB/MySQL is not available at {MYSQL}: {exc}"
-        if os.environ.get("TRACKLET_TEST_REQUIRE_SERVERS"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"tracklet_mlflow_conformance_{secrets.token_hex(6)}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    uri = base.set(database=name).render_as_string(hide_password=False)
-    try:
+    with mysql_database("tracklet_mlflow_conformance") as uri:
         _create_with_mlflow(uri, tmp_path_factory.mktemp("mlflow-mysql"))
         yield uri
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        admin.dispose()
 
 
 def _empty(uri: str) -> None:

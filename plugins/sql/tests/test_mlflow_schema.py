@@ -151,7 +151,9 @@ def _mlflow_differs(request: pytest.FixtureRequest) -> None:
         pytest.skip(f"MLflow's own store differs: {reason}")
 
 
-class TestMlflowSqlite(TrackingStoreSuite):
+class _OnSqlite:
+    """A copy of MLflow's sqlite template for each test."""
+
     @pytest.fixture
     def store(self, mlflow_sqlite_template: pathlib.Path, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
         path = tmp_path / "mlflow.db"
@@ -159,40 +161,46 @@ class TestMlflowSqlite(TrackingStoreSuite):
         yield from _open(f"sqlite:///{path}", tmp_path)
 
 
-class TestMlflowPostgres(TrackingStoreSuite):
+class _OnPostgres:
+    """MLflow's PostgreSQL database of the session, emptied for each test."""
+
     @pytest.fixture
     def store(self, mlflow_postgres_uri: str, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
         empty_mlflow_database(mlflow_postgres_uri)
         yield from _open(mlflow_postgres_uri, tmp_path)
 
 
-class TestMlflowMySQL(TrackingStoreSuite):
+class _OnMySQL:
+    """MLflow's MariaDB/MySQL database of the session, emptied for each test."""
+
     @pytest.fixture
     def store(self, mlflow_mysql_uri: str, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
         empty_mlflow_database(mlflow_mysql_uri)
         yield from _open(mlflow_mysql_uri, tmp_path)
 
 
-class TestMlflowSqliteTraces(TraceStoreSuite):
-    @pytest.fixture
-    def store(self, mlflow_sqlite_template: pathlib.Path, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
-        path = tmp_path / "mlflow.db"
-        shutil.copyfile(mlflow_sqlite_template, path)
-        yield from _open(f"sqlite:///{path}", tmp_path)
+class TestMlflowSqlite(_OnSqlite, TrackingStoreSuite):
+    pass
 
 
-class TestMlflowPostgresTraces(TraceStoreSuite):
-    @pytest.fixture
-    def store(self, mlflow_postgres_uri: str, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
-        empty_mlflow_database(mlflow_postgres_uri)
-        yield from _open(mlflow_postgres_uri, tmp_path)
+class TestMlflowPostgres(_OnPostgres, TrackingStoreSuite):
+    pass
 
 
-class TestMlflowMySQLTraces(TraceStoreSuite):
-    @pytest.fixture
-    def store(self, mlflow_mysql_uri: str, tmp_path: pathlib.Path) -> Iterator[SqlStore]:
-        empty_mlflow_database(mlflow_mysql_uri)
-        yield from _open(mlflow_mysql_uri, tmp_path)
+class TestMlflowMySQL(_OnMySQL, TrackingStoreSuite):
+    pass
+
+
+class TestMlflowSqliteTraces(_OnSqlite, TraceStoreSuite):
+    pass
+
+
+class TestMlflowPostgresTraces(_OnPostgres, TraceStoreSuite):
+    pass
+
+
+class TestMlflowMySQLTraces(_OnMySQL, TraceStoreSuite):
+    pass
 
 
 @pytest.mark.parametrize("server", ["postgres", "mysql"])
