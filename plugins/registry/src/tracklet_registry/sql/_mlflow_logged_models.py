@@ -39,6 +39,7 @@ from tracklet.uri import append_to_uri_path
 from tracklet.utils.time import now_ms
 
 from ._engine import write
+from ._read import logged_model_from_row
 from .mlflow_schema import MlflowTables
 
 __all__ = ["MlflowLoggedModels"]
@@ -163,20 +164,8 @@ class MlflowLoggedModels(LoggedModelStore):
                 )
             )
         return [
-            LoggedModel(
-                experiment_id=str(row.experiment_id),
-                model_id=row.model_id,
-                name=row.name,
-                artifact_location=row.artifact_location,
-                creation_timestamp=row.creation_timestamp_ms,
-                last_updated_timestamp=row.last_updated_timestamp_ms,
-                model_type=row.model_type,
-                source_run_id=row.source_run_id,
-                status=LoggedModelStatus.from_int(row.status),
-                status_message=row.status_message,
-                tags=tags.get(row.model_id, {}),
-                params=params.get(row.model_id, {}),
-                metrics=metrics.get(row.model_id) or None,
+            logged_model_from_row(
+                row, tags.get(row.model_id, {}), params.get(row.model_id, {}), metrics.get(row.model_id)
             )
             for row in rows
         ]

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tracklet.entities import LoggedModel, LoggedModelStatus, Metric
 from tracklet.entities.model_registry import (
     ModelVersion,
     ModelVersionTag,
@@ -35,11 +36,36 @@ __all__ = [
     "load_models",
     "load_page",
     "load_versions",
+    "logged_model_from_row",
     "version_entity",
     "versions_from_rows",
 ]
 
 VersionKey = tuple[int, int]  # (model_key, version)
+
+
+def logged_model_from_row(
+    row: Any, tags: dict[str, str], params: dict[str, str], metrics: list[Metric] | None
+) -> LoggedModel:
+    """A ``logged_models`` row (tracklet's schema or MLflow's: the same columns) with its
+    tags, params and metrics, as the entity."""
+    return LoggedModel(
+        experiment_id=str(row.experiment_id),
+        model_id=row.model_id,
+        name=row.name,
+        artifact_location=row.artifact_location,
+        creation_timestamp=row.creation_timestamp_ms,
+        last_updated_timestamp=row.last_updated_timestamp_ms,
+        model_type=row.model_type,
+        source_run_id=row.source_run_id,
+        status=LoggedModelStatus.from_int(row.status),
+        status_message=row.status_message,
+        tags=tags,
+        params=params,
+        metrics=metrics or None,
+    )
+
+
 rm, mv = s.registered_models, s.model_versions
 VERSION_COLUMNS = (*mv.c, rm.c.name)
 VERSIONS_JOIN = mv.join(rm, rm.c.model_key == mv.c.model_key)

@@ -64,6 +64,7 @@ from ._read import (
     load_models,
     load_page,
     load_versions,
+    logged_model_from_row,
     versions_from_rows,
 )
 from ._search import has_prompts, model_search, parse_search, uses_ilike, version_search
@@ -635,21 +636,7 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
                 out[model_id][key] = value
         metrics = _load_metrics(conn, ids)
         return [
-            LoggedModel(
-                experiment_id=str(row.experiment_id),
-                model_id=row.model_id,
-                name=row.name,
-                artifact_location=row.artifact_location,
-                creation_timestamp=row.creation_timestamp_ms,
-                last_updated_timestamp=row.last_updated_timestamp_ms,
-                model_type=row.model_type,
-                source_run_id=row.source_run_id,
-                status=LoggedModelStatus.from_int(row.status),
-                status_message=row.status_message,
-                tags=tags[row.model_id],
-                params=params[row.model_id],
-                metrics=metrics.get(row.model_id) or None,
-            )
+            logged_model_from_row(row, tags[row.model_id], params[row.model_id], metrics.get(row.model_id))
             for row in rows
         ]
 
