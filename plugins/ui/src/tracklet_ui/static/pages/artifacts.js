@@ -1,0 +1,483 @@
+// The artifact browser of a run: a lazily listed folder tree and a preview of the selected
+// file. Artifact names and contents are attacker-controlled, so everything shown goes through
+// Preact text children or a sandboxed iframe (no scripts, no same origin); images are shown
+// through blob URLs as <img>, SVG included, never inlined into the page.
+import { html, useCallback, useEffect, useMemo, useRef, useState } from "../html.js";
+import { api } from "../api.js";
+import { ErrorBox, Spinner } from "../components.js";
+
+const LIST = "ajax-api/2.0/mlflow/artifacts/list";
+const GET = "get-artifact";
+export const TEXT_LIMIT = 1024 * 1024;
+export const TABLE_ROW_LIMIT = 1000;
+
+const IMAGE_TYPES = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  svg: "image/svg+xml",
+  webp: "image/webp",
+  bmp: "image/bmp",
+  ico: "image/x-icon",
+};
+const TEXT_EXTENSIONS = new Set([
+  "txt", "log", "md", "rst", "py", "sh", "cfg", "ini", "toml", "conf", "properties", "r",
+  "js", "ts", "java", "scala", "sql", "xml", "out", "err", "ipynb", "jsonl", "gitignore",
+  "requirements", "lock", "pkl.txt", "text", "env",
+]);
+const TEXT_NAMES = new Set(["MLmodel", "MLproject", "Dockerfile", "LICENSE", "README"]);
+
+function extensionOf(path) {
+  const name = baseName(path);
+  const dot = name.lastIndexOf(".");
+  return dot > 0 ? name.slice(dot + 1).toLowerCase() : "";
+}
+
+export function baseName(path) {
+  const slash = path.lastIndexOf("/");
+  return slash >= 0 ? path.slice(slash + 1) : path;
+}
+
+/** How a file is previewed, from its name: "image", "json", "yaml", "csv", "tsv", "html",
+ * "text" or "none" (a download link only). */
+export function previewKind(path) {
+  const name = baseName(path);
+  const ext = extensionOf(path);
+  if (name === "MLmodel" || ext === "yaml" || ext === "yml") return "yaml";
+  if (IMAGE_TYPES[ext]) return "image";
+  if (ext === "json") return "json";
+  if (ext === "csv") return "csv";
+  if (ext === "tsv") return "tsv";
+  if (ext === "html" || ext === "htm") return "html";
+  if (TEXT_EXTENSIONS.has(ext) || TEXT_NAMES.has(name) || name.startsWith("requirements")) return "text";
+  return "none";
+}
+
+export function formatSize(bytes) {
+  if (bytes === undefined || bytes === null) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = Number(bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+function artifactUrl(runId, path) {
+  return api.url(GET, { run_id: runId, path });
+}
+
+async function fetchArtifact(runId, path) {
+  const response = await fetch(artifactUrl(runId, path), { credentials: "same-origin" });
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = await response.json();
+      message = body.message || message;
+    } catch {
+      // not a JSON error body: keep the status line
+    }
+    throw new Error(`Could not read ${path}: ${message}`);
+  }
+  return response;
+}
+
+/** The first `limit` bytes of a file as text, and whether there was more. */
+async function fetchTextHead(runId, path, limit = TEXT_LIMIT) {
+  const response = await fetchArtifact(runId, path);
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  let truncated = false;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    if (size > limit) {
+      truncated = true;
+      await reader.cancel();
+      break;
+    }
+  }
+  const bytes = new Uint8Array(Math.min(size, limit));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, Math.min(chunk.length, bytes.length - offset));
+    bytes.set(part, offset);
+    offset += part.length;
+    if (offset >= bytes.length) break;
+  }
+  return { text: new TextDecoder("utf-8").decode(bytes), truncated };
+}
+
+/** CSV/TSV rows (quoted fields, doubled quotes, CRLF), at most `maxRows`. */
+export function parseDelimited(text, delimiter, maxRows) {
+  const rows = [];
+  let row = [];
+  let field = "";
+  let quoted = false;
+  let i = 0;
+  while (i < text.length && rows.length < maxRows) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i += 2;
+        continue;
+      }
+      if (ch === '"') quoted = false;
+      else field += ch;
+      i += 1;
+      continue;
+    }
+    if (ch === '"' && field === "") quoted = true;
+    else if (ch === delimiter) {
+      row.push(field);
+      field = "";
+    } else if (ch === "\n" || ch === "\r") {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+      if (ch === "\r" && text[i + 1] === "\n") i += 1;
+    } else field += ch;
+    i += 1;
+  }
+  if ((field !== "" || row.length) && rows.length < maxRows) {
+    row.push(field);
+    rows.push(row);
+  }
+  return { rows, more: i < text.length };
+}
+
+function cellText(value) {
+  if (value === null || value === undefined) return "";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+function DataTable({ columns, rows, note }) {
+  return html`<div class="artifact-table-wrap">
+    <table class="artifact-table">
+      <thead>
+        <tr>${columns.map((c) => html`<th scope="col">${cellText(c)}</th>`)}</tr>
+      </thead>
+      <tbody>
+        ${rows.map((r) => html`<tr>${columns.map((_, j) => html`<td>${cellText(r[j])}</td>`)}</tr>`)}
+      </tbody>
+    </table>
+    ${note && html`<p class="artifact-note">${note}</p>`}
+  </div>`;
+}
+
+function JsonNode({ name, value, depth }) {
+  const label = name === undefined ? null : html`<span class="json-key">${name}</span>: `;
+  if (value === null || typeof value !== "object") {
+    const kind = value === null ? "null" : typeof value;
+    return html`<div class="json-leaf">${label}<span class=${`json-${kind}`}>${JSON.stringify(value)}</span></div>`;
+  }
+  const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+  const shown = entries.slice(0, 1000);
+  const brackets = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
+  return html`<details class="json-node" open=${depth < 2}>
+    <summary>${label}${brackets[0]}<span class="json-count">${entries.length} ${Array.isArray(value) ? "items" : "keys"}</span>${brackets[1]}</summary>
+    <div class="json-children">
+      ${shown.map(([k, v]) => html`<${JsonNode} key=${k} name=${String(k)} value=${v} depth=${depth + 1} />`)}
+      ${entries.length > shown.length && html`<div class="artifact-note">… ${entries.length - shown.length} more</div>`}
+    </div>
+  </details>`;
+}
+
+export function JsonView({ value }) {
+  return html`<div class="json-view"><${JsonNode} value=${value} depth=${0} /></div>`;
+}
+
+function isLoggedTable(value) {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    Array.isArray(value.columns) &&
+    Array.isArray(value.data) &&
+    value.data.every((r) => Array.isArray(r))
+  );
+}
+
+function TruncatedNote({ truncated }) {
+  return truncated
+    ? html`<p class="artifact-note" role="note">Preview truncated: showing the first 1 MB. Download the file to see all of it.</p>`
+    : null;
+}
+
+function TextPreview({ text, truncated, kind }) {
+  return html`<div>
+    <${TruncatedNote} truncated=${truncated} />
+    <pre class=${`artifact-text artifact-${kind}`}>${text}</pre>
+  </div>`;
+}
+
+function JsonPreview({ text, truncated }) {
+  const parsed = useMemo(() => {
+    if (truncated) return { error: true };
+    try {
+      return { value: JSON.parse(text) };
+    } catch {
+      return { error: true };
+    }
+  }, [text, truncated]);
+  if (parsed.error) return html`<${TextPreview} text=${text} truncated=${truncated} kind="json" />`;
+  if (isLoggedTable(parsed.value)) {
+    const { columns, data } = parsed.value;
+    const rows = data.slice(0, TABLE_ROW_LIMIT);
+    const note = data.length > rows.length ? `Showing the first ${rows.length} of ${data.length} rows.` : null;
+    return html`<${DataTable} columns=${columns} rows=${rows} note=${note} />`;
+  }
+  return html`<${JsonView} value=${parsed.value} />`;
+}
+
+function DelimitedPreview({ text, truncated, delimiter }) {
+  const { rows, more } = useMemo(() => parseDelimited(text, delimiter, TABLE_ROW_LIMIT + 1), [text, delimiter]);
+  if (!rows.length) return html`<p class="artifact-note">The file is empty.</p>`;
+  const [header, ...body] = rows;
+  const shown = body.slice(0, TABLE_ROW_LIMIT);
+  const note =
+    more || truncated || body.length > shown.length ? `Showing the first ${shown.length} rows.` : null;
+  return html`<${DataTable} columns=${header} rows=${shown} note=${note} />`;
+}
+
+function HtmlPreview({ text, truncated, name }) {
+  // No allow-scripts and no allow-same-origin: the document can neither run code nor reach
+  // this page's origin (and the page's CSP applies to srcdoc documents as well).
+  return html`<div>
+    <${TruncatedNote} truncated=${truncated} />
+    <iframe class="artifact-html" sandbox="" srcdoc=${text} title=${`Preview of ${name}`}></iframe>
+  </div>`;
+}
+
+function ImagePreview({ runId, path }) {
+  const [state, setState] = useState({ loading: true });
+  useEffect(() => {
+    let url = null;
+    let cancelled = false;
+    (async () => {
+      try {
+        const response = await fetchArtifact(runId, path);
+        const bytes = await response.arrayBuffer();
+        if (cancelled) return;
+        // The server sends every artifact as an attachment (some as text/plain): give the
+        // blob the image type so the browser decodes it as an image and nothing else.
+        url = URL.createObjectURL(new Blob([bytes], { type: IMAGE_TYPES[extensionOf(path)] }));
+        setState({ url });
+      } catch (error) {
+        if (!cancelled) setState({ error });
+      }
+    })();
+    return () => {
+      cancelled = true;
+      if (url) URL.revokeObjectURL(url);
+    };
+  }, [runId, path]);
+  if (state.error) return html`<${ErrorBox} error=${state.error} />`;
+  if (state.loading) return html`<${Spinner} />`;
+  return html`<img class="artifact-image" src=${state.url} alt=${baseName(path)} />`;
+}
+
+function TextualPreview({ runId, path, kind }) {
+  const [state, setState] = useState({ loading: true });
+  useEffect(() => {
+    let cancelled = false;
+    setState({ loading: true });
+    fetchTextHead(runId, path).then(
+      (result) => !cancelled && setState(result),
+      (error) => !cancelled && setState({ error }),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [runId, path]);
+  if (state.error) return html`<${ErrorBox} error=${state.error} />`;
+  if (state.loading) return html`<${Spinner} />`;
+  const { text, truncated } = state;
+  if (kind === "json") return html`<${JsonPreview} text=${text} truncated=${truncated} />`;
+  if (kind === "csv") return html`<${DelimitedPreview} text=${text} truncated=${truncated} delimiter="," />`;
+  if (kind === "tsv") return html`<${DelimitedPreview} text=${text} truncated=${truncated} delimiter="\t" />`;
+  if (kind === "html") return html`<${HtmlPreview} text=${text} truncated=${truncated} name=${baseName(path)} />`;
+  return html`<${TextPreview} text=${text} truncated=${truncated} kind=${kind} />`;
+}
+
+function Preview({ runId, file }) {
+  const kind = previewKind(file.path);
+  const name = baseName(file.path);
+  return html`<section class="artifact-preview" aria-label=${`Preview of ${name}`}>
+    <header class="artifact-preview-head">
+      <h3 class="artifact-name">${file.path}</h3>
+      <span class="artifact-size">${formatSize(file.file_size)}</span>
+      <a class="button artifact-download" href=${artifactUrl(runId, file.path)} download=${name}>Download</a>
+    </header>
+    <div class="artifact-preview-body" data-kind=${kind}>
+      ${kind === "none" && html`<p class="artifact-note">No preview for this file type. Use Download to get it.</p>`}
+      ${kind === "image" && html`<${ImagePreview} key=${file.path} runId=${runId} path=${file.path} />`}
+      ${kind !== "none" &&
+      kind !== "image" &&
+      html`<${TextualPreview} key=${file.path} runId=${runId} path=${file.path} kind=${kind} />`}
+    </div>
+  </section>`;
+}
+
+function ancestorsOf(path) {
+  const parts = path.split("/").filter(Boolean);
+  return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join("/"));
+}
+
+function moveFocus(tree, current, delta) {
+  const items = [...tree.querySelectorAll("button.artifact-item")];
+  const index = items.indexOf(current);
+  const next = items[Math.max(0, Math.min(items.length - 1, index + delta))];
+  if (next) next.focus();
+}
+
+function TreeLevel({ folder, listings, expanded, selected, onToggle, onSelect, depth }) {
+  const listing = listings[folder];
+  if (!listing || listing.loading) return html`<li role="none"><${Spinner} /></li>`;
+  if (listing.error) return html`<li role="none"><${ErrorBox} error=${listing.error} /></li>`;
+  if (!listing.files.length && depth === 0) {
+    return html`<li role="none" class="artifact-note">This run has no artifacts.</li>`;
+  }
+  return listing.files.map((file) => {
+    const isOpen = file.is_dir && expanded.has(file.path);
+    return html`<li
+      role="treeitem"
+      key=${file.path}
+      aria-expanded=${file.is_dir ? String(isOpen) : undefined}
+      aria-selected=${String(selected === file.path)}
+    >
+      <button
+        type="button"
+        class=${`artifact-item ${file.is_dir ? "is-dir" : "is-file"}${selected === file.path ? " selected" : ""}`}
+        style=${{ paddingLeft: `${0.5 + depth * 1.1}rem` }}
+        data-path=${file.path}
+        data-dir=${file.is_dir ? "true" : "false"}
+        onClick=${() => (file.is_dir ? onToggle(file.path) : onSelect(file))}
+      >
+        <span class="artifact-icon" aria-hidden="true">${file.is_dir ? (isOpen ? "▾" : "▸") : "·"}</span>
+        <span class="artifact-label">${baseName(file.path)}</span>
+        ${!file.is_dir && html`<span class="artifact-item-size">${formatSize(file.file_size)}</span>`}
+      </button>
+      ${isOpen &&
+      html`<ul role="group">
+        <${TreeLevel}
+          folder=${file.path}
+          listings=${listings}
+          expanded=${expanded}
+          selected=${selected}
+          onToggle=${onToggle}
+          onSelect=${onSelect}
+          depth=${depth + 1}
+        />
+      </ul>`}
+    </li>`;
+  });
+}
+
+/** A run's artifacts: tree on the left, preview of the selected file on the right.
+ * `initialPath` (a file or a folder) is opened and selected on first render. */
+export function ArtifactBrowser({ runId, initialPath }) {
+  const [listings, setListings] = useState({});
+  const [expanded, setExpanded] = useState(() => new Set(initialPath ? ancestorsOf(initialPath) : []));
+  const [selected, setSelected] = useState(null);
+  const pending = useRef(new Set());
+  const tree = useRef(null);
+
+  const load = useCallback(
+    (folder) => {
+      if (pending.current.has(folder)) return;
+      pending.current.add(folder);
+      setListings((prev) => ({ ...prev, [folder]: { loading: true } }));
+      const params = folder ? { run_id: runId, path: folder } : { run_id: runId };
+      api.get(LIST, params).then(
+        (body) => {
+          const files = (body.files || []).slice().sort((a, b) => b.is_dir - a.is_dir || a.path.localeCompare(b.path));
+          setListings((prev) => ({ ...prev, [folder]: { files } }));
+        },
+        (error) => setListings((prev) => ({ ...prev, [folder]: { error } })),
+      );
+    },
+    [runId],
+  );
+
+  useEffect(() => {
+    pending.current = new Set();
+    setListings({});
+    load("");
+    for (const folder of initialPath ? ancestorsOf(initialPath) : []) load(folder);
+  }, [runId, load]);
+
+  // Select initialPath once the listing of its folder shows it (a file) or open it (a folder).
+  useEffect(() => {
+    if (!initialPath || selected) return;
+    const parent = ancestorsOf(initialPath).pop() || "";
+    const entry = listings[parent]?.files?.find((f) => f.path === initialPath.replace(/\/$/, ""));
+    if (!entry) return;
+    if (entry.is_dir) {
+      setExpanded((prev) => new Set(prev).add(entry.path));
+      load(entry.path);
+      setSelected({ path: entry.path, is_dir: true });
+    } else setSelected(entry);
+  }, [listings, initialPath]);
+
+  const onToggle = useCallback(
+    (path) => {
+      setExpanded((prev) => {
+        const next = new Set(prev);
+        if (next.has(path)) next.delete(path);
+        else {
+          next.add(path);
+          if (!listings[path]) load(path);
+        }
+        return next;
+      });
+    },
+    [listings, load],
+  );
+
+  const onKeyDown = (event) => {
+    const target = event.target;
+    if (!target.classList || !target.classList.contains("artifact-item")) return;
+    const path = target.dataset.path;
+    const isDir = target.dataset.dir === "true";
+    if (event.key === "ArrowDown") moveFocus(tree.current, target, 1);
+    else if (event.key === "ArrowUp") moveFocus(tree.current, target, -1);
+    else if (event.key === "Home") moveFocus(tree.current, target, -Infinity);
+    else if (event.key === "End") moveFocus(tree.current, target, Infinity);
+    else if (event.key === "ArrowRight" && isDir && !expanded.has(path)) onToggle(path);
+    else if (event.key === "ArrowLeft" && isDir && expanded.has(path)) onToggle(path);
+    else if (event.key === "ArrowLeft") {
+      const parent = tree.current.querySelector(`button[data-path="${CSS.escape(ancestorsOf(path).pop() || "")}"]`);
+      if (parent) parent.focus();
+      else return;
+    } else return;
+    event.preventDefault();
+  };
+
+  const file = selected && !selected.is_dir ? selected : null;
+  return html`<div class="artifact-browser">
+    <nav class="artifact-tree" aria-label="Artifacts">
+      <ul role="tree" aria-label="Artifact files" ref=${tree} onKeyDown=${onKeyDown}>
+        <${TreeLevel}
+          folder=""
+          listings=${listings}
+          expanded=${expanded}
+          selected=${selected && selected.path}
+          onToggle=${onToggle}
+          onSelect=${setSelected}
+          depth=${0}
+        />
+      </ul>
+    </nav>
+    ${file
+      ? html`<${Preview} key=${file.path} runId=${runId} file=${file} />`
+      : html`<section class="artifact-preview artifact-empty"><p class="artifact-note">Select a file to preview it.</p></section>`}
+  </div>`;
+}
