@@ -51,7 +51,8 @@ def declared_hints(root: Path) -> dict[tuple[str, str], tuple[str, str]]:
         pyproject = tomllib.loads((package.folder / "pyproject.toml").read_text(encoding="utf-8"))
         for target in pyproject["project"]["entry-points"][ENTRY_POINT_GROUP].values():
             module = importlib.import_module(target.partition(":")[0])
-            for scheme in module.tracklet_schemes():
+            # a plugin serving no scheme (the web UI) has no tracklet_schemes hook
+            for scheme in getattr(module, "tracklet_schemes", list)():
                 key = (scheme.kind, scheme.scheme)
                 if key in hints and hints[key][0] != package.distribution:
                     raise SystemExit(f"{key} is declared by both {hints[key][0]} and {package.distribution}")
