@@ -55,9 +55,9 @@ function TraceList({ experimentId, runId }) {
   return html`<div class="page traces-page">
     <nav class="breadcrumbs" aria-label="Breadcrumbs">
       ${experimentId
-        ? html`<a href="#/experiments">Experiments</a> ›
-            <a href=${`#/experiments/${encodeURIComponent(experimentId)}`}>Experiment ${experimentId}</a> ›
-            <span>Traces</span>`
+        ? html`<a href="#/experiments">Experiments</a>${" › "}<a href=${`#/experiments/${encodeURIComponent(experimentId)}`}
+              >Experiment ${experimentId}</a
+            >${" › "}<span>Traces</span>`
         : html`<span>Traces of every experiment</span>`}
     </nav>
     <h1>Traces${runId ? html` <span class="muted">of run ${runId}</span>` : null}</h1>
@@ -226,10 +226,16 @@ function SpanDetails({ span, start }) {
   const duration = spanDurationMs(span);
   return html`<section class="span-details" aria-label=${`Span ${span.name}`}>
     <h2 class="span-title">${span.name}</h2>
-    <p class="muted">
-      ${attributes["mlflow.spanType"] || ""} · started +${formatDuration(offsetMs(span, start))} · took
-      ${duration === null ? "?" : formatDuration(duration)} · ${(span.status && span.status.code) || ""}
-      ${span.status && span.status.message ? ` — ${span.status.message}` : ""}
+    <p class="muted span-facts">
+      ${[
+        attributes["mlflow.spanType"],
+        `started +${formatDuration(offsetMs(span, start))}`,
+        `took ${duration === null ? "?" : formatDuration(duration)}`,
+        span.status && span.status.code,
+        span.status && span.status.message,
+      ]
+        .filter(Boolean)
+        .join(" · ")}
     </p>
     <${JsonBlock} title="Inputs" value=${inputs} />
     <${JsonBlock} title="Outputs" value=${outputs} />
@@ -272,14 +278,13 @@ function TraceView({ traceId }) {
     <nav class="breadcrumbs" aria-label="Breadcrumbs">
       ${experimentId
         ? html`<a href=${`#/experiments/${encodeURIComponent(experimentId)}/traces`}>Traces of experiment ${experimentId}</a>`
-        : html`<a href="#/traces">Traces</a>`}
-      › <span>${traceId}</span>
+        : html`<a href="#/traces">Traces</a>`}${" › "}<span>${traceId}</span>
     </nav>
     <h1>${(info.tags || {})["mlflow.traceName"] || "Trace"} <span class="muted trace-id">${traceId}</span></h1>
     <p class="trace-summary">
-      <${StateBadge} state=${info.state} /> · ${formatDuration(durationMs(info.execution_duration))} ·
-      ${formatTime(Date.parse(info.request_time))} · ${spans.length} spans
-      ${sourceRun ? html` · run <a href=${`#/runs/${encodeURIComponent(sourceRun)}`}>${sourceRun}</a>` : null}
+      <${StateBadge} state=${info.state} />
+      ${` · ${formatDuration(durationMs(info.execution_duration))} · ${formatTime(Date.parse(info.request_time))} · ${spans.length} spans`}
+      ${sourceRun ? html`${" · run "}<a href=${`#/runs/${encodeURIComponent(sourceRun)}`}>${sourceRun}</a>` : null}
     </p>
     ${!spans.length
       ? html`<p class="muted">This trace has no spans stored.</p>`
