@@ -184,6 +184,46 @@ def _forward(public: str) -> Callable[..., Any]:
     return primitive
 
 
+def _sample_m4(
+    points: list[Metric], max_points: int, x_axis: str, min_x: float | None, max_x: float | None
+) -> tuple[int, list[Metric]]:
+    """:meth:`TrackingStore.sample_metric_history` over a history held in memory."""
+    by_time = x_axis == "time"
+
+    def order(m: Metric) -> tuple[int, int, float]:
+        x, other = (m.timestamp, m.step) if by_time else (m.step, m.timestamp)
+        return x, other, 0.0 if m.value != m.value else m.value  # NaN sorts as stored (0)
+
+    window = sorted(
+        (
+            m
+            for m in points
+            if (min_x is None or order(m)[0] >= min_x) and (max_x is None or order(m)[0] <= max_x)
+        ),
+        key=order,
+    )
+    if len(window) <= max_points:
+        return len(window), window
+    lo, hi = order(window[0])[0], order(window[-1])[0]
+    buckets, span = max_points // 4, hi - lo + 1
+    kept: dict[int, Metric] = {}  # index in window -> point, each once
+    start = 0
+    while start < len(window):
+        bucket = (order(window[start])[0] - lo) * buckets // span
+        end = start
+        while end < len(window) and (order(window[end])[0] - lo) * buckets // span == bucket:
+            end += 1
+        compared = [i for i in range(start, end) if window[i].value == window[i].value]
+        picks = [start, end - 1]
+        if compared:
+            picks.append(min(compared, key=lambda i: window[i].value))  # first of equal lows
+            picks.append(min(compared, key=lambda i: -window[i].value))
+        for i in picks:
+            kept[i] = window[i]
+        start = end
+    return len(window), [kept[i] for i in sorted(kept)]
+
+
 class TrackingStore(abc.ABC):
     """Abstract tracking store. Built by a plugin from a tracking URI.
 
@@ -446,6 +486,48 @@ class TrackingStore(abc.ABC):
         validate_run_id(run_id)
         return self._get_metric_histories(run_id)
 
+    def sample_metric_history(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_points: int,
+        x_axis: str = "step",
+        min_x: float | None = None,
+        max_x: float | None = None,
+    ) -> tuple[int, list[Metric]]:
+        """At most ``max_points`` points of one metric that draw like the whole history
+        (what a chart asks for): ``(points in the window, the points kept)``.
+
+        The window holds the points whose x (``x_axis``: ``"step"`` or ``"time"``, the
+        timestamp) lies within ``[min_x, max_x]`` (either bound may be None). When it holds
+        more than ``max_points``, its x range ``[lo, hi]`` (of the points in it) is cut
+        into ``max_points // 4`` buckets, the point at x falling in bucket
+        ``(x - lo) * buckets // (hi - lo + 1)``, and each bucket keeps its first and last
+        point (in x order, then the other of step and timestamp, then value), and its
+        lowest and highest value (NaN is not compared; ties go to the earliest point):
+        M4 sampling, which keeps every peak of a line chart. The points come back in x
+        order. The default reads the whole history; a store overrides
+        :meth:`_sample_metric_history` to sample in its database, with the same result.
+        """
+        validate_run_id(run_id)
+        validate_key("metric", metric_key)
+        if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 4:
+            raise TrackletException(
+                f"Invalid value {max_points!r} for parameter 'max_points': an integer of at least 4.",
+                INVALID_PARAMETER_VALUE,
+            )
+        if x_axis not in ("step", "time"):
+            raise TrackletException(
+                f"Invalid value {x_axis!r} for parameter 'x_axis': one of 'step', 'time'.",
+                INVALID_PARAMETER_VALUE,
+            )
+        for name, bound in (("min_x", min_x), ("max_x", max_x)):
+            if bound is not None and bound != bound:
+                raise TrackletException(
+                    f"Invalid value for parameter '{name}': a number, not NaN.", INVALID_PARAMETER_VALUE
+                )
+        return self._sample_metric_history(run_id, metric_key, max_points, x_axis, min_x, max_x)
+
     # -- copying between stores (capability ``import``) ----------------------------------
     #
     # ``tracklet migrate`` copies through these three calls. Each makes the destination hold
@@ -681,6 +763,20 @@ class TrackingStore(abc.ABC):
         return {
             key: list(self._get_metric_history(run_id, key, None, None)) for key in sorted(run.data.metrics)
         }
+
+    def _sample_metric_history(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_points: int,
+        x_axis: str,
+        min_x: float | None,
+        max_x: float | None,
+    ) -> tuple[int, list[Metric]]:
+        """Default: reads the whole history with :meth:`_get_metric_history` and samples it
+        in Python (see :meth:`sample_metric_history` for what to keep)."""
+        history = self._get_metric_history(run_id, metric_key, None, None)
+        return _sample_m4(list(history), max_points, x_axis, min_x, max_x)
 
     def _refuse_import(self, what: str) -> Any:
         raise TrackletException(

@@ -14,6 +14,7 @@ from tracklet.testing._logging import LoggingTests
 from tracklet.testing._metrics import MetricTests
 from tracklet.testing._processes import ProcessTests
 from tracklet.testing._runs import RunTests
+from tracklet.testing._sampling import SamplingTests
 from tracklet.testing._search import ExperimentSearchTests, RunSearchTests
 from tracklet.testing._support import T0, check_capabilities
 
@@ -23,6 +24,7 @@ class TrackingStoreSuite(
     RunTests,
     LoggingTests,
     MetricTests,
+    SamplingTests,
     RunSearchTests,
     ExperimentSearchTests,
     DatasetTests,

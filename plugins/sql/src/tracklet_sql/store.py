@@ -45,6 +45,7 @@ from ._engine import dialect_name, make_engine, write
 from ._import import SqlImport
 from ._migrations import prepare_database
 from ._read import load_experiments, load_run_infos, load_runs
+from ._sampling import SqlSampling
 from ._schemas import Schema
 from ._search import search_experiment_ids, search_run_ids
 from ._traces import SqlTraces
@@ -93,7 +94,7 @@ def _experiment_keys(experiment_ids: list[str]) -> list[int]:
     return [k for k in (_experiment_key(e) for e in experiment_ids) if k is not None]
 
 
-class SqlStore(SqlImport, TrackingStore, SqlTraces):
+class SqlStore(SqlImport, SqlSampling, TrackingStore, SqlTraces):
     """Tracking store on a SQL database named by a SQLAlchemy URL.
 
     :param store_uri: ``sqlite:///path.db``, ``postgresql://…`` or ``mysql://…`` (a
