@@ -31,7 +31,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from tracklet.plugins import Scheme, SqlMigrations
-    from tracklet.routes import HttpTransport, Route
+    from tracklet.routes import Assets, HttpTransport, Route
     from tracklet.stores import ArtifactRepository, RegistryStore, TrackingStore
 
 __all__ = [
@@ -136,14 +136,18 @@ def tracklet_run_context_tags() -> dict[str, str] | None:
 
 
 @hookspec
-def tracklet_server_routes() -> list[Route]:
-    """Extra REST endpoints for ``tracklet server``: a list of :class:`tracklet.routes.Route`.
+def tracklet_server_routes() -> list[Route | Assets]:
+    """Extra REST endpoints and static files for ``tracklet server``: a list of
+    :class:`tracklet.routes.Route` and :class:`tracklet.routes.Assets`.
 
     Every result is collected; the plugin serving the server mounts each route (a path
     under ``/api/2.0/mlflow/`` also under ``/ajax-api/2.0/mlflow/``), checks its fields,
     authorizes it by its permission and lists it in ``/openapi.json``. A route taking the
     path of another route, or of one of the server's own endpoints, stops the server at
-    start-up. Called when the server starts: import what the handlers need lazily.
+    start-up. Each :class:`~tracklet.routes.Assets` is served under its prefix (GET and
+    HEAD only, never outside its folder); two assets with overlapping prefixes or the same
+    name, or two with ``root=True``, stop the server at start-up naming both. Called when
+    the server starts: import what the handlers need lazily.
     """
     raise NotImplementedError
 

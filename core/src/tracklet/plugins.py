@@ -21,7 +21,7 @@ from tracklet.exceptions import FEATURE_DISABLED, INVALID_PARAMETER_VALUE, Track
 from tracklet.uri import get_scheme
 
 if TYPE_CHECKING:
-    from tracklet.routes import HttpTransport, Route
+    from tracklet.routes import Assets, HttpTransport, Route
     from tracklet.stores import ArtifactRepository, RegistryStore, TrackingStore
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "request_headers",
     "reset",
     "run_context_tags",
+    "server_assets",
     "server_routes",
     "sql_engine",
     "sql_migrations",
@@ -416,31 +417,81 @@ def sql_engine(uri: str) -> Any:
     return engine
 
 
+def _server_contributions() -> list[tuple[str, object]]:
+    """``(plugin label, Route or Assets)`` for everything ``tracklet_server_routes`` returns,
+    in the order the plugins were registered."""
+    pm = get_plugin_manager()
+    out: list[tuple[str, object]] = []
+    for impl in reversed(pm.hook.tracklet_server_routes.get_hookimpls()):
+        label = _plugin_label(pm, impl.plugin)
+        contributed: list[object] = impl.function() or []  # type: ignore[assignment]
+        out.extend((label, item) for item in contributed)
+    return out
+
+
 def server_routes() -> list[Route]:
-    """Every route the plugins contribute to ``tracklet server`` (``tracklet_server_routes``).
+    """Every route the plugins contribute to ``tracklet server`` (``tracklet_server_routes``;
+    the :class:`~tracklet.routes.Assets` they return beside them are :func:`server_assets`).
 
     :raises TrackletException: when two plugins' routes share a name, or a method and path.
     """
-    pm = get_plugin_manager()
+    from tracklet.routes import Assets, Route
+
     routes: list[Route] = []
     owners: dict[tuple[str, ...], str] = {}
-    for impl in reversed(pm.hook.tracklet_server_routes.get_hookimpls()):
-        label = _plugin_label(pm, impl.plugin)
-        contributed: list[Route] = impl.function() or []  # type: ignore[assignment]
-        for route in contributed:
-            keys = [("name", route.name)] + [("path", method, route.path) for method in route.methods]
-            for key in keys:
-                other = owners.get(key)
-                if other is not None:
-                    what = f"the name {route.name!r}" if key[0] == "name" else f"{key[1]} {route.path}"
-                    raise TrackletException(
-                        f"Plugins {other} and {label} both contribute a server route with {what}. "
-                        "Uninstall one of them, or rename the route in one.",
-                        INVALID_PARAMETER_VALUE,
-                    )
-                owners[key] = label
-            routes.append(route)
+    for label, route in _server_contributions():
+        if isinstance(route, Assets):
+            continue
+        if not isinstance(route, Route):
+            raise TrackletException(
+                f"Plugin {label} returned {type(route).__name__} from tracklet_server_routes; "
+                "expected tracklet.routes.Route or tracklet.routes.Assets objects. Fix or uninstall the plugin.",
+                INVALID_PARAMETER_VALUE,
+            )
+        keys = [("name", route.name)] + [("path", method, route.path) for method in route.methods]
+        for key in keys:
+            other = owners.get(key)
+            if other is not None:
+                what = f"the name {route.name!r}" if key[0] == "name" else f"{key[1]} {route.path}"
+                raise TrackletException(
+                    f"Plugins {other} and {label} both contribute a server route with {what}. "
+                    "Uninstall one of them, or rename the route in one.",
+                    INVALID_PARAMETER_VALUE,
+                )
+            owners[key] = label
+        routes.append(route)
     return routes
+
+
+def server_assets() -> list[Assets]:
+    """Every :class:`~tracklet.routes.Assets` (static files) the plugins contribute to
+    ``tracklet server`` through ``tracklet_server_routes``.
+
+    :raises TrackletException: when two share a name, their prefixes overlap (``/ui`` and
+        ``/ui/x``), or both set ``root=True``; the message names both plugins.
+    """
+    from tracklet.routes import Assets
+
+    found: list[tuple[str, Assets]] = []
+    for label, item in _server_contributions():
+        if not isinstance(item, Assets):
+            continue
+        for other_label, other in found:
+            clash = None
+            if other.name == item.name:
+                clash = f"the assets name {item.name!r}"
+            elif other.overlaps(item):
+                clash = f"overlapping asset prefixes {other.prefix!r} ({other.name}) and {item.prefix!r} ({item.name})"
+            elif other.root and item.root:
+                clash = f"assets answering '/' (root=True): {other.name!r} and {item.name!r}"
+            if clash is not None:
+                raise TrackletException(
+                    f"Plugins {other_label} and {label} both contribute {clash}. "
+                    "Uninstall one of them, or change the prefix (or root) of one.",
+                    INVALID_PARAMETER_VALUE,
+                )
+        found.append((label, item))
+    return [assets for _, assets in found]
 
 
 def sql_migrations() -> list[SqlMigrations]:

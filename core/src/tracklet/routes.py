@@ -28,6 +28,14 @@ A handler that answers with a file rather than JSON (a download) returns a
 :class:`FileAnswer`: the server streams it as an attachment, honouring ``Range``, and then
 calls its ``cleanup``.
 
+A plugin that ships a web page (a UI) returns :class:`Assets` from the same hook, beside
+its routes: a folder of files the server serves as they are under a URL prefix::
+
+    @hookimpl
+    def tracklet_server_routes():
+        folder = os.path.join(os.path.dirname(__file__), "static")
+        return [Assets("widgets-ui", "/widgets", folder), *widget_routes()]
+
 A plugin that talks to a tracking server (a REST store of its own) never writes its own
 HTTP client either: :func:`tracklet.plugins.http_transport` returns an
 :class:`HttpTransport` with the retries, credentials, TLS settings, plugin headers and
@@ -37,11 +45,13 @@ fork safety every tracklet client shares.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 __all__ = [
+    "Assets",
     "FIELD_TYPES",
     "HTTP_METHODS",
     "FileAnswer",
@@ -99,6 +109,8 @@ PERMISSION_RESOURCES = ("experiment", "registered_model", "run", "logged_model")
 PERMISSION_LEVELS = ("READ", "USE", "EDIT", "MANAGE", "CREATE")
 
 _PATH = re.compile(r"^(/[A-Za-z0-9._~\-]+|/\{[A-Za-z_][A-Za-z0-9_]*\})+$")
+#: An assets prefix: one or more plain segments, none of them dot-only.
+_PREFIX = re.compile(r"^(/[A-Za-z0-9_~\-][A-Za-z0-9._~\-]*)+$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,3 +321,66 @@ class HttpTransport(Protocol):
             (a :class:`~tracklet.exceptions.RestException` for MLflow's error JSON).
         """
         ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Assets:
+    """Files a plugin serves as they are (a web UI's pages, scripts and styles), returned
+    from ``tracklet_server_routes`` beside its :class:`Route` objects.
+
+    The server answers ``GET``/``HEAD`` of ``<prefix>/<relative path>`` with the file at
+    ``<directory>/<relative path>``: never a file outside ``directory`` (``..``, symbolic
+    links leading out, dot-files: 404), with a content type by extension, an ``ETag`` (and
+    ``304`` to a matching ``If-None-Match``), ``Cache-Control: no-cache`` and a strict
+    ``Content-Security-Policy`` (scripts and styles from the server's own origin only: no
+    inline scripts). The server's authentication, host checks and CORS apply to them as
+    to the API.
+
+    :param name: unique among the installed plugins' assets, e.g. ``"tracklet-ui"``.
+    :param prefix: the URL prefix, ``/`` and plain segments (``/ui``, ``/widgets/v2``);
+        may not overlap another plugin's prefix or a path of the server's own API.
+    :param directory: the absolute path of the folder holding the files.
+    :param index: the file answered at ``<prefix>/`` (``<prefix>`` redirects there).
+    :param root: whether ``GET /`` redirects (302, relative ``Location``) to
+        ``<prefix>/``; the browser keeps the ``#/...`` fragment across the redirect, so
+        links like ``http://host:5000/#/experiments/1`` reach the page. At most one
+        installed plugin's assets may set it.
+    """
+
+    name: str
+    prefix: str
+    directory: str
+    index: str = "index.html"
+    root: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.strip():
+            raise ValueError("Assets name must be a non-empty string, e.g. 'tracklet-ui'")
+        if not isinstance(self.prefix, str) or not _PREFIX.match(self.prefix):
+            raise ValueError(
+                f"Assets {self.name!r}: prefix must start with '/' and be plain path segments without "
+                f"a trailing '/', like '/ui' or '/widgets/v2', got {self.prefix!r}"
+            )
+        if not isinstance(self.directory, str) or not os.path.isabs(self.directory):
+            raise ValueError(
+                f"Assets {self.name!r}: directory must be an absolute path (build it from the "
+                f"package's __file__), got {self.directory!r}"
+            )
+        index = self.index
+        if (
+            not index
+            or "/" in index
+            or "\\" in index
+            or index in (".", "..")
+            or index.startswith(".")
+            or "\x00" in index
+        ):
+            raise ValueError(
+                f"Assets {self.name!r}: index must be a file name inside the directory, like "
+                f"'index.html', got {index!r}"
+            )
+
+    def overlaps(self, other: Assets) -> bool:
+        """Whether one prefix lies inside the other (``/ui`` and ``/ui/x``, or equal)."""
+        mine, theirs = self.prefix + "/", other.prefix + "/"
+        return mine.startswith(theirs) or theirs.startswith(mine)
