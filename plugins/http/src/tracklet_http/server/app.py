@@ -11,7 +11,9 @@ the fields (:func:`~tracklet_http.protocol.parse_request`), runs the handler and
 store call in a thread pool (never on the event loop: see :func:`_store_executors`), and
 writes MLflow's JSON. The router serves the rest: ``/health``, ``/version``,
 ``/metrics``, ``/openapi.json``, MLflow's UI download route ``/get-artifact``, the
-artifact proxy and the auth API, and answers 404/405 as JSON.
+artifact proxy and the auth API, the plugins' static files and ``GET /``
+(:mod:`~tracklet_http.server.assets`; MLflow's UI with ``--mlflow-ui``:
+:mod:`~tracklet_http.server.mlflow_ui`), and answers 404/405 as JSON.
 
 The stack, outside in: Starlette's error guard -> :class:`RequestTimer` (Prometheus)
 -> :class:`~tracklet_http.server.security.SecurityMiddleware` (Host, Origin,
@@ -73,7 +75,15 @@ from tracklet_http.server.security import SecurityMiddleware
 from tracklet_http.server.settings import ServerSettings
 from tracklet_http.server.traces import trace_routes
 
-__all__ = ["AJAX_PREFIX", "RequestTimer", "TrackingApi", "app_factory", "create_app", "reserved_paths"]
+__all__ = [
+    "AJAX_PREFIX",
+    "RequestTimer",
+    "TrackingApi",
+    "app_factory",
+    "check_pages",
+    "create_app",
+    "reserved_paths",
+]
 
 logger = logging.getLogger("tracklet_http.server")
 
@@ -569,6 +579,49 @@ def reserved_paths(settings: ServerSettings) -> list[tuple[str, str]]:
     return _reserved(_own_routes(settings))
 
 
+#: The tracking API's namespaces, which no plugin's assets may take.
+_API_NAMESPACES = (
+    ("/api", "the REST API"),
+    ("/ajax-api", "MLflow's UI alias of the REST API"),
+    (OTLP_TRACES_PATH, "the OTLP trace receiver"),
+)
+
+
+def _page_routes(
+    settings: ServerSettings, own: list[BaseRoute], contributed: ContributedRoutes, mlflow_ui: str | None
+) -> list[BaseRoute]:
+    """The routes serving pages: the plugins' :class:`~tracklet.routes.Assets`, ``GET /``
+    (a redirect to the root assets, MLflow's UI with ``--mlflow-ui``, else the page saying
+    how to install a UI) and MLflow's ``/static-files``.
+
+    :raises TrackletException: when assets overlap each other, a path the server serves, or
+        a plugin's route (stops the server at start-up).
+    """
+    from tracklet_http.server.assets import asset_routes, installed_assets, root_routes
+
+    served = [*_reserved(own), *_API_NAMESPACES]
+    served += [(entry.route.path, f"the route {entry.route.name!r}") for entry in contributed.routes]
+    pages: list[BaseRoute] = []
+    if mlflow_ui:
+        from tracklet_http.server.mlflow_ui import STATIC_PREFIX, mlflow_ui_routes
+
+        served.append((STATIC_PREFIX, "MLflow's UI (--mlflow-ui)"))
+        pages.extend(mlflow_ui_routes(mlflow_ui))
+    assets = installed_assets(served)
+    pages.extend(asset_routes(assets))
+    if not mlflow_ui:
+        pages.extend(root_routes(assets))
+    return pages
+
+
+def check_pages(settings: ServerSettings, mlflow_ui: str | None = None) -> None:
+    """Build what :func:`create_app` would mount besides the tracking API and raise what
+    would stop it: plugins' routes shadowing the server's, assets overlapping anything."""
+    own = _own_routes(settings)
+    contributed = contributed_routes(_reserved(own), [*trace_routes(), *import_routes()])
+    _page_routes(settings, own, contributed, mlflow_ui)
+
+
 def _make_authorizer(settings: ServerSettings) -> Any:
     if not settings.auth:
         return None
@@ -612,9 +665,13 @@ def _store_executors(settings: ServerSettings) -> tuple[ThreadPoolExecutor, Thre
     return pool, pool
 
 
-def create_app(settings: ServerSettings) -> Starlette:
+def create_app(settings: ServerSettings, mlflow_ui: str | None = None) -> Starlette:
     """The server for ``settings``: the tracking API over the settings' backend store,
-    plus the artifact proxy and the auth API when they are switched on.
+    plus the artifact proxy and the auth API when they are switched on, the plugins'
+    assets, and ``GET /``.
+
+    :param mlflow_ui: the folder of MLflow's UI bundle to serve at ``/`` and
+        ``/static-files`` (``tracklet server --mlflow-ui``), or None.
 
     ``app.state`` holds ``settings``, ``store`` (the process's one tracking store),
     ``authorizer`` (None without auth) and ``metrics``.
@@ -629,6 +686,7 @@ def create_app(settings: ServerSettings) -> Starlette:
 
     routes = _own_routes(settings)
     contributed = contributed_routes(_reserved(routes), [*trace_routes(), *import_routes()])
+    routes = [*routes, *_page_routes(settings, routes, contributed, mlflow_ui)]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -675,4 +733,6 @@ def app_factory() -> Starlette:
     """What uvicorn's workers call (``factory=True``): the app for the settings
     ``tracklet server`` put in the environment."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return create_app(ServerSettings.from_env())
+    from tracklet_http.server.mlflow_ui import ENV as MLFLOW_UI_ENV
+
+    return create_app(ServerSettings.from_env(), mlflow_ui=os.environ.get(MLFLOW_UI_ENV) or None)

@@ -169,16 +169,32 @@ def _open_store_once(settings: Any) -> None:
         store.close()  # workers open their own connections
 
 
-def _check_contributed_routes(settings: Any) -> None:
+def _check_contributed_routes(settings: Any, mlflow_ui: str | None = None) -> None:
     """Stop here, before any worker starts, when a plugin's route would shadow one of the
-    server's own (or two plugins' routes collide)."""
-    from tracklet_http.server.app import reserved_paths
-    from tracklet_http.server.contributed import contributed_routes
+    server's own (or two plugins' routes collide), or a plugin's assets overlap another's
+    or a route (or two want ``/``)."""
+    from tracklet_http.server.app import check_pages
 
     try:
-        contributed_routes(reserved_paths(settings))
+        check_pages(settings, mlflow_ui)
     except TrackletException as exc:
         raise click.ClickException(exc.message) from None
+
+
+def _mlflow_ui_bundle(wanted: bool) -> str | None:
+    """The folder of MLflow's UI (``--mlflow-ui``), put in the environment for the
+    workers; None (and the variable cleared) without the flag."""
+    from tracklet_http.server.mlflow_ui import ENV, find_bundle
+
+    if not wanted:
+        os.environ.pop(ENV, None)
+        return None
+    try:
+        bundle = find_bundle()
+    except TrackletException as exc:
+        raise click.ClickException(exc.message) from None
+    os.environ[ENV] = bundle
+    return bundle
 
 
 def _multiprocess_metrics_dir() -> None:
@@ -284,6 +300,13 @@ def _multiprocess_metrics_dir() -> None:
     help="Browser origins allowed to change state (comma-separated, * patterns).",
 )
 @click.option(
+    "--mlflow-ui",
+    is_flag=True,
+    default=False,
+    help="Serve MLflow's own web UI, from the installed mlflow package, at / (tracklet's UI, "
+    "when installed, stays at /ui/).",
+)
+@click.option(
     "--access-log/--no-access-log",
     default=False,
     show_default=True,
@@ -291,7 +314,8 @@ def _multiprocess_metrics_dir() -> None:
 )
 @click.pass_context
 def server(ctx: click.Context, **options: Any) -> None:
-    """Run the tracking server: MLflow's REST API and artifact proxy over any backend."""
+    """Run the tracking server: MLflow's REST API and artifact proxy over any backend, and
+    the web UI at / when one is installed (pip install tracklet-ui, or --mlflow-ui)."""
     _check_extra()
     import uvicorn
 
@@ -324,8 +348,9 @@ def server(ctx: click.Context, **options: Any) -> None:
     warning = exposure_warning(settings.host, settings.auth)
     if warning:
         click.echo(warning, err=True)
+    mlflow_ui = _mlflow_ui_bundle(options["mlflow_ui"])
     _open_store_once(settings)
-    _check_contributed_routes(settings)
+    _check_contributed_routes(settings, mlflow_ui)
     if settings.workers > 1:
         _multiprocess_metrics_dir()
     os.environ.update(settings.to_env())
