@@ -1,0 +1,56 @@
+// The metric page, #/metric/<key>?runs=["a","b"]&experiments=["1"] (MLflow's link format;
+// runs=a,b works too): one metric of several runs on one chart.
+import { html } from "../html.js";
+import { api } from "../api.js";
+import { ErrorBox, Spinner, runHref, useAsync, useTitle } from "../components.js";
+import { ChartControls, MetricPanel, runColor, useChartOptions } from "../charts.js";
+
+/** A list query parameter in MLflow's JSON form (["a","b"]) or comma separated (a,b). */
+export function listParam(query, name) {
+  const raw = query && query.get(name);
+  if (!raw) return [];
+  try {
+    const parsed = JSON.parse(raw);
+    if (Array.isArray(parsed)) return parsed.map(String).filter(Boolean);
+  } catch {
+    // not JSON: comma separated
+  }
+  return raw.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** runs/get for each id: [{runId, label, experimentId, run}] (a run that fails is reported). */
+export async function loadRuns(runIds) {
+  return Promise.all(
+    runIds.map(async (runId) => {
+      const { run } = await api.get("ajax-api/2.0/mlflow/runs/get", { run_id: runId });
+      return { runId, label: run.info.run_name || runId, experimentId: run.info.experiment_id, run };
+    }),
+  );
+}
+
+export default function MetricPage({ params, query }) {
+  const metricKey = params.metricKey;
+  const runIds = listParam(query, "runs");
+  const { data, error, reload } = useAsync(() => loadRuns(runIds), [runIds.join(",")]);
+  const options = useChartOptions(query && query.get("x_axis") === "time" ? "time" : "step");
+  useTitle(metricKey);
+  if (!runIds.length) {
+    return html`<div class="page"><${ErrorBox} title="No runs chosen" error=${'The link names no runs: add ?runs=["<run id>"].'} /></div>`;
+  }
+  if (error) return html`<div class="page"><${ErrorBox} error=${error} title="The runs could not be loaded" onRetry=${reload} /></div>`;
+  if (!data) return html`<div class="page"><${Spinner} label="Loading the runs…" /></div>`;
+  return html`<div class="page metric-page">
+    <header class="page-header">
+      <h1>${metricKey}</h1>
+      <p class="muted">
+        ${data.length === 1 ? "1 run: " : `${data.length} runs: `}
+        ${data.map(
+          (r, i) => html`<a key=${r.runId} class="run-chip" href=${runHref(r.experimentId, r.runId)}>
+            <span class="swatch" style=${{ background: runColor(i) }} aria-hidden="true"></span>${r.label}</a> `,
+        )}
+      </p>
+    </header>
+    <${ChartControls} ...${options} zoomed=${!!options.windowX} onReset=${() => options.setWindowX(null)} />
+    <${MetricPanel} runs=${data} metricKey=${metricKey} options=${options} height=${420} heading=${false} />
+  </div>`;
+}
