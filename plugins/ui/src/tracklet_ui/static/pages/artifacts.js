@@ -173,7 +173,19 @@ function DataTable({ columns, rows, note }) {
   </div>`;
 }
 
-function JsonNode({ name, value, depth }) {
+/** Nodes in a JSON value, counting no further than `limit`. */
+function countNodes(value, limit) {
+  let count = 0;
+  const stack = [value];
+  while (stack.length && count < limit) {
+    const item = stack.pop();
+    count += 1;
+    if (item !== null && typeof item === "object") stack.push(...Object.values(item).slice(0, limit));
+  }
+  return count;
+}
+
+function JsonNode({ name, value, depth, openDepth }) {
   const label = name === undefined ? null : html`<span class="json-key">${name}</span>: `;
   if (value === null || typeof value !== "object") {
     const kind = value === null ? "null" : typeof value;
@@ -182,17 +194,19 @@ function JsonNode({ name, value, depth }) {
   const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
   const shown = entries.slice(0, 1000);
   const brackets = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
-  return html`<details class="json-node" open=${depth < 2}>
+  return html`<details class="json-node" open=${depth < openDepth}>
     <summary>${label}${brackets[0]}<span class="json-count">${entries.length} ${Array.isArray(value) ? "items" : "keys"}</span>${brackets[1]}</summary>
     <div class="json-children">
-      ${shown.map(([k, v]) => html`<${JsonNode} key=${k} name=${String(k)} value=${v} depth=${depth + 1} />`)}
+      ${shown.map(([k, v]) => html`<${JsonNode} key=${k} name=${String(k)} value=${v} depth=${depth + 1} openDepth=${openDepth} />`)}
       ${entries.length > shown.length && html`<div class="artifact-note">… ${entries.length - shown.length} more</div>`}
     </div>
   </details>`;
 }
 
+/** A collapsible JSON tree: small documents open entirely, large ones two levels deep. */
 export function JsonView({ value }) {
-  return html`<div class="json-view"><${JsonNode} value=${value} depth=${0} /></div>`;
+  const openDepth = useMemo(() => (countNodes(value, 500) < 500 ? Infinity : 2), [value]);
+  return html`<div class="json-view"><${JsonNode} value=${value} depth=${0} openDepth=${openDepth} /></div>`;
 }
 
 function isLoggedTable(value) {
