@@ -168,6 +168,14 @@ export function MetricChart({ series, xAxis = "step", logScale = false, smoothin
       cursor: { drag: { x: true, y: false, setScale: false } },
       legend: { live: true },
       hooks: {
+        // the shown x range, for people's tools and the browser tests
+        setScale: [
+          (u, key) => {
+            if (key !== "x") return;
+            element.dataset.xMin = String(u.scales.x.min);
+            element.dataset.xMax = String(u.scales.x.max);
+          },
+        ],
         setSelect: [
           (u) => {
             if (u.select.width < 3) return;

@@ -1,0 +1,126 @@
+"""Metric charts (charts.js, pages/metric.js) in Chromium against a real, seeded tracklet
+server, and the metric-series endpoint behind them on the seeded 100,000-point history:
+canvas and legend, zoom by a mouse drag (re-fetched at full resolution) and double-click
+reset, log scale, the x-axis choice, smoothing."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+
+def series(server: Any, **params: Any) -> dict[str, Any]:
+    query = urllib.parse.urlencode(params)
+    with urllib.request.urlopen(f"{server.url}/api/2.0/tracklet/ui/metric-series?{query}") as answer:
+        return json.load(answer)  # type: ignore[no-any-return]
+
+
+def metric_hash(seeded: dict[str, Any], key: str, *names: str) -> str:
+    runs = urllib.parse.quote(json.dumps([seeded["runs"][n] for n in names]))
+    experiments = urllib.parse.quote(json.dumps([seeded["experiments"]["main"]["id"]]))
+    return f"/metric/{urllib.parse.quote(key)}?runs={runs}&experiments={experiments}"
+
+
+def x_range(page: Page) -> tuple[float, float]:
+    chart = page.locator(".metric-chart")
+    return float(chart.get_attribute("data-x-min") or "nan"), float(
+        chart.get_attribute("data-x-max") or "nan"
+    )
+
+
+def test_the_long_history_is_downsampled_with_its_extremes(ui_server: Any, seeded: dict[str, Any]) -> None:
+    run_id = seeded["runs"]["long_history"]
+    (one,) = series(ui_server, run_id=run_id, metric_key="series", max_points=1000)["series"]
+    assert one["total_points"] == seeded["history_points"] and one["sampled"] is True
+    points = one["points"]
+    assert len(points) <= 1000
+    values = [p[2] for p in points]
+    peak = seeded["history_peak"]
+    assert max(values) == peak["value"] and [peak["step"], peak["value"]] in [[p[0], p[2]] for p in points]
+    assert min(values) == -1.0 or abs(min(values) + 1.0) < 1e-6  # sin's lows are kept
+    assert points[0][0] == 0 and points[-1][0] == seeded["history_points"] - 1
+
+
+def test_a_window_of_the_long_history_comes_back_whole(ui_server: Any, seeded: dict[str, Any]) -> None:
+    run_id = seeded["runs"]["long_history"]
+    (one,) = series(ui_server, run_id=run_id, metric_key="series", min_x=77_700, max_x=77_800)["series"]
+    assert one["total_points"] == 101 and one["sampled"] is False
+    assert [p[0] for p in one["points"]] == list(range(77_700, 77_801))
+
+
+def test_the_metric_page_draws_the_long_history(
+    page: Page, ui_server: Any, seeded: dict[str, Any], screenshot: Any
+) -> None:
+    page.goto(ui_server.ui(metric_hash(seeded, "series", "long_history")))
+    chart = page.locator(".metric-chart")
+    expect(chart.locator("canvas")).to_have_count(1)
+    expect(chart.locator(".u-legend")).to_contain_text("long-history")
+    expect(page.locator(".chart-note")).to_contain_text(
+        "of 100,000 points drawn (downsampled, extremes kept)"
+    )
+    screenshot(page, "metric-chart")
+
+
+def test_a_mouse_drag_zooms_and_a_double_click_resets(
+    page: Page, ui_server: Any, seeded: dict[str, Any]
+) -> None:
+    page.goto(ui_server.ui(metric_hash(seeded, "series", "long_history")))
+    expect(page.locator(".chart-note")).to_contain_text("100,000 points")
+    full = x_range(page)
+    assert full[1] - full[0] >= seeded["history_points"] - 1
+    over = page.locator(".metric-chart .u-over").bounding_box()
+    assert over is not None
+    y = over["y"] + over["height"] / 2
+    page.mouse.move(over["x"] + over["width"] * 0.40, y)
+    page.mouse.down()
+    page.mouse.move(over["x"] + over["width"] * 0.41, y, steps=5)
+    page.mouse.up()
+    expect(page.locator(".chart-note")).to_contain_text("zoomed")
+    zoomed = x_range(page)
+    assert full[0] < zoomed[0] < zoomed[1] < full[1]
+    assert zoomed[1] - zoomed[0] < (full[1] - full[0]) * 0.05
+    # the window (some 1,000 steps) came back at full resolution: every point in it is drawn
+    expect(page.locator(".chart-note")).not_to_contain_text("100,000")
+    expect(page.locator(".chart-note")).not_to_contain_text("downsampled")
+    page.locator(".metric-chart .u-over").dblclick()
+    expect(page.locator(".chart-note")).not_to_contain_text("zoomed")
+    chart = page.locator(".metric-chart")
+    expect(chart).to_have_attribute("data-x-min", "0")
+    expect(chart).to_have_attribute("data-x-max", str(seeded["history_points"] - 1))
+
+
+def test_log_scale_and_the_x_axis_are_chosen(page: Page, ui_server: Any, seeded: dict[str, Any]) -> None:
+    page.goto(ui_server.ui(metric_hash(seeded, "loss", "baseline", "tuned")))
+    chart = page.locator(".metric-chart")
+    expect(chart.locator(".u-legend")).to_contain_text("baseline")
+    expect(chart.locator(".u-legend")).to_contain_text("tuned")
+    page.get_by_role("checkbox", name="Log scale").check()
+    expect(chart).to_have_attribute("data-log", "true")
+    expect(chart.locator("canvas")).to_have_count(1)
+    page.get_by_role("checkbox", name="Log scale").uncheck()
+    expect(chart).to_have_attribute("data-log", "false")
+    step_range = x_range(page)
+    page.get_by_label("X axis").select_option("time")
+    expect(chart).to_have_attribute("data-x-axis", "time")
+    time_range = x_range(page)
+    assert time_range[0] > 1e9 > step_range[1]  # seconds since the epoch, not steps
+    page.get_by_label("X axis").select_option("relative")
+    expect(chart).to_have_attribute("data-x-axis", "relative")
+    assert x_range(page)[0] < 1e6
+
+
+def test_smoothing_redraws(page: Page, ui_server: Any, seeded: dict[str, Any]) -> None:
+    page.goto(ui_server.ui(metric_hash(seeded, "loss", "baseline")))
+    expect(page.locator(".metric-chart canvas")).to_have_count(1)
+    page.get_by_label("Smoothing").fill("0.9")
+    expect(page.locator(".chart-controls output")).to_have_text("0.90")
+    expect(page.locator(".metric-chart canvas")).to_have_count(1)
+
+
+def test_a_link_without_runs_says_what_to_add(page: Page, ui_server: Any) -> None:
+    page.goto(ui_server.ui("/metric/loss"))
+    expect(page.get_by_role("alert")).to_contain_text("names no runs")
