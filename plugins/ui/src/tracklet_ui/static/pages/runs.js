@@ -263,7 +263,7 @@ export default function RunsPage({ params, query, navigate }) {
     <div class="toolbar runs-toolbar">
       <label>
         Show${" "}
-        <select value=${viewType} onChange=${(e) => setViewType(e.currentTarget.value)}>
+        <select aria-label="Runs to show" value=${viewType} onChange=${(e) => setViewType(e.currentTarget.value)}>
           ${VIEW_TYPES.map((v) => html`<option value=${v.value}>${v.label}</option>`)}
         </select>
       </label>
