@@ -70,22 +70,22 @@ def test_the_description_is_edited_into_the_note_tag(
 def test_tags_are_added_edited_and_deleted(page: Page, ui_server: Any, seeded: dict[str, Any]) -> None:
     run_id = seeded["runs"]["child_2"]
     page.goto(ui_server.ui(run_hash(seeded, "child_2")))
-    page.get_by_label("Key").fill("team")
+    page.get_by_label("Key").fill("reviewer")
     page.get_by_label("Value").fill("vision")
     page.get_by_role("button", name="Add tag").click()
-    row = page.locator("tr[data-tag=team]")
+    row = page.locator("tr[data-tag=reviewer]")
     expect(row).to_contain_text("vision")
-    assert run_tags(ui_server, run_id)["team"] == "vision"
+    assert run_tags(ui_server, run_id)["reviewer"] == "vision"
 
-    row.get_by_role("button", name="Edit tag team").click()
-    page.get_by_label("New value of tag team").fill("speech")
+    row.get_by_role("button", name="Edit tag reviewer").click()
+    page.get_by_label("New value of tag reviewer").fill("speech")
     row.get_by_role("button", name="Save").click()
     expect(row).to_contain_text("speech")
-    assert run_tags(ui_server, run_id)["team"] == "speech"
+    assert run_tags(ui_server, run_id)["reviewer"] == "speech"
 
-    page.get_by_role("button", name="Delete tag team").click()
-    expect(page.locator("tr[data-tag=team]")).to_have_count(0)
-    assert "team" not in run_tags(ui_server, run_id)
+    page.get_by_role("button", name="Delete tag reviewer").click()
+    expect(page.locator("tr[data-tag=reviewer]")).to_have_count(0)
+    assert "reviewer" not in run_tags(ui_server, run_id)
 
 
 def test_system_tags_are_read_only(page: Page, ui_server: Any, seeded: dict[str, Any]) -> None:
