@@ -123,8 +123,12 @@ def test_missing_model_says_so(page: Page, ui_server: Any) -> None:
 # --- editing, on a server of this module's own ---------------------------------------------
 
 
-def _call(url: str, method: str = "GET", body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
+LOGGED_MLMODEL = b"artifact_path: model\nflavors:\n  python_function:\n    loader_module: predict\n"
+
+
+def _call(url: str, method: str = "GET", body: Any = None, data: bytes | None = None) -> Any:
+    if body is not None:
+        data = json.dumps(body).encode()
     request = urllib.request.Request(
         url, data=data, method=method, headers={"Content-Type": "application/json"}
     )
@@ -141,6 +145,20 @@ def registry_server(launch_server: Callable[..., Any]) -> Any:
     _call(f"{api}/registered-models/create", "POST", {"name": "editable", "description": "before"})
     for _ in range(2):
         _call(f"{api}/model-versions/create", "POST", {"name": "editable", "source": "s3://bucket/model"})
+    # an MLflow 3 logged model with files, registered as model "logged" version 1
+    experiment = _call(f"{api}/experiments/create", "POST", {"name": "models"})["experiment_id"]
+    model_id = _call(f"{api}/logged-models", "POST", {"experiment_id": experiment, "name": "lm"})["model"][
+        "info"
+    ]["model_id"]
+    files = f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{experiment}/models/{model_id}/artifacts"
+    _call(f"{files}/MLmodel", "PUT", data=LOGGED_MLMODEL)
+    _call(f"{files}/code/predict.py", "PUT", data=b"def predict(x):\n    return x\n")
+    _call(f"{api}/registered-models/create", "POST", {"name": "logged"})
+    _call(
+        f"{api}/model-versions/create",
+        "POST",
+        {"name": "logged", "source": f"models:/{model_id}", "model_id": model_id},
+    )
     return server
 
 
@@ -205,3 +223,28 @@ def test_version_page_edits_its_tags(new_page: Callable[..., Page], registry_ser
     expect(page.locator(".tag-editor tbody th")).to_have_text(["checked"])
     version = _call(f"{registry_server.url}/api/2.0/mlflow/model-versions/get?name=editable&version=1")
     assert version["model_version"]["tags"] == [{"key": "checked", "value": "yes"}]
+
+
+def test_version_of_a_logged_model_browses_its_files(
+    new_page: Callable[..., Page], registry_server: Any
+) -> None:
+    page = new_page(base_url=registry_server.url)
+    page.goto(registry_server.ui(model_hash("logged", "1")))
+    files = page.locator(".model-files")
+    expect(files.locator("button.artifact-item")).to_have_count(2)  # code/ and MLmodel
+    files.locator("button.artifact-item").filter(has_text="MLmodel").click()
+    expect(files.locator("pre.artifact-yaml")).to_have_text(LOGGED_MLMODEL.decode())
+    files.locator("button.artifact-item").filter(has_text="code").click()
+    files.locator("button.artifact-item").filter(has_text="predict.py").click()
+    expect(files.locator("pre.artifact-text")).to_have_text("def predict(x):\n    return x\n")
+    answer = page.request.get(files.locator("a.artifact-download").evaluate("a => a.href"))
+    assert answer.status == 200 and answer.text() == "def predict(x):\n    return x\n"
+
+
+def test_version_from_a_run_opens_the_run_s_folder(
+    page: Page, ui_server: Any, seeded: dict[str, Any]
+) -> None:
+    """ui-model's versions come from runs:/<baseline>/model: the files section is the run's
+    artifact browser (the baseline run logged no files, so it says so)."""
+    page.goto(ui_server.ui(model_hash("ui-model", seeded["model"]["versions"][0])))
+    expect(page.locator(".model-files")).to_contain_text("This run has no artifacts.")

@@ -6,8 +6,7 @@ import { html, useCallback, useEffect, useMemo, useRef, useState } from "../html
 import { api } from "../api.js";
 import { ErrorBox, Spinner } from "../components.js";
 
-const LIST = "ajax-api/2.0/mlflow/artifacts/list";
-const GET = "get-artifact";
+const API = "ajax-api/2.0/mlflow";
 export const TEXT_LIMIT = 1024 * 1024;
 export const TABLE_ROW_LIMIT = 1000;
 
@@ -66,12 +65,27 @@ export function formatSize(bytes) {
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
-function artifactUrl(runId, path) {
-  return api.url(GET, { run_id: runId, path });
+/** Where a run's artifacts are listed and downloaded from. */
+export function runSource(runId) {
+  return {
+    key: `run:${runId}`,
+    list: (folder) => api.get(`${API}/artifacts/list`, folder ? { run_id: runId, path: folder } : { run_id: runId }),
+    url: (path) => api.url("get-artifact", { run_id: runId, path }),
+  };
 }
 
-async function fetchArtifact(runId, path) {
-  const response = await fetch(artifactUrl(runId, path), { credentials: "same-origin" });
+/** Where a logged model's artifacts are listed and downloaded from (MLflow 3's UI routes). */
+export function loggedModelSource(modelId) {
+  const base = `${API}/logged-models/${encodeURIComponent(modelId)}/artifacts`;
+  return {
+    key: `logged-model:${modelId}`,
+    list: (folder) => api.get(`${base}/directories`, folder ? { artifact_directory_path: folder } : {}),
+    url: (path) => api.url(`${base}/files`, { artifact_file_path: path }),
+  };
+}
+
+async function fetchArtifact(source, path) {
+  const response = await fetch(source.url(path), { credentials: "same-origin" });
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try {
@@ -86,8 +100,8 @@ async function fetchArtifact(runId, path) {
 }
 
 /** The first `limit` bytes of a file as text, and whether there was more. */
-async function fetchTextHead(runId, path, limit = TEXT_LIMIT) {
-  const response = await fetchArtifact(runId, path);
+async function fetchTextHead(source, path, limit = TEXT_LIMIT) {
+  const response = await fetchArtifact(source, path);
   const reader = response.body.getReader();
   const chunks = [];
   let size = 0;
@@ -270,14 +284,14 @@ function HtmlPreview({ text, truncated, name }) {
   </div>`;
 }
 
-function ImagePreview({ runId, path }) {
+function ImagePreview({ source, path }) {
   const [state, setState] = useState({ loading: true });
   useEffect(() => {
     let url = null;
     let cancelled = false;
     (async () => {
       try {
-        const response = await fetchArtifact(runId, path);
+        const response = await fetchArtifact(source, path);
         const bytes = await response.arrayBuffer();
         if (cancelled) return;
         // The server sends every artifact as an attachment (some as text/plain): give the
@@ -292,25 +306,25 @@ function ImagePreview({ runId, path }) {
       cancelled = true;
       if (url) URL.revokeObjectURL(url);
     };
-  }, [runId, path]);
+  }, [source.key, path]);
   if (state.error) return html`<${ErrorBox} error=${state.error} />`;
   if (state.loading) return html`<${Spinner} />`;
   return html`<img class="artifact-image" src=${state.url} alt=${baseName(path)} />`;
 }
 
-function TextualPreview({ runId, path, kind }) {
+function TextualPreview({ source, path, kind }) {
   const [state, setState] = useState({ loading: true });
   useEffect(() => {
     let cancelled = false;
     setState({ loading: true });
-    fetchTextHead(runId, path).then(
+    fetchTextHead(source, path).then(
       (result) => !cancelled && setState(result),
       (error) => !cancelled && setState({ error }),
     );
     return () => {
       cancelled = true;
     };
-  }, [runId, path]);
+  }, [source.key, path]);
   if (state.error) return html`<${ErrorBox} error=${state.error} />`;
   if (state.loading) return html`<${Spinner} />`;
   const { text, truncated } = state;
@@ -321,21 +335,21 @@ function TextualPreview({ runId, path, kind }) {
   return html`<${TextPreview} text=${text} truncated=${truncated} kind=${kind} />`;
 }
 
-function Preview({ runId, file }) {
+function Preview({ source, file }) {
   const kind = previewKind(file.path);
   const name = baseName(file.path);
   return html`<section class="artifact-preview" aria-label=${`Preview of ${name}`}>
     <header class="artifact-preview-head">
       <h3 class="artifact-name">${file.path}</h3>
       <span class="artifact-size">${formatSize(file.file_size)}</span>
-      <a class="button artifact-download" href=${artifactUrl(runId, file.path)} download=${name}>Download</a>
+      <a class="button artifact-download" href=${source.url(file.path)} download=${name}>Download</a>
     </header>
     <div class="artifact-preview-body" data-kind=${kind}>
       ${kind === "none" && html`<p class="artifact-note">No preview for this file type. Use Download to get it.</p>`}
-      ${kind === "image" && html`<${ImagePreview} key=${file.path} runId=${runId} path=${file.path} />`}
+      ${kind === "image" && html`<${ImagePreview} key=${file.path} source=${source} path=${file.path} />`}
       ${kind !== "none" &&
       kind !== "image" &&
-      html`<${TextualPreview} key=${file.path} runId=${runId} path=${file.path} kind=${kind} />`}
+      html`<${TextualPreview} key=${file.path} source=${source} path=${file.path} kind=${kind} />`}
     </div>
   </section>`;
 }
@@ -352,14 +366,20 @@ function moveFocus(tree, current, delta) {
   if (next) next.focus();
 }
 
+// Entries of one folder drawn before a "Show all" button (a folder may hold thousands).
+const FOLDER_PAGE = 500;
+
 function TreeLevel({ folder, listings, expanded, selected, onToggle, onSelect, depth }) {
+  const [showAll, setShowAll] = useState(false);
   const listing = listings[folder];
   if (!listing || listing.loading) return html`<li role="none"><${Spinner} /></li>`;
   if (listing.error) return html`<li role="none"><${ErrorBox} error=${listing.error} /></li>`;
   if (!listing.files.length && depth === 0) {
     return html`<li role="none" class="artifact-note">This run has no artifacts.</li>`;
   }
-  return listing.files.map((file) => {
+  const files = showAll ? listing.files : listing.files.slice(0, FOLDER_PAGE);
+  const more = listing.files.length - files.length;
+  const items = files.map((file) => {
     const isOpen = file.is_dir && expanded.has(file.path);
     return html`<li
       role="treeitem"
@@ -393,11 +413,28 @@ function TreeLevel({ folder, listings, expanded, selected, onToggle, onSelect, d
       </ul>`}
     </li>`;
   });
+  if (more > 0) {
+    items.push(html`<li role="none" key="--more">
+      <button type="button" class="artifact-more" onClick=${() => setShowAll(true)}>Show all ${listing.files.length} entries</button>
+    </li>`);
+  }
+  return items;
 }
 
 /** A run's artifacts: tree on the left, preview of the selected file on the right.
  * `initialPath` (a file or a folder) is opened and selected on first render. */
 export function ArtifactBrowser({ runId, initialPath }) {
+  const source = useMemo(() => runSource(runId), [runId]);
+  return html`<${Browser} key=${source.key} source=${source} initialPath=${initialPath} />`;
+}
+
+/** A logged model's artifacts (MLflow 3's LoggedModel), browsed as a run's are. */
+export function LoggedModelArtifacts({ modelId, initialPath }) {
+  const source = useMemo(() => loggedModelSource(modelId), [modelId]);
+  return html`<${Browser} key=${source.key} source=${source} initialPath=${initialPath} />`;
+}
+
+function Browser({ source, initialPath }) {
   const [listings, setListings] = useState({});
   const [expanded, setExpanded] = useState(() => new Set(initialPath ? ancestorsOf(initialPath) : []));
   const [selected, setSelected] = useState(null);
@@ -409,8 +446,7 @@ export function ArtifactBrowser({ runId, initialPath }) {
       if (pending.current.has(folder)) return;
       pending.current.add(folder);
       setListings((prev) => ({ ...prev, [folder]: { loading: true } }));
-      const params = folder ? { run_id: runId, path: folder } : { run_id: runId };
-      api.get(LIST, params).then(
+      source.list(folder).then(
         (body) => {
           const files = (body.files || []).slice().sort((a, b) => b.is_dir - a.is_dir || a.path.localeCompare(b.path));
           setListings((prev) => ({ ...prev, [folder]: { files } }));
@@ -418,7 +454,7 @@ export function ArtifactBrowser({ runId, initialPath }) {
         (error) => setListings((prev) => ({ ...prev, [folder]: { error } })),
       );
     },
-    [runId],
+    [source],
   );
 
   useEffect(() => {
@@ -426,7 +462,7 @@ export function ArtifactBrowser({ runId, initialPath }) {
     setListings({});
     load("");
     for (const folder of initialPath ? ancestorsOf(initialPath) : []) load(folder);
-  }, [runId, load]);
+  }, [source, load]);
 
   // Select initialPath once the listing of its folder shows it (a file) or open it (a folder).
   useEffect(() => {
@@ -491,7 +527,7 @@ export function ArtifactBrowser({ runId, initialPath }) {
       </ul>
     </nav>
     ${file
-      ? html`<${Preview} key=${file.path} runId=${runId} file=${file} />`
+      ? html`<${Preview} key=${file.path} source=${source} file=${file} />`
       : html`<section class="artifact-preview artifact-empty"><p class="artifact-note">Select a file to preview it.</p></section>`}
   </div>`;
 }

@@ -4,6 +4,7 @@
 // MLflow's REST API.
 import { html, useState } from "../html.js";
 import { api, ApiError } from "../api.js";
+import { ArtifactBrowser, LoggedModelArtifacts } from "./artifacts.js";
 import { ErrorBox, KeyValueTable, Spinner, formatTime, formatValue, runHref, useAsync, useTitle } from "../components.js";
 
 const API = "ajax-api/2.0/mlflow";
@@ -333,6 +334,20 @@ function RunSummary({ runId }) {
   </section>`;
 }
 
+/** The version's files: its logged model's artifacts (MLflow 3), or the folder of its source
+ * run that ``runs:/<run id>/<path>`` names. */
+function ModelFiles({ version }) {
+  const fromRun = /^runs:\/([^/]+)\/?(.*)$/.exec(version.source || "");
+  let browser = null;
+  if (version.model_id) browser = html`<${LoggedModelArtifacts} modelId=${version.model_id} />`;
+  else if (fromRun) browser = html`<${ArtifactBrowser} runId=${fromRun[1]} initialPath=${fromRun[2] || undefined} />`;
+  if (!browser) return null;
+  return html`<section class="model-files">
+    <h2>Model files</h2>
+    ${browser}
+  </section>`;
+}
+
 function VersionPage({ name, version }) {
   useTitle(`${name} v${version}`);
   const answer = useAsync(
@@ -367,6 +382,7 @@ function VersionPage({ name, version }) {
     <${AliasEditor} name=${name} aliases=${aliases} reload=${answer.reload} defaultVersion=${version} />
     <${TagEditor} tags=${v.tags} setTag=${setTag} deleteTag=${deleteTag} idPrefix="version" />
     ${v.run_id && html`<${RunSummary} runId=${v.run_id} />`}
+    <${ModelFiles} version=${v} />
   </div>`;
 }
 
