@@ -130,3 +130,14 @@ def test_a_name_taken_shows_the_servers_error_in_the_dialog(
     expect(dialog.get_by_role("alert")).to_contain_text("Default")
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
+
+
+def test_selected_experiments_open_one_runs_table(page: Page, ui_server: Any, seeded: dict[str, Any]) -> None:
+    main, second = seeded["experiments"]["main"]["id"], seeded["experiments"]["second"]["id"]
+    page.goto(ui_server.ui("/experiments"))
+    page.get_by_label("Select experiment ui-main", exact=True).check()
+    page.get_by_label("Select experiment ui-second", exact=True).check()
+    page.get_by_role("link", name="Runs of 2 selected experiments").click()
+    assert sorted(page.url.split("experiments=", 1)[1].split(",")) == sorted([main, second])
+    expect(page.get_by_role("heading", name="Runs of 2 experiments")).to_be_visible()
+    expect(page.get_by_role("link", name="second-a", exact=True)).to_be_visible()

@@ -129,9 +129,17 @@ function ConfirmDeleteDialog({ experiment, onClose, onDeleted }) {
   <//>`;
 }
 
-function ExperimentRow({ experiment, onRename, onDelete, onRestore }) {
+function ExperimentRow({ experiment, picked, onPick, onRename, onDelete, onRestore }) {
   const deleted = experiment.lifecycle_stage === "deleted";
   return html`<tr class=${deleted ? "deleted" : ""} data-experiment-id=${experiment.experiment_id}>
+    <td class="check-cell">
+      <input
+        type="checkbox"
+        checked=${picked}
+        aria-label=${`Select experiment ${experiment.name}`}
+        onChange=${() => onPick(experiment.experiment_id)}
+      />
+    </td>
     <td class="experiment-name">
       <a href=${experimentHref(experiment.experiment_id)}>${experiment.name}</a>
       ${deleted ? html` <span class="badge">deleted</span>` : null}
@@ -183,15 +191,23 @@ export default function ExperimentsPage({ navigate }) {
     api
       .post("ajax-api/2.0/mlflow/experiments/restore", { experiment_id: experiment.experiment_id })
       .then(list.reload, setActionError);
-  const selected = list.items.filter((e) => e.lifecycle_stage !== "deleted");
+  const [picked, setPicked] = useState(() => new Set());
+  const chosen = list.items.map((e) => e.experiment_id).filter((id) => picked.has(id));
+  const togglePick = (id) =>
+    setPicked((old) => {
+      const next = new Set(old);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
 
   return html`<div class="page experiments-page">
     <div class="page-header">
       <h1>Experiments</h1>
       <button type="button" class="primary" onClick=${() => setCreating(true)}>New experiment</button>
-      ${selected.length > 1
-        ? html`<a class="button" href=${`#/runs?experiments=${selected.map((e) => encodeURIComponent(e.experiment_id)).join(",")}`}
-            >Runs of all shown</a
+      ${chosen.length > 0
+        ? html`<a class="button" href=${`#/runs?experiments=${chosen.map(encodeURIComponent).join(",")}`}
+            >Runs of ${chosen.length} selected experiment${chosen.length > 1 ? "s" : ""}</a
           >`
         : null}
     </div>
@@ -215,6 +231,7 @@ export default function ExperimentsPage({ navigate }) {
     <table class="data-table experiments-table">
       <thead>
         <tr>
+          <th scope="col" class="check-cell"><span class="visually-hidden">Select</span></th>
           <th scope="col">Name</th>
           <th scope="col">ID</th>
           <th scope="col">Created</th>
@@ -227,6 +244,8 @@ export default function ExperimentsPage({ navigate }) {
           (experiment) => html`<${ExperimentRow}
             key=${experiment.experiment_id}
             experiment=${experiment}
+            picked=${picked.has(experiment.experiment_id)}
+            onPick=${togglePick}
             onRename=${setRenaming}
             onDelete=${setDeleting}
             onRestore=${restore}

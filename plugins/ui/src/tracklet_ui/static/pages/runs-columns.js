@@ -89,7 +89,7 @@ export function cellText(row, column, experimentNames) {
     case "status":
       return info.status || "";
     case "user_id":
-      return info.user_id || row.tags.get("mlflow.user") || "";
+      return row.tags.get("mlflow.user") || info.user_id || "";
     case "source":
       return row.tags.get("mlflow.source.name") || "";
     case "run_id":
