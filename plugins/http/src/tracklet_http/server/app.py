@@ -68,6 +68,7 @@ from tracklet_http.server.errors import (
     send_error,
     tracklet_exception_handler,
 )
+from tracklet_http.server.graphql import graphql_routes
 from tracklet_http.server.handlers import HANDLERS, Call, Handler, ServerState, check_ranges
 from tracklet_http.server.imports import import_routes
 from tracklet_http.server.metrics import RequestMetrics, endpoint_family
@@ -560,6 +561,7 @@ def _own_routes(settings: ServerSettings) -> list[BaseRoute]:
         Route("/version", _version_route, methods=["GET"]),
         Route("/metrics", _metrics_route, methods=["GET"]),
         Route("/openapi.json", _openapi_route, methods=["GET"]),
+        *graphql_routes(),
         *_extra_routes(settings),
     ]
 
