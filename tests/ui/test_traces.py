@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 
@@ -126,3 +127,34 @@ def test_hostile_trace_is_text(page: Page, ui_server: Any, seeded: dict[str, Any
     expect(outputs).to_contain_text(hostile["img"].replace('"', '\\"'))
     assert page.locator("main img, main script").count() == 0
     no_xss(page)
+
+
+def test_trace_filter(page: Page, ui_server: Any, seeded: dict[str, Any]) -> None:
+    main = seeded["experiments"]["main"]["id"]
+    page.goto(ui_server.ui(f"/experiments/{main}/traces"))
+    expect(page.locator("table.traces-table tbody tr")).to_have_count(3)
+    page.get_by_label("Filter traces").fill("tags.note = 'plain'")
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(ui_server.ui(f"/experiments/{main}/traces?filter=tags.note+%3D+%27plain%27"))
+    expect(page.locator("table.traces-table tbody tr td:nth-child(2)")).to_have_text(
+        ["predict-2", "predict-0"]
+    )
+    page.get_by_label("Filter traces").fill("name = 'predict-1'")
+    page.keyboard.press("Enter")
+    expect(page.locator("table.traces-table tbody tr td:nth-child(2)")).to_have_text(["predict-1"])
+    page.get_by_label("Filter traces").fill("name = 'nothing'")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("No traces match the filter.")).to_be_visible()
+
+
+@pytest.mark.ui_allow_status(400)
+def test_bad_trace_filter_shows_the_server_s_message(
+    page: Page, ui_server: Any, seeded: dict[str, Any]
+) -> None:
+    main = seeded["experiments"]["main"]["id"]
+    page.goto(ui_server.ui(f"/experiments/{main}/traces"))
+    page.get_by_label("Filter traces").fill("bogus === 1")
+    page.get_by_role("button", name="Search").click()
+    error = page.locator(".error-box")
+    expect(error).to_contain_text("Invalid filter")
+    expect(error).to_contain_text("INVALID_PARAMETER_VALUE")

@@ -28,7 +28,7 @@ async function experimentIdsOf(experimentId) {
   return (answer.experiments || []).map((e) => e.experiment_id);
 }
 
-async function searchTraces({ experimentId, runId, pageToken }) {
+async function searchTraces({ experimentId, runId, filter, pageToken }) {
   const ids = await experimentIdsOf(experimentId);
   if (!ids.length) return { traces: [] };
   const body = {
@@ -36,7 +36,10 @@ async function searchTraces({ experimentId, runId, pageToken }) {
     max_results: PAGE_SIZE,
     order_by: ["timestamp_ms DESC"],
   };
-  if (runId) body.filter = `metadata.\`mlflow.sourceRun\` = '${runId.replace(/'/g, "")}'`;
+  const clauses = [];
+  if (runId) clauses.push(`metadata.\`mlflow.sourceRun\` = '${runId.replace(/'/g, "")}'`);
+  if (filter) clauses.push(filter);
+  if (clauses.length) body.filter = clauses.join(" AND ");
   if (pageToken) body.page_token = pageToken;
   return api.post(`${V3}/traces/search`, body);
 }
@@ -46,11 +49,42 @@ function StateBadge({ state }) {
   return html`<span class=${`trace-state trace-state-${value.toLowerCase()}`}>${value}</span>`;
 }
 
-function TraceList({ experimentId, runId }) {
+function FilterForm({ filter, onSearch }) {
+  const [text, setText] = useState(filter);
+  const onSubmit = (event) => {
+    event.preventDefault();
+    onSearch(text.trim());
+  };
+  return html`<form class="traces-filter" role="search" onSubmit=${onSubmit}>
+    <label for="trace-filter">Filter traces</label>
+    <input
+      id="trace-filter"
+      type="search"
+      placeholder="tags.note = 'plain' AND status = 'OK'"
+      value=${text}
+      onInput=${(e) => setText(e.target.value)}
+    />
+    <button type="submit">Search</button>
+  </form>`;
+}
+
+function listHash(experimentId, runId, filter) {
+  const query = new URLSearchParams();
+  if (runId) query.set("run", runId);
+  if (filter) query.set("filter", filter);
+  const path = experimentId ? `#/experiments/${encodeURIComponent(experimentId)}/traces` : "#/traces";
+  const search = query.toString();
+  return search ? `${path}?${search}` : path;
+}
+
+function TraceList({ experimentId, runId, filter, navigate }) {
   useTitle("Traces");
   const [tokens, setTokens] = useState([null]);
   const token = tokens[tokens.length - 1];
-  const answer = useAsync(() => searchTraces({ experimentId, runId, pageToken: token }), [experimentId, runId, token]);
+  const answer = useAsync(
+    () => searchTraces({ experimentId, runId, filter, pageToken: token }),
+    [experimentId, runId, filter, token],
+  );
   const traces = (answer.data && answer.data.traces) || [];
   return html`<div class="page traces-page">
     <nav class="breadcrumbs" aria-label="Breadcrumbs">
@@ -61,9 +95,13 @@ function TraceList({ experimentId, runId }) {
         : html`<span>Traces of every experiment</span>`}
     </nav>
     <h1>Traces${runId ? html` <span class="muted">of run ${runId}</span>` : null}</h1>
+    <${FilterForm} filter=${filter} onSearch=${(text) => navigate(listHash(experimentId, runId, text))} />
     ${answer.error && html`<${ErrorBox} error=${answer.error} onRetry=${answer.reload} />`}
     ${answer.loading && html`<${Spinner} />`}
-    ${!answer.loading && !answer.error && !traces.length && html`<p class="muted">No traces here yet.</p>`}
+    ${!answer.loading &&
+    !answer.error &&
+    !traces.length &&
+    html`<p class="muted">${filter ? "No traces match the filter." : "No traces here yet."}</p>`}
     ${traces.length > 0 &&
     html`<table class="data-table traces-table">
       <thead>
@@ -313,8 +351,17 @@ function TraceView({ traceId }) {
   </div>`;
 }
 
-/** #/experiments/:experimentId/traces, #/traces (?run=<run id>), #/traces/:traceId. */
-export default function Page({ params, query }) {
+/** #/experiments/:experimentId/traces, #/traces (?run=<run id>&filter=<search filter>), #/traces/:traceId. */
+export default function Page({ params, query, navigate }) {
   if (params.traceId) return html`<${TraceView} traceId=${params.traceId} />`;
-  return html`<${TraceList} experimentId=${params.experimentId} runId=${query.get("run") || null} />`;
+  const filter = query.get("filter") || "";
+  const runId = query.get("run") || null;
+  // A new filter starts again from the first page.
+  return html`<${TraceList}
+    key=${`${runId}|${filter}`}
+    experimentId=${params.experimentId}
+    runId=${runId}
+    filter=${filter}
+    navigate=${navigate}
+  />`;
 }
