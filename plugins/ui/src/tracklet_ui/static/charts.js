@@ -247,7 +247,14 @@ export function useChartOptions(initialXAxis = "step") {
  */
 export function MetricPanel({ runs, metricKey, options, height, heading }) {
   const { xAxis, logScale, smoothing, windowX, setWindowX } = options;
-  const { data, error, loading } = useMetricSeries(runs, metricKey, xAxis, windowX);
+  const fetched = useMetricSeries(runs, metricKey, xAxis, windowX);
+  const { error, loading } = fetched;
+  // labels may arrive after the series (the metric page fetches both at once)
+  const labels = runs.map((r) => r.label).join("\u0000");
+  const data = useMemo(
+    () => fetched.data && fetched.data.map((s) => ({ ...s, label: (runs.find((r) => r.runId === s.runId) || s).label })),
+    [fetched.data, labels],
+  );
   const total = data ? data.reduce((n, s) => n + s.totalPoints, 0) : 0;
   const shown = data ? data.reduce((n, s) => n + s.points.length, 0) : 0;
   return html`<section class="metric-panel" aria-label=${"Chart of " + metricKey}>

@@ -38,19 +38,21 @@ export default function MetricPage({ params, query }) {
     return html`<div class="page"><${ErrorBox} title="No runs chosen" error=${'The link names no runs: add ?runs=["<run id>"].'} /></div>`;
   }
   if (error) return html`<div class="page"><${ErrorBox} error=${error} title="The runs could not be loaded" onRetry=${reload} /></div>`;
-  if (!data) return html`<div class="page"><${Spinner} label="Loading the runs…" /></div>`;
+  // The chart's series are fetched at once, alongside runs/get (which only names the runs).
+  const runs = data || runIds.map((runId) => ({ runId, label: runId, experimentId: null }));
   return html`<div class="page metric-page">
     <header class="page-header">
       <h1>${metricKey}</h1>
+      ${!data ? html`<${Spinner} label="Loading the runs…" />` : null}
       <p class="muted">
-        ${data.length === 1 ? "1 run: " : `${data.length} runs: `}
-        ${data.map(
+        ${runs.length === 1 ? "1 run: " : `${runs.length} runs: `}
+        ${runs.map(
           (r, i) => html`<a key=${r.runId} class="run-chip" href=${runHref(r.experimentId, r.runId)}>
             <span class="swatch" style=${{ background: runColor(i) }} aria-hidden="true"></span>${r.label}</a> `,
         )}
       </p>
     </header>
     <${ChartControls} ...${options} zoomed=${!!options.windowX} onReset=${() => options.setWindowX(null)} />
-    <${MetricPanel} runs=${data} metricKey=${metricKey} options=${options} height=${420} heading=${false} />
+    <${MetricPanel} runs=${runs} metricKey=${metricKey} options=${options} height=${420} heading=${false} />
   </div>`;
 }
