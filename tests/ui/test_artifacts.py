@@ -22,7 +22,9 @@ from playwright.sync_api import Page, expect
 MOUNT = """async ([runId, initialPath]) => {
   const { html, render } = await import('./html.js');
   const { ArtifactBrowser } = await import('./pages/artifacts.js');
+  document.querySelector('main').style.display = 'none';  // the not-found page under it
   const host = document.createElement('div');
+  host.className = 'main';
   host.id = 'artifact-host';
   document.body.append(host);
   render(html`<${ArtifactBrowser} runId=${runId} initialPath=${initialPath} />`, host);
@@ -32,7 +34,7 @@ MOUNT = """async ([runId, initialPath]) => {
 def mount(page: Page, server: Any, run_id: str, initial_path: str | None = None) -> None:
     """Open the UI, then render the artifact browser of ``run_id`` into a container of its own."""
     page.goto(server.ui("/no-such-page"))
-    expect(page.get_by_text("Page not found")).to_be_visible()
+    expect(page.get_by_text("Page not found")).to_be_visible()  # a page that loads nothing more
     page.evaluate(MOUNT, [run_id, initial_path])
     expect(page.locator("#artifact-host .artifact-tree [role=treeitem]").first).to_be_visible()
 
@@ -300,10 +302,14 @@ def test_unknown_file_offers_a_download(page: Page, files_server: tuple[Any, str
     assert answer.status == 200 and answer.body() == bytes(range(256))
 
 
-def test_run_page_deep_link_opens_the_artifact(page: Page, ui_server: Any, seeded: dict[str, Any]) -> None:
+def test_run_page_deep_link_opens_the_artifact(
+    page: Page, ui_server: Any, seeded: dict[str, Any], screenshot: Callable[..., Any]
+) -> None:
     """MLflow's link to a run's artifact (and the run page's artifacts tab) shows the preview."""
     main = seeded["experiments"]["main"]["id"]
     run_id = seeded["runs"]["artifacts"]
     page.goto(ui_server.ui(f"/experiments/{main}/runs/{run_id}/artifacts/data/metrics.csv"))
     expect(page.locator(".artifact-name")).to_have_text("data/metrics.csv")
     expect(page.locator("table.artifact-table td").first).to_have_text("1")
+    expect(page.locator(".artifact-tree [aria-expanded=true] .artifact-label").first).to_have_text("data")
+    screenshot(page, "run-artifacts")
