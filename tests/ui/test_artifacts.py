@@ -250,13 +250,14 @@ def _call(url: str, method: str = "GET", body: Any = None, data: bytes | None = 
 
 
 BIG = 1024 * 1024 + 4096
+HUGE_IMAGE = 20 * 1024 * 1024 + 1  # past the browser's automatic image preview
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="30" height="20"><rect width="30" height="20" fill="red"/></svg>'
 
 
 @pytest.fixture(scope="module")
 def files_server(launch_server: Callable[..., Any]) -> tuple[Any, str]:
     """A server with one run holding a text file larger than the preview's 1 MB, an SVG,
-    an unknown binary file and an empty folder-free listing; returns (server, run id)."""
+    files of unknown types and an image past the automatic preview; returns (server, run id)."""
     server = launch_server()
     experiment = _call(f"{server.url}/api/2.0/mlflow/experiments/create", "POST", {"name": "files"})
     run = _call(
@@ -267,6 +268,8 @@ def files_server(launch_server: Callable[..., Any]) -> tuple[Any, str]:
         "big.log": b"0123456789abcdef" * (BIG // 16),
         "drawing.svg": SVG,
         "weights.bin": bytes(range(256)),
+        "notes.unknownext": b"plain words in an unknown type\n",
+        "huge.png": b"\x89PNG\r\n\x1a\n" + bytes(HUGE_IMAGE),
     }
     for path, content in files.items():
         _call(f"{root}/{path}", "PUT", data=content)
@@ -300,6 +303,29 @@ def test_unknown_file_offers_a_download(page: Page, files_server: tuple[Any, str
     expect(body).to_contain_text("No preview for this file type")
     answer = page.request.get(page.locator("#artifact-host a.artifact-download").evaluate("a => a.href"))
     assert answer.status == 200 and answer.body() == bytes(range(256))
+
+
+def test_unknown_type_shown_as_text_on_request(page: Page, files_server: tuple[Any, str]) -> None:
+    server, run_id = files_server
+    mount(page, server, run_id)
+    body = open_file(page, "notes.unknownext")
+    expect(body.locator("pre")).to_have_count(0)
+    body.get_by_role("button", name="Show notes.unknownext as text").click()
+    expect(body.locator("pre.artifact-text")).to_have_text("plain words in an unknown type\n")
+
+
+def test_huge_image_is_fetched_only_when_asked(page: Page, files_server: tuple[Any, str]) -> None:
+    server, run_id = files_server
+    mount(page, server, run_id)
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url) if "huge.png" in request.url else None)
+    body = open_file(page, "huge.png")
+    expect(body).to_contain_text("This image is 20 MB")
+    expect(body.locator("img")).to_have_count(0)
+    assert fetched == []
+    body.get_by_role("button", name="Show it anyway").click()
+    expect(body.locator("img.artifact-image")).to_have_count(1)
+    assert len(fetched) == 1
 
 
 def test_run_page_deep_link_opens_the_artifact(

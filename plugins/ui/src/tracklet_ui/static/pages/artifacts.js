@@ -335,8 +335,27 @@ function TextualPreview({ source, path, kind }) {
   return html`<${TextPreview} text=${text} truncated=${truncated} kind=${kind} />`;
 }
 
+// Images larger than this are previewed only when asked (the whole file is fetched).
+export const IMAGE_LIMIT = 20 * 1024 * 1024;
+
+function PreviewBody({ source, file, kind, onKind }) {
+  const name = baseName(file.path);
+  if (kind === "none") {
+    return html`<p class="artifact-note">No preview for this file type. Use Download to get it, or</p>
+      <button type="button" onClick=${() => onKind("text")}>Show ${name} as text</button>`;
+  }
+  if (kind === "image" && file.file_size > IMAGE_LIMIT) {
+    return html`<p class="artifact-note">This image is ${formatSize(file.file_size)}.</p>
+      <button type="button" onClick=${() => onKind("image-large")}>Show it anyway</button>`;
+  }
+  if (kind === "image" || kind === "image-large") {
+    return html`<${ImagePreview} key=${file.path} source=${source} path=${file.path} />`;
+  }
+  return html`<${TextualPreview} key=${`${file.path}:${kind}`} source=${source} path=${file.path} kind=${kind} />`;
+}
+
 function Preview({ source, file }) {
-  const kind = previewKind(file.path);
+  const [kind, setKind] = useState(() => previewKind(file.path));
   const name = baseName(file.path);
   return html`<section class="artifact-preview" aria-label=${`Preview of ${name}`}>
     <header class="artifact-preview-head">
@@ -345,11 +364,7 @@ function Preview({ source, file }) {
       <a class="button artifact-download" href=${source.url(file.path)} download=${name}>Download</a>
     </header>
     <div class="artifact-preview-body" data-kind=${kind}>
-      ${kind === "none" && html`<p class="artifact-note">No preview for this file type. Use Download to get it.</p>`}
-      ${kind === "image" && html`<${ImagePreview} key=${file.path} source=${source} path=${file.path} />`}
-      ${kind !== "none" &&
-      kind !== "image" &&
-      html`<${TextualPreview} key=${file.path} source=${source} path=${file.path} kind=${kind} />`}
+      <${PreviewBody} source=${source} file=${file} kind=${kind} onKind=${setKind} />
     </div>
   </section>`;
 }
