@@ -2,12 +2,13 @@
 // loaded runs scroll as smoothly as 10), sortable headers, selection, nested runs, and the
 // keyboard: arrows move between rows, Enter opens a run, Space selects it, Right/Left
 // expand and collapse a parent.
-import { html, useEffect, useLayoutEffect, useRef, useState } from "../html.js";
+import { Component, html, useEffect, useLayoutEffect, useRef, useState } from "../html.js";
 import { runHref } from "../components.js";
 import { cellText, columnId, columnLabel, columnWidth, orderKey } from "./runs-columns.js";
 
 export const ROW_HEIGHT = 32;
 const OVERSCAN = 12;
+const CHUNK = 8; // the rendered window moves in steps of this many rows: fewer renders while scrolling
 const NEAR_END = 40; // rows left below the view when the next page is asked for
 const NAME_WIDTH = 280;
 const CHECK_WIDTH = 36;
@@ -28,7 +29,26 @@ function SortHeader({ column, label, sort, onSort, width }) {
   </th>`;
 }
 
-function RunRow({ item, index, columns, selected, focused, experimentNames, onToggleSelect, onToggleExpand }) {
+/** A row renders again only when what it shows changed (scrolling re-renders only new rows). */
+class RunRow extends Component {
+  shouldComponentUpdate(next) {
+    const now = this.props;
+    return (
+      next.item !== now.item ||
+      next.index !== now.index ||
+      next.columns !== now.columns ||
+      next.selected !== now.selected ||
+      next.focused !== now.focused ||
+      next.experimentNames !== now.experimentNames
+    );
+  }
+
+  render(props) {
+    return runRow(props);
+  }
+}
+
+function runRow({ item, index, columns, selected, focused, experimentNames, onToggleSelect, onToggleExpand }) {
   const { row, depth, childCount, expanded } = item;
   const name = row.name || row.id;
   const inner = focused ? 0 : -1;
@@ -74,6 +94,7 @@ function RunRow({ item, index, columns, selected, focused, experimentNames, onTo
   </tr>`;
 }
 
+/** The scroller's view, rounded so that it changes only when the rendered window must move. */
 function useViewport(scroller) {
   const [view, setView] = useState({ top: 0, height: 600 });
   useLayoutEffect(() => {
@@ -82,7 +103,10 @@ function useViewport(scroller) {
     let frame = 0;
     const measure = () => {
       frame = 0;
-      setView({ top: el.scrollTop, height: el.clientHeight });
+      const step = CHUNK * ROW_HEIGHT;
+      const top = Math.floor(el.scrollTop / step) * step;
+      const height = Math.ceil(el.clientHeight / step) * step + step;
+      setView((old) => (old.top === top && old.height === height ? old : { top, height }));
     };
     const onScroll = () => {
       if (!frame) frame = requestAnimationFrame(measure);
@@ -145,7 +169,7 @@ export function RunsGrid(props) {
     const index = Number(tr.dataset.index);
     const item = items[index];
     const onRow = event.target === tr;
-    const page = Math.max(1, Math.floor(view.height / ROW_HEIGHT) - 1);
+    const page = Math.max(1, Math.floor(scroller.current.clientHeight / ROW_HEIGHT) - 1);
     const keys = {
       ArrowDown: () => moveTo(index + 1),
       ArrowUp: () => moveTo(index - 1),

@@ -211,7 +211,8 @@ export default function RunsPage({ params, query, navigate }) {
   useEffect(() => rememberInAddress(filter, sort), [filter, sort]);
 
   const keys = useMemo(() => availableKeys(search.rows), [search.rows]);
-  const columns = choice || defaultColumns(keys, experimentIds.length > 1);
+  const several = experimentIds.length > 1;
+  const columns = useMemo(() => choice || defaultColumns(keys, several), [choice, keys, several]);
   const items = useMemo(() => groupRuns(search.rows, expanded), [search.rows, expanded]);
   const experimentNames = useMemo(
     () => Object.fromEntries(experiments.map((e) => [e.experiment_id, e.name])),
