@@ -248,3 +248,18 @@ def test_version_from_a_run_opens_the_run_s_folder(
     artifact browser (the baseline run logged no files, so it says so)."""
     page.goto(ui_server.ui(model_hash("ui-model", seeded["model"]["versions"][0])))
     expect(page.locator(".model-files")).to_contain_text("This run has no artifacts.")
+
+
+def test_version_moves_to_another_stage(new_page: Callable[..., Page], registry_server: Any) -> None:
+    page = new_page(base_url=registry_server.url)
+    page.goto(registry_server.ui(model_hash("editable", "2")))
+    facts = page.locator(".model-version-page > table.kv-table")
+    expect(facts.locator("tr").filter(has_text="Stage")).to_contain_text("None")
+    move = page.get_by_role("button", name="Move to stage")
+    expect(move).to_be_disabled()
+    page.get_by_label("Stage", exact=True).select_option("Staging")
+    move.click()
+    expect(facts.locator("tr").filter(has_text="Stage")).to_contain_text("Staging")
+    version = _call(f"{registry_server.url}/api/2.0/mlflow/model-versions/get?name=editable&version=2")
+    assert version["model_version"]["current_stage"] == "Staging"
+    expect(page.get_by_label("Stage", exact=True)).to_have_value("Staging")

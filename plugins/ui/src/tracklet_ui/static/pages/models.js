@@ -334,6 +334,31 @@ function RunSummary({ runId }) {
   </section>`;
 }
 
+const STAGES = ["None", "Staging", "Production", "Archived"];
+
+/** Move a version to another stage (deprecated in MLflow in favour of aliases, still shown). */
+function StageEditor({ name, version, stage, reload }) {
+  const [target, setTarget] = useState(stage || "None");
+  const [archive, setArchive] = useState(false);
+  const [error, setError] = useState(null);
+  const onSubmit = (event) => {
+    event.preventDefault();
+    setError(null);
+    const body = { name, version, stage: target, archive_existing_versions: archive };
+    api.post(`${API}/model-versions/transition-stage`, body).then(reload, setError);
+  };
+  return html`<form class="inline-form stage-editor" onSubmit=${onSubmit}>
+    <label for="stage-select">Stage</label>
+    <select id="stage-select" value=${target} onChange=${(e) => setTarget(e.target.value)}>
+      ${STAGES.map((s) => html`<option value=${s}>${s}</option>`)}
+    </select>
+    <label><input type="checkbox" checked=${archive} onChange=${(e) => setArchive(e.target.checked)} /> Archive the
+      versions now in that stage</label>
+    <button type="submit" disabled=${target === (stage || "None")}>Move to stage</button>
+    <${ErrorBox} error=${error} />
+  </form>`;
+}
+
 /** The version's files: its logged model's artifacts (MLflow 3), or the folder of its source
  * run that ``runs:/<run id>/<path>`` names. */
 function ModelFiles({ version }) {
@@ -378,6 +403,7 @@ function VersionPage({ name, version }) {
         ["Last modified", formatTime(v.last_updated_timestamp)],
       ]}
     />
+    <${StageEditor} key=${v.current_stage} name=${name} version=${version} stage=${v.current_stage} reload=${answer.reload} />
     <${DescriptionEditor} description=${v.description} save=${saveDescription} />
     <${AliasEditor} name=${name} aliases=${aliases} reload=${answer.reload} defaultVersion=${version} />
     <${TagEditor} tags=${v.tags} setTag=${setTag} deleteTag=${deleteTag} idPrefix="version" />
