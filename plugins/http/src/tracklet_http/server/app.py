@@ -72,6 +72,7 @@ from tracklet_http.server.graphql import graphql_routes
 from tracklet_http.server.handlers import HANDLERS, Call, Handler, ServerState, check_ranges
 from tracklet_http.server.imports import import_routes
 from tracklet_http.server.metrics import RequestMetrics, endpoint_family
+from tracklet_http.server.mlflow_ui_api import mlflow_ui_api_routes
 from tracklet_http.server.security import SecurityMiddleware
 from tracklet_http.server.settings import ServerSettings
 from tracklet_http.server.traces import trace_routes
@@ -581,6 +582,17 @@ def reserved_paths(settings: ServerSettings) -> list[tuple[str, str]]:
     return _reserved(_own_routes(settings))
 
 
+def _builtin_routes() -> list[Any]:
+    """The server's own routes served like a plugin's: the trace API, the import API and
+    the small endpoints MLflow's UI calls (those a plugin's route of the same method and
+    path provides are left to the plugin)."""
+    from tracklet.plugins import server_routes
+
+    taken = {(method, route.path) for route in server_routes() for method in route.methods}
+    ui_api = [r for r in mlflow_ui_api_routes() if not any((m, r.path) in taken for m in r.methods)]
+    return [*trace_routes(), *import_routes(), *ui_api]
+
+
 #: The tracking API's namespaces, which no plugin's assets may take.
 _API_NAMESPACES = (
     ("/api", "the REST API"),
@@ -620,7 +632,7 @@ def check_pages(settings: ServerSettings, mlflow_ui: str | None = None) -> None:
     """Build what :func:`create_app` would mount besides the tracking API and raise what
     would stop it: plugins' routes shadowing the server's, assets overlapping anything."""
     own = _own_routes(settings)
-    contributed = contributed_routes(_reserved(own), [*trace_routes(), *import_routes()])
+    contributed = contributed_routes(_reserved(own), _builtin_routes())
     _page_routes(settings, own, contributed, mlflow_ui)
 
 
@@ -687,7 +699,7 @@ def create_app(settings: ServerSettings, mlflow_ui: str | None = None) -> Starle
     metrics = RequestMetrics()
 
     routes = _own_routes(settings)
-    contributed = contributed_routes(_reserved(routes), [*trace_routes(), *import_routes()])
+    contributed = contributed_routes(_reserved(routes), _builtin_routes())
     routes = [*routes, *_page_routes(settings, routes, contributed, mlflow_ui)]
 
     @contextlib.asynccontextmanager
