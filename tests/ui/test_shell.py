@@ -1,0 +1,63 @@
+"""The UI's shell (app.js) in Chromium: the theme toggle, the top bar, an unknown address,
+and a page module that cannot be loaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+
+def theme(page: Page) -> str:
+    return page.evaluate("() => document.documentElement.dataset.theme")  # type: ignore[no-any-return]
+
+
+def test_theme_cycles_system_light_dark_and_is_kept(page: Page, ui_server: Any) -> None:
+    page.goto(ui_server.ui("/experiments"))
+    toggle = page.get_by_role("button", name="Theme: system. Switch to light")
+    expect(toggle).to_be_visible()
+    assert theme(page) == "light"  # the context's colour scheme is light
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")  # follows the system
+    toggle.click()
+    page.get_by_role("button", name="Theme: light. Switch to dark").click()
+    expect(page.get_by_role("button", name="Theme: dark. Switch to system")).to_be_visible()
+    page.emulate_media(color_scheme="light")
+    page.reload()
+    expect(page.get_by_role("button", name="Theme: dark. Switch to system")).to_be_visible()
+    assert theme(page) == "dark"
+    background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(20, 23, 28)"
+
+
+def test_top_bar_links_and_the_current_page(page: Page, ui_server: Any) -> None:
+    page.goto(ui_server.ui("/experiments"))
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Experiments")).to_have_attribute("aria-current", "page")
+    # tracklet-registry is installed: the registry answers, so its link shows
+    nav.get_by_role("link", name="Models").click()
+    expect(page).to_have_url(ui_server.ui("/models"))
+    expect(nav.get_by_role("link", name="Models")).to_have_attribute("aria-current", "page")
+    expect(nav.get_by_role("link", name="Traces")).to_be_visible()
+
+
+def test_an_unknown_address_says_so(page: Page, ui_server: Any) -> None:
+    page.goto(ui_server.ui("/no/such/page"))
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    page.get_by_role("link", name="Go to the experiments").click()
+    expect(page.get_by_role("heading", name="Experiments")).to_be_visible()
+
+
+@pytest.mark.ui_allow_status(500)
+def test_a_page_module_that_fails_to_load_shows_not_available(page: Page, ui_server: Any) -> None:
+    def broken(route: Route) -> None:
+        route.fulfill(status=500, body="boom")
+
+    page.route("**/ui/pages/compare.js", broken)
+    page.goto(ui_server.ui('/compare-runs?runs=["a"]'))
+    expect(page.get_by_role("alert")).to_contain_text("This page is not available")
+    expect(page.get_by_role("alert")).to_contain_text("compare")
+    # the rest of the UI still works
+    page.get_by_role("link", name="Experiments").click()
+    expect(page.get_by_role("heading", name="Experiments")).to_be_visible()
