@@ -158,3 +158,22 @@ def test_bad_trace_filter_shows_the_server_s_message(
     error = page.locator(".error-box")
     expect(error).to_contain_text("Invalid filter")
     expect(error).to_contain_text("INVALID_PARAMETER_VALUE")
+
+
+def test_span_tree_is_keyboard_navigable(page: Page, ui_server: Any, seeded: dict[str, Any]) -> None:
+    page.goto(ui_server.ui(f"/traces/{seeded['traces'][0]}"))
+    page.get_by_role("button", name="predict-0", exact=True).focus()
+    focused = "() => document.activeElement.textContent.trim()"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(focused) == "retrieve"
+    page.keyboard.press("ArrowLeft")  # closes retrieve
+    expect(_span_rows(page).locator(".span-name")).to_have_text(["predict-0", "retrieve", "generate"])
+    page.keyboard.press("ArrowRight")  # opens it again
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(focused) == "embed"
+    page.keyboard.press("Enter")  # shows the span
+    expect(page.locator(".span-details .span-title")).to_have_text("embed")
+    page.keyboard.press("ArrowLeft")  # a leaf: to its parent
+    assert page.evaluate(focused) == "retrieve"
+    page.keyboard.press("End")
+    assert page.evaluate(focused) == "generate"

@@ -282,6 +282,34 @@ function SpanDetails({ span, start }) {
   </section>`;
 }
 
+/** Arrow keys in the span tree: up/down between spans, right opens, left closes (or goes
+ * to the parent), Home/End to the first/last span. */
+function onTreeKey(event, collapsed, onToggle) {
+  const button = event.target;
+  if (!button.classList || !button.classList.contains("span-name")) return;
+  const tree = event.currentTarget;
+  const buttons = [...tree.querySelectorAll("button.span-name")];
+  const index = buttons.indexOf(button);
+  const row = button.closest("li");
+  const id = row.dataset.spanId;
+  const hasChildren = row.getAttribute("aria-expanded") !== null;
+  const focus = (i) => buttons[Math.max(0, Math.min(buttons.length - 1, i))].focus();
+  if (event.key === "ArrowDown") focus(index + 1);
+  else if (event.key === "ArrowUp") focus(index - 1);
+  else if (event.key === "Home") focus(0);
+  else if (event.key === "End") focus(buttons.length - 1);
+  else if (event.key === "ArrowRight" && hasChildren && collapsed.has(id)) onToggle(id);
+  else if (event.key === "ArrowLeft" && hasChildren && !collapsed.has(id)) onToggle(id);
+  else if (event.key === "ArrowLeft") {
+    const level = Number(row.getAttribute("aria-level"));
+    const rows = [...tree.querySelectorAll("li.span-row")];
+    const parent = rows.slice(0, rows.indexOf(row)).reverse().find((r) => Number(r.getAttribute("aria-level")) < level);
+    if (!parent) return;
+    parent.querySelector("button.span-name").focus();
+  } else return;
+  event.preventDefault();
+}
+
 async function loadTrace(traceId) {
   const [info, data] = await Promise.all([
     api.get(`${V3}/traces/${encodeURIComponent(traceId)}`),
@@ -331,7 +359,7 @@ function TraceView({ traceId }) {
             <div class="waterfall-head" aria-hidden="true">
               <span>Span</span><span>0 — ${formatDuration(times.total)}</span><span>Duration</span>
             </div>
-            <ul class="span-tree" role="tree" aria-label="Spans">
+            <ul class="span-tree" role="tree" aria-label="Spans" onKeyDown=${(e) => onTreeKey(e, collapsed, onToggle)}>
               ${rows.map(
                 ({ node, depth }) => html`<${SpanRow}
                   key=${node.span.span_id}
