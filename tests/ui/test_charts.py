@@ -5,9 +5,12 @@ reset, log scale, the x-axis choice, smoothing."""
 
 from __future__ import annotations
 
+import base64
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -124,3 +127,67 @@ def test_smoothing_redraws(page: Page, ui_server: Any, seeded: dict[str, Any]) -
 def test_a_link_without_runs_says_what_to_add(page: Page, ui_server: Any) -> None:
     page.goto(ui_server.ui("/metric/loss"))
     expect(page.get_by_role("alert")).to_contain_text("names no runs")
+
+
+# --- --auth: metric-series is authorized per run ------------------------------------------
+
+ADMIN = ("charts-admin", "charts-admin-password-1")
+READER = ("charts-reader", "charts-reader-password-1")
+
+
+def call(server: Any, method: str, path: str, who: tuple[str, str], body: Any = None) -> tuple[int, Any]:
+    token = base64.b64encode(f"{who[0]}:{who[1]}".encode()).decode()
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(server.url + path, data=data, method=method)
+    request.add_header("Authorization", f"Basic {token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.load(refused)
+
+
+def test_metric_series_needs_read_on_the_runs_experiment(launch_server: Callable[..., Any]) -> None:
+    server = launch_server(
+        "--auth",
+        env={
+            "TRACKLET_AUTH_ADMIN_USERNAME": ADMIN[0],
+            "TRACKLET_AUTH_ADMIN_PASSWORD": ADMIN[1],
+            "TRACKLET_AUTH_DEFAULT_PERMISSION": "NO_PERMISSIONS",
+        },
+    )
+    api = "/api/2.0/mlflow"
+    _, made = call(server, "POST", f"{api}/experiments/create", ADMIN, {"name": "private"})
+    experiment_id = made["experiment_id"]
+    _, created = call(server, "POST", f"{api}/runs/create", ADMIN, {"experiment_id": experiment_id})
+    run_id = created["run"]["info"]["run_id"]
+    metric = {"run_id": run_id, "key": "loss", "value": 1.5, "timestamp": 1, "step": 0}
+    assert call(server, "POST", f"{api}/runs/log-metric", ADMIN, metric)[0] == 200
+    assert (
+        call(server, "POST", f"{api}/users/create", ADMIN, {"username": READER[0], "password": READER[1]})[0]
+        == 200
+    )
+    # the reader has no grant on the experiment: the server's default, NO_PERMISSIONS, holds
+
+    path = f"/api/2.0/tracklet/ui/metric-series?run_id={run_id}&metric_key=loss"
+    status, answer = call(server, "GET", path, READER)
+    assert status == 403 and answer["error_code"] == "PERMISSION_DENIED", answer
+    status, answer = call(server, "GET", path, ADMIN)
+    assert status == 200 and answer["series"][0]["points"] == [[0, 1, 1.5]]
+
+    # a run the reader may read, named next to the private one, opens nothing more
+    _, made = call(server, "POST", f"{api}/experiments/create", ADMIN, {"name": "shared"})
+    grant = {"experiment_id": made["experiment_id"], "username": READER[0], "permission": "READ"}
+    assert call(server, "POST", f"{api}/experiments/permissions/create", ADMIN, grant)[0] == 200
+    _, created = call(server, "POST", f"{api}/runs/create", ADMIN, {"experiment_id": made["experiment_id"]})
+    shared = created["run"]["info"]["run_id"]
+    status, answer = call(server, "GET", path.replace("run_id=", f"run_id={shared}&run_id="), READER)
+    assert status == 403 or [s["run_id"] for s in answer["series"]] == [shared], answer
+    status, answer = call(
+        server,
+        "GET",
+        path.replace("run_id=", f"run_id={run_id}&run_id=").replace(f"={run_id}&metric", f"={shared}&metric"),
+        READER,
+    )
+    assert status == 403 or [s["run_id"] for s in answer["series"]] == [shared], answer
