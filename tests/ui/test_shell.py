@@ -3,6 +3,7 @@ and a page module that cannot be loaded."""
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -61,3 +62,53 @@ def test_a_page_module_that_fails_to_load_shows_not_available(page: Page, ui_ser
     # the rest of the UI still works
     page.get_by_role("link", name="Experiments").click()
     expect(page.get_by_role("heading", name="Experiments")).to_be_visible()
+
+
+ROUTES = [
+    ("#/", "experiments", {}),
+    ("#/experiments", "experiments", {}),
+    ("#/experiments/7", "runs", {"experimentId": "7"}),
+    ("#/experiments/7/runs", "runs", {"experimentId": "7"}),
+    ("#/runs?experiments=1,2", "runs", {}),
+    ("#/experiments/7/runs/abc", "run", {"experimentId": "7", "runId": "abc"}),
+    ("#/runs/abc", "run", {"runId": "abc"}),
+    (
+        "#/experiments/7/runs/abc/model-metrics",
+        "run",
+        {"experimentId": "7", "runId": "abc", "tab": "model-metrics"},
+    ),
+    (
+        "#/experiments/7/runs/abc/artifacts/data/a%20b/c.csv",
+        "run",
+        {"experimentId": "7", "runId": "abc", "tab": "artifacts", "artifactPath": "data/a b/c.csv"},
+    ),
+    (
+        "#/experiments/7/runs/abc/artifactPath/model/MLmodel",
+        "run",
+        {"experimentId": "7", "runId": "abc", "tab": "artifacts", "artifactPath": "model/MLmodel"},
+    ),
+    ('#/compare-runs?runs=["a","b"]&experiments=["1"]', "compare", {}),
+    ("#/metric/loss%2Ftrain?runs=[%22a%22]", "metric", {"metricKey": "loss/train"}),
+    ("#/models", "models", {}),
+    ("#/models/my%20model", "models", {"name": "my model"}),
+    ("#/models/m/versions/3", "models", {"name": "m", "version": "3"}),
+    ("#/experiments/7/traces", "traces", {"experimentId": "7"}),
+    ("#/traces/tr-1", "traces", {"traceId": "tr-1"}),
+    ("#/nothing/here", None, {}),
+]
+
+
+def test_route_table_maps_mlflow_addresses_to_pages(page: Page, ui_server: Any) -> None:
+    page.goto(ui_server.ui("/experiments"))
+    expect(page.get_by_role("heading", name="Experiments")).to_be_visible()
+    resolved = page.evaluate(
+        """async (hashes) => {
+            const { resolve } = await import("./app.js");
+            return hashes.map((h) => { const r = resolve(h); return [r.module, r.params, r.query.toString()]; });
+        }""",
+        [hash_ for hash_, _, _ in ROUTES],
+    )
+    for (hash_, module, params), (got_module, got_params, _) in zip(ROUTES, resolved, strict=True):
+        assert (got_module, got_params) == (module, params), hash_
+    # the page gets MLflow's JSON lists in the query as they were written
+    assert urllib.parse.parse_qs(resolved[10][2]) == {"runs": ['["a","b"]'], "experiments": ['["1"]']}
