@@ -49,7 +49,7 @@ def fetch(workdir: Path) -> dict[str, bytes]:
     if npm is None:
         raise SystemExit("vendor_assets.py needs npm (Node.js): apt-get install npm, then run it again")
     subprocess.run(
-        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"],
         cwd=workdir,
         check=True,
         stdout=subprocess.DEVNULL,
