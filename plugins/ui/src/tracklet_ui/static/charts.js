@@ -117,6 +117,18 @@ export function alignSeries(series, xAxis, logScale, smoothing) {
   return uPlot.join(tables);
 }
 
+/** A number that changes whenever the page's theme does (data-theme on <html>), so charts,
+ * which paint their axes once on a canvas, are redrawn in the new colours. */
+function useThemeVersion() {
+  const [version, setVersion] = useState(0);
+  useEffect(() => {
+    const observer = new MutationObserver(() => setVersion((v) => v + 1));
+    observer.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+    return () => observer.disconnect();
+  }, []);
+  return version;
+}
+
 function themeColor(name, fallback) {
   const value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   return value || fallback;
@@ -134,6 +146,7 @@ export function MetricChart({ series, xAxis = "step", logScale = false, smoothin
   const zoomRef = useRef(onZoom);
   zoomRef.current = onZoom;
   const data = useMemo(() => alignSeries(series, xAxis, logScale, smoothing), [series, xAxis, logScale, smoothing]);
+  const theme = useThemeVersion();
 
   useEffect(() => {
     const element = box.current;
@@ -202,7 +215,7 @@ export function MetricChart({ series, xAxis = "step", logScale = false, smoothin
       chart.destroy();
       plot.current = null;
     };
-  }, [data, xAxis, logScale, windowX ? `${windowX.min}:${windowX.max}` : "", height, title, series.map((s) => s.label).join("\u0000")]);
+  }, [data, theme, xAxis, logScale, windowX ? `${windowX.min}:${windowX.max}` : "", height, title, series.map((s) => s.label).join("\u0000")]);
 
   return html`<div class="metric-chart" ref=${box} data-x-axis=${xAxis} data-log=${logScale ? "true" : "false"}></div>`;
 }
