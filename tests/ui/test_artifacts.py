@@ -10,6 +10,7 @@ goes through the run page's artifact route as a user's link does.
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.parse
 import urllib.request
@@ -238,11 +239,17 @@ def test_download_of_the_hostile_name(browse: Callable[..., Page], seeded: dict[
 # --- files the seeded server does not hold: a server of this module's own ------------------
 
 
-def _call(url: str, method: str = "GET", body: Any = None, data: bytes | None = None) -> Any:
+def _call(
+    url: str,
+    method: str = "GET",
+    body: Any = None,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
     if body is not None:
         data = json.dumps(body).encode()
     request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
     )
     with urllib.request.urlopen(request, timeout=60) as answer:
         text = answer.read()
@@ -254,16 +261,25 @@ HUGE_IMAGE = 20 * 1024 * 1024 + 1  # past the browser's automatic image preview
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="30" height="20"><rect width="30" height="20" fill="red"/></svg>'
 
 
+def _run_with_files(server: Any, files: dict[str, bytes], headers: dict[str, str] | None = None) -> str:
+    """A new run on ``server`` holding ``files``; returns its id."""
+    api = f"{server.url}/api/2.0/mlflow"
+    experiment = _call(f"{api}/experiments/create", "POST", {"name": "files"}, headers=headers)[
+        "experiment_id"
+    ]
+    run = _call(f"{api}/runs/create", "POST", {"experiment_id": experiment}, headers=headers)
+    run_id: str = run["run"]["info"]["run_id"]
+    root = f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{experiment}/{run_id}/artifacts"
+    for path, content in files.items():
+        _call(f"{root}/{path}", "PUT", data=content, headers=headers)
+    return run_id
+
+
 @pytest.fixture(scope="module")
 def files_server(launch_server: Callable[..., Any]) -> tuple[Any, str]:
     """A server with one run holding a text file larger than the preview's 1 MB, an SVG,
     files of unknown types and an image past the automatic preview; returns (server, run id)."""
     server = launch_server()
-    experiment = _call(f"{server.url}/api/2.0/mlflow/experiments/create", "POST", {"name": "files"})
-    run = _call(
-        f"{server.url}/api/2.0/mlflow/runs/create", "POST", {"experiment_id": experiment["experiment_id"]}
-    )["run"]["info"]
-    root = f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{experiment['experiment_id']}/{run['run_id']}/artifacts"
     files = {
         "big.log": b"0123456789abcdef" * (BIG // 16),
         "drawing.svg": SVG,
@@ -271,9 +287,7 @@ def files_server(launch_server: Callable[..., Any]) -> tuple[Any, str]:
         "notes.unknownext": b"plain words in an unknown type\n",
         "huge.png": b"\x89PNG\r\n\x1a\n" + bytes(HUGE_IMAGE),
     }
-    for path, content in files.items():
-        _call(f"{root}/{path}", "PUT", data=content)
-    return server, run["run_id"]
+    return server, _run_with_files(server, files)
 
 
 def test_large_text_is_truncated_at_one_megabyte(page: Page, files_server: tuple[Any, str]) -> None:
@@ -339,3 +353,25 @@ def test_run_page_deep_link_opens_the_artifact(
     expect(page.locator("table.artifact-table td").first).to_have_text("1")
     expect(page.locator(".artifact-tree [aria-expanded=true] .artifact-label").first).to_have_text("data")
     screenshot(page, "run-artifacts")
+
+
+ADMIN = ("h5-admin", "h5-admin-password-1")
+
+
+def test_previews_and_downloads_work_behind_auth(
+    launch_server: Callable[..., Any], new_page: Callable[..., Page]
+) -> None:
+    """With --auth the browser's credentials go with every fetch the previews make."""
+    server = launch_server(
+        "--auth", env={"TRACKLET_AUTH_ADMIN_USERNAME": ADMIN[0], "TRACKLET_AUTH_ADMIN_PASSWORD": ADMIN[1]}
+    )
+    basic = {"Authorization": "Basic " + base64.b64encode(f"{ADMIN[0]}:{ADMIN[1]}".encode()).decode()}
+    run_id = _run_with_files(server, {"notes.txt": b"behind auth\n", "drawing.svg": SVG}, headers=basic)
+    page = new_page(base_url=server.url, http_credentials={"username": ADMIN[0], "password": ADMIN[1]})
+    mount(page, server, run_id)
+    expect(open_file(page, "notes.txt").locator("pre")).to_have_text("behind auth\n")
+    body = open_file(page, "drawing.svg")
+    page.wait_for_function("() => document.querySelector('#artifact-host img.artifact-image')?.complete")
+    assert body.locator("img").evaluate("el => el.naturalWidth") == 30
+    answer = page.request.get(page.locator("#artifact-host a.artifact-download").evaluate("a => a.href"))
+    assert answer.status == 200 and answer.body() == SVG
