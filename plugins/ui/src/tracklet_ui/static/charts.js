@@ -329,7 +329,7 @@ export function Sparkline({ runId, metricKey, width = 90, height = 22 }) {
  * the lines (low = blue, high = red). One <path class="pc-line"> per run.
  */
 export function ParallelCoordinates({ runs, dimensions, colorBy = -1, width = 900, height = 320 }) {
-  const pad = { top: 28, bottom: 30, left: 40, right: 40 };
+  const pad = { top: 28, bottom: 30, left: 40, right: 64 };
   if (dimensions.length < 2) {
     return html`<p class="muted">Choose at least two params or metrics to draw parallel coordinates.</p>`;
   }
