@@ -19,6 +19,8 @@ import {
 import { ChartControls, MetricPanel, Sparkline, useChartOptions } from "../charts.js";
 
 const NOTE = "mlflow.note.content";
+// Sparklines drawn in the metrics table (one request each); further rows link to their chart.
+const SPARKLINES = 30;
 const TABS = [
   { id: "overview", label: "Overview" },
   { id: "metrics", label: "Metrics" },
@@ -210,12 +212,12 @@ function Overview({ run, tags, reload }) {
               <thead><tr><th scope="col">Metric</th><th scope="col">Latest</th><th scope="col">Step</th><th scope="col">History</th></tr></thead>
               <tbody>
                 ${metrics.map(
-                  (m) => html`<tr key=${m.key}>
+                  (m, index) => html`<tr key=${m.key}>
                     <th scope="row"><a href=${metricHref(info.experiment_id, info.run_id, m.key)}>${m.key}</a></th>
                     <td class="number">${formatValue(m.value)}</td>
                     <td class="number">${m.step}</td>
                     <td><a href=${metricHref(info.experiment_id, info.run_id, m.key)} aria-label=${"Chart of " + m.key}>
-                      <${Sparkline} runId=${info.run_id} metricKey=${m.key} /></a></td>
+                      ${index < SPARKLINES ? html`<${Sparkline} runId=${info.run_id} metricKey=${m.key} />` : "chart"}</a></td>
                   </tr>`,
                 )}
               </tbody>
