@@ -264,3 +264,35 @@ def test_scrolling_loads_pages_past_100_and_renders_only_rows_in_view(
     page.keyboard.press("Home")
     expect(page.get_by_role("link", name=f"run-{PAGED_RUNS - 1:03d}", exact=True)).to_be_visible()
     assert page.evaluate("() => document.activeElement.getAttribute('data-index')") == "0"
+
+
+def test_selected_runs_are_deleted_and_restored(
+    new_page: Callable[..., Page], many_runs: tuple[Any, str]
+) -> None:
+    import tracklet
+
+    server, _ = many_runs
+    client = tracklet.MlflowClient(tracking_uri=server.url)
+    experiment = client.create_experiment("lifecycle")
+    ids = {
+        name: client.create_run(experiment, run_name=name).info.run_id
+        for name in ("keep", "drop-1", "drop-2")
+    }
+    page = new_page(base_url=server.url)
+    page.goto(server.ui(f"/experiments/{experiment}"))
+    expect(page.locator("tr.run-row")).to_have_count(3)
+    page.get_by_label("Select run drop-1").check()
+    page.get_by_label("Select run drop-2").check()
+    page.get_by_role("button", name="Delete", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Delete runs")
+    expect(dialog).to_contain_text("drop-1")
+    dialog.get_by_role("button", name="Delete", exact=True).click()
+    expect(page.locator("tr.run-row .run-link")).to_have_text(["keep"])
+    assert client.get_run(ids["drop-1"]).info.lifecycle_stage == "deleted"
+    page.get_by_label("Runs to show").select_option("DELETED_ONLY")
+    expect(page.locator("tr.run-row")).to_have_count(2)
+    page.get_by_label("Select all loaded runs").check()
+    page.get_by_role("button", name="Restore", exact=True).click()
+    page.get_by_role("dialog", name="Restore runs").get_by_role("button", name="Restore", exact=True).click()
+    expect(page.locator("tr.run-row")).to_have_count(0)
+    assert client.get_run(ids["drop-2"]).info.lifecycle_stage == "active"

@@ -2,7 +2,7 @@
 // server-side search and sort, chosen columns, nested runs, selection to compare, paging.
 import { html, useCallback, useEffect, useMemo, useRef, useState } from "../html.js";
 import { api } from "../api.js";
-import { ErrorBox, Spinner, useTitle } from "../components.js";
+import { Dialog, ErrorBox, Spinner, useTitle } from "../components.js";
 import { ColumnChooser } from "./runs-chooser.js";
 import {
   availableKeys,
@@ -194,6 +194,43 @@ function ExperimentHeader({ experimentIds, experiments }) {
   </div>`;
 }
 
+/** Delete (or restore) the chosen runs, after asking: runs/delete or runs/restore for each. */
+function LifecycleDialog({ action, runs, onClose, onDone }) {
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    setError(null);
+    setBusy(false);
+  }, [action]);
+  const verb = action === "delete" ? "Delete" : "Restore";
+  const go = async () => {
+    setBusy(true);
+    try {
+      for (const run of runs) await api.post(`ajax-api/2.0/mlflow/runs/${action}`, { run_id: run.id });
+      onClose();
+      onDone();
+    } catch (e) {
+      setBusy(false);
+      setError(e);
+      onDone();
+    }
+  };
+  return html`<${Dialog} open=${!!action} title=${`${verb} runs`} onClose=${onClose}>
+    <div class="confirm">
+      <p>
+        ${verb} ${runs.length} run${runs.length === 1 ? "" : "s"}:${" "}
+        <span class="lifecycle-names">${runs.map((r) => r.name || r.id).join(", ")}</span>?
+        ${action === "delete" ? " Deleted runs stay listed under “Deleted runs”, where they can be restored." : ""}
+      </p>
+      <${ErrorBox} error=${error} title=${`Not all runs could be ${action === "delete" ? "deleted" : "restored"}`} />
+      <div class="dialog-actions">
+        <button type="button" onClick=${onClose}>Cancel</button>
+        <button type="button" class="primary" disabled=${busy} onClick=${go}>${verb}</button>
+      </div>
+    </div>
+  <//>`;
+}
+
 export default function RunsPage({ params, query, navigate }) {
   const experimentIds = useMemo(() => experimentIdsOf(params, query), [params.experimentId, query.get("experiments")]);
   const scope = [...experimentIds].sort().join(",");
@@ -203,6 +240,7 @@ export default function RunsPage({ params, query, navigate }) {
   const [expanded, setExpanded] = useState(() => new Set());
   const [selected, setSelected] = useState(() => new Set());
   const [choice, setChoice] = useState(() => loadColumnChoice(scope));
+  const [lifecycle, setLifecycle] = useState(null);
   useEffect(() => setChoice(loadColumnChoice(scope)), [scope]);
 
   const { experiments, error: experimentError } = useExperiments(experimentIds);
@@ -272,6 +310,12 @@ export default function RunsPage({ params, query, navigate }) {
       <button type="button" class="primary" disabled=${chosenRuns.length < 2} onClick=${compare}>
         Compare${chosenRuns.length ? ` ${chosenRuns.length} runs` : ""}
       </button>
+      ${chosenRuns.some((r) => r.info.lifecycle_stage !== "deleted")
+        ? html`<button type="button" class="danger" onClick=${() => setLifecycle("delete")}>Delete</button>`
+        : null}
+      ${chosenRuns.some((r) => r.info.lifecycle_stage === "deleted")
+        ? html`<button type="button" onClick=${() => setLifecycle("restore")}>Restore</button>`
+        : null}
       ${selected.size ? html`<button type="button" onClick=${() => setSelected(new Set())}>Clear selection</button>` : null}
       <span class="runs-count muted" aria-live="polite">
         ${search.rows.length} run${search.rows.length === 1 ? "" : "s"}${search.next ? " loaded, more below" : ""}
@@ -299,6 +343,15 @@ export default function RunsPage({ params, query, navigate }) {
     ${!search.loading && !search.error && search.rows.length === 0
       ? html`<p class="muted empty">${filter ? "No run matches the filter." : "No runs yet."}</p>`
       : null}
+    <${LifecycleDialog}
+      action=${lifecycle}
+      runs=${chosenRuns.filter((r) => (r.info.lifecycle_stage === "deleted") === (lifecycle === "restore"))}
+      onClose=${() => setLifecycle(null)}
+      onDone=${() => {
+        setSelected(new Set());
+        search.reload();
+      }}
+    />
     ${search.next
       ? html`<button type="button" class="load-more" onClick=${search.loadMore} disabled=${search.loading}>
           Load ${PAGE_SIZE} more runs
