@@ -177,3 +177,17 @@ def test_span_tree_is_keyboard_navigable(page: Page, ui_server: Any, seeded: dic
     assert page.evaluate(focused) == "retrieve"
     page.keyboard.press("End")
     assert page.evaluate(focused) == "generate"
+
+
+def test_trace_tags_and_metadata_fold_out_as_text(page: Page, ui_server: Any, seeded: dict[str, Any]) -> None:
+    page.goto(ui_server.ui(f"/traces/{seeded['traces'][1]}"))
+    facts = page.locator(".trace-facts")
+    expect(facts.locator("table")).to_have_count(2)
+    expect(facts.locator("table").first).to_be_hidden()
+    facts.locator("summary").click()
+    note = facts.locator("table").first.locator("tr").filter(has=page.locator("th", has_text="note"))
+    expect(note.locator("td")).to_have_text(seeded["hostile"]["img"])
+    expect(
+        facts.locator("table").nth(1).locator("th").get_by_text("mlflow.sourceRun", exact=True)
+    ).to_be_visible()
+    no_xss(page)

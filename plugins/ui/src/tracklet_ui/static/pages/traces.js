@@ -4,7 +4,7 @@
 // and events shown as JSON text. Span names and payloads are user data: text only.
 import { html, useMemo, useState } from "../html.js";
 import { api } from "../api.js";
-import { ErrorBox, Spinner, formatDuration, formatTime, useAsync, useTitle } from "../components.js";
+import { ErrorBox, KeyValueTable, Spinner, formatDuration, formatTime, useAsync, useTitle } from "../components.js";
 
 const V3 = "ajax-api/3.0/mlflow";
 const PAGE_SIZE = 50;
@@ -310,6 +310,17 @@ function onTreeKey(event, collapsed, onToggle) {
   event.preventDefault();
 }
 
+/** The trace's tags and metadata, folded away (MLflow's own keys are many and long). */
+function TraceFacts({ info }) {
+  const tags = Object.entries(info.tags || {});
+  const metadata = Object.entries(info.trace_metadata || {});
+  return html`<details class="trace-facts">
+    <summary>Tags (${tags.length}) and metadata (${metadata.length})</summary>
+    <${KeyValueTable} caption="Tags" rows=${tags} empty="No tags." />
+    <${KeyValueTable} caption="Metadata" rows=${metadata} empty="No metadata." />
+  </details>`;
+}
+
 async function loadTrace(traceId) {
   const [info, data] = await Promise.all([
     api.get(`${V3}/traces/${encodeURIComponent(traceId)}`),
@@ -352,6 +363,7 @@ function TraceView({ traceId }) {
       ${` · ${formatDuration(durationMs(info.execution_duration))} · ${formatTime(Date.parse(info.request_time))} · ${spans.length} spans`}
       ${sourceRun ? html`${" · run "}<a href=${`#/runs/${encodeURIComponent(sourceRun)}`}>${sourceRun}</a>` : null}
     </p>
+    <${TraceFacts} info=${info} />
     ${!spans.length
       ? html`<p class="muted">This trace has no spans stored.</p>`
       : html`<div class="trace-layout">
