@@ -245,3 +245,42 @@ def test_a_bad_limit_setting_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path:
         check_query_size(
             parse('{ a: test(inputString: "a") { output } b: test(inputString: "b") { output } }')
         )
+
+
+def test_model_versions_are_those_the_registry_lets_the_caller_read(auth_server: ServerProcess) -> None:
+    exp, run_id = _experiment_with_run(auth_server, "graphql-models")
+    ok(
+        call(
+            auth_server,
+            "POST",
+            "experiments/permissions/create",
+            ALICE,
+            {"experiment_id": exp, "username": "bob", "permission": "READ"},
+        )
+    )
+    ok(call(auth_server, "POST", "registered-models/create", ALICE, {"name": "graphql-model"}))
+    ok(
+        call(
+            auth_server,
+            "POST",
+            "model-versions/create",
+            ALICE,
+            {"name": "graphql-model", "source": f"runs:/{run_id}/m", "run_id": run_id},
+        )
+    )
+    search = "{ mlflowSearchModelVersions(input: {filter: \"name = 'graphql-model'\"}) { modelVersions { name version } } }"
+    run_models = "query Q($id: String) { mlflowGetRun(input: {runId: $id}) { run { modelVersions { name version } } } }"
+    mine = [{"name": "graphql-model", "version": "1"}]
+    assert (
+        ok(graphql(auth_server, ALICE, search))["data"]["mlflowSearchModelVersions"]["modelVersions"] == mine
+    )
+    assert (
+        ok(graphql(auth_server, ALICE, run_models, id=run_id))["data"]["mlflowGetRun"]["run"]["modelVersions"]
+        == mine
+    )
+    # bob reads the run but not the model (the server's default is NO_PERMISSIONS)
+    assert ok(graphql(auth_server, BOB, search))["data"]["mlflowSearchModelVersions"]["modelVersions"] == []
+    assert ok(graphql(auth_server, BOB, run_models, id=run_id)) == {
+        "data": {"mlflowGetRun": {"run": {"modelVersions": []}}},
+        "errors": None,
+    }
