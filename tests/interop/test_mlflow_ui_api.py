@@ -154,6 +154,22 @@ GRAPHQL: dict[str, tuple[str, Any, str | None]] = {
         None,
         "testQuery",
     ),
+    "get_run_by_uuid": (
+        '{ mlflowGetRun(input: {runUuid: "{b}"}) { run { info { runName runUuid } experiment { name } } } }',
+        None,
+        None,
+    ),
+    "list_artifacts_by_uuid": (
+        '{ mlflowListArtifacts(input: {runUuid: "{a}"}) { files { path } } }',
+        None,
+        None,
+    ),
+    "search_runs_every_run_field": (
+        'query { mlflowSearchRuns(input: {experimentIds: ["{exp}", "{other}"], filter: "metrics.loss < 5",'
+        ' orderBy: ["metrics.loss ASC"]}) { runs {' + RUN_FIELDS + "} nextPageToken } }",
+        None,
+        None,
+    ),
     "bulk_interval": (
         'query testQuery { mlflowGetMetricHistoryBulkInterval(input: { runIds: ["{a}"], metricKey: "loss", })'
         " { metrics { key timestamp value } } }",

@@ -42,6 +42,8 @@ class Context:
     contributed: ContributedRoutes | None
     registry: Any
     headers: dict[str, str] = field(default_factory=dict)
+    #: experiments already read for this request's runs (a search's runs share a few)
+    experiments: dict[str, Any] = field(default_factory=dict)
 
 
 class _Denied(Exception):
