@@ -85,6 +85,16 @@ class SamplingTests:
             assert total == expected_total
             assert _same(points, expected), args
 
+    def test_by_time_when_time_goes_back(self, store: TrackingStore, run_id: str) -> None:
+        # steps logged from two clocks: time is not in step order
+        metrics = [Metric("m", float((i * 37) % 101), T0 + ((i * 7919) % _N) * 10, i) for i in range(_N)]
+        _log(store, run_id, metrics)
+        for args in [(40, "time", None, None), (16, "time", T0 + 1000, T0 + 5000)]:
+            total, points = store.sample_metric_history(run_id, "m", *args)
+            expected_total, expected = _default(store, run_id, *args)
+            assert total == expected_total and _same(points, expected), args
+            assert [m.timestamp for m in points] == sorted(m.timestamp for m in points)
+
     def test_infinities_are_extremes_and_nan_is_kept_at_the_edges(
         self, store: TrackingStore, run_id: str
     ) -> None:
