@@ -484,7 +484,10 @@ def _bad_uri_cases() -> list[tuple[str, str]]:
         ("databricks", "'databricks'"),
         ("databricks-uc", "'databricks-uc'"),
         ("nosuch://x", "No tracking plugin is installed for 'nosuch'"),
-        (f"http://127.0.0.1:{_closed_port()}", "Check that the server is running"),
+        # the port is chosen when the test runs, not in its id: pytest-xdist's workers each
+        # collect the suite and must get the same ids, and a port chosen at collection could
+        # be bound by another worker's server by the time the test runs
+        ("http://127.0.0.1:{closed_port}", "Check that the server is running"),
     ]
 
 
@@ -495,6 +498,7 @@ def test_a_bad_tracking_uri_is_one_line_and_creates_nothing(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TRACKLET_HTTP_REQUEST_MAX_RETRIES", "0")
+    bad_uri = bad_uri.format(closed_port=_closed_port())
     stderr = _user_error(run_cli("--tracking-uri", bad_uri, *command))
     assert named in stderr
     assert stderr.count("\n") == 1, stderr  # one line
