@@ -1,5 +1,5 @@
 // The shell: hash router, top bar, theme, and the page modules loaded on demand.
-import { html, render, useEffect, useState } from "./html.js";
+import { html, render, useEffect, useLayoutEffect, useState } from "./html.js";
 import { api } from "./api.js";
 import { ErrorBox, Spinner } from "./components.js";
 
@@ -170,7 +170,8 @@ function NotFound({ path }) {
 
 function PageHost({ route }) {
   const [state, setState] = useState({ name: null, Page: null, error: null });
-  useEffect(() => {
+  // A layout effect, not an effect: the page (and its first request) must not wait a frame.
+  useLayoutEffect(() => {
     if (!route.module) return;
     let current = true;
     loadPage(route.module).then(
@@ -197,10 +198,17 @@ function PageHost({ route }) {
   return html`<${Page} key=${key} params=${route.params} query=${route.query} navigate=${navigate} />`;
 }
 
+/** The route of the current address, its page module already on its way. */
+function currentRoute() {
+  const route = resolve(location.hash);
+  if (route.module) loadPage(route.module);
+  return route;
+}
+
 function App() {
-  const [route, setRoute] = useState(() => resolve(location.hash));
+  const [route, setRoute] = useState(currentRoute);
   useEffect(() => {
-    const onChange = () => setRoute(resolve(location.hash));
+    const onChange = () => setRoute(currentRoute());
     window.addEventListener("hashchange", onChange);
     return () => window.removeEventListener("hashchange", onChange);
   }, []);

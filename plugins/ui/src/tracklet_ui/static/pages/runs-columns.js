@@ -109,7 +109,8 @@ export function availableKeys(rows) {
     for (const k of row.params.keys()) seen.param.add(k);
     for (const k of row.tags.keys()) seen.tag.add(k);
   }
-  const byName = (a, b) => (a.startsWith("mlflow.") - b.startsWith("mlflow.")) || a.localeCompare(b);
+  // Plain code-point order: localeCompare costs more than the whole table's first render.
+  const byName = (a, b) => a.startsWith("mlflow.") - b.startsWith("mlflow.") || (a < b ? -1 : a > b ? 1 : 0);
   return {
     attr: ATTRIBUTES.map((a) => a.key),
     metric: [...seen.metric].sort(byName),

@@ -94,26 +94,35 @@ function runRow({ item, index, columns, selected, focused, experimentNames, onTo
   </tr>`;
 }
 
-/** The scroller's view, rounded so that it changes only when the rendered window must move. */
+/** The scroller's view, rounded so that it changes only when the rendered window must move.
+ * Sizes come from the scroll event and the ResizeObserver, never from reading layout in a
+ * frame callback (which would force a synchronous layout of the whole table). */
 function useViewport(scroller) {
-  const [view, setView] = useState({ top: 0, height: 600 });
-  useLayoutEffect(() => {
+  const [view, setView] = useState({ top: 0, height: 800 });
+  useEffect(() => {
     const el = scroller.current;
     if (!el) return;
+    const step = CHUNK * ROW_HEIGHT;
+    let top = 0;
+    let height = 800;
     let frame = 0;
-    const measure = () => {
+    const publish = () => {
       frame = 0;
-      const step = CHUNK * ROW_HEIGHT;
-      const top = Math.floor(el.scrollTop / step) * step;
-      const height = Math.ceil(el.clientHeight / step) * step + step;
-      setView((old) => (old.top === top && old.height === height ? old : { top, height }));
+      const rounded = { top: Math.floor(top / step) * step, height: Math.ceil(height / step) * step + step };
+      setView((old) => (old.top === rounded.top && old.height === rounded.height ? old : rounded));
+    };
+    const schedule = () => {
+      if (!frame) frame = requestAnimationFrame(publish);
     };
     const onScroll = () => {
-      if (!frame) frame = requestAnimationFrame(measure);
+      top = el.scrollTop;
+      schedule();
     };
-    measure();
     el.addEventListener("scroll", onScroll, { passive: true });
-    const observer = new ResizeObserver(onScroll);
+    const observer = new ResizeObserver((entries) => {
+      height = entries[entries.length - 1].contentRect.height;
+      schedule();
+    });
     observer.observe(el);
     return () => {
       el.removeEventListener("scroll", onScroll);

@@ -1,6 +1,6 @@
 // The runs table of one experiment (#/experiments/<id>) or several (#/runs?experiments=1,2):
 // server-side search and sort, chosen columns, nested runs, selection to compare, paging.
-import { html, useCallback, useEffect, useMemo, useRef, useState } from "../html.js";
+import { html, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "../html.js";
 import { api } from "../api.js";
 import { Dialog, ErrorBox, Spinner, useTitle } from "../components.js";
 import { ColumnChooser } from "./runs-chooser.js";
@@ -73,7 +73,8 @@ function useRunSearch(experimentIds, filter, sort, viewType) {
       );
   };
   const key = JSON.stringify([experimentIds, filter, sort, viewType, version]);
-  useEffect(() => {
+  // A layout effect: the search leaves before the first paint instead of a frame after it.
+  useLayoutEffect(() => {
     if (experimentIds.length) load(null);
   }, [key]);
   return {
@@ -87,7 +88,7 @@ function useRunSearch(experimentIds, filter, sort, viewType) {
 function useExperiments(experimentIds) {
   const [state, setState] = useState({ experiments: [], error: null });
   const key = experimentIds.join(",");
-  useEffect(() => {
+  useLayoutEffect(() => {
     let current = true;
     Promise.all(
       experimentIds.map((id) => api.get("ajax-api/2.0/mlflow/experiments/get", { experiment_id: id })),
