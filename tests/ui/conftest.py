@@ -18,7 +18,8 @@ browser and folders — no fixed ports, no shared files but the screenshots fold
   scheme, 1280x800). Console errors and warnings, uncaught page errors, failed requests and
   HTTP answers >= 400 are collected, and the test fails at teardown if any occurred; any
   ``alert``/``confirm``/``prompt`` dialog fails it too. A test expecting an error answer says
-  so with ``@pytest.mark.ui_allow_status(404)``; an expected console message with
+  so with ``@pytest.mark.ui_allow_status(404)`` (401 also allows the
+  ``ERR_INVALID_AUTH_CREDENTIALS`` failure headless Chromium reports for it); an expected console message with
   ``@pytest.mark.ui_allow_console("regex")``.
 * ``new_page`` (function scoped): ``new_page(**context_options)`` makes more such pages (for
   ``http_credentials``, another ``base_url``...), watched the same way.
@@ -241,6 +242,8 @@ class PageWatch:
         failure = request.failure or ""
         if "ERR_ABORTED" in failure:  # a navigation or download that replaced the request
             return
+        if "ERR_INVALID_AUTH_CREDENTIALS" in failure and 401 in self.allowed_status:
+            return  # how headless Chromium reports a 401 it has no credentials for
         self.problems.append(f"request failed: {request.method} {request.url}: {failure}")
 
     def _response(self, response: Any) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from _pages import View, hostile_views, open_view
-from _seed import IMG
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
 from tracklet_http.testing import raw_request
@@ -221,7 +221,6 @@ def test_ui_works_behind_auth_with_credentials(
 @pytest.mark.ui_allow_status(401)
 def test_ui_without_credentials_gets_nothing(new_page: Callable[..., Page], auth_server: Any) -> None:
     page = new_page(base_url=auth_server.url)
-    answer = page.goto(f"{auth_server.url}/ui/")
-    assert answer is not None and answer.status == 401
-    assert "behind-auth" not in page.content()
-    assert IMG not in page.content()
+    # headless Chromium cannot prompt: the 401 ends the navigation
+    with pytest.raises(PlaywrightError, match="ERR_INVALID_AUTH_CREDENTIALS"):
+        page.goto(f"{auth_server.url}/ui/")
