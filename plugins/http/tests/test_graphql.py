@@ -167,7 +167,12 @@ def test_each_field_needs_read_on_its_experiment(auth_server: ServerProcess) -> 
 @pytest.fixture(scope="module")
 def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     server = launch_tracklet_server(
-        tmp_path_factory.mktemp("graphql"), env={"TRACKLET_SERVER_GRAPHQL_MAX_ALIASES": "2"}
+        tmp_path_factory.mktemp("graphql"),
+        None,
+        None,
+        "--max-body-size",
+        "4K",
+        env={"TRACKLET_SERVER_GRAPHQL_MAX_ALIASES": "2"},
     )
     yield server
     server.stop()
@@ -184,6 +189,15 @@ def test_alias_limit_follows_the_setting_and_names_it(plain_server: ServerProces
             "To increase the limit, set the TRACKLET_SERVER_GRAPHQL_MAX_ALIASES environment variable."
         ],
     }
+
+
+def test_a_body_over_the_servers_limit_is_refused(plain_server: ServerProcess) -> None:
+    padding = " " * 5000
+    status, answer = graphql(plain_server, None, '{ test(inputString: "x") { output } }' + padding)
+    assert status == 400 and "--max-body-size" in answer["message"], answer
+    assert ok(graphql(plain_server, None, '{ test(inputString: "x") { output } }' + padding[:3000]))[
+        "data"
+    ] == {"test": {"output": "x"}}
 
 
 def test_get_requests_carry_the_query_in_the_url(plain_server: ServerProcess) -> None:

@@ -51,6 +51,10 @@ def _bad(message: str) -> TrackletException:
     return TrackletException(message, INVALID_PARAMETER_VALUE)
 
 
+def _too_big(limit: int) -> TrackletException:
+    return _bad(f"Request body too large: the limit is {limit} bytes (tracklet server --max-body-size).")
+
+
 def _answer(data: Any, errors: list[str] | None) -> Response:
     body = json.dumps({"data": data, "errors": errors}, separators=(",", ":"), allow_nan=False)
     return Response(body, media_type="application/json")
@@ -70,11 +74,12 @@ async def _request_fields(request: Request) -> tuple[str, Any, Any]:
         if content_type != "application/json":
             raise _bad("Bad Request. Content-Type must be one of ['application/json'].")
         limit = request.app.state.settings.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:  # refused before a byte is read
+            raise _too_big(limit)
         body = await request.body()
         if len(body) > limit:
-            raise _bad(
-                f"Request body too large: the limit is {limit} bytes (tracklet server --max-body-size)."
-            )
+            raise _too_big(limit)
         try:
             fields = json.loads(body) if body.strip() else {}
         except (ValueError, RecursionError) as exc:
