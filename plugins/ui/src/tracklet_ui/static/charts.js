@@ -53,10 +53,12 @@ export function useMetricSeries(runs, metricKey, xAxis, windowX, maxPoints = 200
   const [state, setState] = useState({ data: null, error: null, loading: true });
   const starts = useRef({}); // run id -> first timestamp of the whole history (relative time)
   const runKey = runs.map((r) => r.runId).join(",");
+  // The whole history is sampled by step (the database's index order; a time axis then reads
+  // each point's timestamp), a zoom window in the axis's own units.
+  const serverAxis = xAxis === "step" || !windowX ? "step" : "time";
   useEffect(() => {
     let current = true;
     setState((s) => ({ ...s, loading: true, error: null }));
-    const serverAxis = xAxis === "step" ? "step" : "time";
     const load = async (run) => {
       const params = { run_id: run.runId, metric_key: metricKey, max_points: maxPoints, x_axis: serverAxis };
       if (windowX) {
@@ -86,7 +88,7 @@ export function useMetricSeries(runs, metricKey, xAxis, windowX, maxPoints = 200
     return () => {
       current = false;
     };
-  }, [runKey, metricKey, xAxis, windowX ? `${windowX.min}:${windowX.max}` : "", maxPoints]);
+  }, [runKey, metricKey, serverAxis, windowX ? `${xAxis}:${windowX.min}:${windowX.max}` : "", maxPoints]);
   return state;
 }
 
