@@ -481,7 +481,7 @@ def server_assets() -> list[Assets]:
             if other.name == item.name:
                 clash = f"the assets name {item.name!r}"
             elif other.overlaps(item):
-                clash = f"overlapping asset prefixes {other.prefix!r} ({other.name}) and {item.prefix!r} ({item.name})"
+                clash = f"overlapping asset prefixes {other.prefix!r} ({other.name!r}) and {item.prefix!r} ({item.name!r})"
             elif other.root and item.root:
                 clash = f"assets answering '/' (root=True): {other.name!r} and {item.name!r}"
             if clash is not None:

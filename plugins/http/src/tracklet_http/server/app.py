@@ -613,7 +613,7 @@ def _page_routes(
     """
     from tracklet_http.server.assets import asset_routes, installed_assets, root_routes
 
-    served = [*_reserved(own), *_API_NAMESPACES]
+    served = [*_API_NAMESPACES, *_reserved(own)]
     served += [(entry.route.path, f"the route {entry.route.name!r}") for entry in contributed.routes]
     pages: list[BaseRoute] = []
     if mlflow_ui:
