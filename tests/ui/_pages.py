@@ -20,6 +20,7 @@ class View:
     name: str  # also the screenshot's name
     hash: str  # the route, "#" excluded
     texts: tuple[str, ...]  # each shown somewhere on the page once it has loaded
+    ready: str | None = None  # a CSS selector present once the page has drawn (a chart...)
 
 
 def views(seeded: dict[str, Any]) -> list[View]:
@@ -36,6 +37,7 @@ def views(seeded: dict[str, Any]) -> list[View]:
         View("runs-table", f"/experiments/{main}", ("baseline", "tuned", "sweep-parent")),
         View("runs-several", f"/runs?experiments={main},{second}", ("baseline", "second-a")),
         View("run", run, ("baseline", "0.01", "adam", "loss", "accuracy")),
+        View("run-metrics", f"{run}/metrics", ("loss", "accuracy"), ready=".uplot canvas"),
         View(
             "run-artifacts",
             f"{run.replace(runs['baseline'], runs['artifacts'])}/artifacts/{art['text']}",
@@ -45,6 +47,7 @@ def views(seeded: dict[str, Any]) -> list[View]:
             "run-artifact-image",
             f"/experiments/{main}/runs/{runs['artifacts']}/artifacts/{art['png']}",
             ("image.png",),
+            ready="main img[src]",
         ),
         View(
             "run-artifact-table",
@@ -55,14 +58,21 @@ def views(seeded: dict[str, Any]) -> list[View]:
             "compare",
             f"/compare-runs?runs={compare_runs}&experiments={quote(json.dumps([main]))}",
             ("baseline", "tuned", "lr"),
+            ready=".uplot canvas",
         ),
         View(
             "metric",
             f"/metric/loss?runs={quote(json.dumps([runs['baseline']]))}&experiments="
             f"{quote(json.dumps([main]))}",
             ("loss",),
+            ready=".uplot canvas",
         ),
-        View("metric-long", f"/metric/series?runs={quote(json.dumps([runs['long_history']]))}", ("series",)),
+        View(
+            "metric-long",
+            f"/metric/series?runs={quote(json.dumps([runs['long_history']]))}",
+            ("series",),
+            ready=".uplot canvas",
+        ),
         View("models", "/models", (model,)),
         View("model", f"/models/{quote(model)}", (model, "champion")),
         View("model-version", f"/models/{quote(model)}/versions/1", (model, "Production")),
@@ -107,3 +117,5 @@ def open_view(page: Page, base_url: str, view: View) -> None:
     page.goto(f"{base_url}/ui/#{view.hash}")
     for text in view.texts:
         page.get_by_text(text, exact=False).first.wait_for(state="attached")
+    if view.ready:
+        page.locator(view.ready).first.wait_for(state="visible")

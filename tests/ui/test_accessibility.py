@@ -51,6 +51,7 @@ VIEW_NAMES = [
     "runs-table",
     "runs-several",
     "run",
+    "run-metrics",
     "run-artifacts",
     "run-artifact-image",
     "run-artifact-table",
