@@ -263,6 +263,8 @@ def seed(url: str) -> dict[str, Any]:
     runs["second_a"] = _training_run(client, second, "second-a", 0.04, t0)
     runs["second_b"] = _training_run(client, second, "second-b", 0.06, t0 + 10_000)
     _datasets(client, runs["baseline"])
+    for role in ("parent", "long_history", "artifacts"):  # the rest stay RUNNING, as some do
+        client.set_terminated(runs[role], "FINISHED", end_time=t0 + 600_000)
 
     model = _registry(client, runs["baseline"])
     traces = _traces(client, main, runs["baseline"])
