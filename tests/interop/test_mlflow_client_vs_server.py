@@ -179,7 +179,8 @@ def _serve(args_for: object, tmp: Path, name: str) -> ServerProcess:
     root = tmp / name
     root.mkdir()
     port = free_port()
-    args = args_for(port, f"sqlite:///{root / 'db.sqlite'}", str(root / "artifacts"))  # type: ignore[operator]
+    # one worker process (MLflow's default is 4): parallel test workers each start servers
+    args = args_for(port, f"sqlite:///{root / 'db.sqlite'}", str(root / "artifacts"), "--workers", "1")  # type: ignore[operator]
     return start_server(args, port, root / "server.log", {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
 
 

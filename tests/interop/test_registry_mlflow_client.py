@@ -228,7 +228,8 @@ def _observe(url: str, workdir: Path) -> dict[str, object]:
 
 def _serve(args_for: object, root: Path, backend: str) -> ServerProcess:
     port = free_port()
-    args = args_for(port, backend, str(root / "artifacts"))  # type: ignore[operator]
+    # one worker process (MLflow's default is 4): parallel test workers each start servers
+    args = args_for(port, backend, str(root / "artifacts"), "--workers", "1")  # type: ignore[operator]
     return start_server(args, port, root / "server.log")
 
 

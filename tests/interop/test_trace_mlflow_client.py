@@ -187,7 +187,8 @@ def _run(script: str, library: str, url: str, experiment: str, workdir: Path, *e
 def _serve(kind: str, root: Path) -> ServerProcess:
     args_for = tracklet_server_args if kind == "tracklet" else mlflow_server_args
     port = free_port()
-    args = args_for(port, f"sqlite:///{root / 'db.sqlite'}", str(root / "artifacts"))
+    # one worker process (MLflow's default is 4): parallel test workers each start servers
+    args = args_for(port, f"sqlite:///{root / 'db.sqlite'}", str(root / "artifacts"), "--workers", "1")
     return start_server(args, port, root / "server.log")
 
 
