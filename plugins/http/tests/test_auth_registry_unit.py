@@ -359,3 +359,36 @@ class _Req:
         self.params = params
         self.tracking_store = None
         self.registry_store = None
+
+
+def test_a_repeated_id_field_is_checked_id_by_id(world: Any) -> None:
+    """A route whose protected parameter is a list (a repeated field) gets every id checked:
+    a list once slipped through the run, model and logged-model checks unread."""
+    alice_run = world.run.info.run_id
+    own = world.store.create_experiment("b")
+    world.authorizer.after("bob", "create_experiment", {"name": "b"}, own)
+    bob_run = world.store.create_run(own, "bob", 0, [], "mine").info.run_id
+
+    assert _allowed(world, "bob", "EDIT", {"run_id": [bob_run]}, "run", "run_id")
+    assert not _allowed(world, "bob", "EDIT", {"run_id": [alice_run]}, "run", "run_id")
+    assert not _allowed(world, "bob", "EDIT", {"run_id": [bob_run, alice_run]}, "run", "run_id")
+    assert _allowed(world, "alice", "EDIT", {"run_id": (alice_run,)}, "run", "run_id")
+    assert not _allowed(world, "bob", "EDIT", {"name": ["am"]}, "registered_model", "name")
+    assert not _allowed(world, "bob", "MANAGE", {"model_id": ["m-1", "m-2"]}, "logged_model", "model_id")
+    assert _allowed(world, "bob", "READ", {"run_id": []}, "run", "run_id")  # names nothing
+
+
+def test_a_value_the_check_cannot_read_is_refused(world: Any) -> None:
+    run_id = world.run.info.run_id
+    for value in ({"id": run_id}, [[run_id]], [run_id, None]):
+        code = _code(
+            world.authorizer.authorize_route,
+            "bob",
+            RoutePermission("run", "run_id", "READ"),
+            {"run_id": value},
+            world.access,
+        )
+        assert code == "PERMISSION_DENIED", value
+    too_many = {"experiment_ids": ["0"] * 1001}
+    assert not _allowed(world, "bob", "READ", too_many, "experiment", "experiment_ids")
+    assert _allowed(world, "admin", "READ", too_many, "experiment", "experiment_ids")

@@ -49,8 +49,9 @@ logger = logging.getLogger("tracklet_http.server.auth")
 
 #: RoutePermission level -> the capability it needs.
 LEVEL_CAPABILITY = {"READ": "can_read", "USE": "can_use", "EDIT": "can_update", "MANAGE": "can_manage"}
-#: Most experiments one call may name before the handler refuses it (checked there).
-_MAX_EXPERIMENTS = 100
+#: Most ids one call may name in the parameter its permission protects (MLflow's largest
+#: batch endpoints take 1,000 run ids).
+_MAX_NAMED = 1000
 #: MLflow's default page size of search_registered_models.
 _DEFAULT_MAX_RESULTS = 100
 
@@ -88,6 +89,29 @@ def _text(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value if isinstance(value, str) and value else None
+
+
+def _named(value: Any, key: str, what: str) -> list[str]:
+    """The ids a call names in its ``key`` parameter, each once: none when the parameter is
+    missing or empty (the handler refuses a missing required field), one for a single value,
+    each of a list. More than :data:`_MAX_NAMED`, or a value that is not an id (an object, a
+    list inside the list), is refused: a permission check never lets a name it cannot read
+    through."""
+    if value is None or value == "":
+        return []
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    if len(values) > _MAX_NAMED:
+        raise _denied(
+            f"{what} names {len(values)} values in '{key}'; the permission check reads at most "
+            f"{_MAX_NAMED} per call. Split the call."
+        )
+    names: list[str] = []
+    for one in values:
+        text = _text(one)
+        if text is None:
+            raise _denied(f"{what}: '{key}' must hold ids (strings) for the permission check, got {one!r}.")
+        names.append(text)
+    return list(dict.fromkeys(names))
 
 
 class _WithParams:
@@ -128,34 +152,28 @@ class RouteRules:
         resource, key = getattr(permission, "resource", None), getattr(permission, "key", None)
         if capability is None or not isinstance(key, str):
             raise _denied(f"{route or 'this route'} declares an unknown permission {permission!r}.")
-        value = params.get(key)
         what = route or "this call"
+        if resource not in ("registered_model", "experiment", "run", "logged_model"):
+            raise _denied(f"{what} protects an unknown kind of resource {resource!r}.")
+        # Every id the call names is checked, one value or a repeated field alike; a value
+        # that is not an id is refused here rather than left unchecked.
+        names = _named(params.get(key), key, what)
         if resource == "registered_model":
-            name = _text(value)
-            if name is None:
-                return  # the handler refuses the missing field
-            self._require_model(caller, name, capability, what)
-            if "source" in params:
+            for name in names:
+                self._require_model(caller, name, capability, what)
+            if names and "source" in params:
                 self._require_version_sources(caller, params, store_access, what)
         elif resource == "experiment":
-            values = value if isinstance(value, list | tuple) else [value]
-            ids: list[str] = list(dict.fromkeys(t for t in (_text(v) for v in values) if t is not None))
-            if len(ids) > _MAX_EXPERIMENTS:
-                return  # the handler refuses so many, before any store work
-            for one in ids:
+            for one in names:
                 self._require_experiment(caller, one, capability, what)
         elif resource == "run":
-            run_id = _text(value)
-            if run_id is not None:
+            for run_id in names:
                 experiment_id = self.service.experiment_of_run(store_access.tracking_store, run_id)
                 self._require_found(caller, experiment_id, capability, what, "the run's experiment")
-        elif resource == "logged_model":
-            model_id = _text(value)
-            if model_id is not None:
+        else:
+            for model_id in names:
                 experiment_id = self._experiment_of_logged_model(store_access, model_id)
                 self._require_found(caller, experiment_id, capability, what, "the logged model's experiment")
-        else:
-            raise _denied(f"{what} protects an unknown kind of resource {resource!r}.")
 
     def _require_model(self, caller: Caller, name: str, capability: str, what: str) -> None:
         permission = self.service.model_permission(caller, name)
