@@ -147,8 +147,22 @@ def watched_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Co
         "HOOK_WATCH_OUT": str(out),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")])),
     }
+    # -n 0: the suite's addopts run pytest-xdist workers, whose hook calls this process's
+    # watch would never see; the child runs the tests in its own process.
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "hookwatch", "-p", "no:cacheprovider", *node_ids],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-n",
+            "0",
+            "-p",
+            "hookwatch",
+            "-p",
+            "no:cacheprovider",
+            *node_ids,
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
