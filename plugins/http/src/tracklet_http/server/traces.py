@@ -547,6 +547,22 @@ def get_trace_artifact(request: Any) -> dict[str, Any]:
     return FileAnswer(local, "traces.json", lambda: os.unlink(local))
 
 
+def query_trace_metrics(request: Any) -> dict[str, Any]:
+    """QueryTraceMetrics (``POST …/traces/metrics``): see :mod:`tracklet_http.server.trace_metrics`."""
+    from tracklet_http.server.trace_metrics import query_trace_metrics as compute
+
+    experiment_ids = [str(e) for e in request.params["experiment_ids"]]
+    for experiment_id in dict.fromkeys(experiment_ids):
+        authorize_experiment(request, experiment_id, _READ, "QueryTraceMetrics")
+    store = _trace_store(request)
+
+    def search(ids: list[str], token: str | None) -> tuple[list[Any], str | None]:
+        return store.search_traces(ids, None, MAX_SEARCH_RESULTS, None, token)  # type: ignore[no-any-return]
+
+    answer: dict[str, Any] = compute(request, search)
+    return answer
+
+
 # -- the route table ------------------------------------------------------------------------------
 
 _SEARCH_FIELDS = (
@@ -618,6 +634,27 @@ def trace_routes() -> list[Route]:
             get_trace,
             (Field("trace_id", required=True), Field("allow_partial", "bool")),
             "GetTrace: a trace with its spans.",
+        ),
+        (
+            # before "{trace_id}" below, which would take "metrics" for a trace id (405)
+            "query_trace_metrics",
+            "POST",
+            V3 + "/metrics",
+            query_trace_metrics,
+            (
+                Field("experiment_ids", repeated=True, required=True),
+                Field("view_type", required=True, doc="TRACES, SPANS or ASSESSMENTS"),
+                Field("metric_name", required=True, doc="e.g. trace_count, latency, total_tokens"),
+                Field("aggregations", "object", repeated=True, required=True),
+                Field("dimensions", repeated=True, doc="e.g. trace_name, trace_status"),
+                Field("filters", repeated=True, doc='e.g. trace.status = "OK"'),
+                Field("time_interval_seconds", "int64"),
+                Field("start_time_ms", "int64"),
+                Field("end_time_ms", "int64"),
+                Field("max_results", "int32"),
+                Field("page_token"),
+            ),
+            "QueryTraceMetrics: trace counts, latency and token aggregates, by name, status, time bucket.",
         ),
         (
             "get_trace_info_v3",
