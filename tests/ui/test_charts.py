@@ -197,3 +197,43 @@ def test_metric_series_needs_read_on_the_runs_experiment(launch_server: Callable
         READER,
     )
     assert status == 403 or [s["run_id"] for s in answer["series"]] == [shared], answer
+
+
+def test_the_metric_page_breadcrumbs_name_the_experiment(
+    page: Page, ui_server: Any, seeded: dict[str, Any]
+) -> None:
+    page.goto(ui_server.ui(metric_hash(seeded, "loss", "baseline", "tuned")))
+    expect(page.get_by_role("navigation", name="Breadcrumbs")).to_have_text("Experiments › ui-main › loss")
+
+
+CANVAS_COLOURS = """([r, g, b]) => {
+  const canvas = document.querySelector('.metric-chart canvas');
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let bright = 0, grid = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] < 200) continue;
+    if (data[i] > 200 && data[i + 1] > 200 && data[i + 2] > 200) bright++;
+    if (Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 12) grid++;
+  }
+  return { bright, grid };
+}"""
+
+
+def test_dark_charts_draw_grid_and_ticks_in_a_muted_colour(
+    page: Page, ui_server: Any, seeded: dict[str, Any]
+) -> None:
+    page.add_init_script("localStorage.setItem('tracklet-ui.theme', 'dark')")
+    page.goto(ui_server.ui(metric_hash(seeded, "loss", "baseline")))
+    chart = page.locator(".metric-chart")
+    expect(chart.locator("canvas")).to_have_count(1)
+    expected = page.evaluate(
+        "() => getComputedStyle(document.documentElement).getPropertyValue('--chart-grid').trim()"
+    )
+    assert expected, "style.css defines --chart-grid for the dark theme"
+    expect(chart).to_have_attribute("data-grid-color", expected)
+    rgb = [int(expected[i : i + 2], 16) for i in (1, 3, 5)]
+    assert max(rgb) < 80  # muted on the dark page
+    page.wait_for_function("() => document.querySelector('.metric-chart canvas').width > 0")
+    colours = page.evaluate(CANVAS_COLOURS, rgb)
+    assert colours["bright"] == 0, colours  # nothing near white on the canvas
+    assert colours["grid"] > 200, colours  # the grid is drawn, in that colour

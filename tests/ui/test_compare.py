@@ -5,6 +5,7 @@ line per run, coloured by a chosen metric."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import urllib.parse
 from typing import Any
@@ -94,3 +95,48 @@ def test_a_hostile_run_name_and_param_show_as_text(
     expect(page.locator("tr[data-key=payload]")).to_contain_text("<script>")
     assert page.evaluate("() => window.__xss === undefined")
     expect(page.locator(".compare-page img")).to_have_count(0)
+
+
+def test_the_breadcrumbs_name_the_experiment_with_spaces(
+    page: Page, ui_server: Any, seeded: dict[str, Any]
+) -> None:
+    page.goto(ui_server.ui(compare_hash(seeded)))
+    crumbs = page.get_by_role("navigation", name="Breadcrumbs")
+    expect(crumbs).to_have_text(f"Experiments › ui-main › Compare {len(NAMES)} runs")
+    crumbs.get_by_role("link", name="ui-main").click()
+    expect(page.locator("tr.run-row").first).to_be_visible()
+
+
+def test_parallel_coordinates_labels_stay_off_the_axes(
+    page: Page, ui_server: Any, seeded: dict[str, Any]
+) -> None:
+    page.goto(ui_server.ui(compare_hash(seeded)))
+    page.get_by_role("checkbox", name="param batch_size").check()
+    page.get_by_role("checkbox", name="param optimizer").check()
+    svg = page.locator("svg.parallel-coordinates")
+    expect(svg.locator(".pc-axis-label title", has_text="optimizer")).to_have_count(1)
+    layout = svg.evaluate(
+        """svg => {
+          const box = (e) => { const b = e.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; };
+          const lines = [...svg.querySelectorAll('.pc-axis line')].map((l) => [
+            Number(l.getAttribute('x1')), Number(l.getAttribute('y1')), Number(l.getAttribute('y2'))]);
+          const texts = [...svg.querySelectorAll('.pc-axis text')].map((t) => ({
+            cls: t.getAttribute('class'), box: box(t), title: t.querySelector('title')?.textContent }));
+          return { lines, texts, width: svg.viewBox.baseVal.width };
+        }"""
+    )
+    top = min(y1 for _, y1, _ in layout["lines"])
+    bottom = max(y2 for _, _, y2 in layout["lines"])
+    texts = layout["texts"]
+    assert len(texts) == 3 * len(layout["lines"]) >= 15  # a name and two values per axis
+    for text in texts:
+        x0, y0, x1, y1 = text["box"]
+        # above or below the band the axis and run lines are drawn in, inside the picture
+        assert y1 <= top or y0 >= bottom, text
+        assert 0 <= x0 and x1 <= layout["width"], text
+        assert text["title"], text  # the whole text on hover, whatever is cut
+    labels = [t["box"] for t in texts if t["cls"] == "pc-axis-label"]
+    for a, b in itertools.pairwise(labels):
+        assert a[2] <= b[0], (a, b)  # names do not run into each other
+    names = svg.locator(".pc-axis-label title").all_text_contents()
+    assert {"lr", "batch_size", "optimizer", "accuracy", "loss"} <= set(names)

@@ -263,3 +263,40 @@ def test_version_moves_to_another_stage(new_page: Callable[..., Page], registry_
     version = _call(f"{registry_server.url}/api/2.0/mlflow/model-versions/get?name=editable&version=2")
     assert version["model_version"]["current_stage"] == "Staging"
     expect(page.get_by_label("Stage", exact=True)).to_have_value("Staging")
+
+
+def test_breadcrumbs_keep_their_spaces(new_page: Callable[..., Page], registry_server: Any) -> None:
+    page = new_page(base_url=registry_server.url)
+    page.goto(registry_server.ui(model_hash("editable")))
+    expect(page.get_by_role("navigation", name="Breadcrumbs")).to_have_text("Models › editable")
+    page.goto(registry_server.ui(model_hash("editable", "1")))
+    expect(page.get_by_role("navigation", name="Breadcrumbs")).to_have_text("Models › editable › Version 1")
+
+
+@pytest.mark.ui_allow_status(404)
+def test_api_patch_and_del_send_json_and_raise_api_errors(
+    new_page: Callable[..., Page], registry_server: Any
+) -> None:
+    page = new_page(base_url=registry_server.url)
+    page.goto(registry_server.ui(model_hash("logged")))
+    expect(page.locator("h1")).to_have_text("logged")
+    answer = page.evaluate(
+        """async () => {
+          const { api } = await import('./api.js');
+          const patched = await api.patch('ajax-api/2.0/mlflow/registered-models/update',
+            { name: 'logged', description: 'patched by api.patch' });
+          let failure = null;
+          try {
+            await api.del('ajax-api/2.0/mlflow/registered-models/delete-tag', { name: 'no-such-model', key: 'k' });
+          } catch (error) {
+            failure = { name: error.name, status: error.status, code: error.code, message: error.message };
+          }
+          return { patched, failure };
+        }"""
+    )
+    assert answer["patched"]["registered_model"]["description"] == "patched by api.patch"
+    model = _call(f"{registry_server.url}/api/2.0/mlflow/registered-models/get?name=logged")
+    assert model["registered_model"]["description"] == "patched by api.patch"
+    failure = answer["failure"]
+    assert failure["name"] == "ApiError" and failure["status"] == 404, failure
+    assert failure["code"] == "RESOURCE_DOES_NOT_EXIST" and "no-such-model" in failure["message"], failure

@@ -126,3 +126,33 @@ def test_a_hostile_run_shows_as_text(page: Page, ui_server: Any, seeded: dict[st
     expect(page.locator(".description-text")).to_contain_text("<script>")
     assert page.evaluate("() => window.__xss === undefined")
     expect(page.locator(".run-page img")).to_have_count(0)
+
+
+def test_the_breadcrumbs_keep_their_spaces(page: Page, ui_server: Any, seeded: dict[str, Any]) -> None:
+    page.goto(ui_server.ui(run_hash(seeded, "baseline")))
+    crumbs = page.get_by_role("navigation", name="Breadcrumbs")
+    expect(crumbs).to_have_text("Experiments › ui-main › baseline")
+
+
+def test_the_user_is_the_mlflow_user_tag(page: Page, ui_server: Any, seeded: dict[str, Any]) -> None:
+    # the seed's client leaves user_id "unknown" and sets mlflow.user, as MLflow's clients do
+    with urllib.request.urlopen(
+        f"{ui_server.url}/api/2.0/mlflow/runs/get?run_id={seeded['runs']['baseline']}"
+    ) as answer:
+        info = json.load(answer)["run"]["info"]
+    assert info.get("user_id", "") != "ui-tester"
+    page.goto(ui_server.ui(run_hash(seeded, "baseline")))
+    user = page.locator(".run-facts div", has=page.locator("dt", has_text="User")).locator("dd")
+    expect(user).to_have_text("ui-tester")
+
+
+def test_the_traces_link_opens_the_run_s_traces(page: Page, ui_server: Any, seeded: dict[str, Any]) -> None:
+    main = seeded["experiments"]["main"]["id"]
+    run_id = seeded["runs"]["baseline"]
+    page.goto(ui_server.ui(run_hash(seeded, "baseline")))
+    link = page.get_by_role("link", name="Traces of this run")
+    expect(link).to_have_attribute("href", f"#/experiments/{main}/traces?run={run_id}")
+    link.click()
+    page.wait_for_url(f"**/#/experiments/{main}/traces?run={run_id}")
+    expect(page.locator("h1")).to_contain_text(run_id)  # the traces page filters by the run
+    expect(page.locator("table.traces-table tbody tr")).to_have_count(len(seeded["traces"]))

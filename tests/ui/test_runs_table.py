@@ -296,3 +296,36 @@ def test_selected_runs_are_deleted_and_restored(
     page.get_by_role("dialog", name="Restore runs").get_by_role("button", name="Restore", exact=True).click()
     expect(page.locator("tr.run-row")).to_have_count(0)
     assert client.get_run(ids["drop-2"]).info.lifecycle_stage == "active"
+
+
+def test_a_grid_wider_than_the_window_scrolls_sideways_header_and_rows_together(
+    page: Page, ui_server: Any, seeded: dict[str, Any]
+) -> None:
+    page.set_viewport_size({"width": 720, "height": 700})
+    open_main(page, ui_server, seeded)
+    before = page.evaluate(
+        """() => {
+          const s = document.querySelector('.runs-scroller');
+          const box = s.getBoundingClientRect();
+          return { right: box.right, bottom: box.bottom, inner: innerWidth, innerHeight,
+                   page: document.documentElement.scrollWidth,
+                   scroll: s.scrollWidth, client: s.clientWidth };
+        }"""
+    )
+    assert before["scroll"] > before["client"], before  # the grid is wider than its box...
+    assert before["right"] <= before["inner"], before  # ...which stays inside the window
+    assert before["page"] <= before["inner"], before  # (the page itself does not overflow)
+    assert before["bottom"] <= before["innerHeight"], before  # its scrollbar is in the window
+    after = page.evaluate(
+        """() => {
+          const s = document.querySelector('.runs-scroller');
+          s.scrollLeft = s.scrollWidth;
+          const head = [...document.querySelectorAll('.runs-grid thead th')].pop().getBoundingClientRect();
+          const cell = [...document.querySelector('.runs-grid tr.run-row').cells].pop().getBoundingClientRect();
+          return { scrolled: s.scrollLeft, box: s.getBoundingClientRect().right,
+                   headLeft: head.left, headRight: head.right, cellLeft: cell.left };
+        }"""
+    )
+    assert after["scrolled"] > 0, after
+    assert after["headRight"] <= after["box"] + 1, after  # the last column is reachable
+    assert abs(after["headLeft"] - after["cellLeft"]) < 1, after  # header and rows move together

@@ -112,3 +112,19 @@ def test_route_table_maps_mlflow_addresses_to_pages(page: Page, ui_server: Any) 
         assert (got_module, got_params) == (module, params), hash_
     # the page gets MLflow's JSON lists in the query as they were written
     assert urllib.parse.parse_qs(resolved[10][2]) == {"runs": ['["a","b"]'], "experiments": ['["1"]']}
+
+
+def test_two_quick_presses_of_the_theme_toggle_reach_dark(page: Page, ui_server: Any) -> None:
+    page.goto(ui_server.ui("/experiments"))
+    toggle = page.get_by_role("button", name="Theme: system. Switch to light")
+    expect(toggle).to_be_visible()
+    # two clicks in one task: no render between them, so a handler reading its render's
+    # state would set "light" twice
+    toggle.evaluate("button => { button.click(); button.click(); }")
+    expect(page.get_by_role("button", name="Theme: dark. Switch to system")).to_be_visible()
+    assert theme(page) == "dark"
+    toggle = page.get_by_role("button", name="Theme: dark. Switch to system")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Theme: light. Switch to dark")).to_be_visible()

@@ -70,13 +70,28 @@ function get(path, params) {
   return send(url(path, params), { headers: { Accept: "application/json" } });
 }
 
-/** POST a JSON body to an endpoint. */
-function post(path, body) {
+/** Send a JSON body with a method (MLflow's REST API reads bodies on PATCH and DELETE too). */
+function sendJson(method, path, body) {
   return send(url(path), {
-    method: "POST",
+    method,
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify(body || {}),
   });
+}
+
+/** POST a JSON body to an endpoint. */
+function post(path, body) {
+  return sendJson("POST", path, body);
+}
+
+/** PATCH a JSON body to an endpoint (registered-models/update, model-versions/update). */
+function patch(path, body) {
+  return sendJson("PATCH", path, body);
+}
+
+/** DELETE with a JSON body (MLflow's delete-tag and alias endpoints take their fields in it). */
+function del(path, body) {
+  return sendJson("DELETE", path, body);
 }
 
 /**
@@ -99,6 +114,6 @@ function artifactUrl(runId, path) {
   return url("get-artifact", { run_id: runId, path });
 }
 
-export const api = { get, post, url, searchRuns, artifactUrl };
-export { get, post, url, searchRuns, artifactUrl };
+export const api = { get, post, patch, del, url, searchRuns, artifactUrl };
+export { get, post, patch, del, url, searchRuns, artifactUrl };
 export default api;

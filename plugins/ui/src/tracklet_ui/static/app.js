@@ -112,7 +112,7 @@ function ThemeToggle() {
     class="theme-toggle"
     title=${`Theme: ${choice} (click for ${next})`}
     aria-label=${`Theme: ${choice}. Switch to ${next}`}
-    onClick=${() => setChoice(next)}
+    onClick=${() => setChoice((current) => THEMES[(THEMES.indexOf(current) + 1) % THEMES.length])}
   >
     <span aria-hidden="true">${icon}</span> ${choice}
   </button>`;

@@ -153,8 +153,11 @@ export function MetricChart({ series, xAxis = "step", logScale = false, smoothin
   useEffect(() => {
     const element = box.current;
     if (!element) return undefined;
+    // muted theme colours for the axes' text, grid and ticks (uPlot's own are for a white page)
     const axisStroke = themeColor("--fg-muted", "#5d6778");
-    const grid = { stroke: themeColor("--border", "#d9dde4"), width: 1 };
+    const lineColor = themeColor("--chart-grid", themeColor("--border", "#d9dde4"));
+    const grid = { stroke: lineColor, width: 1 };
+    const ticks = { stroke: lineColor, width: 1 };
     const opts = {
       title: title || undefined,
       width: Math.max(element.clientWidth || 600, 240),
@@ -167,8 +170,8 @@ export function MetricChart({ series, xAxis = "step", logScale = false, smoothin
         y: { distr: logScale ? 3 : 1 },
       },
       axes: [
-        { stroke: axisStroke, grid, label: X_AXES.find((a) => a.id === xAxis).label + (xAxis === "relative" ? " (s)" : "") },
-        { stroke: axisStroke, grid, size: 60 },
+        { stroke: axisStroke, grid, ticks, label: X_AXES.find((a) => a.id === xAxis).label + (xAxis === "relative" ? " (s)" : "") },
+        { stroke: axisStroke, grid, ticks, size: 60 },
       ],
       series: [
         { label: X_AXES.find((a) => a.id === xAxis).label },
@@ -203,6 +206,7 @@ export function MetricChart({ series, xAxis = "step", logScale = false, smoothin
       },
     };
     const chart = new uPlot(opts, data, element);
+    element.dataset.gridColor = lineColor; // what the grid is drawn in, for the browser tests
     plot.current = chart;
     const reset = () => zoomRef.current && zoomRef.current(null);
     chart.over.addEventListener("dblclick", reset);
@@ -325,13 +329,21 @@ export function Sparkline({ runId, metricKey, width = 90, height = 22 }) {
   </svg>`;
 }
 
+/** text cut to about `width` pixels (at `charWidth` per character), ending in "…" when cut. */
+function fitText(text, width, charWidth) {
+  const max = Math.max(3, Math.floor(width / charWidth));
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
 /**
  * Parallel coordinates over runs (own SVG). runs: [{runId, label}]; dimensions:
  * [{key, label, values: {runId: number|string}}]; colorBy: index of the dimension colouring
  * the lines (low = blue, high = red). One <path class="pc-line"> per run.
  */
 export function ParallelCoordinates({ runs, dimensions, colorBy = -1, width = 900, height = 320 }) {
-  const pad = { top: 28, bottom: 30, left: 40, right: 64 };
+  // The axes' names and their top/bottom values sit above and below the plotting band, where
+  // no axis or run line runs; names are cut to the room between axes (the whole in a title).
+  const pad = { top: 58, bottom: 30, left: 48, right: 48 };
   if (dimensions.length < 2) {
     return html`<p class="muted">Choose at least two params or metrics to draw parallel coordinates.</p>`;
   }
@@ -361,18 +373,21 @@ export function ParallelCoordinates({ runs, dimensions, colorBy = -1, width = 90
   };
   return html`<svg class="parallel-coordinates" role="img" aria-label="Parallel coordinates of the runs"
       viewBox=${`0 0 ${width} ${height}`} width="100%" preserveAspectRatio="xMidYMid meet">
-    ${dimensions.map(
-      (dim, i) => html`<g class="pc-axis" key=${dim.key}>
-        <line x1=${pad.left + i * step} x2=${pad.left + i * step} y1=${pad.top} y2=${height - pad.bottom} />
-        <text class="pc-axis-label" x=${pad.left + i * step} y=${pad.top - 10} text-anchor="middle">${dim.label}</text>
-        <text class="pc-tick" x=${pad.left + i * step + 4} y=${y(1) + 4}>${scales[i].kind === "number"
-          ? String(Number(scales[i].hi.toPrecision(4)))
-          : scales[i].categories[scales[i].categories.length - 1] || ""}</text>
-        <text class="pc-tick" x=${pad.left + i * step + 4} y=${y(0) + 12}>${scales[i].kind === "number"
-          ? String(Number(scales[i].lo.toPrecision(4)))
-          : scales[i].categories[0] || ""}</text>
-      </g>`,
-    )}
+    ${dimensions.map((dim, i) => {
+      const x = pad.left + i * step;
+      // the first name starts at its axis, the last ends at it, the others are centred
+      const anchor = i === 0 ? "start" : i === dimensions.length - 1 ? "end" : "middle";
+      const room = i === 0 || i === dimensions.length - 1 ? step / 2 + pad.left : step;
+      const hi = scales[i].kind === "number" ? String(Number(scales[i].hi.toPrecision(4))) : scales[i].categories[scales[i].categories.length - 1] || "";
+      const lo = scales[i].kind === "number" ? String(Number(scales[i].lo.toPrecision(4))) : scales[i].categories[0] || "";
+      return html`<g class="pc-axis" key=${dim.key}>
+        <line x1=${x} x2=${x} y1=${pad.top} y2=${height - pad.bottom} />
+        <text class="pc-axis-label" x=${x} y=${pad.top - 26} text-anchor=${anchor}
+          ><title>${dim.label}</title>${fitText(dim.label, room - 8, 6.6)}</text>
+        <text class="pc-tick" x=${x} y=${pad.top - 8} text-anchor=${anchor}><title>${hi}</title>${fitText(hi, room - 8, 6)}</text>
+        <text class="pc-tick" x=${x} y=${height - pad.bottom + 16} text-anchor=${anchor}><title>${lo}</title>${fitText(lo, room - 8, 6)}</text>
+      </g>`;
+    })}
     ${runs.map((run, r) => {
       const parts = [];
       dimensions.forEach((dim, i) => {

@@ -170,3 +170,18 @@ export function runHref(experimentId, runId) {
 export function experimentHref(experimentId) {
   return `#/experiments/${encodeURIComponent(experimentId)}`;
 }
+
+/**
+ * The breadcrumb trail above a page's title: items [{label, href}], the last one (the page
+ * itself) usually without href. The " › " separators are text children of their own:
+ * htm drops whitespace next to a line break in a template, so spaces written around a "›"
+ * at a line's end would vanish.
+ */
+export function Breadcrumbs({ items }) {
+  const parts = [];
+  items.forEach((item, i) => {
+    if (i) parts.push(" › ");
+    parts.push(item.href ? html`<a key=${i} href=${item.href}>${item.label}</a>` : html`<span key=${i}>${item.label}</span>`);
+  });
+  return html`<nav class="breadcrumbs" aria-label="Breadcrumbs">${parts}</nav>`;
+}

@@ -4,7 +4,7 @@
 import { html, useMemo, useState } from "../html.js";
 import { ErrorBox, Spinner, formatValue, runHref, useAsync, useTitle } from "../components.js";
 import { ChartControls, MetricPanel, ParallelCoordinates, runColor, toNumber, useChartOptions } from "../charts.js";
-import { listParam, loadRuns } from "./metric.js";
+import { RunsBreadcrumbs, listParam, loadRuns } from "./metric.js";
 
 function byKey(items) {
   const out = {};
@@ -129,6 +129,7 @@ export default function ComparePage({ query }) {
   if (error) return html`<div class="page"><${ErrorBox} error=${error} title="The runs could not be loaded" onRetry=${reload} /></div>`;
   if (!data) return html`<div class="page"><${Spinner} label="Loading the runs…" /></div>`;
   return html`<div class="page compare-page">
+    <${RunsBreadcrumbs} runs=${data} query=${query} current=${`Compare ${data.length} runs`} />
     <header class="page-header"><h1>Comparing ${data.length} runs</h1></header>
     <label class="inline-check only-diff">
       <input type="checkbox" checked=${onlyDiff} onChange=${(e) => setOnlyDiff(e.currentTarget.checked)} /> Only differences

@@ -2,7 +2,7 @@
 // runs=a,b works too): one metric of several runs on one chart.
 import { html } from "../html.js";
 import { api } from "../api.js";
-import { ErrorBox, Spinner, runHref, useAsync, useTitle } from "../components.js";
+import { Breadcrumbs, ErrorBox, Spinner, experimentHref, runHref, useAsync, useTitle } from "../components.js";
 import { ChartControls, MetricPanel, runColor, useChartOptions } from "../charts.js";
 
 /** A list query parameter in MLflow's JSON form (["a","b"]) or comma separated (a,b). */
@@ -28,6 +28,35 @@ export async function loadRuns(runIds) {
   );
 }
 
+/** The names of experiments by id (an experiment that cannot be read keeps its id). */
+async function experimentNames(ids) {
+  const names = await Promise.all(
+    ids.map((id) =>
+      api.get("ajax-api/2.0/mlflow/experiments/get", { experiment_id: id }).then(
+        (answer) => answer.experiment.name,
+        () => `Experiment ${id}`,
+      ),
+    ),
+  );
+  return Object.fromEntries(ids.map((id, i) => [id, names[i]]));
+}
+
+/**
+ * "Experiments › <experiment> … › <page>" for a page over runs: the experiments of the runs
+ * (once known), else those the link names (?experiments=["1"], MLflow's format).
+ */
+export function RunsBreadcrumbs({ runs, query, current }) {
+  const fromRuns = (runs || []).map((r) => r.experimentId).filter(Boolean);
+  const ids = [...new Set(fromRuns.length ? fromRuns : listParam(query, "experiments"))];
+  const names = useAsync(() => experimentNames(ids), [ids.join(",")]);
+  const items = [
+    { label: "Experiments", href: "#/experiments" },
+    ...ids.map((id) => ({ label: (names.data && names.data[id]) || `Experiment ${id}`, href: experimentHref(id) })),
+    { label: current },
+  ];
+  return html`<${Breadcrumbs} items=${items} />`;
+}
+
 export default function MetricPage({ params, query }) {
   const metricKey = params.metricKey;
   const runIds = listParam(query, "runs");
@@ -41,6 +70,7 @@ export default function MetricPage({ params, query }) {
   // The chart's series are fetched at once, alongside runs/get (which only names the runs).
   const runs = data || runIds.map((runId) => ({ runId, label: runId, experimentId: null }));
   return html`<div class="page metric-page">
+    <${RunsBreadcrumbs} runs=${data} query=${query} current=${metricKey} />
     <header class="page-header">
       <h1>${metricKey}</h1>
       ${!data ? html`<${Spinner} label="Loading the runs…" />` : null}

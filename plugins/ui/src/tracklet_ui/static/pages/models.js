@@ -3,37 +3,12 @@
 // user data: shown as text only. Descriptions, tags and aliases are editable through
 // MLflow's REST API.
 import { html, useState } from "../html.js";
-import { api, ApiError } from "../api.js";
+import { api } from "../api.js";
 import { ArtifactBrowser, LoggedModelArtifacts } from "./artifacts.js";
 import { ErrorBox, KeyValueTable, Spinner, formatTime, formatValue, runHref, useAsync, useTitle } from "../components.js";
 
 const API = "ajax-api/2.0/mlflow";
 const PAGE_SIZE = 50;
-
-/** PATCH/DELETE (api.js has GET and POST only): same answers and errors as api.post. */
-async function send(method, path, body) {
-  const response = await fetch(api.url(path), {
-    method,
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  let parsed = null;
-  try {
-    parsed = text ? JSON.parse(text) : {};
-  } catch {
-    parsed = null;
-  }
-  if (!response.ok) {
-    throw new ApiError(
-      response.status,
-      (parsed && parsed.error_code) || `HTTP_${response.status}`,
-      (parsed && parsed.message) || `${response.status} ${response.statusText}`,
-    );
-  }
-  return parsed || {};
-}
 
 /** A string literal of the registry's filter grammar. */
 export function quoted(value) {
@@ -212,7 +187,7 @@ function AliasEditor({ name, aliases, reload, defaultVersion }) {
     setError(null);
     api.post(`${API}/registered-models/alias`, { name, alias, version }).then(() => (setAlias(""), reload()), setError);
   };
-  const remove = (a) => send("DELETE", `${API}/registered-models/alias`, { name, alias: a }).then(reload, setError);
+  const remove = (a) => api.del(`${API}/registered-models/alias`, { name, alias: a }).then(reload, setError);
   return html`<section class="alias-editor">
     <h2>Aliases</h2>
     ${aliases && aliases.length
@@ -289,11 +264,11 @@ function ModelPage({ name }) {
   const aliasesByVersion = {};
   for (const a of model.aliases || []) (aliasesByVersion[a.version] ||= []).push(a.alias);
   const setTag = (key, value) => api.post(`${API}/registered-models/set-tag`, { name, key, value }).then(answer.reload);
-  const deleteTag = (key) => send("DELETE", `${API}/registered-models/delete-tag`, { name, key }).then(answer.reload);
+  const deleteTag = (key) => api.del(`${API}/registered-models/delete-tag`, { name, key }).then(answer.reload);
   const saveDescription = (description) =>
-    send("PATCH", `${API}/registered-models/update`, { name, description }).then(answer.reload);
+    api.patch(`${API}/registered-models/update`, { name, description }).then(answer.reload);
   return html`<div class="page model-page">
-    <nav class="breadcrumbs" aria-label="Breadcrumbs"><a href="#/models">Models</a> › <span>${name}</span></nav>
+    <nav class="breadcrumbs" aria-label="Breadcrumbs"><a href="#/models">Models</a>${" › "}<span>${name}</span></nav>
     <h1 class="model-name">${name}</h1>
     <${KeyValueTable}
       rows=${[
@@ -385,12 +360,12 @@ function VersionPage({ name, version }) {
   const aliases = (v.aliases || []).map((alias) => ({ alias, version: v.version }));
   const setTag = (key, value) =>
     api.post(`${API}/model-versions/set-tag`, { name, version, key, value }).then(answer.reload);
-  const deleteTag = (key) => send("DELETE", `${API}/model-versions/delete-tag`, { name, version, key }).then(answer.reload);
+  const deleteTag = (key) => api.del(`${API}/model-versions/delete-tag`, { name, version, key }).then(answer.reload);
   const saveDescription = (description) =>
-    send("PATCH", `${API}/model-versions/update`, { name, version, description }).then(answer.reload);
+    api.patch(`${API}/model-versions/update`, { name, version, description }).then(answer.reload);
   return html`<div class="page model-version-page">
     <nav class="breadcrumbs" aria-label="Breadcrumbs">
-      <a href="#/models">Models</a> › <a href=${modelHref(name)}>${name}</a> › <span>Version ${version}</span>
+      <a href="#/models">Models</a>${" › "}<a href=${modelHref(name)}>${name}</a>${" › "}<span>Version ${version}</span>
     </nav>
     <h1><span class="model-name">${name}</span> <span class="muted">version ${version}</span></h1>
     <${KeyValueTable}

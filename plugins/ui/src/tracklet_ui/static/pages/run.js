@@ -4,6 +4,7 @@
 import { html, useEffect, useState } from "../html.js";
 import { api } from "../api.js";
 import {
+  Breadcrumbs,
   ErrorBox,
   KeyValueTable,
   Spinner,
@@ -50,6 +51,16 @@ function metricHref(experimentId, runId, key) {
   return `#/metric/${encodeURIComponent(key)}?runs=${runs}&experiments=${experiments}`;
 }
 
+/** Who ran it: the mlflow.user tag first (clients set it; user_id is often "unknown"), as
+ * MLflow's UI and the runs table show it. */
+function userOf(info, tags) {
+  return tags["mlflow.user"] || info.user_id || "";
+}
+
+function tracesHref(experimentId, runId) {
+  return `#/experiments/${encodeURIComponent(experimentId)}/traces?run=${encodeURIComponent(runId)}`;
+}
+
 function Header({ run, experiment, tags }) {
   const info = run.info;
   const name = info.run_name || tags["mlflow.runName"] || info.run_id;
@@ -57,21 +68,27 @@ function Header({ run, experiment, tags }) {
   const end = info.end_time ? Number(info.end_time) : null;
   const duration = info.start_time ? (end || Date.now()) - Number(info.start_time) : null;
   return html`<header class="run-header">
-    <nav class="breadcrumbs" aria-label="Breadcrumbs">
-      <a href="#/experiments">Experiments</a> ›
-      <a href=${experimentHref(info.experiment_id)}>${experiment ? experiment.name : `Experiment ${info.experiment_id}`}</a> ›
-    </nav>
+    <${Breadcrumbs}
+      items=${[
+        { label: "Experiments", href: "#/experiments" },
+        { label: experiment ? experiment.name : `Experiment ${info.experiment_id}`, href: experimentHref(info.experiment_id) },
+        { label: name },
+      ]}
+    />
     <h1 class="run-name">${name}</h1>
     <dl class="run-facts">
       <div><dt>Run ID</dt><dd><code>${info.run_id}</code></dd></div>
       <div><dt>Status</dt><dd><span class=${"status status-" + String(info.status).toLowerCase()}>${info.status}</span></dd></div>
       <div><dt>Started</dt><dd>${formatTime(info.start_time)}</dd></div>
       <div><dt>Duration</dt><dd>${duration === null ? "" : formatDuration(duration)}${end ? "" : info.status === "RUNNING" ? " (running)" : ""}</dd></div>
-      <div><dt>User</dt><dd>${info.user_id || tags["mlflow.user"] || ""}</dd></div>
+      <div><dt>User</dt><dd>${userOf(info, tags)}</dd></div>
       <div><dt>Source</dt><dd>${tags["mlflow.source.name"] || ""}${tags["mlflow.source.git.commit"] ? ` @ ${tags["mlflow.source.git.commit"].slice(0, 8)}` : ""}</dd></div>
       ${parent ? html`<div><dt>Parent run</dt><dd><a class="parent-link" href=${runHref(info.experiment_id, parent)}>${parent}</a></dd></div>` : null}
       <div><dt>Lifecycle</dt><dd>${info.lifecycle_stage}</dd></div>
     </dl>
+    <p class="run-links">
+      <a class="traces-link" href=${tracesHref(info.experiment_id, info.run_id)}>Traces of this run</a>
+    </p>
   </header>`;
 }
 

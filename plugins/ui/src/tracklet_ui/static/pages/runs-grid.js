@@ -133,6 +133,33 @@ function useViewport(scroller) {
   return view;
 }
 
+const MIN_HEIGHT = 320;
+const BOTTOM_ROOM = 16; // the page's padding under the grid
+
+/** The scroller ends at the window's bottom edge (never below it), so its horizontal
+ * scrollbar is in view when the columns are wider than the window. Measured on mount, when
+ * the window is resized and when the page above it changes (a description opened, a filter
+ * error shown): not per frame. */
+function useFitToWindow(scroller) {
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el) return undefined;
+    const fit = () => {
+      const top = el.getBoundingClientRect().top + window.scrollY;
+      const height = `${Math.max(MIN_HEIGHT, Math.floor(window.innerHeight - top - BOTTOM_ROOM))}px`;
+      if (el.style.height !== height) el.style.height = height;
+    };
+    fit();
+    window.addEventListener("resize", fit);
+    const observer = new ResizeObserver(fit);
+    if (el.parentElement) observer.observe(el.parentElement);
+    return () => {
+      window.removeEventListener("resize", fit);
+      observer.disconnect();
+    };
+  }, []);
+}
+
 /**
  * @param props.items [{row, depth, childCount, expanded}] in display order
  * @param props.onNearEnd called when the view nears the last loaded row (load the next page)
@@ -141,6 +168,7 @@ export function RunsGrid(props) {
   const { items, columns, sort, onSort, selected, experimentNames } = props;
   const scroller = useRef(null);
   const view = useViewport(scroller);
+  useFitToWindow(scroller);
   const [focusIndex, setFocusIndex] = useState(0);
   const moved = useRef(false);
   const header = ROW_HEIGHT + 4;
