@@ -75,6 +75,21 @@ client.delete_run(c)
 client.create_registered_model("ui-model", tags={"t": "1"}, description="a model")
 client.create_model_version("ui-model", f"runs:/{a}/model", a, tags={"v": "1"}, description="first")
 client.create_model_version("ui-model", f"runs:/{b}/model", b)
+# traces with fixed times, latencies, names, states and token counts (trace metrics)
+from mlflow.entities import TraceInfo, TraceLocation, TraceState
+for i, (name, state, start, duration, tokens, session) in enumerate([
+    ("root0", "OK", T0, 30, (0, 5), None),
+    ("root1", "OK", T0 + 1000, 20, (10, 5), None),
+    ("root0", "ERROR", T0 + 3_600_000, 61, (20, 5), "s1"),
+]):
+    usage = {"input_tokens": tokens[0], "output_tokens": tokens[1], "total_tokens": sum(tokens)}
+    metadata = {"mlflow.trace.tokenUsage": json.dumps(usage)}
+    if session:
+        metadata["mlflow.trace.session"] = session
+    client._tracking_client.store.start_trace(TraceInfo(
+        trace_id=f"tr-{i + 1:032x}", trace_location=TraceLocation.from_experiment_id(other),
+        request_time=start, state=TraceState(state), execution_duration=duration,
+        trace_metadata=metadata, tags={"mlflow.traceName": name}))
 print("RESULT " + json.dumps({"exp": exp, "other": other, "a": a, "b": b, "c": c}))
 """
 
@@ -636,6 +651,65 @@ AJAX: dict[str, tuple[str, str, Any]] = {
         {"experiment_ids": ["{exp}"]},
     ),
     "runs_get_missing": ("GET", "/ajax-api/2.0/mlflow/runs/get?run_id=" + "0" * 32, None),
+    # the assistant panel and the AI gateway, neither configured (the providers list is
+    # not compared: MLflow's marks a provider available when its CLI is on this machine)
+    "assistant_config": ("GET", "/ajax-api/3.0/mlflow/assistant/config", None),
+    "gateway_proxy": ("GET", "/ajax-api/2.0/mlflow/gateway-proxy", None),
+    "gateway_proxy_post": ("POST", "/ajax-api/2.0/mlflow/gateway-proxy", {"gateway_path": "x"}),
+    # the trace overview's charts
+    **{
+        f"trace_metrics_{name}": (
+            "POST",
+            "/ajax-api/3.0/mlflow/traces/metrics",
+            {"experiment_ids": ["{other}"], "view_type": "TRACES", **fields},
+        )
+        for name, fields in {
+            "count": {"metric_name": "trace_count", "aggregations": [{"aggregation_type": "COUNT"}]},
+            "count_by_status": {
+                "metric_name": "trace_count",
+                "aggregations": [{"aggregation_type": "COUNT"}],
+                "dimensions": ["trace_status"],
+            },
+            "count_filtered": {
+                "metric_name": "trace_count",
+                "aggregations": [{"aggregation_type": "COUNT"}],
+                "filters": ['trace.status = "OK"'],
+            },
+            "sessions": {"metric_name": "session_count", "aggregations": [{"aggregation_type": "COUNT"}]},
+            "latency_by_name": {
+                "metric_name": "latency",
+                "aggregations": [
+                    {"aggregation_type": "AVG"},
+                    {"aggregation_type": "PERCENTILE", "percentile_value": 50},
+                    {"aggregation_type": "PERCENTILE", "percentile_value": 90},
+                    {"aggregation_type": "MIN"},
+                    {"aggregation_type": "MAX"},
+                ],
+                "dimensions": ["trace_name"],
+            },
+            "tokens_by_hour": {
+                "metric_name": "total_tokens",
+                "aggregations": [{"aggregation_type": "SUM"}, {"aggregation_type": "AVG"}],
+                "time_interval_seconds": 3600,
+                "start_time_ms": 1_699_990_000_000,
+                "end_time_ms": 1_700_010_000_000,
+            },
+            "input_tokens_window": {
+                "metric_name": "input_tokens",
+                "aggregations": [{"aggregation_type": "SUM"}, {"aggregation_type": "MAX"}],
+                "start_time_ms": 1_700_000_001_000,
+                "end_time_ms": 1_700_003_600_000,
+            },
+            "latency_no_traces": {
+                "metric_name": "latency",
+                "aggregations": [{"aggregation_type": "AVG"}],
+                "start_time_ms": 0,
+                "end_time_ms": 1,
+            },
+            "bad_aggregation": {"metric_name": "latency", "aggregations": [{"aggregation_type": "COUNT"}]},
+            "bad_metric": {"metric_name": "nope", "aggregations": [{"aggregation_type": "COUNT"}]},
+        }.items()
+    },
 }
 
 #: Fields one side fills and the other does not: MLflow 3.17's experiments carry

@@ -175,3 +175,293 @@ def test_an_mlflow_without_a_built_ui_is_named(tmp_path: Path, monkeypatch: pyte
     assert "has no built web UI" in result.output and str(fake) in result.output
     assert os.environ.get("TRACKLET_SERVER_MLFLOW_UI") is None
     assert "mlflow" not in sys.modules
+
+
+# -- the assistant panel, the AI gateway and the trace metrics charts ------------------------------
+
+
+def _post(server: ServerProcess, target: str, payload: dict[str, Any]) -> tuple[int, Any]:
+    answer = raw_request(
+        server.url,
+        "POST",
+        target,
+        body=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    return answer.status, json.loads(answer.body)
+
+
+def test_assistant_config_is_mlflow_s_answer_with_no_assistant(mlflow_ui_server: ServerProcess) -> None:
+    answer = _get(mlflow_ui_server, "/ajax-api/3.0/mlflow/assistant/config")
+    assert answer.status == 200
+    assert json.loads(answer.body) == {"providers": {}, "projects": {}, "remote_access_allowed": False}
+
+
+def test_assistant_providers_are_mlflow_s_none_available(mlflow_ui_server: ServerProcess) -> None:
+    answer = _get(mlflow_ui_server, "/ajax-api/3.0/mlflow/assistant/providers")
+    assert answer.status == 200
+    body = json.loads(answer.body)
+    assert [p["name"] for p in body["providers"]] == ["claude_code", "codex", "mlflow_gateway", "ollama"]
+    assert all(p["available"] is False and p["selected"] is False for p in body["providers"])
+    assert set(body["providers"][0]) == {
+        "name",
+        "display_name",
+        "description",
+        "available",
+        "selected",
+        "requires_api_key",
+        "has_api_key",
+        "allows_remote_access",
+        "client_tool_delivery",
+        "model_options",
+    }
+    assert body["resolved"] is None and body["gateway_vendor_options"] == {}
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_gateway_proxy_without_a_gateway_has_no_endpoints(
+    mlflow_ui_server: ServerProcess, method: str
+) -> None:
+    body = json.dumps({"gateway_path": "api/2.0/endpoints"}).encode() if method == "POST" else None
+    answer = raw_request(
+        mlflow_ui_server.url,
+        method,
+        "/ajax-api/2.0/mlflow/gateway-proxy",
+        body=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status == 200
+    assert json.loads(answer.body) == {"endpoints": []}
+
+
+T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z
+HOUR = 3_600_000
+
+
+@pytest.fixture(scope="module")
+def metrics_experiment(mlflow_ui_server: ServerProcess) -> str:
+    """Three traces with fixed times, latencies, names, states and token counts."""
+    status, created = _post(mlflow_ui_server, "/api/2.0/mlflow/experiments/create", {"name": "trace-metrics"})
+    assert status == 200
+    experiment_id = str(created["experiment_id"])
+    traces = [
+        ("tr-a", "root0", "OK", T0, 30, {"input_tokens": 0, "output_tokens": 5, "total_tokens": 5}, None),
+        (
+            "tr-b",
+            "root1",
+            "OK",
+            T0 + 1000,
+            20,
+            {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15},
+            None,
+        ),
+        (
+            "tr-c",
+            "root0",
+            "ERROR",
+            T0 + HOUR,
+            61,
+            {"input_tokens": 20, "output_tokens": 5, "total_tokens": 25},
+            "s1",
+        ),
+    ]
+    for trace_id, name, state, start, duration, tokens, session in traces:
+        metadata = {"mlflow.trace.tokenUsage": json.dumps(tokens)}
+        if session:
+            metadata["mlflow.trace.session"] = session
+        info = {
+            "trace_id": trace_id,
+            "trace_location": {
+                "type": "MLFLOW_EXPERIMENT",
+                "mlflow_experiment": {"experiment_id": experiment_id},
+            },
+            "request_time": _rfc3339(start),
+            "execution_duration": f"{duration / 1000}s",
+            "state": state,
+            "trace_metadata": metadata,
+            "tags": {"mlflow.traceName": name},
+        }
+        status, _ = _post(mlflow_ui_server, "/api/3.0/mlflow/traces", {"trace": {"trace_info": info}})
+        assert status == 200
+    return experiment_id
+
+
+def _rfc3339(ms: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _metrics(server: ServerProcess, experiment_id: str, **fields: Any) -> tuple[int, Any]:
+    payload = {"experiment_ids": [experiment_id], "view_type": "TRACES", **fields}
+    return _post(server, "/ajax-api/3.0/mlflow/traces/metrics", payload)
+
+
+def test_trace_metrics_is_not_taken_for_a_trace_id(
+    mlflow_ui_server: ServerProcess, metrics_experiment: str
+) -> None:
+    """``traces/{trace_id}`` used to match ``traces/metrics`` first and answer 405."""
+    for prefix in ("/ajax-api/3.0/mlflow", "/api/3.0/mlflow"):
+        payload = {
+            "experiment_ids": [metrics_experiment],
+            "view_type": "TRACES",
+            "metric_name": "trace_count",
+            "aggregations": [{"aggregation_type": "COUNT"}],
+        }
+        status, body = _post(mlflow_ui_server, prefix + "/traces/metrics", payload)
+        assert (status, body) == (
+            200,
+            {"data_points": [{"metric_name": "trace_count", "values": {"COUNT": 3.0}}]},
+        )
+
+
+def test_trace_counts_by_status_and_filtered(
+    mlflow_ui_server: ServerProcess, metrics_experiment: str
+) -> None:
+    count = [{"aggregation_type": "COUNT"}]
+    status, body = _metrics(
+        mlflow_ui_server,
+        metrics_experiment,
+        metric_name="trace_count",
+        aggregations=count,
+        dimensions=["trace_status"],
+    )
+    assert status == 200
+    assert body["data_points"] == [
+        {"metric_name": "trace_count", "dimensions": {"trace_status": "ERROR"}, "values": {"COUNT": 1.0}},
+        {"metric_name": "trace_count", "dimensions": {"trace_status": "OK"}, "values": {"COUNT": 2.0}},
+    ]
+    status, body = _metrics(
+        mlflow_ui_server,
+        metrics_experiment,
+        metric_name="trace_count",
+        aggregations=count,
+        filters=['trace.status = "OK"'],
+    )
+    assert body["data_points"] == [{"metric_name": "trace_count", "values": {"COUNT": 2.0}}]
+    status, body = _metrics(
+        mlflow_ui_server, metrics_experiment, metric_name="session_count", aggregations=count
+    )
+    assert body["data_points"] == [{"metric_name": "session_count", "values": {"COUNT": 1.0}}]
+
+
+def test_latency_percentiles_by_trace_name(mlflow_ui_server: ServerProcess, metrics_experiment: str) -> None:
+    """MLflow 3.17.2's sqlite store answers these values for latencies 30 and 61 ms (P99 60.69)."""
+    aggregations = [
+        {"aggregation_type": "AVG"},
+        {"aggregation_type": "PERCENTILE", "percentile_value": 50},
+        {"aggregation_type": "PERCENTILE", "percentile_value": 99},
+        {"aggregation_type": "MIN"},
+        {"aggregation_type": "MAX"},
+    ]
+    status, body = _metrics(
+        mlflow_ui_server,
+        metrics_experiment,
+        metric_name="latency",
+        aggregations=aggregations,
+        dimensions=["trace_name"],
+    )
+    assert status == 200
+    root0, root1 = body["data_points"]
+    assert root0["dimensions"] == {"trace_name": "root0"}
+    assert root0["values"] == pytest.approx(
+        {"AVG": 45.5, "P50.0": 45.5, "P99.0": 60.69, "MIN": 30.0, "MAX": 61.0}
+    )
+    assert root1 == {
+        "metric_name": "latency",
+        "dimensions": {"trace_name": "root1"},
+        "values": {"AVG": 20.0, "P50.0": 20.0, "P99.0": 20.0, "MIN": 20.0, "MAX": 20.0},
+    }
+
+
+def test_token_sums_by_hour(mlflow_ui_server: ServerProcess, metrics_experiment: str) -> None:
+    status, body = _metrics(
+        mlflow_ui_server,
+        metrics_experiment,
+        metric_name="total_tokens",
+        aggregations=[{"aggregation_type": "SUM"}, {"aggregation_type": "AVG"}],
+        time_interval_seconds=3600,
+        start_time_ms=T0 - HOUR,
+        end_time_ms=T0 + 2 * HOUR,
+    )
+    assert status == 200
+    assert body["data_points"] == [
+        {
+            "metric_name": "total_tokens",
+            "dimensions": {"time_bucket": "2023-11-14T22:00:00+00:00"},
+            "values": {"SUM": 20.0, "AVG": 10.0},
+        },
+        {
+            "metric_name": "total_tokens",
+            "dimensions": {"time_bucket": "2023-11-14T23:00:00+00:00"},
+            "values": {"SUM": 25.0, "AVG": 25.0},
+        },
+    ]
+    # start and end are inclusive; outside them nothing counts
+    status, body = _metrics(
+        mlflow_ui_server,
+        metrics_experiment,
+        metric_name="trace_count",
+        aggregations=[{"aggregation_type": "COUNT"}],
+        start_time_ms=T0 + 1000,
+        end_time_ms=T0 + HOUR,
+    )
+    assert body["data_points"] == [{"metric_name": "trace_count", "values": {"COUNT": 2.0}}]
+
+
+def test_an_experiment_without_traces(mlflow_ui_server: ServerProcess) -> None:
+    """MLflow: a count over nothing is one point of 0; an average over nothing, no point."""
+    status, created = _post(mlflow_ui_server, "/api/2.0/mlflow/experiments/create", {"name": "no-traces"})
+    experiment_id = str(created["experiment_id"])
+    status, body = _metrics(
+        mlflow_ui_server,
+        experiment_id,
+        metric_name="trace_count",
+        aggregations=[{"aggregation_type": "COUNT"}],
+    )
+    assert (status, body) == (
+        200,
+        {"data_points": [{"metric_name": "trace_count", "values": {"COUNT": 0.0}}]},
+    )
+    status, body = _metrics(
+        mlflow_ui_server, experiment_id, metric_name="latency", aggregations=[{"aggregation_type": "AVG"}]
+    )
+    assert (status, body) == (200, {})
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"metric_name": "latency", "aggregations": [{"aggregation_type": "COUNT"}]},
+            "Found invalid aggregation_type(s): ['COUNT']. Supported aggregation types: ['AVG', 'MAX', 'MIN', 'PERCENTILE']",
+        ),
+        (
+            {"metric_name": "bogus", "aggregations": [{"aggregation_type": "COUNT"}]},
+            "metric_name must be one of ['trace_count', 'session_count', 'latency', 'input_tokens', "
+            "'output_tokens', 'total_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'], got 'bogus'",
+        ),
+        (
+            {
+                "metric_name": "trace_count",
+                "aggregations": [{"aggregation_type": "COUNT"}],
+                "time_interval_seconds": 60,
+            },
+            "start_time_ms and end_time_ms are required if time_interval_seconds is set",
+        ),
+        (
+            {
+                "metric_name": "trace_count",
+                "aggregations": [{"aggregation_type": "COUNT"}],
+                "dimensions": ["span_name"],
+            },
+            "Found invalid dimension(s): ['span_name']. Supported dimensions: ['trace_name', 'trace_status']",
+        ),
+    ],
+)
+def test_trace_metrics_refusals_are_mlflow_s(
+    mlflow_ui_server: ServerProcess, metrics_experiment: str, fields: dict[str, Any], message: str
+) -> None:
+    status, body = _metrics(mlflow_ui_server, metrics_experiment, **fields)
+    assert status == 400
+    assert body == {"error_code": "INVALID_PARAMETER_VALUE", "message": message}
