@@ -94,7 +94,9 @@ function applyTheme(choice) {
 
 function ThemeToggle() {
   const [choice, setChoice] = useState(storedTheme);
-  useEffect(() => {
+  // a layout effect: the page takes the new theme in the same task as the press, not after
+  // the next paint (a passive effect waits for an animation frame)
+  useLayoutEffect(() => {
     applyTheme(choice);
     try {
       localStorage.setItem(THEME_KEY, choice);
