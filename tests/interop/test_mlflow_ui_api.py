@@ -706,6 +706,23 @@ AJAX: dict[str, tuple[str, str, Any]] = {
                 "start_time_ms": 0,
                 "end_time_ms": 1,
             },
+            "spans_without_spans": {
+                "view_type": "SPANS",
+                "metric_name": "span_count",
+                "aggregations": [{"aggregation_type": "COUNT"}],
+                "dimensions": ["span_type"],
+            },
+            "span_count_total": {
+                "view_type": "SPANS",
+                "metric_name": "span_count",
+                "aggregations": [{"aggregation_type": "COUNT"}],
+            },
+            "bad_span_dimension": {
+                "view_type": "SPANS",
+                "metric_name": "latency",
+                "aggregations": [{"aggregation_type": "AVG"}],
+                "dimensions": ["span_type"],
+            },
             "bad_aggregation": {"metric_name": "latency", "aggregations": [{"aggregation_type": "COUNT"}]},
             "bad_metric": {"metric_name": "nope", "aggregations": [{"aggregation_type": "COUNT"}]},
         }.items()

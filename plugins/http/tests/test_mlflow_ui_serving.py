@@ -465,3 +465,71 @@ def test_trace_metrics_refusals_are_mlflow_s(
     status, body = _metrics(mlflow_ui_server, metrics_experiment, **fields)
     assert status == 400
     assert body == {"error_code": "INVALID_PARAMETER_VALUE", "message": message}
+
+
+def test_span_metrics_count_and_latency_from_spans() -> None:
+    """The SPANS view over MLflow's span dictionaries (as a trace's ``traces.json`` holds
+    them): whole-millisecond latencies, type from ``mlflow.spanType``, status without its
+    ``STATUS_CODE_`` prefix, span filters; the figures MLflow 3.17.2 answers for such spans."""
+    from types import SimpleNamespace
+
+    from tracklet_http.server.trace_metrics import compute, span_rows
+
+    def span(name: str, start_ms: int, duration_ns: int, kind: str, status: str) -> dict[str, Any]:
+        start = start_ms * 1_000_000
+        return {
+            "span_id": f"{name}-{start_ms}",
+            "name": name,
+            "start_time_unix_nano": start,
+            "end_time_unix_nano": start + duration_ns,
+            "status": {"code": f"STATUS_CODE_{status}", "message": ""},
+            "attributes": {"mlflow.spanType": json.dumps(kind)},
+        }
+
+    traces = {
+        "a": [span("root", T0, 30_900_000, "CHAIN", "OK"), span("llm", T0 + 5, 20_000_000, "LLM", "OK")],
+        "b": [span("root", T0 + HOUR, 61_000_000, "CHAIN", "ERROR")],
+    }
+    infos = [SimpleNamespace(trace_id=k, request_time=T0 if k == "a" else T0 + HOUR, tags={}) for k in traces]
+
+    def spans_of(info: Any) -> list[dict[str, Any]]:
+        return traces[info.trace_id]
+
+    def run(metric: str, aggs: list[Any], dims: list[str], filters: list[str] = (), **window: Any) -> Any:
+        rows = span_rows(infos, spans_of, metric, list(filters))
+        interval = window.pop("interval", None)
+        return compute(rows, metric, aggs, dims, interval, window.get("start"), window.get("end"), 1000)
+
+    assert run("span_count", [("COUNT", None)], ["span_type", "span_status"]) == [
+        {
+            "metric_name": "span_count",
+            "dimensions": {"span_type": "CHAIN", "span_status": "ERROR"},
+            "values": {"COUNT": 1.0},
+        },
+        {
+            "metric_name": "span_count",
+            "dimensions": {"span_type": "CHAIN", "span_status": "OK"},
+            "values": {"COUNT": 1.0},
+        },
+        {
+            "metric_name": "span_count",
+            "dimensions": {"span_type": "LLM", "span_status": "OK"},
+            "values": {"COUNT": 1.0},
+        },
+    ]
+    # latency in whole milliseconds (30.9 ms counts 30, as MLflow's integer division)
+    assert run("latency", [("AVG", None), ("MAX", None)], ["span_name"]) == [
+        {"metric_name": "latency", "dimensions": {"span_name": "llm"}, "values": {"AVG": 20.0, "MAX": 20.0}},
+        {"metric_name": "latency", "dimensions": {"span_name": "root"}, "values": {"AVG": 45.5, "MAX": 61.0}},
+    ]
+    assert run("span_count", [("COUNT", None)], [], ['span.status = "OK"']) == [
+        {"metric_name": "span_count", "values": {"COUNT": 2.0}}
+    ]
+    # the window is the trace's start time, the bucket the span's own
+    assert run("span_count", [("COUNT", None)], [], interval=3600, start=T0 + 1, end=T0 + HOUR) == [
+        {
+            "metric_name": "span_count",
+            "dimensions": {"time_bucket": "2023-11-14T23:00:00+00:00"},
+            "values": {"COUNT": 1.0},
+        }
+    ]

@@ -9,9 +9,10 @@ linearly (SQL's ``percentile_cont``), time buckets floored to ``time_interval_se
 and named by their ISO 8601 start, start and end times inclusive, groups ordered by time
 bucket then dimensions, at most ``max_results`` data points.
 
-Only the ``TRACES`` view is computed. ``SPANS`` and ``ASSESSMENTS`` (span latency and cost,
-assessment values) need every trace's spans or assessments read: they are checked like
-MLflow checks them and answer no data points.
+The ``TRACES`` view is computed from the trace infos; the ``SPANS`` view's ``span_count``
+and ``latency`` from every trace's spans (read one trace at a time, so a chart over many
+traces costs a read of each). Span costs (``input_cost``…) and the ``ASSESSMENTS`` view are
+checked like MLflow checks them and answer no data points.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ _CONFIGS: dict[str, dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     },
     "ASSESSMENTS": {
         "assessment_count": (frozenset({_COUNT}), frozenset({"assessment_name", "assessment_value"})),
-        "assessment_value": (_NUMERIC, frozenset({"assessment_name"})),
+        "assessment_value": (frozenset({_AVG, _MIN, _MAX, _PCT}), frozenset({"assessment_name"})),
     },
 }
 _FILTER = re.compile(
@@ -204,39 +205,109 @@ def _bucket(timestamp_ms: int, interval_s: int) -> str:
     return datetime.fromtimestamp(start / 1000.0, tz=timezone.utc).isoformat()
 
 
+#: one thing aggregated: (time for the window, time for the bucket, value, dimension values)
+Row = tuple[int, int, Any, dict[str, Any]]
+
+
+def trace_rows(infos: Iterable[Any], metric: str, filters: list[str]) -> Iterable[Row]:
+    """The ``TRACES`` view: one row per trace, at its start time."""
+    predicates = [_predicate(f) for f in filters]
+    for info in infos:
+        if all(p(info) for p in predicates):
+            dims = {"trace_name": _dimension("trace_name", info), "trace_status": _status(info)}
+            yield info.request_time, info.request_time, _value(metric, info), dims
+
+
+def _span_status(span: dict[str, Any]) -> str | None:
+    status = span.get("status")
+    code = status.get("code") if isinstance(status, dict) else span.get("status_code")
+    return str(code).removeprefix("STATUS_CODE_") if code else None
+
+
+def _span_type(span: dict[str, Any]) -> str | None:
+    raw = (span.get("attributes") or {}).get("mlflow.spanType")
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        value = raw
+    return None if value is None else str(value)
+
+
+def span_rows(
+    infos: Iterable[Any], spans_of: Callable[[Any], list[dict[str, Any]]], metric: str, filters: list[str]
+) -> Iterable[Row]:
+    """The ``SPANS`` view: one row per span, windowed by its trace's start time and bucketed
+    by its own start, as MLflow's SQL store does; latency in whole milliseconds."""
+    trace_filters = [_predicate(f) for f in filters if f.lstrip().startswith("trace.")]
+    span_filters = [_span_predicate(f) for f in filters if not f.lstrip().startswith("trace.")]
+    for info in infos:
+        if not all(p(info) for p in trace_filters):
+            continue
+        for span in spans_of(info):
+            if not all(p(span) for p in span_filters):
+                continue
+            start, end = span.get("start_time_unix_nano"), span.get("end_time_unix_nano")
+            value: Any = None
+            if metric == "span_count":
+                value = span.get("span_id")
+            elif metric == "latency" and isinstance(start, int) and isinstance(end, int):
+                value = (end - start) // 1_000_000
+            dims = {
+                "span_name": span.get("name"),
+                "span_type": _span_type(span),
+                "span_status": _span_status(span),
+            }
+            bucket_ms = start // 1_000_000 if isinstance(start, int) else info.request_time
+            yield info.request_time, bucket_ms, value, dims
+
+
+_SPAN_FILTER = re.compile(
+    r"""^\s*span\.(?P<entity>name|type|status)\s*=\s*(?P<quote>["'])(?P<value>.*)(?P=quote)\s*$"""
+)
+
+
+def _span_predicate(filter_string: str) -> Callable[[dict[str, Any]], bool]:
+    match = _SPAN_FILTER.match(filter_string)
+    if match is None:
+        raise _bad(
+            f"Invalid filter: '{filter_string}'. tracklet's span metrics take one clause 'trace.…' "
+            "(as for traces) or 'span.name = \"…\"', 'span.type = \"…\"', 'span.status = \"OK\"'."
+        )
+    entity, value = match.group("entity"), match.group("value")
+    if entity == "name":
+        return lambda span: span.get("name") == value
+    if entity == "type":
+        return lambda span: _span_type(span) == value
+    return lambda span: _span_status(span) == value
+
+
 def compute(
-    infos: Iterable[Any],
+    rows: Iterable[Row],
     metric: str,
     aggregations: list[tuple[str, float | None]],
     dimensions: list[str],
-    filters: list[str],
     interval_s: int | None,
     start_ms: int | None,
     end_ms: int | None,
     max_results: int,
 ) -> list[dict[str, Any]]:
-    """The data points of the ``TRACES`` view, in MLflow's JSON."""
-    predicates = [_predicate(f) for f in filters]
+    """The data points, in MLflow's JSON."""
     groups: dict[tuple[Any, ...], list[Any]] = {}
-    for info in infos:
-        if start_ms is not None and info.request_time < start_ms:
+    for window_ms, bucket_ms, value, dim_values in rows:
+        if start_ms is not None and window_ms < start_ms:
             continue
-        if end_ms is not None and info.request_time > end_ms:
+        if end_ms is not None and window_ms > end_ms:
             continue
-        if not all(p(info) for p in predicates):
-            continue
-        value = _value(metric, info)
         if value is None:
             continue
-        group: list[Any] = (
-            [(info.request_time // (interval_s * 1000)) * interval_s * 1000] if interval_s else []
-        )
-        group.extend(_dimension(d, info) for d in dimensions)
+        group: list[Any] = [(bucket_ms // (interval_s * 1000)) * interval_s * 1000] if interval_s else []
+        group.extend(dim_values.get(d) for d in dimensions)
         groups.setdefault(tuple(group), []).append(value)
     if not groups and not interval_s and not dimensions:
         groups[()] = []  # an aggregate without GROUP BY answers one row, even over nothing
     points = []
-    for key in sorted(groups, key=lambda k: tuple((v is None, v if v is not None else "") for v in k))[
+    # SQL's order (sqlite's: NULL first)
+    for key in sorted(groups, key=lambda k: tuple((v is not None, v if v is not None else "") for v in k))[
         :max_results
     ]:
         names = (["time_bucket"] if interval_s else []) + dimensions
@@ -262,10 +333,13 @@ def _int(params: dict[str, Any], name: str) -> int | None:
 
 
 def query_trace_metrics(
-    request: Any, search: Callable[[list[str], str | None], tuple[list[Any], str | None]]
+    request: Any,
+    search: Callable[[list[str], str | None], tuple[list[Any], str | None]],
+    spans_of: Callable[[Any], list[dict[str, Any]]],
 ) -> dict[str, Any]:
     """The route's handler body; ``search(experiment_ids, page_token)`` reads one page of
-    trace infos (the caller checks the experiments may be read)."""
+    trace infos (the caller checks the experiments may be read), ``spans_of(info)`` a
+    trace's spans (MLflow's span dictionaries)."""
     params = request.params
     view = str(params.get("view_type") or "")
     metric = str(params.get("metric_name") or "")
@@ -280,11 +354,13 @@ def query_trace_metrics(
         raise _bad(f"time_interval_seconds must be positive, got {interval}")
     max_results = _int(params, "max_results") or MAX_RESULTS
     filters = [str(f) for f in params.get("filters") or []]
-    for f in filters:
-        if view == "TRACES":
+    for f in filters:  # refuse a filter before reading anything
+        if view == "TRACES" or f.lstrip().startswith("trace."):
             _predicate(f)
-    if view != "TRACES":
-        return {}
+        else:
+            _span_predicate(f)
+    if view == "ASSESSMENTS" or (view == "SPANS" and metric not in ("span_count", "latency")):
+        return {}  # not computed: see the module's documentation
 
     def every_trace() -> Iterable[Any]:
         token: str | None = None
@@ -294,15 +370,10 @@ def query_trace_metrics(
             if not token:
                 return
 
-    points = compute(
-        every_trace(),
-        metric,
-        aggregations,
-        dimensions,
-        filters,
-        interval or None,
-        start_ms,
-        end_ms,
-        max_results,
+    rows = (
+        trace_rows(every_trace(), metric, filters)
+        if view == "TRACES"
+        else span_rows(every_trace(), spans_of, metric, filters)
     )
+    points = compute(rows, metric, aggregations, dimensions, interval or None, start_ms, end_ms, max_results)
     return {"data_points": points} if points else {}

@@ -559,7 +559,10 @@ def query_trace_metrics(request: Any) -> dict[str, Any]:
     def search(ids: list[str], token: str | None) -> tuple[list[Any], str | None]:
         return store.search_traces(ids, None, MAX_SEARCH_RESULTS, None, token)  # type: ignore[no-any-return]
 
-    answer: dict[str, Any] = compute(request, search)
+    def spans_of(info: Any) -> list[dict[str, Any]]:
+        return read_trace_spans(store, request.settings, info)
+
+    answer: dict[str, Any] = compute(request, search, spans_of)
     return answer
 
 
