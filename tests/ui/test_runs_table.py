@@ -329,3 +329,13 @@ def test_a_grid_wider_than_the_window_scrolls_sideways_header_and_rows_together(
     assert after["scrolled"] > 0, after
     assert after["headRight"] <= after["box"] + 1, after  # the last column is reachable
     assert abs(after["headLeft"] - after["cellLeft"]) < 1, after  # header and rows move together
+
+
+def test_the_breadcrumbs_lead_back_to_the_experiments(
+    page: Page, ui_server: Any, seeded: dict[str, Any]
+) -> None:
+    open_main(page, ui_server, seeded)
+    crumbs = page.get_by_role("navigation", name="Breadcrumbs")
+    expect(crumbs).to_have_text("Experiments › ui-main")
+    crumbs.get_by_role("link", name="Experiments").click()
+    expect(page.get_by_role("link", name="ui-second")).to_be_visible()

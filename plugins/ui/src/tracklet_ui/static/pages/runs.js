@@ -2,7 +2,7 @@
 // server-side search and sort, chosen columns, nested runs, selection to compare, paging.
 import { html, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "../html.js";
 import { api } from "../api.js";
-import { Dialog, ErrorBox, Spinner, useTitle } from "../components.js";
+import { Breadcrumbs, Dialog, ErrorBox, Spinner, useTitle } from "../components.js";
 import { ColumnChooser } from "./runs-chooser.js";
 import {
   availableKeys,
@@ -176,7 +176,7 @@ function ExperimentHeader({ experimentIds, experiments }) {
   const tags = new Map(((experiment && experiment.tags) || []).map((t) => [t.key, t.value]));
   const description = tags.get("mlflow.note.content");
   return html`<div class="experiment-header">
-    <div class="breadcrumbs"><a href="#/experiments">Experiments</a> /</div>
+    <${Breadcrumbs} items=${[{ label: "Experiments", href: "#/experiments" }, { label: experiment ? experiment.name : `Experiment ${id}` }]} />
     <div class="page-header">
       <h1>${experiment ? experiment.name : `Experiment ${id}`}</h1>
       ${experiment && experiment.lifecycle_stage === "deleted" ? html`<span class="badge">deleted</span>` : null}
