@@ -34,7 +34,7 @@ from tracklet.stores import ArtifactRepository
 from tracklet.stores.progress import PROGRESS_MIN_BYTES, transfer_progress
 from tracklet.uri import get_scheme
 from tracklet.validation import validate_artifact_path
-from tracklet_http.transport import HttpTransport, redacted
+from tracklet_http.transport import HttpTransport, finish, redacted
 
 __all__ = ["API_PATH", "HttpArtifactRepository", "PROGRESS_MIN_BYTES", "resolve_artifact_uri"]
 
@@ -136,7 +136,7 @@ class HttpArtifactRepository(ArtifactRepository):
                     bar(len(chunk))
                     yield chunk
 
-        self._http.request("PUT", self._url(self._remote(rel)), body, headers).release_conn()
+        finish(self._http.request("PUT", self._url(self._remote(rel)), body, headers))
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         """One level under ``path``; paths in the answer are root-relative."""
@@ -181,7 +181,7 @@ class HttpArtifactRepository(ArtifactRepository):
                     f"Download of '{rel}' ended early: {received} of {size} bytes.", "TEMPORARILY_UNAVAILABLE"
                 )
         finally:
-            response.release_conn()
+            finish(response)
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
         """Delete a file or a tree (everything under the root when None)."""
@@ -191,7 +191,7 @@ class HttpArtifactRepository(ArtifactRepository):
             for info in self.list_artifacts():
                 self.delete_artifacts(info.path)
             return
-        self._http.request("DELETE", self._url(remote)).release_conn()
+        finish(self._http.request("DELETE", self._url(remote)))
 
     # -- fewer round trips ---------------------------------------------------------------------------
 

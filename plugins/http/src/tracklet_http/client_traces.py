@@ -185,7 +185,9 @@ class RestTraceStore(TraceStore):
         try:
             response.read()
         finally:
-            response.release_conn()
+            from tracklet_http.transport import finish
+
+            finish(response)
         return spans
 
     def batch_get_trace_spans(self, trace_ids: Sequence[str]) -> dict[str, list[Span]]:

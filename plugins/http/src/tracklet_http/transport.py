@@ -54,7 +54,7 @@ from tracklet.exceptions import (
 from tracklet.stores.forking import ProcessCache
 from tracklet.utils import environment
 
-__all__ = ["HttpTransport", "redacted", "shared_transport"]
+__all__ = ["HttpTransport", "finish", "redacted", "shared_transport"]
 
 logger = logging.getLogger("tracklet_http")
 
@@ -66,6 +66,8 @@ MAYBE_DONE_STATUSES = frozenset({500, 502, 504})
 MAX_BACKOFF = 10.0
 #: Connections kept open per server (enough for the default artifact thread pool twice).
 POOL_SIZE = 16
+#: Most unread answer bytes :func:`finish` reads to keep a connection; beyond, it closes it.
+DRAIN_LIMIT = 1 << 20
 
 _STATUS_CODES = {
     400: INVALID_PARAMETER_VALUE,
@@ -227,8 +229,7 @@ class HttpTransport:
                 if not retry or attempt >= self.max_retries:
                     raise error_from(method, url, response)
                 wait = self._backoff(attempt, response.headers.get("retry-after"))
-                response.drain_conn()
-                response.release_conn()
+                finish(response)
                 logger.info("%s %s: HTTP %s; retrying in %.2fs", method, redacted(url), status, wait)
             time.sleep(wait)
             attempt += 1
@@ -277,7 +278,7 @@ class HttpTransport:
         try:
             data = response.read()
         finally:
-            response.release_conn()
+            finish(response)
         if not data.strip():
             return {}
         try:
@@ -287,6 +288,25 @@ class HttpTransport:
                 f"{method} {redacted(url)}: the server's answer is not JSON: {data[:200]!r}", INTERNAL_ERROR
             ) from None
         return answer if isinstance(answer, dict) else {}
+
+
+def finish(response: Any) -> None:
+    """Hand a response's connection back to the pool with nothing of the answer left on it.
+
+    urllib3's ``release_conn()`` alone returns the connection as it is: if part of the body
+    was still on its way, the next request on that connection reads it as the start of its
+    own answer (``BadStatusLine('{}HTTP/1.1 200 OK')``, ``ResponseNotReady``). The rest of
+    the answer is read first, up to :data:`DRAIN_LIMIT` bytes; a longer (or unsized) rest
+    closes the connection instead, so an abandoned download is not read to its end.
+    """
+    try:
+        remaining = getattr(response, "length_remaining", None)
+        if remaining is not None and remaining <= DRAIN_LIMIT:
+            response.drain_conn()
+        elif not response.isclosed():
+            response.close()
+    finally:
+        response.release_conn()
 
 
 def error_from(method: str, url: str, response: Any) -> TrackletException:
@@ -303,7 +323,7 @@ def _error_from(method: str, url: str, response: Any) -> TrackletException:
     try:
         text = response.read(64 * 1024)
     finally:
-        response.release_conn()
+        finish(response)
     try:
         payload = json.loads(text)
         if isinstance(payload, dict) and "error_code" in payload:
