@@ -135,6 +135,8 @@ def test_a_copy_killed_ten_times_and_resumed_ends_as_an_unkilled_copy(tmp_path: 
             continue
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
+        if proc.returncode == 0:  # it finished between the poll and the signal: not a kill
+            continue
         assert proc.returncode == -signal.SIGKILL
         kills += 1
         _every_meta_parses(target)
