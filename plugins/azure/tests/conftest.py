@@ -36,7 +36,7 @@ AZURITE_BLOB = AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
 #: Azurite's well-known development account (published in Azurite's README).
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-STARTUP_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 240.0
 #: Every variable the plugin reads; each test starts with none of them but the ones it sets.
 PLUGIN_VARIABLES = [
     f"{prefix}{name}"

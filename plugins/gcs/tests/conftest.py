@@ -34,7 +34,7 @@ import pytest
 from tracklet.testing.objects import tracking_uri  # noqa: F401  (a fixture: file store, then sqlite)
 from tracklet_gcs._client import close_clients
 
-STARTUP_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 240.0
 #: Every variable the plugin reads; each test starts with none of them but the ones it sets.
 PLUGIN_VARIABLES = [
     "STORAGE_EMULATOR_HOST",

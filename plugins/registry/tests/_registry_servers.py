@@ -21,7 +21,7 @@ from typing import Any
 
 from tracklet_registry.rest import RestRegistryStore
 
-STARTUP_TIMEOUT = 90.0
+STARTUP_TIMEOUT = 300.0
 
 
 def free_port() -> int:
