@@ -58,7 +58,8 @@ default does).
 semantics and error codes: experiments (the Default one, names, delete, restore,
 rename, tags), runs (names, status, deletion with their experiment), ``log_batch``
 (all or nothing, params immutable, key and value rules, batch limits), metric values
-(NaN and ±inf, which value is latest, history order and paging), search (filters,
+(NaN and ±inf, which value is latest, history order and paging, ``sample_metric_history``
+equal to the default's M4 sample), search (filters,
 ``OR`` and parentheses, order-by, view types, page tokens), dataset inputs, several
 processes at once, use across ``os.fork()`` (see :mod:`tracklet.stores.forking`), and
 for artifacts: upload, listing, download, deletion, odd names and paths that try to
