@@ -3,7 +3,6 @@ server``, and the ``tracklet ui`` command."""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from tracklet.plugins import hookimpl
@@ -15,23 +14,13 @@ ASSETS_NAME = "tracklet-ui"
 @hookimpl
 def tracklet_server_routes() -> list[Any]:
     """The UI's static files at ``/ui/`` (``/`` redirects there) and its own JSON routes
-    under ``/api/2.0/tracklet/ui/``."""
+    under ``/api/2.0/tracklet/ui/`` (:mod:`tracklet_ui.series`: a metric's history sampled
+    for a chart)."""
     from tracklet.routes import Assets
     from tracklet_ui import STATIC_DIR, URL_PREFIX
+    from tracklet_ui.series import routes
 
-    contributed: list[Any] = [Assets(ASSETS_NAME, URL_PREFIX, STATIC_DIR, root=True)]
-    # JSON routes live in their own modules, each exposing ``routes() -> list[Route]``.
-    # A module is picked up when it exists, so a route module is added by creating it
-    # (tracklet_ui/series.py: the downsampled metric-series endpoint) and listing it here.
-    for module_name in ROUTE_MODULES:
-        if importlib.util.find_spec(module_name) is not None:
-            module = importlib.import_module(module_name)
-            contributed.extend(module.routes())
-    return contributed
-
-
-#: Modules of tracklet-ui contributing JSON routes (see tracklet_server_routes).
-ROUTE_MODULES = ("tracklet_ui.series",)
+    return [Assets(ASSETS_NAME, URL_PREFIX, STATIC_DIR, root=True), *routes()]
 
 
 @hookimpl
