@@ -712,6 +712,21 @@ AJAX: dict[str, tuple[str, str, Any]] = {
                 "aggregations": [{"aggregation_type": "COUNT"}],
                 "dimensions": ["span_type"],
             },
+            # the overview page's Quality and Tool calls tabs, as the UI sends them
+            "ui_assessment_counts": {
+                "view_type": "ASSESSMENTS",
+                "metric_name": "assessment_count",
+                "aggregations": [{"aggregation_type": "COUNT"}],
+                "filters": ['assessment.type = "feedback"'],
+                "dimensions": ["assessment_name", "assessment_value"],
+            },
+            "ui_tool_call_latency": {
+                "view_type": "SPANS",
+                "metric_name": "latency",
+                "aggregations": [{"aggregation_type": "AVG"}],
+                "filters": ['span.type = "TOOL"'],
+                "dimensions": ["span_name"],
+            },
             "span_count_total": {
                 "view_type": "SPANS",
                 "metric_name": "span_count",

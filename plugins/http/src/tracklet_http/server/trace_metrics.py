@@ -357,8 +357,10 @@ def query_trace_metrics(
     for f in filters:  # refuse a filter before reading anything
         if view == "TRACES" or f.lstrip().startswith("trace."):
             _predicate(f)
-        else:
+        elif view == "SPANS":
             _span_predicate(f)
+        elif not f.lstrip().startswith("assessment."):
+            raise _bad(f"Invalid filter: '{f}'. Assessment metrics take 'trace.…' or 'assessment.…' clauses.")
     if view == "ASSESSMENTS" or (view == "SPANS" and metric not in ("span_count", "latency")):
         return {}  # not computed: see the module's documentation
 
