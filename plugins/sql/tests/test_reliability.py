@@ -42,6 +42,7 @@ from tracklet.exceptions import (  # noqa: E402
 )
 from tracklet.testing import raises_code, run_state  # noqa: E402
 from tracklet_sql import _schema  # noqa: E402
+from tracklet_sql._engine import make_engine  # noqa: E402
 from tracklet_sql.store import SqlStore  # noqa: E402
 
 POSTGRES = os.environ.get("TRACKLET_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
@@ -200,8 +201,34 @@ def _kill_one_writer(uri: str, run_id: str, first_batch: int, rng: random.Random
     return [int(line) for line in lines[:-1]]
 
 
+def _settle(uri: str, timeout: float = 60.0) -> None:
+    """Wait until no other session is left on a PostgreSQL database.
+
+    A SIGKILLed writer's server process lives on for a moment: a COMMIT it had sent is
+    still carried out. Reading before it ends could see the batch missing in one read and
+    present in the next (two snapshots), which is the server finishing, not a torn batch.
+    """
+    if not uri.startswith("postgresql"):
+        return
+    engine = make_engine(uri)
+    try:
+        deadline = time.monotonic() + timeout
+        with engine.connect() as conn:
+            while True:
+                others = conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).scalar_one()
+                if not others or time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
 def _check_batches(uri: str, run_id: str, batches: range, acknowledged: set[int]) -> None:
     """A new store opens the database; each batch is whole or absent; acknowledged ones are whole."""
+    _settle(uri)
     store = SqlStore(uri)
     try:
         data = store.get_run(run_id).data
