@@ -400,3 +400,23 @@ export function ParallelCoordinates({ runs, dimensions, colorBy = -1, width = 90
     })}
   </svg>`;
 }
+
+// A metric chooser over `keys` (the first `initial` ticked), the chart controls, and one
+// MetricPanel per ticked key for `runs`: the run page's Metrics tab and compare's charts.
+export function ChosenMetricCharts({ keys, runs, initial }) {
+  const [chosen, setChosen] = useState(() => keys.slice(0, initial));
+  const options = useChartOptions();
+  const toggle = (key) => setChosen((c) => (c.includes(key) ? c.filter((k) => k !== key) : [...c, key]));
+  return html`<fieldset class="metric-chooser">
+      <legend>Metrics to chart</legend>
+      ${keys.map(
+        (key) => html`<label key=${key} class="inline-check">
+          <input type="checkbox" checked=${chosen.includes(key)} onChange=${() => toggle(key)} /> ${key}
+        </label>`,
+      )}
+    </fieldset>
+    <${ChartControls} ...${options} zoomed=${!!options.windowX} onReset=${() => options.setWindowX(null)} />
+    <div class="chart-grid">
+      ${keys.filter((k) => chosen.includes(k)).map((key) => html`<${MetricPanel} key=${key} runs=${runs} metricKey=${key} options=${options} />`)}
+    </div>`;
+}

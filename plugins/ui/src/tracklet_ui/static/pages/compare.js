@@ -3,7 +3,7 @@
 // chosen metrics, and parallel coordinates over chosen params and metrics.
 import { html, useMemo, useState } from "../html.js";
 import { ErrorBox, Spinner, formatValue, runHref, useAsync, useTitle } from "../components.js";
-import { ChartControls, MetricPanel, ParallelCoordinates, runColor, toNumber, useChartOptions } from "../charts.js";
+import { ChosenMetricCharts, ParallelCoordinates, runColor, toNumber } from "../charts.js";
 import { RunsBreadcrumbs, listParam, loadRuns } from "./metric.js";
 
 function byKey(items) {
@@ -96,23 +96,9 @@ function Parallel({ runs, paramRows, metricRows }) {
 }
 
 function SharedCharts({ runs, metricKeys }) {
-  const [chosen, setChosen] = useState(() => metricKeys.slice(0, 4));
-  const options = useChartOptions();
-  const toggle = (key) => setChosen((c) => (c.includes(key) ? c.filter((k) => k !== key) : [...c, key]));
   return html`<section class="compare-section" aria-labelledby="charts-title">
     <h2 id="charts-title">Metric charts</h2>
-    <fieldset class="metric-chooser">
-      <legend>Metrics to chart</legend>
-      ${metricKeys.map(
-        (key) => html`<label key=${key} class="inline-check">
-          <input type="checkbox" checked=${chosen.includes(key)} onChange=${() => toggle(key)} /> ${key}
-        </label>`,
-      )}
-    </fieldset>
-    <${ChartControls} ...${options} zoomed=${!!options.windowX} onReset=${() => options.setWindowX(null)} />
-    <div class="chart-grid">
-      ${metricKeys.filter((k) => chosen.includes(k)).map((key) => html`<${MetricPanel} key=${key} runs=${runs} metricKey=${key} options=${options} />`)}
-    </div>
+    <${ChosenMetricCharts} keys=${metricKeys} runs=${runs} initial=${4} />
   </section>`;
 }
 

@@ -17,7 +17,7 @@ import {
   useAsync,
   useTitle,
 } from "../components.js";
-import { ChartControls, MetricPanel, Sparkline, useChartOptions } from "../charts.js";
+import { ChosenMetricCharts, Sparkline } from "../charts.js";
 
 const NOTE = "mlflow.note.content";
 // Sparklines drawn in the metrics table (one request each); further rows link to their chart.
@@ -249,25 +249,11 @@ function Overview({ run, tags, reload }) {
 
 function MetricsTab({ run }) {
   const keys = ((run.data && run.data.metrics) || []).map((m) => m.key).sort();
-  const [chosen, setChosen] = useState(() => keys.slice(0, 12));
-  const options = useChartOptions();
   const name = run.info.run_name || run.info.run_id;
   const runs = [{ runId: run.info.run_id, label: name }];
   if (!keys.length) return html`<p class="muted">This run has no metrics.</p>`;
-  const toggle = (key) => setChosen((c) => (c.includes(key) ? c.filter((k) => k !== key) : [...c, key]));
   return html`<div class="run-metrics">
-    <fieldset class="metric-chooser">
-      <legend>Metrics to chart</legend>
-      ${keys.map(
-        (key) => html`<label key=${key} class="inline-check">
-          <input type="checkbox" checked=${chosen.includes(key)} onChange=${() => toggle(key)} /> ${key}
-        </label>`,
-      )}
-    </fieldset>
-    <${ChartControls} ...${options} zoomed=${!!options.windowX} onReset=${() => options.setWindowX(null)} />
-    <div class="chart-grid">
-      ${keys.filter((k) => chosen.includes(k)).map((key) => html`<${MetricPanel} key=${key} runs=${runs} metricKey=${key} options=${options} />`)}
-    </div>
+    <${ChosenMetricCharts} keys=${keys} runs=${runs} initial=${12} />
   </div>`;
 }
 
