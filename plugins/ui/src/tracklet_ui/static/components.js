@@ -185,3 +185,12 @@ export function Breadcrumbs({ items }) {
   });
   return html`<nav class="breadcrumbs" aria-label="Breadcrumbs">${parts}</nav>`;
 }
+
+// Previous / Next over a server's pages. `tokens` holds the page tokens that led to the
+// page shown (the first page's is null); `nextToken` is the answer's next_page_token.
+export function Pager({ tokens, setTokens, nextToken }) {
+  return html`<div class="pager">
+    <button type="button" disabled=${tokens.length < 2} onClick=${() => setTokens(tokens.slice(0, -1))}>Previous</button>
+    <button type="button" disabled=${!nextToken} onClick=${() => setTokens([...tokens, nextToken])}>Next</button>
+  </div>`;
+}

@@ -5,7 +5,7 @@
 import { html, useState } from "../html.js";
 import { api } from "../api.js";
 import { ArtifactBrowser, LoggedModelArtifacts } from "./artifacts.js";
-import { ErrorBox, KeyValueTable, Spinner, formatTime, formatValue, runHref, useAsync, useTitle } from "../components.js";
+import { ErrorBox, KeyValueTable, Pager, Spinner, formatTime, formatValue, runHref, useAsync, useTitle } from "../components.js";
 
 const API = "ajax-api/2.0/mlflow";
 const PAGE_SIZE = 50;
@@ -97,18 +97,7 @@ function ModelsList({ query, navigate }) {
         )}
       </tbody>
     </table>`}
-    <div class="pager">
-      <button type="button" disabled=${tokens.length < 2} onClick=${() => setTokens(tokens.slice(0, -1))}>
-        Previous
-      </button>
-      <button
-        type="button"
-        disabled=${!(answer.data && answer.data.next_page_token)}
-        onClick=${() => setTokens([...tokens, answer.data.next_page_token])}
-      >
-        Next
-      </button>
-    </div>
+    <${Pager} tokens=${tokens} setTokens=${setTokens} nextToken=${answer.data && answer.data.next_page_token} />
   </div>`;
 }
 

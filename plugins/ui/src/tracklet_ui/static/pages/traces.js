@@ -4,7 +4,7 @@
 // and events shown as JSON text. Span names and payloads are user data: text only.
 import { html, useMemo, useState } from "../html.js";
 import { api } from "../api.js";
-import { ErrorBox, KeyValueTable, Spinner, formatDuration, formatTime, useAsync, useTitle } from "../components.js";
+import { ErrorBox, KeyValueTable, Pager, Spinner, formatDuration, formatTime, useAsync, useTitle } from "../components.js";
 
 const V3 = "ajax-api/3.0/mlflow";
 const PAGE_SIZE = 50;
@@ -131,16 +131,7 @@ function TraceList({ experimentId, runId, filter, navigate }) {
         )}
       </tbody>
     </table>`}
-    <div class="pager">
-      <button type="button" disabled=${tokens.length < 2} onClick=${() => setTokens(tokens.slice(0, -1))}>Previous</button>
-      <button
-        type="button"
-        disabled=${!(answer.data && answer.data.next_page_token)}
-        onClick=${() => setTokens([...tokens, answer.data.next_page_token])}
-      >
-        Next
-      </button>
-    </div>
+    <${Pager} tokens=${tokens} setTokens=${setTokens} nextToken=${answer.data && answer.data.next_page_token} />
   </div>`;
 }
 
