@@ -55,7 +55,7 @@ class AsyncClientMixin:
         started offline (the store does not know it yet)."""
         if synchronous is False:
             return True
-        if (synchronous is None and is_async_logging_enabled()) or is_offline():
+        if is_async_logging_enabled() if synchronous is None else is_offline():
             return True
         logger = self._async_logger
         return logger is not None and run_id in logger.local_runs

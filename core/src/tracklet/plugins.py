@@ -21,6 +21,7 @@ from tracklet.exceptions import FEATURE_DISABLED, INVALID_PARAMETER_VALUE, Track
 from tracklet.uri import get_scheme
 
 if TYPE_CHECKING:
+    from tracklet._entry_points import EntryPoint
     from tracklet.routes import Assets, HttpTransport, Route
     from tracklet.stores import ArtifactRepository, RegistryStore, TrackingStore
 
@@ -144,6 +145,8 @@ _lock = threading.RLock()
 _manager: pluggy.PluginManager | None = None
 _scheme_table: dict[tuple[str, str], list[tuple[str, Scheme]]] | None = None
 _store_cache: dict[tuple[Any, ...], Any] = {}
+#: The entry point each plugin loaded from one came from, by ``id()`` of the plugin.
+_entry_point_of: dict[int, EntryPoint] = {}
 
 
 def _new_lock_after_fork() -> None:
@@ -170,10 +173,25 @@ def get_plugin_manager() -> pluggy.PluginManager:
             from tracklet import _builtin
 
             pm.register(_builtin, name="tracklet.builtin")
-            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            _load_entry_points(pm)
             pm.check_pending()
             _manager = pm
     return _manager
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    """Register every ``tracklet`` entry point's plugin, as pluggy's
+    ``load_setuptools_entrypoints`` does (the first of a name wins; blocked names are
+    skipped), through :mod:`tracklet._entry_points`, which spares the process the import
+    of ``importlib.metadata``."""
+    from tracklet._entry_points import entry_points
+
+    for entry_point in entry_points(ENTRY_POINT_GROUP):
+        if pm.get_plugin(entry_point.name) or pm.is_blocked(entry_point.name):
+            continue
+        plugin = entry_point.load()
+        pm.register(plugin, name=entry_point.name)
+        _entry_point_of[id(plugin)] = entry_point
 
 
 def register(plugin: object, name: str | None = None) -> None:
@@ -353,23 +371,18 @@ def request_headers(uri: str) -> dict[str, str]:
 def list_plugins() -> list[PluginInfo]:
     """Every registered plugin with its distribution, version and schemes."""
     pm = get_plugin_manager()
-    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     table = _schemes()
     out = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:
             continue
-        dist = dists.get(id(plugin))
+        entry_point = _entry_point_of.get(id(plugin))
+        distribution, version = (
+            entry_point.distribution_name_version() if entry_point is not None else (None, None)
+        )
         label = _plugin_label(pm, plugin)
         schemes = tuple(s for entries in table.values() for (n, s) in entries if n == label)
-        out.append(
-            PluginInfo(
-                name=name,
-                distribution=dist.metadata["Name"] if dist is not None else None,
-                version=dist.version if dist is not None else None,
-                schemes=schemes,
-            )
-        )
+        out.append(PluginInfo(name=name, distribution=distribution, version=version, schemes=schemes))
     return out
 
 

@@ -61,11 +61,15 @@ _OFF = ("0", "false", "no", "off")
 _ON = ("1", "true", "yes", "on")
 
 
+_ASYNC_VARIABLES = environment.variables("ENABLE_ASYNC_LOGGING")
+_OFFLINE_VARIABLES = environment.variables("OFFLINE", mlflow="")
+
+
 def is_async_logging_enabled() -> bool:
     """Whether a logging call with ``synchronous=None`` is asynchronous: the
     ``TRACKLET_ENABLE_ASYNC_LOGGING``/``MLFLOW_ENABLE_ASYNC_LOGGING`` setting (default
     false), or offline mode."""
-    return environment.get_flag("ENABLE_ASYNC_LOGGING") or is_offline()
+    return environment.flag_set(_ASYNC_VARIABLES) or is_offline()
 
 
 def enable_async_logging(enable: bool = True) -> None:
@@ -79,7 +83,7 @@ def enable_async_logging(enable: bool = True) -> None:
 
 def is_offline() -> bool:
     """``TRACKLET_OFFLINE`` is true: log to the spool only, never to the store."""
-    return environment.get_flag("OFFLINE", mlflow="")
+    return environment.flag_set(_OFFLINE_VARIABLES)
 
 
 def default_spool_directory() -> str:

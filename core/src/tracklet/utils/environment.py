@@ -14,7 +14,7 @@ from typing import TypeVar, overload
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 
-__all__ = ["first_set", "get", "get_flag", "get_parsed", "lookup", "variables"]
+__all__ = ["first_set", "flag_set", "get", "get_flag", "get_parsed", "lookup", "variables"]
 
 T = TypeVar("T")
 
@@ -34,6 +34,30 @@ def variables(name: str, *, mlflow: str | None = None, also: Sequence[str] = ())
     return (f"TRACKLET_{name}", *([mlflow_variable] if mlflow_variable else []), *also)
 
 
+# ``os.environ`` reads a missing variable through a Python ``__getitem__`` that raises
+# KeyError: about a microsecond, and settings such as async logging are read on every
+# logging call, where they are nearly always unset. CPython's ``os.environ`` keeps its
+# values in ``_data`` under ``encodekey(name)``: a name whose key is absent there is unset,
+# which one dict lookup shows. Anything else (a set variable, another ``os.environ``) is
+# read the ordinary way.
+_encoded_names: dict[str, object] = {}
+
+
+def _maybe_set(variable: str) -> bool:
+    """False only when ``variable`` is certainly unset (see above)."""
+    environ = os.environ
+    data = getattr(environ, "_data", None)
+    if type(data) is not dict:
+        return True
+    key = _encoded_names.get(variable)
+    if key is None:
+        try:
+            key = _encoded_names[variable] = environ.encodekey(variable)
+        except (AttributeError, TypeError, ValueError):
+            return True
+    return key in data
+
+
 def first_set(names: Sequence[str]) -> tuple[str, str] | None:
     """The first of the full variable ``names`` that is set, as ``(variable, value)``.
 
@@ -41,10 +65,19 @@ def first_set(names: Sequence[str]) -> tuple[str, str] | None:
     unset. None when none is set.
     """
     for variable in names:
+        if not _maybe_set(variable):
+            continue
         value = os.environ.get(variable, "").strip()
         if value:
             return variable, value
     return None
+
+
+def flag_set(names: Sequence[str]) -> bool:
+    """:func:`get_flag` for full variable names worked out once (see :func:`variables`):
+    for settings read on every logging call."""
+    found = first_set(names)
+    return found is not None and found[1].lower() in _TRUE
 
 
 def lookup(name: str, *, mlflow: str | None = None, also: Sequence[str] = ()) -> tuple[str, str] | None:
