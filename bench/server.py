@@ -1,16 +1,18 @@
-"""`tracklet server` against `mlflow server`, side by side, on the same backend.
+"""`tracklet server` against `mlflow server` and FastTrackML, side by side, same backend.
 
     python bench/server.py [--backend sqlite|postgresql] [--workers 2] [--clients 4]
                            [--duration 8] [--runs 2000] [--artifact-mib 1024] [--quick]
-                           [--only log_batch search artifacts]
+                           [--only log_batch search ...] [--sides tracklet,mlflow,fasttrackml]
 
-Both servers are started here, one after the other, each on a fresh backend (a new
-sqlite file, or a new PostgreSQL database) with its own artifact folder, the same
-``--workers`` count, on a free loopback port. The load comes from ``--clients``
-separate processes speaking raw HTTP (urllib3, the same prebuilt request bodies for
-both servers), so the figures are the servers', not their client libraries'.
+The servers are started here, one after the other, each on a fresh backend (a new
+sqlite file, or a new PostgreSQL database) with its own artifact folder, on a free
+loopback port: ``tracklet server`` and ``mlflow server`` with the same ``--workers``
+count, FastTrackML 0.6.0 (MLflow's REST API in Go, one process using every core) as it
+runs; its binary is fetched once into bench/.cache/ (bench/server_fasttrackml.py). The
+load comes from ``--clients`` separate processes (bench/server_clients.py).
 
-Workloads:
+Raw HTTP workloads (urllib3, the same prebuilt request bodies for every server: the
+figures are the servers', not their client libraries'):
 
 * ``log_batch``: each client logs to its own run, 100 metric points per request, as
   fast as it can for ``--duration`` seconds: requests/s over all clients, p50 and p99
@@ -19,13 +21,23 @@ Workloads:
   and two metrics; the populate rate is reported too), then each client repeats one
   ``runs/search`` (filter on a metric and a param, ordered by a metric, 100 per page)
   for ``--duration`` seconds.
+* ``get_run``: ``GET runs/get`` of a run with 10 params, 10 metrics and 3 tags.
+* ``get_history``: ``GET metrics/get-history`` of a 1,000-point metric.
 * ``artifacts``: one file of ``--artifact-mib`` MiB is uploaded through the artifact
   proxy (``PUT``, streamed) and downloaded back (``GET``, streamed): MB/s each way and
-  the server's memory growth (resident set of the server and its workers, sampled every
-  20 ms, peak minus the level before the transfer).
+  the server's memory growth (peak minus the level before the transfer).
 
-Results go to stdout as a table with ratios and the issue's bars, and to
-``bench/results/<time>-server-<backend>.json``.
+Client library workloads (the whole path a user pays: ``tracklet.MlflowClient(url)``
+against tracklet, ``mlflow.MlflowClient(url)`` against MLflow and FastTrackML, whose
+users use MLflow's client): ``client_get_run`` (``get_run`` of the run above),
+``client_get_history`` (``get_metric_history`` of the 1,000-point metric) and
+``client_log_metric`` (single ``log_metric`` calls, each client process into its own run).
+
+Every workload reports its errors (non-2xx answers and exceptions, per side: a failing
+endpoint shows as errors, not as a missing figure) and the server's peak resident set
+(the server process and its workers, sampled every 50 ms through the whole workload).
+Results go to stdout as a table with ratios to MLflow and to FastTrackML and the issue's
+bars, and to ``bench/results/<time>-server-<backend>.json``.
 """
 
 from __future__ import annotations
@@ -50,8 +62,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from server_clients import HISTORY_POINTS, post
+from server_fasttrackml import VERSION as FASTTRACKML_VERSION
+from server_fasttrackml import fml_command
+
 BENCH = Path(__file__).resolve().parent
-SIDES = ("tracklet", "mlflow")
+CLIENTS = BENCH / "server_clients.py"
+SIDES = ("tracklet", "mlflow", "fasttrackml")
+OTHERS = ("mlflow", "fasttrackml")
 POSTGRES_ADMIN_URI = os.environ.get(
     "TRACKLET_BENCH_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -61,10 +79,21 @@ SERVER_ENV = {
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     "PYTHONUNBUFFERED": "1",
 }
+#: Client processes: a failed call is counted as an error at once instead of being retried
+#: out of sight (both libraries retry 429 and 5xx answers with backoff by default).
+CLIENT_ENV = {**SERVER_ENV, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "TRACKLET_HTTP_REQUEST_MAX_RETRIES": "0"}
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
-#: The issue's bars: figure -> minimum ratio (tracklet over MLflow).
-BARS = {"log_batch_rps": 5.0, "search_rps": 5.0}
+#: The issue's bars (#19): figure -> {other side: minimum ratio of tracklet's figure to it}.
+BARS: dict[str, dict[str, float]] = {
+    "log_batch_rps": {"mlflow": 20.0, "fasttrackml": 2.0},
+    "search_rps": {"mlflow": 20.0, "fasttrackml": 2.0},
+    "client_get_run_rps": {"fasttrackml": 2.0},
+    "client_get_history_rps": {"fasttrackml": 2.0},
+    "client_log_metric_rps": {"fasttrackml": 2.0},
+    # memory: MLflow's peak over tracklet's, at least 3 (tracklet <= 1/3 of MLflow's)
+    "server_peak_rss_mb": {"mlflow": 3.0},
+}
 #: The artifact proxy's absolute bars.
 MIN_MB_S = 200.0
 MAX_RSS_GROWTH_MB = 50.0
@@ -94,6 +123,8 @@ def server_command(side: str, port: int, backend_uri: str, artifacts: str, worke
     ]
     if side == "tracklet":
         return [sys.executable, "-m", "tracklet", "server", *common]
+    if side == "fasttrackml":
+        return fml_command(port, backend_uri, artifacts)
     return [str(Path(sys.executable).with_name("mlflow")), "server", *common]
 
 
@@ -191,147 +222,71 @@ def tree_rss_bytes(pid: int) -> int:
     return total
 
 
-# -- the load: client processes -----------------------------------------------------------------
+# -- the load: client processes (bench/server_clients.py) ------------------------------------
 
 
-def post(pool: Any, url: str, body: dict[str, Any]) -> dict[str, Any]:
-    resp = pool.request(
-        "POST",
-        url,
-        body=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        retries=False,
-    )
-    if resp.status != 200:
-        raise RuntimeError(f"{url}: {resp.status} {resp.data[:300]!r}")
-    return json.loads(resp.data) if resp.data else {}
-
-
-def client_main(args: argparse.Namespace) -> None:
-    """One load-generating process: prints one JSON line with its latencies."""
-    import urllib3
-
-    pool = urllib3.PoolManager(maxsize=2)
-    base = args.url
-    spec = json.loads(args.spec)
-    latencies: list[float] = []
-    if args.client == "log_batch":
-        run_id = spec["run_id"]
-        url = base + API + "/runs/log-batch"
-        headers = {"Content-Type": "application/json"}
-        step = 0
-        bodies = []
-        now = int(time.time() * 1000)
-        for i in range(64):  # prebuilt bodies, so building JSON is not part of the figure
-            metrics = [
-                {"key": f"m{k}", "value": 0.5 + k, "timestamp": now, "step": (i * 100 + k)}
-                for k in range(100)
-            ]
-            bodies.append(json.dumps({"run_id": run_id, "metrics": metrics}).encode())
-        _barrier(spec["start_at"])
-        end = time.perf_counter() + spec["duration"]
-        while time.perf_counter() < end:
-            body = bodies[step % len(bodies)] if step < len(bodies) else _shift_steps(bodies, step, run_id)
-            t = time.perf_counter()
-            resp = pool.request("POST", url, body=body, headers=headers, retries=False)
-            latencies.append(time.perf_counter() - t)
-            if resp.status != 200:
-                raise RuntimeError(f"log-batch: {resp.status} {resp.data[:300]!r}")
-            step += 1
-    elif args.client == "search":
-        url = base + API + "/runs/search"
-        body = json.dumps(
-            {
-                "experiment_ids": [spec["experiment_id"]],
-                "filter": "metrics.loss < 0.5 and params.lr = '0.01'",
-                "order_by": ["metrics.loss ASC"],
-                "max_results": 100,
-            }
-        ).encode()
-        headers = {"Content-Type": "application/json"}
-        _barrier(spec["start_at"])
-        end = time.perf_counter() + spec["duration"]
-        while time.perf_counter() < end:
-            t = time.perf_counter()
-            resp = pool.request("POST", url, body=body, headers=headers, retries=False)
-            latencies.append(time.perf_counter() - t)
-            if resp.status != 200:
-                raise RuntimeError(f"search: {resp.status} {resp.data[:300]!r}")
-            if not spec.get("checked"):
-                n = len(json.loads(resp.data).get("runs", []))
-                if n == 0:
-                    raise RuntimeError("search returned no runs: the populate step failed")
-                spec["checked"] = True
-    elif args.client == "populate":
-        url_create = base + API + "/runs/create"
-        url_batch = base + API + "/runs/log-batch"
-        now = int(time.time() * 1000)
-        _barrier(spec["start_at"])
-        for i in range(spec["first"], spec["first"] + spec["count"]):
-            t = time.perf_counter()
-            run = post(
-                pool,
-                url_create,
-                {"experiment_id": spec["experiment_id"], "start_time": now + i, "run_name": f"run-{i}"},
-            )
-            run_id = run["run"]["info"]["run_id"]
-            post(
-                pool,
-                url_batch,
-                {
-                    "run_id": run_id,
-                    "params": [{"key": "lr", "value": "0.01" if i % 2 else "0.1"}],
-                    "tags": [{"key": "team", "value": f"t{i % 7}"}, {"key": "seed", "value": str(i)}],
-                    "metrics": [
-                        {"key": "loss", "value": (i % 1000) / 1000, "timestamp": now, "step": 0},
-                        {"key": "acc", "value": 1 - (i % 1000) / 1000, "timestamp": now, "step": 0},
-                    ],
-                },
-            )
-            latencies.append(time.perf_counter() - t)
-    print(json.dumps({"latencies": latencies}))
-
-
-def _barrier(start_at: float) -> None:
-    delay = start_at - time.time()
-    if delay > 0:
-        time.sleep(delay)
-
-
-def _shift_steps(bodies: list[bytes], step: int, run_id: str) -> bytes:
-    """A body whose steps were never sent before (prebuilt ones are reused only once)."""
-    now = int(time.time() * 1000)
-    metrics = [
-        {"key": f"m{k}", "value": 0.5 + k, "timestamp": now, "step": step * 100 + k} for k in range(100)
-    ]
-    return json.dumps({"run_id": run_id, "metrics": metrics}).encode()
-
-
-def run_clients(kind: str, url: str, specs: list[dict[str, Any]]) -> tuple[float, list[float]]:
-    """Start one client process per spec, all released at the same moment; return
-    (wall seconds from release to the last one's end, all latencies)."""
-    start_at = time.time() + 2.0  # time for every child to import and connect
-    procs = []
-    for spec in specs:
-        spec = {**spec, "start_at": start_at}
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, __file__, "--client", kind, "--url", url, "--spec", json.dumps(spec)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+def run_clients(kind: str, url: str, specs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Start one client process per spec, wait until every one is ready (imported,
+    connected, one untimed call made), release them together; return their latencies,
+    errors, first error and peak resident set, and the wall seconds from the release to
+    the last one's end."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(CLIENTS), "--client", kind, "--url", url, "--spec", json.dumps(spec)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **CLIENT_ENV},
         )
-    latencies: list[float] = []
+        for spec in specs
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            _out, err = proc.communicate()
+            for other in procs:
+                other.kill()
+            raise RuntimeError(
+                f"{kind} client failed: {err.strip().splitlines()[-1] if err.strip() else '?'}"
+            )
+    start = time.time()
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    merged: dict[str, Any] = {"latencies": [], "errors": 0, "first_error": None, "rss_mb": 0.0}
     for proc in procs:
         out, err = proc.communicate()
         if proc.returncode != 0:
             raise RuntimeError(
                 f"{kind} client failed: {err.strip().splitlines()[-1] if err.strip() else '?'}"
             )
-        latencies.extend(json.loads(out.strip().splitlines()[-1])["latencies"])
-    wall = time.time() - start_at
-    return wall, latencies
+        one = json.loads(out.strip().splitlines()[-1])
+        merged["latencies"].extend(one["latencies"])
+        merged["errors"] += one["errors"]
+        merged["first_error"] = merged["first_error"] or one["first_error"]
+        merged["rss_mb"] = max(merged["rss_mb"], one["rss_mb"])
+    merged["wall"] = time.time() - start
+    return merged
+
+
+def load_figures(
+    prefix: str, load: dict[str, Any], duration: float, client_rss: bool = False
+) -> dict[str, Any]:
+    """requests/s (successful calls), p50 and p99, errors and the first error's text."""
+    lat = load["latencies"]
+    figures: dict[str, Any] = {
+        f"{prefix}_rps": len(lat) / duration,
+        f"{prefix}_p50_ms": percentile(lat, 0.50) * 1000,
+        f"{prefix}_p99_ms": percentile(lat, 0.99) * 1000,
+        "errors": load["errors"],
+    }
+    if load["first_error"]:
+        figures["first_error"] = load["first_error"]
+    if client_rss:
+        figures["client_peak_rss_mb"] = load["rss_mb"]
+    return figures
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -339,6 +294,29 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class PeakRss:
+    """The peak resident set of a server and its workers, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = tree_rss_bytes(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, tree_rss_bytes(self.pid))
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, tree_rss_bytes(self.pid))
 
 
 # -- workloads ---------------------------------------------------------------------------------------
@@ -355,7 +333,7 @@ def new_experiment(url: str) -> str:
     )
 
 
-def workload_log_batch(url: str, pid: int, opts: argparse.Namespace) -> dict[str, float]:
+def workload_log_batch(url: str, pid: int, opts: argparse.Namespace) -> dict[str, Any]:
     import urllib3
 
     pool = urllib3.PoolManager()
@@ -366,20 +344,16 @@ def workload_log_batch(url: str, pid: int, opts: argparse.Namespace) -> dict[str
             pool, url + API + "/runs/create", {"experiment_id": exp, "start_time": int(time.time() * 1000)}
         )
         specs.append({"run_id": run["run"]["info"]["run_id"], "duration": opts.duration})
-    _wall, lat = run_clients("log_batch", url, specs)
-    return {
-        "log_batch_rps": len(lat) / opts.duration,
-        "log_batch_points_s": len(lat) * 100 / opts.duration,
-        "log_batch_p50_ms": percentile(lat, 0.50) * 1000,
-        "log_batch_p99_ms": percentile(lat, 0.99) * 1000,
-    }
+    figures = load_figures("log_batch", run_clients("log_batch", url, specs), opts.duration)
+    figures["log_batch_points_s"] = figures["log_batch_rps"] * 100
+    return figures
 
 
 def analyze(uri: str) -> None:
     """PostgreSQL: refresh the planner's statistics after the bulk load, as autovacuum
-    does within a minute on a live server, so both servers' searches are planned on real
+    does within a minute on a live server, so every server's searches are planned on real
     table sizes rather than on an empty database's guesses (a nested loop over every run
-    where a hash join is 3x cheaper). Both sides get it, outside the timed part."""
+    where a hash join is 3x cheaper). Every side gets it, outside the timed part."""
     if not uri.startswith("postgresql"):
         return
     import psycopg
@@ -388,22 +362,67 @@ def analyze(uri: str) -> None:
         conn.execute("ANALYZE")
 
 
-def workload_search(url: str, pid: int, opts: argparse.Namespace) -> dict[str, float]:
+def workload_search(url: str, pid: int, opts: argparse.Namespace) -> dict[str, Any]:
     exp = new_experiment(url)
     per = opts.runs // opts.clients
     specs = [{"experiment_id": exp, "first": i * per, "count": per} for i in range(opts.clients)]
-    wall, _ = run_clients("populate", url, specs)
-    populate_runs_s = per * opts.clients / wall
+    populated = run_clients("populate", url, specs)
     analyze(opts.backend_uri)
-    _wall, lat = run_clients(
-        "search", url, [{"experiment_id": exp, "duration": opts.duration}] * opts.clients
-    )
+    load = run_clients("search", url, [{"experiment_id": exp, "duration": opts.duration}] * opts.clients)
     return {
-        "populate_runs_s": populate_runs_s,
-        "search_rps": len(lat) / opts.duration,
-        "search_p50_ms": percentile(lat, 0.50) * 1000,
-        "search_p99_ms": percentile(lat, 0.99) * 1000,
+        "populate_runs_s": per * opts.clients / populated["wall"],
+        **load_figures("search", load, opts.duration),
     }
+
+
+def read_fixture(url: str) -> dict[str, str]:
+    """What the read workloads read, made through the REST API: a run with 10 params,
+    10 metrics and 3 tags, and a run with one 1,000-point metric ``hist``."""
+    import urllib3
+
+    pool = urllib3.PoolManager()
+    exp = new_experiment(url)
+    now = int(time.time() * 1000)
+
+    def new_run() -> str:
+        return str(
+            post(pool, url + API + "/runs/create", {"experiment_id": exp, "start_time": now})["run"]["info"][
+                "run_id"
+            ]
+        )
+
+    run_id, history_run_id = new_run(), new_run()
+    post(
+        pool,
+        url + API + "/runs/log-batch",
+        {
+            "run_id": run_id,
+            "params": [{"key": f"p{i}", "value": str(i)} for i in range(10)],
+            "metrics": [{"key": f"m{i}", "value": i / 10, "timestamp": now, "step": 0} for i in range(10)],
+            "tags": [{"key": f"t{i}", "value": f"v{i}"} for i in range(3)],
+        },
+    )
+    points = [
+        {"key": "hist", "value": i / 1000, "timestamp": now + i, "step": i} for i in range(HISTORY_POINTS)
+    ]
+    post(pool, url + API + "/runs/log-batch", {"run_id": history_run_id, "metrics": points})
+    return {"experiment_id": exp, "run_id": run_id, "history_run_id": history_run_id}
+
+
+def read_workload(kind: str) -> Any:
+    """A workload repeating one read (raw HTTP or through a client library) for ``--duration``."""
+    library = kind.startswith("client_")
+
+    def workload(url: str, pid: int, opts: argparse.Namespace) -> dict[str, Any]:
+        spec = {**read_fixture(url), "duration": opts.duration, "library": LIBRARY[opts.side]}
+        load = run_clients(kind, url, [spec] * opts.clients)
+        return load_figures(kind, load, opts.duration, client_rss=library)
+
+    return workload
+
+
+#: The client library each side's users call.
+LIBRARY = {"tracklet": "tracklet", "mlflow": "mlflow", "fasttrackml": "mlflow"}
 
 
 def workload_artifacts(url: str, pid: int, opts: argparse.Namespace) -> dict[str, float]:
@@ -469,7 +488,17 @@ def workload_artifacts(url: str, pid: int, opts: argparse.Namespace) -> dict[str
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-WORKLOADS = {"log_batch": workload_log_batch, "search": workload_search, "artifacts": workload_artifacts}
+WORKLOADS = {
+    "log_batch": workload_log_batch,
+    "search": workload_search,
+    "get_run": read_workload("get_run"),
+    "get_history": read_workload("get_history"),
+    "client_get_run": read_workload("client_get_run"),
+    "client_get_history": read_workload("client_get_history"),
+    "client_log_metric": read_workload("client_log_metric"),
+    "artifacts": workload_artifacts,
+}
+#: figure -> (label, unit, higher is better); "{clients}" and the like come from the options.
 LABELS = {
     "log_batch_rps": ("runs/log-batch, {clients} clients", "req/s", True),
     "log_batch_points_s": ("  metric points logged", "points/s", True),
@@ -479,23 +508,155 @@ LABELS = {
     "search_rps": ("runs/search over {runs} runs, {clients} clients", "req/s", True),
     "search_p50_ms": ("  p50 latency", "ms", False),
     "search_p99_ms": ("  p99 latency", "ms", False),
+    "get_run_rps": ("runs/get (raw HTTP), {clients} clients", "req/s", True),
+    "get_run_p50_ms": ("  p50 latency", "ms", False),
+    "get_run_p99_ms": ("  p99 latency", "ms", False),
+    "get_history_rps": ("metrics/get-history 1,000 points (raw HTTP)", "req/s", True),
+    "get_history_p50_ms": ("  p50 latency", "ms", False),
+    "get_history_p99_ms": ("  p99 latency", "ms", False),
+    "client_get_run_rps": ("client get_run, {clients} clients", "calls/s", True),
+    "client_get_run_p50_ms": ("  p50 latency", "ms", False),
+    "client_get_run_p99_ms": ("  p99 latency", "ms", False),
+    "client_get_history_rps": ("client get_metric_history 1,000 points", "calls/s", True),
+    "client_get_history_p50_ms": ("  p50 latency", "ms", False),
+    "client_get_history_p99_ms": ("  p99 latency", "ms", False),
+    "client_log_metric_rps": ("client log_metric, {clients} clients", "calls/s", True),
+    "client_log_metric_p50_ms": ("  p50 latency", "ms", False),
+    "client_log_metric_p99_ms": ("  p99 latency", "ms", False),
     "upload_mb_s": ("artifact upload {artifact_mib} MiB", "MB/s", True),
     "download_mb_s": ("artifact download {artifact_mib} MiB", "MB/s", True),
     "server_rss_growth_mb": ("  server memory growth", "MB", False),
+    "errors": ("  errors (non-2xx + exceptions)", "count", False),
+    "server_peak_rss_mb": ("  server peak resident set", "MB", False),
+    "client_peak_rss_mb": ("  client process peak resident set", "MB", False),
 }
 
 
 def bar_for(key: str) -> tuple[str, Any]:
-    """(bar text, check) for a figure; check gets (ours, ratio) and returns pass/fail."""
+    """(bar text, check) for a figure; check gets (tracklet's figure, {side: ratio} and
+    {side: that side's figure}) and returns True, False, or None when it cannot tell."""
     if key in BARS:
-        return f">={BARS[key]:g}x", lambda ours, ratio: ratio is not None and ratio >= BARS[key]
+        need = BARS[key]
+        text = ", ".join(f">={minimum:g}x {side}" for side, minimum in need.items())
+
+        def check(ours: Any, ratios: dict[str, float | None], theirs: dict[str, Any]) -> bool | None:
+            if ours is None:
+                return False
+            judged = {side: ratios.get(side) for side in need if side in theirs}
+            if not judged:
+                return None
+            if any(r is not None and r < need[side] for side, r in judged.items()):
+                return False
+            return None if any(r is None for r in judged.values()) else True
+
+        return text, check
+    if key == "errors":
+        return "0", lambda ours, ratios, theirs: ours == 0
     if key.endswith("_p99_ms"):
-        return "lower", lambda ours, ratio: ratio is not None and ratio > 1
+
+        def lower(ours: Any, ratios: dict[str, float | None], theirs: dict[str, Any]) -> bool | None:
+            known = [r for r in ratios.values() if r is not None]
+            return None if not known else all(r > 1 for r in known)
+
+        return "lower", lower
     if key in ("upload_mb_s", "download_mb_s"):
-        return f">={MIN_MB_S:g} MB/s", lambda ours, ratio: ours is not None and ours >= MIN_MB_S
+        return f">={MIN_MB_S:g} MB/s", lambda ours, ratios, theirs: ours is not None and ours >= MIN_MB_S
     if key == "server_rss_growth_mb":
-        return f"<{MAX_RSS_GROWTH_MB:g} MB", lambda ours, ratio: ours is not None and ours < MAX_RSS_GROWTH_MB
+        return (
+            f"<{MAX_RSS_GROWTH_MB:g} MB",
+            lambda ours, ratios, theirs: ours is not None and ours < MAX_RSS_GROWTH_MB,
+        )
     return "", None
+
+
+def run_workloads(opts: argparse.Namespace, sides: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    for turn, name in enumerate(opts.only or list(WORKLOADS)):
+        results[name] = {}
+        # which server goes first rotates from workload to workload, so none always
+        # meets another's leftover page cache and CPU heat
+        shift = turn % len(sides)
+        for side in sides[shift:] + sides[:shift]:
+            print(f"[{name}] {side} server ...", file=sys.stderr, flush=True)
+            try:
+                with running_server(side, opts.backend, opts.workers) as (url, pid, backend):
+                    opts.backend_uri, opts.side = backend, side
+                    with PeakRss(pid) as rss:
+                        figures = WORKLOADS[name](url, pid, opts)
+                    results[name][side] = {**figures, "server_peak_rss_mb": rss.peak / 1e6}
+            except Exception as exc:  # noqa: BLE001 - a failed side is reported, not fatal
+                results[name][side] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+            print(f"[{name}] {side}: {results[name][side]}", file=sys.stderr, flush=True)
+    return results
+
+
+def table_rows(
+    results: dict[str, dict[str, dict[str, Any]]], opts: argparse.Namespace
+) -> tuple[list[list[str]], bool]:
+    """The table's rows (figure, unit, one value per side, one ratio per other side, bar,
+    result) and whether any bar failed."""
+    rows = []
+    failed = False
+    for name, by_side in results.items():
+        keys = [k for k in LABELS if any(k in r for r in by_side.values())]
+        for key in keys:
+            label, unit, higher = LABELS[key]
+            values = {side: by_side.get(side, {}).get(key) for side in SIDES}
+            ours = values["tracklet"]
+            ratios: dict[str, float | None] = {}
+            for other in OTHERS:
+                theirs = values[other]
+                ratios[other] = None
+                if ours and theirs:
+                    ratios[other] = ours / theirs if higher else theirs / ours
+            bar, check = bar_for(key)
+            present = {side: values[side] for side in OTHERS if side in by_side}
+            passed = None if check is None else check(ours, {s: ratios[s] for s in present}, present)
+            failed |= passed is False
+            rows.append(
+                [
+                    label.format(**vars(opts)),
+                    unit,
+                    *(_fmt(values[side], key, side in by_side) for side in SIDES),
+                    *("-" if ratios[o] is None else f"{ratios[o]:.1f}x" for o in OTHERS),
+                    bar,
+                    {True: "pass", False: "FAIL", None: "?" if check else ""}[passed],
+                ]
+            )
+        for side, r in by_side.items():
+            if "error" in r:
+                rows.append(
+                    [f"{name}: {side} failed", "", *[""] * (len(SIDES) + len(OTHERS)), "", r["error"][:100]]
+                )
+            elif r.get("first_error"):
+                rows.append(
+                    [
+                        f"{name}: {side}'s first error",
+                        "",
+                        *[""] * (len(SIDES) + len(OTHERS)),
+                        "",
+                        r["first_error"][:100],
+                    ]
+                )
+    return rows, failed
+
+
+def print_table(rows: list[list[str]], opts: argparse.Namespace) -> None:
+    header = ["figure", "unit", *SIDES, *(f"vs {o}" for o in OTHERS), "bar", "result"]
+    numeric = range(2, 2 + len(SIDES) + len(OTHERS))
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    print(
+        f"tracklet server vs mlflow server vs FastTrackML {FASTTRACKML_VERSION} — backend {opts.backend}, "
+        f"--workers {opts.workers} (FastTrackML: one process), {opts.clients} client processes, "
+        f"{opts.duration:g} s per load, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
+    )
+    for r in [header, *rows]:
+        print(
+            "  ".join(
+                str(c).rjust(w) if i in numeric else str(c).ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+        )
 
 
 def main() -> int:
@@ -510,86 +671,39 @@ def main() -> int:
     parser.add_argument("--artifact-mib", type=int, default=1024)
     parser.add_argument("--quick", action="store_true", help="short runs: 3 s, 400 runs, 64 MiB")
     parser.add_argument("--only", nargs="+", choices=list(WORKLOADS))
-    parser.add_argument("--sides", default=",".join(SIDES))
-    parser.add_argument("--client", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--spec", help=argparse.SUPPRESS)
+    parser.add_argument("--sides", default=",".join(SIDES), help="comma-separated, from " + ",".join(SIDES))
     opts = parser.parse_args()
-    if opts.client:
-        client_main(opts)
-        return 0
     if opts.quick:
         opts.duration, opts.runs, opts.artifact_mib = 3.0, 400, 64
     sides = opts.sides.split(",")
-    results: dict[str, dict[str, dict[str, Any]]] = {}
-    for turn, name in enumerate(opts.only or list(WORKLOADS)):
-        results[name] = {}
-        # which server goes first alternates from workload to workload, so neither always
-        # meets the other's leftover page cache and CPU heat
-        for side in sides if turn % 2 == 0 else sides[::-1]:
-            print(f"[{name}] {side} server ...", file=sys.stderr, flush=True)
-            try:
-                with running_server(side, opts.backend, opts.workers) as (url, pid, backend):
-                    opts.backend_uri = backend
-                    results[name][side] = WORKLOADS[name](url, pid, opts)
-            except Exception as exc:  # noqa: BLE001 - a failed side is reported, not fatal
-                results[name][side] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
-            print(f"[{name}] {side}: {results[name][side]}", file=sys.stderr, flush=True)
-    rows = []
-    failed = False
-    for name, by_side in results.items():
-        keys = [k for k in LABELS if any(k in r for r in by_side.values())]
-        for key in keys:
-            label, unit, higher = LABELS[key]
-            ours = by_side.get("tracklet", {}).get(key)
-            theirs = by_side.get("mlflow", {}).get(key)
-            ratio = None
-            if ours and theirs:
-                ratio = ours / theirs if higher else theirs / ours
-            bar, check = bar_for(key)
-            passed = None if check is None else check(ours, ratio)
-            failed |= passed is False
-            rows.append(
-                [
-                    label.format(**vars(opts)),
-                    unit,
-                    _fmt(ours),
-                    _fmt(theirs),
-                    "-" if ratio is None else f"{ratio:.1f}x",
-                    bar,
-                    {True: "pass", False: "FAIL", None: ""}[passed],
-                ]
-            )
-        for side, r in by_side.items():
-            if "error" in r:
-                rows.append([f"{name}: {side} failed", "", "", "", "", "", r["error"][:80]])
-    header = ["figure", "unit", "tracklet", "mlflow", "ratio", "bar", "result"]
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print(
-        f"tracklet server vs mlflow server — backend {opts.backend}, --workers {opts.workers}, "
-        f"{opts.clients} client processes, {opts.duration:g} s per load, {os.cpu_count()} CPUs"
-    )
-    for r in [header, *rows]:
-        print(
-            "  ".join(
-                str(c).rjust(w) if 2 <= i <= 4 else str(c).ljust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            ).rstrip()
-        )
+    unknown = set(sides) - set(SIDES)
+    if unknown or "tracklet" not in sides:
+        parser.error(f"--sides: tracklet plus any of {', '.join(OTHERS)} (got {opts.sides})")
+    load_before = os.getloadavg()
+    results = run_workloads(opts, sides)
+    rows, failed = table_rows(results, opts)
+    print_table(rows, opts)
     out = BENCH / "results" / f"{time.strftime('%Y%m%d-%H%M%S')}-server-{opts.backend}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(
         json.dumps(
             {
-                "options": {k: v for k, v in vars(opts).items() if k not in ("client", "url", "spec")},
+                "options": {k: v for k, v in vars(opts).items() if k not in ("side", "backend_uri")},
                 "results": results,
+                "bars": BARS,
                 "versions": {
-                    d: _version(d) for d in ("tracklet", "tracklet-http", "mlflow", "uvicorn", "starlette")
+                    **{
+                        d: _version(d)
+                        for d in ("tracklet", "tracklet-http", "mlflow", "uvicorn", "starlette")
+                    },
+                    "fasttrackml": FASTTRACKML_VERSION,
                 },
+                "commit": _commit(),
                 "machine": {
                     "cpus": os.cpu_count(),
                     "python": platform.python_version(),
-                    "load": os.getloadavg(),
+                    "load_before": load_before,
+                    "load_after": os.getloadavg(),
                 },
             },
             indent=2,
@@ -599,9 +713,13 @@ def main() -> int:
     return 1 if failed else 0
 
 
-def _fmt(value: float | None) -> str:
+def _fmt(value: float | None, key: str, ran: bool) -> str:
+    if not ran:
+        return "-"
     if value is None:
         return "error"
+    if key == "errors":
+        return str(int(value))
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
 
 
@@ -610,6 +728,11 @@ def _version(dist: str) -> str | None:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
+
+
+def _commit() -> str | None:
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=BENCH, capture_output=True, text=True)
+    return done.stdout.strip() or None
 
 
 if __name__ == "__main__":
