@@ -42,7 +42,7 @@ def fml_binary() -> Path:
     FOLDER.mkdir(parents=True, exist_ok=True)
     ignore = CACHE / ".gitignore"
     if not ignore.exists():
-        ignore.write_text("# downloads made by bench/server.py\n*\n")
+        ignore.write_text("# bench caches: downloads and generated data, never committed\n*\n")
     wheels = sorted(FOLDER.glob("*.whl"))
     if not wheels:
         done = subprocess.run(download_command(), capture_output=True, text=True)
