@@ -8,6 +8,7 @@ A repeat ``get_run`` or ``search_runs`` re-reads only what changed since the las
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -41,6 +42,7 @@ from ._layout import (
     load_yaml,
     run_info_from_meta,
 )
+from ._runs_file import load_runs_file, relative, save_runs_file
 
 __all__ = ["RunIndex", "RunState"]
 
@@ -54,6 +56,10 @@ _Parts = tuple[RunInfo, list[Metric], dict[str, float], dict[str, str], dict[str
 #: checks them.
 IN_PLACE_CHECK_S = 2.0
 _RUN_NAME_TAG = "mlflow.runName"
+#: The share of an experiment's runs a search must read from their files for it to
+#: rewrite the experiment's runs file: reading a run costs ~25 times what saving it does,
+#: so a few runs logged to since the last save do not make every search rewrite it.
+_RESAVE_SHARE = 0.05
 
 
 class RunState:
@@ -87,8 +93,9 @@ class RunState:
         """The parsed ``meta.yaml`` (after a refresh)."""
         return self.meta.data or {}
 
-    def refresh(self, thorough: bool = False) -> None:
-        """Bring every part up to date. :raises FileNotFoundError: the run is gone.
+    def refresh(self, thorough: bool = False) -> bool:
+        """Bring every part up to date; return whether its files had to be read (False:
+        the stats proved the copy current). :raises FileNotFoundError: the run is gone.
 
         When everything was settled at the last refresh, one stat per recorded path
         (:func:`~tracklet_file._cache.unchanged`) proves nothing changed; tag files are
@@ -97,10 +104,10 @@ class RunState:
             if self._checks is not None and unchanged(self._checks):
                 now = time.monotonic()
                 if not thorough and now - self._periodic_at < IN_PLACE_CHECK_S:
-                    return
+                    return False
                 if unchanged(self._periodic):
                     self._periodic_at = now
-                    return
+                    return False
             self._checks = None
             self.meta.refresh()
             self.params.refresh()
@@ -109,6 +116,54 @@ class RunState:
             self._refresh_inputs()
             self._collect_checks()
             self._periodic_at = time.monotonic()
+            return True
+
+    def saved(self) -> dict[str, Any] | None:
+        """The copy as an entry of the experiment's runs file (:mod:`tracklet_file._runs_file`):
+        ``meta.yaml``'s stat key and content, the params, tags and latest metrics, and the
+        checks that prove them current; None while a part is unsettled or the run has
+        inputs (read from their own files)."""
+        with self.lock:
+            meta = self.meta
+            if self._checks is None or self._inputs or meta.key is None or self._inputs_mtime is None:
+                return None
+            self._rebuild_if_changed()
+            assert self._parts is not None
+            _, metric_objs, _, params, tags = self._parts
+            cut = len(self.run_dir) + 1
+            return {
+                "meta": [*meta.key, meta.data],
+                "params": params,
+                "tags": tags,
+                "metrics": [[m.key, m.value, m.timestamp, m.step] for m in metric_objs],
+                "inputs": self._inputs_mtime,
+                "checks": [[relative(p, self.run_dir, cut), m, s] for p, m, s in self._checks],
+                "periodic": [[relative(p, self.run_dir, cut), m, s] for p, m, s in self._periodic],
+            }
+
+    def restore(self, entry: dict[str, Any]) -> None:
+        """Take a never-refreshed state to what :meth:`saved` recorded. The next
+        :meth:`refresh` checks every recorded stat (tag and metric files included) before
+        trusting it; if one changed, the run is read from its files as a new one would be.
+        :raises (KeyError, TypeError, ValueError): a malformed entry (the state must then
+        be dropped)."""
+        with self.lock:
+            run_dir = self.run_dir + os.sep
+            mtime, size, inode, data = entry["meta"]
+            params, tags = entry["params"], entry["tags"]
+            if not (isinstance(data, dict) and isinstance(params, dict) and isinstance(tags, dict)):
+                raise TypeError("meta, params and tags must be mappings")
+            metric_objs = [Metric(k, float(v), int(t), int(step)) for k, v, t, step in entry["metrics"]]
+            checks = [(run_dir + p if p else self.run_dir, int(m), int(s)) for p, m, s in entry["checks"]]
+            periodic = [(run_dir + p, int(m), int(s)) for p, m, s in entry["periodic"]]
+            self._inputs_mtime = int(entry["inputs"])
+            self._checks, self._periodic = checks, periodic
+            self._periodic_at = -math.inf  # check the periodic files too, at the first refresh
+            meta = self.meta
+            meta.key, meta.settled, meta.raw, meta.data = (int(mtime), int(size), int(inode)), True, b"", data
+            meta.version += 1
+            self._parts = _parts(data, metric_objs, params, tags)
+            self._built = self._signature()
 
     def refresh_meta(self) -> None:
         """Bring ``meta.yaml`` alone up to date (the logging path's one stat)."""
@@ -158,14 +213,17 @@ class RunState:
                 self._snapshot_of = self._built
             return self._snapshot
 
-    def _rebuild_if_changed(self) -> bool:
-        signature = (
+    def _signature(self) -> tuple[int, ...]:
+        return (
             self.meta.version,
             self.params.version,
             self.tags.version,
             self.metrics.version,
             self._inputs_version,
         )
+
+    def _rebuild_if_changed(self) -> bool:
+        signature = self._signature()
         if signature == self._built and self._parts is not None:
             return False
         self._parts = self._build()
@@ -185,13 +243,8 @@ class RunState:
             return info
 
     def _build(self) -> _Parts:
-        tags = self.tags.values()
-        info = run_info_from_meta(self.data)
-        if info.run_name is None and tags.get(_RUN_NAME_TAG):
-            info = info._copy_with(run_name=tags[_RUN_NAME_TAG])
         metric_objs = [s.value.metric for s in self.metrics.files.values() if s.value.metric is not None]
-        metrics = {m.key: m.value for m in metric_objs}
-        return info, metric_objs, metrics, self.params.values(), tags
+        return _parts(self.data, metric_objs, self.params.values(), self.tags.values())
 
     def _refresh_inputs(self) -> None:
         now = time.time_ns()
@@ -203,6 +256,17 @@ class RunState:
         # An unsettled mtime is forgotten, so the next refresh lists the folder again.
         self._inputs_mtime = mtime if mtime == -1 or is_settled(mtime, now) else None
         self._inputs_version += 1
+
+
+def _parts(
+    data: dict[str, Any], metric_objs: list[Metric], params: dict[str, str], tags: dict[str, str]
+) -> _Parts:
+    """A run's parts from its ``meta.yaml``, latest metrics, params and tags; a run without
+    ``run_name`` in ``meta.yaml`` (an old one) is named by its ``mlflow.runName`` tag."""
+    info = run_info_from_meta(data)
+    if info.run_name is None and tags.get(_RUN_NAME_TAG):
+        info = info._copy_with(run_name=tags[_RUN_NAME_TAG])
+    return info, metric_objs, {m.key: m.value for m in metric_objs}, params, tags
 
 
 def _read_inputs(inputs_dir: str, experiment_dir: str) -> list[DatasetInput]:
@@ -254,6 +318,7 @@ class RunIndex:
         self.trash = os.path.join(root, TRASH)
         self._where: dict[str, str] = {}
         self._states: dict[str, RunState] = {}
+        self._listed: set[str] = set()  # experiment folders whose runs file was consulted
 
     def state(self, run_dir: str) -> RunState:
         """The cached state of a run directory (created empty on first use)."""
@@ -297,15 +362,23 @@ class RunIndex:
         raise TrackletException(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
 
     def runs_in(self, experiment_dir: str) -> list[RunState]:
-        """Every readable run of an experiment directory, refreshed."""
+        """Every readable run of an experiment directory, refreshed.
+
+        The first time this index lists a folder, runs it holds no copy of yet start from
+        the experiment's runs file (:mod:`tracklet_file._runs_file`), checked by stat; the
+        file is rewritten when at least :data:`_RESAVE_SHARE` of the runs had to be read."""
         experiment_id = os.path.basename(experiment_dir)
+        saved = self._saved_runs(experiment_dir)
         out = []
+        read = 0
         for entry in list_dir(experiment_dir):
             if entry.name in NOT_RUNS or entry.name.startswith(".") or not entry.is_dir():
                 continue
-            state = self.state(entry.path)
+            state = self._states.get(entry.path)
+            if state is None:
+                state = self._restored(entry.path, saved.get(entry.name))
             try:
-                state.refresh()
+                read += state.refresh()
             except (FileNotFoundError, NotADirectoryError):
                 self._states.pop(entry.path, None)  # being created, or not a run
                 continue
@@ -313,7 +386,28 @@ class RunIndex:
                 out.append(state)
             else:
                 _logger.debug("Skipping %s: its meta.yaml does not match its folder.", entry.path)
+        if out and read >= _RESAVE_SHARE * len(out):
+            runs = {os.path.basename(state.run_dir): state.saved() for state in out}
+            save_runs_file(experiment_dir, {name: entry for name, entry in runs.items() if entry is not None})
         return out
+
+    def _saved_runs(self, experiment_dir: str) -> dict[str, Any]:
+        """The experiment's runs file, the first time this index lists the folder."""
+        if experiment_dir in self._listed:
+            return {}
+        self._listed.add(experiment_dir)
+        return load_runs_file(experiment_dir)
+
+    def _restored(self, run_dir: str, entry: Any) -> RunState:
+        state = self.state(run_dir)
+        if entry is not None:
+            try:
+                state.restore(entry)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                _logger.debug("Ignoring the saved copy of %s: it is malformed.", run_dir)
+                del self._states[run_dir]
+                state = self.state(run_dir)
+        return state
 
     def forget(self, prefix: str) -> None:
         """Drop what is cached under ``prefix`` (a directory that moved)."""
