@@ -592,6 +592,9 @@ def parse_double(value: Any, name: str) -> float:
     raise _bad(name, "expected a number.", value)
 
 
+_isfinite = math.isfinite
+
+
 def double_to_json(value: float) -> float | str:
     """proto3 JSON for a double: non-finite values become strings."""
     if math.isfinite(value):
@@ -674,6 +677,44 @@ def metric_from_json(value: Any, name: str = "metric", run_id: str | None = None
             if value.get(link) is not None
         },
     )
+
+
+def metrics_from_json(values: list[Any], name: str) -> list[Metric]:
+    """``[metric_from_json(v, f"{name}[i]") ...]`` for a ``log-batch`` list: the common
+    shape (exactly ``key``, a float ``value``, integer ``timestamp`` and ``step``) is
+    built directly, each distinct key checked once; anything else goes through
+    :func:`metric_from_json`, which names the offending item."""
+    out: list[Metric] = []
+    append = out.append
+    checked: set[str] = set()
+    for i, value in enumerate(values):
+        if type(value) is dict and len(value) == 4:
+            key = value.get("key")
+            number = value.get("value")
+            timestamp = value.get("timestamp")
+            step = value.get("step")
+            if (
+                type(key) is str
+                and type(number) is float
+                and type(timestamp) is int
+                and type(step) is int
+                and (key in checked or _storable(key))
+            ):
+                checked.add(key)
+                append(Metric(key, number, timestamp, step))
+                continue
+        append(metric_from_json(value, f"{name}[{i}]"))
+    return out
+
+
+def _storable(text: str) -> bool:
+    """Whether :func:`_parse_string` would take ``text`` (else it is parsed again there,
+    for the error message)."""
+    try:
+        validate_text("", text)
+    except TrackletException:
+        return False
+    return True
 
 
 def dataset_input_from_json(value: Any, name: str = "datasets") -> DatasetInput:
@@ -791,9 +832,13 @@ def parse_request(endpoint: Endpoint, data: Mapping[str, Any] | Iterable[tuple[s
                 value = [value]
             # objects are named by their place, as MLflow does: 'metrics[0].timestamp'
             indexed = f.type in SCHEMAS
-            out[f.name] = [
-                _parse_scalar(f.type, v, f"{f.name}[{i}]" if indexed else f.name) for i, v in enumerate(value)
-            ]
+            if f.type == "Metric":
+                out[f.name] = metrics_from_json(value, f.name)
+            else:
+                out[f.name] = [
+                    _parse_scalar(f.type, v, f"{f.name}[{i}]" if indexed else f.name)
+                    for i, v in enumerate(value)
+                ]
             if f.required and not out[f.name]:
                 raise TrackletException(
                     f"Missing value for required parameter '{f.name}': at least one is needed.",
@@ -819,15 +864,30 @@ def _kv_list(items: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def metric_to_json(m: Metric, with_run_id: bool = False) -> dict[str, Any]:
+    value = m.value
     out: dict[str, Any] = {
         "key": m.key,
-        "value": double_to_json(m.value),
+        "value": value if _isfinite(value) else double_to_json(value),
         "timestamp": m.timestamp,
         "step": m.step,
     }
     if with_run_id and m.run_id is not None:
         out["run_id"] = m.run_id
     return out
+
+
+def metrics_to_json(metrics: list[Metric]) -> list[dict[str, Any]]:
+    """``[metric_to_json(m) for m in metrics]``, without a call per metric (a search
+    page or a history converts thousands)."""
+    return [
+        {
+            "key": m.key,
+            "value": v if _isfinite(v := m.value) else double_to_json(v),
+            "timestamp": m.timestamp,
+            "step": m.step,
+        }
+        for m in metrics
+    ]
 
 
 def experiment_to_json(e: Experiment) -> dict[str, Any]:
@@ -883,21 +943,30 @@ def dataset_input_to_json(d: DatasetInput) -> dict[str, Any]:
 
 
 def run_to_json(run: Run) -> dict[str, Any]:
+    run_data = run.data
     data: dict[str, Any] = {}
-    if run.data.metric_objs:
-        data["metrics"] = [metric_to_json(m) for m in run.data.metric_objs]
-    if run.data.params:
-        data["params"] = _kv_list(run.data.params)
-    if run.data.tags:
-        data["tags"] = _kv_list(run.data.tags)
+    metrics = run_data.metric_objs
+    if metrics:
+        data["metrics"] = metrics_to_json(metrics)
+    params = run_data.params
+    if params:
+        data["params"] = [{"key": k, "value": v} for k, v in params.items()]
+    tags = run_data.tags
+    if tags:
+        data["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
     out: dict[str, Any] = {"info": run_info_to_json(run.info), "data": data}
-    inputs = run.inputs.dataset_inputs if run.inputs is not None else []
-    out["inputs"] = {"dataset_inputs": [dataset_input_to_json(d) for d in inputs]} if inputs else {}
-    model_inputs = run.inputs.model_inputs if run.inputs is not None else []
-    if model_inputs:
-        out["inputs"]["model_inputs"] = [{"model_id": m.model_id} for m in model_inputs]
-    if run.outputs is not None:
-        models = run.outputs.model_outputs
+    run_inputs = run.inputs
+    if run_inputs is None:
+        out["inputs"] = {}
+    else:
+        inputs = run_inputs.dataset_inputs
+        out["inputs"] = {"dataset_inputs": [dataset_input_to_json(d) for d in inputs]} if inputs else {}
+        model_inputs = run_inputs.model_inputs
+        if model_inputs:
+            out["inputs"]["model_inputs"] = [{"model_id": m.model_id} for m in model_inputs]
+    outputs = run.outputs
+    if outputs is not None:
+        models = outputs.model_outputs
         out["outputs"] = (
             {"model_outputs": [{"model_id": m.model_id, "step": m.step} for m in models]} if models else {}
         )

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import json
-import json as _json  # call() takes a parameter named json
 import logging
 import random
 import time
@@ -53,6 +52,7 @@ from tracklet.exceptions import (
 )
 from tracklet.stores.forking import ProcessCache
 from tracklet.utils import environment
+from tracklet_http.fast_json import decode_answer
 
 __all__ = ["HttpTransport", "finish", "redacted", "shared_transport"]
 
@@ -99,9 +99,65 @@ def redacted(uri: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query=""))
 
 
+#: Largest request body sent in the same write as the request's head.
+ONE_WRITE_LIMIT = 64 * 1024
+
+
+class _OneWrite:
+    """A urllib3 connection that sends a small bytes body in the same write as the head
+    (urllib3 writes them apart: two syscalls, and the server reads the request in two
+    pieces). Any other body is sent as urllib3 sends it."""
+
+    _pending_body: bytes | None = None
+
+    def request(self, method: str, url: str, body: Any = None, headers: Any = None, **kwargs: Any) -> None:
+        if (
+            type(body) is bytes
+            and 0 < len(body) <= ONE_WRITE_LIMIT
+            and not kwargs.get("chunked")
+            and not any(k.lower() in ("content-length", "transfer-encoding") for k in headers or ())
+        ):
+            headers = {**(headers or {}), "Content-Length": str(len(body))}
+            self._pending_body = body
+            try:
+                super().request(method, url, body=None, headers=headers, **kwargs)  # type: ignore[misc]
+            finally:
+                self._pending_body = None
+            return
+        super().request(method, url, body=body, headers=headers, **kwargs)  # type: ignore[misc]
+
+    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
+        pending = self._pending_body
+        if pending is None or message_body is not None:
+            super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
+            return
+        # http.client's own head writing (Python 3.10-3.13), with the body joined to it
+        self._pending_body = None
+        buffer = self._buffer  # type: ignore[attr-defined]
+        buffer.extend((b"", b""))
+        head = b"\r\n".join(buffer)
+        del buffer[:]
+        self.send(head + pending)  # type: ignore[attr-defined]
+
+
 def _pool_manager(insecure: bool, ca: str | None, cert: str | None) -> Any:
-    """A new urllib3 pool manager for one TLS configuration."""
+    """A new urllib3 pool manager for one TLS configuration, whose connections send a
+    small body with its head (:class:`_OneWrite`)."""
     import urllib3
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class OneWriteHTTPConnection(_OneWrite, HTTPConnection):
+        pass
+
+    class OneWriteHTTPSConnection(_OneWrite, HTTPSConnection):
+        pass
+
+    class OneWriteHTTPConnectionPool(HTTPConnectionPool):
+        ConnectionCls = OneWriteHTTPConnection
+
+    class OneWriteHTTPSConnectionPool(HTTPSConnectionPool):
+        ConnectionCls = OneWriteHTTPSConnection
 
     kwargs: dict[str, Any] = {"maxsize": POOL_SIZE, "retries": False, "blocksize": 1024 * 1024}
     if insecure:
@@ -111,7 +167,12 @@ def _pool_manager(insecure: bool, ca: str | None, cert: str | None) -> Any:
         kwargs["ca_certs"] = ca
     if cert:
         kwargs["cert_file"] = cert
-    return urllib3.PoolManager(**kwargs)
+    manager = urllib3.PoolManager(**kwargs)
+    manager.pool_classes_by_scheme = {
+        "http": OneWriteHTTPConnectionPool,
+        "https": OneWriteHTTPSConnectionPool,
+    }
+    return manager
 
 
 class HttpTransport:
@@ -282,7 +343,7 @@ class HttpTransport:
         if not data.strip():
             return {}
         try:
-            answer = _json.loads(data)
+            answer = decode_answer(data)
         except ValueError:
             raise TrackletException(
                 f"{method} {redacted(url)}: the server's answer is not JSON: {data[:200]!r}", INTERNAL_ERROR

@@ -43,6 +43,7 @@ from starlette.routing import BaseRoute, Route
 
 from tracklet.exceptions import TrackletException
 from tracklet.uri import get_scheme
+from tracklet_http.fast_json import encode_answer
 from tracklet_http.protocol import (
     API_PREFIX,
     ENDPOINTS,
@@ -415,7 +416,8 @@ class TrackingApi:
             response = handler(self.state, params, call)
             if authorizer is not None:
                 authorizer.after(call.user, endpoint.name, params, call.result)
-            return 200, _encode(response).encode(), ()
+            # the handlers' doubles went through double_to_json: orjson may write them
+            return 200, encode_answer(response), ()
         except Exception as exc:  # noqa: BLE001 - every failure becomes an MLflow error answer
             status, body = exception_answer(exc, endpoint.name)
             return status, body, _UNAUTHENTICATED_HEADERS if status == 401 else ()

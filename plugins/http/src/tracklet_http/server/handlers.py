@@ -397,7 +397,7 @@ def get_metric_history(state: ServerState, a: dict[str, Any], call: Call) -> dic
     page = state.store.get_metric_history(
         a["run_id"], a["metric_key"], max_results=max_results, page_token=a.get("page_token") or None
     )
-    return _page("metrics", [p.metric_to_json(m) for m in page], page.token)
+    return _page("metrics", p.metrics_to_json(page), page.token)
 
 
 def get_metric_history_bulk(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, Any]:

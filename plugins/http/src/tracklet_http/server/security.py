@@ -42,6 +42,8 @@ _JSON_API_PREFIXES = (
     "/ajax-api/3.0/mlflow/",
 )
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+#: Most Host values whose answer one middleware keeps.
+_MAX_CACHED_HOSTS = 256
 _SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"SAMEORIGIN")]
 
 
@@ -114,6 +116,17 @@ class SecurityMiddleware:
         self.app = app
         self.allowed_hosts = list(allowed_hosts)
         self.allowed_origins = list(allowed_origins)
+        #: host_allowed's answers by Host header (a client sends the same one every time)
+        self._hosts: dict[str | None, bool] = {}
+
+    def _host_allowed(self, host: str | None) -> bool:
+        allowed = self._hosts.get(host)
+        if allowed is None:
+            allowed = host_allowed(host, self.allowed_hosts)
+            if len(self._hosts) >= _MAX_CACHED_HOSTS:  # made-up Host values: start afresh
+                self._hosts.clear()
+            self._hosts[host] = allowed
+        return allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -135,7 +148,7 @@ class SecurityMiddleware:
     def _check(self, scope: Scope) -> tuple[int, str, str] | None:
         path: str = scope.get("path", "")
         method: str = scope.get("method", "GET")
-        if path not in _EXEMPT_PATHS and not host_allowed(_header(scope, b"host"), self.allowed_hosts):
+        if path not in _EXEMPT_PATHS and not self._host_allowed(_header(scope, b"host")):
             return (
                 403,
                 "PERMISSION_DENIED",
