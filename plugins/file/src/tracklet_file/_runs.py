@@ -387,8 +387,7 @@ class RunIndex:
             else:
                 _logger.debug("Skipping %s: its meta.yaml does not match its folder.", entry.path)
         if out and read >= _RESAVE_SHARE * len(out):
-            runs = {os.path.basename(state.run_dir): state.saved() for state in out}
-            save_runs_file(experiment_dir, {name: entry for name, entry in runs.items() if entry is not None})
+            save_runs_file(experiment_dir, ((os.path.basename(s.run_dir), s.saved()) for s in out))
         return out
 
     def _saved_runs(self, experiment_dir: str) -> dict[str, Any]:

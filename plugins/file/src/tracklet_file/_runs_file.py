@@ -18,11 +18,13 @@ experiment folder moves (deletion to ``.trash`` and back).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterable
 from typing import Any
 
-from ._fsio import read_bytes, write_atomic
+from ._fsio import read_bytes, temp_path
 
 __all__ = ["RUNS_FILE", "load_runs_file", "relative", "save_runs_file"]
 
@@ -44,17 +46,26 @@ def load_runs_file(experiment_dir: str) -> dict[str, Any]:
     return runs if isinstance(runs, dict) else {}
 
 
-def save_runs_file(experiment_dir: str, runs: dict[str, Any]) -> None:
-    """Replace the file with ``runs`` (run folder name -> entry) in one rename. A folder
-    that cannot be written (read-only, gone) just keeps no file."""
+def save_runs_file(experiment_dir: str, runs: Iterable[tuple[str, dict[str, Any] | None]]) -> None:
+    """Replace the file with ``runs`` (run folder name and entry; None entries are left
+    out) in one rename, written one run at a time so that the whole text is never held
+    in memory. A folder that cannot be written (read-only, gone) just keeps no file."""
+    path = os.path.join(experiment_dir, RUNS_FILE)
+    tmp = temp_path(experiment_dir, path)
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
     try:
-        data = json.dumps({"format": _FORMAT, "runs": runs}, separators=(",", ":")).encode("utf-8")
-    except (TypeError, ValueError):  # a meta.yaml value JSON cannot hold: keep no file
-        return
-    try:
-        write_atomic(os.path.join(experiment_dir, RUNS_FILE), data, experiment_dir)
-    except OSError:
-        pass
+        with open(tmp, "x", encoding="utf-8") as f:
+            f.write(f'{{"format":{_FORMAT},"runs":{{')
+            sep = ""
+            for name, entry in runs:
+                if entry is not None:
+                    f.write(f"{sep}{dumps(name)}:{dumps(entry)}")
+                    sep = ","
+            f.write("}}")
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError):  # unwritable, or a meta.yaml value JSON cannot hold
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def relative(path: str, run_dir: str, cut: int) -> str:
