@@ -8,8 +8,9 @@
   as ``null`` where ``json`` writes ``NaN``. What orjson refuses (an integer beyond 64
   bits, a lone surrogate, a non-string key) is written by ``json``, as before.
 * :func:`decode_answer` reads a server's answer: orjson first, ``json`` when orjson
-  refuses the text (a ``NaN`` literal, a lone surrogate escape), so every answer reads as
-  it did.
+  refuses the text (a ``NaN`` literal, a lone surrogate escape), so answers read as they
+  did. The one difference: an integer beyond 64 bits reads as a float, where ``json``
+  keeps it whole; MLflow's answers hold none (their integers are int64).
 
 Request bodies the server receives are still read with ``json``: orjson turns an
 integer beyond 64 bits into a float, and the server's range checks must see the integer.
