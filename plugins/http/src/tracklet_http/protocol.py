@@ -679,14 +679,20 @@ def metric_from_json(value: Any, name: str = "metric", run_id: str | None = None
     )
 
 
+#: Metric keys already found storable, shared by requests (a training loop sends the same
+#: keys again and again); emptied when it reaches :data:`_MAX_KNOWN_KEYS`.
+_known_keys: set[str] = set()
+_MAX_KNOWN_KEYS = 10_000
+
+
 def metrics_from_json(values: list[Any], name: str) -> list[Metric]:
     """``[metric_from_json(v, f"{name}[i]") ...]`` for a ``log-batch`` list: the common
     shape (exactly ``key``, a float ``value``, integer ``timestamp`` and ``step``) is
-    built directly, each distinct key checked once; anything else goes through
+    built directly, each key's text checked once; anything else goes through
     :func:`metric_from_json`, which names the offending item."""
     out: list[Metric] = []
     append = out.append
-    checked: set[str] = set()
+    known = _known_keys
     for i, value in enumerate(values):
         if type(value) is dict and len(value) == 4:
             key = value.get("key")
@@ -698,22 +704,24 @@ def metrics_from_json(values: list[Any], name: str) -> list[Metric]:
                 and type(number) is float
                 and type(timestamp) is int
                 and type(step) is int
-                and (key in checked or _storable(key))
+                and (key in known or _storable(key))
             ):
-                checked.add(key)
                 append(Metric(key, number, timestamp, step))
                 continue
         append(metric_from_json(value, f"{name}[{i}]"))
     return out
 
 
-def _storable(text: str) -> bool:
-    """Whether :func:`_parse_string` would take ``text`` (else it is parsed again there,
-    for the error message)."""
+def _storable(key: str) -> bool:
+    """Whether :func:`_parse_string` takes ``key`` (remembered if so; if not, the item is
+    parsed again by :func:`metric_from_json`, for the error message)."""
     try:
-        validate_text("", text)
+        validate_text("", key)
     except TrackletException:
         return False
+    if len(_known_keys) >= _MAX_KNOWN_KEYS:
+        _known_keys.clear()
+    _known_keys.add(key)
     return True
 
 
