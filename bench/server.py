@@ -451,12 +451,12 @@ def workload_artifacts(url: str, pid: int, opts: argparse.Namespace) -> dict[str
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         try:
-            with open(src, "rb") as f:
+            with open(src, "rb") as upload:
                 t = time.perf_counter()
                 resp = pool.request(
                     "PUT",
                     url + path,
-                    body=f,
+                    body=upload,
                     headers={"Content-Length": str(size)},
                     retries=False,
                     preload_content=True,
