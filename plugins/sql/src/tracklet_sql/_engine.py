@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
@@ -53,6 +53,8 @@ _INHERITED_POOLS: list[Any] = []
 _FORK_WAIT_S = 10.0
 _WRITE = {"sqlite_begin": "BEGIN IMMEDIATE"}
 _RETRIES = 8
+#: Seconds a pooled server connection may sit idle before its next use checks it first.
+_PING_IDLE_S = 2.0
 
 
 def _url(uri: str) -> URL:
@@ -83,7 +85,7 @@ def make_engine(uri: str) -> sa.Engine:
     if backend == "sqlite":
         engine = _sqlite_engine(url)
     elif backend in ("postgresql", "mysql", "mariadb"):
-        options: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 3600}
+        options: dict[str, Any] = {"pool_recycle": 3600}
         if backend != "postgresql":
             # MySQL's REPEATABLE READ takes gap locks that deadlock concurrent batch writers.
             options["isolation_level"] = "READ COMMITTED"
@@ -96,6 +98,7 @@ def make_engine(uri: str) -> sa.Engine:
                 f'Install it with: pip install "tracklet-sql[{extra}]"',
                 INVALID_PARAMETER_VALUE,
             ) from None
+        _ping_when_idle(engine)
     else:
         raise TrackletException(
             f"tracklet-sql does not serve {backend!r} databases; use sqlite, postgresql or mysql.",
@@ -103,6 +106,30 @@ def make_engine(uri: str) -> sa.Engine:
         )
     _ENGINES.add(engine)
     return engine
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Check a pooled server connection before use only when it has sat idle in the pool
+    for :data:`_PING_IDLE_S` or more (a server restart, an idle timeout of the server or of
+    a proxy between); a dead one is replaced before the call uses it. SQLAlchemy's
+    ``pool_pre_ping`` would check at every checkout: one more round trip for every call,
+    which a burst of calls (a training loop logging, a server under load) does not need.
+    A connection lost in the middle of a burst fails that call; writes retry it
+    (:func:`write`)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < _PING_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # noqa: BLE001 - any failure means the connection is gone
+            raise DisconnectionError(f"a pooled connection failed its liveness check: {exc}") from exc
 
 
 def _sqlite_engine(url: URL) -> sa.Engine:

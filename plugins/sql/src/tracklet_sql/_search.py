@@ -1,10 +1,15 @@
 """search_runs / search_experiments compiled to one SQL query per page.
 
-The store calls :func:`search_run_ids` / :func:`search_experiment_ids` and loads the
-full rows of the ids returned. Filters compile to correlated lookups on the
-(run_uuid, key) primary keys (:mod:`tracklet_sql._search_filter`), order-by keys to
-outer joins on the same keys (:mod:`tracklet_sql._search_order`); the database
-filters, sorts and cuts the page, so Python never sees the rest of the experiment.
+The store calls :func:`search_runs` (a page of whole runs: on PostgreSQL the page query
+and its runs' rows in one statement, elsewhere the page's ids then their bulk loads) and
+:func:`search_experiment_ids` (then loads the experiments of the ids returned). On
+PostgreSQL the filter is applied in a materialized CTE before the order-by rows are
+joined, so only the runs that pass are probed for their sort values.
+
+Filters compile to correlated lookups on the (run_uuid, key) primary keys
+(:mod:`tracklet_sql._search_filter`), order-by keys to outer joins on the same keys
+(:mod:`tracklet_sql._search_order`); the database filters, sorts and cuts the page,
+so Python never sees the rest of the experiment.
 Statements are built once per (dialect, filter, order-by) and cached; everything that
 varies between calls (experiment ids, stages, the cursor, limit) is a bound parameter.
 
@@ -18,23 +23,26 @@ being added. The token format (MLflow's ``{"offset": N}`` plus the cursor) is in
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from tracklet.search import Expr, OrderKey, parse_filter, parse_order_by
+from tracklet.entities import Run
+from tracklet.search import ATTRIBUTE, Expr, OrderKey, parse_filter, parse_order_by
 from tracklet_sql._engine import dialect_name
+from tracklet_sql._read import array_statement, load_runs, runs_of_rows, with_run_rows
 from tracklet_sql._schemas import Schema, tracklet_schema
-from tracklet_sql._search_filter import experiment_filter, run_filter, uses_ilike
+from tracklet_sql._search_filter import RUN_COLUMNS, experiment_filter, run_filter, uses_ilike
 from tracklet_sql._search_order import SortColumn, experiment_sort, run_sort
 from tracklet_sql._search_text import TextOps, register_sqlite_functions
 from tracklet_sql._search_token import Cursor, decode_cursor, encode_cursor, query_hash
 
-__all__ = ["search_experiment_ids", "search_run_ids"]
+__all__ = ["search_experiment_ids", "search_run_ids", "search_runs"]
 
 _CONVERT = {"int": int, "float": float, "str": str}
 _BIND_TYPES = {"int": sa.BigInteger, "float": sa.Float, "str": sa.String}
@@ -78,14 +86,27 @@ def _query(
 def _run_query(schema: Schema, dialect: str, expr: Expr | None, order_keys: tuple[OrderKey, ...]) -> _Query:
     text = TextOps(dialect, binary_like=not schema.owns_ddl)
     runs = schema.runs
-    columns, source = run_sort(schema, order_keys, text)
     where: list[ColumnElement[bool]] = [
         runs.c.experiment_id.in_(sa.bindparam("experiment_ids", expanding=True)),
         runs.c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True)),
     ]
     if expr is not None:
         where.append(run_filter(schema, expr, text))
-    return _query(source, columns, where, query_hash("run", expr, order_keys))
+    fingerprint = query_hash("run", expr, order_keys)
+    if dialect == "postgresql" and expr is not None and any(k.entity_type != ATTRIBUTE for k in order_keys):
+        # Filter first, then join the order-by rows to the runs that passed: PostgreSQL
+        # would otherwise join them to every run of the experiments before filtering
+        # (which it does on a database never analyzed), one primary-key probe per run.
+        needed = {"run_uuid", "start_time"} | {
+            RUN_COLUMNS.get(k.key, k.key) for k in order_keys if k.entity_type == ATTRIBUTE
+        }
+        kept = [column for column in runs.c if column.key in needed]
+        filtered = sa.select(*kept).where(*where).cte("filtered").prefix_with("MATERIALIZED")
+        view = dataclasses.replace(schema, runs=cast(sa.Table, filtered))
+        columns, source = run_sort(view, order_keys, text)
+        return _query(source, columns, [], fingerprint)
+    columns, source = run_sort(schema, order_keys, text)
+    return _query(source, columns, where, fingerprint)
 
 
 @lru_cache(maxsize=256)
@@ -116,11 +137,65 @@ def _page(
     # one row more than the page tells whether another page follows
     rows = conn.execute(statement.limit(max_results + 1), parameters).all()
     page = rows[:max_results]
-    ids = [row[-1] for row in page]
+    return [row[-1] for row in page], _next_token(query, cursor, rows, max_results)
+
+
+def _next_token(query: _Query, cursor: Cursor, rows: Sequence[Any], max_results: int) -> str | None:
+    """The token of the page after ``rows[:max_results]``; None when ``rows`` (fetched with
+    one row more than the page) holds no more."""
     if len(rows) <= max_results:
-        return ids, None
-    last = [_CONVERT[column.kind](value) for column, value in zip(query.columns, page[-1], strict=True)]
-    return ids, encode_cursor(cursor.offset + len(page), last, query.fingerprint)
+        return None
+    last = rows[max_results - 1]
+    values = [_CONVERT[column.kind](value) for column, value in zip(query.columns, last, strict=False)]
+    return encode_cursor(cursor.offset + max_results, values, query.fingerprint)
+
+
+@lru_cache(maxsize=256)
+def _pg_run_page(
+    dialect: sa.Dialect, schema: Schema, expr: Expr | None, order_keys: tuple[OrderKey, ...], resume: str
+) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL: the driver-level SQL of a whole run search page, the page query and its
+    runs' rows in one statement (:func:`tracklet_sql._read.with_run_rows`), and its
+    constant parameters; ``resume`` is ``"after"`` (a keyset cursor), ``"offset"`` or
+    ``"start"``. Per call it takes ``experiment_ids`` and ``stages`` (arrays),
+    ``page_limit``, and ``after_<i>`` or ``page_offset``."""
+    query = _run_query(schema, "postgresql", expr, order_keys)
+    page = query.select
+    if resume == "after":
+        page = page.where(query.after)
+    elif resume == "offset":
+        page = page.offset(sa.bindparam("page_offset", type_=sa.Integer))
+    page = page.limit(sa.bindparam("page_limit", type_=sa.Integer))
+    statement = with_run_rows(schema, page, f"sort_{len(query.columns) - 1}")
+    order = []
+    for index, column in enumerate(query.columns):
+        value: ColumnElement[Any] = statement.selected_columns[f"sort_{index}"]
+        if column.kind == "str":
+            value = value.collate("C")
+        order.append(value.asc() if column.ascending else value.desc())
+    return array_statement(dialect, statement.order_by(*order))
+
+
+def _pg_search_runs(
+    conn: sa.Connection,
+    query: _Query,
+    cursor: Cursor,
+    sql: tuple[str, dict[str, Any]],
+    parameters: dict[str, Any],
+    max_results: int,
+    schema: Schema,
+) -> tuple[list[Run], str | None]:
+    statement, constants = sql
+    parameters = {**constants, **parameters, "page_limit": max_results + 1}
+    if cursor.after is not None:
+        parameters.update({f"after_{i}": value for i, value in enumerate(cursor.after)})
+    elif cursor.offset:
+        parameters["page_offset"] = cursor.offset
+    # one statement on its own is one snapshot: no BEGIN or ROLLBACK round trips
+    autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+    rows = autocommit.exec_driver_sql(statement, parameters).fetchall()
+    page = rows[:max_results]
+    return runs_of_rows(schema, page, len(query.columns)), _next_token(query, cursor, rows, max_results)
 
 
 def _prepare(conn: sa.Connection, dialect: str, expr: Expr | None) -> None:
@@ -156,6 +231,44 @@ def search_run_ids(
     _prepare(conn, dialect, expr)
     parameters = {"experiment_ids": list(experiment_ids), "stages": list(stages)}
     return _page(conn, query, cursor, max_results, parameters)
+
+
+def search_runs(
+    conn: sa.Connection,
+    experiment_ids: Sequence[int],
+    stages: Sequence[str],
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    max_results: int,
+    page_token: str | None,
+    schema: Schema | None = None,
+) -> tuple[list[Run], str | None]:
+    """One page of runs matching the search, loaded whole, and the next page's token
+    (arguments as :func:`search_run_ids`').
+
+    On PostgreSQL this is one statement, one round trip (the page query with its runs'
+    rows attached); elsewhere the page query, then the bulk loads of
+    :func:`tracklet_sql._read.load_runs`. ``conn`` must not be in a transaction yet on
+    PostgreSQL (the statement runs in autocommit).
+    """
+    schema = schema or tracklet_schema()
+    dialect = dialect_name(conn)
+    if dialect != "postgresql":
+        ids, token = search_run_ids(
+            conn, experiment_ids, stages, filter_string, order_by, max_results, page_token, schema
+        )
+        found = load_runs(schema, conn, ids)
+        return [found[i] for i in ids if i in found], token
+    expr = parse_filter(filter_string, "run")
+    order_keys = tuple(parse_order_by(order_by, "run"))
+    query = _run_query(schema, dialect, expr, order_keys)
+    cursor = decode_cursor(page_token, query.fingerprint, query.kinds)
+    if not experiment_ids or not stages:
+        return [], None
+    resume = "after" if cursor.after is not None else "offset" if cursor.offset else "start"
+    sql = _pg_run_page(conn.dialect, schema, expr, order_keys, resume)
+    parameters = {"experiment_ids": list(experiment_ids), "stages": list(stages)}
+    return _pg_search_runs(conn, query, cursor, sql, parameters, max_results, schema)
 
 
 def search_experiment_ids(
