@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -51,7 +51,18 @@ from ._sampling import SqlSampling
 from ._schemas import Schema
 from ._search import search_experiment_ids, search_runs
 from ._traces import SqlTraces
-from ._write import insert_ignore, insert_ignore_tuples, raise_latest, upsert
+from ._write import (
+    batch_sql,
+    driver_write,
+    has_driver_path,
+    insert_ignore,
+    insert_ignore_tuples,
+    insert_sql,
+    missing_parent,
+    pipeline,
+    raise_latest,
+    upsert,
+)
 
 __all__ = ["SqlStore"]
 
@@ -78,6 +89,25 @@ def _history(schema: Schema) -> sa.Select[Any]:
         .where(m.run_uuid == sa.bindparam("run_uuid"), m.key == sa.bindparam("key"))
         .order_by(m.step, m.timestamp, m.value, m.nonfinite)
     )
+
+
+class _DriverBatch(NamedTuple):
+    """A log_batch's rows as tuples, in :class:`tracklet_sql._write.BatchSql`'s parameter order."""
+
+    history: list[tuple[Any, ...]]
+    latest: list[tuple[Any, ...]]
+    params: list[tuple[str, str, str]]
+    tags: list[tuple[str, str, str]]
+    new_name: str | None
+
+
+def _execute_rows(cursor: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """One statement per row on a driver cursor (``execute`` for one: cheaper than a one-row
+    ``executemany``)."""
+    if len(rows) == 1:
+        cursor.execute(sql, rows[0])
+    elif rows:
+        cursor.executemany(sql, rows)
 
 
 def _experiment_key(experiment_id: Any) -> int | None:
@@ -129,6 +159,10 @@ class SqlStore(SqlImport, SqlSampling, TrackingStore, SqlTraces):
             self.engine.dispose()  # a refused database leaves no connection behind
             raise
         self.artifact_root_uri = resolve_local_uri(artifact_uri or "mlruns")
+        #: log_batch's statements on the driver's connection (sqlite3, psycopg), else None
+        self._batch_sql = (
+            batch_sql(self.engine.dialect, self.schema) if has_driver_path(self.engine) else None
+        )
         self._ensure_default_experiment()
 
     def close(self) -> None:
@@ -385,20 +419,16 @@ class SqlStore(SqlImport, SqlSampling, TrackingStore, SqlTraces):
             "lifecycle_stage": _ACTIVE,
         }
 
-        def create(conn: sa.Connection) -> RunInfo:
-            row = conn.execute(
-                sa.select(
-                    self.schema.experiments.c.lifecycle_stage, self.schema.experiments.c.artifact_location
-                ).where(self.schema.experiments.c.experiment_id == key)
-            ).first()
+        def run_values(row: Any) -> dict[str, Any]:
+            """The new run's columns, given its experiment's (lifecycle_stage, artifact_location)."""
             if row is None:
                 raise refusals.no_such_experiment(experiment_id)
-            if row.lifecycle_stage != _ACTIVE:
+            if row[0] != _ACTIVE:
                 raise refusals.run_in_deleted_experiment(experiment_id)
             values = {
                 **info_values,
                 **self.schema.run_defaults,
-                "artifact_uri": append_to_uri_path(row.artifact_location, run_id, "artifacts"),
+                "artifact_uri": append_to_uri_path(row[1], run_id, "artifacts"),
             }
             self.schema.check_length(
                 self.dialect,
@@ -406,23 +436,49 @@ class SqlStore(SqlImport, SqlSampling, TrackingStore, SqlTraces):
                 values["artifact_uri"],
                 "The run's artifact URI",
             )
+            return values
+
+        def create(conn: sa.Connection) -> dict[str, Any]:
+            values = run_values(
+                conn.execute(
+                    sa.select(
+                        self.schema.experiments.c.lifecycle_stage, self.schema.experiments.c.artifact_location
+                    ).where(self.schema.experiments.c.experiment_id == key)
+                ).first()
+            )
             conn.execute(self.schema.runs.insert().values(values))
             tag_rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_values.items()]
             if tag_rows:
                 conn.execute(self.schema.tags.insert(), tag_rows)
-            return RunInfo(
-                run_id,
-                experiment_id,
-                values["user_id"],
-                values["status"],
-                values["start_time"],
-                None,
-                _ACTIVE,
-                values["artifact_uri"],
-                run_name,
-            )
+            return values
 
-        info = write(self.engine, create)
+        def create_on_driver(cursor: Any) -> dict[str, Any]:
+            sql = self._batch_sql
+            assert sql is not None
+            cursor.execute(sql.experiment, (key,))
+            values = run_values(cursor.fetchone())
+            with pipeline(cursor):
+                cursor.execute(
+                    insert_sql(self.engine.dialect, self.schema.runs, tuple(values)), tuple(values.values())
+                )
+                _execute_rows(cursor, sql.tag, [(run_id, k, v) for k, v in tag_values.items()])
+            return values
+
+        if self._batch_sql is not None:
+            values = driver_write(self.engine, create_on_driver)
+        else:
+            values = write(self.engine, create)
+        info = RunInfo(
+            run_id,
+            experiment_id,
+            values["user_id"],
+            values["status"],
+            values["start_time"],
+            None,
+            _ACTIVE,
+            values["artifact_uri"],
+            run_name,
+        )
         return Run(info, RunData(tags=[RunTag(k, v) for k, v in tag_values.items()]))
 
     def _get_run(self, run_id: str) -> Run:
@@ -498,21 +554,36 @@ class SqlStore(SqlImport, SqlSampling, TrackingStore, SqlTraces):
         """Log metrics, params and tags in one transaction: all of them or none (a single
         metric, param or tag goes this way too)."""
         encode = self.schema.encode_value
-        history: dict[tuple[Any, ...], None] = {}  # an ordered set: a repeat in one call is stored once
-        latest: dict[str, tuple[Any, ...]] = {}
-        for m in metrics:
-            value, nonfinite = encode(float(m.value))
-            row = (run_id, m.key, int(m.step), int(m.timestamp), value, nonfinite)
-            history[row] = None
-            if m.key not in latest or row[2:5] > latest[m.key][2:5]:
-                latest[m.key] = row
-        latest_rows = list(latest.values())
+        # an ordered set: a repeat in one call is stored once
+        history = list(
+            dict.fromkeys(
+                [(run_id, m.key, int(m.step), int(m.timestamp), *encode(float(m.value))) for m in metrics]
+            )
+        )
+        if len({row[1] for row in history}) == len(history):
+            latest_rows = history  # one point per key (the usual batch): each is its key's latest
+        else:
+            latest: dict[str, tuple[Any, ...]] = {}
+            for row in history:
+                if row[1] not in latest or row[2:5] > latest[row[1]][2:5]:
+                    latest[row[1]] = row
+            latest_rows = list(latest.values())
         param_rows = {p.key: {"run_uuid": run_id, "key": p.key, "value": str(p.value)} for p in params}
         tag_rows = {
             t.key: {"run_uuid": run_id, "key": t.key, "value": "" if t.value is None else str(t.value)}
             for t in tags
         }
         new_name = tag_rows[MLFLOW_RUN_NAME]["value"] if MLFLOW_RUN_NAME in tag_rows else None
+        if self._batch_sql is not None:
+            rows = _DriverBatch(
+                list(history),
+                latest_rows,
+                [(run_id, p["key"], p["value"]) for p in param_rows.values()],
+                [(run_id, t["key"], t["value"]) for t in tag_rows.values()],
+                new_name,
+            )
+            driver_write(self.engine, lambda cursor: self._log_rows(cursor, run_id, rows, params))
+            return
 
         def log(conn: sa.Connection) -> None:
             self._active_run(conn, run_id)
@@ -530,6 +601,55 @@ class SqlStore(SqlImport, SqlSampling, TrackingStore, SqlTraces):
                 )
 
         write(self.engine, log)
+
+    def _log_rows(self, cursor: Any, run_id: str, rows: _DriverBatch, params: Sequence[Param]) -> None:
+        """``log_batch``'s writes on the driver's cursor (sqlite3 or psycopg: :class:`BatchSql`).
+
+        Every statement is sent before any answer is read (on PostgreSQL in one pipeline:
+        two round trips with the commit, not one per statement); the run's state and the
+        stored params are checked after, and a refusal rolls all of it back. A run that
+        does not exist fails the rows' foreign key first."""
+        sql = self._batch_sql
+        assert sql is not None
+        stage, stored = cursor.connection.cursor(), cursor.connection.cursor()
+        try:
+            with pipeline(cursor):
+                stage.execute(sql.run_stage, (run_id,))
+                if rows.params:
+                    _execute_rows(cursor, sql.param, rows.params)
+                    keys = [p[1] for p in rows.params]
+                    if sql.metric_arrays is not None:  # PostgreSQL: the keys as one array
+                        stored.execute(sql.param_values, (run_id, keys))
+                    else:
+                        marks = ", ".join("?" * len(keys))
+                        stored.execute(sql.param_values.format(keys=marks), (run_id, *keys))
+                if sql.metric_arrays is not None and len(rows.history) > 1:
+                    cursor.execute(sql.metric_arrays, [list(c) for c in zip(*rows.history, strict=True)])
+                else:
+                    _execute_rows(cursor, sql.metric, rows.history)
+                if sql.latest_arrays is not None and len(rows.latest) > 1:
+                    cursor.execute(sql.latest_arrays, [list(c) for c in zip(*rows.latest, strict=True)])
+                else:
+                    _execute_rows(cursor, sql.latest, rows.latest)
+                _execute_rows(cursor, sql.tag, rows.tags)
+                if rows.new_name:
+                    cursor.execute(sql.rename, (rows.new_name, run_id))
+            found = stage.fetchone()
+            values = dict(stored.fetchall()) if rows.params else {}
+        except Exception as exc:
+            if missing_parent(exc):
+                raise refusals.no_such_run(run_id) from None
+            raise
+        finally:
+            stage.close()
+            stored.close()
+        if found is None:
+            raise refusals.no_such_run(run_id)
+        if found[0] != _ACTIVE:
+            raise refusals.run_not_active(run_id, found[0])
+        for p in params:
+            if values.get(p.key) != str(p.value):
+                raise refusals.param_changed(run_id, p.key, values.get(p.key), p.value)
 
     def _check_params(self, conn: sa.Connection, run_id: str, params: Sequence[Param]) -> None:
         """After an insert-if-absent: every param of the call must now hold the call's value."""
