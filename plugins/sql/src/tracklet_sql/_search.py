@@ -164,8 +164,8 @@ def _pg_run_page(
     if resume == "after":
         page = page.where(query.after)
     elif resume == "offset":
-        page = page.offset(sa.bindparam("page_offset", type_=sa.Integer))
-    page = page.limit(sa.bindparam("page_limit", type_=sa.Integer))
+        page = page.offset(sa.bindparam("page_offset", type_=sa.BigInteger))
+    page = page.limit(sa.bindparam("page_limit", type_=sa.BigInteger))
     statement = with_run_rows(schema, page, f"sort_{len(query.columns) - 1}")
     order = []
     for index, column in enumerate(query.columns):
