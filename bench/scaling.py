@@ -287,7 +287,10 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
                 out.append(
                     f"{op:<18}{x:>10,}{_cell(cells['tracklet'], key):>14}{_cell(cells['mlflow'], key):>14}{ratio:>17}"
                 )
-            sizes = args.points if op == "history" else args.runs
+            measured = [
+                n for n in args.runs if any(str(n) in results.get(backend, {}).get(s, {}) for s in SIDES)
+            ]
+            sizes = args.points if op == "history" else measured
             grows = []
             for side in SIDES:
                 g = growth(series(results, backend, side, op), sizes)
@@ -407,14 +410,17 @@ def replot(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {}
     commits: list[str] = []
     backends: list[str] = []
+    runs: list[int] = []
+    points: list[int] = []
     for path in args.from_results:
         document = json.loads(path.read_text())
         results.update(document["results"])
         backends += [b for b in document["results"] if b not in backends]
-        args.runs, args.points = document["runs"], document["points"]
+        runs = sorted({*runs, *document["runs"]})
+        points = sorted({*points, *document["points"]})
         commit = document["machine"].get("commit_before") or document["machine"]["tracklet_commit"]
         commits += [commit] if commit not in commits else []
-    args.backend = backends
+    args.backend, args.runs, args.points = backends, runs, points
     print(render(results, args))
     plot(results, args, args.plot, commits)
     print(f"plot: {args.plot}")
