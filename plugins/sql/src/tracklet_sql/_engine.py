@@ -184,40 +184,47 @@ class _ForkGate:
     closing connections included); a fork waits until none is, for at most
     :data:`_FORK_WAIT_S` (a thread holding a connection that long is not expected), and
     holds new ones back until it is done.
+
+    Every pooled checkout and return passes here, so the common case (no fork under way)
+    is one plain lock held for a counter's update; the condition built on that lock is
+    waited on and notified only while a fork is under way.
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._start_afresh()
+
+    def _start_afresh(self) -> None:
+        """No thread inside, no fork under way, new (unheld) lock and condition."""
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a fork's start, end, or last leaver
         self._inside = 0
         self._forking = False
 
     def enter(self) -> None:
-        with self._cond:
+        with self._lock:
             while self._forking:
-                self._cond.wait()
+                self._changed.wait()
             self._inside += 1
 
     def leave(self) -> None:
-        with self._cond:
+        with self._lock:
             self._inside -= 1
-            if not self._inside:
-                self._cond.notify_all()
+            if self._forking and not self._inside:
+                self._changed.notify_all()
 
     def before_fork(self) -> None:
-        self._cond.acquire()  # held through the fork: released in the parent, replaced in the child
+        self._lock.acquire()  # held through the fork: released in the parent, replaced in the child
         self._forking = True
-        self._cond.wait_for(lambda: not self._inside, _FORK_WAIT_S)
+        self._changed.wait_for(lambda: not self._inside, _FORK_WAIT_S)
 
     def after_fork_in_parent(self) -> None:
         self._forking = False
-        self._cond.notify_all()
-        self._cond.release()
+        self._changed.notify_all()
+        self._lock.release()
 
     def after_fork_in_child(self) -> None:
         # the child's only thread is the one that forked, outside sqlite
-        self._cond = threading.Condition()
-        self._inside = 0
-        self._forking = False
+        self._start_afresh()
 
 
 _SQLITE_GATE = _ForkGate()
