@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tracklet.entities import (
     LoggedModel,
@@ -819,24 +819,14 @@ class SqlRegistryStore(RegistryStore, LoggedModelStore):
         write(self.engine, record)
 
     def _get_run_model_links(self, run_id: str) -> tuple[list[LoggedModelInput], list[LoggedModelOutput]]:
-        out = s.logged_model_outputs
-        with self.engine.connect() as conn:
-            inputs = [
-                LoggedModelInput(model_id)
-                for model_id in conn.execute(
-                    sa.select(_RUN_INPUTS.c.destination_id)
-                    .where(*_model_input_edge(run_id))
-                    .order_by(_RUN_INPUTS.c.destination_id)
-                ).scalars()
-            ]
-            outputs = [
-                LoggedModelOutput(row.model_id, int(row.step))
-                for row in conn.execute(
-                    sa.select(out.c.model_id, out.c.step)
-                    .where(out.c.run_id == run_id)
-                    .order_by(out.c.model_id)
-                )
-            ]
+        """One prebuilt query on the driver's cursor: part of every ``runs/get`` (the client
+        adds a run's model links to it), where two SQLAlchemy-built queries cost more than
+        the rest of the call."""
+        sql, positions, constants = _links_statement(self.engine.dialect)
+        bound = {**constants, "run_id": run_id}
+        rows = _driver_rows(self.engine, sql, [bound[name] for name in positions] if positions else bound)
+        inputs = [LoggedModelInput(model_id) for kind, model_id, _ in rows if kind == 0]
+        outputs = [LoggedModelOutput(model_id, int(step)) for kind, model_id, step in rows if kind == 1]
         return inputs, outputs
 
     def _search_logged_models(
@@ -921,3 +911,52 @@ _RUN_INPUTS = sa.Table(
 def _model_input_edge(run_id: str) -> tuple[Any, ...]:
     c = _RUN_INPUTS.c
     return (c.source_type == "RUN_INPUT", c.source_id == run_id, c.destination_type == "MODEL_INPUT")
+
+
+@lru_cache(maxsize=8)
+def _links_statement(dialect: sa.Dialect) -> tuple[str, list[str] | None, dict[str, Any]]:
+    """A run's model inputs (kind 0, step 0) and outputs (kind 1) in one query, each kind
+    ordered by model id, compiled for ``dialect``: the driver-level SQL, the order of its
+    positional parameters (None for named ones) and its constant parameters (the run's
+    id binds to ``run_id``)."""
+    c, out = _RUN_INPUTS.c, s.logged_model_outputs.c
+    run_id = sa.bindparam("run_id", type_=sa.String)
+    inputs = sa.select(
+        sa.literal_column("0").label("kind"),
+        c.destination_id.label("model_id"),
+        sa.literal_column("0").label("step"),
+    ).where(c.source_type == "RUN_INPUT", c.source_id == run_id, c.destination_type == "MODEL_INPUT")
+    outputs = sa.select(sa.literal_column("1"), out.model_id, out.step).where(out.run_id == run_id)
+    compiled = (
+        sa.union_all(inputs, outputs)
+        .order_by(sa.literal_column("kind"), sa.literal_column("model_id"))
+        .compile(dialect=dialect)
+    )
+    constants = {name: value for name, value in compiled.params.items() if name != "run_id"}
+    positions = list(compiled.positiontup) if compiled.positiontup is not None else None
+    return compiled.string, positions, constants
+
+
+def _driver_rows(engine: sa.Engine, sql: str, params: Any) -> list[tuple[Any, ...]]:
+    """The rows of one read on a pooled driver connection's own cursor (SQLAlchemy's
+    execution layer costs more than a small query). A driver error leaves as SQLAlchemy's
+    :class:`~sqlalchemy.exc.DBAPIError`, the connection dropped if it was lost; the pool's
+    reset on return ends the read's transaction."""
+    dialect = engine.dialect
+    fairy = engine.raw_connection()
+    cursor = None
+    try:
+        cursor = fairy.cursor()
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
+        if lost:
+            fairy.invalidate(exc)
+        raise DBAPIError.instance(
+            sql, params, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+        ) from exc
+    finally:
+        if cursor is not None:
+            cursor.close()
+        fairy.close()
