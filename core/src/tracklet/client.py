@@ -412,14 +412,16 @@ class MlflowClient(AsyncClientMixin, MediaMixin, RegistryClientMixin, TracingCli
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every value logged for one metric, all pages."""
-        out: list[Metric] = []
-        token = None
-        while True:
+        page = self._store.get_metric_history(run_id, key, None, None)
+        token = getattr(page, "token", None)
+        if not token:
+            return page  # the whole history (as MLflow, the store's PagedList): no copy
+        out: list[Metric] = list(page)
+        while token:
             page = self._store.get_metric_history(run_id, key, None, token)
             out.extend(page)
             token = getattr(page, "token", None)
-            if not token:
-                return out
+        return out
 
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Any = None

@@ -753,8 +753,10 @@ class TrackingStore(abc.ABC):
         """Default: one :meth:`_get_metric_history` per run."""
         out: list[Metric] = []
         for run_id in run_ids:
-            for m in self._get_metric_history(run_id, metric_key, None, None):
-                out.append(Metric(m.key, m.value, m.timestamp, m.step, run_id=run_id))
+            history = self._get_metric_history(run_id, metric_key, None, None)
+            out.extend(
+                Metric.from_rows(metric_key, [(m.value, m.timestamp, m.step) for m in history], run_id)
+            )
         return out
 
     def _get_metric_histories(self, run_id: str) -> dict[str, list[Metric]]:

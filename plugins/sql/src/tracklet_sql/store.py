@@ -13,6 +13,8 @@ PostgreSQL, with the page in the same statement: one round trip per page, per
 
 from __future__ import annotations
 
+import itertools
+import operator
 import uuid
 from collections.abc import Sequence
 from functools import cache
@@ -762,10 +764,10 @@ class SqlStore(SqlImport, SqlSampling, TrackingStore, SqlTraces):
         if max_results is not None and len(rows) > max_results:
             rows = rows[:max_results]
             token = encode_page_token(offset + max_results)
-        points = [
-            Metric(metric_key, decode(value, nonfinite), timestamp, step)
-            for value, nonfinite, timestamp, step in rows
-        ]
+        points = Metric.from_rows(
+            metric_key,
+            [(decode(value, nonfinite), timestamp, step) for value, nonfinite, timestamp, step in rows],
+        )
         return PagedList(points, token)
 
     def _get_metric_history_bulk(self, run_ids: list[str], metric_key: str) -> list[Metric]:
@@ -779,10 +781,14 @@ class SqlStore(SqlImport, SqlSampling, TrackingStore, SqlTraces):
         with self.engine.connect() as conn:
             rows = conn.execute(statement, {"ids": list(run_ids)}).all() if run_ids else []
         decode = self.schema.decode_value
-        return [
-            Metric(metric_key, decode(value, nonfinite), timestamp, step, run_id=run_uuid)
-            for run_uuid, value, nonfinite, timestamp, step in rows
-        ]
+        out: list[Metric] = []
+        for run_uuid, run_rows in itertools.groupby(rows, operator.itemgetter(0)):
+            points = [
+                (decode(value, nonfinite), timestamp, step)
+                for _, value, nonfinite, timestamp, step in run_rows
+            ]
+            out.extend(Metric.from_rows(metric_key, points, run_uuid))
+        return out
 
     # -- search ------------------------------------------------------------------------------------
 
