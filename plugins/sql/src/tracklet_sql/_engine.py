@@ -35,6 +35,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import QueuePool, StaticPool
+from sqlalchemy.util import queue as sqla_queue
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 
@@ -230,8 +231,47 @@ class _ForkGate:
 _SQLITE_GATE = _ForkGate()
 
 
+class _PoolQueue(sqla_queue.Queue[Any]):
+    """QueuePool's queue of idle connections with its common paths on the mutex alone.
+
+    SQLAlchemy's queue enters a condition and notifies another on every get and put. A
+    QueuePool only ever puts without blocking (a full queue closes the connection), so no
+    thread waits for room and a get has no one to notify; a put notifies only when a
+    thread waits for a connection (the pool at its limit), which takes the queue's own path.
+    """
+
+    def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
+        super().__init__(maxsize, use_lifo)
+        self._waiting = 0
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        with self.mutex:
+            if self.queue:
+                return self.queue.pop() if self.use_lifo else self.queue.popleft()
+            if not block:
+                raise sqla_queue.Empty
+            self._waiting += 1
+            try:
+                return super().get(block, timeout)  # the mutex is re-entrant; waiting releases it
+            finally:
+                self._waiting -= 1
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if block:
+            super().put(item, block, timeout)
+            return
+        with self.mutex:
+            if self._full():
+                raise sqla_queue.Full
+            self.queue.append(item)
+            if self._waiting:
+                self.not_empty.notify()
+
+
 class _ForkGatedPool(QueuePool):
     """QueuePool whose connections are inside :data:`_SQLITE_GATE` while checked out."""
+
+    _queue_class = _PoolQueue
 
     _getting = threading.local()  # QueuePool._do_get calls itself when it must retry
 
