@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from tracklet.entities import _proto
 from tracklet.entities._base import TrackletObject
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+from tracklet.utils.gc import gc_paused
 
 _KV = TypeVar("_KV", bound="_KeyValue")
 
@@ -76,7 +75,7 @@ class Metric(TrackletObject):
         nan = math.nan
         out: list[Metric] = []
         append = out.append
-        with _gc_paused():
+        with gc_paused():
             for value, timestamp, step in rows:
                 metric = new(cls)
                 metric._key = key
@@ -193,18 +192,6 @@ class Metric(TrackletObject):
             dataset_digest=proto.dataset_digest or None,
             run_id=proto.run_id or None,
         )
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cycle collector off for the block, back on after it if it was on."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _KeyValue(TrackletObject):

@@ -11,13 +11,13 @@ in both tools.
 from __future__ import annotations
 
 import contextlib
-import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
 
 from tracklet.entities import Metric
 from tracklet.exceptions import INTERNAL_ERROR, TrackletException
+from tracklet.utils.gc import gc_paused
 
 __all__ = ["Latest", "format_lines", "parse_history", "update_latest"]
 
@@ -60,19 +60,6 @@ def _parse(key: str, line: str, run_id: str | None) -> Metric:
     raise _malformed(key, line)
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Building 100,000 small acyclic objects would run the cycle collector dozens of
-    # times over an ever larger heap; pausing it makes long histories ~40% faster.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 #: Characters of a metric file converted at a time: the columns of a whole 100,000-point
 #: file would hold ~300,000 token strings (~20 MB) at once beside the metrics built.
 _CHUNK_CHARS = 1 << 18
@@ -84,7 +71,7 @@ def parse_history(key: str, data: bytes, run_id: str | None = None) -> list[Metr
     end = text.rfind("\n") + 1  # an unfinished last line is not read yet
     out: list[Metric] = []
     start = 0
-    with _gc_paused():
+    with gc_paused():
         while start < end:
             stop = end if start + _CHUNK_CHARS >= end else text.index("\n", start + _CHUNK_CHARS) + 1
             out.extend(_parse_lines(key, text[start:stop], run_id))
