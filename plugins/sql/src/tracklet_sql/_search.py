@@ -203,6 +203,21 @@ def _prepare(conn: sa.Connection, dialect: str, expr: Expr | None) -> None:
         register_sqlite_functions(conn)
 
 
+def _run_search(
+    schema: Schema,
+    dialect: str,
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    page_token: str | None,
+) -> tuple[Expr | None, tuple[OrderKey, ...], _Query, Cursor]:
+    """A run search's parsed filter and order, its statement and its page cursor; every
+    input is checked here, before any query runs."""
+    expr = parse_filter(filter_string, "run")
+    order_keys = tuple(parse_order_by(order_by, "run"))
+    query = _run_query(schema, dialect, expr, order_keys)
+    return expr, order_keys, query, decode_cursor(page_token, query.fingerprint, query.kinds)
+
+
 def search_run_ids(
     conn: sa.Connection,
     experiment_ids: Sequence[int],
@@ -221,11 +236,10 @@ def search_run_ids(
     :raises TrackletException: ``INVALID_PARAMETER_VALUE`` for a bad filter, order-by or
         page token, before any query runs.
     """
-    expr = parse_filter(filter_string, "run")
-    order_keys = tuple(parse_order_by(order_by, "run"))
     dialect = dialect_name(conn)
-    query = _run_query(schema or tracklet_schema(), dialect, expr, order_keys)
-    cursor = decode_cursor(page_token, query.fingerprint, query.kinds)
+    expr, order_keys, query, cursor = _run_search(
+        schema or tracklet_schema(), dialect, filter_string, order_by, page_token
+    )
     if not experiment_ids or not stages:
         return [], None
     _prepare(conn, dialect, expr)
@@ -259,10 +273,7 @@ def search_runs(
         )
         found = load_runs(schema, conn, ids)
         return [found[i] for i in ids if i in found], token
-    expr = parse_filter(filter_string, "run")
-    order_keys = tuple(parse_order_by(order_by, "run"))
-    query = _run_query(schema, dialect, expr, order_keys)
-    cursor = decode_cursor(page_token, query.fingerprint, query.kinds)
+    expr, order_keys, query, cursor = _run_search(schema, dialect, filter_string, order_by, page_token)
     if not experiment_ids or not stages:
         return [], None
     resume = "after" if cursor.after is not None else "offset" if cursor.offset else "start"
