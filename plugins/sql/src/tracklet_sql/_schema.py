@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -31,7 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
 
 metadata = MetaData()
 
@@ -39,8 +40,27 @@ metadata = MetaData()
 FINITE, NAN, POS_INF, NEG_INF = 0, 1, 2, 3
 _MAX = sys.float_info.max
 
+
+class MediumTextOnMySQL(Text):
+    """TEXT, and MEDIUMTEXT on MySQL/MariaDB (:func:`_mysql_text`)."""
+
+
+class LongTextOnMySQL(Text):
+    """TEXT, and LONGTEXT on MySQL/MariaDB (:func:`_mysql_text`)."""
+
+
+@compiles(MediumTextOnMySQL, "mysql")
+@compiles(MediumTextOnMySQL, "mariadb")
+@compiles(LongTextOnMySQL, "mysql")
+@compiles(LongTextOnMySQL, "mariadb")
+def _mysql_text(type_: Text, compiler: Any, **kw: Any) -> str:
+    # The type's own DDL, not Text().with_variant(mysql.MEDIUMTEXT(), ...): naming the MySQL
+    # type imports SQLAlchemy's MySQL dialect (~15 ms) in every process, sqlite's included.
+    return "MEDIUMTEXT" if isinstance(type_, MediumTextOnMySQL) else "LONGTEXT"
+
+
 # Long text: TEXT holds 65,535 bytes on MySQL, too few for 20,000 utf8mb4 characters.
-LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+LongText = MediumTextOnMySQL
 
 
 def encode_value(value: float) -> tuple[float, int]:
@@ -63,7 +83,28 @@ def decode_value(value: float, nonfinite: int) -> float:
 _CASCADE = {"ondelete": "CASCADE"}
 # MySQL/MariaDB: full Unicode, and a binary collation so `=`, LIKE and ORDER BY behave as on
 # the other dialects (case-sensitive, code-point order) instead of utf8mb4_general_ci's.
-_MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
+# They are given to the tables by mysql_conventions() when tables are created on MySQL, not
+# to Table(): a ``mysql_*`` argument makes SQLAlchemy load its MySQL dialect (~15 ms) in
+# every process, a sqlite user's included.
+MYSQL_TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
+# Indexed prefix of long values (an InnoDB key holds 3,072 bytes), by index name.
+_MYSQL_INDEX_LENGTHS = {
+    "ix_trace_tags_key_value": {"value": 255},
+    "ix_trace_request_metadata_key_value": {"value": 255},
+}
+
+
+def mysql_conventions(metadata_: MetaData) -> None:
+    """Give every table of ``metadata_`` :data:`MYSQL_TABLE_OPTIONS` and its indexes their
+    MySQL prefix lengths; call it before creating the tables on MySQL/MariaDB (it loads
+    SQLAlchemy's MySQL dialect). Calling it again changes nothing."""
+    for table in metadata_.tables.values():
+        table.dialect_kwargs.update(MYSQL_TABLE_OPTIONS)
+        for index in table.indexes:
+            length = _MYSQL_INDEX_LENGTHS.get(str(index.name))
+            if length is not None:
+                index.dialect_kwargs["mysql_length"] = length
+
 
 experiments = Table(
     "experiments",
@@ -74,7 +115,6 @@ experiments = Table(
     Column("lifecycle_stage", String(32), nullable=False),
     Column("creation_time", BigInteger),
     Column("last_update_time", BigInteger),
-    **_MYSQL,
 )
 
 experiment_tags = Table(
@@ -85,7 +125,6 @@ experiment_tags = Table(
     Column("value", LongText),
     PrimaryKeyConstraint("experiment_id", "key"),
     sqlite_with_rowid=False,
-    **_MYSQL,
 )
 
 runs = Table(
@@ -103,7 +142,6 @@ runs = Table(
     Column("deleted_time", BigInteger),
     Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
     sqlite_with_rowid=False,
-    **_MYSQL,
 )
 
 params = Table(
@@ -114,7 +152,6 @@ params = Table(
     Column("value", String(8000), nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
     sqlite_with_rowid=False,
-    **_MYSQL,
 )
 
 tags = Table(
@@ -125,7 +162,6 @@ tags = Table(
     Column("value", LongText),
     PrimaryKeyConstraint("run_uuid", "key"),
     sqlite_with_rowid=False,
-    **_MYSQL,
 )
 
 # History. The primary key is the whole point, in reading order: a history read is one
@@ -142,7 +178,6 @@ metrics = Table(
     Column("nonfinite", SmallInteger, nullable=False, default=FINITE),
     PrimaryKeyConstraint("run_uuid", "key", "step", "timestamp", "value", "nonfinite", name="pk_metrics"),
     sqlite_with_rowid=False,
-    **_MYSQL,
 )
 
 # One row per (run, key), kept in the write's transaction: the point with the largest
@@ -158,7 +193,6 @@ latest_metrics = Table(
     Column("nonfinite", SmallInteger, nullable=False, default=FINITE),
     PrimaryKeyConstraint("run_uuid", "key"),
     sqlite_with_rowid=False,
-    **_MYSQL,
 )
 
 datasets = Table(
@@ -173,7 +207,6 @@ datasets = Table(
     Column("dataset_schema", LongText),
     Column("dataset_profile", LongText),
     PrimaryKeyConstraint("experiment_id", "name", "digest"),
-    **_MYSQL,
 )
 
 inputs = Table(
@@ -186,7 +219,6 @@ inputs = Table(
     Column("destination_id", String(36), nullable=False),
     PrimaryKeyConstraint("source_type", "source_id", "destination_type", "destination_id"),
     Index("ix_inputs_destination", "destination_type", "destination_id"),
-    **_MYSQL,
 )
 
 input_tags = Table(
@@ -197,14 +229,13 @@ input_tags = Table(
     Column("value", String(500), nullable=False),
     PrimaryKeyConstraint("input_uuid", "name"),
     sqlite_with_rowid=False,
-    **_MYSQL,
 )
 
 # -- traces (revision 0002), modelled on MLflow 3.17's SqlTraceInfo, SqlTraceTag,
 # SqlTraceMetadata and SqlSpan, with MLflow's column names ----------------------------------
 
 # Span payloads can be large: LONGTEXT on MySQL (MEDIUMTEXT stops at 16 MiB), as MLflow.
-HugeText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+HugeText = LongTextOnMySQL
 #: Dialects given the (key, value) index of trace tags and metadata. PostgreSQL is left out:
 #: a b-tree entry holds at most ~2.7 kB and values go up to 8,000 characters; its lookups
 #: use the primary key and the (key) prefix of nothing else (the tables are small per key).
@@ -221,7 +252,6 @@ trace_info = Table(
     Column("client_request_id", String(250)),
     Column("request_preview", String(1000)),
     Column("response_preview", String(1000)),
-    **_MYSQL,
 )
 # the default order of search_traces: newest first, then by id
 Index(
@@ -238,11 +268,8 @@ trace_tags = Table(
     Column("key", String(250), nullable=False),
     Column("value", String(8000)),
     PrimaryKeyConstraint("request_id", "key"),
-    Index("ix_trace_tags_key_value", "key", "value", mysql_length={"value": 255}).ddl_if(
-        dialect=VALUE_INDEX_DIALECTS
-    ),
+    Index("ix_trace_tags_key_value", "key", "value").ddl_if(dialect=VALUE_INDEX_DIALECTS),
     sqlite_with_rowid=False,
-    **_MYSQL,
 )
 
 trace_request_metadata = Table(
@@ -252,11 +279,8 @@ trace_request_metadata = Table(
     Column("key", String(250), nullable=False),
     Column("value", String(8000)),
     PrimaryKeyConstraint("request_id", "key"),
-    Index("ix_trace_request_metadata_key_value", "key", "value", mysql_length={"value": 255}).ddl_if(
-        dialect=VALUE_INDEX_DIALECTS
-    ),
+    Index("ix_trace_request_metadata_key_value", "key", "value").ddl_if(dialect=VALUE_INDEX_DIALECTS),
     sqlite_with_rowid=False,
-    **_MYSQL,
 )
 
 spans = Table(
@@ -274,5 +298,4 @@ spans = Table(
     Column("duration_ns", BigInteger),  # end - start, written with the row; NULL while running
     Column("content", HugeText, nullable=False),  # json of Span.to_dict()
     PrimaryKeyConstraint("trace_id", "span_id"),
-    **_MYSQL,
 )

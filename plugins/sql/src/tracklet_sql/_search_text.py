@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = ["TextOps", "register_sqlite_functions"]
@@ -62,7 +61,7 @@ class TextOps:
         """``column`` as compared and ordered exactly (bytes on MySQL, "C" on PostgreSQL)."""
         if self.dialect == "mysql":
             # typed as a string again so that values compared with it bind as text
-            return sa.type_coerce(sa.cast(column, mysql.BINARY()), sa.String())
+            return sa.type_coerce(sa.cast(column, sa.BINARY()), sa.String())
         if self.dialect == "postgresql":
             return column.collate("C")
         return column
@@ -88,7 +87,7 @@ class TextOps:
             return self.exact(column).not_in(list(value))
         if op == "LIKE":
             if self.binary_like:
-                binary = sa.cast(sa.literal(like_pattern(value), sa.String), mysql.BINARY())
+                binary = sa.cast(sa.literal(like_pattern(value), sa.String), sa.BINARY())
                 return column.like(sa.type_coerce(binary, sa.String()), escape=_ESCAPE)
             return column.like(like_pattern(value), escape=_ESCAPE)
         if op == "ILIKE":
