@@ -339,3 +339,18 @@ def test_the_open_path_does_not_import_alembic(tmp_path: pathlib.Path):
         "assert 'alembic' not in sys.modules, 'alembic was imported'"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_a_database_at_0002_upgrades_to_the_default_order_index(engine: sa.Engine):
+    migrations.prepare_database(engine)
+    with engine.begin() as conn:
+        command.downgrade(migrations.alembic_config(conn), "0002")
+    dialect = dialect_name(engine)
+    old, new = "ix_runs_experiment_stage_start", "ix_runs_experiment_stage_newest"
+    assert {i["name"] for i in sa.inspect(engine).get_indexes("runs")} >= {old}
+    with pytest.raises(TrackletException, match="tracklet db upgrade"):
+        migrations.prepare_database(engine)
+    assert migrations.upgrade(engine) == ("0002", migrations.HEAD)
+    names = {i["name"] for i in sa.inspect(engine).get_indexes("runs")}
+    assert names >= ({new} if dialect in ("sqlite", "postgresql") else {old})
+    assert differences(engine) == []

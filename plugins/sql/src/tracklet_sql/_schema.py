@@ -140,9 +140,28 @@ runs = Table(
     Column("lifecycle_stage", String(20), nullable=False),
     Column("artifact_uri", Text),
     Column("deleted_time", BigInteger),
-    Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
     sqlite_with_rowid=False,
 )
+# The default order of a run search (start_time DESC with NULL last, then run_uuid in
+# code-point order) as an index (revision 0003), so a page of it is an index range after
+# the previous page's last row, not a sort of the experiment (tracklet_sql._search_keyset).
+# sqlite puts NULL last in a DESC index by itself; PostgreSQL is told, and compares ids in
+# "C" order. MySQL/MariaDB keep revision 0001's index, which InnoDB ends with the primary
+# key: (experiment_id, lifecycle_stage, start_time, run_uuid).
+NEWEST_RUNS_INDEX = "ix_runs_experiment_stage_newest"
+Index(
+    NEWEST_RUNS_INDEX, runs.c.experiment_id, runs.c.lifecycle_stage, runs.c.start_time.desc(), runs.c.run_uuid
+).ddl_if(dialect="sqlite")
+Index(
+    NEWEST_RUNS_INDEX,
+    runs.c.experiment_id,
+    runs.c.lifecycle_stage,
+    runs.c.start_time.desc().nulls_last(),
+    runs.c.run_uuid.collate("C"),
+).ddl_if(dialect="postgresql")
+Index(
+    "ix_runs_experiment_stage_start", runs.c.experiment_id, runs.c.lifecycle_stage, runs.c.start_time
+).ddl_if(dialect=("mysql", "mariadb"))
 
 params = Table(
     "params",

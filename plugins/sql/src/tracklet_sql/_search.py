@@ -24,9 +24,9 @@ being added. The token format (MLflow's ``{"offset": N}`` plus the cursor) is in
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -38,6 +38,7 @@ from tracklet_sql._engine import dialect_name
 from tracklet_sql._read import array_statement, load_runs, runs_of_rows, with_run_rows
 from tracklet_sql._schemas import Schema, tracklet_schema
 from tracklet_sql._search_filter import RUN_COLUMNS, experiment_filter, run_filter, uses_ilike
+from tracklet_sql._search_keyset import NULL_CURSOR, keyset_page, label_order, newest_order, serves
 from tracklet_sql._search_order import SortColumn, experiment_sort, run_sort
 from tracklet_sql._search_text import TextOps, register_sqlite_functions
 from tracklet_sql._search_token import Cursor, decode_cursor, encode_cursor, query_hash
@@ -56,6 +57,9 @@ class _Query:
     columns: tuple[SortColumn, ...]  # the sort columns; the last one is the row id
     after: ColumnElement[bool]  # "sorts after the cursor", with parameters after_0, after_1, ...
     fingerprint: str  # ties tokens to the filter and order-by
+    #: In the default order (:mod:`tracklet_sql._search_keyset`): the page after a cursor,
+    #: given whether the cursor is among runs without a start time.
+    page_after: Callable[[bool], sa.Select[Any]] | None = None
 
     @property
     def kinds(self) -> list[str]:
@@ -83,16 +87,33 @@ def _query(
 
 
 @lru_cache(maxsize=256)
-def _run_query(schema: Schema, dialect: str, expr: Expr | None, order_keys: tuple[OrderKey, ...]) -> _Query:
+def _run_query(
+    schema: Schema, dialect: str, expr: Expr | None, order_keys: tuple[OrderKey, ...], single: bool = False
+) -> _Query:
+    """The statement of a run search; ``single``: over one experiment and one stage, bound
+    as ``experiment_id`` and ``stage`` (PostgreSQL orders by an index only after equalities)."""
     text = TextOps(dialect, binary_like=not schema.owns_ddl)
     runs = schema.runs
-    where: list[ColumnElement[bool]] = [
-        runs.c.experiment_id.in_(sa.bindparam("experiment_ids", expanding=True)),
-        runs.c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True)),
-    ]
+    where: list[ColumnElement[bool]] = (
+        [
+            runs.c.experiment_id == sa.bindparam("experiment_id", type_=sa.Integer),
+            runs.c.lifecycle_stage == sa.bindparam("stage", type_=sa.String),
+        ]
+        if single
+        else [
+            runs.c.experiment_id.in_(sa.bindparam("experiment_ids", expanding=True)),
+            runs.c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True)),
+        ]
+    )
     if expr is not None:
         where.append(run_filter(schema, expr, text))
     fingerprint = query_hash("run", expr, order_keys)
+    if serves(dialect, order_keys):
+        columns, _ = run_sort(schema, order_keys, text)
+        selected = [column.value.label(f"sort_{i}") for i, column in enumerate(columns)]
+        select = sa.select(*selected).where(*where).order_by(*newest_order(runs, text))
+        page_after = partial(keyset_page, runs, tuple(columns), tuple(where), text)
+        return _Query(select, tuple(columns), _after(columns), fingerprint, page_after)
     if dialect == "postgresql" and expr is not None and any(k.entity_type != ATTRIBUTE for k in order_keys):
         # Filter first, then join the order-by rows to the runs that passed: PostgreSQL
         # would otherwise join them to every run of the experiments before filtering
@@ -124,18 +145,46 @@ def _experiment_query(
     return _query(experiments, columns, where, query_hash("experiment", expr, order_keys))
 
 
+def _resume(query: _Query, cursor: Cursor) -> str:
+    """How a page starts: ``"start"``, ``"offset"``, ``"after"`` (a keyset cursor) or
+    :data:`NULL_CURSOR` (one among runs without a start time, in the default order)."""
+    if cursor.after is not None:
+        # the default order's bucket of start_time, 1 for NULL, is third from the end
+        return NULL_CURSOR if query.page_after is not None and cursor.after[-3] == 1 else "after"
+    return "offset" if cursor.offset else "start"
+
+
+@lru_cache(maxsize=512)
+def _page_statement(query: _Query, resume: str) -> sa.Select[Any]:
+    """The page query of ``query`` for a resume mode (:func:`_resume`), with parameters
+    ``page_limit`` and ``after_<i>`` or ``page_offset``."""
+    limit = sa.bindparam("page_limit", type_=sa.BigInteger)
+    if resume == "offset":
+        return query.select.offset(sa.bindparam("page_offset", type_=sa.BigInteger)).limit(limit)
+    if resume == "start":
+        return query.select.limit(limit)
+    if query.page_after is not None:
+        return query.page_after(resume == NULL_CURSOR)
+    return query.select.where(query.after).limit(limit)
+
+
+def _bounds(cursor: Cursor, max_results: int) -> dict[str, Any]:
+    """The page parameters of :func:`_page_statement`: one row more than the page tells
+    whether another page follows."""
+    bounds: dict[str, Any] = {"page_limit": max_results + 1}
+    if cursor.after is not None:
+        bounds.update({f"after_{i}": value for i, value in enumerate(cursor.after)})
+    elif cursor.offset:
+        bounds["page_offset"] = cursor.offset
+    return bounds
+
+
 def _page(
     conn: sa.Connection, query: _Query, cursor: Cursor, max_results: int, parameters: dict[str, Any]
 ) -> tuple[list[Any], str | None]:
     """Run the page query: the ids of the page and the next page's token."""
-    statement = query.select
-    if cursor.after is not None:
-        statement = statement.where(query.after)
-        parameters.update({f"after_{i}": value for i, value in enumerate(cursor.after)})
-    elif cursor.offset:
-        statement = statement.offset(cursor.offset)
-    # one row more than the page tells whether another page follows
-    rows = conn.execute(statement.limit(max_results + 1), parameters).all()
+    statement = _page_statement(query, _resume(query, cursor))
+    rows = conn.execute(statement, {**parameters, **_bounds(cursor, max_results)}).all()
     page = rows[:max_results]
     return [row[-1] for row in page], _next_token(query, cursor, rows, max_results)
 
@@ -152,27 +201,22 @@ def _next_token(query: _Query, cursor: Cursor, rows: Sequence[Any], max_results:
 
 @lru_cache(maxsize=256)
 def _pg_run_page(
-    dialect: sa.Dialect, schema: Schema, expr: Expr | None, order_keys: tuple[OrderKey, ...], resume: str
+    dialect: sa.Dialect,
+    schema: Schema,
+    expr: Expr | None,
+    order_keys: tuple[OrderKey, ...],
+    resume: str,
+    single: bool,
 ) -> tuple[str, dict[str, Any]]:
     """PostgreSQL: the driver-level SQL of a whole run search page, the page query and its
     runs' rows in one statement (:func:`tracklet_sql._read.with_run_rows`), and its
-    constant parameters; ``resume`` is ``"after"`` (a keyset cursor), ``"offset"`` or
-    ``"start"``. Per call it takes ``experiment_ids`` and ``stages`` (arrays),
-    ``page_limit``, and ``after_<i>`` or ``page_offset``."""
-    query = _run_query(schema, "postgresql", expr, order_keys)
-    page = query.select
-    if resume == "after":
-        page = page.where(query.after)
-    elif resume == "offset":
-        page = page.offset(sa.bindparam("page_offset", type_=sa.BigInteger))
-    page = page.limit(sa.bindparam("page_limit", type_=sa.BigInteger))
+    constant parameters; ``resume`` as :func:`_resume` gives it. Per call it takes
+    ``experiment_ids`` and ``stages`` (arrays; ``experiment_id`` and ``stage`` when
+    ``single``), and :func:`_bounds`' parameters."""
+    query = _run_query(schema, "postgresql", expr, order_keys, single)
+    page = _page_statement(query, resume)
     statement = with_run_rows(schema, page, f"sort_{len(query.columns) - 1}")
-    order = []
-    for index, column in enumerate(query.columns):
-        value: ColumnElement[Any] = statement.selected_columns[f"sort_{index}"]
-        if column.kind == "str":
-            value = value.collate("C")
-        order.append(value.asc() if column.ascending else value.desc())
+    order = label_order(query.columns, statement.selected_columns, TextOps("postgresql"))
     return array_statement(dialect, statement.order_by(*order))
 
 
@@ -186,11 +230,7 @@ def _pg_search_runs(
     schema: Schema,
 ) -> tuple[list[Run], str | None]:
     statement, constants = sql
-    parameters = {**constants, **parameters, "page_limit": max_results + 1}
-    if cursor.after is not None:
-        parameters.update({f"after_{i}": value for i, value in enumerate(cursor.after)})
-    elif cursor.offset:
-        parameters["page_offset"] = cursor.offset
+    parameters = {**constants, **parameters, **_bounds(cursor, max_results)}
     # one statement on its own is one snapshot: no BEGIN or ROLLBACK round trips
     autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
     rows = autocommit.exec_driver_sql(statement, parameters).fetchall()
@@ -276,9 +316,13 @@ def search_runs(
     expr, order_keys, query, cursor = _run_search(schema, dialect, filter_string, order_by, page_token)
     if not experiment_ids or not stages:
         return [], None
-    resume = "after" if cursor.after is not None else "offset" if cursor.offset else "start"
-    sql = _pg_run_page(conn.dialect, schema, expr, order_keys, resume)
-    parameters = {"experiment_ids": list(experiment_ids), "stages": list(stages)}
+    single = len(experiment_ids) == 1 and len(stages) == 1
+    sql = _pg_run_page(conn.dialect, schema, expr, order_keys, _resume(query, cursor), single)
+    parameters: dict[str, Any] = (
+        {"experiment_id": experiment_ids[0], "stage": stages[0]}
+        if single
+        else {"experiment_ids": list(experiment_ids), "stages": list(stages)}
+    )
     return _pg_search_runs(conn, query, cursor, sql, parameters, max_results, schema)
 
 
