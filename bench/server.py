@@ -202,21 +202,46 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: str, timeout: flo
     raise RuntimeError(f"server not healthy after {timeout}s: {Path(log).read_text()[-2000:]}")
 
 
+def tree_pids(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    found, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        found.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process and its live descendants (a
+    server's workers live as long as the server, so a difference over a load is theirs)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
+
+
 def tree_rss_bytes(pid: int) -> int:
     """Resident memory of a process and all its descendants."""
     total = 0
-    stack = [pid]
-    while stack:
-        p = stack.pop()
+    for p in tree_pids(pid):
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1]) * 1024
                         break
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    stack.extend(int(c) for c in f.read().split())
         except (FileNotFoundError, ProcessLookupError, ValueError):
             continue
     return total
@@ -225,11 +250,15 @@ def tree_rss_bytes(pid: int) -> int:
 # -- the load: client processes (bench/server_clients.py) ------------------------------------
 
 
-def run_clients(kind: str, url: str, specs: list[dict[str, Any]]) -> dict[str, Any]:
+def run_clients(
+    kind: str, url: str, specs: list[dict[str, Any]], server_pid: int | None = None
+) -> dict[str, Any]:
     """Start one client process per spec, wait until every one is ready (imported,
     connected, one untimed call made), release them together; return their latencies,
-    errors, first error and peak resident set, and the wall seconds from the release to
-    the last one's end."""
+    errors, first error and peak resident set, the wall seconds from the release to
+    the last one's end, the clients' CPU seconds in their timed loops and (given
+    ``server_pid``) the server's CPU seconds from the release to the end: CPU per request
+    moves much less with the machine's load than requests/s do."""
     procs = [
         subprocess.Popen(
             [sys.executable, str(CLIENTS), "--client", kind, "--url", url, "--spec", json.dumps(spec)],
@@ -250,12 +279,19 @@ def run_clients(kind: str, url: str, specs: list[dict[str, Any]]) -> dict[str, A
             raise RuntimeError(
                 f"{kind} client failed: {err.strip().splitlines()[-1] if err.strip() else '?'}"
             )
+    server_cpu = tree_cpu_seconds(server_pid) if server_pid is not None else 0.0
     start = time.time()
     for proc in procs:
         assert proc.stdin is not None
         proc.stdin.write("go\n")
         proc.stdin.flush()
-    merged: dict[str, Any] = {"latencies": [], "errors": 0, "first_error": None, "rss_mb": 0.0}
+    merged: dict[str, Any] = {
+        "latencies": [],
+        "errors": 0,
+        "first_error": None,
+        "rss_mb": 0.0,
+        "client_cpu_s": 0.0,
+    }
     for proc in procs:
         out, err = proc.communicate()
         if proc.returncode != 0:
@@ -267,7 +303,10 @@ def run_clients(kind: str, url: str, specs: list[dict[str, Any]]) -> dict[str, A
         merged["errors"] += one["errors"]
         merged["first_error"] = merged["first_error"] or one["first_error"]
         merged["rss_mb"] = max(merged["rss_mb"], one["rss_mb"])
+        merged["client_cpu_s"] += one.get("cpu_s", 0.0)
     merged["wall"] = time.time() - start
+    if server_pid is not None:
+        merged["server_cpu_s"] = tree_cpu_seconds(server_pid) - server_cpu
     return merged
 
 
@@ -282,6 +321,11 @@ def load_figures(
         f"{prefix}_p99_ms": percentile(lat, 0.99) * 1000,
         "errors": load["errors"],
     }
+    calls = len(lat) + load["errors"]
+    if calls:
+        if "server_cpu_s" in load:
+            figures[f"{prefix}_server_cpu_ms"] = load["server_cpu_s"] * 1000 / calls
+        figures[f"{prefix}_client_cpu_ms"] = load["client_cpu_s"] * 1000 / calls
     if load["first_error"]:
         figures["first_error"] = load["first_error"]
     if client_rss:
@@ -344,7 +388,7 @@ def workload_log_batch(url: str, pid: int, opts: argparse.Namespace) -> dict[str
             pool, url + API + "/runs/create", {"experiment_id": exp, "start_time": int(time.time() * 1000)}
         )
         specs.append({"run_id": run["run"]["info"]["run_id"], "duration": opts.duration})
-    figures = load_figures("log_batch", run_clients("log_batch", url, specs), opts.duration)
+    figures = load_figures("log_batch", run_clients("log_batch", url, specs, pid), opts.duration)
     figures["log_batch_points_s"] = figures["log_batch_rps"] * 100
     return figures
 
@@ -368,7 +412,7 @@ def workload_search(url: str, pid: int, opts: argparse.Namespace) -> dict[str, A
     specs = [{"experiment_id": exp, "first": i * per, "count": per} for i in range(opts.clients)]
     populated = run_clients("populate", url, specs)
     analyze(opts.backend_uri)
-    load = run_clients("search", url, [{"experiment_id": exp, "duration": opts.duration}] * opts.clients)
+    load = run_clients("search", url, [{"experiment_id": exp, "duration": opts.duration}] * opts.clients, pid)
     return {
         "populate_runs_s": per * opts.clients / populated["wall"],
         **load_figures("search", load, opts.duration),
@@ -415,7 +459,7 @@ def read_workload(kind: str) -> Any:
 
     def workload(url: str, pid: int, opts: argparse.Namespace) -> dict[str, Any]:
         spec = {**read_fixture(url), "duration": opts.duration, "library": LIBRARY[opts.side]}
-        load = run_clients(kind, url, [spec] * opts.clients)
+        load = run_clients(kind, url, [spec] * opts.clients, pid)
         return load_figures(kind, load, opts.duration, client_rss=library)
 
     return workload
@@ -504,25 +548,39 @@ LABELS = {
     "log_batch_points_s": ("  metric points logged", "points/s", True),
     "log_batch_p50_ms": ("  p50 latency", "ms", False),
     "log_batch_p99_ms": ("  p99 latency", "ms", False),
+    "log_batch_server_cpu_ms": ("  server CPU per request", "ms", False),
+    "log_batch_client_cpu_ms": ("  client CPU per request", "ms", False),
     "populate_runs_s": ("populate {runs} runs (create + log-batch)", "runs/s", True),
     "search_rps": ("runs/search over {runs} runs, {clients} clients", "req/s", True),
     "search_p50_ms": ("  p50 latency", "ms", False),
     "search_p99_ms": ("  p99 latency", "ms", False),
+    "search_server_cpu_ms": ("  server CPU per request", "ms", False),
+    "search_client_cpu_ms": ("  client CPU per request", "ms", False),
     "get_run_rps": ("runs/get (raw HTTP), {clients} clients", "req/s", True),
     "get_run_p50_ms": ("  p50 latency", "ms", False),
     "get_run_p99_ms": ("  p99 latency", "ms", False),
+    "get_run_server_cpu_ms": ("  server CPU per request", "ms", False),
+    "get_run_client_cpu_ms": ("  client CPU per request", "ms", False),
     "get_history_rps": ("metrics/get-history 1,000 points (raw HTTP)", "req/s", True),
     "get_history_p50_ms": ("  p50 latency", "ms", False),
     "get_history_p99_ms": ("  p99 latency", "ms", False),
+    "get_history_server_cpu_ms": ("  server CPU per request", "ms", False),
+    "get_history_client_cpu_ms": ("  client CPU per request", "ms", False),
     "client_get_run_rps": ("client get_run, {clients} clients", "calls/s", True),
     "client_get_run_p50_ms": ("  p50 latency", "ms", False),
     "client_get_run_p99_ms": ("  p99 latency", "ms", False),
+    "client_get_run_server_cpu_ms": ("  server CPU per request", "ms", False),
+    "client_get_run_client_cpu_ms": ("  client CPU per request", "ms", False),
     "client_get_history_rps": ("client get_metric_history 1,000 points", "calls/s", True),
     "client_get_history_p50_ms": ("  p50 latency", "ms", False),
     "client_get_history_p99_ms": ("  p99 latency", "ms", False),
+    "client_get_history_server_cpu_ms": ("  server CPU per request", "ms", False),
+    "client_get_history_client_cpu_ms": ("  client CPU per request", "ms", False),
     "client_log_metric_rps": ("client log_metric, {clients} clients", "calls/s", True),
     "client_log_metric_p50_ms": ("  p50 latency", "ms", False),
     "client_log_metric_p99_ms": ("  p99 latency", "ms", False),
+    "client_log_metric_server_cpu_ms": ("  server CPU per request", "ms", False),
+    "client_log_metric_client_cpu_ms": ("  client CPU per request", "ms", False),
     "upload_mb_s": ("artifact upload {artifact_mib} MiB", "MB/s", True),
     "download_mb_s": ("artifact download {artifact_mib} MiB", "MB/s", True),
     "server_rss_growth_mb": ("  server memory growth", "MB", False),

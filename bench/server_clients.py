@@ -40,11 +40,13 @@ class Tally:
         self.latencies: list[float] = []
         self.errors = 0
         self.first_error: str | None = None
+        self.cpu_s = 0.0
 
     def loop(self, spec: dict[str, Any], call: Callable[[int], str | None]) -> None:
         """Wait for the go, then repeat ``call(i)`` (None when it worked, else what went
         wrong) for ``duration`` seconds."""
         wait_for_go()
+        cpu = time.process_time()
         end = time.perf_counter() + spec["duration"]
         i = 0
         while time.perf_counter() < end:
@@ -59,6 +61,7 @@ class Tally:
                 self.errors += 1
                 self.first_error = self.first_error or problem
             i += 1
+        self.cpu_s = time.process_time() - cpu
 
     def report(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class Tally:
             "errors": self.errors,
             "first_error": self.first_error,
             "rss_mb": peak_rss_mb(),
+            "cpu_s": self.cpu_s,
         }
 
 
