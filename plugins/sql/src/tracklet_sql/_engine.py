@@ -4,8 +4,9 @@
   driver (``postgresql+psycopg2://``, ``mysql+mysqldb://``).
 * sqlite runs in WAL mode (readers never block the writer), with a 60 s busy timeout,
   ``synchronous=NORMAL`` (a killed process loses nothing it committed; a power cut
-  may lose the last commits), foreign keys on, case-sensitive ``LIKE`` and reads
-  through a 256 MiB memory map. Write
+  may lose the last commits), foreign keys on, case-sensitive ``LIKE``, reads
+  through a 256 MiB memory map and the write-ahead log copied back into the database
+  (checkpointed) every :data:`_SQLITE_WAL_AUTOCHECKPOINT_PAGES` pages, not sqlite's 1,000. Write
   transactions start with ``BEGIN IMMEDIATE`` so two writers queue on the busy
   timeout instead of failing with "database is locked" when a read turns into a write.
 * A process forked after using an engine drops the inherited pooled connections
@@ -47,6 +48,15 @@ T = TypeVar("T")
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}
 _SQLITE_BUSY_TIMEOUT_S = 60.0
 _SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+#: WAL pages after which a commit checkpoints. A ``log_batch`` of 100 metrics rewrites
+#: ~150 pages (one leaf per metric key), the same ones call after call: at sqlite's 1,000 a
+#: checkpoint (two fsyncs, every distinct page copied) came every ~7 commits; at 4,000 it
+#: comes every ~27 and copies each hot page once for all of them: CPU per such call
+#: -9 to -10% (1.61-1.65 -> 1.47-1.49 ms mean, thread CPU, A/B in one process). 4,000
+#: frames stay within the first block of the WAL's index (4,062), so a read looks a page
+#: up in one hash table, as before; a search over 2,000 runs right after loading them
+#: (the WAL holding most of the database) measured +2% CPU (5.23 -> 5.32 ms).
+_SQLITE_WAL_AUTOCHECKPOINT_PAGES = 4000
 _ENGINES: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
 #: In a forked child: the parent's pools, kept so that nothing finalises its connections.
 _INHERITED_POOLS: list[Any] = []
@@ -166,6 +176,7 @@ def _sqlite_engine(url: URL) -> sa.Engine:
         if not memory:
             # reads through a memory map skip a read() call per page: searches ~20% faster
             cursor.execute(f"PRAGMA mmap_size={_SQLITE_MMAP_BYTES}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={_SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
