@@ -8,8 +8,13 @@ tracking URIs and ``MemoryArtifactRepository(artifact_uri)`` for artifact URIs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tracklet.plugins import Scheme, hookimpl
-from tracklet.routes import Route
+
+if TYPE_CHECKING:
+    # only for the annotation: every process loads this plugin, few ever serve its route
+    from tracklet.routes import Route
 
 
 @hookimpl
