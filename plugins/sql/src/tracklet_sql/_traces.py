@@ -45,7 +45,6 @@ from ._engine import write
 from ._mlflow_revisions import SPANS
 from ._mlflow_traces import PROMOTED_COLUMNS, PROMOTED_KEYS, columns_from_metadata, metadata_from_columns
 from ._schemas import Schema
-from ._search_traces import info_columns, search_trace_rows
 from ._write import DriverSql, _executemany, _insert_ignore, _upsert, driver_sql
 
 if TYPE_CHECKING:
@@ -265,6 +264,10 @@ def _name_as_tag(schema: Schema) -> list[sa.Select[Any]]:
 
 @cache
 def _statements(schema: Schema) -> _Statements:
+    # the trace search compiler is imported on a store's first trace call, not by every
+    # process that opens a store (SqlStore inherits these methods)
+    from ._search_traces import info_columns
+
     if not schema.has_traces:
         raise TrackletException(
             f"This MLflow database (schema revision {schema.revision}) predates MLflow's spans table "
@@ -502,6 +505,8 @@ class SqlTraces(TraceStore):
         """One page: a query for the ``trace_info`` rows, one for their tags and metadata."""
         keys = [k for k in (_experiment_key(e) for e in search.experiment_ids) if k is not None]
         self._t  # noqa: B018 - refuses a database without trace tables
+        from ._search_traces import search_trace_rows
+
         with self.engine.connect() as conn:
             page = search_trace_rows(conn, self.dialect, keys, search, self.schema)
             extra = key_values(self.schema, conn, [row.request_id for row in page.rows])
