@@ -18,6 +18,9 @@ field. A search's size is bounded
 ``INVALID_PARAMETER_VALUE`` naming the limit. The user reference is ``docs/search.md``.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from tracklet.search._ast import (
     ATTRIBUTE,
     DATASET,
@@ -33,15 +36,6 @@ from tracklet.search._ast import (
     Or,
     OrderKey,
     Value,
-)
-from tracklet.search._evaluate import compile_experiment_filter, compile_run_filter, like_regex
-from tracklet.search._memory import (
-    filter_experiments,
-    filter_runs,
-    search_experiments_in_memory,
-    search_runs_in_memory,
-    sort_experiments,
-    sort_runs,
 )
 from tracklet.search._paging import (
     MAX_PAGE_OFFSET,
@@ -60,40 +54,96 @@ from tracklet.search._parser import (
     parse_filter,
     parse_order_by,
 )
-from tracklet.search._registry import (
-    compile_logged_model_filter,
-    compile_model_version_filter,
-    compile_registered_model_filter,
-    encode_logged_models_page_token,
-    filter_logged_models,
-    filter_model_versions,
-    filter_registered_models,
-    logged_model_sort_keys,
-    model_version_sort_keys,
-    parse_logged_model_filter,
-    parse_logged_model_order_by,
-    parse_model_version_filter,
-    parse_model_version_order_by,
-    parse_registered_model_filter,
-    parse_registered_model_order_by,
-    read_offset,
-    registered_model_sort_keys,
-    sort_logged_models,
-    sort_model_versions,
-    sort_registered_models,
-)
-from tracklet.search._traces import (
-    METADATA,
-    TraceSearch,
-    compile_trace_filter,
-    filter_traces,
-    make_trace_search,
-    parse_trace_filter,
-    parse_trace_order_by,
-    search_traces_in_memory,
-    sort_traces,
-    trace_getter,
-)
+
+if TYPE_CHECKING:
+    from tracklet.search._evaluate import compile_experiment_filter, compile_run_filter, like_regex
+    from tracklet.search._memory import (
+        filter_experiments,
+        filter_runs,
+        search_experiments_in_memory,
+        search_runs_in_memory,
+        sort_experiments,
+        sort_runs,
+    )
+    from tracklet.search._registry import (
+        compile_logged_model_filter,
+        compile_model_version_filter,
+        compile_registered_model_filter,
+        encode_logged_models_page_token,
+        filter_logged_models,
+        filter_model_versions,
+        filter_registered_models,
+        logged_model_sort_keys,
+        model_version_sort_keys,
+        parse_logged_model_filter,
+        parse_logged_model_order_by,
+        parse_model_version_filter,
+        parse_model_version_order_by,
+        parse_registered_model_filter,
+        parse_registered_model_order_by,
+        read_offset,
+        registered_model_sort_keys,
+        sort_logged_models,
+        sort_model_versions,
+        sort_registered_models,
+    )
+    from tracklet.search._traces import (
+        METADATA,
+        TraceSearch,
+        compile_trace_filter,
+        filter_traces,
+        make_trace_search,
+        parse_trace_filter,
+        parse_trace_order_by,
+        search_traces_in_memory,
+        sort_traces,
+        trace_getter,
+    )
+
+#: Public name -> the submodule defining it, imported on first use: a SQL store's run
+#: search needs only the AST, the parser and the page tokens, not the in-memory
+#: evaluators, the registry's grammar or the traces' (a few ms of every new process).
+_LAZY: dict[str, str] = {
+    "compile_experiment_filter": "_evaluate",
+    "compile_run_filter": "_evaluate",
+    "like_regex": "_evaluate",
+    "filter_experiments": "_memory",
+    "filter_runs": "_memory",
+    "search_experiments_in_memory": "_memory",
+    "search_runs_in_memory": "_memory",
+    "sort_experiments": "_memory",
+    "sort_runs": "_memory",
+    "compile_logged_model_filter": "_registry",
+    "compile_model_version_filter": "_registry",
+    "compile_registered_model_filter": "_registry",
+    "encode_logged_models_page_token": "_registry",
+    "filter_logged_models": "_registry",
+    "filter_model_versions": "_registry",
+    "filter_registered_models": "_registry",
+    "logged_model_sort_keys": "_registry",
+    "model_version_sort_keys": "_registry",
+    "parse_logged_model_filter": "_registry",
+    "parse_logged_model_order_by": "_registry",
+    "parse_model_version_filter": "_registry",
+    "parse_model_version_order_by": "_registry",
+    "parse_registered_model_filter": "_registry",
+    "parse_registered_model_order_by": "_registry",
+    "read_offset": "_registry",
+    "registered_model_sort_keys": "_registry",
+    "sort_logged_models": "_registry",
+    "sort_model_versions": "_registry",
+    "sort_registered_models": "_registry",
+    "METADATA": "_traces",
+    "TraceSearch": "_traces",
+    "compile_trace_filter": "_traces",
+    "filter_traces": "_traces",
+    "make_trace_search": "_traces",
+    "parse_trace_filter": "_traces",
+    "parse_trace_order_by": "_traces",
+    "search_traces_in_memory": "_traces",
+    "sort_traces": "_traces",
+    "trace_getter": "_traces",
+}
 
 __all__ = [
     "ATTRIBUTE",
@@ -163,3 +213,16 @@ __all__ = [
     "sort_traces",
     "trace_getter",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tracklet.search' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tracklet.search.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
