@@ -82,18 +82,19 @@ def keyset_page(
     after_time = sa.bindparam(f"after_{last - 1}", type_=sa.BigInteger)
     after_id = sa.bindparam(f"after_{last}", type_=sa.String)
 
-    def branch(*conditions: ColumnElement[bool], by: Sequence[ColumnElement[Any]]) -> Any:
+    def branch(*conditions: ColumnElement[bool], by: list[ColumnElement[Any]]) -> Any:
         rows = sa.select(*selected).where(*where, *conditions).order_by(*by).limit(limit)
         return sa.select(rows.subquery())
 
-    by_id = [run_id.asc()]
+    # each range in the index's own order (PostgreSQL sorts an IS NULL range by id otherwise)
+    newest = newest_order(runs, text)
     if null_cursor:
-        branches = [branch(start.is_(None), run_id > after_id, by=by_id)]
+        branches = [branch(start.is_(None), run_id > after_id, by=newest)]
     else:
         branches = [
-            branch(start == after_time, run_id > after_id, by=by_id),
-            branch(start < after_time, by=newest_order(runs, text)),
-            branch(start.is_(None), by=by_id),
+            branch(start == after_time, run_id > after_id, by=newest),
+            branch(start < after_time, by=newest),
+            branch(start.is_(None), by=newest),
         ]
     merged = sa.union_all(*branches).subquery("keyset")
     return sa.select(*merged.c).order_by(*label_order(columns, merged.c, text)).limit(limit)
