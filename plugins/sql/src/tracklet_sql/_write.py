@@ -13,7 +13,9 @@ On sqlite (sqlite3) and PostgreSQL (psycopg 3), ``log_batch`` and ``create_run``
 SQLAlchemy's execution layer: :func:`driver_write` runs them on the pooled driver
 connection (same transaction rules and retries as :func:`tracklet_sql._engine.write`),
 with the statements of :func:`batch_sql` and :func:`insert_sql`; :func:`pipeline` sends
-a batch's statements to PostgreSQL in one round trip.
+a batch's statements to PostgreSQL in one round trip. A batch's metric points are
+columns (:func:`metric_points`), written by :func:`write_points`: on sqlite a few
+multi-row ``VALUES`` statements, on PostgreSQL one ``unnest`` per table.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
+from itertools import chain, repeat
+from operator import attrgetter
 from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
@@ -33,17 +37,21 @@ from ._engine import _RETRIES, _retryable, dialect_name
 
 __all__ = [
     "LATEST_COLUMNS",
+    "BatchPoints",
     "BatchSql",
+    "Points",
     "batch_sql",
     "driver_write",
     "has_driver_path",
     "insert_ignore",
     "insert_ignore_tuples",
     "insert_sql",
+    "metric_points",
     "missing_parent",
     "pipeline",
     "raise_latest",
     "upsert",
+    "write_points",
 ]
 
 T = TypeVar("T")
@@ -366,6 +374,10 @@ class BatchSql(NamedTuple):
     #: PostgreSQL: as ``metric`` and ``latest`` for one array per column (``unnest``)
     metric_arrays: str | None
     latest_arrays: str | None
+    #: sqlite: as ``metric`` and ``latest`` for many rows, the text before and after the
+    #: rows of a multi-row ``VALUES`` (:func:`write_points`)
+    metric_values: tuple[str, str] | None
+    latest_values: tuple[str, str] | None
     #: (run_uuid, key, value) into ``params``, skipped if stored
     param: str
     #: (run_uuid, keys...) -> (key, value) of the run's params of those keys; ``{keys}``
@@ -387,13 +399,17 @@ def batch_sql(dialect: sa.Dialect, schema: Any) -> BatchSql:
     def names(table: sa.Table, keys: Sequence[str]) -> str:
         return ", ".join(prep.quote(table.c[k].name) for k in keys)
 
-    def insert(table: sa.Table, keys: Sequence[str], conflict: str) -> str:
+    def insert(table: sa.Table, keys: Sequence[str], conflict: str, marks: str = "") -> str:
         verb = "INSERT" if pg or conflict else "INSERT OR IGNORE"
-        marks = ", ".join([mark] * len(keys))
+        marks = marks or f"({', '.join([mark] * len(keys))})"
         tail = conflict or ("ON CONFLICT DO NOTHING" if pg else "")
-        return (
-            f"{verb} INTO {prep.format_table(table)} ({names(table, keys)}) VALUES ({marks}) {tail}".rstrip()
-        )
+        return f"{verb} INTO {prep.format_table(table)} ({names(table, keys)}) VALUES {marks} {tail}".rstrip()
+
+    def values(table: sa.Table, conflict: str) -> tuple[str, str] | None:
+        if pg:
+            return None
+        head, tail = insert(table, LATEST_COLUMNS, conflict, "\0").split("\0")
+        return head, tail
 
     def arrays(table: sa.Table, keys: Sequence[str], conflict: str) -> str:
         casts = ", ".join(f"%s::{table.c[k].type.compile(dialect=dialect)}[]" for k in keys)
@@ -426,6 +442,8 @@ def batch_sql(dialect: sa.Dialect, schema: Any) -> BatchSql:
         latest=insert(latest_table, LATEST_COLUMNS, raise_point),
         metric_arrays=arrays(schema.metrics, LATEST_COLUMNS, "") if pg else None,
         latest_arrays=arrays(latest_table, LATEST_COLUMNS, raise_point) if pg else None,
+        metric_values=values(schema.metrics, ""),
+        latest_values=values(latest_table, raise_point),
         param=insert(params, ("run_uuid", "key", "value"), ""),
         param_values=f"SELECT {col(params, 'key')}, {col(params, 'value')} FROM {pt} "
         f"WHERE {col(params, 'run_uuid')} = {mark} AND {col(params, 'key')} {in_keys}",
@@ -447,3 +465,157 @@ def insert_sql(dialect: sa.Dialect, table: sa.Table, keys: tuple[str, ...]) -> s
     mark = "%s" if dialect.name == "postgresql" else "?"
     columns = ", ".join(prep.quote(table.c[k].name) for k in keys)
     return f"INSERT INTO {prep.format_table(table)} ({columns}) VALUES ({', '.join([mark] * len(keys))})"
+
+
+# -- a batch's metric points ------------------------------------------------------------------------
+
+
+class Points(NamedTuple):
+    """Metric points of one run as columns: :data:`LATEST_COLUMNS` after ``run_uuid``.
+
+    Columns because every writer wants them so: PostgreSQL binds one array per column,
+    sqlite one flat parameter list (:meth:`flat`), and neither pays for tuples per point.
+    """
+
+    keys: list[str]
+    steps: list[int]
+    timestamps: list[int]
+    values: list[float]
+    nonfinite: list[Any]
+
+    def rows(self, run_id: str) -> list[tuple[Any, ...]]:
+        """One tuple of :data:`LATEST_COLUMNS` per point."""
+        return list(zip(repeat(run_id), *self))
+
+    def flat(self) -> list[Any]:
+        """Every point's five values, point after point (sqlite's multi-row ``VALUES``)."""
+        return list(chain.from_iterable(zip(*self, strict=True)))
+
+
+class BatchPoints(NamedTuple):
+    """A batch's points for ``metrics`` (each distinct point once) and for
+    ``latest_metrics`` (each key's largest point: the same object when no key repeats)."""
+
+    history: Points
+    latest: Points
+
+
+_METRIC_FIELDS = attrgetter("key", "step", "timestamp", "value")
+
+
+def metric_points(metrics: Sequence[Any], encode: Callable[[float], tuple[float, Any]]) -> BatchPoints:
+    """The :class:`BatchPoints` of validated metrics, values stored as ``encode`` says (the
+    schema's ``encode_value``: NaN and infinities have their own form).
+
+    Equal to building one ``(key, int(step), int(timestamp), *encode(float(value)))``
+    tuple per metric and dropping repeats, at a third of the cost for 1,000 metrics (a
+    tenth of a ``log_batch``): the checks run over whole columns in C. Only a batch where a
+    key repeats takes the per-point path.
+    """
+    if not metrics:
+        empty = Points([], [], [], [], [])
+        return BatchPoints(empty, empty)
+    keys, steps, stamps, values = (list(c) for c in zip(*map(_METRIC_FIELDS, metrics), strict=True))
+    # numpy integers and floats, int values: as the driver must see them
+    if set(map(type, steps)) != {int}:
+        steps = [int(s) for s in steps]
+    if set(map(type, stamps)) != {int}:
+        stamps = [int(t) for t in stamps]
+    total = sum(values) if set(map(type, values)) == {float} else None
+    if total is not None and total - total == 0:  # every value finite (inf - inf is nan)
+        nonfinite = [encode(0.0)[1]] * len(values)
+    else:
+        encoded = [encode(float(v)) for v in values]
+        values, nonfinite = [e[0] for e in encoded], [e[1] for e in encoded]
+    history = Points(keys, steps, stamps, values, nonfinite)
+    if len(set(keys)) == len(keys):
+        return BatchPoints(history, history)  # one point per key (the usual batch): each its key's latest
+    return _repeated_keys(history)
+
+
+def _repeated_keys(points: Points) -> BatchPoints:
+    """:func:`metric_points` for a batch where a key repeats: a repeated point is stored
+    once, and each key's latest is its largest ``(step, timestamp, value)``, the first of equals."""
+    rows = list(dict.fromkeys(zip(*points, strict=True)))
+    latest: dict[str, tuple[Any, ...]] = {}
+    for row in rows:
+        if row[0] not in latest or row[1:4] > latest[row[0]][1:4]:
+            latest[row[0]] = row
+    return BatchPoints(_columns(rows), _columns(list(latest.values())))
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> Points:
+    keys, steps, stamps, values, nonfinite = (list(c) for c in zip(*rows, strict=True))
+    return Points(keys, steps, stamps, values, nonfinite)
+
+
+def write_points(cursor: Any, sql: BatchSql, run_id: str, points: BatchPoints) -> None:
+    """Insert ``points.history`` into ``metrics`` (a stored point is skipped) and raise
+    ``latest_metrics`` to ``points.latest``, on a driver cursor (:func:`driver_write`).
+
+    PostgreSQL: one ``unnest`` statement per table. sqlite: multi-row ``VALUES``
+    statements (:func:`_chunk_sizes`) with the run id bound once (``?1``): a third fewer
+    instructions than an ``executemany`` of one row at a time (1,000 points: 26 instead
+    of 38 million, plain sqlite3), which opens the tables, binds and steps once per row.
+    """
+    if sql.metric_values is None or sql.latest_values is None:
+        for arrays, one, part in (
+            (sql.metric_arrays, sql.metric, points.history),
+            (sql.latest_arrays, sql.latest, points.latest),
+        ):
+            if len(part.keys) > 1:
+                cursor.execute(arrays, [[run_id] * len(part.keys), *part])
+            elif part.keys:
+                cursor.execute(one, part.rows(run_id)[0])
+        return
+    chunks = _value_chunks(run_id, points.history)
+    for rows, params in chunks:
+        cursor.execute(_values_sql(sql.metric_values, rows), params)
+    if points.latest is not points.history:
+        chunks = _value_chunks(run_id, points.latest)
+    for rows, params in chunks:
+        cursor.execute(_values_sql(sql.latest_values, rows), params)
+
+
+#: Rows in sqlite's largest multi-row statement: 5 parameters a row and the run id, within
+#: sqlite's limit of bound parameters (32,766 since 3.32, 999 before).
+_MAX_VALUES_ROWS = 1024 if sqlite3.sqlite_version_info >= (3, 32) else 128
+
+
+def _chunk_sizes(count: int) -> list[int]:
+    """The rows of each statement writing ``count`` points: powers of two, so that a dozen
+    statement texts (each prepared once per connection, then found in the driver's
+    statement cache) serve every batch size. The last may be larger than the points left,
+    padded by repeating a point, when that adds at most 1/16 of its rows (1,000 points: one
+    statement of 1,024): a repeated point changes neither table, as a re-sent batch does not."""
+    sizes = []
+    while count > 0:
+        above = 1 << (count - 1).bit_length()
+        if above <= _MAX_VALUES_ROWS and above - count <= above // 16:
+            sizes.append(above)
+            break
+        size = min(_MAX_VALUES_ROWS, 1 << (count.bit_length() - 1))
+        sizes.append(size)
+        count -= size
+    return sizes
+
+
+def _value_chunks(run_id: str, points: Points) -> list[tuple[int, list[Any]]]:
+    """``(rows, parameters)`` of each statement writing ``points`` (:func:`_chunk_sizes`)."""
+    flat, count = points.flat(), len(points.keys)
+    chunks, start = [], 0
+    for size in _chunk_sizes(count):
+        end = min(start + size, count)
+        params = [run_id, *flat[5 * start : 5 * end]]
+        if end - start < size:
+            params += flat[5 * end - 5 : 5 * end] * (size - (end - start))
+        chunks.append((size, params))
+        start = end
+    return chunks
+
+
+@lru_cache(maxsize=64)
+def _values_sql(head_tail: tuple[str, str], rows: int) -> str:
+    """The statement of ``head_tail`` (``BatchSql.metric_values``, ``latest_values``) for ``rows`` rows."""
+    head, tail = head_tail
+    return head + ", ".join(["(?1, ?, ?, ?, ?, ?)"] * rows) + tail

@@ -54,16 +54,19 @@ from ._schemas import Schema
 from ._search import search_experiment_ids, search_runs
 from ._traces import SqlTraces
 from ._write import (
+    BatchPoints,
     batch_sql,
     driver_write,
     has_driver_path,
     insert_ignore,
     insert_ignore_tuples,
     insert_sql,
+    metric_points,
     missing_parent,
     pipeline,
     raise_latest,
     upsert,
+    write_points,
 )
 
 __all__ = ["SqlStore"]
@@ -96,8 +99,7 @@ def _history(schema: Schema) -> sa.Select[Any]:
 class _DriverBatch(NamedTuple):
     """A log_batch's rows as tuples, in :class:`tracklet_sql._write.BatchSql`'s parameter order."""
 
-    history: list[tuple[Any, ...]]
-    latest: list[tuple[Any, ...]]
+    points: BatchPoints
     params: list[tuple[str, str, str]]
     tags: list[tuple[str, str, str]]
     new_name: str | None
@@ -555,21 +557,7 @@ class SqlStore(SqlImport, SqlSampling, TrackingStore, SqlTraces):
     def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag]) -> None:
         """Log metrics, params and tags in one transaction: all of them or none (a single
         metric, param or tag goes this way too)."""
-        encode = self.schema.encode_value
-        # an ordered set: a repeat in one call is stored once
-        history = list(
-            dict.fromkeys(
-                [(run_id, m.key, int(m.step), int(m.timestamp), *encode(float(m.value))) for m in metrics]
-            )
-        )
-        if len({row[1] for row in history}) == len(history):
-            latest_rows = history  # one point per key (the usual batch): each is its key's latest
-        else:
-            latest: dict[str, tuple[Any, ...]] = {}
-            for row in history:
-                if row[1] not in latest or row[2:5] > latest[row[1]][2:5]:
-                    latest[row[1]] = row
-            latest_rows = list(latest.values())
+        points = metric_points(metrics, self.schema.encode_value)
         param_rows = {p.key: {"run_uuid": run_id, "key": p.key, "value": str(p.value)} for p in params}
         tag_rows = {
             t.key: {"run_uuid": run_id, "key": t.key, "value": "" if t.value is None else str(t.value)}
@@ -578,8 +566,7 @@ class SqlStore(SqlImport, SqlSampling, TrackingStore, SqlTraces):
         new_name = tag_rows[MLFLOW_RUN_NAME]["value"] if MLFLOW_RUN_NAME in tag_rows else None
         if self._batch_sql is not None:
             rows = _DriverBatch(
-                list(history),
-                latest_rows,
+                points,
                 [(run_id, p["key"], p["value"]) for p in param_rows.values()],
                 [(run_id, t["key"], t["value"]) for t in tag_rows.values()],
                 new_name,
@@ -592,8 +579,8 @@ class SqlStore(SqlImport, SqlSampling, TrackingStore, SqlTraces):
             if param_rows:
                 insert_ignore(conn, self.schema.params, list(param_rows.values()))
                 self._check_params(conn, run_id, params)
-            insert_ignore_tuples(conn, self.schema.metrics, _METRIC_COLUMNS, list(history))
-            raise_latest(conn, self.schema.latest_metrics, latest_rows)
+            insert_ignore_tuples(conn, self.schema.metrics, _METRIC_COLUMNS, points.history.rows(run_id))
+            raise_latest(conn, self.schema.latest_metrics, points.latest.rows(run_id))
             upsert(conn, self.schema.tags, list(tag_rows.values()), ["value"])
             if new_name:
                 conn.execute(
@@ -625,14 +612,7 @@ class SqlStore(SqlImport, SqlSampling, TrackingStore, SqlTraces):
                     else:
                         marks = ", ".join("?" * len(keys))
                         stored.execute(sql.param_values.format(keys=marks), (run_id, *keys))
-                if sql.metric_arrays is not None and len(rows.history) > 1:
-                    cursor.execute(sql.metric_arrays, [list(c) for c in zip(*rows.history, strict=True)])
-                else:
-                    _execute_rows(cursor, sql.metric, rows.history)
-                if sql.latest_arrays is not None and len(rows.latest) > 1:
-                    cursor.execute(sql.latest_arrays, [list(c) for c in zip(*rows.latest, strict=True)])
-                else:
-                    _execute_rows(cursor, sql.latest, rows.latest)
+                write_points(cursor, sql, run_id, rows.points)
                 _execute_rows(cursor, sql.tag, rows.tags)
                 if rows.new_name:
                     cursor.execute(sql.rename, (rows.new_name, run_id))
