@@ -1,20 +1,23 @@
-"""A new process that opens a sqlite store and searches its runs imports only what that
-needs: not Alembic (the database is at head), not another dialect, not the trace search
-compiler, not the in-memory, registry or trace search grammars, not the server's route
-declarations. Each of those was a few ms of every new process's first call."""
+"""A new process that opens a store (sqlite, PostgreSQL) and searches its runs imports only
+what that needs: not Alembic (the database is at head), not another dialect of SQLAlchemy,
+not the trace search compiler, not the in-memory, registry or trace search grammars, not
+the server's route declarations. Each of those was a few ms of every new process's first
+call."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-#: Modules a plain sqlite client's open + run search + experiment search must not import.
+#: Modules a plain client's open + run search + experiment search must not import, with
+#: the other dialects of each database.
 _NOT_NEEDED = (
     "alembic",
     "sqlalchemy.dialects.mysql",
-    "sqlalchemy.dialects.postgresql",
     "tracklet_sql._search_traces",
     "tracklet.search._memory",
     "tracklet.search._registry",
@@ -60,11 +63,22 @@ def _python(code: str, *args: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def test_a_sqlite_run_search_in_a_new_process_imports_only_what_it_needs(tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path / 'cold.db'}"
+def _check_cold_search(uri: str, other_dialect: str) -> None:
     experiment_id = _python(_FILL, uri)
-    probe = json.loads(_python(_PROBE, uri, experiment_id, json.dumps(_NOT_NEEDED)))
+    not_needed = [*_NOT_NEEDED, other_dialect]
+    probe = json.loads(_python(_PROBE, uri, experiment_id, json.dumps(not_needed)))
     assert probe["runs"] == [2.0, 1.0]
     assert probe["experiments"] == 2  # Default and "cold"
     assert probe["loaded"] == []
     assert probe["traces"] == 0 and probe["trace_search_loaded"]
+
+
+def test_a_sqlite_run_search_in_a_new_process_imports_only_what_it_needs(tmp_path: Path) -> None:
+    _check_cold_search(f"sqlite:///{tmp_path / 'cold.db'}", "sqlalchemy.dialects.postgresql")
+
+
+def test_a_postgresql_run_search_in_a_new_process_imports_only_what_it_needs(
+    new_server_database: Callable[[str], AbstractContextManager[str]],
+) -> None:
+    with new_server_database("postgresql") as uri:
+        _check_cold_search(uri, "sqlalchemy.dialects.sqlite")

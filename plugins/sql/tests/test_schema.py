@@ -13,6 +13,7 @@ from tracklet_sql import _schema as s  # noqa: E402
 
 def _engine(tmp_path: pathlib.Path) -> sa.Engine:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    s.sqlite_conventions(s.metadata)  # the WITHOUT ROWID tables tracklet's migrations create
     s.metadata.create_all(engine)
     return engine
 

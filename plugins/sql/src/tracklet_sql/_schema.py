@@ -106,6 +106,31 @@ def mysql_conventions(metadata_: MetaData) -> None:
                 index.dialect_kwargs["mysql_length"] = length
 
 
+#: Tables whose primary key is their b-tree on sqlite (``WITHOUT ROWID``). Given to the
+#: tables by sqlite_conventions(), not to Table(), for the reason of the MySQL options: a
+#: ``sqlite_*`` argument makes SQLAlchemy load its sqlite dialect in every process, a
+#: PostgreSQL user's included. tracklet's migrations create the tables with it on sqlite.
+SQLITE_WITHOUT_ROWID = (
+    "experiment_tags",
+    "runs",
+    "params",
+    "tags",
+    "metrics",
+    "latest_metrics",
+    "input_tags",
+    "trace_tags",
+    "trace_request_metadata",
+)
+
+
+def sqlite_conventions(metadata_: MetaData) -> None:
+    """Make the tables of :data:`SQLITE_WITHOUT_ROWID` ``WITHOUT ROWID`` tables; call it
+    before creating the tables from ``metadata_`` on sqlite (it loads SQLAlchemy's sqlite
+    dialect). Calling it again changes nothing."""
+    for name in SQLITE_WITHOUT_ROWID:
+        metadata_.tables[name].dialect_kwargs["sqlite_with_rowid"] = False
+
+
 experiments = Table(
     "experiments",
     metadata,
@@ -124,7 +149,6 @@ experiment_tags = Table(
     Column("key", String(250), nullable=False),
     Column("value", LongText),
     PrimaryKeyConstraint("experiment_id", "key"),
-    sqlite_with_rowid=False,
 )
 
 runs = Table(
@@ -140,7 +164,6 @@ runs = Table(
     Column("lifecycle_stage", String(20), nullable=False),
     Column("artifact_uri", Text),
     Column("deleted_time", BigInteger),
-    sqlite_with_rowid=False,
 )
 # The default order of a run search (start_time DESC with NULL last, then run_uuid in
 # code-point order) as an index (revision 0003), so a page of it is an index range after
@@ -170,7 +193,6 @@ params = Table(
     Column("key", String(250), nullable=False),
     Column("value", String(8000), nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
-    sqlite_with_rowid=False,
 )
 
 tags = Table(
@@ -180,7 +202,6 @@ tags = Table(
     Column("key", String(250), nullable=False),
     Column("value", LongText),
     PrimaryKeyConstraint("run_uuid", "key"),
-    sqlite_with_rowid=False,
 )
 
 # History. The primary key is the whole point, in reading order: a history read is one
@@ -196,7 +217,6 @@ metrics = Table(
     Column("value", Float(precision=53), nullable=False),
     Column("nonfinite", SmallInteger, nullable=False, default=FINITE),
     PrimaryKeyConstraint("run_uuid", "key", "step", "timestamp", "value", "nonfinite", name="pk_metrics"),
-    sqlite_with_rowid=False,
 )
 
 # One row per (run, key), kept in the write's transaction: the point with the largest
@@ -211,7 +231,6 @@ latest_metrics = Table(
     Column("value", Float(precision=53), nullable=False),
     Column("nonfinite", SmallInteger, nullable=False, default=FINITE),
     PrimaryKeyConstraint("run_uuid", "key"),
-    sqlite_with_rowid=False,
 )
 
 datasets = Table(
@@ -247,7 +266,6 @@ input_tags = Table(
     Column("name", String(255), nullable=False),
     Column("value", String(500), nullable=False),
     PrimaryKeyConstraint("input_uuid", "name"),
-    sqlite_with_rowid=False,
 )
 
 # -- traces (revision 0002), modelled on MLflow 3.17's SqlTraceInfo, SqlTraceTag,
@@ -288,7 +306,6 @@ trace_tags = Table(
     Column("value", String(8000)),
     PrimaryKeyConstraint("request_id", "key"),
     Index("ix_trace_tags_key_value", "key", "value").ddl_if(dialect=VALUE_INDEX_DIALECTS),
-    sqlite_with_rowid=False,
 )
 
 trace_request_metadata = Table(
@@ -299,7 +316,6 @@ trace_request_metadata = Table(
     Column("value", String(8000)),
     PrimaryKeyConstraint("request_id", "key"),
     Index("ix_trace_request_metadata_key_value", "key", "value").ddl_if(dialect=VALUE_INDEX_DIALECTS),
-    sqlite_with_rowid=False,
 )
 
 spans = Table(
