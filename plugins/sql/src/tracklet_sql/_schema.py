@@ -106,29 +106,21 @@ def mysql_conventions(metadata_: MetaData) -> None:
                 index.dialect_kwargs["mysql_length"] = length
 
 
-#: Tables whose primary key is their b-tree on sqlite (``WITHOUT ROWID``). Given to the
-#: tables by sqlite_conventions(), not to Table(), for the reason of the MySQL options: a
-#: ``sqlite_*`` argument makes SQLAlchemy load its sqlite dialect in every process, a
-#: PostgreSQL user's included. tracklet's migrations create the tables with it on sqlite.
-SQLITE_WITHOUT_ROWID = (
-    "experiment_tags",
-    "runs",
-    "params",
-    "tags",
-    "metrics",
-    "latest_metrics",
-    "input_tags",
-    "trace_tags",
-    "trace_request_metadata",
-)
+#: The ``Table.info`` key marking the tables whose primary key is their b-tree on sqlite
+#: (``WITHOUT ROWID``). sqlite_conventions() gives them ``sqlite_with_rowid=False``, not
+#: Table(), for the reason of the MySQL options: a ``sqlite_*`` argument makes SQLAlchemy
+#: load its sqlite dialect in every process, a PostgreSQL user's included. tracklet's
+#: migrations create these tables WITHOUT ROWID on sqlite themselves.
+_WITHOUT_ROWID = "sqlite_without_rowid"
 
 
 def sqlite_conventions(metadata_: MetaData) -> None:
-    """Make the tables of :data:`SQLITE_WITHOUT_ROWID` ``WITHOUT ROWID`` tables; call it
+    """Make the tables marked :data:`_WITHOUT_ROWID` ``WITHOUT ROWID`` tables; call it
     before creating the tables from ``metadata_`` on sqlite (it loads SQLAlchemy's sqlite
     dialect). Calling it again changes nothing."""
-    for name in SQLITE_WITHOUT_ROWID:
-        metadata_.tables[name].dialect_kwargs["sqlite_with_rowid"] = False
+    for table in metadata_.tables.values():
+        if table.info.get(_WITHOUT_ROWID):
+            table.dialect_kwargs["sqlite_with_rowid"] = False
 
 
 experiments = Table(
@@ -149,6 +141,7 @@ experiment_tags = Table(
     Column("key", String(250), nullable=False),
     Column("value", LongText),
     PrimaryKeyConstraint("experiment_id", "key"),
+    info={_WITHOUT_ROWID: True},
 )
 
 runs = Table(
@@ -164,6 +157,7 @@ runs = Table(
     Column("lifecycle_stage", String(20), nullable=False),
     Column("artifact_uri", Text),
     Column("deleted_time", BigInteger),
+    info={_WITHOUT_ROWID: True},
 )
 # The default order of a run search (start_time DESC with NULL last, then run_uuid in
 # code-point order) as an index (revision 0003), so a page of it is an index range after
@@ -193,6 +187,7 @@ params = Table(
     Column("key", String(250), nullable=False),
     Column("value", String(8000), nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
+    info={_WITHOUT_ROWID: True},
 )
 
 tags = Table(
@@ -202,6 +197,7 @@ tags = Table(
     Column("key", String(250), nullable=False),
     Column("value", LongText),
     PrimaryKeyConstraint("run_uuid", "key"),
+    info={_WITHOUT_ROWID: True},
 )
 
 # History. The primary key is the whole point, in reading order: a history read is one
@@ -217,6 +213,7 @@ metrics = Table(
     Column("value", Float(precision=53), nullable=False),
     Column("nonfinite", SmallInteger, nullable=False, default=FINITE),
     PrimaryKeyConstraint("run_uuid", "key", "step", "timestamp", "value", "nonfinite", name="pk_metrics"),
+    info={_WITHOUT_ROWID: True},
 )
 
 # One row per (run, key), kept in the write's transaction: the point with the largest
@@ -231,6 +228,7 @@ latest_metrics = Table(
     Column("value", Float(precision=53), nullable=False),
     Column("nonfinite", SmallInteger, nullable=False, default=FINITE),
     PrimaryKeyConstraint("run_uuid", "key"),
+    info={_WITHOUT_ROWID: True},
 )
 
 datasets = Table(
@@ -266,6 +264,7 @@ input_tags = Table(
     Column("name", String(255), nullable=False),
     Column("value", String(500), nullable=False),
     PrimaryKeyConstraint("input_uuid", "name"),
+    info={_WITHOUT_ROWID: True},
 )
 
 # -- traces (revision 0002), modelled on MLflow 3.17's SqlTraceInfo, SqlTraceTag,
@@ -306,6 +305,7 @@ trace_tags = Table(
     Column("value", String(8000)),
     PrimaryKeyConstraint("request_id", "key"),
     Index("ix_trace_tags_key_value", "key", "value").ddl_if(dialect=VALUE_INDEX_DIALECTS),
+    info={_WITHOUT_ROWID: True},
 )
 
 trace_request_metadata = Table(
@@ -316,6 +316,7 @@ trace_request_metadata = Table(
     Column("value", String(8000)),
     PrimaryKeyConstraint("request_id", "key"),
     Index("ix_trace_request_metadata_key_value", "key", "value").ddl_if(dialect=VALUE_INDEX_DIALECTS),
+    info={_WITHOUT_ROWID: True},
 )
 
 spans = Table(
