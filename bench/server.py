@@ -36,6 +36,11 @@ users use MLflow's client): ``client_get_run`` (``get_run`` of the run above),
 Every workload reports its errors (non-2xx answers and exceptions, per side: a failing
 endpoint shows as errors, not as a missing figure) and the server's peak resident set
 (the server process and its workers, sampled every 50 ms through the whole workload).
+Each load also reports CPU per request: the server's (user + system time of the server
+process and its workers, from the clients' release to the last one's end; a database
+server's own processes, PostgreSQL's, are not counted) and the clients' (each client's
+CPU time in its timed loop). On a machine shared with other jobs, requests/s follow the
+CPU the load is given; CPU per request moves much less.
 Results go to stdout as a table with ratios to MLflow and to FastTrackML and the issue's
 bars, and to ``bench/results/<time>-server-<backend>.json``.
 """
