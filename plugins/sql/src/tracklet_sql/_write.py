@@ -26,8 +26,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
-from itertools import chain, repeat
-from operator import attrgetter
+from itertools import repeat
 from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
@@ -474,7 +473,7 @@ class Points(NamedTuple):
     """Metric points of one run as columns: :data:`LATEST_COLUMNS` after ``run_uuid``.
 
     Columns because every writer wants them so: PostgreSQL binds one array per column,
-    sqlite one flat parameter list (:meth:`flat`), and neither pays for tuples per point.
+    sqlite one flat parameter list filled by column, and neither pays for tuples per point.
     """
 
     keys: list[str]
@@ -487,10 +486,6 @@ class Points(NamedTuple):
         """One tuple of :data:`LATEST_COLUMNS` per point."""
         return list(zip(repeat(run_id), *self))
 
-    def flat(self) -> list[Any]:
-        """Every point's five values, point after point (sqlite's multi-row ``VALUES``)."""
-        return list(chain.from_iterable(zip(*self, strict=True)))
-
 
 class BatchPoints(NamedTuple):
     """A batch's points for ``metrics`` (each distinct point once) and for
@@ -500,7 +495,7 @@ class BatchPoints(NamedTuple):
     latest: Points
 
 
-_METRIC_FIELDS = attrgetter("key", "step", "timestamp", "value")
+_INT, _FLOAT = frozenset({int}), frozenset({float})
 
 
 def metric_points(metrics: Sequence[Any], encode: Callable[[float], tuple[float, Any]]) -> BatchPoints:
@@ -508,20 +503,24 @@ def metric_points(metrics: Sequence[Any], encode: Callable[[float], tuple[float,
     schema's ``encode_value``: NaN and infinities have their own form).
 
     Equal to building one ``(key, int(step), int(timestamp), *encode(float(value)))``
-    tuple per metric and dropping repeats, at a third of the cost for 1,000 metrics (a
-    tenth of a ``log_batch``): the checks run over whole columns in C. Only a batch where a
-    key repeats takes the per-point path.
+    tuple per metric and dropping repeats, at 60% of the cost (1,000 metrics: 3.9 instead
+    of 6.6 million instructions): the conversions and checks run over whole columns in C.
+    Only a batch where a key repeats takes the per-point path.
     """
     if not metrics:
         empty = Points([], [], [], [], [])
         return BatchPoints(empty, empty)
-    keys, steps, stamps, values = (list(c) for c in zip(*map(_METRIC_FIELDS, metrics), strict=True))
+    # a comprehension per column: transposing per-metric tuples (zip(*rows)) costs a third more
+    keys = [m.key for m in metrics]
+    steps = [m.step for m in metrics]
+    stamps = [m.timestamp for m in metrics]
+    values = [m.value for m in metrics]
     # numpy integers and floats, int values: as the driver must see them
-    if set(map(type, steps)) != {int}:
+    if set(map(type, steps)) != _INT:
         steps = [int(s) for s in steps]
-    if set(map(type, stamps)) != {int}:
+    if set(map(type, stamps)) != _INT:
         stamps = [int(t) for t in stamps]
-    total = sum(values) if set(map(type, values)) == {float} else None
+    total = sum(values) if set(map(type, values)) == _FLOAT else None
     if total is not None and total - total == 0:  # every value finite (inf - inf is nan)
         nonfinite = [encode(0.0)[1]] * len(values)
     else:
@@ -601,14 +600,16 @@ def _chunk_sizes(count: int) -> list[int]:
 
 
 def _value_chunks(run_id: str, points: Points) -> list[tuple[int, list[Any]]]:
-    """``(rows, parameters)`` of each statement writing ``points`` (:func:`_chunk_sizes`)."""
-    flat, count = points.flat(), len(points.keys)
+    """``(rows, parameters)`` of each statement writing ``points`` (:func:`_chunk_sizes`):
+    the run id, then each point's five values, filled in by column (slice assignment, in C)."""
+    count = len(points.keys)
     chunks, start = [], 0
     for size in _chunk_sizes(count):
         end = min(start + size, count)
-        params = [run_id, *flat[5 * start : 5 * end]]
-        if end - start < size:
-            params += flat[5 * end - 5 : 5 * end] * (size - (end - start))
+        pad = size - (end - start)
+        params: list[Any] = [run_id] * (5 * size + 1)
+        for i, column in enumerate(points):
+            params[i + 1 :: 5] = column[start:end] + column[end - 1 : end] * pad if pad else column[start:end]
         chunks.append((size, params))
         start = end
     return chunks
