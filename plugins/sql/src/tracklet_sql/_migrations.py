@@ -48,7 +48,7 @@ from tracklet.exceptions import INVALID_STATE, TrackletException
 
 from . import _mlflow_revisions as mlflow_revisions
 from ._engine import dialect_name
-from ._schema import metadata, mysql_conventions
+from ._schema import metadata
 from ._schemas import Schema, mlflow_schema, tracklet_schema
 
 if TYPE_CHECKING:
@@ -477,8 +477,6 @@ def _prepare_set(conn: sa.Connection, engine: sa.Engine, entry: Any, upgrading: 
                 "interrupted creation, drop them and try again.",
                 INVALID_STATE,
             )
-        if conn.dialect.name in ("mysql", "mariadb"):
-            mysql_conventions(metadata_)
         metadata_.create_all(conn)
         from alembic import command
 

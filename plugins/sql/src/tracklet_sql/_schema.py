@@ -83,9 +83,10 @@ def decode_value(value: float, nonfinite: int) -> float:
 _CASCADE = {"ondelete": "CASCADE"}
 # MySQL/MariaDB: full Unicode, and a binary collation so `=`, LIKE and ORDER BY behave as on
 # the other dialects (case-sensitive, code-point order) instead of utf8mb4_general_ci's.
-# They are given to the tables by mysql_conventions() when tables are created on MySQL, not
-# to Table(): a ``mysql_*`` argument makes SQLAlchemy load its MySQL dialect (~15 ms) in
-# every process, a sqlite user's included.
+# tracklet's migrations create the tables with them; mysql_conventions() gives them to this
+# metadata for whoever creates it directly on MySQL. Not Table()'s arguments: a ``mysql_*``
+# argument makes SQLAlchemy load its MySQL dialect (~15 ms) in every process, a sqlite
+# user's included.
 MYSQL_TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
 # Indexed prefix of long values (an InnoDB key holds 3,072 bytes), by index name.
 _MYSQL_INDEX_LENGTHS = {
@@ -96,8 +97,8 @@ _MYSQL_INDEX_LENGTHS = {
 
 def mysql_conventions(metadata_: MetaData) -> None:
     """Give every table of ``metadata_`` :data:`MYSQL_TABLE_OPTIONS` and its indexes their
-    MySQL prefix lengths; call it before creating the tables on MySQL/MariaDB (it loads
-    SQLAlchemy's MySQL dialect). Calling it again changes nothing."""
+    MySQL prefix lengths; call it before creating the tables from ``metadata_`` on
+    MySQL/MariaDB (it loads SQLAlchemy's MySQL dialect). Calling it again changes nothing."""
     for table in metadata_.tables.values():
         table.dialect_kwargs.update(MYSQL_TABLE_OPTIONS)
         for index in table.indexes:
