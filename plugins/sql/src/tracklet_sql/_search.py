@@ -39,7 +39,7 @@ from tracklet_sql._read import array_statement, load_runs, runs_of_rows, with_ru
 from tracklet_sql._schemas import Schema, tracklet_schema
 from tracklet_sql._search_filter import RUN_COLUMNS, experiment_filter, run_filter, uses_ilike
 from tracklet_sql._search_keyset import NULL_CURSOR, keyset_page, label_order, newest_order, serves
-from tracklet_sql._search_order import SortColumn, experiment_sort, run_sort
+from tracklet_sql._search_order import SortColumn, experiment_sort, run_sort, sort_labels
 from tracklet_sql._search_text import TextOps, register_sqlite_functions
 from tracklet_sql._search_token import Cursor, decode_cursor, encode_cursor, query_hash
 
@@ -80,7 +80,7 @@ def _after(columns: Sequence[SortColumn]) -> ColumnElement[bool]:
 def _query(
     source: Any, columns: Sequence[SortColumn], where: list[ColumnElement[bool]], fingerprint: str
 ) -> _Query:
-    selected = [column.value.label(f"sort_{i}") for i, column in enumerate(columns)]
+    selected = sort_labels(columns)
     order = [column.expr.asc() if column.ascending else column.expr.desc() for column in columns]
     select = sa.select(*selected).select_from(source).where(*where).order_by(*order)
     return _Query(select, tuple(columns), _after(columns), fingerprint)
@@ -110,7 +110,7 @@ def _run_query(
     fingerprint = query_hash("run", expr, order_keys)
     if serves(dialect, order_keys):
         columns, _ = run_sort(schema, order_keys, text)
-        selected = [column.value.label(f"sort_{i}") for i, column in enumerate(columns)]
+        selected = sort_labels(columns)
         select = sa.select(*selected).where(*where).order_by(*newest_order(runs, text))
         page_after = partial(keyset_page, runs, tuple(columns), tuple(where), text)
         return _Query(select, tuple(columns), _after(columns), fingerprint, page_after)

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracklet.search import ATTRIBUTE, OrderKey
-from tracklet_sql._search_order import SortColumn
+from tracklet_sql._search_order import SortColumn, sort_labels
 from tracklet_sql._search_text import TextOps
 
 __all__ = ["NULL_CURSOR", "keyset_page", "label_order", "newest_order", "serves"]
@@ -75,7 +75,7 @@ def keyset_page(
 ) -> sa.Select[Any]:
     """The page after the cursor bound as ``after_<i>``: its index ranges, merged and
     limited to ``page_limit`` rows. ``columns`` are :func:`run_sort`'s (default order last)."""
-    selected = [column.value.label(f"sort_{i}") for i, column in enumerate(columns)]
+    selected = sort_labels(columns)
     last = len(columns) - 1
     start, run_id = runs.c.start_time, text.exact(runs.c.run_uuid)
     limit = sa.bindparam("page_limit", type_=sa.BigInteger)

@@ -28,7 +28,7 @@ from tracklet_sql._schemas import Schema
 from tracklet_sql._search_filter import RUN_COLUMNS
 from tracklet_sql._search_text import TextOps
 
-__all__ = ["SortColumn", "experiment_sort", "run_sort"]
+__all__ = ["SortColumn", "experiment_sort", "run_sort", "sort_labels"]
 
 ValueKind = Literal["int", "float", "str"]
 
@@ -41,6 +41,12 @@ class SortColumn:
     value: ColumnElement[Any]
     ascending: bool
     kind: ValueKind
+
+
+def sort_labels(columns: Sequence[SortColumn]) -> list[ColumnElement[Any]]:
+    """The selected values of ``columns``, labelled ``sort_0``, ``sort_1``, … (the page
+    token's cursor is read back from them)."""
+    return [column.value.label(f"sort_{i}") for i, column in enumerate(columns)]
 
 
 def _int_column(column: ColumnElement[Any], ascending: bool) -> list[SortColumn]:

@@ -34,7 +34,7 @@ from tracklet_sql._mlflow_traces import SESSION_KEY
 from tracklet_sql._schemas import Schema, tracklet_schema
 from tracklet_sql._search import _after
 from tracklet_sql._search_filter import _ordered, uses_ilike
-from tracklet_sql._search_order import SortColumn, _int_column, _text_column
+from tracklet_sql._search_order import SortColumn, _int_column, _text_column, sort_labels
 from tracklet_sql._search_text import TextOps, register_sqlite_functions
 from tracklet_sql._search_token import decode_cursor, encode_cursor, query_hash
 
@@ -228,7 +228,7 @@ def _query(
         # sqlite walking the experiment's index in order: a lookup per trace visited
         # (an IN list would first collect every trace having the value)
         where.append(_compile(tables, expr, text, correlated=dialect == "sqlite" and not by_key))
-    selected = [column.value.label(f"sort_{i}") for i, column in enumerate(columns)]
+    selected = sort_labels(columns)
     terms = [column.expr.asc() if column.ascending else column.expr.desc() for column in columns]
     select = sa.select(*selected, *tables.info_columns).select_from(source).where(*where).order_by(*terms)
     return _Query(select, tuple(columns), _after(columns), query_hash("trace", expr, order))
