@@ -72,6 +72,7 @@ from tracklet.stores.refusals import (
 from tracklet.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 from tracklet.validation import (
     SEARCH_MAX_RESULTS_DEFAULT,
+    MetricBatch,
     canonical_experiment_id,
     canonical_view_type,
     validate_artifact_location,
@@ -394,11 +395,15 @@ class TrackingStore(abc.ABC):
         params: Sequence[Param],
         tags: Sequence[RunTag],
     ) -> None:
-        """Log metrics, params and tags together: all of them or, on error, none."""
+        """Log metrics, params and tags together: all of them or, on error, none.
+
+        The metrics reach :meth:`_log_batch` as a :class:`~tracklet.validation.MetricBatch`,
+        a list whose columns validation has read: a store that writes columns takes them
+        with :func:`~tracklet.validation.metric_columns` instead of reading each metric again."""
         validate_run_id(run_id)
-        metrics, params, tags = list(metrics or []), list(params or []), list(tags or [])
-        validate_batch(metrics, params, tags)
-        self._log_batch(run_id, metrics, params, tags)
+        batch, params, tags = MetricBatch(metrics or []), list(params or []), list(tags or [])
+        validate_batch(batch, params, tags)
+        self._log_batch(run_id, batch, params, tags)
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
         """Log one metric value."""

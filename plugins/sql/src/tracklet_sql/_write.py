@@ -32,6 +32,8 @@ from typing import Any, NamedTuple, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from tracklet.validation import metric_columns
+
 from ._engine import _RETRIES, _retryable, dialect_name
 
 __all__ = [
@@ -510,11 +512,8 @@ def metric_points(metrics: Sequence[Any], encode: Callable[[float], tuple[float,
     if not metrics:
         empty = Points([], [], [], [], [])
         return BatchPoints(empty, empty)
-    # a comprehension per column: transposing per-metric tuples (zip(*rows)) costs a third more
-    keys = [m.key for m in metrics]
-    steps = [m.step for m in metrics]
-    stamps = [m.timestamp for m in metrics]
-    values = [m.value for m in metrics]
+    # the columns validation read (a MetricBatch keeps them), else read here once
+    keys, values, stamps, steps = metric_columns(metrics)
     # numpy integers and floats, int values: as the driver must see them
     if set(map(type, steps)) != _INT:
         steps = [int(s) for s in steps]
