@@ -70,6 +70,7 @@ from tracklet_http.server.errors import (
     send_error,
     tracklet_exception_handler,
 )
+from tracklet_http.server.gc_tuning import tune_worker_gc
 from tracklet_http.server.graphql import graphql_routes
 from tracklet_http.server.handlers import HANDLERS, Call, Handler, ServerState, check_ranges
 from tracklet_http.server.imports import import_routes
@@ -758,9 +759,12 @@ def create_app(settings: ServerSettings, mlflow_ui: str | None = None) -> Starle
 def app_factory() -> Starlette:
     """What uvicorn's workers call (``factory=True``): the app for the settings
     ``tracklet server`` put in the environment, in a process whose threads hand the GIL
-    over every :data:`SWITCH_INTERVAL_S`."""
+    over every :data:`SWITCH_INTERVAL_S` and whose cycle collector leaves the start-up
+    heap alone (:mod:`~tracklet_http.server.gc_tuning`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     from tracklet_http.server.mlflow_ui import ENV as MLFLOW_UI_ENV
 
-    return create_app(ServerSettings.from_env(), mlflow_ui=os.environ.get(MLFLOW_UI_ENV) or None)
+    app = create_app(ServerSettings.from_env(), mlflow_ui=os.environ.get(MLFLOW_UI_ENV) or None)
+    tune_worker_gc()  # after start-up: its objects are frozen out of the collector's walks
+    return app
