@@ -45,6 +45,7 @@ from tracklet.entities import (
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.routes import Field  # one field type for the server's own endpoints and plugins' routes
 from tracklet.validation import canonical_experiment_id, canonical_run_id, short_repr, validate_text
+from tracklet_http.wire_fast import data_parts, metric_dicts, run_info_dict, run_parts
 
 __all__ = [
     "API_PREFIX",
@@ -885,17 +886,9 @@ def metric_to_json(m: Metric, with_run_id: bool = False) -> dict[str, Any]:
 
 
 def metrics_to_json(metrics: list[Metric]) -> list[dict[str, Any]]:
-    """``[metric_to_json(m) for m in metrics]``, without a call per metric (a search
-    page or a history converts thousands)."""
-    return [
-        {
-            "key": m.key,
-            "value": v if _isfinite(v := m.value) else double_to_json(v),
-            "timestamp": m.timestamp,
-            "step": m.step,
-        }
-        for m in metrics
-    ]
+    """``[metric_to_json(m) for m in metrics]``, without a call per metric or per field
+    (a search page or a history converts thousands; :mod:`tracklet_http.wire_fast`)."""
+    return metric_dicts(metrics, double_to_json, metric_to_json)
 
 
 def experiment_to_json(e: Experiment) -> dict[str, Any]:
@@ -915,6 +908,9 @@ def experiment_to_json(e: Experiment) -> dict[str, Any]:
 
 
 def run_info_to_json(info: RunInfo) -> dict[str, Any]:
+    fast = run_info_dict(info)  # the same dict, from the slots of an exact RunInfo
+    if fast is not None:
+        return fast
     out: dict[str, Any] = {
         "run_id": info.run_id,
         "run_uuid": info.run_id,
@@ -951,19 +947,21 @@ def dataset_input_to_json(d: DatasetInput) -> dict[str, Any]:
 
 
 def run_to_json(run: Run) -> dict[str, Any]:
-    run_data = run.data
+    parts = run_parts(run)  # the slots of an exact Run and RunData, else the properties
+    if parts is None:
+        info, run_data, run_inputs, outputs = run.info, run.data, run.inputs, run.outputs
+        metrics, params, tags = run_data.metric_objs, run_data.params, run_data.tags
+    else:
+        info, run_data, run_inputs, outputs = parts
+        metrics, params, tags = data_parts(run_data)
     data: dict[str, Any] = {}
-    metrics = run_data.metric_objs
     if metrics:
         data["metrics"] = metrics_to_json(metrics)
-    params = run_data.params
     if params:
         data["params"] = [{"key": k, "value": v} for k, v in params.items()]
-    tags = run_data.tags
     if tags:
         data["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
-    out: dict[str, Any] = {"info": run_info_to_json(run.info), "data": data}
-    run_inputs = run.inputs
+    out: dict[str, Any] = {"info": run_info_to_json(info), "data": data}
     if run_inputs is None:
         out["inputs"] = {}
     else:
@@ -972,7 +970,6 @@ def run_to_json(run: Run) -> dict[str, Any]:
         model_inputs = run_inputs.model_inputs
         if model_inputs:
             out["inputs"]["model_inputs"] = [{"model_id": m.model_id} for m in model_inputs]
-    outputs = run.outputs
     if outputs is not None:
         models = outputs.model_outputs
         out["outputs"] = (
