@@ -82,9 +82,9 @@ def test_a_known_key_does_not_hide_a_bad_number_after_it() -> None:
 def test_a_metric_batch_keeps_its_columns_read_once() -> None:
     batch = v.MetricBatch([Metric("a", 1.0, 2, 3), Metric("b", 4.0, 5, 6)])
     columns = v.validate_batch(batch, [], [])
-    assert columns == (["a", "b"], [1.0, 4.0], [2, 5], [3, 6])
+    assert columns == (["a", "b"], [1.0, 4.0], [2, 5], [3, 6], True)
     assert v.metric_columns(batch) is columns  # the store takes them as they are
-    assert v.metric_columns(list(batch)) == columns  # a plain list is read again
+    assert v.metric_columns(list(batch)) == columns._replace(plain=False)  # a list: read again, unchecked
 
 
 class _Scaled(Metric):
@@ -102,3 +102,13 @@ def test_a_subclass_is_read_through_its_properties() -> None:
 @pytest.mark.parametrize("metrics", [[], [Metric("a", 1.0, 0, 0)]])
 def test_small_batches(metrics: list[Metric]) -> None:
     assert v.validate_batch(v.MetricBatch(metrics), [], []).keys == [m.key for m in metrics]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [Metric("i", 1, 0, 0), Metric("f", np.float64(1.0), 0, 0), Metric("t", 1.0, np.int64(0), 0)],
+)
+def test_columns_are_plain_only_with_float_values_and_int_times(odd: Metric) -> None:
+    """A writer trusts ``plain`` to skip converting values, timestamps and steps."""
+    assert v.validate_batch([Metric("a", 1.0, 0, 0)], [], []).plain
+    assert not v.validate_batch([Metric("a", 1.0, 0, 0), odd], [], []).plain

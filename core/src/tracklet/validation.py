@@ -248,6 +248,9 @@ class MetricColumns(NamedTuple):
     values: list[Any]
     timestamps: list[Any]
     steps: list[Any]
+    #: True once :func:`validate_batch` found every value a float and every timestamp and
+    #: step an int: a writer need not convert (numpy scalars) or look at types again
+    plain: bool = False
 
 
 class MetricBatch(list[Metric]):
@@ -297,14 +300,15 @@ def metric_columns(metrics: Sequence[Metric]) -> MetricColumns:
 _METRIC_ONLY = frozenset({Metric})
 _PLAIN_NUMBER_TYPES = frozenset(_PLAIN_NUMBERS)
 _INT_ONLY = frozenset({int})
+_FLOAT_ONLY = frozenset({float})
 
 
-def _plain_numbers(columns: MetricColumns) -> bool:
+def _plain_numbers(columns: MetricColumns, value_types: set[type]) -> bool:
     """Whether every value is a float or int and every timestamp and step an int in
     range: :func:`validate_metric`'s fast path, over whole columns in C."""
-    _, values, stamps, steps = columns
+    _, _, stamps, steps, _ = columns
     return (
-        set(map(type, values)) <= _PLAIN_NUMBER_TYPES
+        value_types <= _PLAIN_NUMBER_TYPES
         and set(map(type, stamps)) <= _INT_ONLY
         and set(map(type, steps)) <= _INT_ONLY
         and (not stamps or (min(stamps) >= 0 and max(stamps) <= INT64_MAX))
@@ -319,18 +323,21 @@ def _known_keys(keys: list[Any]) -> bool:
         return False
 
 
-def _validate_metric_columns(columns: MetricColumns) -> None:
+def _validate_metric_columns(columns: MetricColumns) -> bool:
     """:func:`validate_metric` of each metric in order, the same first error, in bulk when
     it can be: with every number plain only a key can be wrong, and the first bad key is
-    the first error; with every key already known and every number plain, none is."""
-    if _plain_numbers(columns):
+    the first error; with every key already known and every number plain, none is.
+    Returns whether every value is a float and every timestamp and step an int."""
+    value_types = set(map(type, columns.values))
+    if _plain_numbers(columns, value_types):
         keys = columns.keys
         if not _known_keys(keys):
             for key in keys:
                 validate_key("metric", key)
-        return
-    for key, value, timestamp, step in zip(*columns, strict=True):
+        return value_types <= _FLOAT_ONLY
+    for key, value, timestamp, step in zip(*columns[:4], strict=True):
         validate_metric(key, value, timestamp, step)
+    return False
 
 
 def validate_batch(
@@ -361,7 +368,10 @@ def validate_batch(
             f"in all. Got {total}. Split the batch."
         )
     columns = metric_columns(metrics)
-    _validate_metric_columns(columns)
+    if _validate_metric_columns(columns):
+        columns = columns._replace(plain=True)
+        if isinstance(metrics, MetricBatch):
+            metrics.columns = columns
     seen: dict[str, str] = {}
     for p in params:
         validate_param(p.key, p.value)

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from tracklet.entities import Metric
 from tracklet_sql._schema import encode_value as encode
-from tracklet_sql._write import _MAX_VALUES_ROWS, _chunk_sizes, metric_points
+from tracklet_sql._write import _MAX_VALUES_ROWS, _chunk_sizes, _value_chunks, metric_points
 from tracklet_sql.store import SqlStore
 
 T0 = 1_700_000_000_000
@@ -158,3 +158,27 @@ def test_chunk_sizes_are_few_powers_of_two_covering_the_points() -> None:
         assert sum(sizes) - count <= sizes[-1] // 16  # padding: at most 1/16 of a statement
     if _MAX_VALUES_ROWS >= 1024:
         assert _chunk_sizes(1000) == [1024]  # a full batch: one statement
+
+
+@pytest.mark.parametrize("count", [2, 17, 1000])
+def test_one_step_batches_store_every_point(store: SqlStore, count: int) -> None:
+    """A batch of one step and one timestamp, every value finite (``log_metrics`` of a
+    training step) binds step, timestamp and flag once on sqlite: the same rows land."""
+    run_id = store.create_run(
+        store.create_experiment(f"one-step-{uuid.uuid4().hex}"), "u", T0, [], "r"
+    ).info.run_id
+    rng = random.Random(count)
+    batches = [[Metric(f"m{k}", rng.random(), T0 + step, step) for k in range(count)] for step in (3, 9, 4)]
+    points = metric_points(batches[0], encode)
+    assert all(shared for _, shared, _ in _value_chunks("r", points.history))  # the path under test
+    for batch in batches:
+        store.log_batch(run_id, batch, [], [])
+    assert _stored(store, run_id) == _expected(store, batches)
+
+
+def test_only_uniform_columns_are_bound_once() -> None:
+    one = [Metric(f"m{k}", 0.5, T0, 2) for k in range(4)]
+    assert [c[1] for c in _value_chunks("r", metric_points(one, encode).history)] == [True]
+    for odd in (Metric("x", 0.5, T0, 3), Metric("x", 0.5, T0 + 1, 2), Metric("x", math.nan, T0, 2)):
+        chunks = _value_chunks("r", metric_points([*one, odd], encode).history)
+        assert [c[1] for c in chunks] == [False] * len(chunks)

@@ -513,13 +513,14 @@ def metric_points(metrics: Sequence[Any], encode: Callable[[float], tuple[float,
         empty = Points([], [], [], [], [])
         return BatchPoints(empty, empty)
     # the columns validation read (a MetricBatch keeps them), else read here once
-    keys, values, stamps, steps = metric_columns(metrics)
-    # numpy integers and floats, int values: as the driver must see them
-    if set(map(type, steps)) != _INT:
+    keys, values, stamps, steps, plain = metric_columns(metrics)
+    # numpy integers and floats, int values: as the driver must see them (``plain``:
+    # validation found floats and ints only)
+    if not plain and set(map(type, steps)) != _INT:
         steps = [int(s) for s in steps]
-    if set(map(type, stamps)) != _INT:
+    if not plain and set(map(type, stamps)) != _INT:
         stamps = [int(t) for t in stamps]
-    total = sum(values) if set(map(type, values)) == _FLOAT else None
+    total = sum(values) if plain or set(map(type, values)) == _FLOAT else None
     if total is not None and total - total == 0:  # every value finite (inf - inf is nan)
         nonfinite = [encode(0.0)[1]] * len(values)
     else:
@@ -567,12 +568,12 @@ def write_points(cursor: Any, sql: BatchSql, run_id: str, points: BatchPoints) -
                 cursor.execute(one, part.rows(run_id)[0])
         return
     chunks = _value_chunks(run_id, points.history)
-    for rows, params in chunks:
-        cursor.execute(_values_sql(sql.metric_values, rows), params)
+    for rows, shared, params in chunks:
+        cursor.execute(_values_sql(sql.metric_values, rows, shared), params)
     if points.latest is not points.history:
         chunks = _value_chunks(run_id, points.latest)
-    for rows, params in chunks:
-        cursor.execute(_values_sql(sql.latest_values, rows), params)
+    for rows, shared, params in chunks:
+        cursor.execute(_values_sql(sql.latest_values, rows, shared), params)
 
 
 #: Rows in sqlite's largest multi-row statement: 5 parameters a row and the run id, within
@@ -598,24 +599,47 @@ def _chunk_sizes(count: int) -> list[int]:
     return sizes
 
 
-def _value_chunks(run_id: str, points: Points) -> list[tuple[int, list[Any]]]:
-    """``(rows, parameters)`` of each statement writing ``points`` (:func:`_chunk_sizes`):
-    the run id, then each point's five values, filled in by column (slice assignment, in C)."""
+def _same(column: list[Any]) -> bool:
+    """Whether every item of a non-empty column equals the first. Used on steps and
+    timestamps (ints, :func:`metric_points`) and ``nonfinite`` flags, where equal items
+    bind alike (False and 0 are both the integer 0 to sqlite3)."""
+    return column.count(column[0]) == len(column)
+
+
+def _value_chunks(run_id: str, points: Points) -> list[tuple[int, bool, list[Any]]]:
+    """``(rows, shared, parameters)`` of each statement writing ``points``
+    (:func:`_chunk_sizes`): the run id, then each point's five values, filled in by column
+    (slice assignment, in C). ``shared``: the points have one step, one timestamp and one
+    ``nonfinite`` (``log_metrics`` of a training step: the usual batch), bound once after the
+    run id, and each point binds its key and value only (2,000 instead of 5,000 parameters
+    for 1,000 points: a third fewer instructions in binding, :func:`_values_sql`)."""
     count = len(points.keys)
+    shared = count > 1 and _same(points.steps) and _same(points.timestamps) and _same(points.nonfinite)
+    if shared:
+        head = [run_id, points.steps[0], points.timestamps[0], points.nonfinite[0]]
+        columns: tuple[list[Any], ...] = (points.keys, points.values)
+    else:
+        head, columns = [run_id], tuple(points)
+    width = len(columns)
     chunks, start = [], 0
     for size in _chunk_sizes(count):
         end = min(start + size, count)
         pad = size - (end - start)
-        params: list[Any] = [run_id] * (5 * size + 1)
-        for i, column in enumerate(points):
-            params[i + 1 :: 5] = column[start:end] + column[end - 1 : end] * pad if pad else column[start:end]
-        chunks.append((size, params))
+        params: list[Any] = head + [run_id] * (width * size)
+        for i, column in enumerate(columns):
+            part = column[start:end] + column[end - 1 : end] * pad if pad else column[start:end]
+            params[len(head) + i :: width] = part
+        chunks.append((size, shared, params))
         start = end
     return chunks
 
 
 @lru_cache(maxsize=64)
-def _values_sql(head_tail: tuple[str, str], rows: int) -> str:
-    """The statement of ``head_tail`` (``BatchSql.metric_values``, ``latest_values``) for ``rows`` rows."""
+def _values_sql(head_tail: tuple[str, str], rows: int, shared: bool = False) -> str:
+    """The statement of ``head_tail`` (``BatchSql.metric_values``, ``latest_values``) for
+    ``rows`` rows; ``shared``: step, timestamp and ``nonfinite`` bound once, as ``?2``-``?4``
+    (every parameter numbered: a bare ``?`` after ``?4`` would take a number already used)."""
     head, tail = head_tail
-    return head + ", ".join(["(?1, ?, ?, ?, ?, ?)"] * rows) + tail
+    if not shared:
+        return head + ", ".join(["(?1, ?, ?, ?, ?, ?)"] * rows) + tail
+    return head + ", ".join(f"(?1, ?{5 + 2 * i}, ?2, ?3, ?{6 + 2 * i}, ?4)" for i in range(rows)) + tail
