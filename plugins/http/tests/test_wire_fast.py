@@ -25,7 +25,7 @@ from tracklet.entities import (
     RunTag,
 )
 from tracklet_http import protocol as p
-from tracklet_http.wire_fast import metric_dicts, run_info_dict, run_parts
+from tracklet_http.wire_fast import any_model_id, metric_dicts, metrics_within, run_info_dict, run_parts
 
 
 def _by_properties(m: Metric) -> dict[str, Any]:
@@ -168,3 +168,41 @@ def test_run_to_json_of_a_run_subclass_reads_its_properties() -> None:
 
     run = RenamedRun(RunInfo("1" * 32, "0", "", "RUNNING", None, None))
     assert p.run_to_json(run)["info"]["run_id"] == "9" * 32
+
+
+_I64 = (-(2**63), 2**63 - 1)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "step", "within"),
+    [(0, 0, True), (_I64[1], _I64[0], True), (_I64[1] + 1, 0, False), (0, _I64[0] - 1, False)],
+)
+def test_metrics_within_reads_both_columns(timestamp: int, step: int, within: bool) -> None:
+    metrics = [Metric("a", 1.0, 5, 6), Metric("b", 1.0, timestamp, step)]
+    assert metrics_within(metrics, *_I64) is within
+    assert metrics_within([], *_I64) is True
+
+
+def test_metrics_within_leaves_other_classes_to_the_caller() -> None:
+    assert metrics_within([Metric("a", 1.0, 5, 6), _MetricLike("b", 1.0, 5, 6)], *_I64) is False
+
+
+def test_any_model_id_equals_the_property_reading_one() -> None:
+    plain = [Metric("a", 1.0, 5, 6), *Metric.from_rows("h", [(1.0, 1, 1)])]
+    linked = [*plain, Metric("b", 2.0, 5, 6, model_id="m-1")]
+    assert any_model_id(plain) is False
+    assert any_model_id(linked) is True
+    assert any_model_id([]) is False
+    assert any_model_id([_MetricLike("c", 1.0, 1, 1, model_id="m-2")]) is True
+
+
+def test_log_batch_range_errors_are_unchanged() -> None:
+    from tracklet.exceptions import TrackletException
+    from tracklet_http.server.handlers import check_ranges
+
+    endpoint = p.ENDPOINTS_BY_NAME["log_batch"]
+    ok = [Metric("a", 1.0, 5, 6)] * 3
+    check_ranges(endpoint, {"run_id": "a" * 32, "metrics": ok})
+    bad = [*ok, Metric("a", 1.0, 5, 2**63)]
+    with pytest.raises(TrackletException, match=r"parameter 'metrics.step'.*int64"):
+        check_ranges(endpoint, {"run_id": "a" * 32, "metrics": bad})

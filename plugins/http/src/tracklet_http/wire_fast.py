@@ -20,7 +20,7 @@ from typing import Any
 
 from tracklet.entities import Metric, Run, RunData, RunInfo
 
-__all__ = ["data_parts", "metric_dicts", "run_info_dict", "run_parts"]
+__all__ = ["any_model_id", "data_parts", "metric_dicts", "metrics_within", "run_info_dict", "run_parts"]
 
 _isfinite = math.isfinite
 
@@ -82,3 +82,25 @@ def run_parts(run: Run) -> tuple[RunInfo, RunData, Any, Any] | None:
 def data_parts(data: RunData) -> tuple[list[Metric], dict[str, str], dict[str, str]]:
     """``(metric_objs, params, tags)`` of an exact :class:`RunData` (see :func:`run_parts`)."""
     return data._metric_objs, data._params, data._tags
+
+
+def _exact(metrics: list[Metric]) -> bool:
+    return set(map(type, metrics)) <= {Metric}
+
+
+def metrics_within(metrics: list[Metric], low: int, high: int) -> bool:
+    """Whether every metric's timestamp and step lie in ``[low, high]``, read from the
+    slots of exact :class:`Metric` objects (a ``log-batch`` checks 1,000 of them); False
+    when unsure (other classes), so the caller checks each through its properties."""
+    if not metrics or not _exact(metrics):
+        return not metrics
+    timestamps = [m._timestamp for m in metrics]
+    steps = [m._step for m in metrics]
+    return low <= min(timestamps) and max(timestamps) <= high and low <= min(steps) and max(steps) <= high
+
+
+def any_model_id(metrics: list[Metric]) -> bool:
+    """``any(m.model_id for m in metrics)``, from the slots of exact :class:`Metric` objects."""
+    if _exact(metrics):
+        return any([m._model_id for m in metrics])
+    return any(m.model_id for m in metrics)
