@@ -206,3 +206,36 @@ def test_log_batch_range_errors_are_unchanged() -> None:
     bad = [*ok, Metric("a", 1.0, 5, 2**63)]
     with pytest.raises(TrackletException, match=r"parameter 'metrics.step'.*int64"):
         check_ranges(endpoint, {"run_id": "a" * 32, "metrics": bad})
+
+
+def _page_of_runs() -> list[Run]:
+    plain = RunInfo("1" * 32, "3", "me", "FINISHED", 5, 9, "active", "file:///x", "plain")
+    bare = RunInfo("2" * 32, "0", None, "RUNNING", None, None, "deleted", None, None)  # type: ignore[arg-type]
+    data = RunData(
+        [Metric("loss", 0.25, 7, 1), Metric("bad", math.inf, 7, 1), _MetricLike("odd", 1.0, 2, 3)],
+        [Param("lr", "0.1")],
+        [RunTag("team", "a"), RunTag("mlflow.runName", "plain")],
+    )
+
+    class OddRun(Run):
+        pass
+
+    return [
+        Run(plain, data),
+        Run(bare),
+        _full_run(),  # datasets, model inputs and outputs: the general path
+        Run(plain, data, RunInputs([], [LoggedModelInput("model-1")])),
+        Run(plain, RunData(), None, RunOutputs([])),
+        OddRun(bare, data),
+    ]
+
+
+def test_runs_to_json_equals_run_to_json_of_each_run() -> None:
+    page = _page_of_runs()
+    fast = p.runs_to_json(page)
+    assert fast == [p.run_to_json(r) for r in page] == [_general_run(r) for r in page]
+    assert [list(d) for d in fast] == [list(p.run_to_json(r)) for r in page]  # key order
+    assert [list(d["info"]) for d in fast] == [list(p.run_to_json(r)["info"]) for r in page]
+    assert fast[0]["data"]["metrics"][1]["value"] == "Infinity"
+    assert fast[0]["data"]["metrics"][2]["value"] == 42.0  # the subclass's own property
+    assert p.runs_to_json([]) == []

@@ -385,7 +385,7 @@ def search_runs(state: ServerState, a: dict[str, Any], call: Call) -> dict[str, 
         a.get("order_by") or None,
         a.get("page_token") or None,
     )
-    return _page("runs", [p.run_to_json(r) for r in page], page.token)
+    return _page("runs", p.runs_to_json(page), page.token)
 
 
 # -- metrics ----------------------------------------------------------------------------------------
