@@ -22,7 +22,6 @@ Content-Type) -> :class:`TrackingApi` -> Starlette's router.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -73,6 +72,7 @@ from tracklet_http.server.errors import (
 from tracklet_http.server.gc_tuning import tune_worker_gc
 from tracklet_http.server.graphql import graphql_routes
 from tracklet_http.server.handlers import HANDLERS, Call, Handler, ServerState, check_ranges
+from tracklet_http.server.hop import run_on
 from tracklet_http.server.imports import import_routes
 from tracklet_http.server.metrics import RequestMetrics, endpoint_family
 from tracklet_http.server.mlflow_ui_api import mlflow_ui_api_routes
@@ -237,10 +237,7 @@ class TrackingApi:
         if executor is None:
             status, body, headers = self._work(endpoint, handler, method, data, user)
         else:
-            loop = asyncio.get_running_loop()
-            status, body, headers = await loop.run_in_executor(
-                executor, self._work, endpoint, handler, method, data, user
-            )
+            status, body, headers = await run_on(executor, self._work, endpoint, handler, method, data, user)
         await send_bytes(send, status, body, extra_headers=headers)
 
     async def _contributed(
@@ -289,8 +286,7 @@ class TrackingApi:
         if executor is None:
             status, body, extra = self._work_contributed(*args)
         else:
-            loop = asyncio.get_running_loop()
-            status, body, extra = await loop.run_in_executor(executor, self._work_contributed, *args)
+            status, body, extra = await run_on(executor, self._work_contributed, *args)
         if isinstance(body, dict):  # a handler's file answer (local_file, filename, cleanup)
             await _send_file_answer(scope, receive, send, body)
             return
@@ -372,8 +368,7 @@ class TrackingApi:
         if self.executor is None:
             status, payload, content_type = otlp.receive(*args)
         else:
-            loop = asyncio.get_running_loop()
-            status, payload, content_type = await loop.run_in_executor(self.executor, otlp.receive, *args)
+            status, payload, content_type = await run_on(self.executor, otlp.receive, *args)
         await send_bytes(send, status, payload, content_type=content_type)
 
     async def _authenticate(self, scope: dict[str, Any], send: Any) -> str | None:
