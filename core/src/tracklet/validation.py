@@ -307,13 +307,21 @@ def _plain_numbers(columns: MetricColumns, value_types: set[type]) -> bool:
     """Whether every value is a float or int and every timestamp and step an int in
     range: :func:`validate_metric`'s fast path, over whole columns in C."""
     _, _, stamps, steps, _ = columns
-    return (
-        value_types <= _PLAIN_NUMBER_TYPES
-        and set(map(type, stamps)) <= _INT_ONLY
-        and set(map(type, steps)) <= _INT_ONLY
-        and (not stamps or (min(stamps) >= 0 and max(stamps) <= INT64_MAX))
-        and (not steps or (min(steps) >= INT64_MIN and max(steps) <= INT64_MAX))
-    )
+    return value_types <= _PLAIN_NUMBER_TYPES and _int64s(stamps, 0) and _int64s(steps, INT64_MIN)
+
+
+def _int64s(column: list[Any], low: int) -> bool:
+    """Whether every item is an int from ``low`` to :data:`INT64_MAX`. Items of one step
+    or one timestamp (the usual batch) are one range check after a ``count`` (equal ints:
+    the types are checked first), not a ``min`` and a ``max`` over the column."""
+    if not set(map(type, column)) <= _INT_ONLY:
+        return False
+    if not column:
+        return True
+    first = column[0]
+    if column.count(first) == len(column):
+        return low <= first <= INT64_MAX
+    return low <= min(column) and max(column) <= INT64_MAX
 
 
 def _known_keys(keys: list[Any]) -> bool:

@@ -372,9 +372,12 @@ class BatchSql(NamedTuple):
     metric: str
     #: one row of :data:`LATEST_COLUMNS` into ``latest_metrics``, replacing a smaller point
     latest: str
-    #: PostgreSQL: as ``metric`` and ``latest`` for one array per column (``unnest``)
-    metric_arrays: str | None
-    latest_arrays: str | None
+    #: PostgreSQL: as ``metric`` and ``latest`` for many rows (``unnest``), parameters in
+    #: psycopg's binary format: (run id, then one array per other column) and, for points
+    #: of one step, timestamp and flag (:func:`_shared`), (run id, step, timestamp, flag,
+    #: keys, values)
+    metric_arrays: tuple[str, str] | None
+    latest_arrays: tuple[str, str] | None
     #: sqlite: as ``metric`` and ``latest`` for many rows, the text before and after the
     #: rows of a multi-row ``VALUES`` (:func:`write_points`)
     metric_values: tuple[str, str] | None
@@ -412,11 +415,17 @@ def batch_sql(dialect: sa.Dialect, schema: Any) -> BatchSql:
         head, tail = insert(table, LATEST_COLUMNS, conflict, "\0").split("\0")
         return head, tail
 
-    def arrays(table: sa.Table, keys: Sequence[str], conflict: str) -> str:
-        casts = ", ".join(f"%s::{table.c[k].type.compile(dialect=dialect)}[]" for k in keys)
+    def arrays(table: sa.Table, conflict: str) -> tuple[str, str]:
+        # binary parameters (%b): psycopg dumps a list of 1,000 floats or strings in C,
+        # where text arrays cost it ~5x more CPU; the run id is one value, not an array
+        cast = {k: table.c[k].type.compile(dialect=dialect) for k in LATEST_COLUMNS}
+        head = f"INSERT INTO {prep.format_table(table)} ({names(table, LATEST_COLUMNS)}) SELECT %b::{cast['run_uuid']}, "
+        tail = " " + (conflict or "ON CONFLICT DO NOTHING")
+        every = ", ".join(f"%b::{cast[k]}[]" for k in LATEST_COLUMNS[1:])
+        shared = f"%b::{cast['step']}, %b::{cast['timestamp']}, p.v, %b::{cast['nonfinite']}"
         return (
-            f"INSERT INTO {prep.format_table(table)} ({names(table, keys)}) SELECT * FROM unnest({casts}) "
-            + (conflict or "ON CONFLICT DO NOTHING")
+            f"{head}p.* FROM unnest({every}) AS p{tail}",
+            f"{head}p.k, {shared} FROM unnest(%b::{cast['key']}[], %b::{cast['value']}[]) AS p(k, v){tail}",
         )
 
     def col(table: sa.Table, key: str) -> str:
@@ -441,8 +450,8 @@ def batch_sql(dialect: sa.Dialect, schema: Any) -> BatchSql:
         f"WHERE {col(runs, 'run_uuid')} = {mark}",
         metric=insert(schema.metrics, LATEST_COLUMNS, ""),
         latest=insert(latest_table, LATEST_COLUMNS, raise_point),
-        metric_arrays=arrays(schema.metrics, LATEST_COLUMNS, "") if pg else None,
-        latest_arrays=arrays(latest_table, LATEST_COLUMNS, raise_point) if pg else None,
+        metric_arrays=arrays(schema.metrics, "") if pg else None,
+        latest_arrays=arrays(latest_table, raise_point) if pg else None,
         metric_values=values(schema.metrics, ""),
         latest_values=values(latest_table, raise_point),
         param=insert(params, ("run_uuid", "key", "value"), ""),
@@ -562,8 +571,11 @@ def write_points(cursor: Any, sql: BatchSql, run_id: str, points: BatchPoints) -
             (sql.metric_arrays, sql.metric, points.history),
             (sql.latest_arrays, sql.latest, points.latest),
         ):
-            if len(part.keys) > 1:
-                cursor.execute(arrays, [[run_id] * len(part.keys), *part])
+            if len(part.keys) > 1 and _shared(part):
+                head = [run_id, part.steps[0], part.timestamps[0], part.nonfinite[0]]
+                cursor.execute(arrays[1], [*head, part.keys, part.values])
+            elif len(part.keys) > 1:
+                cursor.execute(arrays[0], [run_id, *part])
             elif part.keys:
                 cursor.execute(one, part.rows(run_id)[0])
         return
@@ -606,6 +618,13 @@ def _same(column: list[Any]) -> bool:
     return column.count(column[0]) == len(column)
 
 
+def _shared(points: Points) -> bool:
+    """Whether the points have one step, one timestamp and one ``nonfinite`` flag (every
+    value finite): ``log_metrics`` of a training step, the usual batch, whose statements
+    bind those three once (sqlite: :func:`_values_sql`; PostgreSQL: ``BatchSql.metric_arrays``)."""
+    return _same(points.steps) and _same(points.timestamps) and _same(points.nonfinite)
+
+
 def _value_chunks(run_id: str, points: Points) -> list[tuple[int, bool, list[Any]]]:
     """``(rows, shared, parameters)`` of each statement writing ``points``
     (:func:`_chunk_sizes`): the run id, then each point's five values, filled in by column
@@ -614,7 +633,7 @@ def _value_chunks(run_id: str, points: Points) -> list[tuple[int, bool, list[Any
     run id, and each point binds its key and value only (2,000 instead of 5,000 parameters
     for 1,000 points: a third fewer instructions in binding, :func:`_values_sql`)."""
     count = len(points.keys)
-    shared = count > 1 and _same(points.steps) and _same(points.timestamps) and _same(points.nonfinite)
+    shared = count > 1 and _shared(points)
     if shared:
         head = [run_id, points.steps[0], points.timestamps[0], points.nonfinite[0]]
         columns: tuple[list[Any], ...] = (points.keys, points.values)
