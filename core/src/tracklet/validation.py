@@ -318,10 +318,12 @@ def _int64s(column: list[Any], low: int) -> bool:
         return False
     if not column:
         return True
-    first = column[0]
+    first: int = column[0]
     if column.count(first) == len(column):
         return low <= first <= INT64_MAX
-    return low <= min(column) and max(column) <= INT64_MAX
+    lowest: int = min(column)
+    highest: int = max(column)
+    return low <= lowest and highest <= INT64_MAX
 
 
 def _known_keys(keys: list[Any]) -> bool:
