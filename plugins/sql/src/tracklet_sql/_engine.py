@@ -24,12 +24,11 @@ import collections
 import logging
 import os
 import random
-import sqlite3
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -39,6 +38,9 @@ from sqlalchemy.pool import QueuePool, StaticPool
 from sqlalchemy.util import queue as sqla_queue
 
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
+
+if TYPE_CHECKING:
+    import sqlite3  # imported by SQLAlchemy's sqlite dialect, in sqlite processes only
 
 __all__ = ["dialect_name", "make_engine", "shared_engine", "write"]
 
@@ -66,6 +68,8 @@ _WRITE = {"sqlite_begin": "BEGIN IMMEDIATE"}
 _RETRIES = 8
 #: Seconds a pooled server connection may sit idle before its next use checks it first.
 _PING_IDLE_S = 2.0
+#: PostgreSQL drivers whose SQLAlchemy dialect looks the ``hstore`` type up on first connect.
+_HSTORE_PROBING_DRIVERS = ("psycopg", "psycopg2", "psycopg2cffi")
 
 
 def _url(uri: str) -> URL:
@@ -100,6 +104,11 @@ def make_engine(uri: str) -> sa.Engine:
         if backend != "postgresql":
             # MySQL's REPEATABLE READ takes gap locks that deadlock concurrent batch writers.
             options["isolation_level"] = "READ COMMITTED"
+        elif url.get_driver_name() in _HSTORE_PROBING_DRIVERS:
+            # No table of tracklet (or of MLflow's schema) has an hstore column: the dialect's
+            # lookup of the type on first connect (a savepoint, a pg_type query, a release:
+            # three round trips in every new process) would find nothing it uses.
+            options["use_native_hstore"] = False
         try:
             engine = sa.create_engine(url, **options)
         except ModuleNotFoundError as exc:
@@ -367,6 +376,8 @@ def _enable_wal(cursor: sqlite3.Cursor) -> None:
     8 processes opening a new file together). WAL is persistent: once any connection
     has switched, the others find it set and the pragma returns at once.
     """
+    import sqlite3  # already loaded by the sqlite dialect; not imported by server processes
+
     deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_S
     delay = 0.005
     while True:
