@@ -461,3 +461,14 @@ def test_seed_004_constructor_calls() -> None:
     assert Metric("m", 1.0, 5).step == 0
     assert Run(RunInfo("r", "1", "u", "RUNNING", 1, None, "active"), RunData()).data.metrics == {}
     assert RunData().params == {} and RunData(None, None, None).tags == {}
+
+
+def test_run_data_from_points_equals_the_constructor():
+    points = [("loss", 0.5, 10, 3), ("acc", math.nan, 11, 0), ("loss2", -math.inf, 12, 1)]
+    params, tags = {"lr": "0.1"}, {"t": "v"}
+    built = RunData.from_points(points, params, tags)
+    expected = RunData([Metric(*point) for point in points], [Param("lr", "0.1")], [RunTag("t", "v")])
+    assert built == expected
+    assert built.metric_objs == expected.metric_objs and repr(built) == repr(expected)
+    assert [m.to_dictionary() for m in built.metric_objs] == [m.to_dictionary() for m in expected.metric_objs]
+    assert built.params is params and built.tags is tags  # handed over, not copied

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from tracklet.entities import _proto
@@ -298,6 +299,38 @@ class RunData(TrackletObject):
         data._metrics = dict(metrics)
         data._params = dict(params)
         data._tags = dict(tags)
+        return data
+
+    @classmethod
+    def from_points(
+        cls,
+        points: Iterable[tuple[str, float, int, int]],
+        params: dict[str, str],
+        tags: dict[str, str],
+    ) -> RunData:
+        """Build from the latest metrics as ``(key, value, timestamp, step)`` rows and the
+        run's own ``params`` and ``tags`` dicts, which are kept, not copied: the caller
+        hands them over. Equal to ``RunData([Metric(k, v, t, s) ...], params, tags)`` at
+        about half the cost: a search page builds some 1,000 metrics, and a
+        :class:`Metric` call with its optional links checked is most of each one's cost."""
+        new = object.__new__
+        metric_objs: list[Metric] = []
+        metrics: dict[str, float] = {}
+        append = metric_objs.append
+        for key, value, timestamp, step in points:
+            metric = new(Metric)
+            metric._key = key
+            metric._value = value
+            metric._timestamp = timestamp
+            metric._step = step
+            metric._run_id = None
+            append(metric)
+            metrics[key] = value
+        data = new(cls)
+        data._metric_objs = metric_objs
+        data._metrics = metrics
+        data._params = params
+        data._tags = tags
         return data
 
     @property
