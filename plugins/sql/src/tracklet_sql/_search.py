@@ -35,7 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from tracklet.entities import Run
 from tracklet.search import ATTRIBUTE, Expr, OrderKey, parse_filter, parse_order_by
 from tracklet_sql._engine import dialect_name
-from tracklet_sql._read import array_statement, load_runs, runs_of_rows, with_run_rows
+from tracklet_sql._read import array_statement, load_runs, page_rows, runs_of_rows, with_run_rows
 from tracklet_sql._schemas import Schema, tracklet_schema
 from tracklet_sql._search_filter import RUN_COLUMNS, experiment_filter, run_filter, uses_ilike
 from tracklet_sql._search_keyset import NULL_CURSOR, keyset_page, label_order, newest_order, serves
@@ -184,7 +184,11 @@ def _page(
 ) -> tuple[list[Any], str | None]:
     """Run the page query: the ids of the page and the next page's token."""
     statement = _page_statement(query, _resume(query, cursor))
-    rows = conn.execute(statement, {**parameters, **_bounds(cursor, max_results)}).all()
+    bound = {**parameters, **_bounds(cursor, max_results)}
+    if conn.dialect.name == "sqlite":
+        rows = page_rows(conn, statement, bound)
+    else:
+        rows = conn.execute(statement, bound).all()
     page = rows[:max_results]
     return [row[-1] for row in page], _next_token(query, cursor, rows, max_results)
 
