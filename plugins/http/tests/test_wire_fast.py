@@ -1,4 +1,4 @@
-"""The slot-reading wire conversions (``tracklet_http.wire_fast``) give exactly the dicts
+"""The slot-reading wire conversions (``tracklet.entities.wire``) give exactly the dicts
 the property-reading ones give, for every kind of value, and leave other classes to the
 properties. If an entity's slots are renamed, these tests fail (AttributeError)."""
 
@@ -24,8 +24,8 @@ from tracklet.entities import (
     RunOutputs,
     RunTag,
 )
+from tracklet.entities.wire import any_model_id, metric_dicts, metrics_within, run_info_dict, run_parts
 from tracklet_http import protocol as p
-from tracklet_http.wire_fast import any_model_id, metric_dicts, metrics_within, run_info_dict, run_parts
 
 
 def _by_properties(m: Metric) -> dict[str, Any]:

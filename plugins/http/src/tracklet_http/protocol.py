@@ -42,10 +42,10 @@ from tracklet.entities import (
     RunTag,
     ViewType,
 )
+from tracklet.entities.wire import data_parts, metric_dicts, run_dicts, run_info_dict, run_parts
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.routes import Field  # one field type for the server's own endpoints and plugins' routes
 from tracklet.validation import canonical_experiment_id, canonical_run_id, short_repr, validate_text
-from tracklet_http.wire_fast import data_parts, metric_dicts, run_dicts, run_info_dict, run_parts
 
 __all__ = [
     "API_PREFIX",
@@ -887,7 +887,7 @@ def metric_to_json(m: Metric, with_run_id: bool = False) -> dict[str, Any]:
 
 def metrics_to_json(metrics: list[Metric]) -> list[dict[str, Any]]:
     """``[metric_to_json(m) for m in metrics]``, without a call per metric or per field
-    (a search page or a history converts thousands; :mod:`tracklet_http.wire_fast`)."""
+    (a search page or a history converts thousands; :mod:`tracklet.entities.wire`)."""
     return metric_dicts(metrics, double_to_json, metric_to_json)
 
 
@@ -980,7 +980,7 @@ def run_to_json(run: Run) -> dict[str, Any]:
 
 def runs_to_json(runs: list[Run]) -> list[dict[str, Any]]:
     """``[run_to_json(r) for r in runs]``, a search page in one loop
-    (:func:`tracklet_http.wire_fast.run_dicts`)."""
+    (:func:`tracklet.entities.wire.run_dicts`)."""
     return run_dicts(runs, double_to_json, metric_to_json, run_to_json)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracklet.entities import FileInfo, Metric, Param, RunTag, ViewType
+from tracklet.entities.wire import any_model_id, metrics_within
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackletException
 from tracklet.search import parse_filter, parse_order_by
 from tracklet.stores.tracking import TrackingStore
@@ -36,7 +37,6 @@ from tracklet_http.protocol import ARTIFACTS_PREFIX, Endpoint
 from tracklet_http.server.locations import check_readable_location
 from tracklet_http.server.sampling import sample_bulk_interval, sample_by_steps
 from tracklet_http.server.settings import ServerSettings
-from tracklet_http.wire_fast import any_model_id, metrics_within
 
 __all__ = [
     "HANDLERS",

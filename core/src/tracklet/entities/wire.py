@@ -1,15 +1,18 @@
-"""Entities to MLflow's wire dicts without a Python call per field, for the answers a
-server builds by the thousand (a 1,000-point history, a 100-run search page).
+"""Runs and metrics as MLflow's REST wire dicts, read from the entities' slots, for code
+that converts them by the thousand (a server answering a 1,000-point history or a
+100-run search page, a client checking a 1,000-point batch).
 
 :class:`~tracklet.entities.Metric`, :class:`~tracklet.entities.RunInfo`,
 :class:`~tracklet.entities.RunData` and :class:`~tracklet.entities.Run` keep their fields
 in slots behind read-only properties that return the slot unchanged. Each property read
 is a Python function call; reading the slot is not: a 1,000-point history converts in
-~40% of the time (~600 -> ~240 us). These functions read the slots of those exact
-classes only; any other object (a subclass, a stand-in) goes through the properties, in
-:mod:`tracklet_http.protocol`'s general functions, which give the same dicts.
-``tests/test_wire_fast.py`` checks both paths agree, and fails if an entity's slots are
-renamed.
+~40% of the time (~600 -> ~240 us). The slots are the entities' own business, so the
+functions that read them live here, beside the classes, and plugins call them instead of
+touching private attributes (a plugin released apart from the core must not depend on
+its slot names). They read the slots of those exact classes only; any other object (a
+subclass, a stand-in) goes to the caller's general function, which reads the properties
+and must give the same dict (``core/tests/test_entities_wire.py`` and tracklet-http's
+``tests/test_wire_fast.py`` check both agree).
 """
 
 from __future__ import annotations
