@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import operator
 import os
 import posixpath
 import tempfile
@@ -38,6 +37,7 @@ from tracklet.entities import (
     RunTag,
     ViewType,
 )
+from tracklet.entities.wire import any_model_id
 from tracklet.exceptions import INVALID_PARAMETER_VALUE, TrackletException
 from tracklet.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_USER
 from tracklet.utils.time import now_ms
@@ -55,18 +55,6 @@ if TYPE_CHECKING:
 __all__ = ["MlflowClient"]
 
 _logger = logging.getLogger(__name__)
-
-_MODEL_ID_SLOT = operator.attrgetter("_model_id")
-_METRIC_ONLY = frozenset({Metric})
-
-
-def _any_model_id(metrics: Sequence[Metric]) -> bool:
-    """Whether a metric names a logged model. A batch of exactly ``Metric`` is read without
-    a property call per metric (the link lives in the instance only when set, None at class
-    level): 1,000 metrics, ~55 instead of ~210 us."""
-    if set(map(type, metrics)) <= _METRIC_ONLY:
-        return any(map(_MODEL_ID_SLOT, metrics))
-    return any(m.model_id for m in metrics)
 
 
 class MlflowClient(AsyncClientMixin, MediaMixin, RegistryClientMixin, TracingClientMixin):
@@ -236,7 +224,7 @@ class MlflowClient(AsyncClientMixin, MediaMixin, RegistryClientMixin, TracingCli
         """The store keeping logged models if a metric names one (None otherwise), after
         checking every named model exists: a metric for an unknown model is refused before
         anything is written."""
-        if not _any_model_id(metrics):
+        if not any_model_id(metrics):
             return None
         links = self._model_links_store()
         if links is not None:
@@ -394,7 +382,7 @@ class MlflowClient(AsyncClientMixin, MediaMixin, RegistryClientMixin, TracingCli
         Asynchronously, return the ``RunOperations``."""
         if not (metrics or params or tags):
             return None  # as MLflow: nothing to log, nothing to wait for
-        if self._wants_async(synchronous, run_id) and not _any_model_id(metrics):
+        if self._wants_async(synchronous, run_id) and not any_model_id(metrics):
             ops = self._log_batch_async(run_id, metrics, params, tags)
             return None if synchronous is True else ops
         self._log_batch_now(run_id, metrics, params, tags)
