@@ -63,6 +63,10 @@ def run_info_dict(info: RunInfo) -> dict[str, Any] | None:
     """MLflow's ``RunInfo`` dict of an exact :class:`RunInfo`; None for anything else."""
     if type(info) is not RunInfo:
         return None
+    return _info_dict(info)
+
+
+def _info_dict(info: RunInfo) -> dict[str, Any]:
     run_id = info._run_id
     out: dict[str, Any] = {
         "run_id": run_id,
@@ -163,20 +167,5 @@ def run_dicts(
             wire["params"] = [{"key": k, "value": v} for k, v in params.items()]
         if tags := data._tags:
             wire["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
-        run_id = info._run_id
-        head: dict[str, Any] = {
-            "run_id": run_id,
-            "run_uuid": run_id,
-            "run_name": info._run_name or "",
-            "experiment_id": info._experiment_id,
-            "user_id": info._user_id or "",
-            "status": info._status,
-        }
-        if (start := info._start_time) is not None:
-            head["start_time"] = start
-        if (end := info._end_time) is not None:
-            head["end_time"] = end
-        head["artifact_uri"] = info._artifact_uri or ""
-        head["lifecycle_stage"] = info._lifecycle_stage
-        append({"info": head, "data": wire, "inputs": {}})
+        append({"info": _info_dict(info), "data": wire, "inputs": {}})
     return out
