@@ -135,7 +135,6 @@ def run_dicts(
     exact classes without dataset inputs, model inputs or outputs (what a search page
     holds unless runs logged datasets or models) is written here from its slots, with
     no call per run, per metric or per field; any other run by ``general_run``."""
-    isfinite = _isfinite
     out: list[dict[str, Any]] = []
     append = out.append
     for run in runs:
@@ -152,17 +151,7 @@ def run_dicts(
             continue
         wire: dict[str, Any] = {}
         if metrics := data._metric_objs:
-            wire["metrics"] = [
-                {
-                    "key": m._key,
-                    "value": v if isfinite(v := m._value) else double(v),
-                    "timestamp": m._timestamp,
-                    "step": m._step,
-                }
-                if type(m) is Metric
-                else general_metric(m)
-                for m in metrics
-            ]
+            wire["metrics"] = metric_dicts(metrics, double, general_metric)
         if params := data._params:
             wire["params"] = [{"key": k, "value": v} for k, v in params.items()]
         if tags := data._tags:
