@@ -39,3 +39,23 @@ def test_the_engine_module_does_not_import_sqlite3() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "False"
+
+
+def test_a_postgresql_process_that_writes_and_searches_does_not_import_sqlite3(postgres_uri: str) -> None:
+    """The whole PostgreSQL path (open, create, log_batch, search) leaves sqlite3 unloaded:
+    importing it costs a process ~7.6M instructions it would never use."""
+    code = f"""
+import sys, tracklet
+from tracklet.entities import Metric, Param
+client = tracklet.MlflowClient({postgres_uri!r})
+experiment_id = client.create_experiment("no-sqlite3-" + str(id(client)))
+run_id = client.create_run(experiment_id).info.run_id
+client.log_batch(run_id, metrics=[Metric(f"m{{k}}", 0.5, 1, 0) for k in range(40)], params=[Param("p", "a")])
+found = client.search_runs([experiment_id], "metrics.m1 > 0.1 and params.p = 'a'")
+assert [r.info.run_id for r in found] == [run_id], found
+print('sqlite3' in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "False", done.stderr

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from tracklet.entities import Metric
 from tracklet_sql._schema import encode_value as encode
-from tracklet_sql._write import _MAX_VALUES_ROWS, _chunk_sizes, _value_chunks, metric_points
+from tracklet_sql._write import _chunk_sizes, _value_chunks, max_values_rows, metric_points
 from tracklet_sql.store import SqlStore
 
 T0 = 1_700_000_000_000
@@ -151,12 +151,12 @@ def test_metric_points_match_the_per_point_rule() -> None:
 
 
 def test_chunk_sizes_are_few_powers_of_two_covering_the_points() -> None:
-    for count in range(1, 3 * _MAX_VALUES_ROWS):
+    for count in range(1, 3 * max_values_rows()):
         sizes = _chunk_sizes(count)
-        assert all(s & (s - 1) == 0 and s <= _MAX_VALUES_ROWS for s in sizes)
+        assert all(s & (s - 1) == 0 and s <= max_values_rows() for s in sizes)
         assert sum(sizes[:-1]) < count <= sum(sizes)
         assert sum(sizes) - count <= sizes[-1] // 16  # padding: at most 1/16 of a statement
-    if _MAX_VALUES_ROWS >= 1024:
+    if max_values_rows() >= 1024:
         assert _chunk_sizes(1000) == [1024]  # a full batch: one statement
 
 

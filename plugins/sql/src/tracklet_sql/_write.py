@@ -21,8 +21,9 @@ multi-row ``VALUES`` statements, on PostgreSQL one ``unnest`` per table.
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
-import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
@@ -45,6 +46,7 @@ __all__ = [
     "driver_write",
     "has_driver_path",
     "insert_ignore",
+    "max_values_rows",
     "insert_ignore_tuples",
     "insert_sql",
     "metric_points",
@@ -347,7 +349,14 @@ def missing_parent(exc: BaseException) -> bool:
     """Whether a driver error is a foreign-key violation (a row's run does not exist)."""
     if getattr(exc, "sqlstate", None) == "23503":  # psycopg
         return True
-    return isinstance(exc, sqlite3.IntegrityError) and "FOREIGN KEY constraint failed" in str(exc)
+    # sqlite3 is looked up, not imported: a PostgreSQL process never loads it (7.6M
+    # instructions), and an error can only come from it once something else has.
+    sqlite3 = sys.modules.get("sqlite3")
+    return (
+        sqlite3 is not None
+        and isinstance(exc, sqlite3.IntegrityError)
+        and "FOREIGN KEY constraint failed" in str(exc)
+    )
 
 
 def _rollback(fairy: Any, lost: bool) -> None:
@@ -588,9 +597,14 @@ def write_points(cursor: Any, sql: BatchSql, run_id: str, points: BatchPoints) -
         cursor.execute(_values_sql(sql.latest_values, rows, shared), params)
 
 
-#: Rows in sqlite's largest multi-row statement: 5 parameters a row and the run id, within
-#: sqlite's limit of bound parameters (32,766 since 3.32, 999 before).
-_MAX_VALUES_ROWS = 1024 if sqlite3.sqlite_version_info >= (3, 32) else 128
+@functools.cache
+def max_values_rows() -> int:
+    """Rows in sqlite's largest multi-row statement: 5 parameters a row and the run id, within
+    sqlite's limit of bound parameters (32,766 since 3.32, 999 before). Asked only on sqlite,
+    so that PostgreSQL and MySQL processes never import sqlite3."""
+    import sqlite3
+
+    return 1024 if sqlite3.sqlite_version_info >= (3, 32) else 128
 
 
 def _chunk_sizes(count: int) -> list[int]:
@@ -600,12 +614,13 @@ def _chunk_sizes(count: int) -> list[int]:
     padded by repeating a point, when that adds at most 1/16 of its rows (1,000 points: one
     statement of 1,024): a repeated point changes neither table, as a re-sent batch does not."""
     sizes = []
+    most = max_values_rows()
     while count > 0:
         above = 1 << (count - 1).bit_length()
-        if above <= _MAX_VALUES_ROWS and above - count <= above // 16:
+        if above <= most and above - count <= above // 16:
             sizes.append(above)
             break
-        size = min(_MAX_VALUES_ROWS, 1 << (count.bit_length() - 1))
+        size = min(most, 1 << (count.bit_length() - 1))
         sizes.append(size)
         count -= size
     return sizes
