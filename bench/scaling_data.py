@@ -176,10 +176,11 @@ def table_rows(
 def history_rows(
     side: str, dialect: str, points: int, experiment_id: int, artifact_root: str
 ) -> Iterator[dict[str, list[tuple[Any, ...]]]]:
-    """The history run of ``points`` points, in chunks of table rows."""
+    """The history run of ``points`` points, in chunks of table rows: the run's own rows
+    first, as the points' foreign key needs them (PostgreSQL checks it on each COPY)."""
     run_id = history_run_id(points)
     run = Run(run_id, 900_000 + points, [], [("mlflow.runName", f"history-{points}")], [])
-    head = table_rows(side, dialect, [run], experiment_id, artifact_root)
+    yield table_rows(side, dialect, [run], experiment_id, artifact_root)
     batch: list[tuple[Any, ...]] = []
     last: tuple[Any, ...] = ()
     for step, value in history_values(points):
@@ -188,7 +189,7 @@ def history_rows(
         if len(batch) == 100_000:
             yield {"metrics": batch}
             batch = []
-    yield {**head, "metrics": batch, "latest_metrics": [last]}
+    yield {"metrics": batch, "latest_metrics": [last]}
 
 
 def chunks(n: int) -> Iterator[list[Run]]:
