@@ -73,9 +73,15 @@ def test_a_mouse_drag_zooms_and_a_double_click_resets(
 ) -> None:
     page.goto(ui_server.ui(metric_hash(seeded, "series", "long_history")))
     expect(page.locator(".chart-note")).to_contain_text("100,000 points")
+    # The page fetches the series and the run's name at once; when the name comes second,
+    # the chart is drawn again with it in the legend. Drag on that chart, not the first one
+    # (whose plot area is gone by then).
+    expect(page.locator(".metric-chart .u-legend")).to_contain_text("long-history")
     full = x_range(page)
     assert full[1] - full[0] >= seeded["history_points"] - 1
-    over = page.locator(".metric-chart .u-over").bounding_box()
+    plot_area = page.locator(".metric-chart .u-over")
+    expect(plot_area).to_be_visible()
+    over = plot_area.bounding_box()
     assert over is not None
     y = over["y"] + over["height"] / 2
     page.mouse.move(over["x"] + over["width"] * 0.40, y)
