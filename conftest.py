@@ -3,9 +3,9 @@
 pip compiles a package's modules when it installs it, but not an editable install's: with
 ``PYTHONDONTWRITEBYTECODE`` set (as on the CI machines) every Python process the tests
 start (a server, a drain, a CLI call, a seed example) would otherwise compile tracklet's
-modules from source again, ~0.13 s of CPU each. Compiled files are
-still read with that variable set; a source edited later is recompiled in memory, as its
-timestamp no longer matches.
+modules from source again, ~0.13 s of CPU each. Compiled files are still read with that
+variable set; a source edited later is recompiled in memory, as its timestamp no longer
+matches.
 """
 
 from __future__ import annotations

@@ -21,12 +21,11 @@ multi-row ``VALUES`` statements, on PostgreSQL one ``unnest`` per table.
 from __future__ import annotations
 
 import contextlib
-import functools
 import random
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import repeat
 from typing import Any, NamedTuple, TypeVar
 
@@ -46,9 +45,9 @@ __all__ = [
     "driver_write",
     "has_driver_path",
     "insert_ignore",
-    "max_values_rows",
     "insert_ignore_tuples",
     "insert_sql",
+    "max_values_rows",
     "metric_points",
     "missing_parent",
     "pipeline",
@@ -597,7 +596,7 @@ def write_points(cursor: Any, sql: BatchSql, run_id: str, points: BatchPoints) -
         cursor.execute(_values_sql(sql.latest_values, rows, shared), params)
 
 
-@functools.cache
+@cache
 def max_values_rows() -> int:
     """Rows in sqlite's largest multi-row statement: 5 parameters a row and the run id, within
     sqlite's limit of bound parameters (32,766 since 3.32, 999 before). Asked only on sqlite,
