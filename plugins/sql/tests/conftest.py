@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa  # noqa: E402
@@ -106,3 +108,42 @@ def empty_mysql_uri(mysql_uri: str) -> str:
     """The session's MariaDB/MySQL database, emptied for this test."""
     empty_database(mysql_uri)
     return mysql_uri
+
+
+def _round_trips(store: Any, call: Callable[[], object]) -> list[str]:
+    """The client's messages of each round trip ``call()`` makes on the pooled connection
+    of ``store`` (a PostgreSQL :class:`~tracklet_sql.store.SqlStore`): one entry per
+    ``ReadyForQuery`` message from the server, read from libpq's trace."""
+    import psycopg
+
+    with store.engine.connect() as conn:  # the connection the next call checks out again
+        dbapi = conn.connection.dbapi_connection
+        assert isinstance(dbapi, psycopg.Connection)
+    with tempfile.TemporaryFile() as trace:
+        dbapi.pgconn.trace(trace.fileno())
+        dbapi.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            call()
+        finally:
+            dbapi.pgconn.untrace()
+        trace.seek(0)
+        lines = trace.read().decode("utf-8", "replace").splitlines()
+    trips, sent = [], []
+    for line in lines:
+        fields = line.split("\t")
+        if len(fields) < 3 or fields[0] not in ("F", "B"):
+            continue  # the rest of a statement's text, which can hold line breaks
+        direction, message = fields[0], " ".join(fields[2:]).strip()
+        if direction == "F":
+            sent.append(message)
+        elif message.startswith("ReadyForQuery"):
+            trips.append(" ".join(sent))
+            sent = []
+    return trips
+
+
+@pytest.fixture
+def round_trips() -> Callable[[Any, Callable[[], object]], list[str]]:
+    """``round_trips(store, call)``: the messages the client sent in each round trip of
+    ``call()`` on the store's pooled PostgreSQL connection."""
+    return _round_trips

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 import pathlib
-import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -20,6 +19,8 @@ from tracklet.entities import Dataset, DatasetInput, InputTag, Metric, Param, Ru
 from tracklet.search import search_runs_in_memory
 from tracklet_sql import _engine
 from tracklet_sql.store import SqlStore
+
+RoundTrips = Callable[[SqlStore, Callable[[], object]], list[str]]
 
 FILTER = "metrics.m1 > 0.5 and params.p1 = 'a'"
 ORDER = ["metrics.m2 DESC"]
@@ -52,39 +53,11 @@ def _fill(store: SqlStore, runs: int) -> str:
     return str(experiment_id)
 
 
-def _round_trips(store: SqlStore, call: object) -> list[str]:
-    """The client's messages of each round trip ``call()`` makes on the pool's connection."""
-    with store.engine.connect() as conn:  # the connection the next call checks out again
-        dbapi = conn.connection.dbapi_connection
-        assert isinstance(dbapi, psycopg.Connection)
-    with tempfile.TemporaryFile() as trace:
-        dbapi.pgconn.trace(trace.fileno())
-        dbapi.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
-        try:
-            call()  # type: ignore[operator]
-        finally:
-            dbapi.pgconn.untrace()
-        trace.seek(0)
-        lines = trace.read().decode("utf-8", "replace").splitlines()
-    trips, sent = [], []
-    for line in lines:
-        fields = line.split("\t")
-        if len(fields) < 3 or fields[0] not in ("F", "B"):
-            continue  # the rest of a statement's text, which can hold line breaks
-        direction, message = fields[0], " ".join(fields[2:]).strip()
-        if direction == "F":
-            sent.append(message)
-        elif message.startswith("ReadyForQuery"):
-            trips.append(" ".join(sent))
-            sent = []
-    return trips
-
-
-def test_search_page_is_one_round_trip(store: SqlStore) -> None:
+def test_search_page_is_one_round_trip(store: SqlStore, round_trips: RoundTrips) -> None:
     experiment_id = _fill(store, 30)
     store.search_runs([experiment_id], FILTER, max_results=5, order_by=ORDER)  # warm the pool
     pages: list[object] = []
-    trips = _round_trips(
+    trips = round_trips(
         store,
         lambda: pages.append(store.search_runs([experiment_id], FILTER, max_results=5, order_by=ORDER)),
     )
@@ -93,22 +66,24 @@ def test_search_page_is_one_round_trip(store: SqlStore) -> None:
     assert len(pages[0]) == 5  # type: ignore[arg-type]
 
 
-def test_next_pages_are_one_round_trip_each(store: SqlStore) -> None:
+def test_next_pages_are_one_round_trip_each(store: SqlStore, round_trips: RoundTrips) -> None:
     experiment_id = _fill(store, 12)
     first = store.search_runs([experiment_id], max_results=5)
-    trips = _round_trips(
+    trips = round_trips(
         store, lambda: store.search_runs([experiment_id], max_results=5, page_token=first.token)
     )
     assert len(trips) == 1, trips
 
 
-def test_get_run_and_a_whole_history_are_one_round_trip_each(store: SqlStore) -> None:
+def test_get_run_and_a_whole_history_are_one_round_trip_each(
+    store: SqlStore, round_trips: RoundTrips
+) -> None:
     experiment_id = _fill(store, 4)
     run_id = store.search_runs([experiment_id], max_results=1)[0].info.run_id
     store.log_batch(run_id, [Metric("h", float(i), 0, i) for i in range(50)], [], [])
     store.get_run(run_id)  # warm the pool
-    assert len(_round_trips(store, lambda: store.get_run(run_id))) == 1
-    assert len(_round_trips(store, lambda: store.get_metric_history(run_id, "h"))) == 1
+    assert len(round_trips(store, lambda: store.get_run(run_id))) == 1
+    assert len(round_trips(store, lambda: store.get_metric_history(run_id, "h"))) == 1
 
 
 def test_pages_equal_the_reference_and_the_run_reads(store: SqlStore) -> None:

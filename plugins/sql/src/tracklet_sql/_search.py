@@ -4,7 +4,9 @@ The store calls :func:`search_runs` (a page of whole runs: on PostgreSQL the pag
 and its runs' rows in one statement, elsewhere the page's ids then their bulk loads) and
 :func:`search_experiment_ids` (then loads the experiments of the ids returned). On
 PostgreSQL the filter is applied in a materialized CTE before the order-by rows are
-joined, so only the runs that pass are probed for their sort values.
+joined, so only the runs that pass are probed for their sort values, and a search that
+reads every run of experiments that are most of a large store runs with hash joins
+(:mod:`tracklet_sql._search_plan`).
 
 Filters compile to correlated lookups on the (run_uuid, key) primary keys
 (:mod:`tracklet_sql._search_filter`), order-by keys to outer joins on the same keys
@@ -40,6 +42,7 @@ from tracklet_sql._schemas import Schema, tracklet_schema
 from tracklet_sql._search_filter import RUN_COLUMNS, experiment_filter, run_filter, uses_ilike
 from tracklet_sql._search_keyset import NULL_CURSOR, keyset_page, label_order, newest_order, serves
 from tracklet_sql._search_order import SortColumn, experiment_sort, run_sort, sort_labels
+from tracklet_sql._search_plan import hash_joins, reads_every_run, run_without_nested_loops
 from tracklet_sql._search_text import TextOps, register_sqlite_functions
 from tracklet_sql._search_token import Cursor, decode_cursor, encode_cursor, query_hash
 
@@ -232,12 +235,16 @@ def _pg_search_runs(
     parameters: dict[str, Any],
     max_results: int,
     schema: Schema,
+    large: bool,
 ) -> tuple[list[Run], str | None]:
     statement, constants = sql
     parameters = {**constants, **parameters, **_bounds(cursor, max_results)}
-    # one statement on its own is one snapshot: no BEGIN or ROLLBACK round trips
-    autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
-    rows = autocommit.exec_driver_sql(statement, parameters).fetchall()
+    if large:  # see tracklet_sql._search_plan
+        rows = run_without_nested_loops(conn, statement, parameters)
+    else:
+        # one statement on its own is one snapshot: no BEGIN or ROLLBACK round trips
+        autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+        rows = autocommit.exec_driver_sql(statement, parameters).fetchall()
     page = rows[:max_results]
     return runs_of_rows(schema, page, len(query.columns)), _next_token(query, cursor, rows, max_results)
 
@@ -305,9 +312,11 @@ def search_runs(
     (arguments as :func:`search_run_ids`').
 
     On PostgreSQL this is one statement, one round trip (the page query with its runs'
-    rows attached); elsewhere the page query, then the bulk loads of
-    :func:`tracklet_sql._read.load_runs`. ``conn`` must not be in a transaction yet on
-    PostgreSQL (the statement runs in autocommit).
+    rows attached), with nested-loop joins off when the search reads every run of
+    experiments that are most of a large store (:mod:`tracklet_sql._search_plan`; that
+    check adds a round trip or two once a minute); elsewhere the page query, then the
+    bulk loads of :func:`tracklet_sql._read.load_runs`. ``conn`` must not be in a
+    transaction yet on PostgreSQL (the statement runs in autocommit).
     """
     schema = schema or tracklet_schema()
     dialect = dialect_name(conn)
@@ -327,7 +336,10 @@ def search_runs(
         if single
         else {"experiment_ids": list(experiment_ids), "stages": list(stages)}
     )
-    return _pg_search_runs(conn, query, cursor, sql, parameters, max_results, schema)
+    large = reads_every_run(expr, order_keys, query.page_after is not None) and hash_joins(
+        conn, schema, experiment_ids, stages
+    )
+    return _pg_search_runs(conn, query, cursor, sql, parameters, max_results, schema, large)
 
 
 def search_experiment_ids(
