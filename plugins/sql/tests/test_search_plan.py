@@ -184,3 +184,16 @@ def test_reads_every_run() -> None:
     assert not _search_plan.reads_every_run(lookup, (), keyset=True)
     assert not _search_plan.reads_every_run(attribute, by_name, keyset=False)
     assert not _search_plan.reads_every_run(None, (), keyset=False)
+
+
+def test_the_statement_is_planned_for_each_call_not_prepared(
+    store: SqlStore, round_trips: RoundTrips
+) -> None:
+    big = _fill(store, "big", 30)
+    for _ in range(8):  # psycopg prepares a statement on its 6th call by default
+        _search(store, big)
+    sent = _sent(round_trips(store, lambda: _search(store, big)))
+    # an unnamed Parse is planned for its parameters; a prepared one would be named (_pg3_N)
+    assert 'Parse  "" "/* tracklet: hash joins */' in sent, sent
+    with store.engine.connect() as conn:  # the connection is left preparing as before
+        assert conn.connection.dbapi_connection.prepare_threshold == 5  # type: ignore[union-attr]

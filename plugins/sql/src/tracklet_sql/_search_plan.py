@@ -22,16 +22,18 @@ experiment / store                                 nested loops  hash joins
 =================================================  ============  ==========
 200,000 runs, the whole store                          2,680 ms      791 ms
 20,000 runs, the whole store                             138 ms       77 ms
-2,000 runs, the whole store                               13 ms       13 ms
+2,000 runs, the whole store                            14-23 ms    14-23 ms
 2,000 runs in a store of 202,000                          27 ms      608 ms
 =================================================  ============  ==========
 
 So the store counts the runs of the experiments searched, and when they are at least
 :data:`LARGE_RUNS` and at least half of the store's runs (:func:`hash_joins`), the page
 statement runs with nested loops off (``SET LOCAL enable_nestloop = off``, in its own
-transaction; everything else is the planner's choice). Either way the statement is the
-same, so are its results. The answer is kept per engine and experiment set for
-:data:`RECHECK_S` seconds, so a page costs one round trip again after the first.
+transaction; everything else is the planner's choice), planned for its parameters on
+every call. Either way the statement is the same, so are its results. Such a page takes
+four round trips (BEGIN, SET, the statement, COMMIT), a fraction of a millisecond beside
+a search of 10,000 runs or more; any other page keeps its one. The count is kept per
+engine and experiment set for :data:`RECHECK_S` seconds.
 """
 
 from __future__ import annotations
@@ -54,8 +56,7 @@ LARGE_RUNS = 10_000
 #: How long an experiment set's size is trusted before it is counted again, in seconds.
 RECHECK_S = 60.0
 
-#: Marks the statement run without nested loops: another text is another server-side
-#: prepared statement, so a generic plan made under one setting never serves the other.
+#: Marks the statement run without nested loops (in ``pg_stat_activity`` and the server's log).
 _MARK = "/* tracklet: hash joins */ "
 
 _lock = threading.Lock()
@@ -118,8 +119,19 @@ def hash_joins(
 
 
 def run_without_nested_loops(conn: sa.Connection, statement: str, parameters: dict[str, Any]) -> list[Any]:
-    """Run a driver-level ``statement`` with nested-loop joins off, in a transaction of its
-    own (the setting ends with it); ``conn`` must not be in a transaction."""
-    with conn.begin():
-        conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
-        return list(conn.exec_driver_sql(_MARK + statement, parameters).fetchall())
+    """Run a driver-level ``statement`` (psycopg's) with nested-loop joins off, in a
+    transaction of its own (the setting ends with it), planned for these parameters each
+    time: never a server-side prepared statement, whose generic plan (made after a few
+    calls, blind to the experiment id) measured slower. ``conn`` must not be in a
+    transaction."""
+    dbapi: Any = conn.connection.dbapi_connection
+    threshold = getattr(dbapi, "prepare_threshold", None)  # psycopg 3's; psycopg2 prepares nothing
+    if threshold is not None:
+        dbapi.prepare_threshold = None
+    try:
+        with conn.begin():
+            conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
+            return list(conn.exec_driver_sql(_MARK + statement, parameters).fetchall())
+    finally:
+        if threshold is not None:
+            dbapi.prepare_threshold = threshold
