@@ -10,6 +10,7 @@ in-memory reference.
 
 from __future__ import annotations
 
+import os
 import pathlib
 from collections.abc import Callable, Iterator
 
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 from tracklet.entities import Metric, Param, RunTag
 from tracklet.search import ATTRIBUTE, METRIC, OrderKey, parse_filter, search_runs_in_memory
+from tracklet.testing import in_forked_child
 from tracklet_sql import _search_plan
 from tracklet_sql.store import SqlStore
 
@@ -197,3 +199,21 @@ def test_the_statement_is_planned_for_each_call_not_prepared(
     assert 'Parse  "" "/* tracklet: hash joins */' in sent, sent
     with store.engine.connect() as conn:  # the connection is left preparing as before
         assert conn.connection.dbapi_connection.prepare_threshold == 5  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() does not exist on this platform")
+def test_a_child_forked_after_a_large_search_searches_the_same_way(
+    store: SqlStore, round_trips: RoundTrips
+) -> None:
+    big = _fill(store, "big", 30)
+    expected = _search(store, big)  # counted and remembered in the parent
+
+    def child() -> tuple[list[str], str]:
+        found: list[list[str]] = []
+        sent = _sent(round_trips(store, lambda: found.append(_search(store, big))))
+        return found[0], sent
+
+    found, sent = in_forked_child(child)
+    assert found == expected
+    assert SETTING in sent and "count(*)" not in sent, sent  # the parent's count, kept
+    assert _search(store, big) == expected  # and the parent's own connections still work

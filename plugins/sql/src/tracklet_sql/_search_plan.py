@@ -38,7 +38,6 @@ engine and experiment set for :data:`RECHECK_S` seconds.
 
 from __future__ import annotations
 
-import threading
 import time
 import weakref
 from collections.abc import Sequence
@@ -59,7 +58,11 @@ RECHECK_S = 60.0
 #: Marks the statement run without nested loops (in ``pg_stat_activity`` and the server's log).
 _MARK = "/* tracklet: hash joins */ "
 
-_lock = threading.Lock()
+#: Experiment sets remembered per engine; past this many the engine's are forgotten at once.
+_KEEP = 1024
+#: Per engine: (runs table, experiment ids, stages) -> (hash joins?, when counted). No lock:
+#: each step is one dictionary operation (atomic under the GIL), a race only counts twice,
+#: and a lock held by another thread at a fork would stay locked in the child.
 _known: weakref.WeakKeyDictionary[sa.Engine, dict[Any, tuple[bool, float]]] = weakref.WeakKeyDictionary()
 
 
@@ -104,17 +107,17 @@ def hash_joins(
     ``conn`` must not be in a transaction; it is left without one."""
     key = (schema.runs.name, tuple(sorted(experiment_ids)), tuple(sorted(stages)))
     now = time.monotonic()
-    with _lock:
-        known = _known.setdefault(conn.engine, {})
-        hit = known.get(key)
+    known = _known.setdefault(conn.engine, {})
+    hit = known.get(key)
     if hit is not None and now - hit[1] < RECHECK_S:
         return hit[0]
     try:
         large = _count(conn, schema, experiment_ids, stages)
     finally:
         conn.rollback()
-    with _lock:
-        known[key] = (large, now)
+    if len(known) >= _KEEP:
+        known.clear()
+    known[key] = (large, now)
     return large
 
 
