@@ -36,6 +36,7 @@ from tracklet.search._ast import (
     Or,
     OrderKey,
     Value,
+    any_comparison,
 )
 from tracklet.search._paging import (
     MAX_PAGE_OFFSET,
@@ -169,6 +170,7 @@ __all__ = [
     "OrderKey",
     "TraceSearch",
     "Value",
+    "any_comparison",
     "compile_experiment_filter",
     "compile_logged_model_filter",
     "compile_model_version_filter",

@@ -38,6 +38,7 @@ use the same nodes. What a SQL compiler meets there:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -98,6 +99,16 @@ class Or:
 
 
 Expr = Comparison | And | Or
+
+
+def any_comparison(expr: Expr | None, test: Callable[[Comparison], bool]) -> bool:
+    """Whether ``test`` holds for any comparison of ``expr`` (False for no filter), e.g.
+    ``any_comparison(expr, lambda c: c.op == "ILIKE")``."""
+    if expr is None:
+        return False
+    if isinstance(expr, Comparison):
+        return test(expr)
+    return any(any_comparison(item, test) for item in expr.items)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from tracklet.search._ast import (
     Expr,
     LoggedModelOrderKey,
     OrderKey,
+    any_comparison,
 )
 from tracklet.search._evaluate import _clause, _compile
 from tracklet.search._paging import encode_page_token, paginate, read_page_token
@@ -273,14 +274,6 @@ def _logged_model_getter(
     return operator.attrgetter(key)
 
 
-def _has_metric_clause(expr: Expr | None) -> bool:
-    if expr is None:
-        return False
-    if isinstance(expr, Comparison):
-        return expr.entity_type == METRIC
-    return any(_has_metric_clause(item) for item in expr.items)
-
-
 def compile_logged_model_filter(
     expr: Expr | None, datasets: Sequence[dict[str, Any]] | None = None
 ) -> Predicate[LoggedModel]:
@@ -296,7 +289,7 @@ def compile_logged_model_filter(
         return _clause(_logged_model_getter(comparison.entity_type, comparison.key, sets), comparison)
 
     matches: Predicate[LoggedModel] = (lambda model: True) if expr is None else _compile(expr, leaf)
-    if sets and not _has_metric_clause(expr):
+    if sets and not any_comparison(expr, lambda c: c.entity_type == METRIC):
         inner = matches
 
         def with_dataset_metrics(model: LoggedModel) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from tracklet.search import ATTRIBUTE, DATASET, METRIC, PARAM, TAG, And, Comparison, Expr
+from tracklet.search import ATTRIBUTE, DATASET, METRIC, PARAM, TAG, And, Comparison, Expr, any_comparison
 from tracklet_sql._schemas import Schema
 from tracklet_sql._search_text import TextOps
 
@@ -38,11 +38,7 @@ Leaf = Callable[[Comparison], ColumnElement[bool]]
 
 def uses_ilike(expr: Expr | None) -> bool:
     """Whether any clause of ``expr`` is an ``ILIKE`` (sqlite then needs its lower())."""
-    if expr is None:
-        return False
-    if isinstance(expr, Comparison):
-        return expr.op == "ILIKE"
-    return any(uses_ilike(item) for item in expr.items)
+    return any_comparison(expr, lambda c: c.op == "ILIKE")
 
 
 def _compile(expr: Expr, leaf: Leaf) -> ColumnElement[bool]:

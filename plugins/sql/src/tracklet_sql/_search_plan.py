@@ -45,7 +45,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tracklet.search import ATTRIBUTE, Comparison, Expr, OrderKey
+from tracklet.search import ATTRIBUTE, Expr, OrderKey, any_comparison
 from tracklet_sql._schemas import Schema
 
 __all__ = ["LARGE_RUNS", "RECHECK_S", "hash_joins", "reads_every_run", "run_without_nested_loops"]
@@ -66,21 +66,15 @@ _KEEP = 1024
 _known: weakref.WeakKeyDictionary[sa.Engine, dict[Any, tuple[bool, float]]] = weakref.WeakKeyDictionary()
 
 
-def _looks_up(expr: Expr | None) -> bool:
-    if expr is None:
-        return False
-    if isinstance(expr, Comparison):
-        return expr.entity_type != ATTRIBUTE
-    return any(_looks_up(item) for item in expr.items)
-
-
 def reads_every_run(expr: Expr | None, order_keys: Sequence[OrderKey], keyset: bool) -> bool:
     """Whether a search joins lookups to every run of its experiments: a filter or an
     order-by on metrics, params, tags or datasets, and not a keyset page (``keyset``),
     which reads runs newest first and stops at the page's end."""
     if keyset:
         return False
-    return _looks_up(expr) or any(key.entity_type != ATTRIBUTE for key in order_keys)
+    return any_comparison(expr, lambda c: c.entity_type != ATTRIBUTE) or any(
+        key.entity_type != ATTRIBUTE for key in order_keys
+    )
 
 
 def _count(conn: sa.Connection, schema: Schema, experiment_ids: Sequence[int], stages: Sequence[str]) -> bool:
@@ -121,7 +115,9 @@ def hash_joins(
     return large
 
 
-def run_without_nested_loops(conn: sa.Connection, statement: str, parameters: dict[str, Any]) -> list[Any]:
+def run_without_nested_loops(
+    conn: sa.Connection, statement: str, parameters: dict[str, Any]
+) -> Sequence[Any]:
     """Run a driver-level ``statement`` (psycopg's) with nested-loop joins off, in a
     transaction of its own (the setting ends with it), planned for these parameters each
     time: never a server-side prepared statement, whose generic plan (made after a few
@@ -134,7 +130,7 @@ def run_without_nested_loops(conn: sa.Connection, statement: str, parameters: di
     try:
         with conn.begin():
             conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
-            return list(conn.exec_driver_sql(_MARK + statement, parameters).fetchall())
+            return conn.exec_driver_sql(_MARK + statement, parameters).fetchall()
     finally:
         if threshold is not None:
             dbapi.prepare_threshold = threshold
