@@ -440,6 +440,31 @@ def test_run_order_matches_the_reference(world: World, order_by: list[str] | Non
             assert pages == _chunks(expected, 3), (filter_string, stages)
 
 
+# A clause on a key the order-by joins tests that joined row instead of a second lookup:
+# every kind of clause, inside AND and OR, ascending and descending, with the key missing.
+SAME_KEY_SEARCHES = [
+    ("metrics.m1 > 0", ["metrics.m1"]),
+    ("metrics.m1 <= 1e400 and metrics.m1 != 0.5", ["metrics.m1 DESC"]),
+    ("metrics.m1 < -1e400 or params.p1 = 'a'", ["metrics.m1", "params.p1 DESC"]),
+    ("metrics.`weird key` >= 0 or metrics.`weird key` < 0", ["metrics.`weird key`"]),
+    ("params.p1 IS NULL or params.p1 LIKE '%a%'", ["params.p1"]),
+    ("params.p1 IS NOT NULL and metrics.m2 > 0", ["params.p1 DESC", "metrics.m2"]),
+    ("params.p2 NOT IN ('a', 'b')", ["params.p2"]),
+    ("tags.t1 IS NULL", ["tags.t1 DESC"]),
+    ("tags.t1 ILIKE '%A%' or tags.t2 = 'a'", ["tags.t1", "tags.t2 DESC"]),
+    ("tags.t1 != 'A' and params.p1 != 'a'", ["metrics.m1", "tags.t1", "metrics.m1 DESC"]),
+]
+
+
+@pytest.mark.parametrize(("filter_string", "order_by"), SAME_KEY_SEARCHES, ids=repr)
+def test_filter_on_an_order_key_matches_the_reference(world: World, filter_string: str, order_by: list[str]):
+    for stages in (["active"], ["active", "deleted"]):
+        expected = _reference_runs(world, stages, filter_string, order_by)
+        assert _sql_runs(world, stages, filter_string, order_by, ALL) == (expected, None), stages
+        pages = _pages(_sql_runs, world, stages, filter_string, order_by, 7)
+        assert pages == _chunks(expected, 7), stages
+
+
 # -- experiments ----------------------------------------------------------------------------------------
 
 EXPERIMENT_FILTERS = [
@@ -637,6 +662,21 @@ def test_paging_while_runs_are_added_skips_and_repeats_nothing(world: World, ord
 # -- the query plan (sqlite) -----------------------------------------------------------------------------
 
 
+def _search_plan(store: SqlStore, experiment_id: str, filter_string: str, order_by: list[str]) -> list[str]:
+    """sqlite's plan of the page query of this search, after checking its first 100 runs
+    against the in-memory reference (the store is closed after)."""
+    statements = _record_sqlite_statements(store.engine)
+    runs = store.search_runs([experiment_id], filter_string, max_results=100, order_by=order_by)
+    (statement,) = [s for s in statements if "sort_0" in s]
+    candidates = [store.get_run(r.info.run_id) for r in store.search_runs([experiment_id], max_results=1000)]
+    expected = search_runs_in_memory(candidates, filter_string, order_by, 100, None)
+    assert runs and [r.info.run_id for r in runs] == [r.info.run_id for r in expected]
+    with store.engine.connect() as conn:
+        plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement)]
+    store.close()
+    return plan
+
+
 def test_benchmark_query_uses_the_primary_keys(tmp_path: Any):
     store = SqlStore("sqlite:///" + str(tmp_path / "plan.db"))
     rng = random.Random(3)
@@ -649,17 +689,23 @@ def test_benchmark_query_uses_the_primary_keys(tmp_path: Any):
             [Param(f"p{k}", rng.choice("abc")) for k in range(10)],
             [RunTag(f"t{k}", rng.choice("xyz")) for k in range(3)],
         )
-    statements = _record_sqlite_statements(store.engine)
-    filter_string, order_by = "metrics.m1 > 0.5 and params.p1 = 'a'", ["metrics.m2 DESC"]
-    runs = store.search_runs([experiment_id], filter_string, max_results=100, order_by=order_by)
-    (statement,) = [s for s in statements if "sort_0" in s]
-    candidates = [store.get_run(r.info.run_id) for r in store.search_runs([experiment_id], max_results=1000)]
-    expected = search_runs_in_memory(candidates, filter_string, order_by, 100, None)
-    assert [r.info.run_id for r in runs] == [r.info.run_id for r in expected]
-    with store.engine.connect() as conn:
-        plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement)]
-    store.close()
+    plan = _search_plan(store, experiment_id, "metrics.m1 > 0.5 and params.p1 = 'a'", ["metrics.m2 DESC"])
     # runs of the experiment are read through their index, every other table by (run_uuid, key)
     assert not [line for line in plan if line.startswith("SCAN")], plan
     lookups = [line for line in plan if "latest_metrics" in line or "params" in line or "order_0" in line]
     assert len(lookups) == 3 and all("(run_uuid=? AND key=?)" in line for line in lookups), plan
+
+
+def test_a_filter_on_the_order_key_reads_the_joined_row(tmp_path: Any):
+    """sqlite: filtering and ordering on the same metric probes it once per run, not twice."""
+    store = SqlStore("sqlite:///" + str(tmp_path / "same-key.db"))
+    experiment_id = store.create_experiment("same-key")
+    for i in range(40):
+        run_id = store.create_run(experiment_id, "u", 1000 + i, [], f"r{i}").info.run_id
+        store.log_batch(run_id, [Metric("loss", i / 40, 1, 0)], [Param("lr", "0.01" if i % 2 else "0.1")], [])
+    plan = _search_plan(
+        store, experiment_id, "metrics.loss < 0.5 and params.lr = '0.01'", ["metrics.loss ASC"]
+    )
+    assert [line for line in plan if "latest_metrics" in line or "order_0" in line] == [
+        "SEARCH order_0 USING PRIMARY KEY (run_uuid=? AND key=?) LEFT-JOIN"
+    ], plan

@@ -108,16 +108,17 @@ def _run_query(
             runs.c.lifecycle_stage.in_(sa.bindparam("stages", expanding=True)),
         ]
     )
-    if expr is not None:
-        where.append(run_filter(schema, expr, text))
     fingerprint = query_hash("run", expr, order_keys)
     if serves(dialect, order_keys):
-        columns, _ = run_sort(schema, order_keys, text)
+        if expr is not None:
+            where.append(run_filter(schema, expr, text))
+        columns = run_sort(schema, order_keys, text).columns
         selected = sort_labels(columns)
         select = sa.select(*selected).where(*where).order_by(*newest_order(runs, text))
         page_after = partial(keyset_page, runs, tuple(columns), tuple(where), text)
         return _Query(select, tuple(columns), _after(columns), fingerprint, page_after)
     if dialect == "postgresql" and expr is not None and any(k.entity_type != ATTRIBUTE for k in order_keys):
+        where.append(run_filter(schema, expr, text))
         # Filter first, then join the order-by rows to the runs that passed: PostgreSQL
         # would otherwise join them to every run of the experiments before filtering
         # (which it does on a database never analyzed), one primary-key probe per run.
@@ -127,10 +128,12 @@ def _run_query(
         kept = [column for column in runs.c if column.key in needed]
         filtered = sa.select(*kept).where(*where).cte("filtered").prefix_with("MATERIALIZED")
         view = dataclasses.replace(schema, runs=cast(sa.Table, filtered))
-        columns, source = run_sort(view, order_keys, text)
-        return _query(source, columns, [], fingerprint)
-    columns, source = run_sort(schema, order_keys, text)
-    return _query(source, columns, where, fingerprint)
+        order = run_sort(view, order_keys, text)
+        return _query(order.source, order.columns, [], fingerprint)
+    order = run_sort(schema, order_keys, text)
+    if expr is not None:
+        where.append(run_filter(schema, expr, text, order.rows))
+    return _query(order.source, order.columns, where, fingerprint)
 
 
 @lru_cache(maxsize=256)

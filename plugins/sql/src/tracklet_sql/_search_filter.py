@@ -2,7 +2,8 @@
 
 Each clause becomes a condition on one row of ``runs`` (or ``experiments``); metrics,
 params, tags and dataset inputs are correlated ``EXISTS`` subqueries that look up
-their (run, key) primary key, so a search never reads other runs' rows.
+their (run, key) primary key, so a search never reads other runs' rows; a clause on a
+key the order-by already joins tests that joined row instead.
 
 Semantics are the in-memory reference's (``tracklet.search._evaluate``):
 
@@ -17,11 +18,12 @@ Semantics are the in-memory reference's (``tracklet.search._evaluate``):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
 
 from tracklet.search import ATTRIBUTE, DATASET, METRIC, PARAM, TAG, And, Comparison, Expr, any_comparison
 from tracklet_sql._schemas import Schema
@@ -159,11 +161,39 @@ def _dataset(schema: Schema, comparison: Comparison, text: TextOps) -> ColumnEle
     return _exists(lookup, runs)
 
 
-def run_filter(schema: Schema, expr: Expr, text: TextOps) -> ColumnElement[bool]:
-    """The condition on a ``runs`` row for a parsed run filter."""
+def _joined_row(
+    schema: Schema, row: FromClause, comparison: Comparison, text: TextOps
+) -> ColumnElement[bool]:
+    """A metric/param/tag clause tested on the run's (run_uuid, key) row already joined
+    for the order-by (absent: NULL columns); the same truth as the lookup's ``EXISTS``."""
+    present = row.c.run_uuid.is_not(None)
+    op = comparison.op
+    if op == "IS NULL":
+        return row.c.run_uuid.is_(None)
+    if op == "IS NOT NULL":
+        return present
+    if comparison.entity_type == METRIC:
+        value = comparison.value
+        assert isinstance(value, (int, float))
+        return sa.and_(present, metric_test(schema, row.c.value, row.c.nonfinite, op, float(value)))
+    return sa.and_(present, text.compare(row.c.value, op, comparison.value))
+
+
+def run_filter(
+    schema: Schema, expr: Expr, text: TextOps, joined: Mapping[tuple[str, str], FromClause] | None = None
+) -> ColumnElement[bool]:
+    """The condition on a ``runs`` row for a parsed run filter. ``joined``: the rows the
+    order-by joins to ``runs``, by ``(entity_type, key)``
+    (:class:`tracklet_sql._search_order.RunOrder`); a clause on one of those keys tests
+    that row instead of looking the key up a second time (on sqlite a sixth of a
+    filtered search that orders by the metric it filters on)."""
     runs = schema.runs
+    joined = joined or {}
 
     def leaf(comparison: Comparison) -> ColumnElement[bool]:
+        row = joined.get((comparison.entity_type, comparison.key))
+        if row is not None:
+            return _joined_row(schema, row, comparison, text)
         if comparison.entity_type == METRIC:
             return _metric(schema, comparison, text)
         if comparison.entity_type == PARAM:

@@ -28,7 +28,7 @@ from tracklet_sql._schemas import Schema
 from tracklet_sql._search_filter import RUN_COLUMNS
 from tracklet_sql._search_text import TextOps
 
-__all__ = ["SortColumn", "experiment_sort", "run_sort", "sort_labels"]
+__all__ = ["RunOrder", "SortColumn", "experiment_sort", "run_sort", "sort_labels"]
 
 ValueKind = Literal["int", "float", "str"]
 
@@ -41,6 +41,18 @@ class SortColumn:
     value: ColumnElement[Any]
     ascending: bool
     kind: ValueKind
+
+
+@dataclass(frozen=True)
+class RunOrder:
+    """A run search's sort columns, the FROM clause they need (``runs`` and an outer join
+    per metric, param or tag key), and those joined rows by ``(entity_type, key)``: a
+    filter clause on the same key can test the joined row instead of looking it up again
+    (:func:`tracklet_sql._search_filter.run_filter`)."""
+
+    columns: list[SortColumn]
+    source: FromClause
+    rows: dict[tuple[str, str], FromClause]
 
 
 def sort_labels(columns: Sequence[SortColumn]) -> list[ColumnElement[Any]]:
@@ -76,18 +88,11 @@ def _metric_columns(schema: Schema, metric: FromClause, ascending: bool) -> list
     return [SortColumn(bucket, bucket, True, "int"), SortColumn(value, value, ascending, "float")]
 
 
-def _key_columns(
-    schema: Schema, key: OrderKey, index: int, source: FromClause, text: TextOps
-) -> tuple[list[SortColumn], FromClause]:
-    """Sort columns for a metric/param/tag key, joining its (run_uuid, key) row."""
-    table = {METRIC: schema.latest_metrics, PARAM: schema.params}.get(key.entity_type, schema.tags)
-    row = table.alias(f"order_{index}")
-    source = source.outerjoin(
-        row, sa.and_(row.c.run_uuid == schema.runs.c.run_uuid, text.compare(row.c.key, "=", key.key))
-    )
+def _key_columns(schema: Schema, key: OrderKey, row: FromClause, text: TextOps) -> list[SortColumn]:
+    """Sort columns for a metric/param/tag key from its joined (run_uuid, key) ``row``."""
     if key.entity_type == METRIC:
-        return _metric_columns(schema, row, key.ascending), source
-    return _text_column(row.c.value, key.ascending, text), source
+        return _metric_columns(schema, row, key.ascending)
+    return _text_column(row.c.value, key.ascending, text)
 
 
 def _run_attribute(schema: Schema, key: str, ascending: bool, text: TextOps) -> list[SortColumn]:
@@ -97,24 +102,30 @@ def _run_attribute(schema: Schema, key: str, ascending: bool, text: TextOps) -> 
     return _text_column(column, ascending, text)
 
 
-def run_sort(
-    schema: Schema, order_keys: Sequence[OrderKey], text: TextOps
-) -> tuple[list[SortColumn], FromClause]:
+def run_sort(schema: Schema, order_keys: Sequence[OrderKey], text: TextOps) -> RunOrder:
     """The sort columns of a run search and the FROM clause they need (runs + joins)."""
     runs = schema.runs
     columns: list[SortColumn] = []
     source: FromClause = runs
+    rows: dict[tuple[str, str], FromClause] = {}
     for index, key in enumerate(order_keys):
         if key.entity_type == ATTRIBUTE:
             columns += _run_attribute(schema, key.key, key.ascending, text)
-        else:
-            key_columns, source = _key_columns(schema, key, index, source, text)
-            columns += key_columns
+            continue
+        row = rows.get((key.entity_type, key.key))
+        if row is None:  # a key ordered by twice is joined once
+            table = {METRIC: schema.latest_metrics, PARAM: schema.params}.get(key.entity_type, schema.tags)
+            row = table.alias(f"order_{index}")
+            source = source.outerjoin(
+                row, sa.and_(row.c.run_uuid == runs.c.run_uuid, text.compare(row.c.key, "=", key.key))
+            )
+            rows[(key.entity_type, key.key)] = row
+        columns += _key_columns(schema, key, row, text)
     # the default order: start_time DESC (NULL last), then run_id ASC, which is unique
     columns += _int_column(runs.c.start_time, ascending=False)
     run_id = runs.c.run_uuid
     columns.append(SortColumn(text.exact(run_id), run_id, True, "str"))
-    return columns, source
+    return RunOrder(columns, source, rows)
 
 
 _DEFAULT_EXPERIMENT_ORDER = (
