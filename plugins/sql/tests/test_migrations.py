@@ -208,6 +208,34 @@ def test_migration_keeps_the_dialect_options(engine: sa.Engine):
             assert text_type.lower() == "mediumtext"
 
 
+def _latest_metrics_options(engine: sa.Engine) -> list[str] | None:
+    """PostgreSQL's storage parameters of ``latest_metrics`` (None: none set)."""
+    with engine.connect() as conn:
+        options = conn.execute(sa.text("SELECT reloptions FROM pg_class WHERE relname = 'latest_metrics'"))
+        return options.scalar()
+
+
+def test_latest_metrics_pages_keep_room_for_updates_on_postgresql(engine: sa.Engine):
+    """Revision 0004: fillfactor 70 on a new database and on one upgraded from 0003, reset
+    by its downgrade; nothing to do on sqlite and MySQL."""
+    migrations.prepare_database(engine)
+    if dialect_name(engine) != "postgresql":
+        with engine.begin() as conn:  # the revision is recorded, and goes down and up cleanly
+            command.downgrade(migrations.alembic_config(conn), "0003")
+        assert migrations.upgrade(engine) == ("0003", migrations.HEAD)
+        assert differences(engine) == []
+        return
+    assert _latest_metrics_options(engine) == ["fillfactor=70"]
+    with engine.begin() as conn:
+        command.downgrade(migrations.alembic_config(conn), "0003")
+    assert _latest_metrics_options(engine) is None
+    with pytest.raises(TrackletException, match="tracklet db upgrade"):
+        migrations.prepare_database(engine)
+    assert migrations.upgrade(engine) == ("0003", migrations.HEAD)
+    assert _latest_metrics_options(engine) == ["fillfactor=70"]
+    assert differences(engine) == []
+
+
 def test_upgrade_creates_then_has_nothing_to_do(engine: sa.Engine):
     assert migrations.upgrade(engine) == (None, migrations.HEAD)
     assert migrations.upgrade(engine) == (migrations.HEAD, migrations.HEAD)

@@ -70,7 +70,7 @@ __all__ = [
 ]
 
 #: Every revision of ``migrations/versions``, oldest first.
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
 #: The revision this tracklet-sql writes and reads.
 HEAD = REVISIONS[-1]
 #: Where the revision is recorded; MLflow's own table is ``alembic_version``.
