@@ -109,19 +109,21 @@ def _run_query(
         ]
     )
     fingerprint = query_hash("run", expr, order_keys)
+    order = run_sort(schema, order_keys, text)
+    # PostgreSQL filters first, then joins the order-by rows to the runs that passed: it
+    # would otherwise join them to every run of the experiments before filtering (which
+    # it does on a database never analyzed), one primary-key probe per run. Elsewhere a
+    # clause on a joined key tests the joined row.
+    filter_first = dialect == "postgresql" and bool(order.rows)
+    if expr is not None:
+        where.append(run_filter(schema, expr, text, {} if filter_first else order.rows))
     if serves(dialect, order_keys):
-        if expr is not None:
-            where.append(run_filter(schema, expr, text))
-        columns = run_sort(schema, order_keys, text).columns
+        columns = order.columns
         selected = sort_labels(columns)
         select = sa.select(*selected).where(*where).order_by(*newest_order(runs, text))
         page_after = partial(keyset_page, runs, tuple(columns), tuple(where), text)
         return _Query(select, tuple(columns), _after(columns), fingerprint, page_after)
-    if dialect == "postgresql" and expr is not None and any(k.entity_type != ATTRIBUTE for k in order_keys):
-        where.append(run_filter(schema, expr, text))
-        # Filter first, then join the order-by rows to the runs that passed: PostgreSQL
-        # would otherwise join them to every run of the experiments before filtering
-        # (which it does on a database never analyzed), one primary-key probe per run.
+    if filter_first and expr is not None:
         needed = {"run_uuid", "start_time"} | {
             RUN_COLUMNS.get(k.key, k.key) for k in order_keys if k.entity_type == ATTRIBUTE
         }
@@ -130,9 +132,6 @@ def _run_query(
         view = dataclasses.replace(schema, runs=cast(sa.Table, filtered))
         order = run_sort(view, order_keys, text)
         return _query(order.source, order.columns, [], fingerprint)
-    order = run_sort(schema, order_keys, text)
-    if expr is not None:
-        where.append(run_filter(schema, expr, text, order.rows))
     return _query(order.source, order.columns, where, fingerprint)
 
 
